@@ -1,0 +1,227 @@
+"""Store: connections, migrations and the single write path, for DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from headway.config import Settings
+from headway.model import RECORD_TYPES, RawEvent, as_row, columns
+
+MIGRATIONS = "headway.store.migrations"
+# Columns a later linking pass fills in; an upsert from a source must not clear them.
+DERIVED = {"deployment_id", "recovers_id", "attribution"}
+WRITABLE_TYPES = (*RECORD_TYPES.values(), RawEvent)
+
+
+class StoreError(Exception):
+    """A problem a person can act on (bad address, store in use, …)."""
+
+
+class StoreBusyError(StoreError):
+    pass
+
+
+@dataclass
+class WriteResult:
+    """What a write did, per table: rows new to the store and rows already there."""
+
+    new: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_new(self) -> int:
+        return sum(self.new.values())
+
+    def add(self, table: str, new: int, seen: int) -> None:
+        self.new[table] = self.new.get(table, 0) + new
+        self.seen[table] = self.seen.get(table, 0) + seen
+
+
+def utc_naive(value: datetime | None) -> datetime | None:
+    """Timestamps are stored as naive UTC; aware values are converted, naive ones trusted."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _migration_files() -> list[tuple[str, str]]:
+    folder = resources.files(MIGRATIONS)
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(n, folder.joinpath(n).read_text()) for n in names]
+
+
+def _statements(sql: str) -> list[str]:
+    without_comments = re.sub(r"--[^\n]*", "", sql)
+    return [s.strip() for s in without_comments.split(";") if s.strip()]
+
+
+class Store:
+    """A connection to the canonical store. Use `open_store()` to get one."""
+
+    dialect: str
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    # -- backend primitives -------------------------------------------------------------
+    def _cursor(self) -> Any:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    # -- queries ------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            cur = self._cursor()
+            cur.execute(self._sql(sql), list(params))
+            return list(cur.fetchall())
+
+    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._cursor()
+            cur.execute(self._sql(sql), list(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._lock:
+            self._cursor().execute(self._sql(sql), list(params))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All or nothing: everything written inside commits together or not at all."""
+        with self._lock:
+            self._begin()
+            try:
+                yield self
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+
+    # -- schema -------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply every migration this store has not seen yet; return their names."""
+        with self._lock:
+            self.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+            done = {r[0] for r in self.query("SELECT name FROM schema_migrations")}
+            applied = []
+            for name, sql in _migration_files():
+                if name in done:
+                    continue
+                with self.transaction():
+                    for statement in _statements(sql):
+                        if statement.upper().startswith("CREATE INDEX") and self.dialect == "duckdb":
+                            # DuckDB scans columnar data without them, and ART indexes slow
+                            # bulk loads and updates; PostgreSQL needs them.
+                            continue
+                        self.execute(statement)
+                    self.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?)",
+                        [name, datetime.now(UTC).replace(tzinfo=None)],
+                    )
+                applied.append(name)
+            return applied
+
+    # -- the write path -----------------------------------------------------------------
+    def write(self, records: Iterable[Any]) -> WriteResult:
+        """Upsert canonical records in one transaction. Same record twice changes nothing.
+
+        A field the new record leaves empty keeps its stored value, so a later, partial
+        delivery (a pull request's `closed` event) never erases what an earlier one said.
+        """
+        by_table: dict[str, dict[str, tuple[Any, ...]]] = {}
+        kinds: dict[str, type[Any]] = {}
+        for record in records:
+            table = record.table
+            kinds[table] = type(record)
+            row = tuple(
+                utc_naive(v) if isinstance(v, datetime) else v for v in as_row(record)
+            )
+            by_table.setdefault(table, {})[row[0]] = row  # last delivery of an id wins
+        result = WriteResult()
+        with self.transaction():
+            for table, rows in by_table.items():
+                cols = columns(kinds[table])
+                before = self.count(table)
+                self._bulk_upsert(table, cols, list(rows.values()))
+                new = self.count(table) - before
+                result.add(table, new, len(rows) - new)
+        return result
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"SELECT count(*) FROM {table}")[0][0])
+
+    def upsert_sql(self, table: str, cols: Sequence[str], source: str) -> str:
+        key = cols[0]
+        quoted = [f'"{c}"' for c in cols]
+        updates = ", ".join(
+            f'"{c}" = COALESCE(excluded."{c}", {table}."{c}")' for c in cols[1:]
+        )
+        return (
+            f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {source} "
+            f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
+        )
+
+
+def _record_columns(record_type: type[Any]) -> dict[str, str]:
+    return {f.name: str(f.type) for f in fields(record_type)}
+
+
+def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """Open (and by default migrate) the store the settings name."""
+    from headway.config import get_settings
+
+    settings = settings or get_settings()
+    store: Store
+    if settings.is_postgres:
+        from headway.store.postgres import PostgresStore
+
+        store = PostgresStore(settings.database)
+    else:
+        from headway.store.duck import DuckStore
+
+        store = DuckStore(Path(settings.database))
+    if migrate:
+        store.migrate()
+    return store
+
+
+def process_description(pid: int) -> str:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return f"process {pid}"
+    return f"process {pid} ({cmdline})" if cmdline else f"process {pid}"
+
+
+def current_pid() -> int:
+    return os.getpid()

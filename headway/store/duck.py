@@ -1,0 +1,76 @@
+"""The embedded DuckDB backend: one file, one writing process."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from headway.store.base import Store, StoreBusyError, StoreError, process_description
+
+
+def _busy_message(path: Path, error: Exception) -> str:
+    match = re.search(r"PID (\d+)", str(error))
+    holder = process_description(int(match.group(1))) if match else "another process"
+    return (
+        f"The store {path} is in use by {holder}. DuckDB lets one process write to it at a "
+        "time. If that is `headway serve`, run this command against the server instead "
+        "(export HEADWAY_URL=http://127.0.0.1:8000); otherwise wait for it to finish or "
+        "stop it, or use another store (HEADWAY_DATABASE=…)."
+    )
+
+
+class DuckStore(Store):
+    dialect = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise StoreBusyError(_busy_message(path, error)) from None
+            raise StoreError(f"Cannot open the store {path}: {error}") from None
+        except duckdb.Error as error:
+            raise StoreError(
+                f"{path} is not a Headway store DuckDB can open ({error}). "
+                "Point HEADWAY_DATABASE at another file."
+            ) from None
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    def _cursor(self) -> Any:
+        return self._con
+
+    def _begin(self) -> None:
+        self._con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+
+    def cursor(self) -> Any:
+        """A cursor for a reader thread (DuckDB connections are not shared across threads)."""
+        return self._con.cursor()
+
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        batch = pa.table({c: list(col) for c, col in zip(cols, zip(*rows, strict=True), strict=True)})
+        self._con.register("_headway_batch", batch)
+        try:
+            self._con.execute(self.upsert_sql(table, cols, "_headway_batch"))
+        finally:
+            self._con.unregister("_headway_batch")
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self._con.register(name, table)
+
+    def close(self) -> None:
+        self._con.close()

@@ -1,0 +1,62 @@
+"""The PostgreSQL backend, for teams that run Headway as a shared service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from headway.store.base import Store, StoreError
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        try:
+            self._con = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise StoreError(
+                f"Cannot connect to PostgreSQL at {_redact(url)}: {first}. "
+                "Check HEADWAY_DATABASE and that the server is running."
+            ) from None
+        self._con.execute("SET TIME ZONE 'UTC'")
+
+    def _sql(self, sql: str) -> str:
+        return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+
+    def _cursor(self) -> Any:
+        return self._con.cursor()
+
+    def _begin(self) -> None:
+        self._con.execute("BEGIN")
+
+    def _commit(self) -> None:
+        self._con.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        cur = self._con.cursor()
+        cur.execute(f"CREATE TEMP TABLE _headway_batch (LIKE {table}) ON COMMIT DROP")
+        with cur.copy(f"COPY _headway_batch ({quoted}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(self.upsert_sql(table, cols, "_headway_batch"))
+        cur.execute("DROP TABLE _headway_batch")
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
