@@ -1,0 +1,1 @@
+"""Feature flags: configuration model, bucketing, evaluation, storage and service."""
