@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, ClassVar
 
 
@@ -221,14 +222,19 @@ RECORD_TYPES: dict[str, type[Any]] = {
 }
 
 
+@cache
+def field_names(record_type: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record_type))
+
+
 def columns(record_type: type[Any]) -> tuple[str, ...]:
     """Column names of a record's table, in declaration order, `id` first."""
-    names = tuple(f.name for f in fields(record_type))
+    names = field_names(record_type)
     return names if record_type is Service else ("id", *names)
 
 
 def as_row(record: Any) -> tuple[Any, ...]:
-    values = [getattr(record, f.name) for f in fields(record)]
+    values = [getattr(record, name) for name in field_names(type(record))]
     values = [json.dumps(list(v)) if isinstance(v, tuple) else v for v in values]
     return tuple(values) if isinstance(record, Service) else (record.id, *values)
 
@@ -250,5 +256,6 @@ __all__ = [
     "Service",
     "as_row",
     "columns",
+    "field_names",
     "record_id",
 ]

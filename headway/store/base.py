@@ -7,19 +7,16 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from headway.config import Settings
-from headway.model import RECORD_TYPES, RawEvent, as_row, columns
+from headway.model import as_row, columns
 
 MIGRATIONS = "headway.store.migrations"
-# Columns a later linking pass fills in; an upsert from a source must not clear them.
-DERIVED = {"deployment_id", "recovers_id", "attribution"}
-WRITABLE_TYPES = (*RECORD_TYPES.values(), RawEvent)
 
 
 class StoreError(Exception):
@@ -71,6 +68,7 @@ class Store:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._depth = 0
 
     # -- backend primitives -------------------------------------------------------------
     def _cursor(self) -> Any:
@@ -116,12 +114,22 @@ class Store:
     def transaction(self) -> Iterator[Store]:
         """All or nothing: everything written inside commits together or not at all."""
         with self._lock:
+            if self._depth:  # inside an outer transaction: it decides
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
             self._begin()
+            self._depth = 1
             try:
                 yield self
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._depth = 0
             self._commit()
 
     # -- schema -------------------------------------------------------------------------
@@ -190,10 +198,6 @@ class Store:
             f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {source} "
             f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
         )
-
-
-def _record_columns(record_type: type[Any]) -> dict[str, str]:
-    return {f.name: str(f.type) for f in fields(record_type)}
 
 
 def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:

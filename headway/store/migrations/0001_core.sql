@@ -125,14 +125,15 @@ CREATE TABLE raw_events (
     note TEXT
 );
 
+-- Every definition ever made active, newest last: the active one is the latest row.
 CREATE TABLE definitions (
+    id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     version INTEGER NOT NULL,
     body TEXT NOT NULL,
     author TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
-    reason TEXT NOT NULL,
-    PRIMARY KEY (name, version)
+    reason TEXT NOT NULL
 );
 
 CREATE TABLE settings (

@@ -1,0 +1,1 @@
+"""Headway's HTTP surface: one FastAPI app, one router per resource."""

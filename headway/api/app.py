@@ -1,0 +1,85 @@
+"""The FastAPI application factory.
+
+The app owns one `Store` for its lifetime (`app.state.store`); routers get it through the
+`StoreDep` dependency. Routers for each resource live in their own module and are included
+here, so there is exactly one app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from headway import __version__
+from headway.config import Settings, get_settings
+from headway.store import Store, StoreError, open_store
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or open_store(settings)
+        app.state.settings = settings
+        for hook in app.state.startup_hooks:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in app.state.shutdown_hooks:
+                await hook(app)
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="Headway",
+        version=__version__,
+        description="Delivery metrics, flow signals, feature flags and guarded rollouts.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+            for e in error.errors()
+        ]
+        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, error: StoreError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=503)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(store: StoreDep) -> dict[str, Any]:
+        store.query("SELECT 1")
+        return {"status": "ok", "version": __version__, "store": store.dialect}
+
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list[Any]:
+    """Every resource router. Add a new one here, once."""
+    from headway.api import metrics
+
+    return [metrics.router]

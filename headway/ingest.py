@@ -1,0 +1,42 @@
+"""Accepting records: write them and refresh the links they affect, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from headway import linking
+from headway.config import Settings
+from headway.store import Store, WriteResult
+
+
+def ingest(store: Store, settings: Settings, records: Iterable[Any], chunk: int = 200_000) -> WriteResult:
+    """Write canonical records in one transaction and re-link the services they touch.
+
+    Records are consumed lazily and written in chunks, so a large file never has to sit in
+    memory twice; a bad record anywhere rolls back everything written before it.
+    """
+    result = WriteResult()
+    touched: set[str] = set()
+    batch: list[Any] = []
+    with store.transaction():
+        for record in records:
+            batch.append(record)
+            if len(batch) >= chunk:
+                _flush(store, batch, result, touched)
+        _flush(store, batch, result, touched)
+        linking.link(store, settings, touched)
+    return result
+
+
+def _flush(store: Store, batch: list[Any], result: WriteResult, touched: set[str]) -> None:
+    if not batch:
+        return
+    for record in batch:
+        service = getattr(record, "service", None) or getattr(record, "name", None)
+        if service:
+            touched.add(service)
+    written = store.write(batch)
+    for table in written.new:
+        result.add(table, written.new[table], written.seen[table])
+    batch.clear()

@@ -1,0 +1,1 @@
+"""Metrics over the canonical store: the five DORA keys, flow stages, friction signals."""

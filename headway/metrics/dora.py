@@ -1,0 +1,322 @@
+"""The five DORA metrics for a scope and period, under a definition.
+
+Three queries do the work, each grouped by scope key and time bucket in the database:
+deployments (frequency, change fail rate, rework), changes (lead time) and recoveries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from headway.definitions import Definition
+from headway.linking import epoch
+from headway.metrics import bands
+from headway.metrics import sql as q
+from headway.store import Store
+
+SCOPE_KINDS = ("service", "team", "context", "organisation")
+
+
+class ScopeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str = "organisation"
+    name: str | None = None
+
+    def describe(self) -> str:
+        return "the whole organisation" if self.kind == "organisation" else f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
+class Period:
+    since: datetime
+    until: datetime  # exclusive
+
+    @property
+    def days(self) -> float:
+        return (self.until - self.since).total_seconds() / 86400.0
+
+
+@dataclass
+class MetricSet:
+    """The five metrics for one scope and period: the JSON contract of `headway metrics`."""
+
+    definition: Definition
+    scope: Scope
+    period: Period
+    services: list[str]
+    contexts: list[str]
+    year: str
+    deployment_frequency: dict[str, Any]
+    change_lead_time: dict[str, Any]
+    change_fail_rate: dict[str, Any]
+    failed_deployment_recovery_time: dict[str, Any]
+    deployment_rework_rate: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    trend: list[MetricSet] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "definition": {"name": self.definition.name, "version": self.definition.version},
+            "scope": {"kind": self.scope.kind, "name": self.scope.name,
+                      "services": self.services, "contexts": self.contexts},
+            "period": {"since": _iso(self.period.since), "until": _iso(self.period.until),
+                       "days": round(self.period.days, 6)},
+            "levels": {"year": self.year, "note": bands.NO_LEVELS_NOTE if self.year == "2025" else None},
+            "deployment_frequency": self.deployment_frequency,
+            "change_lead_time": self.change_lead_time,
+            "change_fail_rate": self.change_fail_rate,
+            "failed_deployment_recovery_time": self.failed_deployment_recovery_time,
+            "deployment_rework_rate": self.deployment_rework_rate,
+            "warnings": self.warnings,
+        }
+        if self.trend:
+            out["trend"] = [t.to_json() for t in self.trend]
+        return out
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
+    """(service, context) pairs in a scope; an unknown name is an error listing the known ones."""
+    if scope.kind not in SCOPE_KINDS:
+        raise ScopeError(f"unknown scope kind {scope.kind!r}; use one of {', '.join(SCOPE_KINDS)}")
+    known = store.query(
+        "SELECT name, COALESCE(team, '(no team)'), context FROM services "
+        "UNION SELECT DISTINCT service, '(no team)', '(no context)' FROM deployments "
+        "WHERE service NOT IN (SELECT name FROM services) ORDER BY 1"
+    )
+    if scope.kind == "organisation":
+        return [(n, c) for n, _, c in known]
+    column = {"service": 0, "team": 1, "context": 2}[scope.kind]
+    chosen = [(r[0], r[2]) for r in known if r[column] == scope.name]
+    if not chosen:
+        names = sorted({r[column] for r in known})
+        hint = f"known {scope.kind}s: {', '.join(names)}" if names else "the store is empty; import data first"
+        raise ScopeError(f"no {scope.kind} named {scope.name!r}; {hint}")
+    return chosen
+
+
+def default_period(store: Store, days: int = 90) -> Period:
+    """The `days` days up to the end of the day of the latest deployment (or today)."""
+    latest = store.query("SELECT MAX(finished_at) FROM deployments")[0][0]
+    end = latest or datetime.now(UTC).replace(tzinfo=None)
+    until = datetime(end.year, end.month, end.day) + timedelta(days=1)
+    return Period(until - timedelta(days=days), until)
+
+
+def compute(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+) -> MetricSet:
+    """The five metrics for one scope, optionally with a weekly or monthly trend."""
+    services = services_in(store, scope)
+    overall = _compute(store, defn, [s for s, _ in services], period, None, year)
+    result = overall.get(None) or _empty(period)
+    contexts = sorted({c for _, c in services})
+    metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
+    if len(contexts) > 1:
+        metric_set.warnings.append(
+            f"This figure blends services of {len(contexts)} operating contexts "
+            f"({', '.join(contexts)}). Compare within one context (--context NAME) or see "
+            "each side by side (--each context)."
+        )
+    if by:
+        buckets = _compute(store, defn, [s for s, _ in services], period, by, year)
+        for start in _bucket_starts(period, by):
+            sub = Period(max(start, period.since), min(_next(start, by), period.until))
+            metric_set.trend.append(
+                _metric_set(defn, scope, sub, services, contexts, year, buckets.get(start) or _empty(sub))
+            )
+    return metric_set
+
+
+def compute_each(
+    store: Store, defn: Definition, kind: str, period: Period, *, year: str = "2024",
+    within: Scope | None = None,
+) -> list[MetricSet]:
+    """One MetricSet per service, team or context, computed in one pass per metric."""
+    services = services_in(store, within or Scope())
+    names = [s for s, _ in services]
+    key_of = _scope_keys(store, kind, names)
+    grouped = _compute(store, defn, names, period, None, year, group=kind)
+    out = []
+    for key in sorted(set(key_of.values())):
+        members = [(s, c) for s, c in services if key_of[s] == key]
+        contexts = sorted({c for _, c in members})
+        out.append(_metric_set(defn, Scope(kind, key), period, members, contexts, year,
+                               grouped.get((key, None)) or _empty(period)))
+    return out
+
+
+def _scope_keys(store: Store, kind: str, names: list[str]) -> dict[str, str]:
+    rows = {r[0]: r for r in store.query("SELECT name, COALESCE(team, '(no team)'), context FROM services")}
+    index = {"service": 0, "team": 1, "context": 2}[kind]
+    return {n: (rows[n][index] if n in rows else ("(no team)" if kind == "team" else n if kind == "service" else "(no context)")) for n in names}
+
+
+def _metric_set(defn: Definition, scope: Scope, period: Period, services: list[tuple[str, str]],
+                contexts: list[str], year: str, r: dict[str, Any]) -> MetricSet:
+    deployments, deploy_days = r["deployments"], r["deploy_days"]
+    per_day = deployments / period.days if period.days > 0 else 0.0
+    failed, rework = r["failed"], r["rework"]
+    cfr = failed / deployments if deployments else None
+    lead, rec = r["lead"], r["recovery"]
+    return MetricSet(
+        definition=defn, scope=scope, period=period,
+        services=[s for s, _ in services], contexts=contexts, year=year,
+        deployment_frequency={
+            "deployments": deployments, "days": round(period.days, 6),
+            "per_day": round(per_day, 6), "per_week": round(per_day * 7, 6),
+            "deploy_days": deploy_days,
+            "level": bands.deployment_frequency(per_day if deployments else None, year),
+        },
+        change_lead_time={"changes": lead["n"], **_stats(lead),
+                          "level": bands.lead_time(lead["median_s"], year)},
+        change_fail_rate={"deployments": deployments, "failed": failed,
+                          "rate": _round(cfr), "level": bands.change_fail_rate(cfr, year)},
+        failed_deployment_recovery_time={
+            "recoveries": rec["n"], "unrecovered": r["unrecovered"], **_stats(rec),
+            "level": bands.recovery_time(rec["median_s"], year)},
+        deployment_rework_rate={"deployments": deployments, "rework": rework,
+                                "rate": _round(rework / deployments if deployments else None)},
+    )
+
+
+def _stats(row: dict[str, Any]) -> dict[str, float | None]:
+    return {k: _round(row[k], 3) for k in ("median_s", "p75_s", "p90_s", "mean_s")}
+
+
+def _round(value: Any, digits: int = 6) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+_NO_DURATIONS = {"n": 0, "median_s": None, "p75_s": None, "p90_s": None, "mean_s": None}
+
+
+def _empty(_: Period) -> dict[str, Any]:
+    return {"deployments": 0, "deploy_days": 0, "failed": 0, "rework": 0, "unrecovered": 0,
+            "lead": dict(_NO_DURATIONS), "recovery": dict(_NO_DURATIONS)}
+
+
+def _compute(store: Store, defn: Definition, services: list[str], period: Period,
+             by: str | None, year: str, group: str = "organisation") -> dict[Any, dict[str, Any]]:
+    """Run the three metric queries; results keyed by bucket start (or (group, None))."""
+    if not services:
+        return {}
+    key = q.GROUP_KEYS[group]
+    marks = ", ".join("?" for _ in services)
+    scope = f"AND d.service IN ({marks})"
+    args: list[Any] = [period.since, period.until, *services]
+    window = "d.finished_at >= ? AND d.finished_at < ?"
+    counted = q.counted_deployments(defn)
+    dep_rows = store.query(
+        f"""
+        WITH fail AS ({q.failures(defn)}), rw AS ({q.rework()})
+        SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt, COUNT(*) AS deployments,
+               COUNT(DISTINCT CAST(d.finished_at AS DATE)) AS deploy_days,
+               SUM(CASE WHEN f.deployment_id IS NOT NULL THEN 1 ELSE 0 END) AS failed,
+               SUM(CASE WHEN f.deployment_id IS NOT NULL AND f.first_fix IS NULL THEN 1 ELSE 0 END)
+                   AS unrecovered,
+               SUM(CASE WHEN rw.id IS NOT NULL THEN 1 ELSE 0 END) AS rework
+        FROM deployments d LEFT JOIN services s ON s.name = d.service
+        LEFT JOIN fail f ON f.deployment_id = d.id
+        LEFT JOIN (SELECT DISTINCT id FROM rw) rw ON rw.id = d.id
+        WHERE {counted} AND {window} {scope}
+        GROUP BY 1, 2
+        """,
+        args,
+    )
+    lead_rows = store.query(
+        f"""
+        SELECT grp, bkt, {q.durations(defn)} FROM (
+            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
+                   GREATEST(0.0, {epoch('d.finished_at')} - {epoch(q.lead_start(defn))}) AS x
+            FROM changes c JOIN deployments d ON d.id = c.deployment_id
+            LEFT JOIN services s ON s.name = d.service
+            WHERE {counted} AND {window} {scope}
+        ) t GROUP BY grp, bkt
+        """,
+        args,
+    )
+    rec_rows = store.query(_recovery_sql(defn, key, by, counted, window, scope), args)
+
+    out: dict[Any, dict[str, Any]] = {}
+
+    def slot(grp: Any, bkt: Any) -> dict[str, Any]:
+        k = bkt if group == "organisation" else (grp, bkt)
+        return out.setdefault(k, _empty(period))
+
+    for grp, bkt, deployments, days, failed, unrecovered, rework in dep_rows:
+        s = slot(grp, bkt)
+        s.update(deployments=int(deployments), deploy_days=int(days), failed=int(failed or 0),
+                 unrecovered=int(unrecovered or 0), rework=int(rework or 0))
+    for name, rows in (("lead", lead_rows), ("recovery", rec_rows)):
+        for grp, bkt, n, median, p75, p90, mean in rows:
+            slot(grp, bkt)[name] = {"n": int(n), "median_s": median, "p75_s": p75, "p90_s": p90, "mean_s": mean}
+    return out
+
+
+def _recovery_sql(defn: Definition, key: str, by: str | None, counted: str, window: str, scope: str) -> str:
+    rec = defn.recovery
+    if rec.start == "incident_opened":
+        attributed = "AND i.deployment_id IS NOT NULL" if rec.incidents == "attributed" else ""
+        return f"""
+        SELECT grp, bkt, {q.durations(defn)} FROM (
+            SELECT {key} AS grp, {q.bucket(by, 'd.opened_at')} AS bkt,
+                   GREATEST(0.0, {epoch('d.resolved_at')} - {epoch('d.opened_at')}) AS x
+            FROM incidents d LEFT JOIN services s ON s.name = d.service
+            WHERE d.resolved_at IS NOT NULL {attributed}
+              AND d.opened_at >= ? AND d.opened_at < ? {scope}
+        ) t GROUP BY grp, bkt
+        """
+    if rec.end == "incident_resolved":
+        fixes = ("SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
+                 "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL")
+    else:
+        fixes = f"SELECT deployment_id, first_fix AS fixed_at FROM ({q.failures(defn)}) f WHERE first_fix IS NOT NULL"
+    return f"""
+        SELECT grp, bkt, {q.durations(defn)} FROM (
+            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
+                   GREATEST(0.0, {epoch('f.fixed_at')} - {epoch('d.finished_at')}) AS x
+            FROM deployments d JOIN ({fixes}) f ON f.deployment_id = d.id
+            LEFT JOIN services s ON s.name = d.service
+            WHERE {counted} AND {window} {scope}
+        ) t GROUP BY grp, bkt
+    """
+
+
+def _bucket_starts(period: Period, by: str) -> list[datetime]:
+    start = _truncate(period.since, by)
+    out = []
+    while start < period.until:
+        out.append(start)
+        start = _next(start, by)
+    return out
+
+
+def _truncate(value: datetime, by: str) -> datetime:
+    day = datetime(value.year, value.month, value.day)
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    if by == "month":
+        return datetime(value.year, value.month, 1)
+    raise ScopeError(f"--by must be week or month, not {by!r}")
+
+
+def _next(start: datetime, by: str) -> datetime:
+    if by == "week":
+        return start + timedelta(days=7)
+    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1)

@@ -1,0 +1,131 @@
+"""SQL fragments shared by the metric queries, written once for DuckDB and PostgreSQL.
+
+Every fragment is rendered from a validated `Definition`, so the only values spliced into SQL
+are enum members and numbers; user-supplied names (services, dates) are bound as parameters.
+"""
+
+from __future__ import annotations
+
+from headway.definitions import Definition
+from headway.linking import epoch
+
+GROUP_KEYS = {
+    "service": "d.service",
+    "team": "COALESCE(s.team, '(no team)')",
+    "context": "COALESCE(s.context, '(no context)')",
+    "organisation": "'organisation'",
+}
+
+
+def quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def counted_deployments(defn: Definition, alias: str = "d") -> str:
+    """The WHERE condition for the deployments this definition counts."""
+    rules = defn.deployments
+    kinds = ["deploy", "hotfix"]
+    if rules.include_rollbacks:
+        kinds.append("rollback")
+    if rules.include_releases:
+        kinds.append("release")
+    parts = [
+        f"{alias}.status IN ({', '.join(quote(s) for s in rules.statuses)})",
+        f"{alias}.kind IN ({', '.join(quote(k) for k in kinds)})",
+    ]
+    if "*" not in rules.environments:
+        parts.append(f"{alias}.environment IN ({', '.join(quote(e) for e in rules.environments)})")
+    return " AND ".join(parts)
+
+
+def evidence(defn: Definition) -> str:
+    """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at).
+
+    `fixed_at` is when that piece of evidence says service was restored: the incident's
+    resolution, the rollback or hotfix finishing, the revert reaching production.
+    """
+    rules = set(defn.failure.rules)
+    window_s = defn.failure.revert_window_days * 86400.0
+    parts = []
+    if "incident" in rules:
+        parts.append(
+            "SELECT i.deployment_id AS deployment_id, 'incident' AS reason, i.id AS evidence, "
+            "i.resolved_at AS fixed_at FROM incidents i WHERE i.deployment_id IS NOT NULL"
+        )
+    repairs = [("rollback", "r.kind = 'rollback'"), ("hotfix", "r.kind = 'hotfix'"),
+               ("rollout_rollback", "r.kind = 'rollback' AND r.\"trigger\" = 'rollout'")]
+    for rule, condition in repairs:
+        if rule in rules:
+            parts.append(
+                f"SELECT r.recovers_id, '{rule}', r.id, r.finished_at FROM deployments r "
+                f"WHERE {condition} AND r.status = 'success' AND r.recovers_id IS NOT NULL"
+            )
+    if "revert" in rules:
+        parts.append(
+            "SELECT c.deployment_id, 'revert', rv.id, rd.finished_at "
+            "FROM changes rv JOIN changes c ON c.id = rv.reverts "
+            "JOIN deployments cd ON cd.id = c.deployment_id "
+            "LEFT JOIN deployments rd ON rd.id = rv.deployment_id "
+            f"WHERE rv.merged_at IS NOT NULL AND {epoch('rv.merged_at')} >= {epoch('cd.finished_at')} "
+            f"AND {epoch('rv.merged_at')} - {epoch('cd.finished_at')} <= {window_s}"
+        )
+    if "failed_status" in rules:
+        parts.append(
+            "SELECT f.id, 'failed_status', f.id, (SELECT MIN(n.finished_at) FROM deployments n "
+            "WHERE n.service = f.service AND n.environment = f.environment "
+            "AND n.status = 'success' AND n.finished_at > f.finished_at) "
+            "FROM deployments f WHERE f.status = 'failure'"
+        )
+    if not parts:
+        return (
+            "SELECT CAST(NULL AS TEXT) AS deployment_id, CAST(NULL AS TEXT) AS reason, "
+            "CAST(NULL AS TEXT) AS evidence, CAST(NULL AS TIMESTAMP) AS fixed_at WHERE 1 = 0"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def failures(defn: Definition) -> str:
+    """Per failed deployment: its reasons, evidence count and first fix."""
+    return (
+        "SELECT deployment_id, MIN(reason) AS reason, COUNT(*) AS evidence_count, "
+        f"MIN(fixed_at) AS first_fix FROM ({evidence(defn)}) ev GROUP BY deployment_id"
+    )
+
+
+def rework() -> str:
+    """Deployments that exist to repair production: a rollback or hotfix of a failed
+    deployment, or a deployment that ships the revert of a deployed change."""
+    return (
+        "SELECT id FROM deployments WHERE recovers_id IS NOT NULL "
+        "UNION SELECT rv.deployment_id FROM changes rv JOIN changes c ON c.id = rv.reverts "
+        "WHERE rv.deployment_id IS NOT NULL AND c.deployment_id IS NOT NULL"
+    )
+
+
+def durations(defn: Definition, column: str = "x") -> str:
+    """count, median, p75, p90, mean of a duration column, in the definition's flavour."""
+    fn = "percentile_disc" if defn.summary.median == "lower" else "percentile_cont"
+    median = f"AVG({column})" if defn.summary.median == "mean" else _pct(fn, 0.5, column)
+    return (
+        f"COUNT({column}) AS n, {median} AS median_s, {_pct(fn, 0.75, column)} AS p75_s, "
+        f"{_pct(fn, 0.9, column)} AS p90_s, AVG({column}) AS mean_s"
+    )
+
+
+def _pct(fn: str, q: float, column: str) -> str:
+    return f"{fn}({q}) WITHIN GROUP (ORDER BY {column})"
+
+
+def lead_start(defn: Definition) -> str:
+    order = {
+        "first_commit": ["c.first_commit_at", "c.opened_at", "c.merged_at"],
+        "opened": ["c.opened_at", "c.first_commit_at", "c.merged_at"],
+        "merged": ["c.merged_at"],
+    }[defn.lead_time.start]
+    return f"COALESCE({', '.join(order)})"
+
+
+def bucket(kind: str | None, column: str) -> str:
+    if kind is None:
+        return "CAST(NULL AS TIMESTAMP)"
+    return f"date_trunc('{kind}', {column})"

@@ -1,0 +1,187 @@
+"""Canonical records from JSONL and CSV files (the format `headway simulate` writes).
+
+JSONL: one object per line with a `type` (service, change, approval, pipeline_run,
+deployment, incident, defect) and that record's fields (docs/jsonl.md). CSV: one record type
+per file, a header row of field names, empty cells for missing values, lists joined by `;`.
+Every line is checked before anything is written; the first bad line stops the import with
+its file, line number, field and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from headway.model import RECORD_TYPES, ApprovalKind, DeploymentKind, DeploymentStatus
+
+ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("deployment", "status"): tuple(DeploymentStatus),
+    ("deployment", "kind"): tuple(DeploymentKind),
+    ("approval", "kind"): tuple(ApprovalKind),
+}
+
+
+class InputError(ValueError):
+    """A line that cannot be imported, located precisely."""
+
+
+def _timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError("an ISO 8601 timestamp string with a time zone, e.g. 2026-10-01T12:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TypeError(
+            f"an ISO 8601 timestamp like 2026-10-01T12:00:00Z, got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        raise TypeError(f"a time zone on {value!r} (add Z for UTC or an offset like +02:00)")
+    return parsed.astimezone(UTC)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"a non-empty string, got {value!r}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"an integer, got {value!r}")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"true or false, got {value!r}")
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _ref(value: Any) -> str:
+    text = _string(value)
+    if ":" not in text:
+        raise TypeError(f"a record id '<source>:<source_id>', got {value!r}")
+    return text
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "str": _string, "int": _integer, "bool": _boolean, "datetime": _timestamp,
+    "tuple[str, ...]": _strings,
+}
+_REFS = {"reverts", "deployment_ref", "cause_ref", "recovers", "change_ref"}
+
+
+def _spec(kind: str) -> tuple[type[Any], list[tuple[str, Callable[[Any], Any], bool]]]:
+    record_type = RECORD_TYPES[kind]
+    spec = []
+    for f in fields(record_type):
+        base = str(f.type).replace(" | None", "")
+        check = _ref if f.name in _REFS else _CHECKS[base]
+        required = f.default is MISSING and f.default_factory is MISSING
+        spec.append((f.name, check, required))
+    return record_type, spec
+
+
+SPECS = {kind: _spec(kind) for kind in RECORD_TYPES}
+
+
+def parse_record(obj: Any, where: str) -> Any:
+    """Validate one decoded object and build its canonical record."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind not in SPECS:
+        raise InputError(
+            f"{where}: field 'type': expected one of {', '.join(SPECS)}, got {kind!r}"
+        )
+    record_type, spec = SPECS[kind]
+    values: dict[str, Any] = {}
+    for name, check, required in spec:
+        value = obj.get(name)
+        if value is None:
+            if required:
+                raise InputError(f"{where}: {kind} field '{name}' is required")
+            continue
+        try:
+            values[name] = check(value)
+        except TypeError as error:
+            raise InputError(f"{where}: {kind} field '{name}': expected {error}") from None
+        allowed = ENUMS.get((kind, name))
+        if allowed and value not in allowed:
+            raise InputError(
+                f"{where}: {kind} field '{name}': expected one of {', '.join(allowed)}, got {value!r}"
+            )
+    if ":" in values.get("source", ""):
+        raise InputError(f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})")
+    unknown = set(obj) - {"type"} - {n for n, _, _ in spec}
+    if unknown:
+        raise InputError(
+            f"{where}: {kind} has unknown field(s) {', '.join(sorted(unknown))}; "
+            f"expected {', '.join(n for n, _, _ in spec)}"
+        )
+    return record_type(**values)
+
+
+def read_jsonl(path: Path) -> Iterator[Any]:
+    with _open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                raise InputError(f"{path}:{number}: not valid JSON ({error})") from None
+            yield parse_record(obj, f"{path}:{number}")
+
+
+def read_csv(path: Path, kind: str) -> Iterator[Any]:
+    if kind not in SPECS:
+        raise InputError(f"--type must be one of {', '.join(SPECS)}, not {kind!r}")
+    _, spec = SPECS[kind]
+    converters = {name: check for name, check, _ in spec}
+    with _open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        for number, row in enumerate(reader, 2):
+            obj: dict[str, Any] = {"type": kind}
+            for name, text in row.items():
+                if name is None:
+                    raise InputError(f"{path}:{number}: more cells than header columns")
+                if text in ("", None):
+                    continue
+                check = converters.get(name)
+                obj[name] = _from_text(text, check)
+            yield parse_record(obj, f"{path}:{number}")
+
+
+def _from_text(text: str, check: Callable[[Any], Any] | None) -> Any:
+    if check is _integer:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if check is _boolean:
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if check is _strings:
+        return [t for t in text.split(";") if t]
+    return text
+
+
+def _open(path: Path, newline: str | None = None) -> Any:
+    try:
+        return path.open(encoding="utf-8", newline=newline)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory; give a file") from None
