@@ -1,0 +1,130 @@
+"""Drill-down: the records behind the numbers, each with the facts derived for it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from headway.definitions import Definition
+from headway.linking import epoch
+from headway.metrics import sql as q
+from headway.metrics.dora import Period, Scope, services_in
+from headway.store import Store
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def deployments(store: Store, defn: Definition, scope: Scope, period: Period,
+                limit: int | None = None) -> list[dict[str, Any]]:
+    """Counted deployments with failed, reason, evidence, recovered_at, changes and rework."""
+    names = [s for s, _ in services_in(store, scope)]
+    if not names:
+        return []
+    rows = store.query_dicts(
+        f"""
+        SELECT d.id, d.service, d.environment, d.kind, d.status, d.version, d.sha,
+               d.started_at, d.finished_at, d.recovers_id,
+               CASE WHEN rw.id IS NOT NULL THEN TRUE ELSE FALSE END AS rework
+        FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
+        WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
+          AND d.service IN ({_marks(names)})
+        ORDER BY d.finished_at, d.id {f'LIMIT {int(limit)}' if limit else ''}
+        """,
+        [period.since, period.until, *names],
+    )
+    ids = [r["id"] for r in rows]
+    evidence: dict[str, list[dict[str, Any]]] = {}
+    shipped: dict[str, list[str]] = {}
+    for chunk in _chunks(ids):
+        for dep, reason, ev, fixed in store.query(
+            f"SELECT deployment_id, reason, evidence, fixed_at FROM ({q.evidence(defn)}) e "
+            f"WHERE deployment_id IN ({_marks(chunk)}) ORDER BY deployment_id, reason, evidence",
+            chunk,
+        ):
+            evidence.setdefault(dep, []).append({"rule": reason, "record": ev, "fixed_at": _iso(fixed)})
+        for dep, change in store.query(
+            f"SELECT deployment_id, id FROM changes WHERE deployment_id IN ({_marks(chunk)}) ORDER BY id",
+            chunk,
+        ):
+            shipped.setdefault(dep, []).append(change)
+    out = []
+    for r in rows:
+        ev = evidence.get(r["id"], [])
+        fixes = [e["fixed_at"] for e in ev if e["fixed_at"]]
+        out.append({
+            "id": r["id"], "service": r["service"], "environment": r["environment"],
+            "kind": r["kind"], "status": r["status"], "version": r["version"], "sha": r["sha"],
+            "started_at": _iso(r["started_at"]), "finished_at": _iso(r["finished_at"]),
+            "failed": bool(ev), "failure_reason": ev[0]["rule"] if ev else None,
+            "evidence": ev, "recovered_at": min(fixes) if fixes else None,
+            "recovers": r["recovers_id"], "changes": shipped.get(r["id"], []),
+            "rework": bool(r["rework"]),
+        })
+    return out
+
+
+def changes(store: Store, defn: Definition, scope: Scope, period: Period,
+            limit: int | None = None) -> list[dict[str, Any]]:
+    """Changes merged in the period, with the deployment that shipped them and lead time."""
+    names = [s for s, _ in services_in(store, scope)]
+    if not names:
+        return []
+    rows = store.query_dicts(
+        f"""
+        SELECT c.id, c.service, c.number, c.title, c.author, c.first_commit_at, c.opened_at,
+               c.merged_at, c.is_revert, c.reverts, c.additions, c.deletions, c.files,
+               c.deployment_id, d.finished_at AS deployed_at,
+               CASE WHEN d.id IS NULL THEN NULL
+                    ELSE GREATEST(0.0, {epoch('d.finished_at')} - {epoch(q.lead_start(defn))}) END
+                   AS lead_time_s
+        FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
+        WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})
+        ORDER BY c.merged_at, c.id {f'LIMIT {int(limit)}' if limit else ''}
+        """,
+        [period.since, period.until, *names],
+    )
+    for r in rows:
+        for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
+            r[key] = _iso(r[key])
+        r["is_revert"] = bool(r["is_revert"])
+        r["lead_time_s"] = None if r["lead_time_s"] is None else round(float(r["lead_time_s"]), 3)
+    return rows
+
+
+def incidents(store: Store, scope: Scope, period: Period,
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """Incidents opened in the period, with the deployment blamed and the rule that did it."""
+    names = [s for s, _ in services_in(store, scope)]
+    if not names:
+        return []
+    rows = store.query_dicts(
+        f"""
+        SELECT id, service, title, severity, opened_at, acknowledged_at, resolved_at,
+               deployment_id, attribution, labels
+        FROM incidents WHERE opened_at >= ? AND opened_at < ? AND service IN ({_marks(names)})
+        ORDER BY opened_at, id {f'LIMIT {int(limit)}' if limit else ''}
+        """,
+        [period.since, period.until, *names],
+    )
+    rules = {"named": "the incident names this deployment as its cause",
+             "window": "latest production deployment of the service before the incident opened",
+             "none": "no deployment within the attribution window"}
+    for r in rows:
+        for key in ("opened_at", "acknowledged_at", "resolved_at"):
+            r[key] = _iso(r[key])
+        r["labels"] = json.loads(r["labels"]) if r["labels"] else []
+        r["attribution_rule"] = rules.get(r["attribution"] or "none")
+    return rows
+
+
+def _chunks(values: list[str], size: int = 1000) -> list[list[str]]:
+    return [values[i:i + size] for i in range(0, len(values), size)]
