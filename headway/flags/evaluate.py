@@ -230,6 +230,20 @@ def _condition(cond: Condition, segments: Mapping[str, Segment]) -> _Test:
     test = _value_test(cond)
     if "." not in cond.attribute:
         attribute = cond.attribute
+        # The two most common conditions on top-level attributes skip a call: hot path.
+        if op == "eq":
+            expected = cond.value
+            return lambda ctx: ctx.get(attribute) == expected
+        if op == "in":
+            allowed = frozenset(cond.value)
+
+            def flat_in(ctx: Context) -> bool:
+                v = ctx.get(attribute)
+                if type(v) is str:
+                    return v in allowed
+                return v is not None and test(v)
+
+            return flat_in
 
         def flat(ctx: Context) -> bool:
             v = ctx.get(attribute, _MISSING)
@@ -261,9 +275,15 @@ def _all(tests: Sequence[_Test]) -> _Test:
 
 
 def _server(
-    flag: Flag, serve: Serve, reason: str, rule: str | None, seed: int
+    flag: Flag,
+    serve: Serve,
+    reason: str,
+    rule: str | None,
+    seed: int,
+    no_subject: Evaluation | None = None,
 ) -> Callable[[Context], Evaluation | None]:
-    """What a rule or the default serves. Returns None if the split cannot bucket the subject."""
+    """What a rule or the default serves. A split returns `no_subject` if it has nothing to
+    bucket by (None for a rule, so evaluation falls through to the next one)."""
     values = flag.variant_values()
     if serve.variant is not None:
         fixed = Evaluation(flag.key, values[serve.variant], serve.variant, reason, rule=rule)
@@ -275,15 +295,22 @@ def _server(
         Evaluation(flag.key, values[v], v, Reason.SPLIT, rule=rule) for _, _, v in split.allocation
     )
     get = _getter(split.bucket_by)
+    nested = "." in split.bucket_by
+    attribute = split.bucket_by
     hash64 = xxhash.xxh3_64_intdigest
+    key = flag.key
 
+    # One flat function: for a flag that is only a split this *is* the evaluator (hot path).
     def by_bucket(ctx: Context) -> Evaluation | None:
-        subject = get(ctx)
-        if subject is _MISSING or subject is None or isinstance(subject, dict | list):
-            return None
-        if type(subject) is not str:
-            subject = str(subject)
-        return results[bisect_right(starts, hash64(subject.encode(), seed) % BUCKETS) - 1]
+        try:
+            subject = get(ctx) if nested else ctx.get(attribute)
+            if type(subject) is not str:
+                if subject is _MISSING or subject is None or isinstance(subject, dict | list):
+                    return no_subject
+                subject = str(subject)
+            return results[bisect_right(starts, hash64(subject.encode(), seed) % BUCKETS) - 1]
+        except Exception as exc:  # e.g. a context that is not a mapping
+            return error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
 
     return by_bucket
 
@@ -313,14 +340,6 @@ def compile_flag(
         )
         for rule in env.rules
     )
-    if env.default.variant is not None:
-        reason = Reason.DEFAULT if rules else Reason.STATIC
-        fixed = Evaluation(key, values[env.default.variant], env.default.variant, reason)
-        if not rules:
-            return CompiledFlag(key, flag.type, flag.version, lambda ctx: fixed)
-        default: Callable[[Context], Evaluation | None] = lambda ctx: fixed  # noqa: E731
-    else:
-        default = _server(flag, env.default, Reason.SPLIT, None, seed)
     bucket_by = env.default.split.bucket_by if env.default.split else TARGETING_KEY
     no_subject = error_result(
         key,
@@ -329,6 +348,10 @@ def compile_flag(
         else ErrorCode.INVALID_CONTEXT,
         f"the context has no '{bucket_by}' to bucket by",
     )
+    reason = Reason.DEFAULT if rules else Reason.STATIC
+    default = _server(flag, env.default, reason, None, seed, no_subject)
+    if not rules:  # a fixed variant or a split: the server is the whole evaluator
+        return CompiledFlag(key, flag.type, flag.version, default)  # type: ignore[arg-type]
 
     def evaluate(ctx: Context) -> Evaluation:
         try:
@@ -337,9 +360,9 @@ def compile_flag(
                     result = serve(ctx)
                     if result is not None:
                         return result
-            return default(ctx) or no_subject
         except Exception as exc:  # a context that defeats every guard must not break the caller
             return error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
+        return default(ctx)  # type: ignore[return-value]
 
     return CompiledFlag(key, flag.type, flag.version, evaluate)
 

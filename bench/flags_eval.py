@@ -1,0 +1,378 @@
+"""Local flag-evaluation latency: Headway's SDK against peer SDKs, same scenarios, same run.
+
+    pip install -e '.[bench]' && python bench/flags_eval.py [--seconds 0.5]
+
+Scenarios (every SDK configured offline, from an in-memory document, no network):
+  simple  a boolean flag on for everyone
+  split   on for 25 % of users, bucketed by user id
+  rule    on when country in {FR, DE} and plan == "pro", otherwise a 10 % split by user id
+
+Each SDK evaluates the same stream of 1,000 distinct users round-robin. Latency per call is
+measured in batches of 100 calls (time.perf_counter_ns around the batch / 100), so the timer's
+own cost is spread thin; p50 and p99 are over batches. Before timing, each SDK's answers are
+checked against the scenario's intent (share of users served `on`) so no SDK is timed doing
+something else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import xxhash
+
+Eval = Callable[[dict[str, Any]], bool]
+SCENARIOS = ("simple", "split", "rule")
+USERS = [
+    {
+        "targetingKey": f"user-{i}",
+        "userId": f"user-{i}",
+        "country": ("FR", "DE", "US", "GB")[i % 4],
+        "plan": ("pro", "free")[i % 2 == 0 or i % 3 == 0],
+    }
+    for i in range(1000)
+]
+# Expected share of users served `on`, for the sanity check: simple 1.0; split ~0.25;
+# rule: country FR (i%4==0) or DE (i%4==1), and pro needs i odd and i%3 != 0. Among i%4 in {0,1}
+# the odd ones are i%4==1 (250 users), of which a third are multiples of 3 -> ~167 pro matches,
+# plus ~10 % of the remaining ~833 -> ~83, so ~0.25 overall.
+EXPECTED_ON = {"simple": (1.0, 1.0), "split": (0.20, 0.30), "rule": (0.20, 0.30)}
+
+
+# --- Headway -------------------------------------------------------------------------------------
+
+
+def headway(scenario: str) -> Eval:
+    from headway.sdk import Client
+
+    weights = {
+        "simple": None,
+        "split": [{"variant": "on", "weight": 25}, {"variant": "off", "weight": 75}],
+        "rule": [{"variant": "on", "weight": 10}, {"variant": "off", "weight": 90}],
+    }[scenario]
+    env: dict[str, Any] = {
+        "enabled": True,
+        "off_variant": "off",
+        "default": {"variant": "on"} if weights is None else {"split": {"weights": weights}},
+    }
+    if scenario == "rule":
+        env["rules"] = [
+            {
+                "conditions": [
+                    {"attribute": "country", "operator": "in", "value": ["FR", "DE"]},
+                    {"attribute": "plan", "operator": "eq", "value": "pro"},
+                ],
+                "serve": {"variant": "on"},
+            }
+        ]
+    flag = {
+        "key": "f",
+        "type": "boolean",
+        "owner": "bench",
+        "lifecycle": {"kind": "permanent"},
+        "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
+        "environments": {"production": env},
+    }
+    client = Client(
+        offline=True,
+        bootstrap={"format": 1, "environment": "production", "flags": [flag], "segments": []},
+    )
+    boolean = client.boolean
+    return lambda ctx: boolean("f", False, ctx)
+
+
+# --- GrowthBook ----------------------------------------------------------------------------------
+
+
+def growthbook(scenario: str) -> Eval:
+    from growthbook import GrowthBook
+
+    rules: list[dict[str, Any]] = {
+        "simple": [],
+        "split": [{"force": True, "coverage": 0.25, "hashAttribute": "id"}],
+        "rule": [
+            {"condition": {"country": {"$in": ["FR", "DE"]}, "plan": "pro"}, "force": True},
+            {"force": True, "coverage": 0.10, "hashAttribute": "id"},
+        ],
+    }[scenario]
+    default = scenario == "simple"
+    gb = GrowthBook(features={"f": {"defaultValue": default, "rules": rules}})
+
+    def run(ctx: dict[str, Any]) -> bool:
+        gb.set_attributes({"id": ctx["userId"], "country": ctx["country"], "plan": ctx["plan"]})
+        return bool(gb.is_on("f"))
+
+    return run
+
+
+# --- Flagsmith engine ----------------------------------------------------------------------------
+
+
+def flagsmith(scenario: str) -> Eval:
+    from flag_engine.engine import get_evaluation_result
+
+    feature = {"key": "1", "name": "f", "enabled": scenario == "simple", "value": None}
+    on = [{"key": "1", "name": "f", "enabled": True, "value": None, "priority": 0}]
+    segments: dict[str, Any] = {}
+    if scenario == "split":
+        segments["s"] = {
+            "key": "s",
+            "name": "rollout",
+            "rules": [
+                {
+                    "type": "ALL",
+                    "conditions": [{"property": "", "operator": "PERCENTAGE_SPLIT", "value": "25"}],
+                }
+            ],
+            "overrides": on,
+        }
+    elif scenario == "rule":
+        segments["r"] = {
+            "key": "r",
+            "name": "eu-pro",
+            "rules": [
+                {
+                    "type": "ALL",
+                    "conditions": [
+                        {"property": "country", "operator": "IN", "value": ["FR", "DE"]},
+                        {"property": "plan", "operator": "EQUAL", "value": "pro"},
+                    ],
+                }
+            ],
+            "overrides": on,
+        }
+        segments["s"] = {
+            "key": "s",
+            "name": "rest",
+            "rules": [
+                {
+                    "type": "ALL",
+                    "conditions": [{"property": "", "operator": "PERCENTAGE_SPLIT", "value": "10"}],
+                }
+            ],
+            "overrides": [{**on[0], "priority": 1}],
+        }
+    base = {
+        "environment": {"key": "k", "name": "production"},
+        "features": {"f": feature},
+        "segments": segments,
+    }
+
+    def run(ctx: dict[str, Any]) -> bool:
+        context = {
+            **base,
+            "identity": {
+                "identifier": ctx["userId"],
+                "traits": {"country": ctx["country"], "plan": ctx["plan"]},
+            },
+        }
+        return bool(get_evaluation_result(context)["flags"]["f"]["enabled"])  # type: ignore[arg-type]
+
+    return run
+
+
+# --- Unleash -------------------------------------------------------------------------------------
+
+
+def unleash(scenario: str) -> Eval:
+    from UnleashClient import UnleashClient
+    from UnleashClient.cache import FileCache
+
+    strategies: list[dict[str, Any]] = {
+        "simple": [{"name": "default", "parameters": {}}],
+        "split": [
+            {
+                "name": "flexibleRollout",
+                "parameters": {"rollout": "25", "stickiness": "userId", "groupId": "f"},
+            }
+        ],
+        "rule": [
+            {
+                "name": "default",
+                "parameters": {},
+                "constraints": [
+                    {"contextName": "country", "operator": "IN", "values": ["FR", "DE"]},
+                    {"contextName": "plan", "operator": "IN", "values": ["pro"]},
+                ],
+            },
+            {
+                "name": "flexibleRollout",
+                "parameters": {"rollout": "10", "stickiness": "userId", "groupId": "f"},
+            },
+        ],
+    }[scenario]
+    cache = FileCache(f"headway-bench-{scenario}")
+    cache.bootstrap_from_dict(
+        {"version": 1, "features": [{"name": "f", "enabled": True, "strategies": strategies}]}
+    )
+    client = UnleashClient(
+        url="http://127.0.0.1:9/unused",
+        app_name="headway-bench",
+        disable_metrics=True,
+        disable_registration=True,
+        cache=cache,
+        multiple_instance_mode=_unleash_allow(),
+    )
+    client.initialize_client(fetch_toggles=False)
+
+    def run(ctx: dict[str, Any]) -> bool:
+        return client.is_enabled(
+            "f",
+            {
+                "userId": ctx["userId"],
+                "properties": {"country": ctx["country"], "plan": ctx["plan"]},
+            },
+        )
+
+    return run
+
+
+def _unleash_allow() -> Any:
+    from UnleashClient.utils import InstanceAllowType
+
+    return InstanceAllowType.SILENTLY_ALLOW
+
+
+# --- OpenFeature in-memory provider -------------------------------------------------------------
+
+
+def openfeature_in_memory(scenario: str) -> Eval:
+    from openfeature.evaluation_context import EvaluationContext
+    from openfeature.flag_evaluation import FlagResolutionDetails, Reason
+    from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+
+    # The in-memory provider has no targeting language: targeting is a Python callback, written
+    # here the obvious way (xxh3 bucketing like Headway's, so the hash cost is the same).
+    def bucket(key: str) -> int:
+        return xxhash.xxh3_64_intdigest(key.encode(), 7) % 100_000
+
+    def evaluator(flag: InMemoryFlag[bool], ctx: EvaluationContext) -> FlagResolutionDetails[bool]:
+        a = ctx.attributes
+        if scenario == "split":
+            on = bucket(ctx.targeting_key or "") < 25_000
+        else:
+            on = (a.get("country") in ("FR", "DE") and a.get("plan") == "pro") or bucket(
+                ctx.targeting_key or ""
+            ) < 10_000
+        variant = "on" if on else "off"
+        return FlagResolutionDetails(flag.variants[variant], variant=variant, reason=Reason.SPLIT)
+
+    flag = InMemoryFlag(
+        "on",
+        {"on": True, "off": False},
+        context_evaluator=None if scenario == "simple" else evaluator,
+    )
+    provider = InMemoryProvider({"f": flag})
+    resolve = provider.resolve_boolean_details
+
+    def run(ctx: dict[str, Any]) -> bool:
+        ec = EvaluationContext(
+            ctx["targetingKey"], {"country": ctx["country"], "plan": ctx["plan"]}
+        )
+        return bool(resolve("f", False, ec).value)
+
+    return run
+
+
+SDKS: dict[str, Callable[[str], Eval]] = {
+    "headway": headway,
+    "growthbook": growthbook,
+    "flagsmith-engine": flagsmith,
+    "unleash": unleash,
+    "openfeature-in-memory": openfeature_in_memory,
+}
+
+
+# --- measurement ---------------------------------------------------------------------------------
+
+
+def measure(run: Eval, seconds: float, batch: int = 100) -> tuple[float, float]:
+    users = USERS
+    n = len(users)
+    samples: list[float] = []
+    i = 0
+    for ctx in users[:200]:  # warm caches
+        run(ctx)
+    gc.disable()
+    deadline = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            chunk = [users[(i + j) % n] for j in range(batch)]
+            i += batch
+            t0 = time.perf_counter_ns()
+            for ctx in chunk:
+                run(ctx)
+            samples.append((time.perf_counter_ns() - t0) / batch)
+    finally:
+        gc.enable()
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def check(name: str, scenario: str, run: Eval) -> None:
+    share = sum(run(u) for u in USERS) / len(USERS)
+    lo, hi = EXPECTED_ON[scenario]
+    if not lo <= share <= hi:
+        raise SystemExit(
+            f"{name}/{scenario}: served `on` to {share:.1%}, expected {lo:.0%}-{hi:.0%}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="timing per SDK and scenario")
+    parser.add_argument("--only", nargs="*", default=list(SDKS), help="SDKs to run")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.simplefilter("ignore")
+
+    results: dict[tuple[str, str], tuple[float, float]] = {}
+    for name in args.only:
+        for scenario in SCENARIOS:
+            try:
+                run = SDKS[name](scenario)
+            except ImportError as exc:
+                print(f"skipping {name}: {exc} (pip install -e '.[bench]')", file=sys.stderr)
+                break
+            check(name, scenario, run)
+            results[name, scenario] = measure(run, args.seconds)
+
+    print(f"Python {sys.version.split()[0]}, ns per evaluation (lower is better)\n")
+    header = f"{'sdk':<24}" + "".join(f"{s + ' p50':>12}{s + ' p99':>12}" for s in SCENARIOS)
+    print(header)
+    print("-" * len(header))
+    for name in args.only:
+        if (name, "simple") not in results:
+            continue
+        row = f"{name:<24}"
+        for s in SCENARIOS:
+            p50, p99 = results[name, s]
+            row += f"{p50:>12,.0f}{p99:>12,.0f}"
+        print(row)
+    peers = [n for n in args.only if n != "headway" and (n, "simple") in results]
+    if "headway" in args.only and peers:
+        print("\nHeadway p50 vs the fastest peer in the same run:")
+        for s in SCENARIOS:
+            ours = results["headway", s][0]
+            best = min(peers, key=lambda n: results[n, s][0])
+            print(
+                f"  {s:<7} headway {ours:,.0f} ns; fastest peer {best} "
+                f"{results[best, s][0]:,.0f} ns; {results[best, s][0] / ours:.1f}x faster"
+            )
+        goals = {"simple": 2_000, "split": 5_000, "rule": 5_000}
+        for s, goal in goals.items():
+            ours = results["headway", s][0]
+            print(
+                f"  goal {s}: p50 {ours:,.0f} ns <= {goal:,} ns: {'met' if ours <= goal else 'MISSED'}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""One environment's flag configuration as distributed to SDKs, and its compiled form.
+
+The same document is served by `/sdk/config`, pushed over `/sdk/stream`, read from bootstrap
+files, and evaluated by OFREP on the server, so every evaluator agrees. Its ETag is a hash of
+its canonical bytes: any replica serving the same configuration gives the same ETag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import xxhash
+
+from headway.flags.evaluate import CompiledFlag, compile_flag
+from headway.flags.model import Flag, Segment
+
+__all__ = ["Snapshot", "build_snapshot", "config_document", "etag_of"]
+
+FORMAT = 1
+
+
+def config_document(environment: str, flags: list[Flag], segments: list[Segment]) -> dict[str, Any]:
+    """The wire document for one environment: live flags, trimmed to that environment."""
+    docs = []
+    for flag in sorted(flags, key=lambda f: f.key):
+        if flag.archived:
+            continue
+        doc = flag.model_dump(mode="json", exclude={"environments"})
+        env = flag.environments.get(environment)
+        doc["environments"] = {environment: env.model_dump(mode="json")} if env else {}
+        docs.append(doc)
+    return {
+        "format": FORMAT,
+        "environment": environment,
+        "flags": docs,
+        "segments": [s.model_dump(mode="json") for s in sorted(segments, key=lambda s: s.key)],
+    }
+
+
+def etag_of(body: bytes) -> str:
+    return f'"{xxhash.xxh3_128_hexdigest(body)}"'
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A parsed, compiled configuration. `flags` maps flag key to its compiled evaluator."""
+
+    environment: str
+    etag: str
+    body: bytes  # canonical JSON, as served
+    flags: Mapping[str, CompiledFlag] = field(repr=False)
+    definitions: Mapping[str, Flag] = field(repr=False)
+    segments: Mapping[str, Segment] = field(repr=False)
+
+
+def build_snapshot(document: Mapping[str, Any] | bytes) -> Snapshot:
+    """Validate and compile a config document; raises ValueError if it is not one."""
+    if isinstance(document, bytes | bytearray):
+        document = orjson.loads(document)
+    if not isinstance(document, Mapping) or document.get("format") != FORMAT:
+        raise ValueError("not a Headway flag configuration (format 1)")
+    environment = str(document["environment"])
+    segments = {s.key: s for s in (Segment.model_validate(d) for d in document.get("segments", []))}
+    definitions = {f.key: f for f in (Flag.model_validate(d) for d in document.get("flags", []))}
+    body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    compiled = {key: compile_flag(flag, environment, segments) for key, flag in definitions.items()}
+    return Snapshot(environment, etag_of(body), body, compiled, definitions, segments)

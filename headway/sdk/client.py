@@ -1,0 +1,386 @@
+"""The Headway SDK: local flag evaluation kept in sync with the server.
+
+`Client(url, sdk_key)` downloads its environment's configuration, then follows changes over
+server-sent events; when the stream is unavailable it polls with ETag/If-None-Match. If the
+server cannot be reached it keeps serving the last good configuration (or a bootstrap file).
+Evaluations are counted per flag and variant and sent in batches to `/sdk/exposures`.
+
+Evaluating never raises and never blocks on the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from headway.flags.evaluate import ErrorCode, Evaluation, Reason, error_result
+from headway.flags.snapshot import Snapshot, build_snapshot
+
+__all__ = ["Client", "ConfigListener"]
+
+log = logging.getLogger("headway.sdk")
+
+ConfigListener = Callable[[Snapshot | None, Snapshot], None]
+_EMPTY: Mapping[str, Any] = {}
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "boolean": bool,
+    "string": str,
+    "number": (int, float),
+}
+
+# (evaluator, flag type, exposure counters by variant) per flag; a tuple for the hot path.
+_Entry = tuple[Callable[[Mapping[str, Any]], Evaluation], str, dict[str | None, Any]]
+
+
+class _Exposures:
+    """Lock-free exposure counters: `next()` on itertools.count is atomic under the GIL.
+
+    Each counter's hits since the last read are `next(counter) - last_read - 1`, because the
+    read itself consumes one value.
+    """
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], Any] = {}
+        self._last: dict[tuple[str, str], int] = {}
+        self._unsent: dict[tuple[str, str], int] = {}
+        self.since = datetime.now(UTC)
+
+    def counters_for(self, flag: str, variants: list[str]) -> dict[str | None, Any]:
+        out: dict[str | None, Any] = {}
+        for v in variants:
+            key = (flag, v)
+            if key not in self._counters:
+                self._counters[key] = itertools.count()
+                self._last[key] = -1
+            out[v] = self._counters[key]
+        out[None] = itertools.count()  # errors carry no variant: counted nowhere
+        return out
+
+    def drain(self) -> tuple[datetime, datetime, list[dict[str, Any]]]:
+        start, end = self.since, datetime.now(UTC)
+        self.since = end
+        rows = []
+        for key, counter in list(self._counters.items()):
+            read = next(counter)
+            hits = read - self._last[key] - 1 + self._unsent.pop(key, 0)
+            self._last[key] = read
+            if hits:
+                rows.append({"flag": key[0], "variant": key[1], "count": hits})
+        return start, end, rows
+
+    def requeue(self, rows: list[dict[str, Any]], since: datetime) -> None:
+        """Keep counts that could not be sent for the next batch."""
+        for row in rows:
+            key = (row["flag"], row["variant"])
+            self._unsent[key] = self._unsent.get(key, 0) + row["count"]
+        self.since = min(self.since, since)
+
+
+class Client:
+    """Evaluate flags locally. See docs/flags.md for every option."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        sdk_key: str | None = None,
+        *,
+        bootstrap: str | Path | Mapping[str, Any] | bytes | None = None,
+        offline: bool = False,
+        stream: bool = True,
+        poll_interval: float = 30.0,
+        flush_interval: float = 10.0,
+        send_exposures: bool = True,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not offline and (not url or not sdk_key):
+            raise ValueError("give url and sdk_key, or offline=True with a bootstrap")
+        self._url = (url or "").rstrip("/")
+        self._key = sdk_key or ""
+        self._offline = offline
+        self._stream_enabled = stream
+        self._poll_interval = poll_interval
+        self._flush_interval = flush_interval
+        self._send_exposures = send_exposures and not offline
+        self._timeout = timeout
+        self._transport = transport
+        self._table: dict[str, _Entry] = {}
+        self._snapshot: Snapshot | None = None
+        self._exposures = _Exposures()
+        self._listeners: list[ConfigListener] = []
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._response: httpx.Response | None = None
+        self._threads: list[threading.Thread] = []
+        self.last_error: str | None = None
+        self.connected = False  # True while the event stream is open
+        if bootstrap is not None:
+            self._apply(_load_bootstrap(bootstrap))
+        if offline:
+            self._ready.set()
+            return
+        self._http = httpx.Client(
+            base_url=self._url,
+            headers={"Authorization": f"Bearer {self._key}", "User-Agent": "headway-python-sdk"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self._spawn(self._sync_loop, "headway-sdk-sync")
+        if self._send_exposures and flush_interval > 0:
+            self._spawn(self._flush_loop, "headway-sdk-exposures")
+
+    # -- evaluation (hot path) ----------------------------------------------------------------
+
+    def evaluate(self, key: str, context: Mapping[str, Any] = _EMPTY) -> Evaluation:
+        """Evaluate a flag; on error, value and variant are None (see `details`)."""
+        entry = self._table.get(key)
+        if entry is None:
+            return error_result(key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' is not defined")
+        result = entry[0](context)
+        next(entry[2][result.variant])
+        return result
+
+    def details(
+        self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY, kind: str | None = None
+    ) -> Evaluation:
+        """Like `evaluate`, with `default` as the value on error and a type check for `kind`."""
+        entry = self._table.get(key)
+        if entry is None:
+            return Evaluation(
+                key,
+                default,
+                None,
+                Reason.ERROR,
+                ErrorCode.FLAG_NOT_FOUND,
+                f"flag '{key}' is not defined",
+            )
+        if kind is not None and entry[1] != kind:
+            return Evaluation(
+                key,
+                default,
+                None,
+                Reason.ERROR,
+                ErrorCode.TYPE_MISMATCH,
+                f"flag '{key}' is a {entry[1]} flag, not {kind}",
+            )
+        result = entry[0](context)
+        next(entry[2][result.variant])
+        if result.error_code is not None:
+            return Evaluation(
+                key,
+                default,
+                None,
+                result.reason,
+                result.error_code,
+                result.error_message,
+                result.rule,
+            )
+        return result
+
+    def boolean(self, key: str, default: bool, context: Mapping[str, Any] = _EMPTY) -> bool:
+        entry = self._table.get(key)
+        if entry is None or entry[1] != "boolean":
+            return default
+        result = entry[0](context)
+        next(entry[2][result.variant])
+        return default if result.variant is None else result.value
+
+    def string(self, key: str, default: str, context: Mapping[str, Any] = _EMPTY) -> str:
+        return self.details(key, default, context, "string").value  # type: ignore[no-any-return]
+
+    def number(self, key: str, default: float, context: Mapping[str, Any] = _EMPTY) -> float:
+        return self.details(key, default, context, "number").value  # type: ignore[no-any-return]
+
+    def json(self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY) -> Any:
+        return self.details(key, default, context, "json").value
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    @property
+    def etag(self) -> str | None:
+        return self._snapshot.etag if self._snapshot else None
+
+    def flag_keys(self) -> list[str]:
+        return sorted(self._table)
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Block until a configuration is loaded (from bootstrap or the server)."""
+        return self._ready.wait(timeout)
+
+    def add_listener(self, listener: ConfigListener) -> None:
+        """Call `listener(old, new)` after each configuration change (from a background thread)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: ConfigListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def load(self, document: Mapping[str, Any] | bytes) -> None:
+        """Replace the configuration by hand (offline mode, tests)."""
+        self._apply(build_snapshot(document))
+
+    def _apply(self, snapshot: Snapshot) -> bool:
+        with self._lock:
+            old = self._snapshot
+            if old is not None and old.etag == snapshot.etag:
+                self._ready.set()
+                return False
+            table: dict[str, _Entry] = {}
+            for key, compiled in snapshot.flags.items():
+                variants = [v.key for v in snapshot.definitions[key].variants]
+                counters = self._exposures.counters_for(key, variants)
+                table[key] = (compiled.evaluate, compiled.type, counters)
+            self._table = table  # one reference swap: readers see old or new, never a mix
+            self._snapshot = snapshot
+        self._ready.set()
+        for listener in list(self._listeners):
+            try:
+                listener(old, snapshot)
+            except Exception:
+                log.exception("flag configuration listener failed")
+        return True
+
+    # -- synchronisation -----------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def refresh(self) -> bool:
+        """Fetch the configuration now (If-None-Match); True if it changed."""
+        headers = {"If-None-Match": self.etag} if self.etag else {}
+        response = self._http.get("/sdk/config", headers=headers)
+        if response.status_code == 304:
+            self._ready.set()
+            return False
+        if response.status_code in (401, 403):
+            raise PermissionError(f"the server refused the SDK key: {response.text}")
+        response.raise_for_status()
+        return self._apply(build_snapshot(response.content))
+
+    def _sync_loop(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if self._stream_enabled:
+                    self._stream_once()  # returns when the stream ends
+                    backoff = 0.5
+                else:
+                    self.refresh()
+            except PermissionError as exc:
+                self.last_error = str(exc)
+                log.error("%s", exc)
+                self._ready.set()  # keep serving bootstrap/last good config; nothing to wait for
+                return
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.debug("flag sync failed: %s", self.last_error)
+                # The stream is down: poll once so changes still arrive, then retry later.
+                try:
+                    self.refresh()
+                except Exception as poll_exc:
+                    self.last_error = f"{type(poll_exc).__name__}: {poll_exc}"
+            finally:
+                self.connected = False
+            wait = (
+                min(backoff, self._poll_interval) if self._stream_enabled else self._poll_interval
+            )
+            backoff = min(backoff * 2, self._poll_interval)
+            self._stop.wait(wait)
+
+    def _stream_once(self) -> None:
+        headers = {"Accept": "text/event-stream"}
+        if self.etag:
+            headers["Last-Event-ID"] = self.etag
+        timeout = httpx.Timeout(self._timeout, read=60.0)  # the server pings every 15 s
+        with self._http.stream("GET", "/sdk/stream", headers=headers, timeout=timeout) as response:
+            if response.status_code in (401, 403):
+                response.read()
+                raise PermissionError(f"the server refused the SDK key: {response.text}")
+            response.raise_for_status()
+            self._response = response
+            self.connected = True
+            event, data = "message", list[str]()
+            for line in response.iter_lines():
+                if self._stop.is_set():
+                    return
+                if not line:
+                    if data and event == "config":
+                        self._apply(build_snapshot("\n".join(data).encode()))
+                    event, data = "message", []
+                elif line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+
+    # -- telemetry -----------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Send exposure counts now; returns how many (flag, variant) rows were sent."""
+        if not self._send_exposures:
+            return 0
+        start, end, rows = self._exposures.drain()
+        if not rows:
+            return 0
+        body = {"from": start.isoformat(), "to": end.isoformat(), "counts": rows}
+        try:
+            response = self._http.post(
+                "/sdk/exposures",
+                content=orjson.dumps(body),
+                headers={"Content-Type": "application/json"},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            # Put them back so the next batch carries them: exposures are not dropped.
+            self._exposures.requeue(rows, start)
+            self.last_error = f"exposures not sent: {exc}"
+            return 0
+        return len(rows)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self._flush_interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop background work and send the remaining exposures."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._offline:
+            return
+        response = self._response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:
+                log.debug("closing the event stream failed", exc_info=True)
+        self.flush()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _load_bootstrap(source: str | Path | Mapping[str, Any] | bytes) -> Snapshot:
+    if isinstance(source, str | Path):
+        return build_snapshot(Path(source).read_bytes())
+    return build_snapshot(source)
