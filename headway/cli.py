@@ -6,7 +6,7 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -14,6 +14,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from headway import definitions as defs
+from headway import query
+from headway.query import QueryError
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError
 from headway.ingest import ingest
@@ -79,7 +81,7 @@ def store_for(settings: Settings | None = None) -> Iterator[Store]:
         fail(str(error), 1)
     try:
         yield store
-    except (ScopeError, InputError, DefinitionError) as error:
+    except (ScopeError, InputError, DefinitionError, QueryError) as error:
         fail(str(error))
     except StoreError as error:
         fail(str(error), 1)
@@ -106,35 +108,15 @@ YearOpt = Annotated[Year, typer.Option("--levels", help="DORA report year for pe
 
 
 def scope_of(service: str | None, team: str | None, context: str | None) -> Scope:
-    given = [(k, v) for k, v in (("service", service), ("team", team), ("context", context)) if v]
-    if len(given) > 1:
-        fail("give only one of --service, --team, --context")
-    return Scope(*given[0]) if given else Scope()
+    return query.scope_of(service, team, context)
 
 
 def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-10-01T12:00:00Z")
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    if end and len(text) == 10:  # a bare date means the whole day
-        value += timedelta(days=1)
-    return value
+    return query.parse_time(text, option, end=end)
 
 
-def period_of(store: Store, since: str | None, until: str | None) -> Period:
-    default = dora.default_period(store)
-    end = parse_time(until, "--until", end=True) if until else default.until
-    start = parse_time(since, "--since") if since else end - timedelta(days=90)
-    if start >= end:
-        fail(f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})")
-    return Period(start, end)
-
-
-def definition_of(store: Store, ref: str | None) -> defs.Definition:
-    return defs.resolve(store, ref) if ref else defs.active(store)
+period_of = query.period_of
+definition_of = query.definition_of
 
 
 # -- demo and simulate -----------------------------------------------------------------------
@@ -195,7 +177,10 @@ def simulate(
     team, a team whose speed rises while failures rise, a team that slices changes into many
     tiny deployments. Import the output with `headway import jsonl`.
     """
-    end_at = parse_time(end, "--end").replace(tzinfo=UTC)
+    try:
+        end_at = parse_time(end, "--end").replace(tzinfo=UTC)
+    except QueryError as error:
+        fail(str(error))
     opts = Options(seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at)
     if out is None:
         write_jsonl(opts, sys.stdout.buffer)

@@ -1,0 +1,72 @@
+"""Read API for the metrics and their records: the same JSON contracts as the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from headway.api.app import StoreDep
+from headway.definitions import DefinitionError
+from headway.metrics import dora, records
+from headway.metrics.dora import ScopeError
+from headway.query import QueryError, definition_of, period_of, scope_of
+
+router = APIRouter(prefix="/api", tags=["metrics"])
+
+Service = Annotated[str | None, Query(description="Only this service.")]
+Team = Annotated[str | None, Query(description="Only this team's services.")]
+Context = Annotated[str | None, Query(description="Only services of this operating context.")]
+Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, UTC).")]
+Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
+Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
+Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
+Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")]
+
+
+def _bad_input(error: Exception) -> HTTPException:
+    return HTTPException(status_code=400 if not isinstance(error, ScopeError) or "unknown" in str(error)
+                         else 404, detail=str(error))
+
+
+@router.get("/metrics", summary="The five DORA metrics for a scope and period")
+def get_metrics(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
+                since: Since = None, until: Until = None,
+                by: Annotated[Literal["week", "month"] | None, Query()] = None,
+                each: Annotated[Literal["service", "team", "context"] | None, Query()] = None,
+                definition: Definition = None, levels: Levels = "2024") -> Any:
+    try:
+        defn = definition_of(store, definition)
+        scope = scope_of(service, team, context)
+        period = period_of(store, since, until)
+        if each:
+            return [m.to_json() for m in dora.compute_each(store, defn, each, period, year=levels,
+                                                           within=scope)]
+        return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
+    except (QueryError, ScopeError, DefinitionError) as error:
+        raise _bad_input(error) from None
+
+
+def _listing(kind: str):  # type: ignore[no-untyped-def]
+    def handler(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
+                since: Since = None, until: Until = None, definition: Definition = None,
+                limit: Limit = None) -> list[dict[str, Any]]:
+        try:
+            defn = definition_of(store, definition)
+            scope = scope_of(service, team, context)
+            period = period_of(store, since, until)
+            if kind == "deployments":
+                return records.deployments(store, defn, scope, period, limit)
+            if kind == "changes":
+                return records.changes(store, defn, scope, period, limit)
+            return records.incidents(store, scope, period, limit)
+        except (QueryError, ScopeError, DefinitionError) as error:
+            raise _bad_input(error) from None
+
+    handler.__name__ = f"list_{kind}"
+    return handler
+
+
+for _kind in ("deployments", "changes", "incidents"):
+    router.add_api_route(f"/{_kind}", _listing(_kind), methods=["GET"],
+                         summary=f"The {_kind} behind the numbers, with derived facts")

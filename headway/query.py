@@ -1,0 +1,55 @@
+"""Turning user input (CLI options, query parameters) into a scope, a period and a definition.
+
+Shared by the CLI and the HTTP API so both accept exactly the same things and say the same
+thing when they do not.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from headway import definitions as defs
+from headway.metrics import dora
+from headway.metrics.dora import Period, Scope
+from headway.store import Store
+
+
+class QueryError(ValueError):
+    """Bad user input: the message names the option and the fix."""
+
+
+def scope_of(service: str | None, team: str | None, context: str | None) -> Scope:
+    given = [(k, v) for k, v in (("service", service), ("team", team), ("context", context)) if v]
+    if len(given) > 1:
+        raise QueryError("give only one of service, team, context")
+    return Scope(*given[0]) if given else Scope()
+
+
+def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
+    """A date or ISO time as naive UTC; a bare date given as an end means the whole day."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(
+            f"{option} {text!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-10-01T12:00:00Z"
+        ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if end and len(text) == 10:
+        value += timedelta(days=1)
+    return value
+
+
+def period_of(store: Store, since: str | None, until: str | None, days: int = 90) -> Period:
+    default = dora.default_period(store, days)
+    end = parse_time(until, "--until", end=True) if until else default.until
+    start = parse_time(since, "--since") if since else end - timedelta(days=days)
+    if start >= end:
+        raise QueryError(
+            f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})"
+        )
+    return Period(start, end)
+
+
+def definition_of(store: Store, ref: str | None) -> defs.Definition:
+    return defs.resolve(store, ref) if ref else defs.active(store)
