@@ -1,0 +1,204 @@
+"""Rollout plans: the stages a flag's new variant goes through, and what guards each of them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from headway.rollouts.guardrails import Guardrail, GuardrailError, parse_guardrail
+
+__all__ = [
+    "ACTIVE_STATES",
+    "PlanError",
+    "RolloutPlan",
+    "Stage",
+    "State",
+    "parse_duration",
+    "parse_stages",
+]
+
+
+class PlanError(ValueError):
+    """A rollout request that cannot be carried out, saying what to change."""
+
+
+class State(StrEnum):
+    RUNNING = "running"
+    WAITING_APPROVAL = "waiting_approval"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+
+
+ACTIVE_STATES = (State.RUNNING, State.WAITING_APPROVAL, State.PAUSED)
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_DURATIONS_RE = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '10m', '1h30m', '2d' -> seconds."""
+    compact = text.replace(" ", "").lower()
+    if not _DURATIONS_RE.fullmatch(compact):
+        raise PlanError(f"duration {text!r} is not like 30s, 10m, 1h30m or 2d")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_RE.findall(compact))
+
+
+@dataclass(frozen=True)
+class Stage:
+    percent: float
+    approval: bool = False  # a person must approve before the rollout enters this stage
+
+
+def parse_stages(text: str, approvals: Iterable[float] = ()) -> tuple[Stage, ...]:
+    """'1,5,25,50,100' -> stages; each listed in `approvals` waits for a person first."""
+    try:
+        percents = [float(p.strip().rstrip("%")) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise PlanError(
+            f"stages {text!r} must be percentages separated by commas, like 1,5,25,50,100"
+        ) from None
+    gated = set(approvals)
+    unknown = gated - set(percents)
+    if unknown:
+        raise PlanError(
+            f"approval asked for stage(s) {', '.join(f'{p:g}' for p in sorted(unknown))} that "
+            f"the plan does not have (stages: {text})"
+        )
+    if percents and percents[0] in gated:
+        raise PlanError(
+            f"stage {percents[0]:g} is the first stage: starting the rollout approves it, so "
+            "approval can only be asked for later stages"
+        )
+    return tuple(Stage(p, p in gated) for p in percents)
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """Everything a rollout needs to run by itself, validated when built."""
+
+    flag: str
+    environment: str
+    treatment: str
+    control: str
+    stages: tuple[Stage, ...]
+    min_duration_s: float = 600.0
+    min_samples: int = 500
+    guardrails: tuple[Guardrail, ...] = ()
+    alpha: float = 0.05
+    srm_alpha: float = 0.001
+    service: str = ""
+    no_traffic_after_s: float | None = None  # default: the stage's minimum duration
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        percents = [s.percent for s in self.stages]
+        if not percents:
+            raise PlanError(
+                "a rollout needs at least one stage, for example --stages 1,5,25,50,100"
+            )
+        if any(not 0 < p <= 100 for p in percents):
+            raise PlanError(f"stages {_fmt(percents)}: each must be above 0% and at most 100%")
+        if any(b <= a for a, b in itertools.pairwise(percents)):
+            raise PlanError(
+                f"stages {_fmt(percents)} are out of order: each stage must expose more users "
+                "than the one before, for example 1,5,25,50,100"
+            )
+        if percents[-1] != 100:
+            raise PlanError(
+                f"stages {_fmt(percents)} stop at {percents[-1]:g}%: the last stage must be 100 "
+                "so that a completed rollout means everyone has the new variant"
+            )
+        if self.treatment == self.control:
+            raise PlanError(f"treatment and control are both {self.treatment!r}; pick two variants")
+        if self.min_duration_s < 0 or self.min_samples < 0:
+            raise PlanError("minimum duration and minimum samples cannot be negative")
+        if not 0 < self.alpha < 1 or not 0 < self.srm_alpha < 1:
+            raise PlanError("alpha must be between 0 and 1, for example 0.05")
+        specs = [g.spec for g in self.guardrails]
+        metrics = [(g.metric, g.kind) for g in self.guardrails]
+        if len(set(specs)) != len(specs):
+            raise PlanError("the same guardrail is listed twice; remove one")
+        if len(set(metrics)) != len(metrics):
+            raise PlanError("a metric is guarded twice with the same kind; keep the strictest one")
+
+    @property
+    def guardrail_alpha(self) -> float:
+        """Each guardrail gets alpha / k, so the plan's false-alarm rate is at most alpha."""
+        return self.alpha / max(len(self.guardrails), 1)
+
+    @property
+    def traffic_window_s(self) -> float:
+        return self.min_duration_s if self.no_traffic_after_s is None else self.no_traffic_after_s
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "flag": self.flag,
+                "environment": self.environment,
+                "treatment": self.treatment,
+                "control": self.control,
+                "stages": [{"percent": s.percent, "approval": s.approval} for s in self.stages],
+                "min_duration_s": self.min_duration_s,
+                "min_samples": self.min_samples,
+                "guardrails": [g.spec for g in self.guardrails],
+                "alpha": self.alpha,
+                "srm_alpha": self.srm_alpha,
+                "service": self.service,
+                "no_traffic_after_s": self.no_traffic_after_s,
+                "extra": self.extra,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RolloutPlan:
+        data = json.loads(text)
+        data["stages"] = tuple(Stage(**s) for s in data["stages"])
+        data["guardrails"] = tuple(parse_guardrail(g) for g in data["guardrails"])
+        return cls(**data)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        flag: str,
+        environment: str,
+        treatment: str,
+        control: str,
+        stages: str,
+        approvals: Iterable[float] = (),
+        min_duration: str = "10m",
+        min_samples: int = 500,
+        guardrails: Iterable[str] = (),
+        alpha: float = 0.05,
+        service: str = "",
+    ) -> RolloutPlan:
+        """Build a plan from the text a person typed (CLI flags or an API body)."""
+        try:
+            parsed = tuple(parse_guardrail(g) for g in guardrails)
+        except GuardrailError as error:
+            raise PlanError(str(error)) from None
+        return cls(
+            flag=flag,
+            environment=environment,
+            treatment=treatment,
+            control=control,
+            stages=parse_stages(stages, approvals),
+            min_duration_s=parse_duration(min_duration),
+            min_samples=min_samples,
+            guardrails=parsed,
+            alpha=alpha,
+            service=service or flag,
+        )
+
+
+def _fmt(percents: list[float]) -> str:
+    return ",".join(f"{p:g}" for p in percents)

@@ -1,0 +1,265 @@
+"""Rollout records and the queries the controller needs, on top of the store's write path.
+
+Rollouts, their events and guardrail samples are written with `Store.write` like every other
+record; the tables come from migration 0004_rollouts.sql.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from headway.rollouts.guardrails import MetricKind, VariantStats
+from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
+from headway.store import Store
+
+__all__ = [
+    "EXPOSURES",
+    "GuardrailSample",
+    "Rollout",
+    "RolloutEvent",
+    "active_rollout",
+    "events_of",
+    "get_rollout",
+    "known_metrics",
+    "list_rollouts",
+    "next_seq",
+    "stage_exposures",
+    "variant_stats",
+]
+
+EXPOSURES = "$exposures"  # the metric name under which evaluations are counted
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Stored timestamps are naive UTC; give them their zone back."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    table: ClassVar[str] = "rollouts"
+    flag: str
+    environment: str
+    service: str
+    plan: str  # RolloutPlan.to_json()
+    state: str
+    stage_index: int
+    stage_started_at: datetime
+    started_at: datetime
+    finished_at: datetime | None = None
+    waiting_since: datetime | None = None  # meaningful only while waiting for approval
+    reason: str | None = None
+    judgement: str | None = None  # JSON list of the latest decisions
+    created_by: str = "unknown"
+    updated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.flag}:{self.environment}:{self.started_at:%Y%m%dT%H%M%S%f}"
+
+    @property
+    def parsed_plan(self) -> RolloutPlan:
+        return RolloutPlan.from_json(self.plan)
+
+    @property
+    def percent(self) -> float:
+        if self.state in (State.ROLLED_BACK, State.ABORTED):
+            return 0.0
+        return self.parsed_plan.stages[self.stage_index].percent
+
+    def moved(self, **changes: Any) -> Rollout:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        plan = self.parsed_plan
+        return {
+            "id": self.id,
+            "flag": self.flag,
+            "environment": self.environment,
+            "service": self.service,
+            "state": self.state,
+            "stage_index": self.stage_index,
+            "percent": self.percent,
+            "stages": [s.percent for s in plan.stages],
+            "treatment": plan.treatment,
+            "control": plan.control,
+            "guardrails": [g.spec for g in plan.guardrails],
+            "min_duration_s": plan.min_duration_s,
+            "min_samples": plan.min_samples,
+            "alpha": plan.alpha,
+            "started_at": self.started_at.isoformat(),
+            "stage_started_at": self.stage_started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "waiting_since": (
+                self.waiting_since.isoformat()
+                if self.waiting_since and self.state == State.WAITING_APPROVAL
+                else None
+            ),
+            "reason": self.reason or None,
+            "created_by": self.created_by,
+            "judgement": json.loads(self.judgement) if self.judgement else [],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutEvent:
+    table: ClassVar[str] = "rollout_events"
+    rollout_id: str
+    seq: int
+    occurred_at: datetime
+    kind: str  # started, advanced, approval_requested, approved, paused, resumed, warned,
+    # judged, rolled_back, aborted, completed
+    stage_index: int
+    percent: float
+    actor: str
+    explanation: str
+    detail: str | None = None  # JSON: decisions with their statistics
+
+    @property
+    def id(self) -> str:
+        return f"{self.rollout_id}:{self.seq:06d}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "occurred_at": self.occurred_at.isoformat(),
+            "kind": self.kind,
+            "stage_index": self.stage_index,
+            "percent": self.percent,
+            "actor": self.actor,
+            "explanation": self.explanation,
+            "detail": json.loads(self.detail) if self.detail else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailSample:
+    table: ClassVar[str] = "guardrail_samples"
+    batch: str  # the sender's batch id: redelivering a batch changes nothing
+    environment: str
+    flag: str
+    variant: str
+    metric: str
+    n: float
+    total: float
+    sumsq: float
+    received_at: datetime
+    source: str
+    rollout_id: str | None = None
+    stage_index: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.batch}:{self.flag}:{self.variant}:{self.metric}"
+
+
+_ROLLOUT_COLUMNS = (
+    "flag, environment, service, plan, state, stage_index, stage_started_at, started_at, "
+    "finished_at, waiting_since, reason, judgement, created_by, updated_at"
+)
+
+
+def _rollout(row: tuple[Any, ...]) -> Rollout:
+    values = list(row)
+    for i in (6, 7, 8, 9, 13):
+        values[i] = aware(values[i])
+    return Rollout(*values)
+
+
+def get_rollout(store: Store, rollout_id: str) -> Rollout | None:
+    rows = store.query(f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE id = ?", [rollout_id])
+    return _rollout(rows[0]) if rows else None
+
+
+def active_rollout(store: Store, flag: str, environment: str) -> Rollout | None:
+    states = ", ".join(f"'{s}'" for s in ACTIVE_STATES)
+    rows = store.query(
+        f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE flag = ? AND environment = ? "
+        f"AND state IN ({states}) ORDER BY started_at DESC",
+        [flag, environment],
+    )
+    return _rollout(rows[0]) if rows else None
+
+
+def list_rollouts(
+    store: Store, *, active_only: bool = False, flag: str | None = None
+) -> list[Rollout]:
+    where, params = ["1 = 1"], []
+    if active_only:
+        where.append(f"state IN ({', '.join(repr(str(s)) for s in ACTIVE_STATES)})")
+    if flag:
+        where.append("flag = ?")
+        params.append(flag)
+    rows = store.query(
+        f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE {' AND '.join(where)} ORDER BY started_at",
+        params,
+    )
+    return [_rollout(r) for r in rows]
+
+
+def events_of(store: Store, rollout_id: str) -> list[RolloutEvent]:
+    rows = store.query(
+        "SELECT rollout_id, seq, occurred_at, kind, stage_index, percent, actor, explanation, "
+        "detail FROM rollout_events WHERE rollout_id = ? ORDER BY seq",
+        [rollout_id],
+    )
+    return [RolloutEvent(r[0], r[1], aware(r[2]), *r[3:]) for r in rows]  # type: ignore[arg-type]
+
+
+def next_seq(store: Store, rollout_id: str) -> int:
+    rows = store.query(
+        "SELECT COALESCE(MAX(seq), 0) FROM rollout_events WHERE rollout_id = ?", [rollout_id]
+    )
+    return int(rows[0][0]) + 1
+
+
+def variant_stats(
+    store: Store, rollout_id: str, metric: str, kind: MetricKind, variants: tuple[str, str]
+) -> tuple[VariantStats, VariantStats]:
+    """Cumulative statistics of `metric` for (treatment, control) over the whole rollout.
+
+    For a rate the denominator is the variant's exposures and the numerator the metric's
+    events (the sum of tracked values, 1 per call by default).
+    """
+    rows = store.query(
+        "SELECT variant, metric, SUM(n), SUM(total), SUM(sumsq) FROM guardrail_samples "
+        "WHERE rollout_id = ? AND metric IN (?, ?) GROUP BY variant, metric",
+        [rollout_id, metric, EXPOSURES],
+    )
+    found = {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+    def one(variant: str) -> VariantStats:
+        n, total, sumsq = found.get((variant, metric), (0.0, 0.0, 0.0))
+        if kind is MetricKind.RATE:
+            exposures = found.get((variant, EXPOSURES), (0.0, 0.0, 0.0))[0]
+            return VariantStats(exposures, total, sumsq)
+        return VariantStats(n, total, sumsq)
+
+    return one(variants[0]), one(variants[1])
+
+
+def stage_exposures(
+    store: Store, rollout_id: str, stage_index: int, variants: tuple[str, str]
+) -> tuple[float, float]:
+    """Exposures of (treatment, control) received while this stage was live."""
+    rows = store.query(
+        "SELECT variant, SUM(n) FROM guardrail_samples WHERE rollout_id = ? "
+        "AND stage_index = ? AND metric = ? GROUP BY variant",
+        [rollout_id, stage_index, EXPOSURES],
+    )
+    found = {r[0]: float(r[1]) for r in rows}
+    return found.get(variants[0], 0.0), found.get(variants[1], 0.0)
+
+
+def known_metrics(store: Store, environment: str) -> set[str]:
+    """Metrics that have reached Headway for this environment (exposures excluded)."""
+    rows = store.query(
+        "SELECT DISTINCT metric FROM guardrail_samples WHERE environment = ? AND metric <> ?",
+        [environment, EXPOSURES],
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,190 @@
+"""The controller: plans refused, stages advanced, approvals waited for, rollbacks recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headway.flags.model import Serve
+from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
+from headway.rollouts.plan import PlanError, RolloutPlan, State
+from headway.store.duck import DuckStore
+from tests.rollouts.conftest import Clock, MemoryFlags
+
+ENV = "production"
+
+
+def plan(**overrides: object) -> RolloutPlan:
+    options: dict[str, object] = {
+        "flag": "new-checkout",
+        "environment": ENV,
+        "treatment": "on",
+        "control": "off",
+        "stages": "10,50,100",
+        "min_duration": "10m",
+        "min_samples": 1000,
+        "guardrails": ["errors:rate:increase:0%:rollback"],
+        "service": "checkout",
+    }
+    options.update(overrides)
+    return RolloutPlan.build(**options)  # type: ignore[arg-type]
+
+
+def send(service: RolloutService, variant: str, exposures: int, errors: int) -> None:
+    service.ingest(
+        ENV,
+        [
+            {"flag": "new-checkout", "variant": variant, "metric": "$exposures", "n": exposures},
+            {"flag": "new-checkout", "variant": variant, "metric": "errors", "n": errors,
+             "total": errors, "sumsq": errors},
+        ],
+    )
+
+
+@pytest.fixture
+def service(store: DuckStore, flags: MemoryFlags, clock: Clock) -> RolloutService:
+    svc = RolloutService(store, flags, clock)
+    send(svc, "off", 1000, 10)  # the service has reported `errors` before the rollout
+    return svc
+
+
+def test_bad_plans_are_refused_with_a_clear_message(service: RolloutService) -> None:
+    with pytest.raises(PlanError, match="out of order"):
+        plan(stages="1,25,5,100")
+    with pytest.raises(PlanError, match="the last stage must be 100"):
+        plan(stages="1,5,25")
+    with pytest.raises(PlanError, match="write increase:10%, not increase:-10%"):
+        plan(guardrails=["errors:rate:increase:-10%:rollback"])
+    with pytest.raises(PlanError, match="starting the rollout approves it"):
+        plan(approvals=[10])
+    with pytest.raises(PlanError, match=r"latency_ms have never reached Headway.*known metrics: errors"):
+        service.start(plan(guardrails=["latency_ms:mean:increase:5%:pause"]), actor="ana")
+    with pytest.raises(RolloutNotFound, match="flag 'nope' does not exist"):
+        service.start(plan(flag="nope"), actor="ana")
+    with pytest.raises(PlanError, match="treatment variant 'blue' is not a variant"):
+        service.start(plan(treatment="blue"), actor="ana")
+    service.start(plan(), actor="ana")
+    with pytest.raises(RolloutError, match="already rolling out in production"):
+        service.start(plan(), actor="bob")
+
+
+def test_stages_advance_wait_for_approval_and_complete_as_a_release(
+    service: RolloutService, flags: MemoryFlags, clock: Clock, store: DuckStore
+) -> None:
+    rollout = service.start(plan(approvals=[100]), actor="ana")
+    split = flags.serving("new-checkout", ENV).split
+    assert split is not None
+    assert [(w.variant, w.weight) for w in split.weights] == [("off", 90), ("on", 10)]
+
+    # Stage 1 (10 %): enough exposures but only 5 minutes in: stays.
+    send(service, "on", 1000, 10)
+    send(service, "off", 9000, 90)
+    clock.advance(minutes=5)
+    assert service.tick() == []
+    # After 10 minutes with 1,000 treatment exposures and equal error rates: advances to 50 %.
+    clock.advance(minutes=5)
+    (moved,) = service.tick()
+    assert (moved.state, moved.percent) == (State.RUNNING, 50)
+
+    # Stage 2 passes its checks; 100 % needs a person.
+    send(service, "on", 5000, 50)
+    send(service, "off", 5000, 50)
+    clock.advance(minutes=10)
+    (waiting,) = service.tick()
+    assert waiting.state == State.WAITING_APPROVAL
+    clock.advance(minutes=30)
+    done = service.advance("new-checkout", ENV, actor="lead")
+    assert done.state == State.COMPLETED
+    assert flags.serving("new-checkout", ENV) == Serve(variant="on")
+
+    (release,) = store.query_dicts("SELECT * FROM deployments")
+    assert (release["kind"], release["status"], release["service"]) == ("release", "success", "checkout")
+    assert release["version"] == "new-checkout=on"
+    (approval,) = store.query_dicts("SELECT * FROM approvals")
+    assert approval["kind"] == "rollout_stage"
+    assert approval["actor"] == "lead"
+    assert approval["deployment_ref"] == release["id"]
+    # Requested at 20 min, approved at 50 min: 30 minutes of waiting.
+    assert (approval["decided_at"] - approval["requested_at"]).total_seconds() == 1800
+
+    _, events = service.status("new-checkout", ENV)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "completed"
+    assert "approval_requested" in kinds and "approved" in kinds
+    signals = service.signals()
+    assert signals["completion_rate"] == 1.0
+    # Stage 10 %: entered at 0, left at 10 min = 600 s; stage 50 %: 10 -> 50 min = 2,400 s.
+    assert signals["median_seconds_per_stage"] == {"10%": 600.0, "50%": 2400.0}
+    assert signals["mean_human_wait_seconds_per_rollout"] == 1800.0
+    assert rollout.id == done.id
+
+
+def test_a_harmful_change_rolls_itself_back_and_counts_as_a_failed_release(
+    service: RolloutService, flags: MemoryFlags, clock: Clock, store: DuckStore
+) -> None:
+    service.start(plan(), actor="ana")
+    # Stage 10 %: treatment errors 4 % on 2,000 exposures, control 1 % on 18,000:
+    # z ~ 0.03 / sqrt(0.013 * 0.987 * (1/2,000 + 1/18,000)) = 0.03 / 0.0027 = 11.
+    send(service, "on", 2000, 80)
+    send(service, "off", 18000, 180)
+    clock.advance(minutes=3)
+    (rolled,) = service.tick()
+    assert rolled.state == State.ROLLED_BACK
+    assert flags.serving("new-checkout", ENV) == Serve(variant="off")
+    assert "4.00% on treatment against 1.00% on control" in (rolled.reason or "")
+
+    release, rollback = store.query_dicts("SELECT * FROM deployments ORDER BY kind")
+    assert (release["kind"], rollback["kind"]) == ("release", "rollback")
+    assert rollback["recovers"] == release["id"]
+    assert rollback["trigger"] == "rollout"
+    assert rollback["evidence"].startswith("automatic rollback: errors is 4.00%")
+    # Exposed at 09:00, rolled back 3 minutes later: recovery took 180 s.
+    assert (rollback["finished_at"] - release["finished_at"]).total_seconds() == 180
+
+    _, events = service.status("new-checkout", ENV)
+    last = events[-1]
+    assert (last.kind, last.actor) == ("rolled_back", "headway")
+    assert last.detail is not None and '"verdict": "breach"' in last.detail
+    assert service.signals()["automatic_rollback_rate"] == 1.0
+    with pytest.raises(RolloutNotFound):
+        service.rollback("new-checkout", ENV, actor="ana")
+
+
+def test_sample_ratio_mismatch_pauses_and_a_person_resumes(
+    service: RolloutService, clock: Clock
+) -> None:
+    service.start(plan(), actor="ana")
+    # 10 % expected, 30 % observed on 10,000 exposures: wildly off.
+    send(service, "on", 3000, 30)
+    send(service, "off", 7000, 70)
+    clock.advance(minutes=1)
+    (paused,) = service.tick()
+    assert paused.state == State.PAUSED
+    assert "Sample ratio mismatch" in (paused.reason or "")
+    assert service.tick() == []  # a paused rollout is left alone
+    resumed = service.resume("new-checkout", ENV, actor="ana")
+    assert resumed.state == State.RUNNING
+    aborted = service.abort("new-checkout", ENV, actor="ana", reason="assignment bug")
+    assert aborted.state == State.ABORTED
+    assert service.signals()["abandon_rate"] == 1.0
+
+
+def test_the_controller_resumes_from_the_store_after_a_restart(
+    tmp_path: Path, flags: MemoryFlags, clock: Clock
+) -> None:
+    path = tmp_path / "restart.duckdb"
+    first = DuckStore(path)
+    first.migrate()
+    before = RolloutService(first, flags, clock)
+    send(before, "off", 1000, 10)
+    before.start(plan(), actor="ana")
+    first.close()
+
+    second = DuckStore(path)
+    after = RolloutService(second, flags, clock)
+    send(after, "on", 2000, 80)
+    send(after, "off", 18000, 180)
+    (rolled,) = after.tick()
+    assert rolled.state == State.ROLLED_BACK
+    second.close()
