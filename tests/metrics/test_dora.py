@@ -1,0 +1,150 @@
+"""The five DORA metrics on a small organisation whose every number is worked out by hand.
+
+tests/fixtures/small_org.jsonl, service `api` (customer-facing), 2026-10-01 … 2026-10-10:
+
+  d1 deploy  10-01 12:00  ships c1 (first commit 02:00)            lead 10 h = 36000 s
+  d2 deploy  10-03 12:00  ships c2 (first commit 10-02 12:00)      lead 24 h = 86400 s
+                                c3 (first commit 06:00+02:00)      lead  8 h = 28800 s
+             incident i1 names d2, resolved 15:00                  → failed, recovery 3 h
+  d3 deploy  10-05 12:00  ships c4 (first commit 00:00)            lead 12 h = 43200 s
+  d4 rollback 10-05 13:00 of d3                                    → d3 failed, recovery 1 h; d4 rework
+  d5 deploy  10-08 12:00  ships c5 (first commit 10-07 12:00)      lead 24 h = 86400 s
+                                c6, the revert of c4 (09:00)       lead  3 h = 10800 s; d5 rework
+             incident i3 (no cause) opens 14:00, 2 h after d5      → blamed on d5 by the window rule,
+                                                                     resolved 16:00: recovery 4 h
+  i2 (no cause) opens 10-10 12:00, 48 h after d5                   → blamed on nothing
+  s1 is a staging deployment: not counted under `dora`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from headway.config import Settings
+from headway.definitions import PRESETS
+from headway.ingest import ingest
+from headway.metrics import dora, records
+from headway.metrics.dora import Period, Scope
+from headway.sources.files import read_jsonl
+from headway.store import Store
+
+SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
+OCTOBER_1_TO_10 = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
+
+
+@pytest.fixture
+def org(store: Store, engine_settings: Settings) -> Store:
+    ingest(store, engine_settings, read_jsonl(SMALL_ORG))
+    return store
+
+
+def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
+    m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+
+    assert m["definition"] == {"name": "dora", "version": 1}
+    assert m["scope"]["services"] == ["api"]
+    # d1..d5 on 10-01, 10-03, 10-05 (two), 10-08: 5 deployments, 4 deploy days, 10 days
+    assert m["deployment_frequency"] == {
+        "deployments": 5, "days": 10.0, "per_day": 0.5, "per_week": 3.5, "deploy_days": 4,
+        "level": "high",  # at least weekly, less than daily
+    }
+    # leads sorted: 10800 28800 36000 43200 86400 86400
+    # median (36000+43200)/2; p75 at rank 3.75: 43200+.75*43200; p90 at rank 4.5: 86400
+    assert m["change_lead_time"] == {
+        "changes": 6, "median_s": 39600.0, "p75_s": 75600.0, "p90_s": 86400.0,
+        "mean_s": 48600.0, "level": "elite",
+    }
+    # d2 (incident), d3 (rollback, revert), d5 (incident by window) of 5
+    assert m["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
+    # recoveries 3600 10800 14400: median 10800, p75 at rank 1.5 → 12600, p90 at 1.8 → 13680
+    assert m["failed_deployment_recovery_time"] == {
+        "recoveries": 3, "unrecovered": 0, "median_s": 10800.0, "p75_s": 12600.0,
+        "p90_s": 13680.0, "mean_s": 9600.0, "level": "high",
+    }
+    # d4 (a rollback) and d5 (ships the revert of deployed c4) of 5
+    assert m["deployment_rework_rate"] == {"deployments": 5, "rework": 2, "rate": 0.4}
+    assert m["warnings"] == []
+
+
+def test_fourkeys_counts_every_environment_and_only_incidents(org: Store) -> None:
+    m = dora.compute(org, PRESETS["fourkeys"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+    # s1 (staging) counts too: 6 deployments; failures are d2 and d5 (incidents) only
+    assert m["change_fail_rate"]["deployments"] == 6
+    assert m["change_fail_rate"]["failed"] == 2
+    assert m["change_fail_rate"]["rate"] == pytest.approx(2 / 6, abs=1e-6)
+    # time to restore over all incidents opened: i1 2 h, i3 2 h, i2 1 h → median 7200, mean 6000
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"], rec["mean_s"]) == (3, 7200.0, 6000.0)
+
+
+def test_devlake_takes_the_lower_median(org: Store) -> None:
+    m = dora.compute(org, PRESETS["devlake"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+    # lower median of 10800 28800 36000 43200 86400 86400 is the 3rd value
+    assert m["change_lead_time"]["median_s"] == 36000.0
+    # deployment finished → its incident resolved: d2 3 h, d5 4 h; lower median of two is the first
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"]) == (2, 10800.0)
+
+
+def test_organisation_across_contexts_carries_a_warning(org: Store) -> None:
+    m = dora.compute(org, PRESETS["dora"], Scope(), OCTOBER_1_TO_10).to_json()
+    assert m["scope"]["contexts"] == ["customer-facing", "regulated"]
+    assert m["deployment_frequency"]["deployments"] == 6  # d1..d5 and ledger's l1
+    assert m["change_lead_time"]["changes"] == 7  # lc1 waited 10 days: 864000 s
+    assert m["change_lead_time"]["p90_s"] == pytest.approx(86400 + 0.4 * (864000 - 86400))
+    assert len(m["warnings"]) == 1
+    assert "2 operating contexts" in m["warnings"][0]
+
+
+def test_weekly_trend_splits_the_period(org: Store) -> None:
+    m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, by="week")
+    weeks = [(t.period.since, t.deployment_frequency["deployments"], t.change_fail_rate["failed"])
+             for t in m.trend]
+    # 2026-10-01 is a Thursday: Thu 10-01 … Sun 10-04 holds d1, d2 (d2 failed); the week of
+    # Monday 10-05 holds d3, d4, d5 (d3 and d5 failed)
+    assert weeks == [(datetime(2026, 10, 1), 2, 1), (datetime(2026, 10, 5), 3, 2)]
+    assert m.trend[0].period.until == datetime(2026, 10, 5)
+    assert m.trend[1].period.days == 6.0  # Monday 10-05 … the end of the period 10-11
+
+
+def test_levels_per_report_year(org: Store) -> None:
+    m23 = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, year="2023")
+    m25 = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, year="2025")
+    assert m23.change_fail_rate["level"] == "low"  # 60% is above 2023's 15% medium band
+    assert m25.change_fail_rate["level"] is None
+    assert m25.to_json()["levels"]["note"].startswith("The 2025 DORA report publishes no")
+
+
+def test_each_team_in_one_pass(org: Store) -> None:
+    sets = dora.compute_each(org, PRESETS["dora"], "team", OCTOBER_1_TO_10)
+    assert [(s.scope.name, s.deployment_frequency["deployments"]) for s in sets] == [
+        ("core", 5), ("money", 1)]
+    assert sets[1].change_lead_time["median_s"] == 864000.0
+
+
+def test_drill_down_shows_why_each_deployment_failed(org: Store) -> None:
+    rows = {r["id"]: r for r in records.deployments(
+        org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)}
+    d3 = rows["t:d3"]
+    assert d3["failed"] is True
+    assert [(e["rule"], e["record"]) for e in d3["evidence"]] == [
+        ("revert", "t:c6"), ("rollback", "t:d4")]
+    assert d3["recovered_at"] == "2026-10-05T13:00:00Z"  # the rollback came before the revert
+    assert d3["changes"] == ["t:c4"]
+    assert rows["t:d4"]["rework"] is True and rows["t:d4"]["recovers"] == "t:d3"
+    assert rows["t:d5"]["changes"] == ["t:c5", "t:c6"]
+    assert rows["t:d1"]["failed"] is False
+
+
+def test_drill_down_of_changes_and_incidents(org: Store) -> None:
+    changes = {c["id"]: c for c in records.changes(
+        org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)}
+    assert changes["t:c3"]["deployment_id"] == "t:d2"
+    assert changes["t:c3"]["lead_time_s"] == 28800.0  # 04:00Z → 12:00Z
+    incidents = {i["id"]: i for i in records.incidents(org, Scope("service", "api"), OCTOBER_1_TO_10)}
+    assert (incidents["t:i1"]["deployment_id"], incidents["t:i1"]["attribution"]) == ("t:d2", "named")
+    assert (incidents["t:i3"]["deployment_id"], incidents["t:i3"]["attribution"]) == ("t:d5", "window")
+    assert (incidents["t:i2"]["deployment_id"], incidents["t:i2"]["attribution"]) == (None, "none")
