@@ -466,6 +466,9 @@ def _fmt(value: Any) -> str:
 
 def _register() -> None:
     """Command groups that live next to their feature. One line each."""
+    from headway.rollouts.cli import app as rollout_app
+
+    app.add_typer(rollout_app, name="rollout")
 
 
 _register()

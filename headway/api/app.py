@@ -80,6 +80,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
-    from headway.api import metrics
+    from headway.api import metrics, rollouts
 
-    return [metrics.router]
+    return [metrics.router, rollouts.router]

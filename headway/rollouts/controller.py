@@ -263,7 +263,7 @@ class RolloutService:
         plan = rollout.parsed_plan
         now = self.clock()
         variants = (plan.treatment, plan.control)
-        n_t, n_c = stage_exposures(self.store, rollout.id, rollout.stage_index, variants)
+        n_t, n_c = stage_exposures(self.store, rollout, variants)
         elapsed = (now - rollout.stage_started_at).total_seconds()
         decisions = [check_traffic(n_t, n_c, elapsed, plan.traffic_window_s)]
         share = plan.stages[rollout.stage_index].percent / 100
@@ -271,7 +271,7 @@ class RolloutService:
             decisions.append(check_srm(n_t, n_c, share, alpha=plan.srm_alpha))
         for guardrail in plan.guardrails:
             treatment, control = variant_stats(
-                self.store, rollout.id, guardrail.metric, guardrail.kind, variants
+                self.store, rollout, guardrail.metric, guardrail.kind, variants
             )
             decisions.append(
                 judge_guardrail(
@@ -327,9 +327,7 @@ class RolloutService:
     def _stage_done(self, rollout: Rollout, decisions: list[Decision], now: datetime) -> bool:
         plan = rollout.parsed_plan
         elapsed = (now - rollout.stage_started_at).total_seconds()
-        n_t, _ = stage_exposures(
-            self.store, rollout.id, rollout.stage_index, (plan.treatment, plan.control)
-        )
+        n_t, _ = stage_exposures(self.store, rollout, (plan.treatment, plan.control))
         judged = all(d.verdict is Verdict.PASS for d in decisions)
         return elapsed >= plan.min_duration_s and n_t >= plan.min_samples and judged
 

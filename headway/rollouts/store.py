@@ -218,42 +218,66 @@ def next_seq(store: Store, rollout_id: str) -> int:
     return int(rows[0][0]) + 1
 
 
+def _sdk_exposures(store: Store, rollout: Rollout, since: datetime) -> dict[str, float]:
+    """Exposures the SDK reported to the flags service (`flag_exposures`) since `since`."""
+    if not store.query(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'flag_exposures'"
+    ):
+        return {}
+    until = rollout.finished_at or datetime(9999, 1, 1, tzinfo=UTC)
+    rows = store.query(
+        "SELECT variant, SUM(count) FROM flag_exposures WHERE environment = ? AND flag = ? "
+        "AND received_at >= ? AND received_at <= ? GROUP BY variant",
+        [rollout.environment, rollout.flag, _naive(since), _naive(until)],
+    )
+    return {r[0]: float(r[1]) for r in rows}
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 def variant_stats(
-    store: Store, rollout_id: str, metric: str, kind: MetricKind, variants: tuple[str, str]
+    store: Store, rollout: Rollout, metric: str, kind: MetricKind, variants: tuple[str, str]
 ) -> tuple[VariantStats, VariantStats]:
     """Cumulative statistics of `metric` for (treatment, control) over the whole rollout.
 
-    For a rate the denominator is the variant's exposures and the numerator the metric's
-    events (the sum of tracked values, 1 per call by default).
+    For a rate the denominator is the variant's exposures (ingested ones plus those the SDK
+    reported to the flags service) and the numerator the metric's events (the sum of tracked
+    values, 1 per call by default).
     """
     rows = store.query(
         "SELECT variant, metric, SUM(n), SUM(total), SUM(sumsq) FROM guardrail_samples "
         "WHERE rollout_id = ? AND metric IN (?, ?) GROUP BY variant, metric",
-        [rollout_id, metric, EXPOSURES],
+        [rollout.id, metric, EXPOSURES],
     )
     found = {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4])) for r in rows}
+    sdk = _sdk_exposures(store, rollout, rollout.started_at) if kind is MetricKind.RATE else {}
 
     def one(variant: str) -> VariantStats:
         n, total, sumsq = found.get((variant, metric), (0.0, 0.0, 0.0))
         if kind is MetricKind.RATE:
             exposures = found.get((variant, EXPOSURES), (0.0, 0.0, 0.0))[0]
-            return VariantStats(exposures, total, sumsq)
+            return VariantStats(exposures + sdk.get(variant, 0.0), total, sumsq)
         return VariantStats(n, total, sumsq)
 
     return one(variants[0]), one(variants[1])
 
 
 def stage_exposures(
-    store: Store, rollout_id: str, stage_index: int, variants: tuple[str, str]
+    store: Store, rollout: Rollout, variants: tuple[str, str]
 ) -> tuple[float, float]:
-    """Exposures of (treatment, control) received while this stage was live."""
+    """Exposures of (treatment, control) received while the current stage was live."""
     rows = store.query(
         "SELECT variant, SUM(n) FROM guardrail_samples WHERE rollout_id = ? "
         "AND stage_index = ? AND metric = ? GROUP BY variant",
-        [rollout_id, stage_index, EXPOSURES],
+        [rollout.id, rollout.stage_index, EXPOSURES],
     )
     found = {r[0]: float(r[1]) for r in rows}
-    return found.get(variants[0], 0.0), found.get(variants[1], 0.0)
+    sdk = _sdk_exposures(store, rollout, rollout.stage_started_at)
+    return tuple(  # type: ignore[return-value]
+        found.get(v, 0.0) + sdk.get(v, 0.0) for v in variants
+    )
 
 
 def known_metrics(store: Store, environment: str) -> set[str]:

@@ -1,0 +1,301 @@
+"""`headway rollout …`: start, watch, steer and simulate guarded rollouts.
+
+Commands talk to the running server when HEADWAY_URL is set (the server owns the store and
+runs the controller), otherwise to the store directly.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from headway.config import get_settings
+from headway.flags.service import FlagService
+from headway.rollouts.controller import RolloutService
+from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
+from headway.rollouts.plan import PlanError, RolloutPlan
+from headway.rollouts.simulate import METHODS, Traffic, simulate
+from headway.store import StoreError, open_store
+
+app = typer.Typer(
+    help="Guarded rollouts: staged exposure, judged by guardrails.", no_args_is_help=True
+)
+console = Console()
+
+EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (default: your user).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why, for the record.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+GUARDRAIL_HELP = (
+    "METRIC:KIND:DIRECTION:THRESHOLD:ACTION, e.g. errors:rate:increase:0%:rollback. KIND is rate "
+    "(events per exposure) or mean; DIRECTION is the harmful one; THRESHOLD the tolerated "
+    "relative worsening; ACTION warn, pause or rollback. Repeat for several."
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@contextmanager
+def _service() -> Iterator[RolloutService]:
+    try:
+        store = open_store(get_settings())
+    except StoreError as error:
+        raise _fail(str(error)) from None
+    try:
+        yield RolloutService(store, FlagService(store))
+    except PlanError as error:
+        raise _fail(str(error)) from None
+    finally:
+        store.close()
+
+
+def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    url = get_settings().url
+    assert url is not None
+    try:
+        response = httpx.request(method, f"{url.rstrip('/')}/api/rollouts{path}", json=body)
+    except httpx.HTTPError as error:
+        raise _fail(f"cannot reach the server at {url}: {error}") from None
+    if response.status_code >= 400:
+        detail = response.json().get("error") if response.content else response.reason_phrase
+        raise _fail(str(detail))
+    return response.json()
+
+
+def _show(rollout: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(rollout, default=str))
+        return
+    stages = " → ".join(
+        f"[bold]{p:g}%[/bold]" if i == rollout["stage_index"] else f"{p:g}%"
+        for i, p in enumerate(rollout["stages"])
+    )
+    console.print(
+        f"{rollout['flag']} in {rollout['environment']}: [bold]{rollout['state']}[/bold] at "
+        f"{rollout['percent']:g}% ({stages})"
+    )
+    if rollout.get("reason"):
+        console.print(f"reason: {rollout['reason']}", highlight=False)
+    for decision in rollout.get("judgement", []):
+        console.print(f"  [{decision['verdict']}] {decision['explanation']}", highlight=False)
+    for event in rollout.get("events", [])[-10:]:
+        console.print(
+            f"  {event['occurred_at'][:19]} {event['kind']:<18} {event['actor']:<10} "
+            f"{event['explanation']}",
+            highlight=False,
+        )
+
+
+@app.command()
+def start(
+    flag: Annotated[str, typer.Argument(help="Flag key.")],
+    variant: Annotated[str, typer.Option("--variant", help="Variant to roll out.")],
+    env: EnvOpt = "production",
+    control: Annotated[
+        str | None, typer.Option("--control", help="Variant the rest keep (default: served now).")
+    ] = None,
+    stages: Annotated[str, typer.Option("--stages", help="Percentages ending at 100.")] = (
+        "1,5,25,50,100"
+    ),
+    approval: Annotated[
+        list[float] | None, typer.Option("--approval", help="A stage that needs approval.")
+    ] = None,
+    min_duration: Annotated[
+        str, typer.Option("--min-duration", help="Per stage: 30s, 10m, 1h.")
+    ] = ("10m"),
+    min_samples: Annotated[
+        int, typer.Option("--min-samples", help="Treatment exposures per stage.")
+    ] = 500,
+    guardrail: Annotated[list[str] | None, typer.Option("--guardrail", help=GUARDRAIL_HELP)] = None,
+    alpha: Annotated[float, typer.Option(help="False-rollback rate for the whole plan.")] = 0.05,
+    service: Annotated[str, typer.Option("--service", help="Service the release counts for.")] = "",
+    actor: ActorOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Start rolling VARIANT out of FLAG, stage by stage."""
+    body = {
+        "flag": flag,
+        "environment": env,
+        "treatment": variant,
+        "control": control,
+        "stages": stages,
+        "approvals": approval or [],
+        "min_duration": min_duration,
+        "min_samples": min_samples,
+        "guardrails": guardrail or [],
+        "alpha": alpha,
+        "service": service,
+    }
+    actor = actor or getpass.getuser()
+    if get_settings().url:
+        if control is None:
+            raise _fail("give --control when talking to a server")
+        _show(_remote("POST", "", {**body, "actor": actor}), as_json)
+        return
+    with _service() as svc:
+        if control is None:
+            found = svc.flags.get_flag(flag)
+            env_config = found.environments.get(env) if found else None
+            if env_config is None or env_config.default.variant is None:
+                raise _fail("give --control: the flag does not serve a single variant now")
+            body["control"] = env_config.default.variant
+        plan = RolloutPlan.build(**body)  # type: ignore[arg-type]
+        _show(svc.start(plan, actor=actor).as_dict(), as_json)
+
+
+@app.command()
+def status(flag: str, env: EnvOpt = "production", as_json: JsonOpt = False) -> None:
+    """Where the rollout stands, the latest judgement and the last events."""
+    if get_settings().url:
+        _show(_remote("GET", f"/{flag}/{env}"), as_json)
+        return
+    with _service() as svc:
+        rollout, events = svc.status(flag, env)
+        _show({**rollout.as_dict(), "events": [e.as_dict() for e in events]}, as_json)
+
+
+def _command(action: str, flag: str, env: str, actor: str, reason: str | None) -> None:
+    actor = actor or getpass.getuser()
+    if get_settings().url:
+        body = {"actor": actor, "reason": reason or ""}
+        _show(_remote("POST", f"/{flag}/{env}/{action}", body), False)
+        return
+    with _service() as svc:
+        options: dict[str, Any] = {"actor": actor}
+        if reason is not None:
+            options["reason"] = reason
+        _show(getattr(svc, action)(flag, env, **options).as_dict(), False)
+
+
+@app.command()
+def pause(
+    flag: str, env: EnvOpt = "production", actor: ActorOpt = "", reason: ReasonOpt = ""
+) -> None:
+    """Hold the rollout at its current exposure."""
+    _command("pause", flag, env, actor, reason)
+
+
+@app.command()
+def resume(flag: str, env: EnvOpt = "production", actor: ActorOpt = "") -> None:
+    """Let a paused rollout carry on."""
+    _command("resume", flag, env, actor, None)
+
+
+@app.command()
+def advance(flag: str, env: EnvOpt = "production", actor: ActorOpt = "") -> None:
+    """Enter the next stage now (this is also how a waiting stage is approved)."""
+    _command("advance", flag, env, actor, None)
+
+
+@app.command()
+def abort(
+    flag: str, env: EnvOpt = "production", actor: ActorOpt = "", reason: ReasonOpt = ""
+) -> None:
+    """Stop and serve control to everyone, without calling the change a failure."""
+    _command("abort", flag, env, actor, reason)
+
+
+@app.command()
+def rollback(
+    flag: str, env: EnvOpt = "production", actor: ActorOpt = "", reason: ReasonOpt = ""
+) -> None:
+    """Serve control to everyone now and record a failed release and its recovery."""
+    _command("rollback", flag, env, actor, reason)
+
+
+@app.command()
+def signals(as_json: JsonOpt = False) -> None:
+    """Rollout confidence: completion, abandon and automatic-rollback rates, stage times."""
+    if get_settings().url:
+        data = _remote("GET", "/signals")
+    else:
+        with _service() as svc:
+            data = svc.signals()
+    console.print_json(json.dumps(data))
+
+
+@app.command("simulate")
+def simulate_command(
+    guardrail: Annotated[str, typer.Option("--guardrail", help=GUARDRAIL_HELP)],
+    baseline_rate: Annotated[
+        float, typer.Option("--baseline-rate", help="Control level: a rate, or a mean.")
+    ] = 0.01,
+    baseline_sd: Annotated[float, typer.Option("--baseline-sd", help="Spread of a mean.")] = 1.0,
+    effect: Annotated[
+        float, typer.Option("--effect", help="Harmful change as a multiplier: 1.5 = +50%.")
+    ] = 1.5,
+    traffic: Annotated[int, typer.Option("--traffic", help="Exposures between looks.")] = 2000,
+    looks: Annotated[int, typer.Option("--looks", help="How many times the judge looks.")] = 30,
+    stages: Annotated[
+        str | None, typer.Option("--stages", help="Treatment share by stage (default 50/50).")
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", help="Simulated rollouts per scenario.")] = 2000,
+    min_samples: Annotated[int, typer.Option("--min-samples")] = 500,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also show a repeated z-test and an asymptotic CS.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """False-rollback rate on harmless changes and detection delay on harmful ones."""
+    try:
+        parsed = parse_guardrail(guardrail)
+        shape = (
+            Traffic.staged([float(p) for p in stages.split(",")], looks, traffic)
+            if stages
+            else Traffic(looks, traffic)
+        )
+        results = simulate(
+            parsed,
+            baseline=baseline_rate,
+            baseline_sd=baseline_sd,
+            effects=[1.0, effect],
+            traffic=shape,
+            runs=runs,
+            seed=seed,
+            alpha=alpha,
+            min_samples=min_samples,
+            methods=list(METHODS) if compare else ["headway (mSPRT)"],
+        )
+    except (GuardrailError, ValueError) as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in results]))
+        return
+    level = f"{baseline_rate:.2%}" if parsed.kind is MetricKind.RATE else f"{baseline_rate:g}"
+    table = Table(
+        title=f"{parsed.spec}: baseline {level}, {looks} looks x {traffic:,} exposures, "
+        f"{runs:,} runs"
+    )
+    for column in (
+        "judge",
+        "false rollbacks",
+        f"caught x{effect:g}",
+        "median looks",
+        "median exposures",
+    ):
+        table.add_column(column, justify="right")
+    by_key = {(r.method, r.effect): r for r in results}
+    for method in dict.fromkeys(r.method for r in results):
+        harmless, harmful = by_key[(method, 1.0)], by_key[(method, effect)]
+        table.add_row(
+            method,
+            f"{harmless.alarm_rate:.2%}",
+            f"{harmful.alarm_rate:.1%}",
+            "-" if math.isnan(harmful.median_looks) else f"{harmful.median_looks:g}",
+            "-" if math.isnan(harmful.median_exposures) else f"{harmful.median_exposures:,.0f}",
+        )
+    console.print(table)
