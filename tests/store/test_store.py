@@ -1,0 +1,140 @@
+"""The store: idempotent writes, atomic imports, self-upgrading schema, one writer at a time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from headway.cli import app
+from headway.config import Settings
+from headway.model import Deployment, RawEvent
+from headway.store import Store, base, open_store
+
+SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
+runner = CliRunner()
+
+
+def test_writing_the_same_record_twice_changes_nothing(store: Store) -> None:
+    d = Deployment(source="ci", source_id="42", service="api",
+                   finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC), version="v1")
+    first = store.write([d])
+    again = store.write([d])
+    assert (first.new, again.new, again.seen) == ({"deployments": 1}, {"deployments": 0}, {"deployments": 1})
+    assert store.query("SELECT id, version FROM deployments") == [("ci:42", "v1")]
+
+
+def test_a_partial_redelivery_keeps_what_was_known(store: Store) -> None:
+    store.write([Deployment(source="ci", source_id="42", service="api", version="v1",
+                            finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))])
+    store.write([Deployment(source="ci", source_id="42", service="api", status="failure",
+                            finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))])
+    assert store.query("SELECT version, status FROM deployments") == [("v1", "failure")]
+
+
+def test_raw_payloads_are_kept(store: Store) -> None:
+    store.write([RawEvent(source="github", source_id="delivery-1", kind="push",
+                          received_at=datetime(2026, 10, 1, tzinfo=UTC), payload='{"ref": "main"}')])
+    assert store.query("SELECT id, payload FROM raw_events") == [("github:delivery-1", '{"ref": "main"}')]
+
+
+def test_offsets_are_converted_to_utc(store: Store) -> None:
+    store.write([Deployment(source="ci", source_id="1", service="api",
+                            finished_at=datetime.fromisoformat("2026-10-01T14:00:00+02:00"))])
+    assert store.query("SELECT finished_at FROM deployments") == [(datetime(2026, 10, 1, 12),)]
+
+
+def test_importing_twice_adds_nothing_the_second_time() -> None:
+    first = runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    second = runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    assert first.exit_code == 0, first.output
+    # 19 lines: 2 services, d1..d5 + l1 + s1, c1..c6 + lc1, i1..i3
+    assert "2 services, 7 deployments, 7 changes, 3 incidents." in first.output
+    assert "nothing new; 19 already present" in second.output
+
+
+def test_a_bad_line_rejects_the_whole_file(tmp_path: Path) -> None:
+    lines = SMALL_ORG.read_text().splitlines()
+    lines[4] = lines[4].replace('"2026-10-03T12:00:00Z"', '"yesterday"')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+
+    result = runner.invoke(app, ["import", "jsonl", str(bad)])
+
+    assert result.exit_code == 2
+    assert f"{bad}:5: deployment field 'finished_at': expected an ISO 8601 timestamp like " \
+           "2026-10-01T12:00:00Z, got 'yesterday'" in " ".join(result.output.split())
+    store = open_store()
+    assert store.count("deployments") == 0 and store.count("services") == 0  # nothing partial
+    store.close()
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"type": "deployment", "source": "x"}', "deployment field 'source_id' is required"),
+    ('{"type": "release"}', "field 'type': expected one of service, change"),
+    ('{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
+     '"finished_at": "2026-10-01T12:00:00"}', "time zone"),
+    ('{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
+     '"finished_at": "2026-10-01T12:00:00Z", "kind": "big-bang"}', "field 'kind': expected one of deploy"),
+    ('{"type": "service", "name": "a", "colour": "red"}', "unknown field(s) colour"),
+    ("{not json", "not valid JSON"),
+])
+def test_bad_lines_are_named_precisely(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text(line + "\n")
+    result = runner.invoke(app, ["import", "jsonl", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:1:" in result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_an_older_store_upgrades_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(database=str(tmp_path / "old.duckdb"))
+    every = base._migration_files()
+    monkeypatch.setattr(base, "_migration_files", lambda: every[:1])  # what version 1 shipped
+    old = open_store(settings)
+    old.write([Deployment(source="ci", source_id="1", service="api",
+                          finished_at=datetime(2026, 10, 1, tzinfo=UTC))])
+    old.close()
+    monkeypatch.undo()
+
+    upgraded = open_store(settings)
+
+    names = [r[0] for r in upgraded.query("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == [name for name, _ in every]
+    assert upgraded.count("deployments") == 1
+    assert upgraded.migrate() == []  # nothing left to apply
+    upgraded.close()
+
+
+def test_a_second_writer_is_told_who_holds_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "held.duckdb"
+    open_store(Settings(database=str(path))).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("holding", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        env = {**os.environ, "HEADWAY_DATABASE": str(path), "COLUMNS": "300"}
+        result = subprocess.run([sys.executable, "-m", "headway", "metrics"], env=env,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"is in use by process {holder.pid}" in result.stdout
+    assert "HEADWAY_URL" in result.stdout
