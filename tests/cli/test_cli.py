@@ -1,0 +1,150 @@
+"""The command line as a user meets it: help everywhere, one-line errors, the demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from headway.cli import app
+
+SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
+runner = CliRunner()
+
+
+def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
+    out = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += _commands(command, [*prefix, name])
+        else:
+            out.append([*prefix, name])
+    return out
+
+
+ALL_COMMANDS = _commands(typer.main.get_command(app), [])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: " ".join(c) or "headway")
+def test_every_command_explains_itself(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    # the first line of the help says what the command is for, in words
+    click_command = typer.main.get_command(app)
+    for part in command:
+        click_command = click_command.commands[part]  # type: ignore[attr-defined]
+    assert len((click_command.help or "").split()) >= 4, f"{command} needs a real description"
+
+
+def test_metrics_json_contract() -> None:
+    assert runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)]).exit_code == 0
+    result = runner.invoke(app, ["metrics", "--service", "api", "--since", "2026-10-01",
+                                 "--until", "2026-10-10", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= {"definition", "scope", "period", "deployment_frequency", "change_lead_time",
+                         "change_fail_rate", "failed_deployment_recovery_time",
+                         "deployment_rework_rate", "warnings"}
+    assert data["period"] == {"since": "2026-10-01T00:00:00Z", "until": "2026-10-11T00:00:00Z",
+                              "days": 10.0}
+    assert data["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
+
+
+def test_metrics_csv_has_one_row_per_period() -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, ["metrics", "--service", "api", "--since", "2026-10-01",
+                                 "--until", "2026-10-10", "--by", "week", "--format", "csv"])
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 + 1 + 2  # header, whole period, two weeks
+    header = lines[0].split(",")
+    assert header[:5] == ["definition", "scope_kind", "scope", "since", "until"]
+    assert "change_fail_rate.rate" in header
+
+
+def test_table_output_names_definition_and_levels() -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, ["metrics", "--since", "2026-10-01", "--until", "2026-10-10"])
+    assert result.exit_code == 0
+    assert "definition dora@1" in result.output
+    assert "level (2024)" in result.output
+    assert "blends services of 2 operating contexts" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["metrics", "--team", "nobody"], "no team named 'nobody'; known teams: core, money"),
+    (["metrics", "--service", "api", "--team", "core"], "give only one of service, team, context"),
+    (["metrics", "--since", "2026-02-30"], "--since '2026-02-30' is not a date"),
+    (["metrics", "--since", "2026-10-05", "--until", "2026-10-01"], "must be before --until"),
+    (["metrics", "--definition", "nope"], "unknown definition 'nope'; known: devlake, dora, fourkeys"),
+    (["list", "incidents", "--context", "galactic"], "no context named 'galactic'"),
+])
+def test_bad_input_gets_one_line_and_exit_code_2(args: list[str], message: str) -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_definitions_set_history_and_diff() -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, ["definitions", "set", "fourkeys", "--reason", "match the old dashboard",
+                                 "--author", "ana"])
+    assert result.exit_code == 0, result.output
+    assert "Active definition: fourkeys@1 (was dora@1)" in result.output
+    history = json.loads(runner.invoke(app, ["definitions", "history", "--format", "json"]).output)
+    assert [(h["name"], h["author"], h["reason"]) for h in history] == [
+        ("fourkeys", "ana", "match the old dashboard")]
+    shown = runner.invoke(app, ["definitions", "show"]).output
+    assert 'name = "fourkeys"' in shown and 'rules = ["incident"]' in shown
+
+    diff = json.loads(runner.invoke(app, ["definitions", "diff", "dora", "fourkeys", "--service", "api",
+                                          "--since", "2026-10-01", "--until", "2026-10-10",
+                                          "--format", "json"]).output)
+    failed = next(n for n in diff["numbers"] if n["number"] == "failed deployments")
+    assert (failed["a"], failed["b"], failed["delta"]) == (3, 2, -1)  # rollback/revert no longer count
+    assert any("defined away" in w for w in diff["warnings"])
+
+
+def test_a_custom_definition_from_a_file_gets_versions(tmp_path: Path) -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    path = tmp_path / "ours.toml"
+    path.write_text('name = "ours"\n[failure]\nrules = ["incident", "rollback"]\n')
+    assert runner.invoke(app, ["definitions", "set", str(path), "--reason", "start"]).exit_code == 0
+    path.write_text('name = "ours"\n[failure]\nrules = ["incident"]\n')
+    result = runner.invoke(app, ["definitions", "set", str(path), "--reason", "stop counting rollbacks"])
+    assert "Active definition: ours@2 (was ours@1)" in result.output
+    assert "the failure rules changed" in " ".join(result.output.split())
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "ours"\n[failure]\nrules = ["vibes"]\n')
+    result = runner.invoke(app, ["definitions", "set", str(bad), "--reason", "x"])
+    assert result.exit_code == 2
+    assert "failure.rules.0" in result.output
+
+
+def test_simulate_is_deterministic(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for path in (a, b):
+        result = runner.invoke(app, ["simulate", "--seed", "5", "--services", "4", "--days", "30",
+                                     "--out", str(path)])
+        assert result.exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    other = tmp_path / "c.jsonl"
+    runner.invoke(app, ["simulate", "--seed", "6", "--services", "4", "--days", "30", "--out", str(other)])
+    assert other.read_bytes() != a.read_bytes()
+    assert runner.invoke(app, ["import", "jsonl", str(a)]).exit_code == 0
+
+
+def test_demo_prints_every_team_and_service() -> None:
+    result = runner.invoke(app, ["demo", "--services", "4", "--days", "60"])
+    assert result.exit_code == 0, result.output
+    for name in ("payments", "web", "growth", "messaging",
+                 "payments-ledger", "storefront", "search", "notifications"):
+        assert name in result.output
+    assert "definition dora@1" in result.output
+    assert "levels 2024" in result.output
