@@ -1,0 +1,1 @@
+"""Interpretation: detectors, notes and the monthly review."""

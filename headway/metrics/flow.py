@@ -1,0 +1,257 @@
+"""Flow breakdown: where a change's lead time goes, stage by stage, and where work waits.
+
+A change shipped in the period is cut at its own timestamps into six stages:
+
+    coding          first commit      → opened
+    pickup          opened            → first review
+    review          first review      → approved, minus time spent in approval gates
+    approval wait   gate requested    → gate decided (change advisory, security, deployment
+                                        gates attached to the change or to its deployment)
+    merge wait      approved          → merged (deployment gates after the merge excluded)
+    deploy wait     merged            → the deployment that shipped it finished, minus the
+                                        part spent waiting for a deployment gate
+
+One portable query fetches the timestamps; the arithmetic is plain Python so that a stage
+missing a timestamp is simply absent for that change rather than folded into its neighbour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from headway.definitions import Definition
+from headway.metrics import sql as q
+from headway.metrics.dora import Period, Scope, _bucket_starts, _iso, _next, services_in
+from headway.store import Store
+
+STAGES = ("coding", "pickup", "review", "approval_wait", "merge_wait", "deploy_wait")
+WAITING = ("pickup", "approval_wait", "merge_wait", "deploy_wait")
+LABELS = {
+    "coding": "coding", "pickup": "pickup", "review": "review",
+    "approval_wait": "approval wait", "merge_wait": "merge wait", "deploy_wait": "deploy wait",
+}
+BOUNDS = {
+    "coding": ("first commit", "opened"),
+    "pickup": ("opened", "first review"),
+    "review": ("first review", "approved (gate time excluded)"),
+    "approval_wait": ("gate requested", "gate decided"),
+    "merge_wait": ("approved", "merged"),
+    "deploy_wait": ("merged", "deployed"),
+}
+# Statistics below these sample sizes are withheld, with the reason, not printed.
+MIN_MEDIAN = 3
+MIN_P90 = 10
+MIN_IQR = 8
+GATE_KINDS = ("change_advisory", "security", "deployment_gate")
+
+
+def seconds(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return max(0.0, (b - a).total_seconds())
+
+
+def describe(values: list[float], unit: str = "changes") -> dict[str, Any]:
+    """n, median, p90 and IQR (interpolated), each withheld with a note when n is too small."""
+    n = len(values)
+    out: dict[str, Any] = {"n": n, "median_s": None, "p25_s": None, "p75_s": None,
+                           "p90_s": None, "iqr_s": None, "notes": []}
+    arr = np.asarray(values, dtype=float)
+    if n >= MIN_MEDIAN:
+        out["median_s"] = round(float(np.percentile(arr, 50)), 3)
+    elif n:
+        out["notes"].append(f"a median needs at least {MIN_MEDIAN} {unit}; there are {n}")
+    if n >= MIN_IQR:
+        p25, p75 = np.percentile(arr, [25, 75])
+        out.update(p25_s=round(float(p25), 3), p75_s=round(float(p75), 3),
+                   iqr_s=round(float(p75 - p25), 3))
+    elif n >= MIN_MEDIAN:
+        out["notes"].append(f"quartiles need at least {MIN_IQR} {unit}; there are {n}")
+    if n >= MIN_P90:
+        out["p90_s"] = round(float(np.percentile(arr, 90)), 3)
+    elif n >= MIN_MEDIAN:
+        out["notes"].append(f"a p90 needs at least {MIN_P90} {unit}; there are {n}")
+    if not n:
+        out["notes"].append(f"no {unit} in this scope and period")
+    return out
+
+
+@dataclass
+class ChangeFlow:
+    """One shipped change and the seconds it spent in each stage (None: no data)."""
+
+    id: str
+    service: str
+    deployed_at: datetime
+    lead_s: float
+    stages: dict[str, float | None]
+
+
+def change_flows(store: Store, defn: Definition, services: list[str], period: Period) -> list[ChangeFlow]:
+    """Every change first shipped by a counted deployment that finished in the period."""
+    if not services:
+        return []
+    marks = ", ".join("?" for _ in services)
+    gates = ", ".join(q.quote(k) for k in GATE_KINDS)
+    rows = store.query(
+        f"""
+        SELECT c.id, d.service, d.finished_at, {q.lead_start(defn)} AS lead_start,
+               c.first_commit_at, c.opened_at, c.first_review_at, c.approved_at, c.merged_at,
+               cg.requested, cg.decided, dg.requested, dg.decided
+        FROM changes c JOIN deployments d ON d.id = c.deployment_id
+        LEFT JOIN (SELECT change_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
+                   FROM approvals WHERE kind IN ({gates}) AND change_ref IS NOT NULL
+                   GROUP BY change_ref) cg ON cg.change_ref = c.id
+        LEFT JOIN (SELECT deployment_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
+                   FROM approvals WHERE kind IN ({gates}) AND deployment_ref IS NOT NULL
+                   GROUP BY deployment_ref) dg ON dg.deployment_ref = d.id
+        WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
+          AND d.service IN ({marks})
+        ORDER BY d.finished_at, c.id
+        """,
+        [period.since, period.until, *services],
+    )
+    start = defn.lead_time.start
+    out = []
+    for (cid, service, deployed, lead_start, first, opened, reviewed, approved, merged,
+         cg_req, cg_dec, dg_req, dg_dec) in rows:
+        stages = _stages(first, opened, reviewed, approved, merged, deployed,
+                         (cg_req, cg_dec), (dg_req, dg_dec))
+        # Stages before the definition's lead-time start are not part of lead time.
+        if start in ("opened", "merged"):
+            stages["coding"] = None
+        if start == "merged":
+            for s in ("pickup", "review", "approval_wait", "merge_wait"):
+                stages[s] = None
+        out.append(ChangeFlow(cid, service, deployed, seconds(lead_start, deployed) or 0.0, stages))
+    return out
+
+
+def _overlap(a: datetime | None, b: datetime | None, lo: datetime | None, hi: datetime | None) -> float:
+    if None in (a, b, lo, hi):
+        return 0.0
+    return max(0.0, (min(b, hi) - max(a, lo)).total_seconds())  # type: ignore[type-var, operator]
+
+
+def _stages(first: datetime | None, opened: datetime | None, reviewed: datetime | None,
+            approved: datetime | None, merged: datetime | None, deployed: datetime,
+            change_gate: tuple[Any, Any], deploy_gate: tuple[Any, Any]) -> dict[str, float | None]:
+    # Gate time counts once, in the stage it interrupted: change gates before approval,
+    # deployment gates after the merge.
+    gate_before = _overlap(*change_gate, reviewed or opened, approved)
+    gate_after = _overlap(*deploy_gate, merged, deployed)
+    review = seconds(reviewed, approved)
+    deploy = seconds(merged, deployed)
+    has_gate = change_gate[1] is not None or deploy_gate[1] is not None
+    return {
+        "coding": seconds(first, opened),
+        "pickup": seconds(opened, reviewed),
+        "review": None if review is None else max(0.0, review - gate_before),
+        "approval_wait": gate_before + gate_after if has_gate else None,
+        "merge_wait": seconds(approved, merged),
+        "deploy_wait": None if deploy is None else max(0.0, deploy - gate_after),
+    }
+
+
+@dataclass
+class FlowBreakdown:
+    """The JSON contract of `headway flow` for one scope."""
+
+    scope: Scope
+    period: Period
+    definition: Definition
+    services: list[str]
+    contexts: list[str]
+    changes: int
+    end_to_end: dict[str, Any]
+    stages: list[dict[str, Any]]
+    dominant: str | None
+    longest_wait: str | None
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "definition": {"name": self.definition.name, "version": self.definition.version,
+                           "lead_time_start": self.definition.lead_time.start},
+            "scope": {"kind": self.scope.kind, "name": self.scope.name,
+                      "services": self.services, "contexts": self.contexts},
+            "period": {"since": _iso(self.period.since), "until": _iso(self.period.until)},
+            "changes": self.changes, "end_to_end": self.end_to_end, "stages": self.stages,
+            "dominant_stage": self.dominant, "longest_wait": self.longest_wait,
+            "trend": self.trend, "warnings": self.warnings,
+        }
+
+
+def summarise(flows: list[ChangeFlow]) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
+    """End-to-end statistics, per-stage statistics and shares, the dominant stage and the
+    longest wait. A stage's share is its summed time over the summed lead time of the same
+    changes, so shares of a complete breakdown add up to 1."""
+    lead = [f.lead_s for f in flows]
+    total = sum(lead)
+    end_to_end = {**describe(lead), "total_s": round(total, 3)}
+    stages = []
+    for stage in STAGES:
+        values = [f.stages[stage] for f in flows if f.stages[stage] is not None]
+        stat = describe([v for v in values if v is not None])
+        share = round(sum(v for v in values if v is not None) / total, 4) if total > 0 and values else None
+        if not values:
+            stat["notes"] = [f"no data: no change in this scope has the timestamps for {LABELS[stage]}"
+                             f" ({BOUNDS[stage][0]} → {BOUNDS[stage][1]})"]
+        stages.append({"stage": stage, "label": LABELS[stage], "from": BOUNDS[stage][0],
+                       "to": BOUNDS[stage][1], "share": share, **stat})
+    with_share = [s for s in stages if s["share"] is not None]
+    dominant = max(with_share, key=lambda s: s["share"])["stage"] if with_share else None
+    waits = [s for s in with_share if s["stage"] in WAITING]
+    longest = max(waits, key=lambda s: s["share"])["stage"] if waits else None
+    return end_to_end, stages, dominant, longest
+
+
+def breakdown(store: Store, defn: Definition, scope: Scope, period: Period,
+              by: str | None = None, members: list[tuple[str, str]] | None = None) -> FlowBreakdown:
+    """The breakdown for a scope (or for `members`, (service, context) pairs, when given)."""
+    services = members if members is not None else services_in(store, scope)
+    names = [s for s, _ in services]
+    contexts = sorted({c for _, c in services})
+    flows = change_flows(store, defn, names, period)
+    end_to_end, stages, dominant, longest = summarise(flows)
+    result = FlowBreakdown(scope, period, defn, names, contexts, len(flows), end_to_end, stages,
+                           dominant, longest)
+    if not flows:
+        result.warnings.append(f"no change shipped in {scope.describe()} between "
+                               f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}")
+    if len(contexts) > 1:
+        result.warnings.append(f"This breakdown blends {len(contexts)} operating contexts "
+                               f"({', '.join(contexts)}); see each with --each context.")
+    if by:
+        for start in _bucket_starts(period, by):
+            sub = Period(max(start, period.since), min(_next(start, by), period.until))
+            part = [f for f in flows if sub.since <= f.deployed_at < sub.until]
+            e2e, st, dom, wait = summarise(part)
+            result.trend.append({
+                "since": _iso(sub.since), "until": _iso(sub.until), "changes": len(part),
+                "lead_median_s": e2e["median_s"], "dominant_stage": dom, "longest_wait": wait,
+                "stages": {s["stage"]: {"median_s": s["median_s"], "share": s["share"]} for s in st},
+            })
+    return result
+
+
+def group_members(store: Store, kind: str, within: Scope | None = None) -> dict[str, list[tuple[str, str]]]:
+    """(service, context) pairs inside `within`, grouped by service, team or context."""
+    teams = dict(store.query("SELECT name, COALESCE(team, '(no team)') FROM services"))
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for service, context in services_in(store, within or Scope()):
+        key = {"service": service, "team": teams.get(service, "(no team)"), "context": context}[kind]
+        groups.setdefault(key, []).append((service, context))
+    return dict(sorted(groups.items()))
+
+
+def breakdown_each(store: Store, defn: Definition, kind: str, period: Period,
+                   within: Scope | None = None, by: str | None = None) -> list[FlowBreakdown]:
+    """One breakdown per service, team or context inside `within`."""
+    return [breakdown(store, defn, Scope(kind, key), period, by, members)
+            for key, members in group_members(store, kind, within).items()]
