@@ -40,7 +40,7 @@ async def _control_loop(service: RolloutService, interval: float) -> None:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Use the app's flag service when it has one, so stage changes reach SDKs at once.
-    shared = [v for v in vars(app.state._state).values() if isinstance(v, FlagService)]
+    shared = [v for v in app.state._state.values() if isinstance(v, FlagService)]
     flags = shared[0] if shared else FlagService(app.state.store)
     app.state.rollouts = RolloutService(app.state.store, flags)
     task = asyncio.create_task(_control_loop(app.state.rollouts, _interval()))

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from headway.config import Settings, get_settings
 from headway.flags.model import Flag, Serve, Split, WeightedVariant
+from headway.ingest import ingest
 from headway.model import Approval, ApprovalKind, Deployment, DeploymentKind
 from headway.rollouts.guardrails import (
     _METRIC_RE,
@@ -87,10 +89,12 @@ class RolloutService:
         store: Store,
         flags: FlagControl,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.flags = flags
         self.clock = clock
+        self.settings = settings
 
     # -- commands ---------------------------------------------------------------------------
     def start(self, plan: RolloutPlan, *, actor: str) -> Rollout:
@@ -348,7 +352,8 @@ class RolloutService:
             )
             release = self._release(done, now, evidence=None)
             with self.store.transaction():
-                self.store.write([done, release])
+                self.store.write([done])
+                self._deliver([release])
                 self._event(
                     done,
                     "completed",
@@ -400,7 +405,8 @@ class RolloutService:
             evidence=f"{'automatic' if actor == CONTROLLER else 'manual'} rollback: {reason}",
         )
         with self.store.transaction():
-            self.store.write([done, release, recovery])
+            self.store.write([done])
+            self._deliver([release, recovery])
             self._event(done, "rolled_back", actor, reason, now, decisions)
         return done
 
@@ -434,7 +440,7 @@ class RolloutService:
             decision="approved",
             actor=actor,
         )
-        self.store.write([approval])
+        self._deliver([approval])
         self._event(
             rollout,
             "approved",
@@ -443,6 +449,10 @@ class RolloutService:
             now,
             extra={"waited_s": waited},
         )
+
+    def _deliver(self, records: list[Deployment | Approval]) -> None:
+        """Delivery evidence goes in like any source's records: written, then linked."""
+        ingest(self.store, self.settings or get_settings(), records)
 
     def _serve(self, rollout: Rollout, serve: Serve, actor: str, reason: str) -> None:
         self.flags.set_default_serve(
