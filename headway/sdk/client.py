@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,7 +51,6 @@ class _Exposures:
     def __init__(self) -> None:
         self._counters: dict[tuple[str, str], Any] = {}
         self._last: dict[tuple[str, str], int] = {}
-        self._unsent: dict[tuple[str, str], int] = {}
         self.since = datetime.now(UTC)
 
     def counters_for(self, flag: str, variants: list[str]) -> dict[str | None, Any]:
@@ -70,18 +70,11 @@ class _Exposures:
         rows = []
         for key, counter in list(self._counters.items()):
             read = next(counter)
-            hits = read - self._last[key] - 1 + self._unsent.pop(key, 0)
+            hits = read - self._last[key] - 1
             self._last[key] = read
             if hits:
                 rows.append({"flag": key[0], "variant": key[1], "count": hits})
         return start, end, rows
-
-    def requeue(self, rows: list[dict[str, Any]], since: datetime) -> None:
-        """Keep counts that could not be sent for the next batch."""
-        for row in rows:
-            key = (row["flag"], row["variant"])
-            self._unsent[key] = self._unsent.get(key, 0) + row["count"]
-        self.since = min(self.since, since)
 
 
 class Client:
@@ -115,6 +108,7 @@ class Client:
         self._table: dict[str, _Entry] = {}
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
+        self._unsent: dict[str, Any] | None = None
         self._listeners: list[ConfigListener] = []
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -330,13 +324,33 @@ class Client:
     # -- telemetry -----------------------------------------------------------------------------
 
     def flush(self) -> int:
-        """Send exposure counts now; returns how many (flag, variant) rows were sent."""
+        """Send exposure counts now; returns how many (flag, variant) rows were delivered.
+
+        A batch that fails is kept and resent, with the same batch id, before the next one:
+        the server ignores a batch id it has seen, so nothing is lost or counted twice.
+        """
         if not self._send_exposures:
             return 0
+        sent = 0
+        if self._unsent is not None:
+            if not self._post_exposures(self._unsent):
+                return 0
+            sent, self._unsent = len(self._unsent["counts"]), None
         start, end, rows = self._exposures.drain()
-        if not rows:
-            return 0
-        body = {"from": start.isoformat(), "to": end.isoformat(), "counts": rows}
+        if rows:
+            body = {
+                "batch": uuid.uuid4().hex,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "counts": rows,
+            }
+            if self._post_exposures(body):
+                sent += len(rows)
+            else:
+                self._unsent = body
+        return sent
+
+    def _post_exposures(self, body: dict[str, Any]) -> bool:
         try:
             response = self._http.post(
                 "/sdk/exposures",
@@ -345,11 +359,9 @@ class Client:
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            # Put them back so the next batch carries them: exposures are not dropped.
-            self._exposures.requeue(rows, start)
             self.last_error = f"exposures not sent: {exc}"
-            return 0
-        return len(rows)
+            return False
+        return True
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._flush_interval):

@@ -1,0 +1,422 @@
+"""Flags control plane over HTTP: flags, segments, environments and tokens (admin token).
+
+The router's lifespan builds the flag service, the token service and the SDK hub on
+`app.state`, and on PostgreSQL starts the LISTEN loop that carries changes between replicas.
+The SDK stream (`headway.api.stream`) and OFREP (`headway.api.ofrep`) routers use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from headway.flags.evaluate import explain
+from headway.flags.hub import FlagHub, PgListener
+from headway.flags.model import ConfigError, Flag, Segment
+from headway.flags.service import Conflict, FlagService, NotFound
+from headway.flags.tokens import Token, TokenService
+
+__all__ = ["authenticate", "bearer", "lifespan", "router", "routers"]
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    store = app.state.store
+    hub_ref: list[FlagHub] = []
+    service = FlagService(store, on_change=lambda: hub_ref[0].refresh() if hub_ref else None)
+    hub = FlagHub(service)
+    hub_ref.append(hub)
+    hub.bind(asyncio.get_running_loop())
+    app.state.flags = service
+    app.state.flag_hub = hub
+    app.state.tokens = TokenService(store)
+    listener = None
+    if store.dialect == "postgres":
+        listener = PgListener(store.url, hub.refresh)
+        listener.start()
+    app.state.flag_listener = listener
+    try:
+        yield
+    finally:
+        hub.close()
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+
+
+router = APIRouter(prefix="/api", tags=["flags"], lifespan=lifespan)
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def bearer(request: Request) -> str | None:
+    """The token from `Authorization: Bearer …` or `X-API-Key`."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
+    secret = bearer(request)
+    if secret is None:
+        raise AuthError(401, "send a token: Authorization: Bearer <token>")
+    token = request.app.state.tokens.verify(secret)
+    if token is None:
+        raise AuthError(401, "unknown or revoked token")
+    if token.kind not in kinds:
+        raise AuthError(
+            403, f"a {token.kind} token cannot do this; it needs a {' or '.join(kinds)} token"
+        )
+    return token  # type: ignore[no-any-return]
+
+
+def _admin(request: Request) -> Token:
+    return authenticate(request, ("admin",))
+
+
+def _service(request: Request) -> FlagService:
+    service: FlagService = request.app.state.flags
+    return service
+
+
+Service = Annotated[FlagService, Depends(_service)]
+
+
+def _actor(token: Token) -> str:
+    return f"token:{token.name}"
+
+
+def run(request: Request, action: Callable[[Token], T], status: int = 200) -> Any:
+    """Authenticate as admin, run `action`, and turn domain errors into 4xx responses."""
+    try:
+        result = action(_admin(request))
+    except AuthError as exc:
+        return JSONResponse(
+            {"error": str(exc)},
+            status_code=exc.status,
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
+    except ConfigError as exc:
+        problems = [{"field": i.path, "problem": i.message} for i in exc.issues]
+        return JSONResponse(
+            {"error": "invalid configuration", "problems": problems}, status_code=422
+        )
+    except NotFound as exc:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    except Conflict as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    if status != 200:
+        return JSONResponse(_jsonable(result), status_code=status)
+    return _jsonable(result)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().strip('"').removeprefix("W/").strip('"')
+    return int(text) if text.isdigit() else None
+
+
+IfMatch = Annotated[str | None, Header(description="the flag version your change is based on")]
+Document = Annotated[dict[str, Any], Body()]
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+@router.get("/flags", summary="List flags", response_model=list[Flag])
+def list_flags(
+    request: Request,
+    service: Service,
+    archived: bool = False,
+    tag: str | None = None,
+    owner: str | None = None,
+) -> Any:
+    return run(
+        request, lambda _: service.list_flags(include_archived=archived, tag=tag, owner=owner)
+    )
+
+
+@router.post("/flags", summary="Create a flag", status_code=201, response_model=Flag)
+def create_flag(request: Request, service: Service, document: Document) -> Any:
+    return run(request, lambda t: service.create_flag(document, actor=_actor(t)), status=201)
+
+
+@router.get("/flags/{key}", summary="One flag", response_model=Flag)
+def get_flag(request: Request, service: Service, key: str) -> Any:
+    return run(request, lambda _: service.require_flag(key))
+
+
+@router.put("/flags/{key}", summary="Replace a flag document", response_model=Flag)
+def replace_flag(
+    request: Request, service: Service, key: str, document: Document, if_match: IfMatch = None
+) -> Any:
+    return run(
+        request,
+        lambda t: service.replace_flag(
+            key, document, actor=_actor(t), expected_version=_version(if_match)
+        ),
+    )
+
+
+@router.patch(
+    "/flags/{key}",
+    summary="Change description, owner, tags, lifecycle or variants",
+    response_model=Flag,
+)
+def patch_flag(
+    request: Request, service: Service, key: str, fields: Document, if_match: IfMatch = None
+) -> Any:
+    return run(
+        request,
+        lambda t: service.update_flag(
+            key, fields, actor=_actor(t), expected_version=_version(if_match)
+        ),
+    )
+
+
+@router.patch(
+    "/flags/{key}/environments/{environment}",
+    response_model=Flag,
+    summary="Change one environment: enabled, off_variant, rules, default",
+)
+def patch_environment(
+    request: Request,
+    service: Service,
+    key: str,
+    environment: str,
+    fields: Document,
+    if_match: IfMatch = None,
+) -> Any:
+    return run(
+        request,
+        lambda t: service.update_environment(
+            key, environment, fields, actor=_actor(t), expected_version=_version(if_match)
+        ),
+    )
+
+
+class KillRequest(BaseModel):
+    environment: str | None = Field(None, description="omit to switch off everywhere")
+    reason: str | None = None
+
+
+@router.post("/flags/{key}/kill", summary="Kill switch: off at once", response_model=Flag)
+def kill_flag(request: Request, service: Service, key: str, body: KillRequest | None = None) -> Any:
+    body = body or KillRequest(environment=None)
+    return run(
+        request,
+        lambda t: service.kill(
+            key, actor=_actor(t), environment=body.environment, reason=body.reason
+        ),
+    )
+
+
+@router.post("/flags/{key}/archive", summary="Archive (leaves SDK configs)", response_model=Flag)
+def archive_flag(request: Request, service: Service, key: str) -> Any:
+    return run(request, lambda t: service.archive(key, actor=_actor(t)))
+
+
+@router.post("/flags/{key}/unarchive", summary="Bring an archived flag back", response_model=Flag)
+def unarchive_flag(request: Request, service: Service, key: str) -> Any:
+    return run(request, lambda t: service.archive(key, actor=_actor(t), archived=False))
+
+
+@router.get("/flags/{key}/history", summary="Every version, with who and when")
+def flag_history(request: Request, service: Service, key: str) -> Any:
+    return run(
+        request,
+        lambda _: [
+            {
+                "version": v.version,
+                "action": v.action,
+                "actor": v.actor,
+                "comment": v.comment,
+                "at": v.created_at.isoformat(),
+                "document": v.document,
+            }
+            for v in service.history(key)
+        ],
+    )
+
+
+@router.get("/flags/{key}/audit", summary="Audit log rows (before and after) of a flag")
+def flag_audit(request: Request, service: Service, key: str) -> Any:
+    return run(
+        request,
+        lambda _: [
+            {
+                "at": e.occurred_at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "before": e.before,
+                "after": e.after,
+            }
+            for e in service.audit(key)
+        ],
+    )
+
+
+class ExplainRequest(BaseModel):
+    environment: str = "production"
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/flags/{key}/explain", summary="Evaluate for a context and say why")
+def explain_flag(request: Request, service: Service, key: str, body: ExplainRequest) -> Any:
+    def action(_: Token) -> dict[str, Any]:
+        flag = service.require_flag(key)
+        segments = {s.key: s for s in service.list_segments()}
+        result, lines = explain(flag, body.environment, body.context, segments)
+        return {
+            "value": result.value,
+            "variant": result.variant,
+            "reason": result.reason,
+            "error_code": result.error_code,
+            "error_message": result.error_message,
+            "rule": result.rule,
+            "explanation": lines,
+        }
+
+    return run(request, action)
+
+
+@router.get("/flags/{key}/exposures", summary="Evaluations reported by SDKs, per variant")
+def flag_exposures(
+    request: Request, service: Service, key: str, environment: str = "production"
+) -> Any:
+    return run(request, lambda _: service.exposures(environment, key))
+
+
+# --- segments, environments ------------------------------------------------------------------
+
+
+@router.get("/segments", tags=["flags"], response_model=list[Segment])
+def list_segments(request: Request, service: Service) -> Any:
+    return run(request, lambda _: service.list_segments())
+
+
+@router.put("/segments/{key}", summary="Create or replace a segment", response_model=Segment)
+def put_segment(request: Request, service: Service, key: str, document: Document) -> Any:
+    return run(request, lambda t: service.put_segment({**document, "key": key}, actor=_actor(t)))
+
+
+@router.get("/segments/{key}", response_model=Segment)
+def get_segment(request: Request, service: Service, key: str) -> Any:
+    return run(request, lambda _: service.get_segment(key))
+
+
+@router.delete("/segments/{key}", status_code=204, response_model=None)
+def delete_segment(request: Request, service: Service, key: str) -> Any:
+    result = run(request, lambda t: service.delete_segment(key, actor=_actor(t)))
+    return result if isinstance(result, JSONResponse) else Response(status_code=204)
+
+
+@router.get("/environments")
+def list_environments(request: Request, service: Service) -> Any:
+    return run(
+        request,
+        lambda _: [
+            {"key": e.key, "name": e.name, "description": e.description}
+            for e in service.environments()
+        ],
+    )
+
+
+class EnvironmentCreate(BaseModel):
+    key: str
+    name: str | None = None
+    description: str | None = None
+
+
+@router.post("/environments", status_code=201)
+def create_environment(request: Request, service: Service, body: EnvironmentCreate) -> Any:
+    def action(t: Token) -> dict[str, Any]:
+        env = service.create_environment(
+            body.key, name=body.name, description=body.description, actor=_actor(t)
+        )
+        return {"key": env.key, "name": env.name, "description": env.description}
+
+    return run(request, action, status=201)
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+class TokenCreate(BaseModel):
+    kind: str = Field(description="admin, server (SDK key) or client (OFREP only)")
+    name: str
+    environment: str | None = None
+
+
+def _token_json(token: Token) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "kind": token.kind,
+        "environment": token.environment,
+        "name": token.name,
+        "created_by": token.created_by,
+        "created_at": token.created_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+@router.get("/tokens", tags=["tokens"])
+def list_tokens(request: Request) -> Any:
+    return run(request, lambda _: [_token_json(t) for t in request.app.state.tokens.list()])
+
+
+@router.post(
+    "/tokens",
+    tags=["tokens"],
+    status_code=201,
+    summary="Create a token; its secret is in the answer and nowhere else",
+)
+def create_token(request: Request, body: TokenCreate) -> Any:
+    def action(t: Token) -> dict[str, Any]:
+        token, secret = request.app.state.tokens.create(
+            body.kind, name=body.name, actor=_actor(t), environment=body.environment
+        )
+        return {**_token_json(token), "secret": secret}
+
+    return run(request, action, status=201)
+
+
+@router.delete("/tokens/{token_id}", tags=["tokens"], status_code=204, response_model=None)
+def revoke_token(request: Request, token_id: str) -> Any:
+    def action(t: Token) -> None:
+        if not request.app.state.tokens.revoke(token_id, actor=_actor(t)):
+            raise NotFound(f"no live token '{token_id}'")
+
+    result = run(request, action)
+    return result if isinstance(result, JSONResponse) else Response(status_code=204)
+
+
+def routers() -> list[APIRouter]:
+    """The flag routers, for `headway.api.app` to include."""
+    from headway.api import ofrep, stream
+
+    return [router, stream.router, ofrep.router]

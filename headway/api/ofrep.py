@@ -1,0 +1,117 @@
+"""The OpenFeature Remote Evaluation Protocol (OFREP v1), so any OFREP provider works unchanged.
+
+`POST /ofrep/v1/evaluate/flags/{key}` evaluates one flag, `POST /ofrep/v1/evaluate/flags` all
+of them (with an ETag: the same context against the same configuration answers 304).
+Client keys and server SDK keys may call it; the key decides the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import xxhash
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from headway.api.flags import AuthError, authenticate
+from headway.flags.evaluate import ErrorCode, Evaluation, error_result
+from headway.flags.hub import FlagHub
+from headway.flags.snapshot import Snapshot
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
+_STATUS = {ErrorCode.FLAG_NOT_FOUND: 404}  # every other evaluation error is the request's: 400
+
+
+async def _prepare(request: Request) -> tuple[Snapshot, dict[str, Any]] | Response:
+    """Authenticate, read the body's `context`, and fetch the key's environment snapshot."""
+    try:
+        token = await asyncio.to_thread(authenticate, request, ("client", "server"))
+    except AuthError as exc:
+        return JSONResponse({"errorDetails": str(exc)}, status_code=exc.status)
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        return _bad(ErrorCode.PARSE_ERROR, f"the request body is not JSON: {exc}")
+    context = body.get("context", {}) if isinstance(body, dict) else None
+    if context is None:
+        context = {}
+    if not isinstance(context, Mapping):
+        return _bad(ErrorCode.INVALID_CONTEXT, "`context` must be a JSON object")
+    hub: FlagHub = request.app.state.flag_hub
+    snap = await asyncio.to_thread(hub.snapshot, token.environment or "")
+    return snap, dict(context)
+
+
+def _bad(code: str, details: str) -> JSONResponse:
+    return JSONResponse({"errorCode": code, "errorDetails": details}, status_code=400)
+
+
+def _success(result: Evaluation, snap: Snapshot) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"version": snap.flags[result.flag].version}
+    if result.rule:
+        metadata["rule"] = result.rule
+    return {
+        "key": result.flag,
+        "value": result.value,
+        "reason": result.reason,
+        "variant": result.variant,
+        "metadata": metadata,
+    }
+
+
+def _failure(result: Evaluation) -> dict[str, Any]:
+    return {
+        "key": result.flag,
+        "errorCode": result.error_code,
+        "errorDetails": result.error_message or result.error_code,
+    }
+
+
+def _evaluate(snap: Snapshot, key: str, context: dict[str, Any]) -> Evaluation:
+    compiled = snap.flags.get(key)
+    if compiled is None:
+        return error_result(
+            key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' is not defined in '{snap.environment}'"
+        )
+    return compiled.evaluate(context)
+
+
+@router.post("/evaluate/flags/{key}", summary="Evaluate one flag (OFREP)")
+async def evaluate_flag(request: Request, key: str) -> Response:
+    prepared = await _prepare(request)
+    if isinstance(prepared, Response):
+        return prepared
+    snap, context = prepared
+    result = _evaluate(snap, key, context)
+    if result.error_code is not None:
+        return JSONResponse(_failure(result), status_code=_STATUS.get(result.error_code, 400))
+    return JSONResponse(_success(result, snap))
+
+
+@router.post("/evaluate/flags", summary="Evaluate every flag (OFREP bulk, ETag/304)")
+async def evaluate_flags(request: Request) -> Response:
+    prepared = await _prepare(request)
+    if isinstance(prepared, Response):
+        return prepared
+    snap, context = prepared
+    # Same configuration and same context give the same answers: hash both for the ETag.
+    etag = (
+        '"'
+        + xxhash.xxh3_128_hexdigest(
+            snap.etag.encode() + orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str)
+        )
+        + '"'
+    )
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    flags = []
+    for key in snap.flags:
+        result = _evaluate(snap, key, context)
+        flags.append(_failure(result) if result.error_code else _success(result, snap))
+    return JSONResponse({"flags": flags}, headers={"ETag": etag})

@@ -1,0 +1,274 @@
+"""Flag tables (migration 0003_flags.sql): the only module that writes SQL for flags.
+
+Functions take the `Store` and are called by `headway.flags.service` inside its transactions;
+documents are stored as canonical JSON and read back through the pydantic models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from headway.flags.model import Flag, Segment
+from headway.store import Store
+
+__all__ = [
+    "AuditEntry",
+    "EnvironmentRow",
+    "FlagVersion",
+    "delete_segment",
+    "insert_audit",
+    "insert_environment",
+    "insert_exposures",
+    "list_audit",
+    "list_environments",
+    "load_flag",
+    "load_flags",
+    "load_segment",
+    "load_segments",
+    "load_version",
+    "load_versions",
+    "save_flag",
+    "save_segment",
+]
+
+NOTIFY_CHANNEL = "headway_flags"
+
+
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentRow:
+    key: str
+    name: str
+    description: str | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlagVersion:
+    flag: str
+    version: int
+    document: dict[str, Any]
+    actor: str
+    action: str
+    comment: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: str
+    occurred_at: datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: str
+    before: Any
+    after: Any
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+def list_environments(store: Store) -> list[EnvironmentRow]:
+    rows = store.query(
+        "SELECT key, name, description, position FROM environments ORDER BY position"
+    )
+    return [EnvironmentRow(*r) for r in rows]
+
+
+def insert_environment(store: Store, env: EnvironmentRow, at: datetime) -> None:
+    store.execute(
+        "INSERT INTO environments VALUES (?, ?, ?, ?, ?)",
+        [env.key, env.name, env.description, env.position, _naive(at)],
+    )
+
+
+# --- flags -----------------------------------------------------------------------------------
+
+
+def load_flag(store: Store, key: str) -> Flag | None:
+    rows = store.query("SELECT document FROM flags WHERE key = ?", [key])
+    return Flag.model_validate_json(rows[0][0]) if rows else None
+
+
+def load_flags(store: Store, *, include_archived: bool = False) -> list[Flag]:
+    where = "" if include_archived else "WHERE NOT archived"
+    rows = store.query(f"SELECT document FROM flags {where} ORDER BY key")
+    return [Flag.model_validate_json(r[0]) for r in rows]
+
+
+def save_flag(
+    store: Store, flag: Flag, *, actor: str, action: str, comment: str | None, at: datetime
+) -> None:
+    """Write the flag's current row and its immutable version row (inside a transaction)."""
+    document = _json(flag.model_dump(mode="json"))
+    if flag.version == 1:
+        store.execute(
+            "INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [flag.key, 1, flag.type, flag.owner, flag.archived, document, _naive(at), _naive(at)],
+        )
+    else:
+        store.execute(
+            "UPDATE flags SET version = ?, type = ?, owner = ?, archived = ?, document = ?, "
+            "updated_at = ? WHERE key = ?",
+            [flag.version, flag.type, flag.owner, flag.archived, document, _naive(at), flag.key],
+        )
+    store.execute(
+        "INSERT INTO flag_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [flag.key, flag.version, document, actor, action, comment, _naive(at)],
+    )
+
+
+def _version(row: tuple[Any, ...]) -> FlagVersion:
+    flag, version, document, actor, action, comment, created_at = row
+    return FlagVersion(
+        flag, version, orjson.loads(document), actor, action, comment, _aware(created_at)
+    )
+
+
+def load_versions(store: Store, key: str) -> list[FlagVersion]:
+    rows = store.query(
+        "SELECT flag, version, document, actor, action, comment, created_at FROM flag_versions "
+        "WHERE flag = ? ORDER BY version",
+        [key],
+    )
+    return [_version(r) for r in rows]
+
+
+def load_version(store: Store, key: str, version: int) -> FlagVersion | None:
+    rows = store.query(
+        "SELECT flag, version, document, actor, action, comment, created_at FROM flag_versions "
+        "WHERE flag = ? AND version = ?",
+        [key, version],
+    )
+    return _version(rows[0]) if rows else None
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+def load_segment(store: Store, key: str) -> Segment | None:
+    rows = store.query("SELECT document FROM segments WHERE key = ?", [key])
+    return Segment.model_validate_json(rows[0][0]) if rows else None
+
+
+def load_segments(store: Store) -> list[Segment]:
+    rows = store.query("SELECT document FROM segments ORDER BY key")
+    return [Segment.model_validate_json(r[0]) for r in rows]
+
+
+def save_segment(store: Store, segment: Segment, at: datetime) -> None:
+    document = _json(segment.model_dump(mode="json"))
+    if segment.version == 1:
+        store.execute(
+            "INSERT INTO segments VALUES (?, ?, ?, ?)",
+            [segment.key, 1, document, _naive(at)],
+        )
+    else:
+        store.execute(
+            "UPDATE segments SET version = ?, document = ?, updated_at = ? WHERE key = ?",
+            [segment.version, document, _naive(at), segment.key],
+        )
+
+
+def delete_segment(store: Store, key: str) -> None:
+    store.execute("DELETE FROM segments WHERE key = ?", [key])
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def insert_audit(
+    store: Store,
+    *,
+    actor: str,
+    entity: str,
+    entity_id: str,
+    action: str,
+    before: Any,
+    after: Any,
+    at: datetime,
+) -> None:
+    store.execute(
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            uuid.uuid4().hex,
+            _naive(at),
+            actor,
+            entity,
+            entity_id,
+            action,
+            None if before is None else _json(before),
+            None if after is None else _json(after),
+        ],
+    )
+
+
+def list_audit(store: Store, entity: str, entity_id: str) -> list[AuditEntry]:
+    rows = store.query(
+        "SELECT id, occurred_at, actor, entity, entity_id, action, before, after FROM audit_log "
+        "WHERE entity = ? AND entity_id = ? ORDER BY occurred_at, id",
+        [entity, entity_id],
+    )
+    return [
+        AuditEntry(
+            r[0],
+            _aware(r[1]),
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            orjson.loads(r[6]) if r[6] else None,
+            orjson.loads(r[7]) if r[7] else None,
+        )
+        for r in rows
+    ]
+
+
+# --- exposures -------------------------------------------------------------------------------
+
+
+def insert_exposures(
+    store: Store,
+    *,
+    batch: str,
+    environment: str,
+    rows: list[tuple[str, str, int]],
+    start: datetime,
+    end: datetime,
+    at: datetime,
+) -> int:
+    """Record one SDK batch; a redelivered batch (same id) is ignored. Returns rows added."""
+    if store.query("SELECT 1 FROM flag_exposures WHERE batch = ? LIMIT 1", [batch]):
+        return 0
+    for flag, variant, count in rows:
+        store.execute(
+            "INSERT INTO flag_exposures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [batch, environment, flag, variant, count, _naive(start), _naive(end), _naive(at)],
+        )
+    return len(rows)
+
+
+def exposure_totals(store: Store, environment: str, flag: str) -> dict[str, int]:
+    rows = store.query(
+        "SELECT variant, SUM(count) FROM flag_exposures WHERE environment = ? AND flag = ? "
+        "GROUP BY variant ORDER BY variant",
+        [environment, flag],
+    )
+    return {r[0]: int(r[1]) for r in rows}
