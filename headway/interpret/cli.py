@@ -28,7 +28,8 @@ from headway.cli import (
     scope_of,
     store_for,
 )
-from headway.metrics import flow
+from headway.metrics import flow, signals
+from headway.metrics.dora import Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
@@ -112,5 +113,124 @@ def _print_flow(doc: dict[str, Any]) -> None:
     _warn(doc["warnings"])
 
 
+# -- signals ---------------------------------------------------------------------------------
+
+AiLabelOpt = Annotated[list[str] | None, typer.Option(
+    "--ai-label", help="Label marking an AI-assisted change (repeatable; replaces the defaults).")]
+AiAuthorOpt = Annotated[list[str] | None, typer.Option(
+    "--ai-author", help="Author (e.g. a bot) whose changes are AI-assisted (repeatable).")]
+AiTrailerOpt = Annotated[list[str] | None, typer.Option(
+    "--ai-trailer", help="Commit trailer text, e.g. 'Assisted-by:' (repeatable).")]
+
+
+def ai_rule(labels: list[str] | None, authors: list[str] | None,
+            trailers: list[str] | None) -> signals.AiRule:
+    default = signals.AiRule()
+    return signals.AiRule(tuple(labels) if labels else default.labels,
+                          tuple(authors) if authors else default.authors,
+                          tuple(trailers) if trailers else default.trailers)
+
+
+def signals_command(
+    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    by: Annotated[Bucket, typer.Option("--by", help="Bucket of the trends.")] = Bucket.week,
+    each: EachOpt = None, definition: DefinitionOpt = None,
+    ai_label: AiLabelOpt = None, ai_author: AiAuthorOpt = None, ai_trailer: AiTrailerOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Friction signals: approval latency by gate, batch size, lead-time variance, deployment
+    friction, rollback clustering, change-failure concentration, escaped defects, incident
+    themes, rework, and AI-assisted change compared with the rest."""
+    rule = ai_rule(ai_label, ai_author, ai_trailer)
+    with store_for() as store:
+        defn = definition_of(store, definition)
+        scope = scope_of(service, team, context)
+        period = period_of(store, since, until)
+        if each:
+            docs = [signals.compute(store, defn, Scope(each.value, key), period, by=by.value,
+                                    ai=rule, members=members)
+                    for key, members in flow.group_members(store, each.value, scope).items()]
+        else:
+            docs = [signals.compute(store, defn, scope, period, by=by.value, ai=rule)]
+    if fmt is Format.json:
+        emit_json(docs if each else docs[0])
+        return
+    rows = [{"scope": d["scope"]["name"] or "organisation", **r} for d in docs for r in signal_rows(d)]
+    if fmt is Format.csv:
+        emit_csv(rows)
+        return
+    for doc in docs:
+        table = Table(title=f"Signals · {doc['scope']['kind']} {doc['scope']['name'] or ''} · "
+                      f"{doc['period']['since'][:10]} → {doc['period']['until'][:10]}",
+                      title_justify="left")
+        for column in ("signal", "value", "behind it"):
+            table.add_column(column)
+        for r in signal_rows(doc):
+            table.add_row(r["signal"], r["value"], r["detail"])
+        console.print(table)
+        _warn(doc["warnings"])
+
+
+def signal_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """One line per signal, for people: the number and what it was computed from."""
+    out = []
+
+    def add(signal: str, value: str, detail: str) -> None:
+        out.append({"signal": signal, "value": value, "detail": detail})
+
+    for kind, a in doc["approval_latency"].items():
+        add(f"approval latency · {kind}", duration(a["median_s"]),
+            f"median of {a['n']}; p90 {duration(a['p90_s'])}; {a['rejected']} rejected "
+            + "; ".join(a["notes"]))
+    b = doc["batch_size"]
+    add("batch size", f"{_num(b['changes_per_deployment']['median'])} changes, "
+        f"{_num(b['lines_per_deployment']['median'])} lines",
+        f"median per deployment of {b['deployments']}; {b['empty']} empty "
+        f"({percent(b['empty_share'])}), {b['trivial']} of ≤{b['trivial_lines']} lines")
+    v = doc["lead_time_variance"]
+    add("lead-time variance", f"IQR {duration(v['iqr_s'])}",
+        f"{v['n']} changes; IQR/median {v['iqr_over_median'] if v['iqr_over_median'] is not None else '–'}"
+        + ("; " + "; ".join(v["notes"]) if v["notes"] else ""))
+    f = doc["deployment_friction"]
+    add("deployment friction", f"{_num(f['failed_runs_per_deployment'])} failed runs/deploy",
+        f"duration median {duration(f['duration']['median_s'])}; "
+        f"{_num(f['manual_gates_per_deployment'])} manual gates/deploy; "
+        f"{f['manual_triggers']} manual triggers of {f['deployments']}")
+    r = doc["rollback_clustering"]
+    add("rollback clustering", f"{r['rollbacks']} rollbacks, {len(r['bursts'])} bursts",
+        "; ".join(f"{x['service']}: {x['count']} from {x['since'][:10]}" for x in r["bursts"][:3])
+        or r["burst_rule"])
+    c = doc["failure_concentration"]
+    top = c["most_concentrated"]
+    add("change-failure concentration",
+        f"{top} {c['by'][top]['index']}" if top else "–",
+        f"{c['failures']} failures of {c['deployments']}; "
+        + (", ".join(f"{g['value']} {percent(g['share_of_hits'])}" for g in c["by"][top]["groups"][:3])
+           if top else c["by"]["service"]["note"] or ""))
+    e = doc["escaped_defects"]
+    add("escaped defects", str(e["defects"]), f"index {e['index']}" if e["index"] is not None
+        else e["note"] or "")
+    t = doc["incident_themes"]
+    add("incident themes", f"{t['incidents']} incidents",
+        ", ".join(f"{x['theme']} {x['incidents']} ({x['first_half']}→{x['second_half']})"
+                  for x in t["themes"][:4]))
+    w = doc["rework"]
+    add("rework", percent(w["rate"]), f"{w['rework']} of {w['deployments']} deployments; by {w['by']}: "
+        + " ".join(percent(x["rate"]) for x in w["trend"]))
+    ai, other = doc["ai_assisted"]["ai_assisted"], doc["ai_assisted"]["other"]
+    add("AI-assisted change", f"{ai['changes']} of {ai['changes'] + other['changes']}",
+        f"lines {_num(ai['lines']['median'])} vs {_num(other['lines']['median'])}; lead "
+        f"{duration(ai['lead_time']['median_s'])} vs {duration(other['lead_time']['median_s'])}; "
+        f"failed {percent(ai['failure_rate'])} vs {percent(other['failure_rate'])}; reverted "
+        f"{percent(ai['rework_rate'])} vs {percent(other['rework_rate'])}")
+    return out
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
 def register() -> None:
     app.command("flow")(flow_command)
+    app.command("signals")(signals_command)

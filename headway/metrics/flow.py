@@ -55,24 +55,26 @@ def seconds(a: datetime | None, b: datetime | None) -> float | None:
     return max(0.0, (b - a).total_seconds())
 
 
-def describe(values: list[float], unit: str = "changes") -> dict[str, Any]:
-    """n, median, p90 and IQR (interpolated), each withheld with a note when n is too small."""
+def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> dict[str, Any]:
+    """n, median, quartiles, IQR and p90 (interpolated, like percentile_cont), each withheld
+    with a note saying how many `unit` it needs when there are too few."""
     n = len(values)
-    out: dict[str, Any] = {"n": n, "median_s": None, "p25_s": None, "p75_s": None,
-                           "p90_s": None, "iqr_s": None, "notes": []}
+    keys = ("median", "p25", "p75", "p90", "iqr", "mean")
+    out: dict[str, Any] = {"n": n, **{k + suffix: None for k in keys}, "notes": []}
     arr = np.asarray(values, dtype=float)
     if n >= MIN_MEDIAN:
-        out["median_s"] = round(float(np.percentile(arr, 50)), 3)
+        out["median" + suffix] = round(float(np.percentile(arr, 50)), 3)
+        out["mean" + suffix] = round(float(arr.mean()), 3)
     elif n:
         out["notes"].append(f"a median needs at least {MIN_MEDIAN} {unit}; there are {n}")
     if n >= MIN_IQR:
         p25, p75 = np.percentile(arr, [25, 75])
-        out.update(p25_s=round(float(p25), 3), p75_s=round(float(p75), 3),
-                   iqr_s=round(float(p75 - p25), 3))
+        out.update({"p25" + suffix: round(float(p25), 3), "p75" + suffix: round(float(p75), 3),
+                    "iqr" + suffix: round(float(p75 - p25), 3)})
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"quartiles need at least {MIN_IQR} {unit}; there are {n}")
     if n >= MIN_P90:
-        out["p90_s"] = round(float(np.percentile(arr, 90)), 3)
+        out["p90" + suffix] = round(float(np.percentile(arr, 90)), 3)
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"a p90 needs at least {MIN_P90} {unit}; there are {n}")
     if not n:
