@@ -82,4 +82,6 @@ def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
     from headway.api import metrics, rollouts
 
-    return [metrics.router, rollouts.router]
+    from headway.api import hooks, prometheus
+
+    return [metrics.router, hooks.router, prometheus.router, rollouts.router]

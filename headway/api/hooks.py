@@ -1,0 +1,303 @@
+"""Webhook endpoints `/hooks/{source}`: authenticate, bound, parse, commit, then answer.
+
+Every delivery is checked against the source's configured secret (a source without one is
+refused), kept raw, interpreted by the source's adapter and committed by the group writer
+before the answer goes out: 200 when it was stored, 202 when Headway keeps it but does not
+use it, 200 with `duplicate` for a redelivery. Bad input gets a 4xx naming the problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from headway import deliveries
+from headway.api import prometheus
+from headway.config import Settings
+from headway.deliveries import Delivery, GroupWriter, Parser
+from headway.sources.mapping import Mapping, Parsed, PayloadError
+
+router = APIRouter(prefix="/hooks", tags=["webhooks"])
+
+
+class DeliveryResult(BaseModel):
+    delivery: str = Field(description="The delivery id Headway deduplicates on.")
+    outcome: str = Field(description="accepted | ignored | duplicate")
+    records: int = Field(description="Canonical records the delivery produced.")
+    note: str | None = Field(default=None, description="Why a delivery was ignored.")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# -- authenticity ---------------------------------------------------------------------------------
+
+
+def _hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _verify_github(request: Request, body: bytes, secret: str) -> None:
+    header = request.headers.get("x-hub-signature-256")
+    if not header:
+        raise Refused(401, "missing X-Hub-Signature-256: set the webhook's secret in GitHub")
+    if not _same(header.strip(), f"sha256={_hmac_hex(secret, body)}"):
+        raise Refused(401, "X-Hub-Signature-256 does not match the body signed with the "
+                      "configured secret (HEADWAY_GITHUB_WEBHOOK_SECRET)")
+
+
+def _verify_gitlab(request: Request, body: bytes, secret: str) -> None:
+    token = request.headers.get("x-gitlab-token")
+    if not token:
+        raise Refused(401, "missing X-Gitlab-Token: set the webhook's secret token in GitLab")
+    if not _same(token, secret):
+        raise Refused(401, "X-Gitlab-Token does not match HEADWAY_GITLAB_WEBHOOK_SECRET")
+
+
+def _verify_pagerduty(request: Request, body: bytes, secret: str) -> None:
+    header = request.headers.get("x-pagerduty-signature")
+    if not header:
+        raise Refused(401, "missing X-PagerDuty-Signature: use a v3 webhook subscription")
+    expected = f"v1={_hmac_hex(secret, body)}"
+    # While PagerDuty rotates secrets it sends one signature per secret; any may match.
+    # Every candidate is compared, so timing does not reveal which one matched.
+    matches = [_same(candidate.strip(), expected) for candidate in header.split(",")]
+    if not any(matches):
+        raise Refused(401, "no signature in X-PagerDuty-Signature matches the body signed with "
+                      "HEADWAY_PAGERDUTY_WEBHOOK_SECRET")
+
+
+def _token_verifier(setting: str) -> Callable[[Request, bytes, str], None]:
+    def verify(request: Request, body: bytes, secret: str) -> None:
+        signature = request.headers.get("x-hub-signature")  # Jira Cloud's signed webhooks
+        if signature:
+            if not _same(signature.strip(), f"sha256={_hmac_hex(secret, body)}"):
+                raise Refused(401, f"X-Hub-Signature does not match the body signed with {setting}")
+            return
+        authorization = request.headers.get("authorization", "")
+        token = (request.headers.get("x-headway-token")
+                 or (authorization[7:] if authorization.lower().startswith("bearer ") else None)
+                 or request.query_params.get("token"))
+        if not token:
+            raise Refused(401, "missing token: send it as X-Headway-Token, Authorization: Bearer "
+                          "or ?token=")
+        if not _same(token, secret):
+            raise Refused(401, f"the token does not match {setting}")
+
+    return verify
+
+
+# -- what each source calls its events and deliveries ---------------------------------------------
+
+
+def _body_digest(body: bytes) -> str:
+    # Sources without a delivery id: the same body redelivered is the same delivery.
+    return "sha256-" + hashlib.sha256(body).hexdigest()
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    verify: Callable[[Request, bytes, str], None]
+    event: Callable[[Request, dict[str, Any]], str | None]
+    delivery: Callable[[Request, dict[str, Any], bytes], str | None]
+
+    @property
+    def setting(self) -> str:
+        return f"{self.name}_webhook_secret"
+
+
+SOURCES: dict[str, Source] = {
+    "github": Source(
+        "github", _verify_github,
+        event=lambda r, _p: r.headers.get("x-github-event"),
+        delivery=lambda r, _p, _b: r.headers.get("x-github-delivery"),
+    ),
+    "gitlab": Source(
+        "gitlab", _verify_gitlab,
+        event=lambda r, p: _str(p.get("object_kind")) or _str(p.get("event_type"))
+        or r.headers.get("x-gitlab-event"),
+        delivery=lambda r, _p, b: r.headers.get("x-gitlab-event-uuid")
+        or r.headers.get("idempotency-key") or _body_digest(b),
+    ),
+    "pagerduty": Source(
+        "pagerduty", _verify_pagerduty,
+        event=lambda _r, p: _str((p.get("event") or {}).get("event_type")),
+        delivery=lambda _r, p, _b: _str((p.get("event") or {}).get("id")),
+    ),
+    "opsgenie": Source(
+        "opsgenie", _token_verifier("HEADWAY_OPSGENIE_WEBHOOK_SECRET"),
+        event=lambda _r, p: _str(p.get("action")),
+        delivery=lambda _r, _p, b: _body_digest(b),
+    ),
+    "jira": Source(
+        "jira", _token_verifier("HEADWAY_JIRA_WEBHOOK_SECRET"),
+        event=lambda _r, p: _str(p.get("webhookEvent")),
+        delivery=lambda r, _p, b: r.headers.get("x-atlassian-webhook-identifier") or _body_digest(b),
+    ),
+    "cdevents": Source(
+        "cdevents", _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
+        event=lambda _r, p: _str((p.get("context") or {}).get("type")),
+        delivery=lambda _r, p, _b: _str((p.get("context") or {}).get("id")),
+    ),
+}
+
+_HEADERS = {"github": "X-GitHub-Delivery", "pagerduty": "event.id", "cdevents": "context.id"}
+
+
+# -- the request pipeline -------------------------------------------------------------------------
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Refused(413, f"the body is {declared} bytes; the limit is {limit} "
+                      "(HEADWAY_WEBHOOK_MAX_BYTES)")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(413, f"the body is over the limit of {limit} bytes (HEADWAY_WEBHOOK_MAX_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _State:
+    """Per-app webhook machinery, created on first use and closed with the app."""
+
+    def __init__(self, app: FastAPI) -> None:
+        settings: Settings = app.state.settings
+        self.settings = settings
+        self.mapping = Mapping.from_settings(settings)
+        self.writer = GroupWriter(app.state.store, settings)
+        self.parsers: dict[str, Parser] = deliveries.parsers()
+
+
+_lock = threading.Lock()
+
+
+def _state(app: FastAPI) -> _State:
+    state: _State | None = getattr(app.state, "webhooks", None)
+    if state is None:
+        with _lock:
+            state = getattr(app.state, "webhooks", None)
+            if state is None:
+                state = _State(app)
+                app.state.webhooks = state
+
+                async def close(app: FastAPI) -> None:
+                    app.state.webhooks.writer.close()
+                    app.state.webhooks = None
+
+                app.state.shutdown_hooks.append(close)
+    return state
+
+
+async def _receive(request: Request, source: Source) -> JSONResponse:
+    state = _state(request.app)
+    settings = state.settings
+    secret = getattr(settings, source.setting)
+    if not secret:
+        raise Refused(403, f"{source.name} webhooks are not enabled: set "
+                      f"HEADWAY_{source.setting.upper()} (or {source.setting} in headway.toml) "
+                      "to the secret configured at the sender")
+    body = await _body(request, settings.webhook_max_bytes)
+    source.verify(request, body, secret)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.endswith("json"):
+        raise Refused(415, f"Content-Type is {content_type or 'missing'!r}; send application/json "
+                      "(in GitHub, set the webhook's content type to application/json)")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise Refused(400, f"the body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise Refused(400, f"the body must be a JSON object, got {type(payload).__name__}")
+    kind = source.event(request, payload)
+    if not kind:
+        raise Refused(400, f"cannot tell which {source.name} event this is (missing the event "
+                      "type header or field)")
+    delivery_id = source.delivery(request, payload, body)
+    if not delivery_id:
+        raise Refused(400, f"missing the delivery id ({_HEADERS.get(source.name, 'id')}), which "
+                      "Headway needs to store each delivery exactly once")
+    received = datetime.now(UTC)
+    parse = state.parsers.get(source.name)
+    rejected: str | None = None
+    parsed: Parsed | None
+    if parse is None:
+        parsed = Parsed.ignore(f"no {source.name} adapter is installed")
+    else:
+        try:
+            parsed = deliveries.interpret(source.name, kind, payload, state.mapping, received,
+                                          settings.webhook_max_skew_s, parse)
+        except PayloadError as error:
+            parsed, rejected = None, str(error)
+    raw = deliveries.raw_event(source.name, delivery_id, kind, body, received, parsed, rejected)
+    outcome = await asyncio.wrap_future(state.writer.submit(Delivery(raw, parsed or Parsed())))
+    prometheus.DELIVERIES.labels(source.name, outcome).inc()
+    if rejected is not None and outcome == "rejected":
+        return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
+    records = len(parsed.records) + len(parsed.commits) if parsed else 0
+    result = DeliveryResult(delivery=delivery_id, outcome=outcome,
+                            records=records if outcome != "duplicate" else 0, note=raw.note)
+    return JSONResponse(result.model_dump(), status_code=202 if outcome == "ignored" else 200)
+
+
+def _endpoint(source: Source) -> Callable[[Request], Any]:
+    async def receive(request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        try:
+            return await _receive(request, source)
+        except Refused as refused:
+            prometheus.DELIVERIES.labels(source.name, f"refused_{refused.status}").inc()
+            return JSONResponse({"error": refused.message}, status_code=refused.status)
+        finally:
+            prometheus.LATENCY.labels(source.name).observe(time.perf_counter() - started)
+
+    receive.__name__ = f"hook_{source.name}"
+    receive.__doc__ = (f"Receive a {source.name} webhook delivery. Answered after it is committed; "
+                       "a redelivery of the same delivery id changes nothing.")
+    return receive
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": DeliveryResult, "description": "Stored (or a duplicate of a stored delivery)."},
+    202: {"model": DeliveryResult, "description": "Kept raw; Headway does not use this event."},
+    400: {"description": "Malformed JSON or missing event type / delivery id."},
+    401: {"description": "Missing or wrong signature or token."},
+    403: {"description": "No secret configured for this source."},
+    413: {"description": "Body over HEADWAY_WEBHOOK_MAX_BYTES."},
+    415: {"description": "Not JSON."},
+    422: {"description": "Valid JSON but not a usable event (field named); kept raw as rejected."},
+}
+
+for _source in SOURCES.values():
+    router.add_api_route(f"/{_source.name}", _endpoint(_source), methods=["POST"],
+                         summary=f"{_source.name} webhook", responses=_RESPONSES,
+                         response_model=None)

@@ -1,0 +1,374 @@
+"""Webhook deliveries: interpret them, commit them exactly once, re-derive them on demand.
+
+A delivery is kept as a `RawEvent` whose id is `<source>:<delivery id>`; a delivery whose id
+is already stored is a redelivery and changes nothing. `commit()` writes a group of deliveries,
+the records they mean and the links those records affect in one transaction; `GroupWriter`
+runs it on a thread, collecting concurrent deliveries for a few milliseconds so a burst costs
+one commit per group rather than one per request, and answers each delivery only after its
+group committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from headway import linking
+from headway.config import Settings
+from headway.model import RECORD_TYPES, RawEvent, Service
+from headway.sources.mapping import Derivation, Mapping, Parsed, PayloadError
+from headway.store import Store
+
+Parser = Callable[[str, dict[str, Any], Mapping], Parsed]
+RECORD_TABLES = frozenset(t.table for t in RECORD_TYPES.values()) - {"services"}
+
+
+def parsers() -> dict[str, Parser]:
+    """The adapter of every webhook source, by source name."""
+    from headway.sources import github, gitlab, jira, opsgenie, pagerduty
+
+    return {m.SOURCE: m.parse for m in (github, gitlab, pagerduty, opsgenie, jira)}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    raw: RawEvent
+    parsed: Parsed
+
+
+def interpret(source: str, kind: str, payload: Any, mapping: Mapping, received_at: datetime,
+              max_skew_s: float, parse: Parser) -> Parsed:
+    """Run the adapter and refuse timestamps from the far future. Raises PayloadError."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"the body must be a JSON object, got {type(payload).__name__}")
+    try:
+        parsed = parse(kind, payload, mapping)
+    except PayloadError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise PayloadError(f"not a usable {source} `{kind}` event ({type(error).__name__}: {error})") from None
+    limit = received_at + timedelta(seconds=max_skew_s)
+    for record in (*parsed.records, *parsed.commits):
+        for f in dataclasses.fields(record):
+            value = getattr(record, f.name)
+            if isinstance(value, datetime) and value > limit:
+                raise PayloadError(
+                    f"{record.table}.{f.name} is {value.isoformat()}, more than "
+                    f"{max_skew_s:.0f} s after the delivery arrived; fix the sender's clock or "
+                    "the payload (limit: HEADWAY_WEBHOOK_MAX_SKEW_S)")
+    return parsed
+
+
+def raw_event(source: str, delivery_id: str, kind: str, body: bytes | str, received_at: datetime,
+              parsed: Parsed | None, rejected: str | None = None) -> RawEvent:
+    if rejected is not None:
+        status, note = "rejected", rejected
+    elif parsed is not None and parsed.ignored:
+        status, note = "ignored", parsed.ignored
+    else:
+        status, note = "accepted", None
+    payload = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return RawEvent(source=source, source_id=delivery_id, kind=kind, received_at=received_at,
+                    payload=payload, status=status, note=note)
+
+
+# -- the write path for deliveries --------------------------------------------------------------
+
+
+def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> list[str]:
+    """Store deliveries not seen before and what they mean; one transaction, all or nothing.
+
+    Returns each delivery's outcome: its raw status (accepted, ignored, rejected), or
+    `duplicate` when its id was already stored or appears earlier in the same group.
+    """
+    outcomes: list[str] = []
+    fresh: list[Delivery] = []
+    with store.transaction():
+        ids = sorted({d.raw.id for d in deliveries})
+        stored = {r[0] for r in store.query(
+            f"SELECT id FROM raw_events WHERE id IN ({', '.join('?' * len(ids))})", ids)} if ids else set()
+        for delivery in deliveries:
+            if delivery.raw.id in stored:
+                outcomes.append("duplicate")
+                continue
+            stored.add(delivery.raw.id)
+            fresh.append(delivery)
+            outcomes.append(delivery.raw.status)
+        apply(store, settings, fresh)
+    return outcomes
+
+
+def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> None:
+    """Write deliveries (raw and derived) and refresh what they affect. Caller dedupes."""
+    if not deliveries:
+        return
+    mapping = Mapping.from_settings(settings)
+    records: dict[tuple[str, str], Any] = {}
+    derived: list[Derivation] = []
+    commits = []
+    for delivery in deliveries:
+        commits.extend(delivery.parsed.commits)
+        for record in delivery.parsed.records:
+            key = (record.table, record.id)
+            records[key] = _merge(records.get(key), record)
+            derived.append(Derivation(delivery.raw.id, record.table, record.id))
+    touched = {(r.service, getattr(r, "repository", None)) for r in records.values()
+               if getattr(r, "service", None)}
+    repositories = {r.repository for r in records.values() if getattr(r, "repository", None)}
+    repositories |= {c.repository for c in commits}
+    reviewed = {r.change_ref for r in records.values() if getattr(r, "change_ref", None)}
+    with store.transaction():
+        _keep_earliest(store, records)
+        services = _services(store, mapping, touched)
+        store.write([*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived])
+        _first_commits(store, repositories)
+        _reviews(store, reviewed)
+        linking.link(store, settings, {name for name, _ in touched})
+
+
+# Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
+# created_at can only say the incident opened no later than now.
+_EARLIEST = {"incidents": ("opened_at", "acknowledged_at")}
+
+
+def _merge(earlier: Any, later: Any) -> Any:
+    """Two versions of one record in the same group: later fields win, empty ones do not erase."""
+    if earlier is None:
+        return later
+    changes = {f.name: getattr(later, f.name) for f in dataclasses.fields(later)
+               if getattr(later, f.name) not in (None, ())}
+    for name in _EARLIEST.get(later.table, ()):
+        values = [v for v in (getattr(earlier, name), getattr(later, name)) if v is not None]
+        if values:
+            changes[name] = min(values)
+    return dataclasses.replace(earlier, **changes)
+
+
+def _keep_earliest(store: Store, records: dict[tuple[str, str], Any]) -> None:
+    for table, names in _EARLIEST.items():
+        keys = [key for key in records if key[0] == table]
+        if not keys:
+            continue
+        marks, ids = _in(record_id for _, record_id in keys)
+        rows = store.query(f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", ids)
+        for row in rows:
+            stored = dict(zip(names, row[1:], strict=True))
+            record = records[(table, row[0])]
+            changes = {}
+            for name in names:
+                old, new = stored[name], getattr(record, name)
+                old = old.replace(tzinfo=UTC) if old is not None else None
+                if old is not None and (new is None or old < new):
+                    changes[name] = old
+            if changes:
+                records[(table, row[0])] = dataclasses.replace(record, **changes)
+
+
+def _services(store: Store, mapping: Mapping, touched: set[tuple[str, str | None]]) -> list[Service]:
+    """Rows for the services deliveries name: configured ones as configured, new ones by default."""
+    if not touched:
+        return []
+    names = sorted({name for name, _ in touched})
+    known = {r[0] for r in store.query(
+        f"SELECT name FROM services WHERE name IN ({', '.join('?' * len(names))})", names)}
+    configured = {mapping.service(key): key for key in mapping.services}
+    rows: dict[str, Service] = {}
+    for name, repository in sorted(touched, key=lambda t: (t[0], t[1] or "")):
+        if name in configured:
+            rows[name] = mapping.service_record(configured[name])
+        elif name not in known and name not in rows:
+            rows[name] = Service(name=name, repository=repository)
+    return list(rows.values())
+
+
+def _in(values: Iterable[str]) -> tuple[str, list[str]]:
+    items = sorted(values)
+    return ", ".join("?" * len(items)), items
+
+
+def _first_commits(store: Store, repositories: set[str]) -> None:
+    """A merged change's first commit: the earliest commit of the push its merge commit headed."""
+    if not repositories:
+        return
+    marks, params = _in(repositories)
+    earliest = ("(SELECT min(s.committed_at) FROM seen_commits s "
+                "WHERE s.repository = changes.repository AND s.push_head = changes.merge_sha)")
+    store.execute(
+        f"UPDATE changes SET first_commit_at = {earliest} "
+        f"WHERE repository IN ({marks}) AND merge_sha IS NOT NULL AND {earliest} IS NOT NULL "
+        f"AND (first_commit_at IS NULL OR first_commit_at > {earliest})", params)
+
+
+def _reviews(store: Store, changes: set[str]) -> None:
+    """A change's first review and first approval, from every code review seen for it."""
+    if not changes:
+        return
+    marks, params = _in(changes)
+    first = ("(SELECT min(a.decided_at) FROM approvals a WHERE a.change_ref = changes.id "
+             "AND a.kind = 'code_review'{extra})")
+    review, approval = first.format(extra=""), first.format(extra=" AND a.decision = 'approved'")
+    store.execute(
+        f"UPDATE changes SET first_review_at = COALESCE({review}, first_review_at), "
+        f"approved_at = COALESCE({approval}, approved_at) WHERE id IN ({marks})", params)
+
+
+# -- the group-commit writer --------------------------------------------------------------------
+
+
+class GroupWriter:
+    """One thread that commits deliveries in groups; `submit()` returns when-committed futures."""
+
+    def __init__(self, store: Store, settings: Settings, *, window_s: float | None = None,
+                 max_group: int = 2000) -> None:
+        self.store = store
+        self.settings = settings
+        self.window_s = settings.webhook_batch_ms / 1000.0 if window_s is None else window_s
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[tuple[Delivery, Future[str]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="headway-delivery-writer", daemon=True)
+        self._thread.start()
+        self.groups = 0
+
+    def submit(self, delivery: Delivery) -> Future[str]:
+        future: Future[str] = Future()
+        self._queue.put((delivery, future))
+        return future
+
+    def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            deadline = time.monotonic() + self.window_s
+            while len(group) < self.max_group:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Delivery, Future[str]]]) -> None:
+        try:
+            outcomes = commit(self.store, self.settings, [d for d, _ in group])
+        except Exception as error:
+            if len(group) == 1:
+                group[0][1].set_exception(error)
+                return
+            # One bad delivery must not sink the others: commit them one by one.
+            for item in group:
+                self._commit([item])
+            return
+        self.groups += 1
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            future.set_result(outcome)
+
+
+# -- reprocessing and status --------------------------------------------------------------------
+
+
+@dataclass
+class ReprocessResult:
+    deliveries: int = 0
+    outcomes: dict[str, int] = dataclasses.field(default_factory=dict)
+    removed: int = 0
+
+
+def reprocess(store: Store, settings: Settings, *, chunk: int = 2000,
+              progress: Callable[[int], None] | None = None) -> ReprocessResult:
+    """Re-derive everything webhooks produced from the raw payloads, under the current mapping.
+
+    Records earlier deliveries produced are removed first, so a mapping change (a repository
+    moved to another service, an environment no longer production) leaves nothing stale. One
+    transaction: readers see the old or the new derivation, never half of each.
+    """
+    mapping = Mapping.from_settings(settings)
+    by_source = parsers()
+    result = ReprocessResult()
+    with store.transaction():
+        for (table,) in store.query("SELECT DISTINCT record_table FROM derived_records"):
+            if table not in RECORD_TABLES:
+                continue
+            result.removed += store.count(table)
+            store.execute(f"DELETE FROM {table} WHERE id IN "
+                          "(SELECT record_id FROM derived_records WHERE record_table = ?)", [table])
+            result.removed -= store.count(table)
+        store.execute("DELETE FROM derived_records")
+        store.execute("DELETE FROM seen_commits")
+        offset = 0
+        while True:
+            rows = store.query(
+                "SELECT source, source_id, kind, received_at, payload FROM raw_events "
+                "ORDER BY received_at, id LIMIT ? OFFSET ?", [chunk, offset])
+            if not rows:
+                break
+            offset += len(rows)
+            group = []
+            for source, source_id, kind, received_at, payload in rows:
+                parse = by_source.get(source)
+                if parse is None:
+                    continue  # kept by another importer (git, files): not derived here
+                received = received_at.replace(tzinfo=UTC)
+                try:
+                    parsed: Parsed | None = interpret(
+                        source, kind, orjson.loads(payload), mapping, received,
+                        settings.webhook_max_skew_s, parse)
+                    rejected = None
+                except (PayloadError, orjson.JSONDecodeError) as error:
+                    parsed, rejected = None, str(error)
+                raw = raw_event(source, source_id, kind, payload, received, parsed, rejected)
+                group.append(Delivery(raw, parsed or Parsed()))
+                result.outcomes[raw.status] = result.outcomes.get(raw.status, 0) + 1
+            # The raw rows exist; rewriting them only refreshes status and note.
+            if group:
+                marks, ids = _in(d.raw.id for d in group)
+                store.execute(f"DELETE FROM raw_events WHERE id IN ({marks})", ids)
+            apply(store, settings, group)
+            result.deliveries += len(group)
+            if progress:
+                progress(result.deliveries)
+    return result
+
+
+def status(store: Store) -> list[dict[str, Any]]:
+    """What arrived from where: deliveries by source, event kind, outcome and reason."""
+    rows = store.query_dicts(
+        "SELECT source, kind, status, note, count(*) AS deliveries, max(received_at) AS latest "
+        "FROM raw_events GROUP BY source, kind, status, note ORDER BY source, kind, status, note")
+    for row in rows:
+        row["deliveries"] = int(row["deliveries"])
+        row["latest"] = row["latest"].replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return rows
+
+
+__all__ = [
+    "Delivery",
+    "GroupWriter",
+    "ReprocessResult",
+    "apply",
+    "commit",
+    "interpret",
+    "parsers",
+    "raw_event",
+    "reprocess",
+    "status",
+]

@@ -1,0 +1,115 @@
+"""`headway serve`, `headway sources status` and `headway reprocess`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from headway.config import get_settings
+
+sources_app = typer.Typer(help="What webhooks delivered, from where, and what was ignored.",
+                          no_args_is_help=True)
+
+
+def create() -> Any:
+    """The app uvicorn workers build (settings from HEADWAY_* and headway.toml)."""
+    from headway.api.app import create_app
+
+    return create_app(get_settings())
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL only: an "
+                                         "embedded DuckDB store has one writer).")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API: webhooks at /hooks/{source}, metrics at /api, Prometheus at /metrics.
+
+    While it runs, other `headway` commands reach the store through it: export
+    HEADWAY_URL=http://HOST:PORT. Webhook secrets come from HEADWAY_<SOURCE>_WEBHOOK_SECRET
+    (docs/webhooks.md); a source without one is refused.
+    """
+    import uvicorn
+
+    from headway.cli import fail
+
+    settings = get_settings()
+    if workers > 1 and not settings.is_postgres:
+        fail("--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
+             "embedded DuckDB file can be written by one process only.")
+    if workers == 1:
+        from headway.cli import store_for
+
+        # Open the store first, so a busy or broken store is one clear line, not a traceback.
+        with store_for(settings):
+            pass
+    uvicorn.run("headway.serve:create", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)
+
+
+@sources_app.command("status")
+def sources_status(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+) -> None:
+    """Deliveries by source and event: how many were used, ignored (and why) or rejected."""
+    from headway.cli import fail, store_for
+    from headway.output import console, emit_csv, emit_json
+
+    settings = get_settings()
+    if settings.url:
+        from headway import remote
+
+        rows = remote.get_json(settings.url, "/api/sources/status")
+    else:
+        from headway import deliveries
+
+        with store_for(settings) as store:
+            rows = deliveries.status(store)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    if fmt == "csv":
+        emit_csv(rows)
+        return
+    if fmt != "table":
+        fail(f"--format must be table, json or csv, not {fmt!r}")
+    if not rows:
+        console.print("No webhook deliveries yet. Point a webhook at /hooks/<source> of "
+                      "`headway serve` (docs/webhooks.md).")
+        return
+    from rich.table import Table
+
+    table = Table(title="Webhook deliveries", title_justify="left")
+    for column in ("source", "event", "outcome", "deliveries", "latest", "why"):
+        table.add_column(column, justify="right" if column == "deliveries" else "left")
+    for row in rows:
+        table.add_row(row["source"], row["kind"], row["status"], str(row["deliveries"]),
+                      row["latest"], row["note"] or "")
+    console.print(table)
+
+
+def reprocess() -> None:
+    """Re-derive every record webhooks produced from the raw payloads kept.
+
+    Run it after changing the mapping (service_map, production environments, incident or
+    defect labels): what earlier deliveries produced is replaced by what they mean now.
+    """
+    from headway import deliveries
+    from headway.cli import fail, store_for
+    from headway.output import console
+
+    settings = get_settings()
+    if settings.url:
+        fail("reprocess rewrites the store; stop `headway serve` (or run it where the server's "
+             "store is reachable, without HEADWAY_URL).")
+    with store_for(settings) as store, console.status("Reprocessing raw deliveries…"):
+        result = deliveries.reprocess(store, settings)
+    outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
+    console.print(f"Reprocessed {result.deliveries} deliveries ({outcomes}); replaced "
+                  f"{result.removed} records derived earlier.", highlight=False)
+
+
+__all__ = ["create", "reprocess", "serve", "sources_app", "sources_status"]

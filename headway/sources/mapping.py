@@ -1,0 +1,219 @@
+"""What webhook adapters share: the repository → service/team map, and what a parse returns.
+
+Adapters (`github.py`, `gitlab.py`, …) are pure: payload in, `Parsed` out. They know their
+source's payloads and nothing about HTTP or the store; the names they report (a repository, a
+PagerDuty service, a Jira project) go through `Mapping.service()` so teams decide, in one
+setting, which Headway service each one is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from headway.config import Settings
+
+import re
+from headway.model import Context, Service
+
+
+_SPACED_OFFSET = re.compile(r" ([+-]\d{2}:?\d{2})$")  # GitLab: 2021-04-28 21:50:00 +0200
+
+
+class PayloadError(ValueError):
+    """A payload that is valid JSON but not a usable event of its kind; names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeenCommit:
+    """A commit a push listed, with its timestamp (bookkeeping table `seen_commits`)."""
+
+    table: ClassVar[str] = "seen_commits"
+    source: str
+    repository: str
+    push_head: str
+    sha: str
+    committed_at: datetime
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}:{self.repository}@{self.push_head}:{self.sha}"
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """That raw event `raw_event_id` produced record `record_id` (table `derived_records`)."""
+
+    table: ClassVar[str] = "derived_records"
+    raw_event_id: str
+    record_table: str
+    record_id: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.raw_event_id} {self.record_table} {self.record_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What one delivery means: canonical records, commits seen, or why it was ignored."""
+
+    records: tuple[Any, ...] = ()
+    commits: tuple[SeenCommit, ...] = ()
+    ignored: str | None = None  # set when the event carries nothing Headway uses
+
+    @staticmethod
+    def ignore(reason: str) -> Parsed:
+        return Parsed(ignored=reason)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The configurable part of every adapter, built from `Settings`."""
+
+    services: AnyMapping[str, AnyMapping[str, str]] = field(default_factory=dict)
+    production_environments: tuple[str, ...] = ("production",)
+    incident_labels: tuple[str, ...] = ("incident",)
+    defect_labels: tuple[str, ...] = ("bug", "defect", "escaped-defect")
+    jira_incident_types: tuple[str, ...] = ("Incident",)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Mapping:
+        return cls(
+            services=settings.service_map,
+            production_environments=tuple(settings.production_environments),
+            incident_labels=tuple(settings.incident_labels),
+            defect_labels=tuple(settings.defect_labels),
+            jira_incident_types=tuple(settings.jira_incident_types),
+        )
+
+    def entry(self, name: str) -> AnyMapping[str, str]:
+        return self.services.get(name) or self.services.get(name.lower()) or {}
+
+    def service(self, name: str) -> str:
+        """The service a repository (or external service, project) belongs to.
+
+        Configured names win; otherwise a repository is its own service, named after its last
+        path segment (`acme/checkout` → `checkout`).
+        """
+        return self.entry(name).get("service") or name.rstrip("/").rsplit("/", 1)[-1]
+
+    def service_record(self, name: str) -> Service:
+        """The `services` row for a configured name (team, context, repository)."""
+        entry = self.entry(name)
+        return Service(
+            name=self.service(name),
+            team=entry.get("team"),
+            context=entry.get("context") or Context.CUSTOMER_FACING.value,
+            repository=entry.get("repository") or (name if "/" in name else None),
+        )
+
+    def is_production(self, environment: str | None) -> bool:
+        return environment is not None and environment.lower() in {
+            e.lower() for e in self.production_environments
+        }
+
+    def labelled(self, labels: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+        have = {label.lower() for label in labels}
+        return any(w.lower() in have for w in wanted)
+
+
+# -- reading payloads: every access names the field it needed --------------------------------
+
+
+def get(payload: Any, path: str) -> Any:
+    """The value at a dotted path; PayloadError naming the path when it is missing."""
+    value = payload
+    walked = []
+    for part in path.split("."):
+        walked.append(part)
+        if not isinstance(value, dict) or part not in value:
+            raise PayloadError(f"missing field `{'.'.join(walked)}`")
+        value = value[part]
+    return value
+
+
+def opt(payload: Any, path: str) -> Any:
+    """The value at a dotted path, or None when any part is missing."""
+    value = payload
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def text(payload: Any, path: str) -> str:
+    value = get(payload, path)
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise PayloadError(f"field `{path}` must be a non-empty string, got {value!r}")
+    return str(value)
+
+
+def when(payload: Any, path: str, *, required: bool = True) -> datetime | None:
+    """A timestamp field: ISO 8601 text, or epoch seconds/milliseconds as a number."""
+    value = get(payload, path) if required else opt(payload, path)
+    if value is None or value == "":
+        if required:
+            raise PayloadError(f"field `{path}` must be a timestamp, got nothing")
+        return None
+    return to_datetime(value, path)
+
+
+def to_datetime(value: Any, path: str) -> datetime:
+    if isinstance(value, bool):
+        raise PayloadError(f"field `{path}` must be a timestamp, got {value!r}")
+    if isinstance(value, int | float):
+        # Sources mix units (Opsgenie sends ms and ns in one payload): judge by magnitude.
+        seconds = float(value)
+        while seconds > 1e11:
+            seconds /= 1000.0
+        return datetime.fromtimestamp(seconds, UTC)
+    if isinstance(value, str):
+        candidate = value.strip()
+        if candidate.endswith(" UTC"):  # GitLab: 2016-08-12 15:23:28 UTC
+            candidate = candidate[:-4]
+        candidate = _SPACED_OFFSET.sub(r"\1", candidate.replace("Z", "+00:00").replace("z", "+00:00"))
+        # Jira writes offsets without a colon (+0000).
+        if len(candidate) > 5 and candidate[-5] in "+-" and candidate[-4:].isdigit():
+            candidate = f"{candidate[:-2]}:{candidate[-2:]}"
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            raise PayloadError(f"field `{path}` must be an ISO 8601 timestamp, got {value!r}") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # sources that omit the zone write UTC
+        return parsed.astimezone(UTC)
+    raise PayloadError(f"field `{path}` must be a timestamp, got {value!r}")
+
+
+def labels_of(items: Any) -> tuple[str, ...]:
+    """Label names from a list of strings or of objects with a `name`/`title`."""
+    if not isinstance(items, list):
+        return ()
+    names = []
+    for item in items:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict):
+            name = item.get("name") or item.get("title")
+            if isinstance(name, str):
+                names.append(name)
+    return tuple(names)
+
+
+__all__ = [
+    "Derivation",
+    "Mapping",
+    "Parsed",
+    "PayloadError",
+    "SeenCommit",
+    "get",
+    "labels_of",
+    "opt",
+    "text",
+    "to_datetime",
+    "when",
+]
