@@ -466,6 +466,7 @@ def _fmt(value: Any) -> str:
 
 def _register() -> None:
     """Command groups that live next to their feature. One line each."""
+    __import__("headway.sources.git_cli", fromlist=["register"]).register(import_app)  # git, cdevents
     __import__("headway.interpret.cli", fromlist=["register"]).register()  # flow signals review note
     from headway.rollouts.cli import app as rollout_app
 

@@ -1,0 +1,260 @@
+"""`headway import git` and `headway import cdevents`: read a source, write what is new.
+
+`import_repository` is the service behind the git command. A repository is remembered in the
+`settings` table (its refs and the import options), so importing it again costs two cheap git
+calls when nothing moved, and otherwise writes only records that are new or whose links
+changed (a release tagged on old commits, a change reverted since).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from headway.config import Settings
+from headway.ingest import ingest
+from headway.model import Change, Deployment, record_id
+from headway.sources import git
+from headway.sources.git import Commit, GitError, Options, TagRule
+from headway.store import Store
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class ImportReport:
+    repository: str
+    service: str
+    up_to_date: bool = False
+    commits: int = 0
+    changes: int = 0
+    deployments: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    undeployed: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+    seconds: float = 0.0
+
+
+def repository_name(path: Path) -> str:
+    name = path.resolve().name
+    return name[:-4] if name.endswith(".git") and len(name) > 4 else name
+
+
+def _state_key(repository: str, service: str) -> str:
+    return f"git.import:{repository}:{service}"
+
+
+def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
+    return {"pattern": opts.tags.pattern, "prereleases": opts.tags.prereleases, "team": opts.team,
+            "environment": opts.environment, "deployments": opts.deployments, "branch": branch}
+
+
+def _count_commits(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(["git", "-C", str(path), "rev-list", "--count", "--all"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def import_repository(store: Store, settings: Settings, path: Path, opts: Options,
+                      branch: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Import a repository's delivery history; all or nothing, safe to repeat."""
+    started = time.perf_counter()
+    report = ImportReport(opts.repository, opts.service)
+    git.open_repository(path)
+    refs = git.read_refs(path, branch)
+    if opts.deployments:
+        git.select_tags(refs.tags, opts.tags)  # fail on a pattern that matches nothing, first
+    key = _state_key(opts.repository, opts.service)
+    rows = store.query("SELECT value FROM settings WHERE key = ?", [key])
+    state = json.loads(rows[0][0]) if rows else None
+    signature = _signature(opts, branch)
+    incremental = state is not None and state.get("options") == signature
+    if incremental and state["tips"] == refs.tips:
+        report.up_to_date = True
+        report.seconds = time.perf_counter() - started
+        return report
+
+    counter = _count_commits(path)
+    total: list[int | None] = [None]
+
+    def tick(done: int) -> None:
+        if total[0] is None and counter.poll() is not None and counter.stdout is not None:
+            text = counter.stdout.read().strip()
+            total[0] = int(text) if text.isdigit() else None
+        if progress:
+            progress("Reading history", done, total[0])
+
+    try:
+        commits = {c.sha: c for c in git.read_log(path, numstat=not incremental, progress=tick)}
+    finally:
+        counter.wait()
+        if counter.stdout:
+            counter.stdout.close()
+    report.commits = len(commits)
+    if not commits:
+        raise GitError(f"{path} has no commits reachable from its branches and tags; nothing to import")
+    if progress:
+        progress("Deriving changes and releases", 0, None)
+    derived = git.derive(commits, refs, opts)
+
+    existing_changes = {
+        r[0]: (r[1], r[2], bool(r[3])) for r in store.query(
+            "SELECT id, deployment_ref, reverts, is_revert FROM changes "
+            "WHERE source = ? AND service = ? AND repository = ?",
+            [git.SOURCE, opts.service, opts.repository])
+    }
+    prefix = record_id(git.SOURCE, f"{opts.repository}/tag/")
+    existing_deps = {
+        r[0]: r[1] for r in store.query(
+            "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? AND id LIKE ?",
+            [git.SOURCE, opts.service, prefix.replace("%", r"\%").replace("_", r"\_") + "%"])
+        if r[0].startswith(prefix)
+    }
+    changes = [c for c in derived.changes
+               if existing_changes.get(c.id) != (c.deployment_ref, c.reverts, c.is_revert)]
+    deployments = [d for d in derived.deployments
+                   if d.id not in existing_deps or existing_deps[d.id] != d.recovers]
+    stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
+    if incremental:
+        changes = _with_sizes(path, changes, commits, set(existing_changes))
+
+    report.changes, report.deployments = len(derived.changes), len(derived.deployments)
+    report.failed, report.undeployed = derived.failed, derived.undeployed
+    if progress:
+        progress("Writing", 0, None)
+    with store.transaction():
+        for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
+            store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
+        result = ingest(store, settings, _records(derived, changes, deployments))
+        value = json.dumps({"tips": refs.tips, "options": signature, "path": str(path.resolve())})
+        store.execute("DELETE FROM settings WHERE key = ?", [key])
+        store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
+    report.removed = len(stale)
+    report.written = dict(result.new)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _records(derived: git.Derived, changes: list[Change], deployments: list[Deployment]) -> Iterable[Any]:
+    yield derived.service
+    yield from deployments
+    yield from changes
+
+
+def _with_sizes(path: Path, changes: list[Change], commits: dict[str, Commit],
+                known: set[str]) -> list[Change]:
+    """Fill in sizes of changes new to the store (one `git log --no-walk` over just those)."""
+    need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha]
+    if not need:
+        return changes
+    sized = {c.sha: c for c in git.read_log(path, numstat=True, revisions=("--no-walk", *need))}
+    out = []
+    for c in changes:
+        s = sized.get(c.merge_sha or "")
+        if s is not None and c.id not in known:
+            c = replace(c, files=s.files, additions=s.additions, deletions=s.deletions)
+        out.append(c)
+    return out
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def register(import_app: typer.Typer) -> None:
+    """Add `import git` and `import cdevents` to the `headway import` group."""
+    import_app.command("git")(import_git)
+    import_app.command("cdevents")(import_cdevents)
+
+
+def import_git(
+    path: Annotated[Path, typer.Argument(help="A git working tree or bare clone.")],
+    service: Annotated[str, typer.Option("--service", help="Service the repository delivers.")],
+    team: Annotated[str | None, typer.Option("--team", help="Team that owns the service.")] = None,
+    deploy_tags: Annotated[str | None, typer.Option(
+        "--deploy-tags", help="Tags that are deployments: a glob ('v*') or a regular expression "
+        "('re:^release-'). Default: release-like version tags (v1.2.3, 1.2, name-1.2).")] = None,
+    prereleases: Annotated[bool, typer.Option(
+        "--prereleases", help="Count pre-release tags (rc, a, b, dev, alpha, beta …) as deployments.")] = False,
+    environment: Annotated[str, typer.Option("--environment", help="Environment of the deployments.")] = "production",
+    branch: Annotated[str | None, typer.Option(
+        "--branch", help="Main-line branch (default: the repository's HEAD).")] = None,
+    repository: Annotated[str | None, typer.Option(
+        "--repository", help="Repository name in record ids (default: the directory name).")] = None,
+    no_deployments: Annotated[bool, typer.Option(
+        "--no-deployments", help="Import changes only (the repository has no release tags).")] = False,
+) -> None:
+    """Import changes, release deployments, failures and recoveries from git history.
+
+    Pull requests are recognised from merge commits (GitHub, GitLab, Bitbucket) and squash
+    merges ("… (#N)"); other commits on the main line are changes of their own. Every tag
+    matching --deploy-tags is a deployment at the tag's time, shipping the changes it is the
+    first tag to contain. A deployment whose change is later reverted failed; the first
+    release shipping the revert recovered it. Re-running imports only what is new.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+    from headway.cli import console, fail, get_settings, store_for
+
+    settings = get_settings()
+    opts = Options(service=service, repository=repository or repository_name(path), team=team,
+                   environment=environment, tags=TagRule(deploy_tags, prereleases),
+                   deployments=not no_deployments)
+    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+             console=console, transient=True) as bar, store_for(settings) as store:
+        task = bar.add_task("Reading history", total=None)
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        try:
+            report = import_repository(store, settings, path, opts, branch, progress)
+        except GitError as error:
+            bar.stop()
+            fail(str(error))
+    if report.up_to_date:
+        console.print(f"{opts.repository}: up to date, nothing new since the last import "
+                      f"({report.seconds:.2f} s).", highlight=False)
+        return
+    written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in report.written.items() if n) or "nothing new"
+    console.print(
+        f"Imported {opts.repository} into service {service} in {report.seconds:.1f} s: "
+        f"{report.commits} commits, {report.changes} changes, {report.deployments} deployments "
+        f"({len(report.failed)} failed: a shipped change was reverted), {report.undeployed} "
+        f"changes not in any release yet. Written: {written}"
+        + (f"; {report.removed} deployments removed (tag gone or no longer matching)" if report.removed else "")
+        + ".", highlight=False)
+
+
+def import_cdevents(
+    paths: Annotated[list[Path], typer.Argument(help="CDEvents JSON files, or directories of them.")],
+    service: Annotated[str | None, typer.Option(
+        "--service", help="Service for events that do not name one.")] = None,
+) -> None:
+    """Import CDEvents (specification 0.4, 0.5 and 0.6 drafts), validated against the schemas.
+
+    change.*, pipelinerun.*, service.deployed|upgraded|rolledback|removed, incident.* and
+    approval.* become canonical records; any other event is kept raw, marked ignored, and
+    listed. A file that fails its schema stops the import: nothing is written.
+    """
+    from headway.cli import console, fail, get_settings, store_for
+    from headway.sources import cdevents
+
+    settings = get_settings()
+    try:
+        batch = cdevents.read_paths(paths, default_service=service)
+    except cdevents.CDEventError as error:
+        fail(str(error))
+    with store_for(settings) as store, console.status("Importing CDEvents…"):
+        result = ingest(store, settings, batch.records)
+    written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in result.new.items() if n) or "nothing new"
+    console.print(f"Imported {batch.events} CDEvents: {written}.", highlight=False)
+    for kind, count in sorted(batch.ignored.items()):
+        console.print(f"[yellow]note:[/yellow] {count} event(s) of type {kind} have no delivery "
+                      "meaning in Headway; kept as raw events (status ignored).", highlight=False)

@@ -1,0 +1,242 @@
+"""`headway import git`: changes, release deployments, failures and recoveries from history.
+
+The `shop` repository below is small enough to reason about by hand:
+
+    main:  c1 ─ [PR #1: a1 a2] ─ s1 "(#2)" ─ d1 revert s1 ─ [MR !7: b1] ─ e1 ─ e2 revert e1 ─ u1
+    tags:  v1.0.0@c1 (Jan 2)    v1.1.0@s1 (lightweight, Jan 5 10:00)   v1.2.0rc1@d1 (pre-release)
+           v1.2.0@e2 (Jan 8)
+    release-1.1 (from s1): r1 revert s1 ─ tag v1.1.1 (Jan 6 13:00)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from headway.cli import app
+from headway.config import get_settings
+from headway.store import open_store
+from tests.sources.conftest import RepoBuilder
+
+runner = CliRunner()
+
+
+@dataclass
+class Shop:
+    repo: RepoBuilder
+    sha: dict[str, str]
+
+
+@pytest.fixture
+def shop(repo_builder: RepoBuilder) -> Shop:
+    r, sha = repo_builder, {}
+    sha["c1"] = r.commit("Initial commit", "2024-01-01T10:00:00+00:00", lines=3)
+    r.tag("v1.0.0", "2024-01-02T00:00:00+00:00")
+    r.git("checkout", "-q", "-b", "feature-x")
+    sha["a1"] = r.commit("Start feature X", "2024-01-03T09:00:00+02:00", author="Grace Hopper", lines=4)
+    sha["a2"] = r.commit("Finish feature X", "2024-01-03T12:00:00+00:00", author="Grace Hopper", lines=2)
+    r.git("checkout", "-q", "main")
+    sha["m1"] = r.merge("feature-x", "Merge pull request #1 from grace/feature-x\n\nAdd feature X",
+                        "2024-01-04T10:00:00-05:00")
+    sha["s1"] = r.commit("Fix parser (#2)", "2024-01-05T10:00:00+00:00", lines=5)
+    r.tag("v1.1.0")  # lightweight: deployed at s1's commit time
+    r.git("checkout", "-q", "-b", "release-1.1")
+    r.git("revert", "--no-edit", sha["s1"], date="2024-01-06T12:00:00+00:00")
+    sha["r1"] = r.head()
+    r.tag("v1.1.1", "2024-01-06T13:00:00+00:00")
+    r.git("checkout", "-q", "main")
+    r.git("revert", "--no-edit", sha["s1"], date="2024-01-06T10:00:00+00:00")
+    sha["d1"] = r.head()
+    r.tag("v1.2.0rc1", "2024-01-06T11:00:00+00:00")
+    r.git("checkout", "-q", "-b", "f2")
+    sha["b1"] = r.commit("Add thing", "2024-01-07T08:00:00+00:00")
+    r.git("checkout", "-q", "main")
+    sha["mr7"] = r.merge("f2", "Merge branch 'f2' into 'main'\n\nAdd thing\n\nSee merge request grp/shop!7",
+                         "2024-01-07T09:00:00+00:00")
+    sha["e1"] = r.commit("Add experiment", "2024-01-07T10:00:00+00:00")
+    r.git("revert", "--no-edit", sha["e1"], date="2024-01-07T11:00:00+00:00")
+    sha["e2"] = r.head()
+    r.tag("v1.2.0", "2024-01-08T00:00:00+00:00")
+    sha["u1"] = r.commit("Work in progress", "2024-01-09T00:00:00+00:00")
+    return Shop(r, sha)
+
+
+def run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def fails(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 2, result.output
+    return " ".join(result.output.split())
+
+
+def listing(kind: str) -> list[dict]:
+    out = run("list", kind, "--service", "shop", "--since", "2023-12-01", "--until", "2024-12-31",
+              "--format", "json")
+    return json.loads(out)
+
+
+def test_changes_from_merges_squashes_and_direct_commits(shop: Shop) -> None:
+    out = run("import", "git", str(shop.repo.path), "--service", "shop", "--team", "web")
+    assert "9 changes, 4 deployments (1 failed" in " ".join(out.split())
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    sha = shop.sha
+    # c1, m1 (PR #1), s1 (#2), d1, r1 (release branch), mr7 (!7), e1, e2, u1; a1, a2, b1 are
+    # inside their merges; the rc tag and sync merges add none.
+    assert set(changes) == {sha[k] for k in ("c1", "m1", "s1", "d1", "r1", "mr7", "e1", "e2", "u1")}
+    pr1 = changes[sha["m1"]]
+    assert (pr1["number"], pr1["title"], pr1["author"]) == (1, "Add feature X", "Grace Hopper")
+    # a1 was written at 09:00+02:00 = 07:00Z; the merge at 10:00-05:00 = 15:00Z.
+    assert pr1["first_commit_at"].startswith("2024-01-03T07:00:00")
+    assert pr1["merged_at"].startswith("2024-01-04T15:00:00")
+    # PR size is the merge's diff against main: a1 added 4 lines in a new file, a2 2 lines in
+    # another: 2 files, 6 additions.
+    assert (pr1["files"], pr1["additions"], pr1["deletions"]) == (2, 6, 0)
+    squash = changes[sha["s1"]]
+    assert (squash["number"], squash["title"], squash["additions"]) == (2, "Fix parser", 5)
+    assert changes[sha["mr7"]]["number"] == 7
+    assert changes[sha["mr7"]]["first_commit_at"].startswith("2024-01-07T08:00:00")
+    direct = changes[sha["c1"]]
+    assert (direct["number"], direct["title"]) == (None, "Initial commit")
+
+
+def test_changes_ship_with_the_earliest_release_containing_them(shop: Shop) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    deployed = {c["id"].split("/")[-1]: (c["deployment_id"] or "").split("/")[-1] for c in listing("changes")}
+    sha = shop.sha
+    assert deployed[sha["c1"]] == "v1.0.0"
+    assert deployed[sha["m1"]] == deployed[sha["s1"]] == "v1.1.0"
+    assert deployed[sha["r1"]] == "v1.1.1"  # only the release branch's tag contains it
+    # d1 sits under the rc tag, which is a pre-release and not a deployment.
+    assert deployed[sha["d1"]] == deployed[sha["mr7"]] == deployed[sha["e1"]] == deployed[sha["e2"]] == "v1.2.0"
+    assert deployed[sha["u1"]] == ""  # in no release yet, and not guessed from time
+    deps = {d["version"]: d for d in listing("deployments")}
+    assert sorted(deps) == ["v1.0.0", "v1.1.0", "v1.1.1", "v1.2.0"]
+    assert deps["v1.1.0"]["finished_at"].startswith("2024-01-05T10:00:00")  # lightweight: commit time
+    assert deps["v1.1.1"]["finished_at"].startswith("2024-01-06T13:00:00")  # annotated: tagger time
+
+
+def test_reverted_release_failed_and_the_release_shipping_the_revert_recovered_it(shop: Shop) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    deps = {d["version"]: d for d in listing("deployments")}
+    sha = shop.sha
+    failed = deps["v1.1.0"]
+    assert failed["failed"] and failed["failure_reason"] == "revert"
+    # s1 is reverted twice: on main by d1 and on the release branch by r1.
+    assert sorted(e["record"] for e in failed["evidence"]) == sorted(
+        f"git:shop/{sha[k]}" for k in ("d1", "r1"))
+    # The first release shipping a revert is v1.1.1 at Jan 6 13:00 (v1.2.0 is Jan 8).
+    assert failed["recovered_at"].startswith("2024-01-06T13:00:00")
+    assert deps["v1.1.1"]["recovers"] == failed["id"] and deps["v1.1.1"]["rework"]
+    assert deps["v1.2.0"]["rework"]  # it ships d1, the main-line revert
+    # e1 was reverted by e2 before any release: v1.2.0 shipped both, nobody saw e1 fail.
+    assert [v for v, d in deps.items() if d["failed"]] == ["v1.1.0"]
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[sha["d1"]]["is_revert"] and changes[sha["d1"]]["reverts"] == f"git:shop/{sha['s1']}"
+    assert changes[sha["e2"]]["reverts"] == f"git:shop/{sha['e1']}"
+
+
+def test_revert_of_a_merge_commit_points_at_the_pull_request(repo_builder: RepoBuilder) -> None:
+    r = repo_builder
+    r.commit("Initial commit", "2024-02-01T00:00:00Z")
+    r.git("checkout", "-q", "-b", "feature")
+    r.commit("Risky change", "2024-02-02T00:00:00Z")
+    r.git("checkout", "-q", "main")
+    merge = r.merge("feature", "Merge pull request #41 from x/feature\n\nRisky change", "2024-02-03T00:00:00Z")
+    r.tag("v2.0.0", "2024-02-04T00:00:00Z")
+    r.git("revert", "--no-edit", "-m", "1", merge, date="2024-02-05T00:00:00Z")
+    revert = r.head()
+    r.tag("v2.0.1", "2024-02-06T00:00:00Z")
+    run("import", "git", str(r.path), "--service", "shop")
+    changes = {c["id"]: c for c in listing("changes")}
+    assert changes[f"git:shop/{revert}"]["reverts"] == f"git:shop/{merge}"
+    deps = {d["version"]: d for d in listing("deployments")}
+    assert deps["v2.0.0"]["failed"] and deps["v2.0.1"]["recovers"] == deps["v2.0.0"]["id"]
+    # Recovery time: v2.0.0 at Feb 4 00:00, v2.0.1 at Feb 6 00:00.
+    assert deps["v2.0.0"]["recovered_at"].startswith("2024-02-06T00:00:00")
+
+
+def test_reimport_adds_only_what_is_new_including_tags_on_old_commits(shop: Shop) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    out = run("import", "git", str(shop.repo.path), "--service", "shop")
+    assert "up to date" in out
+    r = shop.repo
+    new = r.commit("Add docs (#9)", "2024-01-10T00:00:00Z", lines=7)
+    r.tag("v1.3.0", "2024-01-11T00:00:00Z", ref=shop.sha["u1"])  # a release of an old commit
+    out = " ".join(run("import", "git", str(r.path), "--service", "shop").split())
+    # New: the v1.3.0 deployment and change #9; u1 is rewritten with its deployment.
+    assert "Written: 1 deployments, 1 changes" in out
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[shop.sha["u1"]]["deployment_id"] == "git:shop/tag/v1.3.0"
+    assert (changes[new]["number"], changes[new]["additions"], changes[new]["deployment_id"]) == (9, 7, None)
+    # Sizes stored by the first import are kept: PR #1 still 6 lines.
+    assert changes[shop.sha["m1"]]["additions"] == 6
+
+
+def test_prereleases_count_when_asked_and_patterns_select_tags(shop: Shop) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop", "--prereleases")
+    deps = {d["version"] for d in listing("deployments")}
+    assert deps == {"v1.0.0", "v1.1.0", "v1.1.1", "v1.2.0rc1", "v1.2.0"}
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[shop.sha["d1"]]["deployment_id"] == "git:shop/tag/v1.2.0rc1"
+
+
+def test_bare_clone_imports_the_same(shop: Shop, tmp_path: Path) -> None:
+    bare = tmp_path / "shop.git"
+    shop.repo.git("clone", "-q", "--bare", str(shop.repo.path), str(bare))
+    out = " ".join(run("import", "git", str(bare), "--service", "shop").split())
+    assert "Imported shop into service shop" in out and "9 changes, 4 deployments" in out
+
+
+def _nothing_written() -> None:
+    store = open_store(get_settings())
+    try:
+        assert store.count("changes") == store.count("deployments") == 0
+    finally:
+        store.close()
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    out = fails("import", "git", str(tmp_path), "--service", "shop")
+    assert "is not a git repository" in out and "bare clone" in out
+    _nothing_written()
+
+
+def test_pattern_that_matches_nothing(shop: Shop) -> None:
+    out = fails("import", "git", str(shop.repo.path), "--service", "shop", "--deploy-tags", "deploy-*")
+    assert "no tag matches deploy-*" in out and "v1.2.0" in out and "--deploy-tags" in out
+    _nothing_written()
+
+
+def test_only_prereleases_match(shop: Shop) -> None:
+    out = fails("import", "git", str(shop.repo.path), "--service", "shop", "--deploy-tags", "*rc*")
+    assert "1 pre-release tag(s) matched" in out and "--prereleases" in out
+
+
+def test_empty_history(repo_builder: RepoBuilder) -> None:
+    out = fails("import", "git", str(repo_builder.path), "--service", "shop")
+    assert "has no commits" in out
+    _nothing_written()
+
+
+def test_shallow_clone_says_what_is_missing(shop: Shop, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    shop.repo.git("clone", "-q", "--depth", "1", f"file://{shop.repo.path}", str(shallow))
+    out = fails("import", "git", str(shallow), "--service", "shop")
+    assert "shallow clone" in out and "git fetch --unshallow" in out
+    _nothing_written()
+
+
+def test_no_tags_at_all_suggests_changes_only(repo_builder: RepoBuilder) -> None:
+    repo_builder.commit("Initial commit", "2024-01-01T00:00:00Z")
+    out = fails("import", "git", str(repo_builder.path), "--service", "shop")
+    assert "no tags" in out and "--no-deployments" in out
+    run("import", "git", str(repo_builder.path), "--service", "shop", "--no-deployments")
+    assert len(listing("changes")) == 1
