@@ -10,8 +10,10 @@ Evaluating never raises and never blocks on the network.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -313,7 +315,7 @@ class Client:
                 if self._stop.is_set():
                     return
                 if not line:
-                    if data and event == "config":
+                    if data and event == "config" and not self._stop.is_set():
                         self._apply(build_snapshot("\n".join(data).encode()))
                     event, data = "message", []
                 elif line.startswith("data:"):
@@ -376,10 +378,12 @@ class Client:
             return
         response = self._response
         if response is not None:
-            try:
-                response.close()
-            except Exception:
-                log.debug("closing the event stream failed", exc_info=True)
+            # Wake the stream thread out of its blocking read by shutting the socket down.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         self.flush()
         for thread in self._threads:
             thread.join(timeout=2)

@@ -1,0 +1,64 @@
+"""Scale-out: two servers on one PostgreSQL store; a change on one reaches SDKs on the other."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from headway.config import Settings
+from headway.flags.service import FlagService
+from headway.flags.snapshot import build_snapshot
+from headway.sdk import Client
+from headway.store import open_store
+
+from .conftest import BOOLEAN_FLAG, eventually, start_live, stop_live
+
+pytestmark = pytest.mark.postgres
+
+
+def test_change_on_one_replica_reaches_sdks_on_the_other(pg_schema_url: str) -> None:
+    settings = Settings(database=pg_schema_url)
+    a = start_live(settings)
+    b = start_live(settings, keys=(a.admin["Authorization"][7:], a.server_key, a.client_key))
+    try:
+        assert eventually(lambda: a.app.state.flag_listener.listening.is_set())
+        assert eventually(lambda: b.app.state.flag_listener.listening.is_set())
+        # Given a flag, on, created through replica A
+        httpx.post(f"{a.url}/api/flags", json=BOOLEAN_FLAG, headers=a.admin).raise_for_status()
+        httpx.patch(
+            f"{a.url}/api/flags/new-checkout/environments/production",
+            json={"enabled": True, "default": {"variant": "on"}},
+            headers=a.admin,
+        ).raise_for_status()
+        # And an SDK streaming from replica B (the key, made on A, is valid on B: shared store)
+        with Client(b.url, a.server_key, flush_interval=0) as client:
+            assert client.wait_until_ready(10)
+            assert eventually(lambda: client.connected)
+            assert client.boolean("new-checkout", False, {"targetingKey": "u"}) is True
+            # When A kills the flag, Then B hears of it through NOTIFY and pushes it
+            httpx.post(
+                f"{a.url}/api/flags/new-checkout/kill", json={}, headers=a.admin
+            ).raise_for_status()
+            assert eventually(lambda: client.evaluate("new-checkout").reason == "DISABLED")
+        # And both replicas serve the same configuration, with the same ETag
+        sdk = {"Authorization": f"Bearer {a.server_key}"}
+        etags = {httpx.get(f"{r.url}/sdk/config", headers=sdk).headers["etag"] for r in (a, b)}
+        assert len(etags) == 1
+    finally:
+        stop_live(b)
+        stop_live(a)
+
+
+def test_service_on_postgres_versions_and_audits(pg_schema_url: str) -> None:
+    store = open_store(Settings(database=pg_schema_url))
+    try:
+        service = FlagService(store)
+        service.create_flag(BOOLEAN_FLAG, actor="alice")
+        service.set_enabled("new-checkout", "production", True, actor="bob")
+        assert [v.actor for v in service.history("new-checkout")] == ["alice", "bob"]
+        snap = build_snapshot(service.config("production"))
+        # Enabled, and a new flag's default serve is its `off` variant: STATIC, False
+        result = snap.flags["new-checkout"].evaluate({})
+        assert (result.reason, result.value) == ("STATIC", False)
+    finally:
+        store.close()
