@@ -193,12 +193,36 @@ def simulate(
 # -- import ----------------------------------------------------------------------------------
 
 
+def _remote(path: str, **params: Any) -> Any:
+    """GET from the server HEADWAY_URL names; its errors become one line, like local ones."""
+    from headway import remote
+
+    try:
+        return remote.get_json(get_settings().url or "", path, params)
+    except StoreError as error:
+        fail(str(error))
+
+
 def _run_import(records: Callable[[], Iterator[Any]], label: str) -> None:
     settings = get_settings()
+    if settings.url:
+        from headway import remote
+
+        try:
+            with console.status(f"Importing {label} through {settings.url}…"):
+                sent = remote.import_records(settings.url, list(records()))
+        except (InputError, StoreError) as error:
+            fail(str(error))
+        _report_import(label, sent["new"], sent["seen"])
+        return
     with store_for(settings) as store, console.status(f"Importing {label}…"):
         result = ingest(store, settings, records())
-    seen = sum(result.seen.values())
-    console.print(f"Imported {label}: {_summary(result.new)}"
+    _report_import(label, result.new, result.seen)
+
+
+def _report_import(label: str, new: dict[str, int], seen_by_table: dict[str, int]) -> None:
+    seen = sum(seen_by_table.values())
+    console.print(f"Imported {label}: {_summary(new)}"
                   + (f"; {seen} already present, unchanged or updated" if seen else "") + ".",
                   highlight=False)
 
@@ -243,16 +267,29 @@ def metrics(
     of the chosen DORA report year (the 2025 report has none). The JSON is a stable contract
     (docs/metrics-json.md).
     """
-    with store_for() as store:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
-        year = levels.value
+    if get_settings().url:
+        from headway import remote
+
+        data = _remote("/api/metrics", service=service, team=team, context=context, since=since,
+                       until=until, by=by.value if by else None, each=each.value if each else None,
+                       definition=definition, levels=levels.value)
         if each:
-            sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
-            _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
+            sets = [remote.metric_set(d) for d in data]
+            label = sets[0].definition.label if sets else definition or "active definition"
+            _emit_sets(sets, fmt, f"By {each.value} · {label}")
             return
-        result = dora.compute(store, defn, scope, period, year=year, by=by.value if by else None)
+        result = remote.metric_set(data)
+    else:
+        with store_for() as store:
+            defn = definition_of(store, definition)
+            scope = scope_of(service, team, context)
+            period = period_of(store, since, until)
+            year = levels.value
+            if each:
+                sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
+                _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
+                return
+            result = dora.compute(store, defn, scope, period, year=year, by=by.value if by else None)
         if fmt is Format.json:
             emit_json(result.to_json())
         elif fmt is Format.csv:
@@ -292,16 +329,20 @@ def _notes(result: MetricSet) -> None:
 def _list(kind: str, service: str | None, team: str | None, context: str | None,
           since: str | None, until: str | None, definition: str | None, fmt: Format,
           limit: int | None) -> None:
-    with store_for() as store:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
-        if kind == "deployments":
-            rows = records.deployments(store, defn, scope, period, limit)
-        elif kind == "changes":
-            rows = records.changes(store, defn, scope, period, limit)
-        else:
-            rows = records.incidents(store, scope, period, limit)
+    if get_settings().url:
+        rows = _remote(f"/api/{kind}", service=service, team=team, context=context, since=since,
+                       until=until, definition=definition, limit=limit)
+    else:
+        with store_for() as store:
+            defn = definition_of(store, definition)
+            scope = scope_of(service, team, context)
+            period = period_of(store, since, until)
+            if kind == "deployments":
+                rows = records.deployments(store, defn, scope, period, limit)
+            elif kind == "changes":
+                rows = records.changes(store, defn, scope, period, limit)
+            else:
+                rows = records.incidents(store, scope, period, limit)
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
@@ -466,6 +507,7 @@ def _fmt(value: Any) -> str:
 
 def _register() -> None:
     """Command groups that live next to their feature. One line each."""
+    __import__("headway.serve", fromlist=["register"]).register(app)  # serve, sources, reprocess
     __import__("headway.sources.git_cli", fromlist=["register"]).register(import_app)  # git, cdevents
     __import__("headway.interpret.cli", fromlist=["register"]).register()  # flow signals review note
     from headway.rollouts.cli import app as rollout_app

@@ -112,4 +112,13 @@ def reprocess() -> None:
                   f"{result.removed} records derived earlier.", highlight=False)
 
 
-__all__ = ["create", "reprocess", "serve", "sources_app", "sources_status"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve`, `sources status` and `reprocess` to the root command."""
+    app.command("serve")(serve)
+    app.command("reprocess")(reprocess)
+    app.add_typer(sources_app, name="sources")
+
+
+__all__ = ["create", "register", "reprocess", "serve", "sources_app", "sources_status"]

@@ -82,6 +82,6 @@ def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
     from headway.api import metrics, rollouts
 
-    from headway.api import hooks, prometheus
+    from headway.api import hooks, imports, prometheus
 
-    return [metrics.router, hooks.router, prometheus.router, rollouts.router]
+    return [metrics.router, hooks.router, imports.router, prometheus.router, rollouts.router]

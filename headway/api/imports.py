@@ -1,0 +1,43 @@
+"""Remote import and delivery status: what `headway import` and `headway sources status` call
+when HEADWAY_URL points at a running server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from headway import deliveries
+from headway.api.app import StoreDep
+from headway.ingest import ingest
+from headway.sources.files import InputError, parse_record
+
+router = APIRouter(prefix="/api", tags=["import"])
+
+
+@router.post("/import/jsonl", summary="Import canonical JSONL records (all or nothing)")
+async def import_jsonl(request: Request, store: StoreDep) -> dict[str, Any]:
+    """The body is Headway's canonical JSONL (docs/jsonl.md), one record per line. Every line
+    is checked before anything is written; a bad line answers 400 naming the line and field."""
+    body = await request.body()
+    try:
+        records = [parse_record(_line(line, number), f"line {number}")
+                   for number, line in enumerate(body.splitlines(), 1) if line.strip()]
+    except InputError as error:
+        raise HTTPException(status_code=400, detail=str(error)) from None
+    result = await run_in_threadpool(ingest, store, request.app.state.settings, records)
+    return {"new": result.new, "seen": result.seen}
+
+
+def _line(line: bytes, number: int) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise InputError(f"line {number}: not valid JSON ({error})") from None
+
+
+@router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")
+def sources_status(store: StoreDep) -> list[dict[str, Any]]:
+    return deliveries.status(store)
