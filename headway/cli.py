@@ -513,6 +513,10 @@ def _register() -> None:
     from headway.rollouts.cli import app as rollout_app
 
     app.add_typer(rollout_app, name="rollout")
+    from headway.flags.cli import app as flags_app, tokens_app
+
+    app.add_typer(flags_app, name="flags")
+    app.add_typer(tokens_app, name="tokens")
 
 
 _register()
