@@ -6,8 +6,24 @@ Each service follows an archetype with a recognisable delivery pattern:
 - `healthy`: many small deployments a day, short waits, few failures, fast recovery.
 - `speeding`: over the period it deploys more often and merges faster while its change fail
   rate climbs: speed bought by pushing instability downstream.
-- `slicing`: a team that splits work into many tiny deployments, some of them empty, with no
-  better outcomes to show for it.
+- `slicing`: a team that splits work into ever more, ever tinier deployments, some of them
+  empty, with no better outcomes to show for it.
+
+Four more archetypes plant the patterns Headway's detectors must find. Each drifts into its
+pattern during the period (from 40% to 80% of the way through), so a window before the drift
+and one after it differ the way a real team's months would:
+
+- `local`: review gets much faster, but the saved time reappears as merge wait (a merge
+  queue): one stage faster, end to end unchanged.
+- `theatre`: deployments multiply, but the extra ones ship nothing users can see (empty, or
+  version bumps and chores); user-visible change per day stays flat.
+- `redefined`: failures stop being recorded as failures: incidents no longer name their
+  cause, are filed late and labelled third-party, and rollbacks become redeploys of an
+  earlier version recorded as ordinary deployments.
+- `hidden`: rework (reverts, hotfixes) rises while incidents stop being filed.
+
+Randomness for everything added after the first four archetypes comes from a second
+generator, so the original archetypes' records are unchanged by the additions.
 
 The output is a pure function of the options: same seed, same lines.
 """
@@ -44,13 +60,25 @@ class Archetype:
     recovery_h: float
     empty_share: float = 0.0  # deployments that ship nothing
     ramp: float = 0.0  # speeding: how much faster/failier by the end of the period
+    slice_ramp: float = 0.0  # slicing: how many times more (and smaller) deployments by the end
+    drift: str | None = None  # local | theatre | redefined | hidden (see the module docstring)
+    defects: float = 0.01  # escaped defects per deployment that shipped something
 
 
 ARCHETYPES = {
     "regulated": Archetype("regulated", "regulated", 0.06, 10, 220, 20, 6, 10, 70, 4, 0.05, 3.0),
     "healthy": Archetype("healthy", "customer-facing", 1.0, 1.5, 60, 6, 1.0, 1.5, 0, 0.3, 0.05, 0.6),
     "speeding": Archetype("speeding", "customer-facing", 0.3, 3, 160, 16, 8, 8, 0, 4, 0.06, 2.0, ramp=3.0),
-    "slicing": Archetype("slicing", "internal", 3.0, 0.7, 8, 2, 0.5, 0.5, 0, 0.2, 0.04, 1.0, empty_share=0.3),
+    "slicing": Archetype("slicing", "internal", 2.0, 0.7, 12, 2, 0.5, 0.5, 0, 0.2, 0.04, 1.0,
+                         empty_share=0.3, slice_ramp=1.5),
+    "local": Archetype("local", "customer-facing", 0.5, 2, 80, 8, 3, 12, 0, 2, 0.05, 1.0,
+                       drift="local"),
+    "theatre": Archetype("theatre", "customer-facing", 0.4, 2, 90, 8, 2, 4, 0, 1, 0.05, 1.0,
+                         drift="theatre"),
+    "redefined": Archetype("redefined", "customer-facing", 0.25, 2, 100, 8, 2, 4, 0, 1, 0.2, 2.0,
+                           drift="redefined"),
+    "hidden": Archetype("hidden", "internal", 0.4, 2, 100, 8, 2, 4, 0, 1, 0.06, 2.0,
+                        drift="hidden"),
 }
 # (service, team, archetype) for the first services; more are named after these.
 LAYOUT = [
@@ -62,7 +90,16 @@ LAYOUT = [
     ("card-gateway", "payments", "regulated"),
     ("recommendations", "growth", "speeding"),
     ("email-digest", "messaging", "slicing"),
+    ("billing-api", "billing", "local"),
+    ("mobile-api", "mobile", "theatre"),
+    ("auth", "identity", "redefined"),
+    ("pipelines", "data", "hidden"),
 ]
+# Teams whose archetype plants nothing a detector should find.
+HEALTHY_TEAMS = ("web",)
+# Team → the detector its archetype plants (docs/detectors.md).
+PLANTED = {"growth": "speed_outcomes", "messaging": "slicing", "billing": "local_optimisation",
+           "mobile": "theatre", "identity": "redefined", "data": "hidden_quality"}
 
 
 @dataclass(frozen=True)
@@ -95,11 +132,19 @@ def generate(opts: Options) -> Iterator[dict[str, Any]]:
         yield {"type": "service", "name": service, "team": team, "context": arch.context,
                "repository": f"acme/{service}"}
         rng = random.Random(f"{opts.seed}:{index}")
-        yield from _service(rng, service, arch, opts, start, end)
+        extra = random.Random(f"{opts.seed}:{index}:planted")
+        yield from _service(rng, service, arch, opts, start, end, extra)
+
+
+def _drift(arch: Archetype, progress: float) -> float:
+    """How far a drifting archetype has moved into its pattern: 0 before 40%, 1 after 80%."""
+    if arch.drift is None:
+        return 0.0
+    return min(1.0, max(0.0, (progress - 0.4) / 0.4))
 
 
 def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
-             start: float, end: float) -> Iterator[dict[str, Any]]:
+             start: float, end: float, extra: random.Random) -> Iterator[dict[str, Any]]:
     seq = 0
 
     def ident(prefix: str) -> str:
@@ -116,10 +161,15 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
     pending_revert: list[tuple[str, float]] = []
     while t < end:
         progress = (t - start) / (end - start)
+        drift = _drift(arch, progress)
         # speeding: more deployments, shorter waits, more failures as the period goes on
         speed = 1.0 + arch.ramp * progress
         fail_p = min(0.6, arch.fail * (1.0 + arch.ramp * 1.6 * progress ** 1.5))
-        rate = arch.rate * opts.deploys_per_day * speed
+        if arch.drift == "hidden":
+            fail_p = arch.fail * (1.0 + 2.5 * drift)
+        slicing = 1.0 + arch.slice_ramp * progress
+        theatre = 1.0 + 3.0 * drift if arch.drift == "theatre" else 1.0
+        rate = arch.rate * opts.deploys_per_day * speed * slicing * theatre
         gap = rng.expovariate(rate / DAY)
         if arch.context == "regulated":
             # release windows: business hours on weekdays only
@@ -133,14 +183,27 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
         deploy_start = t
         deploy_end = t + rng.uniform(3, 15) * 60 * (3 if arch.context == "regulated" else 1)
         n_changes = 0 if rng.random() < arch.empty_share else max(1, _poisson(rng, arch.batch))
+        # theatre: the extra deployments ship nothing users can see (empty or a version bump)
+        invisible = arch.drift == "theatre" and extra.random() > 1.0 / theatre
+        if invisible:
+            n_changes = 0
         # changes shipped by this deployment were merged since the previous one
         shipped: list[str] = []
         for _ in range(n_changes):
             for record in _change(rng, service, arch, ident, ref, speed,
-                                  rng.uniform(last_merge, deploy_start - 60), deploy_id):
+                                  rng.uniform(last_merge, deploy_start - 60), deploy_id,
+                                  lines_scale=1.0 / slicing, drift=drift):
                 if record["type"] == "change":
                     shipped.append(record["source_id"])
                 yield record
+        if invisible and extra.random() < 0.5:
+            merged = deploy_start - extra.uniform(600, 3600)
+            bump = ident("c")
+            yield {"type": "change", "source": SOURCE, "source_id": bump, "service": service,
+                   "title": f"Bump version to v{version}", "labels": ["chore"],
+                   "first_commit_at": _ts(merged - 900), "opened_at": _ts(merged - 600),
+                   "merged_at": _ts(merged), "additions": 1, "deletions": 1, "files": 1,
+                   "deployment_ref": ref(deploy_id)}
         while pending_revert:
             reverted, merged = pending_revert.pop()
             merged = min(merged, deploy_start - 60)
@@ -167,11 +230,40 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
                "environment": "production", "started_at": _ts(deploy_start),
                "finished_at": _ts(deploy_end), "status": "success", "kind": "deploy",
                "version": f"v{version}", "trigger": "pipeline"}
+        if shipped and extra.random() < arch.defects * (1.0 + 6.0 * arch.ramp / 3.0 * progress):
+            yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/defect",
+                   "service": service,
+                   "found_at": _ts(deploy_end + extra.uniform(0.5, 10) * DAY),
+                   "severity": extra.choice(["minor", "major"]), "title": "Customer-reported bug",
+                   "deployment_ref": ref(deploy_id)}
         if n_changes and rng.random() < fail_p:
             recovery = rng.lognormvariate(math.log(arch.recovery_h * HOUR), 0.7)
             mode = rng.choices(["incident", "rollback", "hotfix", "revert"], [4, 3, 2, 1])[0]
             fixed = deploy_end + recovery
-            if mode in ("incident", "hotfix", "rollback"):
+            quiet = arch.drift == "hidden" and extra.random() < drift
+            redefined = arch.drift == "redefined" and extra.random() < drift
+            if quiet:
+                # fixed quietly: a revert or a hotfix, no incident filed
+                mode = "revert" if extra.random() < 0.6 else "hotfix"
+            if redefined:
+                # filed late as a provider problem, naming nothing; rolled back by redeploying
+                # the previous version as an ordinary deployment
+                opened = deploy_end + extra.uniform(30, 90) * HOUR
+                if opened < end:
+                    yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
+                           "service": service, "opened_at": _ts(opened),
+                           "resolved_at": _ts(opened + recovery), "severity": "sev3",
+                           "customer_impact": True, "title": "Upstream provider issue",
+                           "labels": ["third-party"]}
+                if mode in ("rollback", "hotfix"):
+                    yield {"type": "deployment", "source": SOURCE, "source_id": ident("d"),
+                           "service": service, "environment": "production",
+                           "started_at": _ts(fixed - 300), "finished_at": _ts(fixed),
+                           "status": "success", "kind": "deploy", "version": f"v{version - 1}",
+                           "trigger": "manual"}
+                    t = max(t, fixed)
+                mode = "none"
+            if mode in ("incident", "hotfix", "rollback") and not quiet:
                 named = rng.random() < 0.6
                 yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
                        "service": service, "opened_at": _ts(deploy_end + recovery * 0.1),
@@ -205,17 +297,22 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
 
 
 def _change(rng: random.Random, service: str, arch: Archetype, ident: Any, ref: Any, speed: float,
-            merged: float, deploy_id: str, title: str | None = None) -> Iterator[dict[str, Any]]:
+            merged: float, deploy_id: str, title: str | None = None, lines_scale: float = 1.0,
+            drift: float = 0.0) -> Iterator[dict[str, Any]]:
     def wait(hours: float) -> float:
         return rng.expovariate(1 / max(hours * HOUR / speed, 1.0))
 
-    merge_wait = wait(arch.merge_wait_h)
+    review_h, merge_h = arch.review_h, arch.merge_wait_h
+    if arch.drift == "local":
+        # review is pushed to be fast; what it saves queues up waiting to merge
+        review_h, merge_h = review_h * (1 - 0.8 * drift), merge_h + review_h * 0.8 * drift
+    merge_wait = wait(merge_h)
     approved = merged - merge_wait
     approval = wait(arch.approval_h) if arch.approval_h else 0.0
-    reviewed = approved - approval - wait(arch.review_h)
+    reviewed = approved - approval - wait(review_h)
     opened = reviewed - wait(arch.pickup_h)
     first_commit = opened - wait(arch.coding_h)
-    lines = max(1, int(rng.expovariate(1 / arch.change_lines)))
+    lines = max(1, int(rng.expovariate(1 / (arch.change_lines * lines_scale))))
     change_id = ident("c")
     change: dict[str, Any] = {
         "type": "change", "source": SOURCE, "source_id": change_id, "service": service,
