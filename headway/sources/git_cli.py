@@ -252,9 +252,11 @@ def import_cdevents(
     except cdevents.CDEventError as error:
         fail(str(error))
     with store_for(settings) as store, console.status("Importing CDEvents…"):
-        result = ingest(store, settings, batch.records)
+        result = ingest(store, settings, cdevents.complete(store, batch.records))
     written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in result.new.items() if n) or "nothing new"
     console.print(f"Imported {batch.events} CDEvents: {written}.", highlight=False)
-    for kind, count in sorted(batch.ignored.items()):
-        console.print(f"[yellow]note:[/yellow] {count} event(s) of type {kind} have no delivery "
-                      "meaning in Headway; kept as raw events (status ignored).", highlight=False)
+    if batch.ignored:
+        kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(batch.ignored.items()))
+        console.print(f"[yellow]note:[/yellow] {sum(batch.ignored.values())} event(s) have no delivery "
+                      f"meaning in Headway and were kept as raw events with status ignored: {kinds}.",
+                      highlight=False, soft_wrap=True)
