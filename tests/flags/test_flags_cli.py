@@ -1,0 +1,108 @@
+"""`headway flags` and `headway tokens` through the real root CLI."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from headway.cli import app
+
+runner = CliRunner()
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_create_target_split_kill_and_history() -> None:
+    _ok("flags", "create", "new-checkout", "--owner", "payments", "--remove-by", "2030-01-01")
+    _ok("flags", "set", "new-checkout", "--env", "production", "--on")
+    _ok(
+        "flags",
+        "rule",
+        "add",
+        "new-checkout",
+        "--when",
+        "country in FR,DE",
+        "--when",
+        "plan eq pro",
+        "--serve",
+        "on",
+        "--id",
+        "eu-pro",
+    )
+    _ok("flags", "split", "new-checkout", "on=10", "off=90")
+    shown = json.loads(_ok("flags", "show", "new-checkout", "--format", "json"))
+    prod = shown["environments"]["production"]
+    assert prod["rules"][0]["conditions"] == [
+        {"attribute": "country", "operator": "in", "value": ["FR", "DE"]},
+        {"attribute": "plan", "operator": "eq", "value": "pro"},
+    ]
+    # The default served `off` to every bucket before; `on` takes the 10,000 buckets `off` gives
+    # up from its top end: off 0-90,000, on 90,000-100,000
+    assert prod["default"]["split"]["allocation"] == [[0, 90000, "off"], [90000, 100000, "on"]]
+    # A user matching the rule gets `on` by TARGETING_MATCH
+    out = _ok(
+        "flags",
+        "eval",
+        "new-checkout",
+        "--context",
+        '{"targetingKey": "u1", "country": "FR", "plan": "pro"}',
+    )
+    assert "rule eu-pro: matched" in out
+    assert "reason TARGETING_MATCH" in out
+    # Raising the split to 30 %: `off` gives up 70,000-90,000, so `on` owns 70,000-100,000 and
+    # keeps everyone it had
+    _ok("flags", "split", "new-checkout", "on=30", "off=70")
+    shown = json.loads(_ok("flags", "show", "new-checkout", "--format", "json"))
+    assert shown["environments"]["production"]["default"]["split"]["allocation"] == [
+        [0, 70000, "off"],
+        [70000, 100000, "on"],
+    ]
+    _ok("flags", "kill", "new-checkout", "--reason", "error spike")
+    listed = json.loads(_ok("flags", "list", "--format", "json"))
+    assert not any(e["enabled"] for e in listed[0]["environments"].values())
+    history = json.loads(_ok("flags", "history", "new-checkout", "--format", "json"))
+    assert [h["action"] for h in history] == [
+        "create",
+        "update",
+        "rule-add",
+        "split",
+        "split",
+        "kill",
+    ]
+    assert history[-1]["comment"] == "error spike"
+    _ok("flags", "archive", "new-checkout")
+    assert json.loads(_ok("flags", "list", "--format", "json")) == []
+
+
+def test_bad_input_names_the_field() -> None:
+    _ok("flags", "create", "f", "--permanent")
+    result = runner.invoke(
+        app, ["flags", "rule", "add", "f", "--when", "age between 1", "--serve", "on"]
+    )
+    assert result.exit_code == 2
+    assert "environments.production.rules[0].conditions[0].operator" in result.output
+    result = runner.invoke(app, ["flags", "split", "f", "on=50", "off=40"])
+    assert result.exit_code == 2
+    assert "weights sum to 90 %" in result.output
+    result = runner.invoke(app, ["flags", "show", "missing"])
+    assert (result.exit_code, "does not exist" in result.output) == (2, True)
+
+
+def test_tokens() -> None:
+    out = _ok("tokens", "create", "--kind", "server", "--name", "api", "--env", "production")
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("hws_")
+    listed = json.loads(_ok("tokens", "list", "--format", "json"))
+    assert [(t["kind"], t["environment"], t["revoked"]) for t in listed] == [
+        ("server", "production", False)
+    ]
+    _ok("tokens", "revoke", listed[0]["id"])
+    assert json.loads(_ok("tokens", "list", "--format", "json"))[0]["revoked"] is True
+    bad = runner.invoke(app, ["tokens", "create", "--kind", "client", "--name", "x"])
+    assert bad.exit_code == 2
+    assert "environment" in bad.output
