@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
+from operator import attrgetter
 from typing import Any, ClassVar
 
 
@@ -233,10 +234,22 @@ def columns(record_type: type[Any]) -> tuple[str, ...]:
     return names if record_type is Service else ("id", *names)
 
 
+@cache
+def _row_maker(record_type: type[Any]) -> tuple[Any, tuple[int, ...]]:
+    names = field_names(record_type)
+    lists = tuple(i for i, f in enumerate(fields(record_type)) if str(f.type).startswith("tuple"))
+    return attrgetter(*names), lists
+
+
 def as_row(record: Any) -> tuple[Any, ...]:
-    values = [getattr(record, name) for name in field_names(type(record))]
-    values = [json.dumps(list(v)) if isinstance(v, tuple) else v for v in values]
-    return tuple(values) if isinstance(record, Service) else (record.id, *values)
+    """The record as a table row: `id` first (except services), lists as JSON text."""
+    getter, lists = _row_maker(type(record))
+    values = getter(record)
+    if lists:
+        values = list(values)
+        for i in lists:
+            values[i] = json.dumps(values[i]) if values[i] else "[]"
+    return tuple(values) if record.table == "services" else (record.id, *values)
 
 
 __all__ = [

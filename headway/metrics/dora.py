@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headway.definitions import Definition
-from headway.linking import epoch
 from headway.metrics import bands
 from headway.metrics import sql as q
 from headway.store import Store
@@ -222,20 +221,30 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
     args: list[Any] = [period.since, period.until, *services]
     window = "d.finished_at >= ? AND d.finished_at < ?"
     counted = q.counted_deployments(defn)
+    # One pass over deployments gives frequency, failures, rework and (for the usual
+    # failed-deployment → first-fix rule) the recovery durations, which are NULL, and so
+    # ignored by the aggregates, for deployments that did not fail.
+    inline_recovery = defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
+    recovery_x = (q.seconds_between("d.finished_at", "f.first_fix")
+                  if inline_recovery else "CAST(NULL AS DOUBLE PRECISION)")
     dep_rows = store.query(
         f"""
         WITH fail AS ({q.failures(defn)}), rw AS ({q.rework()})
-        SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt, COUNT(*) AS deployments,
-               COUNT(DISTINCT CAST(d.finished_at AS DATE)) AS deploy_days,
-               SUM(CASE WHEN f.deployment_id IS NOT NULL THEN 1 ELSE 0 END) AS failed,
-               SUM(CASE WHEN f.deployment_id IS NOT NULL AND f.first_fix IS NULL THEN 1 ELSE 0 END)
-                   AS unrecovered,
-               SUM(CASE WHEN rw.id IS NOT NULL THEN 1 ELSE 0 END) AS rework
-        FROM deployments d LEFT JOIN services s ON s.name = d.service
-        LEFT JOIN fail f ON f.deployment_id = d.id
-        LEFT JOIN (SELECT DISTINCT id FROM rw) rw ON rw.id = d.id
-        WHERE {counted} AND {window} {scope}
-        GROUP BY 1, 2
+        SELECT grp, bkt, COUNT(*), COUNT(DISTINCT day), SUM(failed), SUM(unrecovered), SUM(rework),
+               {q.durations(defn)}
+        FROM (
+            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
+                   CAST(d.finished_at AS DATE) AS day,
+                   CASE WHEN f.deployment_id IS NOT NULL THEN 1 ELSE 0 END AS failed,
+                   CASE WHEN f.deployment_id IS NOT NULL AND f.first_fix IS NULL THEN 1 ELSE 0 END
+                       AS unrecovered,
+                   CASE WHEN rw.id IS NOT NULL THEN 1 ELSE 0 END AS rework,
+                   {recovery_x} AS x
+            FROM deployments d LEFT JOIN services s ON s.name = d.service
+            LEFT JOIN fail f ON f.deployment_id = d.id
+            LEFT JOIN (SELECT DISTINCT id FROM rw) rw ON rw.id = d.id
+            WHERE {counted} AND {window} {scope}
+        ) t GROUP BY grp, bkt
         """,
         args,
     )
@@ -243,7 +252,7 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
         f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
-                   GREATEST(0.0, {epoch('d.finished_at')} - {epoch(q.lead_start(defn))}) AS x
+                   {q.seconds_between(q.lead_start(defn), 'd.finished_at')} AS x
             FROM changes c JOIN deployments d ON d.id = c.deployment_id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}
@@ -251,7 +260,10 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
         """,
         args,
     )
-    rec_rows = store.query(_recovery_sql(defn, key, by, counted, window, scope), args)
+    if inline_recovery:
+        rec_rows = [(r[0], r[1], *r[7:]) for r in dep_rows]
+    else:
+        rec_rows = store.query(_recovery_sql(defn, key, by, counted, window, scope), args)
 
     out: dict[Any, dict[str, Any]] = {}
 
@@ -259,7 +271,7 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
         k = bkt if group == "organisation" else (grp, bkt)
         return out.setdefault(k, _empty(period))
 
-    for grp, bkt, deployments, days, failed, unrecovered, rework in dep_rows:
+    for grp, bkt, deployments, days, failed, unrecovered, rework, *_ in dep_rows:
         s = slot(grp, bkt)
         s.update(deployments=int(deployments), deploy_days=int(days), failed=int(failed or 0),
                  unrecovered=int(unrecovered or 0), rework=int(rework or 0))
@@ -272,25 +284,24 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
 def _recovery_sql(defn: Definition, key: str, by: str | None, counted: str, window: str, scope: str) -> str:
     rec = defn.recovery
     if rec.start == "incident_opened":
-        attributed = "AND i.deployment_id IS NOT NULL" if rec.incidents == "attributed" else ""
+        attributed = "AND d.deployment_id IS NOT NULL" if rec.incidents == "attributed" else ""
         return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, 'd.opened_at')} AS bkt,
-                   GREATEST(0.0, {epoch('d.resolved_at')} - {epoch('d.opened_at')}) AS x
+                   {q.seconds_between('d.opened_at', 'd.resolved_at')} AS x
             FROM incidents d LEFT JOIN services s ON s.name = d.service
             WHERE d.resolved_at IS NOT NULL {attributed}
               AND d.opened_at >= ? AND d.opened_at < ? {scope}
         ) t GROUP BY grp, bkt
         """
-    if rec.end == "incident_resolved":
-        fixes = ("SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
-                 "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL")
-    else:
-        fixes = f"SELECT deployment_id, first_fix AS fixed_at FROM ({q.failures(defn)}) f WHERE first_fix IS NOT NULL"
+    # failed deployment → each attributed incident's resolution (the first-fix rule is
+    # computed in the deployments pass)
+    fixes = ("SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
+             "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL")
     return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
-                   GREATEST(0.0, {epoch('f.fixed_at')} - {epoch('d.finished_at')}) AS x
+                   {q.seconds_between('d.finished_at', 'f.fixed_at')} AS x
             FROM deployments d JOIN ({fixes}) f ON f.deployment_id = d.id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headway.definitions import Definition
-from headway.linking import epoch
 from headway.metrics import sql as q
 from headway.metrics.dora import Period, Scope, services_in
 from headway.store import Store
@@ -84,7 +83,7 @@ def changes(store: Store, defn: Definition, scope: Scope, period: Period,
                c.merged_at, c.is_revert, c.reverts, c.additions, c.deletions, c.files,
                c.deployment_id, d.finished_at AS deployed_at,
                CASE WHEN d.id IS NULL THEN NULL
-                    ELSE GREATEST(0.0, {epoch('d.finished_at')} - {epoch(q.lead_start(defn))}) END
+                    ELSE {q.seconds_between(q.lead_start(defn), 'd.finished_at')} END
                    AS lead_time_s
         FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
         WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})

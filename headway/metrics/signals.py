@@ -27,6 +27,10 @@ MIN_GROUP = 5
 TRIVIAL_LINES = 10
 SIZE_BUCKETS = ((0, "empty"), (10, "1–10 lines"), (100, "11–100"), (500, "101–500"),
                 (10**12, "over 500"))
+# Changes users cannot see: chores, docs, CI, dependency bumps and version bumps.
+NOT_USER_VISIBLE = ("chore", "docs", "ci", "dependencies", "build")
+_INVISIBLE = "(" + " OR ".join(
+    [f"labels LIKE '%\"{label}\"%'" for label in NOT_USER_VISIBLE] + ["title LIKE 'Bump %'"]) + ")"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -75,12 +79,21 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
                CASE WHEN rw.id IS NOT NULL THEN 1 ELSE 0 END AS rework,
                COALESCE(cs.n, 0) AS changes, COALESCE(cs.lines, 0) AS lines,
                COALESCE(pr.runs, 0) AS runs, COALESCE(pr.failed_runs, 0) AS failed_runs,
-               COALESCE(dg.n, 0) + COALESCE(cg.n, 0) AS gates
+               COALESCE(dg.n, 0) + COALESCE(cg.n, 0) AS gates,
+               COALESCE(cs.visible, 0) AS visible, COALESCE(cs.visible_lines, 0) AS visible_lines,
+               CASE WHEN d.version IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM deployments e WHERE e.service = d.service
+                   AND e.environment = d.environment AND e.version = d.version
+                   AND e.finished_at < d.finished_at) THEN 1 ELSE 0 END AS repeat_version
         FROM deployments d LEFT JOIN services s ON s.name = d.service
         LEFT JOIN fail f ON f.deployment_id = d.id
         LEFT JOIN rw ON rw.id = d.id
         LEFT JOIN (SELECT deployment_id, COUNT(*) AS n,
                           SUM(COALESCE(additions, 0) + COALESCE(deletions, 0)) AS lines
+                          , SUM(CASE WHEN {_INVISIBLE} THEN 0 ELSE 1 END) AS visible
+                          , SUM(CASE WHEN {_INVISIBLE} THEN 0
+                                     ELSE COALESCE(additions, 0) + COALESCE(deletions, 0) END)
+                                AS visible_lines
                    FROM changes WHERE deployment_id IS NOT NULL GROUP BY deployment_id) cs
                ON cs.deployment_id = d.id
         LEFT JOIN (SELECT deployment_ref, COUNT(*) AS runs,

@@ -63,7 +63,8 @@ def evidence(defn: Definition) -> str:
     if "revert" in rules:
         parts.append(
             "SELECT c.deployment_id, 'revert', rv.id, rd.finished_at "
-            "FROM changes rv JOIN changes c ON c.id = rv.reverts "
+            "FROM (SELECT * FROM changes WHERE reverts IS NOT NULL) rv "
+            "JOIN changes c ON c.id = rv.reverts "
             "JOIN deployments cd ON cd.id = c.deployment_id "
             "LEFT JOIN deployments rd ON rd.id = rv.deployment_id "
             f"WHERE rv.merged_at IS NOT NULL AND {epoch('rv.merged_at')} >= {epoch('cd.finished_at')} "
@@ -98,22 +99,28 @@ def rework() -> str:
     return (
         "SELECT id FROM deployments WHERE recovers_id IS NOT NULL "
         "UNION SELECT rv.deployment_id FROM changes rv JOIN changes c ON c.id = rv.reverts "
-        "WHERE rv.deployment_id IS NOT NULL AND c.deployment_id IS NOT NULL"
+        "WHERE rv.reverts IS NOT NULL "
+        "AND rv.deployment_id IS NOT NULL AND c.deployment_id IS NOT NULL"
     )
 
 
-def durations(defn: Definition, column: str = "x") -> str:
-    """count, median, p75, p90, mean of a duration column, in the definition's flavour."""
+def durations(defn: Definition, column: str = "x", where: str | None = None) -> str:
+    """count, median, p75, p90, mean of a duration column, in the definition's flavour.
+
+    `where` restricts the rows aggregated (an aggregate FILTER), so one pass over a table can
+    summarise several populations.
+    """
     fn = "percentile_disc" if defn.summary.median == "lower" else "percentile_cont"
-    median = f"AVG({column})" if defn.summary.median == "mean" else _pct(fn, 0.5, column)
+    flt = f" FILTER (WHERE {where})" if where else ""
+    median = f"AVG({column}){flt}" if defn.summary.median == "mean" else _pct(fn, 0.5, column, flt)
     return (
-        f"COUNT({column}) AS n, {median} AS median_s, {_pct(fn, 0.75, column)} AS p75_s, "
-        f"{_pct(fn, 0.9, column)} AS p90_s, AVG({column}) AS mean_s"
+        f"COUNT({column}){flt}, {median}, {_pct(fn, 0.75, column, flt)}, "
+        f"{_pct(fn, 0.9, column, flt)}, AVG({column}){flt}"
     )
 
 
-def _pct(fn: str, q: float, column: str) -> str:
-    return f"{fn}({q}) WITHIN GROUP (ORDER BY {column})"
+def _pct(fn: str, q: float, column: str, flt: str) -> str:
+    return f"{fn}({q}) WITHIN GROUP (ORDER BY {column}){flt}"
 
 
 def lead_start(defn: Definition) -> str:
@@ -123,6 +130,15 @@ def lead_start(defn: Definition) -> str:
         "merged": ["c.merged_at"],
     }[defn.lead_time.start]
     return f"COALESCE({', '.join(order)})"
+
+
+def seconds_between(start: str, end: str) -> str:
+    """end − start in seconds, never negative (clock skew), NULL when either is unknown.
+
+    (GREATEST alone would turn a NULL into 0: both engines skip NULL arguments.)
+    """
+    return (f"CASE WHEN {start} IS NOT NULL AND {end} IS NOT NULL "
+            f"THEN GREATEST(0.0, {epoch(end)} - {epoch(start)}) END")
 
 
 def bucket(kind: str | None, column: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,15 +83,24 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 _REFS = {"reverts", "deployment_ref", "cause_ref", "recovers", "change_ref"}
 
 
-def _spec(kind: str) -> tuple[type[Any], list[tuple[str, Callable[[Any], Any], bool]]]:
+@dataclass(frozen=True)
+class _Spec:
+    record_type: type[Any]
+    checks: dict[str, Callable[[Any], Any]]
+    required: frozenset[str]
+    enums: dict[str, tuple[str, ...]]
+
+
+def _spec(kind: str) -> _Spec:
     record_type = RECORD_TYPES[kind]
-    spec = []
+    checks, required = {}, set()
     for f in fields(record_type):
         base = str(f.type).replace(" | None", "")
-        check = _ref if f.name in _REFS else _CHECKS[base]
-        required = f.default is MISSING and f.default_factory is MISSING
-        spec.append((f.name, check, required))
-    return record_type, spec
+        checks[f.name] = _ref if f.name in _REFS else _CHECKS[base]
+        if f.default is MISSING and f.default_factory is MISSING:
+            required.add(f.name)
+    enums = {name: allowed for (k, name), allowed in ENUMS.items() if k == kind}
+    return _Spec(record_type, checks, frozenset(required), enums)
 
 
 SPECS = {kind: _spec(kind) for kind in RECORD_TYPES}
@@ -102,36 +111,39 @@ def parse_record(obj: Any, where: str) -> Any:
     if not isinstance(obj, dict):
         raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     kind = obj.get("type")
-    if kind not in SPECS:
+    spec = SPECS.get(kind)  # type: ignore[arg-type]
+    if spec is None:
         raise InputError(
             f"{where}: field 'type': expected one of {', '.join(SPECS)}, got {kind!r}"
         )
-    record_type, spec = SPECS[kind]
     values: dict[str, Any] = {}
-    for name, check, required in spec:
-        value = obj.get(name)
-        if value is None:
-            if required:
-                raise InputError(f"{where}: {kind} field '{name}' is required")
+    checks = spec.checks
+    for name, value in obj.items():
+        if value is None or name == "type":
             continue
+        check = checks.get(name)
+        if check is None:
+            unknown = sorted(set(obj) - {"type"} - set(checks))
+            raise InputError(
+                f"{where}: {kind} has unknown field(s) {', '.join(unknown)}; "
+                f"expected {', '.join(checks)}"
+            )
         try:
             values[name] = check(value)
         except TypeError as error:
             raise InputError(f"{where}: {kind} field '{name}': expected {error}") from None
-        allowed = ENUMS.get((kind, name))
-        if allowed and value not in allowed:
+    if not spec.required.issubset(values):
+        missing = [n for n in checks if n in spec.required and n not in values]
+        raise InputError(f"{where}: {kind} field '{missing[0]}' is required")
+    for name, allowed in spec.enums.items():
+        if name in values and values[name] not in allowed:
             raise InputError(
-                f"{where}: {kind} field '{name}': expected one of {', '.join(allowed)}, got {value!r}"
+                f"{where}: {kind} field '{name}': expected one of {', '.join(allowed)}, "
+                f"got {values[name]!r}"
             )
     if ":" in values.get("source", ""):
         raise InputError(f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})")
-    unknown = set(obj) - {"type"} - {n for n, _, _ in spec}
-    if unknown:
-        raise InputError(
-            f"{where}: {kind} has unknown field(s) {', '.join(sorted(unknown))}; "
-            f"expected {', '.join(n for n, _, _ in spec)}"
-        )
-    return record_type(**values)
+    return spec.record_type(**values)
 
 
 def read_jsonl(path: Path) -> Iterator[Any]:
@@ -149,8 +161,7 @@ def read_jsonl(path: Path) -> Iterator[Any]:
 def read_csv(path: Path, kind: str) -> Iterator[Any]:
     if kind not in SPECS:
         raise InputError(f"--type must be one of {', '.join(SPECS)}, not {kind!r}")
-    _, spec = SPECS[kind]
-    converters = {name: check for name, check, _ in spec}
+    converters = SPECS[kind].checks
     with _open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         for number, row in enumerate(reader, 2):

@@ -171,9 +171,7 @@ class Store:
         for record in records:
             table = record.table
             kinds[table] = type(record)
-            row = tuple(
-                utc_naive(v) if isinstance(v, datetime) else v for v in as_row(record)
-            )
+            row = as_row(record)
             by_table.setdefault(table, {})[row[0]] = row  # last delivery of an id wins
         result = WriteResult()
         with self.transaction():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from headway.store.base import Store, StoreError
+from headway.store.base import Store, StoreError, utc_naive
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -50,7 +51,8 @@ class PostgresStore(Store):
         cur.execute(f"CREATE TEMP TABLE _headway_batch (LIKE {table}) ON COMMIT DROP")
         with cur.copy(f"COPY _headway_batch ({quoted}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                # a `timestamp` column would drop an offset; store the UTC wall time instead
+                copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
         cur.execute(self.upsert_sql(table, cols, "_headway_batch"))
         cur.execute("DROP TABLE _headway_batch")
 
