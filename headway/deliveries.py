@@ -36,7 +36,23 @@ def parsers() -> dict[str, Parser]:
     """The adapter of every webhook source, by source name."""
     from headway.sources import github, gitlab, jira, opsgenie, pagerduty
 
-    return {m.SOURCE: m.parse for m in (github, gitlab, pagerduty, opsgenie, jira)}
+    found: dict[str, Parser] = {m.SOURCE: m.parse for m in (github, gitlab, pagerduty, opsgenie, jira)}
+    found["cdevents"] = _cdevents
+    return found
+
+
+def _cdevents(kind: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
+    """The CDEvents adapter (`sources/cdevents.py`, shared with `headway import cdevents`)."""
+    from headway.sources import cdevents
+
+    try:
+        parsed = cdevents.parse(payload, default_service=mapping.default_service)
+    except cdevents.CDEventError as error:
+        raise PayloadError(str(error)) from None
+    records = tuple(r for r in parsed.records if not isinstance(r, RawEvent))
+    if parsed.status == "ignored" or not records:
+        return Parsed.ignore(parsed.note or f"CDEvent {kind} has no delivery meaning in Headway")
+    return Parsed(records=records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +153,8 @@ def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> N
 
 # Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
 # created_at can only say the incident opened no later than now.
-_EARLIEST = {"incidents": ("opened_at", "acknowledged_at")}
+_EARLIEST = {"incidents": ("opened_at", "acknowledged_at"), "changes": ("opened_at", "first_review_at"),
+             "pipeline_runs": ("started_at",), "approvals": ("requested_at",)}
 
 
 def _merge(earlier: Any, later: Any) -> Any:

@@ -9,6 +9,7 @@ use it, 200 with `duplicate` for a redelivery. Bad input gets a 4xx naming the p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import threading
@@ -119,6 +120,21 @@ def _str(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
 
 
+def _cdevent_id(payload: dict[str, Any]) -> str | None:
+    """CloudEvents make (source, id) unique; the kind is added because producers reuse ids
+    across event types. The same id `headway import cdevents` keeps, so either path dedupes."""
+    from headway.sources.cdevents import CDEventError, kind_of
+
+    context = payload.get("context") or {}
+    event_id, origin = _str(context.get("id")), _str(context.get("source"))
+    if not event_id:
+        return None
+    try:
+        return f"{kind_of(payload)}/{origin}#{event_id}"
+    except CDEventError:
+        return event_id  # the adapter rejects it with the reason
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -162,7 +178,7 @@ SOURCES: dict[str, Source] = {
     "cdevents": Source(
         "cdevents", _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
         event=lambda _r, p: _str((p.get("context") or {}).get("type")),
-        delivery=lambda _r, p, _b: _str((p.get("context") or {}).get("id")),
+        delivery=lambda _r, p, _b: _cdevent_id(p),
     ),
 }
 
@@ -253,8 +269,11 @@ async def _receive(request: Request, source: Source) -> JSONResponse:
     if parse is None:
         parsed = Parsed.ignore(f"no {source.name} adapter is installed")
     else:
+        mapping = state.mapping
+        if source.name == "cdevents" and request.query_params.get("service"):
+            mapping = dataclasses.replace(mapping, default_service=request.query_params["service"])
         try:
-            parsed = deliveries.interpret(source.name, kind, payload, state.mapping, received,
+            parsed = deliveries.interpret(source.name, kind, payload, mapping, received,
                                           settings.webhook_max_skew_s, parse)
         except PayloadError as error:
             parsed, rejected = None, str(error)

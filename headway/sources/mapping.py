@@ -78,6 +78,7 @@ class Mapping:
     incident_labels: tuple[str, ...] = ("incident",)
     defect_labels: tuple[str, ...] = ("bug", "defect", "escaped-defect")
     jira_incident_types: tuple[str, ...] = ("Incident",)
+    default_service: str | None = None  # for CDEvents that name none (?service= on the hook)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Mapping:

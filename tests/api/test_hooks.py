@@ -253,3 +253,20 @@ def test_jira_hmac_signature_is_accepted(client: TestClient, store: Store) -> No
     assert answer.status_code == 202
     assert "Story" in answer.json()["note"]
     assert json.loads(rows(store, "SELECT payload FROM raw_events")[0][0])["issue"]["key"] == "TES-41"
+
+
+def test_cdevents_need_the_bearer_token_and_are_stored_once(client: TestClient, store: Store) -> None:
+    body = body_of(fixture("cdevents/conformance/service_deployed.json"))
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer cd-token"}
+    assert client.post("/hooks/cdevents", content=body,
+                       headers={"Content-Type": "application/json"}).status_code == 401
+    first = client.post("/hooks/cdevents", content=body, headers=headers)
+    again = client.post("/hooks/cdevents", content=body, headers=headers)
+    assert (first.status_code, first.json()["outcome"]) == (200, "accepted")
+    assert again.json()["outcome"] == "duplicate"
+    assert rows(store, "SELECT count(*) FROM deployments WHERE source = 'cdevents'") == [(1,)]
+    broken = json.loads(body)
+    broken["context"].update(id="another-event", timestamp="yesterday")
+    answer = client.post("/hooks/cdevents", content=body_of(broken), headers=headers)
+    assert answer.status_code == 422
+    assert "context.timestamp" in answer.json()["error"]
