@@ -103,7 +103,7 @@ GROUP BY d.service
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--deployments", type=int, default=1_000_000)
-    parser.add_argument("--changes-per-deployment", type=float, default=5.0)
+    parser.add_argument("--changes-per-deployment", type=float, default=5.05)
     parser.add_argument("--services", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)

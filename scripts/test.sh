@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Headway's whole test suite, from a clean checkout on a machine with Python and pip.
+# Installs the locked dependencies and Headway itself, Debian's chromium for the browser
+# tests, then runs pytest. PostgreSQL tests need the server at 127.0.0.1:5432; with CI=true
+# they fail, rather than skip, when it is unreachable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+if [ -f scripts/install-browser.sh ]; then
+  bash scripts/install-browser.sh
+fi
+exec python -m pytest "$@"
