@@ -17,9 +17,9 @@ and one after it differ the way a real team's months would:
   queue): one stage faster, end to end unchanged.
 - `theatre`: deployments multiply, but the extra ones ship nothing users can see (empty, or
   version bumps and chores); user-visible change per day stays flat.
-- `redefined`: failures stop being recorded as failures: incidents no longer name their
-  cause, are filed late and labelled third-party, and rollbacks become redeploys of an
-  earlier version recorded as ordinary deployments.
+- `redefined`: failures stop being recorded as failures: they are reported as bugs, or as
+  incidents filed late, naming nothing and labelled third-party, and rollbacks become
+  redeploys of an earlier version recorded as ordinary deployments.
 - `hidden`: rework (reverts, hotfixes) rises while incidents stop being filed.
 
 Randomness for everything added after the first four archetypes comes from a second
@@ -60,7 +60,7 @@ class Archetype:
     recovery_h: float
     empty_share: float = 0.0  # deployments that ship nothing
     ramp: float = 0.0  # speeding: how much faster/failier by the end of the period
-    slice_ramp: float = 0.0  # slicing: how many times more (and smaller) deployments by the end
+    slice_ramp: float = 0.0  # slicing: deployments (and 1/size) grow by 1 + slice_ramp·progress²
     drift: str | None = None  # local | theatre | redefined | hidden (see the module docstring)
     defects: float = 0.01  # escaped defects per deployment that shipped something
 
@@ -69,15 +69,15 @@ ARCHETYPES = {
     "regulated": Archetype("regulated", "regulated", 0.06, 10, 220, 20, 6, 10, 70, 4, 0.05, 3.0),
     "healthy": Archetype("healthy", "customer-facing", 1.0, 1.5, 60, 6, 1.0, 1.5, 0, 0.3, 0.05, 0.6),
     "speeding": Archetype("speeding", "customer-facing", 0.3, 3, 160, 16, 8, 8, 0, 4, 0.06, 2.0, ramp=3.0),
-    "slicing": Archetype("slicing", "internal", 2.0, 0.7, 12, 2, 0.5, 0.5, 0, 0.2, 0.04, 1.0,
-                         empty_share=0.3, slice_ramp=1.5),
+    "slicing": Archetype("slicing", "internal", 1.5, 0.7, 40, 2, 0.5, 0.5, 0, 0.2, 0.04, 1.0,
+                         empty_share=0.3, slice_ramp=3.0),
     "local": Archetype("local", "customer-facing", 0.5, 2, 80, 8, 3, 12, 0, 2, 0.05, 1.0,
                        drift="local"),
     "theatre": Archetype("theatre", "customer-facing", 0.4, 2, 90, 8, 2, 4, 0, 1, 0.05, 1.0,
                          drift="theatre"),
-    "redefined": Archetype("redefined", "customer-facing", 0.25, 2, 100, 8, 2, 4, 0, 1, 0.2, 2.0,
+    "redefined": Archetype("redefined", "customer-facing", 0.4, 2, 100, 8, 2, 4, 0, 1, 0.25, 2.0,
                            drift="redefined"),
-    "hidden": Archetype("hidden", "internal", 0.4, 2, 100, 8, 2, 4, 0, 1, 0.06, 2.0,
+    "hidden": Archetype("hidden", "internal", 1.0, 2, 100, 8, 2, 4, 0, 1, 0.06, 2.0,
                         drift="hidden"),
 }
 # (service, team, archetype) for the first services; more are named after these.
@@ -166,8 +166,8 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
         speed = 1.0 + arch.ramp * progress
         fail_p = min(0.6, arch.fail * (1.0 + arch.ramp * 1.6 * progress ** 1.5))
         if arch.drift == "hidden":
-            fail_p = arch.fail * (1.0 + 2.5 * drift)
-        slicing = 1.0 + arch.slice_ramp * progress
+            fail_p = arch.fail * (1.0 + 3.0 * drift)
+        slicing = 1.0 + arch.slice_ramp * progress ** 2
         theatre = 1.0 + 3.0 * drift if arch.drift == "theatre" else 1.0
         rate = arch.rate * opts.deploys_per_day * speed * slicing * theatre
         gap = rng.expovariate(rate / DAY)
@@ -230,7 +230,8 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
                "environment": "production", "started_at": _ts(deploy_start),
                "finished_at": _ts(deploy_end), "status": "success", "kind": "deploy",
                "version": f"v{version}", "trigger": "pipeline"}
-        if shipped and extra.random() < arch.defects * (1.0 + 6.0 * arch.ramp / 3.0 * progress):
+        # escaped defects: rare, except where speed is bought with instability
+        if shipped and extra.random() < arch.defects * (1.0 + 4.0 * arch.ramp * progress ** 1.5):
             yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/defect",
                    "service": service,
                    "found_at": _ts(deploy_end + extra.uniform(0.5, 10) * DAY),
@@ -246,13 +247,18 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
                 # fixed quietly: a revert or a hotfix, no incident filed
                 mode = "revert" if extra.random() < 0.6 else "hotfix"
             if redefined:
-                # filed late as a provider problem, naming nothing; rolled back by redeploying
-                # the previous version as an ordinary deployment
-                opened = deploy_end + extra.uniform(30, 90) * HOUR
-                if opened < end:
+                # not recorded as a failure: reported as a bug, or as a provider problem filed
+                # late and naming nothing; a rollback becomes a redeploy of the previous version
+                # recorded as an ordinary deployment
+                found = deploy_end + extra.uniform(30, 90) * HOUR
+                if found < end and extra.random() < 0.5:
+                    yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/bug",
+                           "service": service, "found_at": _ts(found), "severity": "major",
+                           "title": "Customer-reported bug"}
+                elif found < end:
                     yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
-                           "service": service, "opened_at": _ts(opened),
-                           "resolved_at": _ts(opened + recovery), "severity": "sev3",
+                           "service": service, "opened_at": _ts(found),
+                           "resolved_at": _ts(found + recovery), "severity": "sev3",
                            "customer_impact": True, "title": "Upstream provider issue",
                            "labels": ["third-party"]}
                 if mode in ("rollback", "hotfix"):
