@@ -22,7 +22,7 @@ from headway.flags.model import ConfigError, Flag, Segment
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import Token, TokenService
 
-__all__ = ["authenticate", "bearer", "lifespan", "router", "routers"]
+__all__ = ["authenticate", "bearer", "install", "lifespan", "router", "routers"]
 
 T = TypeVar("T")
 
@@ -420,3 +420,11 @@ def routers() -> list[APIRouter]:
     from headway.api import ofrep, stream
 
     return [router, stream.router, ofrep.router]
+
+
+def install(app: FastAPI) -> FastAPI:
+    """Include the flag routers in `app` unless the app factory already does."""
+    if "/sdk/stream" not in {getattr(r, "path", "") for r in app.routes}:
+        for r in routers():
+            app.include_router(r)
+    return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,8 +34,14 @@ async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> 
 
 
 def _event(snap: Snapshot) -> bytes:
-    # The body is single-line JSON, so it fits one `data:` field.
-    return b"event: config\nid: " + snap.etag.encode() + b"\ndata: " + snap.body + b"\n\n"
+    return _event_bytes(snap.etag, snap.body)
+
+
+@lru_cache(maxsize=32)
+def _event_bytes(etag: str, body: bytes) -> bytes:
+    # Built once per configuration, not once per client. The body is single-line JSON, so
+    # it fits one `data:` field.
+    return b"event: config\nid: " + etag.encode() + b"\ndata: " + body + b"\n\n"
 
 
 @router.get("/config", summary="The environment's flag configuration (send If-None-Match)")
@@ -74,7 +81,10 @@ async def stream(request: Request) -> Response:
                 yield b": up to date\n\n"
             while True:
                 try:
-                    snap = await asyncio.wait_for(queue.get(), PING_SECONDS)
+                    # asyncio.timeout, unlike wait_for, starts no task per wait: this loop
+                    # runs once per client per change, so its cost decides fan-out time.
+                    async with asyncio.timeout(PING_SECONDS):
+                        snap = await queue.get()
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue

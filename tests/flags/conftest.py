@@ -65,13 +65,9 @@ BOOLEAN_FLAG = {
 def flag_app(settings: Settings) -> FastAPI:
     """The real app, with the flag routers included if the app factory does not yet."""
     from headway.api.app import create_app
-    from headway.api.flags import routers
+    from headway.api.flags import install
 
-    app = create_app(settings)
-    if "/sdk/stream" not in {getattr(r, "path", "") for r in app.routes}:
-        for router in routers():
-            app.include_router(router)
-    return app
+    return install(create_app(settings))
 
 
 @dataclass
