@@ -49,7 +49,7 @@ EXPECTED_ON = {"simple": (1.0, 1.0), "split": (0.20, 0.30), "rule": (0.20, 0.30)
 # --- Headway -------------------------------------------------------------------------------------
 
 
-def headway(scenario: str) -> Eval:
+def _headway_client(scenario: str) -> Any:
     from headway.sdk import Client
 
     weights = {
@@ -80,12 +80,38 @@ def headway(scenario: str) -> Eval:
         "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
         "environments": {"production": env},
     }
-    client = Client(
+    return Client(
         offline=True,
         bootstrap={"format": 1, "environment": "production", "flags": [flag], "segments": []},
     )
-    boolean = client.boolean
+
+
+def headway(scenario: str) -> Eval:
+    boolean = _headway_client(scenario).boolean
     return lambda ctx: boolean("f", False, ctx)
+
+
+def _through_openfeature(provider: Any, domain: str) -> Eval:
+    """Evaluate through OpenFeature's client API, as an application would."""
+    from openfeature import api
+    from openfeature.evaluation_context import EvaluationContext
+
+    api.set_provider_and_wait(provider, domain)
+    client = api.get_client(domain)
+
+    def run(ctx: dict[str, Any]) -> bool:
+        ec = EvaluationContext(
+            ctx["targetingKey"], {"country": ctx["country"], "plan": ctx["plan"]}
+        )
+        return client.get_boolean_value("f", False, ec)
+
+    return run
+
+
+def headway_openfeature(scenario: str) -> Eval:
+    from headway.sdk.openfeature import HeadwayProvider
+
+    return _through_openfeature(HeadwayProvider(_headway_client(scenario)), f"hw-{scenario}")
 
 
 # --- GrowthBook ----------------------------------------------------------------------------------
@@ -243,7 +269,7 @@ def _unleash_allow() -> Any:
 # --- OpenFeature in-memory provider -------------------------------------------------------------
 
 
-def openfeature_in_memory(scenario: str) -> Eval:
+def openfeature_in_memory(scenario: str, via_api: bool = False) -> Eval:
     from openfeature.evaluation_context import EvaluationContext
     from openfeature.flag_evaluation import FlagResolutionDetails, Reason
     from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
@@ -270,6 +296,8 @@ def openfeature_in_memory(scenario: str) -> Eval:
         context_evaluator=None if scenario == "simple" else evaluator,
     )
     provider = InMemoryProvider({"f": flag})
+    if via_api:
+        return _through_openfeature(provider, f"mem-{scenario}")
     resolve = provider.resolve_boolean_details
 
     def run(ctx: dict[str, Any]) -> bool:
@@ -287,7 +315,12 @@ SDKS: dict[str, Callable[[str], Eval]] = {
     "flagsmith-engine": flagsmith,
     "unleash": unleash,
     "openfeature-in-memory": openfeature_in_memory,
+    # The same two through OpenFeature's client API (hooks, context merging): what an
+    # application calling OpenFeature pays on top of the provider.
+    "headway-via-openfeature": headway_openfeature,
+    "in-memory-via-openfeature": lambda s: openfeature_in_memory(s, via_api=True),
 }
+OURS = {"headway", "headway-via-openfeature"}
 
 
 # --- measurement ---------------------------------------------------------------------------------
@@ -356,7 +389,7 @@ def main() -> None:
             p50, p99 = results[name, s]
             row += f"{p50:>12,.0f}{p99:>12,.0f}"
         print(row)
-    peers = [n for n in args.only if n != "headway" and (n, "simple") in results]
+    peers = [n for n in args.only if n not in OURS and (n, "simple") in results]
     if "headway" in args.only and peers:
         print("\nHeadway p50 vs the fastest peer in the same run:")
         for s in SCENARIOS:
@@ -366,12 +399,20 @@ def main() -> None:
                 f"  {s:<7} headway {ours:,.0f} ns; fastest peer {best} "
                 f"{results[best, s][0]:,.0f} ns; {results[best, s][0] / ours:.1f}x faster"
             )
+        pair = ("headway-via-openfeature", "in-memory-via-openfeature")
+        if all((n, "simple") in results for n in pair):
+            print("\nThrough OpenFeature's client API, same provider interface for both:")
+            for s in SCENARIOS:
+                ours, theirs = results[pair[0], s][0], results[pair[1], s][0]
+                print(
+                    f"  {s:<7} headway provider {ours:,.0f} ns; in-memory provider "
+                    f"{theirs:,.0f} ns; {theirs / ours:.1f}x"
+                )
         goals = {"simple": 2_000, "split": 5_000, "rule": 5_000}
         for s, goal in goals.items():
             ours = results["headway", s][0]
-            print(
-                f"  goal {s}: p50 {ours:,.0f} ns <= {goal:,} ns: {'met' if ours <= goal else 'MISSED'}"
-            )
+            verdict = "met" if ours <= goal else "MISSED"
+            print(f"  goal {s}: p50 {ours:,.0f} ns <= {goal:,} ns: {verdict}")
 
 
 if __name__ == "__main__":
