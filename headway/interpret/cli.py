@@ -6,6 +6,8 @@ the answer; `--format json` prints the same document the HTTP API returns.
 
 from __future__ import annotations
 
+import getpass
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +30,7 @@ from headway.cli import (
     scope_of,
     store_for,
 )
+from headway.interpret import notes
 from headway.metrics import flow, signals
 from headway.metrics.dora import Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
@@ -231,6 +234,63 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}"
 
 
+# -- notes -----------------------------------------------------------------------------------
+
+note_app = typer.Typer(help="Interpretation notes shown beside the numbers they explain.",
+                       no_args_is_help=True)
+NoteScopeOpt = Annotated[str, typer.Option(
+    "--scope", help="organisation, service:NAME, team:NAME or context:NAME.")]
+NotePeriodOpt = Annotated[str, typer.Option(
+    "--period", help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (inclusive).")]
+
+
+@note_app.command("add")
+def note_add(
+    text: Annotated[str, typer.Argument(help="What the numbers do not show.")],
+    scope: NoteScopeOpt, period: NotePeriodOpt,
+    author: Annotated[str | None, typer.Option("--author", help="Who writes it (default: you).")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Record an interpretation note on a scope and period."""
+    with store_for() as store:
+        note = notes.add(store, notes.parse_scope(scope), notes.parse_period(period), text,
+                         author=author or getpass.getuser())
+    if fmt is Format.json:
+        emit_json(note)
+    else:
+        console.print(f"Noted on {note['scope']} for {note['period_start'][:10]} → "
+                      f"{note['period_end'][:10]}.", highlight=False)
+
+
+@note_app.command("list")
+def note_list(
+    scope: Annotated[str, typer.Option("--scope", help="Scope, as for `note add`.")] = "organisation",
+    period: Annotated[str | None, typer.Option("--period", help="Period, as for `note add`; "
+                                               "default: everything.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Notes on a scope (and on what it contains, and organisation-wide) overlapping a period."""
+    with store_for() as store:
+        chosen = notes.parse_period(period) if period else notes.Period(
+            datetime(1970, 1, 1), datetime(9999, 1, 1))
+        rows = notes.for_scope(store, notes.parse_scope(scope), chosen)
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows)
+    elif not rows:
+        console.print("No notes.")
+    else:
+        table = Table(title=f"Notes · {scope}", title_justify="left")
+        for column in ("scope", "period", "text", "author"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(r["scope"], f"{r['period_start'][:10]} → {r['period_end'][:10]}", r["text"],
+                          r["author"])
+        console.print(table)
+
+
 def register() -> None:
     app.command("flow")(flow_command)
     app.command("signals")(signals_command)
+    app.add_typer(note_app, name="note")
