@@ -251,7 +251,7 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
                 # late and naming nothing; a rollback becomes a redeploy of the previous version
                 # recorded as an ordinary deployment
                 found = deploy_end + extra.uniform(30, 90) * HOUR
-                if found < end and extra.random() < 0.5:
+                if found < end and extra.random() < 0.7:
                     yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/bug",
                            "service": service, "found_at": _ts(found), "severity": "major",
                            "title": "Customer-reported bug"}
