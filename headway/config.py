@@ -51,8 +51,8 @@ class Settings(BaseSettings):
         default=86400.0, description="A timestamp more than this many seconds in the future is "
         "refused (422) rather than stored.")
     webhook_batch_ms: float = Field(
-        default=5.0, description="How long the webhook writer collects deliveries before "
-        "committing them in one transaction.")
+        default=2.0, description="How long the webhook writer waits for more deliveries before "
+        "committing a group in one transaction (deliveries queued meanwhile join it anyway).")
     service_map: dict[str, dict[str, str]] = Field(
         default={}, description="Repository (or PagerDuty service, Opsgenie/Jira project) → "
         "{service, team, context}. Unmapped repositories are their own service.")

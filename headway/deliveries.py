@@ -11,6 +11,7 @@ group committed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import queue
 import threading
 import time
@@ -28,6 +29,7 @@ from headway.model import RECORD_TYPES, RawEvent, Service
 from headway.sources.mapping import Derivation, Mapping, Parsed, PayloadError
 from headway.store import Store
 
+logger = logging.getLogger(__name__)
 Parser = Callable[[str, dict[str, Any], Mapping], Parsed]
 RECORD_TABLES = frozenset(t.table for t in RECORD_TYPES.values()) - {"services"}
 
@@ -100,11 +102,14 @@ def raw_event(source: str, delivery_id: str, kind: str, body: bytes | str, recei
 # -- the write path for deliveries --------------------------------------------------------------
 
 
-def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> list[str]:
+def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
+           touched: set[str] | None = None) -> list[str]:
     """Store deliveries not seen before and what they mean; one transaction, all or nothing.
 
     Returns each delivery's outcome: its raw status (accepted, ignored, rejected), or
-    `duplicate` when its id was already stored or appears earlier in the same group.
+    `duplicate` when its id was already stored or appears earlier in the same group. Derived
+    links are refreshed in the same transaction, unless the caller collects the services to
+    re-link in `touched` and links them itself (the group writer, under load).
     """
     outcomes: list[str] = []
     fresh: list[Delivery] = []
@@ -119,14 +124,18 @@ def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> 
             stored.add(delivery.raw.id)
             fresh.append(delivery)
             outcomes.append(delivery.raw.status)
-        apply(store, settings, fresh)
+        services = apply(store, settings, fresh, link=touched is None)
+    if touched is not None:
+        touched |= services
     return outcomes
 
 
-def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> None:
-    """Write deliveries (raw and derived) and refresh what they affect. Caller dedupes."""
+def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
+          link: bool = True) -> set[str]:
+    """Write deliveries (raw and derived) and refresh what they affect; return the services
+    they touched. The caller dedupes; with `link=False` it also re-links those services."""
     if not deliveries:
-        return
+        return set()
     mapping = Mapping.from_settings(settings)
     records: dict[tuple[str, str], Any] = {}
     derived: list[Derivation] = []
@@ -148,7 +157,9 @@ def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery]) -> N
         store.write([*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived])
         _first_commits(store, repositories)
         _reviews(store, reviewed)
-        linking.link(store, settings, {name for name, _ in touched})
+        if link:
+            linking.link(store, settings, {name for name, _ in touched})
+    return {name for name, _ in touched}
 
 
 # Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
@@ -242,18 +253,36 @@ def _reviews(store: Store, changes: set[str]) -> None:
 
 
 class GroupWriter:
-    """One thread that commits deliveries in groups; `submit()` returns when-committed futures."""
+    """One thread that commits deliveries in groups; `submit()` returns when-committed futures.
+
+    Under load, re-linking (which costs about as much as a group's writes) is deferred and
+    done at most every `link_every_s` for all services touched meanwhile; when the queue runs
+    dry it is done before the answers go out, so a reader right after a delivery sees its
+    links. Links are derived data: after a crash the writer re-links everything on start.
+    """
 
     def __init__(self, store: Store, settings: Settings, *, window_s: float | None = None,
-                 max_group: int = 2000) -> None:
+                 max_group: int = 2000, link_every_s: float = 0.5, remember: int = 100_000) -> None:
         self.store = store
         self.settings = settings
         self.window_s = settings.webhook_batch_ms / 1000.0 if window_s is None else window_s
         self.max_group = max_group
+        self.link_every_s = link_every_s
         self._queue: queue.SimpleQueue[tuple[Delivery, Future[str]] | None] = queue.SimpleQueue()
+        self._dirty: set[str] = set()
+        self._linked_at = time.monotonic()
+        # Ids of deliveries known to be committed: a redelivery of one is answered at once.
+        self._committed: dict[str, None] = {}
+        self._remember = remember
+        self.groups = 0
+        if store.query("SELECT count(*) FROM raw_events")[0][0]:
+            linking.link(store, settings)
         self._thread = threading.Thread(target=self._run, name="headway-delivery-writer", daemon=True)
         self._thread.start()
-        self.groups = 0
+
+    def committed(self, delivery_id: str) -> bool:
+        """True when this process has committed that delivery (a redelivery needs no write)."""
+        return delivery_id in self._committed
 
     def submit(self, delivery: Delivery) -> Future[str]:
         future: Future[str] = Future()
@@ -261,7 +290,7 @@ class GroupWriter:
         return future
 
     def close(self) -> None:
-        """Commit what is queued, then stop."""
+        """Commit what is queued, link, then stop."""
         self._queue.put(None)
         self._thread.join()
 
@@ -270,7 +299,7 @@ class GroupWriter:
         while not stopping:
             first = self._queue.get()
             if first is None:
-                return
+                break
             group = [first]
             deadline = time.monotonic() + self.window_s
             while len(group) < self.max_group:
@@ -283,10 +312,17 @@ class GroupWriter:
                     break
                 group.append(item)
             self._commit(group)
+        self._link()
+
+    def _link(self) -> None:
+        if self._dirty:
+            linking.link(self.store, self.settings, self._dirty)
+            self._dirty = set()
+        self._linked_at = time.monotonic()
 
     def _commit(self, group: list[tuple[Delivery, Future[str]]]) -> None:
         try:
-            outcomes = commit(self.store, self.settings, [d for d, _ in group])
+            outcomes = commit(self.store, self.settings, [d for d, _ in group], touched=self._dirty)
         except Exception as error:
             if len(group) == 1:
                 group[0][1].set_exception(error)
@@ -296,8 +332,16 @@ class GroupWriter:
                 self._commit([item])
             return
         self.groups += 1
-        for (_, future), outcome in zip(group, outcomes, strict=True):
+        if self._queue.empty() or time.monotonic() - self._linked_at > self.link_every_s:
+            try:
+                self._link()
+            except Exception:  # the deliveries are committed; links are retried next group
+                logger.exception("re-linking %s failed; will retry", sorted(self._dirty))
+        for (delivery, future), outcome in zip(group, outcomes, strict=True):
+            self._committed[delivery.raw.id] = None
             future.set_result(outcome)
+        while len(self._committed) > self._remember:
+            del self._committed[next(iter(self._committed))]
 
 
 # -- reprocessing and status --------------------------------------------------------------------

@@ -15,8 +15,9 @@ sources_app = typer.Typer(help="What webhooks delivered, from where, and what wa
 def create() -> Any:
     """The app uvicorn workers build (settings from HEADWAY_* and headway.toml)."""
     from headway.api.app import create_app
+    from headway.api.hooks import FastPath
 
-    return create_app(get_settings())
+    return FastPath(create_app(get_settings()))
 
 
 def serve(
