@@ -75,7 +75,12 @@ def _schemas() -> tuple[dict[str, dict[str, Any]], referencing.Registry[Any]]:
                 continue
             schema = json.loads(entry.read_text())
             resources_.append((schema["$id"], DRAFT202012.create_resource(schema)))
-            type_enum = schema.get("properties", {}).get("context", {}).get("properties", {}).get("type", {})
+            type_enum = (
+                schema.get("properties", {})
+                .get("context", {})
+                .get("properties", {})
+                .get("type", {})
+            )
             if folder is root and "enum" in type_enum:
                 m = _TYPE.match(type_enum["enum"][0])
                 if m:
@@ -88,8 +93,10 @@ def _any_version(schema: dict[str, Any], subject: str, predicate: str) -> dict[s
     its type, and the subject `type` field that 0.4 events carry."""
     schema = copy.deepcopy(schema)
     context = schema["properties"]["context"]["properties"]
-    context["type"] = {"type": "string",
-                       "pattern": rf"^dev\.cdevents\.{subject}\.{predicate}\.\d+\.\d+\.\d+(-[\w.]+)?$"}
+    context["type"] = {
+        "type": "string",
+        "pattern": rf"^dev\.cdevents\.{subject}\.{predicate}\.\d+\.\d+\.\d+(-[\w.]+)?$",
+    }
     schema["properties"]["subject"]["properties"]["type"] = {"type": "string"}
     return schema
 
@@ -104,19 +111,27 @@ def _path(parts: Iterable[Any]) -> str:
 def kind_of(event: Any) -> str:
     """`subject.predicate` of an event, after checking the envelope enough to know it."""
     if not isinstance(event, dict):
-        raise CDEventError(f"a CDEvent is a JSON object with `context` and `subject`, got {type(event).__name__}")
+        raise CDEventError(
+            f"a CDEvent is a JSON object with `context` and `subject`, got {type(event).__name__}"
+        )
     context = event.get("context")
     if not isinstance(context, dict) or not isinstance(context.get("type"), str):
-        raise CDEventError("field context.type is missing: a CDEvent needs a `context` object with a "
-                           "`type` like dev.cdevents.service.deployed.0.3.0")
+        raise CDEventError(
+            "field context.type is missing: a CDEvent needs a `context` object with a "
+            "`type` like dev.cdevents.service.deployed.0.3.0"
+        )
     m = _TYPE.match(context["type"])
     if not m:
-        raise CDEventError(f"field context.type: {context['type']!r} is not a CDEvents type; expected "
-                           "dev.cdevents.<subject>.<predicate>.<major>.<minor>.<patch>")
+        raise CDEventError(
+            f"field context.type: {context['type']!r} is not a CDEvents type; expected "
+            "dev.cdevents.<subject>.<predicate>.<major>.<minor>.<patch>"
+        )
     version = str(context.get("specversion", ""))
     if not version.startswith(tuple(f"{v}." for v in SPEC_VERSIONS)):
-        raise CDEventError(f"field context.specversion: {version!r} is not a supported CDEvents "
-                           f"specification; Headway accepts {', '.join(SPEC_VERSIONS)} (e.g. \"0.4.1\")")
+        raise CDEventError(
+            f"field context.specversion: {version!r} is not a supported CDEvents "
+            f'specification; Headway accepts {", ".join(SPEC_VERSIONS)} (e.g. "0.4.1")'
+        )
     return f"{m[1]}.{m[2]}"
 
 
@@ -130,9 +145,11 @@ def validate(event: Any) -> str:
         validator = jsonschema.Draft202012Validator(schema, registry=registry)
         error = jsonschema.exceptions.best_match(validator.iter_errors(event))
         if error is not None:
-            raise CDEventError(f"{kind} event fails its schema at field {_path(error.absolute_path)}: "
-                               f"{error.message}; fix the producer so the event matches the CDEvents "
-                               f"{kind} schema (cdevents.dev)")
+            raise CDEventError(
+                f"{kind} event fails its schema at field {_path(error.absolute_path)}: "
+                f"{error.message}; fix the producer so the event matches the CDEvents "
+                f"{kind} schema (cdevents.dev)"
+            )
     _timestamp(event["context"].get("timestamp"))
     return kind
 
@@ -143,20 +160,37 @@ def _timestamp(value: Any) -> datetime:
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        raise CDEventError(f"field context.timestamp: {value!r} is not an RFC 3339 time with a zone "
-                           "(e.g. 2024-05-01T12:00:00Z)")
+        raise CDEventError(
+            f"field context.timestamp: {value!r} is not an RFC 3339 time with a zone "
+            "(e.g. 2024-05-01T12:00:00Z)"
+        )
     return parsed.astimezone(UTC)
 
 
 # -- mapping ---------------------------------------------------------------------------------
 
-_OUTCOMES = {"success": "success", "failure": "failure", "error": "failure", "cancel": "cancelled",
-             "cancelled": "cancelled", "canceled": "cancelled"}
-_DECISIONS = {"approved": "approved", "approve": "approved", "rejected": "rejected", "reject": "rejected"}
+_OUTCOMES = {
+    "success": "success",
+    "failure": "failure",
+    "error": "failure",
+    "cancel": "cancelled",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
+_DECISIONS = {
+    "approved": "approved",
+    "approve": "approved",
+    "rejected": "rejected",
+    "reject": "rejected",
+}
 
 
-def parse(event: dict[str, Any], *, default_service: str | None = None,
-          received_at: datetime | None = None) -> ParsedEvent:
+def parse(
+    event: dict[str, Any],
+    *,
+    default_service: str | None = None,
+    received_at: datetime | None = None,
+) -> ParsedEvent:
     """Validate one CDEvent and map it onto canonical records (its RawEvent included)."""
     kind = validate(event)
     ctx, subject = event["context"], event["subject"]
@@ -172,18 +206,28 @@ def parse(event: dict[str, Any], *, default_service: str | None = None,
     def service(named: Any = None) -> str:
         name = named or default_service
         if not name:
-            raise CDEventError(f"{kind} event {ctx['id']} names no service; pass --service (or "
-                               "?service= on the webhook) to say which service it belongs to")
+            raise CDEventError(
+                f"{kind} event {ctx['id']} names no service; pass --service (or "
+                "?service= on the webhook) to say which service it belongs to"
+            )
         return str(name)
 
     subject_name, predicate = kind.split(".")
     if subject_name == "service" and predicate in ("deployed", "upgraded", "rolledback"):
-        records.append(Deployment(
-            source=SOURCE, source_id=event_id, service=service(sid),
-            finished_at=at, environment=str(content["environment"]["id"]),
-            kind=DeploymentKind.ROLLBACK.value if predicate == "rolledback" else DeploymentKind.DEPLOY.value,
-            version=content.get("artifactId"), trigger=ctx.get("chainId"),
-        ))
+        records.append(
+            Deployment(
+                source=SOURCE,
+                source_id=event_id,
+                service=service(sid),
+                finished_at=at,
+                environment=str(content["environment"]["id"]),
+                kind=DeploymentKind.ROLLBACK.value
+                if predicate == "rolledback"
+                else DeploymentKind.DEPLOY.value,
+                version=content.get("artifactId"),
+                trigger=ctx.get("chainId"),
+            )
+        )
     elif kind == "service.removed":
         note = "a service removed from an environment ships nothing; kept as evidence only"
     elif subject_name == "change" and predicate != "abandoned":
@@ -192,44 +236,90 @@ def parse(event: dict[str, Any], *, default_service: str | None = None,
         extra: dict[str, Any] = {times[predicate]: at} if predicate in times else {}
         if content.get("description"):
             extra["title"] = str(content["description"])[:500]
-        records.append(Change(source=SOURCE, source_id=sid, service=service(default_service or repository),
-                              repository=repository, **extra))
+        records.append(
+            Change(
+                source=SOURCE,
+                source_id=sid,
+                service=service(default_service or repository),
+                repository=repository,
+                **extra,
+            )
+        )
     elif kind == "change.abandoned":
         note = "an abandoned change never ships; kept as evidence only"
     elif subject_name == "pipelinerun":
         outcome = content.get("outcome")
-        run: dict[str, Any] = {"queued": {}, "started": {"started_at": at},
-                               "finished": {"finished_at": at}}.get(predicate, {})
+        run: dict[str, Any] = {
+            "queued": {},
+            "started": {"started_at": at},
+            "finished": {"finished_at": at},
+        }.get(predicate, {})
         if predicate == "finished" and outcome:
             run["conclusion"] = _OUTCOMES.get(str(outcome).lower(), str(outcome).lower())
-        records.append(PipelineRun(source=SOURCE, source_id=sid, service=default_service,
-                                   workflow=content.get("pipelineName"), **run))
+        records.append(
+            PipelineRun(
+                source=SOURCE,
+                source_id=sid,
+                service=default_service,
+                workflow=content.get("pipelineName"),
+                **run,
+            )
+        )
     elif subject_name == "incident":
         named = (content.get("service") or {}).get("id")
         inc: dict[str, Any] = {"resolved_at": at} if predicate == "resolved" else {}
-        records.append(Incident(source=SOURCE, source_id=sid, service=service(named), opened_at=at,
-                                title=content.get("description"), **inc))
+        records.append(
+            Incident(
+                source=SOURCE,
+                source_id=sid,
+                service=service(named),
+                opened_at=at,
+                title=content.get("description"),
+                **inc,
+            )
+        )
     elif subject_name == "approval":
         decision = _DECISIONS.get(str(content.get("decision", "")).lower())
-        records.append(Approval(
-            source=SOURCE, source_id=sid, kind=ApprovalKind.DEPLOYMENT_GATE.value, service=default_service,
-            requested_at=at if predicate == "created" else None,
-            decided_at=at if predicate == "closed" or (predicate == "updated" and decision) else None,
-            decision=decision, actor=content.get("responder") or content.get("requestor"),
-        ))
+        records.append(
+            Approval(
+                source=SOURCE,
+                source_id=sid,
+                kind=ApprovalKind.DEPLOYMENT_GATE.value,
+                service=default_service,
+                requested_at=at if predicate == "created" else None,
+                decided_at=at
+                if predicate == "closed" or (predicate == "updated" and decision)
+                else None,
+                decision=decision,
+                actor=content.get("responder") or content.get("requestor"),
+            )
+        )
     status = "accepted" if records or note else "ignored"
     if status == "ignored":
-        note = f"CDEvents type {ctx['type']} has no delivery meaning in Headway; kept raw, not mapped"
-    records.append(RawEvent(source=SOURCE, source_id=event_id, kind=kind,
-                            received_at=received_at or datetime.now(UTC),
-                            payload=json.dumps(event, separators=(",", ":"), sort_keys=True),
-                            status=status, note=note))
+        note = (
+            f"CDEvents type {ctx['type']} has no delivery meaning in Headway; kept raw, not mapped"
+        )
+    records.append(
+        RawEvent(
+            source=SOURCE,
+            source_id=event_id,
+            kind=kind,
+            received_at=received_at or datetime.now(UTC),
+            payload=json.dumps(event, separators=(",", ":"), sort_keys=True),
+            status=status,
+            note=note,
+        )
+    )
     return ParsedEvent(kind, tuple(records), status, note)
 
 
 # Fields that are the first moment of something: later deliveries must not move them forward.
-_EARLIEST = {"incidents": ("opened_at",), "changes": ("opened_at", "first_review_at"),
-             "pipeline_runs": ("started_at",), "approvals": ("requested_at",)}
+_EARLIEST = {
+    "incidents": ("opened_at",),
+    "changes": ("opened_at", "first_review_at"),
+    "pipeline_runs": ("started_at",),
+    "approvals": ("requested_at",),
+}
 
 
 def complete(store: Store | None, records: Sequence[Record]) -> list[Record]:
@@ -242,8 +332,10 @@ def complete(store: Store | None, records: Sequence[Record]) -> list[Record]:
         if old is None:
             merged[(r.table, r.id)] = r
             continue
-        later = {f.name: getattr(r, f.name) for f in fields(r) if getattr(r, f.name) not in (None, ())}
-        merged[(r.table, r.id)] = replace(old, **later)  # type: ignore[type-var]
+        later = {
+            f.name: getattr(r, f.name) for f in fields(r) if getattr(r, f.name) not in (None, ())
+        }
+        merged[(r.table, r.id)] = replace(old, **later)
     earliest: dict[tuple[str, str], datetime] = {}  # (id, field) -> earliest; ids are per table
     for r in records:
         for name in _EARLIEST.get(r.table, ()):
@@ -253,17 +345,23 @@ def complete(store: Store | None, records: Sequence[Record]) -> list[Record]:
         for table, names in _EARLIEST.items():
             ids = sorted(i for t, i in merged if t == table)
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                for row in store.query(f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", chunk):
+                for row in store.query(
+                    f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", chunk
+                ):
                     for name, value in zip(names, row[1:], strict=True):
                         if value is not None:
                             value = value.replace(tzinfo=UTC)
-                            earliest[(row[0], name)] = min(value, earliest.get((row[0], name), value))
+                            earliest[(row[0], name)] = min(
+                                value, earliest.get((row[0], name), value)
+                            )
     out = []
     for r in merged.values():
-        updates = {n: earliest[(r.id, n)] for n in _EARLIEST.get(r.table, ()) if (r.id, n) in earliest}
-        out.append(replace(r, **updates) if updates else r)  # type: ignore[type-var]
+        updates = {
+            n: earliest[(r.id, n)] for n in _EARLIEST.get(r.table, ()) if (r.id, n) in earliest
+        }
+        out.append(replace(r, **updates) if updates else r)  # type: ignore[arg-type]
     return out
 
 
@@ -285,8 +383,10 @@ def _events_in(path: Path) -> Iterator[tuple[str, Any]]:
     except json.JSONDecodeError as first:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if len(lines) < 2:
-            raise CDEventError(f"{path}: not valid JSON (line {first.lineno}: {first.msg}); a CDEvents file "
-                               "holds one event object, a JSON array of events, or one event per line") from None
+            raise CDEventError(
+                f"{path}: not valid JSON (line {first.lineno}: {first.msg}); a CDEvents file "
+                "holds one event object, a JSON array of events, or one event per line"
+            ) from None
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
@@ -307,11 +407,15 @@ def read_paths(paths: Sequence[Path], default_service: str | None = None) -> Bat
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(q for q in p.iterdir() if q.suffix in (".json", ".jsonl") and q.is_file()))
+            files.extend(
+                sorted(q for q in p.iterdir() if q.suffix in (".json", ".jsonl") and q.is_file())
+            )
         elif p.is_file():
             files.append(p)
         else:
-            raise CDEventError(f"{p} does not exist; pass CDEvents JSON files or directories of them")
+            raise CDEventError(
+                f"{p} does not exist; pass CDEvents JSON files or directories of them"
+            )
     if not files:
         raise CDEventError(f"no .json or .jsonl files in {', '.join(map(str, paths))}")
     batch = Batch()
@@ -329,5 +433,14 @@ def read_paths(paths: Sequence[Path], default_service: str | None = None) -> Bat
     return batch
 
 
-__all__ = ["SOURCE", "Batch", "CDEventError", "ParsedEvent", "complete", "kind_of", "parse",
-           "read_paths", "validate"]
+__all__ = [
+    "SOURCE",
+    "Batch",
+    "CDEventError",
+    "ParsedEvent",
+    "complete",
+    "kind_of",
+    "parse",
+    "read_paths",
+    "validate",
+]

@@ -65,11 +65,17 @@ class Refs:
 def _git(repo: Path, *args: str, check: bool = True) -> str:
     try:
         done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, encoding="utf-8",
-            errors="replace", env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
         )
     except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH; install git to import a repository") from None
+        raise GitError(
+            "git is not installed or not on PATH; install git to import a repository"
+        ) from None
     if check and done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip()}")
     return done.stdout
@@ -94,33 +100,45 @@ def open_repository(path: Path) -> Path:
             "so first commits, older releases and the changes they shipped cannot be known; "
             "run `git fetch --unshallow --tags` in it (or clone without --depth) and import again"
         )
-    if not _git(path, "for-each-ref", "--count=1", "refs/heads", "refs/tags", "refs/remotes").strip():
+    if not _git(
+        path, "for-each-ref", "--count=1", "refs/heads", "refs/tags", "refs/remotes"
+    ).strip():
         raise GitError(f"{path} has no commits (an empty history); commit or fetch something first")
     return Path(git_dir)
 
 
 def read_refs(path: Path, branch: str | None = None) -> Refs:
-    fmt = "%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(taggerdate:unix)%00%(committerdate:unix)"
+    fmt = (
+        "%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(*objecttype)"
+        "%00%(taggerdate:unix)%00%(committerdate:unix)"
+    )
     tips: dict[str, str] = {}
     tags: list[Tag] = []
     branches: dict[str, str] = {}
-    for line in _git(path, "for-each-ref", f"--format={fmt}", "refs/heads", "refs/tags", "refs/remotes").splitlines():
-        ref, kind, obj, peeled, tagged, committed = line.split("\0")
+    for line in _git(
+        path, "for-each-ref", f"--format={fmt}", "refs/heads", "refs/tags", "refs/remotes"
+    ).splitlines():
+        ref, kind, obj, peeled, peeled_kind, tagged, committed = line.split("\0")
         tips[ref] = obj
         if ref.startswith("refs/tags/"):
             if kind == "commit":
                 tags.append(Tag(ref[10:], obj, int(committed), False))
-            elif kind == "tag" and peeled and tagged:
-                if _git(path, "cat-file", "-t", peeled).strip() == "commit":
-                    tags.append(Tag(ref[10:], peeled, int(tagged), True))
+            elif kind == "tag" and peeled_kind == "commit" and tagged:
+                tags.append(Tag(ref[10:], peeled, int(tagged), True))
         else:
             branches[ref] = obj
     if branch:
-        for candidate in (f"refs/heads/{branch}", f"refs/remotes/{branch}", f"refs/remotes/origin/{branch}"):
+        for candidate in (
+            f"refs/heads/{branch}",
+            f"refs/remotes/{branch}",
+            f"refs/remotes/origin/{branch}",
+        ):
             if candidate in branches:
                 return Refs(branches[candidate], branch, tags, tips)
-        raise GitError(f"--branch {branch}: no such branch; branches are: "
-                       + ", ".join(sorted(r.split("/", 2)[2] for r in branches)[:10]))
+        raise GitError(
+            f"--branch {branch}: no such branch; branches are: "
+            + ", ".join(sorted(r.split("/", 2)[2] for r in branches)[:10])
+        )
     head = _git(path, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip() or None
     name = _git(path, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or "HEAD"
     if head is None and branches:  # HEAD names an unborn branch; fall back to main or master
@@ -135,16 +153,22 @@ def read_refs(path: Path, branch: str | None = None) -> Refs:
 _LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%at%x00%ct%x00%B%x00"
 
 
-def read_log(path: Path, *, numstat: bool = True, revisions: Sequence[str] = ("--all",),
-             progress: Callable[[int], None] | None = None) -> Iterator[Commit]:
+def read_log(
+    path: Path,
+    *,
+    numstat: bool = True,
+    revisions: Sequence[str] = ("--all",),
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Commit]:
     """Stream every commit of `revisions` from one `git log` process."""
     args = ["git", "-C", str(path), "-c", "core.quotepath=off", "log", f"--format={_LOG_FORMAT}"]
     if numstat:
         # A merge's size is its diff against the main line (first parent), like a PR's.
         args += ["--numstat", "--diff-merges=first-parent", "--no-renames"]
     args += [*revisions, "--"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "LC_ALL": "C"})
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}
+    )
     assert proc.stdout is not None
     tail = b""
     count = 0
@@ -173,9 +197,66 @@ def read_log(path: Path, *, numstat: bool = True, revisions: Sequence[str] = ("-
             raise GitError(f"git log failed in {path}: {err.strip()}")
 
 
+def read_sizes(
+    path: Path, shas: Sequence[str], *, walk: str = "--first-parent"
+) -> dict[str, tuple[int, int, int]]:
+    """(files, additions, deletions) of commits: those on the first-parent chains from `shas`,
+    or with walk="--no-walk" just `shas`. A merge's size is its diff against the first
+    parent, like a pull request's."""
+    if not shas:
+        return {}
+    args = [
+        "git",
+        "-C",
+        str(path),
+        "-c",
+        "core.quotepath=off",
+        "log",
+        "--format=%x1e%H%x00",
+        "--numstat",
+        "--diff-merges=first-parent",
+        "--no-renames",
+        walk,
+        "--stdin",
+        "--",
+    ]
+    done = subprocess.run(
+        args,
+        input="\n".join(shas).encode() + b"\n",
+        capture_output=True,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    if done.returncode != 0:
+        raise GitError(
+            f"git log --numstat failed in {path}: {done.stderr.decode('utf-8', 'replace').strip()}"
+        )
+    sizes = {}
+    for part in done.stdout.split(b"\x1e")[1:]:
+        sha, stats = part.split(b"\0", 1)
+        files = additions = deletions = 0
+        for line in stats.splitlines():
+            if line:
+                added, deleted, _ = line.split(b"\t", 2)
+                files += 1
+                additions += int(added) if added != b"-" else 0  # "-" marks a binary file
+                deletions += int(deleted) if deleted != b"-" else 0
+        sizes[sha.decode()] = (files, additions, deletions)
+    return sizes
+
+
+def main_line_tips(refs: Refs, tags: Sequence[Tag]) -> list[str]:
+    """Where the main line starts: the main branch and every release tag. Only commits on
+    their first-parent chains become changes, so only those need a diff."""
+    return sorted({refs.head or "", *(t.sha for t in tags)} - {""})
+
+
 def _commit(raw: bytes, numstat: bool) -> Commit:
-    sha, parents, author, authored, committed, message, stats = raw.decode("utf-8", "replace").split("\0", 6)
-    commit = Commit(sha, tuple(parents.split()), author, int(authored), int(committed), message.strip())
+    sha, parents, author, authored, committed, message, stats = raw.decode(
+        "utf-8", "replace"
+    ).split("\0", 6)
+    commit = Commit(
+        sha, tuple(parents.split()), author, int(authored), int(committed), message.strip()
+    )
     if numstat:
         files = additions = deletions = 0
         for line in stats.splitlines():
@@ -195,9 +276,11 @@ _VERSION = re.compile(
     r"^(?:[A-Za-z][\w.+-]*?[-_/@])?v?(?P<core>\d+(?:\.\d+)+)"
     r"(?P<suffix>(?:[-._+]?[A-Za-z]+[-._]?\d*)*)$"
 )
-_PRE = re.compile(r"(?:^|[-._+\d])(a|b|c|rc|alpha|beta|pre|preview|dev|snapshot|nightly|canary)(?:[-._]?\d*)$|"
-                  r"(?:^|[-._+\d])(a|b|c|rc|alpha|beta|pre|preview|dev|snapshot|nightly|canary)[-._]?\d*[-._+]",
-                  re.IGNORECASE)
+_PRE = re.compile(
+    r"(?:^|[-._+\d])(a|b|c|rc|alpha|beta|pre|preview|dev|snapshot|nightly|canary)(?:[-._]?\d*)$|"
+    r"(?:^|[-._+\d])(a|b|c|rc|alpha|beta|pre|preview|dev|snapshot|nightly|canary)[-._]?\d*[-._+]",
+    re.IGNORECASE,
+)
 _POST = re.compile(r"^[-._+]?(post|final|release|ga|lts)[-._]?\d*$", re.IGNORECASE)
 
 
@@ -243,7 +326,9 @@ def select_tags(tags: list[Tag], rule: TagRule) -> list[Tag]:
         try:
             re.compile(rule.pattern[3:])
         except re.error as error:
-            raise GitError(f"--deploy-tags {rule.pattern!r} is not a valid regular expression: {error}") from None
+            raise GitError(
+                f"--deploy-tags {rule.pattern!r} is not a valid regular expression: {error}"
+            ) from None
     chosen: dict[str, Tag] = {}
     skipped_pre = []
     for tag in sorted(tags, key=lambda t: (t.time, t.name)):
@@ -254,13 +339,23 @@ def select_tags(tags: list[Tag], rule: TagRule) -> list[Tag]:
             chosen[tag.sha] = tag
     if not chosen:
         if not tags:
-            raise GitError("the repository has no tags, so no deployments can be found; tag your "
-                           "releases (git tag -a v1.0.0) or import changes only with --no-deployments")
+            raise GitError(
+                "the repository has no tags, so no deployments can be found; tag your "
+                "releases (git tag -a v1.0.0) or import changes only with --no-deployments"
+            )
         sample = ", ".join(t.name for t in sorted(tags, key=lambda t: -t.time)[:8])
-        hint = (f"; {len(skipped_pre)} pre-release tag(s) matched but are left out, add --prereleases "
-                "to count them") if skipped_pre else ""
-        raise GitError(f"no tag matches {rule.describe()}{hint}; the repository's newest tags are: "
-                       f"{sample}; pass --deploy-tags with a glob such as 'v*' or 're:^release-'")
+        hint = (
+            (
+                f"; {len(skipped_pre)} pre-release tag(s) matched but are left out, add --prereleases "
+                "to count them"
+            )
+            if skipped_pre
+            else ""
+        )
+        raise GitError(
+            f"no tag matches {rule.describe()}{hint}; the repository's newest tags are: "
+            f"{sample}; pass --deploy-tags with a glob such as 'v*' or 're:^release-'"
+        )
     return sorted(chosen.values(), key=lambda t: (t.time, t.name))
 
 
@@ -299,6 +394,10 @@ class Derived:
         yield from self.changes
 
 
+def release_tags(refs: Refs, opts: Options) -> list[Tag]:
+    return select_tags(refs.tags, opts.tags) if opts.deployments else []
+
+
 def undeployed_ref(repository: str) -> str:
     """A deployment_ref meaning "git says no release contains this yet": it names no
     deployment, so linking leaves the change unshipped instead of guessing by time."""
@@ -312,8 +411,7 @@ def _time(ts: int) -> datetime:
 def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
     """Canonical records from a history snapshot. Pure: same history, same records."""
     repo = opts.repository
-    tags = select_tags(refs.tags, opts.tags) if opts.deployments else []
-    tags = [t for t in tags if t.sha in commits]
+    tags = [t for t in release_tags(refs, opts) if t.sha in commits]
 
     # The main line: first-parent chains of the main branch and of every release tag (so
     # fixes made on release branches are changes too).
@@ -368,10 +466,13 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
             continue  # a merge that brought nothing new (syncing branches) is not a change
         if number is not None:
             by_number.setdefault(number, sha)
-        tag = first_tag.get(sha)
+        shipped_by = first_tag.get(sha)
         changes[sha] = {
-            "number": number, "title": title, "author": author, "first": first,
-            "deployment": dep_ids[tag] if tag is not None else None,
+            "number": number,
+            "title": title,
+            "author": author,
+            "first": first,
+            "deployment": dep_ids[shipped_by] if shipped_by is not None else None,
         }
 
     def change_of(sha: str) -> str | None:
@@ -380,8 +481,10 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
 
     # Reverts, oldest first so that reverting a revert (a reland) is recognised as such.
     reverts: dict[str, str] = {}
-    for sha in sorted((s for s in owner if "Revert" in commits[s].message or "revert" in commits[s].message),
-                      key=lambda s: commits[s].committed):
+    for sha in sorted(
+        (s for s in owner if "Revert" in commits[s].message or "revert" in commits[s].message),
+        key=lambda s: commits[s].committed,
+    ):
         mine = change_of(sha)
         if mine is None or mine in reverts:
             continue
@@ -394,8 +497,13 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
 
     deployments = {
         dep_ids[i]: Deployment(
-            source=SOURCE, source_id=f"{repo}/tag/{t.name}", service=opts.service,
-            finished_at=_time(t.time), environment=opts.environment, sha=t.sha, version=t.name,
+            source=SOURCE,
+            source_id=f"{repo}/tag/{t.name}",
+            service=opts.service,
+            finished_at=_time(t.time),
+            environment=opts.environment,
+            sha=t.sha,
+            version=t.name,
             trigger="tag",
         )
         for i, t in enumerate(tags)
@@ -415,8 +523,14 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
     for dep_id, failed_id in recovers.items():
         d = deployments[dep_id]
         deployments[dep_id] = Deployment(
-            source=d.source, source_id=d.source_id, service=d.service, finished_at=d.finished_at,
-            environment=d.environment, sha=d.sha, version=d.version, trigger=d.trigger,
+            source=d.source,
+            source_id=d.source_id,
+            service=d.service,
+            finished_at=d.finished_at,
+            environment=d.environment,
+            sha=d.sha,
+            version=d.version,
+            trigger=d.trigger,
             recovers=failed_id,
         )
 
@@ -424,18 +538,34 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
     out: list[Change] = []
     for sha, info in changes.items():
         commit = commits[sha]
-        out.append(Change(
-            source=SOURCE, source_id=f"{repo}/{sha}", service=opts.service, repository=repo,
-            author=str(info["author"]), number=info["number"],  # type: ignore[arg-type]
-            title=str(info["title"])[:500], first_commit_at=_time(int(info["first"])),  # type: ignore[call-overload]
-            merged_at=_time(commit.committed), merge_sha=sha, additions=commit.additions,
-            deletions=commit.deletions, files=commit.files, is_revert=sha in reverts,
-            reverts=record_id(SOURCE, f"{repo}/{reverts[sha]}") if sha in reverts else None,
-            deployment_ref=str(info["deployment"]) if info["deployment"] else nowhere,
-        ))
+        out.append(
+            Change(
+                source=SOURCE,
+                source_id=f"{repo}/{sha}",
+                service=opts.service,
+                repository=repo,
+                author=str(info["author"]),
+                number=info["number"],  # type: ignore[arg-type]
+                title=str(info["title"])[:500],
+                first_commit_at=_time(int(info["first"])),  # type: ignore[call-overload]
+                merged_at=_time(commit.committed),
+                merge_sha=sha,
+                additions=commit.additions,
+                deletions=commit.deletions,
+                files=commit.files,
+                is_revert=sha in reverts,
+                reverts=record_id(SOURCE, f"{repo}/{reverts[sha]}") if sha in reverts else None,
+                deployment_ref=str(info["deployment"]) if info["deployment"] else nowhere,
+            )
+        )
     service = Service(name=opts.service, team=opts.team, repository=repo)
-    return Derived(service, out, list(deployments.values()), failed,
-                   undeployed=sum(1 for c in changes.values() if c["deployment"] is None))
+    return Derived(
+        service,
+        out,
+        list(deployments.values()),
+        failed,
+        undeployed=sum(1 for c in changes.values() if c["deployment"] is None),
+    )
 
 
 def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, str, int]:
@@ -456,8 +586,12 @@ def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, s
     return None, subject, author, first
 
 
-def _reverted(commit: Commit, commits: dict[str, Commit], by_number: dict[int, str],
-              change_of: Callable[[str], str | None]) -> str | None:
+def _reverted(
+    commit: Commit,
+    commits: dict[str, Commit],
+    by_number: dict[int, str],
+    change_of: Callable[[str], str | None],
+) -> str | None:
     """The change a commit reverts: by the sha git writes, else by the PR number in the title."""
     for sha in _REVERTS.findall(commit.message):
         full = sha if len(sha) == 40 else _expand(sha, commits)
@@ -466,7 +600,9 @@ def _reverted(commit: Commit, commits: dict[str, Commit], by_number: dict[int, s
     if m := _REVERT_TITLE.match(commit.subject):
         inner = m[1]
         for pattern in (_SQUASH, _PR_MERGE):
-            if (n := pattern.search(inner)) and (number := int(n[2] if pattern is _SQUASH else n[1])) in by_number:
+            if (n := pattern.search(inner)) and (
+                number := int(n[2] if pattern is _SQUASH else n[1])
+            ) in by_number:
                 return by_number[number]
     return None
 
@@ -477,6 +613,21 @@ def _expand(prefix: str, commits: dict[str, Commit]) -> str | None:
 
 
 __all__ = [
-    "SOURCE", "Commit", "Derived", "GitError", "Options", "Refs", "Tag", "TagRule", "derive",
-    "open_repository", "read_log", "read_refs", "release_kind", "select_tags", "undeployed_ref",
+    "SOURCE",
+    "Commit",
+    "Derived",
+    "GitError",
+    "Options",
+    "Refs",
+    "Tag",
+    "TagRule",
+    "derive",
+    "main_line_tips",
+    "open_repository",
+    "read_log",
+    "read_refs",
+    "read_sizes",
+    "release_kind",
+    "select_tags",
+    "undeployed_ref",
 ]

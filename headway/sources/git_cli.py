@@ -12,6 +12,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,17 +54,33 @@ def _state_key(repository: str, service: str) -> str:
 
 
 def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
-    return {"pattern": opts.tags.pattern, "prereleases": opts.tags.prereleases, "team": opts.team,
-            "environment": opts.environment, "deployments": opts.deployments, "branch": branch}
+    return {
+        "pattern": opts.tags.pattern,
+        "prereleases": opts.tags.prereleases,
+        "team": opts.team,
+        "environment": opts.environment,
+        "deployments": opts.deployments,
+        "branch": branch,
+    }
 
 
 def _count_commits(path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(["git", "-C", str(path), "rev-list", "--count", "--all"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        ["git", "-C", str(path), "rev-list", "--count", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
 
-def import_repository(store: Store, settings: Settings, path: Path, opts: Options,
-                      branch: str | None = None, progress: Progress | None = None) -> ImportReport:
+def import_repository(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    branch: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Import a repository's delivery history; all or nothing, safe to repeat."""
     started = time.perf_counter()
     report = ImportReport(opts.repository, opts.service)
@@ -76,7 +93,7 @@ def import_repository(store: Store, settings: Settings, path: Path, opts: Option
     state = json.loads(rows[0][0]) if rows else None
     signature = _signature(opts, branch)
     incremental = state is not None and state.get("options") == signature
-    if incremental and state["tips"] == refs.tips:
+    if state is not None and incremental and state["tips"] == refs.tips:
         report.up_to_date = True
         report.seconds = time.perf_counter() - started
         return report
@@ -91,36 +108,58 @@ def import_repository(store: Store, settings: Settings, path: Path, opts: Option
         if progress:
             progress("Reading history", done, total[0])
 
-    try:
-        commits = {c.sha: c for c in git.read_log(path, numstat=not incremental, progress=tick)}
-    finally:
-        counter.wait()
-        if counter.stdout:
-            counter.stdout.close()
+    # Sizes need diffs, the slowest thing git does; only main-line commits need them, and
+    # they are computed by a second git process while this one streams the history.
+    sizes: Future[dict[str, tuple[int, int, int]]] | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if not incremental:
+            tips = git.main_line_tips(refs, git.release_tags(refs, opts))
+            sizes = pool.submit(git.read_sizes, path, tips)
+        try:
+            commits = {c.sha: c for c in git.read_log(path, numstat=False, progress=tick)}
+        finally:
+            counter.wait()
+            if counter.stdout:
+                counter.stdout.close()
+        for sha, (files, additions, deletions) in (sizes.result() if sizes else {}).items():
+            if (commit := commits.get(sha)) is not None:
+                commit.files, commit.additions, commit.deletions = files, additions, deletions
     report.commits = len(commits)
     if not commits:
-        raise GitError(f"{path} has no commits reachable from its branches and tags; nothing to import")
+        raise GitError(
+            f"{path} has no commits reachable from its branches and tags; nothing to import"
+        )
     if progress:
         progress("Deriving changes and releases", 0, None)
     derived = git.derive(commits, refs, opts)
 
     existing_changes = {
-        r[0]: (r[1], r[2], bool(r[3])) for r in store.query(
+        r[0]: (r[1], r[2], bool(r[3]))
+        for r in store.query(
             "SELECT id, deployment_ref, reverts, is_revert FROM changes "
             "WHERE source = ? AND service = ? AND repository = ?",
-            [git.SOURCE, opts.service, opts.repository])
+            [git.SOURCE, opts.service, opts.repository],
+        )
     }
     prefix = record_id(git.SOURCE, f"{opts.repository}/tag/")
     existing_deps = {
-        r[0]: r[1] for r in store.query(
+        r[0]: r[1]
+        for r in store.query(
             "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? AND id LIKE ?",
-            [git.SOURCE, opts.service, prefix.replace("%", r"\%").replace("_", r"\_") + "%"])
+            [git.SOURCE, opts.service, prefix.replace("%", r"\%").replace("_", r"\_") + "%"],
+        )
         if r[0].startswith(prefix)
     }
-    changes = [c for c in derived.changes
-               if existing_changes.get(c.id) != (c.deployment_ref, c.reverts, c.is_revert)]
-    deployments = [d for d in derived.deployments
-                   if d.id not in existing_deps or existing_deps[d.id] != d.recovers]
+    changes = [
+        c
+        for c in derived.changes
+        if existing_changes.get(c.id) != (c.deployment_ref, c.reverts, c.is_revert)
+    ]
+    deployments = [
+        d
+        for d in derived.deployments
+        if d.id not in existing_deps or existing_deps[d.id] != d.recovers
+    ]
     stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
     if incremental:
         changes = _with_sizes(path, changes, commits, set(existing_changes))
@@ -142,24 +181,27 @@ def import_repository(store: Store, settings: Settings, path: Path, opts: Option
     return report
 
 
-def _records(derived: git.Derived, changes: list[Change], deployments: list[Deployment]) -> Iterable[Any]:
+def _records(
+    derived: git.Derived, changes: list[Change], deployments: list[Deployment]
+) -> Iterable[Any]:
     yield derived.service
     yield from deployments
     yield from changes
 
 
-def _with_sizes(path: Path, changes: list[Change], commits: dict[str, Commit],
-                known: set[str]) -> list[Change]:
+def _with_sizes(
+    path: Path, changes: list[Change], commits: dict[str, Commit], known: set[str]
+) -> list[Change]:
     """Fill in sizes of changes new to the store (one `git log --no-walk` over just those)."""
     need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha]
     if not need:
         return changes
-    sized = {c.sha: c for c in git.read_log(path, numstat=True, revisions=("--no-walk", *need))}
+    sized = git.read_sizes(path, need, walk="--no-walk")
     out = []
     for c in changes:
         s = sized.get(c.merge_sha or "")
         if s is not None and c.id not in known:
-            c = replace(c, files=s.files, additions=s.additions, deletions=s.deletions)
+            c = replace(c, files=s[0], additions=s[1], deletions=s[2])
         out.append(c)
     return out
 
@@ -177,18 +219,40 @@ def import_git(
     path: Annotated[Path, typer.Argument(help="A git working tree or bare clone.")],
     service: Annotated[str, typer.Option("--service", help="Service the repository delivers.")],
     team: Annotated[str | None, typer.Option("--team", help="Team that owns the service.")] = None,
-    deploy_tags: Annotated[str | None, typer.Option(
-        "--deploy-tags", help="Tags that are deployments: a glob ('v*') or a regular expression "
-        "('re:^release-'). Default: release-like version tags (v1.2.3, 1.2, name-1.2).")] = None,
-    prereleases: Annotated[bool, typer.Option(
-        "--prereleases", help="Count pre-release tags (rc, a, b, dev, alpha, beta …) as deployments.")] = False,
-    environment: Annotated[str, typer.Option("--environment", help="Environment of the deployments.")] = "production",
-    branch: Annotated[str | None, typer.Option(
-        "--branch", help="Main-line branch (default: the repository's HEAD).")] = None,
-    repository: Annotated[str | None, typer.Option(
-        "--repository", help="Repository name in record ids (default: the directory name).")] = None,
-    no_deployments: Annotated[bool, typer.Option(
-        "--no-deployments", help="Import changes only (the repository has no release tags).")] = False,
+    deploy_tags: Annotated[
+        str | None,
+        typer.Option(
+            "--deploy-tags",
+            help="Tags that are deployments: a glob ('v*') or a regular expression "
+            "('re:^release-'). Default: release-like version tags (v1.2.3, 1.2, name-1.2).",
+        ),
+    ] = None,
+    prereleases: Annotated[
+        bool,
+        typer.Option(
+            "--prereleases",
+            help="Count pre-release tags (rc, a, b, dev, alpha, beta …) as deployments.",
+        ),
+    ] = False,
+    environment: Annotated[
+        str, typer.Option("--environment", help="Environment of the deployments.")
+    ] = "production",
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", help="Main-line branch (default: the repository's HEAD)."),
+    ] = None,
+    repository: Annotated[
+        str | None,
+        typer.Option(
+            "--repository", help="Repository name in record ids (default: the directory name)."
+        ),
+    ] = None,
+    no_deployments: Annotated[
+        bool,
+        typer.Option(
+            "--no-deployments", help="Import changes only (the repository has no release tags)."
+        ),
+    ] = False,
 ) -> None:
     """Import changes, release deployments, failures and recoveries from git history.
 
@@ -198,16 +262,33 @@ def import_git(
     first tag to contain. A deployment whose change is later reverted failed; the first
     release shipping the revert recovered it. Re-running imports only what is new.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    from headway.cli import console, fail, get_settings, store_for
+    from headway.cli import fail, store_for
+    from headway.config import get_settings
+    from headway.output import console
 
     settings = get_settings()
-    opts = Options(service=service, repository=repository or repository_name(path), team=team,
-                   environment=environment, tags=TagRule(deploy_tags, prereleases),
-                   deployments=not no_deployments)
-    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-             console=console, transient=True) as bar, store_for(settings) as store:
+    opts = Options(
+        service=service,
+        repository=repository or repository_name(path),
+        team=team,
+        environment=environment,
+        tags=TagRule(deploy_tags, prereleases),
+        deployments=not no_deployments,
+    )
+    with (
+        Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar,
+        store_for(settings) as store,
+    ):
         task = bar.add_task("Reading history", total=None)
 
         def progress(phase: str, done: int, total: int | None) -> None:
@@ -219,23 +300,38 @@ def import_git(
             bar.stop()
             fail(str(error))
     if report.up_to_date:
-        console.print(f"{opts.repository}: up to date, nothing new since the last import "
-                      f"({report.seconds:.2f} s).", highlight=False)
+        console.print(
+            f"{opts.repository}: up to date, nothing new since the last import "
+            f"({report.seconds:.2f} s).",
+            highlight=False,
+        )
         return
-    written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in report.written.items() if n) or "nothing new"
+    written = (
+        ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in report.written.items() if n)
+        or "nothing new"
+    )
     console.print(
         f"Imported {opts.repository} into service {service} in {report.seconds:.1f} s: "
         f"{report.commits} commits, {report.changes} changes, {report.deployments} deployments "
         f"({len(report.failed)} failed: a shipped change was reverted), {report.undeployed} "
         f"changes not in any release yet. Written: {written}"
-        + (f"; {report.removed} deployments removed (tag gone or no longer matching)" if report.removed else "")
-        + ".", highlight=False)
+        + (
+            f"; {report.removed} deployments removed (tag gone or no longer matching)"
+            if report.removed
+            else ""
+        )
+        + ".",
+        highlight=False,
+    )
 
 
 def import_cdevents(
-    paths: Annotated[list[Path], typer.Argument(help="CDEvents JSON files, or directories of them.")],
-    service: Annotated[str | None, typer.Option(
-        "--service", help="Service for events that do not name one.")] = None,
+    paths: Annotated[
+        list[Path], typer.Argument(help="CDEvents JSON files, or directories of them.")
+    ],
+    service: Annotated[
+        str | None, typer.Option("--service", help="Service for events that do not name one.")
+    ] = None,
 ) -> None:
     """Import CDEvents (specification 0.4, 0.5 and 0.6 drafts), validated against the schemas.
 
@@ -243,7 +339,9 @@ def import_cdevents(
     approval.* become canonical records; any other event is kept raw, marked ignored, and
     listed. A file that fails its schema stops the import: nothing is written.
     """
-    from headway.cli import console, fail, get_settings, store_for
+    from headway.cli import fail, store_for
+    from headway.config import get_settings
+    from headway.output import console
     from headway.sources import cdevents
 
     settings = get_settings()
@@ -253,10 +351,15 @@ def import_cdevents(
         fail(str(error))
     with store_for(settings) as store, console.status("Importing CDEvents…"):
         result = ingest(store, settings, cdevents.complete(store, batch.records))
-    written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in result.new.items() if n) or "nothing new"
+    written = (
+        ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in result.new.items() if n) or "nothing new"
+    )
     console.print(f"Imported {batch.events} CDEvents: {written}.", highlight=False)
     if batch.ignored:
         kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(batch.ignored.items()))
-        console.print(f"[yellow]note:[/yellow] {sum(batch.ignored.values())} event(s) have no delivery "
-                      f"meaning in Headway and were kept as raw events with status ignored: {kinds}.",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[yellow]note:[/yellow] {sum(batch.ignored.values())} event(s) have no delivery "
+            f"meaning in Headway and were kept as raw events with status ignored: {kinds}.",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -18,17 +18,35 @@ class RepoBuilder:
         self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, date: str | None = None, author: str = "Ada Lovelace") -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_AUTHOR_EMAIL": "ada@example.org",
-               "GIT_COMMITTER_NAME": "Release Bot", "GIT_COMMITTER_EMAIL": "bot@example.org",
-               "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_EMAIL": "ada@example.org",
+            "GIT_COMMITTER_NAME": "Release Bot",
+            "GIT_COMMITTER_EMAIL": "bot@example.org",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
         if date:
             env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
-        done = subprocess.run(["git", "-C", str(self.path), *args], env=env, check=True,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return done.stdout.strip()
 
-    def commit(self, message: str, date: str, *, lines: int = 1, author: str = "Ada Lovelace",
-               file: str | None = None) -> str:
+    def commit(
+        self,
+        message: str,
+        date: str,
+        *,
+        lines: int = 1,
+        author: str = "Ada Lovelace",
+        file: str | None = None,
+    ) -> str:
         name = file or f"f{len(list(self.path.glob('*.txt')))}.txt"
         with (self.path / name).open("a") as handle:
             handle.write("".join(f"{message[:20]} {i}\n" for i in range(lines)))

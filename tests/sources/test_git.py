@@ -37,11 +37,18 @@ def shop(repo_builder: RepoBuilder) -> Shop:
     sha["c1"] = r.commit("Initial commit", "2024-01-01T10:00:00+00:00", lines=3)
     r.tag("v1.0.0", "2024-01-02T00:00:00+00:00")
     r.git("checkout", "-q", "-b", "feature-x")
-    sha["a1"] = r.commit("Start feature X", "2024-01-03T09:00:00+02:00", author="Grace Hopper", lines=4)
-    sha["a2"] = r.commit("Finish feature X", "2024-01-03T12:00:00+00:00", author="Grace Hopper", lines=2)
+    sha["a1"] = r.commit(
+        "Start feature X", "2024-01-03T09:00:00+02:00", author="Grace Hopper", lines=4
+    )
+    sha["a2"] = r.commit(
+        "Finish feature X", "2024-01-03T12:00:00+00:00", author="Grace Hopper", lines=2
+    )
     r.git("checkout", "-q", "main")
-    sha["m1"] = r.merge("feature-x", "Merge pull request #1 from grace/feature-x\n\nAdd feature X",
-                        "2024-01-04T10:00:00-05:00")
+    sha["m1"] = r.merge(
+        "feature-x",
+        "Merge pull request #1 from grace/feature-x\n\nAdd feature X",
+        "2024-01-04T10:00:00-05:00",
+    )
     sha["s1"] = r.commit("Fix parser (#2)", "2024-01-05T10:00:00+00:00", lines=5)
     r.tag("v1.1.0")  # lightweight: deployed at s1's commit time
     r.git("checkout", "-q", "-b", "release-1.1")
@@ -55,8 +62,11 @@ def shop(repo_builder: RepoBuilder) -> Shop:
     r.git("checkout", "-q", "-b", "f2")
     sha["b1"] = r.commit("Add thing", "2024-01-07T08:00:00+00:00")
     r.git("checkout", "-q", "main")
-    sha["mr7"] = r.merge("f2", "Merge branch 'f2' into 'main'\n\nAdd thing\n\nSee merge request grp/shop!7",
-                         "2024-01-07T09:00:00+00:00")
+    sha["mr7"] = r.merge(
+        "f2",
+        "Merge branch 'f2' into 'main'\n\nAdd thing\n\nSee merge request grp/shop!7",
+        "2024-01-07T09:00:00+00:00",
+    )
     sha["e1"] = r.commit("Add experiment", "2024-01-07T10:00:00+00:00")
     r.git("revert", "--no-edit", sha["e1"], date="2024-01-07T11:00:00+00:00")
     sha["e2"] = r.head()
@@ -78,8 +88,18 @@ def fails(*args: str) -> str:
 
 
 def listing(kind: str) -> list[dict]:
-    out = run("list", kind, "--service", "shop", "--since", "2023-12-01", "--until", "2024-12-31",
-              "--format", "json")
+    out = run(
+        "list",
+        kind,
+        "--service",
+        "shop",
+        "--since",
+        "2023-12-01",
+        "--until",
+        "2024-12-31",
+        "--format",
+        "json",
+    )
     return json.loads(out)
 
 
@@ -109,37 +129,58 @@ def test_changes_from_merges_squashes_and_direct_commits(shop: Shop) -> None:
 
 def test_changes_ship_with_the_earliest_release_containing_them(shop: Shop) -> None:
     run("import", "git", str(shop.repo.path), "--service", "shop")
-    deployed = {c["id"].split("/")[-1]: (c["deployment_id"] or "").split("/")[-1] for c in listing("changes")}
+    deployed = {
+        c["id"].split("/")[-1]: (c["deployment_id"] or "").split("/")[-1]
+        for c in listing("changes")
+    }
     sha = shop.sha
     assert deployed[sha["c1"]] == "v1.0.0"
     assert deployed[sha["m1"]] == deployed[sha["s1"]] == "v1.1.0"
     assert deployed[sha["r1"]] == "v1.1.1"  # only the release branch's tag contains it
     # d1 sits under the rc tag, which is a pre-release and not a deployment.
-    assert deployed[sha["d1"]] == deployed[sha["mr7"]] == deployed[sha["e1"]] == deployed[sha["e2"]] == "v1.2.0"
+    assert (
+        deployed[sha["d1"]]
+        == deployed[sha["mr7"]]
+        == deployed[sha["e1"]]
+        == deployed[sha["e2"]]
+        == "v1.2.0"
+    )
     assert deployed[sha["u1"]] == ""  # in no release yet, and not guessed from time
     deps = {d["version"]: d for d in listing("deployments")}
     assert sorted(deps) == ["v1.0.0", "v1.1.0", "v1.1.1", "v1.2.0"]
-    assert deps["v1.1.0"]["finished_at"].startswith("2024-01-05T10:00:00")  # lightweight: commit time
+    assert deps["v1.1.0"]["finished_at"].startswith(
+        "2024-01-05T10:00:00"
+    )  # lightweight: commit time
     assert deps["v1.1.1"]["finished_at"].startswith("2024-01-06T13:00:00")  # annotated: tagger time
 
 
-def test_reverted_release_failed_and_the_release_shipping_the_revert_recovered_it(shop: Shop) -> None:
+def test_reverted_release_failed_and_the_release_shipping_the_revert_recovered_it(
+    shop: Shop,
+) -> None:
     run("import", "git", str(shop.repo.path), "--service", "shop")
     deps = {d["version"]: d for d in listing("deployments")}
     sha = shop.sha
     failed = deps["v1.1.0"]
-    assert failed["failed"] and failed["failure_reason"] == "revert"
+    assert failed["failed"]
+    assert failed["failure_reason"] == "revert"
     # s1 is reverted twice: on main by d1 and on the release branch by r1.
     assert sorted(e["record"] for e in failed["evidence"]) == sorted(
-        f"git:shop/{sha[k]}" for k in ("d1", "r1"))
+        f"git:shop/{sha[k]}" for k in ("d1", "r1")
+    )
     # The first release shipping a revert is v1.1.1 at Jan 6 13:00 (v1.2.0 is Jan 8).
     assert failed["recovered_at"].startswith("2024-01-06T13:00:00")
-    assert deps["v1.1.1"]["recovers"] == failed["id"] and deps["v1.1.1"]["rework"]
+    assert deps["v1.1.1"]["recovers"] == failed["id"]
+    assert deps["v1.1.1"]["rework"]
     assert deps["v1.2.0"]["rework"]  # it ships d1, the main-line revert
     # e1 was reverted by e2 before any release: v1.2.0 shipped both, nobody saw e1 fail.
     assert [v for v, d in deps.items() if d["failed"]] == ["v1.1.0"]
     changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
-    assert changes[sha["d1"]]["is_revert"] and changes[sha["d1"]]["reverts"] == f"git:shop/{sha['s1']}"
+    assert (
+        changes[sha["d1"]]["is_revert"]
+    )
+    assert (
+        changes[sha["d1"]]["reverts"] == f"git:shop/{sha['s1']}"
+    )
     assert changes[sha["e2"]]["reverts"] == f"git:shop/{sha['e1']}"
 
 
@@ -149,7 +190,9 @@ def test_revert_of_a_merge_commit_points_at_the_pull_request(repo_builder: RepoB
     r.git("checkout", "-q", "-b", "feature")
     r.commit("Risky change", "2024-02-02T00:00:00Z")
     r.git("checkout", "-q", "main")
-    merge = r.merge("feature", "Merge pull request #41 from x/feature\n\nRisky change", "2024-02-03T00:00:00Z")
+    merge = r.merge(
+        "feature", "Merge pull request #41 from x/feature\n\nRisky change", "2024-02-03T00:00:00Z"
+    )
     r.tag("v2.0.0", "2024-02-04T00:00:00Z")
     r.git("revert", "--no-edit", "-m", "1", merge, date="2024-02-05T00:00:00Z")
     revert = r.head()
@@ -158,7 +201,8 @@ def test_revert_of_a_merge_commit_points_at_the_pull_request(repo_builder: RepoB
     changes = {c["id"]: c for c in listing("changes")}
     assert changes[f"git:shop/{revert}"]["reverts"] == f"git:shop/{merge}"
     deps = {d["version"]: d for d in listing("deployments")}
-    assert deps["v2.0.0"]["failed"] and deps["v2.0.1"]["recovers"] == deps["v2.0.0"]["id"]
+    assert deps["v2.0.0"]["failed"]
+    assert deps["v2.0.1"]["recovers"] == deps["v2.0.0"]["id"]
     # Recovery time: v2.0.0 at Feb 4 00:00, v2.0.1 at Feb 6 00:00.
     assert deps["v2.0.0"]["recovered_at"].startswith("2024-02-06T00:00:00")
 
@@ -175,7 +219,11 @@ def test_reimport_adds_only_what_is_new_including_tags_on_old_commits(shop: Shop
     assert "Written: 1 deployments, 1 changes" in out
     changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
     assert changes[shop.sha["u1"]]["deployment_id"] == "git:shop/tag/v1.3.0"
-    assert (changes[new]["number"], changes[new]["additions"], changes[new]["deployment_id"]) == (9, 7, None)
+    assert (changes[new]["number"], changes[new]["additions"], changes[new]["deployment_id"]) == (
+        9,
+        7,
+        None,
+    )
     # Sizes stored by the first import are kept: PR #1 still 6 lines.
     assert changes[shop.sha["m1"]]["additions"] == 6
 
@@ -192,7 +240,8 @@ def test_bare_clone_imports_the_same(shop: Shop, tmp_path: Path) -> None:
     bare = tmp_path / "shop.git"
     shop.repo.git("clone", "-q", "--bare", str(shop.repo.path), str(bare))
     out = " ".join(run("import", "git", str(bare), "--service", "shop").split())
-    assert "Imported shop into service shop" in out and "9 changes, 4 deployments" in out
+    assert "Imported shop into service shop" in out
+    assert "9 changes, 4 deployments" in out
 
 
 def _nothing_written() -> None:
@@ -205,19 +254,25 @@ def _nothing_written() -> None:
 
 def test_not_a_repository(tmp_path: Path) -> None:
     out = fails("import", "git", str(tmp_path), "--service", "shop")
-    assert "is not a git repository" in out and "bare clone" in out
+    assert "is not a git repository" in out
+    assert "bare clone" in out
     _nothing_written()
 
 
 def test_pattern_that_matches_nothing(shop: Shop) -> None:
-    out = fails("import", "git", str(shop.repo.path), "--service", "shop", "--deploy-tags", "deploy-*")
-    assert "no tag matches deploy-*" in out and "v1.2.0" in out and "--deploy-tags" in out
+    out = fails(
+        "import", "git", str(shop.repo.path), "--service", "shop", "--deploy-tags", "deploy-*"
+    )
+    assert "no tag matches deploy-*" in out
+    assert "v1.2.0" in out
+    assert "--deploy-tags" in out
     _nothing_written()
 
 
 def test_only_prereleases_match(shop: Shop) -> None:
     out = fails("import", "git", str(shop.repo.path), "--service", "shop", "--deploy-tags", "*rc*")
-    assert "1 pre-release tag(s) matched" in out and "--prereleases" in out
+    assert "1 pre-release tag(s) matched" in out
+    assert "--prereleases" in out
 
 
 def test_empty_history(repo_builder: RepoBuilder) -> None:
@@ -230,13 +285,15 @@ def test_shallow_clone_says_what_is_missing(shop: Shop, tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
     shop.repo.git("clone", "-q", "--depth", "1", f"file://{shop.repo.path}", str(shallow))
     out = fails("import", "git", str(shallow), "--service", "shop")
-    assert "shallow clone" in out and "git fetch --unshallow" in out
+    assert "shallow clone" in out
+    assert "git fetch --unshallow" in out
     _nothing_written()
 
 
 def test_no_tags_at_all_suggests_changes_only(repo_builder: RepoBuilder) -> None:
     repo_builder.commit("Initial commit", "2024-01-01T00:00:00Z")
     out = fails("import", "git", str(repo_builder.path), "--service", "shop")
-    assert "no tags" in out and "--no-deployments" in out
+    assert "no tags" in out
+    assert "--no-deployments" in out
     run("import", "git", str(repo_builder.path), "--service", "shop", "--no-deployments")
     assert len(listing("changes")) == 1

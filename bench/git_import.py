@@ -1,0 +1,254 @@
+"""Benchmark `headway import git` against the floor: git itself printing the same history.
+
+    python bench/git_import.py [--commits 100000] [--tags 1000] [--keep DIR]
+
+Builds a synthetic repository with `git fast-import` (pull-request merges, squash merges,
+direct commits, reverts of released pull requests, annotated release tags, commit times in
+several offsets), then times, on that repository and in the same run:
+
+  floor       git log --all --format=<the fields Headway reads>   (output read and discarded)
+  floor+diff  the same with --numstat: exactly the git process `headway import git` runs
+  import      headway import into a fresh DuckDB store: read, derive, write, link
+  re-import   nothing new; then again after 100 new commits and one new tag
+
+and prints a table with each time as a multiple of the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from headway.config import Settings
+from headway.sources.git import (
+    _LOG_FORMAT,
+    Options,
+    main_line_tips,
+    read_log,
+    read_refs,
+    read_sizes,
+    release_tags,
+)
+from headway.sources.git_cli import import_repository
+from headway.store import open_store
+
+OFFSETS = ["+0000", "+0200", "-0500", "+0530", "-0800", "+0900"]
+PEOPLE = [f"Dev {i} <dev{i}@example.org>" for i in range(40)]
+
+
+def _data(text: str) -> bytes:
+    raw = text.encode()
+    return b"data %d\n" % len(raw) + raw + b"\n"
+
+
+def stream(commits: int, tags: int, seed: int = 1, start: int = 1_420_070_400) -> Iterator[bytes]:
+    """A fast-import stream of about `commits` commits and `tags` release tags."""
+    rng = random.Random(seed)
+    mark, main, t, pr, made = 0, 0, start, 0, 0
+    squashed: list[tuple[int, str]] = []  # (PR number, title) of released squash merges
+    tag_every = max(1, commits // (tags + 1))
+    next_tag, version = tag_every, [1, 0, 0]
+    released = 0
+
+    def commit(
+        ref: str, message: str, parent: int | None, merge: int | None = None, files: int = 1
+    ) -> bytes:
+        nonlocal mark, t, made
+        mark += 1
+        made += 1
+        t += rng.randint(60, 3600)
+        who, tz = rng.choice(PEOPLE), rng.choice(OFFSETS)
+        out = [
+            f"commit {ref}\nmark :{mark}\nauthor {who} {t} {tz}\ncommitter {who} {t} {tz}\n".encode(),
+            _data(message),
+        ]
+        if parent:
+            out.append(f"from :{parent}\n".encode())
+        if merge:
+            out.append(f"merge :{merge}\n".encode())
+        for _ in range(files):
+            path = f"src/mod{rng.randrange(60)}/file{rng.randrange(400)}.py"
+            body = "".join(f"line {rng.random():.6f}\n" for _ in range(rng.randint(1, 6)))
+            out.append(f"M 100644 inline {path}\n".encode() + _data(body))
+        return b"".join(out)
+
+    while made < commits or released < tags:
+        roll = rng.random()
+        if roll < 0.35:  # a pull request: two branch commits and a merge commit
+            pr += 1
+            yield commit("refs/heads/topic", f"Work on topic {pr}", main)
+            yield commit("refs/heads/topic", f"Address review on topic {pr}", mark)
+            branch = mark
+            yield commit(
+                "refs/heads/main",
+                f"Merge pull request #{pr} from dev/topic-{pr}\n\nTopic {pr}",
+                main,
+                merge=branch,
+                files=0,
+            )
+        elif roll < 0.75:  # a squash merge
+            pr += 1
+            title = f"Improve module {rng.randrange(60)} step {pr}"
+            yield commit("refs/heads/main", f"{title} (#{pr})", main, files=rng.randint(1, 3))
+            squashed.append((pr, title))
+        elif roll < 0.76 and squashed:  # revert a squash-merged PR, as GitHub's button does
+            number, title = squashed.pop(rng.randrange(max(0, len(squashed) - 30), len(squashed)))
+            pr += 1
+            yield commit("refs/heads/main", f'Revert "{title} (#{number})" (#{pr})', main)
+        else:
+            yield commit("refs/heads/main", f"Fix typo {made}", main)
+        main = mark
+        if made >= next_tag and released < tags:
+            released += 1
+            next_tag += tag_every
+            version[2] += 1
+            if version[2] == 10:
+                version[1], version[2] = version[1] + 1, 0
+            name = "v{}.{}.{}".format(*version)
+            t += 60
+            yield (
+                f"tag {name}\nfrom :{main}\ntagger Release Bot <bot@example.org> {t} +0000\n".encode()
+                + _data(f"Release {name}")
+            )
+
+
+def build(path: Path, commits: int, tags: int) -> None:
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    proc = subprocess.Popen(
+        ["git", "-C", str(path), "fast-import", "--quiet"], stdin=subprocess.PIPE
+    )
+    assert proc.stdin is not None
+    for chunk in stream(commits, tags):
+        proc.stdin.write(chunk)
+    proc.stdin.close()
+    if proc.wait() != 0:
+        sys.exit("git fast-import failed")
+    subprocess.run(["git", "-C", str(path), "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
+
+
+def timed(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def floor(path: Path, *extra: str) -> None:
+    proc = subprocess.Popen(
+        ["git", "-C", str(path), "log", "--all", f"--format={_LOG_FORMAT}", *extra],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    while proc.stdout.read(1 << 20):
+        pass
+    proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--commits", type=int, default=100_000)
+    parser.add_argument("--tags", type=int, default=1_000)
+    parser.add_argument("--keep", type=Path, help="Build (or reuse) the repository here.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = args.keep or Path(tmp) / "synthetic"
+        if not (repo / ".git").exists():
+            built = timed(lambda: build(repo, args.commits, args.tags))
+            print(f"built {repo} with git fast-import in {built:.1f} s")
+        count = int(
+            subprocess.run(
+                ["git", "-C", str(repo), "rev-list", "--count", "--all"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        ntags = len(read_refs(repo).tags)
+        opts = Options(service="synthetic", repository="synthetic")
+        settings = Settings(database=str(Path(tmp) / "bench.duckdb"))
+        store = open_store(settings)
+        rows: list[tuple[str, float]] = []
+        rows.append(("floor: git log --all --format", timed(lambda: floor(repo))))
+        rows.append(
+            (
+                "floor+diff: same with --numstat",
+                timed(
+                    lambda: floor(repo, "--numstat", "--diff-merges=first-parent", "--no-renames")
+                ),
+            )
+        )
+        rows.append(
+            (
+                "  of which: history, parsed (no diffs)",
+                timed(lambda: sum(1 for _ in read_log(repo, numstat=False))),
+            )
+        )
+        tips = main_line_tips(read_refs(repo), release_tags(read_refs(repo), opts))
+        rows.append(("  of which: main-line sizes (diffs)", timed(lambda: read_sizes(repo, tips))))
+        report = None
+
+        def first() -> None:
+            nonlocal report
+            report = import_repository(store, settings, repo, opts)
+
+        rows.append(("headway import git (fresh store)", timed(first)))
+        rows.append(
+            (
+                "re-import, nothing new",
+                timed(lambda: import_repository(store, settings, repo, opts)),
+            )
+        )
+        env = {
+            "GIT_AUTHOR_NAME": "Dev",
+            "GIT_AUTHOR_EMAIL": "d@e",
+            "GIT_COMMITTER_NAME": "Dev",
+            "GIT_COMMITTER_EMAIL": "d@e",
+        }
+        for i in range(100):
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(repo),
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    f"More work {i} (#{10**6 + i})",
+                ],
+                check=True,
+                env={**__import__("os").environ, **env},
+            )
+        subprocess.run(["git", "-C", str(repo), "tag", "v999.0.0"], check=True)
+        rows.append(
+            (
+                "re-import, 100 new commits + 1 tag",
+                timed(lambda: import_repository(store, settings, repo, opts)),
+            )
+        )
+        store.close()
+    assert report is not None
+    base = rows[0][1]
+    print(
+        f"\nrepository: {count} commits, {ntags} tags; imported {report.changes} changes, "
+        f"{report.deployments} deployments, {len(report.failed)} failed (reverted) releases\n"
+    )
+    print(
+        f"machine load average at the end: {__import__('os').getloadavg()[0]:.1f} "
+        f"on {__import__('os').cpu_count()} CPUs\n"
+    )
+    print(f"{'step':<40} {'seconds':>9} {'x floor':>9}")
+    print("-" * 60)
+    for name, seconds in rows:
+        print(f"{name:<40} {seconds:>9.2f} {seconds / base:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
