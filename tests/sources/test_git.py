@@ -18,7 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
-from headway.config import get_settings
+from headway.config import Settings, get_settings
+from headway.sources.git import Options
+from headway.sources.git_cli import import_repository
+from headway.store import Store
 from headway.store import open_store
 from tests.sources.conftest import RepoBuilder
 
@@ -297,3 +300,16 @@ def test_no_tags_at_all_suggests_changes_only(repo_builder: RepoBuilder) -> None
     assert "--no-deployments" in out
     run("import", "git", str(repo_builder.path), "--service", "shop", "--no-deployments")
     assert len(listing("changes")) == 1
+
+
+def test_import_service_on_both_engines(shop: Shop, store: Store, engine_settings: Settings) -> None:
+    opts = Options(service="shop", repository="shop")
+    report = import_repository(store, engine_settings, shop.repo.path, opts)
+    # 9 changes, 4 deployments and the service: 14 new rows; v1.1.0 failed (s1 reverted).
+    assert (report.changes, report.deployments, sum(report.written.values())) == (9, 4, 14)
+    assert list(report.failed) == ["git:shop/tag/v1.1.0"]
+    assert import_repository(store, engine_settings, shop.repo.path, opts).up_to_date
+    linked = store.query(
+        "SELECT count(*) FROM changes WHERE deployment_id = 'git:shop/tag/v1.2.0'"
+    )
+    assert linked == [(4,)]  # d1, mr7, e1, e2
