@@ -21,8 +21,7 @@ from headway.cli import app
 from headway.config import Settings, get_settings
 from headway.sources.git import Options
 from headway.sources.git_cli import import_repository
-from headway.store import Store
-from headway.store import open_store
+from headway.store import Store, open_store
 from tests.sources.conftest import RepoBuilder
 
 runner = CliRunner()
@@ -178,12 +177,8 @@ def test_reverted_release_failed_and_the_release_shipping_the_revert_recovered_i
     # e1 was reverted by e2 before any release: v1.2.0 shipped both, nobody saw e1 fail.
     assert [v for v, d in deps.items() if d["failed"]] == ["v1.1.0"]
     changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
-    assert (
-        changes[sha["d1"]]["is_revert"]
-    )
-    assert (
-        changes[sha["d1"]]["reverts"] == f"git:shop/{sha['s1']}"
-    )
+    assert changes[sha["d1"]]["is_revert"]
+    assert changes[sha["d1"]]["reverts"] == f"git:shop/{sha['s1']}"
     assert changes[sha["e2"]]["reverts"] == f"git:shop/{sha['e1']}"
 
 
@@ -302,14 +297,14 @@ def test_no_tags_at_all_suggests_changes_only(repo_builder: RepoBuilder) -> None
     assert len(listing("changes")) == 1
 
 
-def test_import_service_on_both_engines(shop: Shop, store: Store, engine_settings: Settings) -> None:
+def test_import_service_on_both_engines(
+    shop: Shop, store: Store, engine_settings: Settings
+) -> None:
     opts = Options(service="shop", repository="shop")
     report = import_repository(store, engine_settings, shop.repo.path, opts)
     # 9 changes, 4 deployments and the service: 14 new rows; v1.1.0 failed (s1 reverted).
     assert (report.changes, report.deployments, sum(report.written.values())) == (9, 4, 14)
     assert list(report.failed) == ["git:shop/tag/v1.1.0"]
     assert import_repository(store, engine_settings, shop.repo.path, opts).up_to_date
-    linked = store.query(
-        "SELECT count(*) FROM changes WHERE deployment_id = 'git:shop/tag/v1.2.0'"
-    )
+    linked = store.query("SELECT count(*) FROM changes WHERE deployment_id = 'git:shop/tag/v1.2.0'")
     assert linked == [(4,)]  # d1, mr7, e1, e2
