@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,22 +12,46 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
+import typer.core
 
 from headway import definitions as defs
 from headway import query
-from headway.query import QueryError
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError
 from headway.ingest import ingest
 from headway.metrics import bands, dora, records
-from headway.metrics.dora import MetricSet, Period, Scope, ScopeError
+from headway.metrics.dora import MetricSet, Scope, ScopeError
 from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
+from headway.query import QueryError
 from headway.simulate import Options, write_jsonl
 from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.store import Store, StoreError, open_store
 
+class _LazyGroup(typer.core.TyperGroup):
+    """Command groups whose modules load only when used, so `headway metrics` does not pay
+    for importing the statistics, the flag engine and the web server."""
+
+    lazy: dict[str, tuple[str, str]] = {
+        "rollout": ("headway.rollouts.cli", "app"),
+        "flags": ("headway.flags.cli", "app"),
+        "tokens": ("headway.flags.cli", "tokens_app"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name]
+            sub = getattr(importlib.import_module(module), attr)
+            self.add_command(typer.main.get_command(sub), name)
+        return super().get_command(ctx, name)
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="headway",
     help="Measure how change flows from commit to users, and control that flow.\n\n"
     "Start with `headway demo`; then `headway metrics --help`.",
@@ -290,15 +315,15 @@ def metrics(
                 _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
                 return
             result = dora.compute(store, defn, scope, period, year=year, by=by.value if by else None)
-        if fmt is Format.json:
-            emit_json(result.to_json())
-        elif fmt is Format.csv:
-            emit_csv([flat(result), *(flat(t) for t in result.trend)])
-        else:
-            console.print(metric_table(result))
-            if result.trend:
-                console.print(summary_table(_trend_rows(result), f"Trend by {by.value if by else ''}"))
-            _notes(result)
+    if fmt is Format.json:
+        emit_json(result.to_json())
+    elif fmt is Format.csv:
+        emit_csv([flat(result), *(flat(t) for t in result.trend)])
+    else:
+        console.print(metric_table(result))
+        if result.trend:
+            console.print(summary_table(_trend_rows(result), f"Trend by {by.value if by else ''}"))
+        _notes(result)
 
 
 def _trend_rows(result: MetricSet) -> list[MetricSet]:
@@ -510,13 +535,7 @@ def _register() -> None:
     __import__("headway.serve", fromlist=["register"]).register(app)  # serve, sources, reprocess
     __import__("headway.sources.git_cli", fromlist=["register"]).register(import_app)  # git, cdevents
     __import__("headway.interpret.cli", fromlist=["register"]).register()  # flow signals review note
-    from headway.rollouts.cli import app as rollout_app
-
-    app.add_typer(rollout_app, name="rollout")
-    from headway.flags.cli import app as flags_app, tokens_app
-
-    app.add_typer(flags_app, name="flags")
-    app.add_typer(tokens_app, name="tokens")
+    # rollout, flags and tokens load lazily: see _LazyGroup.lazy
 
 
 _register()
