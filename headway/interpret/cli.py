@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,13 +25,17 @@ from headway.cli import (
     SinceOpt,
     TeamOpt,
     UntilOpt,
+    Year,
+    YearOpt,
     app,
     definition_of,
+    fail,
     period_of,
     scope_of,
     store_for,
 )
-from headway.interpret import notes
+from headway.interpret import notes, review
+from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
 from headway.metrics.dora import Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
@@ -175,65 +180,6 @@ def signals_command(
         _warn(doc["warnings"])
 
 
-def signal_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
-    """One line per signal, for people: the number and what it was computed from."""
-    out = []
-
-    def add(signal: str, value: str, detail: str) -> None:
-        out.append({"signal": signal, "value": value, "detail": detail})
-
-    for kind, a in doc["approval_latency"].items():
-        add(f"approval latency · {kind}", duration(a["median_s"]),
-            f"median of {a['n']}; p90 {duration(a['p90_s'])}; {a['rejected']} rejected "
-            + "; ".join(a["notes"]))
-    b = doc["batch_size"]
-    add("batch size", f"{_num(b['changes_per_deployment']['median'])} changes, "
-        f"{_num(b['lines_per_deployment']['median'])} lines",
-        f"median per deployment of {b['deployments']}; {b['empty']} empty "
-        f"({percent(b['empty_share'])}), {b['trivial']} of ≤{b['trivial_lines']} lines")
-    v = doc["lead_time_variance"]
-    add("lead-time variance", f"IQR {duration(v['iqr_s'])}",
-        f"{v['n']} changes; IQR/median {v['iqr_over_median'] if v['iqr_over_median'] is not None else '–'}"
-        + ("; " + "; ".join(v["notes"]) if v["notes"] else ""))
-    f = doc["deployment_friction"]
-    add("deployment friction", f"{_num(f['failed_runs_per_deployment'])} failed runs/deploy",
-        f"duration median {duration(f['duration']['median_s'])}; "
-        f"{_num(f['manual_gates_per_deployment'])} manual gates/deploy; "
-        f"{f['manual_triggers']} manual triggers of {f['deployments']}")
-    r = doc["rollback_clustering"]
-    add("rollback clustering", f"{r['rollbacks']} rollbacks, {len(r['bursts'])} bursts",
-        "; ".join(f"{x['service']}: {x['count']} from {x['since'][:10]}" for x in r["bursts"][:3])
-        or r["burst_rule"])
-    c = doc["failure_concentration"]
-    top = c["most_concentrated"]
-    add("change-failure concentration",
-        f"{top} {c['by'][top]['index']}" if top else "–",
-        f"{c['failures']} failures of {c['deployments']}; "
-        + (", ".join(f"{g['value']} {percent(g['share_of_hits'])}" for g in c["by"][top]["groups"][:3])
-           if top else c["by"]["service"]["note"] or ""))
-    e = doc["escaped_defects"]
-    add("escaped defects", str(e["defects"]), f"index {e['index']}" if e["index"] is not None
-        else e["note"] or "")
-    t = doc["incident_themes"]
-    add("incident themes", f"{t['incidents']} incidents",
-        ", ".join(f"{x['theme']} {x['incidents']} ({x['first_half']}→{x['second_half']})"
-                  for x in t["themes"][:4]))
-    w = doc["rework"]
-    add("rework", percent(w["rate"]), f"{w['rework']} of {w['deployments']} deployments; by {w['by']}: "
-        + " ".join(percent(x["rate"]) for x in w["trend"]))
-    ai, other = doc["ai_assisted"]["ai_assisted"], doc["ai_assisted"]["other"]
-    add("AI-assisted change", f"{ai['changes']} of {ai['changes'] + other['changes']}",
-        f"lines {_num(ai['lines']['median'])} vs {_num(other['lines']['median'])}; lead "
-        f"{duration(ai['lead_time']['median_s'])} vs {duration(other['lead_time']['median_s'])}; "
-        f"failed {percent(ai['failure_rate'])} vs {percent(other['failure_rate'])}; reverted "
-        f"{percent(ai['rework_rate'])} vs {percent(other['rework_rate'])}")
-    return out
-
-
-def _num(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3g}"
-
-
 # -- notes -----------------------------------------------------------------------------------
 
 note_app = typer.Typer(help="Interpretation notes shown beside the numbers they explain.",
@@ -290,7 +236,41 @@ def note_list(
         console.print(table)
 
 
+
+# -- review ----------------------------------------------------------------------------------
+
+
+def review_command(
+    period: Annotated[str, typer.Option("--period", help="The month to review, YYYY-MM.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Directory for review-YYYY-MM.html and .md (not needed with --format json).")] = None,
+    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
+    definition: DefinitionOpt = None, levels: YearOpt = Year.y2024,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="table writes the files; json "
+                                        "prints the review document.")] = Format.table,
+) -> None:
+    """Write the monthly review: the five metrics with trend, level and context, the delivery
+    flow picture, trend charts, findings with their evidence, notes, and the operational
+    review questions pre-filled with the evidence that answers them."""
+    if fmt is not Format.json and out is None:
+        fail("--out DIR is required to write the review (or use --format json)")
+    with store_for() as store:
+        defn = definition_of(store, definition)
+        scope = scope_of(service, team, context)
+        doc = review.build(store, defn, scope, review.month(period), year=levels.value)
+    if fmt is Format.json:
+        emit_json(doc)
+        return
+    assert out is not None
+    paths = review.write(doc, out)
+    found = doc["findings"]["findings"]
+    console.print(f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"
+                  + (f" ({', '.join(sorted({f['title'] for f in found}))})" if found else "") + ".",
+                  highlight=False)
+
+
 def register() -> None:
     app.command("flow")(flow_command)
     app.command("signals")(signals_command)
     app.add_typer(note_app, name="note")
+    app.command("review")(review_command)

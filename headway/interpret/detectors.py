@@ -268,7 +268,7 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
     total_b = sum(f.lead_s for f in b.flows)
     best: tuple[float, str, float, float] | None = None
     for stage in flow.STAGES:
-        (mb, nb), (ma, na) = b.stage_median(stage), a.stage_median(stage)
+        mb, ma = b.stage_median(stage)[0], a.stage_median(stage)[0]
         stage_total = sum(v for f in b.flows if (v := f.stages[stage]) is not None)
         if mb is None or ma is None or not mb or stage_total < 0.1 * total_b:
             continue

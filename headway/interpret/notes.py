@@ -77,7 +77,14 @@ def add(store: Store, scope: Scope, period: Period, text: str, *, author: str,
 
 
 def for_scope(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]]:
-    """Notes that overlap the period, on the scope, on what it contains, or organisation-wide."""
+    """Notes that overlap the period, on the scope, on what it contains, or organisation-wide
+    (for the organisation itself: every note)."""
+    if scope.kind == "organisation":  # everything explains part of the organisation's numbers
+        rows = store.query_dicts(
+            "SELECT id, scope, period_start, period_end, kind, text, author, created_at "
+            "FROM annotations WHERE period_start < ? AND period_end > ? "
+            "ORDER BY period_start, created_at, id", [period.until, period.since])
+        return [_json(r) for r in rows]
     keys = {"organisation", scope_key(scope)}
     if scope.kind in ("team", "context"):
         keys |= {f"service:{s}" for s, _ in services_in(store, scope)}
