@@ -108,23 +108,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=None, help="Keep files here (default: a temp dir).")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Time only the metrics, on the store a previous run left in --dir.")
     args = parser.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="headway-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     jsonl, db = work / "org.jsonl", work / "bench.duckdb"
-    for stale in (db, Path(f"{db}.wal")):
-        stale.unlink(missing_ok=True)
-
-    t = time.perf_counter()
-    sizes = simulate(jsonl, args.deployments, args.changes_per_deployment, args.services, args.seed)
-    simulate_s = time.perf_counter() - t
-    print(f"simulated {sizes} in {simulate_s:.1f} s ({jsonl.stat().st_size / 1e9:.2f} GB)", flush=True)
-
     env = {**os.environ, "HEADWAY_DATABASE": str(db), "COLUMNS": "200"}
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "headway", "import", "jsonl", str(jsonl)], env=env, check=True)
-    import_s = time.perf_counter() - t
+    import_s = float("nan")
+    if not args.reuse:
+        for stale in (db, Path(f"{db}.wal")):
+            stale.unlink(missing_ok=True)
+        t = time.perf_counter()
+        sizes = simulate(jsonl, args.deployments, args.changes_per_deployment, args.services, args.seed)
+        print(f"simulated {sizes} in {time.perf_counter() - t:.1f} s "
+              f"({jsonl.stat().st_size / 1e9:.2f} GB)", flush=True)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "headway", "import", "jsonl", str(jsonl)], env=env,
+                       check=True)
+        import_s = time.perf_counter() - t
 
     settings = Settings(database=str(db))
     store = open_store(settings)

@@ -45,8 +45,9 @@ class _LazyGroup(typer.core.TyperGroup):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
             module, attr = self.lazy[name]
-            sub = getattr(importlib.import_module(module), attr)
-            self.add_command(typer.main.get_command(sub), name)
+            command = typer.main.get_command(getattr(importlib.import_module(module), attr))
+            command.name = name
+            self.add_command(command, name)
         return super().get_command(ctx, name)
 
 
