@@ -83,5 +83,7 @@ def _routers() -> list[Any]:
     from headway.api import metrics, rollouts
 
     from headway.api import hooks, imports, prometheus
+    from headway.api import insights  # flow, signals, findings, review, notes
 
-    return [metrics.router, hooks.router, imports.router, prometheus.router, rollouts.router]
+    return [metrics.router, hooks.router, imports.router, prometheus.router, rollouts.router,
+            insights.router]

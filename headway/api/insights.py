@@ -1,0 +1,132 @@
+"""Read API for flow, signals, findings, the review and notes: the same JSON as the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from headway.api.app import StoreDep
+from headway.definitions import DefinitionError
+from headway.interpret import detectors, notes, review
+from headway.metrics import flow, signals
+from headway.metrics.dora import Scope, ScopeError
+from headway.query import QueryError, definition_of, period_of, scope_of
+
+router = APIRouter(prefix="/api", tags=["insights"])
+
+Service = Annotated[str | None, Query(description="Only this service.")]
+Team = Annotated[str | None, Query(description="Only this team's services.")]
+Context = Annotated[str | None, Query(description="Only services of this operating context.")]
+Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, UTC).")]
+Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
+Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
+Each = Annotated[Literal["service", "team", "context"] | None, Query(
+    description="One result per service, team or context inside the scope.")]
+Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
+Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
+AiList = Annotated[list[str] | None, Query(description="Replaces the default AI-assisted rule part.")]
+
+
+def _bad(error: Exception) -> HTTPException:
+    status = 404 if isinstance(error, ScopeError) and "no " in str(error)[:3] else 400
+    return HTTPException(status_code=status, detail=str(error))
+
+
+@router.get("/flow", summary="Lead time split into stages, with where work waits longest")
+def get_flow(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
+             since: Since = None, until: Until = None,
+             by: Annotated[Literal["week", "month"] | None, Query()] = None, each: Each = None,
+             definition: Definition = None) -> Any:
+    try:
+        defn = definition_of(store, definition)
+        scope = scope_of(service, team, context)
+        period = period_of(store, since, until)
+        if each:
+            return [b.to_json() for b in flow.breakdown_each(store, defn, each, period, scope, by)]
+        return flow.breakdown(store, defn, scope, period, by).to_json()
+    except (QueryError, ScopeError, DefinitionError) as error:
+        raise _bad(error) from None
+
+
+@router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
+def get_signals(store: StoreDep, service: Service = None, team: Team = None,
+                context: Context = None, since: Since = None, until: Until = None,
+                by: Annotated[Literal["week", "month"], Query()] = "week", each: Each = None,
+                definition: Definition = None, ai_label: AiList = None, ai_author: AiList = None,
+                ai_trailer: AiList = None) -> Any:
+    default = signals.AiRule()
+    rule = signals.AiRule(tuple(ai_label or default.labels), tuple(ai_author or default.authors),
+                          tuple(ai_trailer or default.trailers))
+    try:
+        defn = definition_of(store, definition)
+        scope = scope_of(service, team, context)
+        period = period_of(store, since, until)
+        if each:
+            return [signals.compute(store, defn, Scope(each, key), period, by=by, ai=rule,
+                                    members=members)
+                    for key, members in flow.group_members(store, each, scope).items()]
+        return signals.compute(store, defn, scope, period, by=by, ai=rule)
+    except (QueryError, ScopeError, DefinitionError) as error:
+        raise _bad(error) from None
+
+
+@router.get("/findings", summary="Detector findings for a month, against the two months before")
+def get_findings(store: StoreDep, period: Month, service: Service = None, team: Team = None,
+                 context: Context = None, definition: Definition = None) -> Any:
+    try:
+        defn = definition_of(store, definition)
+        return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
+    except (QueryError, ScopeError, DefinitionError) as error:
+        raise _bad(error) from None
+
+
+@router.get("/review", summary="The monthly review document (JSON)")
+def get_review(store: StoreDep, period: Month, service: Service = None, team: Team = None,
+               context: Context = None, definition: Definition = None,
+               levels: Levels = "2024") -> Any:
+    try:
+        defn = definition_of(store, definition)
+        return review.build(store, defn, scope_of(service, team, context), review.month(period),
+                            year=levels)
+    except (QueryError, ScopeError, DefinitionError) as error:
+        raise _bad(error) from None
+
+
+@router.get("/review.html", summary="The monthly review as a self-contained page",
+            response_class=HTMLResponse)
+def get_review_html(store: StoreDep, period: Month, service: Service = None, team: Team = None,
+                    context: Context = None, definition: Definition = None,
+                    levels: Levels = "2024") -> HTMLResponse:
+    return HTMLResponse(review.render_html(get_review(store, period, service, team, context,
+                                                      definition, levels)))
+
+
+class NoteCreate(BaseModel):
+    scope: str = Field(description="organisation, service:NAME, team:NAME or context:NAME",
+                       examples=["team:web"])
+    period: str = Field(description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD",
+                        examples=["2026-10"])
+    text: str = Field(min_length=1)
+    author: str = Field(min_length=1)
+
+
+@router.post("/notes", status_code=201, summary="Record an interpretation note")
+def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
+    try:
+        return notes.add(store, notes.parse_scope(body.scope), notes.parse_period(body.period),
+                         body.text, author=body.author)
+    except (QueryError, ScopeError) as error:
+        raise _bad(error) from None
+
+
+@router.get("/notes", summary="Notes on a scope overlapping a period")
+def get_notes(store: StoreDep, period: Annotated[str, Query(description="As for POST /api/notes.")],
+              scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
+              ) -> list[dict[str, Any]]:
+    try:
+        return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
+    except (QueryError, ScopeError) as error:
+        raise _bad(error) from None
