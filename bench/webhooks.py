@@ -51,12 +51,19 @@ def deliveries(count: int) -> list[tuple[str, bytes]]:
         if i % 3 == 0:
             pr["repository"]["full_name"] = repo
             pr["pull_request"]["number"] = i
-            body, path, headers = json.dumps(pr).encode(), "/hooks/github", {"X-GitHub-Event": "pull_request"}
+            body, path, headers = (
+                json.dumps(pr).encode(),
+                "/hooks/github",
+                {"X-GitHub-Event": "pull_request"},
+            )
         elif i % 3 == 1:
             status["repository"]["full_name"] = repo
             status["deployment"]["id"] = i
-            body, path, headers = json.dumps(status).encode(), "/hooks/github", {
-                "X-GitHub-Event": "deployment_status"}
+            body, path, headers = (
+                json.dumps(status).encode(),
+                "/hooks/github",
+                {"X-GitHub-Event": "deployment_status"},
+            )
         else:
             incident["event"]["id"] = f"E{i}"
             incident["event"]["data"]["id"] = f"P{i}"
@@ -71,13 +78,17 @@ def deliveries(count: int) -> list[tuple[str, bytes]]:
             headers |= {"X-PagerDuty-Signature": f"v1={digest}"}
             delivery = f"E{i}"
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        request = (f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n{head}\r\n").encode() + body
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n"
+        ).encode() + body
         out.append((delivery, request))
     return out
 
 
-async def client(port: int, work: list[bytes], latencies: list[float], codes: dict[int, int]) -> None:
+async def client(
+    port: int, work: list[bytes], latencies: list[float], codes: dict[int, int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for request in work:
         started = time.perf_counter()
@@ -93,7 +104,9 @@ async def client(port: int, work: list[bytes], latencies: list[float], codes: di
     writer.close()
 
 
-async def burst(port: int, requests: list[bytes], clients: int) -> tuple[float, list[float], dict[int, int]]:
+async def burst(
+    port: int, requests: list[bytes], clients: int
+) -> tuple[float, list[float], dict[int, int]]:
     latencies: list[float] = []
     codes: dict[int, int] = {}
     shares = [requests[i::clients] for i in range(clients)]
@@ -108,15 +121,37 @@ def run(label: str, batch_ms: float, workers: int, args: argparse.Namespace) -> 
         con.execute(f"CREATE SCHEMA {schema}")
     url = f"{PG}?options=-csearch_path%3D{schema}"
     port = free_port()
-    env = {**os.environ, "HEADWAY_DATABASE": url, "HEADWAY_GITHUB_WEBHOOK_SECRET": SECRET,
-           "HEADWAY_PAGERDUTY_WEBHOOK_SECRET": SECRET, "HEADWAY_WEBHOOK_BATCH_MS": str(batch_ms)}
+    env = {
+        **os.environ,
+        "HEADWAY_DATABASE": url,
+        "HEADWAY_GITHUB_WEBHOOK_SECRET": SECRET,
+        "HEADWAY_PAGERDUTY_WEBHOOK_SECRET": SECRET,
+        "HEADWAY_WEBHOOK_BATCH_MS": str(batch_ms),
+    }
     env.pop("HEADWAY_URL", None)
     # Migrate once before workers race to do it.
-    subprocess.run([sys.executable, "-c", "from headway.store import open_store; open_store().close()"],
-                   env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-c", "from headway.store import open_store; open_store().close()"],
+        env=env,
+        check=True,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "headway.serve:create", "--factory", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"], env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "headway.serve:create",
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     try:
         for _ in range(200):
             try:
@@ -133,15 +168,21 @@ def run(label: str, batch_ms: float, workers: int, args: argparse.Namespace) -> 
         server.wait(30)
     with psycopg.connect(url) as con:
         stored = con.execute("SELECT count(*), count(DISTINCT id) FROM raw_events").fetchone()
-        records = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                      for t in ("changes", "deployments", "incidents"))
+        records = sum(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("changes", "deployments", "incidents")
+        )
     with psycopg.connect(PG, autocommit=True) as con:
         con.execute(f"DROP SCHEMA {schema} CASCADE")
     ok = sum(n for code, n in codes.items() if 200 <= code < 300)
     latencies.sort()
     return {
-        "configuration": label, "requests": len(requests), "2xx": ok, "seconds": round(elapsed, 2),
-        "deliveries/s": round(ok / elapsed), "unique/s": round(args.deliveries / elapsed),
+        "configuration": label,
+        "requests": len(requests),
+        "2xx": ok,
+        "seconds": round(elapsed, 2),
+        "deliveries/s": round(ok / elapsed),
+        "unique/s": round(args.deliveries / elapsed),
         "p50 ms": round(statistics.median(latencies) * 1000, 1),
         "p99 ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "stored once": stored == (args.deliveries, args.deliveries) and records == args.deliveries,
@@ -149,14 +190,18 @@ def run(label: str, batch_ms: float, workers: int, args: argparse.Namespace) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--clients", type=int, default=64)
     args = parser.parse_args()
-    configurations = [("baseline: no batching window, 1 worker", 0.0, 1),
-                      ("group commit 2 ms, 1 worker", 2.0, 1),
-                      ("group commit 2 ms, 2 workers", 2.0, 2)]
+    configurations = [
+        ("baseline: no batching window, 1 worker", 0.0, 1),
+        ("group commit 2 ms, 1 worker", 2.0, 1),
+        ("group commit 2 ms, 2 workers", 2.0, 2),
+    ]
     rows = [run(label, batch_ms, workers, args) for label, batch_ms, workers in configurations]
     columns = list(rows[0])
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]

@@ -26,7 +26,7 @@ import orjson
 from headway import linking
 from headway.config import Settings
 from headway.model import RECORD_TYPES, RawEvent, Service
-from headway.sources.mapping import Derivation, Mapping, Parsed, PayloadError
+from headway.sources.mapping import Derivation, Mapping, Parsed, PayloadError, SeenCommit
 from headway.store import Store
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,9 @@ def parsers() -> dict[str, Parser]:
     """The adapter of every webhook source, by source name."""
     from headway.sources import github, gitlab, jira, opsgenie, pagerduty
 
-    found: dict[str, Parser] = {m.SOURCE: m.parse for m in (github, gitlab, pagerduty, opsgenie, jira)}
+    found: dict[str, Parser] = {
+        m.SOURCE: m.parse for m in (github, gitlab, pagerduty, opsgenie, jira)
+    }
     found["cdevents"] = _cdevents
     return found
 
@@ -63,8 +65,15 @@ class Delivery:
     parsed: Parsed
 
 
-def interpret(source: str, kind: str, payload: Any, mapping: Mapping, received_at: datetime,
-              max_skew_s: float, parse: Parser) -> Parsed:
+def interpret(
+    source: str,
+    kind: str,
+    payload: Any,
+    mapping: Mapping,
+    received_at: datetime,
+    max_skew_s: float,
+    parse: Parser,
+) -> Parsed:
     """Run the adapter and refuse timestamps from the far future. Raises PayloadError."""
     if not isinstance(payload, dict):
         raise PayloadError(f"the body must be a JSON object, got {type(payload).__name__}")
@@ -73,7 +82,9 @@ def interpret(source: str, kind: str, payload: Any, mapping: Mapping, received_a
     except PayloadError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
-        raise PayloadError(f"not a usable {source} `{kind}` event ({type(error).__name__}: {error})") from None
+        raise PayloadError(
+            f"not a usable {source} `{kind}` event ({type(error).__name__}: {error})"
+        ) from None
     limit = received_at + timedelta(seconds=max_skew_s)
     for record in (*parsed.records, *parsed.commits):
         for f in dataclasses.fields(record):
@@ -82,12 +93,20 @@ def interpret(source: str, kind: str, payload: Any, mapping: Mapping, received_a
                 raise PayloadError(
                     f"{record.table}.{f.name} is {value.isoformat()}, more than "
                     f"{max_skew_s:.0f} s after the delivery arrived; fix the sender's clock or "
-                    "the payload (limit: HEADWAY_WEBHOOK_MAX_SKEW_S)")
+                    "the payload (limit: HEADWAY_WEBHOOK_MAX_SKEW_S)"
+                )
     return parsed
 
 
-def raw_event(source: str, delivery_id: str, kind: str, body: bytes | str, received_at: datetime,
-              parsed: Parsed | None, rejected: str | None = None) -> RawEvent:
+def raw_event(
+    source: str,
+    delivery_id: str,
+    kind: str,
+    body: bytes | str,
+    received_at: datetime,
+    parsed: Parsed | None,
+    rejected: str | None = None,
+) -> RawEvent:
     if rejected is not None:
         status, note = "rejected", rejected
     elif parsed is not None and parsed.ignored:
@@ -95,15 +114,27 @@ def raw_event(source: str, delivery_id: str, kind: str, body: bytes | str, recei
     else:
         status, note = "accepted", None
     payload = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return RawEvent(source=source, source_id=delivery_id, kind=kind, received_at=received_at,
-                    payload=payload, status=status, note=note)
+    return RawEvent(
+        source=source,
+        source_id=delivery_id,
+        kind=kind,
+        received_at=received_at,
+        payload=payload,
+        status=status,
+        note=note,
+    )
 
 
 # -- the write path for deliveries --------------------------------------------------------------
 
 
-def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
-           touched: set[str] | None = None) -> list[str]:
+def commit(
+    store: Store,
+    settings: Settings,
+    deliveries: Sequence[Delivery],
+    *,
+    touched: set[str] | None = None,
+) -> list[str]:
     """Store deliveries not seen before and what they mean; one transaction, all or nothing.
 
     Returns each delivery's outcome: its raw status (accepted, ignored, rejected), or
@@ -115,8 +146,16 @@ def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
     fresh: list[Delivery] = []
     with store.transaction():
         ids = sorted({d.raw.id for d in deliveries})
-        stored = {r[0] for r in store.query(
-            f"SELECT id FROM raw_events WHERE id IN ({', '.join('?' * len(ids))})", ids)} if ids else set()
+        stored = (
+            {
+                r[0]
+                for r in store.query(
+                    f"SELECT id FROM raw_events WHERE id IN ({', '.join('?' * len(ids))})", ids
+                )
+            }
+            if ids
+            else set()
+        )
         for delivery in deliveries:
             if delivery.raw.id in stored:
                 outcomes.append("duplicate")
@@ -130,8 +169,9 @@ def commit(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
     return outcomes
 
 
-def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
-          link: bool = True) -> set[str]:
+def apply(
+    store: Store, settings: Settings, deliveries: Sequence[Delivery], *, link: bool = True
+) -> set[str]:
     """Write deliveries (raw and derived) and refresh what they affect; return the services
     they touched. The caller dedupes; with `link=False` it also re-links those services."""
     if not deliveries:
@@ -139,22 +179,27 @@ def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
     mapping = Mapping.from_settings(settings)
     records: dict[tuple[str, str], Any] = {}
     derived: list[Derivation] = []
-    commits = []
+    commits: list[SeenCommit] = []
     for delivery in deliveries:
         commits.extend(delivery.parsed.commits)
         for record in delivery.parsed.records:
             key = (record.table, record.id)
             records[key] = _merge(records.get(key), record)
             derived.append(Derivation(delivery.raw.id, record.table, record.id))
-    touched = {(r.service, getattr(r, "repository", None)) for r in records.values()
-               if getattr(r, "service", None)}
+    touched = {
+        (r.service, getattr(r, "repository", None))
+        for r in records.values()
+        if getattr(r, "service", None)
+    }
     repositories = {r.repository for r in records.values() if getattr(r, "repository", None)}
     repositories |= {c.repository for c in commits}
     reviewed = {r.change_ref for r in records.values() if getattr(r, "change_ref", None)}
     with store.transaction():
         _keep_earliest(store, records)
         services = _services(store, mapping, touched)
-        store.write([*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived])
+        store.write(
+            [*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived]
+        )
         _first_commits(store, repositories)
         _reviews(store, reviewed)
         if link:
@@ -164,16 +209,23 @@ def apply(store: Store, settings: Settings, deliveries: Sequence[Delivery], *,
 
 # Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
 # created_at can only say the incident opened no later than now.
-_EARLIEST = {"incidents": ("opened_at", "acknowledged_at"), "changes": ("opened_at", "first_review_at"),
-             "pipeline_runs": ("started_at",), "approvals": ("requested_at",)}
+_EARLIEST = {
+    "incidents": ("opened_at", "acknowledged_at"),
+    "changes": ("opened_at", "first_review_at"),
+    "pipeline_runs": ("started_at",),
+    "approvals": ("requested_at",),
+}
 
 
 def _merge(earlier: Any, later: Any) -> Any:
     """Two versions of one record in the same group: later fields win, empty ones do not erase."""
     if earlier is None:
         return later
-    changes = {f.name: getattr(later, f.name) for f in dataclasses.fields(later)
-               if getattr(later, f.name) not in (None, ())}
+    changes = {
+        f.name: getattr(later, f.name)
+        for f in dataclasses.fields(later)
+        if getattr(later, f.name) not in (None, ())
+    }
     for name in _EARLIEST.get(later.table, ()):
         values = [v for v in (getattr(earlier, name), getattr(later, name)) if v is not None]
         if values:
@@ -201,13 +253,19 @@ def _keep_earliest(store: Store, records: dict[tuple[str, str], Any]) -> None:
                 records[(table, row[0])] = dataclasses.replace(record, **changes)
 
 
-def _services(store: Store, mapping: Mapping, touched: set[tuple[str, str | None]]) -> list[Service]:
+def _services(
+    store: Store, mapping: Mapping, touched: set[tuple[str, str | None]]
+) -> list[Service]:
     """Rows for the services deliveries name: configured ones as configured, new ones by default."""
     if not touched:
         return []
     names = sorted({name for name, _ in touched})
-    known = {r[0] for r in store.query(
-        f"SELECT name FROM services WHERE name IN ({', '.join('?' * len(names))})", names)}
+    known = {
+        r[0]
+        for r in store.query(
+            f"SELECT name FROM services WHERE name IN ({', '.join('?' * len(names))})", names
+        )
+    }
     configured = {mapping.service(key): key for key in mapping.services}
     rows: dict[str, Service] = {}
     for name, repository in sorted(touched, key=lambda t: (t[0], t[1] or "")):
@@ -228,12 +286,16 @@ def _first_commits(store: Store, repositories: set[str]) -> None:
     if not repositories:
         return
     marks, params = _in(repositories)
-    earliest = ("(SELECT min(s.committed_at) FROM seen_commits s "
-                "WHERE s.repository = changes.repository AND s.push_head = changes.merge_sha)")
+    earliest = (
+        "(SELECT min(s.committed_at) FROM seen_commits s "
+        "WHERE s.repository = changes.repository AND s.push_head = changes.merge_sha)"
+    )
     store.execute(
         f"UPDATE changes SET first_commit_at = {earliest} "
         f"WHERE repository IN ({marks}) AND merge_sha IS NOT NULL AND {earliest} IS NOT NULL "
-        f"AND (first_commit_at IS NULL OR first_commit_at > {earliest})", params)
+        f"AND (first_commit_at IS NULL OR first_commit_at > {earliest})",
+        params,
+    )
 
 
 def _reviews(store: Store, changes: set[str]) -> None:
@@ -241,12 +303,16 @@ def _reviews(store: Store, changes: set[str]) -> None:
     if not changes:
         return
     marks, params = _in(changes)
-    first = ("(SELECT min(a.decided_at) FROM approvals a WHERE a.change_ref = changes.id "
-             "AND a.kind = 'code_review'{extra})")
+    first = (
+        "(SELECT min(a.decided_at) FROM approvals a WHERE a.change_ref = changes.id "
+        "AND a.kind = 'code_review'{extra})"
+    )
     review, approval = first.format(extra=""), first.format(extra=" AND a.decision = 'approved'")
     store.execute(
         f"UPDATE changes SET first_review_at = COALESCE({review}, first_review_at), "
-        f"approved_at = COALESCE({approval}, approved_at) WHERE id IN ({marks})", params)
+        f"approved_at = COALESCE({approval}, approved_at) WHERE id IN ({marks})",
+        params,
+    )
 
 
 # -- the group-commit writer --------------------------------------------------------------------
@@ -261,8 +327,16 @@ class GroupWriter:
     links. Links are derived data: after a crash the writer re-links everything on start.
     """
 
-    def __init__(self, store: Store, settings: Settings, *, window_s: float | None = None,
-                 max_group: int = 2000, link_every_s: float = 0.5, remember: int = 100_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        window_s: float | None = None,
+        max_group: int = 2000,
+        link_every_s: float = 0.5,
+        remember: int = 100_000,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.window_s = settings.webhook_batch_ms / 1000.0 if window_s is None else window_s
@@ -277,7 +351,9 @@ class GroupWriter:
         self.groups = 0
         if store.query("SELECT count(*) FROM raw_events")[0][0]:
             linking.link(store, settings)
-        self._thread = threading.Thread(target=self._run, name="headway-delivery-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="headway-delivery-writer", daemon=True
+        )
         self._thread.start()
 
     def committed(self, delivery_id: str) -> bool:
@@ -354,8 +430,13 @@ class ReprocessResult:
     removed: int = 0
 
 
-def reprocess(store: Store, settings: Settings, *, chunk: int = 2000,
-              progress: Callable[[int], None] | None = None) -> ReprocessResult:
+def reprocess(
+    store: Store,
+    settings: Settings,
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> ReprocessResult:
     """Re-derive everything webhooks produced from the raw payloads, under the current mapping.
 
     Records earlier deliveries produced are removed first, so a mapping change (a repository
@@ -370,8 +451,11 @@ def reprocess(store: Store, settings: Settings, *, chunk: int = 2000,
             if table not in RECORD_TABLES:
                 continue
             result.removed += store.count(table)
-            store.execute(f"DELETE FROM {table} WHERE id IN "
-                          "(SELECT record_id FROM derived_records WHERE record_table = ?)", [table])
+            store.execute(
+                f"DELETE FROM {table} WHERE id IN "
+                "(SELECT record_id FROM derived_records WHERE record_table = ?)",
+                [table],
+            )
             result.removed -= store.count(table)
         store.execute("DELETE FROM derived_records")
         store.execute("DELETE FROM seen_commits")
@@ -379,7 +463,9 @@ def reprocess(store: Store, settings: Settings, *, chunk: int = 2000,
         while True:
             rows = store.query(
                 "SELECT source, source_id, kind, received_at, payload FROM raw_events "
-                "ORDER BY received_at, id LIMIT ? OFFSET ?", [chunk, offset])
+                "ORDER BY received_at, id LIMIT ? OFFSET ?",
+                [chunk, offset],
+            )
             if not rows:
                 break
             offset += len(rows)
@@ -391,8 +477,14 @@ def reprocess(store: Store, settings: Settings, *, chunk: int = 2000,
                 received = received_at.replace(tzinfo=UTC)
                 try:
                     parsed: Parsed | None = interpret(
-                        source, kind, orjson.loads(payload), mapping, received,
-                        settings.webhook_max_skew_s, parse)
+                        source,
+                        kind,
+                        orjson.loads(payload),
+                        mapping,
+                        received,
+                        settings.webhook_max_skew_s,
+                        parse,
+                    )
                     rejected = None
                 except (PayloadError, orjson.JSONDecodeError) as error:
                     parsed, rejected = None, str(error)
@@ -414,7 +506,8 @@ def status(store: Store) -> list[dict[str, Any]]:
     """What arrived from where: deliveries by source, event kind, outcome and reason."""
     rows = store.query_dicts(
         "SELECT source, kind, status, note, count(*) AS deliveries, max(received_at) AS latest "
-        "FROM raw_events GROUP BY source, kind, status, note ORDER BY source, kind, status, note")
+        "FROM raw_events GROUP BY source, kind, status, note ORDER BY source, kind, status, note"
+    )
     for row in rows:
         row["deliveries"] = int(row["deliveries"])
         row["latest"] = row["latest"].replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")

@@ -27,8 +27,10 @@ def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
     try:
         response = httpx.request(method, address, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as error:
-        raise RemoteError(f"cannot reach headway serve at {url} ({error}); check HEADWAY_URL or "
-                          "unset it to use the store directly") from None
+        raise RemoteError(
+            f"cannot reach headway serve at {url} ({error}); check HEADWAY_URL or "
+            "unset it to use the store directly"
+        ) from None
     if response.status_code >= 400:
         try:
             detail = response.json()
@@ -36,9 +38,14 @@ def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
         except ValueError:
             message = response.text
         if isinstance(message, list):  # FastAPI validation problems
-            message = "; ".join(str(m.get("msg", m)) if isinstance(m, dict) else str(m) for m in message)
-        raise RemoteError(str(message)) if response.status_code < 500 else RemoteError(
-            f"headway serve at {url} answered {response.status_code}: {message}")
+            message = "; ".join(
+                str(m.get("msg", m)) if isinstance(m, dict) else str(m) for m in message
+            )
+        raise (
+            RemoteError(str(message))
+            if response.status_code < 500
+            else RemoteError(f"headway serve at {url} answered {response.status_code}: {message}")
+        )
     return response.json()
 
 
@@ -51,8 +58,12 @@ def import_records(url: str, records: list[Any]) -> dict[str, dict[str, int]]:
     """Send validated records as canonical JSONL; the server writes them all or none."""
     body = b"\n".join(orjson.dumps(to_json(r)) for r in records)
     result: dict[str, dict[str, int]] = _request(
-        "POST", url, "/api/import/jsonl", content=body,
-        headers={"Content-Type": "application/x-ndjson"})
+        "POST",
+        url,
+        "/api/import/jsonl",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     return result
 
 
@@ -63,8 +74,11 @@ def to_json(record: Any) -> dict[str, Any]:
         value = getattr(record, f.name)
         if value is None:
             continue
-        out[f.name] = list(value) if isinstance(value, tuple) else (
-            value.isoformat() if isinstance(value, datetime) else value)
+        out[f.name] = (
+            list(value)
+            if isinstance(value, tuple)
+            else (value.isoformat() if isinstance(value, datetime) else value)
+        )
     return out
 
 
@@ -73,7 +87,9 @@ def metric_set(data: dict[str, Any]) -> MetricSet:
     period = Period(_naive(data["period"]["since"]), _naive(data["period"]["until"]))
     scope = data["scope"]
     return MetricSet(
-        definition=Definition(name=data["definition"]["name"], version=data["definition"]["version"]),
+        definition=Definition(
+            name=data["definition"]["name"], version=data["definition"]["version"]
+        ),
         scope=Scope(scope["kind"], scope["name"]),
         period=period,
         services=scope["services"],

@@ -8,8 +8,9 @@ import typer
 
 from headway.config import get_settings
 
-sources_app = typer.Typer(help="What webhooks delivered, from where, and what was ignored.",
-                          no_args_is_help=True)
+sources_app = typer.Typer(
+    help="What webhooks delivered, from where, and what was ignored.", no_args_is_help=True
+)
 
 
 def create() -> Any:
@@ -23,8 +24,13 @@ def create() -> Any:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL only: an "
-                                         "embedded DuckDB store has one writer).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (PostgreSQL only: an embedded DuckDB store has one writer).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the HTTP API: webhooks at /hooks/{source}, metrics at /api, Prometheus at /metrics.
@@ -39,16 +45,25 @@ def serve(
 
     settings = get_settings()
     if workers > 1 and not settings.is_postgres:
-        fail("--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
-             "embedded DuckDB file can be written by one process only.")
+        fail(
+            "--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
+            "embedded DuckDB file can be written by one process only."
+        )
     if workers == 1:
         from headway.cli import store_for
 
         # Open the store first, so a busy or broken store is one clear line, not a traceback.
         with store_for(settings):
             pass
-    uvicorn.run("headway.serve:create", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+    uvicorn.run(
+        "headway.serve:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 @sources_app.command("status")
@@ -78,8 +93,10 @@ def sources_status(
     if fmt != "table":
         fail(f"--format must be table, json or csv, not {fmt!r}")
     if not rows:
-        console.print("No webhook deliveries yet. Point a webhook at /hooks/<source> of "
-                      "`headway serve` (docs/webhooks.md).")
+        console.print(
+            "No webhook deliveries yet. Point a webhook at /hooks/<source> of "
+            "`headway serve` (docs/webhooks.md)."
+        )
         return
     from rich.table import Table
 
@@ -87,8 +104,14 @@ def sources_status(
     for column in ("source", "event", "outcome", "deliveries", "latest", "why"):
         table.add_column(column, justify="right" if column == "deliveries" else "left")
     for row in rows:
-        table.add_row(row["source"], row["kind"], row["status"], str(row["deliveries"]),
-                      row["latest"], row["note"] or "")
+        table.add_row(
+            row["source"],
+            row["kind"],
+            row["status"],
+            str(row["deliveries"]),
+            row["latest"],
+            row["note"] or "",
+        )
     console.print(table)
 
 
@@ -104,15 +127,18 @@ def reprocess() -> None:
 
     settings = get_settings()
     if settings.url:
-        fail("reprocess rewrites the store; stop `headway serve` (or run it where the server's "
-             "store is reachable, without HEADWAY_URL).")
+        fail(
+            "reprocess rewrites the store; stop `headway serve` (or run it where the server's "
+            "store is reachable, without HEADWAY_URL)."
+        )
     with store_for(settings) as store, console.status("Reprocessing raw deliveries…"):
         result = deliveries.reprocess(store, settings)
     outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
-    console.print(f"Reprocessed {result.deliveries} deliveries ({outcomes}); replaced "
-                  f"{result.removed} records derived earlier.", highlight=False)
-
-
+    console.print(
+        f"Reprocessed {result.deliveries} deliveries ({outcomes}); replaced "
+        f"{result.removed} records derived earlier.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -63,8 +63,11 @@ def _verify_github(request: Request, body: bytes, secret: str) -> None:
     if not header:
         raise Refused(401, "missing X-Hub-Signature-256: set the webhook's secret in GitHub")
     if not _same(header.strip(), f"sha256={_hmac_hex(secret, body)}"):
-        raise Refused(401, "X-Hub-Signature-256 does not match the body signed with the "
-                      "configured secret (HEADWAY_GITHUB_WEBHOOK_SECRET)")
+        raise Refused(
+            401,
+            "X-Hub-Signature-256 does not match the body signed with the "
+            "configured secret (HEADWAY_GITHUB_WEBHOOK_SECRET)",
+        )
 
 
 def _verify_gitlab(request: Request, body: bytes, secret: str) -> None:
@@ -84,8 +87,11 @@ def _verify_pagerduty(request: Request, body: bytes, secret: str) -> None:
     # Every candidate is compared, so timing does not reveal which one matched.
     matches = [_same(candidate.strip(), expected) for candidate in header.split(",")]
     if not any(matches):
-        raise Refused(401, "no signature in X-PagerDuty-Signature matches the body signed with "
-                      "HEADWAY_PAGERDUTY_WEBHOOK_SECRET")
+        raise Refused(
+            401,
+            "no signature in X-PagerDuty-Signature matches the body signed with "
+            "HEADWAY_PAGERDUTY_WEBHOOK_SECRET",
+        )
 
 
 def _token_verifier(setting: str) -> Callable[[Request, bytes, str], None]:
@@ -96,12 +102,15 @@ def _token_verifier(setting: str) -> Callable[[Request, bytes, str], None]:
                 raise Refused(401, f"X-Hub-Signature does not match the body signed with {setting}")
             return
         authorization = request.headers.get("authorization", "")
-        token = (request.headers.get("x-headway-token")
-                 or (authorization[7:] if authorization.lower().startswith("bearer ") else None)
-                 or request.query_params.get("token"))
+        token = (
+            request.headers.get("x-headway-token")
+            or (authorization[7:] if authorization.lower().startswith("bearer ") else None)
+            or request.query_params.get("token")
+        )
         if not token:
-            raise Refused(401, "missing token: send it as X-Headway-Token, Authorization: Bearer "
-                          "or ?token=")
+            raise Refused(
+                401, "missing token: send it as X-Headway-Token, Authorization: Bearer or ?token="
+            )
         if not _same(token, secret):
             raise Refused(401, f"the token does not match {setting}")
 
@@ -117,7 +126,11 @@ def _body_digest(body: bytes) -> str:
 
 
 def _str(value: Any) -> str | None:
-    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+    return (
+        str(value)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != ""
+        else None
+    )
 
 
 def _cdevent_id(payload: dict[str, Any]) -> str | None:
@@ -149,34 +162,48 @@ class Source:
 
 SOURCES: dict[str, Source] = {
     "github": Source(
-        "github", _verify_github,
+        "github",
+        _verify_github,
         event=lambda r, _p: r.headers.get("x-github-event"),
         delivery=lambda r, _p, _b: r.headers.get("x-github-delivery"),
     ),
     "gitlab": Source(
-        "gitlab", _verify_gitlab,
-        event=lambda r, p: _str(p.get("object_kind")) or _str(p.get("event_type"))
-        or r.headers.get("x-gitlab-event"),
-        delivery=lambda r, _p, b: r.headers.get("x-gitlab-event-uuid")
-        or r.headers.get("idempotency-key") or _body_digest(b),
+        "gitlab",
+        _verify_gitlab,
+        event=lambda r, p: (
+            _str(p.get("object_kind"))
+            or _str(p.get("event_type"))
+            or r.headers.get("x-gitlab-event")
+        ),
+        delivery=lambda r, _p, b: (
+            r.headers.get("x-gitlab-event-uuid")
+            or r.headers.get("idempotency-key")
+            or _body_digest(b)
+        ),
     ),
     "pagerduty": Source(
-        "pagerduty", _verify_pagerduty,
+        "pagerduty",
+        _verify_pagerduty,
         event=lambda _r, p: _str((p.get("event") or {}).get("event_type")),
         delivery=lambda _r, p, _b: _str((p.get("event") or {}).get("id")),
     ),
     "opsgenie": Source(
-        "opsgenie", _token_verifier("HEADWAY_OPSGENIE_WEBHOOK_SECRET"),
+        "opsgenie",
+        _token_verifier("HEADWAY_OPSGENIE_WEBHOOK_SECRET"),
         event=lambda _r, p: _str(p.get("action")),
         delivery=lambda _r, _p, b: _body_digest(b),
     ),
     "jira": Source(
-        "jira", _token_verifier("HEADWAY_JIRA_WEBHOOK_SECRET"),
+        "jira",
+        _token_verifier("HEADWAY_JIRA_WEBHOOK_SECRET"),
         event=lambda _r, p: _str(p.get("webhookEvent")),
-        delivery=lambda r, _p, b: r.headers.get("x-atlassian-webhook-identifier") or _body_digest(b),
+        delivery=lambda r, _p, b: (
+            r.headers.get("x-atlassian-webhook-identifier") or _body_digest(b)
+        ),
     ),
     "cdevents": Source(
-        "cdevents", _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
+        "cdevents",
+        _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
         event=lambda _r, p: _str((p.get("context") or {}).get("type")),
         delivery=lambda _r, p, _b: _cdevent_id(p),
     ),
@@ -191,14 +218,17 @@ _HEADERS = {"github": "X-GitHub-Delivery", "pagerduty": "event.id", "cdevents": 
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise Refused(413, f"the body is {declared} bytes; the limit is {limit} "
-                      "(HEADWAY_WEBHOOK_MAX_BYTES)")
+        raise Refused(
+            413, f"the body is {declared} bytes; the limit is {limit} (HEADWAY_WEBHOOK_MAX_BYTES)"
+        )
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Refused(413, f"the body is over the limit of {limit} bytes (HEADWAY_WEBHOOK_MAX_BYTES)")
+            raise Refused(
+                413, f"the body is over the limit of {limit} bytes (HEADWAY_WEBHOOK_MAX_BYTES)"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -239,15 +269,21 @@ async def _receive(request: Request, source: Source) -> Response:
     settings = state.settings
     secret = getattr(settings, source.setting)
     if not secret:
-        raise Refused(403, f"{source.name} webhooks are not enabled: set "
-                      f"HEADWAY_{source.setting.upper()} (or {source.setting} in headway.toml) "
-                      "to the secret configured at the sender")
+        raise Refused(
+            403,
+            f"{source.name} webhooks are not enabled: set "
+            f"HEADWAY_{source.setting.upper()} (or {source.setting} in headway.toml) "
+            "to the secret configured at the sender",
+        )
     body = await _body(request, settings.webhook_max_bytes)
     source.verify(request, body, secret)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.endswith("json"):
-        raise Refused(415, f"Content-Type is {content_type or 'missing'!r}; send application/json "
-                      "(in GitHub, set the webhook's content type to application/json)")
+        raise Refused(
+            415,
+            f"Content-Type is {content_type or 'missing'!r}; send application/json "
+            "(in GitHub, set the webhook's content type to application/json)",
+        )
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -256,12 +292,18 @@ async def _receive(request: Request, source: Source) -> Response:
         raise Refused(400, f"the body must be a JSON object, got {type(payload).__name__}")
     kind = source.event(request, payload)
     if not kind:
-        raise Refused(400, f"cannot tell which {source.name} event this is (missing the event "
-                      "type header or field)")
+        raise Refused(
+            400,
+            f"cannot tell which {source.name} event this is (missing the event "
+            "type header or field)",
+        )
     delivery_id = source.delivery(request, payload, body)
     if not delivery_id:
-        raise Refused(400, f"missing the delivery id ({_HEADERS.get(source.name, 'id')}), which "
-                      "Headway needs to store each delivery exactly once")
+        raise Refused(
+            400,
+            f"missing the delivery id ({_HEADERS.get(source.name, 'id')}), which "
+            "Headway needs to store each delivery exactly once",
+        )
     if state.writer.committed(f"{source.name}:{delivery_id}"):
         prometheus.DELIVERIES.labels(source.name, "duplicate").inc()
         return _answer(delivery_id, "duplicate", 0)
@@ -276,8 +318,9 @@ async def _receive(request: Request, source: Source) -> Response:
         if source.name == "cdevents" and request.query_params.get("service"):
             mapping = dataclasses.replace(mapping, default_service=request.query_params["service"])
         try:
-            parsed = deliveries.interpret(source.name, kind, payload, mapping, received,
-                                          settings.webhook_max_skew_s, parse)
+            parsed = deliveries.interpret(
+                source.name, kind, payload, mapping, received, settings.webhook_max_skew_s, parse
+            )
         except PayloadError as error:
             parsed, rejected = None, str(error)
     raw = deliveries.raw_event(source.name, delivery_id, kind, body, received, parsed, rejected)
@@ -286,12 +329,18 @@ async def _receive(request: Request, source: Source) -> Response:
     if rejected is not None and outcome == "rejected":
         return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
     records = len(parsed.records) + len(parsed.commits) if parsed else 0
-    return _answer(delivery_id, outcome, records if outcome != "duplicate" else 0, raw.note,
-                   202 if outcome == "ignored" else 200)
+    return _answer(
+        delivery_id,
+        outcome,
+        records if outcome != "duplicate" else 0,
+        raw.note,
+        202 if outcome == "ignored" else 200,
+    )
 
 
-def _answer(delivery: str, outcome: str, records: int, note: str | None = None,
-            status: int = 200) -> Response:
+def _answer(
+    delivery: str, outcome: str, records: int, note: str | None = None, status: int = 200
+) -> Response:
     """A DeliveryResult; built by hand because this is the hot path of a burst."""
     body = {"delivery": delivery, "outcome": outcome, "records": records, "note": note}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
@@ -309,8 +358,10 @@ def _endpoint(source: Source) -> Callable[[Request], Any]:
             prometheus.LATENCY.labels(source.name).observe(time.perf_counter() - started)
 
     receive.__name__ = f"hook_{source.name}"
-    receive.__doc__ = (f"Receive a {source.name} webhook delivery. Answered after it is committed; "
-                       "a redelivery of the same delivery id changes nothing.")
+    receive.__doc__ = (
+        f"Receive a {source.name} webhook delivery. Answered after it is committed; "
+        "a redelivery of the same delivery id changes nothing."
+    )
     return receive
 
 
@@ -326,9 +377,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 for _source in SOURCES.values():
-    router.add_api_route(f"/{_source.name}", _endpoint(_source), methods=["POST"],
-                         summary=f"{_source.name} webhook", responses=_RESPONSES,
-                         response_model=None)
+    router.add_api_route(
+        f"/{_source.name}",
+        _endpoint(_source),
+        methods=["POST"],
+        summary=f"{_source.name} webhook",
+        responses=_RESPONSES,
+        response_model=None,
+    )
 
 
 class FastPath:

@@ -23,8 +23,11 @@ async def import_jsonl(request: Request, store: StoreDep) -> dict[str, Any]:
     is checked before anything is written; a bad line answers 400 naming the line and field."""
     body = await request.body()
     try:
-        records = [parse_record(_line(line, number), f"line {number}")
-                   for number, line in enumerate(body.splitlines(), 1) if line.strip()]
+        records = [
+            parse_record(_line(line, number), f"line {number}")
+            for number, line in enumerate(body.splitlines(), 1)
+            if line.strip()
+        ]
     except InputError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
     result = await run_in_threadpool(ingest, store, request.app.state.settings, records)

@@ -15,7 +15,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from headway import definitions
@@ -23,32 +29,61 @@ from headway.metrics import dora
 from headway.store import Store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-DELIVERIES = Counter("headway_webhook_deliveries", "Webhook deliveries by source and outcome "
-                     "(accepted, ignored, duplicate, rejected, refused_<status>).",
-                     ["source", "outcome"], registry=REGISTRY)
-LATENCY = Histogram("headway_webhook_latency_seconds", "Time from request to answer, "
-                    "including the commit.", ["source"], registry=REGISTRY,
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+DELIVERIES = Counter(
+    "headway_webhook_deliveries",
+    "Webhook deliveries by source and outcome "
+    "(accepted, ignored, duplicate, rejected, refused_<status>).",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "headway_webhook_latency_seconds",
+    "Time from request to answer, including the commit.",
+    ["source"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 WINDOW_DAYS = 30
 DORA_CACHE_S = 15.0
 
 # name, help, where in MetricSet.to_json()
 _GAUGES = (
-    ("headway_dora_deployments", "Deployments counted in the trailing window.",
-     ("deployment_frequency", "deployments")),
-    ("headway_dora_deployments_per_day", "Deployment frequency over the trailing window.",
-     ("deployment_frequency", "per_day")),
-    ("headway_dora_lead_time_median_seconds", "Median change lead time.",
-     ("change_lead_time", "median_s")),
-    ("headway_dora_lead_time_p90_seconds", "90th percentile change lead time.",
-     ("change_lead_time", "p90_s")),
-    ("headway_dora_change_fail_rate", "Failed deployments / deployments (0–1).",
-     ("change_fail_rate", "rate")),
-    ("headway_dora_recovery_time_median_seconds", "Median failed deployment recovery time.",
-     ("failed_deployment_recovery_time", "median_s")),
-    ("headway_dora_rework_rate", "Unplanned repair deployments / deployments (0–1).",
-     ("deployment_rework_rate", "rate")),
+    (
+        "headway_dora_deployments",
+        "Deployments counted in the trailing window.",
+        ("deployment_frequency", "deployments"),
+    ),
+    (
+        "headway_dora_deployments_per_day",
+        "Deployment frequency over the trailing window.",
+        ("deployment_frequency", "per_day"),
+    ),
+    (
+        "headway_dora_lead_time_median_seconds",
+        "Median change lead time.",
+        ("change_lead_time", "median_s"),
+    ),
+    (
+        "headway_dora_lead_time_p90_seconds",
+        "90th percentile change lead time.",
+        ("change_lead_time", "p90_s"),
+    ),
+    (
+        "headway_dora_change_fail_rate",
+        "Failed deployments / deployments (0–1).",
+        ("change_fail_rate", "rate"),
+    ),
+    (
+        "headway_dora_recovery_time_median_seconds",
+        "Median failed deployment recovery time.",
+        ("failed_deployment_recovery_time", "median_s"),
+    ),
+    (
+        "headway_dora_rework_rate",
+        "Unplanned repair deployments / deployments (0–1).",
+        ("deployment_rework_rate", "rate"),
+    ),
 )
 
 router = APIRouter(tags=["health"])

@@ -35,10 +35,18 @@ from headway.sources.mapping import (
 SOURCE = "github"
 
 _REVERTS = re.compile(r"\bReverts\s+([\w.-]+/[\w.-]+)#(\d+)")
-_FINISHED = {"success": DeploymentStatus.SUCCESS, "failure": DeploymentStatus.FAILURE,
-             "error": DeploymentStatus.FAILURE}
-_CONCLUSIONS = {"success": "success", "failure": "failure", "timed_out": "failure",
-                "startup_failure": "failure", "cancelled": "cancelled"}
+_FINISHED = {
+    "success": DeploymentStatus.SUCCESS,
+    "failure": DeploymentStatus.FAILURE,
+    "error": DeploymentStatus.FAILURE,
+}
+_CONCLUSIONS = {
+    "success": "success",
+    "failure": "failure",
+    "timed_out": "failure",
+    "startup_failure": "failure",
+    "cancelled": "cancelled",
+}
 
 
 def change_id(repository: str, number: int | str) -> str:
@@ -112,8 +120,13 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     if payload.get("deleted") or not commits or not isinstance(head, str):
         return Parsed.ignore("push lists no commits (a deleted branch or a tag)")
     seen = tuple(
-        SeenCommit(source=SOURCE, repository=repository, push_head=head,
-                   sha=text(c, "id"), committed_at=when(c, "timestamp"))  # type: ignore[arg-type]
+        SeenCommit(
+            source=SOURCE,
+            repository=repository,
+            push_head=head,
+            sha=text(c, "id"),
+            committed_at=when(c, "timestamp"),
+        )
         for c in commits
     )
     return Parsed(commits=seen)
@@ -125,12 +138,19 @@ def _deployment_status(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     deployment = get(payload, "deployment")
     state = str(get(status, "state")).lower()
     if state not in _FINISHED:
-        return Parsed.ignore(f"deployment status `{state}` is not an outcome (success, failure, error)")
-    environment = text(status, "environment") if status.get("environment") else text(
-        deployment, "environment")
+        return Parsed.ignore(
+            f"deployment status `{state}` is not an outcome (success, failure, error)"
+        )
+    environment = (
+        text(status, "environment")
+        if status.get("environment")
+        else text(deployment, "environment")
+    )
     if not mapping.is_production(environment):
-        return Parsed.ignore(f"environment `{environment}` is not a production environment "
-                             "(HEADWAY_PRODUCTION_ENVIRONMENTS)")
+        return Parsed.ignore(
+            f"environment `{environment}` is not a production environment "
+            "(HEADWAY_PRODUCTION_ENVIRONMENTS)"
+        )
     task = str(deployment.get("task") or "")
     description = str(deployment.get("description") or "")
     rollback = "rollback" in task.lower() or description.lower().startswith("rollback")
@@ -138,7 +158,7 @@ def _deployment_status(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         source=SOURCE,
         source_id=f"{repository}/deployments/{text(deployment, 'id')}",
         service=service,
-        finished_at=when(status, "created_at"),  # type: ignore[arg-type]
+        finished_at=when(status, "created_at"),
         environment=environment,
         started_at=when(deployment, "created_at", required=False),
         status=_FINISHED[state].value,
@@ -183,8 +203,10 @@ def _pipeline(kind: str) -> Callable[[dict[str, Any], Mapping], Parsed]:
 def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     repository, service = _repo(payload, mapping)
     if mapping.entry(repository).get("deployments") != "release":
-        return Parsed.ignore(f"releases of {repository} are not deployments (set service_map."
-                             f"\"{repository}\".deployments = \"release\" to count them)")
+        return Parsed.ignore(
+            f"releases of {repository} are not deployments (set service_map."
+            f'"{repository}".deployments = "release" to count them)'
+        )
     release = get(payload, "release")
     if payload.get("action") != "published" or release.get("draft") or release.get("prerelease"):
         return Parsed.ignore("only published, final releases count as deployments")
@@ -192,7 +214,7 @@ def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         source=SOURCE,
         source_id=f"{repository}/releases/{text(release, 'id')}",
         service=service,
-        finished_at=when(release, "published_at"),  # type: ignore[arg-type]
+        finished_at=when(release, "published_at"),
         environment=mapping.production_environments[0],
         started_at=when(release, "created_at", required=False),
         version=text(release, "tag_name"),
@@ -229,21 +251,27 @@ def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     source_id = f"{repository}/issues/{text(issue, 'number')}"
     if mapping.labelled(labels, mapping.incident_labels):
         incident = Incident(
-            source=SOURCE, source_id=source_id, service=service,
-            opened_at=when(issue, "created_at"),  # type: ignore[arg-type]
+            source=SOURCE,
+            source_id=source_id,
+            service=service,
+            opened_at=when(issue, "created_at"),
             resolved_at=when(issue, "closed_at", required=False),
-            title=issue.get("title"), labels=labels,
+            title=issue.get("title"),
+            labels=labels,
         )
         return Parsed(records=(incident,))
     if mapping.labelled(labels, mapping.defect_labels):
         defect = Defect(
-            source=SOURCE, source_id=source_id, service=service,
-            found_at=when(issue, "created_at"),  # type: ignore[arg-type]
+            source=SOURCE,
+            source_id=source_id,
+            service=service,
+            found_at=when(issue, "created_at"),
             title=issue.get("title"),
         )
         return Parsed(records=(defect,))
-    return Parsed.ignore("issue has no incident or defect label (HEADWAY_INCIDENT_LABELS, "
-                         "HEADWAY_DEFECT_LABELS)")
+    return Parsed.ignore(
+        "issue has no incident or defect label (HEADWAY_INCIDENT_LABELS, HEADWAY_DEFECT_LABELS)"
+    )
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], Mapping], Parsed]] = {
@@ -257,7 +285,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Mapping], Parsed]] = {
     "deployment_review": _deployment_review,
     "issues": _issue,
     "deployment": lambda _p, _m: Parsed.ignore(
-        "a deployment is recorded when its deployment_status reports the outcome"),
+        "a deployment is recorded when its deployment_status reports the outcome"
+    ),
     "ping": lambda _p, _m: Parsed.ignore("ping: the webhook is connected"),
 }
 

@@ -31,8 +31,11 @@ from headway.sources.mapping import (
 
 SOURCE = "gitlab"
 
-_DEPLOYED = {"success": DeploymentStatus.SUCCESS, "failed": DeploymentStatus.FAILURE,
-             "canceled": DeploymentStatus.CANCELLED}
+_DEPLOYED = {
+    "success": DeploymentStatus.SUCCESS,
+    "failed": DeploymentStatus.FAILURE,
+    "canceled": DeploymentStatus.CANCELLED,
+}
 _PIPELINE = {"success": "success", "failed": "failure", "canceled": "cancelled"}
 
 
@@ -64,7 +67,9 @@ def _merge_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         labels=labels_of(payload.get("labels") or mr.get("labels")),
         opened_at=when(mr, "created_at"),
         # GitLab's merge event carries no merged_at; the event is sent when the merge happens.
-        merged_at=(when(mr, "merged_at", required=False) or when(mr, "updated_at")) if merged else None,
+        merged_at=(when(mr, "merged_at", required=False) or when(mr, "updated_at"))
+        if merged
+        else None,
         merge_sha=mr.get("merge_commit_sha") if merged else None,
         is_revert=title.startswith('Revert "'),
     )
@@ -78,16 +83,28 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     if not commits or not isinstance(head, str) or set(head) == {"0"}:
         return Parsed.ignore("push lists no commits (a deleted branch or tag)")
     seen = tuple(
-        SeenCommit(source=SOURCE, repository=project, push_head=head,
-                   sha=text(c, "id"), committed_at=when(c, "timestamp"))  # type: ignore[arg-type]
+        SeenCommit(
+            source=SOURCE,
+            repository=project,
+            push_head=head,
+            sha=text(c, "id"),
+            committed_at=when(c, "timestamp"),
+        )
         for c in commits
     )
-    if payload.get("object_kind") == "tag_push" and mapping.entry(project).get("deployments") == "tag":
+    if (
+        payload.get("object_kind") == "tag_push"
+        and mapping.entry(project).get("deployments") == "tag"
+    ):
         tag = str(get(payload, "ref")).removeprefix("refs/tags/")
         deployment = Deployment(
-            source=SOURCE, source_id=f"{project}/tags/{tag}", service=service,
+            source=SOURCE,
+            source_id=f"{project}/tags/{tag}",
+            service=service,
             finished_at=max(c.committed_at for c in seen),
-            environment=mapping.production_environments[0], sha=head, version=tag,
+            environment=mapping.production_environments[0],
+            sha=head,
+            version=tag,
             trigger=payload.get("user_username"),
         )
         return Parsed(records=(deployment,), commits=seen)
@@ -121,15 +138,17 @@ def _deployment(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         return Parsed.ignore(f"deployment status `{status}` is not an outcome")
     environment = text(payload, "environment")
     if not mapping.is_production(environment):
-        return Parsed.ignore(f"environment `{environment}` is not a production environment "
-                             "(HEADWAY_PRODUCTION_ENVIRONMENTS)")
+        return Parsed.ignore(
+            f"environment `{environment}` is not a production environment "
+            "(HEADWAY_PRODUCTION_ENVIRONMENTS)"
+        )
     commit_url = str(payload.get("commit_url") or "")
     sha = commit_url.rsplit("/", 1)[-1] if "/commit/" in commit_url else payload.get("short_sha")
     record = Deployment(
         source=SOURCE,
         source_id=f"{project}/deployments/{text(payload, 'deployment_id')}",
         service=service,
-        finished_at=when(payload, "status_changed_at"),  # type: ignore[arg-type]
+        finished_at=when(payload, "status_changed_at"),
         environment=environment,
         status=_DEPLOYED[status].value,
         kind=DeploymentKind.DEPLOY.value,
@@ -144,15 +163,17 @@ def _deployment(payload: dict[str, Any], mapping: Mapping) -> Parsed:
 def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     project, service = _project(payload, mapping)
     if mapping.entry(project).get("deployments") != "release":
-        return Parsed.ignore(f"releases of {project} are not deployments (set service_map."
-                             f"\"{project}\".deployments = \"release\" to count them)")
+        return Parsed.ignore(
+            f"releases of {project} are not deployments (set service_map."
+            f'"{project}".deployments = "release" to count them)'
+        )
     if payload.get("action") != "create":
         return Parsed.ignore(f"release action `{payload.get('action')}` is not a new release")
     record = Deployment(
         source=SOURCE,
         source_id=f"{project}/releases/{text(payload, 'tag')}",
         service=service,
-        finished_at=when(payload, "released_at"),  # type: ignore[arg-type]
+        finished_at=when(payload, "released_at"),
         environment=mapping.production_environments[0],
         started_at=when(payload, "created_at", required=False),
         sha=opt(payload, "commit.id"),
@@ -170,20 +191,35 @@ def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     closed = when(issue, "closed_at", required=False)
     if kind == "incident" or mapping.labelled(labels, mapping.incident_labels):
         incident = Incident(
-            source=SOURCE, source_id=source_id, service=service,
-            opened_at=when(issue, "created_at"),  # type: ignore[arg-type]
-            resolved_at=closed or (when(issue, "updated_at", required=False)
-                                   if issue.get("state") == "closed" else None),
-            severity=issue.get("severity"), title=issue.get("title"), labels=labels,
+            source=SOURCE,
+            source_id=source_id,
+            service=service,
+            opened_at=when(issue, "created_at"),
+            resolved_at=closed
+            or (
+                when(issue, "updated_at", required=False)
+                if issue.get("state") == "closed"
+                else None
+            ),
+            severity=issue.get("severity"),
+            title=issue.get("title"),
+            labels=labels,
         )
         return Parsed(records=(incident,))
     if mapping.labelled(labels, mapping.defect_labels):
-        defect = Defect(source=SOURCE, source_id=source_id, service=service,
-                        found_at=when(issue, "created_at"),  # type: ignore[arg-type]
-                        severity=issue.get("severity"), title=issue.get("title"))
+        defect = Defect(
+            source=SOURCE,
+            source_id=source_id,
+            service=service,
+            found_at=when(issue, "created_at"),
+            severity=issue.get("severity"),
+            title=issue.get("title"),
+        )
         return Parsed(records=(defect,))
-    return Parsed.ignore("issue is not an incident and has no incident or defect label "
-                         "(HEADWAY_INCIDENT_LABELS, HEADWAY_DEFECT_LABELS)")
+    return Parsed.ignore(
+        "issue is not an incident and has no incident or defect label "
+        "(HEADWAY_INCIDENT_LABELS, HEADWAY_DEFECT_LABELS)"
+    )
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], Mapping], Parsed]] = {

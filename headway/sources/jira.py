@@ -20,8 +20,9 @@ _USED = ("jira:issue_created", "jira:issue_updated")
 
 def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     if event not in _USED:
-        return Parsed.ignore(f"Jira event `{event}` is not used by Headway "
-                             f"(used: {', '.join(_USED)})")
+        return Parsed.ignore(
+            f"Jira event `{event}` is not used by Headway (used: {', '.join(_USED)})"
+        )
     issue = get(payload, "issue")
     fields = get(issue, "fields")
     kind = text(fields, "issuetype.name")
@@ -31,21 +32,33 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     service = mapping.service(known[0] if known else text(fields, "project.key"))
     key = text(issue, "key")
     if kind.lower() in {t.lower() for t in mapping.jira_incident_types} or mapping.labelled(
-            labels, mapping.incident_labels):
+        labels, mapping.incident_labels
+    ):
         incident = Incident(
-            source=SOURCE, source_id=key, service=service,
-            opened_at=when(fields, "created"),  # type: ignore[arg-type]
+            source=SOURCE,
+            source_id=key,
+            service=service,
+            opened_at=when(fields, "created"),
             resolved_at=when(fields, "resolutiondate", required=False),
-            severity=opt(fields, "priority.name"), title=fields.get("summary"), labels=labels,
+            severity=opt(fields, "priority.name"),
+            title=fields.get("summary"),
+            labels=labels,
         )
         return Parsed(records=(incident,))
     if mapping.labelled((kind, *labels), mapping.defect_labels):
-        defect = Defect(source=SOURCE, source_id=key, service=service,
-                        found_at=when(fields, "created"),  # type: ignore[arg-type]
-                        severity=opt(fields, "priority.name"), title=fields.get("summary"))
+        defect = Defect(
+            source=SOURCE,
+            source_id=key,
+            service=service,
+            found_at=when(fields, "created"),
+            severity=opt(fields, "priority.name"),
+            title=fields.get("summary"),
+        )
         return Parsed(records=(defect,))
-    return Parsed.ignore(f"issue type `{kind}` is neither an incident type "
-                         "(HEADWAY_JIRA_INCIDENT_TYPES) nor a defect (HEADWAY_DEFECT_LABELS)")
+    return Parsed.ignore(
+        f"issue type `{kind}` is neither an incident type "
+        "(HEADWAY_JIRA_INCIDENT_TYPES) nor a defect (HEADWAY_DEFECT_LABELS)"
+    )
 
 
 __all__ = ["SOURCE", "parse"]

@@ -8,16 +8,14 @@ setting, which Headway service each one is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 from headway.config import Settings
-
-import re
 from headway.model import Context, Service
-
 
 _SPACED_OFFSET = re.compile(r" ([+-]\d{2}:?\d{2})$")  # GitLab: 2021-04-28 21:50:00 +0200
 
@@ -153,6 +151,14 @@ def text(payload: Any, path: str) -> str:
     return str(value)
 
 
+@overload
+def when(payload: Any, path: str, *, required: Literal[True] = True) -> datetime: ...
+
+
+@overload
+def when(payload: Any, path: str, *, required: bool) -> datetime | None: ...
+
+
 def when(payload: Any, path: str, *, required: bool = True) -> datetime | None:
     """A timestamp field: ISO 8601 text, or epoch seconds/milliseconds as a number."""
     value = get(payload, path) if required else opt(payload, path)
@@ -176,14 +182,18 @@ def to_datetime(value: Any, path: str) -> datetime:
         candidate = value.strip()
         if candidate.endswith(" UTC"):  # GitLab: 2016-08-12 15:23:28 UTC
             candidate = candidate[:-4]
-        candidate = _SPACED_OFFSET.sub(r"\1", candidate.replace("Z", "+00:00").replace("z", "+00:00"))
+        candidate = _SPACED_OFFSET.sub(
+            r"\1", candidate.replace("Z", "+00:00").replace("z", "+00:00")
+        )
         # Jira writes offsets without a colon (+0000).
         if len(candidate) > 5 and candidate[-5] in "+-" and candidate[-4:].isdigit():
             candidate = f"{candidate[:-2]}:{candidate[-2:]}"
         try:
             parsed = datetime.fromisoformat(candidate)
         except ValueError:
-            raise PayloadError(f"field `{path}` must be an ISO 8601 timestamp, got {value!r}") from None
+            raise PayloadError(
+                f"field `{path}` must be an ISO 8601 timestamp, got {value!r}"
+            ) from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)  # sources that omit the zone write UTC
         return parsed.astimezone(UTC)

@@ -20,21 +20,24 @@ _USED = ("Create", "Acknowledge", "Close")
 
 def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     if event not in _USED:
-        return Parsed.ignore(f"Opsgenie action `{event}` is not used by Headway "
-                             f"(used: {', '.join(_USED)})")
+        return Parsed.ignore(
+            f"Opsgenie action `{event}` is not used by Headway (used: {', '.join(_USED)})"
+        )
     alert = get(payload, "alert")
     tags = [t for t in alert.get("tags") or [] if isinstance(t, str)]
     named = [t.split(":", 1)[1] for t in tags if t.lower().startswith("service:")]
     origin = (named[0] if named else None) or alert.get("entity") or payload.get("integrationName")
     if not origin:
-        raise PayloadError("cannot tell the alert's service: add a `service:<name>` tag or an "
-                           "entity (field `alert.entity`)")
+        raise PayloadError(
+            "cannot tell the alert's service: add a `service:<name>` tag or an "
+            "entity (field `alert.entity`)"
+        )
     changed = when(alert, "updatedAt", required=False) or when(alert, "createdAt")
     incident = Incident(
         source=SOURCE,
         source_id=text(alert, "alertId"),
         service=mapping.service(str(origin)),
-        opened_at=when(alert, "createdAt"),  # type: ignore[arg-type]
+        opened_at=when(alert, "createdAt"),
         acknowledged_at=changed if event == "Acknowledge" else None,
         resolved_at=changed if event == "Close" else None,
         severity=str(alert["priority"]) if alert.get("priority") is not None else None,

@@ -18,8 +18,9 @@ _USED = ("incident.triggered", "incident.acknowledged", "incident.resolved")
 
 def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     if event not in _USED:
-        return Parsed.ignore(f"PagerDuty event `{event}` is not used by Headway "
-                             f"(used: {', '.join(_USED)})")
+        return Parsed.ignore(
+            f"PagerDuty event `{event}` is not used by Headway (used: {', '.join(_USED)})"
+        )
     envelope = get(payload, "event")
     data = get(envelope, "data")
     at = when(envelope, "occurred_at")
@@ -31,7 +32,7 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
         source=SOURCE,
         source_id=text(data, "id"),
         service=service,
-        opened_at=opened,  # type: ignore[arg-type]
+        opened_at=opened,
         acknowledged_at=at if event == "incident.acknowledged" else None,
         resolved_at=at if event == "incident.resolved" else None,
         severity=opt(data, "priority.summary") or data.get("urgency"),

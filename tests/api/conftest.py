@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from headway.api.app import create_app
 from headway.config import Settings
 from headway.store import Store
-
 from tests.conftest import FIXTURES
 
 SECRETS = {
@@ -37,17 +36,27 @@ def body_of(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else json.dumps(payload).encode()
 
 
-def github_headers(body: bytes, event: str, delivery: str | None = None,
-                   secret: str = SECRETS["github_webhook_secret"]) -> dict[str, str]:
+def github_headers(
+    body: bytes,
+    event: str,
+    delivery: str | None = None,
+    secret: str = SECRETS["github_webhook_secret"],
+) -> dict[str, str]:
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": f"sha256={signature}", "Content-Type": "application/json"}
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": f"sha256={signature}",
+        "Content-Type": "application/json",
+    }
 
 
-def pagerduty_headers(body: bytes, secrets: tuple[str, ...] = (SECRETS["pagerduty_webhook_secret"],)
-                      ) -> dict[str, str]:
+def pagerduty_headers(
+    body: bytes, secrets: tuple[str, ...] = (SECRETS["pagerduty_webhook_secret"],)
+) -> dict[str, str]:
     signatures = ",".join(
-        "v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets)
+        "v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets
+    )
     return {"X-PagerDuty-Signature": signatures, "Content-Type": "application/json"}
 
 
@@ -74,7 +83,9 @@ class Hooks:
 
     def github(self, event: str, payload: Any, delivery: str | None = None) -> Any:
         body = body_of(payload)
-        return self.client.post("/hooks/github", content=body, headers=github_headers(body, event, delivery))
+        return self.client.post(
+            "/hooks/github", content=body, headers=github_headers(body, event, delivery)
+        )
 
 
 @pytest.fixture
@@ -86,5 +97,15 @@ def rows(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any
     return store.query(sql, list(params))
 
 
-__all__ = ["FIXTURES", "SECRETS", "Hooks", "Path", "body_of", "fixture", "github_headers",
-           "pagerduty_headers", "rows", "with_secrets"]
+__all__ = [
+    "FIXTURES",
+    "SECRETS",
+    "Hooks",
+    "Path",
+    "body_of",
+    "fixture",
+    "github_headers",
+    "pagerduty_headers",
+    "rows",
+    "with_secrets",
+]

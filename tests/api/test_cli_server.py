@@ -18,15 +18,19 @@ from typer.testing import CliRunner
 from headway.api.app import create_app
 from headway.cli import app
 from headway.config import get_settings
-
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
 
 runner = CliRunner()
 
 
 def _headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "headway", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "headway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _free_port() -> int:
@@ -40,15 +44,25 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
     env = {**os.environ, "HEADWAY_DATABASE": str(tmp_path / "store.duckdb"), "COLUMNS": "200"}
     env.pop("HEADWAY_URL", None)
     history = tmp_path / "org.jsonl"
-    assert _headway("simulate", "--out", str(history), "--services", "3", "--days", "30",
-                    env=env).returncode == 0
+    assert (
+        _headway(
+            "simulate", "--out", str(history), "--services", "3", "--days", "30", env=env
+        ).returncode
+        == 0
+    )
     assert _headway("import", "jsonl", str(history), env=env).returncode == 0
-    commands = [("metrics", "--by", "week", "--format", "json"), ("metrics",),
-                ("metrics", "--each", "service"), ("list", "deployments", "--limit", "20")]
+    commands = [
+        ("metrics", "--by", "week", "--format", "json"),
+        ("metrics",),
+        ("metrics", "--each", "service"),
+        ("list", "deployments", "--limit", "20"),
+    ]
     local = [_headway(*c, env=env).stdout for c in commands]
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "headway", "serve", "--port", str(port),
-                               "--log-level", "warning"], env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
     try:
         for _ in range(300):
             try:
@@ -64,7 +78,9 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
             assert got.stdout == expected, command
         # An import through the server, all or nothing, reported like a local one.
         extra = tmp_path / "extra.jsonl"
-        extra.write_text(json.dumps({"type": "service", "name": "newcomer", "context": "internal"}) + "\n")
+        extra.write_text(
+            json.dumps({"type": "service", "name": "newcomer", "context": "internal"}) + "\n"
+        )
         imported = _headway("import", "jsonl", str(extra), env=remote_env)
         assert "Imported" in imported.stdout and "1 service" in imported.stdout, imported.stdout
         bad = tmp_path / "bad.jsonl"
@@ -76,29 +92,39 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         server.wait(30)
 
 
-def test_sources_status_and_reprocess_after_a_mapping_change(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sources_status_and_reprocess_after_a_mapping_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = get_settings().model_copy(update=SECRETS)
     with TestClient(create_app(settings)) as client:
-        for event, path in (("pull_request", "github/pull_request/opened.payload.json"),
-                            ("ping", "github/ping/payload.json")):
+        for event, path in (
+            ("pull_request", "github/pull_request/opened.payload.json"),
+            ("ping", "github/ping/payload.json"),
+        ):
             body = body_of(fixture(path))
             client.post("/hooks/github", content=body, headers=github_headers(body, event))
     status = runner.invoke(app, ["sources", "status", "--format", "json"])
     assert status.exit_code == 0, status.output
-    rows = [(r["source"], r["kind"], r["status"], r["deliveries"]) for r in json.loads(status.output)]
+    rows = [
+        (r["source"], r["kind"], r["status"], r["deliveries"]) for r in json.loads(status.output)
+    ]
     assert rows == [("github", "ping", "ignored", 1), ("github", "pull_request", "accepted", 1)]
     table = runner.invoke(app, ["sources", "status"]).output
     assert "ping: the webhook is connected" in table
 
     # The repository moves to another service: reprocess re-derives, leaving nothing stale.
-    monkeypatch.setenv("HEADWAY_SERVICE_MAP", json.dumps(
-        {"Codertocat/Hello-World": {"service": "greeter", "team": "core"}}))
+    monkeypatch.setenv(
+        "HEADWAY_SERVICE_MAP",
+        json.dumps({"Codertocat/Hello-World": {"service": "greeter", "team": "core"}}),
+    )
     get_settings.cache_clear()
     result = runner.invoke(app, ["reprocess"])
     assert result.exit_code == 0, result.output
     assert "Reprocessed 2 deliveries (1 accepted, 1 ignored); replaced 1 records" in result.output
-    listed = runner.invoke(app, ["list", "changes", "--format", "json", "--since", "2019-05-01",
-                                 "--until", "2019-06-01"])
+    listed = runner.invoke(
+        app,
+        ["list", "changes", "--format", "json", "--since", "2019-05-01", "--until", "2019-06-01"],
+    )
     assert listed.exit_code == 0, listed.output
     assert all(c["service"] == "greeter" for c in json.loads(listed.output))
     from headway.store import open_store
@@ -106,6 +132,7 @@ def test_sources_status_and_reprocess_after_a_mapping_change(monkeypatch: pytest
     store = open_store(get_settings())
     try:
         assert store.query("SELECT id, service FROM changes") == [
-            ("github:Codertocat/Hello-World#2", "greeter")]
+            ("github:Codertocat/Hello-World#2", "greeter")
+        ]
     finally:
         store.close()

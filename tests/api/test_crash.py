@@ -22,7 +22,6 @@ import pytest
 
 from headway.config import Settings
 from headway.store import open_store
-
 from tests.api.conftest import fixture
 
 SECRET = "crash-secret"
@@ -38,8 +37,19 @@ def _start(database: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HEADWAY_DATABASE": database, "HEADWAY_GITHUB_WEBHOOK_SECRET": SECRET}
     env.pop("HEADWAY_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "headway.serve:create", "--factory", "--port", str(port),
-         "--log-level", "warning"], env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "headway.serve:create",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -59,14 +69,27 @@ def _deliveries(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
         body = json.dumps(pr).encode()
         delivery = str(uuid.uuid4())
         signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        out.append((delivery, body, {
-            "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": delivery,
-            "X-Hub-Signature-256": f"sha256={signature}", "Content-Type": "application/json"}))
+        out.append(
+            (
+                delivery,
+                body,
+                {
+                    "X-GitHub-Event": "pull_request",
+                    "X-GitHub-Delivery": delivery,
+                    "X-Hub-Signature-256": f"sha256={signature}",
+                    "Content-Type": "application/json",
+                },
+            )
+        )
     return out
 
 
-async def _burst(port: int, items: list[tuple[str, bytes, dict[str, str]]], kill_after: int,
-                 server: subprocess.Popen[bytes]) -> dict[str, int]:
+async def _burst(
+    port: int,
+    items: list[tuple[str, bytes, dict[str, str]]],
+    kill_after: int,
+    server: subprocess.Popen[bytes],
+) -> dict[str, int]:
     """Send every delivery from 16 clients; SIGKILL the server after `kill_after` answers."""
     answered: dict[str, int] = {}
     queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from headway.api.app import create_app
 from headway.config import Settings
 from headway.store import Store
-
 from tests.api.conftest import (
     SECRETS,
     Hooks,
@@ -29,17 +28,21 @@ from tests.api.conftest import (
 GH = "github"
 
 
-@pytest.mark.parametrize(("event", "path", "table"), [
-    ("pull_request", "github/pull_request/opened.payload.json", "changes"),
-    ("pull_request_review", "github/pull_request_review/submitted.payload.json", "approvals"),
-    ("deployment_status", "github/deployment_status/payload.json", "deployments"),
-    ("workflow_run", "github/workflow_run/completed.payload.json", "pipeline_runs"),
-    ("check_suite", "github/check_suite/completed.payload.json", "pipeline_runs"),
-    ("deployment_review", "github/deployment_review/requested.payload.json", "approvals"),
-    ("issues", "github/issues/labeled.payload.json", "defects"),  # labelled `bug`
-])
+@pytest.mark.parametrize(
+    ("event", "path", "table"),
+    [
+        ("pull_request", "github/pull_request/opened.payload.json", "changes"),
+        ("pull_request_review", "github/pull_request_review/submitted.payload.json", "approvals"),
+        ("deployment_status", "github/deployment_status/payload.json", "deployments"),
+        ("workflow_run", "github/workflow_run/completed.payload.json", "pipeline_runs"),
+        ("check_suite", "github/check_suite/completed.payload.json", "pipeline_runs"),
+        ("deployment_review", "github/deployment_review/requested.payload.json", "approvals"),
+        ("issues", "github/issues/labeled.payload.json", "defects"),  # labelled `bug`
+    ],
+)
 def test_a_signed_delivery_is_stored_once_however_often_it_arrives(
-        hooks: Hooks, store: Store, event: str, path: str, table: str) -> None:
+    hooks: Hooks, store: Store, event: str, path: str, table: str
+) -> None:
     # Given a real GitHub payload, signed with the configured secret
     payload = fixture(path)
     # When the same delivery arrives three times
@@ -48,27 +51,43 @@ def test_a_signed_delivery_is_stored_once_however_often_it_arrives(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert [a.json()["outcome"] for a in answers] == ["accepted", "duplicate", "duplicate"]
     assert rows(store, f"SELECT count(*) FROM {table}") == [(1,)]
-    assert rows(store, "SELECT id, kind, status FROM raw_events") == [("github:d-1", event, "accepted")]
+    assert rows(store, "SELECT id, kind, status FROM raw_events") == [
+        ("github:d-1", event, "accepted")
+    ]
 
 
 def test_a_merged_pull_request_gets_its_first_commit_from_the_push_that_merged_it(
-        hooks: Hooks, store: Store) -> None:
+    hooks: Hooks, store: Store
+) -> None:
     pr = fixture("github/pull_request/closed.payload.json")
-    pr["pull_request"].update(merged=True, merged_at="2019-05-15T16:00:00Z",
-                              merge_commit_sha="m" * 40)
+    pr["pull_request"].update(
+        merged=True, merged_at="2019-05-15T16:00:00Z", merge_commit_sha="m" * 40
+    )
     push = fixture("github/push/payload.json")
-    push.update(ref="refs/heads/master", after="m" * 40, deleted=False, commits=[
-        {"id": "a" * 40, "timestamp": "2019-05-14T09:00:00+02:00"},  # 07:00 UTC, the earliest
-        {"id": "b" * 40, "timestamp": "2019-05-15T10:00:00Z"},
-        {"id": "m" * 40, "timestamp": "2019-05-15T16:00:00Z"},  # the merge commit itself
-    ])
+    push.update(
+        ref="refs/heads/master",
+        after="m" * 40,
+        deleted=False,
+        commits=[
+            {"id": "a" * 40, "timestamp": "2019-05-14T09:00:00+02:00"},  # 07:00 UTC, the earliest
+            {"id": "b" * 40, "timestamp": "2019-05-15T10:00:00Z"},
+            {"id": "m" * 40, "timestamp": "2019-05-15T16:00:00Z"},  # the merge commit itself
+        ],
+    )
     # The push arrives before the pull request's `closed` event: order must not matter.
     assert hooks.github("push", push).json()["records"] == 3
     assert hooks.github("pull_request", pr).json()["outcome"] == "accepted"
     got = rows(store, "SELECT id, service, first_commit_at, merged_at, merge_sha FROM changes")
     # first commit = min(07:00Z on the 14th, 10:00Z and 16:00Z on the 15th) = 2019-05-14 07:00
-    assert got == [("github:Codertocat/Hello-World#2", "Hello-World", datetime(2019, 5, 14, 7, 0),
-                    datetime(2019, 5, 15, 16, 0), "m" * 40)]
+    assert got == [
+        (
+            "github:Codertocat/Hello-World#2",
+            "Hello-World",
+            datetime(2019, 5, 14, 7, 0),
+            datetime(2019, 5, 15, 16, 0),
+            "m" * 40,
+        )
+    ]
     # A later, partial event (a label change) keeps the first commit.
     pr["action"] = "labeled"
     hooks.github("pull_request", pr)
@@ -83,25 +102,36 @@ def test_reviews_set_first_review_and_approval(hooks: Hooks, store: Store) -> No
     approved["review"].update(id=2, state="approved", submitted_at="2019-05-15T17:00:00Z")
     hooks.github("pull_request_review", approved)
     assert rows(store, "SELECT first_review_at, approved_at FROM changes") == [
-        (datetime(2019, 5, 15, 15, 20, 38), datetime(2019, 5, 15, 17, 0))]
+        (datetime(2019, 5, 15, 15, 20, 38), datetime(2019, 5, 15, 17, 0))
+    ]
 
 
 def test_deployments_count_only_finished_ones_on_production(hooks: Hooks, store: Store) -> None:
-    assert hooks.github("deployment_status", fixture(
-        "github/deployment_status/gh-pages.payload.json")).status_code == 202  # in_progress
+    assert (
+        hooks.github(
+            "deployment_status", fixture("github/deployment_status/gh-pages.payload.json")
+        ).status_code
+        == 202
+    )  # in_progress
     failed = fixture("github/deployment_status/payload.json")
     failed["deployment_status"]["state"] = "failure"
     staging = copy.deepcopy(failed)
     staging["deployment_status"]["environment"] = "staging"
     staging["deployment"]["id"] = 7
-    assert hooks.github("deployment_status", staging).json()["note"].startswith("environment `staging`")
+    assert (
+        hooks.github("deployment_status", staging)
+        .json()["note"]
+        .startswith("environment `staging`")
+    )
     assert hooks.github("deployment_status", failed).status_code == 200
     assert rows(store, "SELECT service, environment, status, finished_at FROM deployments") == [
-        ("Hello-World", "production", "failure", datetime(2019, 5, 15, 15, 20, 55))]
+        ("Hello-World", "production", "failure", datetime(2019, 5, 15, 15, 20, 55))
+    ]
 
 
 def test_unsigned_or_wrongly_signed_deliveries_are_refused_and_not_stored(
-        client: TestClient, store: Store) -> None:
+    client: TestClient, store: Store
+) -> None:
     body = body_of(fixture("github/pull_request/opened.payload.json"))
     unsigned = github_headers(body, "pull_request")
     del unsigned["X-Hub-Signature-256"]
@@ -111,12 +141,16 @@ def test_unsigned_or_wrongly_signed_deliveries_are_refused_and_not_stored(
         answer = client.post("/hooks/github", content=content, headers=headers)
         assert answer.status_code == 401
         assert "X-Hub-Signature-256" in answer.json()["error"]
-    assert client.post("/hooks/gitlab", json={}, headers={"X-Gitlab-Token": "nope"}).status_code == 401
+    assert (
+        client.post("/hooks/gitlab", json={}, headers={"X-Gitlab-Token": "nope"}).status_code == 401
+    )
     assert client.post("/hooks/opsgenie", json={}).status_code == 401
     assert rows(store, "SELECT count(*) FROM raw_events") == [(0,)]
 
 
-def test_a_source_without_a_configured_secret_is_refused(engine_settings: Settings, store: Store) -> None:
+def test_a_source_without_a_configured_secret_is_refused(
+    engine_settings: Settings, store: Store
+) -> None:
     settings = with_secrets(engine_settings, github_webhook_secret=None)
     body = body_of(fixture("github/ping/payload.json"))
     with TestClient(create_app(settings, store=store)) as client:
@@ -126,60 +160,101 @@ def test_a_source_without_a_configured_secret_is_refused(engine_settings: Settin
     assert rows(store, "SELECT count(*) FROM raw_events") == [(0,)]
 
 
-def test_pagerduty_accepts_any_signature_while_secrets_rotate(client: TestClient, store: Store) -> None:
+def test_pagerduty_accepts_any_signature_while_secrets_rotate(
+    client: TestClient, store: Store
+) -> None:
     body = body_of(fixture("pagerduty/triggered_v3.json"))
     headers = pagerduty_headers(body, secrets=("old-secret", SECRETS["pagerduty_webhook_secret"]))
     answer = client.post("/hooks/pagerduty", content=body, headers=headers)
     assert answer.status_code == 200, answer.text
-    assert client.post("/hooks/pagerduty", content=body, headers=pagerduty_headers(
-        body, secrets=("old-secret",))).status_code == 401
+    assert (
+        client.post(
+            "/hooks/pagerduty",
+            content=body,
+            headers=pagerduty_headers(body, secrets=("old-secret",)),
+        ).status_code
+        == 401
+    )
     assert rows(store, "SELECT id, service, opened_at FROM incidents") == [
-        ("pagerduty:PFQZPSY", "pig208", datetime(2021, 6, 4, 13, 35, 29, 781000))]
+        ("pagerduty:PFQZPSY", "pig208", datetime(2021, 6, 4, 13, 35, 29, 781000))
+    ]
 
 
 def test_incident_lifecycle_from_pagerduty_keeps_the_earliest_opening(
-        client: TestClient, store: Store) -> None:
+    client: TestClient, store: Store
+) -> None:
     triggered = fixture("pagerduty/triggered_v3.json")
     acknowledged = copy.deepcopy(triggered)
-    acknowledged["event"].update(id="E2", event_type="incident.acknowledged",
-                                 occurred_at="2021-06-04T13:50:00Z")
+    acknowledged["event"].update(
+        id="E2", event_type="incident.acknowledged", occurred_at="2021-06-04T13:50:00Z"
+    )
     resolved = copy.deepcopy(triggered)
-    resolved["event"].update(id="E3", event_type="incident.resolved", occurred_at="2021-06-04T14:35:29Z")
+    resolved["event"].update(
+        id="E3", event_type="incident.resolved", occurred_at="2021-06-04T14:35:29Z"
+    )
     # Out of order: acknowledged first (opened unknown, so provisionally 13:50), then the rest.
     for payload in (acknowledged, triggered, resolved):
         body = body_of(payload)
-        assert client.post("/hooks/pagerduty", content=body,
-                           headers=pagerduty_headers(body)).status_code == 200
+        assert (
+            client.post(
+                "/hooks/pagerduty", content=body, headers=pagerduty_headers(body)
+            ).status_code
+            == 200
+        )
     # opened = the trigger's 13:35:29.781, earlier than the provisional 13:50
     assert rows(store, "SELECT opened_at, acknowledged_at, resolved_at FROM incidents") == [
-        (datetime(2021, 6, 4, 13, 35, 29, 781000), datetime(2021, 6, 4, 13, 50),
-         datetime(2021, 6, 4, 14, 35, 29))]
+        (
+            datetime(2021, 6, 4, 13, 35, 29, 781000),
+            datetime(2021, 6, 4, 13, 50),
+            datetime(2021, 6, 4, 14, 35, 29),
+        )
+    ]
 
 
-def test_token_sources_accept_header_bearer_or_query_token(client: TestClient, store: Store) -> None:
+def test_token_sources_accept_header_bearer_or_query_token(
+    client: TestClient, store: Store
+) -> None:
     opsgenie = body_of(fixture("opsgenie/create.json"))
     jira = fixture("jira/webhook-issue-created.json")
     jira["issue"]["fields"]["issuetype"]["name"] = "Incident"
     gitlab = body_of(fixture("gitlab/merge_request.json"))
     json_type = {"Content-Type": "application/json"}
-    assert client.post("/hooks/opsgenie", content=opsgenie,
-                       headers={**json_type, "X-Headway-Token": "og-token"}).status_code == 200
-    assert client.post("/hooks/jira?token=jira-token", content=body_of(jira),
-                       headers=json_type).status_code == 200
-    assert client.post("/hooks/gitlab", content=gitlab,
-                       headers={**json_type, "X-Gitlab-Token": "gl-token"}).status_code == 200
+    assert (
+        client.post(
+            "/hooks/opsgenie",
+            content=opsgenie,
+            headers={**json_type, "X-Headway-Token": "og-token"},
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/hooks/jira?token=jira-token", content=body_of(jira), headers=json_type
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            "/hooks/gitlab", content=gitlab, headers={**json_type, "X-Gitlab-Token": "gl-token"}
+        ).status_code
+        == 200
+    )
     assert rows(store, "SELECT id, service FROM incidents ORDER BY id") == [
-        ("jira:TES-41", "TES"), ("opsgenie:ec03dad6-62c8-4c94-b38b-d88f398e900f", "Server")]
+        ("jira:TES-41", "TES"),
+        ("opsgenie:ec03dad6-62c8-4c94-b38b-d88f398e900f", "Server"),
+    ]
     assert rows(store, "SELECT id FROM changes") == [("gitlab:gitlabhq/gitlab-test!1",)]
 
 
 def test_bad_input_gets_a_4xx_with_a_reason_never_a_5xx(
-        engine_settings: Settings, store: Store) -> None:
+    engine_settings: Settings, store: Store
+) -> None:
     settings = with_secrets(engine_settings, webhook_max_bytes=60_000)  # the PR fixture is ~25 kB
     big = body_of({"zen": "x" * 70_000})
     future = fixture("github/pull_request/opened.payload.json")
     future["pull_request"]["created_at"] = "2999-01-01T00:00:00Z"
     with TestClient(create_app(settings, store=store)) as client:
+
         def send(content: bytes, event: str = "pull_request", **extra: str):  # type: ignore[no-untyped-def]
             headers = {**github_headers(content, event), **extra}
             return client.post("/hooks/github", content=content, headers=headers)
@@ -190,14 +265,27 @@ def test_bad_input_gets_a_4xx_with_a_reason_never_a_5xx(
         too_big = send(big)
         far_future = send(body_of(future))
         not_an_object = send(b"[1, 2]")
-        no_event = client.post("/hooks/github", content=b"{}", headers={
-            k: v for k, v in github_headers(b"{}", "x").items() if k != "X-GitHub-Event"})
-        missing_field = send(body_of({"action": "opened", "pull_request": {"number": 1},
-                                      "repository": {"full_name": "a/b"}}))
+        no_event = client.post(
+            "/hooks/github",
+            content=b"{}",
+            headers={k: v for k, v in github_headers(b"{}", "x").items() if k != "X-GitHub-Event"},
+        )
+        missing_field = send(
+            body_of(
+                {
+                    "action": "opened",
+                    "pull_request": {"number": 1},
+                    "repository": {"full_name": "a/b"},
+                }
+            )
+        )
     assert (malformed.status_code, "not valid JSON" in malformed.json()["error"]) == (400, True)
     assert (form.status_code, "application/json" in form.json()["error"]) == (415, True)
     assert (unused.status_code, unused.json()["outcome"]) == (202, "ignored")
-    assert (too_big.status_code, "HEADWAY_WEBHOOK_MAX_BYTES" in too_big.json()["error"]) == (413, True)
+    assert (too_big.status_code, "HEADWAY_WEBHOOK_MAX_BYTES" in too_big.json()["error"]) == (
+        413,
+        True,
+    )
     assert far_future.status_code == 422
     assert "changes.opened_at" in far_future.json()["error"]
     assert not_an_object.status_code == 400
@@ -205,14 +293,22 @@ def test_bad_input_gets_a_4xx_with_a_reason_never_a_5xx(
     assert (missing_field.status_code, "created_at" in missing_field.json()["error"]) == (422, True)
     # Kept raw: the unused event (ignored) and the two unusable ones (rejected); nothing derived.
     assert rows(store, "SELECT kind, status FROM raw_events ORDER BY kind, status") == [
-        ("create", "ignored"), ("pull_request", "rejected"), ("pull_request", "rejected")]
+        ("create", "ignored"),
+        ("pull_request", "rejected"),
+        ("pull_request", "rejected"),
+    ]
     assert rows(store, "SELECT count(*) FROM changes") == [(0,)]
 
 
 def test_unmapped_repositories_are_their_own_service_mapped_ones_get_team_and_context(
-        engine_settings: Settings, store: Store) -> None:
-    settings = with_secrets(engine_settings, service_map={
-        "Codertocat/Hello-World": {"service": "greeter", "team": "core", "context": "regulated"}})
+    engine_settings: Settings, store: Store
+) -> None:
+    settings = with_secrets(
+        engine_settings,
+        service_map={
+            "Codertocat/Hello-World": {"service": "greeter", "team": "core", "context": "regulated"}
+        },
+    )
     payload = fixture("github/pull_request/opened.payload.json")
     other = copy.deepcopy(payload)
     other["repository"]["full_name"] = "acme/checkout"
@@ -222,7 +318,8 @@ def test_unmapped_repositories_are_their_own_service_mapped_ones_get_team_and_co
             client.post("/hooks/github", content=body, headers=github_headers(body, "pull_request"))
     assert rows(store, "SELECT name, team, context, repository FROM services ORDER BY name") == [
         ("checkout", None, "customer-facing", "acme/checkout"),
-        ("greeter", "core", "regulated", "Codertocat/Hello-World")]
+        ("greeter", "core", "regulated", "Codertocat/Hello-World"),
+    ]
 
 
 def test_openapi_lists_every_hook(client: TestClient) -> None:
@@ -232,7 +329,9 @@ def test_openapi_lists_every_hook(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_prometheus_exposes_deliveries_and_dora_per_service(hooks: Hooks, client: TestClient) -> None:
+def test_prometheus_exposes_deliveries_and_dora_per_service(
+    hooks: Hooks, client: TestClient
+) -> None:
     status = fixture("github/deployment_status/payload.json")
     status["deployment_status"]["created_at"] = datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     hooks.github("deployment_status", status)
@@ -247,19 +346,30 @@ def test_prometheus_exposes_deliveries_and_dora_per_service(hooks: Hooks, client
 def test_jira_hmac_signature_is_accepted(client: TestClient, store: Store) -> None:
     body = body_of(fixture("jira/webhook-issue-updated-resolved.json"))
     signature = hmac.new(b"jira-token", body, hashlib.sha256).hexdigest()
-    answer = client.post("/hooks/jira", content=body, headers={
-        "Content-Type": "application/json", "X-Hub-Signature": f"sha256={signature}"})
+    answer = client.post(
+        "/hooks/jira",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature": f"sha256={signature}"},
+    )
     # A Story is neither incident nor defect: kept, ignored, with the reason.
     assert answer.status_code == 202
     assert "Story" in answer.json()["note"]
-    assert json.loads(rows(store, "SELECT payload FROM raw_events")[0][0])["issue"]["key"] == "TES-41"
+    assert (
+        json.loads(rows(store, "SELECT payload FROM raw_events")[0][0])["issue"]["key"] == "TES-41"
+    )
 
 
-def test_cdevents_need_the_bearer_token_and_are_stored_once(client: TestClient, store: Store) -> None:
+def test_cdevents_need_the_bearer_token_and_are_stored_once(
+    client: TestClient, store: Store
+) -> None:
     body = body_of(fixture("cdevents/conformance/service_deployed.json"))
     headers = {"Content-Type": "application/json", "Authorization": "Bearer cd-token"}
-    assert client.post("/hooks/cdevents", content=body,
-                       headers={"Content-Type": "application/json"}).status_code == 401
+    assert (
+        client.post(
+            "/hooks/cdevents", content=body, headers={"Content-Type": "application/json"}
+        ).status_code
+        == 401
+    )
     first = client.post("/hooks/cdevents", content=body, headers=headers)
     again = client.post("/hooks/cdevents", content=body, headers=headers)
     assert (first.status_code, first.json()["outcome"]) == (200, "accepted")

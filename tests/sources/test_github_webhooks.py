@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from headway.model import Approval, Change, Defect, Deployment, PipelineRun
 from headway.sources import github
 from headway.sources.mapping import Mapping
-
 from tests.conftest import FIXTURES
 
 M = Mapping()
@@ -39,26 +38,36 @@ def test_deployment_status_success_on_production() -> None:
     (d,) = github.parse("deployment_status", load("deployment_status/payload.json"), M).records
     assert isinstance(d, Deployment)
     assert (d.id, d.status, d.environment, d.sha) == (
-        "github:Codertocat/Hello-World/deployments/145988746", "success", "production",
-        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e")
+        "github:Codertocat/Hello-World/deployments/145988746",
+        "success",
+        "production",
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+    )
     # started when the deployment was created (15:20:53), finished at the status (15:20:55)
-    assert (d.started_at, d.finished_at) == (datetime(2019, 5, 15, 15, 20, 53, tzinfo=UTC),
-                                             datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC))
+    assert (d.started_at, d.finished_at) == (
+        datetime(2019, 5, 15, 15, 20, 53, tzinfo=UTC),
+        datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC),
+    )
 
 
 def test_configured_production_environments_decide() -> None:
     payload = load("deployment_status/payload.json")
-    assert github.parse("deployment_status", payload, Mapping(production_environments=("prod",))).ignored
+    assert github.parse(
+        "deployment_status", payload, Mapping(production_environments=("prod",))
+    ).ignored
 
 
 def test_runs_reviews_gates_and_issues() -> None:
     (run,) = github.parse("workflow_run", load("workflow_run/completed.payload.json"), M).records
     assert isinstance(run, PipelineRun) and run.conclusion == "success"
-    (review,) = github.parse("pull_request_review", load("pull_request_review/submitted.payload.json"),
-                             M).records
+    (review,) = github.parse(
+        "pull_request_review", load("pull_request_review/submitted.payload.json"), M
+    ).records
     assert isinstance(review, Approval)
     assert (review.change_ref, review.decision) == ("github:Codertocat/Hello-World#2", "commented")
-    (gate,) = github.parse("deployment_review", load("deployment_review/requested.payload.json"), M).records
+    (gate,) = github.parse(
+        "deployment_review", load("deployment_review/requested.payload.json"), M
+    ).records
     assert (gate.kind, gate.decision) == ("deployment_gate", None)
     (defect,) = github.parse("issues", load("issues/labeled.payload.json"), M).records
     assert isinstance(defect, Defect) and defect.id == "github:Codertocat/Hello-World/issues/1"

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from headway.sources import gitlab
 from headway.sources.mapping import Mapping
-
 from tests.conftest import FIXTURES
 
 M = Mapping()
@@ -20,13 +19,23 @@ def load(name: str) -> dict:  # type: ignore[type-arg]
 def test_merge_request_push_pipeline() -> None:
     (mr,) = gitlab.parse("merge_request", load("merge_request.json"), M).records
     assert (mr.id, mr.service, mr.merged_at, mr.labels) == (
-        "gitlab:gitlabhq/gitlab-test!1", "gitlab-test", None, ("API",))
+        "gitlab:gitlabhq/gitlab-test!1",
+        "gitlab-test",
+        None,
+        ("API",),
+    )
     push = gitlab.parse("push", load("push.json"), M)
-    assert len(push.commits) == 2 and push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+    assert (
+        len(push.commits) == 2
+        and push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+    )
     # 2011-12-12T14:27:31+02:00 = 12:27:31 UTC
     assert push.commits[0].committed_at == datetime(2011, 12, 12, 12, 27, 31, tzinfo=UTC)
     (run,) = gitlab.parse("pipeline", load("pipeline.json"), M).records
-    assert (run.conclusion, run.finished_at) == ("success", datetime(2016, 8, 12, 15, 26, 29, tzinfo=UTC))
+    assert (run.conclusion, run.finished_at) == (
+        "success",
+        datetime(2016, 8, 12, 15, 26, 29, tzinfo=UTC),
+    )
 
 
 def test_deployments_only_on_production() -> None:
@@ -35,8 +44,11 @@ def test_deployments_only_on_production() -> None:
     payload["environment"] = "production"
     (d,) = gitlab.parse("deployment", payload, M).records
     # 2021-04-28 21:50:00 +0200 = 19:50 UTC
-    assert (d.status, d.finished_at, d.sha) == ("success", datetime(2021, 4, 28, 19, 50, tzinfo=UTC),
-                                               "279484c09fbe69ededfced8c1bb6e6d24616b468")
+    assert (d.status, d.finished_at, d.sha) == (
+        "success",
+        datetime(2021, 4, 28, 19, 50, tzinfo=UTC),
+        "279484c09fbe69ededfced8c1bb6e6d24616b468",
+    )
 
 
 def test_issue_incident_release_and_tags() -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from headway.model import Defect, Incident
 from headway.sources import jira
 from headway.sources.mapping import Mapping
-
 from tests.conftest import FIXTURES
 
 
@@ -24,7 +23,9 @@ def test_types_decide_incident_defect_or_ignored() -> None:
     assert isinstance(incident, Incident)
     # created 19:01:52.971-0800 = 03:01:52.971 UTC next day; resolved 19:15:40.470-0800
     assert (incident.opened_at, incident.resolved_at) == (
-        datetime(2019, 2, 16, 3, 1, 52, 971000, tzinfo=UTC), datetime(2019, 2, 16, 3, 15, 40, 470000, tzinfo=UTC))
+        datetime(2019, 2, 16, 3, 1, 52, 971000, tzinfo=UTC),
+        datetime(2019, 2, 16, 3, 15, 40, 470000, tzinfo=UTC),
+    )
     created = load("webhook-issue-created.json")
     created["issue"]["fields"]["issuetype"]["name"] = "Bug"
     mapped = Mapping(services={"COMP-1": {"service": "search"}})

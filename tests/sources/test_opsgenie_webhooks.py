@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from headway.sources import opsgenie
 from headway.sources.mapping import Mapping
-
 from tests.conftest import FIXTURES
 
 
@@ -20,6 +19,8 @@ def test_create_and_close_with_mixed_units() -> None:
     payload["alert"]["tags"] = ["service:billing"]
     (closed,) = opsgenie.parse("Close", payload, Mapping()).records
     # updatedAt 1502709956288000110 ns = the same moment, truncated to µs
-    assert (closed.service, closed.resolved_at) == ("billing", datetime(2017, 8, 14, 11, 25, 56, 288000,
-                                                                        tzinfo=UTC))
+    assert (closed.service, closed.resolved_at) == (
+        "billing",
+        datetime(2017, 8, 14, 11, 25, 56, 288000, tzinfo=UTC),
+    )
     assert opsgenie.parse("AddNote", payload, Mapping()).ignored

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from headway.sources import pagerduty
 from headway.sources.mapping import Mapping
-
 from tests.conftest import FIXTURES
 
 
@@ -17,9 +16,17 @@ def load(name: str) -> dict:  # type: ignore[type-arg]
 
 def test_triggered_and_acknowledged() -> None:
     (t,) = pagerduty.parse("incident.triggered", load("triggered_v3.json"), Mapping()).records
-    assert (t.id, t.service, t.severity, t.title) == ("pagerduty:PFQZPSY", "pig208", "high", "Test Incident 3")
+    assert (t.id, t.service, t.severity, t.title) == (
+        "pagerduty:PFQZPSY",
+        "pig208",
+        "high",
+        "Test Incident 3",
+    )
     assert t.opened_at == datetime(2021, 6, 4, 13, 35, 29, 781000, tzinfo=UTC)
     mapped = Mapping(services={"pig208": {"service": "checkout"}})
     (a,) = pagerduty.parse("incident.acknowledged", load("acknowledged_v3.json"), mapped).records
-    assert (a.service, a.acknowledged_at) == ("checkout", datetime(2021, 6, 4, 13, 55, 30, 394000, tzinfo=UTC))
+    assert (a.service, a.acknowledged_at) == (
+        "checkout",
+        datetime(2021, 6, 4, 13, 55, 30, 394000, tzinfo=UTC),
+    )
     assert pagerduty.parse("incident.annotated", load("triggered_v3.json"), Mapping()).ignored
