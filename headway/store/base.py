@@ -83,7 +83,8 @@ class Store:
     def _rollback(self) -> None:
         raise NotImplementedError
 
-    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        """Upsert rows; return how many were new to the table."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -172,14 +173,15 @@ class Store:
             table = record.table
             kinds[table] = type(record)
             row = as_row(record)
-            by_table.setdefault(table, {})[row[0]] = row  # last delivery of an id wins
+            rows = by_table.setdefault(table, {})
+            earlier = rows.get(row[0])
+            # several deliveries of one id in a batch merge as they would one after another
+            rows[row[0]] = row if earlier is None else tuple(
+                old if new is None else new for old, new in zip(earlier, row, strict=True))
         result = WriteResult()
         with self.transaction():
             for table, rows in by_table.items():
-                cols = columns(kinds[table])
-                before = self.count(table)
-                self._bulk_upsert(table, cols, list(rows.values()))
-                new = self.count(table) - before
+                new = self._bulk_upsert(table, columns(kinds[table]), list(rows.values()))
                 result.add(table, new, len(rows) - new)
         return result
 

@@ -61,13 +61,16 @@ class DuckStore(Store):
         """A cursor for a reader thread (DuckDB connections are not shared across threads)."""
         return self._con.cursor()
 
-    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        batch = pa.table({c: list(col) for c, col in zip(cols, zip(*rows, strict=True), strict=True)})
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        columns = zip(*rows, strict=True)
+        batch = pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
+        before = self.count(table)  # a metadata lookup in DuckDB, not a scan
         self._con.register("_headway_batch", batch)
         try:
             self._con.execute(self.upsert_sql(table, cols, "_headway_batch"))
         finally:
             self._con.unregister("_headway_batch")
+        return self.count(table) - before
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self._con.register(name, table)

@@ -45,7 +45,7 @@ class PostgresStore(Store):
     def _rollback(self) -> None:
         self._con.execute("ROLLBACK")
 
-    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         quoted = ", ".join(f'"{c}"' for c in cols)
         cur = self._con.cursor()
         cur.execute(f"CREATE TEMP TABLE _headway_batch (LIKE {table}) ON COMMIT DROP")
@@ -53,8 +53,12 @@ class PostgresStore(Store):
             for row in rows:
                 # a `timestamp` column would drop an offset; store the UTC wall time instead
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
-        cur.execute(self.upsert_sql(table, cols, "_headway_batch"))
+        # xmax is 0 on a row version this statement inserted and set on one it updated, so
+        # the new rows are counted without scanning the table
+        cur.execute(self.upsert_sql(table, cols, "_headway_batch") + " RETURNING (xmax = 0)")
+        new = sum(1 for (inserted,) in cur.fetchall() if inserted)
         cur.execute("DROP TABLE _headway_batch")
+        return new
 
     def close(self) -> None:
         self._con.close()

@@ -138,3 +138,13 @@ def test_a_second_writer_is_told_who_holds_the_store(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
     assert f"is in use by process {holder.pid}" in result.stdout
     assert "HEADWAY_URL" in result.stdout
+
+
+def test_deliveries_of_one_id_in_one_batch_merge(store: Store) -> None:
+    opened = Deployment(source="ci", source_id="7", service="api", version="v7",
+                        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))
+    failed = Deployment(source="ci", source_id="7", service="api", status="failure",
+                        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))
+    result = store.write([opened, failed])
+    assert result.new == {"deployments": 1}
+    assert store.query("SELECT version, status FROM deployments") == [("v7", "failure")]
