@@ -37,7 +37,7 @@ def run(seed: int) -> dict[str, Counter[str]]:
     ingest(store, settings, (parse_record(r, "sim") for r in generate(Options(seed=seed, services=12))))
     defn = PRESETS["dora"]
     org = detectors.detect(store, defn, Scope(), OCTOBER)
-    hits, false_alarms, healthy = Counter[str](), Counter[str](), Counter[str]()
+    hits, false_alarms, healthy, where = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
     found = {(f["detector"], f["scope"]["name"]) for f in org["findings"]}
     for team, detector in PLANTED.items():
         hits[detector] += (detector, team) in found
@@ -46,6 +46,7 @@ def run(seed: int) -> dict[str, Counter[str]]:
             hits["context"] += 1
         elif PLANTED.get(team or "") != detector:
             false_alarms[detector] += 1
+            where[f"{detector}@{team}"] += 1
             if team in HEALTHY_TEAMS:
                 healthy[detector] += 1
     for team in HEALTHY_TEAMS:
@@ -54,7 +55,7 @@ def run(seed: int) -> dict[str, Counter[str]]:
             false_alarms[f["detector"]] += f["detector"] == "context"
             healthy[f["detector"]] += f["detector"] == "context"
     store.close()
-    return {"hits": hits, "false_alarms": false_alarms, "healthy": healthy}
+    return {"hits": hits, "false_alarms": false_alarms, "healthy": healthy, "where": where}
 
 
 def main() -> None:
@@ -63,7 +64,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
     started = time.perf_counter()
-    total = {"hits": Counter[str](), "false_alarms": Counter[str](), "healthy": Counter[str]()}
+    total = {"hits": Counter[str](), "false_alarms": Counter[str](), "healthy": Counter[str](),
+             "where": Counter[str]()}
     with ProcessPoolExecutor(args.jobs) as pool:
         for result in pool.map(run, range(1, args.seeds + 1)):
             for key in total:
@@ -71,8 +73,9 @@ def main() -> None:
     teams = 8  # in the twelve-service organisation
     print(f"{args.seeds} seeds, 12 services (8 teams), October 2026 against August–September; "
           f"{time.perf_counter() - started:.0f} s\n")
-    print("| detector | planted in | hits | hit rate | false alarms (team-windows) | of which on healthy teams |")
-    print("|---|---|---|---|---|---|")
+    print("| detector | planted in | hits | hit rate | false alarms (team-windows) | on healthy "
+          "teams | false alarms on |")
+    print("|---|---|---|---|---|---|---|")
     planted_in = {d: t for t, d in PLANTED.items()}
     for detector in detectors.DETECTORS:
         name = detector
@@ -81,7 +84,9 @@ def main() -> None:
         checks = args.seeds * (teams - 1) if detector != "context" else args.seeds
         print(f"| {detectors.TITLES[detector]} (`{detector}`) | {where} | {hits}/{args.seeds} | "
               f"{hits / args.seeds:.0%} | {total['false_alarms'][detector]}/{checks} | "
-              f"{total['healthy'][detector]} |")
+              f"{total['healthy'][detector]} | "
+              + (", ".join(f"{k.split('@')[1]} {n}" for k, n in sorted(total["where"].items())
+                           if k.startswith(detector + "@")) or "–") + " |")
 
 
 if __name__ == "__main__":

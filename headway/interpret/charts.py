@@ -25,7 +25,7 @@ def _hours(seconds: float | None) -> str:
 def flow_picture(flow: dict[str, Any], signals: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Stages as queues (width ∝ share of lead time, the biggest queue highlighted), the review
     and approval gates, deployments into production, failure clusters and the recovery loop."""
-    width, left, top, lane, min_w = 1100, 20, 84, 70, 72.0
+    width, left, top, lane, min_w = 1100, 20, 84, 70.0, 72.0
     stages = flow["stages"]
     usable = width - 2 * left - 230
     shares = [max(s["share"] or 0.0, 0.0) for s in stages]
@@ -45,7 +45,7 @@ def flow_picture(flow: dict[str, Any], signals: dict[str, Any], metrics: dict[st
              'is the number of changes that passed through.</text>',
              f'<text x="{left}" y="58" fill="{MUTED}">Diamonds are the review and approval gates; '
              'the biggest queue is orange; red is failure, green the recovery loop.</text>']
-    x = left
+    x = float(left)
     n_max = max((s["n"] for s in stages), default=0) or 1
     for i, s in enumerate(stages):
         w = min_w + (usable - min_w * len(stages)) * shares[i] / total

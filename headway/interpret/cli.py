@@ -37,7 +37,7 @@ from headway.cli import (
 from headway.interpret import notes, review
 from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
-from headway.metrics.dora import Scope
+from headway.metrics.dora import Period, Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
@@ -217,7 +217,7 @@ def note_list(
 ) -> None:
     """Notes on a scope (and on what it contains, and organisation-wide) overlapping a period."""
     with store_for() as store:
-        chosen = notes.parse_period(period) if period else notes.Period(
+        chosen = notes.parse_period(period) if period else Period(
             datetime(1970, 1, 1), datetime(9999, 1, 1))
         rows = notes.for_scope(store, notes.parse_scope(scope), chosen)
     if fmt is Format.json:
