@@ -18,7 +18,9 @@ runner = CliRunner()
 
 def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
     out = [prefix]
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # lazy groups load here too
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             out += _commands(command, [*prefix, name])
         else:
@@ -37,7 +39,8 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     # the first line of the help says what the command is for, in words
     click_command = typer.main.get_command(app)
     for part in command:
-        click_command = click_command.commands[part]  # type: ignore[attr-defined]
+        click_command = click_command.get_command(  # type: ignore[attr-defined]
+            click.Context(click_command), part)
     assert len((click_command.help or "").split()) >= 4, f"{command} needs a real description"
 
 
