@@ -86,4 +86,4 @@ def _routers() -> list[Any]:
     from headway.api import insights  # flow, signals, findings, review, notes
 
     return [metrics.router, hooks.router, imports.router, prometheus.router, rollouts.router,
-            insights.router]
+            rollouts.sdk_router, insights.router]

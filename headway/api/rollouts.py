@@ -1,4 +1,5 @@
-"""Rollouts over HTTP, and the controller loop that runs inside the server.
+"""Rollouts over HTTP, SDK metric telemetry (`/sdk/metrics`), and the controller loop that
+runs inside the server.
 
 The loop judges every active rollout each `HEADWAY_ROLLOUT_INTERVAL` seconds (default 5).
 Its state is the store, so a restarted server carries on where the last one stopped.
@@ -11,12 +12,14 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan
@@ -37,12 +40,35 @@ async def _control_loop(service: RolloutService, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+class _AppFlags:
+    """The app's flag service, looked up at each call: the flag routers' lifespan may start
+    after this one, and only their service tells SDK streams about a stage change at once.
+    Without them (no flag routers installed) a service of our own does the work."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._own: FlagService | None = None
+
+    def _service(self) -> FlagService:
+        shared = getattr(self._app.state, "flags", None)
+        if isinstance(shared, FlagService):
+            return shared
+        if self._own is None:
+            self._own = FlagService(self._app.state.store)
+        return self._own
+
+    def get_flag(self, key: str) -> Flag | None:
+        return self._service().get_flag(key)
+
+    def set_default_serve(
+        self, key: str, environment: str, serve: Serve, *, actor: str, reason: str
+    ) -> None:
+        self._service().set_default_serve(key, environment, serve, actor=actor, reason=reason)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Use the app's flag service when it has one, so stage changes reach SDKs at once.
-    shared = [v for v in app.state._state.values() if isinstance(v, FlagService)]
-    flags = shared[0] if shared else FlagService(app.state.store)
-    app.state.rollouts = RolloutService(app.state.store, flags)
+    app.state.rollouts = RolloutService(app.state.store, _AppFlags(app))
     task = asyncio.create_task(_control_loop(app.state.rollouts, _interval()))
     try:
         yield
@@ -174,3 +200,49 @@ def command(
     except PlanError as error:
         return _problem(error)
     return dict(rollout.as_dict())
+
+
+# -- SDK metric telemetry ---------------------------------------------------------------------
+
+sdk_router = APIRouter(prefix="/sdk", tags=["sdk"])
+
+
+class SdkMetricBatch(BaseModel):
+    batch: str = Field(
+        min_length=1, max_length=64, description="sender's id; a redelivered batch is ignored"
+    )
+    from_: datetime = Field(alias="from")
+    to: datetime
+    samples: list[Sample] = Field(max_length=10_000)
+
+
+@sdk_router.post(
+    "/metrics",
+    status_code=202,
+    response_model=None,
+    summary="Tracked metrics from an SDK: n, sum and sum of squares per flag, variant, metric",
+)
+async def sdk_metrics(request: Request, body: SdkMetricBatch) -> dict[str, Any] | JSONResponse:
+    from headway.api.flags import AuthError, authenticate
+
+    if getattr(request.app.state, "tokens", None) is None:
+        return JSONResponse(
+            {"error": "this server does not serve SDKs (the flag routers are not installed)"},
+            status_code=404,
+        )
+    try:
+        token = await asyncio.to_thread(authenticate, request, ("server", "client"))
+    except AuthError as error:
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+    service: RolloutService = request.app.state.rollouts
+    try:
+        stored = await asyncio.to_thread(
+            service.ingest,
+            token.environment or "",
+            [s.model_dump() for s in body.samples],
+            batch=f"sdk:{body.batch}",
+            source="sdk",
+        )
+    except PlanError as error:
+        return _problem(error)
+    return {"accepted": stored}

@@ -3,7 +3,9 @@
 `Client(url, sdk_key)` downloads its environment's configuration, then follows changes over
 server-sent events; when the stream is unavailable it polls with ETag/If-None-Match. If the
 server cannot be reached it keeps serving the last good configuration (or a bootstrap file).
-Evaluations are counted per flag and variant and sent in batches to `/sdk/exposures`.
+Evaluations are counted per flag and variant and sent in batches to `/sdk/exposures`;
+`track()` values are attributed to the variant each user was served and sent, aggregated, to
+`/sdk/metrics` on the same cycle, where rollout guardrails read them.
 
 Evaluating never raises and never blocks on the network.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import socket
 import threading
 import uuid
@@ -26,6 +29,7 @@ import orjson
 
 from headway.flags.evaluate import ErrorCode, Evaluation, Reason, error_result
 from headway.flags.snapshot import Snapshot, build_snapshot
+from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
 
 __all__ = ["Client", "ConfigListener"]
 
@@ -95,6 +99,7 @@ class Client:
         send_exposures: bool = True,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        served_capacity: int = 100_000,
     ) -> None:
         if not offline and (not url or not sdk_key):
             raise ValueError("give url and sdk_key, or offline=True with a bootstrap")
@@ -111,6 +116,9 @@ class Client:
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
         self._unsent: dict[str, Any] | None = None
+        self._served = ServedVariants(served_capacity)
+        self._metrics = MetricSums()
+        self._unsent_metrics: dict[str, Any] | None = None
         self._listeners: list[ConfigListener] = []
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -143,6 +151,7 @@ class Client:
             return error_result(key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' is not defined")
         result = entry[0](context)
         next(entry[2][result.variant])
+        self._served.remember(key, context, result.variant)
         return result
 
     def details(
@@ -170,6 +179,7 @@ class Client:
             )
         result = entry[0](context)
         next(entry[2][result.variant])
+        self._served.remember(key, context, result.variant)
         if result.error_code is not None:
             return Evaluation(
                 key,
@@ -188,6 +198,7 @@ class Client:
             return default
         result = entry[0](context)
         next(entry[2][result.variant])
+        self._served.remember(key, context, result.variant)
         return default if result.variant is None else result.value
 
     def string(self, key: str, default: str, context: Mapping[str, Any] = _EMPTY) -> str:
@@ -325,14 +336,82 @@ class Client:
 
     # -- telemetry -----------------------------------------------------------------------------
 
+    def track(
+        self, name: str, value: float | None = None, context: Mapping[str, Any] = _EMPTY
+    ) -> int:
+        """Record one occurrence of metric `name` (an error, a latency, an order) for a user.
+
+        It is attributed, for every flag, to the variant that `context`'s targeting key was
+        last served by this client, and sent aggregated on the next flush. `value` defaults to
+        1 (an event). Returns how many flags it was attributed to; never raises.
+        """
+        if not isinstance(name, str) or not METRIC_NAME.match(name):
+            self.last_error = f"track(): {name!r} is not a metric name (letters, digits, _ . -)"
+            return 0
+        number = 1.0 if value is None else value
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            self.last_error = f"track({name!r}): value {value!r} is not a number"
+            return 0
+        if not math.isfinite(number):
+            self.last_error = f"track({name!r}): value {value!r} is not finite"
+            return 0
+        key = context.get("targetingKey")
+        served = self._served.served(key) if isinstance(key, str) else {}
+        if served:
+            self._metrics.add(served, name, float(number))
+        return len(served)
+
     def flush(self) -> int:
-        """Send exposure counts now; returns how many (flag, variant) rows were delivered.
+        """Send exposure counts and tracked metrics now; returns how many rows were delivered.
 
         A batch that fails is kept and resent, with the same batch id, before the next one:
         the server ignores a batch id it has seen, so nothing is lost or counted twice.
         """
         if not self._send_exposures:
             return 0
+        return self._flush_exposures() + self._flush_metrics()
+
+    def _flush_metrics(self) -> int:
+        sent = 0
+        if self._unsent_metrics is not None:
+            if not self._post_metrics(self._unsent_metrics):
+                return 0
+            sent, self._unsent_metrics = len(self._unsent_metrics["samples"]), None
+        start, end, rows = self._metrics.drain()
+        if rows:
+            body = {
+                "batch": uuid.uuid4().hex,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "samples": rows,
+            }
+            if self._post_metrics(body):
+                sent += len(rows)
+            else:
+                self._unsent_metrics = body
+        return sent
+
+    def _post_metrics(self, body: dict[str, Any]) -> bool:
+        """True when the batch is done with: delivered, or refused (4xx) and so dropped."""
+        try:
+            response = self._http.post(
+                "/sdk/metrics",
+                content=orjson.dumps(body),
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            self.last_error = f"metrics not sent: {exc}"
+            return False
+        if response.status_code >= 500:
+            self.last_error = f"metrics not sent: the server answered {response.status_code}"
+            return False
+        if response.status_code >= 400:
+            # Resending a refused batch cannot succeed; drop it and say why.
+            self.last_error = f"metrics refused ({response.status_code}): {response.text}"
+            log.error("%s", self.last_error)
+        return True
+
+    def _flush_exposures(self) -> int:
         sent = 0
         if self._unsent is not None:
             if not self._post_exposures(self._unsent):
