@@ -6,7 +6,8 @@
 
 Typed resolution checks the flag's type (TYPE_MISMATCH otherwise), results carry Headway's
 reason, variant and error code, and every configuration change emits
-PROVIDER_CONFIGURATION_CHANGED naming the flags that changed.
+PROVIDER_CONFIGURATION_CHANGED naming the flags that changed. `client.track(name, ctx,
+TrackingEventDetails(value))` goes to the SDK's `track()`, attributed to the served variant.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from openfeature.event import ProviderEventDetails
 from openfeature.exception import ErrorCode, GeneralError
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
 from openfeature.provider import AbstractProvider, Metadata
+from openfeature.track import TrackingEventDetails
 
 from headway.flags.evaluate import Reason
 from headway.flags.snapshot import Snapshot
@@ -73,6 +75,15 @@ class HeadwayProvider(AbstractProvider):
         self.client.remove_listener(self._on_change)
         if self._owns_client:
             self.client.close()
+
+    def track(
+        self,
+        tracking_event_name: str,
+        evaluation_context: EvaluationContext | None = None,
+        tracking_event_details: TrackingEventDetails | None = None,
+    ) -> None:
+        value = tracking_event_details.value if tracking_event_details else None
+        self.client.track(tracking_event_name, value, _context(evaluation_context))
 
     def _on_change(self, old: Snapshot | None, new: Snapshot) -> None:
         self.emit_provider_configuration_changed(

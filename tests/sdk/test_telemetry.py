@@ -119,3 +119,26 @@ def test_the_metrics_endpoint_ignores_a_redelivered_batch_and_refuses_bad_input(
     answer = httpx.post(f"{live.url}/sdk/metrics", json=bad, headers=key)
     assert answer.status_code == 422
     assert "samples[0].metric 'a b' is not a metric name" in answer.json()["error"]
+
+
+def test_openfeature_track_reaches_the_guardrail_samples(live: Live) -> None:
+    from openfeature import api
+    from openfeature.evaluation_context import EvaluationContext
+    from openfeature.track import TrackingEventDetails
+
+    from headway.sdk.openfeature import HeadwayProvider
+
+    provider = HeadwayProvider(url=live.url, sdk_key=live.server_key, flush_interval=0)
+    api.set_provider_and_wait(provider, "headway-track")
+    of = api.get_client("headway-track")
+    try:
+        # Given a user served a variant through OpenFeature
+        details = of.get_boolean_details("new-checkout", False, EvaluationContext("u7"))
+        # When the application tracks two latencies for that user
+        for value in (200.0, 300.0):
+            of.track("latency_ms", EvaluationContext("u7"), TrackingEventDetails(value=value))
+        provider.client.flush()
+    finally:
+        api.shutdown()
+    # Then they count for the served variant: n 2, sum 500, sum of squares 40,000 + 90,000.
+    assert stored(live) == {(details.variant, "latency_ms"): (2.0, 500.0, 130_000.0)}
