@@ -152,8 +152,15 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
         f"WHERE found_at >= ? AND found_at < ? AND service IN ({marks}) ORDER BY found_at, id",
         args,
     )
+    # PostgreSQL returns SUM(BIGINT) as NUMERIC; counts are integers on both engines.
     for row in deployments:
         row["failed"] = row["failure_reason"] is not None
+        for key in ("rework", "changes", "lines", "runs", "failed_runs", "gates", "visible",
+                    "visible_lines", "repeat_version"):
+            row[key] = int(row[key])
+    for row in changes:
+        for key in ("lines", "failed", "reverted"):
+            row[key] = int(row[key])
     for row in (*changes, *incidents):
         row["labels"] = json.loads(row["labels"]) if row.get("labels") else []
     return Rows(deployments, changes, approvals, incidents, defects)
