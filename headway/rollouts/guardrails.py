@@ -215,7 +215,10 @@ class Decision:
             "check": self.check,
             "verdict": str(self.verdict),
             "action": str(self.action),
-            "statistics": dict(self.statistics),
+            # JSON has no NaN or infinity: an estimate that does not exist yet is null.
+            "statistics": {
+                k: float(v) if math.isfinite(v) else None for k, v in self.statistics.items()
+            },
             "explanation": self.explanation,
         }
 

@@ -1,5 +1,6 @@
-"""End to end: a service evaluates a flag with the SDK, the treatment errors more often, the
-rollout rolls itself back, everyone gets control, and `headway metrics` counts the failure."""
+"""End to end: a service evaluates a flag with the SDK against a running server and tracks its
+errors; the treatment errors more often, the server's controller rolls the rollout back by
+itself, the SDK serves control to everyone, and `headway metrics` counts the failed release."""
 
 from __future__ import annotations
 
@@ -7,16 +8,14 @@ import json
 import random
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from headway.api.app import create_app
 from headway.cli import app as cli
 from headway.config import Settings
-from headway.flags.service import FlagService
-from headway.sdk.client import Client
-from headway.store.duck import DuckStore
+from headway.sdk import Client
+from tests.flags.conftest import Live, eventually, start_live, stop_live
 
 ENV = "production"
 FLAG = {
@@ -27,41 +26,39 @@ FLAG = {
     "lifecycle": {"kind": "temporary", "expected_removal": "2026-12-31"},
     "environments": {ENV: {"enabled": True, "off_variant": "off", "default": {"variant": "off"}}},
 }
+PLAN = {
+    "flag": "new-checkout",
+    "treatment": "on",
+    "control": "off",
+    "stages": "20,50,100",
+    "min_duration": "1h",  # no stage ends by time during the test: only the judge can act
+    "min_samples": 200,
+    "guardrails": ["errors:rate:increase:0%:rollback"],
+    "service": "checkout",
+    "actor": "ana",
+}
 
 
-def serve_requests(
-    sdk: Client, users: range, rng: random.Random
-) -> dict[tuple[str, str], tuple[int, int]]:
+def serve_requests(sdk: Client, users: range, rng: random.Random) -> None:
     """The service: one request per user; the new checkout fails 6 % of the time, the old 1 %.
 
-    Returns (exposures, errors) per (flag, variant), as its telemetry would aggregate them.
+    It reports each failure with `track`, which the SDK attributes to the variant served.
     """
-    counts: dict[tuple[str, str], list[int]] = {}
     for user in users:
-        result = sdk.evaluate("new-checkout", {"targetingKey": f"user-{user}"})
-        assert result.variant is not None
-        failed = rng.random() < (0.06 if result.variant == "on" else 0.01)
-        slot = counts.setdefault(("new-checkout", result.variant), [0, 0])
-        slot[0] += 1
-        slot[1] += failed
-    return {k: (v[0], v[1]) for k, v in counts.items()}
+        context = {"targetingKey": f"user-{user}"}
+        new_checkout = sdk.boolean("new-checkout", False, context)
+        if rng.random() < (0.06 if new_checkout else 0.01):
+            sdk.track("errors", context=context)
 
 
-def samples(counts: dict[tuple[str, str], tuple[int, int]]) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    for (flag, variant), (exposures, errors) in counts.items():
-        out.append({"flag": flag, "variant": variant, "metric": "$exposures", "n": exposures})
-        out.append(
-            {
-                "flag": flag,
-                "variant": variant,
-                "metric": "errors",
-                "n": errors,
-                "total": errors,
-                "sumsq": errors,
-            }
-        )
-    return out
+def served(sdk: Client, users: int) -> set[str | None]:
+    """The variants the SDK serves to `users` users who have not made requests yet."""
+    return {sdk.evaluate("new-checkout", {"targetingKey": f"u{i}"}).variant for i in range(users)}
+
+
+def rollout_state(live: Live) -> str:
+    answer = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}")
+    return str(answer.json()["state"])
 
 
 def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
@@ -69,93 +66,48 @@ def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
 ) -> None:
     db = tmp_path / "e2e.duckdb"
     monkeypatch.setenv("HEADWAY_DATABASE", str(db))
-    monkeypatch.setenv("HEADWAY_ROLLOUT_INTERVAL", "3600")  # the test ticks the controller itself
-    store = DuckStore(db)
-    store.migrate()
-    flags = FlagService(store)
-    flags.create_flag(FLAG, actor="ana")
+    monkeypatch.setenv("HEADWAY_ROLLOUT_INTERVAL", "0.05")  # the server's controller judges
+    live = start_live(Settings(database=str(db)))
     rng = random.Random(5)
+    try:
+        httpx.post(f"{live.url}/api/flags", json=FLAG, headers=live.admin).raise_for_status()
+        sdk = Client(live.url, live.server_key, flush_interval=0)  # the test flushes
+        assert sdk.wait_until_ready(10)
 
-    with TestClient(create_app(Settings(database=str(db)), store=store)) as http:
-        sdk = Client(offline=True, bootstrap=flags.config(ENV))
-        # Before the rollout the service already reports its error metric.
-        before = serve_requests(sdk, range(0, 2000), rng)
-        assert (
-            http.post(
-                "/api/rollouts/samples", json={"environment": ENV, "samples": samples(before)}
-            ).status_code
-            == 202
-        )
+        # Before the rollout the service already reports its error metric (all on control).
+        serve_requests(sdk, range(0, 2000), rng)
+        assert sdk.flush() > 0
 
-        bad = http.post(
-            "/api/rollouts",
-            json={
-                "flag": "new-checkout",
-                "treatment": "on",
-                "control": "off",
-                "stages": "20,50,100",
-                "guardrails": ["errors:rate:increase:-5%:rollback"],
-            },
-        )
-        assert bad.status_code == 422
-        assert "write increase:10%, not increase:-10%" in bad.json()["error"]
-
-        started = http.post(
-            "/api/rollouts",
-            json={
-                "flag": "new-checkout",
-                "treatment": "on",
-                "control": "off",
-                "stages": "20,50,100",
-                "min_duration": "1h",
-                "min_samples": 200,
-                "guardrails": ["errors:rate:increase:0%:rollback"],
-                "service": "checkout",
-                "actor": "ana",
-            },
-        )
+        # Given a rollout of `on` guarded by the error rate
+        started = httpx.post(f"{live.url}/api/rollouts", json=PLAN)
         assert started.status_code == 201, started.text
-        again = http.post(
-            "/api/rollouts",
-            json={
-                "flag": "new-checkout",
-                "treatment": "on",
-                "control": "off",
-                "stages": "20,50,100",
-                "guardrails": ["errors:rate:increase:0%:rollback"],
-            },
-        )
-        assert again.status_code == 409
+        # Then the SDK receives the first stage's 20/80 split over its stream
+        assert eventually(lambda: served(sdk, 200) == {"on", "off"})
 
-        controller = http.app.state.rollouts  # type: ignore[attr-defined]
+        # When traffic flows, the treatment erring 6 % against 1 %
         state = "running"
         for batch in range(1, 20):
-            sdk.load(flags.config(ENV))  # the SDK picks up the stage's split
-            counts = serve_requests(sdk, range(batch * 2000, (batch + 1) * 2000), rng)
-            http.post(
-                "/api/rollouts/samples", json={"environment": ENV, "samples": samples(counts)}
-            )
-            controller.tick()
-            state = http.get(f"/api/rollouts/new-checkout/{ENV}").json()["state"]
-            if state != "running":
+            serve_requests(sdk, range(batch * 2000, (batch + 1) * 2000), rng)
+            sdk.flush()
+            state = eventually(lambda: rollout_state(live) != "running", timeout=0.5)
+            if state:
                 break
-        assert state == "rolled_back"
-
-        status = http.get(f"/api/rollouts/new-checkout/{ENV}").json()
+        # Then the controller rolled it back by itself
+        assert rollout_state(live) == "rolled_back"
+        status = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}").json()
         assert status["percent"] == 0
         assert "on treatment against" in status["reason"]
-        assert status["events"][-1]["kind"] == "rolled_back"
-        assert status["events"][-1]["actor"] == "headway"
+        assert (status["events"][-1]["kind"], status["events"][-1]["actor"]) == (
+            "rolled_back",
+            "headway",
+        )
 
-        # Everyone gets control now.
-        sdk.load(flags.config(ENV))
-        served = {
-            sdk.evaluate("new-checkout", {"targetingKey": f"u{i}"}).variant for i in range(500)
-        }
-        assert served == {"off"}
+        # And the SDK serves control to everyone.
+        assert eventually(lambda: served(sdk, 500) == {"off"})
         sdk.close()
+    finally:
+        stop_live(live)
 
-    store.close()
     result = CliRunner().invoke(cli, ["metrics", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
