@@ -411,7 +411,7 @@ def context_comparison(store: Store, defn: Definition, groups: dict[str, list[tu
     sets = {team: dora.compute(store, defn, Scope("team", team), period).to_json()
             for team in groups}
     measures = [{"measure": f"team {team}", "contexts": contexts[team],
-                 "deployments_per_week": s["deployment_frequency"]["per_week"],
+                 "deployments_per_week": round(s["deployment_frequency"]["per_week"], 1),
                  "level": s["deployment_frequency"]["level"],
                  "change_fail_rate": s["change_fail_rate"]["rate"]}
                 for team, s in sets.items()]
