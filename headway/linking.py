@@ -31,13 +31,19 @@ def _nearest(events: str, deployments: str, *, after: bool) -> str:
     backwards) or MAX (walking forwards) carries the nearest deployment time to each event.
     On a tie the deployment sorts first: a change merged at the instant a deployment starts
     ships with it; an incident opened at the instant a deployment finishes is blamed on it.
+    Deployments of one service at the same instant are one point of the timeline, the one
+    with the smallest id standing for them, so the join back to it is one row per event.
+    Columns: event_id, event_t, dep_t, deployment_id.
     """
     order, agg = ("t DESC, o", "MIN") if after else ("t, o", "MAX")
     return f"""
-        WITH ev AS (
+        WITH dep AS (
+            SELECT service, t, MIN(id) AS id FROM ({deployments}) d GROUP BY service, t
+        ),
+        ev AS (
             SELECT id AS event_id, service, t, 1 AS o FROM ({events}) e
             UNION ALL
-            SELECT NULL, service, t, 0 FROM ({deployments}) d
+            SELECT NULL, service, t, 0 FROM dep
         ),
         carried AS (
             SELECT event_id, service, t AS event_t,
@@ -45,78 +51,93 @@ def _nearest(events: str, deployments: str, *, after: bool) -> str:
                        PARTITION BY service ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS dep_t
             FROM ev
         )
-        SELECT c.event_id, c.event_t, MIN(d.id) AS deployment_id
-        FROM carried c JOIN ({deployments}) d ON d.service = c.service AND d.t = c.dep_t
+        SELECT c.event_id, c.event_t, c.dep_t, d.id AS deployment_id
+        FROM carried c JOIN dep d ON d.service = c.service AND d.t = c.dep_t
         WHERE c.event_id IS NOT NULL
-        GROUP BY c.event_id, c.event_t
     """
 
 
 def link(store: Store, settings: Settings, services: Iterable[str] | None = None) -> None:
-    """Recompute derived links for `services` (all services when None), in one transaction."""
+    """Recompute derived links for `services` (all services when None), in one transaction.
+
+    Each link is computed once, as the value it should have, and only rows whose stored link
+    differs are written: re-linking a service whose history did not move writes nothing,
+    which keeps it cheap when webhooks re-link the services of every small batch.
+    """
     names = sorted(set(services)) if services is not None else None
     if names == []:
         return
-    only = f"AND service IN ({_list(names)})" if names else ""
+
+    def only(alias: str = "") -> str:
+        column = f"{alias}.service" if alias else "service"
+        return f"AND {column} IN ({_list(names)})" if names else ""
+
     envs = _list(settings.production_environments)
-    good = f"status = 'success' AND environment IN ({envs}) {only}"
+    good = f"status = 'success' AND environment IN ({envs}) {only()}"
     window_s = settings.incident_window_hours * 3600.0
     with store.transaction():
-        # Changes: the deployment the source named, else the first shipping deployment of the
-        # service that started at or after the merge.
-        store.execute(f"UPDATE changes SET deployment_id = NULL WHERE deployment_id IS NOT NULL {only}")
-        store.execute(
-            f"UPDATE changes SET deployment_id = deployment_ref WHERE deployment_ref IS NOT NULL {only} "
-            "AND deployment_ref IN (SELECT id FROM deployments)"
-        )
+        # Changes: the deployment the source named (none when it names one not stored), else
+        # the first shipping deployment of the service that started at or after the merge.
         shipping = (
             f"SELECT id, service, COALESCE(started_at, finished_at) AS t FROM deployments "
             f"WHERE {good} AND kind IN ({_list(SHIPPING_KINDS)})"
         )
         merged = (
             f"SELECT id, service, merged_at AS t FROM changes "
-            f"WHERE merged_at IS NOT NULL AND deployment_ref IS NULL {only}"
+            f"WHERE merged_at IS NOT NULL AND deployment_ref IS NULL {only()}"
         )
         store.execute(
-            f"UPDATE changes SET deployment_id = l.deployment_id "
-            f"FROM ({_nearest(merged, shipping, after=True)}) l WHERE changes.id = l.event_id"
+            "UPDATE changes SET deployment_id = w.deployment_id FROM ("
+            "SELECT c.id, CASE WHEN c.deployment_ref IS NOT NULL THEN named.id "
+            "ELSE l.deployment_id END AS deployment_id "
+            "FROM changes c LEFT JOIN deployments named ON named.id = c.deployment_ref "
+            f"LEFT JOIN ({_nearest(merged, shipping, after=True)}) l ON l.event_id = c.id "
+            f"WHERE 1 = 1 {only('c')}) w "
+            "WHERE changes.id = w.id AND changes.deployment_id IS DISTINCT FROM w.deployment_id"
         )
 
         # Rollbacks and hotfixes: what the source named, else the service's previous
         # successful deployment that was not itself a rollback.
-        store.execute(f"UPDATE deployments SET recovers_id = NULL WHERE recovers_id IS NOT NULL {only}")
-        store.execute(
-            f"UPDATE deployments SET recovers_id = recovers WHERE recovers IS NOT NULL {only} "
-            "AND recovers IN (SELECT id FROM deployments)"
-        )
         repairs = (
             f"SELECT id, service, finished_at - INTERVAL '1 microsecond' AS t FROM deployments "
             f"WHERE {good} AND kind IN ('rollback', 'hotfix') AND recovers IS NULL"
         )
-        earlier = f"SELECT id, service, finished_at AS t FROM deployments WHERE {good} AND kind <> 'rollback'"
+        earlier = (
+            f"SELECT id, service, finished_at AS t FROM deployments "
+            f"WHERE {good} AND kind <> 'rollback'"
+        )
         store.execute(
-            f"UPDATE deployments SET recovers_id = l.deployment_id "
-            f"FROM ({_nearest(repairs, earlier, after=False)}) l WHERE deployments.id = l.event_id"
+            "UPDATE deployments SET recovers_id = w.recovers_id FROM ("
+            "SELECT x.id, CASE WHEN x.recovers IS NOT NULL THEN named.id "
+            "ELSE l.deployment_id END AS recovers_id "
+            "FROM deployments x LEFT JOIN deployments named ON named.id = x.recovers "
+            f"LEFT JOIN ({_nearest(repairs, earlier, after=False)}) l ON l.event_id = x.id "
+            f"WHERE 1 = 1 {only('x')}) w "
+            "WHERE deployments.id = w.id AND deployments.recovers_id IS DISTINCT FROM w.recovers_id"
         )
 
         # Incidents: the deployment they name, else the service's latest successful
         # production deployment within the window before the incident opened, else none.
-        store.execute(
-            f"UPDATE incidents SET deployment_id = NULL, attribution = 'none' WHERE 1 = 1 {only}"
-        )
-        store.execute(
-            f"UPDATE incidents SET deployment_id = cause_ref, attribution = 'named' "
-            f"WHERE cause_ref IS NOT NULL {only} AND cause_ref IN (SELECT id FROM deployments)"
-        )
         opened = (
-            f"SELECT id, service, opened_at AS t FROM incidents WHERE cause_ref IS NULL {only}"
+            f"SELECT id, service, opened_at AS t FROM incidents WHERE cause_ref IS NULL {only()}"
         )
         finished = f"SELECT id, service, finished_at AS t FROM deployments WHERE {good}"
+        within = (
+            f"SELECT event_id, deployment_id FROM ({_nearest(opened, finished, after=False)}) n "
+            f"WHERE {epoch('n.event_t')} - {epoch('n.dep_t')} <= {window_s}"
+        )
         store.execute(
-            f"UPDATE incidents SET deployment_id = l.deployment_id, attribution = 'window' "
-            f"FROM ({_nearest(opened, finished, after=False)}) l, deployments d "
-            f"WHERE incidents.id = l.event_id AND d.id = l.deployment_id "
-            f"AND {epoch('l.event_t')} - {epoch('d.finished_at')} <= {window_s}"
+            "UPDATE incidents SET deployment_id = w.deployment_id, attribution = w.attribution "
+            "FROM (SELECT i.id, "
+            "CASE WHEN i.cause_ref IS NOT NULL THEN named.id ELSE l.deployment_id END "
+            "AS deployment_id, "
+            "CASE WHEN named.id IS NOT NULL THEN 'named' "
+            "WHEN i.cause_ref IS NULL AND l.deployment_id IS NOT NULL THEN 'window' "
+            "ELSE 'none' END AS attribution "
+            "FROM incidents i LEFT JOIN deployments named ON named.id = i.cause_ref "
+            f"LEFT JOIN ({within}) l ON l.event_id = i.id WHERE 1 = 1 {only('i')}) w "
+            "WHERE incidents.id = w.id AND (incidents.deployment_id IS DISTINCT FROM "
+            "w.deployment_id OR incidents.attribution IS DISTINCT FROM w.attribution)"
         )
 
 
