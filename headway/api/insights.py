@@ -12,7 +12,7 @@ from headway.api.app import StoreDep
 from headway.definitions import DefinitionError
 from headway.interpret import detectors, notes, review
 from headway.metrics import flow, signals
-from headway.metrics.dora import Scope, ScopeError
+from headway.metrics.dora import Period, Scope, ScopeError
 from headway.query import QueryError, definition_of, period_of, scope_of
 
 router = APIRouter(prefix="/api", tags=["insights"])
@@ -30,6 +30,13 @@ Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA repo
 AiList = Annotated[list[str] | None, Query(description="Replaces the default AI-assisted rule part.")]
 
 
+def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
+    """The interpretation notes on the document's scope, shown beside its numbers."""
+    kind, name = doc["scope"]["kind"], doc["scope"]["name"]
+    scope = Scope() if kind == "organisation" else Scope(kind, name)
+    return {**doc, "notes": notes.for_scope(store, scope, period)}
+
+
 def _bad(error: Exception) -> HTTPException:
     status = 404 if isinstance(error, ScopeError) and "no " in str(error)[:3] else 400
     return HTTPException(status_code=status, detail=str(error))
@@ -45,8 +52,9 @@ def get_flow(store: StoreDep, service: Service = None, team: Team = None, contex
         scope = scope_of(service, team, context)
         period = period_of(store, since, until)
         if each:
-            return [b.to_json() for b in flow.breakdown_each(store, defn, each, period, scope, by)]
-        return flow.breakdown(store, defn, scope, period, by).to_json()
+            return [_noted(store, b.to_json(), period)
+                    for b in flow.breakdown_each(store, defn, each, period, scope, by)]
+        return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
     except (QueryError, ScopeError, DefinitionError) as error:
         raise _bad(error) from None
 
@@ -65,10 +73,10 @@ def get_signals(store: StoreDep, service: Service = None, team: Team = None,
         scope = scope_of(service, team, context)
         period = period_of(store, since, until)
         if each:
-            return [signals.compute(store, defn, Scope(each, key), period, by=by, ai=rule,
-                                    members=members)
+            return [_noted(store, signals.compute(store, defn, Scope(each, key), period, by=by,
+                                                  ai=rule, members=members), period)
                     for key, members in flow.group_members(store, each, scope).items()]
-        return signals.compute(store, defn, scope, period, by=by, ai=rule)
+        return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
     except (QueryError, ScopeError, DefinitionError) as error:
         raise _bad(error) from None
 

@@ -45,6 +45,20 @@ EachOpt = Annotated[Each | None, typer.Option(
     "--each", help="One result per service, team or context inside the scope.")]
 
 
+def _with_notes(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
+    """Attach the interpretation notes on the document's scope, to be shown beside it."""
+    scope = Scope(doc["scope"]["kind"], doc["scope"]["name"])
+    if scope.kind == "organisation":
+        scope = Scope()
+    return {**doc, "notes": notes.for_scope(store, scope, period)}
+
+
+def _print_notes(doc: dict[str, Any]) -> None:
+    for n in doc.get("notes", []):
+        console.print(f"[cyan]note[/cyan] ({n['scope']}, {n['period_start'][:10]} → "
+                      f"{n['period_end'][:10]}, {n['author']}): {n['text']}", highlight=False)
+
+
 def _warn(warnings: list[str]) -> None:
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
@@ -72,7 +86,7 @@ def flow_command(
             results = flow.breakdown_each(store, defn, each.value, period, scope, bucket)
         else:
             results = [flow.breakdown(store, defn, scope, period, bucket)]
-    docs = [r.to_json() for r in results]
+        docs = [_with_notes(store, r.to_json(), period) for r in results]
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
     elif fmt is Format.csv:
@@ -84,6 +98,7 @@ def flow_command(
         for doc in docs:
             if doc["changes"]:
                 _print_flow(doc)
+                _print_notes(doc)
             else:
                 _warn(doc["warnings"])
 
@@ -161,6 +176,7 @@ def signals_command(
                     for key, members in flow.group_members(store, each.value, scope).items()]
         else:
             docs = [signals.compute(store, defn, scope, period, by=by.value, ai=rule)]
+        docs = [_with_notes(store, d, period) for d in docs]
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
         return
@@ -177,6 +193,7 @@ def signals_command(
         for r in signal_rows(doc):
             table.add_row(r["signal"], r["value"], r["detail"])
         console.print(table)
+        _print_notes(doc)
         _warn(doc["warnings"])
 
 

@@ -118,3 +118,19 @@ def test_http_api_serves_the_same_documents(org: Path) -> None:
         assert client.get("/api/review", params={"period": "2026-13"}).status_code == 400
         assert client.post("/api/notes", json={"scope": "web", "period": "2026-10", "text": "x",
                                                "author": "a"}).status_code == 400
+
+
+def test_notes_appear_beside_flow_and_signals(org: Path) -> None:
+    assert cli("note", "add", "--scope", "service:checkout", "--period", "2026-10-05",
+               "Payment provider outage all afternoon").exit_code == 0
+    for command in ("flow", "signals"):
+        out = cli(command, "--team", "web", "--since", "2026-10-01", "--until", "2026-10-31",
+                  "--format", "json")
+        assert [n["text"] for n in orjson.loads(out.output)["notes"]] == [
+            "Payment provider outage all afternoon"]
+        table = cli(command, "--team", "web", "--since", "2026-10-01", "--until", "2026-10-31")
+        assert "note (service:checkout, 2026-10-05 → 2026-10-06" in table.output
+    # a note outside the period is not shown
+    out = cli("flow", "--team", "web", "--since", "2026-10-10", "--until", "2026-10-31",
+              "--format", "json")
+    assert orjson.loads(out.output)["notes"] == []
