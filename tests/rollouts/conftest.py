@@ -1,15 +1,13 @@
-"""Shared fixtures: a migrated in-memory store, a flag, a settable clock."""
+"""Shared fixtures: a flag, a settable clock. The `store` fixture (tests/conftest.py) gives a
+fresh store on DuckDB and on PostgreSQL in turn."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from headway.flags.model import Flag, Serve, parse_flag
-from headway.store.duck import DuckStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -65,14 +63,6 @@ def checkout_flag(enabled: bool = True) -> Flag:
             },
         }
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckStore]:
-    db = DuckStore(tmp_path / "headway.duckdb")
-    db.migrate()
-    yield db
-    db.close()
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from headway.config import Settings
 from headway.flags.model import Serve
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan, State
-from headway.store.duck import DuckStore
+from headway.store import Store, open_store
 from tests.rollouts.conftest import Clock, MemoryFlags
 
 ENV = "production"
@@ -49,7 +48,7 @@ def send(service: RolloutService, variant: str, exposures: int, errors: int) -> 
 
 
 @pytest.fixture
-def service(store: DuckStore, flags: MemoryFlags, clock: Clock) -> RolloutService:
+def service(store: Store, flags: MemoryFlags, clock: Clock) -> RolloutService:
     svc = RolloutService(store, flags, clock)
     send(svc, "off", 1000, 10)  # the service has reported `errors` before the rollout
     return svc
@@ -77,7 +76,7 @@ def test_bad_plans_are_refused_with_a_clear_message(service: RolloutService) -> 
 
 
 def test_stages_advance_wait_for_approval_and_complete_as_a_release(
-    service: RolloutService, flags: MemoryFlags, clock: Clock, store: DuckStore
+    service: RolloutService, flags: MemoryFlags, clock: Clock, store: Store
 ) -> None:
     rollout = service.start(plan(approvals=[100]), actor="ana")
     split = flags.serving("new-checkout", ENV).split
@@ -131,7 +130,7 @@ def test_stages_advance_wait_for_approval_and_complete_as_a_release(
 
 
 def test_a_harmful_change_rolls_itself_back_and_counts_as_a_failed_release(
-    service: RolloutService, flags: MemoryFlags, clock: Clock, store: DuckStore
+    service: RolloutService, flags: MemoryFlags, clock: Clock, store: Store
 ) -> None:
     service.start(plan(), actor="ana")
     # Stage 10 %: treatment errors 4 % on 2,000 exposures, control 1 % on 18,000:
@@ -182,17 +181,15 @@ def test_sample_ratio_mismatch_pauses_and_a_person_resumes(
 
 
 def test_the_controller_resumes_from_the_store_after_a_restart(
-    tmp_path: Path, flags: MemoryFlags, clock: Clock
+    engine_settings: Settings, flags: MemoryFlags, clock: Clock
 ) -> None:
-    path = tmp_path / "restart.duckdb"
-    first = DuckStore(path)
-    first.migrate()
+    first = open_store(engine_settings)
     before = RolloutService(first, flags, clock)
     send(before, "off", 1000, 10)
     before.start(plan(), actor="ana")
     first.close()
 
-    second = DuckStore(path)
+    second = open_store(engine_settings)
     after = RolloutService(second, flags, clock)
     send(after, "on", 2000, 80)
     send(after, "off", 18000, 180)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import httpx
 import pytest
@@ -62,12 +61,11 @@ def rollout_state(live: Live) -> str:
 
 
 def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "e2e.duckdb"
-    monkeypatch.setenv("HEADWAY_DATABASE", str(db))
+    monkeypatch.setenv("HEADWAY_DATABASE", engine_settings.database)
     monkeypatch.setenv("HEADWAY_ROLLOUT_INTERVAL", "0.05")  # the server's controller judges
-    live = start_live(Settings(database=str(db)))
+    live = start_live(engine_settings)
     rng = random.Random(5)
     try:
         httpx.post(f"{live.url}/api/flags", json=FLAG, headers=live.admin).raise_for_status()
