@@ -106,6 +106,7 @@ def raw_event(
     received_at: datetime,
     parsed: Parsed | None,
     rejected: str | None = None,
+    default_service: str | None = None,
 ) -> RawEvent:
     if rejected is not None:
         status, note = "rejected", rejected
@@ -122,6 +123,7 @@ def raw_event(
         payload=payload,
         status=status,
         note=note,
+        default_service=default_service,
     )
 
 
@@ -462,15 +464,15 @@ def reprocess(
         offset = 0
         while True:
             rows = store.query(
-                "SELECT source, source_id, kind, received_at, payload FROM raw_events "
-                "ORDER BY received_at, id LIMIT ? OFFSET ?",
+                "SELECT source, source_id, kind, received_at, payload, default_service "
+                "FROM raw_events ORDER BY received_at, id LIMIT ? OFFSET ?",
                 [chunk, offset],
             )
             if not rows:
                 break
             offset += len(rows)
             group = []
-            for source, source_id, kind, received_at, payload in rows:
+            for source, source_id, kind, received_at, payload, service in rows:
                 parse = by_source.get(source)
                 if parse is None:
                     continue  # kept by another importer (git, files): not derived here
@@ -480,7 +482,7 @@ def reprocess(
                         source,
                         kind,
                         orjson.loads(payload),
-                        mapping,
+                        dataclasses.replace(mapping, default_service=service),
                         received,
                         settings.webhook_max_skew_s,
                         parse,
@@ -488,7 +490,9 @@ def reprocess(
                     rejected = None
                 except (PayloadError, orjson.JSONDecodeError) as error:
                     parsed, rejected = None, str(error)
-                raw = raw_event(source, source_id, kind, payload, received, parsed, rejected)
+                raw = raw_event(
+                    source, source_id, kind, payload, received, parsed, rejected, service
+                )
                 group.append(Delivery(raw, parsed or Parsed()))
                 result.outcomes[raw.status] = result.outcomes.get(raw.status, 0) + 1
             # The raw rows exist; rewriting them only refreshes status and note.

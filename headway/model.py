@@ -204,6 +204,8 @@ class RawEvent:
     payload: str
     status: str = "accepted"  # accepted | ignored | rejected
     note: str | None = None
+    # the service the sender named for an event that names none (CDEvents `?service=`)
+    default_service: str | None = None
 
     @property
     def id(self) -> str:

@@ -311,19 +311,24 @@ async def _receive(request: Request, source: Source) -> Response:
     parse = state.parsers.get(source.name)
     rejected: str | None = None
     parsed: Parsed | None
+    # CDEvents that name no service belong to the one the sender put in the URL; it is kept
+    # with the raw event so `headway reprocess` derives the event the same way
+    service = (request.query_params.get("service") or None) if source.name == "cdevents" else None
     if parse is None:
         parsed = Parsed.ignore(f"no {source.name} adapter is installed")
     else:
         mapping = state.mapping
-        if source.name == "cdevents" and request.query_params.get("service"):
-            mapping = dataclasses.replace(mapping, default_service=request.query_params["service"])
+        if service:
+            mapping = dataclasses.replace(mapping, default_service=service)
         try:
             parsed = deliveries.interpret(
                 source.name, kind, payload, mapping, received, settings.webhook_max_skew_s, parse
             )
         except PayloadError as error:
             parsed, rejected = None, str(error)
-    raw = deliveries.raw_event(source.name, delivery_id, kind, body, received, parsed, rejected)
+    raw = deliveries.raw_event(
+        source.name, delivery_id, kind, body, received, parsed, rejected, service
+    )
     outcome = await asyncio.wrap_future(state.writer.submit(Delivery(raw, parsed or Parsed())))
     prometheus.DELIVERIES.labels(source.name, outcome).inc()
     if rejected is not None and outcome == "rejected":

@@ -308,6 +308,7 @@ def parse(
             payload=json.dumps(event, separators=(",", ":"), sort_keys=True),
             status=status,
             note=note,
+            default_service=default_service,
         )
     )
     return ParsedEvent(kind, tuple(records), status, note)

@@ -380,3 +380,40 @@ def test_cdevents_need_the_bearer_token_and_are_stored_once(
     answer = client.post("/hooks/cdevents", content=body_of(broken), headers=headers)
     assert answer.status_code == 422
     assert "context.timestamp" in answer.json()["error"]
+
+
+def test_cdevents_service_option_is_kept_for_reprocess(
+    client: TestClient, store: Store, hook_settings: Settings
+) -> None:
+    from headway import deliveries
+
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer cd-token"}
+    # Given an incident that names no service, and a merged change whose repository is
+    # TestRepo/TestOrg
+    incident = fixture("cdevents/conformance/incident_reported.json")
+    del incident["subject"]["content"]["service"]
+    change = fixture("cdevents/conformance/change_merged.json")
+    # When they arrive without ?service=, the incident cannot be placed: 422
+    refused = client.post("/hooks/cdevents", content=body_of(incident), headers=headers)
+    assert refused.status_code == 422
+    assert "?service=" in refused.json()["error"]
+    # ... and with ?service=checkout both belong to checkout (the URL wins over the repository)
+    incident["context"]["id"] = "incident-with-service"
+    for payload in (incident, change):
+        answer = client.post(
+            "/hooks/cdevents?service=checkout", content=body_of(payload), headers=headers
+        )
+        assert (answer.status_code, answer.json()["outcome"]) == (200, "accepted")
+    derived = "SELECT id, service FROM {} WHERE source = 'cdevents' ORDER BY id"
+    assert rows(store, derived.format("incidents")) == [("cdevents:incident-123", "checkout")]
+    assert rows(store, derived.format("changes")) == [("cdevents:mySubject123", "checkout")]
+
+    # Then reprocessing derives them exactly as they were derived when they arrived: three
+    # raw deliveries, the refused one still refused and the other two still in checkout
+    result = deliveries.reprocess(store, hook_settings)
+    assert (result.deliveries, result.outcomes) == (3, {"accepted": 2, "rejected": 1})
+    assert rows(store, derived.format("incidents")) == [("cdevents:incident-123", "checkout")]
+    assert rows(store, derived.format("changes")) == [("cdevents:mySubject123", "checkout")]
+    assert rows(
+        store, "SELECT status, default_service FROM raw_events ORDER BY status"
+    ) == [("accepted", "checkout"), ("accepted", "checkout"), ("rejected", None)]
