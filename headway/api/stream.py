@@ -64,37 +64,29 @@ async def stream(request: Request) -> Response:
         return token
     hub: FlagHub = request.app.state.flag_hub
     environment = token.environment or ""
-    queue = hub.subscribe(environment)  # before reading the snapshot, so no change is missed
-    try:
-        first = await asyncio.to_thread(hub.snapshot, environment)
-    except BaseException:
-        hub.unsubscribe(environment, queue)
-        raise
+    await asyncio.to_thread(hub.snapshot, environment)  # load it once, off the event loop
     known = request.headers.get("last-event-id")
 
     async def events() -> AsyncIterator[bytes]:
+        last = known
+        hub.streams += 1
         try:
-            last = first.etag
-            if known != first.etag:
-                yield _event(first)
-            else:
-                yield b": up to date\n\n"
-            while True:
-                try:
-                    # asyncio.timeout, unlike wait_for, starts no task per wait: this loop
-                    # runs once per client per change, so its cost decides fan-out time.
-                    async with asyncio.timeout(PING_SECONDS):
-                        snap = await queue.get()
-                except TimeoutError:
-                    yield b": ping\n\n"
-                    continue
-                if snap is None:  # the server is stopping
-                    return
+            while not hub.closed:
+                snap = hub.snapshot(environment)  # cached: no I/O on the event loop
                 if snap.etag != last:
                     last = snap.etag
                     yield _event(snap)
+                    continue
+                # Take the event before waiting: a change that lands after the check above
+                # sets this very event, so it cannot be missed.
+                wake = hub.event(environment)
+                try:
+                    async with asyncio.timeout(PING_SECONDS):
+                        await wake.wait()
+                except TimeoutError:
+                    yield b": ping\n\n"
         finally:
-            hub.unsubscribe(environment, queue)
+            hub.streams -= 1
 
     return StreamingResponse(
         events(),

@@ -25,12 +25,21 @@ log = logging.getLogger("headway.flags.hub")
 
 
 class FlagHub:
+    """Snapshots per environment, and one wake-up per environment for every stream on it.
+
+    Streams wait on a shared `asyncio.Event`; a change (or the periodic ping) swaps in a fresh
+    event and sets the old one, waking every stream at once. There is no per-stream queue or
+    timer: fan-out cost is one task step and one socket write per stream.
+    """
+
     def __init__(self, service: FlagService) -> None:
         self.service = service
         self._lock = threading.Lock()
         self._snapshots: dict[str, Snapshot] = {}
-        self._subscribers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}
+        self._events: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.streams = 0
+        self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the SSE streams run on."""
@@ -48,8 +57,8 @@ class FlagHub:
         return snap
 
     def refresh(self) -> list[str]:
-        """Rebuild every known environment's snapshot; push and return those that changed."""
-        changed: list[Snapshot] = []
+        """Rebuild every known environment's snapshot; wake streams of those that changed."""
+        changed: list[str] = []
         with self._lock:
             for environment, old in list(self._snapshots.items()):
                 try:
@@ -58,39 +67,30 @@ class FlagHub:
                     continue
                 if new.etag != old.etag:
                     self._snapshots[environment] = new
-                    changed.append(new)
+                    changed.append(environment)
         loop = self._loop
         if loop is not None and changed and not loop.is_closed():
-            for snap in changed:
-                loop.call_soon_threadsafe(self._broadcast, snap)
-        return [s.environment for s in changed]
+            loop.call_soon_threadsafe(self.wake, changed)
+        return changed
 
-    def subscribe(self, environment: str) -> asyncio.Queue[Snapshot | None]:
-        queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(maxsize=1)
-        self._subscribers.setdefault(environment, set()).add(queue)
-        return queue
+    def event(self, environment: str) -> asyncio.Event:
+        """The event the next change of `environment` will set (call on the event loop)."""
+        event = self._events.get(environment)
+        if event is None:
+            event = self._events[environment] = asyncio.Event()
+        return event
 
-    def unsubscribe(self, environment: str, queue: asyncio.Queue[Snapshot | None]) -> None:
-        self._subscribers.get(environment, set()).discard(queue)
-
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
-
-    def _broadcast(self, snap: Snapshot) -> None:
-        for queue in list(self._subscribers.get(snap.environment, ())):
-            _offer(queue, snap)
+    def wake(self, environments: list[str] | None = None) -> None:
+        """Wake the streams of these environments (all if None); call on the event loop."""
+        for environment in list(self._events) if environments is None else environments:
+            old = self._events.pop(environment, None)
+            if old is not None:
+                old.set()
 
     def close(self) -> None:
         """End every stream (server shutdown); call on the event loop."""
-        for queues in self._subscribers.values():
-            for queue in queues:
-                _offer(queue, None)
-
-
-def _offer(queue: asyncio.Queue[Snapshot | None], item: Snapshot | None) -> None:
-    if queue.full():  # only the newest configuration matters
-        queue.get_nowait()
-    queue.put_nowait(item)
+        self.closed = True
+        self.wake()
 
 
 class PgListener:
