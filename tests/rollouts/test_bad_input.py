@@ -1,0 +1,99 @@
+"""Bad rollout requests are refused with a message that says what to change: 4xx over HTTP,
+exit code 2 on the command line, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from headway.api.app import create_app
+from headway.cli import app as cli
+from headway.config import Settings, get_settings
+from headway.flags.service import FlagService
+from headway.rollouts.controller import RolloutService
+from headway.store import open_store
+from tests.rollouts.test_end_to_end import FLAG
+
+GOOD = {
+    "flag": "new-checkout",
+    "treatment": "on",
+    "control": "off",
+    "stages": "1,5,25,100",
+    "guardrails": ["errors:rate:increase:0%:rollback"],
+}
+# (what is wrong, how the request differs from GOOD, the message that must explain it)
+BAD = [
+    (
+        "stages out of order",
+        {"stages": "1,25,5,100"},
+        "stages 1,25,5,100 are out of order: each stage must expose more users",
+    ),
+    (
+        "threshold of the wrong sign",
+        {"guardrails": ["errors:rate:increase:-10%:rollback"]},
+        "write increase:10%, not increase:-10%",
+    ),
+    (
+        "guardrail on an unknown metric",
+        {"guardrails": ["latncy_ms:mean:increase:5%:pause"]},
+        "guardrail metric(s) latncy_ms have never reached Headway for production; "
+        "known metrics: errors",
+    ),
+]
+
+
+@pytest.fixture
+def settings(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A store with the flag on (serving off) and `errors` already reported for it."""
+    store = open_store(engine_settings)
+    flags = FlagService(store)
+    flags.create_flag(FLAG, actor="ana")
+    RolloutService(store, flags).ingest(
+        "production",
+        [{"flag": "new-checkout", "variant": "off", "metric": "errors", "n": 1, "total": 1}],
+    )
+    store.close()
+    monkeypatch.setenv("HEADWAY_DATABASE", engine_settings.database)
+    get_settings.cache_clear()
+    return engine_settings
+
+
+def cli_start(changes: dict[str, object]) -> tuple[int, str]:
+    plan = {**GOOD, **changes}
+    args = ["rollout", "start", "new-checkout", "--variant", "on", "--control", "off"]
+    args += ["--stages", str(plan["stages"]), "--actor", "ana"]
+    for spec in plan["guardrails"]:  # type: ignore[attr-defined]
+        args += ["--guardrail", spec]
+    result = CliRunner().invoke(cli, args)
+    return result.exit_code, " ".join(result.output.split())  # undo line wrapping
+
+
+def test_http_refuses_bad_plans_with_422_and_a_second_rollout_with_409(
+    settings: Settings,
+) -> None:
+    with TestClient(create_app(settings)) as http:
+        for case, changes, message in BAD:
+            answer = http.post("/api/rollouts", json={**GOOD, **changes})
+            assert answer.status_code == 422, case
+            assert message in answer.json()["error"], case
+        # Nothing was started by the refused plans: the good one goes through, once.
+        assert http.post("/api/rollouts", json=GOOD).status_code == 201
+        again = http.post("/api/rollouts", json=GOOD)
+        assert again.status_code == 409
+        assert again.json()["error"] == (
+            "flag 'new-checkout' is already rolling out in production (running at 1%); "
+            "abort or finish it first"
+        )
+
+
+def test_cli_refuses_bad_plans_and_a_second_rollout_with_exit_code_2(settings: Settings) -> None:
+    for case, changes, message in BAD:
+        code, output = cli_start(changes)
+        assert code == 2, case
+        assert output.startswith("error: "), case
+        assert message in output, case
+    assert cli_start({})[0] == 0
+    code, output = cli_start({})
+    assert code == 2
+    assert output.startswith("error: flag 'new-checkout' is already rolling out in production")
