@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener
 from headway.flags.model import ConfigError, Flag, Segment
-from headway.flags.service import Conflict, FlagService, NotFound
+from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.tokens import Token, TokenService
 
 __all__ = ["authenticate", "bearer", "install", "lifespan", "router", "routers"]
@@ -30,11 +30,11 @@ T = TypeVar("T")
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = app.state.store
-    hub_ref: list[FlagHub] = []
-    service = FlagService(store, on_change=lambda: hub_ref[0].refresh() if hub_ref else None)
+    service = FlagService(store)
     hub = FlagHub(service)
-    hub_ref.append(hub)
     hub.bind(asyncio.get_running_loop())
+    # Any flag service writing to this store (ours, the rollout controller's) wakes the streams.
+    stop_listening = on_store_change(store, hub.refresh)
     app.state.flags = service
     app.state.flag_hub = hub
     app.state.tokens = TokenService(store)
@@ -46,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        stop_listening()
         hub.close()
         if listener is not None:
             await asyncio.to_thread(listener.stop)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from headway.flags import store as rows
 from headway.flags.bucketing import rebalance
@@ -30,7 +31,7 @@ from headway.flags.model import (
 from headway.flags.snapshot import config_document
 from headway.store import Store
 
-__all__ = ["Conflict", "FlagService", "NotFound"]
+__all__ = ["Conflict", "FlagService", "NotFound", "on_store_change"]
 
 
 class NotFound(LookupError):
@@ -43,6 +44,24 @@ class Conflict(RuntimeError):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Callbacks run after any flag change committed through any FlagService on a given store, so
+# that a service created elsewhere (the rollout controller's, say) still wakes this process's
+# SDK streams. Other processes learn of changes through PostgreSQL NOTIFY.
+_store_listeners: WeakKeyDictionary[Store, list[Callable[[], object]]] = WeakKeyDictionary()
+
+
+def on_store_change(store: Store, callback: Callable[[], object]) -> Callable[[], None]:
+    """Call `callback` after every flag change on `store`; returns a function that stops it."""
+    _store_listeners.setdefault(store, []).append(callback)
+
+    def remove() -> None:
+        callbacks = _store_listeners.get(store, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove
 
 
 def _carry_allocation(previous: Serve | None, serve: Serve) -> Serve:
@@ -102,6 +121,8 @@ class FlagService:
                 tx.execute(f"NOTIFY {rows.NOTIFY_CHANNEL}")
         if self.on_change is not None:
             self.on_change()
+        for callback in list(_store_listeners.get(self.store, ())):
+            callback()
 
     # -- environments -------------------------------------------------------------------------
 

@@ -141,3 +141,27 @@ def test_bad_key_is_reported_not_raised(live: Live) -> None:
 def test_client_needs_a_url_or_offline() -> None:
     with pytest.raises(ValueError, match="offline=True"):
         Client()
+
+
+def test_changes_through_another_service_instance_reach_streams(live: Live) -> None:
+    # The rollout controller builds its own FlagService on the app's store; its stage moves
+    # must reach SDKs like any change made through the API.
+    from headway.flags.model import Serve, Split, WeightedVariant
+    from headway.flags.service import FlagService
+
+    _setup(live)
+    with Client(live.url, live.server_key, flush_interval=0) as client:
+        assert eventually(lambda: client.connected)
+        other = FlagService(live.app.state.store)
+        serve = Serve(
+            split=Split(
+                weights=[
+                    WeightedVariant(variant="off", weight=95),
+                    WeightedVariant(variant="on", weight=5),
+                ]
+            )
+        )
+        other.set_default_serve("new-checkout", "production", serve, actor="rollout", reason="5 %")
+        assert eventually(
+            lambda: client.evaluate("new-checkout", {"targetingKey": "u"}).reason == "SPLIT"
+        )
