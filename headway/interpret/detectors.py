@@ -33,7 +33,8 @@ LOCAL_STAGE = 0.6  # one stage's median down by 40% or more …
 LOCAL_FLAT = 0.15  # … while end to end moved by less than 15%
 THEATRE_SHARE = 0.35  # deployments that ship nothing users can see
 THEATRE_RISE = 0.15
-THEATRE_VALUE = 1.3  # user-visible changes per day up by at most 30%
+THEATRE_ADDED = 0.6  # at least 60% of the added deployments ship nothing user-visible …
+THEATRE_VALUE = 1.5  # … and user-visible changes per day rose by at most 50%
 REDEFINED_CFR = 0.9  # change fail rate at most 90% of the baseline's …
 REDEFINED_INCIDENTS = 0.7  # … while incidents per deployment stayed at 70% or more
 DRIFT_SHARE = 0.3
@@ -302,7 +303,10 @@ def theatre(scope: Scope, b: Window, a: Window) -> Finding | None:
         return None
     value_b = sum(d["visible"] for d in b.shipping) / b.days
     value_a = sum(d["visible"] for d in a.shipping) / a.days
-    if value_b and value_a > THEATRE_VALUE * value_b:
+    # most of the added deployments are ones that ship nothing users can see
+    added = a.per_day - b.per_day
+    added_invisible = len(a.invisible) / a.days - len(b.invisible) / b.days
+    if added_invisible < THEATRE_ADDED * added or (value_b and value_a > THEATRE_VALUE * value_b):
         return None
     z = z_rise(len(b.invisible), len(b.shipping), len(a.invisible), len(a.shipping))
     level, basis = confidence(z)
