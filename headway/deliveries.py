@@ -26,7 +26,14 @@ import orjson
 from headway import linking
 from headway.config import Settings
 from headway.model import RECORD_TYPES, RawEvent, Service
-from headway.sources.mapping import Derivation, Mapping, Parsed, PayloadError, SeenCommit
+from headway.sources.mapping import (
+    GIT,
+    Derivation,
+    Mapping,
+    Parsed,
+    PayloadError,
+    SeenCommit,
+)
 from headway.store import Store
 
 logger = logging.getLogger(__name__)
@@ -196,6 +203,10 @@ def apply(
     repositories = {r.repository for r in records.values() if getattr(r, "repository", None)}
     repositories |= {c.repository for c in commits}
     reviewed = {r.change_ref for r in records.values() if getattr(r, "change_ref", None)}
+    # where a push's commits and a request's merge commit may have just met
+    merging = {c.repository for c in commits} | {
+        r.repository for r in records.values() if getattr(r, "merge_sha", None) and r.repository
+    }
     with store.transaction():
         _keep_earliest(store, records)
         services = _services(store, mapping, touched)
@@ -203,6 +214,7 @@ def apply(
             [*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived]
         )
         _first_commits(store, repositories)
+        _merged_by_request(store, merging)
         _reviews(store, reviewed)
         if link:
             linking.link(store, settings, {name for name, _ in touched})
@@ -284,7 +296,8 @@ def _in(values: Iterable[str]) -> tuple[str, list[str]]:
 
 
 def _first_commits(store: Store, repositories: set[str]) -> None:
-    """A merged change's first commit: the earliest commit of the push its merge commit headed."""
+    """A merged request's first commit: the earliest commit of the push its merge commit
+    headed. (A commit that reached the main line directly is its own first commit.)"""
     if not repositories:
         return
     marks, params = _in(repositories)
@@ -294,9 +307,25 @@ def _first_commits(store: Store, repositories: set[str]) -> None:
     )
     store.execute(
         f"UPDATE changes SET first_commit_at = {earliest} "
-        f"WHERE repository IN ({marks}) AND merge_sha IS NOT NULL AND {earliest} IS NOT NULL "
-        f"AND (first_commit_at IS NULL OR first_commit_at > {earliest})",
-        params,
+        f"WHERE repository IN ({marks}) AND source <> ? AND merge_sha IS NOT NULL "
+        f"AND {earliest} IS NOT NULL AND (first_commit_at IS NULL OR first_commit_at > {earliest})",
+        [*params, GIT],
+    )
+
+
+def _merged_by_request(store: Store, repositories: set[str]) -> None:
+    """A commit taken for a direct push belongs to a pull or merge request after all when its
+    push's head is that request's merge commit (a rebase or fast-forward merge writes no
+    request number in the commits); the request is the change. Either arrival order."""
+    if not repositories:
+        return
+    marks, params = _in(repositories)
+    store.execute(
+        f"DELETE FROM changes WHERE source = ? AND repository IN ({marks}) AND EXISTS ("
+        "SELECT 1 FROM seen_commits s JOIN changes r ON r.repository = s.repository "
+        "AND r.merge_sha = s.push_head AND r.source <> ? "
+        "WHERE s.repository = changes.repository AND s.sha = changes.merge_sha)",
+        [GIT, *params, GIT],
     )
 
 

@@ -25,6 +25,7 @@ from headway.sources.mapping import (
     Mapping,
     Parsed,
     SeenCommit,
+    direct_changes,
     get,
     labels_of,
     opt,
@@ -114,11 +115,22 @@ def _review(payload: dict[str, Any], mapping: Mapping) -> Parsed:
 
 
 def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
-    repository, _ = _repo(payload, mapping)
+    repository, service = _repo(payload, mapping)
     head = payload.get("after")
     commits = payload.get("commits") or []
     if payload.get("deleted") or not commits or not isinstance(head, str):
         return Parsed.ignore("push lists no commits (a deleted branch or a tag)")
+    # The push's own time: `repository.pushed_at` (epoch seconds), else its head commit's.
+    reached = when(payload, "repository.pushed_at", required=False) or when(
+        payload, "head_commit.timestamp", required=False
+    )
+    direct = direct_changes(
+        repository,
+        service,
+        payload,
+        opt(payload, "repository.default_branch"),
+        reached or max(when(c, "timestamp") for c in commits),
+    )
     seen = tuple(
         SeenCommit(
             source=SOURCE,
@@ -129,7 +141,7 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         )
         for c in commits
     )
-    return Parsed(commits=seen)
+    return Parsed(records=direct, commits=seen)
 
 
 def _deployment_status(payload: dict[str, Any], mapping: Mapping) -> Parsed:

@@ -22,6 +22,7 @@ from headway.sources.mapping import (
     Mapping,
     Parsed,
     SeenCommit,
+    direct_changes,
     get,
     labels_of,
     opt,
@@ -108,7 +109,15 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
             trigger=payload.get("user_username"),
         )
         return Parsed(records=(deployment,), commits=seen)
-    return Parsed(commits=seen)
+    # GitLab sends no push time: the newest commit of the push is the nearest earlier bound.
+    direct = direct_changes(
+        project,
+        service,
+        payload,
+        opt(payload, "project.default_branch"),
+        max(c.committed_at for c in seen),
+    )
+    return Parsed(records=direct, commits=seen)
 
 
 def _pipeline(payload: dict[str, Any], mapping: Mapping) -> Parsed:

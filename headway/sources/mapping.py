@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, overload
 
 from headway.config import Settings
-from headway.model import Context, Service
+from headway.model import Change, Context, Service
 
 _SPACED_OFFSET = re.compile(r" ([+-]\d{2}:?\d{2})$")  # GitLab: 2021-04-28 21:50:00 +0200
 
@@ -200,6 +200,62 @@ def to_datetime(value: Any, path: str) -> datetime:
     raise PayloadError(f"field `{path}` must be a timestamp, got {value!r}")
 
 
+# A commit that names the pull or merge request it came from: GitHub's merge commit, GitHub's
+# squash commit ("Title (#12)") and GitLab's merge commit ("See merge request group/app!3").
+_FROM_REQUEST = re.compile(
+    r"\AMerge pull request #\d+|\A[^\n]*\(#\d+\)[ \t]*(?:\n|\Z)|^See merge request \S+!\d+",
+    re.MULTILINE,
+)
+GIT = "git"  # the git importer's source: a direct commit has the id it gives that commit
+
+
+def direct_changes(
+    repository: str,
+    service: str,
+    pushed: dict[str, Any],
+    default_branch: Any,
+    reached_at: datetime,
+) -> tuple[Change, ...]:
+    """Commits a push put straight on the default branch, each a change of its own.
+
+    The commits a push lists run oldest first; those up to the last one that names a pull or
+    merge request came with that request (which is the change), those after it were pushed
+    directly. A direct commit gets the id `headway import git --repository <repository>`
+    gives the same commit (`git:<repository>/<sha>`), so importing the repository as well
+    does not count it twice. `reached_at` is when it reached the main line (the push).
+    """
+    if not isinstance(default_branch, str) or pushed.get("ref") != f"refs/heads/{default_branch}":
+        return ()
+    commits = [c for c in pushed.get("commits") or [] if isinstance(c, dict)]
+    from_requests = [i for i, c in enumerate(commits) if _FROM_REQUEST.search(_message(c))]
+    direct = commits[from_requests[-1] + 1 :] if from_requests else commits
+    changes = []
+    for commit in direct:
+        sha = text(commit, "id")
+        title = _message(commit).split("\n", 1)[0].strip()
+        committed = when(commit, "timestamp")
+        changes.append(
+            Change(
+                source=GIT,
+                source_id=f"{repository}/{sha}",
+                service=service,
+                repository=repository,
+                author=opt(commit, "author.username") or opt(commit, "author.name"),
+                title=title[:500] or None,
+                first_commit_at=committed,
+                merged_at=max(committed, reached_at),
+                merge_sha=sha,
+                is_revert=title.startswith('Revert "'),
+            )
+        )
+    return tuple(changes)
+
+
+def _message(commit: dict[str, Any]) -> str:
+    message = commit.get("message")
+    return message if isinstance(message, str) else ""
+
+
 def labels_of(items: Any) -> tuple[str, ...]:
     """Label names from a list of strings or of objects with a `name`/`title`."""
     if not isinstance(items, list):
@@ -216,11 +272,13 @@ def labels_of(items: Any) -> tuple[str, ...]:
 
 
 __all__ = [
+    "GIT",
     "Derivation",
     "Mapping",
     "Parsed",
     "PayloadError",
     "SeenCommit",
+    "direct_changes",
     "get",
     "labels_of",
     "opt",
