@@ -9,9 +9,10 @@ Scenarios (every SDK configured offline, from an in-memory document, no network)
 
 Each SDK evaluates the same stream of 1,000 distinct users round-robin. Latency per call is
 measured in batches of 100 calls (time.perf_counter_ns around the batch / 100), so the timer's
-own cost is spread thin; p50 and p99 are over batches. Before timing, each SDK's answers are
-checked against the scenario's intent (share of users served `on`) so no SDK is timed doing
-something else.
+own cost is spread thin; p50 and p99 are over batches. Measurements are interleaved in rounds
+(every SDK and scenario once per round) so that load from other processes falls on all alike.
+Before timing, each SDK's answers are checked against the scenario's intent (share of users
+served `on`) so no SDK is timed doing something else.
 """
 
 from __future__ import annotations
@@ -326,10 +327,10 @@ OURS = {"headway", "headway-via-openfeature"}
 # --- measurement ---------------------------------------------------------------------------------
 
 
-def measure(run: Eval, seconds: float, batch: int = 100) -> tuple[float, float]:
+def measure(run: Eval, seconds: float, samples: list[float], batch: int = 100) -> None:
+    """Append per-call nanoseconds (one sample per batch of `batch` calls) to `samples`."""
     users = USERS
     n = len(users)
-    samples: list[float] = []
     i = 0
     for ctx in users[:200]:  # warm caches
         run(ctx)
@@ -345,8 +346,11 @@ def measure(run: Eval, seconds: float, batch: int = 100) -> tuple[float, float]:
             samples.append((time.perf_counter_ns() - t0) / batch)
     finally:
         gc.enable()
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def summarise(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def check(name: str, scenario: str, run: Eval) -> None:
@@ -360,13 +364,19 @@ def check(name: str, scenario: str, run: Eval) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=0.5, help="timing per SDK and scenario")
+    parser.add_argument("--seconds", type=float, default=1.0, help="timing per SDK and scenario")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="interleaved rounds, so background load hits every SDK alike",
+    )
     parser.add_argument("--only", nargs="*", default=list(SDKS), help="SDKs to run")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
 
-    results: dict[tuple[str, str], tuple[float, float]] = {}
+    runs: dict[tuple[str, str], Eval] = {}
     for name in args.only:
         for scenario in SCENARIOS:
             try:
@@ -375,7 +385,12 @@ def main() -> None:
                 print(f"skipping {name}: {exc} (pip install -e '.[bench]')", file=sys.stderr)
                 break
             check(name, scenario, run)
-            results[name, scenario] = measure(run, args.seconds)
+            runs[name, scenario] = run
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
+    for _ in range(args.rounds):
+        for key, run in runs.items():
+            measure(run, args.seconds / args.rounds, samples[key])
+    results = {key: summarise(values) for key, values in samples.items()}
 
     print(f"Python {sys.version.split()[0]}, ns per evaluation (lower is better)\n")
     header = f"{'sdk':<24}" + "".join(f"{s + ' p50':>12}{s + ' p99':>12}" for s in SCENARIOS)
