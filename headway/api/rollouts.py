@@ -103,6 +103,12 @@ class RolloutCreate(BaseModel):
     )
     alpha: float = Field(0.05, gt=0, lt=1)
     service: str = ""
+    prometheus_url: str | None = Field(None, description="Prometheus server for the queries")
+    prometheus_queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="metric -> PromQL counting its events with $variant and $window",
+        examples=[{"errors": 'sum(increase(errors_total{variant="$variant"}[$window]))'}],
+    )
     actor: str = "api"
 
 

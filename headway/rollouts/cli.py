@@ -121,10 +121,27 @@ def start(
     guardrail: Annotated[list[str] | None, typer.Option("--guardrail", help=GUARDRAIL_HELP)] = None,
     alpha: Annotated[float, typer.Option(help="False-rollback rate for the whole plan.")] = 0.05,
     service: Annotated[str, typer.Option("--service", help="Service the release counts for.")] = "",
+    prometheus_url: Annotated[
+        str | None, typer.Option("--prometheus-url", help="Prometheus for --prometheus-query.")
+    ] = None,
+    prometheus_query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prometheus-query",
+            help="METRIC=PROMQL counting METRIC's events of variant $variant since the start "
+            "($window), e.g. errors='sum(increase(errors_total{variant=\"$variant\"}[$window]))'.",
+        ),
+    ] = None,
     actor: ActorOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Start rolling VARIANT out of FLAG, stage by stage."""
+    queries = {}
+    for item in prometheus_query or []:
+        metric, sep, query = item.partition("=")
+        if not sep or not metric.strip() or not query.strip():
+            raise _fail(f"--prometheus-query {item!r} must be METRIC=PROMQL")
+        queries[metric.strip()] = query.strip()
     body = {
         "flag": flag,
         "environment": env,
@@ -137,6 +154,8 @@ def start(
         "guardrails": guardrail or [],
         "alpha": alpha,
         "service": service,
+        "prometheus_url": prometheus_url,
+        "prometheus_queries": queries,
     }
     actor = actor or getpass.getuser()
     if get_settings().url:

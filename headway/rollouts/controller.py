@@ -10,12 +10,15 @@ release that failed plus the rollback deployment that recovered it.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import statistics
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import httpx
 
 from headway.config import Settings, get_settings
 from headway.flags.model import Flag, Serve, Split, WeightedVariant
@@ -31,6 +34,7 @@ from headway.rollouts.guardrails import (
     judge_guardrail,
 )
 from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutPlan, State
+from headway.rollouts.prometheus import PrometheusError, events_since
 from headway.rollouts.store import (
     EXPOSURES,
     GuardrailSample,
@@ -50,6 +54,8 @@ __all__ = ["SOURCE", "FlagControl", "RolloutError", "RolloutNotFound", "RolloutS
 
 SOURCE = "headway"  # `source` of the deployments and approvals rollouts write
 CONTROLLER = "headway"  # the actor recorded for the controller's own moves
+
+log = logging.getLogger("headway.rollouts")
 
 
 class RolloutError(PlanError):
@@ -90,11 +96,13 @@ class RolloutService:
         flags: FlagControl,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settings: Settings | None = None,
+        prometheus: httpx.Client | None = None,
     ) -> None:
         self.store = store
         self.flags = flags
         self.clock = clock
         self.settings = settings
+        self._prometheus = prometheus
 
     # -- commands ---------------------------------------------------------------------------
     def start(self, plan: RolloutPlan, *, actor: str) -> Rollout:
@@ -126,6 +134,7 @@ class RolloutService:
                 f"({running.state} at {running.percent:g}%); abort or finish it first"
             )
         known = known_metrics(self.store, plan.environment)
+        known |= {metric for metric, _ in plan.prometheus_queries}
         unknown = sorted({g.metric for g in plan.guardrails} - known)
         if unknown:
             raise PlanError(
@@ -273,6 +282,8 @@ class RolloutService:
         share = plan.stages[rollout.stage_index].percent / 100
         if 0 < share < 1:
             decisions.append(check_srm(n_t, n_c, share, alpha=plan.srm_alpha))
+        if plan.prometheus_queries:
+            decisions.append(self._read_prometheus(rollout, now))
         for guardrail in plan.guardrails:
             treatment, control = variant_stats(
                 self.store, rollout, guardrail.metric, guardrail.kind, variants
@@ -287,6 +298,51 @@ class RolloutService:
                 )
             )
         return decisions
+
+    def _read_prometheus(self, rollout: Rollout, now: datetime) -> Decision:
+        """Store each Prometheus metric's events per variant since the rollout started.
+
+        The batch id is the rollout's, so each answer replaces the previous one. When
+        Prometheus cannot answer, the stage waits (it cannot prove itself safe) rather than
+        pausing: the next look tries again.
+        """
+        plan = rollout.parsed_plan
+        if self._prometheus is None:
+            self._prometheus = httpx.Client(timeout=5.0)
+        samples = []
+        try:
+            for metric, query in plan.prometheus_queries:
+                for variant in (plan.treatment, plan.control):
+                    events = events_since(
+                        self._prometheus,
+                        plan.prometheus_url,
+                        query,
+                        variant,
+                        rollout.started_at,
+                        now,
+                    )
+                    samples.append(
+                        {
+                            "flag": plan.flag,
+                            "variant": variant,
+                            "metric": metric,
+                            "n": events,
+                            "total": events,
+                            "sumsq": events,
+                        }
+                    )
+        except PrometheusError as error:
+            log.warning("rollout %s: %s", rollout.id, error)
+            return Decision(
+                "prometheus",
+                Verdict.INSUFFICIENT_DATA,
+                Action.NONE,
+                explanation=f"{error}. The stage waits until Prometheus answers.",
+            )
+        self.ingest(
+            rollout.environment, samples, batch=f"prometheus:{rollout.id}", source="prometheus"
+        )
+        return Decision("prometheus", Verdict.PASS, Action.NONE, explanation="Prometheus read.")
 
     def _judge_and_act(self, rollout: Rollout) -> Rollout:
         plan = rollout.parsed_plan

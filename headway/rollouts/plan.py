@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from headway.rollouts.guardrails import Guardrail, GuardrailError, parse_guardrail
+from headway.rollouts.guardrails import Guardrail, GuardrailError, MetricKind, parse_guardrail
 
 __all__ = [
     "ACTIVE_STATES",
@@ -97,6 +97,9 @@ class RolloutPlan:
     service: str = ""
     no_traffic_after_s: float | None = None  # default: the stage's minimum duration
     extra: dict[str, Any] = field(default_factory=dict)
+    # Metrics whose events are read from Prometheus: (metric, PromQL with $variant, $window).
+    prometheus_url: str = ""
+    prometheus_queries: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         percents = [s.percent for s in self.stages]
@@ -128,6 +131,30 @@ class RolloutPlan:
             raise PlanError("the same guardrail is listed twice; remove one")
         if len(set(metrics)) != len(metrics):
             raise PlanError("a metric is guarded twice with the same kind; keep the strictest one")
+        self._check_prometheus()
+
+    def _check_prometheus(self) -> None:
+        if self.prometheus_queries and not self.prometheus_url.startswith(("http://", "https://")):
+            raise PlanError(
+                "Prometheus queries need --prometheus-url, the server's address, for example "
+                "http://prometheus:9090"
+            )
+        kinds = {g.metric: g.kind for g in self.guardrails}
+        for metric, query in self.prometheus_queries:
+            if "$variant" not in query:
+                raise PlanError(
+                    f"the Prometheus query for {metric} has no $variant: each variant needs its "
+                    f'own count, e.g. sum(increase(errors_total{{variant="$variant"}}[$window]))'
+                )
+            if metric not in kinds:
+                raise PlanError(
+                    f"the Prometheus query for {metric} guards nothing; add a guardrail"
+                )
+            if kinds[metric] is not MetricKind.RATE:
+                raise PlanError(
+                    f"{metric} comes from Prometheus, which gives event counts: guard it as a "
+                    f"rate ({metric}:rate:…), or send its values with the SDK to guard a mean"
+                )
 
     @property
     def guardrail_alpha(self) -> float:
@@ -154,6 +181,8 @@ class RolloutPlan:
                 "service": self.service,
                 "no_traffic_after_s": self.no_traffic_after_s,
                 "extra": self.extra,
+                "prometheus_url": self.prometheus_url,
+                "prometheus_queries": [list(q) for q in self.prometheus_queries],
             },
             sort_keys=True,
         )
@@ -163,6 +192,7 @@ class RolloutPlan:
         data = json.loads(text)
         data["stages"] = tuple(Stage(**s) for s in data["stages"])
         data["guardrails"] = tuple(parse_guardrail(g) for g in data["guardrails"])
+        data["prometheus_queries"] = tuple(tuple(q) for q in data.get("prometheus_queries", []))
         return cls(**data)
 
     @classmethod
@@ -180,6 +210,8 @@ class RolloutPlan:
         guardrails: Iterable[str] = (),
         alpha: float = 0.05,
         service: str = "",
+        prometheus_url: str | None = None,
+        prometheus_queries: Mapping[str, str] | None = None,
     ) -> RolloutPlan:
         """Build a plan from the text a person typed (CLI flags or an API body)."""
         try:
@@ -197,6 +229,8 @@ class RolloutPlan:
             guardrails=parsed,
             alpha=alpha,
             service=service or flag,
+            prometheus_url=prometheus_url or "",
+            prometheus_queries=tuple(sorted((prometheus_queries or {}).items())),
         )
 
 
