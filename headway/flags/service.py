@@ -269,6 +269,7 @@ class FlagService:
             changed = change(before)
             doc = changed.model_dump(mode="json") if isinstance(changed, Flag) else dict(changed)
             doc.update(key=before.key, version=before.version, salt=before.salt)
+            doc.setdefault("archived", before.archived)  # only archive() changes it
             flag = parse_flag(doc, segments=self._segment_keys())
             missing = [e for e in before.environments if e not in flag.environments]
             if missing:
