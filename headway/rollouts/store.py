@@ -92,6 +92,8 @@ class Rollout:
             "min_duration_s": plan.min_duration_s,
             "min_samples": plan.min_samples,
             "alpha": plan.alpha,
+            "prometheus_url": plan.prometheus_url or None,
+            "prometheus_queries": dict(plan.prometheus_queries),
             "started_at": self.started_at.isoformat(),
             "stage_started_at": self.stage_started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,

@@ -3,6 +3,8 @@ exit code 2 on the command line, on DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -97,3 +99,19 @@ def test_cli_refuses_bad_plans_and_a_second_rollout_with_exit_code_2(settings: S
     code, output = cli_start({})
     assert code == 2
     assert output.startswith("error: flag 'new-checkout' is already rolling out in production")
+
+
+def test_cli_reads_prometheus_queries_as_metric_equals_promql(settings: Settings) -> None:
+    base = ["rollout", "start", "new-checkout", "--variant", "on", "--control", "off"]
+    guard = ["--guardrail", "timeouts:rate:increase:0%:rollback"]
+    result = CliRunner().invoke(cli, [*base, *guard, "--prometheus-query", "timeouts"])
+    assert result.exit_code == 2
+    assert "--prometheus-query 'timeouts' must be METRIC=PROMQL" in result.output
+    # `timeouts` never reached Headway, but Prometheus will count it: the plan is accepted.
+    query = 'timeouts=sum(increase(timeouts_total{variant="$variant"}[$window]))'
+    prom = ["--prometheus-url", "http://prometheus:9090", "--prometheus-query", query]
+    result = CliRunner().invoke(cli, [*base, *guard, *prom, "--json"])
+    assert result.exit_code == 0, result.output
+    started = json.loads(result.output)
+    assert started["guardrails"] == ["timeouts:rate:increase:0%:rollback"]
+    assert started["prometheus_queries"] == {"timeouts": query.removeprefix("timeouts=")}
