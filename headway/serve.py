@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -55,15 +60,33 @@ def serve(
         # Open the store first, so a busy or broken store is one clear line, not a traceback.
         with store_for(settings):
             pass
-    uvicorn.run(
-        "headway.serve:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    with _shared_prometheus_counters(workers):
+        uvicorn.run(
+            "headway.serve:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+
+
+@contextmanager
+def _shared_prometheus_counters(workers: int) -> Iterator[None]:
+    """Workers write their delivery counters to one fresh directory (prometheus-client's
+    multiprocess mode) so /metrics counts every worker's deliveries; removed on exit. The
+    variable must be set before a worker imports prometheus_client, hence here."""
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield  # one process, or a directory the operator manages
+        return
+    folder = tempfile.mkdtemp(prefix="headway-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @sources_app.command("status")

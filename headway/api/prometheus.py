@@ -3,10 +3,14 @@
 The DORA gauges cover the trailing 30 days up to the scrape, under the active definition, so
 a Grafana panel over `headway_dora_*` shows how each service's numbers move day by day. They
 are computed at most once per `DORA_CACHE_S` seconds, whatever the scrape rate.
+
+With several workers `headway serve` sets PROMETHEUS_MULTIPROC_DIR before they start, so each
+worker's counters live in files there and a scrape, whichever worker answers it, sums them all.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +25,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -123,8 +128,18 @@ def prometheus_metrics(request: Request) -> Response:
         cache = request.app.state.dora_cache = _DoraCache()
     scrape = CollectorRegistry()
     scrape.register(_Static(cache.families(request.app.state.store)))
-    body = generate_latest(REGISTRY) + generate_latest(scrape)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(_counters()) + generate_latest(scrape), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+def _counters() -> CollectorRegistry:
+    """This process's counters, or every worker's when they share a multiprocess directory."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    every_worker = CollectorRegistry()
+    multiprocess.MultiProcessCollector(every_worker)  # type: ignore[no-untyped-call]
+    return every_worker
 
 
 class _Static:
