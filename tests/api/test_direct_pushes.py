@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from headway.store import Store
-from tests.api.conftest import SECRETS, Hooks, body_of, fixture, rows
+from headway.api.app import create_app
+from headway.config import get_settings
+from headway.store import Store, open_store
+from tests.api.conftest import SECRETS, Hooks, body_of, fixture, rows, with_secrets
+from tests.sources.conftest import RepoBuilder
 
 CHANGES = "SELECT id, service, author, title, first_commit_at, merged_at, merge_sha FROM changes"
 INITIAL = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
@@ -77,9 +81,7 @@ def test_a_gitlab_push_counts_only_the_commits_after_the_merge_request(
     ]
 
 
-def test_a_rebase_merged_pull_request_is_one_change(
-    hooks: Hooks, store: Store
-) -> None:
+def test_a_rebase_merged_pull_request_is_one_change(hooks: Hooks, store: Store) -> None:
     # A rebase merge writes no pull request number into the commits; the pull request's merge
     # commit is the push's head, which is how the push is known to be the pull request's.
     head = "c" * 40
@@ -102,3 +104,39 @@ def test_a_rebase_merged_pull_request_is_one_change(
     assert rows(store, "SELECT id, first_commit_at FROM changes") == [
         ("github:Codertocat/Hello-World#2", datetime(2019, 5, 15, 10, 0))  # the earlier commit
     ]
+
+
+def test_a_direct_commit_imported_from_git_and_pushed_is_one_change(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from headway.cli import app
+
+    # Given the repository imported with `headway import git --repository Codertocat/Hello-World`
+    repo = RepoBuilder(tmp_path / "hello")
+    sha = repo.commit("Initial commit", "2019-05-15T15:19:25+00:00")
+    imported = CliRunner().invoke(
+        app,
+        [
+            "import",
+            "git",
+            str(repo.path),
+            "--service",
+            "Hello-World",
+            "--repository",
+            "Codertocat/Hello-World",
+            "--no-deployments",
+        ],
+    )
+    assert imported.exit_code == 0, imported.output
+    # When GitHub delivers the push of that same commit to master
+    push = fixture("github/push/with-new-branch.payload.json")
+    push["after"] = push["head_commit"]["id"] = push["commits"][0]["id"] = sha
+    settings = with_secrets(get_settings())
+    with TestClient(create_app(settings)) as client:
+        assert Hooks(client).github("push", push).json()["outcome"] == "accepted"
+    # Then it is one change, under the id both paths give it
+    store = open_store(settings)
+    try:
+        assert rows(store, "SELECT id FROM changes") == [(f"git:Codertocat/Hello-World/{sha}",)]
+    finally:
+        store.close()
