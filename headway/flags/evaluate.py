@@ -143,10 +143,16 @@ def _value_test(cond: Condition) -> Callable[[Any], bool]:
     if op in ("in", "not_in"):
         members = frozenset(x)
 
+        def member(v: Any) -> bool:
+            try:
+                return v in members
+            except TypeError:  # an unhashable value (object, set) is in no list of scalars
+                return False
+
         def is_in(v: Any) -> bool:
             if isinstance(v, list | tuple):
-                return any(e in members for e in v if not isinstance(e, dict | list))
-            return not isinstance(v, dict) and v in members
+                return any(member(e) for e in v)
+            return member(v)
 
         if op == "in":
             return is_in

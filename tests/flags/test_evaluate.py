@@ -76,6 +76,8 @@ NOW = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
         ("country", "in", ["FR", "DE"], "DE", True),
         ("country", "in", ["FR", "DE"], "US", False),
         ("groups", "in", ["beta"], ["staff", "beta"], True),  # a list attribute overlaps
+        ("groups", "in", ["beta"], [{"odd": 1}, "beta"], True),  # odd elements are skipped
+        ("groups", "in", ["beta"], {"beta"}, False),  # a set is not a JSON value: no match
         ("country", "not_in", ["FR"], "US", True),
         ("email", "contains", "@acme", "jo@acme.com", True),
         ("groups", "contains", "beta", ["beta"], True),
@@ -273,6 +275,9 @@ def test_evaluation_never_raises(context: dict[str, Any]) -> None:
     }  # type: ignore[list-item]
     result = compile_flag(_every_operator_flag(), "production", segments).evaluate(context)
     assert result.reason in {"TARGETING_MATCH", "SPLIT", "DEFAULT", "ERROR"}
+    # Odd attribute values make rules fall through; the only error left is the default
+    # split finding no usable targeting key.
+    assert result.error_code in (None, "TARGETING_KEY_MISSING")
     assert (result.error_code is None) == (result.reason != "ERROR")
 
 
