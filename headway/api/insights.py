@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from headway.api.app import StoreDep
+from headway.api.params import (
+    By,
+    Context,
+    Definition,
+    Each,
+    Levels,
+    Month,
+    Service,
+    Since,
+    Team,
+    Until,
+    bad_input,
+)
 from headway.definitions import DefinitionError
 from headway.interpret import detectors, notes, review
 from headway.metrics import flow, signals
@@ -17,17 +30,8 @@ from headway.query import QueryError, definition_of, period_of, scope_of
 
 router = APIRouter(prefix="/api", tags=["insights"])
 
-Service = Annotated[str | None, Query(description="Only this service.")]
-Team = Annotated[str | None, Query(description="Only this team's services.")]
-Context = Annotated[str | None, Query(description="Only services of this operating context.")]
-Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, UTC).")]
-Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
-Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
-Each = Annotated[Literal["service", "team", "context"] | None, Query(
-    description="One result per service, team or context inside the scope.")]
-Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
-Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
-AiList = Annotated[list[str] | None, Query(description="Replaces the default AI-assisted rule part.")]
+AiList = Annotated[list[str] | None,
+                   Query(description="Replaces the default AI-assisted rule part.")]
 
 
 def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
@@ -37,15 +41,12 @@ def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
     return {**doc, "notes": notes.for_scope(store, scope, period)}
 
 
-def _bad(error: Exception) -> HTTPException:
-    status = 404 if isinstance(error, ScopeError) and "no " in str(error)[:3] else 400
-    return HTTPException(status_code=status, detail=str(error))
 
 
 @router.get("/flow", summary="Lead time split into stages, with where work waits longest")
 def get_flow(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
              since: Since = None, until: Until = None,
-             by: Annotated[Literal["week", "month"] | None, Query()] = None, each: Each = None,
+             by: By = None, each: Each = None,
              definition: Definition = None) -> Any:
     try:
         defn = definition_of(store, definition)
@@ -56,7 +57,7 @@ def get_flow(store: StoreDep, service: Service = None, team: Team = None, contex
                     for b in flow.breakdown_each(store, defn, each, period, scope, by)]
         return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
     except (QueryError, ScopeError, DefinitionError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None
 
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
@@ -78,7 +79,7 @@ def get_signals(store: StoreDep, service: Service = None, team: Team = None,
                     for key, members in flow.group_members(store, each, scope).items()]
         return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
     except (QueryError, ScopeError, DefinitionError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None
 
 
 @router.get("/findings", summary="Detector findings for a month, against the two months before")
@@ -88,7 +89,7 @@ def get_findings(store: StoreDep, period: Month, service: Service = None, team: 
         defn = definition_of(store, definition)
         return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
     except (QueryError, ScopeError, DefinitionError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None
 
 
 @router.get("/review", summary="The monthly review document (JSON)")
@@ -100,7 +101,7 @@ def get_review(store: StoreDep, period: Month, service: Service = None, team: Te
         return review.build(store, defn, scope_of(service, team, context), review.month(period),
                             year=levels)
     except (QueryError, ScopeError, DefinitionError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None
 
 
 @router.get("/review.html", summary="The monthly review as a self-contained page",
@@ -127,7 +128,7 @@ def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
         return notes.add(store, notes.parse_scope(body.scope), notes.parse_period(body.period),
                          body.text, author=body.author)
     except (QueryError, ScopeError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None
 
 
 @router.get("/notes", summary="Notes on a scope overlapping a period")
@@ -137,4 +138,4 @@ def get_notes(store: StoreDep, period: Annotated[str, Query(description="As for 
     try:
         return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
     except (QueryError, ScopeError) as error:
-        raise _bad(error) from None
+        raise bad_input(error) from None

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter
 
 from headway.api.app import StoreDep
+from headway.api.params import (
+    By,
+    Context,
+    Definition,
+    Each,
+    Levels,
+    Limit,
+    Service,
+    Since,
+    Team,
+    Until,
+    bad_input,
+)
 from headway.definitions import DefinitionError
 from headway.metrics import dora, records
 from headway.metrics.dora import ScopeError
@@ -14,26 +27,11 @@ from headway.query import QueryError, definition_of, period_of, scope_of
 
 router = APIRouter(prefix="/api", tags=["metrics"])
 
-Service = Annotated[str | None, Query(description="Only this service.")]
-Team = Annotated[str | None, Query(description="Only this team's services.")]
-Context = Annotated[str | None, Query(description="Only services of this operating context.")]
-Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, UTC).")]
-Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
-Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
-Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
-Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")]
-
-
-def _bad_input(error: Exception) -> HTTPException:
-    return HTTPException(status_code=400 if not isinstance(error, ScopeError) or "unknown" in str(error)
-                         else 404, detail=str(error))
-
 
 @router.get("/metrics", summary="The five DORA metrics for a scope and period")
-def get_metrics(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
-                since: Since = None, until: Until = None,
-                by: Annotated[Literal["week", "month"] | None, Query()] = None,
-                each: Annotated[Literal["service", "team", "context"] | None, Query()] = None,
+def get_metrics(store: StoreDep, service: Service = None, team: Team = None,
+                context: Context = None, since: Since = None, until: Until = None,
+                by: By = None, each: Each = None,
                 definition: Definition = None, levels: Levels = "2024") -> Any:
     try:
         defn = definition_of(store, definition)
@@ -44,13 +42,13 @@ def get_metrics(store: StoreDep, service: Service = None, team: Team = None, con
                                                            within=scope)]
         return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
     except (QueryError, ScopeError, DefinitionError) as error:
-        raise _bad_input(error) from None
+        raise bad_input(error) from None
 
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]
-    def handler(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
-                since: Since = None, until: Until = None, definition: Definition = None,
-                limit: Limit = None) -> list[dict[str, Any]]:
+    def handler(store: StoreDep, service: Service = None, team: Team = None,
+                context: Context = None, since: Since = None, until: Until = None,
+                definition: Definition = None, limit: Limit = None) -> list[dict[str, Any]]:
         try:
             defn = definition_of(store, definition)
             scope = scope_of(service, team, context)
@@ -61,7 +59,7 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
                 return records.changes(store, defn, scope, period, limit)
             return records.incidents(store, scope, period, limit)
         except (QueryError, ScopeError, DefinitionError) as error:
-            raise _bad_input(error) from None
+            raise bad_input(error) from None
 
     handler.__name__ = f"list_{kind}"
     return handler

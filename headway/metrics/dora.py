@@ -22,6 +22,10 @@ class ScopeError(ValueError):
     pass
 
 
+class UnknownScope(ScopeError):
+    """A service, team or context name the store does not know."""
+
+
 @dataclass(frozen=True)
 class Scope:
     kind: str = "organisation"
@@ -99,7 +103,7 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
     if not chosen:
         names = sorted({r[column] for r in known})
         hint = f"known {scope.kind}s: {', '.join(names)}" if names else "the store is empty; import data first"
-        raise ScopeError(f"no {scope.kind} named {scope.name!r}; {hint}")
+        raise UnknownScope(f"no {scope.kind} named {scope.name!r}; {hint}")
     return chosen
 
 
