@@ -80,10 +80,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
-    from headway.api import metrics, rollouts
+    from headway.api import flags, hooks, imports, insights, metrics, prometheus, rollouts
 
-    from headway.api import hooks, imports, prometheus
-    from headway.api import insights  # flow, signals, findings, review, notes
-
-    return [metrics.router, hooks.router, imports.router, prometheus.router, rollouts.router,
-            rollouts.sdk_router, insights.router]
+    return [
+        metrics.router, insights.router,  # read API: metrics, records, flow, signals, review
+        hooks.router, imports.router,  # webhooks and remote import
+        *flags.routers(),  # flag admin API, SDK config and stream, OFREP
+        rollouts.router, rollouts.sdk_router,
+        prometheus.router,
+    ]

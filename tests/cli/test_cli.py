@@ -151,3 +151,13 @@ def test_demo_prints_every_team_and_service() -> None:
         assert name in result.output
     assert "definition dora@1" in result.output
     assert "levels 2024" in result.output
+
+
+def test_the_served_app_has_every_surface() -> None:
+    from headway.api.app import create_app
+
+    paths = set(create_app().openapi()["paths"])
+    for path in ("/healthz", "/api/metrics", "/api/deployments", "/api/flow", "/hooks/github",
+                 "/api/flags", "/sdk/config", "/sdk/stream", "/ofrep/v1/evaluate/flags",
+                 "/api/rollouts"):
+        assert path in paths, path
