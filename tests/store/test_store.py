@@ -148,3 +148,31 @@ def test_deliveries_of_one_id_in_one_batch_merge(store: Store) -> None:
     result = store.write([opened, failed])
     assert result.new == {"deployments": 1}
     assert store.query("SELECT version, status FROM deployments") == [("v7", "failure")]
+
+
+def test_csv_import_and_its_errors(tmp_path: Path) -> None:
+    good = tmp_path / "deployments.csv"
+    good.write_text(
+        "source,source_id,service,finished_at,kind,recovers\n"
+        "ci,1,api,2026-10-01T12:00:00Z,,\n"
+        "ci,2,api,2026-10-01T13:00:00+01:00,rollback,ci:1\n"
+    )
+    result = runner.invoke(app, ["import", "csv", str(good), "--type", "deployment"])
+    assert result.exit_code == 0, result.output
+    store = open_store()
+    # 13:00+01:00 is 12:00 UTC; the empty `kind` cell means the default, deploy
+    assert store.query("SELECT id, kind, finished_at, recovers_id FROM deployments ORDER BY id") == [
+        ("ci:1", "deploy", datetime(2026, 10, 1, 12), None),
+        ("ci:2", "rollback", datetime(2026, 10, 1, 12), "ci:1"),
+    ]
+    store.close()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source,source_id,service,finished_at\nci,3,api,2026-10-01T12:00:00Z\nci,4,api,soon\n")
+    result = runner.invoke(app, ["import", "csv", str(bad), "--type", "deployment"])
+    assert result.exit_code == 2
+    assert f"{bad}:3: deployment field 'finished_at': expected an ISO 8601 timestamp" in " ".join(
+        result.output.split())
+    store = open_store()
+    assert store.count("deployments") == 2  # ci:3 was not written either
+    store.close()
