@@ -29,6 +29,7 @@ class PostgresStore(Store):
                 "Check HEADWAY_DATABASE and that the server is running."
             ) from None
         self._con.execute("SET TIME ZONE 'UTC'")
+        self._batch_tables: set[str] = set()
 
     def _sql(self, sql: str) -> str:
         return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
@@ -42,23 +43,33 @@ class PostgresStore(Store):
     def _commit(self) -> None:
         self._con.execute("COMMIT")
 
-    def _rollback(self) -> None:
-        self._con.execute("ROLLBACK")
-
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         quoted = ", ".join(f'"{c}"' for c in cols)
         cur = self._con.cursor()
-        cur.execute(f"CREATE TEMP TABLE _headway_batch (LIKE {table}) ON COMMIT DROP")
-        with cur.copy(f"COPY _headway_batch ({quoted}) FROM STDIN") as copy:
+        batch = self._batch_table(table)
+        with cur.copy(f"COPY {batch} ({quoted}) FROM STDIN") as copy:
             for row in rows:
                 # a `timestamp` column would drop an offset; store the UTC wall time instead
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
         # xmax is 0 on a row version this statement inserted and set on one it updated, so
         # the new rows are counted without scanning the table
-        cur.execute(self.upsert_sql(table, cols, "_headway_batch") + " RETURNING (xmax = 0)")
+        cur.execute(self.upsert_sql(table, cols, batch) + " RETURNING (xmax = 0)")
         new = sum(1 for (inserted,) in cur.fetchall() if inserted)
-        cur.execute("DROP TABLE _headway_batch")
+        cur.execute(f"TRUNCATE {batch}")
         return new
+
+    def _batch_table(self, table: str) -> str:
+        """A session's staging table for `table`, created once rather than per write: creating
+        and dropping one per write and table cost more catalog work than small batches' rows."""
+        name = f"_headway_batch_{table}"
+        if table not in self._batch_tables:
+            self._con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {table})")
+            self._batch_tables.add(table)
+        return name
+
+    def _rollback(self) -> None:
+        self._con.execute("ROLLBACK")
+        self._batch_tables.clear()  # created in the rolled-back transaction: gone with it
 
     def close(self) -> None:
         self._con.close()
