@@ -12,7 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 import typer.core
 
@@ -39,10 +38,10 @@ class _LazyGroup(typer.core.TyperGroup):
         "tokens": ("headway.flags.cli", "tokens_app"),
     }
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, name: str) -> Any:
         if name in self.lazy and name not in self.commands:
             module, attr = self.lazy[name]
             command = typer.main.get_command(getattr(importlib.import_module(module), attr))

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         default=["Incident"], description="Jira issue types recorded as incidents.")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def, override]
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
                                    dotenv_settings, file_secret_settings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 

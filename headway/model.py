@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -225,9 +224,15 @@ RECORD_TYPES: dict[str, type[Any]] = {
 }
 
 
-@cache
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_ROW_MAKERS: dict[type[Any], tuple[Any, tuple[int, ...]]] = {}
+
+
 def field_names(record_type: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(record_type))
+    names = _NAMES.get(record_type)
+    if names is None:
+        names = _NAMES[record_type] = tuple(f.name for f in fields(record_type))
+    return names
 
 
 def columns(record_type: type[Any]) -> tuple[str, ...]:
@@ -236,11 +241,12 @@ def columns(record_type: type[Any]) -> tuple[str, ...]:
     return names if record_type is Service else ("id", *names)
 
 
-@cache
 def _row_maker(record_type: type[Any]) -> tuple[Any, tuple[int, ...]]:
-    names = field_names(record_type)
-    lists = tuple(i for i, f in enumerate(fields(record_type)) if str(f.type).startswith("tuple"))
-    return attrgetter(*names), lists
+    maker = _ROW_MAKERS.get(record_type)
+    if maker is None:
+        lists = tuple(i for i, f in enumerate(fields(record_type)) if str(f.type).startswith("tuple"))
+        maker = _ROW_MAKERS[record_type] = (attrgetter(*field_names(record_type)), lists)
+    return maker
 
 
 def as_row(record: Any) -> tuple[Any, ...]:

@@ -513,7 +513,7 @@ def segment_put(
 
 @segment_app.command("list")
 def segment_list(format: FormatOpt = Format.table) -> None:
-    """List segments."""
+    """List segments: reusable groups of users that rules refer to by key."""
     segments = _service_call(lambda s: s.list_segments())
     if format is Format.json:
         emit_json([s.model_dump(mode="json") for s in segments])

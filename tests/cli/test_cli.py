@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -16,12 +16,12 @@ SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
 runner = CliRunner()
 
 
-def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
+def _commands(group: Any, prefix: list[str]) -> list[list[str]]:
     out = [prefix]
-    ctx = click.Context(group)
+    ctx = typer.Context(group)
     for name in group.list_commands(ctx):  # lazy groups load here too
         command = group.get_command(ctx, name)
-        if isinstance(command, click.Group):
+        if hasattr(command, "list_commands"):  # a group (typer bundles its own click)
             out += _commands(command, [*prefix, name])
         else:
             out.append([*prefix, name])
@@ -40,7 +40,7 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     click_command = typer.main.get_command(app)
     for part in command:
         click_command = click_command.get_command(  # type: ignore[attr-defined]
-            click.Context(click_command), part)
+            typer.Context(click_command), part)
     assert len((click_command.help or "").split()) >= 4, f"{command} needs a real description"
 
 
