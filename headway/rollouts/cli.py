@@ -101,7 +101,9 @@ def _show(rollout: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def start(
     flag: Annotated[str, typer.Argument(help="Flag key.")],
-    variant: Annotated[str, typer.Option("--variant", help="Variant to roll out.")],
+    variant: Annotated[str | None, typer.Option(
+        "--variant", help="Variant to roll out (default: the one the flag does not serve now, "
+        "when there is only one, as for a boolean flag).")] = None,
     env: EnvOpt = "production",
     control: Annotated[
         str | None, typer.Option("--control", help="Variant the rest keep (default: served now).")
@@ -135,7 +137,7 @@ def start(
     actor: ActorOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Start rolling VARIANT out of FLAG, stage by stage."""
+    """Start rolling a variant of FLAG out, stage by stage, judged by the guardrails."""
     queries = {}
     for item in prometheus_query or []:
         metric, sep, query = item.partition("=")
@@ -159,8 +161,8 @@ def start(
     }
     actor = actor or getpass.getuser()
     if get_settings().url:
-        if control is None:
-            raise _fail("give --control when talking to a server")
+        if control is None or variant is None:
+            raise _fail("give --variant and --control when talking to a server")
         _show(_remote("POST", "", {**body, "actor": actor}), as_json)
         return
     with _service() as svc:
@@ -170,6 +172,12 @@ def start(
             if env_config is None or env_config.default.variant is None:
                 raise _fail("give --control: the flag does not serve a single variant now")
             body["control"] = env_config.default.variant
+        if variant is None:
+            found = svc.flags.get_flag(flag)
+            others = [v.key for v in found.variants if v.key != body["control"]] if found else []
+            if len(others) != 1:
+                raise _fail(f"give --variant: {flag} could roll out any of {', '.join(others)}")
+            body["treatment"] = others[0]
         plan = RolloutPlan.build(**body)  # type: ignore[arg-type]
         _show(svc.start(plan, actor=actor).as_dict(), as_json)
 
