@@ -12,10 +12,11 @@ import fnmatch
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from headway.model import Change, Deployment, Service, record_id
 
@@ -412,12 +413,224 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
     """Canonical records from a history snapshot. Pure: same history, same records."""
     repo = opts.repository
     tags = [t for t in release_tags(refs, opts) if t.sha in commits]
+    mainline, on_main, _ = _main_line(commits, [refs.head, *(t.sha for t in tags)])
+    owner, members = _owners(commits, mainline, on_main)
 
-    # The main line: first-parent chains of the main branch and of every release tag (so
-    # fixes made on release branches are changes too).
+    # Earliest release containing each commit: walk from each tag in time order, stopping at
+    # commits an earlier tag already reached (their ancestors are all reached too).
+    first_tag: dict[str, str] = {}
+    for tag in tags:
+        dep_id = deployment_id(repo, tag)
+        stack = [tag.sha]
+        while stack:
+            c = stack.pop()
+            if c in first_tag or c not in commits:
+                continue
+            first_tag[c] = dep_id
+            stack.extend(commits[c].parents)
+
+    changes, by_number = _main_line_changes(commits, mainline, members, first_tag)
+
+    def change_of(sha: str) -> str | None:
+        main = owner.get(sha)
+        return main if main in changes else None
+
+    reverts = _revert_links(
+        [commits[s] for s in owner],
+        change_of,
+        lambda prefix: _expand(prefix, commits),
+        by_number.get,
+        {},
+    )
+    times = {deployment_id(repo, t): t.time for t in tags}
+    failed, recovers = _failures(
+        [(sha, target, commits[sha].committed) for sha, target in reverts.items()],
+        lambda sha: changes[sha].deployment,
+        times.__getitem__,
+    )
+    nowhere = undeployed_ref(repo)
+    out = [
+        _change(opts, commits[sha], info, reverts.get(sha), nowhere)
+        for sha, info in changes.items()
+    ]
+    return Derived(
+        Service(name=opts.service, team=opts.team, repository=repo),
+        out,
+        [_deployment(opts, t, recovers.get(deployment_id(repo, t))) for t in tags],
+        {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
+        undeployed=sum(1 for c in changes.values() if c.deployment is None),
+    )
+
+
+class NeedsFullImport(Exception):
+    """The repository moved in a way an import of only what is new cannot follow (a main
+    branch that no longer continues from the last import, a tag on commits an earlier change
+    owns, a revert of a commit inside an earlier pull request): derive everything again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A change an earlier import wrote, as far as linking new history to it needs."""
+
+    sha: str
+    deployment: str | None  # id of the deployment shipping it, None when none does yet
+    reverts: str | None  # sha of the change it reverts
+    committed: int
+
+
+class Previous(Protocol):
+    """What an earlier import of the same repository established (store and git lookups)."""
+
+    head: str | None  # the main line's commit then
+    deployments: dict[str, tuple[str, str | None]]  # deployment id -> (tag's commit, recovers)
+
+    def changes(self, shas: Collection[str]) -> dict[str, Stored]:
+        """Those of `shas` that are stored changes."""
+        ...
+
+    def reverts(self) -> list[Stored]:
+        """Every stored change that reverts another."""
+        ...
+
+    def first_with_number(self, number: int) -> str | None:
+        """The stored change with pull request `number` (the first merged)."""
+        ...
+
+    def resolve(self, prefix: str) -> str | None:
+        """The commit an abbreviated sha names, None when none or several do."""
+        ...
+
+    def first_contained_by(self, tag: Tag, earlier: Sequence[Tag]) -> list[str]:
+        """Commits `tag` contains and no tag in `earlier` does."""
+        ...
+
+
+@dataclass
+class Delta:
+    """What a re-import writes: new records, and stored ones whose links moved."""
+
+    service: Service
+    added: list[Change]  # new changes, sizes not yet known
+    relinked: list[Change]  # stored changes shipped by a new, earlier release (partial records)
+    deployments: list[Deployment]  # new releases, and stored ones whose `recovers` changed
+    cleared: list[str]  # stored deployments that no longer recover anything
+    failed: dict[str, str]  # every failed deployment id -> id of the revert that shows it
+
+    def records(self) -> Iterator[Service | Change | Deployment]:
+        yield self.service
+        yield from self.deployments
+        yield from self.added
+        yield from self.relinked
+
+
+def derive_since(
+    commits: dict[str, Commit], refs: Refs, opts: Options, previous: Previous
+) -> Delta:
+    """The records `derive` would change, given only the commits an earlier import did not
+    cover (`commits`: those its main branch and release tags do not reach) and what that
+    import stored. Raises NeedsFullImport when the history moved in a way only a full
+    derivation can follow."""
+    repo = opts.repository
+    tags = release_tags(refs, opts)
+    by_id = {deployment_id(repo, t): t for t in tags}
+    for dep_id, (sha, _) in previous.deployments.items():
+        if dep_id not in by_id or by_id[dep_id].sha != sha:
+            raise NeedsFullImport(f"release {dep_id} is no longer the earliest tag on its commit")
+    new_tags = [t for t in tags if deployment_id(repo, t) not in previous.deployments]
+
+    # New main-line commits: the main branch must continue from where it was, and a new
+    # release tag's first-parent chain must join the old main line (not an old pull request).
+    mainline, on_main, stops = _main_line(commits, [refs.head, *(t.sha for t in new_tags)])
+    if previous.head and stops[0] != previous.head:
+        raise NeedsFullImport("the main branch does not continue from the last import")
+    released = {sha for sha, _ in previous.deployments.values()}
+    joins = {s for s in stops[1:] if s} - released - {previous.head}
+    if joins - set(previous.changes(joins)):
+        raise NeedsFullImport("a new release tag's first-parent chain runs through old commits")
+    owner, members = _owners(commits, mainline, on_main)
+
+    # Earliest release: a new tag ships what it contains and no earlier tag does, new
+    # commits and old ones alike (a tag added later on old commits).
+    shipped: dict[str, str] = {}
+    for i, tag in enumerate(tags):
+        if tag in new_tags:
+            for sha in previous.first_contained_by(tag, tags[:i]):
+                shipped.setdefault(sha, deployment_id(repo, tag))
+    stored = previous.changes([s for s in shipped if s not in commits])
+    changes, by_number = _main_line_changes(commits, mainline, members, shipped)
+
+    def change_of(sha: str) -> str | None:
+        if sha in commits:
+            main = owner.get(sha)
+            return main if main in changes else None
+        if sha in stored or previous.changes([sha]):
+            return sha
+        if previous.resolve(sha) is None:
+            return None  # not in the repository at all
+        raise NeedsFullImport(f"a new revert names {sha[:_SHORT]}, inside an earlier change")
+
+    old_reverts = previous.reverts()
+    reverts = _revert_links(
+        [commits[s] for s in owner],
+        change_of,
+        previous.resolve,
+        lambda n: previous.first_with_number(n) or by_number.get(n),
+        {r.sha: r.reverts or "" for r in old_reverts},
+    )
+    links = [(r.sha, r.reverts, r.committed) for r in old_reverts if r.reverts]
+    links += [(sha, target, commits[sha].committed) for sha, target in reverts.items()]
+    known = {**previous.changes({t for _, t, _ in links} - set(commits)), **stored}
+    known.update((r.sha, r) for r in old_reverts)
+
+    def deployment_of(sha: str) -> str | None:
+        if sha in shipped or sha in commits:
+            return shipped.get(sha)
+        return known[sha].deployment if sha in known else None
+
+    failed, recovers = _failures(links, deployment_of, lambda d: by_id[d].time)
+    deployments = [_deployment(opts, t, recovers.get(deployment_id(repo, t))) for t in new_tags]
+    cleared = []
+    for dep_id, (_, had) in previous.deployments.items():
+        if recovers.get(dep_id) != had:
+            if recovers.get(dep_id) is None:
+                cleared.append(dep_id)
+            else:
+                deployments.append(_deployment(opts, by_id[dep_id], recovers[dep_id]))
+    nowhere = undeployed_ref(repo)
+    return Delta(
+        Service(name=opts.service, team=opts.team, repository=repo),
+        [_change(opts, commits[s], info, reverts.get(s), nowhere) for s, info in changes.items()],
+        [
+            Change(
+                source=SOURCE,
+                source_id=f"{repo}/{sha}",
+                service=opts.service,
+                repository=repo,
+                is_revert=change.reverts is not None,
+                deployment_ref=shipped[sha],
+            )
+            for sha, change in stored.items()
+            if change.deployment != shipped[sha]
+        ],
+        deployments,
+        cleared,
+        {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
+    )
+
+
+def deployment_id(repository: str, tag: Tag) -> str:
+    return record_id(SOURCE, f"{repository}/tag/{tag.name}")
+
+
+def _main_line(
+    commits: dict[str, Commit], tips: Sequence[str | None]
+) -> tuple[list[str], set[str], list[str | None]]:
+    """The first-parent chains from `tips` (oldest first within each chain, so earlier merges
+    own shared commits), and for each tip the commit outside `commits` its chain ran into."""
     mainline: list[str] = []
     on_main: set[str] = set()
-    for tip in [refs.head, *(t.sha for t in tags)]:
+    stops: list[str | None] = []
+    for tip in tips:
         chain = []
         sha = tip
         while sha and sha not in on_main and sha in commits:
@@ -425,16 +638,21 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
             chain.append(sha)
             parents = commits[sha].parents
             sha = parents[0] if parents else None
-        mainline.extend(reversed(chain))  # oldest first: earlier merges own shared commits
+        stops.append(sha if sha and sha not in on_main else None)
+        mainline.extend(reversed(chain))
+    return mainline, on_main, stops
 
-    # Each main-line commit is a change; a merge also owns the branch commits it brought in.
+
+def _owners(
+    commits: dict[str, Commit], mainline: list[str], on_main: set[str]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each main-line commit is a change; a merge also owns the branch commits it brought in."""
     owner: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     for sha in mainline:
-        commit = commits[sha]
         owner[sha] = sha
         brought: list[str] = []
-        stack = list(commit.parents[1:])
+        stack = list(commits[sha].parents[1:])
         while stack:
             c = stack.pop()
             if c in on_main or c in owner or c not in commits:
@@ -443,21 +661,25 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
             brought.append(c)
             stack.extend(commits[c].parents)
         members[sha] = brought
+    return owner, members
 
-    # Earliest release containing each commit: walk from each tag in time order, stopping at
-    # commits an earlier tag already reached (their ancestors are all reached too).
-    first_tag: dict[str, int] = {}
-    for i, tag in enumerate(tags):
-        stack = [tag.sha]
-        while stack:
-            c = stack.pop()
-            if c in first_tag or c not in commits:
-                continue
-            first_tag[c] = i
-            stack.extend(commits[c].parents)
-    dep_ids = [record_id(SOURCE, f"{repo}/tag/{t.name}") for t in tags]
 
-    changes: dict[str, dict[str, object]] = {}
+@dataclass(slots=True)
+class _Info:
+    number: int | None
+    title: str
+    author: str
+    first: int
+    deployment: str | None
+
+
+def _main_line_changes(
+    commits: dict[str, Commit],
+    mainline: list[str],
+    members: dict[str, list[str]],
+    shipped: dict[str, str],
+) -> tuple[dict[str, _Info], dict[int, str]]:
+    changes: dict[str, _Info] = {}
     by_number: dict[int, str] = {}
     for sha in mainline:
         commit = commits[sha]
@@ -466,105 +688,93 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
             continue  # a merge that brought nothing new (syncing branches) is not a change
         if number is not None:
             by_number.setdefault(number, sha)
-        shipped_by = first_tag.get(sha)
-        changes[sha] = {
-            "number": number,
-            "title": title,
-            "author": author,
-            "first": first,
-            "deployment": dep_ids[shipped_by] if shipped_by is not None else None,
-        }
+        changes[sha] = _Info(number, title, author, first, shipped.get(sha))
+    return changes, by_number
 
-    def change_of(sha: str) -> str | None:
-        main = owner.get(sha)
-        return main if main in changes else None
 
-    # Reverts, oldest first so that reverting a revert (a reland) is recognised as such.
+def _revert_links(
+    candidates: list[Commit],
+    change_of: Callable[[str], str | None],
+    expand: Callable[[str], str | None],
+    number: Callable[[int], str | None],
+    known: dict[str, str],
+) -> dict[str, str]:
+    """Reverting change -> reverted change, among `candidates` (commits owned by changes).
+    `known` holds reverts found earlier, so that reverting one is recognised as a reland."""
     reverts: dict[str, str] = {}
-    for sha in sorted(
-        (s for s in owner if "Revert" in commits[s].message or "revert" in commits[s].message),
-        key=lambda s: commits[s].committed,
+    for commit in sorted(
+        (c for c in candidates if "Revert" in c.message or "revert" in c.message),
+        key=lambda c: c.committed,
     ):
-        mine = change_of(sha)
+        mine = change_of(commit.sha)
         if mine is None or mine in reverts:
             continue
-        target = _reverted(commits[sha], commits, by_number, change_of)
+        target = _reverted(commit, expand, number, change_of)
         if target is None or target == mine:
             continue
-        if target in reverts:  # reverting a revert puts the change back: not a failure
+        if target in reverts or target in known:  # reverting a revert: a reland, not a failure
             continue
         reverts[mine] = target
+    return reverts
 
-    deployments = {
-        dep_ids[i]: Deployment(
-            source=SOURCE,
-            source_id=f"{repo}/tag/{t.name}",
-            service=opts.service,
-            finished_at=_time(t.time),
-            environment=opts.environment,
-            sha=t.sha,
-            version=t.name,
-            trigger="tag",
-        )
-        for i, t in enumerate(tags)
-    }
+
+def _failures(
+    reverts: list[tuple[str, str, int]],
+    deployment_of: Callable[[str], str | None],
+    deployed_at: Callable[[str], int],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(failed deployment -> first revert showing it, recovering deployment -> the failed one)
+    from (revert, reverted change, revert's commit time) triples."""
     failed: dict[str, str] = {}
     recovers: dict[str, str] = {}
-    for revert, target in sorted(reverts.items(), key=lambda kv: commits[kv[0]].committed):
-        shipped = changes[target]["deployment"]
+    for revert, target, committed in sorted(reverts, key=lambda r: r[2]):
+        shipped = deployment_of(target)
         if shipped is None:
             continue  # reverted before any release contained it: nobody saw it fail
-        if commits[revert].committed < deployments[str(shipped)].finished_at.timestamp():
+        if committed < deployed_at(shipped):
             continue
-        failed.setdefault(str(shipped), record_id(SOURCE, f"{repo}/{revert}"))
-        fix = changes[revert]["deployment"]
+        failed.setdefault(shipped, revert)
+        fix = deployment_of(revert)
         if fix is not None and fix != shipped:
-            recovers.setdefault(str(fix), str(shipped))
-    for dep_id, failed_id in recovers.items():
-        d = deployments[dep_id]
-        deployments[dep_id] = Deployment(
-            source=d.source,
-            source_id=d.source_id,
-            service=d.service,
-            finished_at=d.finished_at,
-            environment=d.environment,
-            sha=d.sha,
-            version=d.version,
-            trigger=d.trigger,
-            recovers=failed_id,
-        )
+            recovers.setdefault(fix, shipped)
+    return failed, recovers
 
-    nowhere = undeployed_ref(repo)
-    out: list[Change] = []
-    for sha, info in changes.items():
-        commit = commits[sha]
-        out.append(
-            Change(
-                source=SOURCE,
-                source_id=f"{repo}/{sha}",
-                service=opts.service,
-                repository=repo,
-                author=str(info["author"]),
-                number=info["number"],  # type: ignore[arg-type]
-                title=str(info["title"])[:500],
-                first_commit_at=_time(int(info["first"])),  # type: ignore[call-overload]
-                merged_at=_time(commit.committed),
-                merge_sha=sha,
-                additions=commit.additions,
-                deletions=commit.deletions,
-                files=commit.files,
-                is_revert=sha in reverts,
-                reverts=record_id(SOURCE, f"{repo}/{reverts[sha]}") if sha in reverts else None,
-                deployment_ref=str(info["deployment"]) if info["deployment"] else nowhere,
-            )
-        )
-    service = Service(name=opts.service, team=opts.team, repository=repo)
-    return Derived(
-        service,
-        out,
-        list(deployments.values()),
-        failed,
-        undeployed=sum(1 for c in changes.values() if c["deployment"] is None),
+
+def _deployment(opts: Options, tag: Tag, recovers: str | None) -> Deployment:
+    return Deployment(
+        source=SOURCE,
+        source_id=f"{opts.repository}/tag/{tag.name}",
+        service=opts.service,
+        finished_at=_time(tag.time),
+        environment=opts.environment,
+        sha=tag.sha,
+        version=tag.name,
+        trigger="tag",
+        recovers=recovers,
+    )
+
+
+def _change(
+    opts: Options, commit: Commit, info: _Info, reverts: str | None, nowhere: str
+) -> Change:
+    repo = opts.repository
+    return Change(
+        source=SOURCE,
+        source_id=f"{repo}/{commit.sha}",
+        service=opts.service,
+        repository=repo,
+        author=info.author,
+        number=info.number,
+        title=info.title[:500],
+        first_commit_at=_time(info.first),
+        merged_at=_time(commit.committed),
+        merge_sha=commit.sha,
+        additions=commit.additions,
+        deletions=commit.deletions,
+        files=commit.files,
+        is_revert=reverts is not None,
+        reverts=record_id(SOURCE, f"{repo}/{reverts}") if reverts is not None else None,
+        deployment_ref=info.deployment or nowhere,
     )
 
 
@@ -588,22 +798,22 @@ def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, s
 
 def _reverted(
     commit: Commit,
-    commits: dict[str, Commit],
-    by_number: dict[int, str],
+    expand: Callable[[str], str | None],
+    number: Callable[[int], str | None],
     change_of: Callable[[str], str | None],
 ) -> str | None:
     """The change a commit reverts: by the sha git writes, else by the PR number in the title."""
     for sha in _REVERTS.findall(commit.message):
-        full = sha if len(sha) == 40 else _expand(sha, commits)
+        full = sha if len(sha) == 40 else expand(sha)
         if full and (target := change_of(full)):
             return target
     if m := _REVERT_TITLE.match(commit.subject):
         inner = m[1]
         for pattern in (_SQUASH, _PR_MERGE):
             if (n := pattern.search(inner)) and (
-                number := int(n[2] if pattern is _SQUASH else n[1])
-            ) in by_number:
-                return by_number[number]
+                found := number(int(n[2] if pattern is _SQUASH else n[1]))
+            ):
+                return found
     return None
 
 
@@ -615,13 +825,19 @@ def _expand(prefix: str, commits: dict[str, Commit]) -> str | None:
 __all__ = [
     "SOURCE",
     "Commit",
+    "Delta",
     "Derived",
     "GitError",
+    "NeedsFullImport",
     "Options",
+    "Previous",
     "Refs",
+    "Stored",
     "Tag",
     "TagRule",
+    "deployment_id",
     "derive",
+    "derive_since",
     "main_line_tips",
     "open_repository",
     "read_log",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -98,6 +99,13 @@ def import_repository(
         report.seconds = time.perf_counter() - started
         return report
 
+    if state is not None and incremental:
+        try:
+            return _import_new(store, settings, path, opts, refs, state, report, progress, started)
+        except git.NeedsFullImport:
+            pass  # derive everything again below; still only changed records are written
+        report = ImportReport(opts.repository, opts.service)
+
     counter = _count_commits(path)
     total: list[int | None] = [None]
 
@@ -146,7 +154,7 @@ def import_repository(
         r[0]: r[1]
         for r in store.query(
             "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? AND id LIKE ?",
-            [git.SOURCE, opts.service, prefix.replace("%", r"\%").replace("_", r"\_") + "%"],
+            [git.SOURCE, opts.service, _like_prefix(prefix)],
         )
         if r[0].startswith(prefix)
     }
@@ -172,13 +180,182 @@ def import_repository(
         for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
             store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
         result = ingest(store, settings, _records(derived, changes, deployments))
-        value = json.dumps({"tips": refs.tips, "options": signature, "path": str(path.resolve())})
-        store.execute("DELETE FROM settings WHERE key = ?", [key])
-        store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
+        _remember(store, key, refs, signature, path)
     report.removed = len(stale)
     report.written = dict(result.new)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _remember(
+    store: Store, key: str, refs: git.Refs, signature: dict[str, Any], path: Path
+) -> None:
+    value = json.dumps({"tips": refs.tips, "options": signature, "path": str(path.resolve())})
+    store.execute("DELETE FROM settings WHERE key = ?", [key])
+    store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
+
+
+def _import_new(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    refs: git.Refs,
+    state: dict[str, Any],
+    report: ImportReport,
+    progress: Progress | None,
+    started: float,
+) -> ImportReport:
+    """Re-import reading only commits the last import's main line and releases do not reach.
+
+    Raises NeedsFullImport when the refs moved in a way that needs the whole history: a tag
+    deleted or moved, or a main branch that no longer continues from the last import."""
+    old_tips: dict[str, str] = state["tips"]
+    for ref, obj in old_tips.items():
+        if ref.startswith("refs/tags/") and refs.tips.get(ref) != obj:
+            raise git.NeedsFullImport(f"{ref} was deleted or moved")
+    previous = _PreviousImport(store, path, opts, old_tips.get("HEAD") or None)
+    if previous.head and not _is_ancestor(path, previous.head, refs.head or ""):
+        raise git.NeedsFullImport("the main branch was rewritten")
+    seen = sorted({previous.head or "", *(s for s, _ in previous.deployments.values())} - {""})
+
+    def tick(done: int) -> None:
+        if progress:
+            progress("Reading new history", done, None)
+
+    commits = {
+        c.sha: c
+        for c in git.read_log(
+            path, numstat=False, revisions=["--all", "--not", *seen], progress=tick
+        )
+    }
+    if progress:
+        progress("Deriving changes and releases", 0, None)
+    delta = git.derive_since(commits, refs, opts, previous)
+    added = _with_sizes(path, delta.added, commits, set())
+    if progress:
+        progress("Writing", 0, None)
+    with store.transaction():
+        for dep_id in delta.cleared:  # a new, earlier release now ships the recovering revert
+            store.execute("UPDATE deployments SET recovers = NULL WHERE id = ?", [dep_id])
+        result = ingest(
+            store, settings, [delta.service, *delta.deployments, *added, *delta.relinked]
+        )
+        _remember(store, _state_key(opts.repository, opts.service), refs, state["options"], path)
+    where = [git.SOURCE, opts.service, opts.repository]
+    report.changes, report.undeployed = (
+        int(n)
+        for n in store.query(
+            "SELECT count(*), count(*) FILTER (WHERE deployment_ref = ?) FROM changes "
+            "WHERE source = ? AND service = ? AND repository = ?",
+            [git.undeployed_ref(opts.repository), *where],
+        )[0]
+    )
+    report.commits = len(commits)
+    report.deployments = len(previous.deployments) + sum(
+        1 for d in delta.deployments if d.id not in previous.deployments
+    )
+    report.failed = delta.failed
+    report.written = dict(result.new)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _is_ancestor(path: Path, old: str, new: str) -> bool:
+    done = subprocess.run(
+        ["git", "-C", str(path), "merge-base", "--is-ancestor", old, new], capture_output=True
+    )
+    return done.returncode == 0
+
+
+class _PreviousImport:
+    """The last import of this repository, read back from the store (and git) on demand."""
+
+    def __init__(self, store: Store, path: Path, opts: Options, head: str | None) -> None:
+        self.store, self.path, self.head = store, path, head
+        self.repository = opts.repository
+        self.where = [git.SOURCE, opts.service, opts.repository]
+        self.prefix = record_id(git.SOURCE, f"{opts.repository}/")
+        tags = record_id(git.SOURCE, f"{opts.repository}/tag/")
+        self.deployments: dict[str, tuple[str, str | None]] = {
+            r[0]: (r[1], r[2])
+            for r in store.query(
+                "SELECT id, sha, recovers FROM deployments "
+                "WHERE source = ? AND service = ? AND id LIKE ?",
+                [git.SOURCE, opts.service, _like_prefix(tags)],
+            )
+            if r[0].startswith(tags)
+        }
+        self.nowhere = git.undeployed_ref(opts.repository)
+        self._seen: dict[str, git.Stored | None] = {}
+
+    _COLUMNS = "merge_sha, deployment_ref, reverts, merged_at"
+
+    def _stored(self, row: tuple[Any, ...]) -> git.Stored:
+        sha, deployment, reverts, merged = row
+        if merged.tzinfo is None:  # stores keep naive UTC
+            merged = merged.replace(tzinfo=UTC)
+        return git.Stored(
+            sha,
+            None if deployment == self.nowhere else deployment,
+            reverts[len(self.prefix) :] if reverts else None,
+            int(merged.timestamp()),
+        )
+
+    def changes(self, shas: Collection[str]) -> dict[str, git.Stored]:
+        wanted = [s for s in shas if s not in self._seen]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            for s in chunk:
+                self._seen[s] = None
+            ids = [self.prefix + s for s in chunk]
+            for row in self.store.query(
+                f"SELECT {self._COLUMNS} FROM changes WHERE source = ? AND service = ? "
+                f"AND repository = ? AND id IN ({', '.join('?' for _ in ids)})",
+                [*self.where, *ids],
+            ):
+                self._seen[row[0]] = self._stored(row)
+        return {s: found for s in shas if (found := self._seen.get(s)) is not None}
+
+    def reverts(self) -> list[git.Stored]:
+        return [
+            self._stored(row)
+            for row in self.store.query(
+                f"SELECT {self._COLUMNS} FROM changes WHERE source = ? AND service = ? "
+                "AND repository = ? AND reverts IS NOT NULL",
+                self.where,
+            )
+        ]
+
+    def first_with_number(self, number: int) -> str | None:
+        rows = self.store.query(
+            "SELECT merge_sha FROM changes WHERE source = ? AND service = ? AND repository = ? "
+            "AND number = ? ORDER BY merged_at LIMIT 1",
+            [*self.where, number],
+        )
+        return str(rows[0][0]) if rows else None
+
+    def resolve(self, prefix: str) -> str | None:
+        found = git._git(
+            self.path, "rev-parse", "--verify", "-q", f"{prefix}^{{commit}}", check=False
+        )
+        return found.strip() or None
+
+    def first_contained_by(self, tag: git.Tag, earlier: Sequence[git.Tag]) -> list[str]:
+        revisions = "\n".join([tag.sha, *(f"^{t.sha}" for t in earlier)]) + "\n"
+        done = subprocess.run(
+            ["git", "-C", str(self.path), "rev-list", "--stdin"],
+            input=revisions,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise GitError(f"git rev-list failed in {self.path}: {done.stderr.strip()}")
+        return done.stdout.split()
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("%", r"\%").replace("_", r"\_") + "%"
 
 
 def _records(

@@ -308,3 +308,125 @@ def test_import_service_on_both_engines(
     assert import_repository(store, engine_settings, shop.repo.path, opts).up_to_date
     linked = store.query("SELECT count(*) FROM changes WHERE deployment_id = 'git:shop/tag/v1.2.0'")
     assert linked == [(4,)]  # d1, mr7, e1, e2
+
+
+# -- re-import: only what is new, and the same records as importing afresh --------------------
+
+_CHANGE_COLUMNS = (
+    "id, author, number, title, first_commit_at, merged_at, merge_sha, additions, deletions, "
+    "files, is_revert, reverts, deployment_ref, deployment_id"
+)
+_DEPLOYMENT_COLUMNS = "id, finished_at, sha, version, recovers"
+
+
+def _snapshot(store: Store) -> tuple[list[tuple], list[tuple]]:
+    return (
+        store.query(f"SELECT {_CHANGE_COLUMNS} FROM changes ORDER BY id"),
+        store.query(f"SELECT {_DEPLOYMENT_COLUMNS} FROM deployments ORDER BY id"),
+    )
+
+
+def _reimport_matches_fresh_import(path: Path, tmp_path: Path) -> int:
+    """Re-import into the store the first import used, import afresh into a new store, and
+    check both hold the same records. Returns how many commits the re-import read."""
+    opts = Options(service="shop", repository="shop")
+    kept = open_store(get_settings())
+    fresh_settings = Settings(database=str(tmp_path / "fresh.duckdb"))
+    fresh = open_store(fresh_settings)
+    try:
+        report = import_repository(kept, get_settings(), path, opts)
+        import_repository(fresh, fresh_settings, path, opts)
+        assert _snapshot(kept) == _snapshot(fresh)
+        return report.commits
+    finally:
+        kept.close()
+        fresh.close()
+
+
+def test_reimport_reads_only_new_commits_and_ships_them_with_a_new_release(
+    shop: Shop, tmp_path: Path
+) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    r = shop.repo
+    r.commit("Add docs (#9)", "2024-01-10T00:00:00Z", lines=7)
+    r.commit("Tidy docs", "2024-01-10T01:00:00Z")
+    r.tag("v1.3.0", "2024-01-11T00:00:00Z")
+    # Read: the two new commits only. v1.3.0 ships them and u1, which no release held.
+    assert _reimport_matches_fresh_import(r.path, tmp_path) == 2
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[shop.sha["u1"]]["deployment_id"] == "git:shop/tag/v1.3.0"
+
+
+def test_reimport_new_tag_on_old_commits_takes_them_from_a_later_release(
+    shop: Shop, tmp_path: Path
+) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    # v1.1.5 on d1 (the main-line revert of s1), tagged Jan 6 11:30: before v1.2.0 (Jan 8),
+    # so d1 now ships with v1.1.5, which recovers v1.1.0; v1.2.0 recovers nothing any more.
+    shop.repo.tag("v1.1.5", "2024-01-06T11:30:00+00:00", ref=shop.sha["d1"])
+    assert _reimport_matches_fresh_import(shop.repo.path, tmp_path) == 0
+    deps = {d["version"]: d for d in listing("deployments")}
+    assert deps["v1.1.5"]["recovers"] == "git:shop/tag/v1.1.0"
+    assert deps["v1.2.0"]["recovers"] is None
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[shop.sha["d1"]]["deployment_id"] == "git:shop/tag/v1.1.5"
+
+
+def test_reimport_revert_of_an_old_release_fails_it(shop: Shop, tmp_path: Path) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    r = shop.repo
+    r.git("revert", "--no-edit", "-m", "1", shop.sha["mr7"], date="2024-01-10T00:00:00Z")
+    revert = r.head()
+    r.tag("v1.2.1", "2024-01-10T01:00:00Z")
+    assert _reimport_matches_fresh_import(r.path, tmp_path) == 1
+    # v1.2.0 shipped !7 on Jan 8; reverted on Jan 10, shipped by v1.2.1 an hour later.
+    deps = {d["version"]: d for d in listing("deployments")}
+    assert deps["v1.2.0"]["failed"]
+    assert [e["record"] for e in deps["v1.2.0"]["evidence"]] == [f"git:shop/{revert}"]
+    assert deps["v1.2.1"]["recovers"] == "git:shop/tag/v1.2.0"
+
+
+def test_reimport_reverting_an_old_revert_is_a_reland(shop: Shop, tmp_path: Path) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    r = shop.repo
+    # Written by hand: git cannot revert e2 cleanly, u1 reused the file e1 added.
+    reland = r.commit(
+        f'Revert "Revert \\"Add experiment\\""\n\nThis reverts commit {shop.sha["e2"]}.',
+        "2024-01-10T00:00:00Z",
+        file="experiment.txt",
+    )
+    r.tag("v1.2.1", "2024-01-10T01:00:00Z")
+    assert _reimport_matches_fresh_import(r.path, tmp_path) == 1
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[reland]["reverts"] is None  # e2 was itself a revert: e1 is back
+    deps = {d["version"]: d for d in listing("deployments")}
+    assert not deps["v1.2.0"]["failed"]
+
+
+def test_reimport_new_release_branch_tag_joins_the_old_main_line(
+    shop: Shop, tmp_path: Path
+) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    r = shop.repo
+    r.git("checkout", "-q", "release-1.1")
+    fix = r.commit("Backport fix", "2024-01-09T12:00:00Z")
+    r.tag("v1.1.2", "2024-01-09T13:00:00Z")
+    r.git("checkout", "-q", "main")
+    assert _reimport_matches_fresh_import(r.path, tmp_path) == 1
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[fix]["deployment_id"] == "git:shop/tag/v1.1.2"
+
+
+def test_reimport_follows_history_only_a_full_derivation_can(shop: Shop, tmp_path: Path) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    r = shop.repo
+    # A revert of a1, a commit inside PR #1: the change it reverts is PR #1 (m1), which only
+    # the whole history can tell. And a deleted tag removes its deployment.
+    r.git("revert", "--no-edit", shop.sha["a1"], date="2024-01-10T00:00:00Z")
+    revert = r.head()
+    r.git("tag", "-d", "v1.0.0")
+    r.tag("v1.3.0", "2024-01-11T00:00:00Z")
+    _reimport_matches_fresh_import(r.path, tmp_path)
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert changes[revert]["reverts"] == f"git:shop/{shop.sha['m1']}"
+    assert "v1.0.0" not in {d["version"] for d in listing("deployments")}
