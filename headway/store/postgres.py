@@ -51,19 +51,25 @@ class PostgresStore(Store):
             for row in rows:
                 # a `timestamp` column would drop an offset; store the UTC wall time instead
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
-        # xmax is 0 on a row version this statement inserted and set on one it updated, so
-        # the new rows are counted without scanning the table
-        cur.execute(self.upsert_sql(table, cols, batch) + " RETURNING (xmax = 0)")
-        new = sum(1 for (inserted,) in cur.fetchall() if inserted)
-        cur.execute(f"TRUNCATE {batch}")
-        return new
+        # The staged rows are taken out of the staging table by the statement that upserts them.
+        # xmax is 0 on a row version this statement inserted and set on one it updated, so the
+        # new rows are counted without scanning the table.
+        cur.execute(
+            f"WITH staged AS (DELETE FROM {batch} RETURNING *) "
+            + self.upsert_sql(table, cols, "staged")
+            + " RETURNING (xmax = 0)"
+        )
+        return sum(1 for (inserted,) in cur.fetchall() if inserted)
 
     def _batch_table(self, table: str) -> str:
         """A session's staging table for `table`, created once rather than per write: creating
-        and dropping one per write and table cost more catalog work than small batches' rows."""
+        and dropping one per write and table cost more catalog work than small batches' rows.
+        Writes run in a transaction, whose end empties it (ON COMMIT DELETE ROWS)."""
         name = f"_headway_batch_{table}"
         if table not in self._batch_tables:
-            self._con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {table})")
+            self._con.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {table}) ON COMMIT DELETE ROWS"
+            )
             self._batch_tables.add(table)
         return name
 
