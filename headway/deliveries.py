@@ -352,8 +352,8 @@ def _reviews(store: Store, changes: set[str]) -> None:
 class GroupWriter:
     """One thread that commits deliveries in groups; `submit()` returns when-committed futures.
 
-    Under load, re-linking (which costs about as much as a group's writes) is deferred and
-    done at most every `link_every_s` for all services touched meanwhile; when the queue runs
+    Under load, re-linking (a window query over each touched service's history) is deferred
+    and done at most every `link_every_s` for all services touched meanwhile; when the queue runs
     dry it is done before the answers go out, so a reader right after a delivery sees its
     links. Links are derived data: after a crash the writer re-links everything on start.
     """
