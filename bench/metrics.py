@@ -38,10 +38,14 @@ START = np.datetime64("2025-11-01T00:00:00", "s")
 
 
 def iso(seconds: np.ndarray) -> np.ndarray:
-    return np.char.add(np.datetime_as_string(START + seconds.astype("timedelta64[s]"), unit="s"), "Z")
+    return np.char.add(
+        np.datetime_as_string(START + seconds.astype("timedelta64[s]"), unit="s"), "Z"
+    )
 
 
-def simulate(path: Path, deployments: int, per_deployment: float, services: int, seed: int) -> dict[str, int]:
+def simulate(
+    path: Path, deployments: int, per_deployment: float, services: int, seed: int
+) -> dict[str, int]:
     rng = np.random.default_rng(seed)
     service = rng.integers(0, services, deployments)
     finished = np.sort(rng.integers(0, YEAR_S, deployments))
@@ -63,23 +67,37 @@ def simulate(path: Path, deployments: int, per_deployment: float, services: int,
     with path.open("w") as out:
         for i, name in enumerate(names):
             context = ("regulated", "customer-facing", "internal")[i % 3]
-            out.write(f'{{"type":"service","name":"{name}","team":"team-{i % 40:02d}","context":"{context}"}}\n')
+            out.write(
+                f'{{"type":"service","name":"{name}","team":"team-{i % 40:02d}","context":"{context}"}}\n'
+            )
         for i in range(deployments):
             s = names[service[i]]
-            out.write(f'{{"type":"deployment","source":"b","source_id":"d{i}","service":"{s}",'
-                      f'"started_at":"{sta[i]}","finished_at":"{fin[i]}"}}\n')
+            out.write(
+                f'{{"type":"deployment","source":"b","source_id":"d{i}","service":"{s}",'
+                f'"started_at":"{sta[i]}","finished_at":"{fin[i]}"}}\n'
+            )
             if failed[i]:
                 if rolled_back[i]:
-                    out.write(f'{{"type":"deployment","source":"b","source_id":"r{i}","service":"{s}",'
-                              f'"kind":"rollback","recovers":"b:d{i}","finished_at":"{fix[i]}"}}\n')
-                out.write(f'{{"type":"incident","source":"b","source_id":"i{i}","service":"{s}",'
-                          f'"opened_at":"{opened[i]}","resolved_at":"{fix[i]}","cause_ref":"b:d{i}"}}\n')
+                    out.write(
+                        f'{{"type":"deployment","source":"b","source_id":"r{i}","service":"{s}",'
+                        f'"kind":"rollback","recovers":"b:d{i}","finished_at":"{fix[i]}"}}\n'
+                    )
+                out.write(
+                    f'{{"type":"incident","source":"b","source_id":"i{i}","service":"{s}",'
+                    f'"opened_at":"{opened[i]}","resolved_at":"{fix[i]}","cause_ref":"b:d{i}"}}\n'
+                )
         for j in range(changes):
             d = owner[j]
-            out.write(f'{{"type":"change","source":"b","source_id":"c{j}","service":"{names[service[d]]}",'
-                      f'"first_commit_at":"{fst[j]}","merged_at":"{mer[j]}","deployment_ref":"b:d{d}"}}\n')
-    return {"deployments": deployments + int(rolled_back.sum()), "changes": changes,
-            "incidents": int(failed.sum()), "services": services}
+            out.write(
+                f'{{"type":"change","source":"b","source_id":"c{j}","service":"{names[service[d]]}",'
+                f'"first_commit_at":"{fst[j]}","merged_at":"{mer[j]}","deployment_ref":"b:d{d}"}}\n'
+            )
+    return {
+        "deployments": deployments + int(rolled_back.sum()),
+        "changes": changes,
+        "incidents": int(failed.sum()),
+        "services": services,
+    }
 
 
 def best_of(fn, runs: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -101,15 +119,22 @@ GROUP BY d.service
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--deployments", type=int, default=1_000_000)
     parser.add_argument("--changes-per-deployment", type=float, default=5.05)
     parser.add_argument("--services", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dir", type=Path, default=None, help="Keep files here (default: a temp dir).")
-    parser.add_argument("--reuse", action="store_true",
-                        help="Time only the metrics, on the store a previous run left in --dir.")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="Keep files here (default: a temp dir)."
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time only the metrics, on the store a previous run left in --dir.",
+    )
     args = parser.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="headway-bench-"))
@@ -121,12 +146,18 @@ def main() -> None:
         for stale in (db, Path(f"{db}.wal")):
             stale.unlink(missing_ok=True)
         t = time.perf_counter()
-        sizes = simulate(jsonl, args.deployments, args.changes_per_deployment, args.services, args.seed)
-        print(f"simulated {sizes} in {time.perf_counter() - t:.1f} s "
-              f"({jsonl.stat().st_size / 1e9:.2f} GB)", flush=True)
+        sizes = simulate(
+            jsonl, args.deployments, args.changes_per_deployment, args.services, args.seed
+        )
+        print(
+            f"simulated {sizes} in {time.perf_counter() - t:.1f} s "
+            f"({jsonl.stat().st_size / 1e9:.2f} GB)",
+            flush=True,
+        )
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "headway", "import", "jsonl", str(jsonl)], env=env,
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "headway", "import", "jsonl", str(jsonl)], env=env, check=True
+        )
         import_s = time.perf_counter() - t
 
     settings = Settings(database=str(db))
@@ -135,15 +166,32 @@ def main() -> None:
     defn = PRESETS["dora"]
     org_min, org_med = best_of(lambda: dora.compute(store, defn, dora.Scope(), period), args.runs)
     svc_min, svc_med = best_of(
-        lambda: dora.compute(store, defn, dora.Scope("service", "svc-0001"), period), args.runs)
-    each_min, each_med = best_of(lambda: dora.compute_each(store, defn, "service", period), args.runs)
+        lambda: dora.compute(store, defn, dora.Scope("service", "svc-0001"), period), args.runs
+    )
+    each_min, each_med = best_of(
+        lambda: dora.compute_each(store, defn, "service", period), args.runs
+    )
     result = dora.compute(store, defn, dora.Scope(), period).to_json()
     store.close()
 
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "headway", "metrics", "--since", "2025-11-01",
-                    "--until", "2026-10-31", "--format", "json"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "headway",
+            "metrics",
+            "--since",
+            "2025-11-01",
+            "--until",
+            "2026-10-31",
+            "--format",
+            "json",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     cli_s = time.perf_counter() - t
 
     con = duckdb.connect(str(db), read_only=True)
@@ -164,12 +212,16 @@ def main() -> None:
         ratio = "" if "import" in name else f"{best / floor_min:>8.1f}x"
         print(f"{name:<48}{best:>10.2f}{median:>10.2f}{ratio:>9}")
     print()
-    print(f"whole organisation: {result['deployment_frequency']['deployments']} deployments, "
-          f"{result['change_lead_time']['changes']} changes, change fail rate "
-          f"{result['change_fail_rate']['rate']}")
+    print(
+        f"whole organisation: {result['deployment_frequency']['deployments']} deployments, "
+        f"{result['change_lead_time']['changes']} changes, change fail rate "
+        f"{result['change_fail_rate']['rate']}"
+    )
     goal = org_min <= 3 * floor_min and org_min < 10
-    print(f"goal (<= 3x floor and < 10 s): {'met' if goal else 'NOT met'} "
-          f"({org_min / floor_min:.2f}x, {org_min:.2f} s)")
+    print(
+        f"goal (<= 3x floor and < 10 s): {'met' if goal else 'NOT met'} "
+        f"({org_min / floor_min:.2f}x, {org_min:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from headway.simulate import Options, write_jsonl
 from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.store import Store, StoreError, open_store
 
+
 class _LazyGroup(typer.core.TyperGroup):
     """Command groups whose modules load only when used, so `headway metrics` does not pay
     for importing the statistics, the flag engine and the web server."""
@@ -59,10 +60,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-import_app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
-definitions_app = typer.Typer(help="Show, change and compare metric definitions.", no_args_is_help=True)
-list_app = typer.Typer(help="List the records behind the numbers, with what was derived for each.",
-                       no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True
+)
+definitions_app = typer.Typer(
+    help="Show, change and compare metric definitions.", no_args_is_help=True
+)
+list_app = typer.Typer(
+    help="List the records behind the numbers, with what was derived for each.",
+    no_args_is_help=True,
+)
 app.add_typer(import_app, name="import")
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(list_app, name="list")
@@ -118,16 +125,33 @@ def store_for(settings: Settings | None = None) -> Iterator[Store]:
 
 ServiceOpt = Annotated[str | None, typer.Option("--service", help="Only this service.")]
 TeamOpt = Annotated[str | None, typer.Option("--team", help="Only this team's services.")]
-ContextOpt = Annotated[str | None, typer.Option(
-    "--context", help="Only services of this operating context (e.g. regulated).")]
-SinceOpt = Annotated[str | None, typer.Option(
-    "--since", help="Start date (YYYY-MM-DD or ISO time, UTC). Default: 90 days before --until.")]
-UntilOpt = Annotated[str | None, typer.Option(
-    "--until", help="End date, inclusive when a date (YYYY-MM-DD). Default: the day of the "
-    "latest deployment.")]
-DefinitionOpt = Annotated[str | None, typer.Option(
-    "--definition", "-d", help="Definition to use (dora, fourkeys, devlake, NAME@VERSION or a "
-    "TOML file). Default: the active one.")]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="Only services of this operating context (e.g. regulated)."),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Start date (YYYY-MM-DD or ISO time, UTC). Default: 90 days before --until."
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="End date, inclusive when a date (YYYY-MM-DD). Default: the day of the "
+        "latest deployment.",
+    ),
+]
+DefinitionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--definition",
+        "-d",
+        help="Definition to use (dora, fourkeys, devlake, NAME@VERSION or a "
+        "TOML file). Default: the active one.",
+    ),
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 YearOpt = Annotated[Year, typer.Option("--levels", help="DORA report year for performance levels.")]
 
@@ -167,14 +191,19 @@ def demo(
     with store_for(settings) as store:
         with console.status("Simulating an organisation…"):
             result = ingest(store, settings, (parse_record(r, "simulator") for r in generate(opts)))
-        console.print(f"Simulated {services} services over {days} days into {settings.database}: "
-                      f"{_summary(result.new)}.")
+        console.print(
+            f"Simulated {services} services over {days} days into {settings.database}: "
+            f"{_summary(result.new)}."
+        )
         defn = defs.active(store)
         period = dora.default_period(store)
         for kind in ("team", "service"):
             sets = dora.compute_each(store, defn, kind, period)
-            console.print(summary_table(
-                sets, f"By {kind} · last 90 days · definition {defn.label} · levels 2024"))
+            console.print(
+                summary_table(
+                    sets, f"By {kind} · last 90 days · definition {defn.label} · levels 2024"
+                )
+            )
         console.print(
             "Levels come from the 2024 DORA report; compare teams only within one operating "
             "context. Next: `headway metrics --team web`, `headway list deployments "
@@ -183,17 +212,29 @@ def demo(
 
 
 def _summary(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in counts.items() if n) or "nothing new"
+    return (
+        ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in counts.items() if n)
+        or "nothing new"
+    )
 
 
 @app.command()
 def simulate(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same output.")] = 1,
-    services: Annotated[int, typer.Option(min=1, help="Number of services (archetypes repeat).")] = 4,
+    services: Annotated[
+        int, typer.Option(min=1, help="Number of services (archetypes repeat).")
+    ] = 4,
     days: Annotated[int, typer.Option(min=1, help="Days of history.")] = 120,
-    deploys_per_day: Annotated[float, typer.Option(
-        min=0.01, help="Deployments per day of a healthy service; other archetypes scale from it.")] = 4.0,
+    deploys_per_day: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Deployments per day of a healthy service; other archetypes scale from it.",
+        ),
+    ] = 4.0,
     end: Annotated[str, typer.Option(help="Last day of the history (YYYY-MM-DD).")] = "2026-11-01",
 ) -> None:
     """Write a simulated organisation as canonical JSONL (see docs/jsonl.md).
@@ -206,7 +247,9 @@ def simulate(
         end_at = parse_time(end, "--end").replace(tzinfo=UTC)
     except QueryError as error:
         fail(str(error))
-    opts = Options(seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at)
+    opts = Options(
+        seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at
+    )
     if out is None:
         write_jsonl(opts, sys.stdout.buffer)
         return
@@ -247,9 +290,12 @@ def _run_import(records: Callable[[], Iterator[Any]], label: str) -> None:
 
 def _report_import(label: str, new: dict[str, int], seen_by_table: dict[str, int]) -> None:
     seen = sum(seen_by_table.values())
-    console.print(f"Imported {label}: {_summary(new)}"
-                  + (f"; {seen} already present, unchanged or updated" if seen else "") + ".",
-                  highlight=False)
+    console.print(
+        f"Imported {label}: {_summary(new)}"
+        + (f"; {seen} already present, unchanged or updated" if seen else "")
+        + ".",
+        highlight=False,
+    )
 
 
 @import_app.command("jsonl")
@@ -257,17 +303,25 @@ def import_jsonl(
     files: Annotated[list[Path], typer.Argument(help="JSONL files in Headway's canonical format.")],
 ) -> None:
     """Import canonical JSONL (what `headway simulate` writes). All or nothing; safe to re-run."""
+
     def records() -> Iterator[Any]:
         for path in files:
             yield from read_jsonl(path)
+
     _run_import(records, ", ".join(str(f) for f in files))
 
 
 @import_app.command("csv")
 def import_csv(
     file: Annotated[Path, typer.Argument(help="CSV file with a header row of field names.")],
-    type_: Annotated[str, typer.Option("--type", help="Record type of every row: service, change, "
-                                       "approval, pipeline_run, deployment, incident, defect.")],
+    type_: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="Record type of every row: service, change, "
+            "approval, pipeline_run, deployment, incident, defect.",
+        ),
+    ],
 ) -> None:
     """Import one record type from CSV. Empty cells are missing values; lists use `;`."""
     _run_import(lambda: read_csv(file, type_), str(file))
@@ -278,12 +332,19 @@ def import_csv(
 
 @app.command()
 def metrics(
-    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")] = None,
-    each: Annotated[Each | None, typer.Option("--each", help="One result per service, team or "
-                                               "context inside the scope.")] = None,
-    definition: DefinitionOpt = None, levels: YearOpt = Year.y2024, fmt: FormatOpt = Format.table,
+    each: Annotated[
+        Each | None,
+        typer.Option("--each", help="One result per service, team or context inside the scope."),
+    ] = None,
+    definition: DefinitionOpt = None,
+    levels: YearOpt = Year.y2024,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """The five DORA metrics for a scope and period, with the counts behind them.
 
@@ -295,9 +356,18 @@ def metrics(
     if get_settings().url:
         from headway import remote
 
-        data = _remote("/api/metrics", service=service, team=team, context=context, since=since,
-                       until=until, by=by.value if by else None, each=each.value if each else None,
-                       definition=definition, levels=levels.value)
+        data = _remote(
+            "/api/metrics",
+            service=service,
+            team=team,
+            context=context,
+            since=since,
+            until=until,
+            by=by.value if by else None,
+            each=each.value if each else None,
+            definition=definition,
+            levels=levels.value,
+        )
         if each:
             sets = [remote.metric_set(d) for d in data]
             label = sets[0].definition.label if sets else definition or "active definition"
@@ -314,7 +384,9 @@ def metrics(
                 sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
                 _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
                 return
-            result = dora.compute(store, defn, scope, period, year=year, by=by.value if by else None)
+            result = dora.compute(
+                store, defn, scope, period, year=year, by=by.value if by else None
+            )
     if fmt is Format.json:
         emit_json(result.to_json())
     elif fmt is Format.csv:
@@ -351,12 +423,28 @@ def _notes(result: MetricSet) -> None:
 # -- list ------------------------------------------------------------------------------------
 
 
-def _list(kind: str, service: str | None, team: str | None, context: str | None,
-          since: str | None, until: str | None, definition: str | None, fmt: Format,
-          limit: int | None) -> None:
+def _list(
+    kind: str,
+    service: str | None,
+    team: str | None,
+    context: str | None,
+    since: str | None,
+    until: str | None,
+    definition: str | None,
+    fmt: Format,
+    limit: int | None,
+) -> None:
     if get_settings().url:
-        rows = _remote(f"/api/{kind}", service=service, team=team, context=context, since=since,
-                       until=until, definition=definition, limit=limit)
+        rows = _remote(
+            f"/api/{kind}",
+            service=service,
+            team=team,
+            context=context,
+            since=since,
+            until=until,
+            definition=definition,
+            limit=limit,
+        )
     else:
         with store_for() as store:
             defn = definition_of(store, definition)
@@ -375,11 +463,27 @@ def _list(kind: str, service: str | None, team: str | None, context: str | None,
     else:
         from rich.table import Table
 
-        columns = {"deployments": ["id", "service", "kind", "finished_at", "failed", "failure_reason",
-                                   "recovered_at", "rework"],
-                   "changes": ["id", "service", "merged_at", "deployed_at", "lead_time_s", "is_revert"],
-                   "incidents": ["id", "service", "opened_at", "resolved_at", "deployment_id",
-                                 "attribution"]}[kind]
+        columns = {
+            "deployments": [
+                "id",
+                "service",
+                "kind",
+                "finished_at",
+                "failed",
+                "failure_reason",
+                "recovered_at",
+                "rework",
+            ],
+            "changes": ["id", "service", "merged_at", "deployed_at", "lead_time_s", "is_revert"],
+            "incidents": [
+                "id",
+                "service",
+                "opened_at",
+                "resolved_at",
+                "deployment_id",
+                "attribution",
+            ],
+        }[kind]
         table = Table(title=f"{len(rows)} {kind}", title_justify="left")
         for c in columns:
             table.add_column(c)
@@ -392,26 +496,47 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most th
 
 
 @list_app.command("deployments")
-def list_deployments(service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-                     since: SinceOpt = None, until: UntilOpt = None, definition: DefinitionOpt = None,
-                     fmt: FormatOpt = Format.table, limit: LimitOpt = None) -> None:
+def list_deployments(
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
+    limit: LimitOpt = None,
+) -> None:
     """Deployments counted by the definition: failed or not, why (rule and evidence), when
     recovered, the changes each shipped first, and whether it was rework."""
     _list("deployments", service, team, context, since, until, definition, fmt, limit)
 
 
 @list_app.command("changes")
-def list_changes(service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-                 since: SinceOpt = None, until: UntilOpt = None, definition: DefinitionOpt = None,
-                 fmt: FormatOpt = Format.table, limit: LimitOpt = None) -> None:
+def list_changes(
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
+    limit: LimitOpt = None,
+) -> None:
     """Changes merged in the period: the deployment that shipped each, when, and its lead time."""
     _list("changes", service, team, context, since, until, definition, fmt, limit)
 
 
 @list_app.command("incidents")
-def list_incidents(service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-                   since: SinceOpt = None, until: UntilOpt = None, definition: DefinitionOpt = None,
-                   fmt: FormatOpt = Format.table, limit: LimitOpt = None) -> None:
+def list_incidents(
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
+    limit: LimitOpt = None,
+) -> None:
     """Incidents opened in the period: the deployment each is attributed to, and the rule."""
     _list("incidents", service, team, context, since, until, definition, fmt, limit)
 
@@ -421,7 +546,9 @@ def list_incidents(service: ServiceOpt = None, team: TeamOpt = None, context: Co
 
 @definitions_app.command("show")
 def definitions_show(
-    name: Annotated[str | None, typer.Argument(help="Definition (default: the active one).")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Definition (default: the active one).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="toml or json")] = "toml",
 ) -> None:
     """Show a definition: what counts as a deployment, failure and recovery, and how durations
@@ -438,10 +565,17 @@ def definitions_show(
 
 @definitions_app.command("set")
 def definitions_set(
-    ref: Annotated[str, typer.Argument(help="A preset (dora, fourkeys, devlake), NAME@VERSION, or "
-                                       "a TOML file (see `headway definitions show`).")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="A preset (dora, fourkeys, devlake), NAME@VERSION, or "
+            "a TOML file (see `headway definitions show`)."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why the definition changes (recorded).")],
-    author: Annotated[str | None, typer.Option("--author", help="Who changes it (default: you).")] = None,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who changes it (default: you).")
+    ] = None,
 ) -> None:
     """Make a definition active. Recorded with author, time and reason."""
     with store_for() as store:
@@ -449,9 +583,11 @@ def definitions_set(
         before = defs.active(store)
         saved = defs.set_active(store, defn, author=author or getpass.getuser(), reason=reason)
     console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
-    if "failure" in {c[0].split('.')[0] for c in defs.changed_fields(before, saved)}:
-        console.print("[yellow]note:[/yellow] the failure rules changed; run `headway definitions "
-                      f"diff {before.label} {saved.label}` to see how change fail rate moves.")
+    if "failure" in {c[0].split(".")[0] for c in defs.changed_fields(before, saved)}:
+        console.print(
+            "[yellow]note:[/yellow] the failure rules changed; run `headway definitions "
+            f"diff {before.label} {saved.label}` to see how change fail rate moves."
+        )
 
 
 @definitions_app.command("history")
@@ -474,7 +610,9 @@ def definitions_history(fmt: FormatOpt = Format.table) -> None:
         for c in ("created_at", "name", "version", "author", "reason"):
             table.add_column(c)
         for row in rows:
-            table.add_row(row["created_at"], row["name"], str(row["version"]), row["author"], row["reason"])
+            table.add_row(
+                row["created_at"], row["name"], str(row["version"]), row["author"], row["reason"]
+            )
         console.print(table)
 
 
@@ -482,8 +620,12 @@ def definitions_history(fmt: FormatOpt = Format.table) -> None:
 def definitions_diff(
     a: Annotated[str, typer.Argument(help="First definition.")],
     b: Annotated[str, typer.Argument(help="Second definition.")],
-    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None, levels: YearOpt = Year.y2024,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    levels: YearOpt = Year.y2024,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Recompute one period under two definitions and show how each number moves."""
@@ -508,8 +650,11 @@ def definitions_diff(
     for change in result["rules"]:
         rules.add_row(change["rule"], str(change["a"]), str(change["b"]))
     console.print(rules)
-    numbers = Table(title=f"{scope.describe()} · {result['period']['since'][:10]} → "
-                    f"{result['period']['until'][:10]}", title_justify="left")
+    numbers = Table(
+        title=f"{scope.describe()} · {result['period']['since'][:10]} → "
+        f"{result['period']['until'][:10]}",
+        title_justify="left",
+    )
     for c in ("number", da.label, db.label, "change"):
         numbers.add_column(c, justify="left" if c == "number" else "right")
     for n in result["numbers"]:
@@ -533,8 +678,12 @@ def _fmt(value: Any) -> str:
 def _register() -> None:
     """Command groups that live next to their feature. One line each."""
     __import__("headway.serve", fromlist=["register"]).register(app)  # serve, sources, reprocess
-    __import__("headway.sources.git_cli", fromlist=["register"]).register(import_app)  # git, cdevents
-    __import__("headway.interpret.cli", fromlist=["register"]).register()  # flow signals review note
+    __import__("headway.sources.git_cli", fromlist=["register"]).register(
+        import_app
+    )  # git, cdevents
+    __import__(
+        "headway.interpret.cli", fromlist=["register"]
+    ).register()  # flow signals review note
     # rollout, flags and tokens load lazily: see _LazyGroup.lazy
 
 

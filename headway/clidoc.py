@@ -34,9 +34,13 @@ def _option(param: Any) -> str:
 
 def reference() -> str:
     root = typer.main.get_command(app)
-    lines = ["# Command-line reference", "",
-             "Generated from the commands (`python -m headway.clidoc > docs/cli.md`); "
-             "`headway COMMAND --help` says the same.", ""]
+    lines = [
+        "# Command-line reference",
+        "",
+        "Generated from the commands (`python -m headway.clidoc > docs/cli.md`); "
+        "`headway COMMAND --help` says the same.",
+        "",
+    ]
     for path, command in _walk(root, ["headway"]):
         lines += [f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`", ""]
         paragraphs = (command.help or "").strip().split("\n\n")

@@ -34,39 +34,61 @@ class Settings(BaseSettings):
 
     # -- webhooks (`headway serve`, docs/webhooks.md) --------------------------------------
     github_webhook_secret: str | None = Field(
-        default=None, description="Secret GitHub signs deliveries with (X-Hub-Signature-256).")
+        default=None, description="Secret GitHub signs deliveries with (X-Hub-Signature-256)."
+    )
     gitlab_webhook_secret: str | None = Field(
-        default=None, description="Secret token GitLab sends in X-Gitlab-Token.")
+        default=None, description="Secret token GitLab sends in X-Gitlab-Token."
+    )
     pagerduty_webhook_secret: str | None = Field(
-        default=None, description="PagerDuty v3 webhook signing secret (X-PagerDuty-Signature).")
+        default=None, description="PagerDuty v3 webhook signing secret (X-PagerDuty-Signature)."
+    )
     opsgenie_webhook_secret: str | None = Field(
-        default=None, description="Token Opsgenie sends (header X-Headway-Token or ?token=).")
+        default=None, description="Token Opsgenie sends (header X-Headway-Token or ?token=)."
+    )
     jira_webhook_secret: str | None = Field(
-        default=None, description="Token Jira sends (header X-Headway-Token or ?token=).")
+        default=None, description="Token Jira sends (header X-Headway-Token or ?token=)."
+    )
     cdevents_webhook_secret: str | None = Field(
-        default=None, description="Token CDEvents producers send (Authorization: Bearer …).")
+        default=None, description="Token CDEvents producers send (Authorization: Bearer …)."
+    )
     webhook_max_bytes: int = Field(
-        default=5 * 1024 * 1024, description="Largest webhook body accepted; larger ones get 413.")
+        default=5 * 1024 * 1024, description="Largest webhook body accepted; larger ones get 413."
+    )
     webhook_max_skew_s: float = Field(
-        default=86400.0, description="A timestamp more than this many seconds in the future is "
-        "refused (422) rather than stored.")
+        default=86400.0,
+        description="A timestamp more than this many seconds in the future is "
+        "refused (422) rather than stored.",
+    )
     webhook_batch_ms: float = Field(
-        default=2.0, description="How long the webhook writer waits for more deliveries before "
-        "committing a group in one transaction (deliveries queued meanwhile join it anyway).")
+        default=2.0,
+        description="How long the webhook writer waits for more deliveries before "
+        "committing a group in one transaction (deliveries queued meanwhile join it anyway).",
+    )
     service_map: dict[str, dict[str, str]] = Field(
-        default={}, description="Repository (or PagerDuty service, Opsgenie/Jira project) → "
-        "{service, team, context}. Unmapped repositories are their own service.")
+        default={},
+        description="Repository (or PagerDuty service, Opsgenie/Jira project) → "
+        "{service, team, context}. Unmapped repositories are their own service.",
+    )
     incident_labels: list[str] = Field(
-        default=["incident"], description="Issue labels that make an issue an incident.")
+        default=["incident"], description="Issue labels that make an issue an incident."
+    )
     defect_labels: list[str] = Field(
         default=["bug", "defect", "escaped-defect"],
-        description="Issue labels (and Jira issue types) that make an issue an escaped defect.")
+        description="Issue labels (and Jira issue types) that make an issue an escaped defect.",
+    )
     jira_incident_types: list[str] = Field(
-        default=["Incident"], description="Jira issue types recorded as incidents.")
+        default=["Incident"], description="Jira issue types recorded as incidents."
+    )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
-                                   dotenv_settings, file_secret_settings):
+    def settings_customise_sources(
+        cls,
+        settings_cls,
+        init_settings,
+        env_settings,  # type: ignore[no-untyped-def]
+        dotenv_settings,
+        file_secret_settings,
+    ):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
     @property

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headway.store import Store
 
-FailureRule = Literal["incident", "rollback", "hotfix", "revert", "failed_status", "rollout_rollback"]
+FailureRule = Literal[
+    "incident", "rollback", "hotfix", "revert", "failed_status", "rollout_rollback"
+]
 
 
 class _Part(BaseModel):
@@ -27,7 +29,9 @@ class _Part(BaseModel):
 
 
 class DeploymentRules(_Part):
-    environments: tuple[str, ...] = Field(("production",), description='"*" means every environment.')
+    environments: tuple[str, ...] = Field(
+        ("production",), description='"*" means every environment.'
+    )
     statuses: tuple[Literal["success", "failure", "cancelled"], ...] = ("success",)
     include_releases: bool = Field(True, description="Flag releases count as deployments.")
     include_rollbacks: bool = Field(True, description="Rollback deployments count too.")
@@ -38,8 +42,16 @@ class LeadTimeRules(_Part):
 
 
 class FailureRules(_Part):
-    rules: tuple[FailureRule, ...] = ("incident", "rollback", "hotfix", "revert", "rollout_rollback")
-    revert_window_days: float = Field(30, gt=0, description="A revert later than this is not a failure of the deployment.")
+    rules: tuple[FailureRule, ...] = (
+        "incident",
+        "rollback",
+        "hotfix",
+        "revert",
+        "rollout_rollback",
+    )
+    revert_window_days: float = Field(
+        30, gt=0, description="A revert later than this is not a failure of the deployment."
+    )
 
 
 class RecoveryRules(_Part):
@@ -95,7 +107,9 @@ PRESETS: dict[str, Definition] = {
             "incident names it; time to restore is incident opened to resolved over all "
             "resolved incidents; interpolated median; weekly buckets."
         ),
-        deployments=DeploymentRules(environments=("*",), include_releases=False, include_rollbacks=True),
+        deployments=DeploymentRules(
+            environments=("*",), include_releases=False, include_rollbacks=True
+        ),
         lead_time=LeadTimeRules(start="first_commit"),
         failure=FailureRules(rules=("incident",)),
         recovery=RecoveryRules(start="incident_opened", end="incident_resolved", incidents="all"),
@@ -144,8 +158,11 @@ def load_file(path: Path) -> Definition:
 
 
 def to_toml(definition: Definition) -> str:
-    lines = [f'name = "{definition.name}"', f"version = {definition.version}",
-             f"description = {json.dumps(definition.description)}"]
+    lines = [
+        f'name = "{definition.name}"',
+        f"version = {definition.version}",
+        f"description = {json.dumps(definition.description)}",
+    ]
     for section, values in definition.body().items():
         if not isinstance(values, dict):
             continue
@@ -182,7 +199,9 @@ def resolve(store: Store, ref: str) -> Definition:
             return _from_row(row_name, row_version, body)
     if name in PRESETS and version in ("", str(PRESETS[name].version)):
         return PRESETS[name]
-    known = sorted({*PRESETS, *(r[0] for r in store.query("SELECT DISTINCT name FROM definitions"))})
+    known = sorted(
+        {*PRESETS, *(r[0] for r in store.query("SELECT DISTINCT name FROM definitions"))}
+    )
     raise DefinitionError(f"unknown definition {ref!r}; known: {', '.join(known)}")
 
 
@@ -206,8 +225,15 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
     with store.transaction():
         store.execute(
             "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [uuid.uuid4().hex, definition.name, version, body, author,
-             datetime.now(UTC).replace(tzinfo=None), reason],
+            [
+                uuid.uuid4().hex,
+                definition.name,
+                version,
+                body,
+                author,
+                datetime.now(UTC).replace(tzinfo=None),
+                reason,
+            ],
         )
     return definition.model_copy(update={"version": version})
 

@@ -10,7 +10,9 @@ from headway.config import Settings
 from headway.store import Store, WriteResult
 
 
-def ingest(store: Store, settings: Settings, records: Iterable[Any], chunk: int = 200_000) -> WriteResult:
+def ingest(
+    store: Store, settings: Settings, records: Iterable[Any], chunk: int = 200_000
+) -> WriteResult:
     """Write canonical records in one transaction and re-link the services they touch.
 
     Records are consumed lazily and written in chunks, so a large file never has to sit in

@@ -244,7 +244,9 @@ def columns(record_type: type[Any]) -> tuple[str, ...]:
 def _row_maker(record_type: type[Any]) -> tuple[Any, tuple[int, ...]]:
     maker = _ROW_MAKERS.get(record_type)
     if maker is None:
-        lists = tuple(i for i, f in enumerate(fields(record_type)) if str(f.type).startswith("tuple"))
+        lists = tuple(
+            i for i, f in enumerate(fields(record_type)) if str(f.type).startswith("tuple")
+        )
         maker = _ROW_MAKERS[record_type] = (attrgetter(*field_names(record_type)), lists)
     return maker
 

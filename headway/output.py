@@ -46,8 +46,12 @@ def emit_csv(rows: Iterable[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (orjson.dumps(v).decode() if isinstance(v, list | dict) else v)
-                         for k, v in row.items()})
+        writer.writerow(
+            {
+                k: (orjson.dumps(v).decode() if isinstance(v, list | dict) else v)
+                for k, v in row.items()
+            }
+        )
     sys.stdout.write(buffer.getvalue())
 
 
@@ -56,11 +60,18 @@ def flat(m: MetricSet) -> dict[str, Any]:
     data = m.to_json()
     row: dict[str, Any] = {
         "definition": f"{m.definition.name}@{m.definition.version}",
-        "scope_kind": m.scope.kind, "scope": m.scope.name or "organisation",
-        "since": data["period"]["since"], "until": data["period"]["until"],
+        "scope_kind": m.scope.kind,
+        "scope": m.scope.name or "organisation",
+        "since": data["period"]["since"],
+        "until": data["period"]["until"],
     }
-    for metric in ("deployment_frequency", "change_lead_time", "change_fail_rate",
-                   "failed_deployment_recovery_time", "deployment_rework_rate"):
+    for metric in (
+        "deployment_frequency",
+        "change_lead_time",
+        "change_fail_rate",
+        "failed_deployment_recovery_time",
+        "deployment_rework_rate",
+    ):
         for key, value in data[metric].items():
             row[f"{metric}.{key}"] = value
     return row
@@ -70,41 +81,73 @@ def metric_table(m: MetricSet, title: str | None = None) -> Table:
     df, lt, cfr = m.deployment_frequency, m.change_lead_time, m.change_fail_rate
     rec, rw = m.failed_deployment_recovery_time, m.deployment_rework_rate
     period = m.to_json()["period"]
-    table = Table(title=title or f"{m.scope.describe()} · {period['since'][:10]} → {period['until'][:10]}"
-                  f" · definition {m.definition.label}", title_justify="left")
+    table = Table(
+        title=title
+        or f"{m.scope.describe()} · {period['since'][:10]} → {period['until'][:10]}"
+        f" · definition {m.definition.label}",
+        title_justify="left",
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("behind it")
     table.add_column(f"level ({m.year})")
-    table.add_row("deployment frequency", f"{df['per_week']:.1f}/week",
-                  f"{df['deployments']} deployments on {df['deploy_days']} of {df['days']:.0f} days",
-                  df["level"] or "–")
-    table.add_row("change lead time", duration(lt["median_s"]),
-                  f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
-                  f"p90 {duration(lt['p90_s'])}", lt["level"] or "–")
-    table.add_row("change fail rate", percent(cfr["rate"]),
-                  f"{cfr['failed']} of {cfr['deployments']} deployments failed", cfr["level"] or "–")
-    table.add_row("failed deployment recovery time", duration(rec["median_s"]),
-                  f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
-                  + (f"; {rec['unrecovered']} not yet recovered" if rec["unrecovered"] else ""),
-                  rec["level"] or "–")
-    table.add_row("deployment rework rate", percent(rw["rate"]),
-                  f"{rw['rework']} of {rw['deployments']} deployments were unplanned repairs", "–")
+    table.add_row(
+        "deployment frequency",
+        f"{df['per_week']:.1f}/week",
+        f"{df['deployments']} deployments on {df['deploy_days']} of {df['days']:.0f} days",
+        df["level"] or "–",
+    )
+    table.add_row(
+        "change lead time",
+        duration(lt["median_s"]),
+        f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
+        f"p90 {duration(lt['p90_s'])}",
+        lt["level"] or "–",
+    )
+    table.add_row(
+        "change fail rate",
+        percent(cfr["rate"]),
+        f"{cfr['failed']} of {cfr['deployments']} deployments failed",
+        cfr["level"] or "–",
+    )
+    table.add_row(
+        "failed deployment recovery time",
+        duration(rec["median_s"]),
+        f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
+        + (f"; {rec['unrecovered']} not yet recovered" if rec["unrecovered"] else ""),
+        rec["level"] or "–",
+    )
+    table.add_row(
+        "deployment rework rate",
+        percent(rw["rate"]),
+        f"{rw['rework']} of {rw['deployments']} deployments were unplanned repairs",
+        "–",
+    )
     return table
 
 
 def summary_table(sets: list[MetricSet], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("scope", "context", "deploys/week", "lead time", "change fail rate",
-                   "recovery", "rework"):
+    for column in (
+        "scope",
+        "context",
+        "deploys/week",
+        "lead time",
+        "change fail rate",
+        "recovery",
+        "rework",
+    ):
         table.add_column(column, justify="left" if column in ("scope", "context") else "right")
     for m in sets:
         df, lt, cfr = m.deployment_frequency, m.change_lead_time, m.change_fail_rate
         rec, rw = m.failed_deployment_recovery_time, m.deployment_rework_rate
         table.add_row(
-            m.scope.name or "organisation", ", ".join(m.contexts),
-            f"{df['per_week']:.1f} {_lvl(df['level'])}", f"{duration(lt['median_s'])} {_lvl(lt['level'])}",
-            f"{percent(cfr['rate'])} {_lvl(cfr['level'])}", f"{duration(rec['median_s'])} {_lvl(rec['level'])}",
+            m.scope.name or "organisation",
+            ", ".join(m.contexts),
+            f"{df['per_week']:.1f} {_lvl(df['level'])}",
+            f"{duration(lt['median_s'])} {_lvl(lt['level'])}",
+            f"{percent(cfr['rate'])} {_lvl(cfr['level'])}",
+            f"{duration(rec['median_s'])} {_lvl(rec['level'])}",
             percent(rw["rate"]),
         )
     return table

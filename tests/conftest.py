@@ -30,7 +30,9 @@ def postgres_url() -> str:
     """The PostgreSQL server for tests. On CI its absence is a failure, never a skip."""
     if not _postgres_reachable():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is not reachable at {PG_URL}; CI must run the PostgreSQL tests")
+            pytest.fail(
+                f"PostgreSQL is not reachable at {PG_URL}; CI must run the PostgreSQL tests"
+            )
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
     return PG_URL
 

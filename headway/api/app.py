@@ -83,9 +83,12 @@ def _routers() -> list[Any]:
     from headway.api import flags, hooks, imports, insights, metrics, prometheus, rollouts
 
     return [
-        metrics.router, insights.router,  # read API: metrics, records, flow, signals, review
-        hooks.router, imports.router,  # webhooks and remote import
+        metrics.router,
+        insights.router,  # read API: metrics, records, flow, signals, review
+        hooks.router,
+        imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP
-        rollouts.router, rollouts.sdk_router,
+        rollouts.router,
+        rollouts.sdk_router,
         prometheus.router,
     ]

@@ -29,26 +29,43 @@ router = APIRouter(prefix="/api", tags=["metrics"])
 
 
 @router.get("/metrics", summary="The five DORA metrics for a scope and period")
-def get_metrics(store: StoreDep, service: Service = None, team: Team = None,
-                context: Context = None, since: Since = None, until: Until = None,
-                by: By = None, each: Each = None,
-                definition: Definition = None, levels: Levels = "2024") -> Any:
+def get_metrics(
+    store: StoreDep,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    since: Since = None,
+    until: Until = None,
+    by: By = None,
+    each: Each = None,
+    definition: Definition = None,
+    levels: Levels = "2024",
+) -> Any:
     try:
         defn = definition_of(store, definition)
         scope = scope_of(service, team, context)
         period = period_of(store, since, until)
         if each:
-            return [m.to_json() for m in dora.compute_each(store, defn, each, period, year=levels,
-                                                           within=scope)]
+            return [
+                m.to_json()
+                for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
+            ]
         return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
     except (QueryError, ScopeError, DefinitionError) as error:
         raise bad_input(error) from None
 
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]
-    def handler(store: StoreDep, service: Service = None, team: Team = None,
-                context: Context = None, since: Since = None, until: Until = None,
-                definition: Definition = None, limit: Limit = None) -> list[dict[str, Any]]:
+    def handler(
+        store: StoreDep,
+        service: Service = None,
+        team: Team = None,
+        context: Context = None,
+        since: Since = None,
+        until: Until = None,
+        definition: Definition = None,
+        limit: Limit = None,
+    ) -> list[dict[str, Any]]:
         try:
             defn = definition_of(store, definition)
             scope = scope_of(service, team, context)
@@ -66,5 +83,9 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
 
 
 for _kind in ("deployments", "changes", "incidents"):
-    router.add_api_route(f"/{_kind}", _listing(_kind), methods=["GET"],
-                         summary=f"The {_kind} behind the numbers, with derived facts")
+    router.add_api_route(
+        f"/{_kind}",
+        _listing(_kind),
+        methods=["GET"],
+        summary=f"The {_kind} behind the numbers, with derived facts",
+    )

@@ -16,8 +16,10 @@ Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, 
 Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
 Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
 Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
-Each = Annotated[Literal["service", "team", "context"] | None, Query(
-    description="One result per service, team or context inside the scope.")]
+Each = Annotated[
+    Literal["service", "team", "context"] | None,
+    Query(description="One result per service, team or context inside the scope."),
+]
 By = Annotated[Literal["week", "month"] | None, Query(description="Add a trend by week or month.")]
 Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
 Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")]
@@ -25,5 +27,6 @@ Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")
 
 def bad_input(error: Exception) -> HTTPException:
     """404 for a scope name that does not exist, 400 for anything else the caller got wrong."""
-    return HTTPException(status_code=404 if isinstance(error, UnknownScope) else 400,
-                         detail=str(error))
+    return HTTPException(
+        status_code=404 if isinstance(error, UnknownScope) else 400, detail=str(error)
+    )

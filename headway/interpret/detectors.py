@@ -9,6 +9,7 @@ documented in docs/detectors.md, with each detector's hit and false-alarm rates.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -442,7 +443,7 @@ def definition_changes(store: Store, scope: Scope, current: Period, since: datet
     rows = store.query(
         "SELECT name, version, body, author, created_at, reason FROM definitions ORDER BY created_at")
     out = []
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         if not since <= after[4] < current.until:
             continue
         da = defs._from_row(before[0], before[1], before[2])

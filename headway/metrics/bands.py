@@ -15,7 +15,9 @@ from typing import Literal
 
 Year = Literal["2023", "2024", "2025"]
 YEARS: tuple[str, ...] = ("2023", "2024", "2025")
-NO_LEVELS_NOTE = "The 2025 DORA report publishes no performance levels (it describes team archetypes instead)."
+NO_LEVELS_NOTE = (
+    "The 2025 DORA report publishes no performance levels (it describes team archetypes instead)."
+)
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -21,10 +21,14 @@ NUMBERS = [
 ]
 
 
-def diff(store: Any, a: Definition, b: Definition, scope: Scope, period: Period,
-         year: str = "2024") -> dict[str, Any]:
+def diff(
+    store: Any, a: Definition, b: Definition, scope: Scope, period: Period, year: str = "2024"
+) -> dict[str, Any]:
     """Both results, each number's move, and a warning when the change lowers failures."""
-    ra, rb = compute(store, a, scope, period, year=year), compute(store, b, scope, period, year=year)
+    ra, rb = (
+        compute(store, a, scope, period, year=year),
+        compute(store, b, scope, period, year=year),
+    )
     ja, jb = ra.to_json(), rb.to_json()
     numbers = []
     for label, metric, key in NUMBERS:
@@ -42,8 +46,10 @@ def diff(store: Any, a: Definition, b: Definition, scope: Scope, period: Period,
     return {
         "a": {"name": a.name, "version": a.version},
         "b": {"name": b.name, "version": b.version},
-        "scope": ja["scope"], "period": ja["period"],
+        "scope": ja["scope"],
+        "period": ja["period"],
         "rules": [{"rule": r, "a": x, "b": y} for r, x, y in changed_fields(a, b)],
-        "numbers": numbers, "warnings": warnings,
+        "numbers": numbers,
+        "warnings": warnings,
         "results": {"a": ja, "b": jb},
     }

@@ -32,7 +32,9 @@ class Scope:
     name: str | None = None
 
     def describe(self) -> str:
-        return "the whole organisation" if self.kind == "organisation" else f"{self.kind} {self.name}"
+        return (
+            "the whole organisation" if self.kind == "organisation" else f"{self.kind} {self.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,21 @@ class MetricSet:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "definition": {"name": self.definition.name, "version": self.definition.version},
-            "scope": {"kind": self.scope.kind, "name": self.scope.name,
-                      "services": self.services, "contexts": self.contexts},
-            "period": {"since": _iso(self.period.since), "until": _iso(self.period.until),
-                       "days": round(self.period.days, 6)},
-            "levels": {"year": self.year, "note": bands.NO_LEVELS_NOTE if self.year == "2025" else None},
+            "scope": {
+                "kind": self.scope.kind,
+                "name": self.scope.name,
+                "services": self.services,
+                "contexts": self.contexts,
+            },
+            "period": {
+                "since": _iso(self.period.since),
+                "until": _iso(self.period.until),
+                "days": round(self.period.days, 6),
+            },
+            "levels": {
+                "year": self.year,
+                "note": bands.NO_LEVELS_NOTE if self.year == "2025" else None,
+            },
             "deployment_frequency": self.deployment_frequency,
             "change_lead_time": self.change_lead_time,
             "change_fail_rate": self.change_fail_rate,
@@ -102,7 +114,11 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
     chosen = [(r[0], r[2]) for r in known if r[column] == scope.name]
     if not chosen:
         names = sorted({r[column] for r in known})
-        hint = f"known {scope.kind}s: {', '.join(names)}" if names else "the store is empty; import data first"
+        hint = (
+            f"known {scope.kind}s: {', '.join(names)}"
+            if names
+            else "the store is empty; import data first"
+        )
         raise UnknownScope(f"no {scope.kind} named {scope.name!r}; {hint}")
     return chosen
 
@@ -141,13 +157,20 @@ def compute(
         for start in _bucket_starts(period, by):
             sub = Period(max(start, period.since), min(_next(start, by), period.until))
             metric_set.trend.append(
-                _metric_set(defn, scope, sub, services, contexts, year, buckets.get(start) or _empty(sub))
+                _metric_set(
+                    defn, scope, sub, services, contexts, year, buckets.get(start) or _empty(sub)
+                )
             )
     return metric_set
 
 
 def compute_each(
-    store: Store, defn: Definition, kind: str, period: Period, *, year: str = "2024",
+    store: Store,
+    defn: Definition,
+    kind: str,
+    period: Period,
+    *,
+    year: str = "2024",
     within: Scope | None = None,
 ) -> list[MetricSet]:
     """One MetricSet per service, team or context, computed in one pass per metric."""
@@ -159,42 +182,87 @@ def compute_each(
     for key in sorted(set(key_of.values())):
         members = [(s, c) for s, c in services if key_of[s] == key]
         contexts = sorted({c for _, c in members})
-        out.append(_metric_set(defn, Scope(kind, key), period, members, contexts, year,
-                               grouped.get((key, None)) or _empty(period)))
+        out.append(
+            _metric_set(
+                defn,
+                Scope(kind, key),
+                period,
+                members,
+                contexts,
+                year,
+                grouped.get((key, None)) or _empty(period),
+            )
+        )
     return out
 
 
 def _scope_keys(store: Store, kind: str, names: list[str]) -> dict[str, str]:
-    rows = {r[0]: r for r in store.query("SELECT name, COALESCE(team, '(no team)'), context FROM services")}
+    rows = {
+        r[0]: r
+        for r in store.query("SELECT name, COALESCE(team, '(no team)'), context FROM services")
+    }
     index = {"service": 0, "team": 1, "context": 2}[kind]
-    return {n: (rows[n][index] if n in rows else ("(no team)" if kind == "team" else n if kind == "service" else "(no context)")) for n in names}
+    return {
+        n: (
+            rows[n][index]
+            if n in rows
+            else ("(no team)" if kind == "team" else n if kind == "service" else "(no context)")
+        )
+        for n in names
+    }
 
 
-def _metric_set(defn: Definition, scope: Scope, period: Period, services: list[tuple[str, str]],
-                contexts: list[str], year: str, r: dict[str, Any]) -> MetricSet:
+def _metric_set(
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    services: list[tuple[str, str]],
+    contexts: list[str],
+    year: str,
+    r: dict[str, Any],
+) -> MetricSet:
     deployments, deploy_days = r["deployments"], r["deploy_days"]
     per_day = deployments / period.days if period.days > 0 else 0.0
     failed, rework = r["failed"], r["rework"]
     cfr = failed / deployments if deployments else None
     lead, rec = r["lead"], r["recovery"]
     return MetricSet(
-        definition=defn, scope=scope, period=period,
-        services=[s for s, _ in services], contexts=contexts, year=year,
+        definition=defn,
+        scope=scope,
+        period=period,
+        services=[s for s, _ in services],
+        contexts=contexts,
+        year=year,
         deployment_frequency={
-            "deployments": deployments, "days": round(period.days, 6),
-            "per_day": round(per_day, 6), "per_week": round(per_day * 7, 6),
+            "deployments": deployments,
+            "days": round(period.days, 6),
+            "per_day": round(per_day, 6),
+            "per_week": round(per_day * 7, 6),
             "deploy_days": deploy_days,
             "level": bands.deployment_frequency(per_day if deployments else None, year),
         },
-        change_lead_time={"changes": lead["n"], **_stats(lead),
-                          "level": bands.lead_time(lead["median_s"], year)},
-        change_fail_rate={"deployments": deployments, "failed": failed,
-                          "rate": _round(cfr), "level": bands.change_fail_rate(cfr, year)},
+        change_lead_time={
+            "changes": lead["n"],
+            **_stats(lead),
+            "level": bands.lead_time(lead["median_s"], year),
+        },
+        change_fail_rate={
+            "deployments": deployments,
+            "failed": failed,
+            "rate": _round(cfr),
+            "level": bands.change_fail_rate(cfr, year),
+        },
         failed_deployment_recovery_time={
-            "recoveries": rec["n"], "unrecovered": r["unrecovered"], **_stats(rec),
-            "level": bands.recovery_time(rec["median_s"], year)},
-        deployment_rework_rate={"deployments": deployments, "rework": rework,
-                                "rate": _round(rework / deployments if deployments else None)},
+            "recoveries": rec["n"],
+            "unrecovered": r["unrecovered"],
+            **_stats(rec),
+            "level": bands.recovery_time(rec["median_s"], year),
+        },
+        deployment_rework_rate={
+            "deployments": deployments,
+            "rework": rework,
+            "rate": _round(rework / deployments if deployments else None),
+        },
     )
 
 
@@ -210,12 +278,26 @@ _NO_DURATIONS = {"n": 0, "median_s": None, "p75_s": None, "p90_s": None, "mean_s
 
 
 def _empty(_: Period) -> dict[str, Any]:
-    return {"deployments": 0, "deploy_days": 0, "failed": 0, "rework": 0, "unrecovered": 0,
-            "lead": dict(_NO_DURATIONS), "recovery": dict(_NO_DURATIONS)}
+    return {
+        "deployments": 0,
+        "deploy_days": 0,
+        "failed": 0,
+        "rework": 0,
+        "unrecovered": 0,
+        "lead": dict(_NO_DURATIONS),
+        "recovery": dict(_NO_DURATIONS),
+    }
 
 
-def _compute(store: Store, defn: Definition, services: list[str], period: Period,
-             by: str | None, year: str, group: str = "organisation") -> dict[Any, dict[str, Any]]:
+def _compute(
+    store: Store,
+    defn: Definition,
+    services: list[str],
+    period: Period,
+    by: str | None,
+    year: str,
+    group: str = "organisation",
+) -> dict[Any, dict[str, Any]]:
     """Run the three metric queries; results keyed by bucket start (or (group, None))."""
     if not services:
         return {}
@@ -228,16 +310,21 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
     # One pass over deployments gives frequency, failures, rework and (for the usual
     # failed-deployment → first-fix rule) the recovery durations, which are NULL, and so
     # ignored by the aggregates, for deployments that did not fail.
-    inline_recovery = defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
-    recovery_x = (q.seconds_between("d.finished_at", "f.first_fix")
-                  if inline_recovery else "CAST(NULL AS DOUBLE PRECISION)")
+    inline_recovery = (
+        defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
+    )
+    recovery_x = (
+        q.seconds_between("d.finished_at", "f.first_fix")
+        if inline_recovery
+        else "CAST(NULL AS DOUBLE PRECISION)"
+    )
     dep_rows = store.query(
         f"""
         WITH fail AS ({q.failures(defn)}), rw AS ({q.rework()})
         SELECT grp, bkt, COUNT(*), COUNT(DISTINCT day), SUM(failed), SUM(unrecovered), SUM(rework),
                {q.durations(defn)}
         FROM (
-            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
+            SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
                    CAST(d.finished_at AS DATE) AS day,
                    CASE WHEN f.deployment_id IS NOT NULL THEN 1 ELSE 0 END AS failed,
                    CASE WHEN f.deployment_id IS NOT NULL AND f.first_fix IS NULL THEN 1 ELSE 0 END
@@ -255,8 +342,8 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
     lead_rows = store.query(
         f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
-            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
-                   {q.seconds_between(q.lead_start(defn), 'd.finished_at')} AS x
+            SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
+                   {q.seconds_between(q.lead_start(defn), "d.finished_at")} AS x
             FROM changes c JOIN deployments d ON d.id = c.deployment_id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}
@@ -277,22 +364,35 @@ def _compute(store: Store, defn: Definition, services: list[str], period: Period
 
     for grp, bkt, deployments, days, failed, unrecovered, rework, *_ in dep_rows:
         s = slot(grp, bkt)
-        s.update(deployments=int(deployments), deploy_days=int(days), failed=int(failed or 0),
-                 unrecovered=int(unrecovered or 0), rework=int(rework or 0))
+        s.update(
+            deployments=int(deployments),
+            deploy_days=int(days),
+            failed=int(failed or 0),
+            unrecovered=int(unrecovered or 0),
+            rework=int(rework or 0),
+        )
     for name, rows in (("lead", lead_rows), ("recovery", rec_rows)):
         for grp, bkt, n, median, p75, p90, mean in rows:
-            slot(grp, bkt)[name] = {"n": int(n), "median_s": median, "p75_s": p75, "p90_s": p90, "mean_s": mean}
+            slot(grp, bkt)[name] = {
+                "n": int(n),
+                "median_s": median,
+                "p75_s": p75,
+                "p90_s": p90,
+                "mean_s": mean,
+            }
     return out
 
 
-def _recovery_sql(defn: Definition, key: str, by: str | None, counted: str, window: str, scope: str) -> str:
+def _recovery_sql(
+    defn: Definition, key: str, by: str | None, counted: str, window: str, scope: str
+) -> str:
     rec = defn.recovery
     if rec.start == "incident_opened":
         attributed = "AND d.deployment_id IS NOT NULL" if rec.incidents == "attributed" else ""
         return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
-            SELECT {key} AS grp, {q.bucket(by, 'd.opened_at')} AS bkt,
-                   {q.seconds_between('d.opened_at', 'd.resolved_at')} AS x
+            SELECT {key} AS grp, {q.bucket(by, "d.opened_at")} AS bkt,
+                   {q.seconds_between("d.opened_at", "d.resolved_at")} AS x
             FROM incidents d LEFT JOIN services s ON s.name = d.service
             WHERE d.resolved_at IS NOT NULL {attributed}
               AND d.opened_at >= ? AND d.opened_at < ? {scope}
@@ -300,12 +400,14 @@ def _recovery_sql(defn: Definition, key: str, by: str | None, counted: str, wind
         """
     # failed deployment → each attributed incident's resolution (the first-fix rule is
     # computed in the deployments pass)
-    fixes = ("SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
-             "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL")
+    fixes = (
+        "SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
+        "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL"
+    )
     return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
-            SELECT {key} AS grp, {q.bucket(by, 'd.finished_at')} AS bkt,
-                   {q.seconds_between('d.finished_at', 'f.fixed_at')} AS x
+            SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
+                   {q.seconds_between("d.finished_at", "f.fixed_at")} AS x
             FROM deployments d JOIN ({fixes}) f ON f.deployment_id = d.id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}

@@ -22,8 +22,9 @@ def _marks(values: list[str]) -> str:
     return ", ".join("?" for _ in values)
 
 
-def deployments(store: Store, defn: Definition, scope: Scope, period: Period,
-                limit: int | None = None) -> list[dict[str, Any]]:
+def deployments(
+    store: Store, defn: Definition, scope: Scope, period: Period, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Counted deployments with failed, reason, evidence, recovered_at, changes and rework."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
@@ -36,7 +37,7 @@ def deployments(store: Store, defn: Definition, scope: Scope, period: Period,
         FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
         WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
           AND d.service IN ({_marks(names)})
-        ORDER BY d.finished_at, d.id {f'LIMIT {int(limit)}' if limit else ''}
+        ORDER BY d.finished_at, d.id {f"LIMIT {int(limit)}" if limit else ""}
         """,
         [period.since, period.until, *names],
     )
@@ -49,7 +50,9 @@ def deployments(store: Store, defn: Definition, scope: Scope, period: Period,
             f"WHERE deployment_id IN ({_marks(chunk)}) ORDER BY deployment_id, reason, evidence",
             chunk,
         ):
-            evidence.setdefault(dep, []).append({"rule": reason, "record": ev, "fixed_at": _iso(fixed)})
+            evidence.setdefault(dep, []).append(
+                {"rule": reason, "record": ev, "fixed_at": _iso(fixed)}
+            )
         for dep, change in store.query(
             f"SELECT deployment_id, id FROM changes WHERE deployment_id IN ({_marks(chunk)}) ORDER BY id",
             chunk,
@@ -59,20 +62,32 @@ def deployments(store: Store, defn: Definition, scope: Scope, period: Period,
     for r in rows:
         ev = evidence.get(r["id"], [])
         fixes = [e["fixed_at"] for e in ev if e["fixed_at"]]
-        out.append({
-            "id": r["id"], "service": r["service"], "environment": r["environment"],
-            "kind": r["kind"], "status": r["status"], "version": r["version"], "sha": r["sha"],
-            "started_at": _iso(r["started_at"]), "finished_at": _iso(r["finished_at"]),
-            "failed": bool(ev), "failure_reason": ev[0]["rule"] if ev else None,
-            "evidence": ev, "recovered_at": min(fixes) if fixes else None,
-            "recovers": r["recovers_id"], "changes": shipped.get(r["id"], []),
-            "rework": bool(r["rework"]),
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "service": r["service"],
+                "environment": r["environment"],
+                "kind": r["kind"],
+                "status": r["status"],
+                "version": r["version"],
+                "sha": r["sha"],
+                "started_at": _iso(r["started_at"]),
+                "finished_at": _iso(r["finished_at"]),
+                "failed": bool(ev),
+                "failure_reason": ev[0]["rule"] if ev else None,
+                "evidence": ev,
+                "recovered_at": min(fixes) if fixes else None,
+                "recovers": r["recovers_id"],
+                "changes": shipped.get(r["id"], []),
+                "rework": bool(r["rework"]),
+            }
+        )
     return out
 
 
-def changes(store: Store, defn: Definition, scope: Scope, period: Period,
-            limit: int | None = None) -> list[dict[str, Any]]:
+def changes(
+    store: Store, defn: Definition, scope: Scope, period: Period, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Changes merged in the period, with the deployment that shipped them and lead time."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
@@ -83,11 +98,11 @@ def changes(store: Store, defn: Definition, scope: Scope, period: Period,
                c.merged_at, c.is_revert, c.reverts, c.additions, c.deletions, c.files,
                c.deployment_id, d.finished_at AS deployed_at,
                CASE WHEN d.id IS NULL THEN NULL
-                    ELSE {q.seconds_between(q.lead_start(defn), 'd.finished_at')} END
+                    ELSE {q.seconds_between(q.lead_start(defn), "d.finished_at")} END
                    AS lead_time_s
         FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
         WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})
-        ORDER BY c.merged_at, c.id {f'LIMIT {int(limit)}' if limit else ''}
+        ORDER BY c.merged_at, c.id {f"LIMIT {int(limit)}" if limit else ""}
         """,
         [period.since, period.until, *names],
     )
@@ -99,8 +114,9 @@ def changes(store: Store, defn: Definition, scope: Scope, period: Period,
     return rows
 
 
-def incidents(store: Store, scope: Scope, period: Period,
-              limit: int | None = None) -> list[dict[str, Any]]:
+def incidents(
+    store: Store, scope: Scope, period: Period, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Incidents opened in the period, with the deployment blamed and the rule that did it."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
@@ -110,13 +126,15 @@ def incidents(store: Store, scope: Scope, period: Period,
         SELECT id, service, title, severity, opened_at, acknowledged_at, resolved_at,
                deployment_id, attribution, labels
         FROM incidents WHERE opened_at >= ? AND opened_at < ? AND service IN ({_marks(names)})
-        ORDER BY opened_at, id {f'LIMIT {int(limit)}' if limit else ''}
+        ORDER BY opened_at, id {f"LIMIT {int(limit)}" if limit else ""}
         """,
         [period.since, period.until, *names],
     )
-    rules = {"named": "the incident names this deployment as its cause",
-             "window": "latest production deployment of the service before the incident opened",
-             "none": "no deployment within the attribution window"}
+    rules = {
+        "named": "the incident names this deployment as its cause",
+        "window": "latest production deployment of the service before the incident opened",
+        "none": "no deployment within the attribution window",
+    }
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = _iso(r[key])
@@ -126,4 +144,4 @@ def incidents(store: Store, scope: Scope, period: Period,
 
 
 def _chunks(values: list[str], size: int = 1000) -> list[list[str]]:
-    return [values[i:i + size] for i in range(0, len(values), size)]
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -254,7 +254,7 @@ def rollback_clustering(rows: Rows, window_days: float = 7.0, burst: int = 3) ->
     return {
         "rollbacks": len(rollbacks),
         "by_service": dict(Counter(d["service"] for d in rollbacks).most_common()),
-        "busiest_week": [{"week": str(w), "rollbacks": n} for w, n in weekly.most_common(1)][0]
+        "busiest_week": next({"week": str(w), "rollbacks": n} for w, n in weekly.most_common(1))
         if weekly else None,
         "bursts": bursts, "burst_rule": f"{burst} or more rollbacks of one service within {window_days:g} days",
     }

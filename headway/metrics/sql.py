@@ -52,8 +52,11 @@ def evidence(defn: Definition) -> str:
             "SELECT i.deployment_id AS deployment_id, 'incident' AS reason, i.id AS evidence, "
             "i.resolved_at AS fixed_at FROM incidents i WHERE i.deployment_id IS NOT NULL"
         )
-    repairs = [("rollback", "r.kind = 'rollback'"), ("hotfix", "r.kind = 'hotfix'"),
-               ("rollout_rollback", "r.kind = 'rollback' AND r.\"trigger\" = 'rollout'")]
+    repairs = [
+        ("rollback", "r.kind = 'rollback'"),
+        ("hotfix", "r.kind = 'hotfix'"),
+        ("rollout_rollback", "r.kind = 'rollback' AND r.\"trigger\" = 'rollout'"),
+    ]
     for rule, condition in repairs:
         if rule in rules:
             parts.append(
@@ -137,8 +140,10 @@ def seconds_between(start: str, end: str) -> str:
 
     (GREATEST alone would turn a NULL into 0: both engines skip NULL arguments.)
     """
-    return (f"CASE WHEN {start} IS NOT NULL AND {end} IS NOT NULL "
-            f"THEN GREATEST(0.0, {epoch(end)} - {epoch(start)}) END")
+    return (
+        f"CASE WHEN {start} IS NOT NULL AND {end} IS NOT NULL "
+        f"THEN GREATEST(0.0, {epoch(end)} - {epoch(start)}) END"
+    )
 
 
 def bucket(kind: str | None, column: str) -> str:

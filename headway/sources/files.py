@@ -37,9 +37,7 @@ def _timestamp(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise TypeError(
-            f"an ISO 8601 timestamp like 2026-10-01T12:00:00Z, got {value!r}"
-        ) from None
+        raise TypeError(f"an ISO 8601 timestamp like 2026-10-01T12:00:00Z, got {value!r}") from None
     if parsed.tzinfo is None:
         raise TypeError(f"a time zone on {value!r} (add Z for UTC or an offset like +02:00)")
     return parsed.astimezone(UTC)
@@ -77,7 +75,10 @@ def _ref(value: Any) -> str:
 
 
 _CHECKS: dict[str, Callable[[Any], Any]] = {
-    "str": _string, "int": _integer, "bool": _boolean, "datetime": _timestamp,
+    "str": _string,
+    "int": _integer,
+    "bool": _boolean,
+    "datetime": _timestamp,
     "tuple[str, ...]": _strings,
 }
 _REFS = {"reverts", "deployment_ref", "cause_ref", "recovers", "change_ref"}
@@ -113,9 +114,7 @@ def parse_record(obj: Any, where: str) -> Any:
     kind = obj.get("type")
     spec = SPECS.get(kind)  # type: ignore[arg-type]
     if spec is None:
-        raise InputError(
-            f"{where}: field 'type': expected one of {', '.join(SPECS)}, got {kind!r}"
-        )
+        raise InputError(f"{where}: field 'type': expected one of {', '.join(SPECS)}, got {kind!r}")
     values: dict[str, Any] = {}
     checks = spec.checks
     for name, value in obj.items():
@@ -142,7 +141,9 @@ def parse_record(obj: Any, where: str) -> Any:
                 f"got {values[name]!r}"
             )
     if ":" in values.get("source", ""):
-        raise InputError(f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})")
+        raise InputError(
+            f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})"
+        )
     return spec.record_type(**values)
 
 

@@ -40,28 +40,66 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     click_command = typer.main.get_command(app)
     for part in command:
         click_command = click_command.get_command(  # type: ignore[attr-defined]
-            typer.Context(click_command), part)
+            typer.Context(click_command), part
+        )
     assert len((click_command.help or "").split()) >= 4, f"{command} needs a real description"
 
 
 def test_metrics_json_contract() -> None:
     assert runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)]).exit_code == 0
-    result = runner.invoke(app, ["metrics", "--service", "api", "--since", "2026-10-01",
-                                 "--until", "2026-10-10", "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "metrics",
+            "--service",
+            "api",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-10-10",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) >= {"definition", "scope", "period", "deployment_frequency", "change_lead_time",
-                         "change_fail_rate", "failed_deployment_recovery_time",
-                         "deployment_rework_rate", "warnings"}
-    assert data["period"] == {"since": "2026-10-01T00:00:00Z", "until": "2026-10-11T00:00:00Z",
-                              "days": 10.0}
+    assert set(data) >= {
+        "definition",
+        "scope",
+        "period",
+        "deployment_frequency",
+        "change_lead_time",
+        "change_fail_rate",
+        "failed_deployment_recovery_time",
+        "deployment_rework_rate",
+        "warnings",
+    }
+    assert data["period"] == {
+        "since": "2026-10-01T00:00:00Z",
+        "until": "2026-10-11T00:00:00Z",
+        "days": 10.0,
+    }
     assert data["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
 
 
 def test_metrics_csv_has_one_row_per_period() -> None:
     runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
-    result = runner.invoke(app, ["metrics", "--service", "api", "--since", "2026-10-01",
-                                 "--until", "2026-10-10", "--by", "week", "--format", "csv"])
+    result = runner.invoke(
+        app,
+        [
+            "metrics",
+            "--service",
+            "api",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-10-10",
+            "--by",
+            "week",
+            "--format",
+            "csv",
+        ],
+    )
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 + 1 + 2  # header, whole period, two weeks
     header = lines[0].split(",")
@@ -78,14 +116,23 @@ def test_table_output_names_definition_and_levels() -> None:
     assert "blends services of 2 operating contexts" in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["metrics", "--team", "nobody"], "no team named 'nobody'; known teams: core, money"),
-    (["metrics", "--service", "api", "--team", "core"], "give only one of service, team, context"),
-    (["metrics", "--since", "2026-02-30"], "--since '2026-02-30' is not a date"),
-    (["metrics", "--since", "2026-10-05", "--until", "2026-10-01"], "must be before --until"),
-    (["metrics", "--definition", "nope"], "unknown definition 'nope'; known: devlake, dora, fourkeys"),
-    (["list", "incidents", "--context", "galactic"], "no context named 'galactic'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["metrics", "--team", "nobody"], "no team named 'nobody'; known teams: core, money"),
+        (
+            ["metrics", "--service", "api", "--team", "core"],
+            "give only one of service, team, context",
+        ),
+        (["metrics", "--since", "2026-02-30"], "--since '2026-02-30' is not a date"),
+        (["metrics", "--since", "2026-10-05", "--until", "2026-10-01"], "must be before --until"),
+        (
+            ["metrics", "--definition", "nope"],
+            "unknown definition 'nope'; known: devlake, dora, fourkeys",
+        ),
+        (["list", "incidents", "--context", "galactic"], "no context named 'galactic'"),
+    ],
+)
 def test_bad_input_gets_one_line_and_exit_code_2(args: list[str], message: str) -> None:
     runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
     result = runner.invoke(app, args)
@@ -96,21 +143,53 @@ def test_bad_input_gets_one_line_and_exit_code_2(args: list[str], message: str) 
 
 def test_definitions_set_history_and_diff() -> None:
     runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
-    result = runner.invoke(app, ["definitions", "set", "fourkeys", "--reason", "match the old dashboard",
-                                 "--author", "ana"])
+    result = runner.invoke(
+        app,
+        [
+            "definitions",
+            "set",
+            "fourkeys",
+            "--reason",
+            "match the old dashboard",
+            "--author",
+            "ana",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Active definition: fourkeys@1 (was dora@1)" in result.output
     history = json.loads(runner.invoke(app, ["definitions", "history", "--format", "json"]).output)
     assert [(h["name"], h["author"], h["reason"]) for h in history] == [
-        ("fourkeys", "ana", "match the old dashboard")]
+        ("fourkeys", "ana", "match the old dashboard")
+    ]
     shown = runner.invoke(app, ["definitions", "show"]).output
-    assert 'name = "fourkeys"' in shown and 'rules = ["incident"]' in shown
+    assert 'name = "fourkeys"' in shown
+    assert 'rules = ["incident"]' in shown
 
-    diff = json.loads(runner.invoke(app, ["definitions", "diff", "dora", "fourkeys", "--service", "api",
-                                          "--since", "2026-10-01", "--until", "2026-10-10",
-                                          "--format", "json"]).output)
+    diff = json.loads(
+        runner.invoke(
+            app,
+            [
+                "definitions",
+                "diff",
+                "dora",
+                "fourkeys",
+                "--service",
+                "api",
+                "--since",
+                "2026-10-01",
+                "--until",
+                "2026-10-10",
+                "--format",
+                "json",
+            ],
+        ).output
+    )
     failed = next(n for n in diff["numbers"] if n["number"] == "failed deployments")
-    assert (failed["a"], failed["b"], failed["delta"]) == (3, 2, -1)  # rollback/revert no longer count
+    assert (failed["a"], failed["b"], failed["delta"]) == (
+        3,
+        2,
+        -1,
+    )  # rollback/revert no longer count
     assert any("defined away" in w for w in diff["warnings"])
 
 
@@ -120,7 +199,9 @@ def test_a_custom_definition_from_a_file_gets_versions(tmp_path: Path) -> None:
     path.write_text('name = "ours"\n[failure]\nrules = ["incident", "rollback"]\n')
     assert runner.invoke(app, ["definitions", "set", str(path), "--reason", "start"]).exit_code == 0
     path.write_text('name = "ours"\n[failure]\nrules = ["incident"]\n')
-    result = runner.invoke(app, ["definitions", "set", str(path), "--reason", "stop counting rollbacks"])
+    result = runner.invoke(
+        app, ["definitions", "set", str(path), "--reason", "stop counting rollbacks"]
+    )
     assert "Active definition: ours@2 (was ours@1)" in result.output
     assert "the failure rules changed" in " ".join(result.output.split())
     bad = tmp_path / "bad.toml"
@@ -133,12 +214,15 @@ def test_a_custom_definition_from_a_file_gets_versions(tmp_path: Path) -> None:
 def test_simulate_is_deterministic(tmp_path: Path) -> None:
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     for path in (a, b):
-        result = runner.invoke(app, ["simulate", "--seed", "5", "--services", "4", "--days", "30",
-                                     "--out", str(path)])
+        result = runner.invoke(
+            app, ["simulate", "--seed", "5", "--services", "4", "--days", "30", "--out", str(path)]
+        )
         assert result.exit_code == 0
     assert a.read_bytes() == b.read_bytes()
     other = tmp_path / "c.jsonl"
-    runner.invoke(app, ["simulate", "--seed", "6", "--services", "4", "--days", "30", "--out", str(other)])
+    runner.invoke(
+        app, ["simulate", "--seed", "6", "--services", "4", "--days", "30", "--out", str(other)]
+    )
     assert other.read_bytes() != a.read_bytes()
     assert runner.invoke(app, ["import", "jsonl", str(a)]).exit_code == 0
 
@@ -146,8 +230,16 @@ def test_simulate_is_deterministic(tmp_path: Path) -> None:
 def test_demo_prints_every_team_and_service() -> None:
     result = runner.invoke(app, ["demo", "--services", "4", "--days", "60"])
     assert result.exit_code == 0, result.output
-    for name in ("payments", "web", "growth", "messaging",
-                 "payments-ledger", "storefront", "search", "notifications"):
+    for name in (
+        "payments",
+        "web",
+        "growth",
+        "messaging",
+        "payments-ledger",
+        "storefront",
+        "search",
+        "notifications",
+    ):
         assert name in result.output
     assert "definition dora@1" in result.output
     assert "levels 2024" in result.output
@@ -157,7 +249,16 @@ def test_the_served_app_has_every_surface() -> None:
     from headway.api.app import create_app
 
     paths = set(create_app().openapi()["paths"])
-    for path in ("/healthz", "/api/metrics", "/api/deployments", "/api/flow", "/hooks/github",
-                 "/api/flags", "/sdk/config", "/sdk/stream", "/ofrep/v1/evaluate/flags",
-                 "/api/rollouts"):
+    for path in (
+        "/healthz",
+        "/api/metrics",
+        "/api/deployments",
+        "/api/flow",
+        "/hooks/github",
+        "/api/flags",
+        "/sdk/config",
+        "/sdk/stream",
+        "/ofrep/v1/evaluate/flags",
+        "/api/rollouts",
+    ):
         assert path in paths, path

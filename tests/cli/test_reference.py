@@ -11,4 +11,5 @@ DOC = Path(__file__).parents[2] / "docs" / "cli.md"
 
 def test_docs_cli_md_matches_the_commands() -> None:
     assert DOC.read_text() == reference(), (
-        "docs/cli.md is out of date: run `python -m headway.clidoc > docs/cli.md`")
+        "docs/cli.md is out of date: run `python -m headway.clidoc > docs/cli.md`"
+    )

@@ -108,7 +108,8 @@ def test_http_api_serves_the_same_documents(org: Path) -> None:
         findings = client.get("/api/findings", params={"period": "2026-10", "team": "growth"})
         assert [f["detector"] for f in findings.json()["findings"]] == ["speed_outcomes"]
         page = client.get("/api/review.html", params={"period": "2026-10", "team": "web"})
-        assert page.status_code == 200 and "<svg" in page.text
+        assert page.status_code == 200
+        assert "<svg" in page.text
         created = client.post("/api/notes", json={"scope": "team:web", "period": "2026-10",
                                                    "text": "Freeze week", "author": "ana"})
         assert created.status_code == 201

@@ -48,21 +48,34 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
     assert m["scope"]["services"] == ["api"]
     # d1..d5 on 10-01, 10-03, 10-05 (two), 10-08: 5 deployments, 4 deploy days, 10 days
     assert m["deployment_frequency"] == {
-        "deployments": 5, "days": 10.0, "per_day": 0.5, "per_week": 3.5, "deploy_days": 4,
+        "deployments": 5,
+        "days": 10.0,
+        "per_day": 0.5,
+        "per_week": 3.5,
+        "deploy_days": 4,
         "level": "high",  # at least weekly, less than daily
     }
     # leads sorted: 10800 28800 36000 43200 86400 86400
     # median (36000+43200)/2; p75 at rank 3.75: 43200+.75*43200; p90 at rank 4.5: 86400
     assert m["change_lead_time"] == {
-        "changes": 6, "median_s": 39600.0, "p75_s": 75600.0, "p90_s": 86400.0,
-        "mean_s": 48600.0, "level": "elite",
+        "changes": 6,
+        "median_s": 39600.0,
+        "p75_s": 75600.0,
+        "p90_s": 86400.0,
+        "mean_s": 48600.0,
+        "level": "elite",
     }
     # d2 (incident), d3 (rollback, revert), d5 (incident by window) of 5
     assert m["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
     # recoveries 3600 10800 14400: median 10800, p75 at rank 1.5 → 12600, p90 at 1.8 → 13680
     assert m["failed_deployment_recovery_time"] == {
-        "recoveries": 3, "unrecovered": 0, "median_s": 10800.0, "p75_s": 12600.0,
-        "p90_s": 13680.0, "mean_s": 9600.0, "level": "high",
+        "recoveries": 3,
+        "unrecovered": 0,
+        "median_s": 10800.0,
+        "p75_s": 12600.0,
+        "p90_s": 13680.0,
+        "mean_s": 9600.0,
+        "level": "high",
     }
     # d4 (a rollback) and d5 (ships the revert of deployed c4) of 5
     assert m["deployment_rework_rate"] == {"deployments": 5, "rework": 2, "rate": 0.4}
@@ -101,8 +114,10 @@ def test_organisation_across_contexts_carries_a_warning(org: Store) -> None:
 
 def test_weekly_trend_splits_the_period(org: Store) -> None:
     m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, by="week")
-    weeks = [(t.period.since, t.deployment_frequency["deployments"], t.change_fail_rate["failed"])
-             for t in m.trend]
+    weeks = [
+        (t.period.since, t.deployment_frequency["deployments"], t.change_fail_rate["failed"])
+        for t in m.trend
+    ]
     # 2026-10-01 is a Thursday: Thu 10-01 … Sun 10-04 holds d1, d2 (d2 failed); the week of
     # Monday 10-05 holds d3, d4, d5 (d3 and d5 failed)
     assert weeks == [(datetime(2026, 10, 1), 2, 1), (datetime(2026, 10, 5), 3, 2)]
@@ -121,30 +136,47 @@ def test_levels_per_report_year(org: Store) -> None:
 def test_each_team_in_one_pass(org: Store) -> None:
     sets = dora.compute_each(org, PRESETS["dora"], "team", OCTOBER_1_TO_10)
     assert [(s.scope.name, s.deployment_frequency["deployments"]) for s in sets] == [
-        ("core", 5), ("money", 1)]
+        ("core", 5),
+        ("money", 1),
+    ]
     assert sets[1].change_lead_time["median_s"] == 864000.0
 
 
 def test_drill_down_shows_why_each_deployment_failed(org: Store) -> None:
-    rows = {r["id"]: r for r in records.deployments(
-        org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)}
+    rows = {
+        r["id"]: r
+        for r in records.deployments(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)
+    }
     d3 = rows["t:d3"]
     assert d3["failed"] is True
     assert [(e["rule"], e["record"]) for e in d3["evidence"]] == [
-        ("revert", "t:c6"), ("rollback", "t:d4")]
+        ("revert", "t:c6"),
+        ("rollback", "t:d4"),
+    ]
     assert d3["recovered_at"] == "2026-10-05T13:00:00Z"  # the rollback came before the revert
     assert d3["changes"] == ["t:c4"]
-    assert rows["t:d4"]["rework"] is True and rows["t:d4"]["recovers"] == "t:d3"
+    assert rows["t:d4"]["rework"] is True
+    assert rows["t:d4"]["recovers"] == "t:d3"
     assert rows["t:d5"]["changes"] == ["t:c5", "t:c6"]
     assert rows["t:d1"]["failed"] is False
 
 
 def test_drill_down_of_changes_and_incidents(org: Store) -> None:
-    changes = {c["id"]: c for c in records.changes(
-        org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)}
+    changes = {
+        c["id"]: c
+        for c in records.changes(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10)
+    }
     assert changes["t:c3"]["deployment_id"] == "t:d2"
     assert changes["t:c3"]["lead_time_s"] == 28800.0  # 04:00Z → 12:00Z
-    incidents = {i["id"]: i for i in records.incidents(org, Scope("service", "api"), OCTOBER_1_TO_10)}
-    assert (incidents["t:i1"]["deployment_id"], incidents["t:i1"]["attribution"]) == ("t:d2", "named")
-    assert (incidents["t:i3"]["deployment_id"], incidents["t:i3"]["attribution"]) == ("t:d5", "window")
+    incidents = {
+        i["id"]: i for i in records.incidents(org, Scope("service", "api"), OCTOBER_1_TO_10)
+    }
+    assert (incidents["t:i1"]["deployment_id"], incidents["t:i1"]["attribution"]) == (
+        "t:d2",
+        "named",
+    )
+    assert (incidents["t:i3"]["deployment_id"], incidents["t:i3"]["attribution"]) == (
+        "t:d5",
+        "window",
+    )
     assert (incidents["t:i2"]["deployment_id"], incidents["t:i2"]["attribution"]) == (None, "none")

@@ -30,7 +30,9 @@ def test_simulated_organisation_gives_identical_numbers_on_both_engines(
             name: dora.compute(store, defn, dora.Scope(), period, by="week").to_json()
             for name, defn in PRESETS.items()
         }
-        numbers["each"] = [m.to_json() for m in dora.compute_each(store, PRESETS["dora"], "service", period)]
+        numbers["each"] = [
+            m.to_json() for m in dora.compute_each(store, PRESETS["dora"], "service", period)
+        ]
         numbers["deployments"] = records.deployments(store, PRESETS["dora"], dora.Scope(), period)
         numbers["incidents"] = records.incidents(store, dora.Scope(), period)
         results.append(numbers)

@@ -79,7 +79,8 @@ def test_batch_size_and_friction(doc: dict[str, Any]) -> None:
 
 def test_small_samples_say_what_they_need(doc: dict[str, Any]) -> None:
     gate = doc["approval_latency"]["deployment_gate"]
-    assert gate["n"] == 1 and gate["median_s"] is None
+    assert gate["n"] == 1
+    assert gate["median_s"] is None
     assert gate["notes"] == ["a median needs at least 3 approvals; there are 1"]
     # one failure (d2) among d1..d3: too few for a concentration index
     service = doc["failure_concentration"]["by"]["service"]
@@ -136,4 +137,5 @@ def test_cli_signals_json_with_a_custom_ai_rule_and_unknown_team() -> None:
     table = runner.invoke(app, ["signals", "--since", "2026-10-05", "--until", "2026-10-11"])
     assert "batch size" in table.output
     bad = runner.invoke(app, ["signals", "--team", "nobody"])
-    assert bad.exit_code == 2 and "no team named 'nobody'" in bad.output
+    assert bad.exit_code == 2
+    assert "no team named 'nobody'" in bad.output

@@ -59,7 +59,8 @@ def test_configured_production_environments_decide() -> None:
 
 def test_runs_reviews_gates_and_issues() -> None:
     (run,) = github.parse("workflow_run", load("workflow_run/completed.payload.json"), M).records
-    assert isinstance(run, PipelineRun) and run.conclusion == "success"
+    assert isinstance(run, PipelineRun)
+    assert run.conclusion == "success"
     (review,) = github.parse(
         "pull_request_review", load("pull_request_review/submitted.payload.json"), M
     ).records
@@ -70,7 +71,8 @@ def test_runs_reviews_gates_and_issues() -> None:
     ).records
     assert (gate.kind, gate.decision) == ("deployment_gate", None)
     (defect,) = github.parse("issues", load("issues/labeled.payload.json"), M).records
-    assert isinstance(defect, Defect) and defect.id == "github:Codertocat/Hello-World/issues/1"
+    assert isinstance(defect, Defect)
+    assert defect.id == "github:Codertocat/Hello-World/issues/1"
 
 
 def test_releases_count_only_where_configured() -> None:

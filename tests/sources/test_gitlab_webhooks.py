@@ -27,7 +27,9 @@ def test_merge_request_push_pipeline() -> None:
     push = gitlab.parse("push", load("push.json"), M)
     assert (
         len(push.commits) == 2
-        and push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
+    )
+    assert (
+        push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
     )
     # 2011-12-12T14:27:31+02:00 = 12:27:31 UTC
     assert push.commits[0].committed_at == datetime(2011, 12, 12, 12, 27, 31, tzinfo=UTC)

@@ -30,4 +30,5 @@ def test_types_decide_incident_defect_or_ignored() -> None:
     created["issue"]["fields"]["issuetype"]["name"] = "Bug"
     mapped = Mapping(services={"COMP-1": {"service": "search"}})
     (defect,) = jira.parse("jira:issue_created", created, mapped).records
-    assert isinstance(defect, Defect) and (defect.id, defect.service) == ("jira:TES-41", "search")
+    assert isinstance(defect, Defect)
+    assert (defect.id, defect.service) == ("jira:TES-41", "search")

@@ -22,31 +22,77 @@ runner = CliRunner()
 
 
 def test_writing_the_same_record_twice_changes_nothing(store: Store) -> None:
-    d = Deployment(source="ci", source_id="42", service="api",
-                   finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC), version="v1")
+    d = Deployment(
+        source="ci",
+        source_id="42",
+        service="api",
+        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+        version="v1",
+    )
     first = store.write([d])
     again = store.write([d])
-    assert (first.new, again.new, again.seen) == ({"deployments": 1}, {"deployments": 0}, {"deployments": 1})
+    assert (first.new, again.new, again.seen) == (
+        {"deployments": 1},
+        {"deployments": 0},
+        {"deployments": 1},
+    )
     assert store.query("SELECT id, version FROM deployments") == [("ci:42", "v1")]
 
 
 def test_a_partial_redelivery_keeps_what_was_known(store: Store) -> None:
-    store.write([Deployment(source="ci", source_id="42", service="api", version="v1",
-                            finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))])
-    store.write([Deployment(source="ci", source_id="42", service="api", status="failure",
-                            finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))])
+    store.write(
+        [
+            Deployment(
+                source="ci",
+                source_id="42",
+                service="api",
+                version="v1",
+                finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+            )
+        ]
+    )
+    store.write(
+        [
+            Deployment(
+                source="ci",
+                source_id="42",
+                service="api",
+                status="failure",
+                finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+            )
+        ]
+    )
     assert store.query("SELECT version, status FROM deployments") == [("v1", "failure")]
 
 
 def test_raw_payloads_are_kept(store: Store) -> None:
-    store.write([RawEvent(source="github", source_id="delivery-1", kind="push",
-                          received_at=datetime(2026, 10, 1, tzinfo=UTC), payload='{"ref": "main"}')])
-    assert store.query("SELECT id, payload FROM raw_events") == [("github:delivery-1", '{"ref": "main"}')]
+    store.write(
+        [
+            RawEvent(
+                source="github",
+                source_id="delivery-1",
+                kind="push",
+                received_at=datetime(2026, 10, 1, tzinfo=UTC),
+                payload='{"ref": "main"}',
+            )
+        ]
+    )
+    assert store.query("SELECT id, payload FROM raw_events") == [
+        ("github:delivery-1", '{"ref": "main"}')
+    ]
 
 
 def test_offsets_are_converted_to_utc(store: Store) -> None:
-    store.write([Deployment(source="ci", source_id="1", service="api",
-                            finished_at=datetime.fromisoformat("2026-10-01T14:00:00+02:00"))])
+    store.write(
+        [
+            Deployment(
+                source="ci",
+                source_id="1",
+                service="api",
+                finished_at=datetime.fromisoformat("2026-10-01T14:00:00+02:00"),
+            )
+        ]
+    )
     assert store.query("SELECT finished_at FROM deployments") == [(datetime(2026, 10, 1, 12),)]
 
 
@@ -68,23 +114,35 @@ def test_a_bad_line_rejects_the_whole_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["import", "jsonl", str(bad)])
 
     assert result.exit_code == 2
-    assert f"{bad}:5: deployment field 'finished_at': expected an ISO 8601 timestamp like " \
-           "2026-10-01T12:00:00Z, got 'yesterday'" in " ".join(result.output.split())
+    assert (
+        f"{bad}:5: deployment field 'finished_at': expected an ISO 8601 timestamp like "
+        "2026-10-01T12:00:00Z, got 'yesterday'" in " ".join(result.output.split())
+    )
     store = open_store()
-    assert store.count("deployments") == 0 and store.count("services") == 0  # nothing partial
+    assert store.count("deployments") == 0
+    assert store.count("services") == 0
     store.close()
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ('{"type": "deployment", "source": "x"}', "deployment field 'source_id' is required"),
-    ('{"type": "release"}', "field 'type': expected one of service, change"),
-    ('{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
-     '"finished_at": "2026-10-01T12:00:00"}', "time zone"),
-    ('{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
-     '"finished_at": "2026-10-01T12:00:00Z", "kind": "big-bang"}', "field 'kind': expected one of deploy"),
-    ('{"type": "service", "name": "a", "colour": "red"}', "unknown field(s) colour"),
-    ("{not json", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"type": "deployment", "source": "x"}', "deployment field 'source_id' is required"),
+        ('{"type": "release"}', "field 'type': expected one of service, change"),
+        (
+            '{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
+            '"finished_at": "2026-10-01T12:00:00"}',
+            "time zone",
+        ),
+        (
+            '{"type": "deployment", "source": "x", "source_id": "1", "service": "a", '
+            '"finished_at": "2026-10-01T12:00:00Z", "kind": "big-bang"}',
+            "field 'kind': expected one of deploy",
+        ),
+        ('{"type": "service", "name": "a", "colour": "red"}', "unknown field(s) colour"),
+        ("{not json", "not valid JSON"),
+    ],
+)
 def test_bad_lines_are_named_precisely(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "one.jsonl"
     path.write_text(line + "\n")
@@ -99,8 +157,16 @@ def test_an_older_store_upgrades_itself(tmp_path: Path, monkeypatch: pytest.Monk
     every = base._migration_files()
     monkeypatch.setattr(base, "_migration_files", lambda: every[:1])  # what version 1 shipped
     old = open_store(settings)
-    old.write([Deployment(source="ci", source_id="1", service="api",
-                          finished_at=datetime(2026, 10, 1, tzinfo=UTC))])
+    old.write(
+        [
+            Deployment(
+                source="ci",
+                source_id="1",
+                service="api",
+                finished_at=datetime(2026, 10, 1, tzinfo=UTC),
+            )
+        ]
+    )
     old.close()
     monkeypatch.undo()
 
@@ -117,19 +183,30 @@ def test_a_second_writer_is_told_who_holds_the_store(tmp_path: Path) -> None:
     path = tmp_path / "held.duckdb"
     open_store(Settings(database=str(path))).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(path)!r})
             print("holding", flush=True)
             time.sleep(60)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
         env = {**os.environ, "HEADWAY_DATABASE": str(path), "COLUMNS": "300"}
-        result = subprocess.run([sys.executable, "-m", "headway", "metrics"], env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "headway", "metrics"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -141,10 +218,20 @@ def test_a_second_writer_is_told_who_holds_the_store(tmp_path: Path) -> None:
 
 
 def test_deliveries_of_one_id_in_one_batch_merge(store: Store) -> None:
-    opened = Deployment(source="ci", source_id="7", service="api", version="v7",
-                        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))
-    failed = Deployment(source="ci", source_id="7", service="api", status="failure",
-                        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC))
+    opened = Deployment(
+        source="ci",
+        source_id="7",
+        service="api",
+        version="v7",
+        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+    )
+    failed = Deployment(
+        source="ci",
+        source_id="7",
+        service="api",
+        status="failure",
+        finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+    )
     result = store.write([opened, failed])
     assert result.new == {"deployments": 1}
     assert store.query("SELECT version, status FROM deployments") == [("v7", "failure")]
@@ -161,18 +248,23 @@ def test_csv_import_and_its_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     store = open_store()
     # 13:00+01:00 is 12:00 UTC; the empty `kind` cell means the default, deploy
-    assert store.query("SELECT id, kind, finished_at, recovers_id FROM deployments ORDER BY id") == [
+    assert store.query(
+        "SELECT id, kind, finished_at, recovers_id FROM deployments ORDER BY id"
+    ) == [
         ("ci:1", "deploy", datetime(2026, 10, 1, 12), None),
         ("ci:2", "rollback", datetime(2026, 10, 1, 12), "ci:1"),
     ]
     store.close()
 
     bad = tmp_path / "bad.csv"
-    bad.write_text("source,source_id,service,finished_at\nci,3,api,2026-10-01T12:00:00Z\nci,4,api,soon\n")
+    bad.write_text(
+        "source,source_id,service,finished_at\nci,3,api,2026-10-01T12:00:00Z\nci,4,api,soon\n"
+    )
     result = runner.invoke(app, ["import", "csv", str(bad), "--type", "deployment"])
     assert result.exit_code == 2
     assert f"{bad}:3: deployment field 'finished_at': expected an ISO 8601 timestamp" in " ".join(
-        result.output.split())
+        result.output.split()
+    )
     store = open_store()
     assert store.count("deployments") == 2  # ci:3 was not written either
     store.close()
