@@ -7,9 +7,11 @@ direct commits, reverts of released pull requests, annotated release tags, commi
 several offsets), then times, on that repository and in the same run:
 
   floor       git log --all --format=<the fields Headway reads>   (output read and discarded)
-  floor+diff  the same with --numstat: exactly the git process `headway import git` runs
+  floor+diff  the same with --numstat (Headway diffs only main-line commits, in two processes)
   import      headway import into a fresh DuckDB store: read, derive, write, link
   re-import   nothing new; then again after 100 new commits and one new tag
+
+A kept repository (--keep) is left as it was built: the new commits and tag are removed again.
 
 and prints a table with each time as a multiple of the floor.
 """
@@ -17,6 +19,7 @@ and prints a table with each time as a multiple of the floor.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -132,6 +135,13 @@ def build(path: Path, commits: int, tags: int) -> None:
     subprocess.run(["git", "-C", str(path), "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
 
 
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip()
+
+
 def timed(fn: object) -> float:
     start = time.perf_counter()
     fn()  # type: ignore[operator]
@@ -187,11 +197,16 @@ def main() -> None:
         rows.append(
             (
                 "  of which: history, parsed (no diffs)",
-                timed(lambda: sum(1 for _ in read_log(repo, numstat=False))),
+                timed(lambda: sum(1 for _ in read_log(repo))),
             )
         )
         tips = main_line_tips(read_refs(repo), release_tags(read_refs(repo), opts))
-        rows.append(("  of which: main-line sizes (diffs)", timed(lambda: read_sizes(repo, tips))))
+        rows.append(
+            (
+                "  of which: main-line sizes (diffs)",
+                timed(lambda: read_sizes(repo, tips, workers=2)),
+            )
+        )
         report = None
 
         def first() -> None:
@@ -206,33 +221,38 @@ def main() -> None:
             )
         )
         env = {
+            **os.environ,
             "GIT_AUTHOR_NAME": "Dev",
             "GIT_AUTHOR_EMAIL": "d@e",
             "GIT_COMMITTER_NAME": "Dev",
             "GIT_COMMITTER_EMAIL": "d@e",
         }
-        for i in range(100):
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(repo),
-                    "commit",
-                    "-q",
-                    "--allow-empty",
+        built_head = git(repo, "rev-parse", "refs/heads/main")
+        try:
+            head = built_head
+            tree = git(repo, "rev-parse", "refs/heads/main^{tree}")
+            for i in range(100):
+                head = git(
+                    repo,
+                    "commit-tree",
+                    tree,
+                    "-p",
+                    head,
                     "-m",
                     f"More work {i} (#{10**6 + i})",
-                ],
-                check=True,
-                env={**__import__("os").environ, **env},
+                    env=env,
+                )
+            git(repo, "update-ref", "refs/heads/main", head)
+            git(repo, "tag", "v999.0.0", head)
+            rows.append(
+                (
+                    "re-import, 100 new commits + 1 tag",
+                    timed(lambda: import_repository(store, settings, repo, opts)),
+                )
             )
-        subprocess.run(["git", "-C", str(repo), "tag", "v999.0.0"], check=True)
-        rows.append(
-            (
-                "re-import, 100 new commits + 1 tag",
-                timed(lambda: import_repository(store, settings, repo, opts)),
-            )
-        )
+        finally:
+            git(repo, "update-ref", "refs/heads/main", built_head)
+            subprocess.run(["git", "-C", str(repo), "tag", "-d", "v999.0.0"], capture_output=True)
         store.close()
     assert report is not None
     base = rows[0][1]
@@ -240,10 +260,7 @@ def main() -> None:
         f"\nrepository: {count} commits, {ntags} tags; imported {report.changes} changes, "
         f"{report.deployments} deployments, {len(report.failed)} failed (reverted) releases\n"
     )
-    print(
-        f"machine load average at the end: {__import__('os').getloadavg()[0]:.1f} "
-        f"on {__import__('os').cpu_count()} CPUs\n"
-    )
+    print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print(f"{'step':<40} {'seconds':>9} {'x floor':>9}")
     print("-" * 60)
     for name, seconds in rows:

@@ -1,9 +1,11 @@
 """Delivery history from a git repository: changes, deployments (release tags), failures.
 
-Reading is two git processes: `git for-each-ref` for the refs and one streaming `git log`
-(NUL-separated fields, `--numstat`) for the commits. Everything else is pure Python over
-that snapshot (`derive`): pull requests from merge and squash commits, the earliest release
-tag containing each change (one walk of the commit graph), and reverts of shipped changes.
+Reading is `git for-each-ref` for the refs, one streaming `git log` (NUL-separated fields)
+for the commits, and `git log --numstat` over the main line only for the changes' sizes.
+Everything else is pure Python over that snapshot (`derive`): pull requests from merge and
+squash commits, the earliest release tag containing each change (one walk of the commit
+graph), and reverts of shipped changes. `derive_since` does the same for a re-import, from
+the commits the last import did not reach and what it stored.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import fnmatch
 import os
 import re
 import subprocess
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +41,6 @@ class Commit:
     authored: int  # unix seconds: exact whatever the offset the commit was written with
     committed: int
     message: str
-    files: int | None = None
-    additions: int | None = None
-    deletions: int | None = None
 
     @property
     def subject(self) -> str:
@@ -157,16 +157,11 @@ _LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%at%x00%ct%x00%B%x00"
 def read_log(
     path: Path,
     *,
-    numstat: bool = True,
     revisions: Sequence[str] = ("--all",),
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Commit]:
-    """Stream every commit of `revisions` from one `git log` process."""
-    args = ["git", "-C", str(path), "-c", "core.quotepath=off", "log", f"--format={_LOG_FORMAT}"]
-    if numstat:
-        # A merge's size is its diff against the main line (first parent), like a PR's.
-        args += ["--numstat", "--diff-merges=first-parent", "--no-renames"]
-    args += [*revisions, "--"]
+    """Stream every commit of `revisions` from one `git log` process (no diffs)."""
+    args = ["git", "-C", str(path), "log", f"--format={_LOG_FORMAT}", *revisions, "--"]
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}
     )
@@ -175,19 +170,22 @@ def read_log(
     count = 0
     try:
         while chunk := proc.stdout.read(1 << 20):
-            parts = (tail + chunk).split(b"\x1e")
-            tail = parts.pop()
-            for part in parts:
-                if part:
-                    yield _commit(part, numstat)
-                    count += 1
+            buffer = tail + chunk
+            cut = buffer.rfind(b"\x1e")  # complete commits before it, the next one after
+            if cut <= 0:
+                tail = buffer
+                continue
+            commits = _commits(buffer[:cut])
+            tail = buffer[cut:]
+            yield from commits
+            count += len(commits)
             if progress:
                 progress(count)
         if tail:
-            yield _commit(tail, numstat)
-            count += 1
+            commits = _commits(tail)
+            yield from commits
             if progress:
-                progress(count)
+                progress(count + len(commits))
     finally:
         proc.stdout.close()
         err = ""
@@ -198,14 +196,62 @@ def read_log(
             raise GitError(f"git log failed in {path}: {err.strip()}")
 
 
+def _commits(raw: bytes) -> list[Commit]:
+    """Commits from whole records of `git log --format=_LOG_FORMAT` output: six NUL-ended
+    fields each (a commit message cannot hold a NUL), parsed in one pass over the text."""
+    fields = iter(raw.decode("utf-8", "replace").split("\0"))
+    return [
+        Commit(
+            sha.lstrip("\n\x1e"),
+            tuple(parents.split()),
+            author,
+            int(authored),
+            int(committed),
+            message.strip(),
+        )
+        # zip stops at the newline git writes after the last record's final NUL
+        for sha, parents, author, authored, committed, message in zip(
+            fields, fields, fields, fields, fields, fields, strict=False
+        )
+    ]
+
+
 def read_sizes(
-    path: Path, shas: Sequence[str], *, walk: str = "--first-parent"
+    path: Path, shas: Sequence[str], *, walk: str = "--first-parent", workers: int = 1
 ) -> dict[str, tuple[int, int, int]]:
     """(files, additions, deletions) of commits: those on the first-parent chains from `shas`,
     or with walk="--no-walk" just `shas`. A merge's size is its diff against the first
-    parent, like a pull request's."""
+    parent, like a pull request's.
+
+    Diffs are the slowest thing git does, so a first-parent walk can be shared by `workers`
+    git processes: each walks the same commits in the same order and diffs only its own
+    stretch of them (--skip, --max-count)."""
     if not shas:
         return {}
+    if workers < 2 or walk != "--first-parent":
+        return _numstat(path, shas, [walk])
+    counted = subprocess.run(
+        ["git", "-C", str(path), "rev-list", "--first-parent", "--count", "--stdin"],
+        input="\n".join(shas) + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    if counted.returncode != 0:
+        raise GitError(f"git rev-list --count failed in {path}: {counted.stderr.strip()}")
+    share = -(-int(counted.stdout) // workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(
+            lambda i: _numstat(path, shas, [walk, f"--skip={i * share}", f"--max-count={share}"]),
+            range(workers),
+        )
+        sizes: dict[str, tuple[int, int, int]] = {}
+        for part in parts:
+            sizes.update(part)
+    return sizes
+
+
+def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> dict[str, tuple[int, int, int]]:
     args = [
         "git",
         "-C",
@@ -217,7 +263,7 @@ def read_sizes(
         "--numstat",
         "--diff-merges=first-parent",
         "--no-renames",
-        walk,
+        *walk,
         "--stdin",
         "--",
     ]
@@ -249,26 +295,6 @@ def main_line_tips(refs: Refs, tags: Sequence[Tag]) -> list[str]:
     """Where the main line starts: the main branch and every release tag. Only commits on
     their first-parent chains become changes, so only those need a diff."""
     return sorted({refs.head or "", *(t.sha for t in tags)} - {""})
-
-
-def _commit(raw: bytes, numstat: bool) -> Commit:
-    sha, parents, author, authored, committed, message, stats = raw.decode(
-        "utf-8", "replace"
-    ).split("\0", 6)
-    commit = Commit(
-        sha, tuple(parents.split()), author, int(authored), int(committed), message.strip()
-    )
-    if numstat:
-        files = additions = deletions = 0
-        for line in stats.splitlines():
-            if not line:
-                continue
-            added, deleted, _ = line.split("\t", 2)
-            files += 1
-            additions += int(added) if added != "-" else 0  # "-" marks a binary file
-            deletions += int(deleted) if deleted != "-" else 0
-        commit.files, commit.additions, commit.deletions = files, additions, deletions
-    return commit
 
 
 # -- which tags are releases ----------------------------------------------------------------
@@ -409,8 +435,19 @@ def _time(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
-    """Canonical records from a history snapshot. Pure: same history, same records."""
+Sizes = Mapping[str, tuple[int, int, int]]  # sha -> (files, additions, deletions)
+
+
+def derive(
+    commits: dict[str, Commit],
+    refs: Refs,
+    opts: Options,
+    sizes: Callable[[], Sizes] | None = None,
+) -> Derived:
+    """Canonical records from a history snapshot. Pure: same history, same records.
+
+    Sizes come from `sizes`, asked for only once everything else is derived, so that diffs
+    computed by other processes can finish meanwhile; without it, sizes are left unknown."""
     repo = opts.repository
     tags = [t for t in release_tags(refs, opts) if t.sha in commits]
     mainline, on_main, _ = _main_line(commits, [refs.head, *(t.sha for t in tags)])
@@ -449,8 +486,9 @@ def derive(commits: dict[str, Commit], refs: Refs, opts: Options) -> Derived:
         times.__getitem__,
     )
     nowhere = undeployed_ref(repo)
+    sized = sizes() if sizes else {}
     out = [
-        _change(opts, commits[sha], info, reverts.get(sha), nowhere)
+        _change(opts, commits[sha], info, reverts.get(sha), nowhere, sized.get(sha))
         for sha, info in changes.items()
     ]
     return Derived(
@@ -599,7 +637,10 @@ def derive_since(
     nowhere = undeployed_ref(repo)
     return Delta(
         Service(name=opts.service, team=opts.team, repository=repo),
-        [_change(opts, commits[s], info, reverts.get(s), nowhere) for s, info in changes.items()],
+        [
+            _change(opts, commits[s], info, reverts.get(s), nowhere, None)
+            for s, info in changes.items()
+        ],
         [
             Change(
                 source=SOURCE,
@@ -755,9 +796,15 @@ def _deployment(opts: Options, tag: Tag, recovers: str | None) -> Deployment:
 
 
 def _change(
-    opts: Options, commit: Commit, info: _Info, reverts: str | None, nowhere: str
+    opts: Options,
+    commit: Commit,
+    info: _Info,
+    reverts: str | None,
+    nowhere: str,
+    size: tuple[int, int, int] | None,
 ) -> Change:
     repo = opts.repository
+    files, additions, deletions = size or (None, None, None)
     return Change(
         source=SOURCE,
         source_id=f"{repo}/{commit.sha}",
@@ -769,9 +816,9 @@ def _change(
         first_commit_at=_time(info.first),
         merged_at=_time(commit.committed),
         merge_sha=commit.sha,
-        additions=commit.additions,
-        deletions=commit.deletions,
-        files=commit.files,
+        additions=additions,
+        deletions=deletions,
+        files=files,
         is_revert=reverts is not None,
         reverts=record_id(SOURCE, f"{repo}/{reverts}") if reverts is not None else None,
         deployment_ref=info.deployment or nowhere,
@@ -781,19 +828,25 @@ def _change(
 def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, str, int]:
     """(PR number, title, author, first commit time) of a main-line commit."""
     subject = commit.subject
-    body = commit.message.split("\n", 1)[1].strip() if "\n" in commit.message else ""
-    first = min([c.authored for c in brought] + [commit.authored])
-    author = min(brought, key=lambda c: c.authored).author if brought else commit.author
+    first, author = commit.authored, commit.author
+    if brought:
+        earliest = min(brought, key=lambda c: c.authored)
+        first, author = min(first, earliest.authored), earliest.author
     if m := _PR_MERGE.match(subject):
-        return int(m[1]), body.split("\n", 1)[0].strip() or subject, author, first
+        return int(m[1]), _body_title(commit) or subject, author, first
     if len(commit.parents) > 1 and (m := _MR_MERGE.search(commit.message)):
-        title = body.split("\n", 1)[0].strip() or subject
-        return int(m[1]), title, author, first
+        return int(m[1]), _body_title(commit) or subject, author, first
     if m := _BITBUCKET.search(subject):
         return int(m[1]), subject, author, first
     if len(commit.parents) == 1 and (m := _SQUASH.match(subject)):
         return int(m[2]), m[1], commit.author, first
     return None, subject, author, first
+
+
+def _body_title(commit: Commit) -> str:
+    """The first line of the message body (a merge's pull request title)."""
+    body = commit.message.split("\n", 1)[1].strip() if "\n" in commit.message else ""
+    return body.split("\n", 1)[0].strip()
 
 
 def _reverted(

@@ -24,10 +24,13 @@ from headway.config import Settings
 from headway.ingest import ingest
 from headway.model import Change, Deployment, record_id
 from headway.sources import git
-from headway.sources.git import Commit, GitError, Options, TagRule
+from headway.sources.git import GitError, Options, TagRule
 from headway.store import Store
 
 Progress = Callable[[str, int, int | None], None]
+
+# git processes sharing the diffs of a first import (see git.read_sizes)
+_DIFF_WORKERS = 2
 
 
 @dataclass
@@ -117,29 +120,34 @@ def import_repository(
             progress("Reading history", done, total[0])
 
     # Sizes need diffs, the slowest thing git does; only main-line commits need them, and
-    # they are computed by a second git process while this one streams the history.
-    sizes: Future[dict[str, tuple[int, int, int]]] | None = None
+    # they are computed by two more git processes while this one streams the history and
+    # Python derives changes from it.
+    sizes: Future[git.Sizes] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         if not incremental:
             tips = git.main_line_tips(refs, git.release_tags(refs, opts))
-            sizes = pool.submit(git.read_sizes, path, tips)
+            sizes = pool.submit(git.read_sizes, path, tips, workers=_DIFF_WORKERS)
         try:
-            commits = {c.sha: c for c in git.read_log(path, numstat=False, progress=tick)}
+            commits = {c.sha: c for c in git.read_log(path, progress=tick)}
         finally:
             counter.wait()
             if counter.stdout:
                 counter.stdout.close()
-        for sha, (files, additions, deletions) in (sizes.result() if sizes else {}).items():
-            if (commit := commits.get(sha)) is not None:
-                commit.files, commit.additions, commit.deletions = files, additions, deletions
-    report.commits = len(commits)
-    if not commits:
-        raise GitError(
-            f"{path} has no commits reachable from its branches and tags; nothing to import"
-        )
-    if progress:
-        progress("Deriving changes and releases", 0, None)
-    derived = git.derive(commits, refs, opts)
+        report.commits = len(commits)
+        if not commits:
+            raise GitError(
+                f"{path} has no commits reachable from its branches and tags; nothing to import"
+            )
+        if progress:
+            progress("Deriving changes and releases", 0, None)
+
+        def sized() -> git.Sizes:
+            assert sizes is not None
+            if progress and not sizes.done():
+                progress("Diffing main-line commits", 0, None)
+            return sizes.result()
+
+        derived = git.derive(commits, refs, opts, sized if sizes else None)
 
     existing_changes = {
         r[0]: (r[1], r[2], bool(r[3]))
@@ -169,8 +177,9 @@ def import_repository(
         if d.id not in existing_deps or existing_deps[d.id] != d.recovers
     ]
     stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
-    if incremental:
-        changes = _with_sizes(path, changes, commits, set(existing_changes))
+    # Changes new to the store whose size is still unknown: all of them when this derivation
+    # follows an earlier import, any a shared diff walk missed otherwise.
+    changes = _with_sizes(path, changes, set(existing_changes))
 
     report.changes, report.deployments = len(derived.changes), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
@@ -224,15 +233,12 @@ def _import_new(
             progress("Reading new history", done, None)
 
     commits = {
-        c.sha: c
-        for c in git.read_log(
-            path, numstat=False, revisions=["--all", "--not", *seen], progress=tick
-        )
+        c.sha: c for c in git.read_log(path, revisions=["--all", "--not", *seen], progress=tick)
     }
     if progress:
         progress("Deriving changes and releases", 0, None)
     delta = git.derive_since(commits, refs, opts, previous)
-    added = _with_sizes(path, delta.added, commits, set())
+    added = _with_sizes(path, delta.added, set())
     if progress:
         progress("Writing", 0, None)
     with store.transaction():
@@ -366,11 +372,9 @@ def _records(
     yield from changes
 
 
-def _with_sizes(
-    path: Path, changes: list[Change], commits: dict[str, Commit], known: set[str]
-) -> list[Change]:
-    """Fill in sizes of changes new to the store (one `git log --no-walk` over just those)."""
-    need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha]
+def _with_sizes(path: Path, changes: list[Change], known: set[str]) -> list[Change]:
+    """Fill in missing sizes of changes new to the store (one `git log --no-walk`)."""
+    need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha and c.files is None]
     if not need:
         return changes
     sized = git.read_sizes(path, need, walk="--no-walk")
