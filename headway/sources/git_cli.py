@@ -9,6 +9,7 @@ changed (a release tagged on old commits, a change reverted since).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -28,9 +29,6 @@ from headway.sources.git import GitError, Options, TagRule
 from headway.store import Store
 
 Progress = Callable[[str, int, int | None], None]
-
-# git processes sharing the diffs of a first import (see git.read_sizes)
-_DIFF_WORKERS = 2
 
 
 @dataclass
@@ -126,7 +124,7 @@ def import_repository(
     with ThreadPoolExecutor(max_workers=1) as pool:
         if not incremental:
             tips = git.main_line_tips(refs, git.release_tags(refs, opts))
-            sizes = pool.submit(git.read_sizes, path, tips, workers=_DIFF_WORKERS)
+            sizes = pool.submit(git.read_sizes, path, tips, workers=_diff_workers())
         try:
             commits = {c.sha: c for c in git.read_log(path, progress=tick)}
         finally:
@@ -194,6 +192,13 @@ def import_repository(
     report.written = dict(result.new)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _diff_workers() -> int:
+    """Two git processes share the diffs when a core is idle. On a busy machine a second one
+    only adds work: each reads trees the other has read too (measured: about 10 % more CPU)."""
+    cores = os.cpu_count() or 1
+    return 2 if cores >= 2 and os.getloadavg()[0] <= cores - 1 else 1
 
 
 def _remember(
