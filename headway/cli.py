@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, ClassVar, NoReturn
 
 import typer
 import typer.core
@@ -33,7 +33,7 @@ class _LazyGroup(typer.core.TyperGroup):
     """Command groups whose modules load only when used, so `headway metrics` does not pay
     for importing the statistics, the flag engine and the web server."""
 
-    lazy: dict[str, tuple[str, str]] = {
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
         "rollout": ("headway.rollouts.cli", "app"),
         "flags": ("headway.flags.cli", "app"),
         "tokens": ("headway.flags.cli", "tokens_app"),

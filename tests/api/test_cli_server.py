@@ -82,7 +82,8 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
             json.dumps({"type": "service", "name": "newcomer", "context": "internal"}) + "\n"
         )
         imported = _headway("import", "jsonl", str(extra), env=remote_env)
-        assert "Imported" in imported.stdout and "1 service" in imported.stdout, imported.stdout
+        assert "Imported" in imported.stdout, imported.stdout
+        assert "1 service" in imported.stdout, imported.stdout
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"type": "deployment", "service": "x"}\n')
         refused = _headway("import", "jsonl", str(bad), env=remote_env)
