@@ -8,12 +8,14 @@ changed (a release tagged on old commits, a change reverted since).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from pathlib import Path
@@ -84,6 +86,32 @@ def import_repository(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a repository's delivery history; all or nothing, safe to repeat."""
+    with _collector_paused():
+        return _import(store, settings, path, opts, branch, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """An import builds hundreds of thousands of small objects (commits, changes, rows) that
+    form no cycles; the cycle collector would rescan them again and again as they pile up
+    (about 15 % of the Python time on a 100,000-commit history)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    branch: str | None,
+    progress: Progress | None,
+) -> ImportReport:
     started = time.perf_counter()
     report = ImportReport(opts.repository, opts.service)
     git.open_repository(path)
