@@ -7,7 +7,7 @@ direct commits, reverts of released pull requests, annotated release tags, commi
 several offsets), then times, on that repository and in the same run:
 
   floor       git log --all --format=<the fields Headway reads>   (output read and discarded)
-  floor+diff  the same with --numstat (Headway diffs only main-line commits, in two processes)
+  floor+diff  the same with --numstat (Headway diffs only main-line commits)
   import      headway import into a fresh DuckDB store: read, derive, write, link
   re-import   nothing new; then again after 100 new commits and one new tag
 
@@ -215,7 +215,7 @@ def main() -> None:
         rows.append(
             (
                 "  of which: main-line sizes (diffs)",
-                timed(lambda: read_sizes(repo, tips, workers=2)),
+                timed(lambda: read_sizes(repo, tips)),
             )
         )
         report = None
