@@ -63,10 +63,11 @@ class Refs:
     tips: dict[str, str]  # every branch and tag ref -> object id, to notice any change
 
 
-def _git(repo: Path, *args: str, check: bool = True) -> str:
+def _git(repo: Path, *args: str, check: bool = True, input: str | None = None) -> str:
     try:
         done = subprocess.run(
             ["git", "-C", str(repo), *args],
+            input=input,
             capture_output=True,
             text=True,
             encoding="utf-8",
@@ -289,6 +290,26 @@ def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> dict[str, tupl
                 deletions += int(deleted) if deleted != b"-" else 0
         sizes[sha.decode()] = (files, additions, deletions)
     return sizes
+
+
+def resolve_commit(path: Path, prefix: str) -> str | None:
+    """The commit an abbreviated sha names; None when none does, or several."""
+    found = _git(path, "rev-parse", "--verify", "-q", f"{prefix}^{{commit}}", check=False)
+    return found.strip() or None
+
+
+def is_ancestor(path: Path, old: str, new: str) -> bool:
+    """Whether `old` is `new` or one of its ancestors (False when either is unknown)."""
+    done = subprocess.run(
+        ["git", "-C", str(path), "merge-base", "--is-ancestor", old, new], capture_output=True
+    )
+    return done.returncode == 0
+
+
+def commits_between(path: Path, tip: str, excluded: Sequence[str]) -> list[str]:
+    """Commits `tip` contains and none of `excluded` does (`git rev-list tip ^excluded…`)."""
+    revisions = "\n".join([tip, *(f"^{sha}" for sha in excluded)]) + "\n"
+    return _git(path, "rev-list", "--stdin", input=revisions).split()
 
 
 def main_line_tips(refs: Refs, tags: Sequence[Tag]) -> list[str]:
@@ -885,18 +906,22 @@ __all__ = [
     "Options",
     "Previous",
     "Refs",
+    "Sizes",
     "Stored",
     "Tag",
     "TagRule",
+    "commits_between",
     "deployment_id",
     "derive",
     "derive_since",
+    "is_ancestor",
     "main_line_tips",
     "open_repository",
     "read_log",
     "read_refs",
     "read_sizes",
     "release_kind",
+    "resolve_commit",
     "select_tags",
     "undeployed_ref",
 ]

@@ -2,8 +2,9 @@
 
 `import_repository` is the service behind the git command. A repository is remembered in the
 `settings` table (its refs and the import options), so importing it again costs two cheap git
-calls when nothing moved, and otherwise writes only records that are new or whose links
-changed (a release tagged on old commits, a change reverted since).
+calls when nothing moved, and otherwise reads only the commits the last import did not reach
+and writes only records that are new or whose links changed (a release tagged on old
+commits, a change reverted since).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class ImportReport:
     repository: str
     service: str
     up_to_date: bool = False
-    commits: int = 0
+    commits: int = 0  # commits read: all of them, or on a re-import only those that are new
     changes: int = 0
     deployments: int = 0
     failed: dict[str, str] = field(default_factory=dict)
@@ -146,8 +147,8 @@ def _import(
             progress("Reading history", done, total[0])
 
     # Sizes need diffs, the slowest thing git does; only main-line commits need them, and
-    # they are computed by two more git processes while this one streams the history and
-    # Python derives changes from it.
+    # they are computed by other git processes while this one streams the history and Python
+    # derives changes from it.
     sizes: Future[git.Sizes] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         if not incremental:
@@ -232,7 +233,9 @@ def _diff_workers() -> int:
 def _remember(
     store: Store, key: str, refs: git.Refs, signature: dict[str, Any], path: Path
 ) -> None:
-    value = json.dumps({"tips": refs.tips, "options": signature, "path": str(path.resolve())})
+    value = json.dumps(
+        {"tips": refs.tips, "head": refs.head, "options": signature, "path": str(path.resolve())}
+    )
     store.execute("DELETE FROM settings WHERE key = ?", [key])
     store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
 
@@ -256,9 +259,14 @@ def _import_new(
     for ref, obj in old_tips.items():
         if ref.startswith("refs/tags/") and refs.tips.get(ref) != obj:
             raise git.NeedsFullImport(f"{ref} was deleted or moved")
-    previous = _PreviousImport(store, path, opts, old_tips.get("HEAD") or None)
-    if previous.head and not _is_ancestor(path, previous.head, refs.head or ""):
+    # Imports before the main-line commit was remembered on its own kept it as tips["HEAD"]
+    # (and not at all with --branch).
+    head = state.get("head", old_tips.get("HEAD"))
+    if not head:
+        raise git.NeedsFullImport("the last import's main-line commit is not known")
+    if not refs.head or not git.is_ancestor(path, head, refs.head):
         raise git.NeedsFullImport("the main branch was rewritten")
+    previous = _PreviousImport(store, path, opts, head)
     seen = sorted({previous.head or "", *(s for s, _ in previous.deployments.values())} - {""})
 
     def tick(done: int) -> None:
@@ -300,19 +308,11 @@ def _import_new(
     return report
 
 
-def _is_ancestor(path: Path, old: str, new: str) -> bool:
-    done = subprocess.run(
-        ["git", "-C", str(path), "merge-base", "--is-ancestor", old, new], capture_output=True
-    )
-    return done.returncode == 0
-
-
 class _PreviousImport:
     """The last import of this repository, read back from the store (and git) on demand."""
 
     def __init__(self, store: Store, path: Path, opts: Options, head: str | None) -> None:
         self.store, self.path, self.head = store, path, head
-        self.repository = opts.repository
         self.where = [git.SOURCE, opts.service, opts.repository]
         self.prefix = record_id(git.SOURCE, f"{opts.repository}/")
         tags = record_id(git.SOURCE, f"{opts.repository}/tag/")
@@ -375,22 +375,10 @@ class _PreviousImport:
         return str(rows[0][0]) if rows else None
 
     def resolve(self, prefix: str) -> str | None:
-        found = git._git(
-            self.path, "rev-parse", "--verify", "-q", f"{prefix}^{{commit}}", check=False
-        )
-        return found.strip() or None
+        return git.resolve_commit(self.path, prefix)
 
     def first_contained_by(self, tag: git.Tag, earlier: Sequence[git.Tag]) -> list[str]:
-        revisions = "\n".join([tag.sha, *(f"^{t.sha}" for t in earlier)]) + "\n"
-        done = subprocess.run(
-            ["git", "-C", str(self.path), "rev-list", "--stdin"],
-            input=revisions,
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise GitError(f"git rev-list failed in {self.path}: {done.stderr.strip()}")
-        return done.stdout.split()
+        return git.commits_between(self.path, tag.sha, [t.sha for t in earlier])
 
 
 def _like_prefix(prefix: str) -> str:

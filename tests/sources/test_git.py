@@ -326,7 +326,7 @@ def _snapshot(store: Store) -> tuple[list[tuple], list[tuple]]:
     )
 
 
-def _reimport_matches_fresh_import(path: Path, tmp_path: Path) -> int:
+def _reimport_matches_fresh_import(path: Path, tmp_path: Path, branch: str | None = None) -> int:
     """Re-import into the store the first import used, import afresh into a new store, and
     check both hold the same records. Returns how many commits the re-import read."""
     opts = Options(service="shop", repository="shop")
@@ -334,8 +334,8 @@ def _reimport_matches_fresh_import(path: Path, tmp_path: Path) -> int:
     fresh_settings = Settings(database=str(tmp_path / "fresh.duckdb"))
     fresh = open_store(fresh_settings)
     try:
-        report = import_repository(kept, get_settings(), path, opts)
-        import_repository(fresh, fresh_settings, path, opts)
+        report = import_repository(kept, get_settings(), path, opts, branch)
+        import_repository(fresh, fresh_settings, path, opts, branch)
         assert _snapshot(kept) == _snapshot(fresh)
         return report.commits
     finally:
@@ -430,3 +430,18 @@ def test_reimport_follows_history_only_a_full_derivation_can(shop: Shop, tmp_pat
     changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
     assert changes[revert]["reverts"] == f"git:shop/{shop.sha['m1']}"
     assert "v1.0.0" not in {d["version"] for d in listing("deployments")}
+
+
+def test_reimport_of_a_named_branch_reads_only_its_new_commits(shop: Shop, tmp_path: Path) -> None:
+    r = shop.repo
+    run("import", "git", str(r.path), "--service", "shop", "--branch", "main")
+    r.git("checkout", "-q", "release-1.1")
+    backport = r.commit("Backport search", "2024-01-10T00:00:00Z")
+    r.git("checkout", "-q", "main")
+    added = r.commit("Add search (#11)", "2024-01-10T01:00:00Z", lines=3)
+    r.git("checkout", "-q", "release-1.1")  # HEAD elsewhere: --branch names the main line
+    # Read: the two new commits, on main and on release-1.1.
+    assert _reimport_matches_fresh_import(r.path, tmp_path, branch="main") == 2
+    changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
+    assert (changes[added]["number"], changes[added]["additions"]) == (11, 3)
+    assert backport not in changes  # on a release branch no release tag holds yet
