@@ -498,7 +498,7 @@ def derive(
         change_of,
         lambda prefix: _expand(prefix, commits),
         by_number.get,
-        {},
+        (),
     )
     times = {deployment_id(repo, t): t.time for t in tags}
     failed, recovers = _failures(
@@ -596,6 +596,7 @@ def derive_since(
         if dep_id not in by_id or by_id[dep_id].sha != sha:
             raise NeedsFullImport(f"release {dep_id} is no longer the earliest tag on its commit")
     new_tags = [t for t in tags if deployment_id(repo, t) not in previous.deployments]
+    new_ids = {deployment_id(repo, t) for t in new_tags}
 
     # New main-line commits: the main branch must continue from where it was, and a new
     # release tag's first-parent chain must join the old main line (not an old pull request).
@@ -612,9 +613,9 @@ def derive_since(
     # commits and old ones alike (a tag added later on old commits).
     shipped: dict[str, str] = {}
     for i, tag in enumerate(tags):
-        if tag in new_tags:
+        if (dep_id := deployment_id(repo, tag)) in new_ids:
             for sha in previous.first_contained_by(tag, tags[:i]):
-                shipped.setdefault(sha, deployment_id(repo, tag))
+                shipped.setdefault(sha, dep_id)
     stored = previous.changes([s for s in shipped if s not in commits])
     changes, by_number = _main_line_changes(commits, mainline, members, shipped)
 
@@ -634,7 +635,7 @@ def derive_since(
         change_of,
         previous.resolve,
         lambda n: previous.first_with_number(n) or by_number.get(n),
-        {r.sha: r.reverts or "" for r in old_reverts},
+        {r.sha for r in old_reverts},
     )
     links = [(r.sha, r.reverts, r.committed) for r in old_reverts if r.reverts]
     links += [(sha, target, commits[sha].committed) for sha, target in reverts.items()]
@@ -759,10 +760,10 @@ def _revert_links(
     change_of: Callable[[str], str | None],
     expand: Callable[[str], str | None],
     number: Callable[[int], str | None],
-    known: dict[str, str],
+    earlier: Collection[str],
 ) -> dict[str, str]:
     """Reverting change -> reverted change, among `candidates` (commits owned by changes).
-    `known` holds reverts found earlier, so that reverting one is recognised as a reland."""
+    `earlier` holds reverting changes found before, so that reverting one is a reland."""
     reverts: dict[str, str] = {}
     for commit in sorted(
         (c for c in candidates if "Revert" in c.message or "revert" in c.message),
@@ -774,7 +775,7 @@ def _revert_links(
         target = _reverted(commit, expand, number, change_of)
         if target is None or target == mine:
             continue
-        if target in reverts or target in known:  # reverting a revert: a reland, not a failure
+        if target in reverts or target in earlier:  # reverting a revert: a reland, not a failure
             continue
         reverts[mine] = target
     return reverts
