@@ -27,33 +27,41 @@ def _list(values: Iterable[str]) -> str:
 def _nearest(events: str, deployments: str, *, after: bool) -> str:
     """For each event (id, service, t), the deployment nearest in time on one side.
 
-    Events and deployments are merged into one timeline per service; a running MIN (walking
-    backwards) or MAX (walking forwards) carries the nearest deployment time to each event.
-    On a tie the deployment sorts first: a change merged at the instant a deployment starts
-    ships with it; an incident opened at the instant a deployment finishes is blamed on it.
-    Deployments of one service at the same instant are one point of the timeline, the one
-    with the smallest id standing for them, so the join back to it is one row per event.
+    Events and deployments are merged into one timeline per service, walked backwards (the
+    next deployment at or after each event) or forwards (the last one at or before it). Each
+    deployment starts a run of the events that follow it in that walk; a running count of
+    deployments numbers the runs, and each event takes the deployment at the head of its run.
+    No join back to the deployments is needed, so the cost is two sorts whatever the
+    planner guesses about row counts. On a tie the deployment sorts first: a change merged at
+    the instant a deployment starts ships with it; an incident opened at the instant a
+    deployment finishes is blamed on it. Deployments of one service at the same instant are
+    one point of the timeline, the one with the smallest id standing for them.
     Columns: event_id, event_t, dep_t, deployment_id.
     """
-    order, agg = ("t DESC, o", "MIN") if after else ("t, o", "MAX")
+    order = "t DESC, o" if after else "t, o"
     return f"""
         WITH dep AS (
             SELECT service, t, MIN(id) AS id FROM ({deployments}) d GROUP BY service, t
         ),
         ev AS (
-            SELECT id AS event_id, service, t, 1 AS o FROM ({events}) e
+            SELECT id AS event_id, service, t, 1 AS o, NULL AS dep_id FROM ({events}) e
             UNION ALL
-            SELECT NULL, service, t, 0 FROM dep
+            SELECT NULL, service, t, 0, id FROM dep
+        ),
+        runs AS (
+            SELECT event_id, service, t, o, dep_id,
+                   COUNT(dep_id) OVER (
+                       PARTITION BY service ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS run
+            FROM ev
         ),
         carried AS (
-            SELECT event_id, service, t AS event_t,
-                   {agg}(CASE WHEN o = 0 THEN t END) OVER (
-                       PARTITION BY service ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS dep_t
-            FROM ev
+            SELECT event_id, t AS event_t,
+                   FIRST_VALUE(t) OVER w AS dep_t, FIRST_VALUE(dep_id) OVER w AS deployment_id
+            FROM runs
+            WINDOW w AS (PARTITION BY service, run ORDER BY {order} ROWS UNBOUNDED PRECEDING)
         )
-        SELECT c.event_id, c.event_t, c.dep_t, d.id AS deployment_id
-        FROM carried c JOIN dep d ON d.service = c.service AND d.t = c.dep_t
-        WHERE c.event_id IS NOT NULL
+        SELECT event_id, event_t, dep_t, deployment_id FROM carried
+        WHERE event_id IS NOT NULL AND deployment_id IS NOT NULL
     """
 
 
