@@ -24,6 +24,7 @@ from headway.metrics import bands, dora, records
 from headway.metrics.dora import MetricSet, Scope, ScopeError
 from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
 from headway.query import QueryError
+from headway.query import inputs as query_inputs
 from headway.simulate import Options, write_jsonl
 from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.store import Store, StoreError, open_store
@@ -376,9 +377,9 @@ def metrics(
         result = remote.metric_set(data)
     else:
         with store_for() as store:
-            defn = definition_of(store, definition)
-            scope = scope_of(service, team, context)
-            period = period_of(store, since, until)
+            defn, scope, period = query_inputs(
+                store, service, team, context, since, until, definition
+            )
             year = levels.value
             if each:
                 sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
@@ -447,9 +448,9 @@ def _list(
         )
     else:
         with store_for() as store:
-            defn = definition_of(store, definition)
-            scope = scope_of(service, team, context)
-            period = period_of(store, since, until)
+            defn, scope, period = query_inputs(
+                store, service, team, context, since, until, definition
+            )
             if kind == "deployments":
                 rows = records.deployments(store, defn, scope, period, limit)
             elif kind == "changes":

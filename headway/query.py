@@ -53,3 +53,20 @@ def period_of(store: Store, since: str | None, until: str | None, days: int = 90
 
 def definition_of(store: Store, ref: str | None) -> defs.Definition:
     return defs.resolve(store, ref) if ref else defs.active(store)
+
+
+def inputs(
+    store: Store,
+    service: str | None,
+    team: str | None,
+    context: str | None,
+    since: str | None,
+    until: str | None,
+    definition: str | None,
+) -> tuple[defs.Definition, Scope, Period]:
+    """The definition, scope and period a report asks for, checked in that order."""
+    return (
+        definition_of(store, definition),
+        scope_of(service, team, context),
+        period_of(store, since, until),
+    )

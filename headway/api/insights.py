@@ -26,12 +26,14 @@ from headway.definitions import DefinitionError
 from headway.interpret import detectors, notes, review
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope, ScopeError
-from headway.query import QueryError, definition_of, period_of, scope_of
+from headway.query import QueryError, definition_of, scope_of
+from headway.query import inputs as query_inputs
 
 router = APIRouter(prefix="/api", tags=["insights"])
 
-AiList = Annotated[list[str] | None,
-                   Query(description="Replaces the default AI-assisted rule part.")]
+AiList = Annotated[
+    list[str] | None, Query(description="Replaces the default AI-assisted rule part.")
+]
 
 
 def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
@@ -41,50 +43,78 @@ def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
     return {**doc, "notes": notes.for_scope(store, scope, period)}
 
 
-
-
 @router.get("/flow", summary="Lead time split into stages, with where work waits longest")
-def get_flow(store: StoreDep, service: Service = None, team: Team = None, context: Context = None,
-             since: Since = None, until: Until = None,
-             by: By = None, each: Each = None,
-             definition: Definition = None) -> Any:
+def get_flow(
+    store: StoreDep,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    since: Since = None,
+    until: Until = None,
+    by: By = None,
+    each: Each = None,
+    definition: Definition = None,
+) -> Any:
     try:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         if each:
-            return [_noted(store, b.to_json(), period)
-                    for b in flow.breakdown_each(store, defn, each, period, scope, by)]
+            return [
+                _noted(store, b.to_json(), period)
+                for b in flow.breakdown_each(store, defn, each, period, scope, by)
+            ]
         return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
     except (QueryError, ScopeError, DefinitionError) as error:
         raise bad_input(error) from None
 
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
-def get_signals(store: StoreDep, service: Service = None, team: Team = None,
-                context: Context = None, since: Since = None, until: Until = None,
-                by: Annotated[Literal["week", "month"], Query()] = "week", each: Each = None,
-                definition: Definition = None, ai_label: AiList = None, ai_author: AiList = None,
-                ai_trailer: AiList = None) -> Any:
+def get_signals(
+    store: StoreDep,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    since: Since = None,
+    until: Until = None,
+    by: Annotated[Literal["week", "month"], Query()] = "week",
+    each: Each = None,
+    definition: Definition = None,
+    ai_label: AiList = None,
+    ai_author: AiList = None,
+    ai_trailer: AiList = None,
+) -> Any:
     default = signals.AiRule()
-    rule = signals.AiRule(tuple(ai_label or default.labels), tuple(ai_author or default.authors),
-                          tuple(ai_trailer or default.trailers))
+    rule = signals.AiRule(
+        tuple(ai_label or default.labels),
+        tuple(ai_author or default.authors),
+        tuple(ai_trailer or default.trailers),
+    )
     try:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         if each:
-            return [_noted(store, signals.compute(store, defn, Scope(each, key), period, by=by,
-                                                  ai=rule, members=members), period)
-                    for key, members in flow.group_members(store, each, scope).items()]
+            return [
+                _noted(
+                    store,
+                    signals.compute(
+                        store, defn, Scope(each, key), period, by=by, ai=rule, members=members
+                    ),
+                    period,
+                )
+                for key, members in flow.group_members(store, each, scope).items()
+            ]
         return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
     except (QueryError, ScopeError, DefinitionError) as error:
         raise bad_input(error) from None
 
 
 @router.get("/findings", summary="Detector findings for a month, against the two months before")
-def get_findings(store: StoreDep, period: Month, service: Service = None, team: Team = None,
-                 context: Context = None, definition: Definition = None) -> Any:
+def get_findings(
+    store: StoreDep,
+    period: Month,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    definition: Definition = None,
+) -> Any:
     try:
         defn = definition_of(store, definition)
         return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
@@ -93,31 +123,50 @@ def get_findings(store: StoreDep, period: Month, service: Service = None, team: 
 
 
 @router.get("/review", summary="The monthly review document (JSON)")
-def get_review(store: StoreDep, period: Month, service: Service = None, team: Team = None,
-               context: Context = None, definition: Definition = None,
-               levels: Levels = "2024") -> Any:
+def get_review(
+    store: StoreDep,
+    period: Month,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    definition: Definition = None,
+    levels: Levels = "2024",
+) -> Any:
     try:
         defn = definition_of(store, definition)
-        return review.build(store, defn, scope_of(service, team, context), review.month(period),
-                            year=levels)
+        return review.build(
+            store, defn, scope_of(service, team, context), review.month(period), year=levels
+        )
     except (QueryError, ScopeError, DefinitionError) as error:
         raise bad_input(error) from None
 
 
-@router.get("/review.html", summary="The monthly review as a self-contained page",
-            response_class=HTMLResponse)
-def get_review_html(store: StoreDep, period: Month, service: Service = None, team: Team = None,
-                    context: Context = None, definition: Definition = None,
-                    levels: Levels = "2024") -> HTMLResponse:
-    return HTMLResponse(review.render_html(get_review(store, period, service, team, context,
-                                                      definition, levels)))
+@router.get(
+    "/review.html",
+    summary="The monthly review as a self-contained page",
+    response_class=HTMLResponse,
+)
+def get_review_html(
+    store: StoreDep,
+    period: Month,
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    definition: Definition = None,
+    levels: Levels = "2024",
+) -> HTMLResponse:
+    return HTMLResponse(
+        review.render_html(get_review(store, period, service, team, context, definition, levels))
+    )
 
 
 class NoteCreate(BaseModel):
-    scope: str = Field(description="organisation, service:NAME, team:NAME or context:NAME",
-                       examples=["team:web"])
-    period: str = Field(description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD",
-                        examples=["2026-10"])
+    scope: str = Field(
+        description="organisation, service:NAME, team:NAME or context:NAME", examples=["team:web"]
+    )
+    period: str = Field(
+        description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD", examples=["2026-10"]
+    )
     text: str = Field(min_length=1)
     author: str = Field(min_length=1)
 
@@ -125,16 +174,23 @@ class NoteCreate(BaseModel):
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
 def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
     try:
-        return notes.add(store, notes.parse_scope(body.scope), notes.parse_period(body.period),
-                         body.text, author=body.author)
+        return notes.add(
+            store,
+            notes.parse_scope(body.scope),
+            notes.parse_period(body.period),
+            body.text,
+            author=body.author,
+        )
     except (QueryError, ScopeError) as error:
         raise bad_input(error) from None
 
 
 @router.get("/notes", summary="Notes on a scope overlapping a period")
-def get_notes(store: StoreDep, period: Annotated[str, Query(description="As for POST /api/notes.")],
-              scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
-              ) -> list[dict[str, Any]]:
+def get_notes(
+    store: StoreDep,
+    period: Annotated[str, Query(description="As for POST /api/notes.")],
+    scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
+) -> list[dict[str, Any]]:
     try:
         return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
     except (QueryError, ScopeError) as error:

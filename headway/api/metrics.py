@@ -23,7 +23,8 @@ from headway.api.params import (
 from headway.definitions import DefinitionError
 from headway.metrics import dora, records
 from headway.metrics.dora import ScopeError
-from headway.query import QueryError, definition_of, period_of, scope_of
+from headway.query import QueryError
+from headway.query import inputs as query_inputs
 
 router = APIRouter(prefix="/api", tags=["metrics"])
 
@@ -42,9 +43,7 @@ def get_metrics(
     levels: Levels = "2024",
 ) -> Any:
     try:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         if each:
             return [
                 m.to_json()
@@ -67,9 +66,9 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         limit: Limit = None,
     ) -> list[dict[str, Any]]:
         try:
-            defn = definition_of(store, definition)
-            scope = scope_of(service, team, context)
-            period = period_of(store, since, until)
+            defn, scope, period = query_inputs(
+                store, service, team, context, since, until, definition
+            )
             if kind == "deployments":
                 return records.deployments(store, defn, scope, period, limit)
             if kind == "changes":

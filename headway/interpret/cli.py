@@ -30,7 +30,6 @@ from headway.cli import (
     app,
     definition_of,
     fail,
-    period_of,
     scope_of,
     store_for,
 )
@@ -39,10 +38,13 @@ from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
+from headway.query import inputs as query_inputs
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
-EachOpt = Annotated[Each | None, typer.Option(
-    "--each", help="One result per service, team or context inside the scope.")]
+EachOpt = Annotated[
+    Each | None,
+    typer.Option("--each", help="One result per service, team or context inside the scope."),
+]
 
 
 def _with_notes(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
@@ -55,8 +57,11 @@ def _with_notes(store: Any, doc: dict[str, Any], period: Period) -> dict[str, An
 
 def _print_notes(doc: dict[str, Any]) -> None:
     for n in doc.get("notes", []):
-        console.print(f"[cyan]note[/cyan] ({n['scope']}, {n['period_start'][:10]} → "
-                      f"{n['period_end'][:10]}, {n['author']}): {n['text']}", highlight=False)
+        console.print(
+            f"[cyan]note[/cyan] ({n['scope']}, {n['period_start'][:10]} → "
+            f"{n['period_end'][:10]}, {n['author']}): {n['text']}",
+            highlight=False,
+        )
 
 
 def _warn(warnings: list[str]) -> None:
@@ -68,9 +73,15 @@ def _warn(warnings: list[str]) -> None:
 
 
 def flow_command(
-    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None, by: ByOpt = None, each: EachOpt = None,
-    definition: DefinitionOpt = None, fmt: FormatOpt = Format.table,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    by: ByOpt = None,
+    each: EachOpt = None,
+    definition: DefinitionOpt = None,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Where lead time goes: coding, pickup, review, approval wait, merge wait, deploy wait.
 
@@ -78,9 +89,7 @@ def flow_command(
     dominates and the longest wait; with --by, the same per week or month.
     """
     with store_for() as store:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         bucket = by.value if by else None
         if each:
             results = flow.breakdown_each(store, defn, each.value, period, scope, bucket)
@@ -90,10 +99,19 @@ def flow_command(
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
     elif fmt is Format.csv:
-        emit_csv([{"scope_kind": d["scope"]["kind"], "scope": d["scope"]["name"] or "organisation",
-                   "since": d["period"]["since"], "until": d["period"]["until"],
-                   **{k: v for k, v in s.items() if k != "notes"}}
-                  for d in docs for s in d["stages"]])
+        emit_csv(
+            [
+                {
+                    "scope_kind": d["scope"]["kind"],
+                    "scope": d["scope"]["name"] or "organisation",
+                    "since": d["period"]["since"],
+                    "until": d["period"]["until"],
+                    **{k: v for k, v in s.items() if k != "notes"},
+                }
+                for d in docs
+                for s in d["stages"]
+            ]
+        )
     else:
         for doc in docs:
             if doc["changes"]:
@@ -106,60 +124,108 @@ def flow_command(
 def _print_flow(doc: dict[str, Any]) -> None:
     name = doc["scope"]["name"] or ""
     e2e = doc["end_to_end"]
-    table = Table(title=f"Flow · {doc['scope']['kind']} {name} · {doc['period']['since'][:10]} → "
-                  f"{doc['period']['until'][:10]} · {doc['changes']} changes · lead time median "
-                  f"{duration(e2e['median_s'])}, p90 {duration(e2e['p90_s'])}", title_justify="left")
+    table = Table(
+        title=f"Flow · {doc['scope']['kind']} {name} · {doc['period']['since'][:10]} → "
+        f"{doc['period']['until'][:10]} · {doc['changes']} changes · lead time median "
+        f"{duration(e2e['median_s'])}, p90 {duration(e2e['p90_s'])}",
+        title_justify="left",
+    )
     for column in ("stage", "from → to", "changes", "median", "p90", "share of lead time", "note"):
-        table.add_column(column, justify="right" if column in ("changes", "median", "p90") else "left")
+        table.add_column(
+            column, justify="right" if column in ("changes", "median", "p90") else "left"
+        )
     for s in doc["stages"]:
         share = s["share"]
         bar = "█" * round((share or 0) * 30)
-        mark = " ◀ dominant" if s["stage"] == doc["dominant_stage"] else (
-            " ◀ longest wait" if s["stage"] == doc["longest_wait"] else "")
-        table.add_row(s["label"], f"{s['from']} → {s['to']}", str(s["n"]), duration(s["median_s"]),
-                      duration(s["p90_s"]), f"{percent(share)} {bar}{mark}",
-                      "; ".join(s["notes"]) if s["n"] == 0 or s["median_s"] is None else "")
+        mark = (
+            " ◀ dominant"
+            if s["stage"] == doc["dominant_stage"]
+            else (" ◀ longest wait" if s["stage"] == doc["longest_wait"] else "")
+        )
+        table.add_row(
+            s["label"],
+            f"{s['from']} → {s['to']}",
+            str(s["n"]),
+            duration(s["median_s"]),
+            duration(s["p90_s"]),
+            f"{percent(share)} {bar}{mark}",
+            "; ".join(s["notes"]) if s["n"] == 0 or s["median_s"] is None else "",
+        )
     console.print(table)
     if doc["dominant_stage"]:
         dom = next(s for s in doc["stages"] if s["stage"] == doc["dominant_stage"])
-        console.print(f"Most lead time goes to {dom['label']} ({percent(dom['share'])}).", highlight=False)
+        console.print(
+            f"Most lead time goes to {dom['label']} ({percent(dom['share'])}).", highlight=False
+        )
     if doc["trend"]:
         trend = Table(title="Trend", title_justify="left")
-        for column in ("from", "changes", "lead time", *(flow.LABELS[s] for s in flow.STAGES), "longest wait"):
+        for column in (
+            "from",
+            "changes",
+            "lead time",
+            *(flow.LABELS[s] for s in flow.STAGES),
+            "longest wait",
+        ):
             trend.add_column(column)
         for t in doc["trend"]:
-            trend.add_row(t["since"][:10], str(t["changes"]), duration(t["lead_median_s"]),
-                          *(f"{duration(t['stages'][s]['median_s'])} ({percent(t['stages'][s]['share'])})"
-                            for s in flow.STAGES),
-                          flow.LABELS.get(t["longest_wait"] or "", "–"))
+            trend.add_row(
+                t["since"][:10],
+                str(t["changes"]),
+                duration(t["lead_median_s"]),
+                *(
+                    f"{duration(t['stages'][s]['median_s'])} ({percent(t['stages'][s]['share'])})"
+                    for s in flow.STAGES
+                ),
+                flow.LABELS.get(t["longest_wait"] or "", "–"),
+            )
         console.print(trend)
     _warn(doc["warnings"])
 
 
 # -- signals ---------------------------------------------------------------------------------
 
-AiLabelOpt = Annotated[list[str] | None, typer.Option(
-    "--ai-label", help="Label marking an AI-assisted change (repeatable; replaces the defaults).")]
-AiAuthorOpt = Annotated[list[str] | None, typer.Option(
-    "--ai-author", help="Author (e.g. a bot) whose changes are AI-assisted (repeatable).")]
-AiTrailerOpt = Annotated[list[str] | None, typer.Option(
-    "--ai-trailer", help="Commit trailer text, e.g. 'Assisted-by:' (repeatable).")]
+AiLabelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ai-label",
+        help="Label marking an AI-assisted change (repeatable; replaces the defaults).",
+    ),
+]
+AiAuthorOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ai-author", help="Author (e.g. a bot) whose changes are AI-assisted (repeatable)."
+    ),
+]
+AiTrailerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--ai-trailer", help="Commit trailer text, e.g. 'Assisted-by:' (repeatable)."),
+]
 
 
-def ai_rule(labels: list[str] | None, authors: list[str] | None,
-            trailers: list[str] | None) -> signals.AiRule:
+def ai_rule(
+    labels: list[str] | None, authors: list[str] | None, trailers: list[str] | None
+) -> signals.AiRule:
     default = signals.AiRule()
-    return signals.AiRule(tuple(labels) if labels else default.labels,
-                          tuple(authors) if authors else default.authors,
-                          tuple(trailers) if trailers else default.trailers)
+    return signals.AiRule(
+        tuple(labels) if labels else default.labels,
+        tuple(authors) if authors else default.authors,
+        tuple(trailers) if trailers else default.trailers,
+    )
 
 
 def signals_command(
-    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[Bucket, typer.Option("--by", help="Bucket of the trends.")] = Bucket.week,
-    each: EachOpt = None, definition: DefinitionOpt = None,
-    ai_label: AiLabelOpt = None, ai_author: AiAuthorOpt = None, ai_trailer: AiTrailerOpt = None,
+    each: EachOpt = None,
+    definition: DefinitionOpt = None,
+    ai_label: AiLabelOpt = None,
+    ai_author: AiAuthorOpt = None,
+    ai_trailer: AiTrailerOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Friction signals: approval latency by gate, batch size, lead-time variance, deployment
@@ -167,27 +233,38 @@ def signals_command(
     themes, rework, and AI-assisted change compared with the rest."""
     rule = ai_rule(ai_label, ai_author, ai_trailer)
     with store_for() as store:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         if each:
-            docs = [signals.compute(store, defn, Scope(each.value, key), period, by=by.value,
-                                    ai=rule, members=members)
-                    for key, members in flow.group_members(store, each.value, scope).items()]
+            docs = [
+                signals.compute(
+                    store,
+                    defn,
+                    Scope(each.value, key),
+                    period,
+                    by=by.value,
+                    ai=rule,
+                    members=members,
+                )
+                for key, members in flow.group_members(store, each.value, scope).items()
+            ]
         else:
             docs = [signals.compute(store, defn, scope, period, by=by.value, ai=rule)]
         docs = [_with_notes(store, d, period) for d in docs]
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
         return
-    rows = [{"scope": d["scope"]["name"] or "organisation", **r} for d in docs for r in signal_rows(d)]
+    rows = [
+        {"scope": d["scope"]["name"] or "organisation", **r} for d in docs for r in signal_rows(d)
+    ]
     if fmt is Format.csv:
         emit_csv(rows)
         return
     for doc in docs:
-        table = Table(title=f"Signals · {doc['scope']['kind']} {doc['scope']['name'] or ''} · "
-                      f"{doc['period']['since'][:10]} → {doc['period']['until'][:10]}",
-                      title_justify="left")
+        table = Table(
+            title=f"Signals · {doc['scope']['kind']} {doc['scope']['name'] or ''} · "
+            f"{doc['period']['since'][:10]} → {doc['period']['until'][:10]}",
+            title_justify="left",
+        )
         for column in ("signal", "value", "behind it"):
             table.add_column(column)
         for r in signal_rows(doc):
@@ -199,43 +276,63 @@ def signals_command(
 
 # -- notes -----------------------------------------------------------------------------------
 
-note_app = typer.Typer(help="Interpretation notes shown beside the numbers they explain.",
-                       no_args_is_help=True)
-NoteScopeOpt = Annotated[str, typer.Option(
-    "--scope", help="organisation, service:NAME, team:NAME or context:NAME.")]
-NotePeriodOpt = Annotated[str, typer.Option(
-    "--period", help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (inclusive).")]
+note_app = typer.Typer(
+    help="Interpretation notes shown beside the numbers they explain.", no_args_is_help=True
+)
+NoteScopeOpt = Annotated[
+    str, typer.Option("--scope", help="organisation, service:NAME, team:NAME or context:NAME.")
+]
+NotePeriodOpt = Annotated[
+    str, typer.Option("--period", help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (inclusive).")
+]
 
 
 @note_app.command("add")
 def note_add(
     text: Annotated[str, typer.Argument(help="What the numbers do not show.")],
-    scope: NoteScopeOpt, period: NotePeriodOpt,
-    author: Annotated[str | None, typer.Option("--author", help="Who writes it (default: you).")] = None,
+    scope: NoteScopeOpt,
+    period: NotePeriodOpt,
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who writes it (default: you).")
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an interpretation note on a scope and period."""
     with store_for() as store:
-        note = notes.add(store, notes.parse_scope(scope), notes.parse_period(period), text,
-                         author=author or getpass.getuser())
+        note = notes.add(
+            store,
+            notes.parse_scope(scope),
+            notes.parse_period(period),
+            text,
+            author=author or getpass.getuser(),
+        )
     if fmt is Format.json:
         emit_json(note)
     else:
-        console.print(f"Noted on {note['scope']} for {note['period_start'][:10]} → "
-                      f"{note['period_end'][:10]}.", highlight=False)
+        console.print(
+            f"Noted on {note['scope']} for {note['period_start'][:10]} → "
+            f"{note['period_end'][:10]}.",
+            highlight=False,
+        )
 
 
 @note_app.command("list")
 def note_list(
-    scope: Annotated[str, typer.Option("--scope", help="Scope, as for `note add`.")] = "organisation",
-    period: Annotated[str | None, typer.Option("--period", help="Period, as for `note add`; "
-                                               "default: everything.")] = None,
+    scope: Annotated[
+        str, typer.Option("--scope", help="Scope, as for `note add`.")
+    ] = "organisation",
+    period: Annotated[
+        str | None, typer.Option("--period", help="Period, as for `note add`; default: everything.")
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Notes on a scope (and on what it contains, and organisation-wide) overlapping a period."""
     with store_for() as store:
-        chosen = notes.parse_period(period) if period else Period(
-            datetime(1970, 1, 1), datetime(9999, 1, 1))
+        chosen = (
+            notes.parse_period(period)
+            if period
+            else Period(datetime(1970, 1, 1), datetime(9999, 1, 1))
+        )
         rows = notes.for_scope(store, notes.parse_scope(scope), chosen)
     if fmt is Format.json:
         emit_json(rows)
@@ -248,10 +345,13 @@ def note_list(
         for column in ("scope", "period", "text", "author"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r["scope"], f"{r['period_start'][:10]} → {r['period_end'][:10]}", r["text"],
-                          r["author"])
+            table.add_row(
+                r["scope"],
+                f"{r['period_start'][:10]} → {r['period_end'][:10]}",
+                r["text"],
+                r["author"],
+            )
         console.print(table)
-
 
 
 # -- review ----------------------------------------------------------------------------------
@@ -259,12 +359,24 @@ def note_list(
 
 def review_command(
     period: Annotated[str, typer.Option("--period", help="The month to review, YYYY-MM.")],
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Directory for review-YYYY-MM.html and .md (not needed with --format json).")] = None,
-    service: ServiceOpt = None, team: TeamOpt = None, context: ContextOpt = None,
-    definition: DefinitionOpt = None, levels: YearOpt = Year.y2024,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table writes the files; json "
-                                        "prints the review document.")] = Format.table,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for review-YYYY-MM.html and .md (not needed with --format json).",
+        ),
+    ] = None,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    definition: DefinitionOpt = None,
+    levels: YearOpt = Year.y2024,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format", "-f", help="table writes the files; json prints the review document."
+        ),
+    ] = Format.table,
 ) -> None:
     """Write the monthly review: the five metrics with trend, level and context, the delivery
     flow picture, trend charts, findings with their evidence, notes, and the operational
@@ -281,9 +393,12 @@ def review_command(
     assert out is not None
     paths = review.write(doc, out)
     found = doc["findings"]["findings"]
-    console.print(f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"
-                  + (f" ({', '.join(sorted({f['title'] for f in found}))})" if found else "") + ".",
-                  highlight=False)
+    console.print(
+        f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"
+        + (f" ({', '.join(sorted({f['title'] for f in found}))})" if found else "")
+        + ".",
+        highlight=False,
+    )
 
 
 def register() -> None:
