@@ -78,6 +78,12 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
+def _group_label(dimension: str, value: object) -> str:
+    """A group's name as a reader expects it: hours as 14:00, other values as they are."""
+    text = str(value)
+    return f"{int(text):02d}:00" if dimension == "hour" and text.isdigit() else text
+
+
 def _pct1(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
@@ -192,9 +198,10 @@ def signal_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     c = doc["failure_concentration"]
     top = c["most_concentrated"]
     add("change-failure concentration",
-        f"{top} {c['by'][top]['index']}" if top else "–",
-        f"{c['failures']} failures of {c['deployments']}; "
-        + (", ".join(f"{g['value']} {_pct1(g['share_of_hits'])}" for g in c["by"][top]["groups"][:3])
+        f"most by {top}: index {c['by'][top]['index']}" if top else "–",
+        f"{c['failures']} failures of {c['deployments']} deployments; "
+        + (", ".join(f"{_group_label(top, g['value'])} {_pct1(g['share_of_hits'])} of failures"
+                     for g in c["by"][top]["groups"][:3])
            if top else c["by"]["service"]["note"] or ""))
     e = doc["escaped_defects"]
     add("escaped defects", str(e["defects"]), f"index {e['index']}" if e["index"] is not None
