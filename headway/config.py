@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         default=None,
         description="Address of a running `headway serve`; CLI commands then go through it.",
     )
+    token: str | None = Field(
+        default=None,
+        description="Admin token the CLI sends to the server at HEADWAY_URL for changes "
+        "(rollouts); create one with `headway tokens create --kind admin`.",
+    )
     production_environments: list[str] = Field(
         default=["production"],
         description="Environments whose deployments count as reaching users.",

@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from headway.api.flags import AuthError, authenticate
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
+from headway.flags.tokens import Token
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan
 
@@ -89,6 +91,22 @@ def get_service(request: Request) -> RolloutService:
 ServiceDep = Annotated[RolloutService, Depends(get_service)]
 
 
+def _token_of(kinds: tuple[str, ...]) -> Any:
+    def check(request: Request) -> Token:
+        try:
+            return authenticate(request, kinds)
+        except AuthError as error:
+            raise HTTPException(error.status, str(error)) from None
+
+    return check
+
+
+# Changing a release is an admin's act, like changing a flag; services that report guardrail
+# samples use their server SDK key. Reading a rollout needs no token, like the metrics.
+AdminDep = Annotated[Token, Depends(_token_of(("admin",)))]
+ReporterDep = Annotated[Token, Depends(_token_of(("admin", "server")))]
+
+
 class RolloutCreate(BaseModel):
     flag: str
     environment: str = "production"
@@ -151,7 +169,9 @@ def list_rollouts(service: ServiceDep, active: bool = False) -> list[dict[str, A
 
 
 @router.post("", status_code=201, response_model=None)
-def start(body: RolloutCreate, service: ServiceDep) -> dict[str, Any] | JSONResponse:
+def start(
+    body: RolloutCreate, service: ServiceDep, _: AdminDep
+) -> dict[str, Any] | JSONResponse:
     try:
         plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
         return service.start(plan, actor=body.actor).as_dict()
@@ -165,7 +185,9 @@ def signals(service: ServiceDep) -> dict[str, Any]:
 
 
 @router.post("/samples", status_code=202, response_model=None)
-def ingest(body: SampleBatch, service: ServiceDep) -> dict[str, Any] | JSONResponse:
+def ingest(
+    body: SampleBatch, service: ServiceDep, _: ReporterDep
+) -> dict[str, Any] | JSONResponse:
     try:
         stored = service.ingest(
             body.environment,
@@ -193,6 +215,7 @@ def command(
     environment: str,
     action: Literal["pause", "resume", "advance", "abort", "rollback"],
     service: ServiceDep,
+    _: AdminDep,
     body: RolloutCommand | None = None,
 ) -> dict[str, Any] | JSONResponse:
     body = body or RolloutCommand()

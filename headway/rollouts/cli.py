@@ -62,14 +62,21 @@ def _service() -> Iterator[RolloutService]:
 
 
 def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = get_settings().url
+    settings = get_settings()
+    url = settings.url
     assert url is not None
+    headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
     try:
-        response = httpx.request(method, f"{url.rstrip('/')}/api/rollouts{path}", json=body)
+        response = httpx.request(
+            method, f"{url.rstrip('/')}/api/rollouts{path}", json=body, headers=headers
+        )
     except httpx.HTTPError as error:
         raise _fail(f"cannot reach the server at {url}: {error}") from None
     if response.status_code >= 400:
-        detail = response.json().get("error") if response.content else response.reason_phrase
+        answer = response.json() if response.content else {}
+        detail = answer.get("error") or answer.get("detail") or response.reason_phrase
+        if response.status_code == 401 and not settings.token:
+            detail = f"{detail} (set HEADWAY_TOKEN to an admin token)"
         raise _fail(str(detail))
     return response.json()
 

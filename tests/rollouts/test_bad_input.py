@@ -75,6 +75,8 @@ def test_http_refuses_bad_plans_with_422_and_a_second_rollout_with_409(
     settings: Settings,
 ) -> None:
     with TestClient(create_app(settings)) as http:
+        _, secret = http.app.state.tokens.create("admin", name="release-manager", actor="ana")
+        http.headers["Authorization"] = f"Bearer {secret}"
         for case, changes, message in BAD:
             answer = http.post("/api/rollouts", json={**GOOD, **changes})
             assert answer.status_code == 422, case
@@ -115,3 +117,24 @@ def test_cli_reads_prometheus_queries_as_metric_equals_promql(settings: Settings
     started = json.loads(result.output)
     assert started["guardrails"] == ["timeouts:rate:increase:0%:rollback"]
     assert started["prometheus_queries"] == {"timeouts": query.removeprefix("timeouts=")}
+
+
+def test_http_changes_to_a_rollout_need_an_admin_token(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as http:
+        _, admin = http.app.state.tokens.create("admin", name="release-manager", actor="ana")
+        _, sdk = http.app.state.tokens.create(
+            "server", name="checkout", actor="ana", environment="production"
+        )
+        anonymous = http.post("/api/rollouts", json=GOOD)
+        assert anonymous.status_code == 401
+        assert "Authorization: Bearer" in anonymous.json()["detail"]
+        as_service = http.post(
+            "/api/rollouts", json=GOOD, headers={"Authorization": f"Bearer {sdk}"}
+        )
+        assert as_service.status_code == 403
+        assert http.post("/api/rollouts/new-checkout/production/pause").status_code == 401
+        assert http.get("/api/rollouts").status_code == 200  # reading needs no token
+        started = http.post(
+            "/api/rollouts", json=GOOD, headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert started.status_code == 201

@@ -77,7 +77,7 @@ def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
         assert sdk.flush() > 0
 
         # Given a rollout of `on` guarded by the error rate
-        started = httpx.post(f"{live.url}/api/rollouts", json=PLAN)
+        started = httpx.post(f"{live.url}/api/rollouts", json=PLAN, headers=live.admin)
         assert started.status_code == 201, started.text
         # Then the SDK receives the first stage's 20/80 split over its stream
         assert eventually(lambda: served(sdk, 200) == {"on", "off"})
