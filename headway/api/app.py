@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse
 
 from headway import __version__
 from headway.config import Settings, get_settings
+from headway.definitions import DefinitionError
+from headway.metrics.dora import ScopeError, UnknownScope
+from headway.query import QueryError
 from headway.store import Store, StoreError, open_store
 
 
@@ -63,6 +66,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             for e in error.errors()
         ]
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    # Bad report options (an unknown scope name, a date that is not one, an unknown
+    # definition) are answered the same way by every route: 404 for a name the store does not
+    # know, 400 otherwise. Routes simply let these errors rise.
+    async def report_input(_: Request, error: Exception) -> JSONResponse:
+        status = 404 if isinstance(error, UnknownScope) else 400
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    for kind in (QueryError, ScopeError, DefinitionError):
+        app.add_exception_handler(kind, report_input)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, error: StoreError) -> JSONResponse:

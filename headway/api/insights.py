@@ -20,13 +20,11 @@ from headway.api.params import (
     Since,
     Team,
     Until,
-    bad_input,
 )
-from headway.definitions import DefinitionError
 from headway.interpret import detectors, notes, review
 from headway.metrics import flow, signals
-from headway.metrics.dora import Period, Scope, ScopeError
-from headway.query import QueryError, definition_of, scope_of
+from headway.metrics.dora import Period, Scope
+from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
 
 router = APIRouter(prefix="/api", tags=["insights"])
@@ -55,16 +53,13 @@ def get_flow(
     each: Each = None,
     definition: Definition = None,
 ) -> Any:
-    try:
-        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-        if each:
-            return [
-                _noted(store, b.to_json(), period)
-                for b in flow.breakdown_each(store, defn, each, period, scope, by)
-            ]
-        return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
-    except (QueryError, ScopeError, DefinitionError) as error:
-        raise bad_input(error) from None
+    defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+    if each:
+        return [
+            _noted(store, b.to_json(), period)
+            for b in flow.breakdown_each(store, defn, each, period, scope, by)
+        ]
+    return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
 
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
@@ -88,22 +83,19 @@ def get_signals(
         tuple(ai_author or default.authors),
         tuple(ai_trailer or default.trailers),
     )
-    try:
-        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-        if each:
-            return [
-                _noted(
-                    store,
-                    signals.compute(
-                        store, defn, Scope(each, key), period, by=by, ai=rule, members=members
-                    ),
-                    period,
-                )
-                for key, members in flow.group_members(store, each, scope).items()
-            ]
-        return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
-    except (QueryError, ScopeError, DefinitionError) as error:
-        raise bad_input(error) from None
+    defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+    if each:
+        return [
+            _noted(
+                store,
+                signals.compute(
+                    store, defn, Scope(each, key), period, by=by, ai=rule, members=members
+                ),
+                period,
+            )
+            for key, members in flow.group_members(store, each, scope).items()
+        ]
+    return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
 
 
 @router.get("/findings", summary="Detector findings for a month, against the two months before")
@@ -115,11 +107,8 @@ def get_findings(
     context: Context = None,
     definition: Definition = None,
 ) -> Any:
-    try:
-        defn = definition_of(store, definition)
-        return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
-    except (QueryError, ScopeError, DefinitionError) as error:
-        raise bad_input(error) from None
+    defn = definition_of(store, definition)
+    return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
 
 
 @router.get("/review", summary="The monthly review document (JSON)")
@@ -132,13 +121,10 @@ def get_review(
     definition: Definition = None,
     levels: Levels = "2024",
 ) -> Any:
-    try:
-        defn = definition_of(store, definition)
-        return review.build(
-            store, defn, scope_of(service, team, context), review.month(period), year=levels
-        )
-    except (QueryError, ScopeError, DefinitionError) as error:
-        raise bad_input(error) from None
+    defn = definition_of(store, definition)
+    return review.build(
+        store, defn, scope_of(service, team, context), review.month(period), year=levels
+    )
 
 
 @router.get(
@@ -173,16 +159,13 @@ class NoteCreate(BaseModel):
 
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
 def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
-    try:
-        return notes.add(
-            store,
-            notes.parse_scope(body.scope),
-            notes.parse_period(body.period),
-            body.text,
-            author=body.author,
-        )
-    except (QueryError, ScopeError) as error:
-        raise bad_input(error) from None
+    return notes.add(
+        store,
+        notes.parse_scope(body.scope),
+        notes.parse_period(body.period),
+        body.text,
+        author=body.author,
+    )
 
 
 @router.get("/notes", summary="Notes on a scope overlapping a period")
@@ -191,7 +174,4 @@ def get_notes(
     period: Annotated[str, Query(description="As for POST /api/notes.")],
     scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
 ) -> list[dict[str, Any]]:
-    try:
-        return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
-    except (QueryError, ScopeError) as error:
-        raise bad_input(error) from None
+    return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))

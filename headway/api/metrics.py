@@ -18,12 +18,8 @@ from headway.api.params import (
     Since,
     Team,
     Until,
-    bad_input,
 )
-from headway.definitions import DefinitionError
 from headway.metrics import dora, records
-from headway.metrics.dora import ScopeError
-from headway.query import QueryError
 from headway.query import inputs as query_inputs
 
 router = APIRouter(prefix="/api", tags=["metrics"])
@@ -42,16 +38,13 @@ def get_metrics(
     definition: Definition = None,
     levels: Levels = "2024",
 ) -> Any:
-    try:
-        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-        if each:
-            return [
-                m.to_json()
-                for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
-            ]
-        return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
-    except (QueryError, ScopeError, DefinitionError) as error:
-        raise bad_input(error) from None
+    defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+    if each:
+        return [
+            m.to_json()
+            for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
+        ]
+    return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
 
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]
@@ -65,17 +58,12 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         definition: Definition = None,
         limit: Limit = None,
     ) -> list[dict[str, Any]]:
-        try:
-            defn, scope, period = query_inputs(
-                store, service, team, context, since, until, definition
-            )
-            if kind == "deployments":
-                return records.deployments(store, defn, scope, period, limit)
-            if kind == "changes":
-                return records.changes(store, defn, scope, period, limit)
-            return records.incidents(store, scope, period, limit)
-        except (QueryError, ScopeError, DefinitionError) as error:
-            raise bad_input(error) from None
+        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+        if kind == "deployments":
+            return records.deployments(store, defn, scope, period, limit)
+        if kind == "changes":
+            return records.changes(store, defn, scope, period, limit)
+        return records.incidents(store, scope, period, limit)
 
     handler.__name__ = f"list_{kind}"
     return handler

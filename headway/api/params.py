@@ -1,13 +1,11 @@
-"""Query parameters and error mapping shared by the read routers, so every endpoint accepts
-the same options with the same words, and answers bad input the same way."""
+"""Query parameters shared by the read routers, so every endpoint accepts the same options
+with the same words. Bad values are answered by the app's exception handlers."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query
-
-from headway.metrics.dora import UnknownScope
+from fastapi import Query
 
 Service = Annotated[str | None, Query(description="Only this service.")]
 Team = Annotated[str | None, Query(description="Only this team's services.")]
@@ -23,10 +21,3 @@ Each = Annotated[
 By = Annotated[Literal["week", "month"] | None, Query(description="Add a trend by week or month.")]
 Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
 Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")]
-
-
-def bad_input(error: Exception) -> HTTPException:
-    """404 for a scope name that does not exist, 400 for anything else the caller got wrong."""
-    return HTTPException(
-        status_code=404 if isinstance(error, UnknownScope) else 400, detail=str(error)
-    )
