@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -226,6 +225,3 @@ def process_description(pid: int) -> str:
         return f"process {pid}"
     return f"process {pid} ({cmdline})" if cmdline else f"process {pid}"
 
-
-def current_pid() -> int:
-    return os.getpid()

@@ -57,10 +57,6 @@ class DuckStore(Store):
     def _rollback(self) -> None:
         self._con.execute("ROLLBACK")
 
-    def cursor(self) -> Any:
-        """A cursor for a reader thread (DuckDB connections are not shared across threads)."""
-        return self._con.cursor()
-
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         columns = zip(*rows, strict=True)
         batch = pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
@@ -71,9 +67,6 @@ class DuckStore(Store):
         finally:
             self._con.unregister("_headway_batch")
         return self.count(table) - before
-
-    def register_arrow(self, name: str, table: pa.Table) -> None:
-        self._con.register(name, table)
 
     def close(self) -> None:
         self._con.close()
