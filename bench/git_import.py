@@ -181,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = args.keep or Path(tmp) / "synthetic"
         if not (repo / ".git").exists():
-            built = timed(lambda: build(repo, args.commits, args.tags))
+            built, _ = timed(lambda: build(repo, args.commits, args.tags))
             print(f"built {repo} with git fast-import in {built:.1f} s")
         count = int(
             subprocess.run(
