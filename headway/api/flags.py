@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -143,6 +143,8 @@ def _version(if_match: str | None) -> int | None:
 
 IfMatch = Annotated[str | None, Header(description="the flag version your change is based on")]
 Document = Annotated[dict[str, Any], Body()]
+# The names the CLI gives environment changes, so history reads the same whichever way they came.
+ChangeAction = Literal["update", "split", "rule-add", "rule-remove"]
 
 
 # --- flags ---------------------------------------------------------------------------------
@@ -155,7 +157,12 @@ def list_flags(
     archived: bool = False,
     tag: str | None = None,
     owner: str | None = None,
+    stale: Annotated[
+        bool, Query(description="only temporary flags past their expected removal date")
+    ] = False,
 ) -> Any:
+    if stale:
+        return run(request, lambda _: service.stale_flags())
     return run(
         request, lambda _: service.list_flags(include_archived=archived, tag=tag, owner=owner)
     )
@@ -211,11 +218,19 @@ def patch_environment(
     environment: str,
     fields: Document,
     if_match: IfMatch = None,
+    action: Annotated[
+        ChangeAction, Query(description="how the change is named in the flag's history")
+    ] = "update",
 ) -> Any:
     return run(
         request,
         lambda t: service.update_environment(
-            key, environment, fields, actor=_actor(t), expected_version=_version(if_match)
+            key,
+            environment,
+            fields,
+            actor=_actor(t),
+            action=action,
+            expected_version=_version(if_match),
         ),
     )
 

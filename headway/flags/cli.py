@@ -7,6 +7,7 @@ Splits are written `VARIANT=PERCENT …`, for example `on=25 off=75`.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -29,6 +30,7 @@ from headway.flags.model import (
     Flag,
     Serve,
 )
+from headway.flags.remote import AdminApi, RemoteError, RemoteFlagService, RemoteTokenService
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
 from headway.output import console, emit_json
@@ -69,23 +71,39 @@ def _actor() -> str:
     return os.environ.get("HEADWAY_ACTOR") or f"cli:{getpass.getuser()}"
 
 
-@contextmanager
-def _session() -> Iterator[tuple[FlagService, TokenService]]:
-    """The services on the configured store; domain errors become one clear line, exit 2."""
-    from headway.cli import store_for  # the root CLI imports this module: import late
+Flags = FlagService | RemoteFlagService
+Tokens = TokenService | RemoteTokenService
 
-    with store_for() as store:
+
+@contextmanager
+def _session() -> Iterator[tuple[Flags, Tokens]]:
+    """The services: through HEADWAY_URL's server if set, else on the configured store.
+
+    Domain errors become one clear line and exit code 2.
+    """
+    from headway.cli import store_for  # the root CLI imports this module: import late
+    from headway.config import get_settings
+
+    settings = get_settings()
+    with contextlib.ExitStack() as stack:
+        if settings.url:
+            api = AdminApi(settings.url, settings.token)
+            stack.callback(api.close)
+            services: tuple[Flags, Tokens] = RemoteFlagService(api), RemoteTokenService(api)
+        else:
+            store = stack.enter_context(store_for(settings))
+            services = FlagService(store), TokenService(store)
         try:
-            yield FlagService(store), TokenService(store)
+            yield services
         except ConfigError as error:
             for issue in error.issues:
                 console.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
-        except (NotFound, Conflict) as error:
+        except (NotFound, Conflict, RemoteError) as error:
             _fail(str(error))
 
 
-def _service_call(action: Callable[[FlagService], Any]) -> Any:
+def _service_call(action: Callable[[Flags], Any]) -> Any:
     with _session() as (service, _):
         return action(service)
 
@@ -269,7 +287,7 @@ def list_flags(
 ) -> None:
     """List flags with their state in every environment."""
 
-    def action(s: FlagService) -> list[Flag]:
+    def action(s: Flags) -> list[Flag]:
         if stale:
             return s.stale_flags()
         return s.list_flags(include_archived=archived, tag=tag, owner=owner)
@@ -332,20 +350,35 @@ def split(
     """Serve a percentage split (sticky: raising a percentage keeps everyone already in)."""
     serve = parse_split(weights, bucket_by)
 
-    def action(s: FlagService) -> Flag:
+    def action(s: Flags) -> Flag:
         if rule is None:
             return s.update_environment(
                 key, env, {"default": serve}, actor=_actor(), action="split"
             )
         flag = s.require_flag(key)
-        rules = [r.model_dump(mode="json") for r in flag.environments[env].rules]
+        rules = _rules(flag, env)
         if rule not in [r["id"] for r in rules]:
             raise NotFound(f"no rule '{rule}' in {env}; `headway flags show {key}` lists them")
         rules = [{**r, "serve": serve} if r["id"] == rule else r for r in rules]
-        return s.update_environment(key, env, {"rules": rules}, actor=_actor(), action="split")
+        return s.update_environment(
+            key,
+            env,
+            {"rules": rules},
+            actor=_actor(),
+            action="split",
+            expected_version=flag.version,
+        )
 
     flag = _service_call(action)
     console.print(f"{key} in {env} now serves {serve_text(flag, env, rule)} (v{flag.version}).")
+
+
+def _rules(flag: Flag, env: str) -> list[dict[str, Any]]:
+    """The environment's rules as documents, to edit and send back whole."""
+    if env not in flag.environments:
+        known = ", ".join(flag.environments)
+        raise NotFound(f"flag '{flag.key}' has no environment '{env}'; it has: {known}")
+    return [r.model_dump(mode="json") for r in flag.environments[env].rules]
 
 
 def serve_text(flag: Flag, env: str, rule: str | None) -> str:
@@ -418,7 +451,7 @@ def eval_flag(
     except json.JSONDecodeError as error:
         _fail(f"--context is not JSON: {error}")
 
-    def action(s: FlagService) -> Any:
+    def action(s: Flags) -> Any:
         segments = {seg.key: seg for seg in s.list_segments()}
         return explain(s.require_flag(key), env, ctx, segments)
 
@@ -459,11 +492,19 @@ def rule_add(
     target = {"variant": serve} if serve else parse_split(split_weights.split(), bucket_by)  # type: ignore[union-attr]
     conditions = [parse_condition(w) for w in when]
 
-    def action(s: FlagService) -> Flag:
-        rules = [r.model_dump(mode="json") for r in s.require_flag(key).environments[env].rules]
+    def action(s: Flags) -> Flag:
+        flag = s.require_flag(key)
+        rules = _rules(flag, env)
         new = {"id": rule_id or f"rule-{len(rules) + 1}", "conditions": conditions, "serve": target}
         rules.insert(len(rules) if position is None else position, new)
-        return s.update_environment(key, env, {"rules": rules}, actor=_actor(), action="rule-add")
+        return s.update_environment(
+            key,
+            env,
+            {"rules": rules},
+            actor=_actor(),
+            action="rule-add",
+            expected_version=flag.version,
+        )
 
     flag = _service_call(action)
     console.print(f"Added a rule to {key} in {env} (v{flag.version}).")
@@ -473,13 +514,19 @@ def rule_add(
 def rule_remove(key: str, rule_id: str, env: EnvOpt = "production") -> None:
     """Remove a targeting rule by id."""
 
-    def action(s: FlagService) -> Flag:
-        rules = [r.model_dump(mode="json") for r in s.require_flag(key).environments[env].rules]
+    def action(s: Flags) -> Flag:
+        flag = s.require_flag(key)
+        rules = _rules(flag, env)
         if rule_id not in [r["id"] for r in rules]:
             raise NotFound(f"no rule '{rule_id}' in {env}")
         rules = [r for r in rules if r["id"] != rule_id]
         return s.update_environment(
-            key, env, {"rules": rules}, actor=_actor(), action="rule-remove"
+            key,
+            env,
+            {"rules": rules},
+            actor=_actor(),
+            action="rule-remove",
+            expected_version=flag.version,
         )
 
     flag = _service_call(action)

@@ -1,14 +1,41 @@
-"""`headway flags` and `headway tokens` through the real root CLI."""
+"""`headway flags` and `headway tokens` through the real root CLI.
+
+Every test runs twice: on the store directly, and through a running server (HEADWAY_URL with
+an admin HEADWAY_TOKEN), where the same commands must give the same results.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
+from headway.config import Settings, get_settings
+from tests.flags.conftest import start_live, stop_live
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True, params=["store", "server"])
+def where(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    if request.param == "store":
+        yield "store"
+        return
+    live = start_live(Settings(database=str(tmp_path / "served.duckdb")))
+    monkeypatch.setenv("HEADWAY_URL", live.url)
+    monkeypatch.setenv("HEADWAY_TOKEN", live.admin["Authorization"].removeprefix("Bearer "))
+    get_settings.cache_clear()
+    try:
+        yield "server"
+    finally:
+        stop_live(live)
+        get_settings.cache_clear()
 
 
 def _ok(*args: str) -> str:
@@ -17,7 +44,7 @@ def _ok(*args: str) -> str:
     return result.output
 
 
-def test_create_target_split_kill_and_history() -> None:
+def test_create_target_split_kill_and_history(where: str) -> None:
     _ok("flags", "create", "new-checkout", "--owner", "payments", "--remove-by", "2030-01-01")
     _ok("flags", "set", "new-checkout", "--env", "production", "--on")
     _ok(
@@ -75,6 +102,8 @@ def test_create_target_split_kill_and_history() -> None:
         "kill",
     ]
     assert history[-1]["comment"] == "error spike"
+    # Through a server, the server names the actor: the admin token the fixture made, "alice"
+    assert history[-1]["actor"].startswith("token:alice" if where == "server" else "cli:")
     _ok("flags", "archive", "new-checkout")
     assert json.loads(_ok("flags", "list", "--format", "json")) == []
 
@@ -93,16 +122,24 @@ def test_bad_input_names_the_field() -> None:
     assert (result.exit_code, "does not exist" in result.output) == (2, True)
 
 
+def _api_tokens() -> list[dict[str, object]]:
+    # The server fixture made tokens of its own; look only at this test's.
+    listed = json.loads(_ok("tokens", "list", "--format", "json"))
+    return [t for t in listed if t["name"] == "api"]
+
+
 def test_tokens() -> None:
     out = _ok("tokens", "create", "--kind", "server", "--name", "api", "--env", "production")
     secret = out.strip().splitlines()[-1]
     assert secret.startswith("hws_")
-    listed = json.loads(_ok("tokens", "list", "--format", "json"))
+    listed = _api_tokens()
     assert [(t["kind"], t["environment"], t["revoked"]) for t in listed] == [
         ("server", "production", False)
     ]
-    _ok("tokens", "revoke", listed[0]["id"])
-    assert json.loads(_ok("tokens", "list", "--format", "json"))[0]["revoked"] is True
+    _ok("tokens", "revoke", str(listed[0]["id"]))
+    assert _api_tokens()[0]["revoked"] is True
+    gone = runner.invoke(app, ["tokens", "revoke", "nope"])
+    assert gone.exit_code != 0
     bad = runner.invoke(app, ["tokens", "create", "--kind", "client", "--name", "x"])
     assert bad.exit_code == 2
     assert "environment" in bad.output

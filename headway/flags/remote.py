@@ -1,0 +1,193 @@
+"""The flag and token services over a running `headway serve` (HEADWAY_URL, HEADWAY_TOKEN).
+
+Same methods, same results and same errors as `FlagService` and `TokenService`, so every
+`headway flags …` and `headway tokens …` command works unchanged against a shared server. The
+server, not the caller, decides who the actor is: changes are recorded as `token:<name>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from headway.flags.model import ConfigError, Flag, Issue, Segment
+from headway.flags.service import Conflict, NotFound
+from headway.flags.store import FlagVersion
+from headway.flags.tokens import Token
+
+__all__ = ["AdminApi", "RemoteError", "RemoteFlagService", "RemoteTokenService"]
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class RemoteError(RuntimeError):
+    """The server could not be reached, or refused the token."""
+
+
+class AdminApi:
+    """One connection to the server's admin API, shared by both services."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url + "/api", headers=headers, timeout=TIMEOUT)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise RemoteError(
+                f"cannot reach headway serve at {self.url} ({error}); check HEADWAY_URL, or "
+                "unset it to use the store directly"
+            ) from None
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text}
+        if response.status_code < 400:
+            return body
+        message = body.get("error", body) if isinstance(body, dict) else body
+        status = response.status_code
+        if status == 422 and isinstance(body, dict) and "problems" in body:
+            raise ConfigError(
+                Issue(path=p["field"], message=p["problem"]) for p in body["problems"]
+            )
+        if status == 404:
+            raise NotFound(str(message))
+        if status == 409:
+            raise Conflict(str(message))
+        if status in (401, 403):
+            hint = "" if self.token else "; set HEADWAY_TOKEN to an admin token"
+            raise RemoteError(f"{self.url} refused the request: {message}{hint}")
+        raise RemoteError(f"headway serve at {self.url} answered {status}: {message}")
+
+
+class RemoteFlagService:
+    """The `FlagService` methods the CLI uses, through the admin API."""
+
+    def __init__(self, api: AdminApi) -> None:
+        self._api = api
+
+    def list_flags(
+        self, *, include_archived: bool = False, tag: str | None = None, owner: str | None = None
+    ) -> list[Flag]:
+        params = {"archived": include_archived, "tag": tag, "owner": owner}
+        found = self._api.call("GET", "/flags", params=_present(params))
+        return [Flag.model_validate(f) for f in found]
+
+    def stale_flags(self) -> list[Flag]:
+        return [Flag.model_validate(f) for f in self._api.call("GET", "/flags?stale=true")]
+
+    def require_flag(self, key: str) -> Flag:
+        return Flag.model_validate(self._api.call("GET", f"/flags/{key}"))
+
+    def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
+        return Flag.model_validate(self._api.call("POST", "/flags", json=dict(document)))
+
+    def update_environment(
+        self,
+        key: str,
+        environment: str,
+        fields: Mapping[str, Any],
+        *,
+        actor: str,
+        action: str = "update",
+        expected_version: int | None = None,
+    ) -> Flag:
+        headers = {} if expected_version is None else {"If-Match": f'"{expected_version}"'}
+        found = self._api.call(
+            "PATCH",
+            f"/flags/{key}/environments/{environment}",
+            json=dict(fields),
+            params={"action": action},
+            headers=headers,
+        )
+        return Flag.model_validate(found)
+
+    def kill(
+        self, key: str, *, actor: str, environment: str | None = None, reason: str | None = None
+    ) -> Flag:
+        body = {"environment": environment, "reason": reason}
+        return Flag.model_validate(self._api.call("POST", f"/flags/{key}/kill", json=body))
+
+    def archive(self, key: str, *, actor: str, archived: bool = True) -> Flag:
+        verb = "archive" if archived else "unarchive"
+        return Flag.model_validate(self._api.call("POST", f"/flags/{key}/{verb}"))
+
+    def history(self, key: str) -> list[FlagVersion]:
+        return [
+            FlagVersion(
+                flag=key,
+                version=v["version"],
+                document=v["document"],
+                actor=v["actor"],
+                action=v["action"],
+                comment=v["comment"],
+                created_at=datetime.fromisoformat(v["at"]),
+            )
+            for v in self._api.call("GET", f"/flags/{key}/history")
+        ]
+
+    def list_segments(self) -> list[Segment]:
+        return [Segment.model_validate(s) for s in self._api.call("GET", "/segments")]
+
+    def put_segment(self, document: Mapping[str, Any], *, actor: str) -> Segment:
+        key = document.get("key")
+        if not isinstance(key, str) or not key:
+            raise ConfigError([Issue(path="key", message="a segment needs a key")])
+        return Segment.model_validate(
+            self._api.call("PUT", f"/segments/{key}", json=dict(document))
+        )
+
+    def delete_segment(self, key: str, *, actor: str) -> None:
+        self._api.call("DELETE", f"/segments/{key}")
+
+
+class RemoteTokenService:
+    """The `TokenService` methods the CLI uses, through the admin API."""
+
+    def __init__(self, api: AdminApi) -> None:
+        self._api = api
+
+    def create(
+        self, kind: str, *, name: str, actor: str, environment: str | None = None
+    ) -> tuple[Token, str]:
+        body = {"kind": kind, "name": name, "environment": environment}
+        found = self._api.call("POST", "/tokens", json=body)
+        return _token(found), found["secret"]
+
+    def list(self) -> list[Token]:
+        return [_token(t) for t in self._api.call("GET", "/tokens")]
+
+    def revoke(self, token_id: str, *, actor: str) -> bool:
+        try:
+            self._api.call("DELETE", f"/tokens/{token_id}")
+        except NotFound:
+            return False
+        return True
+
+
+def _token(found: Mapping[str, Any]) -> Token:
+    revoked = found.get("revoked_at")
+    return Token(
+        id=found["id"],
+        kind=found["kind"],
+        environment=found["environment"],
+        name=found["name"],
+        created_by=found["created_by"],
+        created_at=datetime.fromisoformat(found["created_at"]),
+        revoked_at=datetime.fromisoformat(revoked) if revoked else None,
+    )
+
+
+def _present(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
