@@ -143,3 +143,11 @@ def test_tokens() -> None:
     bad = runner.invoke(app, ["tokens", "create", "--kind", "client", "--name", "x"])
     assert bad.exit_code == 2
     assert "environment" in bad.output
+
+
+def test_stale_lists_temporary_flags_past_their_removal_date() -> None:
+    _ok("flags", "create", "old-banner", "--owner", "web", "--remove-by", "2020-01-01")
+    _ok("flags", "create", "new-banner", "--owner", "web", "--remove-by", "2999-01-01")
+    _ok("flags", "create", "kill-switch", "--owner", "web", "--permanent")
+    stale = json.loads(_ok("flags", "list", "--stale", "--format", "json"))
+    assert [f["key"] for f in stale] == ["old-banner"]
