@@ -112,3 +112,22 @@ def test_rebalance_worked_example() -> None:
         (91_000, 100_000, "a"),
     ]
     assert moved_buckets(before, after) == 17_000
+
+
+def test_buckets_never_change_for_existing_users() -> None:
+    # Stickiness across releases: these buckets were assigned when bucketing shipped (xxh3-64 of
+    # the UTF-8 subject, seeded with xxh64 of the salt, mod 100,000). If this test fails, an
+    # upgrade would move users between variants.
+    seed = salt_seed("new-checkout")
+    assert seed == 18395272843343758215
+    subjects = ("user-1", "user-2", "acme", "42", "é")
+    assert [bucket_of(seed, s) for s in subjects] == [21769, 40501, 54979, 36803, 86512]
+    # Given a 25 % split (on owns buckets 0..24,999) and one at 40 % (0..39,999)
+    quarter = compile_flag(boolean_flag(default=split(25)), "production")
+    forty = compile_flag(boolean_flag(default=split(40, bucket_by="org.id")), "production")
+    # Then user-1 (21,769) is on and user-2 (40,501) off at 25 %
+    assert quarter.evaluate({"targetingKey": "user-1"}).variant == "on"
+    assert quarter.evaluate({"targetingKey": "user-2"}).variant == "off"
+    # And an organisation id given as the number 42 buckets as "42" (36,803): on at 40 %
+    assert forty.evaluate({"org": {"id": 42}}).variant == "on"
+    assert forty.evaluate({"org": {"id": "acme"}}).variant == "off"  # 54,979
