@@ -192,7 +192,7 @@ def replace_flag(
 
 @router.patch(
     "/flags/{key}",
-    summary="Change description, owner, tags, lifecycle or variants",
+    summary="Change description, owner, tags, lifecycle, variants or client_side",
     response_model=Flag,
 )
 def patch_flag(

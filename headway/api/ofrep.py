@@ -2,7 +2,8 @@
 
 `POST /ofrep/v1/evaluate/flags/{key}` evaluates one flag, `POST /ofrep/v1/evaluate/flags` all
 of them (with an ETag: the same context against the same configuration answers 304).
-Client keys and server SDK keys may call it; the key decides the environment.
+Client keys and server SDK keys may call it; the key decides the environment. A client key
+sees only flags marked `client_side`: to it, every other flag does not exist.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
 _STATUS = {ErrorCode.FLAG_NOT_FOUND: 404}  # every other evaluation error is the request's: 400
 
 
-async def _prepare(request: Request) -> tuple[Snapshot, dict[str, Any]] | Response:
-    """Authenticate, read the body's `context`, and fetch the key's environment snapshot."""
+async def _prepare(request: Request) -> tuple[Snapshot, bool, dict[str, Any]] | Response:
+    """Authenticate, read the body's `context`, and fetch the key's environment snapshot.
+
+    The middle of the answer says whether the caller may see server-only flags.
+    """
     try:
         token = await asyncio.to_thread(authenticate, request, ("client", "server"))
     except AuthError as exc:
@@ -45,7 +49,7 @@ async def _prepare(request: Request) -> tuple[Snapshot, dict[str, Any]] | Respon
         return _bad(ErrorCode.INVALID_CONTEXT, "`context` must be a JSON object")
     hub: FlagHub = request.app.state.flag_hub
     snap = await asyncio.to_thread(hub.snapshot, token.environment or "")
-    return snap, dict(context)
+    return snap, token.kind != "client", dict(context)
 
 
 def _bad(code: str, details: str) -> JSONResponse:
@@ -73,9 +77,14 @@ def _failure(result: Evaluation) -> dict[str, Any]:
     }
 
 
-def _evaluate(snap: Snapshot, key: str, context: dict[str, Any]) -> Evaluation:
+def _visible(snap: Snapshot, key: str, everything: bool) -> bool:
+    flag = snap.definitions.get(key)
+    return flag is not None and (everything or flag.client_side)
+
+
+def _evaluate(snap: Snapshot, key: str, context: dict[str, Any], everything: bool) -> Evaluation:
     compiled = snap.flags.get(key)
-    if compiled is None:
+    if compiled is None or not _visible(snap, key, everything):
         return error_result(
             key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' is not defined in '{snap.environment}'"
         )
@@ -87,8 +96,8 @@ async def evaluate_flag(request: Request, key: str) -> Response:
     prepared = await _prepare(request)
     if isinstance(prepared, Response):
         return prepared
-    snap, context = prepared
-    result = _evaluate(snap, key, context)
+    snap, everything, context = prepared
+    result = _evaluate(snap, key, context, everything)
     if result.error_code is not None:
         return JSONResponse(_failure(result), status_code=_STATUS.get(result.error_code, 400))
     return JSONResponse(_success(result, snap))
@@ -99,12 +108,15 @@ async def evaluate_flags(request: Request) -> Response:
     prepared = await _prepare(request)
     if isinstance(prepared, Response):
         return prepared
-    snap, context = prepared
-    # Same configuration and same context give the same answers: hash both for the ETag.
+    snap, everything, context = prepared
+    # Same configuration, same context and the same kind of key give the same answers: hash
+    # all three for the ETag.
     etag = (
         '"'
         + xxhash.xxh3_128_hexdigest(
-            snap.etag.encode() + orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str)
+            snap.etag.encode()
+            + (b"all" if everything else b"client-side")
+            + orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str)
         )
         + '"'
     )
@@ -112,6 +124,8 @@ async def evaluate_flags(request: Request) -> Response:
         return Response(status_code=304, headers={"ETag": etag})
     flags = []
     for key in snap.flags:
-        result = _evaluate(snap, key, context)
+        if not _visible(snap, key, everything):
+            continue
+        result = _evaluate(snap, key, context, everything)
         flags.append(_failure(result) if result.error_code else _success(result, snap))
     return JSONResponse({"flags": flags}, headers={"ETag": etag})

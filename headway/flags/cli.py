@@ -199,6 +199,10 @@ def _show(flag: Flag) -> None:
     if flag.description:
         console.print(flag.description)
     console.print("variants: " + ", ".join(f"{v.key}={json.dumps(v.value)}" for v in flag.variants))
+    console.print(
+        "evaluated by: "
+        + ("server SDK keys and client keys" if flag.client_side else "server SDK keys only")
+    )
     for name, env in flag.environments.items():
         state = "[green]on[/green]" if env.enabled else f"[dim]off (serves {env.off_variant})[/dim]"
         console.print(f"\n[bold]{name}[/bold]: {state}")
@@ -237,6 +241,9 @@ def create(
         str | None, typer.Option(help="Expected removal date (YYYY-MM-DD) of a temporary flag.")
     ] = None,
     permanent: Annotated[bool, typer.Option(help="A long-lived flag (no removal date).")] = False,
+    client_side: Annotated[
+        bool, typer.Option(help="Client (OFREP) keys may evaluate it: browsers see its value.")
+    ] = False,
     file: Annotated[Path | None, typer.Option(help="A whole flag document (JSON).")] = None,
 ) -> None:
     """Create a flag, switched off in every environment."""
@@ -271,6 +278,8 @@ def create(
             "tags": tag,
             "lifecycle": lifecycle,
         }
+    if client_side:
+        document["client_side"] = True
     flag = _service_call(lambda s: s.create_flag(document, actor=_actor()))
     console.print(f"Created {flag.key} (off in {', '.join(flag.environments)}).")
 
@@ -316,6 +325,13 @@ def set_flag(
     on: Annotated[bool | None, typer.Option("--on/--off", help="Switch on or off.")] = None,
     default: Annotated[str | None, typer.Option(help="Serve this variant by default.")] = None,
     off_variant: Annotated[str | None, typer.Option(help="Variant served while off.")] = None,
+    client_side: Annotated[
+        bool | None,
+        typer.Option(
+            "--client-side/--server-only",
+            help="Whether client (OFREP) keys may evaluate it, in every environment.",
+        ),
+    ] = None,
 ) -> None:
     """Switch a flag on or off in an environment, or change what it serves."""
     fields: dict[str, Any] = {}
@@ -325,9 +341,23 @@ def set_flag(
         fields["default"] = {"variant": default}
     if off_variant is not None:
         fields["off_variant"] = off_variant
+    if not fields and client_side is None:
+        _fail("nothing to change: give --on/--off, --default, --off-variant or --client-side")
+
+    def action(s: Flags) -> Flag:
+        flag = s.require_flag(key)
+        if client_side is not None and client_side != flag.client_side:
+            flag = s.update_flag(key, {"client_side": client_side}, actor=_actor())
+        if fields:
+            flag = s.update_environment(key, env, fields, actor=_actor())
+        return flag
+
+    flag = _service_call(action)
+    if client_side is not None:
+        who = "client keys too" if flag.client_side else "server SDK keys only"
+        console.print(f"{key} is evaluated by {who} (v{flag.version}).")
     if not fields:
-        _fail("nothing to change: give --on/--off, --default or --off-variant")
-    flag = _service_call(lambda s: s.update_environment(key, env, fields, actor=_actor()))
+        return
     e = flag.environments[env]
     console.print(
         f"{key} in {env}: {'on' if e.enabled else 'off'}, default → "

@@ -323,6 +323,9 @@ class Flag(_Frozen):
     salt: str = ""
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
     archived: bool = False
+    # Client keys (browsers, mobile apps) evaluate only flags marked client-side: whoever holds
+    # such a key sees the value, so a flag is server-only until someone says otherwise.
+    client_side: bool = False
     version: int = 0
 
     @model_validator(mode="after")

@@ -93,6 +93,9 @@ class RemoteFlagService:
     def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
         return Flag.model_validate(self._api.call("POST", "/flags", json=dict(document)))
 
+    def update_flag(self, key: str, fields: Mapping[str, Any], *, actor: str) -> Flag:
+        return Flag.model_validate(self._api.call("PATCH", f"/flags/{key}", json=dict(fields)))
+
     def update_environment(
         self,
         key: str,

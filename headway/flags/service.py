@@ -318,8 +318,8 @@ class FlagService:
         expected_version: int | None = None,
         comment: str | None = None,
     ) -> Flag:
-        """Change top-level fields: description, owner, tags, lifecycle, variants."""
-        allowed = {"description", "owner", "tags", "lifecycle", "variants", "type"}
+        """Change top-level fields: description, owner, tags, lifecycle, variants, client_side."""
+        allowed = {"description", "owner", "tags", "lifecycle", "variants", "type", "client_side"}
         bad = sorted(set(fields) - allowed)
         if bad:
             raise ConfigError(

@@ -141,7 +141,7 @@ def test_sdk_config_etag(api: Api) -> None:
 
 
 def test_ofrep_single_and_bulk(api: Api) -> None:
-    _create(api)
+    _create(api, client_side=True)
     _turn_on(
         api,
         default={
@@ -220,3 +220,33 @@ def test_environments_and_tokens(api: Api) -> None:
     assert api.http.get("/sdk/config", headers=sdk).json()["environment"] == "qa"
     assert api.http.delete(f"/api/tokens/{token['id']}", headers=api.admin).status_code == 204
     assert api.http.get("/sdk/config", headers=sdk).status_code == 401
+
+
+def test_client_keys_see_only_client_side_flags(api: Api) -> None:
+    # Given a server-only flag and a client-side one, both on
+    _create(api)
+    _turn_on(api)
+    _create(api, key="banner", client_side=True)
+    on = {"enabled": True, "default": {"variant": "on"}}
+    api.http.patch("/api/flags/banner/environments/production", json=on, headers=api.admin)
+    client = {"Authorization": f"Bearer {api.client_key}"}
+    server = {"Authorization": f"Bearer {api.server_key}"}
+    body = {"context": {"targetingKey": "u1"}}
+    # When a client key asks for the server-only flag, Then it does not exist for that key
+    hidden = api.http.post("/ofrep/v1/evaluate/flags/new-checkout", json=body, headers=client)
+    assert (hidden.status_code, hidden.json()["errorCode"]) == (404, "FLAG_NOT_FOUND")
+    seen = api.http.post("/ofrep/v1/evaluate/flags/new-checkout", json=body, headers=server)
+    assert (seen.status_code, seen.json()["value"]) == (200, True)
+    # And bulk evaluation lists only what the key may see, with an ETag of its own
+    by_client = api.http.post("/ofrep/v1/evaluate/flags", json=body, headers=client)
+    by_server = api.http.post("/ofrep/v1/evaluate/flags", json=body, headers=server)
+    assert [f["key"] for f in by_client.json()["flags"]] == ["banner"]
+    assert [f["key"] for f in by_server.json()["flags"]] == ["banner", "new-checkout"]
+    assert by_client.headers["etag"] != by_server.headers["etag"]
+    # When the flag is marked client-side, Then the client key sees it
+    marked = api.http.patch(
+        "/api/flags/new-checkout", json={"client_side": True}, headers=api.admin
+    )
+    assert marked.status_code == 200
+    shown = api.http.post("/ofrep/v1/evaluate/flags/new-checkout", json=body, headers=client)
+    assert (shown.status_code, shown.json()["value"]) == (200, True)

@@ -151,3 +151,17 @@ def test_stale_lists_temporary_flags_past_their_removal_date() -> None:
     _ok("flags", "create", "kill-switch", "--owner", "web", "--permanent")
     stale = json.loads(_ok("flags", "list", "--stale", "--format", "json"))
     assert [f["key"] for f in stale] == ["old-banner"]
+
+
+def test_client_side_marker() -> None:
+    _ok("flags", "create", "banner", "--owner", "web", "--permanent")
+    assert "server SDK keys only" in _ok("flags", "show", "banner")
+    out = _ok("flags", "set", "banner", "--client-side")
+    assert "evaluated by client keys too (v2)" in out
+    assert json.loads(_ok("flags", "show", "banner", "--format", "json"))["client_side"] is True
+    # Marking it again changes nothing, so no new version
+    assert "(v2)" in _ok("flags", "set", "banner", "--client-side")
+    _ok("flags", "set", "banner", "--server-only", "--on")
+    history = json.loads(_ok("flags", "history", "banner", "--format", "json"))
+    assert [h["document"]["client_side"] for h in history] == [False, True, False, False]
+    assert history[-1]["document"]["environments"]["production"]["enabled"] is True

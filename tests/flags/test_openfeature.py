@@ -161,7 +161,8 @@ def test_provider_against_a_live_server_follows_a_kill(live: Live) -> None:
 
 
 def test_published_ofrep_provider_works_unchanged(live: Live) -> None:
-    flag = {**BOOLEAN_FLAG, "key": "beta"}
+    # A browser's client key evaluates only flags marked client-side
+    flag = {**BOOLEAN_FLAG, "key": "beta", "client_side": True}
     httpx.post(f"{live.url}/api/flags", json=flag, headers=live.admin).raise_for_status()
     httpx.patch(
         f"{live.url}/api/flags/beta/environments/production",
