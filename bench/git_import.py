@@ -31,15 +31,15 @@ from pathlib import Path
 
 from headway.config import Settings
 from headway.sources.git import (
-    _LOG_FORMAT,
+    LOG_FORMAT,
     Options,
+    import_repository,
     main_line_tips,
     read_log,
     read_refs,
     read_sizes,
     release_tags,
 )
-from headway.sources.git_cli import import_repository
 from headway.store import open_store
 
 OFFSETS = ["+0000", "+0200", "-0500", "+0530", "-0800", "+0900"]
@@ -161,7 +161,7 @@ def timed(fn: object) -> tuple[float, float]:
 
 def floor(path: Path, *extra: str) -> None:
     proc = subprocess.Popen(
-        ["git", "-C", str(path), "log", "--all", f"--format={_LOG_FORMAT}", *extra],
+        ["git", "-C", str(path), "log", "--all", f"--format={LOG_FORMAT}", *extra],
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None

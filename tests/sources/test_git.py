@@ -19,8 +19,7 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from headway.config import Settings, get_settings
-from headway.sources.git import Options
-from headway.sources.git_cli import import_repository
+from headway.sources.git import Options, import_repository
 from headway.store import Store, open_store
 from tests.sources.conftest import RepoBuilder
 

@@ -1,0 +1,96 @@
+"""The whole history's records: changes, the earliest release shipping each, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from headway.model import Change, Deployment, Service, record_id
+from headway.sources.git.changes import main_line, main_line_changes, owners
+from headway.sources.git.diffs import Sizes
+from headway.sources.git.history import Commit, Refs
+from headway.sources.git.options import Options, release_tags
+from headway.sources.git.records import (
+    SOURCE,
+    change_record,
+    deployment_id,
+    deployment_record,
+    undeployed_ref,
+)
+from headway.sources.git.reverts import failures, resolve_prefix, revert_links
+
+
+@dataclass
+class Derived:
+    service: Service
+    changes: list[Change]
+    deployments: list[Deployment]
+    failed: dict[str, str]  # failed deployment id -> id of the revert that shows it
+    undeployed: int = 0
+
+    def records(self) -> Iterator[Service | Change | Deployment]:
+        yield self.service
+        yield from self.deployments
+        yield from self.changes
+
+
+def derive(
+    commits: dict[str, Commit],
+    refs: Refs,
+    opts: Options,
+    sizes: Callable[[], Sizes] | None = None,
+) -> Derived:
+    """Canonical records from a history snapshot. Pure: same history, same records.
+
+    Sizes come from `sizes`, asked for only once everything else is derived, so that diffs
+    computed by other processes can finish meanwhile; without it, sizes are left unknown."""
+    repo = opts.repository
+    tags = [t for t in release_tags(refs, opts) if t.sha in commits]
+    mainline, on_main, _ = main_line(commits, [refs.head, *(t.sha for t in tags)])
+    owner, members = owners(commits, mainline, on_main)
+
+    # Earliest release containing each commit: walk from each tag in time order, stopping at
+    # commits an earlier tag already reached (their ancestors are all reached too).
+    first_tag: dict[str, str] = {}
+    for tag in tags:
+        dep_id = deployment_id(repo, tag)
+        stack = [tag.sha]
+        while stack:
+            c = stack.pop()
+            if c in first_tag or c not in commits:
+                continue
+            first_tag[c] = dep_id
+            stack.extend(commits[c].parents)
+
+    changes, by_number = main_line_changes(commits, mainline, members, first_tag)
+
+    def change_of(sha: str) -> str | None:
+        main = owner.get(sha)
+        return main if main in changes else None
+
+    reverts = revert_links(
+        [commits[s] for s in owner],
+        change_of,
+        lambda prefix: resolve_prefix(prefix, commits),
+        by_number.get,
+        (),
+    )
+    times = {deployment_id(repo, t): t.time for t in tags}
+    failed, recovers = failures(
+        [(sha, target, commits[sha].committed) for sha, target in reverts.items()],
+        lambda sha: changes[sha].deployment,
+        times.__getitem__,
+    )
+    nowhere = undeployed_ref(repo)
+    sized = sizes() if sizes else {}
+    out = [
+        change_record(opts, commits[sha], info, reverts.get(sha), nowhere, sized.get(sha))
+        for sha, info in changes.items()
+    ]
+    return Derived(
+        Service(name=opts.service, team=opts.team, repository=repo),
+        out,
+        [deployment_record(opts, t, recovers.get(deployment_id(repo, t))) for t in tags],
+        {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
+        undeployed=sum(1 for c in changes.values() if c.deployment is None),
+    )

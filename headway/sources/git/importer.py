@@ -1,0 +1,336 @@
+"""Importing a repository into the store: the service behind `headway import git`.
+
+A repository is remembered in the `settings` table (its refs and the import options), so
+importing it again costs two cheap git calls when nothing moved, and otherwise reads only the
+commits the last import did not reach and writes only records that are new or whose links
+changed (a release tagged on old commits, a change reverted since).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from headway.config import Settings
+from headway.ingest import ingest
+from headway.model import Change, Deployment, record_id
+from headway.sources.git.derivation import Derived, derive
+from headway.sources.git.diffs import Sizes, main_line_tips, read_sizes
+from headway.sources.git.history import (
+    GitError,
+    Refs,
+    is_ancestor,
+    open_repository,
+    read_log,
+    read_refs,
+)
+from headway.sources.git.incremental import NeedsFullImport, derive_since
+from headway.sources.git.options import Options, release_tags
+from headway.sources.git.records import SOURCE, undeployed_ref
+from headway.sources.git.releases import select_tags
+from headway.sources.git.stored import StoredImport, like_prefix
+from headway.store import Store
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class ImportReport:
+    repository: str
+    service: str
+    up_to_date: bool = False
+    commits: int = 0  # commits read: all of them, or on a re-import only those that are new
+    changes: int = 0
+    deployments: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    undeployed: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+    seconds: float = 0.0
+
+
+def repository_name(path: Path) -> str:
+    name = path.resolve().name
+    return name[:-4] if name.endswith(".git") and len(name) > 4 else name
+
+
+def _state_key(repository: str, service: str) -> str:
+    return f"git.import:{repository}:{service}"
+
+
+def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
+    return {
+        "pattern": opts.tags.pattern,
+        "prereleases": opts.tags.prereleases,
+        "team": opts.team,
+        "environment": opts.environment,
+        "deployments": opts.deployments,
+        "branch": branch,
+    }
+
+
+def _count_commits(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["git", "-C", str(path), "rev-list", "--count", "--all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def import_repository(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    branch: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a repository's delivery history; all or nothing, safe to repeat."""
+    with _collector_paused():
+        return _import(store, settings, path, opts, branch, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """An import builds hundreds of thousands of small objects (commits, changes, rows) that
+    form no cycles; the cycle collector would rescan them again and again as they pile up
+    (about 15 % of the Python time on a 100,000-commit history)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    branch: str | None,
+    progress: Progress | None,
+) -> ImportReport:
+    started = time.perf_counter()
+    report = ImportReport(opts.repository, opts.service)
+    open_repository(path)
+    refs = read_refs(path, branch)
+    if opts.deployments:
+        select_tags(refs.tags, opts.tags)  # fail on a pattern that matches nothing, first
+    key = _state_key(opts.repository, opts.service)
+    rows = store.query("SELECT value FROM settings WHERE key = ?", [key])
+    state = json.loads(rows[0][0]) if rows else None
+    signature = _signature(opts, branch)
+    incremental = state is not None and state.get("options") == signature
+    if state is not None and incremental and state["tips"] == refs.tips:
+        report.up_to_date = True
+        report.seconds = time.perf_counter() - started
+        return report
+
+    if state is not None and incremental:
+        try:
+            return _import_new(store, settings, path, opts, refs, state, report, progress, started)
+        except NeedsFullImport:
+            pass  # derive everything again below; still only changed records are written
+        report = ImportReport(opts.repository, opts.service)
+
+    counter = _count_commits(path)
+    total: list[int | None] = [None]
+
+    def tick(done: int) -> None:
+        if total[0] is None and counter.poll() is not None and counter.stdout is not None:
+            text = counter.stdout.read().strip()
+            total[0] = int(text) if text.isdigit() else None
+        if progress:
+            progress("Reading history", done, total[0])
+
+    # Sizes need diffs, the slowest thing git does; only main-line commits need them, and
+    # they are computed by other git processes while this one streams the history and Python
+    # derives changes from it.
+    sizes: Future[Sizes] | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        if not incremental:
+            tips = main_line_tips(refs, release_tags(refs, opts))
+            sizes = pool.submit(read_sizes, path, tips, workers=_diff_workers())
+        try:
+            commits = {c.sha: c for c in read_log(path, progress=tick)}
+        finally:
+            counter.wait()
+            if counter.stdout:
+                counter.stdout.close()
+        report.commits = len(commits)
+        if not commits:
+            raise GitError(
+                f"{path} has no commits reachable from its branches and tags; nothing to import"
+            )
+        if progress:
+            progress("Deriving changes and releases", 0, None)
+
+        def sized() -> Sizes:
+            assert sizes is not None
+            if progress and not sizes.done():
+                progress("Diffing main-line commits", 0, None)
+            return sizes.result()
+
+        derived = derive(commits, refs, opts, sized if sizes else None)
+
+    existing_changes = {
+        r[0]: (r[1], r[2], bool(r[3]))
+        for r in store.query(
+            "SELECT id, deployment_ref, reverts, is_revert FROM changes "
+            "WHERE source = ? AND service = ? AND repository = ?",
+            [SOURCE, opts.service, opts.repository],
+        )
+    }
+    prefix = record_id(SOURCE, f"{opts.repository}/tag/")
+    existing_deps = {
+        r[0]: r[1]
+        for r in store.query(
+            "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? AND id LIKE ?",
+            [SOURCE, opts.service, like_prefix(prefix)],
+        )
+        if r[0].startswith(prefix)
+    }
+    changes = [
+        c
+        for c in derived.changes
+        if existing_changes.get(c.id) != (c.deployment_ref, c.reverts, c.is_revert)
+    ]
+    deployments = [
+        d
+        for d in derived.deployments
+        if d.id not in existing_deps or existing_deps[d.id] != d.recovers
+    ]
+    stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
+    # Changes new to the store whose size is still unknown: all of them when this derivation
+    # follows an earlier import, any a shared diff walk missed otherwise.
+    changes = _with_sizes(path, changes, set(existing_changes))
+
+    report.changes, report.deployments = len(derived.changes), len(derived.deployments)
+    report.failed, report.undeployed = derived.failed, derived.undeployed
+    if progress:
+        progress("Writing", 0, None)
+    with store.transaction():
+        for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
+            store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
+        result = ingest(store, settings, _records(derived, changes, deployments))
+        _remember(store, key, refs, signature, path)
+    report.removed = len(stale)
+    report.written = dict(result.new)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _diff_workers() -> int:
+    """Two git processes share the diffs when a core is idle. On a busy machine a second one
+    only adds work: each reads trees the other has read too (measured: about 10 % more CPU)."""
+    cores = os.cpu_count() or 1
+    return 2 if cores >= 2 and os.getloadavg()[0] <= cores - 1 else 1
+
+
+def _remember(store: Store, key: str, refs: Refs, signature: dict[str, Any], path: Path) -> None:
+    value = json.dumps(
+        {"tips": refs.tips, "head": refs.head, "options": signature, "path": str(path.resolve())}
+    )
+    store.execute("DELETE FROM settings WHERE key = ?", [key])
+    store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [key, value])
+
+
+def _import_new(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    refs: Refs,
+    state: dict[str, Any],
+    report: ImportReport,
+    progress: Progress | None,
+    started: float,
+) -> ImportReport:
+    """Re-import reading only commits the last import's main line and releases do not reach.
+
+    Raises NeedsFullImport when the refs moved in a way that needs the whole history: a tag
+    deleted or moved, or a main branch that no longer continues from the last import."""
+    old_tips: dict[str, str] = state["tips"]
+    for ref, obj in old_tips.items():
+        if ref.startswith("refs/tags/") and refs.tips.get(ref) != obj:
+            raise NeedsFullImport(f"{ref} was deleted or moved")
+    # Imports before the main-line commit was remembered on its own kept it as tips["HEAD"]
+    # (and not at all with --branch).
+    head = state.get("head", old_tips.get("HEAD"))
+    if not head:
+        raise NeedsFullImport("the last import's main-line commit is not known")
+    if not refs.head or not is_ancestor(path, head, refs.head):
+        raise NeedsFullImport("the main branch was rewritten")
+    previous = StoredImport(store, path, opts, head)
+    seen = sorted({previous.head or "", *(s for s, _ in previous.deployments.values())} - {""})
+
+    def tick(done: int) -> None:
+        if progress:
+            progress("Reading new history", done, None)
+
+    commits = {c.sha: c for c in read_log(path, revisions=["--all", "--not", *seen], progress=tick)}
+    if progress:
+        progress("Deriving changes and releases", 0, None)
+    delta = derive_since(commits, refs, opts, previous)
+    added = _with_sizes(path, delta.added, set())
+    if progress:
+        progress("Writing", 0, None)
+    with store.transaction():
+        for dep_id in delta.cleared:  # a new, earlier release now ships the recovering revert
+            store.execute("UPDATE deployments SET recovers = NULL WHERE id = ?", [dep_id])
+        result = ingest(
+            store, settings, [delta.service, *delta.deployments, *added, *delta.relinked]
+        )
+        _remember(store, _state_key(opts.repository, opts.service), refs, state["options"], path)
+    where = [SOURCE, opts.service, opts.repository]
+    report.changes, report.undeployed = (
+        int(n)
+        for n in store.query(
+            "SELECT count(*), count(*) FILTER (WHERE deployment_ref = ?) FROM changes "
+            "WHERE source = ? AND service = ? AND repository = ?",
+            [undeployed_ref(opts.repository), *where],
+        )[0]
+    )
+    report.commits = len(commits)
+    report.deployments = len(previous.deployments) + sum(
+        1 for d in delta.deployments if d.id not in previous.deployments
+    )
+    report.failed = delta.failed
+    report.written = dict(result.new)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _records(
+    derived: Derived, changes: list[Change], deployments: list[Deployment]
+) -> Iterable[Any]:
+    yield derived.service
+    yield from deployments
+    yield from changes
+
+
+def _with_sizes(path: Path, changes: list[Change], known: set[str]) -> list[Change]:
+    """Fill in missing sizes of changes new to the store (one `git log --no-walk`)."""
+    need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha and c.files is None]
+    if not need:
+        return changes
+    sized = read_sizes(path, need, walk="--no-walk")
+    out = []
+    for c in changes:
+        s = sized.get(c.merge_sha or "")
+        if s is not None and c.id not in known:
+            c = replace(c, files=s[0], additions=s[1], deletions=s[2])
+        out.append(c)
+    return out

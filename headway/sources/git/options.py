@@ -1,0 +1,22 @@
+"""What an import is asked for: the service, team, environment and which tags deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from headway.sources.git.history import Refs, Tag
+from headway.sources.git.releases import TagRule, select_tags
+
+
+@dataclass
+class Options:
+    service: str
+    repository: str
+    team: str | None = None
+    environment: str = "production"
+    tags: TagRule = field(default_factory=TagRule)
+    deployments: bool = True
+
+
+def release_tags(refs: Refs, opts: Options) -> list[Tag]:
+    return select_tags(refs.tags, opts.tags) if opts.deployments else []
