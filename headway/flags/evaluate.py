@@ -1,8 +1,8 @@
 """Flag evaluation: a pure function of (flag config, context) that never raises.
 
-`compile_flag` turns one flag's environment config into a closure once; evaluating is then a
-few dict lookups and, for splits, one xxh3 hash. Every outcome the closure can return for a
-fixed variant is built ahead of time, so the common paths allocate nothing.
+`compile_flag` turns one flag's environment config into one generated Python function;
+evaluating is then a few dict lookups and comparisons and, for splits, one xxh3 hash. Every
+outcome it can return is built ahead of time, so the common paths allocate nothing.
 
 Reasons and error codes use OpenFeature's vocabulary. A rule whose attribute is missing or of
 the wrong type simply does not match, and evaluation moves on to the next rule; `explain`
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import CodeType
 from typing import Any, Final
 
 import xxhash
@@ -25,12 +26,14 @@ from headway.flags.model import (
     BUCKETS,
     DATE_OPERATORS,
     NUMERIC_OPERATORS,
+    SEGMENT_OPERATORS,
     SEMVER_OPERATORS,
     TARGETING_KEY,
     Condition,
+    EnvironmentConfig,
     Flag,
     Segment,
-    Serve,
+    Split,
     parse_instant,
 )
 from headway.flags.semver import parse_semver
@@ -40,6 +43,7 @@ __all__ = [
     "ErrorCode",
     "Evaluation",
     "Reason",
+    "Recorder",
     "compile_flag",
     "error_result",
     "evaluate",
@@ -206,7 +210,7 @@ def _segment_test(segment: Segment | None, get: Callable[[Context], Any]) -> _Te
     if segment is None:  # deleted after the flag referred to it: matches nobody
         return lambda ctx: False
     included, excluded = frozenset(segment.included), frozenset(segment.excluded)
-    conditions = _all(tuple(_condition(c, {}) for c in segment.conditions))
+    conditions = tuple(_condition(c, {}) for c in segment.conditions)
 
     def member(ctx: Context) -> bool:
         key = get(ctx)
@@ -216,7 +220,7 @@ def _segment_test(segment: Segment | None, get: Callable[[Context], Any]) -> _Te
                 return False
             if key in included:
                 return True
-        return bool(segment.conditions) and conditions(ctx)
+        return bool(conditions) and all(c(ctx) for c in conditions)
 
     return member
 
@@ -234,98 +238,258 @@ def _condition(cond: Condition, segments: Mapping[str, Segment]) -> _Test:
             return lambda ctx: any(m(ctx) for m in members)
         return lambda ctx: not any(m(ctx) for m in members)
     test = _value_test(cond)
-    if "." not in cond.attribute:
-        attribute = cond.attribute
-        # The two most common conditions on top-level attributes skip a call: hot path.
-        if op == "eq":
-            expected = cond.value
-            return lambda ctx: ctx.get(attribute) == expected
-        if op == "in":
-            allowed = frozenset(cond.value)
 
-            def flat_in(ctx: Context) -> bool:
-                v = ctx.get(attribute)
-                if type(v) is str:
-                    return v in allowed
-                return v is not None and test(v)
-
-            return flat_in
-
-        def flat(ctx: Context) -> bool:
-            v = ctx.get(attribute, _MISSING)
-            return v is not _MISSING and v is not None and test(v)
-
-        return flat
-
-    def nested(ctx: Context) -> bool:
+    def holds(ctx: Context) -> bool:
         v = get(ctx)
         return v is not _MISSING and v is not None and test(v)
 
-    return nested
+    return holds
 
 
-def _all(tests: Sequence[_Test]) -> _Test:
-    # Unrolled for the common one- and two-condition rules: a generator costs more than the tests.
-    if not tests:
-        return lambda ctx: True
-    if len(tests) == 1:
-        return tests[0]
-    if len(tests) == 2:
-        a, b = tests
-        return lambda ctx: a(ctx) and b(ctx)
-
-    return lambda ctx: all(t(ctx) for t in tests)
+# --- compilation ---------------------------------------------------------------------------------
+#
+# A flag's environment becomes one generated function: its rules are one `if`/`elif` chain over
+# the context, so a rule costs a few dict lookups and comparisons rather than a call per
+# condition. The source text holds only fixed templates and generated names (`c0`, `c1`, ...);
+# every value taken from the configuration (attribute names, operands, results, seeds) is bound
+# to one of those names in the function's namespace, so no configuration can change the code.
+# The source therefore depends only on the flag's shape, and flags of the same shape share one
+# compiled code object.
 
 
-# --- serving ------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Recorder:
+    """Where an SDK records what each evaluation served, written into the compiled evaluator
+    so that it costs no call of its own.
+
+    An evaluation that serves variant `v` advances `counters[v]` (an `itertools.count`, whose
+    `next()` is atomic under the GIL) and, when the context's targeting key is a string, sets
+    `served[key][flag] = v`, asking `admit(key)` for the entry of a key `served` lacks.
+    Evaluations that end in an error record nothing.
+    """
+
+    counters: Mapping[str, Iterator[int]]
+    served: Mapping[str, dict[str, str]]
+    admit: Callable[[str], dict[str, str]]
 
 
-def _server(
+def _subject(value: Any) -> str | None:
+    """What a split buckets a non-string value by: its text, or None if it has none."""
+    if value is _MISSING or value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+# Names every generated evaluator can use besides its own constants.
+_PRELUDE: Final[Mapping[str, Any]] = {
+    "MISSING": _MISSING,
+    "ABSENT": (_MISSING, None),
+    "BUCKETS": BUCKETS,
+    "hash64": xxhash.xxh3_64_intdigest,
+    "bisect": bisect_right,
+    "number": _is_number,
+    "subject": _subject,
+}
+_SYMBOLS: Final = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_CHAIN: Final = 8  # a split with more ranges than this picks its range by bisection
+
+
+class _Source:
+    """The lines of one generated evaluator and the constants they name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = dict(_PRELUDE)
+        self._constants = 0
+
+    def const(self, value: Any) -> str:
+        name = f"c{self._constants}"
+        self._constants += 1
+        self.namespace[name] = value
+        return name
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def function(self) -> Evaluator:
+        exec(_code("\n".join(self.lines)), self.namespace)
+        return self.namespace["evaluate"]  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1024)
+def _code(source: str) -> CodeType:
+    return compile(source, "<headway flag evaluator>", "exec")
+
+
+def _test_source(src: _Source, cond: Condition) -> str:
+    """A test on `v`, the attribute's value, already known to be present and not None."""
+    op = cond.operator
+    if op in ("eq", "neq"):
+        return f"v {'==' if op == 'eq' else '!='} {src.const(cond.value)}"
+    if op in NUMERIC_OPERATORS:
+        return (
+            "(type(v) is int or type(v) is float or number(v)) "
+            f"and v {_SYMBOLS[op]} {src.const(cond.value)}"
+        )
+    if op in ("starts_with", "ends_with"):
+        return f"isinstance(v, str) and v.{op.replace('_', '')}({src.const(cond.value)})"
+    return f"{src.const(_value_test(cond))}(v)"
+
+
+def _condition_source(src: _Source, cond: Condition, segments: Mapping[str, Segment]) -> str:
+    """An expression on `ctx` that is true when `cond` holds; the same verdicts as `_condition`."""
+    op, attribute = cond.operator, cond.attribute
+    if op in SEGMENT_OPERATORS:
+        return f"{src.const(_condition(cond, segments))}(ctx)"
+    flat = "." not in attribute
+    if flat:
+        name = src.const(attribute)
+        if op == "eq":  # a missing attribute reads as None, which equals no operand
+            return f"ctx.get({name}) == {src.const(cond.value)}"
+        if op == "in":  # a string, the usual case, needs only the set lookup
+            return (
+                f"(v in {src.const(frozenset(cond.value))} if type(v := ctx.get({name})) is str "
+                f"else v is not None and {src.const(_value_test(cond))}(v))"
+            )
+        get = f"ctx.get({name}, MISSING)"
+    else:
+        get = f"{src.const(_getter(attribute))}(ctx)"
+    if op == "exists":
+        return f"{get} not in ABSENT"
+    if op == "not_exists":
+        return f"{get} in ABSENT"
+    return f"((v := {get}) is not MISSING and v is not None and {_test_source(src, cond)})"
+
+
+def _subject_source(src: _Source, bucket_by: str, recorder: Recorder | None) -> str:
+    """True when the context has something to bucket by, which it binds to `s` as text."""
+    if bucket_by == TARGETING_KEY and recorder is not None:
+        get = "tk"  # already read for the recorder
+    elif "." in bucket_by:
+        get = f"{src.const(_getter(bucket_by))}(ctx)"
+    else:
+        get = f"ctx.get({src.const(bucket_by)})"
+    return f"(type(s := {get}) is str or (s := subject(s)) is not None)"
+
+
+def _outcome(src: _Source, depth: int, result: Evaluation, recorder: Recorder | None) -> None:
+    src.line(depth, f"r = {src.const(result)}")
+    if recorder is not None:
+        src.line(depth, f"n = {src.const(recorder.counters[result.variant])}")  # type: ignore[index]
+
+
+def _split_source(
+    src: _Source,
+    depth: int,
     flag: Flag,
-    serve: Serve,
-    reason: str,
+    split: Split,
     rule: str | None,
     seed: int,
-    no_subject: Evaluation | None = None,
-) -> Callable[[Context], Evaluation | None]:
-    """What a rule or the default serves. A split returns `no_subject` if it has nothing to
-    bucket by (None for a rule, so evaluation falls through to the next one)."""
+    recorder: Recorder | None,
+) -> None:
+    """Pick the variant owning the bucket of `s`."""
     values = flag.variant_values()
-    if serve.variant is not None:
-        fixed = Evaluation(flag.key, values[serve.variant], serve.variant, reason, rule=rule)
-        return lambda ctx: fixed
-    split = serve.split
-    assert split is not None
-    starts = tuple(start for start, _, _ in split.allocation)
-    results = tuple(
-        Evaluation(flag.key, values[v], v, Reason.SPLIT, rule=rule) for _, _, v in split.allocation
-    )
-    get = _getter(split.bucket_by)
-    nested = "." in split.bucket_by
-    attribute = split.bucket_by
-    hash64 = xxhash.xxh3_64_intdigest
-    key = flag.key
+    ranges = split.allocation
+    results = [Evaluation(flag.key, values[v], v, Reason.SPLIT, rule=rule) for _, _, v in ranges]
+    src.line(depth, f"b = hash64(s.encode(), {src.const(seed)}) % BUCKETS")
+    if len(ranges) > _CHAIN:
+        src.line(depth, f"i = bisect({src.const(tuple(start for start, _, _ in ranges))}, b) - 1")
+        src.line(depth, f"r = {src.const(tuple(results))}[i]")
+        if recorder is not None:
+            counters = tuple(recorder.counters[v] for _, _, v in ranges)
+            src.line(depth, f"n = {src.const(counters)}[i]")
+        return
+    for i, ((_, end, _), result) in enumerate(zip(ranges, results, strict=True)):
+        if len(ranges) == 1:
+            _outcome(src, depth, result, recorder)
+        elif i < len(ranges) - 1:
+            src.line(depth, f"{'elif' if i else 'if'} b < {src.const(end)}:")
+            _outcome(src, depth + 1, result, recorder)
+        else:
+            src.line(depth, "else:")
+            _outcome(src, depth + 1, result, recorder)
 
-    # One flat function: for a flag that is only a split this *is* the evaluator (hot path).
-    def by_bucket(ctx: Context) -> Evaluation | None:
-        try:
-            subject = get(ctx) if nested else ctx.get(attribute)
-            if type(subject) is not str:
-                if subject is _MISSING or subject is None or isinstance(subject, dict | list):
-                    return no_subject
-                subject = str(subject)
-            return results[bisect_right(starts, hash64(subject.encode(), seed) % BUCKETS) - 1]
-        except Exception as exc:  # e.g. a context that is not a mapping
-            return error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
 
-    return by_bucket
+def _generate(
+    flag: Flag,
+    env: EnvironmentConfig,
+    segments: Mapping[str, Segment],
+    recorder: Recorder | None,
+) -> Evaluator:
+    src = _Source()
+    key, values = flag.key, flag.variant_values()
+    seed = salt_seed(flag.salt)
+    src.line(0, "def evaluate(ctx):")
+    src.line(1, "try:")
+    if recorder is not None:
+        src.line(2, f"tk = ctx.get({src.const(TARGETING_KEY)})")
+    if not env.enabled:
+        off = Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED)
+        _outcome(src, 2, off, recorder)
+    else:
+        keyword = "if"
+        for rule in env.rules:
+            test = " and ".join(_condition_source(src, c, segments) for c in rule.conditions)
+            if rule.serve.variant is not None:
+                src.line(2, f"{keyword} {test or 'True'}:")
+                v = rule.serve.variant
+                result = Evaluation(key, values[v], v, Reason.TARGETING_MATCH, rule=rule.id)
+                _outcome(src, 3, result, recorder)
+            else:
+                split = rule.serve.split
+                assert split is not None
+                # A split with nothing to bucket by does not match: the next rule decides.
+                has_subject = _subject_source(src, split.bucket_by, recorder)
+                src.line(2, f"{keyword} {f'{test} and ' if test else ''}{has_subject}:")
+                _split_source(src, 3, flag, split, rule.id, seed, recorder)
+            keyword = "elif"
+        reason = Reason.DEFAULT if env.rules else Reason.STATIC
+        if env.default.variant is not None:
+            v = env.default.variant
+            if env.rules:
+                src.line(2, "else:")
+            _outcome(src, 3 if env.rules else 2, Evaluation(key, values[v], v, reason), recorder)
+        else:
+            split = env.default.split
+            assert split is not None
+            src.line(2, f"{keyword} {_subject_source(src, split.bucket_by, recorder)}:")
+            _split_source(src, 3, flag, split, None, seed, recorder)
+            no_subject = error_result(
+                key,
+                ErrorCode.TARGETING_KEY_MISSING
+                if split.bucket_by == TARGETING_KEY
+                else ErrorCode.INVALID_CONTEXT,
+                f"the context has no '{split.bucket_by}' to bucket by",
+            )
+            src.line(2, "else:")
+            src.line(3, f"return {src.const(no_subject)}")
+    if recorder is not None:
+        src.line(2, "next(n)")
+        src.line(2, "if type(tk) is str:")
+        src.line(3, f"f = {src.const(recorder.served)}.get(tk)")
+        src.line(3, "if f is None:")
+        src.line(4, f"f = {src.const(recorder.admit)}(tk)")
+        src.line(3, f"f[{src.const(key)}] = r.variant")
+    src.line(2, "return r")
+    src.line(1, "except Exception as exc:  # a context that defeats every guard")
+    src.line(2, f"return {src.const(_failure(key))}(exc)")
+    return src.function()
+
+
+def _failure(key: str) -> Callable[[BaseException], Evaluation]:
+    return lambda exc: error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
 
 
 def compile_flag(
-    flag: Flag, environment: str, segments: Mapping[str, Segment] | None = None
+    flag: Flag,
+    environment: str,
+    segments: Mapping[str, Segment] | None = None,
+    recorder: Recorder | None = None,
 ) -> CompiledFlag:
-    """Precompile `flag` for one environment into an evaluator that never raises."""
-    segments = segments or {}
+    """Precompile `flag` for one environment into an evaluator that never raises.
+
+    With a `recorder`, the evaluator also counts and remembers what it serves (see `Recorder`).
+    """
     key = flag.key
     env = flag.environments.get(environment)
     if env is None:
@@ -333,44 +497,17 @@ def compile_flag(
             key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' has no configuration for '{environment}'"
         )
         return CompiledFlag(key, flag.type, flag.version, lambda ctx: missing)
-    values = flag.variant_values()
-    if not env.enabled:
-        off = Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED)
-        return CompiledFlag(key, flag.type, flag.version, lambda ctx: off)
-
-    seed = salt_seed(flag.salt)
-    rules = tuple(
-        (
-            _all(tuple(_condition(c, segments) for c in rule.conditions)),
-            _server(flag, rule.serve, Reason.TARGETING_MATCH, rule.id, seed),
+    if recorder is None and not env.enabled:
+        off = Evaluation(
+            key, flag.variant_values()[env.off_variant], env.off_variant, Reason.DISABLED
         )
-        for rule in env.rules
-    )
-    bucket_by = env.default.split.bucket_by if env.default.split else TARGETING_KEY
-    no_subject = error_result(
-        key,
-        ErrorCode.TARGETING_KEY_MISSING
-        if bucket_by == TARGETING_KEY
-        else ErrorCode.INVALID_CONTEXT,
-        f"the context has no '{bucket_by}' to bucket by",
-    )
-    reason = Reason.DEFAULT if rules else Reason.STATIC
-    default = _server(flag, env.default, reason, None, seed, no_subject)
-    if not rules:  # a fixed variant or a split: the server is the whole evaluator
-        return CompiledFlag(key, flag.type, flag.version, default)  # type: ignore[arg-type]
-
-    def evaluate(ctx: Context) -> Evaluation:
-        try:
-            for matches, serve in rules:
-                if matches(ctx):
-                    result = serve(ctx)
-                    if result is not None:
-                        return result
-        except Exception as exc:  # a context that defeats every guard must not break the caller
-            return error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
-        return default(ctx)  # type: ignore[return-value]
-
-    return CompiledFlag(key, flag.type, flag.version, evaluate)
+        return CompiledFlag(key, flag.type, flag.version, lambda ctx: off)
+    if recorder is None and not env.rules and env.default.variant is not None:
+        v = env.default.variant
+        static = Evaluation(key, flag.variant_values()[v], v, Reason.STATIC)
+        return CompiledFlag(key, flag.type, flag.version, lambda ctx: static)
+    evaluator = _generate(flag, env, segments or {}, recorder)
+    return CompiledFlag(key, flag.type, flag.version, evaluator)
 
 
 def evaluate(

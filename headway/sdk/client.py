@@ -19,7 +19,7 @@ import math
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,14 @@ from typing import Any
 import httpx
 import orjson
 
-from headway.flags.evaluate import ErrorCode, Evaluation, Reason, error_result
+from headway.flags.evaluate import (
+    ErrorCode,
+    Evaluation,
+    Reason,
+    Recorder,
+    compile_flag,
+    error_result,
+)
 from headway.flags.snapshot import Snapshot, build_snapshot
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
 
@@ -43,8 +50,9 @@ _PY_TYPES: dict[str, type | tuple[type, ...]] = {
     "number": (int, float),
 }
 
-# (evaluator, flag type, exposure counters by variant) per flag; a tuple for the hot path.
-_Entry = tuple[Callable[[Mapping[str, Any]], Evaluation], str, dict[str | None, Any]]
+# (evaluator, flag type) per flag; a tuple for the hot path. The evaluator counts exposures and
+# remembers served variants itself (see `Recorder`).
+_Entry = tuple[Callable[[Mapping[str, Any]], Evaluation], str]
 
 
 class _Exposures:
@@ -55,19 +63,18 @@ class _Exposures:
     """
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str], Any] = {}
+        self._counters: dict[tuple[str, str], Iterator[int]] = {}
         self._last: dict[tuple[str, str], int] = {}
         self.since = datetime.now(UTC)
 
-    def counters_for(self, flag: str, variants: list[str]) -> dict[str | None, Any]:
-        out: dict[str | None, Any] = {}
+    def counters_for(self, flag: str, variants: list[str]) -> dict[str, Iterator[int]]:
+        out: dict[str, Iterator[int]] = {}
         for v in variants:
             key = (flag, v)
             if key not in self._counters:
                 self._counters[key] = itertools.count()
                 self._last[key] = -1
             out[v] = self._counters[key]
-        out[None] = itertools.count()  # errors carry no variant: counted nowhere
         return out
 
     def drain(self) -> tuple[datetime, datetime, list[dict[str, Any]]]:
@@ -149,10 +156,7 @@ class Client:
         entry = self._table.get(key)
         if entry is None:
             return error_result(key, ErrorCode.FLAG_NOT_FOUND, f"flag '{key}' is not defined")
-        result = entry[0](context)
-        next(entry[2][result.variant])
-        self._served.remember(key, context, result.variant)
-        return result
+        return entry[0](context)
 
     def details(
         self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY, kind: str | None = None
@@ -178,8 +182,6 @@ class Client:
                 f"flag '{key}' is a {entry[1]} flag, not {kind}",
             )
         result = entry[0](context)
-        next(entry[2][result.variant])
-        self._served.remember(key, context, result.variant)
         if result.error_code is not None:
             return Evaluation(
                 key,
@@ -192,23 +194,35 @@ class Client:
             )
         return result
 
+    # The typed getters are the hot path: one lookup, one call, nothing else.
+
     def boolean(self, key: str, default: bool, context: Mapping[str, Any] = _EMPTY) -> bool:
         entry = self._table.get(key)
         if entry is None or entry[1] != "boolean":
             return default
         result = entry[0](context)
-        next(entry[2][result.variant])
-        self._served.remember(key, context, result.variant)
         return default if result.variant is None else result.value
 
     def string(self, key: str, default: str, context: Mapping[str, Any] = _EMPTY) -> str:
-        return self.details(key, default, context, "string").value  # type: ignore[no-any-return]
+        entry = self._table.get(key)
+        if entry is None or entry[1] != "string":
+            return default
+        result = entry[0](context)
+        return default if result.variant is None else result.value
 
     def number(self, key: str, default: float, context: Mapping[str, Any] = _EMPTY) -> float:
-        return self.details(key, default, context, "number").value  # type: ignore[no-any-return]
+        entry = self._table.get(key)
+        if entry is None or entry[1] != "number":
+            return default
+        result = entry[0](context)
+        return default if result.variant is None else result.value
 
     def json(self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY) -> Any:
-        return self.details(key, default, context, "json").value
+        entry = self._table.get(key)
+        if entry is None or entry[1] != "json":
+            return default
+        result = entry[0](context)
+        return default if result.variant is None else result.value
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -246,10 +260,12 @@ class Client:
                 self._ready.set()
                 return False
             table: dict[str, _Entry] = {}
-            for key, compiled in snapshot.flags.items():
-                variants = [v.key for v in snapshot.definitions[key].variants]
-                counters = self._exposures.counters_for(key, variants)
-                table[key] = (compiled.evaluate, compiled.type, counters)
+            served = self._served
+            for key, flag in snapshot.definitions.items():
+                counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
+                recorder = Recorder(counters, served.current, served.admit)
+                compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
+                table[key] = (compiled.evaluate, compiled.type)
             self._table = table  # one reference swap: readers see old or new, never a mix
             self._snapshot = snapshot
         self._ready.set()

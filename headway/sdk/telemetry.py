@@ -22,38 +22,39 @@ METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 class ServedVariants:
     """The variant each targeting key was last served, per flag, for the most recent keys.
 
-    Memory is bounded by two generations of at most `capacity // 2` keys: when the current
-    generation is full it becomes the previous one and the older one is dropped. Only
-    reference swaps and single dictionary operations, so evaluations on many threads need no
-    lock; a race at a swap can forget a few keys, never corrupt the map.
+    `current` maps a targeting key to {flag: variant}; the SDK's compiled evaluators write into
+    it directly (see `headway.flags.evaluate.Recorder`), asking `admit(key)` for the entry of a
+    key it lacks. Memory is bounded by two generations of at most `capacity // 2` keys: when
+    `current` is full its entries become the previous generation, replacing the older one, and
+    it starts again empty. `current` keeps its identity, and evaluations only ever make single
+    dictionary operations on it, so evaluations on many threads need no lock; a race at a
+    rotation can forget a few keys, never corrupt the map.
     """
 
     def __init__(self, capacity: int = 100_000) -> None:
         self._half = max(capacity // 2, 1)
-        self._current: dict[str, dict[str, str]] = {}
+        self.current: dict[str, dict[str, str]] = {}
         self._previous: dict[str, dict[str, str]] = {}
+        self._rotating = threading.Lock()
 
-    def remember(self, flag: str, context: Mapping[str, Any], variant: str | None) -> None:
-        key = context.get("targetingKey")
-        if variant is None or type(key) is not str:
-            return
-        current = self._current
-        flags = current.get(key)
-        if flags is None:
-            if len(current) >= self._half:
-                self._previous, self._current = current, {}
-                current = self._current
-            flags = current[key] = {}
-        flags[flag] = variant
+    def admit(self, key: str) -> dict[str, str]:
+        """The entry of `key`, new to `current`, making room first when it is full."""
+        current = self.current
+        if len(current) >= self._half:
+            with self._rotating:  # one thread rotates; the others then find room
+                if len(current) >= self._half:
+                    self._previous = current.copy()
+                    current.clear()
+        return current.setdefault(key, {})
 
     def served(self, key: str) -> dict[str, str]:
         """{flag: variant} last served to `key` (the current generation wins)."""
         found = dict(self._previous.get(key) or {})
-        found.update(self._current.get(key) or {})
+        found.update(self.current.get(key) or {})
         return found
 
     def __len__(self) -> int:
-        return len(self._current) + len(self._previous)
+        return len(self.current) + len(self._previous)
 
 
 class MetricSums:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,3 +132,27 @@ def test_buckets_never_change_for_existing_users() -> None:
     # And an organisation id given as the number 42 buckets as "42" (36,803): on at 40 %
     assert forty.evaluate({"org": {"id": 42}}).variant == "on"
     assert forty.evaluate({"org": {"id": "acme"}}).variant == "off"  # 54,979
+
+
+def _striped(edges: list[int]) -> dict[str, Any]:
+    """A split whose ranges cut 0..100,000 at `edges`, alternately on and off."""
+    allocation = [(a, b, "off" if i % 2 else "on") for i, (a, b) in enumerate(pairwise(edges))]
+    owned = owned_buckets(allocation)
+    weights = [{"variant": v, "weight": owned.get(v, 0) / 1000} for v in ("on", "off")]
+    return {"split": {"weights": weights, "allocation": allocation}}
+
+
+def test_a_bucket_on_a_range_boundary_belongs_to_the_range_it_starts() -> None:
+    # user-1's bucket is 21,769 (pinned above). Ranges are half-open, [start, end).
+    def variant(default: dict[str, Any]) -> str | None:
+        flag = compile_flag(boolean_flag(default=default), "production")
+        return flag.evaluate({"targetingKey": "user-1"}).variant
+
+    # Given on owning [0, 21,769), Then user-1 is off; with [0, 21,770), on
+    assert variant(split(21.769)) == "off"
+    assert variant(split(21.770)) == "on"
+    # The same with ten ranges, alternately on and off (the evaluator bisects when there are
+    # more than eight): [16,000, 21,769) is on (the ninth) and [21,769, 100,000) off
+    stripes = [0, 2_000, 4_000, 6_000, 8_000, 10_000, 12_000, 14_000, 16_000]
+    assert variant(_striped([*stripes, 21_769, 100_000])) == "off"
+    assert variant(_striped([*stripes, 21_770, 100_000])) == "on"

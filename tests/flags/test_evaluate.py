@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from itertools import pairwise
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from headway.flags.bucketing import rebalance
-from headway.flags.evaluate import compile_flag, evaluate, explain
-from headway.flags.model import Segment, WeightedVariant, parse_flag, parse_segment
+from headway.flags.bucketing import bucket_of, rebalance, salt_seed, variant_at
+from headway.flags.evaluate import (
+    _MISSING,
+    Recorder,
+    _condition,
+    _getter,
+    compile_flag,
+    evaluate,
+    explain,
+)
+from headway.flags.model import Flag, Segment, Split, WeightedVariant, parse_flag, parse_segment
 
 from .conftest import boolean_flag, split
 
@@ -302,3 +312,190 @@ def test_json_and_number_flags_serve_their_values() -> None:
         }
     )
     assert evaluate(flag, "production", {}).value == {"rps": 100}
+
+
+# --- the generated evaluator against a plain interpreter ----------------------------------------
+
+_POOL = [
+    ("plan", "eq", "pro"),
+    ("plan", "neq", "pro"),
+    ("country", "in", ["FR", "DE", 3]),
+    ("country", "not_in", ["FR"]),
+    ("org.tier", "eq", "gold"),
+    ("org.tier", "in", ["gold", "silver"]),
+    ("email", "contains", "@acme"),
+    ("email", "starts_with", "jo"),
+    ("email", "ends_with", ".org"),
+    ("email", "matches", "^[a-z]+@"),
+    ("age", "gt", 17),
+    ("age", "lte", 65.5),
+    ("org.size", "gte", 10),
+    ("signup", "after", "2024-01-01T00:00:00Z"),
+    ("app.version", "semver_lt", "2.0.0"),
+    ("plan", "exists", None),
+    ("org.tier", "not_exists", None),
+    ("targetingKey", "in_segment", "beta"),
+    ("org.tier", "not_in_segment", ["beta"]),
+]
+_BUCKET_BY = ["targetingKey", "org.id", "plan", "age"]
+_SEGMENTS = {
+    "beta": Segment(
+        key="beta",
+        included=["u1", "gold"],
+        excluded=["u2"],
+        conditions=[{"attribute": "plan", "operator": "eq", "value": "pro"}],  # type: ignore[list-item]
+    )
+}
+
+
+@st.composite
+def _serves(draw: st.DrawFn) -> dict[str, Any]:
+    if draw(st.booleans()):
+        return {"variant": draw(st.sampled_from(["on", "off"]))}
+    # Cut 0..100,000 into up to 12 ranges, alternately on and off, to reach the bisection path.
+    cuts = sorted(set(draw(st.lists(st.integers(1, 99_999), max_size=11))))
+    edges = [0, *cuts, 100_000]
+    allocation = [(a, b, "on" if i % 2 else "off") for i, (a, b) in enumerate(pairwise(edges))]
+    owned = {"on": 0, "off": 0}
+    for a, b, v in allocation:
+        owned[v] += b - a
+    weights = [{"variant": v, "weight": n / 1000} for v, n in owned.items()]
+    return {
+        "split": {
+            "weights": weights,
+            "allocation": allocation,
+            "bucket_by": draw(st.sampled_from(_BUCKET_BY)),
+        }
+    }
+
+
+@st.composite
+def _flags(draw: st.DrawFn) -> Flag:
+    rules = [
+        {
+            "conditions": [
+                {"attribute": a, "operator": o, **({"value": v} if v is not None else {})}
+                for a, o, v in draw(st.lists(st.sampled_from(_POOL), max_size=2))
+            ],
+            "serve": draw(_serves()),
+        }
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    enabled = draw(st.sampled_from([True] * 9 + [False]))  # a disabled flag ignores the rest
+    return boolean_flag(rules=rules, default=draw(_serves()), enabled=enabled)
+
+
+_plausible = st.fixed_dictionaries(
+    {
+        "targetingKey": st.sampled_from(["u1", "u2", "u3", ""]) | st.integers(),
+        "plan": st.sampled_from(["pro", "free"]),
+        "country": st.sampled_from(["FR", "US"]) | st.just(3) | st.just(["DE"]),
+        "age": st.integers(0, 99) | st.floats(0, 99) | st.just(True),
+    },
+    optional={
+        "email": st.sampled_from(["jo@acme.org", "al@b.com"]),
+        "signup": st.sampled_from(["2025-02-01", "2020-01-01T00:00:00Z"]),
+        "app": st.fixed_dictionaries({"version": st.sampled_from(["1.9.0", "2.0.0", "x"])}),
+        "org": st.fixed_dictionaries(
+            {},
+            optional={
+                "id": st.sampled_from(["acme", "globex"]) | st.integers(),
+                "tier": st.sampled_from(["gold", "silver", "bronze"]),
+                "size": st.integers(0, 20),
+            },
+        ),
+    },
+)
+
+
+def _interpret(flag: Flag, context: Any) -> tuple[Any, ...]:
+    """Evaluation as docs/flags.md states it, one condition closure at a time: the oracle."""
+    env = flag.environments["production"]
+    seed = salt_seed(flag.salt)
+
+    def bucketed(split: Split) -> str | None:
+        subject = _getter(split.bucket_by)(context)
+        if not isinstance(subject, str):
+            if subject is _MISSING or subject is None or isinstance(subject, dict | list):
+                return None
+            subject = str(subject)
+        return variant_at(split.allocation, bucket_of(seed, subject))
+
+    if not env.enabled:
+        return ("DISABLED", env.off_variant, None, None)
+    try:
+        for rule in env.rules:
+            if all(_condition(c, _SEGMENTS)(context) for c in rule.conditions):
+                if rule.serve.variant is not None:
+                    return ("TARGETING_MATCH", rule.serve.variant, rule.id, None)
+                assert rule.serve.split is not None
+                if (variant := bucketed(rule.serve.split)) is not None:
+                    return ("SPLIT", variant, rule.id, None)
+        reason = "DEFAULT" if env.rules else "STATIC"
+        if env.default.variant is not None:
+            return (reason, env.default.variant, None, None)
+        assert env.default.split is not None
+        if (variant := bucketed(env.default.split)) is not None:
+            return ("SPLIT", variant, None, None)
+        missing = env.default.split.bucket_by == "targetingKey"
+        return ("ERROR", None, None, "TARGETING_KEY_MISSING" if missing else "INVALID_CONTEXT")
+    except Exception:
+        return ("ERROR", None, None, "GENERAL")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    flag=_flags(),
+    context=st.one_of(_plausible, _plausible, st.dictionaries(st.sampled_from(_ATTRS), _weird)),
+)
+def test_compiled_evaluation_agrees_with_the_plain_interpreter(flag: Flag, context: Any) -> None:
+    # Given any flag built from every kind of condition and serve, and any context
+    expected = _interpret(flag, context)
+    # When it is compiled, with and without an SDK recorder
+    counters = {"on": itertools.count(), "off": itertools.count()}
+    served: dict[str, dict[str, str]] = {}
+    recorder = Recorder(counters, served, lambda key: served.setdefault(key, {}))
+    for compiled in (
+        compile_flag(flag, "production", _SEGMENTS),
+        compile_flag(flag, "production", _SEGMENTS, recorder),
+    ):
+        # Then both serve what the interpreter says, with the same reason and rule
+        result = compiled.evaluate(context)
+        assert (result.reason, result.variant, result.rule, result.error_code) == expected
+        assert result.value == (None if result.variant is None else result.variant == "on")
+    # And the recorder counted that one evaluation and remembered it for a string key
+    assert {v: next(c) for v, c in counters.items()} == {
+        v: int(v == expected[1]) for v in ("on", "off")
+    }
+    key = context.get("targetingKey")
+    remembered = served.get(key, {}) if isinstance(key, str) else {}
+    assert remembered == ({flag.key: expected[1]} if expected[1] and isinstance(key, str) else {})
+
+
+def test_an_unencodable_subject_is_an_error_not_an_exception() -> None:
+    # A lone surrogate cannot be UTF-8 encoded for hashing: the evaluator reports it
+    result = compile_flag(boolean_flag(default=split(50)), "production").evaluate(
+        {"targetingKey": "\udc80"}
+    )
+    assert (result.reason, result.error_code) == ("ERROR", "GENERAL")
+    assert result.error_message is not None
+    assert result.error_message.startswith("UnicodeEncodeError")
+
+
+def test_configuration_values_never_become_code() -> None:
+    # Given operands, attribute names and a variant value that look like Python
+    sneaky = "x') or __import__('os').system('exit 1') or ('"
+    flag = boolean_flag(
+        rules=[
+            {
+                "id": "r",
+                "conditions": [{"attribute": sneaky, "operator": "eq", "value": sneaky}],
+                "serve": {"variant": "on"},
+            }
+        ]
+    )
+    compiled = compile_flag(flag, "production")
+    # Then they are compared as data: equal text matches, anything else does not
+    assert compiled.evaluate({sneaky: sneaky}).rule == "r"
+    other = compiled.evaluate({"x": "1"})
+    assert (other.reason, other.rule) == ("DEFAULT", None)

@@ -36,22 +36,64 @@ def stored(live: Live) -> dict[tuple[str, str], tuple[float, float, float]]:
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
+def _offline(served_capacity: int, *flags: tuple[str, str]) -> Client:
+    """An offline client whose flags each serve one variant to everyone."""
+    return Client(
+        offline=True,
+        served_capacity=served_capacity,
+        bootstrap={
+            "format": 1,
+            "environment": "production",
+            "segments": [],
+            "flags": [
+                {
+                    **BOOLEAN_FLAG,
+                    "key": key,
+                    "environments": {
+                        "production": {
+                            "enabled": True,
+                            "off_variant": "off",
+                            "default": {"variant": variant},
+                        }
+                    },
+                }
+                for key, variant in flags
+            ],
+        },
+    )
+
+
 def test_served_variants_keep_a_bounded_number_of_users() -> None:
     # Given room for 4 users: two generations of 2
-    served = ServedVariants(capacity=4)
+    client = _offline(4, ("f", "on"), ("g", "off"))
+
+    def attributed(user: str) -> int:
+        return client.track("clicks", context={"targetingKey": user})
+
     for user in ("a", "b", "c", "d", "e"):
-        served.remember("f", {"targetingKey": user}, "on")
+        client.boolean("f", False, {"targetingKey": user})
     # a, b fill the first generation; c starts the second; d fills it; e pushes a, b out.
+    assert attributed("a") == 0
+    assert attributed("d") == 1
+    # A later evaluation of another flag keeps what the older generation knew.
+    client.boolean("g", True, {"targetingKey": "d"})
+    assert attributed("d") == 2
+    # No targeting key, or a key that is not text: nothing to remember.
+    client.boolean("g", True, {})
+    client.boolean("g", True, {"targetingKey": 7})
+    assert attributed("7") == 0
+
+
+def test_served_variants_rotate_in_place() -> None:
+    served = ServedVariants(capacity=4)
+    current = served.current
+    for user in ("a", "b", "c", "d", "e"):
+        (served.current.get(user) or served.admit(user))["f"] = "on"
+    # The map evaluators write into is the same object after two rotations, bounded to 4 keys
+    assert served.current is current
+    assert len(served) <= 4
     assert served.served("a") == {}
     assert served.served("d") == {"f": "on"}
-    assert len(served) <= 4
-    # A later evaluation of another flag keeps what the older generation knew.
-    served.remember("g", {"targetingKey": "d"}, "off")
-    assert served.served("d") == {"f": "on", "g": "off"}
-    # No targeting key, or an error (no variant): nothing to remember.
-    served.remember("f", {}, "on")
-    served.remember("f", {"targetingKey": "z"}, None)
-    assert served.served("z") == {}
 
 
 def test_track_is_attributed_to_the_served_variant_and_sent_with_exposures(live: Live) -> None:
