@@ -262,13 +262,12 @@ class Recorder:
     """Where an SDK records what each evaluation served, written into the compiled evaluator
     so that it costs no call of its own.
 
-    An evaluation that serves variant `v` advances `counters[v]` (an `itertools.count`, whose
-    `next()` is atomic under the GIL) and, when the context's targeting key is a string, sets
-    `served[key][flag] = v`, asking `admit(key)` for the entry of a key `served` lacks.
-    Evaluations that end in an error record nothing.
+    An evaluation that serves variant `v` calls `next(counters[v])` once and, when the
+    context's targeting key is a string, sets `served[key][flag] = v`, asking `admit(key)` for
+    the entry of a key `served` lacks. Evaluations that end in an error record nothing.
     """
 
-    counters: Mapping[str, Iterator[int]]
+    counters: Mapping[str, Iterator[object]]
     served: Mapping[str, dict[str, str]]
     admit: Callable[[str], dict[str, str]]
 
@@ -297,10 +296,15 @@ _CHAIN: Final = 8  # a split with more ranges than this picks its range by bisec
 class _Source:
     """The lines of one generated evaluator and the constants they name."""
 
-    def __init__(self) -> None:
+    def __init__(self, flag: str, recorder: Recorder | None) -> None:
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = dict(_PRELUDE)
         self._constants = 0
+        self.recorder = recorder
+        if recorder is not None:
+            self._served = self.const(recorder.served)
+            self._admit = self.const(recorder.admit)
+            self._flag = self.const(flag)
 
     def const(self, value: Any) -> str:
         name = f"c{self._constants}"
@@ -310,6 +314,22 @@ class _Source:
 
     def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+
+    def serve(self, depth: int, result: Evaluation) -> None:
+        """Return `result`, recorded first if there is a recorder."""
+        if self.recorder is not None:
+            counter = self.recorder.counters[result.variant]  # type: ignore[index]
+            self.record(depth, self.const(counter), self.const(result.variant))
+        self.line(depth, f"return {self.const(result)}")
+
+    def record(self, depth: int, counter: str, variant: str) -> None:
+        """Count one exposure on `counter` and remember `variant` for the targeting key `tk`."""
+        self.line(depth, f"next({counter})")
+        self.line(depth, "if type(tk) is str:")
+        self.line(depth + 1, f"f = {self._served}.get(tk)")
+        self.line(depth + 1, "if f is None:")
+        self.line(depth + 2, f"f = {self._admit}(tk)")
+        self.line(depth + 1, f"f[{self._flag}] = {variant}")
 
     def function(self) -> Evaluator:
         exec(_code("\n".join(self.lines)), self.namespace)
@@ -361,9 +381,9 @@ def _condition_source(src: _Source, cond: Condition, segments: Mapping[str, Segm
     return f"((v := {get}) is not MISSING and v is not None and {_test_source(src, cond)})"
 
 
-def _subject_source(src: _Source, bucket_by: str, recorder: Recorder | None) -> str:
+def _subject_source(src: _Source, bucket_by: str) -> str:
     """True when the context has something to bucket by, which it binds to `s` as text."""
-    if bucket_by == TARGETING_KEY and recorder is not None:
+    if bucket_by == TARGETING_KEY and src.recorder is not None:
         get = "tk"  # already read for the recorder
     elif "." in bucket_by:
         get = f"{src.const(_getter(bucket_by))}(ctx)"
@@ -372,22 +392,10 @@ def _subject_source(src: _Source, bucket_by: str, recorder: Recorder | None) -> 
     return f"(type(s := {get}) is str or (s := subject(s)) is not None)"
 
 
-def _outcome(src: _Source, depth: int, result: Evaluation, recorder: Recorder | None) -> None:
-    src.line(depth, f"r = {src.const(result)}")
-    if recorder is not None:
-        src.line(depth, f"n = {src.const(recorder.counters[result.variant])}")  # type: ignore[index]
-
-
 def _split_source(
-    src: _Source,
-    depth: int,
-    flag: Flag,
-    split: Split,
-    rule: str | None,
-    seed: int,
-    recorder: Recorder | None,
+    src: _Source, depth: int, flag: Flag, split: Split, rule: str | None, seed: int
 ) -> None:
-    """Pick the variant owning the bucket of `s`."""
+    """Serve the variant owning the bucket of `s`."""
     values = flag.variant_values()
     ranges = split.allocation
     results = [Evaluation(flag.key, values[v], v, Reason.SPLIT, rule=rule) for _, _, v in ranges]
@@ -395,19 +403,20 @@ def _split_source(
     if len(ranges) > _CHAIN:
         src.line(depth, f"i = bisect({src.const(tuple(start for start, _, _ in ranges))}, b) - 1")
         src.line(depth, f"r = {src.const(tuple(results))}[i]")
-        if recorder is not None:
-            counters = tuple(recorder.counters[v] for _, _, v in ranges)
-            src.line(depth, f"n = {src.const(counters)}[i]")
+        if src.recorder is not None:
+            counters = tuple(src.recorder.counters[v] for _, _, v in ranges)
+            src.record(depth, f"{src.const(counters)}[i]", "r.variant")
+        src.line(depth, "return r")
         return
     for i, ((_, end, _), result) in enumerate(zip(ranges, results, strict=True)):
         if len(ranges) == 1:
-            _outcome(src, depth, result, recorder)
+            src.serve(depth, result)
         elif i < len(ranges) - 1:
             src.line(depth, f"{'elif' if i else 'if'} b < {src.const(end)}:")
-            _outcome(src, depth + 1, result, recorder)
+            src.serve(depth + 1, result)
         else:
             src.line(depth, "else:")
-            _outcome(src, depth + 1, result, recorder)
+            src.serve(depth + 1, result)
 
 
 def _generate(
@@ -416,7 +425,7 @@ def _generate(
     segments: Mapping[str, Segment],
     recorder: Recorder | None,
 ) -> Evaluator:
-    src = _Source()
+    src = _Source(flag.key, recorder)
     key, values = flag.key, flag.variant_values()
     seed = salt_seed(flag.salt)
     src.line(0, "def evaluate(ctx):")
@@ -424,8 +433,7 @@ def _generate(
     if recorder is not None:
         src.line(2, f"tk = ctx.get({src.const(TARGETING_KEY)})")
     if not env.enabled:
-        off = Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED)
-        _outcome(src, 2, off, recorder)
+        src.serve(2, Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED))
     else:
         keyword = "if"
         for rule in env.rules:
@@ -433,27 +441,26 @@ def _generate(
             if rule.serve.variant is not None:
                 src.line(2, f"{keyword} {test or 'True'}:")
                 v = rule.serve.variant
-                result = Evaluation(key, values[v], v, Reason.TARGETING_MATCH, rule=rule.id)
-                _outcome(src, 3, result, recorder)
+                src.serve(3, Evaluation(key, values[v], v, Reason.TARGETING_MATCH, rule=rule.id))
             else:
                 split = rule.serve.split
                 assert split is not None
                 # A split with nothing to bucket by does not match: the next rule decides.
-                has_subject = _subject_source(src, split.bucket_by, recorder)
+                has_subject = _subject_source(src, split.bucket_by)
                 src.line(2, f"{keyword} {f'{test} and ' if test else ''}{has_subject}:")
-                _split_source(src, 3, flag, split, rule.id, seed, recorder)
+                _split_source(src, 3, flag, split, rule.id, seed)
             keyword = "elif"
         reason = Reason.DEFAULT if env.rules else Reason.STATIC
         if env.default.variant is not None:
             v = env.default.variant
             if env.rules:
                 src.line(2, "else:")
-            _outcome(src, 3 if env.rules else 2, Evaluation(key, values[v], v, reason), recorder)
+            src.serve(3 if env.rules else 2, Evaluation(key, values[v], v, reason))
         else:
             split = env.default.split
             assert split is not None
-            src.line(2, f"{keyword} {_subject_source(src, split.bucket_by, recorder)}:")
-            _split_source(src, 3, flag, split, None, seed, recorder)
+            src.line(2, f"{keyword} {_subject_source(src, split.bucket_by)}:")
+            _split_source(src, 3, flag, split, None, seed)
             no_subject = error_result(
                 key,
                 ErrorCode.TARGETING_KEY_MISSING
@@ -463,14 +470,6 @@ def _generate(
             )
             src.line(2, "else:")
             src.line(3, f"return {src.const(no_subject)}")
-    if recorder is not None:
-        src.line(2, "next(n)")
-        src.line(2, "if type(tk) is str:")
-        src.line(3, f"f = {src.const(recorder.served)}.get(tk)")
-        src.line(3, "if f is None:")
-        src.line(4, f"f = {src.const(recorder.admit)}(tk)")
-        src.line(3, f"f[{src.const(key)}] = r.variant")
-    src.line(2, "return r")
     src.line(1, "except Exception as exc:  # a context that defeats every guard")
     src.line(2, f"return {src.const(_failure(key))}(exc)")
     return src.function()

@@ -16,7 +16,9 @@ import contextlib
 import itertools
 import logging
 import math
+import operator
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -56,24 +58,25 @@ _Entry = tuple[Callable[[Mapping[str, Any]], Evaluation], str]
 
 
 class _Exposures:
-    """Lock-free exposure counters: `next()` on itertools.count is atomic under the GIL.
+    """Lock-free exposure counters, advanced with `next()` by the compiled evaluators.
 
-    Each counter's hits since the last read are `next(counter) - last_read - 1`, because the
-    read itself consumes one value.
+    Each counter is a countdown, `itertools.repeat(None, sys.maxsize)`: `next()` on it is atomic
+    under the GIL and, unlike on `itertools.count`, whose every value past 256 is a new int,
+    allocates nothing. Its hits since the last read are how far its length hint has fallen.
     """
 
     def __init__(self) -> None:
-        self._counters: dict[tuple[str, str], Iterator[int]] = {}
+        self._counters: dict[tuple[str, str], Iterator[None]] = {}
         self._last: dict[tuple[str, str], int] = {}
         self.since = datetime.now(UTC)
 
-    def counters_for(self, flag: str, variants: list[str]) -> dict[str, Iterator[int]]:
-        out: dict[str, Iterator[int]] = {}
+    def counters_for(self, flag: str, variants: list[str]) -> dict[str, Iterator[None]]:
+        out: dict[str, Iterator[None]] = {}
         for v in variants:
             key = (flag, v)
             if key not in self._counters:
-                self._counters[key] = itertools.count()
-                self._last[key] = -1
+                self._counters[key] = itertools.repeat(None, sys.maxsize)
+                self._last[key] = sys.maxsize
             out[v] = self._counters[key]
         return out
 
@@ -82,9 +85,9 @@ class _Exposures:
         self.since = end
         rows = []
         for key, counter in list(self._counters.items()):
-            read = next(counter)
-            hits = read - self._last[key] - 1
-            self._last[key] = read
+            left = operator.length_hint(counter)
+            hits = self._last[key] - left
+            self._last[key] = left
             if hits:
                 rows.append({"flag": key[0], "variant": key[1], "count": hits})
         return start, end, rows
