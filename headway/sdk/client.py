@@ -46,15 +46,12 @@ log = logging.getLogger("headway.sdk")
 
 ConfigListener = Callable[[Snapshot | None, Snapshot], None]
 _EMPTY: Mapping[str, Any] = {}
-_PY_TYPES: dict[str, type | tuple[type, ...]] = {
-    "boolean": bool,
-    "string": str,
-    "number": (int, float),
-}
 
+_KINDS = ("boolean", "string", "number", "json")
+_Evaluator = Callable[[Mapping[str, Any]], Evaluation]
 # (evaluator, flag type) per flag; a tuple for the hot path. The evaluator counts exposures and
 # remembers served variants itself (see `Recorder`).
-_Entry = tuple[Callable[[Mapping[str, Any]], Evaluation], str]
+_Entry = tuple[_Evaluator, str]
 
 
 class _Exposures:
@@ -123,6 +120,11 @@ class Client:
         self._timeout = timeout
         self._transport = transport
         self._table: dict[str, _Entry] = {}
+        # The typed getters' own tables: a flag of another type is simply absent from them.
+        self._booleans: dict[str, _Evaluator] = {}
+        self._strings: dict[str, _Evaluator] = {}
+        self._numbers: dict[str, _Evaluator] = {}
+        self._jsons: dict[str, _Evaluator] = {}
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
         self._unsent: dict[str, Any] | None = None
@@ -197,34 +199,34 @@ class Client:
             )
         return result
 
-    # The typed getters are the hot path: one lookup, one call, nothing else.
+    # The typed getters are the hot path: one lookup, one call.
 
     def boolean(self, key: str, default: bool, context: Mapping[str, Any] = _EMPTY) -> bool:
-        entry = self._table.get(key)
-        if entry is None or entry[1] != "boolean":
+        evaluate = self._booleans.get(key)
+        if evaluate is None:
             return default
-        result = entry[0](context)
+        result = evaluate(context)
         return default if result.variant is None else result.value
 
     def string(self, key: str, default: str, context: Mapping[str, Any] = _EMPTY) -> str:
-        entry = self._table.get(key)
-        if entry is None or entry[1] != "string":
+        evaluate = self._strings.get(key)
+        if evaluate is None:
             return default
-        result = entry[0](context)
+        result = evaluate(context)
         return default if result.variant is None else result.value
 
     def number(self, key: str, default: float, context: Mapping[str, Any] = _EMPTY) -> float:
-        entry = self._table.get(key)
-        if entry is None or entry[1] != "number":
+        evaluate = self._numbers.get(key)
+        if evaluate is None:
             return default
-        result = entry[0](context)
+        result = evaluate(context)
         return default if result.variant is None else result.value
 
     def json(self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY) -> Any:
-        entry = self._table.get(key)
-        if entry is None or entry[1] != "json":
+        evaluate = self._jsons.get(key)
+        if evaluate is None:
             return default
-        result = entry[0](context)
+        result = evaluate(context)
         return default if result.variant is None else result.value
 
     # -- state ---------------------------------------------------------------------------------
@@ -269,7 +271,11 @@ class Client:
                 recorder = Recorder(counters, served.current, served.admit)
                 compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
                 table[key] = (compiled.evaluate, compiled.type)
-            self._table = table  # one reference swap: readers see old or new, never a mix
+            typed = {kind: {k: e for k, (e, t) in table.items() if t == kind} for kind in _KINDS}
+            # Reference swaps: each read sees one table old or new, never a mix.
+            self._table = table
+            self._booleans, self._strings = typed["boolean"], typed["string"]
+            self._numbers, self._jsons = typed["number"], typed["json"]
             self._snapshot = snapshot
         self._ready.set()
         for listener in list(self._listeners):
