@@ -92,6 +92,18 @@ def headway(scenario: str) -> Eval:
     return lambda ctx: boolean("f", False, ctx)
 
 
+def headway_evaluator(scenario: str) -> Eval:
+    """Headway's compiled evaluator alone (`headway.flags.evaluate.compile_flag`), without the
+    SDK's exposure counting and served-variant memory: not what an application calls, but it
+    shows what that telemetry costs. Not counted in the comparison with peers."""
+    from headway.flags.evaluate import compile_flag
+
+    snapshot = _headway_client(scenario).snapshot
+    assert snapshot is not None
+    evaluate = compile_flag(snapshot.definitions["f"], snapshot.environment).evaluate
+    return lambda ctx: bool(evaluate(ctx).value)
+
+
 def _through_openfeature(provider: Any, domain: str) -> Eval:
     """Evaluate through OpenFeature's client API, as an application would."""
     from openfeature import api
@@ -312,6 +324,7 @@ def openfeature_in_memory(scenario: str, via_api: bool = False) -> Eval:
 
 SDKS: dict[str, Callable[[str], Eval]] = {
     "headway": headway,
+    "headway-evaluator": headway_evaluator,
     "growthbook": growthbook,
     "flagsmith-engine": flagsmith,
     "unleash": unleash,
@@ -321,7 +334,7 @@ SDKS: dict[str, Callable[[str], Eval]] = {
     "headway-via-openfeature": headway_openfeature,
     "in-memory-via-openfeature": lambda s: openfeature_in_memory(s, via_api=True),
 }
-OURS = {"headway", "headway-via-openfeature"}
+OURS = {"headway", "headway-evaluator", "headway-via-openfeature"}
 
 
 # --- measurement ---------------------------------------------------------------------------------
