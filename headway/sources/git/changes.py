@@ -39,13 +39,17 @@ def main_line(
 def owners(
     commits: dict[str, Commit], mainline: list[str], on_main: set[str]
 ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Each main-line commit is a change; a merge also owns the branch commits it brought in."""
+    """Each main-line commit is a change; a merge also owns the branch commits it brought in
+    (`members`, which holds merges only)."""
     owner: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     for sha in mainline:
         owner[sha] = sha
+        parents = commits[sha].parents
+        if len(parents) < 2:
+            continue
         brought: list[str] = []
-        stack = list(commits[sha].parents[1:])
+        stack = list(parents[1:])
         while stack:
             c = stack.pop()
             if c in on_main or c in owner or c not in commits:
@@ -81,8 +85,11 @@ def main_line_changes(
     by_number: dict[int, str] = {}
     for sha in mainline:
         commit = commits[sha]
-        number, title, author, first = _describe(commit, [commits[c] for c in members[sha]])
-        if len(commit.parents) > 1 and number is None and not members[sha]:
+        brought = members.get(sha)
+        number, title, author, first = _describe(
+            commit, [commits[c] for c in brought] if brought else []
+        )
+        if len(commit.parents) > 1 and number is None and not brought:
             continue  # a merge that brought nothing new (syncing branches) is not a change
         if number is not None:
             by_number.setdefault(number, sha)
@@ -97,6 +104,8 @@ def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, s
     if brought:
         earliest = min(brought, key=lambda c: c.authored)
         first, author = min(first, earliest.authored), earliest.author
+    if "#" not in subject and len(commit.parents) < 2:
+        return None, subject, author, first  # short cut: outside merges every pattern needs a #
     if m := PR_MERGE.match(subject):
         return int(m[1]), _body_title(commit) or subject, author, first
     if len(commit.parents) > 1 and (m := _MR_MERGE.search(commit.message)):
