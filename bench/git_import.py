@@ -211,7 +211,8 @@ def main() -> None:
                 timed(lambda: sum(1 for _ in read_log(repo))),
             )
         )
-        tips = main_line_tips(read_refs(repo), release_tags(read_refs(repo), opts))
+        refs = read_refs(repo)
+        tips = main_line_tips(refs.head, release_tags(refs, opts))
         rows.append(
             (
                 "  of which: main-line sizes (diffs)",

@@ -19,7 +19,16 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from headway.config import Settings, get_settings
-from headway.sources.git import Options, import_repository
+from headway.sources.git import (
+    Diffs,
+    Options,
+    import_repository,
+    main_line_tips,
+    main_line_walks,
+    read_refs,
+    read_sizes,
+    release_tags,
+)
 from headway.store import Store, open_store
 from tests.sources.conftest import RepoBuilder
 
@@ -239,6 +248,39 @@ def test_bare_clone_imports_the_same(shop: Shop, tmp_path: Path) -> None:
     out = " ".join(run("import", "git", str(bare), "--service", "shop").split())
     assert "Imported shop into service shop" in out
     assert "9 changes, 4 deployments" in out
+
+
+def test_progress_counts_the_commits_read_and_the_main_line_diffed(
+    shop: Shop, tmp_path: Path
+) -> None:
+    # Given the shop repository: 12 commits (c1 a1 a2 m1 s1 r1 d1 b1 mr7 e1 e2 u1), of which
+    # the first-parent chains of main and of the release tags hold 9: c1 m1 s1 d1 mr7 e1 e2 u1
+    # and r1 (v1.1.1's chain joins main at s1).
+    settings = Settings(database=str(tmp_path / "progress.duckdb"))
+    store = open_store(settings)
+    opts = Options(service="shop", repository="shop")
+    seen: list[tuple[str, int, int | None]] = []
+    try:
+        # When it is imported with a progress callback
+        import_repository(
+            store, settings, shop.repo.path, opts, progress=lambda *event: seen.append(event)
+        )
+    finally:
+        store.close()
+    # Then reading counts every commit, with no total known in advance
+    assert [e for e in seen if e[0] == "Reading history"][-1] == ("Reading history", 12, None)
+    # and the diffs count up to the 9 main-line commits, in one git process or shared by two.
+    refs = read_refs(shop.repo.path)
+    tags = release_tags(refs, opts)
+    tips = main_line_tips(refs.head, tags)
+    counts: list[int] = []
+    sizes = read_sizes(shop.repo.path, tips, progress=counts.append)
+    assert (len(sizes), counts[-1]) == (9, 9)
+    assert sizes[shop.sha["m1"]] == (2, 6, 0)  # PR #1: 2 files, 4 + 2 lines added
+    shared: dict[str, tuple[int, int, int]] = {}
+    for block in Diffs(shop.repo.path, main_line_walks(refs.head, tags, 2)):
+        shared.update(block)
+    assert shared == sizes
 
 
 def _nothing_written() -> None:

@@ -10,7 +10,7 @@ and what it stored (`stored`); `importer` runs an import against the store.
 """
 
 from headway.sources.git.derivation import Derived, derive
-from headway.sources.git.diffs import Sizes, main_line_tips, read_sizes
+from headway.sources.git.diffs import Diffs, Sizes, main_line_tips, main_line_walks, read_sizes
 from headway.sources.git.history import (
     LOG_FORMAT,
     Commit,
@@ -36,6 +36,7 @@ __all__ = [
     "Commit",
     "Delta",
     "Derived",
+    "Diffs",
     "GitError",
     "ImportReport",
     "NeedsFullImport",
@@ -53,6 +54,7 @@ __all__ = [
     "import_repository",
     "is_ancestor",
     "main_line_tips",
+    "main_line_walks",
     "open_repository",
     "read_log",
     "read_refs",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from headway.model import Change, Deployment, Service, record_id
-from headway.sources.git.changes import main_line, main_line_changes, owners
+from headway.sources.git.changes import ChangeInfo, main_line, main_line_changes, owners
 from headway.sources.git.diffs import Sizes
 from headway.sources.git.history import Commit, Refs
 from headway.sources.git.options import Options, release_tags
@@ -22,28 +22,36 @@ from headway.sources.git.reverts import failures, resolve_prefix, revert_links
 
 @dataclass
 class Derived:
+    """The records a history makes. Change records are built by `changes`, as sizes arrive."""
+
+    opts: Options
     service: Service
-    changes: list[Change]
     deployments: list[Deployment]
     failed: dict[str, str]  # failed deployment id -> id of the revert that shows it
-    undeployed: int = 0
+    undeployed: int
+    main_line: list[str]  # the main-line commits: those whose diff is a change's size
+    found: dict[str, tuple[Commit, ChangeInfo, str | None]]  # change -> (commit, what, reverts)
 
-    def records(self) -> Iterator[Service | Change | Deployment]:
-        yield self.service
-        yield from self.deployments
-        yield from self.changes
+    def changes(self, sizes: Iterable[Sizes] = ()) -> Iterator[Change]:
+        """Every change record, each built as soon as a block of `sizes` holds its size (so
+        they can be written while git is still diffing); changes no block sizes come last,
+        their sizes unknown."""
+        nowhere = undeployed_ref(self.opts.repository)
+        left = dict(self.found)
+        for block in sizes:
+            for sha, size in block.items():
+                if (change := left.pop(sha, None)) is not None:
+                    yield change_record(self.opts, *change, nowhere, size)
+        for change in left.values():
+            yield change_record(self.opts, *change, nowhere, None)
 
 
 def derive(
     commits: dict[str, Commit],
     refs: Refs,
     opts: Options,
-    sizes: Callable[[], Sizes] | None = None,
 ) -> Derived:
-    """Canonical records from a history snapshot. Pure: same history, same records.
-
-    Sizes come from `sizes`, asked for only once everything else is derived, so that diffs
-    computed by other processes can finish meanwhile; without it, sizes are left unknown."""
+    """Canonical records from a history snapshot. Pure: same history, same records."""
     repo = opts.repository
     tags = [t for t in release_tags(refs, opts) if t.sha in commits]
     mainline, on_main, _ = main_line(commits, [refs.head, *(t.sha for t in tags)])
@@ -81,16 +89,12 @@ def derive(
         lambda sha: changes[sha].deployment,
         times.__getitem__,
     )
-    nowhere = undeployed_ref(repo)
-    sized = sizes() if sizes else {}
-    out = [
-        change_record(opts, commits[sha], info, reverts.get(sha), nowhere, sized.get(sha))
-        for sha, info in changes.items()
-    ]
     return Derived(
+        opts,
         Service(name=opts.service, team=opts.team, repository=repo),
-        out,
         [deployment_record(opts, t, recovers.get(deployment_id(repo, t))) for t in tags],
         {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
-        undeployed=sum(1 for c in changes.values() if c.deployment is None),
+        sum(1 for c in changes.values() if c.deployment is None),
+        mainline,
+        {sha: (commits[sha], info, reverts.get(sha)) for sha, info in changes.items()},
     )

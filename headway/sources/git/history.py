@@ -28,7 +28,7 @@ class Commit:
 
     @property
     def subject(self) -> str:
-        return self.message.split("\n", 1)[0].strip()
+        return self.message.partition("\n")[0].strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,31 +146,45 @@ def read_log(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Commit]:
     """Stream every commit of `revisions` from one `git log` process (no diffs)."""
-    args = ["git", "-C", str(path), "log", f"--format={LOG_FORMAT}", *revisions, "--"]
+    count = 0
+    for block in stream_records(path, ["log", f"--format={LOG_FORMAT}", *revisions, "--"]):
+        commits = _commits(block)
+        yield from commits
+        count += len(commits)
+        if progress:
+            progress(count)
+
+
+def stream_records(path: Path, args: Sequence[str], stdin: bytes | None = None) -> Iterator[bytes]:
+    """Run git with `args` and yield its output, as it arrives, in blocks of whole records,
+    each starting with \\x1e (the format's first byte; commit messages do not use it).
+    `stdin`, when given, is written to git first (revisions for --stdin)."""
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}
+        ["git", "-C", str(path), *args],
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "LC_ALL": "C"},
+        bufsize=0,
     )
     assert proc.stdout is not None
-    tail = b""
-    count = 0
     try:
-        while chunk := proc.stdout.read(1 << 20):
+        if proc.stdin is not None:  # git reads all of it before it writes anything
+            left = memoryview(stdin or b"")
+            while left:
+                left = left[proc.stdin.write(left) :]  # unbuffered: a write may take part
+            proc.stdin.close()
+        tail = b""
+        while chunk := proc.stdout.read(1 << 20):  # unbuffered: what has arrived, up to 1 MiB
             buffer = tail + chunk
-            cut = buffer.rfind(b"\x1e")  # complete commits before it, the next one after
+            cut = buffer.rfind(b"\x1e")  # complete records before it, the next one after
             if cut <= 0:
                 tail = buffer
                 continue
-            commits = _commits(buffer[:cut])
             tail = buffer[cut:]
-            yield from commits
-            count += len(commits)
-            if progress:
-                progress(count)
+            yield buffer[:cut]
         if tail:
-            commits = _commits(tail)
-            yield from commits
-            if progress:
-                progress(count + len(commits))
+            yield tail
     finally:
         proc.stdout.close()
         err = ""
@@ -178,7 +192,7 @@ def read_log(
             err = proc.stderr.read().decode("utf-8", "replace")
             proc.stderr.close()
         if proc.wait() != 0 and err:
-            raise GitError(f"git log failed in {path}: {err.strip()}")
+            raise GitError(f"git {args[0]} failed in {path}: {err.strip()}")
 
 
 def _commits(raw: bytes) -> list[Commit]:

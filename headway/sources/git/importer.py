@@ -11,10 +11,8 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,9 +20,9 @@ from typing import Any
 
 from headway.config import Settings
 from headway.ingest import ingest
-from headway.model import Change, Deployment, record_id
-from headway.sources.git.derivation import Derived, derive
-from headway.sources.git.diffs import Sizes, main_line_tips, read_sizes
+from headway.model import Change, Deployment, Service, record_id
+from headway.sources.git.derivation import derive
+from headway.sources.git.diffs import Diffs, Sizes, main_line_walks, read_sizes
 from headway.sources.git.history import (
     GitError,
     Refs,
@@ -76,15 +74,6 @@ def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
         "deployments": opts.deployments,
         "branch": branch,
     }
-
-
-def _count_commits(path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        ["git", "-C", str(path), "rev-list", "--count", "--all"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
 
 
 def import_repository(
@@ -145,45 +134,28 @@ def _import(
             pass  # derive everything again below; still only changed records are written
         report = ImportReport(opts.repository, opts.service)
 
-    counter = _count_commits(path)
-    total: list[int | None] = [None]
-
-    def tick(done: int) -> None:
-        if total[0] is None and counter.poll() is not None and counter.stdout is not None:
-            text = counter.stdout.read().strip()
-            total[0] = int(text) if text.isdigit() else None
-        if progress:
-            progress("Reading history", done, total[0])
-
-    # Sizes need diffs, the slowest thing git does; only main-line commits need them, and
-    # they are computed by other git processes while this one streams the history and Python
-    # derives changes from it.
-    sizes: Future[Sizes] | None = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        if not incremental:
-            tips = main_line_tips(refs, release_tags(refs, opts))
-            sizes = pool.submit(read_sizes, path, tips, workers=_diff_workers())
-        try:
-            commits = {c.sha: c for c in read_log(path, progress=tick)}
-        finally:
-            counter.wait()
-            if counter.stdout:
-                counter.stdout.close()
-        report.commits = len(commits)
-        if not commits:
-            raise GitError(
-                f"{path} has no commits reachable from its branches and tags; nothing to import"
-            )
-        if progress:
-            progress("Deriving changes and releases", 0, None)
-
-        def sized() -> Sizes:
-            assert sizes is not None
-            if progress and not sizes.done():
-                progress("Diffing main-line commits", 0, None)
-            return sizes.result()
-
-        derived = derive(commits, refs, opts, sized if sizes else None)
+    # Sizes need diffs, the slowest thing git does. Only main-line commits need them, and they
+    # are computed by other git processes from now on, while this one streams the history
+    # and Python derives changes; records are then built and written as the sizes arrive.
+    diffs = None
+    if not incremental:
+        walks = main_line_walks(refs.head, release_tags(refs, opts), _diff_processes())
+        diffs = Diffs(path, walks)
+    commits = {
+        c.sha: c
+        for c in read_log(
+            path, progress=(lambda n: progress("Reading history", n, None)) if progress else None
+        )
+    }
+    report.commits = len(commits)
+    if not commits:
+        raise GitError(
+            f"{path} has no commits reachable from its branches and tags; nothing to import"
+        )
+    if progress:
+        progress("Deriving changes and releases", 0, None)
+    derived = derive(commits, refs, opts)
+    del commits  # what the records need, `derived` holds
 
     existing_changes = {
         r[0]: (r[1], r[2], bool(r[3]))
@@ -202,29 +174,41 @@ def _import(
         )
         if r[0].startswith(prefix)
     }
-    changes = [
-        c
-        for c in derived.changes
-        if existing_changes.get(c.id) != (c.deployment_ref, c.reverts, c.is_revert)
-    ]
-    deployments = [
-        d
-        for d in derived.deployments
-        if d.id not in existing_deps or existing_deps[d.id] != d.recovers
-    ]
     stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
-    # Changes new to the store whose size is still unknown: all of them when this derivation
-    # follows an earlier import, any a shared diff walk missed otherwise.
-    changes = _with_sizes(path, changes, set(existing_changes))
-
-    report.changes, report.deployments = len(derived.changes), len(derived.deployments)
+    report.changes, report.deployments = len(derived.found), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
-    if progress:
-        progress("Writing", 0, None)
+
+    def sizes() -> Iterator[Sizes]:
+        diffed = 0
+        for block in diffs or ():
+            diffed += len(block)
+            if progress:
+                progress("Diffing main-line commits", diffed, len(derived.main_line))
+            yield block
+        if progress:
+            progress("Writing", 0, None)
+
+    def records() -> Iterator[Service | Deployment | Change]:
+        yield derived.service
+        for d in derived.deployments:
+            if d.id not in existing_deps or existing_deps[d.id] != d.recovers:
+                yield d
+        unsized = []
+        for c in derived.changes(sizes()):
+            stored = existing_changes.get(c.id)
+            if stored == (c.deployment_ref, c.reverts, c.is_revert):
+                continue  # written before, and nothing about it moved
+            if stored is None and c.files is None:
+                unsized.append(c)  # this derivation follows an earlier import, or a walk missed it
+            else:
+                yield c
+        yield from _with_sizes(path, unsized)
+
     with store.transaction():
         for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
             store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
-        result = ingest(store, settings, _records(derived, changes, deployments))
+        # Written in chunks as the records are built: the store takes them while git diffs.
+        result = ingest(store, settings, records(), chunk=10_000)
         _remember(store, key, refs, signature, path)
     report.removed = len(stale)
     report.written = dict(result.new)
@@ -232,11 +216,10 @@ def _import(
     return report
 
 
-def _diff_workers() -> int:
-    """Two git processes share the diffs when a core is idle. On a busy machine a second one
-    only adds work: each reads trees the other has read too (measured: about 10 % more CPU)."""
-    cores = os.cpu_count() or 1
-    return 2 if cores >= 2 and os.getloadavg()[0] <= cores - 1 else 1
+def _diff_processes() -> int:
+    """One git process per core, up to four, share the main line's diffs: they walk disjoint
+    stretches of it, so together they do no more work than one would."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _remember(store: Store, key: str, refs: Refs, signature: dict[str, Any], path: Path) -> None:
@@ -284,7 +267,7 @@ def _import_new(
     if progress:
         progress("Deriving changes and releases", 0, None)
     delta = derive_since(commits, refs, opts, previous)
-    added = _with_sizes(path, delta.added, set())
+    added = _with_sizes(path, delta.added)
     if progress:
         progress("Writing", 0, None)
     with store.transaction():
@@ -313,24 +296,16 @@ def _import_new(
     return report
 
 
-def _records(
-    derived: Derived, changes: list[Change], deployments: list[Deployment]
-) -> Iterable[Any]:
-    yield derived.service
-    yield from deployments
-    yield from changes
-
-
-def _with_sizes(path: Path, changes: list[Change], known: set[str]) -> list[Change]:
-    """Fill in missing sizes of changes new to the store (one `git log --no-walk`)."""
-    need = [c.merge_sha for c in changes if c.id not in known and c.merge_sha and c.files is None]
+def _with_sizes(path: Path, changes: list[Change]) -> list[Change]:
+    """The changes with their sizes filled in (one `git log --no-walk`)."""
+    need = [c.merge_sha for c in changes if c.merge_sha and c.files is None]
     if not need:
         return changes
     sized = read_sizes(path, need, walk="--no-walk")
     out = []
     for c in changes:
         s = sized.get(c.merge_sha or "")
-        if s is not None and c.id not in known:
+        if s is not None:
             c = replace(c, files=s[0], additions=s[1], deletions=s[2])
         out.append(c)
     return out
