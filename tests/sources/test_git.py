@@ -190,6 +190,28 @@ def test_reverted_release_failed_and_the_release_shipping_the_revert_recovered_i
     assert changes[sha["e2"]]["reverts"] == f"git:shop/{sha['e1']}"
 
 
+def test_sizes_count_a_rename_as_a_deletion_and_an_addition_and_binary_files_without_lines(
+    repo_builder: RepoBuilder,
+) -> None:
+    # Given a 3-line text file and a binary file, then one commit that renames the text file
+    # and changes the binary one
+    r = repo_builder
+    r.commit("Initial commit", "2024-02-01T00:00:00Z", lines=3, file="a.txt")
+    (r.path / "logo.bin").write_bytes(b"\x00\x01\x02")
+    r.git("add", "logo.bin")
+    r.git("commit", "-q", "-m", "Add logo", date="2024-02-01T01:00:00Z")
+    r.git("mv", "a.txt", "b.txt")
+    (r.path / "logo.bin").write_bytes(b"\x00\x03")
+    r.git("add", "logo.bin")
+    r.git("commit", "-q", "-m", "Move a to b (#5)", date="2024-02-02T00:00:00Z")
+    # When it is imported
+    run("import", "git", str(r.path), "--service", "shop", "--no-deployments")
+    # Then renames are not looked for: a.txt deleted (3 lines) and b.txt added (3 lines); the
+    # binary file counts as a file with no lines: 3 files, 3 additions, 3 deletions.
+    pr5 = next(c for c in listing("changes") if c["number"] == 5)
+    assert (pr5["files"], pr5["additions"], pr5["deletions"]) == (3, 3, 3)
+
+
 def test_revert_of_a_merge_commit_points_at_the_pull_request(repo_builder: RepoBuilder) -> None:
     r = repo_builder
     r.commit("Initial commit", "2024-02-01T00:00:00Z")
