@@ -165,17 +165,16 @@ def stream_records(path: Path, args: Sequence[str], stdin: bytes | None = None) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "LC_ALL": "C"},
-        bufsize=0,
     )
     assert proc.stdout is not None
     try:
-        if proc.stdin is not None:  # git reads all of it before it writes anything
-            left = memoryview(stdin or b"")
-            while left:
-                left = left[proc.stdin.write(left) :]  # unbuffered: a write may take part
+        if proc.stdin is not None:
+            proc.stdin.write(stdin or b"")  # git reads all of it before it writes anything
             proc.stdin.close()
         tail = b""
-        while chunk := proc.stdout.read(1 << 20):  # unbuffered: what has arrived, up to 1 MiB
+        # Blocks of 64 KiB: small enough to be taken as git writes, large enough that the
+        # work per block is small (git writes a pipe a commit at a time).
+        while chunk := proc.stdout.read(1 << 16):
             buffer = tail + chunk
             cut = buffer.rfind(b"\x1e")  # complete records before it, the next one after
             if cut <= 0:
