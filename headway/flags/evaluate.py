@@ -290,6 +290,7 @@ _PRELUDE: Final[Mapping[str, Any]] = {
     "subject": _subject,
 }
 _SYMBOLS: Final = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_STRING_METHODS: Final = {"starts_with": "startswith", "ends_with": "endswith"}
 _CHAIN: Final = 8  # a split with more ranges than this picks its range by bisection
 
 
@@ -351,8 +352,8 @@ def _test_source(src: _Source, cond: Condition) -> str:
             "(type(v) is int or type(v) is float or number(v)) "
             f"and v {_SYMBOLS[op]} {src.const(cond.value)}"
         )
-    if op in ("starts_with", "ends_with"):
-        return f"isinstance(v, str) and v.{op.replace('_', '')}({src.const(cond.value)})"
+    if op in _STRING_METHODS:
+        return f"isinstance(v, str) and v.{_STRING_METHODS[op]}({src.const(cond.value)})"
     return f"{src.const(_value_test(cond))}(v)"
 
 
@@ -408,15 +409,10 @@ def _split_source(
             src.record(depth, f"{src.const(counters)}[i]", "r.variant")
         src.line(depth, "return r")
         return
-    for i, ((_, end, _), result) in enumerate(zip(ranges, results, strict=True)):
-        if len(ranges) == 1:
-            src.serve(depth, result)
-        elif i < len(ranges) - 1:
-            src.line(depth, f"{'elif' if i else 'if'} b < {src.const(end)}:")
-            src.serve(depth + 1, result)
-        else:
-            src.line(depth, "else:")
-            src.serve(depth + 1, result)
+    for (_, end, _), result in zip(ranges[:-1], results[:-1], strict=True):
+        src.line(depth, f"if b < {src.const(end)}:")
+        src.serve(depth + 1, result)
+    src.serve(depth, results[-1])
 
 
 def _generate(
@@ -432,14 +428,15 @@ def _generate(
     src.line(1, "try:")
     if recorder is not None:
         src.line(2, f"tk = ctx.get({src.const(TARGETING_KEY)})")
+    # Every branch returns, so rules follow one another as flat `if` statements: an `elif` chain
+    # nests, and a few thousand rules would exceed the compiler's recursion limit.
     if not env.enabled:
         src.serve(2, Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED))
     else:
-        keyword = "if"
         for rule in env.rules:
             test = " and ".join(_condition_source(src, c, segments) for c in rule.conditions)
             if rule.serve.variant is not None:
-                src.line(2, f"{keyword} {test or 'True'}:")
+                src.line(2, f"if {test or 'True'}:")
                 v = rule.serve.variant
                 src.serve(3, Evaluation(key, values[v], v, Reason.TARGETING_MATCH, rule=rule.id))
             else:
@@ -447,19 +444,16 @@ def _generate(
                 assert split is not None
                 # A split with nothing to bucket by does not match: the next rule decides.
                 has_subject = _subject_source(src, split.bucket_by)
-                src.line(2, f"{keyword} {f'{test} and ' if test else ''}{has_subject}:")
+                src.line(2, f"if {f'{test} and ' if test else ''}{has_subject}:")
                 _split_source(src, 3, flag, split, rule.id, seed)
-            keyword = "elif"
         reason = Reason.DEFAULT if env.rules else Reason.STATIC
         if env.default.variant is not None:
             v = env.default.variant
-            if env.rules:
-                src.line(2, "else:")
-            src.serve(3 if env.rules else 2, Evaluation(key, values[v], v, reason))
+            src.serve(2, Evaluation(key, values[v], v, reason))
         else:
             split = env.default.split
             assert split is not None
-            src.line(2, f"{keyword} {_subject_source(src, split.bucket_by)}:")
+            src.line(2, f"if {_subject_source(src, split.bucket_by)}:")
             _split_source(src, 3, flag, split, None, seed)
             no_subject = error_result(
                 key,
@@ -468,8 +462,7 @@ def _generate(
                 else ErrorCode.INVALID_CONTEXT,
                 f"the context has no '{split.bucket_by}' to bucket by",
             )
-            src.line(2, "else:")
-            src.line(3, f"return {src.const(no_subject)}")
+            src.line(2, f"return {src.const(no_subject)}")
     src.line(1, "except Exception as exc:  # a context that defeats every guard")
     src.line(2, f"return {src.const(_failure(key))}(exc)")
     return src.function()

@@ -499,3 +499,19 @@ def test_configuration_values_never_become_code() -> None:
     assert compiled.evaluate({sneaky: sneaky}).rule == "r"
     other = compiled.evaluate({"x": "1"})
     assert (other.reason, other.rule) == ("DEFAULT", None)
+
+
+def test_a_flag_with_thousands_of_rules_compiles() -> None:
+    # Given 3,000 rules (the generated function must not nest one block per rule)
+    rules = [
+        {
+            "id": f"r{i}",
+            "conditions": [{"attribute": "plan", "operator": "eq", "value": f"p{i}"}],
+            "serve": {"variant": "on"},
+        }
+        for i in range(3_000)
+    ]
+    flag = compile_flag(boolean_flag(rules=rules, default={"variant": "off"}), "production")
+    # Then the last rule still matches, and a context matching none gets the default
+    assert flag.evaluate({"plan": "p2999"}).rule == "r2999"
+    assert flag.evaluate({"plan": "other"}).reason == "DEFAULT"
