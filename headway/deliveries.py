@@ -482,9 +482,14 @@ def reprocess(
             if table not in RECORD_TABLES:
                 continue
             result.removed += store.count(table)
+            # Direct commits carry the id `headway import git` gives them (`git:…`), and that
+            # import adds what no push says (the deployment that shipped it, the size). Those
+            # are re-derived over themselves, which moves them under a new mapping without
+            # dropping what the import knew.
             store.execute(
                 f"DELETE FROM {table} WHERE id IN "
-                "(SELECT record_id FROM derived_records WHERE record_table = ?)",
+                "(SELECT record_id FROM derived_records WHERE record_table = ?) "
+                "AND id NOT LIKE 'git:%'",
                 [table],
             )
             result.removed -= store.count(table)

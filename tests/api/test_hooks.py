@@ -419,3 +419,44 @@ def test_cdevents_service_option_is_kept_for_reprocess(
     assert rows(
         store, "SELECT status, default_service FROM raw_events ORDER BY status"
     ) == [("accepted", "checkout"), ("accepted", "checkout"), ("rejected", None)]
+
+
+def test_reprocess_keeps_what_the_git_import_added_to_a_direct_commit(
+    hooks: Hooks, store: Store, hook_settings: Settings
+) -> None:
+    from headway import deliveries
+    from headway.model import Change
+
+    # Given a push of one commit straight onto the default branch
+    push = fixture("github/push/payload.json")
+    sha = "d" * 40
+    push.update(
+        ref="refs/heads/master",
+        after=sha,
+        deleted=False,
+        commits=[{"id": sha, "timestamp": "2019-05-15T10:00:00Z", "message": "Fix typo"}],
+    )
+    push["repository"]["default_branch"] = "master"
+    assert hooks.github("push", push).json()["records"] == 2  # the commit seen, and the change
+    change_id = f"git:Codertocat/Hello-World/{sha}"
+    # and `headway import git` of the same repository, which knows the release that shipped it
+    store.write(
+        [
+            Change(
+                source="git",
+                source_id=f"Codertocat/Hello-World/{sha}",
+                service="Hello-World",
+                files=1,
+                deployment_ref="git:Codertocat/Hello-World/tag/v1.0.0",
+            )
+        ]
+    )
+    # When the repository moves to another service and the deliveries are reprocessed
+    moved = hook_settings.model_copy(
+        update={"service_map": {"Codertocat/Hello-World": {"service": "greeter"}}}
+    )
+    deliveries.reprocess(store, moved)
+    # Then the change moves, and keeps its release and size
+    assert rows(store, "SELECT id, service, files, deployment_ref FROM changes") == [
+        (change_id, "greeter", 1, "git:Codertocat/Hello-World/tag/v1.0.0")
+    ]
