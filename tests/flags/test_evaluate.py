@@ -15,6 +15,7 @@ from headway.flags.bucketing import bucket_of, rebalance, salt_seed, variant_at
 from headway.flags.evaluate import (
     _MISSING,
     Recorder,
+    _code,
     _condition,
     _getter,
     compile_flag,
@@ -485,18 +486,32 @@ def test_an_unencodable_subject_is_an_error_not_an_exception() -> None:
 def test_configuration_values_never_become_code() -> None:
     # Given operands, attribute names and a variant value that look like Python
     sneaky = "x') or __import__('os').system('exit 1') or ('"
+    attribute = "x') or exit(1) or ('"  # no dot, so a top-level attribute like `plan` below
     flag = boolean_flag(
         rules=[
             {
                 "id": "r",
-                "conditions": [{"attribute": sneaky, "operator": "eq", "value": sneaky}],
+                "conditions": [{"attribute": attribute, "operator": "eq", "value": sneaky}],
                 "serve": {"variant": "on"},
             }
         ]
     )
     compiled = compile_flag(flag, "production")
-    # Then they are compared as data: equal text matches, anything else does not
-    assert compiled.evaluate({sneaky: sneaky}).rule == "r"
+    # Then the generated source is the same as for any other value: the code depends on shape
+    plain = boolean_flag(
+        rules=[
+            {
+                "id": "other",
+                "conditions": [{"attribute": "plan", "operator": "eq", "value": "pro"}],
+                "serve": {"variant": "off"},
+            }
+        ]
+    )
+    shapes = _code.cache_info().currsize
+    compile_flag(plain, "production")
+    assert _code.cache_info().currsize == shapes
+    # And the values are compared as data: equal text matches, anything else does not
+    assert compiled.evaluate({attribute: sneaky}).rule == "r"
     other = compiled.evaluate({"x": "1"})
     assert (other.reason, other.rule) == ("DEFAULT", None)
 
