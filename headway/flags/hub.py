@@ -27,23 +27,32 @@ log = logging.getLogger("headway.flags.hub")
 class FlagHub:
     """Snapshots per environment, and one wake-up per environment for every stream on it.
 
-    Streams wait on a shared `asyncio.Event`; a change (or the periodic ping) swaps in a fresh
-    event and sets the old one, waking every stream at once. There is no per-stream queue or
-    timer: fan-out cost is one task step and one socket write per stream.
+    Streams wait on a shared `asyncio.Event`; a change swaps in a fresh event and sets the old
+    one, waking every stream at once. One hub-wide timer does the same every `ping_seconds`,
+    so that streams whose configuration did not change send a keep-alive. There is no
+    per-stream queue or timer: fan-out cost is one task step and one socket write per stream.
     """
 
-    def __init__(self, service: FlagService) -> None:
+    def __init__(self, service: FlagService, ping_seconds: float = 15.0) -> None:
         self.service = service
+        self.ping_seconds = ping_seconds
         self._lock = threading.Lock()
         self._snapshots: dict[str, Snapshot] = {}
         self._events: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pinger: asyncio.TimerHandle | None = None
         self.streams = 0
         self.closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The event loop the SSE streams run on."""
+        """The event loop the SSE streams run on; starts the keep-alive timer (call on it)."""
         self._loop = loop
+        self._pinger = loop.call_later(self.ping_seconds, self._ping)
+
+    def _ping(self) -> None:
+        self.wake()
+        if not self.closed and self._loop is not None:
+            self._pinger = self._loop.call_later(self.ping_seconds, self._ping)
 
     def snapshot(self, environment: str) -> Snapshot:
         """The current snapshot of an environment (raises NotFound for an unknown one)."""
@@ -90,6 +99,8 @@ class FlagHub:
     def close(self) -> None:
         """End every stream (server shutdown); call on the event loop."""
         self.closed = True
+        if self._pinger is not None:
+            self._pinger.cancel()
         self.wake()
 
 
