@@ -131,9 +131,27 @@ def _import(
         try:
             return _import_new(store, settings, path, opts, refs, state, report, progress, started)
         except NeedsFullImport:
-            pass  # derive everything again below; still only changed records are written
-        report = ImportReport(opts.repository, opts.service)
+            pass  # derive everything again; still only changed records are written
+    return _import_all(store, settings, path, opts, refs, signature, incremental, progress, started)
 
+
+def _import_all(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    refs: Refs,
+    signature: dict[str, Any],
+    incremental: bool,
+    progress: Progress | None,
+    started: float,
+) -> ImportReport:
+    """Derive the whole history and write what the store does not hold yet. `incremental`:
+    an import with the same options is stored (the history moved in a way a re-import of only
+    what is new cannot follow), so few changes are new: they are diffed one by one at the end
+    instead of walking the whole main line."""
+    report = ImportReport(opts.repository, opts.service)
+    key = _state_key(opts.repository, opts.service)
     # Sizes need diffs, the slowest thing git does. Only main-line commits need them, and they
     # are computed by other git processes from now on, while this one streams the history
     # and Python derives changes; records are then built and written as the sizes arrive.
@@ -179,11 +197,11 @@ def _import(
     report.failed, report.undeployed = derived.failed, derived.undeployed
 
     def sizes() -> Iterator[Sizes]:
-        diffed = 0
+        diffed, total = 0, len(derived.main_line)
         for block in diffs or ():
-            diffed += len(block)
+            diffed += len(block)  # a commit two walks reached counts twice: cap the count
             if progress:
-                progress("Diffing main-line commits", diffed, len(derived.main_line))
+                progress("Diffing main-line commits", min(diffed, total), total)
             yield block
         if progress:
             progress("Writing", 0, None)
