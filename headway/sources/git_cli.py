@@ -67,7 +67,13 @@ def import_git(
     first tag to contain. A deployment whose change is later reverted failed; the first
     release shipping the revert recovered it. Re-running imports only what is new.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
     from rich.progress import Progress as Bar
 
     from headway.cli import fail, store_for
@@ -94,10 +100,14 @@ def import_git(
         ) as bar,
         store_for(settings) as store,
     ):
-        task = bar.add_task("Reading history", total=None)
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int | None) -> None:
-            bar.update(task, description=phase, completed=done, total=total)
+            if phase not in tasks:  # a bar per phase, so no total outlives its phase
+                for earlier in tasks.values():
+                    bar.update(earlier, visible=False)
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
 
         try:
             report = import_repository(store, settings, path, opts, branch, progress)
