@@ -169,9 +169,7 @@ def list_rollouts(service: ServiceDep, active: bool = False) -> list[dict[str, A
 
 
 @router.post("", status_code=201, response_model=None)
-def start(
-    body: RolloutCreate, service: ServiceDep, _: AdminDep
-) -> dict[str, Any] | JSONResponse:
+def start(body: RolloutCreate, service: ServiceDep, _: AdminDep) -> dict[str, Any] | JSONResponse:
     try:
         plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
         return service.start(plan, actor=body.actor).as_dict()
@@ -185,9 +183,7 @@ def signals(service: ServiceDep) -> dict[str, Any]:
 
 
 @router.post("/samples", status_code=202, response_model=None)
-def ingest(
-    body: SampleBatch, service: ServiceDep, _: ReporterDep
-) -> dict[str, Any] | JSONResponse:
+def ingest(body: SampleBatch, service: ServiceDep, _: ReporterDep) -> dict[str, Any] | JSONResponse:
     try:
         stored = service.ingest(
             body.environment,
