@@ -385,30 +385,42 @@ def split(
             return s.update_environment(
                 key, env, {"default": serve}, actor=_actor(), action="split"
             )
-        flag = s.require_flag(key)
-        rules = _rules(flag, env)
-        if rule not in [r["id"] for r in rules]:
-            raise NotFound(f"no rule '{rule}' in {env}; `headway flags show {key}` lists them")
-        rules = [{**r, "serve": serve} if r["id"] == rule else r for r in rules]
-        return s.update_environment(
-            key,
-            env,
-            {"rules": rules},
-            actor=_actor(),
-            action="split",
-            expected_version=flag.version,
-        )
+
+        def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if rule not in [r["id"] for r in rules]:
+                raise NotFound(f"no rule '{rule}' in {env}; `headway flags show {key}` lists them")
+            return [{**r, "serve": serve} if r["id"] == rule else r for r in rules]
+
+        return _edit_rules(s, key, env, "split", edit)
 
     flag = _service_call(action)
     console.print(f"{key} in {env} now serves {serve_text(flag, env, rule)} (v{flag.version}).")
 
 
-def _rules(flag: Flag, env: str) -> list[dict[str, Any]]:
-    """The environment's rules as documents, to edit and send back whole."""
+def _edit_rules(
+    s: Flags,
+    key: str,
+    env: str,
+    action: str,
+    edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+) -> Flag:
+    """Read an environment's rules, edit them, and write them back whole.
+
+    The write names the version read, so a concurrent edit is refused rather than lost.
+    """
+    flag = s.require_flag(key)
     if env not in flag.environments:
         known = ", ".join(flag.environments)
         raise NotFound(f"flag '{flag.key}' has no environment '{env}'; it has: {known}")
-    return [r.model_dump(mode="json") for r in flag.environments[env].rules]
+    rules = [r.model_dump(mode="json") for r in flag.environments[env].rules]
+    return s.update_environment(
+        key,
+        env,
+        {"rules": edit(rules)},
+        actor=_actor(),
+        action=action,
+        expected_version=flag.version,
+    )
 
 
 def serve_text(flag: Flag, env: str, rule: str | None) -> str:
@@ -522,21 +534,13 @@ def rule_add(
     target = {"variant": serve} if serve else parse_split(split_weights.split(), bucket_by)  # type: ignore[union-attr]
     conditions = [parse_condition(w) for w in when]
 
-    def action(s: Flags) -> Flag:
-        flag = s.require_flag(key)
-        rules = _rules(flag, env)
+    def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         new = {"id": rule_id or f"rule-{len(rules) + 1}", "conditions": conditions, "serve": target}
-        rules.insert(len(rules) if position is None else position, new)
-        return s.update_environment(
-            key,
-            env,
-            {"rules": rules},
-            actor=_actor(),
-            action="rule-add",
-            expected_version=flag.version,
+        return (
+            [*rules[:position], new, *rules[position:]] if position is not None else [*rules, new]
         )
 
-    flag = _service_call(action)
+    flag = _service_call(lambda s: _edit_rules(s, key, env, "rule-add", edit))
     console.print(f"Added a rule to {key} in {env} (v{flag.version}).")
 
 
@@ -544,22 +548,12 @@ def rule_add(
 def rule_remove(key: str, rule_id: str, env: EnvOpt = "production") -> None:
     """Remove a targeting rule by id."""
 
-    def action(s: Flags) -> Flag:
-        flag = s.require_flag(key)
-        rules = _rules(flag, env)
+    def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if rule_id not in [r["id"] for r in rules]:
             raise NotFound(f"no rule '{rule_id}' in {env}")
-        rules = [r for r in rules if r["id"] != rule_id]
-        return s.update_environment(
-            key,
-            env,
-            {"rules": rules},
-            actor=_actor(),
-            action="rule-remove",
-            expected_version=flag.version,
-        )
+        return [r for r in rules if r["id"] != rule_id]
 
-    flag = _service_call(action)
+    flag = _service_call(lambda s: _edit_rules(s, key, env, "rule-remove", edit))
     console.print(f"Removed rule {rule_id} from {key} in {env} (v{flag.version}).")
 
 
