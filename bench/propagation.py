@@ -11,10 +11,10 @@ one machine clock. Goal: p99 <= 200 ms for 1,000 clients.
 
 In production each application process holds one client. Packing hundreds of clients into
 one interpreter adds a cost no application pays: their threads all wake at once and queue for
-one GIL, and the waiting threads' timed wake-ups cost about as much CPU as the work itself
-(59 context switches per delivery with 250 clients a process, 6 with 20). So the clients are
-spread over many small processes (forked from one that has already imported the SDK); the
-CPU each side spent per delivery is printed, from /proc, to show where the time went.
+one GIL (59 context switches per delivery with 250 clients a process, 6 with 20, and about
+25 % more CPU). So the clients are spread over many small processes (forked from one that has
+already imported the SDK); the CPU each side spent per delivery is printed, from /proc, to
+show where the time went, with what other work took from the machine meanwhile.
 
 Baselines in the same run: the time the admin API itself takes to answer the change, and the
 same changes delivered to as many bare SSE connections read by one epoll loop (no SDK, no
@@ -125,7 +125,12 @@ def raw_floor(
     for s in socks:  # wait until every stream has its initial configuration, and drop it
         received = b""
         while b"event: config" not in received or not received.endswith(b"\n\n\r\n"):
-            received += s.recv(65536)
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(
+                    f"the server ended a stream before its configuration: {received!r}"
+                )
+            received += chunk
         s.setblocking(False)
         selector.register(s, selectors.EVENT_READ)
     latencies: list[float] = []
