@@ -48,8 +48,14 @@ async def _prepare(request: Request) -> tuple[Snapshot, bool, dict[str, Any]] | 
     if not isinstance(context, Mapping):
         return _bad(ErrorCode.INVALID_CONTEXT, "`context` must be a JSON object")
     hub: FlagHub = request.app.state.flag_hub
-    snap = await asyncio.to_thread(hub.snapshot, token.environment or "")
+    snap = await asyncio.to_thread(_compiled, hub, token.environment or "")
     return snap, token.kind != "client", dict(context)
+
+
+def _compiled(hub: FlagHub, environment: str) -> Snapshot:
+    snap = hub.snapshot(environment)
+    _ = snap.flags  # compiled here, off the event loop, once per configuration
+    return snap
 
 
 def _bad(code: str, details: str) -> JSONResponse:

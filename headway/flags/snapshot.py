@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -46,18 +47,27 @@ def etag_of(body: bytes) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A parsed, compiled configuration. `flags` maps flag key to its compiled evaluator."""
+    """A parsed, validated configuration. `flags` maps flag key to its compiled evaluator."""
 
     environment: str
     etag: str
     body: bytes  # canonical JSON, as served
-    flags: Mapping[str, CompiledFlag] = field(repr=False)
     definitions: Mapping[str, Flag] = field(repr=False)
     segments: Mapping[str, Segment] = field(repr=False)
 
+    @cached_property
+    def flags(self) -> Mapping[str, CompiledFlag]:
+        # Compiled on first use: the server's OFREP needs these evaluators, while an SDK
+        # compiles its own (with exposure recorders) and would pay for these for nothing on
+        # every configuration it receives.
+        return {
+            key: compile_flag(flag, self.environment, self.segments)
+            for key, flag in self.definitions.items()
+        }
+
 
 def build_snapshot(document: Mapping[str, Any] | bytes) -> Snapshot:
-    """Validate and compile a config document; raises ValueError if it is not one."""
+    """Validate a config document; raises ValueError if it is not one."""
     if isinstance(document, bytes | bytearray):
         document = orjson.loads(document)
     if not isinstance(document, Mapping) or document.get("format") != FORMAT:
@@ -66,5 +76,4 @@ def build_snapshot(document: Mapping[str, Any] | bytes) -> Snapshot:
     segments = {s.key: s for s in (Segment.model_validate(d) for d in document.get("segments", []))}
     definitions = {f.key: f for f in (Flag.model_validate(d) for d in document.get("flags", []))}
     body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    compiled = {key: compile_flag(flag, environment, segments) for key, flag in definitions.items()}
-    return Snapshot(environment, etag_of(body), body, compiled, definitions, segments)
+    return Snapshot(environment, etag_of(body), body, definitions, segments)
