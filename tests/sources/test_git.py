@@ -508,3 +508,39 @@ def test_reimport_of_a_named_branch_reads_only_its_new_commits(shop: Shop, tmp_p
     changes = {c["id"].split("/")[-1]: c for c in listing("changes")}
     assert (changes[added]["number"], changes[added]["additions"]) == (11, 3)
     assert backport not in changes  # on a release branch no release tag holds yet
+
+
+def test_a_failed_import_stops_its_diffs(
+    shop: Shop, store: Store, engine_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from headway.sources.git import diffs as diffs_module
+    from headway.sources.git import importer
+
+    # Given git diffs that would run for ever (a history too long to finish)
+    closed = threading.Event()
+
+    def endless(path: Path, shas: object, walk: object) -> object:
+        try:
+            while True:
+                time.sleep(0.001)  # git's pace, roughly: a block now and then
+                yield {}
+        finally:
+            closed.set()
+
+    monkeypatch.setattr(diffs_module, "_numstat", endless)
+
+    # When deriving the history fails while they run
+    def broken(*args: object) -> object:
+        raise RuntimeError("derivation failed")
+
+    monkeypatch.setattr(importer, "derive", broken)
+    with pytest.raises(RuntimeError, match="derivation failed"):
+        import_repository(
+            store, engine_settings, shop.repo.path, Options(service="shop", repository="shop")
+        )
+    # Then the diffs are stopped, not left running
+    assert closed.wait(10)
+    assert store.query("SELECT count(*) FROM changes") == [(0,)]

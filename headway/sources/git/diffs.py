@@ -7,9 +7,10 @@ taken block by block as git writes them, so records are built and written meanwh
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from headway.sources.git.history import Tag, stream_records
@@ -53,6 +54,7 @@ class Diffs:
         # blocks of sizes, what went wrong, and None each time a walk has finished
         self._blocks: queue.SimpleQueue[Sizes | BaseException | None] = queue.SimpleQueue()
         self._walks = [w for w in walks if w]
+        self._stop = threading.Event()
         for walk in self._walks:
             threading.Thread(target=self._run, args=(walk,), name="git-diffs", daemon=True).start()
 
@@ -67,12 +69,22 @@ class Diffs:
             else:
                 yield block
 
+    def close(self) -> None:
+        """Stop the git processes still diffing (an import that failed needs no more sizes)."""
+        self._stop.set()
+
     def _run(self, walk: Sequence[str]) -> None:
         try:
-            for block in _numstat(self.path, walk, ["--first-parent"]):
-                self._blocks.put(block)
+            # Leaving the loop closes the stream, which closes git's pipe: git stops at its
+            # next write.
+            with contextlib.closing(_numstat(self.path, walk, ["--first-parent"])) as blocks:
+                for block in blocks:
+                    if self._stop.is_set():
+                        return
+                    self._blocks.put(block)
         except BaseException as error:  # told to whoever iterates, in their thread
-            self._blocks.put(error)
+            if not self._stop.is_set():
+                self._blocks.put(error)
         finally:
             self._blocks.put(None)
 
@@ -95,7 +107,7 @@ def read_sizes(
     return sizes
 
 
-def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> Iterator[Sizes]:
+def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> Generator[Sizes]:
     """One git process's diffs, parsed block by block as its output arrives. Paths are not
     read, only counted, so renames are not looked for (a rename is a deletion and an
     addition) and a binary file counts as a file with no lines."""

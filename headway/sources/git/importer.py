@@ -159,6 +159,28 @@ def _import_all(
     if not incremental:
         walks = main_line_walks(refs.head, release_tags(refs, opts), _diff_processes())
         diffs = Diffs(path, walks)
+    try:
+        return _derive_and_write(
+            store, settings, path, opts, refs, signature, progress, started, report, key, diffs
+        )
+    finally:
+        if diffs is not None:
+            diffs.close()  # after a failure, git's diffs stop now instead of running on
+
+
+def _derive_and_write(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    opts: Options,
+    refs: Refs,
+    signature: dict[str, Any],
+    progress: Progress | None,
+    started: float,
+    report: ImportReport,
+    key: str,
+    diffs: Diffs | None,
+) -> ImportReport:
     commits = {
         c.sha: c
         for c in read_log(
