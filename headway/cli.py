@@ -496,50 +496,36 @@ def _list(
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows.")]
 
 
-@list_app.command("deployments")
-def list_deployments(
-    service: ServiceOpt = None,
-    team: TeamOpt = None,
-    context: ContextOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    definition: DefinitionOpt = None,
-    fmt: FormatOpt = Format.table,
-    limit: LimitOpt = None,
-) -> None:
-    """Deployments counted by the definition: failed or not, why (rule and evidence), when
-    recovered, the changes each shipped first, and whether it was rework."""
-    _list("deployments", service, team, context, since, until, definition, fmt, limit)
+_LISTS = {
+    "deployments": "Deployments counted by the definition: failed or not, why (rule and evidence), "
+    "when recovered, the changes each shipped first, and whether it was rework.",
+    "changes": "Changes merged in the period: the deployment that shipped each, when, and its "
+    "lead time.",
+    "incidents": "Incidents opened in the period: the deployment each is attributed to, and the "
+    "rule.",
+}
 
 
-@list_app.command("changes")
-def list_changes(
-    service: ServiceOpt = None,
-    team: TeamOpt = None,
-    context: ContextOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    definition: DefinitionOpt = None,
-    fmt: FormatOpt = Format.table,
-    limit: LimitOpt = None,
-) -> None:
-    """Changes merged in the period: the deployment that shipped each, when, and its lead time."""
-    _list("changes", service, team, context, since, until, definition, fmt, limit)
+def _list_command(kind: str) -> None:
+    """`headway list KIND`: the three listings take the same options."""
+
+    def command(
+        service: ServiceOpt = None,
+        team: TeamOpt = None,
+        context: ContextOpt = None,
+        since: SinceOpt = None,
+        until: UntilOpt = None,
+        definition: DefinitionOpt = None,
+        fmt: FormatOpt = Format.table,
+        limit: LimitOpt = None,
+    ) -> None:
+        _list(kind, service, team, context, since, until, definition, fmt, limit)
+
+    list_app.command(kind, help=_LISTS[kind])(command)
 
 
-@list_app.command("incidents")
-def list_incidents(
-    service: ServiceOpt = None,
-    team: TeamOpt = None,
-    context: ContextOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    definition: DefinitionOpt = None,
-    fmt: FormatOpt = Format.table,
-    limit: LimitOpt = None,
-) -> None:
-    """Incidents opened in the period: the deployment each is attributed to, and the rule."""
-    _list("incidents", service, team, context, since, until, definition, fmt, limit)
+for _kind in _LISTS:
+    _list_command(_kind)
 
 
 # -- definitions -----------------------------------------------------------------------------
