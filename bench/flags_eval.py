@@ -50,7 +50,9 @@ EXPECTED_ON = {"simple": (1.0, 1.0), "split": (0.20, 0.30), "rule": (0.20, 0.30)
 # --- Headway -------------------------------------------------------------------------------------
 
 
-def _headway_client(scenario: str) -> Any:
+def _headway_client(scenario: str, telemetry: bool = False) -> Any:
+    import httpx
+
     from headway.sdk import Client
 
     weights = {
@@ -81,14 +83,32 @@ def _headway_client(scenario: str) -> Any:
         "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
         "environments": {"production": env},
     }
+    bootstrap = {"format": 1, "environment": "production", "flags": [flag], "segments": []}
+    if not telemetry:
+        return Client(offline=True, bootstrap=bootstrap)
+    # An online client (exposure counts and served variants recorded for sending) whose server
+    # does not answer, so that it keeps serving its bootstrap: still no network in the loop.
     return Client(
-        offline=True,
-        bootstrap={"format": 1, "environment": "production", "flags": [flag], "segments": []},
+        "http://headway.invalid",
+        "hws_bench",
+        bootstrap=bootstrap,
+        stream=False,
+        poll_interval=3600,
+        flush_interval=0,
+        transport=httpx.MockTransport(lambda request: httpx.Response(503)),
     )
 
 
 def headway(scenario: str) -> Eval:
     boolean = _headway_client(scenario).boolean
+    return lambda ctx: boolean("f", False, ctx)
+
+
+def headway_telemetry(scenario: str) -> Eval:
+    """Headway's SDK as an online client evaluates: each call also counts its exposure and
+    remembers the variant served for `track()`. Not counted in the comparison with peers, which
+    are all measured offline with their own telemetry off."""
+    boolean = _headway_client(scenario, telemetry=True).boolean
     return lambda ctx: boolean("f", False, ctx)
 
 
@@ -324,6 +344,7 @@ def openfeature_in_memory(scenario: str, via_api: bool = False) -> Eval:
 
 SDKS: dict[str, Callable[[str], Eval]] = {
     "headway": headway,
+    "headway-telemetry": headway_telemetry,
     "headway-evaluator": headway_evaluator,
     "growthbook": growthbook,
     "flagsmith-engine": flagsmith,
@@ -334,7 +355,7 @@ SDKS: dict[str, Callable[[str], Eval]] = {
     "headway-via-openfeature": headway_openfeature,
     "in-memory-via-openfeature": lambda s: openfeature_in_memory(s, via_api=True),
 }
-OURS = {"headway", "headway-evaluator", "headway-via-openfeature"}
+OURS = {"headway", "headway-telemetry", "headway-evaluator", "headway-via-openfeature"}
 
 
 # --- measurement ---------------------------------------------------------------------------------

@@ -267,8 +267,10 @@ class Client:
             table: dict[str, _Entry] = {}
             served = self._served
             for key, flag in snapshot.definitions.items():
-                counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
-                recorder = Recorder(counters, served.current, served.admit)
+                recorder = None
+                if self._send_exposures:  # a client that sends nothing records nothing
+                    counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
+                    recorder = Recorder(counters, served.current, served.admit)
                 compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
                 table[key] = (compiled.evaluate, compiled.type)
             typed = {kind: {k: e for k, (e, t) in table.items() if t == kind} for kind in _KINDS}
@@ -363,7 +365,9 @@ class Client:
 
         It is attributed, for every flag, to the variant that `context`'s targeting key was
         last served by this client, and sent aggregated on the next flush. `value` defaults to
-        1 (an event). Returns how many flags it was attributed to; never raises.
+        1 (an event). Returns how many flags it was attributed to; never raises. A client
+        that sends no telemetry (`offline=True` or `send_exposures=False`) neither counts
+        exposures nor remembers what it served, so there it always returns 0.
         """
         if not isinstance(name, str) or not METRIC_NAME.match(name):
             self.last_error = f"track(): {name!r} is not a metric name (letters, digits, _ . -)"

@@ -36,10 +36,16 @@ def stored(live: Live) -> dict[tuple[str, str], tuple[float, float, float]]:
     return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
-def _offline(served_capacity: int, *flags: tuple[str, str]) -> Client:
-    """An offline client whose flags each serve one variant to everyone."""
+def _unreachable(served_capacity: int, *flags: tuple[str, str]) -> Client:
+    """A client whose server does not answer (it serves its bootstrap), whose flags each serve
+    one variant to everyone."""
     return Client(
-        offline=True,
+        "http://headway.invalid",
+        "hws_test",
+        stream=False,
+        poll_interval=3600,
+        flush_interval=0,
+        transport=httpx.MockTransport(lambda request: httpx.Response(503)),
         served_capacity=served_capacity,
         bootstrap={
             "format": 1,
@@ -65,7 +71,7 @@ def _offline(served_capacity: int, *flags: tuple[str, str]) -> Client:
 
 def test_served_variants_keep_a_bounded_number_of_users() -> None:
     # Given room for 4 users: two generations of 2
-    client = _offline(4, ("f", "on"), ("g", "off"))
+    client = _unreachable(4, ("f", "on"), ("g", "off"))
 
     def attributed(user: str) -> int:
         return client.track("clicks", context={"targetingKey": user})
@@ -82,6 +88,31 @@ def test_served_variants_keep_a_bounded_number_of_users() -> None:
     client.boolean("g", True, {})
     client.boolean("g", True, {"targetingKey": 7})
     assert attributed("7") == 0
+
+
+def test_a_client_that_sends_nothing_records_nothing() -> None:
+    # Given the same flag offline, with telemetry off, and online with telemetry
+    bootstrap = _unreachable(4, ("f", "on")).snapshot
+    assert bootstrap is not None
+    offline = Client(offline=True, bootstrap=bootstrap.body)
+    silent = Client(
+        "http://headway.invalid",
+        "hws_test",
+        bootstrap=bootstrap.body,
+        stream=False,
+        poll_interval=3600,
+        send_exposures=False,
+        transport=httpx.MockTransport(lambda request: httpx.Response(503)),
+    )
+    sending = _unreachable(4, ("f", "on"))
+    for client in (offline, silent, sending):
+        assert client.boolean("f", False, {"targetingKey": "a"}) is True
+    # Then only the client that sends telemetry attributes a tracked metric to what it served
+    assert offline.track("clicks", context={"targetingKey": "a"}) == 0
+    assert silent.track("clicks", context={"targetingKey": "a"}) == 0
+    assert sending.track("clicks", context={"targetingKey": "a"}) == 1
+    for client in (offline, silent, sending):
+        client.close()
 
 
 def test_served_variants_rotate_in_place() -> None:
