@@ -26,6 +26,7 @@ import orjson
 from headway import linking
 from headway.config import Settings
 from headway.model import RECORD_TYPES, RawEvent, Service
+from headway.sources import pull_requests
 from headway.sources.mapping import (
     GIT,
     Derivation,
@@ -209,6 +210,9 @@ def apply(
     }
     with store.transaction():
         _keep_earliest(store, records)
+        changes = [r for (table, _), r in records.items() if table == "changes"]
+        for change_id, change in pull_requests.keep_git_facts(store, changes).items():
+            records[("changes", change_id)] = change
         services = _services(store, mapping, touched)
         store.write(
             [*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived]
@@ -482,14 +486,20 @@ def reprocess(
             if table not in RECORD_TABLES:
                 continue
             result.removed += store.count(table)
-            # Direct commits carry the id `headway import git` gives them (`git:…`), and that
-            # import adds what no push says (the deployment that shipped it, the size). Those
-            # are re-derived over themselves, which moves them under a new mapping without
-            # dropping what the import knew.
+            # Direct commits carry the id `headway import git` gives them (`git:…`), and pull
+            # requests it imported name the release that shipped them (`deployment_ref`
+            # `git:…`); that import adds what no webhook says (the release, the size, the first
+            # commit). Those are re-derived over themselves, which moves them under a new
+            # mapping without dropping what the import knew.
+            imported = (
+                " AND (deployment_ref IS NULL OR deployment_ref NOT LIKE 'git:%')"
+                if table == "changes"
+                else ""
+            )
             store.execute(
                 f"DELETE FROM {table} WHERE id IN "
                 "(SELECT record_id FROM derived_records WHERE record_table = ?) "
-                "AND id NOT LIKE 'git:%'",
+                f"AND id NOT LIKE 'git:%'{imported}",
                 [table],
             )
             result.removed -= store.count(table)

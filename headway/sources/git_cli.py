@@ -12,6 +12,7 @@ import typer
 
 from headway.ingest import ingest
 from headway.sources.git import GitError, Options, TagRule, import_repository, repository_name
+from headway.sources.git.host import resolve_host
 
 
 def register(import_app: typer.Typer) -> None:
@@ -58,6 +59,15 @@ def import_git(
             "--no-deployments", help="Import changes only (the repository has no release tags)."
         ),
     ] = False,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Where pull requests are hosted, so they are one change with what webhooks "
+            "send: github:OWNER/NAME, gitlab:GROUP/PROJECT, or none (named by merge commit). "
+            "Default: the origin remote when it is on github.com or gitlab.com.",
+        ),
+    ] = None,
 ) -> None:
     """Import changes, release deployments, failures and recoveries from git history.
 
@@ -66,6 +76,8 @@ def import_git(
     matching --deploy-tags is a deployment at the tag's time, shipping the changes it is the
     first tag to contain. A deployment whose change is later reverted failed; the first
     release shipping the revert recovered it. Re-running imports only what is new.
+    A pull request gets the id its host's webhooks give it (see --host), so a repository
+    fed both ways counts it once.
     """
     from rich.progress import (
         BarColumn,
@@ -81,6 +93,10 @@ def import_git(
     from headway.output import console
 
     settings = get_settings()
+    try:
+        hosted = resolve_host(path, host)
+    except GitError as error:
+        fail(str(error))
     opts = Options(
         service=service,
         repository=repository or repository_name(path),
@@ -88,6 +104,7 @@ def import_git(
         environment=environment,
         tags=TagRule(deploy_tags, prereleases),
         deployments=not no_deployments,
+        host=hosted,
     )
     with (
         Bar(

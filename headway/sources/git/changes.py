@@ -64,13 +64,16 @@ def owners(
 @dataclass(slots=True)
 class ChangeInfo:
     """A main-line commit as a change: its pull request, who and when it started, and the
-    release that first shipped it (None: no release contains it yet)."""
+    release that first shipped it (None: no release contains it yet). `request` is set on the
+    first change carrying its pull request number (a backport carrying it again is a change of
+    its own): that change is the pull request the host knows."""
 
     number: int | None
     title: str
     author: str
     first: int
     deployment: str | None
+    request: int | None = None
 
 
 def main_line_changes(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from headway.model import Change, Deployment, Service, record_id
+from headway.model import Change, Deployment, Service
 from headway.sources.git.changes import ChangeInfo, main_line, main_line_changes, owners
 from headway.sources.git.diffs import Sizes
 from headway.sources.git.history import Commit, Refs
 from headway.sources.git.options import Options, release_tags
 from headway.sources.git.records import (
-    SOURCE,
+    change_id,
     change_record,
     deployment_id,
     deployment_record,
@@ -30,7 +30,8 @@ class Derived:
     failed: dict[str, str]  # failed deployment id -> id of the revert that shows it
     undeployed: int
     main_line: list[str]  # the main-line commits: those whose diff is a change's size
-    found: dict[str, tuple[Commit, ChangeInfo, str | None]]  # change -> (commit, what, reverts)
+    # change -> (commit, what it is, id of the change it reverts)
+    found: dict[str, tuple[Commit, ChangeInfo, str | None]]
 
     def changes(self, sizes: Iterable[Sizes] = ()) -> Iterator[Change]:
         """Every change record, each built as soon as a block of `sizes` holds its size (so
@@ -71,6 +72,9 @@ def derive(
             stack.extend(commits[c].parents)
 
     changes, by_number = main_line_changes(commits, mainline, members, first_tag)
+    for number, sha in by_number.items():
+        changes[sha].request = number
+    ids = {sha: change_id(opts, sha, info.request) for sha, info in changes.items()}
 
     def change_of(sha: str) -> str | None:
         main = owner.get(sha)
@@ -93,8 +97,11 @@ def derive(
         opts,
         Service(name=opts.service, team=opts.team, repository=repo),
         [deployment_record(opts, t, recovers.get(deployment_id(repo, t))) for t in tags],
-        {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
+        {dep: ids[sha] for dep, sha in failed.items()},
         sum(1 for c in changes.values() if c.deployment is None),
         mainline,
-        {sha: (commits[sha], info, reverts.get(sha)) for sha, info in changes.items()},
+        {
+            sha: (commits[sha], info, ids[t] if (t := reverts.get(sha)) else None)
+            for sha, info in changes.items()
+        },
     )

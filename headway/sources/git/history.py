@@ -220,6 +220,12 @@ def resolve_commit(path: Path, prefix: str) -> str | None:
     return found.strip() or None
 
 
+def remote_url(path: Path, remote: str = "origin") -> str | None:
+    """The URL of a remote; None when the repository has no such remote."""
+    found = _git(path, "config", "--get", f"remote.{remote}.url", check=False)
+    return found.strip() or None
+
+
 def is_ancestor(path: Path, old: str, new: str) -> bool:
     """Whether `old` is `new` or one of its ancestors (False when either is unknown)."""
     done = subprocess.run(

@@ -20,7 +20,7 @@ from typing import Any
 
 from headway.config import Settings
 from headway.ingest import ingest
-from headway.model import Change, Deployment, Service, record_id
+from headway.model import Change, Deployment, Service
 from headway.sources.git.derivation import derive
 from headway.sources.git.diffs import Diffs, Sizes, main_line_walks, read_sizes
 from headway.sources.git.history import (
@@ -31,11 +31,13 @@ from headway.sources.git.history import (
     read_log,
     read_refs,
 )
+from headway.sources.git.hosted import check_service, rename_stored
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.options import Options, release_tags
-from headway.sources.git.records import SOURCE, undeployed_ref
+from headway.sources.git.records import SOURCE, change_key, undeployed_ref
 from headway.sources.git.releases import select_tags
-from headway.sources.git.stored import StoredImport, like_prefix
+from headway.sources.git.stored import StoredImport, Written, imported_changes, written
+from headway.sources.pull_requests import merged_with_stored
 from headway.store import Store
 
 Progress = Callable[[str, int, int | None], None]
@@ -66,7 +68,7 @@ def _state_key(repository: str, service: str) -> str:
 
 
 def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
-    return {
+    signature: dict[str, Any] = {
         "pattern": opts.tags.pattern,
         "prereleases": opts.tags.prereleases,
         "team": opts.team,
@@ -74,6 +76,9 @@ def _signature(opts: Options, branch: str | None) -> dict[str, Any]:
         "deployments": opts.deployments,
         "branch": branch,
     }
+    if opts.host is not None:  # (imports before hosts were known are imports without one)
+        signature["host"] = str(opts.host)
+    return signature
 
 
 def import_repository(
@@ -117,6 +122,7 @@ def _import(
     refs = read_refs(path, branch)
     if opts.deployments:
         select_tags(refs.tags, opts.tags)  # fail on a pattern that matches nothing, first
+    check_service(store, opts)
     key = _state_key(opts.repository, opts.service)
     rows = store.query("SELECT value FROM settings WHERE key = ?", [key])
     state = json.loads(rows[0][0]) if rows else None
@@ -132,7 +138,9 @@ def _import(
             return _import_new(store, settings, path, opts, refs, state, report, progress, started)
         except NeedsFullImport:
             pass  # derive everything again; still only changed records are written
-    return _import_all(store, settings, path, opts, refs, signature, incremental, progress, started)
+    # With another host only the pull requests' names change: their sizes are stored.
+    sized = state is not None and {**state["options"], "host": 0} == {**signature, "host": 0}
+    return _import_all(store, settings, path, opts, refs, signature, sized, progress, started)
 
 
 def _import_all(
@@ -196,25 +204,6 @@ def _derive_and_write(
         progress("Deriving changes and releases", 0, None)
     derived = derive(commits, refs, opts)
     del commits  # what the records need, `derived` holds
-
-    existing_changes = {
-        r[0]: (r[1], r[2], bool(r[3]))
-        for r in store.query(
-            "SELECT id, deployment_ref, reverts, is_revert FROM changes "
-            "WHERE source = ? AND service = ? AND repository = ?",
-            [SOURCE, opts.service, opts.repository],
-        )
-    }
-    prefix = record_id(SOURCE, f"{opts.repository}/tag/")
-    existing_deps = {
-        r[0]: r[1]
-        for r in store.query(
-            "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? AND id LIKE ?",
-            [SOURCE, opts.service, like_prefix(prefix)],
-        )
-        if r[0].startswith(prefix)
-    }
-    stale = sorted(set(existing_deps) - {d.id for d in derived.deployments})
     report.changes, report.deployments = len(derived.found), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
 
@@ -228,27 +217,39 @@ def _derive_and_write(
         if progress:
             progress("Writing", 0, None)
 
-    def records() -> Iterator[Service | Deployment | Change]:
+    def records(before: Written) -> Iterator[Service | Deployment | Change]:
         yield derived.service
         for d in derived.deployments:
-            if d.id not in existing_deps or existing_deps[d.id] != d.recovers:
+            if d.id not in before.deployments or before.deployments[d.id] != d.recovers:
                 yield d
-        unsized = []
+        unsized, reported = [], []
         for c in derived.changes(sizes()):
-            stored = existing_changes.get(c.id)
-            if stored == (c.deployment_ref, c.reverts, c.is_revert):
+            if before.holds(c):
                 continue  # written before, and nothing about it moved
-            if stored is None and c.files is None:
+            if c.id not in before.changes and c.files is None:
                 unsized.append(c)  # this derivation follows an earlier import, or a walk missed it
+            elif c.id in before.requests:
+                reported.append(c)
             else:
                 yield c
-        yield from _with_sizes(path, unsized)
+        for c in _with_sizes(path, unsized):
+            if c.id in before.requests:
+                reported.append(c)
+            else:
+                yield c
+        yield from merged_with_stored(store, reported)  # combined with what webhooks said
 
     with store.transaction():
+        keys = {
+            sha: change_key(opts, sha, found[1].request) for sha, found in derived.found.items()
+        }
+        rename_stored(store, opts, keys)  # pull requests an earlier import named otherwise
+        before = written(store, opts)
+        stale = sorted(set(before.deployments) - {d.id for d in derived.deployments})
         for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
             store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
         # Written in chunks as the records are built: the store takes them while git diffs.
-        result = ingest(store, settings, records(), chunk=10_000)
+        result = ingest(store, settings, records(before), chunk=10_000)
         _remember(store, key, refs, signature, path)
     report.removed = len(stale)
     report.written = dict(result.new)
@@ -308,22 +309,27 @@ def _import_new(
         progress("Deriving changes and releases", 0, None)
     delta = derive_since(commits, refs, opts, previous)
     added = _with_sizes(path, delta.added)
+    # Pull requests webhooks reported too are combined with what they said.
+    hosted = [c for c in [*added, *delta.relinked] if c.source != SOURCE]
+    unhosted = [c for c in [*added, *delta.relinked] if c.source == SOURCE]
     if progress:
         progress("Writing", 0, None)
     with store.transaction():
         for dep_id in delta.cleared:  # a new, earlier release now ships the recovering revert
             store.execute("UPDATE deployments SET recovers = NULL WHERE id = ?", [dep_id])
         result = ingest(
-            store, settings, [delta.service, *delta.deployments, *added, *delta.relinked]
+            store,
+            settings,
+            [delta.service, *delta.deployments, *unhosted, *merged_with_stored(store, hosted)],
         )
         _remember(store, _state_key(opts.repository, opts.service), refs, state["options"], path)
-    where = [SOURCE, opts.service, opts.repository]
+    where, params = imported_changes(opts)
     report.changes, report.undeployed = (
         int(n)
         for n in store.query(
             "SELECT count(*), count(*) FILTER (WHERE deployment_ref = ?) FROM changes "
-            "WHERE source = ? AND service = ? AND repository = ?",
-            [undeployed_ref(opts.repository), *where],
+            f"WHERE {where}",
+            [undeployed_ref(opts.repository), *params],
         )[0]
     )
     report.commits = len(commits)

@@ -6,12 +6,13 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from headway.model import Change, Deployment, Service, record_id
+from headway.model import Change, Deployment, Service
 from headway.sources.git.changes import main_line, main_line_changes, owners
 from headway.sources.git.history import Commit, Refs, Tag
 from headway.sources.git.options import Options, release_tags
 from headway.sources.git.records import (
     SOURCE,
+    change_id,
     change_record,
     deployment_id,
     deployment_record,
@@ -32,6 +33,7 @@ class NeedsFullImport(Exception):
 class Stored:
     """A change an earlier import wrote, as far as linking new history to it needs."""
 
+    id: str
     sha: str
     deployment: str | None  # id of the deployment shipping it, None when none does yet
     reverts: str | None  # sha of the change it reverts
@@ -53,7 +55,7 @@ class Previous(Protocol):
         ...
 
     def first_with_number(self, number: int) -> str | None:
-        """The stored change with pull request `number` (the first merged)."""
+        """The commit of the stored change with pull request `number` (the first merged)."""
         ...
 
     def resolve(self, prefix: str) -> str | None:
@@ -119,6 +121,16 @@ def derive_since(
                 shipped.setdefault(sha, dep_id)
     stored = previous.changes([s for s in shipped if s not in commits])
     changes, by_number = main_line_changes(commits, mainline, members, shipped)
+    if opts.host is not None:  # a number an earlier change carries is that change's request
+        for number, sha in by_number.items():
+            if previous.first_with_number(number) is None:
+                changes[sha].request = number
+    ids = {sha: change_id(opts, sha, info.request) for sha, info in changes.items()}
+
+    def id_of(sha: str) -> str:  # of a new change, or a stored one
+        if sha in ids:
+            return ids[sha]
+        return (known.get(sha) or previous.changes([sha])[sha]).id
 
     def change_of(sha: str) -> str | None:
         if sha in commits:
@@ -163,22 +175,30 @@ def derive_since(
     return Delta(
         Service(name=opts.service, team=opts.team, repository=repo),
         [
-            change_record(opts, commits[s], info, reverts.get(s), nowhere, None)
+            change_record(
+                opts, commits[s], info, id_of(t) if (t := reverts.get(s)) else None, nowhere, None
+            )
             for s, info in changes.items()
         ],
         [
-            Change(
-                source=SOURCE,
-                source_id=f"{repo}/{sha}",
-                service=opts.service,
-                repository=repo,
-                is_revert=change.reverts is not None,
-                deployment_ref=shipped[sha],
-            )
+            _relinked(opts, change, shipped[sha])
             for sha, change in stored.items()
             if change.deployment != shipped[sha]
         ],
         deployments,
         cleared,
-        {dep: record_id(SOURCE, f"{repo}/{sha}") for dep, sha in failed.items()},
+        {dep: id_of(sha) for dep, sha in failed.items()},
+    )
+
+
+def _relinked(opts: Options, change: Stored, deployment: str) -> Change:
+    """A stored change, as far as a new release shipping it changes it."""
+    source, _, source_id = change.id.partition(":")
+    return Change(
+        source=source,
+        source_id=source_id,
+        service=opts.service,
+        repository=opts.host.repository if opts.host and source != SOURCE else opts.repository,
+        is_revert=change.reverts is not None,
+        deployment_ref=deployment,
     )

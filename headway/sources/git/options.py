@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from headway.sources.git.history import Refs, Tag
+from headway.sources.git.host import Host
 from headway.sources.git.releases import TagRule, select_tags
 
 
@@ -16,6 +17,7 @@ class Options:
     environment: str = "production"
     tags: TagRule = field(default_factory=TagRule)
     deployments: bool = True
+    host: Host | None = None  # names pull requests as its webhooks do; None: by merge commit
 
 
 def release_tags(refs: Refs, opts: Options) -> list[Tag]:

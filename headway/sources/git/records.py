@@ -40,6 +40,19 @@ def deployment_record(opts: Options, tag: Tag, recovers: str | None) -> Deployme
     )
 
 
+def change_key(opts: Options, sha: str, request: int | None) -> tuple[str, str, str]:
+    """(source, source_id, repository) of a change: pull request `request` named as the
+    host's webhooks name it, else the main-line commit (`git:<repository>/<sha>`)."""
+    if request is not None and opts.host is not None:
+        return opts.host.kind, opts.host.source_id(request), opts.host.repository
+    return SOURCE, f"{opts.repository}/{sha}", opts.repository
+
+
+def change_id(opts: Options, sha: str, request: int | None) -> str:
+    source, source_id, _ = change_key(opts, sha, request)
+    return record_id(source, source_id)
+
+
 def change_record(
     opts: Options,
     commit: Commit,
@@ -48,13 +61,14 @@ def change_record(
     nowhere: str,
     size: tuple[int, int, int] | None,
 ) -> Change:
-    repo = opts.repository
+    """The change a main-line commit is; `reverts` is the id of the change it reverts."""
+    source, source_id, repository = change_key(opts, commit.sha, info.request)
     files, additions, deletions = size or (None, None, None)
     return Change(
-        source=SOURCE,
-        source_id=f"{repo}/{commit.sha}",
+        source=source,
+        source_id=source_id,
         service=opts.service,
-        repository=repo,
+        repository=repository,
         author=info.author,
         number=info.number,
         title=info.title[:500],
@@ -65,6 +79,6 @@ def change_record(
         deletions=deletions,
         files=files,
         is_revert=reverts is not None,
-        reverts=record_id(SOURCE, f"{repo}/{reverts}") if reverts is not None else None,
+        reverts=reverts,
         deployment_ref=info.deployment or nowhere,
     )
