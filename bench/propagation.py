@@ -88,7 +88,7 @@ def worker(url: str, key: str, count: int, ready: Any, done: Any, results: Any) 
             enabled = new.flags["checkout"].evaluate({}).reason != "DISABLED"
             seen[i].append((time.time(), enabled))
 
-        client = Client(url, key, flush_interval=0, send_exposures=False, transport=transport)
+        client = Client(url, key, flush_interval=0, transport=transport)
         client.add_listener(record)
         clients.append(client)
     deadline = time.monotonic() + 60

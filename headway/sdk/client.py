@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from headway.flags.evaluate import (
     error_result,
 )
 from headway.flags.snapshot import Snapshot, build_snapshot
+from headway.sdk.stream import DirectStream, proxied
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
 
 __all__ = ["Client", "ConfigListener"]
@@ -46,6 +48,8 @@ log = logging.getLogger("headway.sdk")
 
 ConfigListener = Callable[[Snapshot | None, Snapshot], None]
 _EMPTY: Mapping[str, Any] = {}
+_USER_AGENT = "headway-python-sdk"
+_READ_TIMEOUT = 60.0  # the server pings every 15 s
 
 _KINDS = ("boolean", "string", "number", "json")
 _Evaluator = Callable[[Mapping[str, Any]], Evaluation]
@@ -135,7 +139,7 @@ class Client:
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._response: httpx.Response | None = None
+        self._interrupt: Callable[[], None] | None = None  # ends the open stream's read
         self._threads: list[threading.Thread] = []
         self.last_error: str | None = None
         self.connected = False  # True while the event stream is open
@@ -146,7 +150,7 @@ class Client:
             return
         self._http = httpx.Client(
             base_url=self._url,
-            headers={"Authorization": f"Bearer {self._key}", "User-Agent": "headway-python-sdk"},
+            headers={"Authorization": f"Bearer {self._key}", "User-Agent": _USER_AGENT},
             timeout=timeout,
             transport=transport,
         )
@@ -340,21 +344,52 @@ class Client:
         headers = {"Accept": "text/event-stream"}
         if self.etag:
             headers["Last-Event-ID"] = self.etag
-        timeout = httpx.Timeout(self._timeout, read=60.0)  # the server pings every 15 s
+        if self._transport is None and not proxied(self._url):
+            self._stream_direct(headers)
+        else:
+            self._stream_httpx(headers)
+
+    def _stream_direct(self, headers: dict[str, str]) -> None:
+        headers |= {"Authorization": f"Bearer {self._key}", "User-Agent": _USER_AGENT}
+        stream = DirectStream(
+            self._url,
+            "/sdk/stream",
+            headers,
+            connect_timeout=self._timeout,
+            read_timeout=_READ_TIMEOUT,
+        )
+        with stream:
+            status, text = stream.open()
+            if status in (401, 403):
+                raise PermissionError(f"the server refused the SDK key: {text}")
+            if status != 200:
+                raise ConnectionError(f"the event stream answered {status}: {text[:200]}")
+            self._follow(stream.chunks(), stream.interrupt)
+
+    def _stream_httpx(self, headers: dict[str, str]) -> None:
+        timeout = httpx.Timeout(self._timeout, read=_READ_TIMEOUT)
         with self._http.stream("GET", "/sdk/stream", headers=headers, timeout=timeout) as response:
             if response.status_code in (401, 403):
                 response.read()
                 raise PermissionError(f"the server refused the SDK key: {response.text}")
             response.raise_for_status()
-            self._response = response
-            self.connected = True
-            # Raw bytes, parsed here: no decoding to text and back, no line-by-line iterator
-            # (about 10 µs less per event, on the path every kill switch takes).
-            for event, data in _server_sent_events(response.iter_raw()):
+            network = response.extensions.get("network_stream")
+            sock = network.get_extra_info("socket") if network is not None else None
+            self._follow(response.iter_raw(), partial(_shut_down, sock))
+
+    def _follow(self, chunks: Iterator[bytes], interrupt: Callable[[], None]) -> None:
+        """Apply each configuration the open stream delivers, until it ends or `close()`."""
+        self._interrupt = interrupt
+        self.connected = True
+        try:
+            # Raw bytes, parsed here: no decoding to text and back, no line-by-line iterator.
+            for event, data in _server_sent_events(chunks):
                 if self._stop.is_set():
                     return
                 if event == b"config":
                     self._apply(build_snapshot(data))
+        finally:
+            self._interrupt = None
 
     # -- telemetry -----------------------------------------------------------------------------
 
@@ -479,14 +514,9 @@ class Client:
         self._stop.set()
         if self._offline:
             return
-        response = self._response
-        if response is not None:
-            # Wake the stream thread out of its blocking read by shutting the socket down.
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        interrupt = self._interrupt
+        if interrupt is not None:
+            interrupt()  # wakes the stream thread out of its blocking read
         self.flush()
         for thread in self._threads:
             thread.join(timeout=2)
@@ -525,6 +555,12 @@ def _server_sent_events(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]
                     event = line[6:].strip()
             if data:
                 yield event, b"\n".join(data)
+
+
+def _shut_down(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _load_bootstrap(source: str | Path | Mapping[str, Any] | bytes) -> Snapshot:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import pytest
 
 from headway.flags.snapshot import Snapshot, build_snapshot, config_document
 from headway.sdk import Client
+from headway.sdk.stream import DirectStream, proxied
 
 from .conftest import boolean_flag, eventually
 
@@ -62,3 +65,20 @@ def test_events_cut_anywhere_with_any_line_ending_are_applied_in_order() -> None
         assert client.evaluate("new-checkout").reason == "DISABLED"
     finally:
         client.close()
+
+
+def test_the_stream_goes_through_httpx_when_a_proxy_applies(monkeypatch: Any) -> None:
+    # Given a proxy for http in the environment, which httpx would honour
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "headway.local")
+    # Then a server behind it is streamed through httpx, and one excluded from it directly
+    assert proxied("http://headway.test:8000")
+    assert not proxied("http://headway.local:8000")
+    assert not proxied("https://headway.test")  # no proxy set for https
+    monkeypatch.delenv("HTTP_PROXY")
+    assert not proxied("http://headway.test:8000")
+
+
+def test_a_direct_stream_refuses_a_url_it_cannot_open() -> None:
+    with pytest.raises(ValueError, match="expected http"):
+        DirectStream("ftp://headway.test", "/sdk/stream", {}, connect_timeout=1, read_timeout=1)
