@@ -28,7 +28,9 @@ from typer.testing import CliRunner
 
 from headway import deliveries
 from headway.cli import app
-from headway.config import get_settings
+from headway.config import Settings, get_settings
+from headway.sources import github
+from headway.sources.git import Options, import_repository
 from headway.sources.git.history import GitError
 from headway.sources.git.host import Host, host_of_remote, parse_host
 from headway.sources.mapping import Mapping
@@ -107,17 +109,8 @@ def deliver(source: str, kind: str, body: dict[str, Any]) -> None:
 
 def github_pull_request(merge_sha: str) -> None:
     """The real deliveries of pull request #2: opened, reviewed, then merged at 16:00."""
-    deliver("github", "pull_request", payload("github/pull_request/opened.payload.json"))
-    deliver(
-        "github",
-        "pull_request_review",
-        payload("github/pull_request_review/submitted.payload.json"),
-    )
-    closed = payload("github/pull_request/closed.payload.json")
-    closed["pull_request"].update(
-        merged=True, merged_at="2019-05-15T16:00:00Z", merge_commit_sha=merge_sha
-    )
-    deliver("github", "pull_request", closed)
+    for kind, body in pull_request_deliveries(merge_sha):
+        deliver("github", kind, body)
 
 
 def changes() -> dict[str, tuple[Any, ...]]:
@@ -303,3 +296,67 @@ def test_webhooks_and_the_import_must_agree_on_the_service(hello: dict[str, Any]
     )
     assert "import with --service Hello-World" in message
     assert set(changes()) == {PR}  # nothing was written
+
+
+def test_both_engines_combine_a_new_pull_request_on_re_import(
+    hello: dict[str, Any], store: Store, engine_settings: Settings
+) -> None:
+    repo, sha = hello["repo"], hello["sha"]
+    opts = Options("Hello-World", "hello", host=Host("github", "Codertocat/Hello-World"))
+    # Given pull request #2 reported by webhooks, then imported
+    for kind, body in pull_request_deliveries(sha["m2"]):
+        deliver_to(store, engine_settings, kind, body)
+    import_repository(store, engine_settings, repo.path, opts)
+    # When pull request #3 is opened (May 16 11:00), reported, merged (12:00) and imported again
+    repo.git("checkout", "-q", "-b", "patch-2")
+    repo.commit("Fix typo", "2019-05-16T09:30:00+00:00")
+    repo.git("checkout", "-q", "main")
+    sha["m3"] = repo.merge(
+        "patch-2",
+        "Merge pull request #3 from Codertocat/patch-2\n\nFix a typo",
+        "2019-05-16T12:00:00+00:00",
+    )
+    opened3 = payload("github/pull_request/opened.payload.json")
+    opened3["number"] = opened3["pull_request"]["number"] = 3
+    opened3["pull_request"].update(title="Fix a typo", created_at="2019-05-16T11:00:00Z")
+    deliver_to(store, engine_settings, "pull_request", opened3)
+    import_repository(store, engine_settings, repo.path, opts)  # reads only the new commits
+    # Then each pull request is one change holding both sources' facts, on either engine
+    rows = store.query(f"SELECT {COLUMNS} FROM changes ORDER BY id")
+    assert [r[0] for r in rows] == [f"git:hello/{sha['c1']}", PR, f"{PR[:-1]}3"]
+    assert rows[1] == expected_pull_request(sha)
+    assert rows[2][3:12] == (
+        "Codertocat",
+        3,
+        "Fix a typo",
+        '["bug"]',
+        datetime(2019, 5, 16, 9, 30),  # git: the first commit
+        datetime(2019, 5, 16, 11, 0),  # the host: opened
+        None,  # not reviewed
+        datetime(2019, 5, 16, 12, 0),  # git: the merge commit
+        sha["m3"],
+    )
+    assert rows[2][-1] == "git:hello/undeployed"  # no release contains it yet
+
+
+def pull_request_deliveries(merge_sha: str) -> list[tuple[str, dict[str, Any]]]:
+    closed = payload("github/pull_request/closed.payload.json")
+    closed["pull_request"].update(
+        merged=True, merged_at="2019-05-15T16:00:00Z", merge_commit_sha=merge_sha
+    )
+    return [
+        ("pull_request", payload("github/pull_request/opened.payload.json")),
+        ("pull_request_review", payload("github/pull_request_review/submitted.payload.json")),
+        ("pull_request", closed),
+    ]
+
+
+def deliver_to(store: Store, settings: Settings, kind: str, body: dict[str, Any]) -> None:
+    received = datetime.now(UTC)
+    parsed = deliveries.interpret(
+        "github", kind, body, Mapping.from_settings(settings), received, 3600.0, github.parse
+    )
+    raw = deliveries.raw_event(
+        "github", str(uuid.uuid4()), kind, json.dumps(body), received, parsed
+    )
+    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
