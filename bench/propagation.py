@@ -76,11 +76,6 @@ def worker(url: str, key: str, count: int, ready: Any, done: Any, results: Any) 
 
     logging.disable(logging.WARNING)
     seen: list[list[tuple[float, bool]]] = [[] for _ in range(count)]
-    # One connection pool per process (building an httpx client per SDK costs ~50 ms of TLS
-    # setup, which would only slow the start); every SDK still holds its own stream.
-    transport = httpx.HTTPTransport(
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    )
     clients = []
     for i in range(count):
 
@@ -88,7 +83,7 @@ def worker(url: str, key: str, count: int, ready: Any, done: Any, results: Any) 
             enabled = new.flags["checkout"].evaluate({}).reason != "DISABLED"
             seen[i].append((time.time(), enabled))
 
-        client = Client(url, key, flush_interval=0, transport=transport)
+        client = Client(url, key, flush_interval=0)
         client.add_listener(record)
         clients.append(client)
     deadline = time.monotonic() + 60

@@ -39,7 +39,7 @@ from headway.flags.evaluate import (
     error_result,
 )
 from headway.flags.snapshot import Snapshot, build_snapshot
-from headway.sdk.stream import DirectStream, proxied
+from headway.sdk.stream import DirectStream, proxied, tls_context
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
 
 __all__ = ["Client", "ConfigListener"]
@@ -150,6 +150,7 @@ class Client:
             return
         self._http = httpx.Client(
             base_url=self._url,
+            verify=tls_context(),
             headers={"Authorization": f"Bearer {self._key}", "User-Agent": _USER_AGENT},
             timeout=timeout,
             transport=transport,
