@@ -9,8 +9,10 @@ Scenarios (every SDK configured offline, from an in-memory document, no network)
 
 Each SDK evaluates the same stream of 1,000 distinct users round-robin. Latency per call is
 measured in batches of 100 calls (time.perf_counter_ns around the batch / 100), so the timer's
-own cost is spread thin; p50 and p99 are over batches. Measurements are interleaved in rounds
-(every SDK and scenario once per round) so that load from other processes falls on all alike.
+own cost is spread thin; p50 and p99 are over batches. Measurements are interleaved in many
+short rounds (every SDK and scenario once per round, about 25 ms each) so that load from other
+processes falls on all alike, and each ratio to a peer is the median of per-round ratios: the
+two were measured milliseconds apart, so a slow spell of the machine cancels out.
 Before timing, each SDK's answers are checked against the scenario's intent (share of users
 served `on`) so no SDK is timed doing something else.
 """
@@ -387,6 +389,15 @@ def summarise(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def paired_ratio(theirs: list[list[float]], ours: list[list[float]]) -> tuple[float, float, float]:
+    """Median, first and third quartile of the per-round ratios of p50s (theirs / ours)."""
+    ratios = sorted(
+        statistics.median(t) / statistics.median(o) for t, o in zip(theirs, ours, strict=True)
+    )
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios * 3)
+    return statistics.median(ratios), q1, q3
+
+
 def check(name: str, scenario: str, run: Eval) -> None:
     share = sum(run(u) for u in USERS) / len(USERS)
     lo, hi = EXPECTED_ON[scenario]
@@ -402,7 +413,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
+        default=40,
         help="interleaved rounds, so background load hits every SDK alike",
     )
     parser.add_argument("--only", nargs="*", default=list(SDKS), help="SDKs to run")
@@ -420,11 +431,12 @@ def main() -> None:
                 break
             check(name, scenario, run)
             runs[name, scenario] = run
-    samples: dict[tuple[str, str], list[float]] = {key: [] for key in runs}
+    rounds: dict[tuple[str, str], list[list[float]]] = {key: [] for key in runs}
     for _ in range(args.rounds):
         for key, run in runs.items():
-            measure(run, args.seconds / args.rounds, samples[key])
-    results = {key: summarise(values) for key, values in samples.items()}
+            rounds[key].append([])
+            measure(run, args.seconds / args.rounds, rounds[key][-1])
+    results = {key: summarise([x for r in values for x in r]) for key, values in rounds.items()}
 
     print(f"Python {sys.version.split()[0]}, ns per evaluation (lower is better)\n")
     header = f"{'sdk':<24}" + "".join(f"{s + ' p50':>12}{s + ' p99':>12}" for s in SCENARIOS)
@@ -440,13 +452,17 @@ def main() -> None:
         print(row)
     peers = [n for n in args.only if n not in OURS and (n, "simple") in results]
     if "headway" in args.only and peers:
-        print("\nHeadway p50 vs the fastest peer in the same run:")
+        print(
+            f"\nHeadway vs the fastest peer in the same run (median of {args.rounds} paired "
+            "rounds' p50 ratios, and its middle half):"
+        )
         for s in SCENARIOS:
             ours = results["headway", s][0]
             best = min(peers, key=lambda n: results[n, s][0])
+            ratio, q1, q3 = paired_ratio(rounds[best, s], rounds["headway", s])
             print(
                 f"  {s:<7} headway {ours:,.0f} ns; fastest peer {best} "
-                f"{results[best, s][0]:,.0f} ns; {results[best, s][0] / ours:.1f}x faster"
+                f"{results[best, s][0]:,.0f} ns; {ratio:.1f}x faster ({q1:.1f}-{q3:.1f}x)"
             )
         pair = ("headway-via-openfeature", "in-memory-via-openfeature")
         if all((n, "simple") in results for n in pair):
