@@ -35,9 +35,12 @@ from headway.flags.evaluate import (
     Evaluation,
     Reason,
     Recorder,
+    ValueEvaluator,
     compile_flag,
+    compile_value,
     error_result,
 )
+from headway.flags.model import Flag
 from headway.flags.snapshot import Snapshot, build_snapshot
 from headway.sdk.stream import DirectStream, proxied, tls_context
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
@@ -125,10 +128,10 @@ class Client:
         self._transport = transport
         self._table: dict[str, _Entry] = {}
         # The typed getters' own tables: a flag of another type is simply absent from them.
-        self._booleans: dict[str, _Evaluator] = {}
-        self._strings: dict[str, _Evaluator] = {}
-        self._numbers: dict[str, _Evaluator] = {}
-        self._jsons: dict[str, _Evaluator] = {}
+        self._booleans: dict[str, ValueEvaluator] = {}
+        self._strings: dict[str, ValueEvaluator] = {}
+        self._numbers: dict[str, ValueEvaluator] = {}
+        self._jsons: dict[str, ValueEvaluator] = {}
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
         self._unsent: dict[str, Any] | None = None
@@ -204,35 +207,20 @@ class Client:
             )
         return result
 
-    # The typed getters are the hot path: one lookup, one call.
+    # The typed getters are the hot path: one lookup, one call of an evaluator that returns the
+    # value itself (see `compile_value`); an unknown flag finds `_absent`, which returns default.
 
     def boolean(self, key: str, default: bool, context: Mapping[str, Any] = _EMPTY) -> bool:
-        evaluate = self._booleans.get(key)
-        if evaluate is None:
-            return default
-        result = evaluate(context)
-        return default if result.variant is None else result.value
+        return self._booleans.get(key, _absent)(context, default)  # type: ignore[no-any-return]
 
     def string(self, key: str, default: str, context: Mapping[str, Any] = _EMPTY) -> str:
-        evaluate = self._strings.get(key)
-        if evaluate is None:
-            return default
-        result = evaluate(context)
-        return default if result.variant is None else result.value
+        return self._strings.get(key, _absent)(context, default)  # type: ignore[no-any-return]
 
     def number(self, key: str, default: float, context: Mapping[str, Any] = _EMPTY) -> float:
-        evaluate = self._numbers.get(key)
-        if evaluate is None:
-            return default
-        result = evaluate(context)
-        return default if result.variant is None else result.value
+        return self._numbers.get(key, _absent)(context, default)  # type: ignore[no-any-return]
 
     def json(self, key: str, default: Any, context: Mapping[str, Any] = _EMPTY) -> Any:
-        evaluate = self._jsons.get(key)
-        if evaluate is None:
-            return default
-        result = evaluate(context)
-        return default if result.variant is None else result.value
+        return self._jsons.get(key, _absent)(context, default)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -270,6 +258,7 @@ class Client:
                 self._ready.set()
                 return False
             table: dict[str, _Entry] = {}
+            typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
             served = self._served
             for key, flag in snapshot.definitions.items():
                 recorder = None
@@ -278,7 +267,8 @@ class Client:
                     recorder = Recorder(counters, served.current, served.admit)
                 compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
                 table[key] = (compiled.evaluate, compiled.type)
-            typed = {kind: {k: e for k, (e, t) in table.items() if t == kind} for kind in _KINDS}
+                values = typed[flag.type]
+                values[key] = _on_first_use(values, key, flag, snapshot, recorder)
             # Reference swaps: each read sees one table old or new, never a mix.
             self._table = table
             self._booleans, self._strings = typed["boolean"], typed["string"]
@@ -556,6 +546,29 @@ def _server_sent_events(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]
                     event = line[6:].strip()
             if data:
                 yield event, b"\n".join(data)
+
+
+def _absent(context: Mapping[str, Any], default: Any) -> Any:
+    return default
+
+
+def _on_first_use(
+    table: dict[str, ValueEvaluator],
+    key: str,
+    flag: Flag,
+    snapshot: Snapshot,
+    recorder: Recorder | None,
+) -> ValueEvaluator:
+    """A typed getter's evaluator for `key`, compiled on its first call rather than with every
+    configuration: a change then costs each SDK one compile per flag, not two, and flags an
+    application never reads through a typed getter are never compiled for one."""
+
+    def first_call(context: Mapping[str, Any], default: Any) -> Any:
+        evaluator = compile_value(flag, snapshot.environment, snapshot.segments, recorder)
+        table[key] = evaluator  # later calls go straight to it
+        return evaluator(context, default)
+
+    return first_call
 
 
 def _shut_down(sock: socket.socket | None) -> None:

@@ -19,6 +19,7 @@ from headway.flags.evaluate import (
     _condition,
     _getter,
     compile_flag,
+    compile_value,
     evaluate,
     explain,
 )
@@ -471,6 +472,17 @@ def test_compiled_evaluation_agrees_with_the_plain_interpreter(flag: Flag, conte
     key = context.get("targetingKey")
     remembered = served.get(key, {}) if isinstance(key, str) else {}
     assert remembered == ({flag.key: expected[1]} if expected[1] and isinstance(key, str) else {})
+    # And the typed getters' evaluators return that variant's value, or the caller's default
+    # (a value no variant has) on error, and record the same
+    default = object()
+    want = default if expected[1] is None else expected[1] == "on"
+    assert compile_value(flag, "production", _SEGMENTS)(context, default) is want
+    served.clear()
+    assert compile_value(flag, "production", _SEGMENTS, recorder)(context, default) is want
+    assert {v: next(c) for v, c in counters.items()} == {
+        v: 1 + 2 * int(v == expected[1]) for v in ("on", "off")
+    }
+    assert (served.get(key, {}) if isinstance(key, str) else {}) == remembered
 
 
 def test_an_unencodable_subject_is_an_error_not_an_exception() -> None:
