@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.flags.evaluate import explain
-from headway.flags.hub import FlagHub, PgListener
+from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import ConfigError, Flag, Segment
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.tokens import Token, TokenService
@@ -44,7 +44,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener.start()
     app.state.flag_listener = listener
     try:
-        yield
+        with end_streams_on_exit_signals(hub):
+            yield
     finally:
         stop_listening()
         hub.close()

@@ -9,9 +9,14 @@ intermediate versions rather than falling behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
 
 import psycopg
 
@@ -19,7 +24,7 @@ from headway.flags.service import FlagService
 from headway.flags.snapshot import Snapshot, build_snapshot
 from headway.flags.store import NOTIFY_CHANNEL
 
-__all__ = ["FlagHub", "PgListener"]
+__all__ = ["FlagHub", "PgListener", "end_streams_on_exit_signals"]
 
 log = logging.getLogger("headway.flags.hub")
 
@@ -102,6 +107,46 @@ class FlagHub:
         if self._pinger is not None:
             self._pinger.cancel()
         self.wake()
+
+
+_EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def end_streams_on_exit_signals(hub: FlagHub) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM first end every SDK stream, then do what they did.
+
+    A server that stops gracefully waits for open responses to finish, and an event stream
+    never finishes by itself: with SDKs connected, `headway serve` would wait forever
+    ("Waiting for connections to close"). ASGI has no message for "the server is stopping"
+    that arrives before the connections close, so the handlers the server installed are
+    wrapped: ours closes the hub (on its event loop), then theirs runs. Signals reach only the
+    main thread; an app served from another thread (as in tests) is left as it is.
+    """
+    loop = hub._loop
+    if loop is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in _EXIT_SIGNALS}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(hub.close)
+        handler = previous[sig]
+        if callable(handler):
+            handler(sig, frame)
+        elif handler == signal.SIG_DFL:  # no handler before ours: the signal's default action
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+
+    for exit_signal in _EXIT_SIGNALS:
+        signal.signal(exit_signal, handle)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if signal.getsignal(number) is handle:  # unless someone replaced ours since
+                signal.signal(number, handler)
 
 
 class PgListener:

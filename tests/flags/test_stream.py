@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
 from headway.api.stream import EventStream
 from headway.config import Settings
-from headway.flags.hub import FlagHub
+from headway.flags.hub import FlagHub, end_streams_on_exit_signals
 from headway.flags.service import FlagService
 from headway.store import open_store
 
@@ -110,3 +111,28 @@ def test_a_client_that_is_up_to_date_gets_no_config_on_connect(tmp_path: Path) -
         asyncio.run(scenario())
     finally:
         service.store.close()
+
+
+def test_an_exit_signal_ends_the_streams_then_reaches_the_previous_handler(
+    tmp_path: Path,
+) -> None:
+    # Given a hub on an event loop, and a handler for SIGTERM installed before it (the server's)
+    _, hub = _hub(tmp_path)
+    loop = asyncio.new_event_loop()
+    received: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda sig, frame: received.append(sig))
+    try:
+        hub.bind(loop)
+        with end_streams_on_exit_signals(hub):
+            # When SIGTERM arrives
+            signal.raise_signal(signal.SIGTERM)
+            loop.run_until_complete(asyncio.sleep(0))
+            # Then the hub is closed (every stream ends) and the server's handler still ran
+            assert hub.closed
+            assert received == [signal.SIGTERM]
+        # And afterwards the server's handler is back in place
+        signal.raise_signal(signal.SIGTERM)
+        assert received == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        loop.close()
