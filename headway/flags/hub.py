@@ -76,7 +76,7 @@ class FlagHub:
         with self._lock:
             for environment, old in list(self._snapshots.items()):
                 try:
-                    new = build_snapshot(self.service.config(environment))
+                    new = build_snapshot(self.service.config(environment), old)
                 except LookupError:
                     continue
                 if new.etag != old.etag:

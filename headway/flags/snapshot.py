@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import xxhash
@@ -54,6 +54,9 @@ class Snapshot:
     body: bytes  # canonical JSON, as served
     definitions: Mapping[str, Flag] = field(repr=False)
     segments: Mapping[str, Segment] = field(repr=False)
+    # Each flag's and segment's canonical JSON, to recognise what a change left alone.
+    flag_documents: Mapping[str, bytes] = field(repr=False, default_factory=dict)
+    segment_documents: Mapping[str, bytes] = field(repr=False, default_factory=dict)
 
     @cached_property
     def flags(self) -> Mapping[str, CompiledFlag]:
@@ -66,14 +69,62 @@ class Snapshot:
         }
 
 
-def build_snapshot(document: Mapping[str, Any] | bytes) -> Snapshot:
-    """Validate a config document; raises ValueError if it is not one."""
+def build_snapshot(
+    document: Mapping[str, Any] | bytes, previous: Snapshot | None = None
+) -> Snapshot:
+    """Validate a config document; raises ValueError if it is not one.
+
+    With `previous`, a flag or segment whose document is unchanged is not validated again: the
+    new snapshot holds the previous one's object for it (so `is` tells what a change touched).
+    """
     if isinstance(document, bytes | bytearray):
         document = orjson.loads(document)
     if not isinstance(document, Mapping) or document.get("format") != FORMAT:
         raise ValueError("not a Headway flag configuration (format 1)")
     environment = str(document["environment"])
-    segments = {s.key: s for s in (Segment.model_validate(d) for d in document.get("segments", []))}
-    definitions = {f.key: f for f in (Flag.model_validate(d) for d in document.get("flags", []))}
+    same_environment = previous is not None and previous.environment == environment
+    segments, segment_documents = _validated(
+        document.get("segments", []),
+        Segment,
+        previous.segments if same_environment and previous else {},
+        previous.segment_documents if same_environment and previous else {},
+    )
+    definitions, flag_documents = _validated(
+        document.get("flags", []),
+        Flag,
+        previous.definitions if same_environment and previous else {},
+        previous.flag_documents if same_environment and previous else {},
+    )
     body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return Snapshot(environment, etag_of(body), body, definitions, segments)
+    return Snapshot(
+        environment,
+        etag_of(body),
+        body,
+        definitions,
+        segments,
+        flag_documents,
+        segment_documents,
+    )
+
+
+M = TypeVar("M", Flag, Segment)
+
+
+def _validated(
+    documents: Any, model: type[M], known: Mapping[str, M], known_documents: Mapping[str, bytes]
+) -> tuple[dict[str, M], dict[str, bytes]]:
+    """Each document validated as `model`, keyed by its key, with its canonical bytes; one whose
+    bytes equal those a known object was made from is that object."""
+    objects: dict[str, M] = {}
+    canonical: dict[str, bytes] = {}
+    for doc in documents:
+        raw = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        key = doc.get("key") if isinstance(doc, Mapping) else None
+        reused = known.get(key) if isinstance(key, str) else None
+        if reused is not None and known_documents.get(reused.key) == raw:
+            obj = reused
+        else:
+            obj = model.model_validate(doc)
+        objects[obj.key] = obj
+        canonical[obj.key] = raw
+    return objects, canonical

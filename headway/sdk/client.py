@@ -40,7 +40,7 @@ from headway.flags.evaluate import (
     compile_value,
     error_result,
 )
-from headway.flags.model import Flag
+from headway.flags.model import Flag, Segment
 from headway.flags.snapshot import Snapshot, build_snapshot
 from headway.sdk.stream import DirectStream, proxied, tls_context
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
@@ -249,7 +249,7 @@ class Client:
 
     def load(self, document: Mapping[str, Any] | bytes) -> None:
         """Replace the configuration by hand (offline mode, tests)."""
-        self._apply(build_snapshot(document))
+        self._apply(build_snapshot(document, self._snapshot))
 
     def _apply(self, snapshot: Snapshot) -> bool:
         with self._lock:
@@ -260,7 +260,21 @@ class Client:
             table: dict[str, _Entry] = {}
             typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
             served = self._served
+            # A flag the change left alone keeps its evaluators (build_snapshot kept its object),
+            # unless a segment changed: a flag's evaluator holds the segments it refers to.
+            unchanged = old is not None and _same(old.segments, snapshot.segments)
+            previous = old.definitions if old is not None else {}
+            old_typed = {
+                "boolean": self._booleans,
+                "string": self._strings,
+                "number": self._numbers,
+                "json": self._jsons,
+            }
             for key, flag in snapshot.definitions.items():
+                if unchanged and previous.get(key) is flag and key in self._table:
+                    table[key] = self._table[key]
+                    typed[flag.type][key] = old_typed[flag.type][key]
+                    continue
                 recorder = None
                 if self._send_exposures:  # a client that sends nothing records nothing
                     counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
@@ -299,7 +313,7 @@ class Client:
         if response.status_code in (401, 403):
             raise PermissionError(f"the server refused the SDK key: {response.text}")
         response.raise_for_status()
-        return self._apply(build_snapshot(response.content))
+        return self._apply(build_snapshot(response.content, self._snapshot))
 
     def _sync_loop(self) -> None:
         backoff = 0.5
@@ -378,7 +392,7 @@ class Client:
                 if self._stop.is_set():
                     return
                 if event == b"config":
-                    self._apply(build_snapshot(data))
+                    self._apply(build_snapshot(data, self._snapshot))
         finally:
             self._interrupt = None
 
@@ -546,6 +560,10 @@ def _server_sent_events(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]
                     event = line[6:].strip()
             if data:
                 yield event, b"\n".join(data)
+
+
+def _same(a: Mapping[str, Segment], b: Mapping[str, Segment]) -> bool:
+    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
 
 
 def _absent(context: Mapping[str, Any], default: Any) -> Any:
