@@ -132,6 +132,7 @@ class Client:
         self._strings: dict[str, ValueEvaluator] = {}
         self._numbers: dict[str, ValueEvaluator] = {}
         self._jsons: dict[str, ValueEvaluator] = {}
+        self._typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
         self._unsent: dict[str, Any] | None = None
@@ -257,34 +258,9 @@ class Client:
             if old is not None and old.etag == snapshot.etag:
                 self._ready.set()
                 return False
-            table: dict[str, _Entry] = {}
-            typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
-            served = self._served
-            # A flag the change left alone keeps its evaluators (build_snapshot kept its object),
-            # unless a segment changed: a flag's evaluator holds the segments it refers to.
-            unchanged = old is not None and _same(old.segments, snapshot.segments)
-            previous = old.definitions if old is not None else {}
-            old_typed = {
-                "boolean": self._booleans,
-                "string": self._strings,
-                "number": self._numbers,
-                "json": self._jsons,
-            }
-            for key, flag in snapshot.definitions.items():
-                if unchanged and previous.get(key) is flag and key in self._table:
-                    table[key] = self._table[key]
-                    typed[flag.type][key] = old_typed[flag.type][key]
-                    continue
-                recorder = None
-                if self._send_exposures:  # a client that sends nothing records nothing
-                    counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
-                    recorder = Recorder(counters, served.current, served.admit)
-                compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
-                table[key] = (compiled.evaluate, compiled.type)
-                values = typed[flag.type]
-                values[key] = _on_first_use(values, key, flag, snapshot, recorder)
+            table, typed = self._compile(snapshot, old)
             # Reference swaps: each read sees one table old or new, never a mix.
-            self._table = table
+            self._table, self._typed = table, typed
             self._booleans, self._strings = typed["boolean"], typed["string"]
             self._numbers, self._jsons = typed["number"], typed["json"]
             self._snapshot = snapshot
@@ -295,6 +271,34 @@ class Client:
             except Exception:
                 log.exception("flag configuration listener failed")
         return True
+
+    def _compile(
+        self, snapshot: Snapshot, old: Snapshot | None
+    ) -> tuple[dict[str, _Entry], dict[str, dict[str, ValueEvaluator]]]:
+        """The evaluators of every flag: its full one, and its typed getter's by type."""
+        table: dict[str, _Entry] = {}
+        typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
+        # A flag the change left alone keeps its evaluators (build_snapshot kept its object),
+        # unless a segment changed: a flag's evaluator holds the segments it refers to.
+        keep = old.definitions if old is not None and _same(old.segments, snapshot.segments) else {}
+        served = self._served
+        for key, flag in snapshot.definitions.items():
+            if keep.get(key) is flag and key in self._table:
+                table[key] = self._table[key]
+                value = self._typed[flag.type][key]
+                if isinstance(value, _FirstUse):  # not compiled yet: compile into the new table
+                    value.table = typed[flag.type]
+                typed[flag.type][key] = value
+                continue
+            recorder = None
+            if self._send_exposures:  # a client that sends nothing records nothing
+                counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
+                recorder = Recorder(counters, served.current, served.admit)
+            compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
+            table[key] = (compiled.evaluate, compiled.type)
+            values = typed[flag.type]
+            values[key] = _FirstUse(values, key, flag, snapshot, recorder)
+        return table, typed
 
     # -- synchronisation -----------------------------------------------------------------------
 
@@ -570,23 +574,31 @@ def _absent(context: Mapping[str, Any], default: Any) -> Any:
     return default
 
 
-def _on_first_use(
-    table: dict[str, ValueEvaluator],
-    key: str,
-    flag: Flag,
-    snapshot: Snapshot,
-    recorder: Recorder | None,
-) -> ValueEvaluator:
-    """A typed getter's evaluator for `key`, compiled on its first call rather than with every
-    configuration: a change then costs each SDK one compile per flag, not two, and flags an
-    application never reads through a typed getter are never compiled for one."""
+class _FirstUse:
+    """A typed getter's evaluator for one flag, compiled on its first call rather than with
+    every configuration: a change then costs each SDK one compile per flag, not two, and flags
+    an application never reads through a typed getter are never compiled for one. The first
+    call puts the compiled evaluator in `table`, which a configuration that keeps the flag
+    points at its own new table."""
 
-    def first_call(context: Mapping[str, Any], default: Any) -> Any:
-        evaluator = compile_value(flag, snapshot.environment, snapshot.segments, recorder)
-        table[key] = evaluator  # later calls go straight to it
+    __slots__ = ("flag", "key", "recorder", "snapshot", "table")
+
+    def __init__(
+        self,
+        table: dict[str, ValueEvaluator],
+        key: str,
+        flag: Flag,
+        snapshot: Snapshot,
+        recorder: Recorder | None,
+    ) -> None:
+        self.table, self.key, self.flag = table, key, flag
+        self.snapshot, self.recorder = snapshot, recorder
+
+    def __call__(self, context: Mapping[str, Any], default: Any) -> Any:
+        snapshot = self.snapshot
+        evaluator = compile_value(self.flag, snapshot.environment, snapshot.segments, self.recorder)
+        self.table[self.key] = evaluator  # later calls go straight to it
         return evaluator(context, default)
-
-    return first_call
 
 
 def _shut_down(sock: socket.socket | None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from headway.flags.model import Segment
 from headway.flags.snapshot import build_snapshot, config_document
 from headway.sdk import Client
+from headway.sdk.client import _FirstUse
 
 from .conftest import boolean_flag, split
 
@@ -58,6 +59,12 @@ def test_an_sdk_recompiles_only_what_a_change_touched() -> None:
     assert client._table["a"][0] is not a
     assert client._table["b"][0] is b
     assert client._booleans["b"] is typed_b
+    # And a flag no typed getter had read yet is compiled once, on its first read, into the
+    # table the getters now use
+    client.load(_document(a={}, b={"default": split(50)}, c={}))
+    client.load(_document(a={"enabled": False}, b={"default": split(50)}, c={}))
+    assert client.boolean("c", False) is True
+    assert not isinstance(client._booleans["c"], _FirstUse)
     # When a segment changes, every flag is compiled again (evaluators hold their segments)
     document = _document(a={"rules": _beta_rule()}, b={"default": split(50)})
     client.load(document)
