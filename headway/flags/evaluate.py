@@ -285,7 +285,6 @@ def _subject(value: Any) -> str | None:
 _PRELUDE: Final[Mapping[str, Any]] = {
     "MISSING": _MISSING,
     "ABSENT": (_MISSING, None),
-    "BUCKETS": BUCKETS,
     "hash64": xxhash.xxh3_64_intdigest,
     "bisect": bisect_right,
     "number": _is_number,
@@ -407,7 +406,15 @@ def _split_source(
     values = flag.variant_values()
     ranges = split.allocation
     results = [Evaluation(flag.key, values[v], v, Reason.SPLIT, rule=rule) for _, _, v in ranges]
-    src.line(depth, f"b = hash64(s.encode(), {src.const(seed)}) % BUCKETS")
+    # BUCKETS is a fixed int, not configuration: as a literal it costs no name lookup.
+    bucket = f"hash64(s.encode(), {src.const(seed)}) % {int(BUCKETS)}"
+    if len(ranges) == 2:  # the usual rollout: one comparison, nothing to name
+        (_, end, _), _ = ranges
+        src.line(depth, f"if {bucket} < {src.const(end)}:")
+        src.serve(depth + 1, results[0])
+        src.serve(depth, results[1])
+        return
+    src.line(depth, f"b = {bucket}")
     if len(ranges) > _CHAIN:
         src.line(depth, f"i = bisect({src.const(tuple(start for start, _, _ in ranges))}, b) - 1")
         src.line(depth, f"r = {src.const(tuple(results))}[i]")
