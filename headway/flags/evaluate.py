@@ -429,6 +429,25 @@ def _split_source(
     src.serve(depth, results[-1])
 
 
+def _cost(cond: Condition) -> int:
+    """A rough rank of what testing `cond` costs. A rule's conditions are pure and never raise,
+    so their `and` gives the same verdict in any order; the compiled rule tests the cheap ones
+    first (an equality before a list, a regular expression or a segment last), keeping the
+    written order among equals."""
+    op = cond.operator
+    if op in ("eq", "neq", "exists", "not_exists"):
+        rank = 0
+    elif op in ("in", "not_in") or op in NUMERIC_OPERATORS:
+        rank = 1
+    elif op in SEGMENT_OPERATORS:
+        rank = 4
+    elif op in ("matches", *DATE_OPERATORS, *SEMVER_OPERATORS):
+        rank = 3
+    else:  # contains, starts_with, ends_with
+        rank = 2
+    return 2 * rank + ("." in cond.attribute)  # a nested attribute takes a few lookups more
+
+
 def _generate(
     flag: Flag,
     env: EnvironmentConfig,
@@ -449,7 +468,8 @@ def _generate(
         src.serve(2, Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED))
     else:
         for rule in env.rules:
-            test = " and ".join(_condition_source(src, c, segments) for c in rule.conditions)
+            conditions = sorted(rule.conditions, key=_cost)
+            test = " and ".join(_condition_source(src, c, segments) for c in conditions)
             if rule.serve.variant is not None:
                 src.line(2, f"if {test or 'True'}:")
                 v = rule.serve.variant
