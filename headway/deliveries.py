@@ -211,12 +211,14 @@ def apply(
     with store.transaction():
         _keep_earliest(store, records)
         changes = [r for (table, _), r in records.items() if table == "changes"]
-        for change_id, change in pull_requests.keep_git_facts(store, changes).items():
+        store.write(commits)  # (what a push listed tells which commits a rebase merge wrote)
+        rebased, replaced = pull_requests.rebase_merged(store, changes)
+        kept = pull_requests.keep_git_facts(store, [c for c in changes if c.id not in rebased])
+        for change_id, change in {**kept, **rebased}.items():
             records[("changes", change_id)] = change
         services = _services(store, mapping, touched)
-        store.write(
-            [*services, *(d.raw for d in deliveries), *records.values(), *commits, *derived]
-        )
+        store.write([*services, *(d.raw for d in deliveries), *records.values(), *derived])
+        pull_requests.replace_changes(store, replaced)
         _first_commits(store, repositories)
         _merged_by_request(store, merging)
         _reviews(store, reviewed)

@@ -10,19 +10,27 @@ Each field comes from the source that knows it best, in either order of arrival:
   opened, first reviewed and approved.
 
 A revert either one recognises is kept (`is_revert`; `reverts`, git's when both name one).
+
+A request merged by rebase (GitHub's "Rebase and merge", a GitLab fast-forward merge) leaves no
+merge commit and no number in its commits; webhooks name its last commit (`merge_sha`), and
+`rebased()` says which main-line commits just before it came with it, for the git import and
+webhooks alike (`git/rebased.py`, `rebase_merged()`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from datetime import UTC, datetime
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from headway.model import Change, columns, field_names
 from headway.store import Store
 
 GIT = "git"
+# One rebase writes all of a request's commits at once: GitHub's "Rebase and merge" gives each
+# the merge as committer time, GitLab's rebase its own. Direct commits seldom land this close.
+REBASE_WINDOW_S = 10
 GIT_FACTS = ("merged_at", "merge_sha", "additions", "deletions", "files", "deployment_ref")
 _IDENTITY = ("source", "source_id", "service", "repository")
 
@@ -101,12 +109,144 @@ def keep_git_facts(store: Store, changes: list[Change]) -> dict[str, Change]:
     }
 
 
+def rebased(
+    head_committed: float,
+    before: Iterable[tuple[str, float, bool]],
+    pushed: Collection[str],
+) -> list[str]:
+    """The commits a request merged by rebase brought before its last commit.
+
+    `before` walks the main line back from that commit, newest first, as (sha, committer time
+    in seconds, is a direct commit: one parent and no request number). A commit came with the
+    request when it is direct and a push whose head was the last commit listed it (`pushed`),
+    or it was committed within REBASE_WINDOW_S of the last one; the walk stops at the first
+    that did not (a merge, another request, an older direct commit)."""
+    taken = []
+    for sha, committed, direct in before:
+        if not direct or (sha not in pushed and head_committed - committed > REBASE_WINDOW_S):
+            break
+        taken.append(sha)
+    return taken
+
+
+def folded(request: Change, members: Iterable[Change]) -> Change:
+    """A request whose git facts are those of its rebased commits taken together: the earliest
+    commit starts it, and its size is theirs added up (a file two commits touch counts twice)."""
+    values = {name: getattr(request, name) for name in field_names(Change)}
+    for member in members:
+        if member.first_commit_at is not None and (
+            values["first_commit_at"] is None or member.first_commit_at < values["first_commit_at"]
+        ):
+            values["first_commit_at"] = member.first_commit_at
+        for name in ("additions", "deletions", "files"):
+            mine, theirs = values[name], getattr(member, name)
+            values[name] = None if mine is None or theirs is None else mine + theirs
+    return Change(**values)
+
+
+def rebase_merged(store: Store, changes: list[Change]) -> tuple[dict[str, Change], dict[str, str]]:
+    """Webhooks' merged requests whose commits `headway import git` stored as direct changes
+    (it ran before the webhook came): each request, combined with the git facts of those
+    commits, by id, and the direct changes it replaces (their id -> the request's id)."""
+    records: dict[str, Change] = {}
+    moves: dict[str, str] = {}
+    for change in changes:
+        if change.source == GIT or change.number is None or not change.merge_sha:
+            continue
+        last = _imported_direct(store, change.service, change.merge_sha)
+        if last is None or last.merged_at is None:
+            continue
+        pushed = {
+            r[0]
+            for r in store.query(
+                "SELECT sha FROM seen_commits WHERE repository = ? AND push_head = ?",
+                [change.repository, change.merge_sha],
+            )
+        }
+        near = _imported_before(store, change.service, last, pushed)
+        head = last.merged_at.timestamp()
+        taken = set(
+            rebased(
+                head,
+                (
+                    (c.merge_sha or "", c.merged_at.timestamp(), _direct(c))
+                    for c in near
+                    if c.merged_at is not None
+                ),
+                pushed,
+            )
+        )
+        members = [c for c in near if c.merge_sha in taken]
+        records[change.id] = from_host(folded(last, members), change)
+        for old in (last, *members):
+            moves[old.id] = change.id
+    return records, moves
+
+
+# Where other records name a change by its id.
+_REFERENCES = (("changes", "reverts"), ("approvals", "change_ref"), ("defects", "change_ref"))
+
+
+def replace_changes(store: Store, moves: dict[str, str]) -> None:
+    """Remove the changes `moves` names (old id -> id of the change that replaces it) and
+    point the changes, reviews and defects naming them at their replacement."""
+    olds = sorted(moves)
+    for i in range(0, len(olds), 500):
+        chunk = olds[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        store.execute(f"DELETE FROM changes WHERE id IN ({marks})", chunk)
+        for table, column in _REFERENCES:
+            for row_id, old in store.query(
+                f"SELECT id, {column} FROM {table} WHERE {column} IN ({marks})", chunk
+            ):
+                store.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moves[old], row_id])
+
+
+def _direct(change: Change) -> bool:
+    return change.source == GIT and change.number is None
+
+
+def _imported_direct(store: Store, service: str, sha: str) -> Change | None:
+    names = columns(Change)
+    rows = store.query(
+        f"SELECT {', '.join(names)} FROM changes WHERE service = ? AND source = ? "
+        "AND merge_sha = ? AND number IS NULL AND deployment_ref LIKE 'git:%'",
+        [service, GIT, sha],
+    )
+    return _change(dict(zip(names[1:], rows[0][1:], strict=True))) if rows else None
+
+
+def _imported_before(
+    store: Store, service: str, last: Change, pushed: Collection[str]
+) -> list[Change]:
+    """The changes imports stored in `service` that reached the main line just before `last`
+    (within the window, or as early as the earliest pushed commit), newest first."""
+    assert last.merged_at is not None
+    earliest = last.merged_at - timedelta(seconds=REBASE_WINDOW_S)
+    if pushed:
+        stored = read(store, {f"{GIT}:{last.repository}/{sha}" for sha in pushed})
+        earliest = min([earliest, *(c.merged_at for c in stored.values() if c.merged_at)])
+    names = columns(Change)
+    rows = store.query(
+        f"SELECT {', '.join(names)} FROM changes WHERE service = ? AND id <> ? "
+        "AND deployment_ref LIKE 'git:%' AND merged_at >= ? AND merged_at <= ? "
+        "ORDER BY merged_at DESC, id",
+        [service, last.id, earliest.replace(tzinfo=None), last.merged_at.replace(tzinfo=None)],
+    )
+    return [_change(dict(zip(names[1:], row[1:], strict=True))) for row in rows]
+
+
 __all__ = [
     "GIT_FACTS",
+    "REBASE_WINDOW_S",
+    "folded",
     "from_git",
     "from_host",
     "imported",
     "keep_git_facts",
     "merged_with_stored",
     "read",
+    "rebase_merged",
+    "rebased",
+    "replace_changes",
 ]

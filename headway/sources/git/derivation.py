@@ -10,6 +10,7 @@ from headway.sources.git.changes import ChangeInfo, main_line, main_line_changes
 from headway.sources.git.diffs import Sizes
 from headway.sources.git.history import Commit, Refs
 from headway.sources.git.options import Options, release_tags
+from headway.sources.git.rebased import Merged, fold_rebased, sum_sizes
 from headway.sources.git.records import (
     change_id,
     change_record,
@@ -32,6 +33,7 @@ class Derived:
     main_line: list[str]  # the main-line commits: those whose diff is a change's size
     # change -> (commit, what it is, id of the change it reverts)
     found: dict[str, tuple[Commit, ChangeInfo, str | None]]
+    folded: dict[str, list[str]]  # a request merged by rebase -> its earlier commits
 
     def changes(self, sizes: Iterable[Sizes] = ()) -> Iterator[Change]:
         """Every change record, each built as soon as a block of `sizes` holds its size (so
@@ -39,10 +41,19 @@ class Derived:
         their sizes unknown."""
         nowhere = undeployed_ref(self.opts.repository)
         left = dict(self.found)
+        part_of = {m: sha for sha, members in self.folded.items() for m in members}
+        parts: dict[str, tuple[int, int, int]] = {}
         for block in sizes:
             for sha, size in block.items():
-                if (change := left.pop(sha, None)) is not None:
-                    yield change_record(self.opts, *change, nowhere, size)
+                change_sha = part_of.get(sha, sha)
+                if change_sha not in left:
+                    continue
+                if change_sha in self.folded:  # sized once all its commits are
+                    parts[sha] = size
+                    if (total := sum_sizes(parts, change_sha, self.folded)) is None:
+                        continue
+                    size = total
+                yield change_record(self.opts, *left.pop(change_sha), nowhere, size)
         for change in left.values():
             yield change_record(self.opts, *change, nowhere, None)
 
@@ -51,8 +62,10 @@ def derive(
     commits: dict[str, Commit],
     refs: Refs,
     opts: Options,
+    merged: Merged | None = None,
 ) -> Derived:
-    """Canonical records from a history snapshot. Pure: same history, same records."""
+    """Canonical records from a history snapshot (and the requests webhooks reported merged
+    by rebase, `merged`). Pure: same history, same records."""
     repo = opts.repository
     tags = [t for t in release_tags(refs, opts) if t.sha in commits]
     mainline, on_main, _ = main_line(commits, [refs.head, *(t.sha for t in tags)])
@@ -72,6 +85,7 @@ def derive(
             stack.extend(commits[c].parents)
 
     changes, by_number = main_line_changes(commits, mainline, members, first_tag)
+    folded = fold_rebased(commits, mainline, changes, by_number, owner, merged or Merged())
     for number, sha in by_number.items():
         changes[sha].request = number
     ids = {sha: change_id(opts, sha, info.request) for sha, info in changes.items()}
@@ -104,4 +118,5 @@ def derive(
             sha: (commits[sha], info, ids[t] if (t := reverts.get(sha)) else None)
             for sha, info in changes.items()
         },
+        folded,
     )

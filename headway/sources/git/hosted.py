@@ -9,11 +9,10 @@ from headway.model import record_id
 from headway.sources import pull_requests
 from headway.sources.git.history import GitError
 from headway.sources.git.options import Options
+from headway.sources.git.rebased import Merged
+from headway.sources.git.records import SOURCE
 from headway.sources.git.stored import imported_changes, like_prefix, starts_with
 from headway.store import Store
-
-# Where other records name a change by its id.
-_REFERENCES = (("changes", "reverts"), ("approvals", "change_ref"), ("defects", "change_ref"))
 
 
 def check_service(store: Store, opts: Options) -> None:
@@ -59,19 +58,60 @@ def rename_stored(store: Store, opts: Options, keys: dict[str, tuple[str, str, s
         moved = replace(olds[old], source=source, source_id=source_id, repository=repository)
         there = news.get(moved.id)
         renamed[old] = pull_requests.from_git(there, moved) if there else moved
-    olds_sorted = sorted(renamed)
-    for i in range(0, len(olds_sorted), 500):
-        chunk = olds_sorted[i : i + 500]
-        store.execute(f"DELETE FROM changes WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+    pull_requests.replace_changes(store, {old: new.id for old, new in renamed.items()})
     store.write(renamed.values())
-    for table, column in _REFERENCES:
-        for i in range(0, len(olds_sorted), 500):
-            chunk = olds_sorted[i : i + 500]
-            for row_id, old in store.query(
-                f"SELECT id, {column} FROM {table} "
-                f"WHERE {column} IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ):
-                store.execute(
-                    f"UPDATE {table} SET {column} = ? WHERE id = ?", [renamed[old].id, row_id]
-                )
+
+
+_HOSTED = "FROM changes WHERE source = ? AND repository = ? AND merge_sha IS NOT NULL"
+
+
+def merged_by_webhooks(store: Store, opts: Options) -> Merged:
+    """The merged requests of the import's host that webhooks reported, by last commit."""
+    if opts.host is None:
+        return Merged()
+    host = [opts.host.kind, opts.host.repository]
+    numbers = {
+        str(sha): int(number)
+        for sha, number in store.query(
+            f"SELECT merge_sha, number {_HOSTED} AND number IS NOT NULL", host
+        )
+    }
+    pushed: dict[str, set[str]] = {}
+    for head, sha in store.query(
+        "SELECT push_head, sha FROM seen_commits WHERE repository = ? "
+        f"AND push_head IN (SELECT merge_sha {_HOSTED})",
+        [opts.host.repository, *host],
+    ):
+        pushed.setdefault(head, set()).add(sha)
+    return Merged(numbers, pushed)
+
+
+def stored_as_direct(store: Store, opts: Options, merged: Merged) -> dict[str, str]:
+    """Direct changes an earlier import stored for commits webhooks since named a request's
+    last commit: their id -> that commit. (The next import must derive the whole history.)"""
+    if not merged.numbers:
+        return {}
+    where, params = imported_changes(opts)
+    rows = store.query(
+        f"SELECT id, merge_sha FROM changes WHERE {where} AND source = ? AND number IS NULL",
+        [*params, SOURCE],
+    )
+    return {str(i): str(sha) for i, sha in rows if sha in merged.numbers}
+
+
+def replace_stored(
+    store: Store, opts: Options, folded: dict[str, list[str]], ids: dict[str, str]
+) -> None:
+    """Remove the direct changes an earlier import stored for commits now folded into a
+    request or named as its last commit (`ids`: commit -> its change's id now); what named them
+    names the request."""
+    where, params = imported_changes(opts)
+    owner = {m: sha for sha, members in folded.items() for m in members}
+    moves = {}
+    for change_id, sha in store.query(
+        f"SELECT id, merge_sha FROM changes WHERE {where} AND source = ?", [*params, SOURCE]
+    ):
+        target = ids.get(owner.get(sha, sha))
+        if target is not None and target != change_id:
+            moves[str(change_id)] = target
+    pull_requests.replace_changes(store, moves)

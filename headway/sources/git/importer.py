@@ -14,15 +14,15 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from headway.config import Settings
 from headway.ingest import ingest
-from headway.model import Change, Deployment, Service
+from headway.model import Change, Deployment, Service, record_id
 from headway.sources.git.derivation import derive
-from headway.sources.git.diffs import Diffs, Sizes, main_line_walks, read_sizes
+from headway.sources.git.diffs import Diffs, Sizes, main_line_walks
 from headway.sources.git.history import (
     GitError,
     Refs,
@@ -31,9 +31,16 @@ from headway.sources.git.history import (
     read_log,
     read_refs,
 )
-from headway.sources.git.hosted import check_service, rename_stored
+from headway.sources.git.hosted import (
+    check_service,
+    merged_by_webhooks,
+    rename_stored,
+    replace_stored,
+    stored_as_direct,
+)
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.options import Options, release_tags
+from headway.sources.git.rebased import Merged, with_sizes
 from headway.sources.git.records import SOURCE, change_key, undeployed_ref
 from headway.sources.git.releases import select_tags
 from headway.sources.git.stored import StoredImport, Written, imported_changes, written
@@ -127,7 +134,14 @@ def _import(
     rows = store.query("SELECT value FROM settings WHERE key = ?", [key])
     state = json.loads(rows[0][0]) if rows else None
     signature = _signature(opts, branch)
-    incremental = state is not None and state.get("options") == signature
+    merged = merged_by_webhooks(store, opts)
+    # Commits stored as direct ones before webhooks said a rebase merge wrote them: only the
+    # whole history tells which commits before each request's last one came with it.
+    incremental = (
+        state is not None
+        and state.get("options") == signature
+        and not stored_as_direct(store, opts, merged)
+    )
     if state is not None and incremental and state["tips"] == refs.tips:
         report.up_to_date = True
         report.seconds = time.perf_counter() - started
@@ -135,12 +149,16 @@ def _import(
 
     if state is not None and incremental:
         try:
-            return _import_new(store, settings, path, opts, refs, state, report, progress, started)
+            return _import_new(
+                store, settings, path, opts, refs, state, report, progress, started, merged
+            )
         except NeedsFullImport:
             pass  # derive everything again; still only changed records are written
     # With another host only the pull requests' names change: their sizes are stored.
     sized = state is not None and {**state["options"], "host": 0} == {**signature, "host": 0}
-    return _import_all(store, settings, path, opts, refs, signature, sized, progress, started)
+    return _import_all(
+        store, settings, path, opts, refs, signature, sized, progress, started, merged
+    )
 
 
 def _import_all(
@@ -153,6 +171,7 @@ def _import_all(
     incremental: bool,
     progress: Progress | None,
     started: float,
+    merged: Merged,
 ) -> ImportReport:
     """Derive the whole history and write what the store does not hold yet. `incremental`:
     an import with the same options is stored (the history moved in a way a re-import of only
@@ -169,8 +188,9 @@ def _import_all(
         diffs = Diffs(path, walks)
     try:
         return _derive_and_write(
-            store, settings, path, opts, refs, signature, progress, started, report, key, diffs
-        )
+            store, settings, path, opts, refs, signature, progress, started, report, key, diffs,
+            merged,
+        )  # fmt: skip
     finally:
         if diffs is not None:
             diffs.close()  # after a failure, git's diffs stop now instead of running on
@@ -188,6 +208,7 @@ def _derive_and_write(
     report: ImportReport,
     key: str,
     diffs: Diffs | None,
+    merged: Merged,
 ) -> ImportReport:
     commits = {
         c.sha: c
@@ -202,7 +223,7 @@ def _derive_and_write(
         )
     if progress:
         progress("Deriving changes and releases", 0, None)
-    derived = derive(commits, refs, opts)
+    derived = derive(commits, refs, opts, merged)
     del commits  # what the records need, `derived` holds
     report.changes, report.deployments = len(derived.found), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
@@ -232,7 +253,7 @@ def _derive_and_write(
                 reported.append(c)
             else:
                 yield c
-        for c in _with_sizes(path, unsized):
+        for c in with_sizes(path, unsized, derived.folded):
             if c.id in before.requests:
                 reported.append(c)
             else:
@@ -243,6 +264,9 @@ def _derive_and_write(
         keys = {
             sha: change_key(opts, sha, found[1].request) for sha, found in derived.found.items()
         }
+        if merged.numbers:  # commits stored as direct ones that a rebase merge wrote
+            ids = {sha: record_id(*key[:2]) for sha, key in keys.items()}
+            replace_stored(store, opts, derived.folded, ids)
         rename_stored(store, opts, keys)  # pull requests an earlier import named otherwise
         before = written(store, opts)
         stale = sorted(set(before.deployments) - {d.id for d in derived.deployments})
@@ -281,6 +305,7 @@ def _import_new(
     report: ImportReport,
     progress: Progress | None,
     started: float,
+    merged: Merged,
 ) -> ImportReport:
     """Re-import reading only commits the last import's main line and releases do not reach.
 
@@ -307,8 +332,8 @@ def _import_new(
     commits = {c.sha: c for c in read_log(path, revisions=["--all", "--not", *seen], progress=tick)}
     if progress:
         progress("Deriving changes and releases", 0, None)
-    delta = derive_since(commits, refs, opts, previous)
-    added = _with_sizes(path, delta.added)
+    delta = derive_since(commits, refs, opts, previous, merged)
+    added = with_sizes(path, delta.added, delta.folded)
     # Pull requests webhooks reported too are combined with what they said.
     hosted = [c for c in [*added, *delta.relinked] if c.source != SOURCE]
     unhosted = [c for c in [*added, *delta.relinked] if c.source == SOURCE]
@@ -340,18 +365,3 @@ def _import_new(
     report.written = dict(result.new)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _with_sizes(path: Path, changes: list[Change]) -> list[Change]:
-    """The changes with their sizes filled in (one `git log --no-walk`)."""
-    need = [c.merge_sha for c in changes if c.merge_sha and c.files is None]
-    if not need:
-        return changes
-    sized = read_sizes(path, need, walk="--no-walk")
-    out = []
-    for c in changes:
-        s = sized.get(c.merge_sha or "")
-        if s is not None:
-            c = replace(c, files=s[0], additions=s[1], deletions=s[2])
-        out.append(c)
-    return out

@@ -10,6 +10,7 @@ from headway.model import Change, Deployment, Service
 from headway.sources.git.changes import main_line, main_line_changes, owners
 from headway.sources.git.history import Commit, Refs, Tag
 from headway.sources.git.options import Options, release_tags
+from headway.sources.git.rebased import Merged, fold_rebased
 from headway.sources.git.records import (
     SOURCE,
     change_id,
@@ -77,6 +78,7 @@ class Delta:
     deployments: list[Deployment]  # new releases, and stored ones whose `recovers` changed
     cleared: list[str]  # stored deployments that no longer recover anything
     failed: dict[str, str]  # every failed deployment id -> id of the revert that shows it
+    folded: dict[str, list[str]]  # a request merged by rebase -> its earlier commits
 
     def records(self) -> Iterator[Service | Change | Deployment]:
         yield self.service
@@ -86,7 +88,11 @@ class Delta:
 
 
 def derive_since(
-    commits: dict[str, Commit], refs: Refs, opts: Options, previous: Previous
+    commits: dict[str, Commit],
+    refs: Refs,
+    opts: Options,
+    previous: Previous,
+    merged: Merged | None = None,
 ) -> Delta:
     """The records `derive` would change, given only the commits an earlier import did not
     cover (`commits`: those its main branch and release tags do not reach) and what that
@@ -121,6 +127,15 @@ def derive_since(
                 shipped.setdefault(sha, dep_id)
     stored = previous.changes([s for s in shipped if s not in commits])
     changes, by_number = main_line_changes(commits, mainline, members, shipped)
+    folded = fold_rebased(
+        commits,
+        mainline,
+        changes,
+        by_number,
+        owner,
+        merged or Merged(),
+        lambda n: previous.first_with_number(n) is not None,
+    )
     if opts.host is not None:  # a number an earlier change carries is that change's request
         for number, sha in by_number.items():
             if previous.first_with_number(number) is None:
@@ -188,6 +203,7 @@ def derive_since(
         deployments,
         cleared,
         {dep: id_of(sha) for dep, sha in failed.items()},
+        folded,
     )
 
 

@@ -1,0 +1,112 @@
+"""Pull requests merged by rebase (GitHub's "Rebase and merge", a GitLab fast-forward merge):
+no merge commit and no number in the commits, so only the host's webhooks tell the import
+which main-line commits were a pull request. A webhook names the request's last commit
+(`merge_sha`); that commit, and the rebased commits just before it (`pull_requests.rebased`),
+are the request's one change instead of direct commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from headway.model import Change
+from headway.sources import pull_requests
+from headway.sources.git.changes import ChangeInfo
+from headway.sources.git.diffs import read_sizes
+from headway.sources.git.history import Commit
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What webhooks said about a host's merged requests."""
+
+    numbers: dict[str, int] = field(default_factory=dict)  # last commit -> request number
+    pushed: dict[str, set[str]] = field(default_factory=dict)  # last commit -> pushed commits
+
+
+def fold_rebased(
+    commits: dict[str, Commit],
+    mainline: list[str],
+    changes: dict[str, ChangeInfo],
+    by_number: dict[int, str],
+    owner: dict[str, str],
+    merged: Merged,
+    carried: Callable[[int], bool] = lambda _: False,
+) -> dict[str, list[str]]:
+    """Make each main-line change webhooks name a request's last commit that request, with
+    the rebased commits before it folded in (removed from `changes`, owned by it), unless a
+    change carries its number already (in `by_number`, or `carried` by a stored one). Returns
+    request commit -> the commits folded into it."""
+    folded: dict[str, list[str]] = {}
+    for sha in mainline:
+        info, number = changes.get(sha), merged.numbers.get(sha)
+        if info is None or number is None or info.number is not None:
+            continue  # not reported, or recognised from its message
+        if number in by_number or carried(number):
+            continue  # another change is that request
+        info.number = number
+        by_number[number] = sha
+        if len(commits[sha].parents) != 1:
+            continue  # a merge commit brought its own commits
+        head = commits[sha]
+        taken = pull_requests.rebased(
+            head.committed, _before(commits, changes, merged, head), merged.pushed.get(sha, ())
+        )
+        for member in taken:
+            brought = changes.pop(member)
+            if brought.first < info.first:
+                info.first, info.author = brought.first, brought.author
+            owner[member] = sha
+        if taken:
+            folded[sha] = taken
+    return folded
+
+
+def _before(
+    commits: dict[str, Commit], changes: dict[str, ChangeInfo], merged: Merged, head: Commit
+) -> Iterator[tuple[str, float, bool]]:
+    sha = head.parents[0]
+    while sha in changes and sha in commits:
+        commit = commits[sha]
+        direct = (
+            len(commit.parents) == 1 and changes[sha].number is None and sha not in merged.numbers
+        )
+        yield sha, commit.committed, direct
+        if not commit.parents:
+            return
+        sha = commit.parents[0]
+
+
+def sum_sizes(
+    sizes: dict[str, tuple[int, int, int]], sha: str, folded: dict[str, list[str]]
+) -> tuple[int, int, int] | None:
+    """The size of the change `sha`: its diff, plus those of the commits folded into it."""
+    parts = [sizes.get(s) for s in (sha, *folded.get(sha, ()))]
+    if any(p is None for p in parts):
+        return None
+    files, additions, deletions = (sum(p[i] for p in parts if p) for i in range(3))
+    return files, additions, deletions
+
+
+def with_sizes(path: Path, changes: list[Change], folded: dict[str, list[str]]) -> list[Change]:
+    """The changes with their sizes filled in (one `git log --no-walk`)."""
+    need = [
+        s
+        for c in changes
+        if c.merge_sha and c.files is None
+        for s in (c.merge_sha, *folded.get(c.merge_sha, ()))
+    ]
+    if not need:
+        return changes
+    sized = read_sizes(path, need, walk="--no-walk")
+    out = []
+    for c in changes:
+        s = sum_sizes(sized, c.merge_sha, folded) if c.merge_sha and c.files is None else None
+        if s is not None:
+            c = replace(c, files=s[0], additions=s[1], deletions=s[2])
+        out.append(c)
+    return out
+
+
+__all__ = ["Merged", "fold_rebased", "sum_sizes", "with_sizes"]

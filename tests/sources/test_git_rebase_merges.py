@@ -1,0 +1,134 @@
+"""A pull request merged by rebase, which `headway import git` and webhooks both report, is one
+change, and its commits are not direct changes as well.
+
+GitHub's `Codertocat/Hello-World` pull request #2 (the real payloads), merged with "Rebase and
+merge" instead of a merge commit:
+
+    main:  c1 ── d1 ── a1' ── a2'
+    tags:  v1.0@c1 (May 15 11:00)    v1.1@a2' (May 16 10:00)
+
+    c1   "Initial commit", May 15 10:00 UTC, straight on main
+    d1   "Bump version", May 15 14:00 UTC, straight on main
+    a1'  "Update README", authored May 15 12:00 by Octo Cat   } rebased onto main by GitHub:
+    a2'  "Fix a typo", authored May 15 13:00 by Octo Cat      } committed 16:00:00 and 16:00:01
+
+Only what a rebase merge changes in the real `closed` delivery is changed: merged, merged_at
+(16:00:01), merge_commit_sha (a2', the last rebased commit) and commits (2).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headway.config import Settings
+from headway.definitions import PRESETS
+from headway.metrics import dora
+from headway.metrics.dora import Period, Scope
+from headway.sources.git import Options, import_repository
+from headway.sources.git.host import Host
+from headway.store import Store
+from tests.sources.conftest import RepoBuilder
+from tests.sources.test_git_pull_requests import COLUMNS, PR, deliver_to, payload
+
+MAY = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
+
+
+@pytest.fixture
+def rebased(tmp_path: Path) -> dict[str, Any]:
+    r = RepoBuilder(tmp_path / "hello")
+    r.git("remote", "add", "origin", "https://github.com/Codertocat/Hello-World.git")
+    sha = {"c1": r.commit("Initial commit", "2019-05-15T10:00:00+00:00")}
+    r.tag("v1.0", "2019-05-15T11:00:00+00:00")
+    sha["d1"] = r.commit("Bump version", "2019-05-15T14:00:00+00:00")
+    for name, subject, authored, committed in (
+        ("a1", "Update README", "2019-05-15T12:00:00+00:00", "2019-05-15T16:00:00+00:00"),
+        ("a2", "Fix a typo", "2019-05-15T13:00:00+00:00", "2019-05-15T16:00:01+00:00"),
+    ):
+        (r.path / f"{name}.txt").write_text(f"{subject}\n")
+        r.git("add", f"{name}.txt")
+        r.git("commit", "-q", "-m", subject, "--date", authored, date=committed, author="Octo Cat")
+        sha[name] = r.head()
+    r.tag("v1.1", "2019-05-16T10:00:00+00:00")
+    return {"repo": r, "sha": sha}
+
+
+def rebase_merge_deliveries(last: str) -> list[tuple[str, dict[str, Any]]]:
+    closed = payload("github/pull_request/closed.payload.json")
+    closed["pull_request"].update(
+        merged=True, merged_at="2019-05-15T16:00:01Z", merge_commit_sha=last, commits=2
+    )
+    return [
+        ("pull_request", payload("github/pull_request/opened.payload.json")),
+        ("pull_request_review", payload("github/pull_request_review/submitted.payload.json")),
+        ("pull_request", closed),
+    ]
+
+
+def lead_time(store: Store) -> tuple[int, float, float]:
+    m = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), MAY).to_json()
+    lead = m["change_lead_time"]
+    return lead["changes"], lead["median_s"], lead["mean_s"]
+
+
+@pytest.mark.parametrize("git_first", [True, False], ids=["git-then-webhooks", "webhooks-then-git"])
+def test_a_rebase_merged_pull_request_is_one_change(
+    rebased: dict[str, Any], store: Store, engine_settings: Settings, git_first: bool
+) -> None:
+    repo, sha = rebased["repo"], rebased["sha"]
+    opts = Options("Hello-World", "hello", host=Host("github", "Codertocat/Hello-World"))
+
+    def webhooks() -> None:
+        for kind, body in rebase_merge_deliveries(sha["a2"]):
+            deliver_to(store, engine_settings, kind, body)
+
+    # Given the repository imported and the pull request's webhook deliveries, in either order
+    if git_first:
+        import_repository(store, engine_settings, repo.path, opts)
+        webhooks()
+    else:
+        webhooks()
+        import_repository(store, engine_settings, repo.path, opts)
+    # Then the rebased commits a1' and a2' are the pull request, not direct changes; d1, a
+    # direct commit 2 hours before them, stays one
+    rows = {r[0]: r for r in store.query(f"SELECT {COLUMNS} FROM changes ORDER BY id")}
+    assert sorted(rows) == sorted([f"git:hello/{sha['c1']}", f"git:hello/{sha['d1']}", PR])
+    assert rows[PR][3:] == (
+        "Codertocat",  # the host's login
+        2,
+        "Update the README with new information.",  # the host's title
+        '["bug"]',
+        datetime(2019, 5, 15, 12, 0),  # first commit: a1' authored 12:00 (git)
+        datetime(2019, 5, 15, 15, 20, 33),  # opened (the host)
+        datetime(2019, 5, 15, 15, 20, 38),  # first review (the host)
+        datetime(2019, 5, 15, 16, 0, 1),  # merged: a2' committed (git)
+        sha["a2"],
+        2,  # a1' and a2' each add one line in one new file: 2 additions, 0 deletions, 2 files
+        0,
+        2,
+        False,
+        None,
+        "git:hello/tag/v1.1",
+    )
+    # And lead time (first commit → release) counts three changes: c1 v1.0 11:00 − 10:00 =
+    # 3,600 s; d1 v1.1 May 16 10:00 − May 15 14:00 = 72,000 s; PR #2 May 16 10:00 − May 15
+    # 12:00 = 79,200 s → median 72,000 s, mean 154,800 / 3 = 51,600 s. (a1' and a2' counted
+    # as direct changes as well would add 79,200 s and 75,600 s.)
+    assert lead_time(store) == (3, 72000.0, 51600.0)
+
+    # When the import runs again, the webhooks are redelivered, and a release is re-tagged
+    # (the import then derives the whole history again)
+    import_repository(store, engine_settings, repo.path, opts)
+    for kind, body in rebase_merge_deliveries(sha["a2"]):
+        deliver_to(store, engine_settings, kind, body)
+    repo.git(
+        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", sha["a2"],
+        date="2019-05-16T10:00:00+00:00",
+    )  # fmt: skip
+    import_repository(store, engine_settings, repo.path, opts)
+    # Then nothing moves
+    assert {r[0]: r for r in store.query(f"SELECT {COLUMNS} FROM changes")} == rows
+    assert lead_time(store) == (3, 72000.0, 51600.0)
