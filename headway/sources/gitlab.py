@@ -71,7 +71,9 @@ def _merge_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         merged_at=(when(mr, "merged_at", required=False) or when(mr, "updated_at"))
         if merged
         else None,
-        merge_sha=mr.get("merge_commit_sha") if merged else None,
+        # A fast-forward merge writes no merge commit: the request's last commit is the one
+        # the target branch moved to.
+        merge_sha=(mr.get("merge_commit_sha") or opt(mr, "last_commit.id")) if merged else None,
         is_revert=title.startswith('Revert "'),
     )
     return Parsed(records=(change,))

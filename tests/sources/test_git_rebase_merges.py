@@ -18,18 +18,23 @@ Only what a rebase merge changes in the real `closed` delivery is changed: merge
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headway import deliveries
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
+from headway.sources import gitlab
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
+from headway.sources.mapping import Mapping
 from headway.store import Store
 from tests.sources.conftest import RepoBuilder
 from tests.sources.test_git_pull_requests import COLUMNS, PR, deliver_to, payload
@@ -132,3 +137,74 @@ def test_a_rebase_merged_pull_request_is_one_change(
     # Then nothing moves
     assert {r[0]: r for r in store.query(f"SELECT {COLUMNS} FROM changes")} == rows
     assert lead_time(store) == (3, 72000.0, 51600.0)
+
+
+def deliver_gitlab(store: Store, settings: Settings, kind: str, body: dict[str, Any]) -> None:
+    received = datetime.now(UTC)
+    parsed = deliveries.interpret(
+        "gitlab", kind, body, Mapping.from_settings(settings), received, 3600.0, gitlab.parse
+    )
+    raw = deliveries.raw_event(
+        "gitlab", str(uuid.uuid4()), kind, json.dumps(body), received, parsed
+    )
+    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
+
+
+@pytest.mark.parametrize("git_first", [True, False], ids=["git-then-webhooks", "webhooks-then-git"])
+def test_a_fast_forward_merge_request_is_one_change_with_the_pushed_commits(
+    tmp_path: Path, store: Store, engine_settings: Settings, git_first: bool
+) -> None:
+    # Given gitlabhq/gitlab-test, whose merge request !1 (the real payload: opened 2013-12-03
+    # 17:23:34 by user1) was merged fast-forward, without a rebase: its commits b1 (Dec 3
+    # 09:00) and b2 (Dec 3 11:00) keep their own times, two hours apart
+    r = RepoBuilder(tmp_path / "gitlab-test")
+    r.git("remote", "add", "origin", "git@gitlab.com:gitlabhq/gitlab-test.git")
+    sha = {"c1": r.commit("Initial commit", "2013-12-01T10:00:00+00:00")}
+    sha["b1"] = r.commit("Add viewport", "2013-12-03T09:00:00+00:00")
+    sha["b2"] = r.commit("Scale the viewport", "2013-12-03T11:00:00+00:00")
+    r.tag("v1.0", "2013-12-05T10:00:00+00:00")
+    # And the webhooks: the push that moved main to b2 (the real push payload, its project,
+    # branch and commits replaced by these), and the merge: GitLab reports no merge commit
+    # for a fast-forward merge (merge_commit_sha null); its last commit is b2
+    push = payload("gitlab/push.json")
+    template = push["commits"][0]
+    push.update(
+        ref="refs/heads/main", before=sha["c1"], after=sha["b2"], checkout_sha=sha["b2"],
+        total_commits_count=2,
+        commits=[
+            {**template, "id": sha["b1"], "message": "Add viewport\n", "title": "Add viewport",
+             "timestamp": "2013-12-03T09:00:00+00:00"},
+            {**template, "id": sha["b2"], "message": "Scale the viewport\n",
+             "title": "Scale the viewport", "timestamp": "2013-12-03T11:00:00+00:00"},
+        ],
+    )  # fmt: skip
+    push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
+    merge = payload("gitlab/merge_request.json")
+    merge["object_attributes"].update(
+        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
+    )
+    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
+    opts = Options(
+        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
+    )
+
+    def webhooks() -> None:
+        deliver_gitlab(store, engine_settings, "push", push)
+        deliver_gitlab(store, engine_settings, "merge_request", merge)
+
+    # When the repository is imported (--repository as the host names it) and the webhooks
+    # arrive, in either order
+    if git_first:
+        import_repository(store, engine_settings, r.path, opts)
+        webhooks()
+    else:
+        webhooks()
+        import_repository(store, engine_settings, r.path, opts)
+    # Then b1 and b2 are the merge request: the push headed by its last commit listed both
+    rows = store.query(
+        "SELECT id, first_commit_at, merged_at, merge_sha FROM changes ORDER BY first_commit_at"
+    )
+    assert rows == [
+        (f"git:gitlabhq/gitlab-test/{sha['c1']}", datetime(2013, 12, 1, 10), datetime(2013, 12, 1, 10), sha["c1"]),
+        ("gitlab:gitlabhq/gitlab-test!1", datetime(2013, 12, 3, 9), datetime(2013, 12, 3, 11), sha["b2"]),
+    ]  # fmt: skip
