@@ -86,17 +86,18 @@ def merged_by_webhooks(store: Store, opts: Options) -> Merged:
     return Merged(numbers, pushed)
 
 
-def stored_as_direct(store: Store, opts: Options, merged: Merged) -> dict[str, str]:
-    """Direct changes an earlier import stored for commits webhooks since named a request's
-    last commit: their id -> that commit. (The next import must derive the whole history.)"""
-    if not merged.numbers:
-        return {}
+def stored_as_direct(store: Store, opts: Options, merged: Merged) -> bool:
+    """Whether an earlier import stored a direct change for a commit webhooks since named a
+    request's last commit (the next import must derive the whole history)."""
+    if not merged.numbers or opts.host is None:
+        return False
     where, params = imported_changes(opts)
     rows = store.query(
-        f"SELECT id, merge_sha FROM changes WHERE {where} AND source = ? AND number IS NULL",
-        [*params, SOURCE],
+        f"SELECT 1 FROM changes WHERE {where} AND source = ? AND number IS NULL "
+        f"AND merge_sha IN (SELECT merge_sha {_HOSTED} AND number IS NOT NULL) LIMIT 1",
+        [*params, SOURCE, opts.host.kind, opts.host.repository],
     )
-    return {str(i): str(sha) for i, sha in rows if sha in merged.numbers}
+    return bool(rows)
 
 
 def replace_stored(
