@@ -11,6 +11,13 @@ Each field comes from the source that knows it best, in either order of arrival:
 
 A revert either one recognises is kept (`is_revert`; `reverts`, git's when both name one).
 
+A commit pushed straight to the main line is one change too, `git:<repository>/<sha>` from
+both the import and push webhooks, and is combined the same way, the push speaking for the
+host: git gives its size and release, the push the author's login and the title. Its
+`merged_at` is the later of the two: git's commit time and the push's are both moments it had
+reached the main line by, and the push's is the closer (GitHub's push time; GitLab's newest
+commit of the push).
+
 A request merged by rebase (GitHub's "Rebase and merge", a GitLab fast-forward merge) leaves no
 merge commit and no number in its commits; webhooks name its last commit (`merge_sha`), and
 `rebased()` says which main-line commits just before it came with it, for the git import and
@@ -66,6 +73,8 @@ def _combined(values: dict[str, Any], git: Change, host: Change) -> Change:
     values["first_commit_at"] = min(starts) if starts else None
     values["is_revert"] = git.is_revert or host.is_revert
     values["reverts"] = git.reverts or host.reverts
+    if _direct(git) and _direct(host) and git.merged_at and host.merged_at:  # one direct commit
+        values["merged_at"] = max(git.merged_at, host.merged_at)
     return Change(**values)
 
 
@@ -100,8 +109,9 @@ def merged_with_stored(store: Store, changes: list[Change]) -> list[Change]:
 
 
 def keep_git_facts(store: Store, changes: list[Change]) -> dict[str, Change]:
-    """Webhooks' `changes`, by id, combined with what the git import stored for them."""
-    stored = read(store, {c.id for c in changes if c.source != GIT})
+    """Webhooks' `changes` (requests, and direct commits a push listed), by id, combined with
+    what the git import stored for them."""
+    stored = read(store, {c.id for c in changes})
     return {
         c.id: from_host(stored[c.id], c)
         for c in changes

@@ -43,7 +43,7 @@ from headway.sources.git.options import Options, release_tags
 from headway.sources.git.rebased import Merged, with_sizes
 from headway.sources.git.records import SOURCE, change_key, undeployed_ref
 from headway.sources.git.releases import select_tags
-from headway.sources.git.stored import StoredImport, Written, imported_changes, written
+from headway.sources.git.stored import StoredImport, Written, imported_changes, pushed, written
 from headway.sources.pull_requests import merged_with_stored
 from headway.store import Store
 
@@ -249,12 +249,12 @@ def _derive_and_write(
                 continue  # written before, and nothing about it moved
             if c.id not in before.changes and c.files is None:
                 unsized.append(c)  # this derivation follows an earlier import, or a walk missed it
-            elif c.id in before.requests:
+            elif before.reported(c):
                 reported.append(c)
             else:
                 yield c
         for c in with_sizes(path, unsized, derived.folded):
-            if c.id in before.requests:
+            if before.reported(c):
                 reported.append(c)
             else:
                 yield c
@@ -334,9 +334,10 @@ def _import_new(
         progress("Deriving changes and releases", 0, None)
     delta = derive_since(commits, refs, opts, previous, merged)
     added = with_sizes(path, delta.added, delta.folded)
-    # Pull requests webhooks reported too are combined with what they said.
-    hosted = [c for c in [*added, *delta.relinked] if c.source != SOURCE]
-    unhosted = [c for c in [*added, *delta.relinked] if c.source == SOURCE]
+    # Pull requests and direct commits webhooks reported too are combined with what they said.
+    listed = pushed(store, opts)
+    hosted = [c for c in [*added, *delta.relinked] if c.source != SOURCE or c.id in listed]
+    unhosted = [c for c in [*added, *delta.relinked] if c.source == SOURCE and c.id not in listed]
     if progress:
         progress("Writing", 0, None)
     with store.transaction():

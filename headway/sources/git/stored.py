@@ -97,6 +97,11 @@ class Written:
     changes: dict[str, tuple[str | None, str | None, bool]]  # id -> release, reverts, is_revert
     requests: set[str]  # ids of pull requests the store holds under the host's names
     deployments: dict[str, str | None]  # id -> the deployment it recovers
+    pushed: set[str]  # ids of direct changes push webhooks reported (`pushed()`)
+
+    def reported(self, change: Change) -> bool:
+        """Whether webhooks reported `change` too: the record to write combines both."""
+        return change.id in self.requests or change.id in self.pushed
 
     def holds(self, change: Change) -> bool:
         """Whether `change` was written before and writing it again would change nothing
@@ -138,7 +143,19 @@ def written(store: Store, opts: Options) -> Written:
                 [SOURCE, opts.service, like_prefix(tags)],
             )
         },
+        pushed(store, opts),
     )
+
+
+def pushed(store: Store, opts: Options) -> set[str]:
+    """Ids of the direct changes push webhooks may have reported for this repository: the
+    commits they listed (`seen_commits`), named as both name a direct commit."""
+    return {
+        record_id(SOURCE, f"{opts.repository}/{sha}")
+        for (sha,) in store.query(
+            "SELECT DISTINCT sha FROM seen_commits WHERE repository = ?", [opts.repository]
+        )
+    }
 
 
 def like_prefix(prefix: str) -> str:
