@@ -179,6 +179,10 @@ def test_a_pushed_commit_is_combined_by_an_incremental_import(
     repo.tag("v1.0", "2019-05-15T16:00:00+00:00")
     import_repository(store, engine_settings, repo.path, OPTS)
     assert rows(store)[direct] == expected(c1, "tag/v1.0")
+    # And re-deriving the webhooks' records from their payloads keeps it so
+    before = rows(store)
+    deliveries.reprocess(store, engine_settings)
+    assert rows(store) == before
     # c0 3,600 s, c1 7,200 s (as above): median and mean 5,400 s
     lead = lead_time(store, "Hello-World", *MAY)
     assert (lead["changes"], lead["median_s"], lead["mean_s"]) == (2, 5400.0, 5400.0)
