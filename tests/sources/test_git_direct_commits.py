@@ -6,7 +6,8 @@ GitHub: the repository is `Codertocat/Hello-World`, whose real push webhook
 1557933657 = 2019-05-15 15:20:57 UTC, its commit timestamp 15:19:25 UTC, by Codertocat:
 
     main:  c0 ──── c1 "Initial commit"
-    tags:  v0.1@c0 (May 14 11:00)   (v1.0@c1, May 15 16:00, tagged after the first import)
+    tags:  v0.1@c0 (May 14 11:00)   v1.0@c1 (May 15 16:00), tagged after the first import
+           (in one test c1 is first released as v0.9, May 15 15:30, a tag later deleted)
 
     c0  "Start", May 14 10:00 UTC (an earlier release the push did not list)
     c1  authored May 15 14:00 UTC by Ada Lovelace, committed 15:19:25 UTC (amended before the
