@@ -34,10 +34,17 @@ OCTOBER = Period(datetime(2026, 10, 1), datetime(2026, 11, 1))
 def run(seed: int) -> dict[str, Counter[str]]:
     settings = Settings(database=":memory:")
     store = open_store(settings)
-    ingest(store, settings, (parse_record(r, "sim") for r in generate(Options(seed=seed, services=12))))
+    ingest(
+        store, settings, (parse_record(r, "sim") for r in generate(Options(seed=seed, services=12)))
+    )
     defn = PRESETS["dora"]
     org = detectors.detect(store, defn, Scope(), OCTOBER)
-    hits, false_alarms, healthy, where = Counter[str](), Counter[str](), Counter[str](), Counter[str]()
+    hits, false_alarms, healthy, where = (
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+        Counter[str](),
+    )
     found = {(f["detector"], f["scope"]["name"]) for f in org["findings"]}
     for team, detector in PLANTED.items():
         hits[detector] += (detector, team) in found
@@ -64,17 +71,25 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args()
     started = time.perf_counter()
-    total = {"hits": Counter[str](), "false_alarms": Counter[str](), "healthy": Counter[str](),
-             "where": Counter[str]()}
+    total = {
+        "hits": Counter[str](),
+        "false_alarms": Counter[str](),
+        "healthy": Counter[str](),
+        "where": Counter[str](),
+    }
     with ProcessPoolExecutor(args.jobs) as pool:
         for result in pool.map(run, range(1, args.seeds + 1)):
             for key in total:
                 total[key].update(result[key])
     teams = 8  # in the twelve-service organisation
-    print(f"{args.seeds} seeds, 12 services (8 teams), October 2026 against August–September; "
-          f"{time.perf_counter() - started:.0f} s\n")
-    print("| detector | planted in | hits | hit rate | false alarms (team-windows) | on healthy "
-          "teams | false alarms on |")
+    print(
+        f"{args.seeds} seeds, 12 services (8 teams), October 2026 against August–September; "
+        f"{time.perf_counter() - started:.0f} s\n"
+    )
+    print(
+        "| detector | planted in | hits | hit rate | false alarms (team-windows) | on healthy "
+        "teams | false alarms on |"
+    )
     print("|---|---|---|---|---|---|---|")
     planted_in = {d: t for t, d in PLANTED.items()}
     for detector in detectors.DETECTORS:
@@ -82,11 +97,20 @@ def main() -> None:
         where = planted_in.get(name, "organisation (3 contexts)" if detector == "context" else "–")
         hits = total["hits"][name]
         checks = args.seeds * (teams - 1) if detector != "context" else args.seeds
-        print(f"| {detectors.TITLES[detector]} (`{detector}`) | {where} | {hits}/{args.seeds} | "
-              f"{hits / args.seeds:.0%} | {total['false_alarms'][detector]}/{checks} | "
-              f"{total['healthy'][detector]} | "
-              + (", ".join(f"{k.split('@')[1]} {n}" for k, n in sorted(total["where"].items())
-                           if k.startswith(detector + "@")) or "–") + " |")
+        print(
+            f"| {detectors.TITLES[detector]} (`{detector}`) | {where} | {hits}/{args.seeds} | "
+            f"{hits / args.seeds:.0%} | {total['false_alarms'][detector]}/{checks} | "
+            f"{total['healthy'][detector]} | "
+            + (
+                ", ".join(
+                    f"{k.split('@')[1]} {n}"
+                    for k, n in sorted(total["where"].items())
+                    if k.startswith(detector + "@")
+                )
+                or "–"
+            )
+            + " |"
+        )
 
 
 if __name__ == "__main__":

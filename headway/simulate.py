@@ -67,18 +67,40 @@ class Archetype:
 
 ARCHETYPES = {
     "regulated": Archetype("regulated", "regulated", 0.06, 10, 220, 20, 6, 10, 70, 4, 0.05, 3.0),
-    "healthy": Archetype("healthy", "customer-facing", 1.0, 1.5, 60, 6, 1.0, 1.5, 0, 0.3, 0.05, 0.6),
-    "speeding": Archetype("speeding", "customer-facing", 0.3, 3, 160, 16, 8, 8, 0, 4, 0.06, 2.0, ramp=3.0),
-    "slicing": Archetype("slicing", "internal", 1.5, 0.7, 40, 2, 0.5, 0.5, 0, 0.2, 0.04, 1.0,
-                         empty_share=0.3, slice_ramp=3.0),
-    "local": Archetype("local", "customer-facing", 0.5, 2, 80, 8, 3, 12, 0, 2, 0.05, 1.0,
-                       drift="local"),
-    "theatre": Archetype("theatre", "customer-facing", 0.4, 2, 90, 8, 2, 4, 0, 1, 0.05, 1.0,
-                         drift="theatre"),
-    "redefined": Archetype("redefined", "customer-facing", 0.4, 2, 100, 8, 2, 4, 0, 1, 0.25, 2.0,
-                           drift="redefined"),
-    "hidden": Archetype("hidden", "internal", 1.0, 2, 100, 8, 2, 4, 0, 1, 0.06, 2.0,
-                        drift="hidden"),
+    "healthy": Archetype(
+        "healthy", "customer-facing", 1.0, 1.5, 60, 6, 1.0, 1.5, 0, 0.3, 0.05, 0.6
+    ),
+    "speeding": Archetype(
+        "speeding", "customer-facing", 0.3, 3, 160, 16, 8, 8, 0, 4, 0.06, 2.0, ramp=3.0
+    ),
+    "slicing": Archetype(
+        "slicing",
+        "internal",
+        1.5,
+        0.7,
+        40,
+        2,
+        0.5,
+        0.5,
+        0,
+        0.2,
+        0.04,
+        1.0,
+        empty_share=0.3,
+        slice_ramp=3.0,
+    ),
+    "local": Archetype(
+        "local", "customer-facing", 0.5, 2, 80, 8, 3, 12, 0, 2, 0.05, 1.0, drift="local"
+    ),
+    "theatre": Archetype(
+        "theatre", "customer-facing", 0.4, 2, 90, 8, 2, 4, 0, 1, 0.05, 1.0, drift="theatre"
+    ),
+    "redefined": Archetype(
+        "redefined", "customer-facing", 0.4, 2, 100, 8, 2, 4, 0, 1, 0.25, 2.0, drift="redefined"
+    ),
+    "hidden": Archetype(
+        "hidden", "internal", 1.0, 2, 100, 8, 2, 4, 0, 1, 0.06, 2.0, drift="hidden"
+    ),
 }
 # (service, team, archetype) for the first services; more are named after these.
 LAYOUT = [
@@ -98,8 +120,14 @@ LAYOUT = [
 # Teams whose archetype plants nothing a detector should find.
 HEALTHY_TEAMS = ("web",)
 # Team → the detector its archetype plants (docs/detectors.md).
-PLANTED = {"growth": "speed_outcomes", "messaging": "slicing", "billing": "local_optimisation",
-           "mobile": "theatre", "identity": "redefined", "data": "hidden_quality"}
+PLANTED = {
+    "growth": "speed_outcomes",
+    "messaging": "slicing",
+    "billing": "local_optimisation",
+    "mobile": "theatre",
+    "identity": "redefined",
+    "data": "hidden_quality",
+}
 
 
 @dataclass(frozen=True)
@@ -129,8 +157,13 @@ def generate(opts: Options) -> Iterator[dict[str, Any]]:
     start = end - opts.days * DAY
     for index, (service, team, kind) in enumerate(layout(opts.services)):
         arch = ARCHETYPES[kind]
-        yield {"type": "service", "name": service, "team": team, "context": arch.context,
-               "repository": f"acme/{service}"}
+        yield {
+            "type": "service",
+            "name": service,
+            "team": team,
+            "context": arch.context,
+            "repository": f"acme/{service}",
+        }
         rng = random.Random(f"{opts.seed}:{index}")
         extra = random.Random(f"{opts.seed}:{index}:planted")
         yield from _service(rng, service, arch, opts, start, end, extra)
@@ -143,8 +176,15 @@ def _drift(arch: Archetype, progress: float) -> float:
     return min(1.0, max(0.0, (progress - 0.4) / 0.4))
 
 
-def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
-             start: float, end: float, extra: random.Random) -> Iterator[dict[str, Any]]:
+def _service(
+    rng: random.Random,
+    service: str,
+    arch: Archetype,
+    opts: Options,
+    start: float,
+    end: float,
+    extra: random.Random,
+) -> Iterator[dict[str, Any]]:
     seq = 0
 
     def ident(prefix: str) -> str:
@@ -164,10 +204,10 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
         drift = _drift(arch, progress)
         # speeding: more deployments, shorter waits, more failures as the period goes on
         speed = 1.0 + arch.ramp * progress
-        fail_p = min(0.6, arch.fail * (1.0 + arch.ramp * 1.6 * progress ** 1.5))
+        fail_p = min(0.6, arch.fail * (1.0 + arch.ramp * 1.6 * progress**1.5))
         if arch.drift == "hidden":
             fail_p = arch.fail * (1.0 + 3.0 * drift)
-        slicing = 1.0 + arch.slice_ramp * progress ** 2
+        slicing = 1.0 + arch.slice_ramp * progress**2
         theatre = 1.0 + 3.0 * drift if arch.drift == "theatre" else 1.0
         rate = arch.rate * opts.deploys_per_day * speed * slicing * theatre
         gap = rng.expovariate(rate / DAY)
@@ -190,53 +230,111 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
         # changes shipped by this deployment were merged since the previous one
         shipped: list[str] = []
         for _ in range(n_changes):
-            for record in _change(rng, service, arch, ident, ref, speed,
-                                  rng.uniform(last_merge, deploy_start - 60), deploy_id,
-                                  lines_scale=1.0 / slicing, drift=drift):
+            for record in _change(
+                rng,
+                service,
+                arch,
+                ident,
+                ref,
+                speed,
+                rng.uniform(last_merge, deploy_start - 60),
+                deploy_id,
+                lines_scale=1.0 / slicing,
+                drift=drift,
+            ):
                 if record["type"] == "change":
                     shipped.append(record["source_id"])
                 yield record
         if invisible and extra.random() < 0.5:
             merged = deploy_start - extra.uniform(600, 3600)
             bump = ident("c")
-            yield {"type": "change", "source": SOURCE, "source_id": bump, "service": service,
-                   "title": f"Bump version to v{version}", "labels": ["chore"],
-                   "first_commit_at": _ts(merged - 900), "opened_at": _ts(merged - 600),
-                   "merged_at": _ts(merged), "additions": 1, "deletions": 1, "files": 1,
-                   "deployment_ref": ref(deploy_id)}
+            yield {
+                "type": "change",
+                "source": SOURCE,
+                "source_id": bump,
+                "service": service,
+                "title": f"Bump version to v{version}",
+                "labels": ["chore"],
+                "first_commit_at": _ts(merged - 900),
+                "opened_at": _ts(merged - 600),
+                "merged_at": _ts(merged),
+                "additions": 1,
+                "deletions": 1,
+                "files": 1,
+                "deployment_ref": ref(deploy_id),
+            }
         while pending_revert:
             reverted, merged = pending_revert.pop()
             merged = min(merged, deploy_start - 60)
-            yield {"type": "change", "source": SOURCE, "source_id": ident("c"), "service": service,
-                   "title": "Revert a broken change", "is_revert": True, "reverts": ref(reverted),
-                   "first_commit_at": _ts(merged - 600), "opened_at": _ts(merged - 500),
-                   "merged_at": _ts(merged), "additions": 20, "deletions": 20, "files": 2,
-                   "deployment_ref": ref(deploy_id)}
+            yield {
+                "type": "change",
+                "source": SOURCE,
+                "source_id": ident("c"),
+                "service": service,
+                "title": "Revert a broken change",
+                "is_revert": True,
+                "reverts": ref(reverted),
+                "first_commit_at": _ts(merged - 600),
+                "opened_at": _ts(merged - 500),
+                "merged_at": _ts(merged),
+                "additions": 20,
+                "deletions": 20,
+                "files": 2,
+                "deployment_ref": ref(deploy_id),
+            }
         last_merge = deploy_start
         runs = 1 + (_poisson(rng, 0.8) if arch.context != "healthy" else _poisson(rng, 0.1))
         for r in range(runs):
-            yield {"type": "pipeline_run", "source": SOURCE, "source_id": ident("p"),
-                   "service": service, "workflow": "deploy", "deployment_ref": ref(deploy_id),
-                   "started_at": _ts(deploy_start - (runs - r) * 900),
-                   "finished_at": _ts(deploy_start - (runs - r) * 900 + 600),
-                   "conclusion": "success" if r == runs - 1 else "failure"}
+            yield {
+                "type": "pipeline_run",
+                "source": SOURCE,
+                "source_id": ident("p"),
+                "service": service,
+                "workflow": "deploy",
+                "deployment_ref": ref(deploy_id),
+                "started_at": _ts(deploy_start - (runs - r) * 900),
+                "finished_at": _ts(deploy_start - (runs - r) * 900 + 600),
+                "conclusion": "success" if r == runs - 1 else "failure",
+            }
         if arch.context == "regulated":
             wait = rng.uniform(0.5, 2) * arch.approval_h * HOUR
-            yield {"type": "approval", "source": SOURCE, "source_id": ident("a"),
-                   "kind": "deployment_gate", "deployment_ref": ref(deploy_id), "service": service,
-                   "requested_at": _ts(deploy_start - wait), "decided_at": _ts(deploy_start - 60),
-                   "decision": "approved", "actor": "release-manager"}
-        yield {"type": "deployment", "source": SOURCE, "source_id": deploy_id, "service": service,
-               "environment": "production", "started_at": _ts(deploy_start),
-               "finished_at": _ts(deploy_end), "status": "success", "kind": "deploy",
-               "version": f"v{version}", "trigger": "pipeline"}
+            yield {
+                "type": "approval",
+                "source": SOURCE,
+                "source_id": ident("a"),
+                "kind": "deployment_gate",
+                "deployment_ref": ref(deploy_id),
+                "service": service,
+                "requested_at": _ts(deploy_start - wait),
+                "decided_at": _ts(deploy_start - 60),
+                "decision": "approved",
+                "actor": "release-manager",
+            }
+        yield {
+            "type": "deployment",
+            "source": SOURCE,
+            "source_id": deploy_id,
+            "service": service,
+            "environment": "production",
+            "started_at": _ts(deploy_start),
+            "finished_at": _ts(deploy_end),
+            "status": "success",
+            "kind": "deploy",
+            "version": f"v{version}",
+            "trigger": "pipeline",
+        }
         # escaped defects: rare, except where speed is bought with instability
-        if shipped and extra.random() < arch.defects * (1.0 + 4.0 * arch.ramp * progress ** 1.5):
-            yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/defect",
-                   "service": service,
-                   "found_at": _ts(deploy_end + extra.uniform(0.5, 10) * DAY),
-                   "severity": extra.choice(["minor", "major"]), "title": "Customer-reported bug",
-                   "deployment_ref": ref(deploy_id)}
+        if shipped and extra.random() < arch.defects * (1.0 + 4.0 * arch.ramp * progress**1.5):
+            yield {
+                "type": "defect",
+                "source": SOURCE,
+                "source_id": f"{deploy_id}/defect",
+                "service": service,
+                "found_at": _ts(deploy_end + extra.uniform(0.5, 10) * DAY),
+                "severity": extra.choice(["minor", "major"]),
+                "title": "Customer-reported bug",
+                "deployment_ref": ref(deploy_id),
+            }
         if n_changes and rng.random() < fail_p:
             recovery = rng.lognormvariate(math.log(arch.recovery_h * HOUR), 0.7)
             mode = rng.choices(["incident", "rollback", "hotfix", "revert"], [4, 3, 2, 1])[0]
@@ -252,41 +350,79 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
                 # recorded as an ordinary deployment
                 found = deploy_end + extra.uniform(30, 90) * HOUR
                 if found < end and extra.random() < 0.7:
-                    yield {"type": "defect", "source": SOURCE, "source_id": f"{deploy_id}/bug",
-                           "service": service, "found_at": _ts(found), "severity": "major",
-                           "title": "Customer-reported bug"}
+                    yield {
+                        "type": "defect",
+                        "source": SOURCE,
+                        "source_id": f"{deploy_id}/bug",
+                        "service": service,
+                        "found_at": _ts(found),
+                        "severity": "major",
+                        "title": "Customer-reported bug",
+                    }
                 elif found < end:
-                    yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
-                           "service": service, "opened_at": _ts(found),
-                           "resolved_at": _ts(found + recovery), "severity": "sev3",
-                           "customer_impact": True, "title": "Upstream provider issue",
-                           "labels": ["third-party"]}
+                    yield {
+                        "type": "incident",
+                        "source": SOURCE,
+                        "source_id": ident("i"),
+                        "service": service,
+                        "opened_at": _ts(found),
+                        "resolved_at": _ts(found + recovery),
+                        "severity": "sev3",
+                        "customer_impact": True,
+                        "title": "Upstream provider issue",
+                        "labels": ["third-party"],
+                    }
                 if mode in ("rollback", "hotfix"):
-                    yield {"type": "deployment", "source": SOURCE, "source_id": ident("d"),
-                           "service": service, "environment": "production",
-                           "started_at": _ts(fixed - 300), "finished_at": _ts(fixed),
-                           "status": "success", "kind": "deploy", "version": f"v{version - 1}",
-                           "trigger": "manual"}
+                    yield {
+                        "type": "deployment",
+                        "source": SOURCE,
+                        "source_id": ident("d"),
+                        "service": service,
+                        "environment": "production",
+                        "started_at": _ts(fixed - 300),
+                        "finished_at": _ts(fixed),
+                        "status": "success",
+                        "kind": "deploy",
+                        "version": f"v{version - 1}",
+                        "trigger": "manual",
+                    }
                     t = max(t, fixed)
                 mode = "none"
             if mode in ("incident", "hotfix", "rollback") and not quiet:
                 named = rng.random() < 0.6
-                yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
-                       "service": service, "opened_at": _ts(deploy_end + recovery * 0.1),
-                       "acknowledged_at": _ts(deploy_end + recovery * 0.2), "resolved_at": _ts(fixed),
-                       "severity": rng.choice(["sev2", "sev3"]), "customer_impact": True,
-                       "title": rng.choice(["Checkout errors", "Slow pages", "Timeouts", "Bad data"]),
-                       "labels": [rng.choice(["latency", "errors", "data", "config"])],
-                       **({"cause_ref": ref(deploy_id)} if named else {})}
+                yield {
+                    "type": "incident",
+                    "source": SOURCE,
+                    "source_id": ident("i"),
+                    "service": service,
+                    "opened_at": _ts(deploy_end + recovery * 0.1),
+                    "acknowledged_at": _ts(deploy_end + recovery * 0.2),
+                    "resolved_at": _ts(fixed),
+                    "severity": rng.choice(["sev2", "sev3"]),
+                    "customer_impact": True,
+                    "title": rng.choice(["Checkout errors", "Slow pages", "Timeouts", "Bad data"]),
+                    "labels": [rng.choice(["latency", "errors", "data", "config"])],
+                    **({"cause_ref": ref(deploy_id)} if named else {}),
+                }
             if mode in ("rollback", "hotfix"):
                 fix_id = ident("d")
                 if mode == "hotfix":
-                    yield from _change(rng, service, arch, ident, ref, 4.0, fixed - 1800, fix_id,
-                                       title="Hotfix")
-                yield {"type": "deployment", "source": SOURCE, "source_id": fix_id,
-                       "service": service, "environment": "production",
-                       "started_at": _ts(fixed - 300), "finished_at": _ts(fixed), "status": "success",
-                       "kind": mode, "recovers": ref(deploy_id), "trigger": "manual"}
+                    yield from _change(
+                        rng, service, arch, ident, ref, 4.0, fixed - 1800, fix_id, title="Hotfix"
+                    )
+                yield {
+                    "type": "deployment",
+                    "source": SOURCE,
+                    "source_id": fix_id,
+                    "service": service,
+                    "environment": "production",
+                    "started_at": _ts(fixed - 300),
+                    "finished_at": _ts(fixed),
+                    "status": "success",
+                    "kind": mode,
+                    "recovers": ref(deploy_id),
+                    "trigger": "manual",
+                }
                 t = max(t, fixed)
             if mode == "revert":
                 # the broken change is reverted and ships with the next deployment
@@ -295,16 +431,33 @@ def _service(rng: random.Random, service: str, arch: Archetype, opts: Options,
         if rng.random() < 0.02:
             opened = t + rng.uniform(2, 20) * DAY
             if opened < end:
-                yield {"type": "incident", "source": SOURCE, "source_id": ident("i"),
-                       "service": service, "opened_at": _ts(opened),
-                       "resolved_at": _ts(opened + rng.uniform(0.3, 4) * HOUR),
-                       "severity": "sev3", "customer_impact": False, "title": "Provider outage",
-                       "labels": ["third-party"]}
+                yield {
+                    "type": "incident",
+                    "source": SOURCE,
+                    "source_id": ident("i"),
+                    "service": service,
+                    "opened_at": _ts(opened),
+                    "resolved_at": _ts(opened + rng.uniform(0.3, 4) * HOUR),
+                    "severity": "sev3",
+                    "customer_impact": False,
+                    "title": "Provider outage",
+                    "labels": ["third-party"],
+                }
 
 
-def _change(rng: random.Random, service: str, arch: Archetype, ident: Any, ref: Any, speed: float,
-            merged: float, deploy_id: str, title: str | None = None, lines_scale: float = 1.0,
-            drift: float = 0.0) -> Iterator[dict[str, Any]]:
+def _change(
+    rng: random.Random,
+    service: str,
+    arch: Archetype,
+    ident: Any,
+    ref: Any,
+    speed: float,
+    merged: float,
+    deploy_id: str,
+    title: str | None = None,
+    lines_scale: float = 1.0,
+    drift: float = 0.0,
+) -> Iterator[dict[str, Any]]:
     def wait(hours: float) -> float:
         return rng.expovariate(1 / max(hours * HOUR / speed, 1.0))
 
@@ -321,25 +474,52 @@ def _change(rng: random.Random, service: str, arch: Archetype, ident: Any, ref: 
     lines = max(1, int(rng.expovariate(1 / (arch.change_lines * lines_scale))))
     change_id = ident("c")
     change: dict[str, Any] = {
-        "type": "change", "source": SOURCE, "source_id": change_id, "service": service,
-        "repository": f"acme/{service}", "author": f"dev{rng.randint(1, 12)}",
-        "number": int(change_id.rsplit("c", 1)[1]), "title": title or "Change",
-        "first_commit_at": _ts(first_commit), "opened_at": _ts(opened),
-        "first_review_at": _ts(reviewed), "approved_at": _ts(approved), "merged_at": _ts(merged),
-        "additions": int(lines * 0.7) + 1, "deletions": lines // 3, "files": 1 + lines // 40,
+        "type": "change",
+        "source": SOURCE,
+        "source_id": change_id,
+        "service": service,
+        "repository": f"acme/{service}",
+        "author": f"dev{rng.randint(1, 12)}",
+        "number": int(change_id.rsplit("c", 1)[1]),
+        "title": title or "Change",
+        "first_commit_at": _ts(first_commit),
+        "opened_at": _ts(opened),
+        "first_review_at": _ts(reviewed),
+        "approved_at": _ts(approved),
+        "merged_at": _ts(merged),
+        "additions": int(lines * 0.7) + 1,
+        "deletions": lines // 3,
+        "files": 1 + lines // 40,
         "deployment_ref": ref(deploy_id),
     }
     if rng.random() < 0.15:
         change["labels"] = ["ai-assisted"]
     yield change
-    yield {"type": "approval", "source": SOURCE, "source_id": ident("a"), "kind": "code_review",
-           "change_ref": ref(change_id), "service": service, "requested_at": _ts(opened),
-           "decided_at": _ts(approved), "decision": "approved", "actor": "reviewer"}
+    yield {
+        "type": "approval",
+        "source": SOURCE,
+        "source_id": ident("a"),
+        "kind": "code_review",
+        "change_ref": ref(change_id),
+        "service": service,
+        "requested_at": _ts(opened),
+        "decided_at": _ts(approved),
+        "decision": "approved",
+        "actor": "reviewer",
+    }
     if arch.approval_h:
-        yield {"type": "approval", "source": SOURCE, "source_id": ident("a"),
-               "kind": "change_advisory", "change_ref": ref(change_id), "service": service,
-               "requested_at": _ts(approved - approval), "decided_at": _ts(approved),
-               "decision": "approved", "actor": "cab"}
+        yield {
+            "type": "approval",
+            "source": SOURCE,
+            "source_id": ident("a"),
+            "kind": "change_advisory",
+            "change_ref": ref(change_id),
+            "service": service,
+            "requested_at": _ts(approved - approval),
+            "decided_at": _ts(approved),
+            "decision": "approved",
+            "actor": "cab",
+        }
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -1,4 +1,4 @@
-"""The package stays lint-clean and type-checks strictly (configuration in pyproject.toml)."""
+"""The package stays lint-clean, formatted and strictly typed (configuration in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ ROOT = Path(__file__).parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ruff_finds_nothing() -> None:
     result = _run("ruff", "check", "headway", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_changes_nothing() -> None:
+    result = _run("ruff", "format", "--check", "headway", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -45,19 +45,19 @@ EXTERNAL_THEMES = ("third-party", "infrastructure", "provider", "external", "ups
 
 QUESTIONS = {
     "speed_outcomes": "What made delivery faster, and what evidence shows it did not weaken "
-                      "assurance or push instability downstream to users?",
+    "assurance or push instability downstream to users?",
     "slicing": "Which decision do these smaller deployments improve, and what user outcome "
-               "moved because of them?",
+    "moved because of them?",
     "local_optimisation": "Where did the time saved in this stage go, and who owns the queue "
-                          "that absorbed it?",
+    "that absorbed it?",
     "theatre": "What did users receive from these deployments that they did not receive "
-               "before, and which of them could have been skipped?",
+    "before, and which of them could have been skipped?",
     "redefined": "Did fewer changes fail, or did we stop recording failures the way we did? "
-                 "Who decided the change in classification, and is it written down?",
+    "Who decided the change in classification, and is it written down?",
     "hidden_quality": "Which repairs are being made without an incident, and what would we "
-                      "learn if they were reviewed like failures?",
+    "learn if they were reviewed like failures?",
     "context": "Are these teams facing the same risk? Which differences in operating context "
-               "explain the gap before any of it is read as performance?",
+    "explain the gap before any of it is read as performance?",
 }
 TITLES = {
     "speed_outcomes": "Speed improves while outcomes worsen",
@@ -85,12 +85,18 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "detector": self.detector, "title": TITLES[self.detector],
+            "detector": self.detector,
+            "title": TITLES[self.detector],
             "scope": {"kind": self.scope.kind, "name": self.scope.name},
             "statement": self.statement,
-            "evidence": {"measures": self.measures, "records": self.records[:50],
-                         "records_total": len(self.records), **self.extra},
-            "confidence": self.confidence, "confidence_basis": self.confidence_basis,
+            "evidence": {
+                "measures": self.measures,
+                "records": self.records[:50],
+                "records_total": len(self.records),
+                **self.extra,
+            },
+            "confidence": self.confidence,
+            "confidence_basis": self.confidence_basis,
             "question": self.question or QUESTIONS[self.detector],
         }
 
@@ -150,8 +156,15 @@ class Window:
 
 def window(store: Store, defn: Definition, services: list[str], period: Period) -> Window:
     rows = signals.load(store, defn, services, period)
-    return Window(period, period.days, rows.deployments, rows.changes, rows.incidents,
-                  rows.defects, flow.change_flows(store, defn, services, period))
+    return Window(
+        period,
+        period.days,
+        rows.deployments,
+        rows.changes,
+        rows.incidents,
+        rows.defects,
+        flow.change_flows(store, defn, services, period),
+    )
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -171,13 +184,20 @@ def confidence(z: float) -> tuple[str, str]:
     return level, f"two-proportion z = {z:.2f} for the decisive rate"
 
 
-def _measure(name: str, before: float | None, after: float | None, unit: str = "",
-             basis: str = "") -> dict[str, Any]:
+def _measure(
+    name: str, before: float | None, after: float | None, unit: str = "", basis: str = ""
+) -> dict[str, Any]:
     change = None
     if before is not None and after is not None:
         change = round(after / before - 1, 4) if before else None
-    return {"measure": name, "before": _r(before), "after": _r(after), "relative_change": change,
-            "unit": unit, "basis": basis}
+    return {
+        "measure": name,
+        "before": _r(before),
+        "after": _r(after),
+        "relative_change": change,
+        "unit": unit,
+        "basis": basis,
+    }
 
 
 def _r(value: float | None) -> float | None:
@@ -198,36 +218,54 @@ def _hours(value: float | None) -> str:
 def speed_outcomes(scope: Scope, b: Window, a: Window) -> Finding | None:
     if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS:
         return None
-    faster_lead = (b.lead_median and a.lead_median and a.lead_median <= SPEED_LEAD * b.lead_median)
+    faster_lead = b.lead_median and a.lead_median and a.lead_median <= SPEED_LEAD * b.lead_median
     more = a.per_day >= SPEED_FREQ * b.per_day
     if not (faster_lead or more):
         return None
     b_ships, a_ships = len(b.shipping), len(a.shipping)
     outcomes = {
-        "change fail rate": (z_rise(b.failed, b.n, a.failed, a.n), b.cfr, a.cfr,
-                             [d["id"] for d in a.deployments if d["failed"]]),
+        "change fail rate": (
+            z_rise(b.failed, b.n, a.failed, a.n),
+            b.cfr,
+            a.cfr,
+            [d["id"] for d in a.deployments if d["failed"]],
+        ),
         "escaped defects per deployment": (
             z_rise(len(b.defects), b_ships, len(a.defects), a_ships),
-            len(b.defects) / b_ships if b_ships else None, len(a.defects) / a_ships if a_ships else None,
-            [d["id"] for d in a.defects]),
+            len(b.defects) / b_ships if b_ships else None,
+            len(a.defects) / a_ships if a_ships else None,
+            [d["id"] for d in a.defects],
+        ),
         "incidents per deployment": (
-            z_rise(len(b.incidents), b.n, len(a.incidents), a.n), len(b.incidents) / b.n,
-            len(a.incidents) / a.n, [i["id"] for i in a.incidents]),
+            z_rise(len(b.incidents), b.n, len(a.incidents), a.n),
+            len(b.incidents) / b.n,
+            len(a.incidents) / a.n,
+            [i["id"] for i in a.incidents],
+        ),
     }
     worse = {k: v for k, v in outcomes.items() if v[0] >= Z_WORSE}
     if not worse:
         return None
     name, (z, before, after, records) = max(worse.items(), key=lambda kv: kv[1][0])
     level, basis = confidence(z)
-    speed = (f"lead time fell from {_hours(b.lead_median)} to {_hours(a.lead_median)}" if faster_lead
-             else f"deployments rose from {b.per_day:.1f} to {a.per_day:.1f} a day")
+    speed = (
+        f"lead time fell from {_hours(b.lead_median)} to {_hours(a.lead_median)}"
+        if faster_lead
+        else f"deployments rose from {b.per_day:.1f} to {a.per_day:.1f} a day"
+    )
     return Finding(
-        "speed_outcomes", scope,
+        "speed_outcomes",
+        scope,
         f"{scope.name}: {speed}, while {name} rose from {_pct(before)} to {_pct(after)}.",
-        [_measure("deployments per day", b.per_day, a.per_day),
-         _measure("lead time median", b.lead_median, a.lead_median, "s"),
-         *(_measure(k, v[1], v[2], "rate", f"z = {v[0]:.2f}") for k, v in outcomes.items())],
-        records, level, basis)
+        [
+            _measure("deployments per day", b.per_day, a.per_day),
+            _measure("lead time median", b.lead_median, a.lead_median, "s"),
+            *(_measure(k, v[1], v[2], "rate", f"z = {v[0]:.2f}") for k, v in outcomes.items()),
+        ],
+        records,
+        level,
+        basis,
+    )
 
 
 def slicing(scope: Scope, b: Window, a: Window) -> Finding | None:
@@ -247,20 +285,35 @@ def slicing(scope: Scope, b: Window, a: Window) -> Finding | None:
     ratio = a.per_day / b.per_day
     level = "high" if ratio >= 1.6 and after_size <= 0.5 * before_size else "medium"
     return Finding(
-        "slicing", scope,
+        "slicing",
+        scope,
         f"{scope.name}: deployments rose from {b.per_day:.1f} to {a.per_day:.1f} a day and the "
         f"median user-visible deployment shrank from {before_size:.0f} to {after_size:.0f} lines, "
         f"but the change fail rate did not improve ({_pct(b.cfr)} → {_pct(a.cfr)}); "
         f"{_pct(len(small) / len(a.shipping))} of deployments shipped nothing or at most "
         f"{signals.TRIVIAL_LINES} lines.",
-        [_measure("deployments per day", b.per_day, a.per_day),
-         _measure("median lines per user-visible deployment", before_size, after_size, "lines"),
-         _measure("change fail rate", b.cfr, a.cfr, "rate"),
-         _measure("empty or trivial deployments", b.share(
-             [d for d in b.shipping if d["changes"] == 0 or d["lines"] <= signals.TRIVIAL_LINES],
-             b.shipping), len(small) / len(a.shipping), "share")],
-        [d["id"] for d in small], level,
-        f"frequency ×{ratio:.2f}, size ×{after_size / before_size:.2f}")
+        [
+            _measure("deployments per day", b.per_day, a.per_day),
+            _measure("median lines per user-visible deployment", before_size, after_size, "lines"),
+            _measure("change fail rate", b.cfr, a.cfr, "rate"),
+            _measure(
+                "empty or trivial deployments",
+                b.share(
+                    [
+                        d
+                        for d in b.shipping
+                        if d["changes"] == 0 or d["lines"] <= signals.TRIVIAL_LINES
+                    ],
+                    b.shipping,
+                ),
+                len(small) / len(a.shipping),
+                "share",
+            ),
+        ],
+        [d["id"] for d in small],
+        level,
+        f"frequency ×{ratio:.2f}, size ×{after_size / before_size:.2f}",
+    )
 
 
 def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
@@ -279,28 +332,40 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
     if best is None:
         return None
     ratio, stage, mb, ma = best
-    grew = max((s for s in flow.STAGES if s != stage),
-               key=lambda s: (a.stage_median(s)[0] or 0) - (b.stage_median(s)[0] or 0))
+    grew = max(
+        (s for s in flow.STAGES if s != stage),
+        key=lambda s: (a.stage_median(s)[0] or 0) - (b.stage_median(s)[0] or 0),
+    )
     gb, ga = b.stage_median(grew)[0], a.stage_median(grew)[0]
     label = flow.LABELS
     return Finding(
-        "local_optimisation", scope,
+        "local_optimisation",
+        scope,
         f"{scope.name}: {label[stage]} got {1 - ratio:.0%} faster ({_hours(mb)} → {_hours(ma)}), "
         f"but end-to-end lead time barely moved ({_hours(lead_b)} → {_hours(lead_a)}); "
         f"{label[grew]} grew from {_hours(gb)} to {_hours(ga)}.",
-        [_measure(f"{label[stage]} median", mb, ma, "s"),
-         _measure("lead time median", lead_b, lead_a, "s"),
-         _measure(f"{label[grew]} median", gb, ga, "s")],
-        [f.id for f in a.flows][:50], "high" if ratio <= 0.4 else "medium",
+        [
+            _measure(f"{label[stage]} median", mb, ma, "s"),
+            _measure("lead time median", lead_b, lead_a, "s"),
+            _measure(f"{label[grew]} median", gb, ga, "s"),
+        ],
+        [f.id for f in a.flows][:50],
+        "high" if ratio <= 0.4 else "medium",
         f"{len(a.flows)} and {len(b.flows)} changes; stage ×{ratio:.2f}, end to end "
-        f"×{lead_a / lead_b:.2f}")
+        f"×{lead_a / lead_b:.2f}",
+    )
 
 
 def theatre(scope: Scope, b: Window, a: Window) -> Finding | None:
     if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS or a.per_day < SPEED_FREQ * b.per_day:
         return None
     share_b, share_a = b.share(b.invisible, b.shipping), a.share(a.invisible, a.shipping)
-    if share_a is None or share_b is None or share_a < THEATRE_SHARE or share_a < share_b + THEATRE_RISE:
+    if (
+        share_a is None
+        or share_b is None
+        or share_a < THEATRE_SHARE
+        or share_a < share_b + THEATRE_RISE
+    ):
         return None
     value_b = sum(d["visible"] for d in b.shipping) / b.days
     value_a = sum(d["visible"] for d in a.shipping) / a.days
@@ -312,15 +377,21 @@ def theatre(scope: Scope, b: Window, a: Window) -> Finding | None:
     z = z_rise(len(b.invisible), len(b.shipping), len(a.invisible), len(a.shipping))
     level, basis = confidence(z)
     return Finding(
-        "theatre", scope,
+        "theatre",
+        scope,
         f"{scope.name}: deployments rose from {b.per_day:.1f} to {a.per_day:.1f} a day, but "
         f"{_pct(share_a)} of them shipped nothing users can see (empty, or only chores and "
         f"version bumps), up from {_pct(share_b)}; user-visible changes per day went from "
         f"{value_b:.1f} to {value_a:.1f}.",
-        [_measure("deployments per day", b.per_day, a.per_day),
-         _measure("share shipping nothing user-visible", share_b, share_a, "share", basis),
-         _measure("user-visible changes per day", value_b, value_a)],
-        [d["id"] for d in a.invisible], level, basis)
+        [
+            _measure("deployments per day", b.per_day, a.per_day),
+            _measure("share shipping nothing user-visible", share_b, share_a, "share", basis),
+            _measure("user-visible changes per day", value_b, value_a),
+        ],
+        [d["id"] for d in a.invisible],
+        level,
+        basis,
+    )
 
 
 def redefined(scope: Scope, b: Window, a: Window) -> Finding | None:
@@ -338,47 +409,75 @@ def redefined(scope: Scope, b: Window, a: Window) -> Finding | None:
         return None
 
     def named(w: Window) -> float | None:
-        return (sum(1 for i in w.incidents if i["attribution"] == "named") / len(w.incidents)
-                if w.incidents else None)
+        return (
+            sum(1 for i in w.incidents if i["attribution"] == "named") / len(w.incidents)
+            if w.incidents
+            else None
+        )
 
     def external(w: Window) -> float | None:
-        return (sum(1 for i in w.incidents if set(i["labels"]) & set(EXTERNAL_THEMES))
-                / len(w.incidents) if w.incidents else None)
+        return (
+            sum(1 for i in w.incidents if set(i["labels"]) & set(EXTERNAL_THEMES))
+            / len(w.incidents)
+            if w.incidents
+            else None
+        )
 
     repeats = [d["id"] for d in a.deployments if d["repeat_version"]]
     drifts = []
     nb, na, eb, ea = named(b), named(a), external(b), external(a)
     if nb is not None and na is not None and nb - na >= DRIFT_SHARE:
-        drifts.append(f"incidents naming the deployment that caused them fell from "
-                      f"{_pct(nb)} to {_pct(na)}")
+        drifts.append(
+            f"incidents naming the deployment that caused them fell from {_pct(nb)} to {_pct(na)}"
+        )
     if eb is not None and ea is not None and ea - eb >= DRIFT_SHARE:
-        drifts.append(f"incidents labelled as external ({', '.join(EXTERNAL_THEMES[:2])} …) rose "
-                      f"from {_pct(eb)} to {_pct(ea)}")
+        drifts.append(
+            f"incidents labelled as external ({', '.join(EXTERNAL_THEMES[:2])} …) rose "
+            f"from {_pct(eb)} to {_pct(ea)}"
+        )
     if len(repeats) >= 2:
-        drifts.append(f"{len(repeats)} ordinary deployments re-shipped an earlier version "
-                      "(rollbacks not recorded as rollbacks)")
+        drifts.append(
+            f"{len(repeats)} ordinary deployments re-shipped an earlier version "
+            "(rollbacks not recorded as rollbacks)"
+        )
     z_defects = z_rise(len(b.defects), b.n, len(a.defects), a.n)
     if z_defects >= Z_WORSE:
-        drifts.append(f"escaped defects rose from {len(b.defects) / b.n:.2f} to "
-                      f"{len(a.defects) / a.n:.2f} per deployment (failures reported as bugs)")
+        drifts.append(
+            f"escaped defects rose from {len(b.defects) / b.n:.2f} to "
+            f"{len(a.defects) / a.n:.2f} per deployment (failures reported as bugs)"
+        )
     if len(drifts) < 2:
         return None
     return Finding(
-        "redefined", scope,
+        "redefined",
+        scope,
         f"{scope.name}: change fail rate fell from {_pct(b.cfr)} to {_pct(a.cfr)} while incidents "
         f"and escaped defects per deployment held ({signs_b:.2f} → {signs_a:.2f}); "
-        + "; ".join(drifts) + ".",
-        [_measure("change fail rate", b.cfr, a.cfr, "rate"),
-         _measure("incidents and defects per deployment", signs_b, signs_a),
-         _measure("incidents naming their cause", nb, na, "share"),
-         _measure("incidents labelled external", eb, ea, "share"),
-         _measure("escaped defects per deployment", len(b.defects) / b.n, len(a.defects) / a.n,
-                  "", f"z = {z_defects:.2f}"),
-         _measure("re-deployed earlier versions", sum(d["repeat_version"] for d in b.deployments),
-                  len(repeats), "deployments")],
+        + "; ".join(drifts)
+        + ".",
+        [
+            _measure("change fail rate", b.cfr, a.cfr, "rate"),
+            _measure("incidents and defects per deployment", signs_b, signs_a),
+            _measure("incidents naming their cause", nb, na, "share"),
+            _measure("incidents labelled external", eb, ea, "share"),
+            _measure(
+                "escaped defects per deployment",
+                len(b.defects) / b.n,
+                len(a.defects) / a.n,
+                "",
+                f"z = {z_defects:.2f}",
+            ),
+            _measure(
+                "re-deployed earlier versions",
+                sum(d["repeat_version"] for d in b.deployments),
+                len(repeats),
+                "deployments",
+            ),
+        ],
         [i["id"] for i in a.incidents] + [d["id"] for d in a.defects] + repeats,
         "high" if len(drifts) >= 3 else "medium",
-        f"{len(drifts)} of 4 independent signs of reclassification")
+        f"{len(drifts)} of 4 independent signs of reclassification",
+    )
 
 
 def hidden_quality(scope: Scope, b: Window, a: Window) -> Finding | None:
@@ -391,20 +490,27 @@ def hidden_quality(scope: Scope, b: Window, a: Window) -> Finding | None:
         return None
     level, basis = confidence(z)
     return Finding(
-        "hidden_quality", scope,
+        "hidden_quality",
+        scope,
         f"{scope.name}: rework rose from {_pct(rw_b)} to {_pct(rw_a)} of deployments while "
         f"reported incidents fell from {inc_b:.2f} to {inc_a:.2f} per deployment: repairs are "
         "happening without being reported as failures.",
-        [_measure("rework rate", rw_b, rw_a, "rate", f"z = {z:.2f}"),
-         _measure("incidents per deployment", inc_b, inc_a)],
-        [d["id"] for d in a.deployments if d["rework"]], level, basis)
+        [
+            _measure("rework rate", rw_b, rw_a, "rate", f"z = {z:.2f}"),
+            _measure("incidents per deployment", inc_b, inc_a),
+        ],
+        [d["id"] for d in a.deployments if d["rework"]],
+        level,
+        basis,
+    )
 
 
 TEAM_DETECTORS = (speed_outcomes, slicing, local_optimisation, theatre, redefined, hidden_quality)
 
 
-def context_comparison(store: Store, defn: Definition, groups: dict[str, list[tuple[str, str]]],
-                       period: Period) -> Finding | None:
+def context_comparison(
+    store: Store, defn: Definition, groups: dict[str, list[tuple[str, str]]], period: Period
+) -> Finding | None:
     """Teams set side by side whose services live in different operating contexts."""
     contexts = {team: sorted({c for _, c in members}) for team, members in groups.items()}
     distinct = sorted({c for cs in contexts.values() for c in cs})
@@ -413,20 +519,32 @@ def context_comparison(store: Store, defn: Definition, groups: dict[str, list[tu
         return None
     from headway.metrics import dora
 
-    sets = {team: dora.compute(store, defn, Scope("team", team), period).to_json()
-            for team in groups}
-    measures = [{"measure": f"team {team}", "contexts": contexts[team],
-                 "deployments_per_week": round(s["deployment_frequency"]["per_week"], 1),
-                 "level": s["deployment_frequency"]["level"],
-                 "change_fail_rate": s["change_fail_rate"]["rate"]}
-                for team, s in sets.items()]
+    sets = {
+        team: dora.compute(store, defn, Scope("team", team), period).to_json() for team in groups
+    }
+    measures = [
+        {
+            "measure": f"team {team}",
+            "contexts": contexts[team],
+            "deployments_per_week": round(s["deployment_frequency"]["per_week"], 1),
+            "level": s["deployment_frequency"]["level"],
+            "change_fail_rate": s["change_fail_rate"]["rate"],
+        }
+        for team, s in sets.items()
+    ]
     return Finding(
-        "context", Scope("organisation"),
+        "context",
+        Scope("organisation"),
         f"{len(groups)} teams are compared across {len(distinct)} operating contexts "
         f"({', '.join(distinct)}); their levels are only comparable within one context"
-        + (f"; team(s) {', '.join(mixed)} blend contexts themselves" if mixed else "") + ".",
-        measures, [], "high", "contexts are recorded on each service",
-        extra={"contexts": contexts})
+        + (f"; team(s) {', '.join(mixed)} blend contexts themselves" if mixed else "")
+        + ".",
+        measures,
+        [],
+        "high",
+        "contexts are recorded on each service",
+        extra={"contexts": contexts},
+    )
 
 
 # -- running them ----------------------------------------------------------------------------
@@ -438,10 +556,13 @@ def baseline_for(current: Period, factor: int = 2) -> Period:
     return Period(current.since - factor * length, current.since)
 
 
-def definition_changes(store: Store, scope: Scope, current: Period, since: datetime) -> list[Finding]:
+def definition_changes(
+    store: Store, scope: Scope, current: Period, since: datetime
+) -> list[Finding]:
     """A change of the active definition after `since` that lowers the change fail rate."""
     rows = store.query(
-        "SELECT name, version, body, author, created_at, reason FROM definitions ORDER BY created_at")
+        "SELECT name, version, body, author, created_at, reason FROM definitions ORDER BY created_at"
+    )
     out = []
     for before, after in itertools.pairwise(rows):
         if not since <= after[4] < current.until:
@@ -449,26 +570,46 @@ def definition_changes(store: Store, scope: Scope, current: Period, since: datet
         da = defs._from_row(before[0], before[1], before[2])
         db = defs._from_row(after[0], after[1], after[2])
         result = diff(store, da, db, scope, current)
-        ja, jb = result["results"]["a"]["change_fail_rate"], result["results"]["b"]["change_fail_rate"]
+        ja, jb = (
+            result["results"]["a"]["change_fail_rate"],
+            result["results"]["b"]["change_fail_rate"],
+        )
         if ja["rate"] is None or jb["rate"] is None or jb["rate"] >= ja["rate"]:
             continue
-        out.append(Finding(
-            "redefined", scope,
-            f"The definition changed from {da.label} to {db.label} on {after[4]:%Y-%m-%d} "
-            f"({after[3]}: “{after[5]}”); over the same events the change fail rate moves from "
-            f"{_pct(ja['rate'])} to {_pct(jb['rate'])}.",
-            [_measure("change fail rate, same events", ja["rate"], jb["rate"], "rate"),
-             *({"measure": f"rule {r['rule']}", "before": r["a"], "after": r["b"]}
-               for r in result["rules"])],
-            [], "high", "recomputed over identical events under both definitions",
-            extra={"definition_change": {"from": da.label, "to": db.label,
-                                         "at": _iso(after[4]), "author": after[3],
-                                         "reason": after[5]}}))
+        out.append(
+            Finding(
+                "redefined",
+                scope,
+                f"The definition changed from {da.label} to {db.label} on {after[4]:%Y-%m-%d} "
+                f"({after[3]}: “{after[5]}”); over the same events the change fail rate moves from "
+                f"{_pct(ja['rate'])} to {_pct(jb['rate'])}.",
+                [
+                    _measure("change fail rate, same events", ja["rate"], jb["rate"], "rate"),
+                    *(
+                        {"measure": f"rule {r['rule']}", "before": r["a"], "after": r["b"]}
+                        for r in result["rules"]
+                    ),
+                ],
+                [],
+                "high",
+                "recomputed over identical events under both definitions",
+                extra={
+                    "definition_change": {
+                        "from": da.label,
+                        "to": db.label,
+                        "at": _iso(after[4]),
+                        "author": after[3],
+                        "reason": after[5],
+                    }
+                },
+            )
+        )
     return out
 
 
-def detect(store: Store, defn: Definition, scope: Scope, current: Period,
-           baseline: Period | None = None) -> dict[str, Any]:
+def detect(
+    store: Store, defn: Definition, scope: Scope, current: Period, baseline: Period | None = None
+) -> dict[str, Any]:
     """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
     baseline = baseline or baseline_for(current)
     groups = flow.group_members(store, "team", scope)
@@ -478,8 +619,13 @@ def detect(store: Store, defn: Definition, scope: Scope, current: Period,
         names = [s for s, _ in members]
         b, a = window(store, defn, names, baseline), window(store, defn, names, current)
         if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS:
-            skipped.append({"team": team, "reason": f"detectors need at least {MIN_DEPLOYMENTS} "
-                            f"deployments in each window; there are {b.n} and {a.n}"})
+            skipped.append(
+                {
+                    "team": team,
+                    "reason": f"detectors need at least {MIN_DEPLOYMENTS} "
+                    f"deployments in each window; there are {b.n} and {a.n}",
+                }
+            )
             continue
         for detector in TEAM_DETECTORS:
             found = detector(Scope("team", team), b, a)

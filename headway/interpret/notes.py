@@ -29,8 +29,10 @@ def parse_scope(text: str) -> Scope:
         return Scope()
     kind, _, name = text.partition(":")
     if kind not in ("service", "team", "context") or not name:
-        raise NoteError(f"--scope {text!r} is not a scope; use organisation, service:NAME, "
-                        "team:NAME or context:NAME")
+        raise NoteError(
+            f"--scope {text!r} is not a scope; use organisation, service:NAME, "
+            "team:NAME or context:NAME"
+        )
     return Scope(kind, name)
 
 
@@ -52,28 +54,57 @@ def parse_period(text: str) -> Period:
             start = datetime.fromisoformat(text)
             end = start + timedelta(days=1)
     except ValueError:
-        raise NoteError(f"--period {text!r} is not a period; use YYYY-MM, YYYY-MM-DD or "
-                        "YYYY-MM-DD..YYYY-MM-DD") from None
+        raise NoteError(
+            f"--period {text!r} is not a period; use YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD"
+        ) from None
     if end <= start:
         raise NoteError(f"--period {text!r} ends before it starts")
     return Period(start.replace(tzinfo=None), end.replace(tzinfo=None))
 
 
-def add(store: Store, scope: Scope, period: Period, text: str, *, author: str,
-        kind: str = "note") -> dict[str, Any]:
+def add(
+    store: Store, scope: Scope, period: Period, text: str, *, author: str, kind: str = "note"
+) -> dict[str, Any]:
     if not text.strip():
         raise NoteError("the note is empty; say what the numbers do not show")
     if kind not in KINDS:
         raise NoteError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if scope.kind != "organisation":
         services_in(store, scope)  # an unknown scope is an error that lists the known ones
-    row = [uuid.uuid4().hex, scope_key(scope), period.since, period.until, kind, text.strip(),
-           author, datetime.now(UTC).replace(tzinfo=None, microsecond=0)]
+    row = [
+        uuid.uuid4().hex,
+        scope_key(scope),
+        period.since,
+        period.until,
+        kind,
+        text.strip(),
+        author,
+        datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    ]
     with store.transaction():
-        store.execute("INSERT INTO annotations (id, scope, period_start, period_end, kind, text, "
-                      "author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-    return _json(dict(zip(("id", "scope", "period_start", "period_end", "kind", "text", "author",
-                           "created_at"), row, strict=True)))
+        store.execute(
+            "INSERT INTO annotations (id, scope, period_start, period_end, kind, text, "
+            "author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+    return _json(
+        dict(
+            zip(
+                (
+                    "id",
+                    "scope",
+                    "period_start",
+                    "period_end",
+                    "kind",
+                    "text",
+                    "author",
+                    "created_at",
+                ),
+                row,
+                strict=True,
+            )
+        )
+    )
 
 
 def for_scope(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]]:
@@ -83,7 +114,9 @@ def for_scope(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]
         rows = store.query_dicts(
             "SELECT id, scope, period_start, period_end, kind, text, author, created_at "
             "FROM annotations WHERE period_start < ? AND period_end > ? "
-            "ORDER BY period_start, created_at, id", [period.until, period.since])
+            "ORDER BY period_start, created_at, id",
+            [period.until, period.since],
+        )
         return [_json(r) for r in rows]
     keys = {"organisation", scope_key(scope)}
     if scope.kind in ("team", "context"):

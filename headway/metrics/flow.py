@@ -31,8 +31,12 @@ from headway.store import Store
 STAGES = ("coding", "pickup", "review", "approval_wait", "merge_wait", "deploy_wait")
 WAITING = ("pickup", "approval_wait", "merge_wait", "deploy_wait")
 LABELS = {
-    "coding": "coding", "pickup": "pickup", "review": "review",
-    "approval_wait": "approval wait", "merge_wait": "merge wait", "deploy_wait": "deploy wait",
+    "coding": "coding",
+    "pickup": "pickup",
+    "review": "review",
+    "approval_wait": "approval wait",
+    "merge_wait": "merge wait",
+    "deploy_wait": "deploy wait",
 }
 BOUNDS = {
     "coding": ("first commit", "opened"),
@@ -69,8 +73,13 @@ def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> 
         out["notes"].append(f"a median needs at least {MIN_MEDIAN} {unit}; there are {n}")
     if n >= MIN_IQR:
         p25, p75 = np.percentile(arr, [25, 75])
-        out.update({"p25" + suffix: round(float(p25), 3), "p75" + suffix: round(float(p75), 3),
-                    "iqr" + suffix: round(float(p75 - p25), 3)})
+        out.update(
+            {
+                "p25" + suffix: round(float(p25), 3),
+                "p75" + suffix: round(float(p75), 3),
+                "iqr" + suffix: round(float(p75 - p25), 3),
+            }
+        )
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"quartiles need at least {MIN_IQR} {unit}; there are {n}")
     if n >= MIN_P90:
@@ -93,7 +102,9 @@ class ChangeFlow:
     stages: dict[str, float | None]
 
 
-def change_flows(store: Store, defn: Definition, services: list[str], period: Period) -> list[ChangeFlow]:
+def change_flows(
+    store: Store, defn: Definition, services: list[str], period: Period
+) -> list[ChangeFlow]:
     """Every change first shipped by a counted deployment that finished in the period."""
     if not services:
         return []
@@ -119,10 +130,24 @@ def change_flows(store: Store, defn: Definition, services: list[str], period: Pe
     )
     start = defn.lead_time.start
     out = []
-    for (cid, service, deployed, lead_start, first, opened, reviewed, approved, merged,
-         cg_req, cg_dec, dg_req, dg_dec) in rows:
-        stages = _stages(first, opened, reviewed, approved, merged, deployed,
-                         (cg_req, cg_dec), (dg_req, dg_dec))
+    for (
+        cid,
+        service,
+        deployed,
+        lead_start,
+        first,
+        opened,
+        reviewed,
+        approved,
+        merged,
+        cg_req,
+        cg_dec,
+        dg_req,
+        dg_dec,
+    ) in rows:
+        stages = _stages(
+            first, opened, reviewed, approved, merged, deployed, (cg_req, cg_dec), (dg_req, dg_dec)
+        )
         # Stages before the definition's lead-time start are not part of lead time.
         if start in ("opened", "merged"):
             stages["coding"] = None
@@ -133,15 +158,24 @@ def change_flows(store: Store, defn: Definition, services: list[str], period: Pe
     return out
 
 
-def _overlap(a: datetime | None, b: datetime | None, lo: datetime | None, hi: datetime | None) -> float:
+def _overlap(
+    a: datetime | None, b: datetime | None, lo: datetime | None, hi: datetime | None
+) -> float:
     if None in (a, b, lo, hi):
         return 0.0
     return max(0.0, (min(b, hi) - max(a, lo)).total_seconds())  # type: ignore[type-var, operator]
 
 
-def _stages(first: datetime | None, opened: datetime | None, reviewed: datetime | None,
-            approved: datetime | None, merged: datetime | None, deployed: datetime,
-            change_gate: tuple[Any, Any], deploy_gate: tuple[Any, Any]) -> dict[str, float | None]:
+def _stages(
+    first: datetime | None,
+    opened: datetime | None,
+    reviewed: datetime | None,
+    approved: datetime | None,
+    merged: datetime | None,
+    deployed: datetime,
+    change_gate: tuple[Any, Any],
+    deploy_gate: tuple[Any, Any],
+) -> dict[str, float | None]:
     # Gate time counts once, in the stage it interrupted: change gates before approval,
     # deployment gates after the merge.
     gate_before = _overlap(*change_gate, reviewed or opened, approved)
@@ -178,18 +212,31 @@ class FlowBreakdown:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "definition": {"name": self.definition.name, "version": self.definition.version,
-                           "lead_time_start": self.definition.lead_time.start},
-            "scope": {"kind": self.scope.kind, "name": self.scope.name,
-                      "services": self.services, "contexts": self.contexts},
+            "definition": {
+                "name": self.definition.name,
+                "version": self.definition.version,
+                "lead_time_start": self.definition.lead_time.start,
+            },
+            "scope": {
+                "kind": self.scope.kind,
+                "name": self.scope.name,
+                "services": self.services,
+                "contexts": self.contexts,
+            },
             "period": {"since": _iso(self.period.since), "until": _iso(self.period.until)},
-            "changes": self.changes, "end_to_end": self.end_to_end, "stages": self.stages,
-            "dominant_stage": self.dominant, "longest_wait": self.longest_wait,
-            "trend": self.trend, "warnings": self.warnings,
+            "changes": self.changes,
+            "end_to_end": self.end_to_end,
+            "stages": self.stages,
+            "dominant_stage": self.dominant,
+            "longest_wait": self.longest_wait,
+            "trend": self.trend,
+            "warnings": self.warnings,
         }
 
 
-def summarise(flows: list[ChangeFlow]) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
+def summarise(
+    flows: list[ChangeFlow],
+) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
     """End-to-end statistics, per-stage statistics and shares, the dominant stage and the
     longest wait. A stage's share is its summed time over the summed lead time of the same
     changes, so shares of a complete breakdown add up to 1."""
@@ -200,12 +247,26 @@ def summarise(flows: list[ChangeFlow]) -> tuple[dict[str, Any], list[dict[str, A
     for stage in STAGES:
         values = [f.stages[stage] for f in flows if f.stages[stage] is not None]
         stat = describe([v for v in values if v is not None])
-        share = round(sum(v for v in values if v is not None) / total, 4) if total > 0 and values else None
+        share = (
+            round(sum(v for v in values if v is not None) / total, 4)
+            if total > 0 and values
+            else None
+        )
         if not values:
-            stat["notes"] = [f"no data: no change in this scope has the timestamps for {LABELS[stage]}"
-                             f" ({BOUNDS[stage][0]} → {BOUNDS[stage][1]})"]
-        stages.append({"stage": stage, "label": LABELS[stage], "from": BOUNDS[stage][0],
-                       "to": BOUNDS[stage][1], "share": share, **stat})
+            stat["notes"] = [
+                f"no data: no change in this scope has the timestamps for {LABELS[stage]}"
+                f" ({BOUNDS[stage][0]} → {BOUNDS[stage][1]})"
+            ]
+        stages.append(
+            {
+                "stage": stage,
+                "label": LABELS[stage],
+                "from": BOUNDS[stage][0],
+                "to": BOUNDS[stage][1],
+                "share": share,
+                **stat,
+            }
+        )
     with_share = [s for s in stages if s["share"] is not None]
     dominant = max(with_share, key=lambda s: s["share"])["stage"] if with_share else None
     waits = [s for s in with_share if s["stage"] in WAITING]
@@ -213,47 +274,78 @@ def summarise(flows: list[ChangeFlow]) -> tuple[dict[str, Any], list[dict[str, A
     return end_to_end, stages, dominant, longest
 
 
-def breakdown(store: Store, defn: Definition, scope: Scope, period: Period,
-              by: str | None = None, members: list[tuple[str, str]] | None = None) -> FlowBreakdown:
+def breakdown(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    by: str | None = None,
+    members: list[tuple[str, str]] | None = None,
+) -> FlowBreakdown:
     """The breakdown for a scope (or for `members`, (service, context) pairs, when given)."""
     services = members if members is not None else services_in(store, scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
     flows = change_flows(store, defn, names, period)
     end_to_end, stages, dominant, longest = summarise(flows)
-    result = FlowBreakdown(scope, period, defn, names, contexts, len(flows), end_to_end, stages,
-                           dominant, longest)
+    result = FlowBreakdown(
+        scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
+    )
     if not flows:
-        result.warnings.append(f"no change shipped in {scope.describe()} between "
-                               f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}")
+        result.warnings.append(
+            f"no change shipped in {scope.describe()} between "
+            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
+        )
     if len(contexts) > 1:
-        result.warnings.append(f"This breakdown blends {len(contexts)} operating contexts "
-                               f"({', '.join(contexts)}); see each with --each context.")
+        result.warnings.append(
+            f"This breakdown blends {len(contexts)} operating contexts "
+            f"({', '.join(contexts)}); see each with --each context."
+        )
     if by:
         for start in _bucket_starts(period, by):
             sub = Period(max(start, period.since), min(_next(start, by), period.until))
             part = [f for f in flows if sub.since <= f.deployed_at < sub.until]
             e2e, st, dom, wait = summarise(part)
-            result.trend.append({
-                "since": _iso(sub.since), "until": _iso(sub.until), "changes": len(part),
-                "lead_median_s": e2e["median_s"], "dominant_stage": dom, "longest_wait": wait,
-                "stages": {s["stage"]: {"median_s": s["median_s"], "share": s["share"]} for s in st},
-            })
+            result.trend.append(
+                {
+                    "since": _iso(sub.since),
+                    "until": _iso(sub.until),
+                    "changes": len(part),
+                    "lead_median_s": e2e["median_s"],
+                    "dominant_stage": dom,
+                    "longest_wait": wait,
+                    "stages": {
+                        s["stage"]: {"median_s": s["median_s"], "share": s["share"]} for s in st
+                    },
+                }
+            )
     return result
 
 
-def group_members(store: Store, kind: str, within: Scope | None = None) -> dict[str, list[tuple[str, str]]]:
+def group_members(
+    store: Store, kind: str, within: Scope | None = None
+) -> dict[str, list[tuple[str, str]]]:
     """(service, context) pairs inside `within`, grouped by service, team or context."""
     teams = dict(store.query("SELECT name, COALESCE(team, '(no team)') FROM services"))
     groups: dict[str, list[tuple[str, str]]] = {}
     for service, context in services_in(store, within or Scope()):
-        key = {"service": service, "team": teams.get(service, "(no team)"), "context": context}[kind]
+        key = {"service": service, "team": teams.get(service, "(no team)"), "context": context}[
+            kind
+        ]
         groups.setdefault(key, []).append((service, context))
     return dict(sorted(groups.items()))
 
 
-def breakdown_each(store: Store, defn: Definition, kind: str, period: Period,
-                   within: Scope | None = None, by: str | None = None) -> list[FlowBreakdown]:
+def breakdown_each(
+    store: Store,
+    defn: Definition,
+    kind: str,
+    period: Period,
+    within: Scope | None = None,
+    by: str | None = None,
+) -> list[FlowBreakdown]:
     """One breakdown per service, team or context inside `within`."""
-    return [breakdown(store, defn, Scope(kind, key), period, by, members)
-            for key, members in group_members(store, kind, within).items()]
+    return [
+        breakdown(store, defn, Scope(kind, key), period, by, members)
+        for key, members in group_members(store, kind, within).items()
+    ]

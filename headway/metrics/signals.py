@@ -25,12 +25,22 @@ from headway.store import Store
 MIN_FAILURES = 5  # below this a concentration index says more about chance than about risk
 MIN_GROUP = 5
 TRIVIAL_LINES = 10
-SIZE_BUCKETS = ((0, "empty"), (10, "1–10 lines"), (100, "11–100"), (500, "101–500"),
-                (10**12, "over 500"))
+SIZE_BUCKETS = (
+    (0, "empty"),
+    (10, "1–10 lines"),
+    (100, "11–100"),
+    (500, "101–500"),
+    (10**12, "over 500"),
+)
 # Changes users cannot see: chores, docs, CI, dependency bumps and version bumps.
 NOT_USER_VISIBLE = ("chore", "docs", "ci", "dependencies", "build")
-_INVISIBLE = "(" + " OR ".join(
-    [f"labels LIKE '%\"{label}\"%'" for label in NOT_USER_VISIBLE] + ["title LIKE 'Bump %'"]) + ")"
+_INVISIBLE = (
+    "("
+    + " OR ".join(
+        [f"labels LIKE '%\"{label}\"%'" for label in NOT_USER_VISIBLE] + ["title LIKE 'Bump %'"]
+    )
+    + ")"
+)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -51,7 +61,11 @@ class AiRule:
         return any(t.lower() in lowered for t in self.trailers)
 
     def to_json(self) -> dict[str, list[str]]:
-        return {"labels": list(self.labels), "authors": list(self.authors), "trailers": list(self.trailers)}
+        return {
+            "labels": list(self.labels),
+            "authors": list(self.authors),
+            "trailers": list(self.trailers),
+        }
 
 
 @dataclass
@@ -155,8 +169,17 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
     # PostgreSQL returns SUM(BIGINT) as NUMERIC; counts are integers on both engines.
     for row in deployments:
         row["failed"] = row["failure_reason"] is not None
-        for key in ("rework", "changes", "lines", "runs", "failed_runs", "gates", "visible",
-                    "visible_lines", "repeat_version"):
+        for key in (
+            "rework",
+            "changes",
+            "lines",
+            "runs",
+            "failed_runs",
+            "gates",
+            "visible",
+            "visible_lines",
+            "repeat_version",
+        ):
             row[key] = int(row[key])
     for row in changes:
         for key in ("lines", "failed", "reverted"):
@@ -176,8 +199,10 @@ def approval_latency(rows: Rows) -> dict[str, Any]:
     out = {}
     for kind, items in sorted(by_kind.items()):
         waits = [s for a in items if (s := seconds(a["requested_at"], a["decided_at"])) is not None]
-        out[kind] = {**describe(waits, "approvals"),
-                     "rejected": sum(1 for a in items if a["decision"] == "rejected")}
+        out[kind] = {
+            **describe(waits, "approvals"),
+            "rejected": sum(1 for a in items if a["decision"] == "rejected"),
+        }
     return out
 
 
@@ -193,9 +218,12 @@ def batch_size(rows: Rows) -> dict[str, Any]:
         "deployments": len(ships),
         "changes_per_deployment": describe([d["changes"] for d in ships], "deployments", ""),
         "lines_per_deployment": describe([d["lines"] for d in ships], "deployments", ""),
-        "empty": len(empty), "empty_share": _share(len(empty), len(ships)),
-        "trivial": len(trivial), "trivial_share": _share(len(trivial), len(ships)),
-        "trivial_lines": TRIVIAL_LINES, "empty_deployments": empty[:50],
+        "empty": len(empty),
+        "empty_share": _share(len(empty), len(ships)),
+        "trivial": len(trivial),
+        "trivial_share": _share(len(trivial), len(ships)),
+        "trivial_lines": TRIVIAL_LINES,
+        "empty_deployments": empty[:50],
     }
 
 
@@ -209,10 +237,20 @@ def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
     for start in _bucket_starts(period, by):
         end = _next(start, by)
         part = describe([_lead(c) for c in rows.changes if start <= c["finished_at"] < end])
-        trend.append({"since": _iso(max(start, period.since)), "changes": part["n"],
-                      "median_s": part["median_s"], "iqr_s": part["iqr_s"], "notes": part["notes"]})
-    relative = (overall["iqr_s"] / overall["median_s"]
-                if overall["iqr_s"] is not None and overall["median_s"] else None)
+        trend.append(
+            {
+                "since": _iso(max(start, period.since)),
+                "changes": part["n"],
+                "median_s": part["median_s"],
+                "iqr_s": part["iqr_s"],
+                "notes": part["notes"],
+            }
+        )
+    relative = (
+        overall["iqr_s"] / overall["median_s"]
+        if overall["iqr_s"] is not None and overall["median_s"]
+        else None
+    )
     return {**overall, "iqr_over_median": _round(relative), "by": by, "trend": trend}
 
 
@@ -241,22 +279,34 @@ def rollback_clustering(rows: Rows, window_days: float = 7.0, burst: int = 3) ->
         i = 0
         while i < len(items):
             j = i
-            while j + 1 < len(items) and items[j + 1]["finished_at"] - items[i]["finished_at"] <= timedelta(days=window_days):
+            while j + 1 < len(items) and items[j + 1]["finished_at"] - items[i][
+                "finished_at"
+            ] <= timedelta(days=window_days):
                 j += 1
             if j - i + 1 >= burst:
-                bursts.append({"service": service, "count": j - i + 1,
-                               "since": _iso(items[i]["finished_at"]), "until": _iso(items[j]["finished_at"]),
-                               "rollbacks": [d["id"] for d in items[i:j + 1]]})
+                bursts.append(
+                    {
+                        "service": service,
+                        "count": j - i + 1,
+                        "since": _iso(items[i]["finished_at"]),
+                        "until": _iso(items[j]["finished_at"]),
+                        "rollbacks": [d["id"] for d in items[i : j + 1]],
+                    }
+                )
                 i = j + 1
             else:
                 i += 1
-    weekly = Counter((d["finished_at"] - timedelta(days=d["finished_at"].weekday())).date() for d in rollbacks)
+    weekly = Counter(
+        (d["finished_at"] - timedelta(days=d["finished_at"].weekday())).date() for d in rollbacks
+    )
     return {
         "rollbacks": len(rollbacks),
         "by_service": dict(Counter(d["service"] for d in rollbacks).most_common()),
         "busiest_week": next({"week": str(w), "rollbacks": n} for w, n in weekly.most_common(1))
-        if weekly else None,
-        "bursts": bursts, "burst_rule": f"{burst} or more rollbacks of one service within {window_days:g} days",
+        if weekly
+        else None,
+        "bursts": bursts,
+        "burst_rule": f"{burst} or more rollbacks of one service within {window_days:g} days",
     }
 
 
@@ -276,12 +326,22 @@ def concentration(items: list[dict[str, Any]], key: Any, hit: Any, unit: str) ->
     total = Counter(key(i) for i in items)
     hits = Counter(key(i) for i in items if hit(i))
     n_hits, n = sum(hits.values()), sum(total.values())
-    groups = [{"value": v, unit: total[v], "hits": hits[v], "rate": _share(hits[v], total[v]),
-               "share_of_hits": _share(hits[v], n_hits)}
-              for v in sorted(total, key=lambda v: (-hits[v], str(v)))]
+    groups = [
+        {
+            "value": v,
+            unit: total[v],
+            "hits": hits[v],
+            "rate": _share(hits[v], total[v]),
+            "share_of_hits": _share(hits[v], n_hits),
+        }
+        for v in sorted(total, key=lambda v: (-hits[v], str(v)))
+    ]
     if n_hits < MIN_FAILURES:
-        return {"index": None, "groups": groups,
-                "note": f"a concentration index needs at least {MIN_FAILURES} hits; there are {n_hits}"}
+        return {
+            "index": None,
+            "groups": groups,
+            "note": f"a concentration index needs at least {MIN_FAILURES} hits; there are {n_hits}",
+        }
     index = 0.5 * sum(abs(hits[v] / n_hits - total[v] / n) for v in total)
     return {"index": round(index, 4), "groups": groups, "note": None}
 
@@ -297,11 +357,18 @@ def failure_concentration(rows: Rows, teams: dict[str, str]) -> dict[str, Any]:
         "size": lambda d: _size_bucket(int(d["lines"])),
     }
     out = {name: concentration(deps, key, failed, "deployments") for name, key in dims.items()}
-    worst = max((v["index"], k) for k, v in out.items() if v["index"] is not None) if any(
-        v["index"] is not None for v in out.values()) else None
-    return {"failures": sum(1 for d in deps if d["failed"]), "deployments": len(deps),
-            "by": out, "most_concentrated": worst[1] if worst else None,
-            "failed_deployments": [d["id"] for d in deps if d["failed"]][:100]}
+    worst = (
+        max((v["index"], k) for k, v in out.items() if v["index"] is not None)
+        if any(v["index"] is not None for v in out.values())
+        else None
+    )
+    return {
+        "failures": sum(1 for d in deps if d["failed"]),
+        "deployments": len(deps),
+        "by": out,
+        "most_concentrated": worst[1] if worst else None,
+        "failed_deployments": [d["id"] for d in deps if d["failed"]][:100],
+    }
 
 
 def escaped_defects(rows: Rows) -> dict[str, Any]:
@@ -309,22 +376,42 @@ def escaped_defects(rows: Rows) -> dict[str, Any]:
     per_service = Counter(d["service"] for d in ships)
     defect_service = Counter(d["service"] for d in rows.defects)
     n = len(rows.defects)
-    groups = [{"value": s, "deployments": per_service[s], "defects": defect_service[s],
-               "per_deployment": _share(defect_service[s], per_service[s]),
-               "share_of_defects": _share(defect_service[s], n)}
-              for s in sorted(set(per_service) | set(defect_service), key=lambda s: -defect_service[s])]
+    groups = [
+        {
+            "value": s,
+            "deployments": per_service[s],
+            "defects": defect_service[s],
+            "per_deployment": _share(defect_service[s], per_service[s]),
+            "share_of_defects": _share(defect_service[s], n),
+        }
+        for s in sorted(set(per_service) | set(defect_service), key=lambda s: -defect_service[s])
+    ]
     index = None
     note = None
     if n >= MIN_FAILURES and ships:
-        index = round(0.5 * sum(abs(defect_service[s] / n - per_service[s] / len(ships))
-                                for s in set(per_service) | set(defect_service)), 4)
+        index = round(
+            0.5
+            * sum(
+                abs(defect_service[s] / n - per_service[s] / len(ships))
+                for s in set(per_service) | set(defect_service)
+            ),
+            4,
+        )
     else:
         note = f"a clustering index needs at least {MIN_FAILURES} defects; there are {n}"
-    weekly = Counter((d["found_at"] - timedelta(days=d["found_at"].weekday())).date() for d in rows.defects)
-    return {"defects": n, "per_deployment": _share(n, len(ships)), "index": index, "note": note,
-            "by_service": groups, "by_severity": dict(Counter(d["severity"] or "unknown" for d in rows.defects)),
-            "by_week": {str(w): c for w, c in sorted(weekly.items())},
-            "records": [d["id"] for d in rows.defects][:100]}
+    weekly = Counter(
+        (d["found_at"] - timedelta(days=d["found_at"].weekday())).date() for d in rows.defects
+    )
+    return {
+        "defects": n,
+        "per_deployment": _share(n, len(ships)),
+        "index": index,
+        "note": note,
+        "by_service": groups,
+        "by_severity": dict(Counter(d["severity"] or "unknown" for d in rows.defects)),
+        "by_week": {str(w): c for w, c in sorted(weekly.items())},
+        "records": [d["id"] for d in rows.defects][:100],
+    }
 
 
 def incident_themes(rows: Rows, period: Period) -> dict[str, Any]:
@@ -332,16 +419,28 @@ def incident_themes(rows: Rows, period: Period) -> dict[str, Any]:
     themes: dict[str, dict[str, Any]] = {}
     for i in rows.incidents:
         for label in i["labels"] or ["(unlabelled)"]:
-            t = themes.setdefault(label, {"theme": label, "incidents": 0, "first_half": 0,
-                                          "second_half": 0, "attributed": 0, "records": []})
+            t = themes.setdefault(
+                label,
+                {
+                    "theme": label,
+                    "incidents": 0,
+                    "first_half": 0,
+                    "second_half": 0,
+                    "attributed": 0,
+                    "records": [],
+                },
+            )
             t["incidents"] += 1
             t["first_half" if i["opened_at"] < middle else "second_half"] += 1
             t["attributed"] += 1 if i["deployment_id"] else 0
             t["records"].append(i["id"])
     ordered = sorted(themes.values(), key=lambda t: (-t["incidents"], t["theme"]))
     n = len(rows.incidents)
-    return {"incidents": n, "attributed": sum(1 for i in rows.incidents if i["deployment_id"]),
-            "themes": [{**t, "share": _share(t["incidents"], n)} for t in ordered]}
+    return {
+        "incidents": n,
+        "attributed": sum(1 for i in rows.incidents if i["deployment_id"]),
+        "themes": [{**t, "share": _share(t["incidents"], n)} for t in ordered],
+    }
 
 
 def rework_trend(rows: Rows, period: Period, by: str) -> dict[str, Any]:
@@ -350,12 +449,23 @@ def rework_trend(rows: Rows, period: Period, by: str) -> dict[str, Any]:
         end = _next(start, by)
         part = [d for d in rows.deployments if start <= d["finished_at"] < end]
         rework = sum(d["rework"] for d in part)
-        trend.append({"since": _iso(max(start, period.since)), "deployments": len(part),
-                      "rework": rework, "rate": _share(rework, len(part)),
-                      "failed": sum(1 for d in part if d["failed"])})
+        trend.append(
+            {
+                "since": _iso(max(start, period.since)),
+                "deployments": len(part),
+                "rework": rework,
+                "rate": _share(rework, len(part)),
+                "failed": sum(1 for d in part if d["failed"]),
+            }
+        )
     total = sum(d["rework"] for d in rows.deployments)
-    return {"deployments": len(rows.deployments), "rework": total,
-            "rate": _share(total, len(rows.deployments)), "by": by, "trend": trend}
+    return {
+        "deployments": len(rows.deployments),
+        "rework": total,
+        "rate": _share(total, len(rows.deployments)),
+        "by": by,
+        "trend": trend,
+    }
 
 
 def ai_assisted(rows: Rows, rule: AiRule) -> dict[str, Any]:
@@ -372,8 +482,9 @@ def ai_assisted(rows: Rows, rule: AiRule) -> dict[str, Any]:
             "lead_time": describe([_lead(c) for c in items]),
             "failure_rate": _share(sum(c["failed"] for c in items), n) if n >= MIN_GROUP else None,
             "rework_rate": _share(sum(c["reverted"] for c in items), n) if n >= MIN_GROUP else None,
-            "note": None if n >= MIN_GROUP else
-            f"rates need at least {MIN_GROUP} changes; there are {n}",
+            "note": None
+            if n >= MIN_GROUP
+            else f"rates need at least {MIN_GROUP} changes; there are {n}",
         }
     out["records"] = [c["id"] for c in groups["ai_assisted"]][:100]
     return out
@@ -394,8 +505,16 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 # -- the document ----------------------------------------------------------------------------
 
 
-def compute(store: Store, defn: Definition, scope: Scope, period: Period, *, by: str = "week",
-            ai: AiRule | None = None, members: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def compute(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    by: str = "week",
+    ai: AiRule | None = None,
+    members: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """Every friction signal for a scope and period: the JSON contract of `headway signals`."""
     services = members if members is not None else services_in(store, scope)
     names = [s for s, _ in services]
@@ -404,11 +523,15 @@ def compute(store: Store, defn: Definition, scope: Scope, period: Period, *, by:
     teams = dict(store.query("SELECT name, COALESCE(team, '(no team)') FROM services"))
     warnings = []
     if not rows.deployments and not rows.changes and not rows.incidents:
-        warnings.append(f"no deployments, changes or incidents in {scope.describe()} between "
-                        f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}")
+        warnings.append(
+            f"no deployments, changes or incidents in {scope.describe()} between "
+            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
+        )
     if len(contexts) > 1:
-        warnings.append(f"These signals blend {len(contexts)} operating contexts "
-                        f"({', '.join(contexts)}); see each with --each context.")
+        warnings.append(
+            f"These signals blend {len(contexts)} operating contexts "
+            f"({', '.join(contexts)}); see each with --each context."
+        )
     return {
         "definition": {"name": defn.name, "version": defn.version},
         "scope": {"kind": scope.kind, "name": scope.name, "services": names, "contexts": contexts},

@@ -108,9 +108,14 @@ def _show(rollout: dict[str, Any], as_json: bool) -> None:
 @app.command()
 def start(
     flag: Annotated[str, typer.Argument(help="Flag key.")],
-    variant: Annotated[str | None, typer.Option(
-        "--variant", help="Variant to roll out (default: the one the flag does not serve now, "
-        "when there is only one, as for a boolean flag).")] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="Variant to roll out (default: the one the flag does not serve now, "
+            "when there is only one, as for a boolean flag).",
+        ),
+    ] = None,
     env: EnvOpt = "production",
     control: Annotated[
         str | None, typer.Option("--control", help="Variant the rest keep (default: served now).")

@@ -147,7 +147,10 @@ class Store:
                     continue
                 with self.transaction():
                     for statement in _statements(sql):
-                        if statement.upper().startswith("CREATE INDEX") and self.dialect == "duckdb":
+                        if (
+                            statement.upper().startswith("CREATE INDEX")
+                            and self.dialect == "duckdb"
+                        ):
                             # DuckDB scans columnar data without them, and ART indexes slow
                             # bulk loads and updates; PostgreSQL needs them.
                             continue
@@ -175,8 +178,13 @@ class Store:
             rows = by_table.setdefault(table, {})
             earlier = rows.get(row[0])
             # several deliveries of one id in a batch merge as they would one after another
-            rows[row[0]] = row if earlier is None else tuple(
-                old if new is None else new for old, new in zip(earlier, row, strict=True))
+            rows[row[0]] = (
+                row
+                if earlier is None
+                else tuple(
+                    old if new is None else new for old, new in zip(earlier, row, strict=True)
+                )
+            )
         result = WriteResult()
         with self.transaction():
             for table, rows in by_table.items():
@@ -190,9 +198,7 @@ class Store:
     def upsert_sql(self, table: str, cols: Sequence[str], source: str) -> str:
         key = cols[0]
         quoted = [f'"{c}"' for c in cols]
-        updates = ", ".join(
-            f'"{c}" = COALESCE(excluded."{c}", {table}."{c}")' for c in cols[1:]
-        )
+        updates = ", ".join(f'"{c}" = COALESCE(excluded."{c}", {table}."{c}")' for c in cols[1:])
         return (
             f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {source} "
             f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
@@ -224,4 +230,3 @@ def process_description(pid: int) -> str:
     except OSError:
         return f"process {pid}"
     return f"process {pid} ({cmdline})" if cmdline else f"process {pid}"
-

@@ -416,9 +416,11 @@ def test_cdevents_service_option_is_kept_for_reprocess(
     assert (result.deliveries, result.outcomes) == (3, {"accepted": 2, "rejected": 1})
     assert rows(store, derived.format("incidents")) == [("cdevents:incident-123", "checkout")]
     assert rows(store, derived.format("changes")) == [("cdevents:mySubject123", "checkout")]
-    assert rows(
-        store, "SELECT status, default_service FROM raw_events ORDER BY status"
-    ) == [("accepted", "checkout"), ("accepted", "checkout"), ("rejected", None)]
+    assert rows(store, "SELECT status, default_service FROM raw_events ORDER BY status") == [
+        ("accepted", "checkout"),
+        ("accepted", "checkout"),
+        ("rejected", None),
+    ]
 
 
 def test_reprocess_keeps_what_the_git_import_added_to_a_direct_commit(

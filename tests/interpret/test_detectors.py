@@ -40,7 +40,9 @@ def by_team(doc: dict[str, Any]) -> dict[str, set[str]]:
     return out
 
 
-def test_every_planted_pattern_is_found_in_its_team_and_nowhere_else(october: dict[str, Any]) -> None:
+def test_every_planted_pattern_is_found_in_its_team_and_nowhere_else(
+    october: dict[str, Any],
+) -> None:
     found = by_team(october)
     assert found == {team: {detector} for team, detector in PLANTED.items()}
 
@@ -88,7 +90,8 @@ def test_two_proportion_z() -> None:
 
 
 def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
-    store: Store, engine_settings: Settings,
+    store: Store,
+    engine_settings: Settings,
 ) -> None:
     # small_org under dora: 5 production deployments, 3 failed (d2 incident, d3 rollback and
     # revert, d5 incident by window) → 0.6. fourkeys counts every environment (the staging
@@ -97,8 +100,12 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
     ingest(store, engine_settings, read_jsonl(SMALL_ORG))
     defs.set_active(store, PRESETS["dora"], author="ana", reason="start")
     defs.set_active(store, PRESETS["fourkeys"], author="bo", reason="match the old dashboard")
-    store.execute("UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 1), "ana"])
-    store.execute("UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 6), "bo"])
+    store.execute(
+        "UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 1), "ana"]
+    )
+    store.execute(
+        "UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 6), "bo"]
+    )
     period = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
     doc = detectors.detect(store, PRESETS["fourkeys"], Scope("service", "api"), period)
     [finding] = [f for f in doc["findings"] if f["detector"] == "redefined"]

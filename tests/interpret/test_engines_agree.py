@@ -32,11 +32,16 @@ def test_simulated_organisation_gives_identical_interpretation_on_both_engines(
         store = open_store(settings)
         ingest(store, settings, (parse_record(r, "sim") for r in records))
         defn = PRESETS["dora"]
-        results.append({
-            "flow": [b.to_json() for b in flow.breakdown_each(store, defn, "team", current, by="week")],
-            "signals": signals.compute(store, defn, Scope(), current),
-            "findings": detectors.detect(store, defn, Scope(), current),
-        })
+        results.append(
+            {
+                "flow": [
+                    b.to_json()
+                    for b in flow.breakdown_each(store, defn, "team", current, by="week")
+                ],
+                "signals": signals.compute(store, defn, Scope(), current),
+                "findings": detectors.detect(store, defn, Scope(), current),
+            }
+        )
         store.close()
     duck, postgres = results
     assert duck["signals"]["batch_size"]["deployments"] > 100  # a real workload

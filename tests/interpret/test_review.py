@@ -34,8 +34,15 @@ def cli(*args: str) -> Any:
 
 @pytest.fixture
 def written(org: Path, tmp_path: Path) -> dict[str, str]:
-    note = cli("note", "add", "--scope", "team:web", "--period", "2026-10",
-               "Card-scheme migration: checkout deploys paused for a week by design.")
+    note = cli(
+        "note",
+        "add",
+        "--scope",
+        "team:web",
+        "--period",
+        "2026-10",
+        "Card-scheme migration: checkout deploys paused for a week by design.",
+    )
     assert note.exit_code == 0, note.output
     out = cli("review", "--period", "2026-10", "--out", str(tmp_path / "review"))
     assert out.exit_code == 0, out.output
@@ -49,14 +56,27 @@ def test_review_html_is_self_contained_and_has_every_part(written: dict[str, str
     # nothing fetched from elsewhere: no scripts, stylesheets or images by URL
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "<script" not in html
-    for part in ("The five metrics", "Within each operating context", "Trends", "Delivery flow",
-                 "Findings", "Friction signals", "Operational review questions"):
+    for part in (
+        "The five metrics",
+        "Within each operating context",
+        "Trends",
+        "Delivery flow",
+        "Findings",
+        "Friction signals",
+        "Operational review questions",
+    ):
         assert part in html
     assert html.count("<svg") >= 8  # the flow picture and seven trend charts
     assert "Card-scheme migration: checkout deploys paused" in html  # the note, beside the metrics
-    for title in ("Delivery theatre", "Failures redefined away", "Local optimisation",
-                  "Quality work hidden", "Change slicing without value",
-                  "Speed improves while outcomes worsen", "Comparison ignores operating context"):
+    for title in (
+        "Delivery theatre",
+        "Failures redefined away",
+        "Local optimisation",
+        "Quality work hidden",
+        "Change slicing without value",
+        "Speed improves while outcomes worsen",
+        "Comparison ignores operating context",
+    ):
         assert title in html
     assert "What decision are these metrics meant to improve?" in html
     assert "Which exception would become dangerous if it quietly became normal practice?" in html
@@ -80,7 +100,11 @@ def test_review_json_for_one_team(org: Path) -> None:
     assert [f["detector"] for f in doc["findings"]["findings"]] == ["local_optimisation"]
     assert len(doc["trend"]) == 6  # May to October
     assert [q["question"][:10] for q in doc["questions"]] == [
-        "What decis", "Where woul", "Which exce", "Which evid"]
+        "What decis",
+        "Where woul",
+        "Which exce",
+        "Which evid",
+    ]
     assert all(q["evidence"] for q in doc["questions"])
 
 
@@ -110,28 +134,63 @@ def test_http_api_serves_the_same_documents(org: Path) -> None:
         page = client.get("/api/review.html", params={"period": "2026-10", "team": "web"})
         assert page.status_code == 200
         assert "<svg" in page.text
-        created = client.post("/api/notes", json={"scope": "team:web", "period": "2026-10",
-                                                   "text": "Freeze week", "author": "ana"})
+        created = client.post(
+            "/api/notes",
+            json={"scope": "team:web", "period": "2026-10", "text": "Freeze week", "author": "ana"},
+        )
         assert created.status_code == 201
         listed = client.get("/api/notes", params={"scope": "service:checkout", "period": "2026-10"})
         assert [n["text"] for n in listed.json()] == ["Freeze week"]
         assert client.get("/api/flow", params={"team": "nobody"}).status_code == 404
         assert client.get("/api/review", params={"period": "2026-13"}).status_code == 400
-        assert client.post("/api/notes", json={"scope": "web", "period": "2026-10", "text": "x",
-                                               "author": "a"}).status_code == 400
+        assert (
+            client.post(
+                "/api/notes", json={"scope": "web", "period": "2026-10", "text": "x", "author": "a"}
+            ).status_code
+            == 400
+        )
 
 
 def test_notes_appear_beside_flow_and_signals(org: Path) -> None:
-    assert cli("note", "add", "--scope", "service:checkout", "--period", "2026-10-05",
-               "Payment provider outage all afternoon").exit_code == 0
+    assert (
+        cli(
+            "note",
+            "add",
+            "--scope",
+            "service:checkout",
+            "--period",
+            "2026-10-05",
+            "Payment provider outage all afternoon",
+        ).exit_code
+        == 0
+    )
     for command in ("flow", "signals"):
-        out = cli(command, "--team", "web", "--since", "2026-10-01", "--until", "2026-10-31",
-                  "--format", "json")
+        out = cli(
+            command,
+            "--team",
+            "web",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-10-31",
+            "--format",
+            "json",
+        )
         assert [n["text"] for n in orjson.loads(out.output)["notes"]] == [
-            "Payment provider outage all afternoon"]
+            "Payment provider outage all afternoon"
+        ]
         table = cli(command, "--team", "web", "--since", "2026-10-01", "--until", "2026-10-31")
         assert "note (service:checkout, 2026-10-05 → 2026-10-06" in table.output
     # a note outside the period is not shown
-    out = cli("flow", "--team", "web", "--since", "2026-10-10", "--until", "2026-10-31",
-              "--format", "json")
+    out = cli(
+        "flow",
+        "--team",
+        "web",
+        "--since",
+        "2026-10-10",
+        "--until",
+        "2026-10-31",
+        "--format",
+        "json",
+    )
     assert orjson.loads(out.output)["notes"] == []

@@ -42,9 +42,19 @@ def at(day: int, hours: float) -> datetime:
 def scenario() -> list[Any]:
     def change(cid: str, day: int, times: tuple[float, ...], dep: str) -> Change:
         c, o, r, a, m = times
-        return Change("t", cid, "api", first_commit_at=at(day, c), opened_at=at(day, o),
-                      first_review_at=at(day, r), approved_at=at(day, a), merged_at=at(day, m),
-                      additions=10, deletions=5, deployment_ref=f"t:{dep}")
+        return Change(
+            "t",
+            cid,
+            "api",
+            first_commit_at=at(day, c),
+            opened_at=at(day, o),
+            first_review_at=at(day, r),
+            approved_at=at(day, a),
+            merged_at=at(day, m),
+            additions=10,
+            deletions=5,
+            deployment_ref=f"t:{dep}",
+        )
 
     return [
         Service("api", team="core", context="customer-facing"),
@@ -54,8 +64,16 @@ def scenario() -> list[Any]:
         change("a", 5, (0, 2, 3, 10, 11), "d1"),
         change("b", 6, (0, 4, 5, 7, 7.5), "d2"),
         change("c", 7, (0, 4, 5, 7, 7.5), "d3"),
-        Approval("t", "cab-a", kind="change_advisory", change_ref="t:a", service="api",
-                 requested_at=at(5, 5), decided_at=at(5, 10), decision="approved"),
+        Approval(
+            "t",
+            "cab-a",
+            kind="change_advisory",
+            change_ref="t:a",
+            service="api",
+            requested_at=at(5, 5),
+            decided_at=at(5, 10),
+            decision="approved",
+        ),
     ]
 
 
@@ -102,8 +120,17 @@ def test_a_deployment_gate_after_merge_is_approval_wait_not_deploy_wait(
     # change b merged 7.5, deployed 9.5; a deployment gate waits 8.0 → 9.0 inside that window:
     # approval wait 1 h, deploy wait 2 - 1 = 1 h
     records = [r for r in scenario() if getattr(r, "source_id", "") not in ("a", "c", "cab-a")]
-    records.append(Approval("t", "gate-d2", kind="deployment_gate", deployment_ref="t:d2",
-                            service="api", requested_at=at(6, 8), decided_at=at(6, 9)))
+    records.append(
+        Approval(
+            "t",
+            "gate-d2",
+            kind="deployment_gate",
+            deployment_ref="t:d2",
+            service="api",
+            requested_at=at(6, 8),
+            decided_at=at(6, 9),
+        )
+    )
     ingest(store, engine_settings, records)
     [b] = flow.change_flows(store, PRESETS["dora"], ["api"], WEEK)
     assert b.stages["approval_wait"] == 1 * H
@@ -112,8 +139,9 @@ def test_a_deployment_gate_after_merge_is_approval_wait_not_deploy_wait(
 
 
 def test_lead_time_from_merge_leaves_earlier_stages_out(small: Store) -> None:
-    defn = PRESETS["dora"].model_copy(update={"lead_time": PRESETS["dora"].lead_time.model_copy(
-        update={"start": "merged"})})
+    defn = PRESETS["dora"].model_copy(
+        update={"lead_time": PRESETS["dora"].lead_time.model_copy(update={"start": "merged"})}
+    )
     result = flow.breakdown(small, defn, Scope(), WEEK).to_json()
     stages = {s["stage"]: s for s in result["stages"]}
     assert stages["coding"]["n"] == 0
@@ -140,8 +168,17 @@ def test_cli_json_matches_the_service_and_bad_input_is_explained() -> None:
     store = open_store(settings)
     ingest(store, settings, scenario())
     store.close()
-    out = _cli("flow", "--service", "api", "--since", "2026-10-05", "--until", "2026-10-11",
-               "--format", "json")
+    out = _cli(
+        "flow",
+        "--service",
+        "api",
+        "--since",
+        "2026-10-05",
+        "--until",
+        "2026-10-11",
+        "--format",
+        "json",
+    )
     assert out.exit_code == 0, out.output
     doc = orjson.loads(out.output)
     assert doc["dominant_stage"] == "coding"

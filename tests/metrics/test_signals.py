@@ -41,18 +41,57 @@ def scenario() -> list[Any]:
         Deployment("t", "d1", "api", finished_at=at(5, 10), started_at=at(5, 9, 50)),
         Deployment("t", "d2", "api", finished_at=at(6, 14), started_at=at(6, 13, 40)),
         Deployment("t", "d3", "api", finished_at=at(7, 10), started_at=at(7, 9, 30)),
-        Deployment("t", "d4", "api", finished_at=at(7, 15), started_at=at(7, 14, 55),
-                   kind="rollback", recovers="t:d2"),
-        Change("t", "c1", "api", first_commit_at=at(5, 1), merged_at=at(5, 8), additions=20,
-               deletions=10, labels=("ai-assisted",), deployment_ref="t:d1"),
-        Change("t", "c2", "api", first_commit_at=at(6, 2), merged_at=at(6, 12), additions=3,
-               deletions=2, deployment_ref="t:d2"),
+        Deployment(
+            "t",
+            "d4",
+            "api",
+            finished_at=at(7, 15),
+            started_at=at(7, 14, 55),
+            kind="rollback",
+            recovers="t:d2",
+        ),
+        Change(
+            "t",
+            "c1",
+            "api",
+            first_commit_at=at(5, 1),
+            merged_at=at(5, 8),
+            additions=20,
+            deletions=10,
+            labels=("ai-assisted",),
+            deployment_ref="t:d1",
+        ),
+        Change(
+            "t",
+            "c2",
+            "api",
+            first_commit_at=at(6, 2),
+            merged_at=at(6, 12),
+            additions=3,
+            deletions=2,
+            deployment_ref="t:d2",
+        ),
         PipelineRun("t", "p1", "api", conclusion="failure", deployment_ref="t:d1"),
         PipelineRun("t", "p2", "api", conclusion="success", deployment_ref="t:d1"),
-        Approval("t", "g1", kind="deployment_gate", deployment_ref="t:d1", service="api",
-                 requested_at=at(5, 8), decided_at=at(5, 9), decision="approved"),
-        Incident("t", "i1", "api", opened_at=at(6, 15), resolved_at=at(6, 16), labels=("latency",),
-                 cause_ref="t:d2"),
+        Approval(
+            "t",
+            "g1",
+            kind="deployment_gate",
+            deployment_ref="t:d1",
+            service="api",
+            requested_at=at(5, 8),
+            decided_at=at(5, 9),
+            decision="approved",
+        ),
+        Incident(
+            "t",
+            "i1",
+            "api",
+            opened_at=at(6, 15),
+            resolved_at=at(6, 16),
+            labels=("latency",),
+            cause_ref="t:d2",
+        ),
     ]
 
 
@@ -105,15 +144,28 @@ def test_concentration_index_is_zero_when_failures_follow_deployments() -> None:
     def deps(service: str, n: int, failed: int) -> list[dict[str, Any]]:
         return [{"service": service, "failed": i < failed} for i in range(n)]
 
-    spread = signals.concentration(deps("a", 10, 3) + deps("b", 10, 3), lambda d: d["service"],
-                                   lambda d: d["failed"], "deployments")
+    spread = signals.concentration(
+        deps("a", 10, 3) + deps("b", 10, 3),
+        lambda d: d["service"],
+        lambda d: d["failed"],
+        "deployments",
+    )
     assert spread["index"] == 0.0
     # all 5 failures in a, which has half the deployments: ½(|1 − ½| + |0 − ½|) = 0.5
-    clustered = signals.concentration(deps("a", 5, 5) + deps("b", 5, 0), lambda d: d["service"],
-                                      lambda d: d["failed"], "deployments")
+    clustered = signals.concentration(
+        deps("a", 5, 5) + deps("b", 5, 0),
+        lambda d: d["service"],
+        lambda d: d["failed"],
+        "deployments",
+    )
     assert clustered["index"] == 0.5
-    assert clustered["groups"][0] == {"value": "a", "deployments": 5, "hits": 5, "rate": 1.0,
-                                      "share_of_hits": 1.0}
+    assert clustered["groups"][0] == {
+        "value": "a",
+        "deployments": 5,
+        "hits": 5,
+        "rate": 1.0,
+        "share_of_hits": 1.0,
+    }
 
 
 def test_ai_rule_recognises_labels_bot_authors_and_trailers() -> None:
@@ -130,8 +182,20 @@ def test_cli_signals_json_with_a_custom_ai_rule_and_unknown_team() -> None:
     ingest(store, settings, scenario())
     store.close()
     runner = CliRunner()
-    out = runner.invoke(app, ["signals", "--since", "2026-10-05", "--until", "2026-10-11",
-                              "--ai-label", "nothing-matches", "--format", "json"])
+    out = runner.invoke(
+        app,
+        [
+            "signals",
+            "--since",
+            "2026-10-05",
+            "--until",
+            "2026-10-11",
+            "--ai-label",
+            "nothing-matches",
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert orjson.loads(out.output)["ai_assisted"]["ai_assisted"]["changes"] == 0
     table = runner.invoke(app, ["signals", "--since", "2026-10-05", "--until", "2026-10-11"])

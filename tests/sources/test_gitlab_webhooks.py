@@ -25,12 +25,8 @@ def test_merge_request_push_pipeline() -> None:
         ("API",),
     )
     push = gitlab.parse("push", load("push.json"), M)
-    assert (
-        len(push.commits) == 2
-    )
-    assert (
-        push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
-    )
+    assert len(push.commits) == 2
+    assert push.commits[0].push_head == "da1560886d4f094c3e6c9ef40349f7d38b5d27d7"
     # 2011-12-12T14:27:31+02:00 = 12:27:31 UTC
     assert push.commits[0].committed_at == datetime(2011, 12, 12, 12, 27, 31, tzinfo=UTC)
     (run,) = gitlab.parse("pipeline", load("pipeline.json"), M).records
