@@ -82,18 +82,18 @@ def build_snapshot(
     if not isinstance(document, Mapping) or document.get("format") != FORMAT:
         raise ValueError("not a Headway flag configuration (format 1)")
     environment = str(document["environment"])
-    same_environment = previous is not None and previous.environment == environment
+    known = previous if previous is not None and previous.environment == environment else None
     segments, segment_documents = _validated(
         document.get("segments", []),
         Segment,
-        previous.segments if same_environment and previous else {},
-        previous.segment_documents if same_environment and previous else {},
+        known.segments if known else {},
+        known.segment_documents if known else {},
     )
     definitions, flag_documents = _validated(
         document.get("flags", []),
         Flag,
-        previous.definitions if same_environment and previous else {},
-        previous.flag_documents if same_environment and previous else {},
+        known.definitions if known else {},
+        known.flag_documents if known else {},
     )
     body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     return Snapshot(
