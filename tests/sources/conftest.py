@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from headway import deliveries
+from headway.config import Settings
+from headway.sources.mapping import Mapping
+from headway.store import Store
 
 
 class RepoBuilder:
@@ -71,3 +80,20 @@ class RepoBuilder:
 @pytest.fixture
 def repo_builder(tmp_path: Path) -> RepoBuilder:
     return RepoBuilder(tmp_path / "shop")
+
+
+def deliver_webhook(store: Store, settings: Settings, source: str, kind: str, body: Any) -> None:
+    """Take one webhook delivery as the server does (interpret, keep the raw event, commit);
+    it must be accepted."""
+    received = datetime.now(UTC)
+    parsed = deliveries.interpret(
+        source,
+        kind,
+        body,
+        Mapping.from_settings(settings),
+        received,
+        settings.webhook_max_skew_s,
+        deliveries.parsers()[source],
+    )
+    raw = deliveries.raw_event(source, str(uuid.uuid4()), kind, json.dumps(body), received, parsed)
+    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]

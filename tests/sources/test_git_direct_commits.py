@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,9 @@ from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
-from headway.sources.mapping import Mapping
 from headway.store import Store
 from tests.conftest import FIXTURES
-from tests.sources.conftest import RepoBuilder
+from tests.sources.conftest import RepoBuilder, deliver_webhook
 
 COLUMNS = (
     "id, author, title, first_commit_at, merged_at, merge_sha, additions, deletions, files, "
@@ -53,16 +51,6 @@ def commit(repo: RepoBuilder, message: str, authored: str, committed: str, lines
     repo.git("add", name)
     repo.git("commit", "-q", "--date", authored, "-m", message, date=committed)
     return repo.head()
-
-
-def deliver(store: Store, settings: Settings, source: str, kind: str, body: Any) -> None:
-    received = datetime.now(UTC)
-    parse = deliveries.parsers()[source]
-    parsed = deliveries.interpret(
-        source, kind, body, Mapping.from_settings(settings), received, 3600.0, parse
-    )
-    raw = deliveries.raw_event(source, str(uuid.uuid4()), kind, json.dumps(body), received, parsed)
-    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
 
 
 def rows(store: Store) -> dict[str, tuple[Any, ...]]:
@@ -127,9 +115,9 @@ def test_a_direct_commit_pushed_and_imported_is_one_change(
     # Given the commit released as v0.9, imported and pushed, in either order
     if git_first:
         import_repository(store, engine_settings, repo.path, OPTS)
-        deliver(store, engine_settings, "github", "push", push)
+        deliver_webhook(store, engine_settings, "github", "push", push)
     else:
-        deliver(store, engine_settings, "github", "push", push)
+        deliver_webhook(store, engine_settings, "github", "push", push)
         import_repository(store, engine_settings, repo.path, OPTS)
     # Then it is one change holding what both knew
     direct = f"git:Codertocat/Hello-World/{c1}"
@@ -147,7 +135,7 @@ def test_a_direct_commit_pushed_and_imported_is_one_change(
     assert sorted(found) == sorted([f"git:Codertocat/Hello-World/{c0}", direct])
     assert found[direct] == expected(c1, "tag/v1.0")
     # And so after the push is delivered again
-    deliver(store, engine_settings, "github", "push", copy.deepcopy(push))
+    deliver_webhook(store, engine_settings, "github", "push", copy.deepcopy(push))
     assert rows(store) == found
     # And lead time runs from git's first commit to the release: c0 v0.1 11:00 − 10:00 =
     # 3,600 s; c1 v1.0 16:00 − 14:00 = 7,200 s; median and mean (3,600 + 7,200) / 2 = 5,400 s.
@@ -167,9 +155,9 @@ def test_a_pushed_commit_is_combined_by_an_incremental_import(
     # When the next import (reading only the new commit) and the push come, in either order
     if git_first:
         import_repository(store, engine_settings, repo.path, OPTS)
-        deliver(store, engine_settings, "github", "push", github_push(c1))
+        deliver_webhook(store, engine_settings, "github", "push", github_push(c1))
     else:
-        deliver(store, engine_settings, "github", "push", github_push(c1))
+        deliver_webhook(store, engine_settings, "github", "push", github_push(c1))
         import_repository(store, engine_settings, repo.path, OPTS)
     # Then c1 is one change holding what both knew, in no release yet
     direct = f"git:Codertocat/Hello-World/{c1}"
@@ -221,9 +209,9 @@ def test_a_revert_only_git_recognises_survives_a_gitlab_push(
     for _ in range(2):
         if git_first:
             import_repository(store, engine_settings, repo.path, opts)
-            deliver(store, engine_settings, "gitlab", "push", copy.deepcopy(push))
+            deliver_webhook(store, engine_settings, "gitlab", "push", copy.deepcopy(push))
         else:
-            deliver(store, engine_settings, "gitlab", "push", copy.deepcopy(push))
+            deliver_webhook(store, engine_settings, "gitlab", "push", copy.deepcopy(push))
             import_repository(store, engine_settings, repo.path, opts)
     # Then the direct commit is one change holding what both knew: the revert git recognised
     found = rows(store)

@@ -16,27 +16,23 @@ is labelled `bug` and changed 1 file (+1 −1).
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from headway import deliveries
 from headway.cli import app
 from headway.config import Settings, get_settings
-from headway.sources import github
 from headway.sources.git import Options, import_repository
 from headway.sources.git.history import GitError
 from headway.sources.git.host import Host, host_of_remote, parse_host
-from headway.sources.mapping import Mapping
 from headway.store import Store, open_store
 from tests.conftest import FIXTURES
-from tests.sources.conftest import RepoBuilder
+from tests.sources.conftest import RepoBuilder, deliver_webhook
 
 runner = CliRunner()
 PR = "github:Codertocat/Hello-World#2"
@@ -89,22 +85,8 @@ def payload(path: str) -> Any:
 
 
 def deliver(source: str, kind: str, body: dict[str, Any]) -> None:
-    settings = get_settings()
-    received = datetime.now(UTC)
-    parsed = deliveries.interpret(
-        source,
-        kind,
-        body,
-        Mapping.from_settings(settings),
-        received,
-        settings.webhook_max_skew_s,
-        deliveries.parsers()[source],
-    )
-    raw = deliveries.raw_event(source, str(uuid.uuid4()), kind, json.dumps(body), received, parsed)
     with opened() as store:
-        assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == [
-            "accepted"
-        ]
+        deliver_webhook(store, get_settings(), source, kind, body)
 
 
 def github_pull_request(merge_sha: str) -> None:
@@ -352,11 +334,4 @@ def pull_request_deliveries(merge_sha: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def deliver_to(store: Store, settings: Settings, kind: str, body: dict[str, Any]) -> None:
-    received = datetime.now(UTC)
-    parsed = deliveries.interpret(
-        "github", kind, body, Mapping.from_settings(settings), received, 3600.0, github.parse
-    )
-    raw = deliveries.raw_event(
-        "github", str(uuid.uuid4()), kind, json.dumps(body), received, parsed
-    )
-    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
+    deliver_webhook(store, settings, "github", kind, body)

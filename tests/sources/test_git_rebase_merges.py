@@ -18,25 +18,20 @@ Only what a rebase merge changes in the real `closed` delivery is changed: merge
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from headway import deliveries
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
-from headway.sources import gitlab
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
-from headway.sources.mapping import Mapping
 from headway.store import Store
-from tests.sources.conftest import RepoBuilder
+from tests.sources.conftest import RepoBuilder, deliver_webhook
 from tests.sources.test_git_pull_requests import COLUMNS, PR, deliver_to, payload
 
 MAY = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
@@ -140,14 +135,7 @@ def test_a_rebase_merged_pull_request_is_one_change(
 
 
 def deliver_gitlab(store: Store, settings: Settings, kind: str, body: dict[str, Any]) -> None:
-    received = datetime.now(UTC)
-    parsed = deliveries.interpret(
-        "gitlab", kind, body, Mapping.from_settings(settings), received, 3600.0, gitlab.parse
-    )
-    raw = deliveries.raw_event(
-        "gitlab", str(uuid.uuid4()), kind, json.dumps(body), received, parsed
-    )
-    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
+    deliver_webhook(store, settings, "gitlab", kind, body)
 
 
 @pytest.mark.parametrize("git_first", [True, False], ids=["git-then-webhooks", "webhooks-then-git"])
