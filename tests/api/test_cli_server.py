@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -19,6 +16,7 @@ from headway.api.app import create_app
 from headway.cli import app
 from headway.config import get_settings
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
+from tests.conftest import free_port, wait_until_serving
 
 runner = CliRunner()
 
@@ -31,12 +29,6 @@ def _headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
         text=True,
         timeout=120,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -58,18 +50,13 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         ("list", "deployments", "--limit", "20"),
     ]
     local = [_headway(*c, env=env).stdout for c in commands]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
         env=env,
     )
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}")
         remote_env = {**env, "HEADWAY_URL": f"http://127.0.0.1:{port}"}
         # The store is held by the server, yet the same commands work through it.
         for command, expected in zip(commands, local, strict=True):

@@ -9,7 +9,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,9 @@ import pytest
 from headway.config import Settings
 from headway.store import open_store
 from tests.api.conftest import fixture
+from tests.conftest import free_port
 
 SECRET = "crash-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(database: str, port: int) -> subprocess.Popen[bytes]:
@@ -122,7 +116,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 def test_sigkill_mid_burst_loses_no_answered_delivery_and_stores_none_twice(database: str) -> None:
-    port = _free_port()
+    port = free_port()
     items = _deliveries(300)
     server = _start(database, port)
     try:

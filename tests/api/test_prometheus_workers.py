@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from headway.config import Settings
 from headway.store import open_store
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
-from tests.api.test_cli_server import _free_port
+from tests.conftest import free_port, wait_until_serving
 
 
 @pytest.mark.slow
@@ -28,7 +27,7 @@ def test_delivery_counters_sum_every_worker(pg_schema_url: str) -> None:
     }
     env.pop("HEADWAY_URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,
@@ -46,12 +45,7 @@ def test_delivery_counters_sum_every_worker(pg_schema_url: str) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_serving(base)
         # 40 pings, each on a connection of its own so both workers take some
         body = body_of(fixture("github/ping/payload.json"))
         for _ in range(40):

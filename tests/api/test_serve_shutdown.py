@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from headway.config import Settings
 from headway.flags.tokens import TokenService
 from headway.sdk import Client
 from headway.store import open_store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port, wait_until_serving
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
@@ -36,7 +29,7 @@ def test_serve_ends_open_sdk_streams_and_exits_when_stopped(
         "server", name="app", actor="test", environment="production"
     )
     store.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HEADWAY_DATABASE": database}
     env.pop("HEADWAY_URL", None)
     server = subprocess.Popen(
@@ -49,12 +42,7 @@ def test_serve_ends_open_sdk_streams_and_exits_when_stopped(
     url = f"http://127.0.0.1:{port}"
     clients: list[Client] = []
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_serving(url)
         clients = [Client(url, key, flush_interval=0) for _ in range(2)]
         deadline = time.monotonic() + 10
         while not all(c.connected for c in clients) and time.monotonic() < deadline:

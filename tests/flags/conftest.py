@@ -40,7 +40,6 @@ def make_flag() -> Any:
 
 # --- HTTP fixtures ---------------------------------------------------------------------------
 
-import socket  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -51,6 +50,7 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from headway.config import Settings  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 BOOLEAN_FLAG = {
     "key": "new-checkout",
@@ -93,12 +93,6 @@ def api(tmp_path: Any) -> Iterator[Api]:
     with TestClient(app) as http:
         admin, server, client = _keys(app)
         yield Api(http, app, {"Authorization": f"Bearer {admin}"}, server, client)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
