@@ -10,17 +10,29 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from headway.store.base import Store, StoreBusyError, StoreError, process_description
+from headway.store.base import Store, StoreBusyError, StoreError, process_description, serve_url
 
 
 def _busy_message(path: Path, error: Exception) -> str:
     match = re.search(r"PID (\d+)", str(error))
-    holder = process_description(int(match.group(1))) if match else "another process"
+    pid = int(match.group(1)) if match else None
+    holder = process_description(pid) if pid else "another process"
+    url = serve_url(pid) if pid else None
+    if url is not None:
+        instead = (
+            "That is `headway serve`: run this command against it instead, with "
+            f"export HEADWAY_URL={url} (and HEADWAY_TOKEN=<an admin token> to change "
+            "anything), or stop it, or use another store (HEADWAY_DATABASE=…)."
+        )
+    else:
+        instead = (
+            "If that is `headway serve`, run this command against the server instead "
+            "(export HEADWAY_URL=http://HOST:PORT); otherwise wait for it to finish or stop it, "
+            "or use another store (HEADWAY_DATABASE=…)."
+        )
     return (
         f"The store {path} is in use by {holder}. DuckDB lets one process write to it at a "
-        "time. If that is `headway serve`, run this command against the server instead "
-        "(export HEADWAY_URL=http://127.0.0.1:8000); otherwise wait for it to finish or "
-        "stop it, or use another store (HEADWAY_DATABASE=…)."
+        f"time. {instead}"
     )
 
 

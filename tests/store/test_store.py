@@ -16,6 +16,7 @@ from headway.cli import app
 from headway.config import Settings
 from headway.model import Deployment, RawEvent
 from headway.store import Store, base, open_store
+from headway.store.base import serve_url_of
 
 SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
 runner = CliRunner()
@@ -268,3 +269,22 @@ def test_csv_import_and_its_errors(tmp_path: Path) -> None:
     store = open_store()
     assert store.count("deployments") == 2  # ci:3 was not written either
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        (["/usr/bin/python3", "/usr/local/bin/headway", "serve"], "http://127.0.0.1:8000"),
+        (["/usr/local/bin/headway", "serve", "--port", "8765"], "http://127.0.0.1:8765"),
+        (["python", "-m", "headway", "serve", "--host=0.0.0.0", "--port=9"], "http://127.0.0.1:9"),
+        (["headway", "serve", "--host", "10.0.0.5", "--workers", "2"], "http://10.0.0.5:8000"),
+        (["headway", "serve", "--host", "::1", "--port", "81"], "http://[::1]:81"),
+        (["headway", "import", "git", "serve"], None),
+        (["python", "-c", "import duckdb"], None),
+        (["/usr/local/bin/headway", "metrics"], None),
+    ],
+)
+def test_a_busy_store_names_the_url_of_the_server_holding_it(
+    args: list[str], url: str | None
+) -> None:
+    assert serve_url_of(args) == url
