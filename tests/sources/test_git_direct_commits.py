@@ -20,20 +20,23 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from headway import deliveries
-from headway.config import Settings
+from headway.cli import app
+from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
-from headway.store import Store
+from headway.store import Store, open_store
 from tests.conftest import FIXTURES
 from tests.sources.conftest import RepoBuilder, deliver_webhook
 
@@ -237,3 +240,60 @@ def test_a_revert_only_git_recognises_survives_a_gitlab_push(
     winter = (datetime(2011, 12, 1, tzinfo=UTC), datetime(2012, 2, 1, tzinfo=UTC))
     lead = lead_time(store, "diaspora", *winter)
     assert (lead["changes"], lead["median_s"], lead["mean_s"]) == (3, 1987200.0, 1399200.0)
+
+
+def run(*args: str) -> None:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("host", ["github", "gitlab"])
+def test_a_push_after_the_import_keeps_what_git_knew_and_adds_the_author(
+    tmp_path: Path, engine_settings: Settings, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    # Given the repository of each host's real push webhook: c0 released as v0.1, then d1
+    # pushed straight to the main line, a revert of c0 that only git sees (its title does not
+    # say Revert; its body is the one `git revert` writes), released as v1.0
+    repository = {"github": "Codertocat/Hello-World", "gitlab": "mike/diaspora"}[host]
+    repo, c0 = hello(tmp_path)
+    message = f"Initial commit\n\nThis reverts commit {c0}.\n"
+    d1 = commit(repo, message, "2019-05-15T14:00:00+00:00", "2019-05-15T15:19:25+00:00", 3)
+    repo.tag("v1.0", "2019-05-15T16:00:00+00:00")
+    if host == "github":
+        push = github_push(d1)
+        push["commits"][0]["message"] = push["head_commit"]["message"] = message
+    else:  # GitLab's push, listing only d1 (its author carries a name, no username)
+        push = json.loads((FIXTURES / "gitlab/push.json").read_text())
+        push["commits"] = [push["commits"][1]]
+        push["commits"][0].update(id=d1, message=message, timestamp="2019-05-15T15:19:25Z")
+        push.update(before=c0, after=d1, checkout_sha=d1)
+    monkeypatch.setenv("HEADWAY_DATABASE", engine_settings.database)
+    get_settings.cache_clear()
+    # When `headway import git` runs first and the push webhook comes after it
+    run("import", "git", str(repo.path), "--service", "app", "--repository", repository,
+        "--host", f"{host}:{repository}")  # fmt: skip
+    with closing(open_store(engine_settings)) as store:
+        deliver_webhook(store, engine_settings, host, "push", push)
+        found = rows(store)
+    # Then d1 is one change: git's release, size and revert stay, the push gives its author
+    direct = f"git:{repository}/{d1}"
+    assert sorted(found) == sorted([f"git:{repository}/{c0}", direct])
+    assert found[direct] == (
+        {"github": "Codertocat", "gitlab": "GitLab dev user"}[host],  # the push's author
+        "Initial commit",
+        datetime(2019, 5, 15, 14, 0),  # git's author time, before the push's 15:19:25
+        # reached the main line: GitHub's push time 15:20:57; GitLab sends none, so its
+        # commit time, as git says too
+        datetime(2019, 5, 15, 15, 20, 57) if host == "github" else datetime(2019, 5, 15, 15, 19, 25),
+        d1,
+        3,  # git: 3 lines added to 1 new file
+        0,
+        1,
+        True,  # git: "This reverts commit c0"
+        f"git:{repository}/{c0}",
+        f"git:{repository}/tag/v1.0",  # the release that shipped it: only git knows it
+    )  # fmt: skip
+    # And `headway reprocess`, which derives the webhook's records again, keeps it so
+    run("reprocess")
+    with closing(open_store(engine_settings)) as store:
+        assert rows(store) == found
