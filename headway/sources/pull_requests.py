@@ -21,7 +21,12 @@ commit of the push).
 A request merged by rebase (GitHub's "Rebase and merge", a GitLab fast-forward merge) leaves no
 merge commit and no number in its commits; webhooks name its last commit (`merge_sha`), and
 `rebased()` says which main-line commits just before it came with it, for the git import and
-webhooks alike (`git/rebased.py`, `rebase_merged()`).
+webhooks alike (`git/rebased.py`, `rebase_merged()`): those a push headed by the last commit
+listed, and those committed within REBASE_WINDOW_S of it. On GitHub a commit that headed a push
+of its own is never one of them (`pushed_alone()`): its rebase merge always writes new commits,
+which no push but the merge's lists, so a developer's direct push seconds before or after the
+merge stays a direct change. GitLab keeps the window alone (a fast-forward merge without a
+rebase keeps the commits, and the heads, of its branch's pushes).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from headway.model import Change, columns, field_names
 from headway.store import Store
 
 GIT = "git"
+GITHUB = "github"
 # One rebase writes all of a request's commits at once: GitHub's "Rebase and merge" gives each
 # the merge as committer time, GitLab's rebase its own. Direct commits seldom land this close.
 REBASE_WINDOW_S = 10
@@ -123,20 +129,52 @@ def rebased(
     head_committed: float,
     before: Iterable[tuple[str, float, bool]],
     pushed: Collection[str],
+    alone: Collection[str] = (),
 ) -> list[str]:
     """The commits a request merged by rebase brought before its last commit.
 
     `before` walks the main line back from that commit, newest first, as (sha, committer time
     in seconds, is a direct commit: one parent and no request number). A commit came with the
     request when it is direct and a push whose head was the last commit listed it (`pushed`),
-    or it was committed within REBASE_WINDOW_S of the last one; the walk stops at the first
-    that did not (a merge, another request, an older direct commit)."""
+    or it was committed within REBASE_WINDOW_S of the last one and did not head a push of its
+    own (`alone`: given for GitHub only, see `pushed_alone`); the walk stops at the first that
+    did not (a merge, another request, an older direct commit, one pushed by itself)."""
     taken = []
     for sha, committed, direct in before:
-        if not direct or (sha not in pushed and head_committed - committed > REBASE_WINDOW_S):
+        if not direct:
+            break
+        if sha not in pushed and (sha in alone or head_committed - committed > REBASE_WINDOW_S):
             break
         taken.append(sha)
     return taken
+
+
+def pushed_alone(
+    store: Store, host: str, repository: str, shas: Collection[str] | None = None
+) -> set[str]:
+    """Those of `shas` (all, when None) that headed a push (a push webhook's `after`), for a
+    GitHub repository.
+
+    GitHub's "Rebase and merge" always writes new commits, and only the push of the merge lists
+    them, headed by the last: a commit that headed a push before was pushed by itself (the
+    newest of a direct push), not written by the rebase. GitLab may fast-forward a merge request
+    whose commits keep the shas their own pushes to its branch had as heads, so there the
+    window alone decides."""
+    if host != GITHUB or (shas is not None and not shas):
+        return set()
+    heads = "SELECT DISTINCT push_head FROM seen_commits WHERE repository = ?"
+    if shas is None:
+        return {str(r[0]) for r in store.query(heads, [repository])}
+    found: set[str] = set()
+    wanted = sorted(shas)
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            str(r[0])
+            for r in store.query(f"{heads} AND push_head IN ({marks})", [repository, *chunk])
+        )
+    return found
 
 
 def folded(request: Change, members: Iterable[Change]) -> Change:
@@ -175,6 +213,9 @@ def rebase_merged(store: Store, changes: list[Change]) -> tuple[dict[str, Change
         }
         near = _imported_before(store, change.service, last, pushed)
         head = last.merged_at.timestamp()
+        alone = pushed_alone(
+            store, change.source, change.repository or "", {c.merge_sha or "" for c in near}
+        )
         taken = set(
             rebased(
                 head,
@@ -184,6 +225,7 @@ def rebase_merged(store: Store, changes: list[Change]) -> tuple[dict[str, Change
                     if c.merged_at is not None
                 ),
                 pushed,
+                alone,
             )
         )
         members = [c for c in near if c.merge_sha in taken]
@@ -255,6 +297,7 @@ __all__ = [
     "imported",
     "keep_git_facts",
     "merged_with_stored",
+    "pushed_alone",
     "read",
     "rebase_merged",
     "rebased",

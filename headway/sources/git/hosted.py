@@ -83,7 +83,8 @@ def merged_by_webhooks(store: Store, opts: Options) -> Merged:
         [opts.host.repository, *host],
     ):
         pushed.setdefault(head, set()).add(sha)
-    return Merged(numbers, pushed)
+    alone = pull_requests.pushed_alone(store, opts.host.kind, opts.host.repository)
+    return Merged(numbers, pushed, alone)
 
 
 def stored_as_direct(store: Store, opts: Options, merged: Merged) -> bool:

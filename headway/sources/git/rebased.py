@@ -2,7 +2,8 @@
 no merge commit and no number in the commits, so only the host's webhooks tell the import
 which main-line commits were a pull request. A webhook names the request's last commit
 (`merge_sha`); that commit, and the rebased commits just before it (`pull_requests.rebased`),
-are the request's one change instead of direct commits."""
+are the request's one change instead of direct commits; on GitHub, a commit that headed a push
+of its own is not one of them, however close in time."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class Merged:
 
     numbers: dict[str, int] = field(default_factory=dict)  # last commit -> request number
     pushed: dict[str, set[str]] = field(default_factory=dict)  # last commit -> pushed commits
+    # commits that headed a push, so came by themselves (GitHub: `pull_requests.pushed_alone`)
+    alone: set[str] = field(default_factory=set)
 
 
 def fold_rebased(
@@ -51,7 +54,10 @@ def fold_rebased(
             continue  # a merge commit brought its own commits
         head = commits[sha]
         taken = pull_requests.rebased(
-            head.committed, _before(commits, changes, merged, head), merged.pushed.get(sha, ())
+            head.committed,
+            _before(commits, changes, merged, head),
+            merged.pushed.get(sha, ()),
+            merged.alone,
         )
         for member in taken:
             brought = changes.pop(member)

@@ -1,0 +1,218 @@
+"""A commit pushed straight to the main line seconds before or after a pull request was merged
+by rebase stays a direct change: it is not folded into the pull request, in either order of
+`headway import git` and the webhooks.
+
+GitHub's `Codertocat/Hello-World` pull request #2 (the real payloads), merged with "Rebase and
+merge" by Codertocat at 16:00:01, while Ada pushes d1 straight to master 3 s before it or 3 s
+after it:
+
+    before:  c1 ── d1 ── a1' ── a2'        after:  c1 ── a1' ── a2' ── d1
+    tags:    v1.0@c1 (May 15 11:00)   v1.1 on the last commit (May 16 10:00)
+
+    c1   "Initial commit", May 15 10:00 UTC
+    a1'  "Update README", authored 12:00 by Octo Cat  } written by the rebase, committed by
+    a2'  "Fix a typo", authored 13:00 by Octo Cat     } Codertocat at 16:00:00 and 16:00:01
+    d1   "Fix the build", authored 15:50 by Ada; before: committed 15:59:57, pushed 15:59:58;
+         after (onto a2'): committed 16:00:03, pushed 16:00:04
+
+Ada's push (the real push payload, adapted: her commit, its times) comes with the pull
+request's deliveries.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headway.config import Settings
+from headway.definitions import PRESETS
+from headway.metrics import dora
+from headway.metrics.dora import Period, Scope
+from headway.sources.git import Options, import_repository
+from headway.sources.git.host import Host
+from headway.store import Store
+from tests.sources.conftest import RepoBuilder, deliver_webhook
+from tests.sources.test_git_direct_commits import github_push
+from tests.sources.test_git_pull_requests import PR, payload
+from tests.sources.test_git_rebase_merges import rebase_merge_deliveries
+
+ORDERS = pytest.mark.parametrize(
+    "git_first", [True, False], ids=["git-then-webhooks", "webhooks-then-git"]
+)
+REPOSITORY = "Codertocat/Hello-World"
+CODERTOCAT = ("Codertocat", "21031067+Codertocat@users.noreply.github.com")
+ADA = ("Ada Lovelace", "ada@example.org")
+
+
+def commit(
+    repo: RepoBuilder, subject: str, author: str, authored: str, committer: tuple[str, str], at: str
+) -> str:
+    """A commit in a new file whose committer and commit time are not its author's."""
+    name = f"{subject.replace(' ', '-')}.txt"
+    (repo.path / name).write_text(f"{subject}\n")
+    repo.git("add", name)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": author,
+        "GIT_AUTHOR_EMAIL": "author@example.org",
+        "GIT_AUTHOR_DATE": authored,
+        "GIT_COMMITTER_NAME": committer[0],
+        "GIT_COMMITTER_EMAIL": committer[1],
+        "GIT_COMMITTER_DATE": at,
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    subprocess.run(
+        ["git", "-C", str(repo.path), "commit", "-q", "-m", subject], env=env, check=True
+    )
+    return repo.head()
+
+
+def push_of(sha: str, committed: str, pushed_at: int) -> dict[str, Any]:
+    """The real push payload listing `sha` (committed at `committed`), pushed at `pushed_at`."""
+    body = github_push(sha)
+    body["commits"][0]["timestamp"] = body["head_commit"]["timestamp"] = committed
+    body["repository"]["pushed_at"] = pushed_at  # epoch seconds
+    return body
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@ORDERS
+def test_a_direct_push_seconds_from_a_rebase_merge_stays_a_direct_change(
+    tmp_path: Path, store: Store, engine_settings: Settings, git_first: bool, when: str
+) -> None:
+    repo = RepoBuilder(tmp_path / "hello")
+    sha = {"c1": repo.commit("Initial commit", "2019-05-15T10:00:00+00:00")}
+    repo.tag("v1.0", "2019-05-15T11:00:00+00:00")
+
+    def direct() -> None:
+        at = "2019-05-15T15:59:57+00:00" if when == "before" else "2019-05-15T16:00:03+00:00"
+        sha["d1"] = commit(repo, "Fix the build", "Ada", "2019-05-15T15:50:00+00:00", ADA, at)
+
+    if when == "before":
+        direct()
+    for name, subject, authored, at in (
+        ("a1", "Update README", "2019-05-15T12:00:00+00:00", "2019-05-15T16:00:00+00:00"),
+        ("a2", "Fix a typo", "2019-05-15T13:00:00+00:00", "2019-05-15T16:00:01+00:00"),
+    ):
+        sha[name] = commit(repo, subject, "Octo Cat", authored, CODERTOCAT, at)
+    if when == "after":
+        direct()
+    repo.tag("v1.1", "2019-05-16T10:00:00+00:00")
+    # Ada's push: 15:59:58 = 1557935998 (before), 16:00:04 = 1557936004 (after)
+    ada = push_of(
+        sha["d1"],
+        "2019-05-15T15:59:57Z" if when == "before" else "2019-05-15T16:00:03Z",
+        1557935998 if when == "before" else 1557936004,
+    )
+    deliveries = [("push", ada), *rebase_merge_deliveries(sha["a2"])]
+    if when == "after":  # Ada pushed after the merge
+        deliveries = [*deliveries[1:], deliveries[0]]
+    opts = Options("Hello-World", REPOSITORY, host=Host("github", REPOSITORY))
+
+    # Given the repository imported and the webhooks delivered, in either order
+    if git_first:
+        import_repository(store, engine_settings, repo.path, opts)
+    for kind, body in deliveries:
+        deliver_webhook(store, engine_settings, "github", kind, body)
+    if not git_first:
+        import_repository(store, engine_settings, repo.path, opts)
+
+    # Then d1 is a direct change of its own: one line in one file, shipped by v1.1
+    rows = {
+        r[0]: r[1:]
+        for r in store.query(
+            "SELECT id, first_commit_at, merged_at, merge_sha, additions, files, deployment_ref "
+            "FROM changes ORDER BY id"
+        )
+    }
+    d1 = f"git:{REPOSITORY}/{sha['d1']}"
+    assert sorted(rows) == sorted([f"git:{REPOSITORY}/{sha['c1']}", d1, PR])
+    assert rows[d1] == (
+        datetime(2019, 5, 15, 15, 50),  # git's author time
+        # reached the main line: the push, after git's commit time
+        datetime(2019, 5, 15, 15, 59, 58) if when == "before" else datetime(2019, 5, 15, 16, 0, 4),
+        sha["d1"],
+        1,
+        1,
+        f"git:{REPOSITORY}/tag/v1.1",
+    )  # fmt: skip
+    # And pull request #2 is a1' and a2' only: from a1' authored 12:00 to a2' at 16:00:01,
+    # one line in one new file each (with d1 it would be 3 lines in 3 files, from 12:00)
+    assert rows[PR] == (
+        datetime(2019, 5, 15, 12, 0),
+        datetime(2019, 5, 15, 16, 0, 1),
+        sha["a2"],
+        2,
+        2,
+        f"git:{REPOSITORY}/tag/v1.1",
+    )
+    # And lead time to each release counts three changes: c1 v1.0 11:00 − 10:00 = 3,600 s;
+    # d1 May 16 10:00 − May 15 15:50 = 65,400 s; PR #2 May 16 10:00 − May 15 12:00 =
+    # 79,200 s. Median 65,400 s, mean 148,200 / 3 = 49,400 s. (d1 folded into PR #2 would
+    # leave two changes, median and mean (3,600 + 79,200) / 2 = 41,400 s.)
+    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
+    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
+    found = lead.to_json()["change_lead_time"]
+    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+
+
+@ORDERS
+def test_gitlab_commits_that_headed_their_own_pushes_still_come_with_a_fast_forward_merge(
+    tmp_path: Path, store: Store, engine_settings: Settings, git_first: bool
+) -> None:
+    # Given gitlabhq/gitlab-test, whose merge request !1 (the real payload) was merged
+    # fast-forward without a rebase: b1 (committed 11:00:00) and b2 (11:00:05) keep the shas
+    # each had when it was pushed on its own to the merge request's branch (two real push
+    # payloads, adapted: branch, commit); the push that moved main to b2 was not delivered
+    repo = RepoBuilder(tmp_path / "gitlab-test")
+    sha = {"c1": repo.commit("Initial commit", "2013-12-01T10:00:00+00:00")}
+    sha["b1"] = repo.commit("Add viewport", "2013-12-03T11:00:00+00:00")
+    sha["b2"] = repo.commit("Scale the viewport", "2013-12-03T11:00:05+00:00")
+    repo.tag("v1.0", "2013-12-05T10:00:00+00:00")
+    pushes = []
+    for before, name, subject, at in (
+        ("c1", "b1", "Add viewport", "2013-12-03T11:00:00+00:00"),
+        ("b1", "b2", "Scale the viewport", "2013-12-03T11:00:05+00:00"),
+    ):
+        push = payload("gitlab/push.json")
+        push.update(
+            ref="refs/heads/ms-viewport", before=sha[before], after=sha[name],
+            checkout_sha=sha[name], total_commits_count=1,
+            commits=[{**push["commits"][1], "id": sha[name], "message": f"{subject}\n",
+                      "title": subject, "timestamp": at}],
+        )  # fmt: skip
+        push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
+        pushes.append(push)
+    merge = payload("gitlab/merge_request.json")
+    merge["object_attributes"].update(
+        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
+    )
+    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
+    opts = Options(
+        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
+    )
+
+    # When the repository is imported and the webhooks arrive, in either order
+    if git_first:
+        import_repository(store, engine_settings, repo.path, opts)
+    for kind, body in [("push", pushes[0]), ("push", pushes[1]), ("merge_request", merge)]:
+        deliver_webhook(store, engine_settings, "gitlab", kind, body)
+    if not git_first:
+        import_repository(store, engine_settings, repo.path, opts)
+
+    # Then b1, committed 5 s before b2, is the merge request's too: on GitLab a commit that
+    # headed a push may come with a fast-forward merge, so only the 10 s window decides
+    rows = store.query(
+        "SELECT id, first_commit_at, merged_at, merge_sha, files FROM changes "
+        "ORDER BY first_commit_at"
+    )
+    assert rows == [
+        (f"git:gitlabhq/gitlab-test/{sha['c1']}", datetime(2013, 12, 1, 10), datetime(2013, 12, 1, 10), sha["c1"], 1),
+        ("gitlab:gitlabhq/gitlab-test!1", datetime(2013, 12, 3, 11), datetime(2013, 12, 3, 11, 0, 5), sha["b2"], 2),
+    ]  # fmt: skip
