@@ -3,6 +3,7 @@ the service they belong to, and changes an earlier import named otherwise."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from headway.model import record_id
@@ -11,7 +12,7 @@ from headway.sources.git.history import GitError
 from headway.sources.git.options import Options
 from headway.sources.git.rebased import Merged
 from headway.sources.git.records import SOURCE
-from headway.sources.git.stored import imported_changes, like_prefix, starts_with
+from headway.sources.git.stored import imported_changes, in_lists, like_prefix, starts_with
 from headway.store import Store
 
 
@@ -65,32 +66,38 @@ def rename_stored(store: Store, opts: Options, keys: dict[str, tuple[str, str, s
 _HOSTED = "FROM changes WHERE source = ? AND repository = ? AND merge_sha IS NOT NULL"
 
 
-def merged_by_webhooks(store: Store, opts: Options) -> Merged:
-    """The merged requests of the import's host that webhooks reported, by last commit."""
+def merged_by_webhooks(store: Store, opts: Options, among: Iterable[str] | None = None) -> Merged:
+    """The merged requests of the import's host that webhooks reported, by last commit: only
+    those whose last commit is `among` the commits given (a re-import's new ones), or all."""
     if opts.host is None:
         return Merged()
     host = [opts.host.kind, opts.host.repository]
-    numbers = {
-        str(sha): int(number)
-        for sha, number in store.query(
-            f"SELECT merge_sha, number {_HOSTED} AND number IS NOT NULL", host
-        )
-    }
+    # The store holds every request webhooks ever reported; a re-import needs a few of them.
+    shas = None if among is None else set(among)
+    parts = (
+        [("", [])] if shas is None else [(f" AND merge_sha IN {m}", p) for m, p in in_lists(shas)]
+    )
+    numbers: dict[str, int] = {}
     pushed: dict[str, set[str]] = {}
-    for head, sha in store.query(
-        "SELECT push_head, sha FROM seen_commits WHERE repository = ? "
-        f"AND push_head IN (SELECT merge_sha {_HOSTED})",
-        [opts.host.repository, *host],
-    ):
-        pushed.setdefault(head, set()).add(sha)
-    alone = pull_requests.pushed_alone(store, opts.host.kind, opts.host.repository)
+    for only, part in parts:
+        for sha, number in store.query(
+            f"SELECT merge_sha, number {_HOSTED} AND number IS NOT NULL{only}", [*host, *part]
+        ):
+            numbers[str(sha)] = int(number)
+        for head, sha in store.query(
+            "SELECT push_head, sha FROM seen_commits WHERE repository = ? "
+            f"AND push_head IN (SELECT merge_sha {_HOSTED}{only})",
+            [opts.host.repository, *host, *part],
+        ):
+            pushed.setdefault(head, set()).add(sha)
+    alone = pull_requests.pushed_alone(store, opts.host.kind, opts.host.repository, shas)
     return Merged(numbers, pushed, alone)
 
 
-def stored_as_direct(store: Store, opts: Options, merged: Merged) -> bool:
+def stored_as_direct(store: Store, opts: Options) -> bool:
     """Whether an earlier import stored a direct change for a commit webhooks since named a
     request's last commit (the next import must derive the whole history)."""
-    if not merged.numbers or opts.host is None:
+    if opts.host is None:
         return False
     where, params = imported_changes(opts)
     rows = store.query(

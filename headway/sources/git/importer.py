@@ -40,7 +40,7 @@ from headway.sources.git.hosted import (
 )
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.options import Options, release_tags
-from headway.sources.git.rebased import Merged, with_sizes
+from headway.sources.git.rebased import with_sizes
 from headway.sources.git.records import SOURCE, change_key, undeployed_ref
 from headway.sources.git.releases import select_tags
 from headway.sources.git.stored import StoredImport, Written, imported_changes, pushed, written
@@ -134,13 +134,12 @@ def _import(
     rows = store.query("SELECT value FROM settings WHERE key = ?", [key])
     state = json.loads(rows[0][0]) if rows else None
     signature = _signature(opts, branch)
-    merged = merged_by_webhooks(store, opts)
     # Commits stored as direct ones before webhooks said a rebase merge wrote them: only the
     # whole history tells which commits before each request's last one came with it.
     incremental = (
         state is not None
         and state.get("options") == signature
-        and not stored_as_direct(store, opts, merged)
+        and not stored_as_direct(store, opts)
     )
     if state is not None and incremental and state["tips"] == refs.tips:
         report.up_to_date = True
@@ -149,16 +148,12 @@ def _import(
 
     if state is not None and incremental:
         try:
-            return _import_new(
-                store, settings, path, opts, refs, state, report, progress, started, merged
-            )
+            return _import_new(store, settings, path, opts, refs, state, report, progress, started)
         except NeedsFullImport:
             pass  # derive everything again; still only changed records are written
     # With another host only the pull requests' names change: their sizes are stored.
     sized = state is not None and {**state["options"], "host": 0} == {**signature, "host": 0}
-    return _import_all(
-        store, settings, path, opts, refs, signature, sized, progress, started, merged
-    )
+    return _import_all(store, settings, path, opts, refs, signature, sized, progress, started)
 
 
 def _import_all(
@@ -171,7 +166,6 @@ def _import_all(
     incremental: bool,
     progress: Progress | None,
     started: float,
-    merged: Merged,
 ) -> ImportReport:
     """Derive the whole history and write what the store does not hold yet. `incremental`:
     an import with the same options is stored (the history moved in a way a re-import of only
@@ -188,8 +182,7 @@ def _import_all(
         diffs = Diffs(path, walks)
     try:
         return _derive_and_write(
-            store, settings, path, opts, refs, signature, progress, started, report, key, diffs,
-            merged,
+            store, settings, path, opts, refs, signature, progress, started, report, key, diffs
         )  # fmt: skip
     finally:
         if diffs is not None:
@@ -208,7 +201,6 @@ def _derive_and_write(
     report: ImportReport,
     key: str,
     diffs: Diffs | None,
-    merged: Merged,
 ) -> ImportReport:
     commits = {
         c.sha: c
@@ -223,6 +215,7 @@ def _derive_and_write(
         )
     if progress:
         progress("Deriving changes and releases", 0, None)
+    merged = merged_by_webhooks(store, opts)  # the whole history: all of them
     derived = derive(commits, refs, opts, merged)
     del commits  # what the records need, `derived` holds
     report.changes, report.deployments = len(derived.found), len(derived.deployments)
@@ -305,7 +298,6 @@ def _import_new(
     report: ImportReport,
     progress: Progress | None,
     started: float,
-    merged: Merged,
 ) -> ImportReport:
     """Re-import reading only commits the last import's main line and releases do not reach.
 
@@ -332,12 +324,13 @@ def _import_new(
     commits = {c.sha: c for c in read_log(path, revisions=["--all", "--not", *seen], progress=tick)}
     if progress:
         progress("Deriving changes and releases", 0, None)
-    delta = derive_since(commits, refs, opts, previous, merged)
+    delta = derive_since(commits, refs, opts, previous, merged_by_webhooks(store, opts, commits))
     added = with_sizes(path, delta.added, delta.folded)
     # Pull requests and direct commits webhooks reported too are combined with what they said.
-    listed = pushed(store, opts)
-    hosted = [c for c in [*added, *delta.relinked] if c.source != SOURCE or c.id in listed]
-    unhosted = [c for c in [*added, *delta.relinked] if c.source == SOURCE and c.id not in listed]
+    new = [*added, *delta.relinked]
+    listed = pushed(store, opts, [c for c in new if c.source == SOURCE])
+    hosted = [c for c in new if c.source != SOURCE or c.id in listed]
+    unhosted = [c for c in new if c.source == SOURCE and c.id not in listed]
     if progress:
         progress("Writing", 0, None)
     with store.transaction():

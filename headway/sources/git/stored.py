@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -147,15 +147,30 @@ def written(store: Store, opts: Options) -> Written:
     )
 
 
-def pushed(store: Store, opts: Options) -> set[str]:
+def pushed(store: Store, opts: Options, among: Iterable[Change] | None = None) -> set[str]:
     """Ids of the direct changes push webhooks may have reported for this repository: the
-    commits they listed (`seen_commits`), named as both name a direct commit."""
-    return {
-        record_id(SOURCE, f"{opts.repository}/{sha}")
-        for (sha,) in store.query(
-            "SELECT DISTINCT sha FROM seen_commits WHERE repository = ?", [opts.repository]
-        )
-    }
+    commits they listed (`seen_commits`), named as both name a direct commit; only those of
+    the changes `among` (a re-import's new ones), or all."""
+    named = record_id(SOURCE, f"{opts.repository}/")
+    query = "SELECT DISTINCT sha FROM seen_commits WHERE repository = ?"
+    if among is None:
+        rows = store.query(query, [opts.repository])
+    else:  # a direct change's id names its commit
+        shas = {c.id[len(named) :] for c in among if c.id.startswith(named)}
+        rows = [
+            row
+            for marks, part in in_lists(shas)
+            for row in store.query(f"{query} AND sha IN {marks}", [opts.repository, *part])
+        ]
+    return {f"{named}{sha}" for (sha,) in rows}
+
+
+def in_lists(values: Collection[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """`values` in parts small enough for one query, each with its `(?, …)` list."""
+    ordered = sorted(values)
+    for i in range(0, len(ordered), size):
+        part = ordered[i : i + size]
+        yield f"({', '.join('?' for _ in part)})", part
 
 
 def like_prefix(prefix: str) -> str:
