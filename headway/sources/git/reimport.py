@@ -1,0 +1,80 @@
+"""A re-import: reads only the commits the last import's main line and releases do not reach,
+and writes the records they add or move (`incremental` derives them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headway.ingest import ingest
+from headway.sources.git.history import is_ancestor, read_log
+from headway.sources.git.hosted import merged_by_webhooks
+from headway.sources.git.incremental import NeedsFullImport, derive_since
+from headway.sources.git.rebased import with_sizes
+from headway.sources.git.records import SOURCE, undeployed_ref
+from headway.sources.git.run import ImportReport, ImportRun
+from headway.sources.git.stored import StoredImport, imported_changes, pushed
+from headway.sources.pull_requests import merged_with_stored
+
+
+def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
+    """Import what is new since the last import, whose remembered `state` has the same options.
+
+    Raises NeedsFullImport when the refs moved in a way that needs the whole history: a tag
+    deleted or moved, or a main branch that no longer continues from the last import."""
+    store, path, opts, refs = run.store, run.path, run.opts, run.refs
+    old_tips: dict[str, str] = state["tips"]
+    for ref, obj in old_tips.items():
+        if ref.startswith("refs/tags/") and refs.tips.get(ref) != obj:
+            raise NeedsFullImport(f"{ref} was deleted or moved")
+    # Imports before the main-line commit was remembered on its own kept it as tips["HEAD"]
+    # (and not at all with --branch).
+    head = state.get("head", old_tips.get("HEAD"))
+    if not head:
+        raise NeedsFullImport("the last import's main-line commit is not known")
+    if not refs.head or not is_ancestor(path, head, refs.head):
+        raise NeedsFullImport("the main branch was rewritten")
+    previous = StoredImport(store, path, opts, head)
+    seen = sorted({previous.head or "", *(s for s, _ in previous.deployments.values())} - {""})
+    commits = {
+        c.sha: c
+        for c in read_log(
+            path,
+            revisions=["--all", "--not", *seen],
+            progress=run.counter("Reading new history"),
+        )
+    }
+    run.tell("Deriving changes and releases")
+    delta = derive_since(commits, refs, opts, previous, merged_by_webhooks(store, opts, commits))
+    added = with_sizes(path, delta.added, delta.folded)
+    # Pull requests and direct commits webhooks reported too are combined with what they said.
+    new = [*added, *delta.relinked]
+    listed = pushed(store, opts, [c for c in new if c.source == SOURCE])
+    hosted = [c for c in new if c.source != SOURCE or c.id in listed]
+    unhosted = [c for c in new if c.source == SOURCE and c.id not in listed]
+    run.tell("Writing")
+    with store.transaction():
+        for dep_id in delta.cleared:  # a new, earlier release now ships the recovering revert
+            store.execute("UPDATE deployments SET recovers = NULL WHERE id = ?", [dep_id])
+        result = ingest(
+            store,
+            run.settings,
+            [delta.service, *delta.deployments, *unhosted, *merged_with_stored(store, hosted)],
+        )
+        run.remember(state["options"])
+    report = run.report()
+    where, params = imported_changes(opts)
+    report.changes, report.undeployed = (
+        int(n)
+        for n in store.query(
+            "SELECT count(*), count(*) FILTER (WHERE deployment_ref = ?) FROM changes "
+            f"WHERE {where}",
+            [undeployed_ref(opts.repository), *params],
+        )[0]
+    )
+    report.commits = len(commits)
+    report.deployments = len(previous.deployments) + sum(
+        1 for d in delta.deployments if d.id not in previous.deployments
+    )
+    report.failed = delta.failed
+    report.written = dict(result.new)
+    return run.finish(report)
