@@ -26,7 +26,7 @@ import orjson
 from headway import linking
 from headway.config import Settings
 from headway.model import RECORD_TYPES, RawEvent, Service
-from headway.sources import pull_requests
+from headway.sources import pull_requests, rebase_folds
 from headway.sources.mapping import (
     GIT,
     Derivation,
@@ -212,13 +212,18 @@ def apply(
         _keep_earliest(store, records)
         changes = [r for (table, _), r in records.items() if table == "changes"]
         store.write(commits)  # (what a push listed tells which commits a rebase merge wrote)
-        rebased, replaced = pull_requests.rebase_merged(store, changes)
-        kept = pull_requests.keep_git_facts(store, [c for c in changes if c.id not in rebased])
-        for change_id, change in {**kept, **rebased}.items():
+        # a commit a rebase merge took in, now known to head a push of its own, comes back
+        # out (as the direct change the import stored) before this push is combined with it
+        rebase_folds.take_back(store, commits)
+        merges = pull_requests.rebase_merged(store, changes)
+        kept = pull_requests.keep_git_facts(
+            store, [c for c in changes if c.id not in merges.records]
+        )
+        for change_id, change in {**kept, **merges.records}.items():
             records[("changes", change_id)] = change
         services = _services(store, mapping, touched)
         store.write([*services, *(d.raw for d in deliveries), *records.values(), *derived])
-        pull_requests.replace_changes(store, replaced)
+        rebase_folds.remember(store, merges, pull_requests.replace_changes(store, merges.moves))
         _first_commits(store, repositories)
         _merged_by_request(store, merging)
         _reviews(store, reviewed)

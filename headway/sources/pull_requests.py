@@ -25,14 +25,16 @@ webhooks alike (`git/rebased.py`, `rebase_merged()`): those a push headed by the
 listed, and those committed within REBASE_WINDOW_S of it. On GitHub a commit that headed a push
 of its own is never one of them (`pushed_alone()`): its rebase merge always writes new commits,
 which no push but the merge's lists, so a developer's direct push seconds before or after the
-merge stays a direct change. GitLab keeps the window alone (a fast-forward merge without a
-rebase keeps the commits, and the heads, of its branch's pushes).
+merge stays a direct change; delivered after a webhook folded its commit in, it takes the
+commit back out (`rebase_folds.py`). GitLab keeps the window alone (a fast-forward merge
+without a rebase keeps the commits, and the heads, of its branch's pushes).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -192,56 +194,83 @@ def folded(request: Change, members: Iterable[Change]) -> Change:
     return Change(**values)
 
 
-def rebase_merged(store: Store, changes: list[Change]) -> tuple[dict[str, Change], dict[str, str]]:
+@dataclass(frozen=True)
+class RebaseMerges:
+    """What webhooks' merged requests take from the direct changes the git import stored."""
+
+    records: dict[str, Change] = field(default_factory=dict)  # the requests, by id
+    moves: dict[str, str] = field(default_factory=dict)  # direct change id -> the request's id
+    # request id -> the direct change of its last commit, and those folded in before it
+    taken: dict[str, tuple[Change, list[Change]]] = field(default_factory=dict)
+
+
+def rebase_merged(store: Store, changes: list[Change]) -> RebaseMerges:
     """Webhooks' merged requests whose commits `headway import git` stored as direct changes
     (it ran before the webhook came): each request, combined with the git facts of those
-    commits, by id, and the direct changes it replaces (their id -> the request's id)."""
-    records: dict[str, Change] = {}
-    moves: dict[str, str] = {}
+    commits, and the direct changes it replaces."""
+    found = RebaseMerges()
     for change in changes:
         if change.source == GIT or change.number is None or not change.merge_sha:
             continue
         last = _imported_direct(store, change.service, change.merge_sha)
         if last is None or last.merged_at is None:
             continue
-        pushed = {
-            r[0]
-            for r in store.query(
-                "SELECT sha FROM seen_commits WHERE repository = ? AND push_head = ?",
-                [change.repository, change.merge_sha],
-            )
-        }
+        pushed = pushed_by(store, change.repository or "", change.merge_sha)
         near = _imported_before(store, change.service, last, pushed)
-        head = last.merged_at.timestamp()
-        alone = pushed_alone(
-            store, change.source, change.repository or "", {c.merge_sha or "" for c in near}
-        )
-        taken = set(
-            rebased(
-                head,
-                (
-                    (c.merge_sha or "", c.merged_at.timestamp(), _direct(c))
-                    for c in near
-                    if c.merged_at is not None
-                ),
-                pushed,
-                alone,
-            )
-        )
-        members = [c for c in near if c.merge_sha in taken]
-        records[change.id] = from_host(folded(last, members), change)
+        members = taken_in(store, change, last, near, pushed)
+        found.records[change.id] = from_host(folded(last, members), change)
         for old in (last, *members):
-            moves[old.id] = change.id
-    return records, moves
+            found.moves[old.id] = change.id
+        if members:
+            found.taken[change.id] = (last, members)
+    return found
+
+
+def pushed_by(store: Store, repository: str, head: str) -> set[str]:
+    """The commits the pushes headed by `head` listed."""
+    return {
+        str(r[0])
+        for r in store.query(
+            "SELECT sha FROM seen_commits WHERE repository = ? AND push_head = ?",
+            [repository, head],
+        )
+    }
+
+
+def taken_in(
+    store: Store, request: Change, last: Change, before: list[Change], pushed: Collection[str]
+) -> list[Change]:
+    """Those of `before` (the changes stored just before `last`, the direct change of the
+    request's last commit, newest first) that the request merged by rebase brought, by what
+    the store knows now (`rebased`); `pushed`: what the push of its merge listed."""
+    assert last.merged_at is not None
+    alone = pushed_alone(
+        store, request.source, request.repository or "", {c.merge_sha or "" for c in before}
+    )
+    taken = set(
+        rebased(
+            last.merged_at.timestamp(),
+            (
+                (c.merge_sha or "", c.merged_at.timestamp(), _direct(c))
+                for c in before
+                if c.merged_at is not None
+            ),
+            pushed,
+            alone,
+        )
+    )
+    return [c for c in before if c.merge_sha in taken]
 
 
 # Where other records name a change by its id.
 _REFERENCES = (("changes", "reverts"), ("approvals", "change_ref"), ("defects", "change_ref"))
 
 
-def replace_changes(store: Store, moves: dict[str, str]) -> None:
+def replace_changes(store: Store, moves: dict[str, str]) -> dict[str, list[tuple[str, str, str]]]:
     """Remove the changes `moves` names (old id -> id of the change that replaces it) and
-    point the changes, reviews and defects naming them at their replacement."""
+    point the changes, reviews and defects naming them at their replacement. Returns what
+    was repointed: old id -> (table, column, row id) of each record that named it."""
+    repointed: dict[str, list[tuple[str, str, str]]] = {}
     olds = sorted(moves)
     for i in range(0, len(olds), 500):
         chunk = olds[i : i + 500]
@@ -252,6 +281,8 @@ def replace_changes(store: Store, moves: dict[str, str]) -> None:
                 f"SELECT id, {column} FROM {table} WHERE {column} IN ({marks})", chunk
             ):
                 store.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moves[old], row_id])
+                repointed.setdefault(old, []).append((table, column, row_id))
+    return repointed
 
 
 def _direct(change: Change) -> bool:
@@ -291,6 +322,7 @@ def _imported_before(
 __all__ = [
     "GIT_FACTS",
     "REBASE_WINDOW_S",
+    "RebaseMerges",
     "folded",
     "from_git",
     "from_host",
@@ -298,8 +330,10 @@ __all__ = [
     "keep_git_facts",
     "merged_with_stored",
     "pushed_alone",
+    "pushed_by",
     "read",
     "rebase_merged",
     "rebased",
     "replace_changes",
+    "taken_in",
 ]

@@ -16,23 +16,26 @@ after it:
          after (onto a2'): committed 16:00:03, pushed 16:00:04
 
 Ada's push (the real push payload, adapted: her commit, its times) comes with the pull
-request's deliveries.
+request's deliveries, or is delivered late, after the `closed` one (and the push of the merge,
+listing a1' and a2', pushed 16:00:02).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headway import deliveries as deliveries_module
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
+from headway.model import Defect
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
 from headway.store import Store
@@ -216,3 +219,142 @@ def test_gitlab_commits_that_headed_their_own_pushes_still_come_with_a_fast_forw
         (f"git:gitlabhq/gitlab-test/{sha['c1']}", datetime(2013, 12, 1, 10), datetime(2013, 12, 1, 10), sha["c1"], 1),
         ("gitlab:gitlabhq/gitlab-test!1", datetime(2013, 12, 3, 11), datetime(2013, 12, 3, 11, 0, 5), sha["b2"], 2),
     ]  # fmt: skip
+
+
+def merge_push(sha: dict[str, str]) -> dict[str, Any]:
+    """The push of the rebase merge (the real push payload, adapted): main moved from d1 to
+    a2', listing a1' and a2' (committed 16:00:00 and 16:00:01), pushed at 16:00:02."""
+    body = github_push(sha["a2"])
+    template = body["commits"][0]
+    body.update(created=False, before=sha["d1"])
+    body["commits"] = [
+        {**template, "id": sha[name], "message": subject, "timestamp": at}
+        for name, subject, at in (
+            ("a1", "Update README", "2019-05-15T16:00:00Z"),
+            ("a2", "Fix a typo", "2019-05-15T16:00:01Z"),
+        )
+    ]
+    body["head_commit"] = body["commits"][-1]
+    body["repository"]["pushed_at"] = 1557936002  # 2019-05-15T16:00:02Z
+    return body
+
+
+def direct_push_then_rebase_merge(tmp_path: Path) -> tuple[RepoBuilder, dict[str, str]]:
+    """Hello-World as the module docstring draws it, d1 pushed 3 s before the merge."""
+    repo = RepoBuilder(tmp_path / "hello")
+    sha = {"c1": repo.commit("Initial commit", "2019-05-15T10:00:00+00:00")}
+    repo.tag("v1.0", "2019-05-15T11:00:00+00:00")
+    sha["d1"] = commit(
+        repo, "Fix the build", "Ada", "2019-05-15T15:50:00+00:00", ADA, "2019-05-15T15:59:57+00:00"
+    )
+    for name, subject, authored, at in (
+        ("a1", "Update README", "2019-05-15T12:00:00+00:00", "2019-05-15T16:00:00+00:00"),
+        ("a2", "Fix a typo", "2019-05-15T13:00:00+00:00", "2019-05-15T16:00:01+00:00"),
+    ):
+        sha[name] = commit(repo, subject, "Octo Cat", authored, CODERTOCAT, at)
+    repo.tag("v1.1", "2019-05-16T10:00:00+00:00")
+    return repo, sha
+
+
+CHANGE = "SELECT id, first_commit_at, merged_at, merge_sha, additions, files, deployment_ref"
+
+
+@pytest.mark.parametrize(
+    "late", ["after-the-merge-push", "before-the-merge-push"], ids=lambda s: f"ada-{s}"
+)
+def test_a_direct_push_delivered_after_a_rebase_merge_took_its_commit_is_taken_back_out(
+    tmp_path: Path, store: Store, engine_settings: Settings, late: str
+) -> None:
+    # Given Hello-World imported with d1, a1' and a2' as direct commits (no webhook yet)
+    repo, sha = direct_push_then_rebase_merge(tmp_path)
+    opts = Options("Hello-World", REPOSITORY, host=Host("github", REPOSITORY))
+    import_repository(store, engine_settings, repo.path, opts)
+    # And a defect found in d1, imported from a file (JSONL `"type": "defect"`)
+    d1 = f"git:{REPOSITORY}/{sha['d1']}"
+    bug = Defect("files", "BUG-1", "Hello-World", datetime(2019, 5, 17, tzinfo=UTC), change_ref=d1)
+    store.write([bug])
+    # When pull request #2's deliveries come, its `closed` one taking d1 into the pull request
+    # (committed 4 s before a2', and no push had said d1 came by itself), then the push of the
+    # merge, and Ada's push of d1 (15:59:58 = 1557935998), delayed, comes last or before the
+    # merge's push
+    ada = push_of(sha["d1"], "2019-05-15T15:59:57Z", 1557935998)
+    deliveries = [*rebase_merge_deliveries(sha["a2"]), ("push", merge_push(sha))]
+    if late == "after-the-merge-push":
+        deliveries.append(("push", ada))
+    else:
+        deliveries.insert(-1, ("push", ada))
+    for kind, body in deliveries:
+        deliver_webhook(store, engine_settings, "github", kind, body)
+
+    # Then the store holds what Ada's push delivered first gives (the test above, "before"):
+    # d1 a direct change of its own, once, with git's author time, size and release and the
+    # push's time; pull request #2 a1' and a2' only, from 12:00, one line in one file each
+    # (d1 left in, it would be 3 lines in 3 files, and d1 counted twice: in the pull request
+    # and as the push's change, without a size or a release)
+    def changes() -> dict[str, tuple[Any, ...]]:
+        return {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
+
+    rows = changes()
+    assert sorted(rows) == sorted([f"git:{REPOSITORY}/{sha['c1']}", d1, PR])
+    assert rows[d1] == (
+        datetime(2019, 5, 15, 15, 50),
+        datetime(2019, 5, 15, 15, 59, 58),
+        sha["d1"],
+        1,
+        1,
+        f"git:{REPOSITORY}/tag/v1.1",
+    )
+    assert rows[PR] == (
+        datetime(2019, 5, 15, 12, 0),
+        datetime(2019, 5, 15, 16, 0, 1),
+        sha["a2"],
+        2,
+        2,
+        f"git:{REPOSITORY}/tag/v1.1",
+    )
+    # And lead time counts three changes: 3,600 s (c1), 65,400 s (d1), 79,200 s (PR #2):
+    # median 65,400 s, mean 49,400 s
+    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
+    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
+    found = lead.to_json()["change_lead_time"]
+    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+    # And the defect names d1 again (the fold had pointed it at the pull request)
+    assert store.query("SELECT change_ref FROM defects") == [(d1,)]
+
+    # When `headway reprocess` derives the webhooks' records again, in the order they came,
+    # and the import runs again, over the whole history (v1.1 re-tagged)
+    deliveries_module.reprocess(store, engine_settings)
+    repo.git(
+        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", sha["a2"],
+        date="2019-05-16T10:00:00+00:00",
+    )  # fmt: skip
+    import_repository(store, engine_settings, repo.path, opts)
+    # Then nothing moves
+    assert changes() == rows
+    assert store.query("SELECT change_ref FROM defects") == [(d1,)]
+
+
+@pytest.mark.parametrize("ada_first", [True, False], ids=["ada-first", "ada-last"])
+def test_webhooks_alone_keep_a_direct_push_out_of_a_rebase_merge_in_either_order(
+    store: Store, engine_settings: Settings, ada_first: bool
+) -> None:
+    # Given no import, only GitHub's deliveries: Ada's push of d1 first or last, pull request
+    # #2 merged by rebase, and the push of the merge (a1', a2')
+    sha = {name: name[0] * 39 + name[1] for name in ("d1", "a1", "a2")}
+    ada = ("push", push_of(sha["d1"], "2019-05-15T15:59:57Z", 1557935998))
+    merge = [*rebase_merge_deliveries(sha["a2"]), ("push", merge_push(sha))]
+    for kind, body in [ada, *merge] if ada_first else [*merge, ada]:
+        deliver_webhook(store, engine_settings, "github", kind, body)
+    # Then d1 is the push's direct change: committed 15:59:57, pushed 15:59:58, no size or
+    # release (git's are not known); the pull request starts at a1', the earliest commit its
+    # merge's push listed (16:00:00), its size the host's (1 addition in 1 file)
+    rows = {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
+    assert rows == {
+        f"git:{REPOSITORY}/{sha['d1']}": (
+            datetime(2019, 5, 15, 15, 59, 57), datetime(2019, 5, 15, 15, 59, 58), sha["d1"],
+            None, None, None,
+        ),
+        PR: (
+            datetime(2019, 5, 15, 16, 0), datetime(2019, 5, 15, 16, 0, 1), sha["a2"], 1, 1, None,
+        ),
+    }  # fmt: skip

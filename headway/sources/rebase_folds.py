@@ -1,0 +1,172 @@
+"""What a pull request merged by rebase took in on the webhook side, kept so that a push
+delivered later can take a commit back out (table `folded_changes`).
+
+When a request's `closed` webhook comes after `headway import git`, the direct changes of its
+last commit and of the commits just before it are folded into it and removed
+(`pull_requests.rebase_merged`). On GitHub a commit that headed a push of its own is never one
+of them (`pull_requests.pushed_alone`), but that push may be delivered after the fold. Each
+fold is kept here; when a push names one of its commits as its head, the fold is walked again
+with what is known now, and a commit it no longer takes is a direct change again, as it was
+stored before the fold (the push is then combined with it as with any imported commit): the
+request keeps the size and first commit of the commits it still holds, and what named the
+commit names it again. That is the store the push delivered first would have given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+from headway.model import Change
+from headway.sources import pull_requests
+from headway.sources.mapping import SeenCommit
+from headway.store import Store
+from headway.store.base import utc_naive
+
+_SIZE = ("additions", "deletions", "files")
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A direct change folded into a request, as it was stored."""
+
+    table: ClassVar[str] = "folded_changes"
+    repository: str  # the request's, as its host names it
+    sha: str
+    request: str
+    is_last: bool  # the request's last commit (its merge_sha), not one taken in before it
+    record: str  # the direct change, JSON
+    named_by: str  # JSON [[table, column, id], ...]: what named it, and names the request since
+
+    @property
+    def id(self) -> str:
+        return f"{self.repository}@{self.sha}"
+
+
+def remember(
+    store: Store,
+    merges: pull_requests.RebaseMerges,
+    repointed: dict[str, list[tuple[str, str, str]]],
+) -> None:
+    """Keep each fold of `merges`, with the records `repointed` from its commits to the
+    request (`pull_requests.replace_changes`)."""
+    if not merges.taken:
+        return
+    for request in sorted(merges.taken):  # a fold made again replaces the one kept
+        store.execute("DELETE FROM folded_changes WHERE request = ?", [request])
+    store.write(
+        Folded(
+            repository=merges.records[request].repository or "",
+            sha=change.merge_sha or "",
+            request=request,
+            is_last=change is last,
+            record=_encode(change),
+            named_by=json.dumps(repointed.get(change.id, [])),
+        )
+        for request, (last, members) in sorted(merges.taken.items())
+        for change in (last, *members)
+    )
+
+
+def take_back(store: Store, commits: Iterable[SeenCommit]) -> None:
+    """Walk again each fold that took in a commit one of these pushes was headed by (GitHub's:
+    elsewhere heading a push does not keep a commit out, see `pull_requests.pushed_alone`)."""
+    heads = sorted(
+        {f"{c.repository}@{c.push_head}" for c in commits if c.source == pull_requests.GITHUB}
+    )
+    requests: set[str] = set()
+    for i in range(0, len(heads), 500):
+        chunk = heads[i : i + 500]
+        requests.update(
+            str(r[0])
+            for r in store.query(
+                "SELECT DISTINCT request FROM folded_changes "
+                f"WHERE id IN ({', '.join('?' * len(chunk))}) AND NOT is_last",
+                chunk,
+            )
+        )
+    for request in sorted(requests):
+        _walk_again(store, request)
+
+
+def _walk_again(store: Store, request_id: str) -> None:
+    rows = [
+        (bool(is_last), _decode(record), json.loads(named_by))
+        for is_last, record, named_by in store.query(
+            "SELECT is_last, record, named_by FROM folded_changes WHERE request = ?", [request_id]
+        )
+    ]
+    lasts = [change for is_last, change, _ in rows if is_last]
+    # newest first, as the fold walked them back from the last commit
+    members = sorted(
+        (change for is_last, change, _ in rows if not is_last),
+        key=lambda c: (-(c.merged_at.timestamp() if c.merged_at else 0.0), c.id),
+    )
+    request = pull_requests.read(store, {request_id}).get(request_id)
+    if len(lasts) != 1 or request is None or not _holds(request, lasts[0], members):
+        # the request was removed, or derived again by an import since: the fold is gone
+        store.execute("DELETE FROM folded_changes WHERE request = ?", [request_id])
+        return
+    last = lasts[0]
+    pushed = pull_requests.pushed_by(store, request.repository or "", last.merge_sha or "")
+    kept = pull_requests.taken_in(store, request, last, members, pushed)
+    given_back = [m for m in members if m not in kept]
+    if not given_back:
+        return
+    git = pull_requests.folded(last, kept)
+    # The request's first commit is then lowered to the earliest its merge's push listed, as
+    # every delivery does (`deliveries._first_commits`), when that is earlier.
+    store.execute(
+        "UPDATE changes SET first_commit_at = ?, additions = ?, deletions = ?, files = ? "
+        "WHERE id = ?",
+        [utc_naive(git.first_commit_at), git.additions, git.deletions, git.files, request_id],
+    )
+    store.write(given_back)
+    named = {change.id: refs for _, change, refs in rows}
+    for change in given_back:
+        for table, column, row_id in named[change.id]:
+            store.execute(
+                f"UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?",
+                [change.id, row_id, request_id],
+            )
+    if kept:
+        forget = [f"{request.repository}@{c.merge_sha}" for c in given_back]
+        marks = ", ".join("?" * len(forget))
+        store.execute(f"DELETE FROM folded_changes WHERE id IN ({marks})", forget)
+    else:  # nothing folded in any more
+        store.execute("DELETE FROM folded_changes WHERE request = ?", [request_id])
+
+
+def _holds(request: Change, last: Change, members: list[Change]) -> bool:
+    """Whether the request is still the fold kept: the same last commit, and the size of them
+    all (an import that derived it again since may have taken in other commits)."""
+    git = pull_requests.folded(last, members)
+    return request.merge_sha == last.merge_sha and all(
+        getattr(git, name) in (None, getattr(request, name)) for name in _SIZE
+    )
+
+
+def _encode(change: Change) -> str:
+    values: dict[str, Any] = {}
+    for f in fields(change):
+        value = getattr(change, f.name)
+        values[f.name] = value.isoformat() if isinstance(value, datetime) else value
+    return json.dumps(values)
+
+
+def _decode(text: str) -> Change:
+    known = {f.name: f.type for f in fields(Change)}
+    values: dict[str, Any] = {}
+    for name, value in json.loads(text).items():
+        if name not in known:
+            continue
+        if isinstance(value, str) and "datetime" in str(known[name]):
+            value = datetime.fromisoformat(value)
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return Change(**values)
+
+
+__all__ = ["Folded", "remember", "take_back"]
