@@ -1,24 +1,27 @@
-"""What a pull request merged by rebase took in on the webhook side, kept so that a push
-delivered later can take a commit back out (table `folded_changes`).
+"""What a pull request merged by rebase took in, kept so that a push delivered later can take
+a commit back out (table `folded_changes`).
 
 When a request's `closed` webhook comes after `headway import git`, the direct changes of its
 last commit and of the commits just before it are folded into it and removed
-(`pull_requests.rebase_merged`). On GitHub a commit that headed a push of its own is never one
-of them (`pull_requests.pushed_alone`), but that push may be delivered after the fold. Each
-fold is kept here; when a push names one of its commits as its head, the fold is walked again
-with what is known now, and a commit it no longer takes is a direct change again, as it was
-stored before the fold (the push is then combined with it as with any imported commit): the
+(`pull_requests.rebase_merged`); when it comes first, the import folds those commits into it
+itself (`git/rebased.py`). On GitHub a commit that headed a push of its own is never one of
+them (`pull_requests.pushed_alone`), but that push may be delivered after the fold. Each fold
+is kept here, the commits as the direct changes they were stored as (webhooks) or would be
+stored as on their own (the import); when a push names one of its commits as its head, the
+fold is walked again with what is known now, and a commit it no longer takes is a direct
+change again, as kept (the push is then combined with it as with any imported commit): the
 request keeps the size and first commit of the commits it still holds, and what named the
 commit names it again. That is the store the push delivered first would have given.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
+
+import orjson
 
 from headway.model import Change
 from headway.sources import pull_requests
@@ -46,29 +49,60 @@ class Folded:
         return f"{self.repository}@{self.sha}"
 
 
-def remember(
-    store: Store,
-    merges: pull_requests.RebaseMerges,
-    repointed: dict[str, list[tuple[str, str, str]]],
-) -> None:
+Repointed = Mapping[str, Sequence[tuple[str, str, str]]]  # change id -> (table, column, id)
+
+
+def remember(store: Store, merges: pull_requests.RebaseMerges, repointed: Repointed) -> None:
     """Keep each fold of `merges`, with the records `repointed` from its commits to the
     request (`pull_requests.replace_changes`)."""
-    if not merges.taken:
-        return
-    for request in sorted(merges.taken):  # a fold made again replaces the one kept
-        store.execute("DELETE FROM folded_changes WHERE request = ?", [request])
-    store.write(
-        Folded(
-            repository=merges.records[request].repository or "",
-            sha=change.merge_sha or "",
-            request=request,
-            is_last=change is last,
-            record=_encode(change),
-            named_by=json.dumps(repointed.get(change.id, [])),
-        )
-        for request, (last, members) in sorted(merges.taken.items())
-        for change in (last, *members)
+    keep(
+        store,
+        {
+            request: (merges.records[request].repository or "", last, members)
+            for request, (last, members) in merges.taken.items()
+        },
+        repointed,
     )
+
+
+def keep(
+    store: Store,
+    folds: Mapping[str, tuple[str, Change, Sequence[Change]]],
+    repointed: Repointed,
+) -> None:
+    """Keep each fold: request id -> (its repository as its host names it, the direct change
+    of its last commit, those of the commits it took in before it), with the records
+    `repointed` from those changes to the request. A fold made again replaces the one kept;
+    what named its commits then still does."""
+    if not folds:
+        return
+    named: dict[str, list[list[str]]] = {}
+    requests = sorted(folds)
+    for i in range(0, len(requests), 500):  # (an import may keep thousands)
+        chunk = requests[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row_id, refs in store.query(
+            f"SELECT id, named_by FROM folded_changes WHERE request IN ({marks})", chunk
+        ):
+            named[str(row_id)] = orjson.loads(refs)
+        store.execute(f"DELETE FROM folded_changes WHERE request IN ({marks})", chunk)
+    rows = []
+    for request, (repository, last, members) in sorted(folds.items()):
+        for change in (last, *members):
+            row_id = f"{repository}@{change.merge_sha}"
+            refs = named.get(row_id, [])
+            refs += [list(r) for r in repointed.get(change.id, ()) if list(r) not in refs]
+            rows.append(
+                Folded(
+                    repository=repository,
+                    sha=change.merge_sha or "",
+                    request=request,
+                    is_last=change is last,
+                    record=_encode(change),
+                    named_by=orjson.dumps(refs).decode(),
+                )
+            )
+    store.write(rows)
 
 
 def take_back(store: Store, commits: Iterable[SeenCommit]) -> None:
@@ -94,7 +128,7 @@ def take_back(store: Store, commits: Iterable[SeenCommit]) -> None:
 
 def _walk_again(store: Store, request_id: str) -> None:
     rows = [
-        (bool(is_last), _decode(record), json.loads(named_by))
+        (bool(is_last), _decode(record), orjson.loads(named_by))
         for is_last, record, named_by in store.query(
             "SELECT is_last, record, named_by FROM folded_changes WHERE request = ?", [request_id]
         )
@@ -150,17 +184,14 @@ def _holds(request: Change, last: Change, members: list[Change]) -> bool:
 
 
 def _encode(change: Change) -> str:
-    values: dict[str, Any] = {}
-    for f in fields(change):
-        value = getattr(change, f.name)
-        values[f.name] = value.isoformat() if isinstance(value, datetime) else value
-    return json.dumps(values)
+    # orjson writes a dataclass's fields, times in ISO 8601 (an import may keep thousands)
+    return orjson.dumps(change).decode()
 
 
 def _decode(text: str) -> Change:
     known = {f.name: f.type for f in fields(Change)}
     values: dict[str, Any] = {}
-    for name, value in json.loads(text).items():
+    for name, value in orjson.loads(text).items():
         if name not in known:
             continue
         if isinstance(value, str) and "datetime" in str(known[name]):
@@ -169,4 +200,4 @@ def _decode(text: str) -> Change:
     return Change(**values)
 
 
-__all__ = ["Folded", "remember", "take_back"]
+__all__ = ["Folded", "keep", "remember", "take_back"]

@@ -241,9 +241,22 @@ def merge_push(sha: dict[str, str]) -> dict[str, Any]:
 
 def direct_push_then_rebase_merge(tmp_path: Path) -> tuple[RepoBuilder, dict[str, str]]:
     """Hello-World as the module docstring draws it, d1 pushed 3 s before the merge."""
+    repo, sha = initial_commit(tmp_path)
+    sha.update(push_and_rebase_merge(repo))
+    return repo, sha
+
+
+def initial_commit(tmp_path: Path) -> tuple[RepoBuilder, dict[str, str]]:
+    """Hello-World's c1, released as v1.0."""
     repo = RepoBuilder(tmp_path / "hello")
     sha = {"c1": repo.commit("Initial commit", "2019-05-15T10:00:00+00:00")}
     repo.tag("v1.0", "2019-05-15T11:00:00+00:00")
+    return repo, sha
+
+
+def push_and_rebase_merge(repo: RepoBuilder) -> dict[str, str]:
+    """d1 committed at 15:59:57, then a1' and a2' as the rebase merge writes them; v1.1."""
+    sha = {}
     sha["d1"] = commit(
         repo, "Fix the build", "Ada", "2019-05-15T15:50:00+00:00", ADA, "2019-05-15T15:59:57+00:00"
     )
@@ -253,7 +266,7 @@ def direct_push_then_rebase_merge(tmp_path: Path) -> tuple[RepoBuilder, dict[str
     ):
         sha[name] = commit(repo, subject, "Octo Cat", authored, CODERTOCAT, at)
     repo.tag("v1.1", "2019-05-16T10:00:00+00:00")
-    return repo, sha
+    return sha
 
 
 CHANGE = "SELECT id, first_commit_at, merged_at, merge_sha, additions, files, deployment_ref"
@@ -332,6 +345,75 @@ def test_a_direct_push_delivered_after_a_rebase_merge_took_its_commit_is_taken_b
     # Then nothing moves
     assert changes() == rows
     assert store.query("SELECT change_ref FROM defects") == [(d1,)]
+
+
+@pytest.mark.parametrize("merge_pushed", ["before", "after"], ids=lambda s: f"merge-push-{s}")
+@pytest.mark.parametrize("history", ["whole", "new-commits"])
+def test_a_direct_push_delivered_after_the_import_folded_its_commit_is_taken_back_out(
+    tmp_path: Path, store: Store, engine_settings: Settings, merge_pushed: str, history: str
+) -> None:
+    # Given pull request #2's deliveries up to its `closed` one (merged by rebase, last commit
+    # a2'), the push of the merge delivered before or after the import, and the import (of
+    # the whole history, or of the commits new since c1 was imported), which folds d1 into
+    # the pull request: committed 4 s before a2', and no push had said d1 came by itself
+    repo, sha = initial_commit(tmp_path)
+    opts = Options("Hello-World", REPOSITORY, host=Host("github", REPOSITORY))
+    if history == "new-commits":
+        import_repository(store, engine_settings, repo.path, opts)
+    sha.update(push_and_rebase_merge(repo))
+    for kind, body in rebase_merge_deliveries(sha["a2"]):
+        deliver_webhook(store, engine_settings, "github", kind, body)
+    if merge_pushed == "before":
+        deliver_webhook(store, engine_settings, "github", "push", merge_push(sha))
+    import_repository(store, engine_settings, repo.path, opts)
+    if merge_pushed == "after":
+        deliver_webhook(store, engine_settings, "github", "push", merge_push(sha))
+    # When Ada's push of d1 (pushed 15:59:58 = 1557935998) is delivered, last
+    ada = push_of(sha["d1"], "2019-05-15T15:59:57Z", 1557935998)
+    deliver_webhook(store, engine_settings, "github", "push", ada)
+
+    # Then the store holds what her push delivered first gives: d1 a direct change, once, with
+    # git's author time 15:50, the push's time, git's size (1 line, 1 file) and release; pull
+    # request #2 a1' and a2' only, from a1' authored 12:00, one line in one file each (d1
+    # left in, it would be 3 lines in 3 files, and d1 stored again by the push without a
+    # size or a release: counted twice)
+    def changes() -> dict[str, tuple[Any, ...]]:
+        return {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
+
+    rows = changes()
+    d1 = f"git:{REPOSITORY}/{sha['d1']}"
+    assert rows == {
+        f"git:{REPOSITORY}/{sha['c1']}": (
+            datetime(2019, 5, 15, 10), datetime(2019, 5, 15, 10), sha["c1"], 1, 1,
+            f"git:{REPOSITORY}/tag/v1.0",
+        ),
+        d1: (
+            datetime(2019, 5, 15, 15, 50), datetime(2019, 5, 15, 15, 59, 58), sha["d1"], 1, 1,
+            f"git:{REPOSITORY}/tag/v1.1",
+        ),
+        PR: (
+            datetime(2019, 5, 15, 12, 0), datetime(2019, 5, 15, 16, 0, 1), sha["a2"], 2, 2,
+            f"git:{REPOSITORY}/tag/v1.1",
+        ),
+    }  # fmt: skip
+    # And lead time counts three changes: 3,600 s (c1), 65,400 s (d1), 79,200 s (PR #2):
+    # median 65,400 s, mean 49,400 s
+    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
+    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
+    found = lead.to_json()["change_lead_time"]
+    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+
+    # When `headway reprocess` derives the webhooks' records again, Ada's push is redelivered,
+    # and the import runs again, over the whole history (v1.1 re-tagged)
+    deliveries_module.reprocess(store, engine_settings)
+    deliver_webhook(store, engine_settings, "github", "push", ada)
+    repo.git(
+        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", sha["a2"],
+        date="2019-05-16T10:00:00+00:00",
+    )  # fmt: skip
+    import_repository(store, engine_settings, repo.path, opts)
+    # Then nothing moves
+    assert changes() == rows
 
 
 @pytest.mark.parametrize("ada_first", [True, False], ids=["ada-first", "ada-last"])

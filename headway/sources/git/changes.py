@@ -100,6 +100,11 @@ def main_line_changes(
     return changes, by_number
 
 
+def own_change(commit: Commit, deployment: str | None) -> ChangeInfo:
+    """A main-line commit as the change it is on its own, before a rebase merge folded it in."""
+    return ChangeInfo(*_describe(commit, []), deployment)
+
+
 def _describe(commit: Commit, brought: list[Commit]) -> tuple[int | None, str, str, int]:
     """(PR number, title, author, first commit time) of a main-line commit."""
     subject = commit.subject

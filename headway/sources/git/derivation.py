@@ -10,7 +10,7 @@ from headway.sources.git.changes import ChangeInfo, main_line, main_line_changes
 from headway.sources.git.diffs import Sizes
 from headway.sources.git.history import Commit, Refs
 from headway.sources.git.options import Options, release_tags
-from headway.sources.git.rebased import Merged, fold_rebased, sum_sizes
+from headway.sources.git.rebased import Merged, fold_rebased, sum_sizes, unfolded
 from headway.sources.git.records import (
     change_id,
     change_record,
@@ -34,6 +34,7 @@ class Derived:
     # change -> (commit, what it is, id of the change it reverts)
     found: dict[str, tuple[Commit, ChangeInfo, str | None]]
     folded: dict[str, list[str]]  # a request merged by rebase -> its earlier commits
+    unfolded: dict[str, Change]  # each commit of those requests as a change of its own
 
     def changes(self, sizes: Iterable[Sizes] = ()) -> Iterator[Change]:
         """Every change record, each built as soon as a block of `sizes` holds its size (so
@@ -119,4 +120,5 @@ def derive(
             for sha, info in changes.items()
         },
         folded,
+        unfolded(opts, commits, folded, first_tag),
     )

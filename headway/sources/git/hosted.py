@@ -110,10 +110,10 @@ def stored_as_direct(store: Store, opts: Options) -> bool:
 
 def replace_stored(
     store: Store, opts: Options, folded: dict[str, list[str]], ids: dict[str, str]
-) -> None:
+) -> dict[str, list[tuple[str, str, str]]]:
     """Remove the direct changes an earlier import stored for commits now folded into a
     request or named as its last commit (`ids`: commit -> its change's id now); what named them
-    names the request."""
+    names the request. Returns what was repointed (`pull_requests.replace_changes`)."""
     where, params = imported_changes(opts)
     owner = {m: sha for sha, members in folded.items() for m in members}
     moves = {}
@@ -123,4 +123,4 @@ def replace_stored(
         target = ids.get(owner.get(sha, sha))
         if target is not None and target != change_id:
             moves[str(change_id)] = target
-    pull_requests.replace_changes(store, moves)
+    return pull_requests.replace_changes(store, moves)

@@ -19,6 +19,7 @@ from pathlib import Path
 from headway.config import Settings
 from headway.ingest import ingest
 from headway.model import Change, Deployment, Service, record_id
+from headway.sources import rebase_folds
 from headway.sources.git.derivation import derive
 from headway.sources.git.diffs import Diffs, Sizes, main_line_walks
 from headway.sources.git.history import GitError, open_repository, read_log, read_refs
@@ -31,7 +32,7 @@ from headway.sources.git.hosted import (
 )
 from headway.sources.git.incremental import NeedsFullImport
 from headway.sources.git.options import Options, release_tags
-from headway.sources.git.rebased import with_sizes
+from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import change_key
 from headway.sources.git.reimport import import_new
 from headway.sources.git.releases import select_tags
@@ -146,12 +147,17 @@ def _derive_and_write(run: ImportRun, diffs: Diffs | None) -> ImportReport:
     del commits  # what the records need, `derived` holds
     report.changes, report.deployments = len(derived.found), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
+    # Folds into requests merged by rebase are kept with each commit's own size (`rebase_folds`)
+    fold_sizes: dict[str, tuple[int, int, int]] = {}
+    rebased: list[Change] = []  # the requests written that took commits in
 
     def sizes() -> Iterator[Sizes]:
         diffed, total = 0, len(derived.main_line)
         for block in diffs or ():
             diffed += len(block)  # a commit two walks reached counts twice: cap the count
             run.tell("Diffing main-line commits", min(diffed, total), total)
+            if derived.unfolded:
+                fold_sizes.update((s, block[s]) for s in derived.unfolded.keys() & block.keys())
             yield block
         run.tell("Writing")
 
@@ -170,27 +176,41 @@ def _derive_and_write(run: ImportRun, diffs: Diffs | None) -> ImportReport:
                 reported.append(c)
             else:
                 yield c
-        for c in with_sizes(path, unsized, derived.folded):
+        sized, read = with_sizes(path, unsized, derived.folded)
+        fold_sizes.update(read)
+        for c in sized:
             if before.reported(c):
                 reported.append(c)
             else:
                 yield c
         yield from merged_with_stored(store, reported)  # combined with what webhooks said
 
+    def noting(
+        records: Iterator[Service | Deployment | Change],
+    ) -> Iterator[Service | Deployment | Change]:
+        for record in records:
+            if isinstance(record, Change) and record.merge_sha in derived.folded:
+                rebased.append(record)
+            yield record
+
     with store.transaction():
         keys = {
             sha: change_key(opts, sha, found[1].request) for sha, found in derived.found.items()
         }
+        repointed = {}
         if merged.numbers:  # commits stored as direct ones that a rebase merge wrote
             ids = {sha: record_id(*key[:2]) for sha, key in keys.items()}
-            replace_stored(store, opts, derived.folded, ids)
+            repointed = replace_stored(store, opts, derived.folded, ids)
         rename_stored(store, opts, keys)  # pull requests an earlier import named otherwise
         before = written(store, opts)
         stale = sorted(set(before.deployments) - {d.id for d in derived.deployments})
         for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
             store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
         # Written in chunks as the records are built: the store takes them while git diffs.
-        result = ingest(store, run.settings, records(before), chunk=10_000)
+        result = ingest(store, run.settings, noting(records(before)), chunk=10_000)
+        rebase_folds.keep(
+            store, folds(rebased, derived.folded, derived.unfolded, fold_sizes, merged), repointed
+        )
         run.remember(run.signature)
     report.removed = len(stale)
     report.written = dict(result.new)

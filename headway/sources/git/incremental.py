@@ -10,7 +10,7 @@ from headway.model import Change, Deployment, Service
 from headway.sources.git.changes import main_line, main_line_changes, owners
 from headway.sources.git.history import Commit, Refs, Tag
 from headway.sources.git.options import Options, release_tags
-from headway.sources.git.rebased import Merged, fold_rebased
+from headway.sources.git.rebased import Merged, fold_rebased, unfolded
 from headway.sources.git.records import (
     SOURCE,
     change_id,
@@ -79,6 +79,7 @@ class Delta:
     cleared: list[str]  # stored deployments that no longer recover anything
     failed: dict[str, str]  # every failed deployment id -> id of the revert that shows it
     folded: dict[str, list[str]]  # a request merged by rebase -> its earlier commits
+    unfolded: dict[str, Change]  # each commit of those requests as a change of its own
 
     def records(self) -> Iterator[Service | Change | Deployment]:
         yield self.service
@@ -204,6 +205,7 @@ def derive_since(
         cleared,
         {dep: id_of(sha) for dep, sha in failed.items()},
         folded,
+        unfolded(opts, commits, folded, shipped),
     )
 
 

@@ -3,19 +3,23 @@ no merge commit and no number in the commits, so only the host's webhooks tell t
 which main-line commits were a pull request. A webhook names the request's last commit
 (`merge_sha`); that commit, and the rebased commits just before it (`pull_requests.rebased`),
 are the request's one change instead of direct commits; on GitHub, a commit that headed a push
-of its own is not one of them, however close in time."""
+of its own is not one of them, however close in time. Each fold is kept (`rebase_folds`) with
+its commits as the direct changes they would be on their own, so that a push delivered later
+that shows one came by itself takes it back out, as for the folds webhooks make."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from headway.model import Change
 from headway.sources import pull_requests
-from headway.sources.git.changes import ChangeInfo
-from headway.sources.git.diffs import read_sizes
+from headway.sources.git.changes import ChangeInfo, own_change
+from headway.sources.git.diffs import Sizes, read_sizes
 from headway.sources.git.history import Commit
+from headway.sources.git.options import Options
+from headway.sources.git.records import change_record, undeployed_ref
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,59 @@ def _before(
         sha = commit.parents[0]
 
 
+def unfolded(
+    opts: Options,
+    commits: Mapping[str, Commit],
+    folded: dict[str, list[str]],
+    shipped: Mapping[str, str],
+) -> dict[str, Change]:
+    """Each commit of the `folded` requests, the last one too, as the direct change the import
+    stores for it when no request takes it in (`shipped`: commit -> its release), size not
+    yet known. A revert it makes is left out: git's reverts are the owning change's, here the
+    request's (a limit docs/decisions.md names)."""
+    nowhere = undeployed_ref(opts.repository)
+    shas = [sha for last, members in folded.items() for sha in (last, *members)]
+    return {
+        sha: change_record(
+            opts, commits[sha], own_change(commits[sha], shipped.get(sha)), None, nowhere, None
+        )
+        for sha in shas
+    }
+
+
+def folds(
+    requests: Iterable[Change],
+    folded: dict[str, list[str]],
+    unfolded: Mapping[str, Change],
+    sizes: Sizes,
+    merged: Merged,
+) -> dict[str, tuple[str, Change, list[Change]]]:
+    """What each of `requests` took in by rebase, to keep (`rebase_folds.keep`): request id ->
+    (its repository as its host names it, its last commit as a direct change, the folded
+    commits as direct changes), each with its own size. Only folds a push delivered later can
+    undo: GitHub's (elsewhere heading a push keeps no commit out) with a commit the push of
+    the merge did not list (one it listed is the request's whatever comes). A request some
+    of whose commits this import did not diff (`sizes`) is left out: a fold kept before
+    stays."""
+    found = {}
+    for request in requests:
+        last_sha = request.merge_sha or ""
+        shas = [last_sha, *folded.get(last_sha, ())]
+        pushed = merged.pushed.get(last_sha, set())
+        if (
+            request.source != pull_requests.GITHUB
+            or all(s in pushed for s in shas[1:])
+            or any(s not in sizes for s in shas)
+        ):
+            continue
+        last, *members = (
+            replace(unfolded[s], files=sizes[s][0], additions=sizes[s][1], deletions=sizes[s][2])
+            for s in shas
+        )
+        found[request.id] = (request.repository or "", last, members)
+    return found
+
+
 def sum_sizes(
     sizes: dict[str, tuple[int, int, int]], sha: str, folded: dict[str, list[str]]
 ) -> tuple[int, int, int] | None:
@@ -95,8 +152,11 @@ def sum_sizes(
     return files, additions, deletions
 
 
-def with_sizes(path: Path, changes: list[Change], folded: dict[str, list[str]]) -> list[Change]:
-    """The changes with their sizes filled in (one `git log --no-walk`)."""
+def with_sizes(
+    path: Path, changes: list[Change], folded: dict[str, list[str]]
+) -> tuple[list[Change], Sizes]:
+    """The changes with their sizes filled in (one `git log --no-walk`), and the size of each
+    commit read."""
     need = [
         s
         for c in changes
@@ -104,7 +164,7 @@ def with_sizes(path: Path, changes: list[Change], folded: dict[str, list[str]]) 
         for s in (c.merge_sha, *folded.get(c.merge_sha, ()))
     ]
     if not need:
-        return changes
+        return changes, {}
     sized = read_sizes(path, need, walk="--no-walk")
     out = []
     for c in changes:
@@ -112,7 +172,7 @@ def with_sizes(path: Path, changes: list[Change], folded: dict[str, list[str]]) 
         if s is not None:
             c = replace(c, files=s[0], additions=s[1], deletions=s[2])
         out.append(c)
-    return out
+    return out, sized
 
 
-__all__ = ["Merged", "fold_rebased", "sum_sizes", "with_sizes"]
+__all__ = ["Merged", "fold_rebased", "folds", "sum_sizes", "unfolded", "with_sizes"]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from headway.ingest import ingest
+from headway.sources import rebase_folds
 from headway.sources.git.history import is_ancestor, read_log
 from headway.sources.git.hosted import merged_by_webhooks
 from headway.sources.git.incremental import NeedsFullImport, derive_since
-from headway.sources.git.rebased import with_sizes
+from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import SOURCE, undeployed_ref
 from headway.sources.git.run import ImportReport, ImportRun
 from headway.sources.git.stored import StoredImport, imported_changes, pushed
@@ -44,8 +45,9 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
         )
     }
     run.tell("Deriving changes and releases")
-    delta = derive_since(commits, refs, opts, previous, merged_by_webhooks(store, opts, commits))
-    added = with_sizes(path, delta.added, delta.folded)
+    merged = merged_by_webhooks(store, opts, commits)
+    delta = derive_since(commits, refs, opts, previous, merged)
+    added, sizes = with_sizes(path, delta.added, delta.folded)
     # Pull requests and direct commits webhooks reported too are combined with what they said.
     new = [*added, *delta.relinked]
     listed = pushed(store, opts, [c for c in new if c.source == SOURCE])
@@ -60,6 +62,9 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
             run.settings,
             [delta.service, *delta.deployments, *unhosted, *merged_with_stored(store, hosted)],
         )
+        # kept with each commit's own size, so that a push shown later to have come by itself
+        # takes its commit back out (`rebase_folds`)
+        rebase_folds.keep(store, folds(added, delta.folded, delta.unfolded, sizes, merged), {})
         run.remember(state["options"])
     report = run.report()
     where, params = imported_changes(opts)
