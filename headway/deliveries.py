@@ -25,7 +25,7 @@ import orjson
 
 from headway import linking
 from headway.config import Settings
-from headway.model import RECORD_TYPES, RawEvent, Service
+from headway.model import RECORD_TYPES, Change, RawEvent, Service
 from headway.sources import pull_requests, rebase_folds
 from headway.sources.mapping import (
     GIT,
@@ -36,6 +36,7 @@ from headway.sources.mapping import (
     SeenCommit,
 )
 from headway.store import Store
+from headway.store.base import utc_naive
 
 logger = logging.getLogger(__name__)
 Parser = Callable[[str, dict[str, Any], Mapping], Parsed]
@@ -327,17 +328,50 @@ def _first_commits(store: Store, repositories: set[str]) -> None:
 def _merged_by_request(store: Store, repositories: set[str]) -> None:
     """A commit taken for a direct push belongs to a pull or merge request after all when its
     push's head is that request's merge commit (a rebase or fast-forward merge writes no
-    request number in the commits); the request is the change. Either arrival order."""
+    request number in the commits); the request is the change. Either arrival order.
+
+    When `headway import git` stored the commit (the request's merge came after the import
+    and did not take it: a GitLab fast-forward merge's commits keep their own times, and
+    the push saying they came with it was not there yet), its size is added to the request
+    the import sized, and its first commit counts, as if the import had folded it; what
+    named it names the request."""
     if not repositories:
         return
     marks, params = _in(repositories)
-    store.execute(
-        f"DELETE FROM changes WHERE source = ? AND repository IN ({marks}) AND EXISTS ("
-        "SELECT 1 FROM seen_commits s JOIN changes r ON r.repository = s.repository "
-        "AND r.merge_sha = s.push_head AND r.source <> ? "
-        "WHERE s.repository = changes.repository AND s.sha = changes.merge_sha)",
-        [GIT, *params, GIT],
-    )
+    moves: dict[str, str] = {}
+    for direct, request in store.query(
+        "SELECT DISTINCT c.id, r.id FROM changes c JOIN seen_commits s "
+        "ON s.repository = c.repository AND s.sha = c.merge_sha "
+        "JOIN changes r ON r.repository = s.repository AND r.merge_sha = s.push_head "
+        f"AND r.source <> ? WHERE c.source = ? AND c.repository IN ({marks}) "
+        "ORDER BY c.id, r.id",
+        [GIT, GIT, *params],
+    ):
+        moves.setdefault(str(direct), str(request))
+    if not moves:
+        return
+    stored = pull_requests.read(store, {*moves, *moves.values()})
+    taken: dict[str, list[Change]] = {}
+    for direct, request in moves.items():
+        if pull_requests.imported(stored[direct]):
+            taken.setdefault(request, []).append(stored[direct])
+    for request_id, members in sorted(taken.items()):
+        request = stored[request_id]
+        git = pull_requests.folded(request, members)
+        # a size the host gave (the request not imported yet) counts every commit already
+        sized = git if pull_requests.imported(request) else request
+        store.execute(
+            "UPDATE changes SET first_commit_at = ?, additions = ?, deletions = ?, files = ? "
+            "WHERE id = ?",
+            [
+                utc_naive(git.first_commit_at),
+                sized.additions,
+                sized.deletions,
+                sized.files,
+                request_id,
+            ],
+        )
+    pull_requests.replace_changes(store, moves)
 
 
 def _reviews(store: Store, changes: set[str]) -> None:

@@ -18,16 +18,19 @@ Only what a rebase merge changes in the real `closed` delivery is changed: merge
 
 from __future__ import annotations
 
-from datetime import datetime
+import itertools
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headway import deliveries
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
+from headway.model import Defect
 from headway.sources.git import Options, import_repository
 from headway.sources.git.host import Host
 from headway.store import Store
@@ -243,3 +246,100 @@ def test_a_fast_forward_merge_request_is_one_change_with_the_pushed_commits(
         (f"git:gitlabhq/gitlab-test/{sha['c1']}", datetime(2013, 12, 1, 10), datetime(2013, 12, 1, 10), sha["c1"]),
         ("gitlab:gitlabhq/gitlab-test!1", datetime(2013, 12, 3, 9), datetime(2013, 12, 3, 11), sha["b2"]),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "order",
+    list(itertools.permutations(["import", "push", "merge"])),
+    ids=lambda order: "-".join(order),
+)
+def test_a_fast_forward_merge_request_holds_its_pushed_commits_size_and_start_in_any_order(
+    tmp_path: Path, store: Store, engine_settings: Settings, order: tuple[str, ...]
+) -> None:
+    # Given gitlabhq/gitlab-test, whose merge request !1 was merged fast-forward without a
+    # rebase: b1 (authored 08:00, committed 09:00, two lines in one new file) and b2
+    # (11:00, one line in another) keep their own times, two hours apart, so only the push
+    # that moved main to b2 (the real push payload, adapted: listing b1 at 09:00 and b2 at
+    # 11:00) says b1 is the merge request's; and a defect a JSONL import reported against b1
+    # as a direct commit
+    r = RepoBuilder(tmp_path / "gitlab-test")
+    sha = {"c1": r.commit("Initial commit", "2013-12-01T10:00:00+00:00")}
+    (r.path / "viewport.txt").write_text("width\nheight\n")
+    r.git("add", "viewport.txt")
+    r.git("commit", "-q", "-m", "Add viewport", "--date", "2013-12-03T08:00:00+00:00",
+          date="2013-12-03T09:00:00+00:00")  # fmt: skip
+    sha["b1"] = r.head()
+    sha["b2"] = r.commit("Scale the viewport", "2013-12-03T11:00:00+00:00")
+    r.tag("v1.0", "2013-12-05T10:00:00+00:00")
+    push = payload("gitlab/push.json")
+    template = push["commits"][0]
+    push.update(
+        ref="refs/heads/main", before=sha["c1"], after=sha["b2"], checkout_sha=sha["b2"],
+        total_commits_count=2,
+        commits=[
+            {**template, "id": sha["b1"], "message": "Add viewport\n", "title": "Add viewport",
+             "timestamp": "2013-12-03T09:00:00+00:00"},
+            {**template, "id": sha["b2"], "message": "Scale the viewport\n",
+             "title": "Scale the viewport", "timestamp": "2013-12-03T11:00:00+00:00"},
+        ],
+    )  # fmt: skip
+    push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
+    merge = payload("gitlab/merge_request.json")
+    merge["object_attributes"].update(
+        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
+    )
+    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
+    opts = Options(
+        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
+    )
+    b1 = f"git:gitlabhq/gitlab-test/{sha['b1']}"
+    store.write([Defect("files", "BUG-7", "gitlab-test", datetime(2013, 12, 6, tzinfo=UTC),
+                        change_ref=b1)])  # fmt: skip
+
+    # When the repository is imported and the push and the merge are delivered, in this order
+    steps = {
+        "import": lambda: import_repository(store, engine_settings, r.path, opts),
+        "push": lambda: deliver_gitlab(store, engine_settings, "push", push),
+        "merge": lambda: deliver_gitlab(store, engine_settings, "merge_request", merge),
+    }
+    for step in order:
+        steps[step]()
+
+    # Then b1 and b2 are the merge request, as when the push comes first: from b1's author
+    # time 08:00 (git's, before the push's 09:00) to b2 at 11:00, 2 + 1 = 3 lines added in
+    # 2 files, shipped by v1.0 (with b1 left out of its size: 1 line in 1 file; of its start:
+    # the push's 09:00)
+    rows = {
+        r[0]: r[1:]
+        for r in store.query(
+            "SELECT id, first_commit_at, merged_at, merge_sha, additions, deletions, files, "
+            "deployment_ref FROM changes ORDER BY id"
+        )
+    }
+    assert rows == {
+        f"git:gitlabhq/gitlab-test/{sha['c1']}": (
+            datetime(2013, 12, 1, 10), datetime(2013, 12, 1, 10), sha["c1"], 1, 0, 1,
+            "git:gitlabhq/gitlab-test/tag/v1.0",
+        ),
+        "gitlab:gitlabhq/gitlab-test!1": (
+            datetime(2013, 12, 3, 8), datetime(2013, 12, 3, 11), sha["b2"], 3, 0, 2,
+            "git:gitlabhq/gitlab-test/tag/v1.0",
+        ),
+    }  # fmt: skip
+    # And the defect found in b1 names the merge request
+    assert store.query("SELECT change_ref FROM defects") == [("gitlab:gitlabhq/gitlab-test!1",)]
+
+    # When `headway reprocess` derives the webhooks' records again and the import runs again
+    # over the whole history (v1.0 re-tagged)
+    deliveries.reprocess(store, engine_settings)
+    r.git(
+        "tag", "-a", "-f", "v1.0", "-m", "Release v1.0, re-tagged", sha["b2"],
+        date="2013-12-05T10:00:00+00:00",
+    )  # fmt: skip
+    import_repository(store, engine_settings, r.path, opts)
+    # Then nothing moves
+    assert store.query(
+        "SELECT id, first_commit_at, merged_at, merge_sha, additions, deletions, files, "
+        "deployment_ref FROM changes ORDER BY id"
+    ) == [(k, *v) for k, v in rows.items()]
+    assert store.query("SELECT change_ref FROM defects") == [("gitlab:gitlabhq/gitlab-test!1",)]
