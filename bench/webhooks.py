@@ -119,61 +119,63 @@ def run(label: str, batch_ms: float, workers: int, args: argparse.Namespace) -> 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG, autocommit=True) as con:
         con.execute(f"CREATE SCHEMA {schema}")
-    url = f"{PG}?options=-csearch_path%3D{schema}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "HEADWAY_DATABASE": url,
-        "HEADWAY_GITHUB_WEBHOOK_SECRET": SECRET,
-        "HEADWAY_PAGERDUTY_WEBHOOK_SECRET": SECRET,
-        "HEADWAY_WEBHOOK_BATCH_MS": str(batch_ms),
-    }
-    env.pop("HEADWAY_URL", None)
-    # Migrate once before workers race to do it.
-    subprocess.run(
-        [sys.executable, "-c", "from headway.store import open_store; open_store().close()"],
-        env=env,
-        check=True,
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "headway.serve:create",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        items = deliveries(args.deliveries)
-        requests = [request for _, request in items for _ in range(args.repeat)]
-        random.Random(7).shuffle(requests)
-        elapsed, latencies, codes = asyncio.run(burst(port, requests, args.clients))
-    finally:
-        server.terminate()
-        server.wait(30)
-    with psycopg.connect(url) as con:
-        stored = con.execute("SELECT count(*), count(DISTINCT id) FROM raw_events").fetchone()
-        records = sum(
-            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-            for t in ("changes", "deployments", "incidents")
+        url = f"{PG}?options=-csearch_path%3D{schema}"
+        port = free_port()
+        env = {
+            **os.environ,
+            "HEADWAY_DATABASE": url,
+            "HEADWAY_GITHUB_WEBHOOK_SECRET": SECRET,
+            "HEADWAY_PAGERDUTY_WEBHOOK_SECRET": SECRET,
+            "HEADWAY_WEBHOOK_BATCH_MS": str(batch_ms),
+        }
+        env.pop("HEADWAY_URL", None)
+        # Migrate once before workers race to do it.
+        subprocess.run(
+            [sys.executable, "-c", "from headway.store import open_store; open_store().close()"],
+            env=env,
+            check=True,
         )
-    with psycopg.connect(PG, autocommit=True) as con:
-        con.execute(f"DROP SCHEMA {schema} CASCADE")
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "headway.serve:create",
+                "--factory",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            items = deliveries(args.deliveries)
+            requests = [request for _, request in items for _ in range(args.repeat)]
+            random.Random(7).shuffle(requests)
+            elapsed, latencies, codes = asyncio.run(burst(port, requests, args.clients))
+        finally:
+            server.terminate()
+            server.wait(30)
+        with psycopg.connect(url) as con:
+            stored = con.execute("SELECT count(*), count(DISTINCT id) FROM raw_events").fetchone()
+            records = sum(
+                con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                for t in ("changes", "deployments", "incidents")
+            )
+    finally:  # a failed run leaves nothing behind in the database
+        with psycopg.connect(PG, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {schema} CASCADE")
     ok = sum(n for code, n in codes.items() if 200 <= code < 300)
     latencies.sort()
     return {
