@@ -126,43 +126,14 @@ def test_a_direct_push_seconds_from_a_rebase_merge_stays_a_direct_change(
     if not git_first:
         import_repository(store, engine_settings, repo.path, opts)
 
-    # Then d1 is a direct change of its own: one line in one file, shipped by v1.1
-    rows = {
-        r[0]: r[1:]
-        for r in store.query(
-            "SELECT id, first_commit_at, merged_at, merge_sha, additions, files, deployment_ref "
-            "FROM changes ORDER BY id"
-        )
-    }
-    d1 = f"git:{REPOSITORY}/{sha['d1']}"
-    assert sorted(rows) == sorted([f"git:{REPOSITORY}/{sha['c1']}", d1, PR])
-    assert rows[d1] == (
-        datetime(2019, 5, 15, 15, 50),  # git's author time
-        # reached the main line: the push, after git's commit time
-        datetime(2019, 5, 15, 15, 59, 58) if when == "before" else datetime(2019, 5, 15, 16, 0, 4),
-        sha["d1"],
-        1,
-        1,
-        f"git:{REPOSITORY}/tag/v1.1",
-    )  # fmt: skip
-    # And pull request #2 is a1' and a2' only: from a1' authored 12:00 to a2' at 16:00:01,
-    # one line in one new file each (with d1 it would be 3 lines in 3 files, from 12:00)
-    assert rows[PR] == (
-        datetime(2019, 5, 15, 12, 0),
-        datetime(2019, 5, 15, 16, 0, 1),
-        sha["a2"],
-        2,
-        2,
-        f"git:{REPOSITORY}/tag/v1.1",
+    # Then d1 is a direct change of its own, reaching the main line when pushed (after git's
+    # commit time), and pull request #2 holds a1' and a2' only
+    pushed = (
+        datetime(2019, 5, 15, 15, 59, 58) if when == "before" else datetime(2019, 5, 15, 16, 0, 4)
     )
-    # And lead time to each release counts three changes: c1 v1.0 11:00 − 10:00 = 3,600 s;
-    # d1 May 16 10:00 − May 15 15:50 = 65,400 s; PR #2 May 16 10:00 − May 15 12:00 =
-    # 79,200 s. Median 65,400 s, mean 148,200 / 3 = 49,400 s. (d1 folded into PR #2 would
-    # leave two changes, median and mean (3,600 + 79,200) / 2 = 41,400 s.)
-    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
-    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
-    found = lead.to_json()["change_lead_time"]
-    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+    assert changes(store) == d1_kept_direct(sha, pushed)
+    # And lead time counts d1 on its own
+    assert_lead_time_counts_d1_on_its_own(store)
 
 
 @ORDERS
@@ -272,6 +243,44 @@ def push_and_rebase_merge(repo: RepoBuilder) -> dict[str, str]:
 CHANGE = "SELECT id, first_commit_at, merged_at, merge_sha, additions, files, deployment_ref"
 
 
+def changes(store: Store) -> dict[str, tuple[Any, ...]]:
+    return {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
+
+
+def d1_kept_direct(
+    sha: dict[str, str], d1_pushed: datetime = datetime(2019, 5, 15, 15, 59, 58)
+) -> dict[str, tuple[Any, ...]]:
+    """The changes when d1 stays a direct change: c1 (v1.0); d1 with git's author time 15:50,
+    the push's time, git's size (1 line, 1 file) and v1.1; pull request #2 a1' and a2' only,
+    from a1' authored 12:00 to a2' at 16:00:01, one line in one new file each, v1.1. (With d1
+    folded in, #2 would be 3 lines in 3 files.)"""
+    return {
+        f"git:{REPOSITORY}/{sha['c1']}": (
+            datetime(2019, 5, 15, 10), datetime(2019, 5, 15, 10), sha["c1"], 1, 1,
+            f"git:{REPOSITORY}/tag/v1.0",
+        ),
+        f"git:{REPOSITORY}/{sha['d1']}": (
+            datetime(2019, 5, 15, 15, 50), d1_pushed, sha["d1"], 1, 1,
+            f"git:{REPOSITORY}/tag/v1.1",
+        ),
+        PR: (
+            datetime(2019, 5, 15, 12, 0), datetime(2019, 5, 15, 16, 0, 1), sha["a2"], 2, 2,
+            f"git:{REPOSITORY}/tag/v1.1",
+        ),
+    }  # fmt: skip
+
+
+def assert_lead_time_counts_d1_on_its_own(store: Store) -> None:
+    """Lead time to each release counts three changes: c1 v1.0 11:00 − 10:00 = 3,600 s; d1
+    May 16 10:00 − May 15 15:50 = 65,400 s; PR #2 May 16 10:00 − May 15 12:00 = 79,200 s.
+    Median 65,400 s, mean 148,200 / 3 = 49,400 s. (d1 folded into PR #2 would leave two
+    changes, median and mean (3,600 + 79,200) / 2 = 41,400 s.)"""
+    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
+    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
+    found = lead.to_json()["change_lead_time"]
+    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+
+
 @pytest.mark.parametrize(
     "late", ["after-the-merge-push", "before-the-merge-push"], ids=lambda s: f"ada-{s}"
 )
@@ -300,37 +309,12 @@ def test_a_direct_push_delivered_after_a_rebase_merge_took_its_commit_is_taken_b
         deliver_webhook(store, engine_settings, "github", kind, body)
 
     # Then the store holds what Ada's push delivered first gives (the test above, "before"):
-    # d1 a direct change of its own, once, with git's author time, size and release and the
-    # push's time; pull request #2 a1' and a2' only, from 12:00, one line in one file each
-    # (d1 left in, it would be 3 lines in 3 files, and d1 counted twice: in the pull request
-    # and as the push's change, without a size or a release)
-    def changes() -> dict[str, tuple[Any, ...]]:
-        return {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
-
-    rows = changes()
-    assert sorted(rows) == sorted([f"git:{REPOSITORY}/{sha['c1']}", d1, PR])
-    assert rows[d1] == (
-        datetime(2019, 5, 15, 15, 50),
-        datetime(2019, 5, 15, 15, 59, 58),
-        sha["d1"],
-        1,
-        1,
-        f"git:{REPOSITORY}/tag/v1.1",
-    )
-    assert rows[PR] == (
-        datetime(2019, 5, 15, 12, 0),
-        datetime(2019, 5, 15, 16, 0, 1),
-        sha["a2"],
-        2,
-        2,
-        f"git:{REPOSITORY}/tag/v1.1",
-    )
-    # And lead time counts three changes: 3,600 s (c1), 65,400 s (d1), 79,200 s (PR #2):
-    # median 65,400 s, mean 49,400 s
-    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
-    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
-    found = lead.to_json()["change_lead_time"]
-    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+    # d1 a direct change of its own, once; pull request #2 a1' and a2' only (d1 left in, #2
+    # would be 3 lines in 3 files, and d1 counted twice: in the pull request and as the push's
+    # change, without a size or a release)
+    rows = changes(store)
+    assert rows == d1_kept_direct(sha)
+    assert_lead_time_counts_d1_on_its_own(store)
     # And the defect names d1 again (the fold had pointed it at the pull request)
     assert store.query("SELECT change_ref FROM defects") == [(d1,)]
 
@@ -343,7 +327,7 @@ def test_a_direct_push_delivered_after_a_rebase_merge_took_its_commit_is_taken_b
     )  # fmt: skip
     import_repository(store, engine_settings, repo.path, opts)
     # Then nothing moves
-    assert changes() == rows
+    assert changes(store) == rows
     assert store.query("SELECT change_ref FROM defects") == [(d1,)]
 
 
@@ -372,36 +356,12 @@ def test_a_direct_push_delivered_after_the_import_folded_its_commit_is_taken_bac
     ada = push_of(sha["d1"], "2019-05-15T15:59:57Z", 1557935998)
     deliver_webhook(store, engine_settings, "github", "push", ada)
 
-    # Then the store holds what her push delivered first gives: d1 a direct change, once, with
-    # git's author time 15:50, the push's time, git's size (1 line, 1 file) and release; pull
-    # request #2 a1' and a2' only, from a1' authored 12:00, one line in one file each (d1
-    # left in, it would be 3 lines in 3 files, and d1 stored again by the push without a
-    # size or a release: counted twice)
-    def changes() -> dict[str, tuple[Any, ...]]:
-        return {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
-
-    rows = changes()
-    d1 = f"git:{REPOSITORY}/{sha['d1']}"
-    assert rows == {
-        f"git:{REPOSITORY}/{sha['c1']}": (
-            datetime(2019, 5, 15, 10), datetime(2019, 5, 15, 10), sha["c1"], 1, 1,
-            f"git:{REPOSITORY}/tag/v1.0",
-        ),
-        d1: (
-            datetime(2019, 5, 15, 15, 50), datetime(2019, 5, 15, 15, 59, 58), sha["d1"], 1, 1,
-            f"git:{REPOSITORY}/tag/v1.1",
-        ),
-        PR: (
-            datetime(2019, 5, 15, 12, 0), datetime(2019, 5, 15, 16, 0, 1), sha["a2"], 2, 2,
-            f"git:{REPOSITORY}/tag/v1.1",
-        ),
-    }  # fmt: skip
-    # And lead time counts three changes: 3,600 s (c1), 65,400 s (d1), 79,200 s (PR #2):
-    # median 65,400 s, mean 49,400 s
-    period = Period(datetime(2019, 5, 1), datetime(2019, 6, 1))
-    lead = dora.compute(store, PRESETS["dora"], Scope("service", "Hello-World"), period)
-    found = lead.to_json()["change_lead_time"]
-    assert (found["changes"], found["median_s"], found["mean_s"]) == (3, 65400.0, 49400.0)
+    # Then the store holds what her push delivered first gives: d1 a direct change, once; pull
+    # request #2 a1' and a2' only (d1 left in, #2 would be 3 lines in 3 files, and d1 stored
+    # again by the push without a size or a release: counted twice)
+    rows = changes(store)
+    assert rows == d1_kept_direct(sha)
+    assert_lead_time_counts_d1_on_its_own(store)
 
     # When `headway reprocess` derives the webhooks' records again, Ada's push is redelivered,
     # and the import runs again, over the whole history (v1.1 re-tagged)
@@ -413,7 +373,7 @@ def test_a_direct_push_delivered_after_the_import_folded_its_commit_is_taken_bac
     )  # fmt: skip
     import_repository(store, engine_settings, repo.path, opts)
     # Then nothing moves
-    assert changes() == rows
+    assert changes(store) == rows
 
 
 @pytest.mark.parametrize("ada_first", [True, False], ids=["ada-first", "ada-last"])
@@ -430,8 +390,7 @@ def test_webhooks_alone_keep_a_direct_push_out_of_a_rebase_merge_in_either_order
     # Then d1 is the push's direct change: committed 15:59:57, pushed 15:59:58, no size or
     # release (git's are not known); the pull request starts at a1', the earliest commit its
     # merge's push listed (16:00:00), its size the host's (1 addition in 1 file)
-    rows = {r[0]: r[1:] for r in store.query(f"{CHANGE} FROM changes ORDER BY id")}
-    assert rows == {
+    assert changes(store) == {
         f"git:{REPOSITORY}/{sha['d1']}": (
             datetime(2019, 5, 15, 15, 59, 57), datetime(2019, 5, 15, 15, 59, 58), sha["d1"],
             None, None, None,
