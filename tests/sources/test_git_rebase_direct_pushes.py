@@ -42,7 +42,11 @@ from headway.store import Store
 from tests.sources.conftest import RepoBuilder, deliver_webhook
 from tests.sources.test_git_direct_commits import github_push
 from tests.sources.test_git_pull_requests import PR, payload
-from tests.sources.test_git_rebase_merges import rebase_merge_deliveries
+from tests.sources.test_git_rebase_merges import (
+    GITLAB_OPTS,
+    fast_forward_merge,
+    rebase_merge_deliveries,
+)
 
 ORDERS = pytest.mark.parametrize(
     "git_first", [True, False], ids=["git-then-webhooks", "webhooks-then-git"]
@@ -163,14 +167,7 @@ def test_gitlab_commits_that_headed_their_own_pushes_still_come_with_a_fast_forw
         )  # fmt: skip
         push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
         pushes.append(push)
-    merge = payload("gitlab/merge_request.json")
-    merge["object_attributes"].update(
-        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
-    )
-    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
-    opts = Options(
-        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
-    )
+    merge, opts = fast_forward_merge(sha["b2"]), GITLAB_OPTS
 
     # When the repository is imported and the webhooks arrive, in either order
     if git_first:

@@ -184,6 +184,41 @@ def test_a_re_import_of_new_commits_folds_a_rebase_merge_webhooks_reported(
     assert lead_time(store) == (3, 72000.0, 51600.0)
 
 
+GITLAB_OPTS = Options(
+    "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
+)
+
+
+def fast_forward_push(sha: dict[str, str]) -> dict[str, Any]:
+    """The push that moved gitlab-test's main from c1 to b2 (the real push payload, its
+    project, branch and commits replaced), listing b1 at 09:00 and b2 at 11:00."""
+    push = payload("gitlab/push.json")
+    template = push["commits"][0]
+    push.update(
+        ref="refs/heads/main", before=sha["c1"], after=sha["b2"], checkout_sha=sha["b2"],
+        total_commits_count=2,
+        commits=[
+            {**template, "id": sha["b1"], "message": "Add viewport\n", "title": "Add viewport",
+             "timestamp": "2013-12-03T09:00:00+00:00"},
+            {**template, "id": sha["b2"], "message": "Scale the viewport\n",
+             "title": "Scale the viewport", "timestamp": "2013-12-03T11:00:00+00:00"},
+        ],
+    )  # fmt: skip
+    push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
+    return push
+
+
+def fast_forward_merge(last_commit: str) -> dict[str, Any]:
+    """Merge request !1 (the real payload) merged fast-forward: GitLab reports no merge
+    commit (merge_commit_sha null); its last commit is `last_commit`."""
+    merge = payload("gitlab/merge_request.json")
+    merge["object_attributes"].update(
+        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
+    )
+    merge["object_attributes"]["last_commit"]["id"] = last_commit
+    return merge
+
+
 def deliver_gitlab(store: Store, settings: Settings, kind: str, body: dict[str, Any]) -> None:
     deliver_webhook(store, settings, "gitlab", kind, body)
 
@@ -204,27 +239,8 @@ def test_a_fast_forward_merge_request_is_one_change_with_the_pushed_commits(
     # And the webhooks: the push that moved main to b2 (the real push payload, its project,
     # branch and commits replaced by these), and the merge: GitLab reports no merge commit
     # for a fast-forward merge (merge_commit_sha null); its last commit is b2
-    push = payload("gitlab/push.json")
-    template = push["commits"][0]
-    push.update(
-        ref="refs/heads/main", before=sha["c1"], after=sha["b2"], checkout_sha=sha["b2"],
-        total_commits_count=2,
-        commits=[
-            {**template, "id": sha["b1"], "message": "Add viewport\n", "title": "Add viewport",
-             "timestamp": "2013-12-03T09:00:00+00:00"},
-            {**template, "id": sha["b2"], "message": "Scale the viewport\n",
-             "title": "Scale the viewport", "timestamp": "2013-12-03T11:00:00+00:00"},
-        ],
-    )  # fmt: skip
-    push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
-    merge = payload("gitlab/merge_request.json")
-    merge["object_attributes"].update(
-        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
-    )
-    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
-    opts = Options(
-        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
-    )
+    push = fast_forward_push(sha)
+    merge, opts = fast_forward_merge(sha["b2"]), GITLAB_OPTS
 
     def webhooks() -> None:
         deliver_gitlab(store, engine_settings, "push", push)
@@ -271,27 +287,8 @@ def test_a_fast_forward_merge_request_holds_its_pushed_commits_size_and_start_in
     sha["b1"] = r.head()
     sha["b2"] = r.commit("Scale the viewport", "2013-12-03T11:00:00+00:00")
     r.tag("v1.0", "2013-12-05T10:00:00+00:00")
-    push = payload("gitlab/push.json")
-    template = push["commits"][0]
-    push.update(
-        ref="refs/heads/main", before=sha["c1"], after=sha["b2"], checkout_sha=sha["b2"],
-        total_commits_count=2,
-        commits=[
-            {**template, "id": sha["b1"], "message": "Add viewport\n", "title": "Add viewport",
-             "timestamp": "2013-12-03T09:00:00+00:00"},
-            {**template, "id": sha["b2"], "message": "Scale the viewport\n",
-             "title": "Scale the viewport", "timestamp": "2013-12-03T11:00:00+00:00"},
-        ],
-    )  # fmt: skip
-    push["project"].update(path_with_namespace="gitlabhq/gitlab-test", default_branch="main")
-    merge = payload("gitlab/merge_request.json")
-    merge["object_attributes"].update(
-        state="merged", action="merge", merge_commit_sha=None, updated_at="2013-12-04T10:00:00Z"
-    )
-    merge["object_attributes"]["last_commit"]["id"] = sha["b2"]
-    opts = Options(
-        "gitlab-test", "gitlabhq/gitlab-test", host=Host("gitlab", "gitlabhq/gitlab-test")
-    )
+    push = fast_forward_push(sha)
+    merge, opts = fast_forward_merge(sha["b2"]), GITLAB_OPTS
     b1 = f"git:gitlabhq/gitlab-test/{sha['b1']}"
     store.write([Defect("files", "BUG-7", "gitlab-test", datetime(2013, 12, 6, tzinfo=UTC),
                         change_ref=b1)])  # fmt: skip
