@@ -267,6 +267,17 @@ def d1_kept_direct(
     }  # fmt: skip
 
 
+def import_whole_history_again(
+    store: Store, settings: Settings, repo: RepoBuilder, a2: str, opts: Options
+) -> None:
+    """Re-tag v1.1 (same commit and time), so the next import derives the whole history."""
+    repo.git(
+        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", a2,
+        date="2019-05-16T10:00:00+00:00",
+    )  # fmt: skip
+    import_repository(store, settings, repo.path, opts)
+
+
 def assert_lead_time_counts_d1_on_its_own(store: Store) -> None:
     """Lead time to each release counts three changes: c1 v1.0 11:00 − 10:00 = 3,600 s; d1
     May 16 10:00 − May 15 15:50 = 65,400 s; PR #2 May 16 10:00 − May 15 12:00 = 79,200 s.
@@ -318,11 +329,7 @@ def test_a_direct_push_delivered_after_a_rebase_merge_took_its_commit_is_taken_b
     # When `headway reprocess` derives the webhooks' records again, in the order they came,
     # and the import runs again, over the whole history (v1.1 re-tagged)
     deliveries_module.reprocess(store, engine_settings)
-    repo.git(
-        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", sha["a2"],
-        date="2019-05-16T10:00:00+00:00",
-    )  # fmt: skip
-    import_repository(store, engine_settings, repo.path, opts)
+    import_whole_history_again(store, engine_settings, repo, sha["a2"], opts)
     # Then nothing moves
     assert changes(store) == rows
     assert store.query("SELECT change_ref FROM defects") == [(d1,)]
@@ -364,11 +371,7 @@ def test_a_direct_push_delivered_after_the_import_folded_its_commit_is_taken_bac
     # and the import runs again, over the whole history (v1.1 re-tagged)
     deliveries_module.reprocess(store, engine_settings)
     deliver_webhook(store, engine_settings, "github", "push", ada)
-    repo.git(
-        "tag", "-a", "-f", "v1.1", "-m", "Release v1.1, re-tagged", sha["a2"],
-        date="2019-05-16T10:00:00+00:00",
-    )  # fmt: skip
-    import_repository(store, engine_settings, repo.path, opts)
+    import_whole_history_again(store, engine_settings, repo, sha["a2"], opts)
     # Then nothing moves
     assert changes(store) == rows
 
