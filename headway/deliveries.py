@@ -144,14 +144,15 @@ def commit(
     settings: Settings,
     deliveries: Sequence[Delivery],
     *,
-    touched: set[str] | None = None,
+    touched: dict[str, datetime | None] | None = None,
 ) -> list[str]:
     """Store deliveries not seen before and what they mean; one transaction, all or nothing.
 
     Returns each delivery's outcome: its raw status (accepted, ignored, rejected), or
     `duplicate` when its id was already stored or appears earlier in the same group. Derived
-    links are refreshed in the same transaction, unless the caller collects the services to
-    re-link in `touched` and links them itself (the group writer, under load).
+    links are refreshed in the same transaction, unless the caller collects in `touched` the
+    services to re-link and the earliest instant moved in each, and links them itself (the
+    group writer, under load).
     """
     outcomes: list[str] = []
     fresh: list[Delivery] = []
@@ -174,17 +175,26 @@ def commit(
             stored.add(delivery.raw.id)
             fresh.append(delivery)
             outcomes.append(delivery.raw.status)
-        services = apply(store, settings, fresh, link=touched is None)
-    if touched is not None:
-        touched |= services
+        since: dict[str, datetime | None] = {} if touched is None else touched
+        apply(store, settings, fresh, link=touched is None, since=since)
     return outcomes
 
 
 def apply(
-    store: Store, settings: Settings, deliveries: Sequence[Delivery], *, link: bool = True
+    store: Store,
+    settings: Settings,
+    deliveries: Sequence[Delivery],
+    *,
+    link: bool = True,
+    since: dict[str, datetime | None] | None = None,
 ) -> set[str]:
     """Write deliveries (raw and derived) and refresh what they affect; return the services
-    they touched. The caller dedupes; with `link=False` it also re-links those services."""
+    they touched. The caller dedupes; with `link=False` it also re-links those services.
+
+    With `since` (webhook batches) the services and the earliest instant the records moved in
+    each, before the write and after it, are noted there and bound the re-link to what can
+    have changed (`linking.link`); without it (reprocess) the services are re-linked whole.
+    """
     if not deliveries:
         return set()
     mapping = Mapping.from_settings(settings)
@@ -223,14 +233,22 @@ def apply(
         for change_id, change in {**kept, **merges.records}.items():
             records[("changes", change_id)] = change
         services = _services(store, mapping, touched)
+        names = {name for name, _ in touched}
+        if since is not None:
+            for name in names:
+                since.setdefault(name, None)
+            linking.affected(store, records, since)  # where they were
         store.write([*services, *(d.raw for d in deliveries), *records.values(), *derived])
         rebase_folds.remember(store, merges, pull_requests.replace_changes(store, merges.moves))
         _first_commits(store, repositories)
         _merged_by_request(store, merging)
         _reviews(store, reviewed)
+        if since is not None:
+            linking.affected(store, records, since)  # where they are now
+            names |= set(since)
         if link:
-            linking.link(store, settings, {name for name, _ in touched})
-    return {name for name, _ in touched}
+            linking.link(store, settings, names, since=since)
+    return names
 
 
 # Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
@@ -419,7 +437,8 @@ class GroupWriter:
         self.max_group = max_group
         self.link_every_s = link_every_s
         self._queue: queue.SimpleQueue[tuple[Delivery, Future[str]] | None] = queue.SimpleQueue()
-        self._dirty: set[str] = set()
+        # services to re-link, and the earliest instant the deliveries moved in each
+        self._dirty: dict[str, datetime | None] = {}
         self._linked_at = time.monotonic()
         # Ids of deliveries known to be committed: a redelivery of one is answered at once.
         self._committed: dict[str, None] = {}
@@ -468,8 +487,8 @@ class GroupWriter:
 
     def _link(self) -> None:
         if self._dirty:
-            linking.link(self.store, self.settings, self._dirty)
-            self._dirty = set()
+            linking.link(self.store, self.settings, self._dirty, since=self._dirty)
+            self._dirty = {}
         self._linked_at = time.monotonic()
 
     def _commit(self, group: list[tuple[Delivery, Future[str]]]) -> None:
