@@ -1,0 +1,128 @@
+"""A running `headway serve` on each engine, for replaying attacks as a network client would.
+
+Each module gets one server per engine (starting one costs a few seconds). Tokens of every
+kind are made with the CLI before the server starts, exactly as an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.api.conftest import SECRETS
+from tests.conftest import PG_URL, free_port, wait_until_serving
+
+
+@dataclass(frozen=True)
+class Server:
+    """A live server and the secrets a test needs to talk to it."""
+
+    url: str
+    engine: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    admin: str
+    server_key: str  # server SDK key of `production`
+    client_key: str  # client (OFREP) key of `production`
+
+    def client(self, token: str | None = None, timeout: float = 10.0) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def headway(self, *args: str, remote: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run the CLI against this server's store (`remote`: through the server)."""
+        env = dict(self.env)
+        if remote:
+            env.update(HEADWAY_URL=self.url, HEADWAY_TOKEN=self.admin)
+        return subprocess.run(
+            [sys.executable, "-m", "headway", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "headway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _token(env: dict[str, str], kind: str, environment: str | None = None) -> str:
+    args = ["tokens", "create", "--kind", kind, "--name", f"{kind}-key"]
+    if environment:
+        args += ["--env", environment]
+    # The secret is printed alone on the last line.
+    return _cli(env, *args).strip().splitlines()[-1]
+
+
+@pytest.fixture(
+    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """`headway serve` on a fresh store of each engine, with webhook secrets and tokens."""
+    folder = tmp_path_factory.mktemp("live")
+    schema = None
+    if request.param == "duckdb":
+        database = str(folder / "store.duckdb")
+    else:
+        request.getfixturevalue("postgres_url")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_URL, autocommit=True) as con:
+            con.execute(f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in PG_URL else "?"
+        database = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
+    env.update(
+        HEADWAY_DATABASE=database,
+        COLUMNS="200",
+        **{f"HEADWAY_{k.upper()}": v for k, v in SECRETS.items()},
+    )
+    admin = _token(env, "admin")
+    server_key = _token(env, "server", "production")
+    client_key = _token(env, "client", "production")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url)
+        yield Server(url, request.param, env, process, admin, server_key, client_key)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        if schema:
+            with psycopg.connect(PG_URL, autocommit=True) as con:
+                con.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def served_path(tmp: Path) -> Path:
+    """A file an attacker would like the server to read: it exists and is not a definition."""
+    path = tmp / "secret.toml"
+    path.write_text('name = "leaked"\nthis is not toml\n')
+    return path
