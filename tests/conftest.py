@@ -17,7 +17,11 @@ from headway.config import Settings, get_settings
 from headway.store import Store, open_store
 
 PG_URL = os.environ.get("HEADWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# Payloads the tests need, copied with their licences (tests/fixtures/PROVENANCE.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Whole-history git bundles of real projects: too large to copy, read from the shared folder
+# next to the checkout (only the tests over them do).
+REPOS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "repos"
 
 
 def _postgres_reachable() -> bool:
