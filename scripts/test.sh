@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+# Commit messages are checked as they are written (scripts/check_commit_msg.py).
+git config core.hooksPath .githooks 2>/dev/null || true
 python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 if [ -f scripts/install-browser.sh ]; then
   bash scripts/install-browser.sh

@@ -16,12 +16,12 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing() -> None:
-    result = _run("ruff", "check", "headway", "tests", "bench")
+    result = _run("ruff", "check", "headway", "tests", "bench", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_changes_nothing() -> None:
-    result = _run("ruff", "format", "--check", "headway", "tests", "bench")
+    result = _run("ruff", "format", "--check", "headway", "tests", "bench", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
