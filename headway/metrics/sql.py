@@ -65,13 +65,9 @@ def evidence(defn: Definition) -> str:
             )
     if "revert" in rules:
         parts.append(
-            "SELECT c.deployment_id, 'revert', rv.id, rd.finished_at "
-            "FROM (SELECT * FROM changes WHERE reverts IS NOT NULL) rv "
-            "JOIN changes c ON c.id = rv.reverts "
-            "JOIN deployments cd ON cd.id = c.deployment_id "
-            "LEFT JOIN deployments rd ON rd.id = rv.deployment_id "
-            f"WHERE rv.merged_at IS NOT NULL AND {epoch('rv.merged_at')} >= {epoch('cd.finished_at')} "
-            f"AND {epoch('rv.merged_at')} - {epoch('cd.finished_at')} <= {window_s}"
+            "SELECT shipped, 'revert', revert, fixed_at FROM "
+            f"({reverted_shipments()}) rs WHERE "
+            f"{epoch('rs.reverted_at')} - {epoch('rs.shipped_at')} <= {window_s}"
         )
     if "failed_status" in rules:
         parts.append(
@@ -96,14 +92,35 @@ def failures(defn: Definition) -> str:
     )
 
 
+def reverted_shipments() -> str:
+    """One row per revert that undid a change a deployment shipped without that revert:
+    (revert, reverted_at, shipped, shipped_at, fix, fixed_at).
+
+    `shipped` is the deployment that shipped the reverted change, `fix` the one shipping the
+    revert (NULL while none does). A deployment shipping a change together with its revert,
+    or after the revert already shipped, put nothing broken in front of users, so it is left
+    out; so is reverting a revert, which re-lands the change rather than repairing anything.
+    """
+    return (
+        "SELECT rv.id AS revert, rv.merged_at AS reverted_at, "
+        "cd.id AS shipped, cd.finished_at AS shipped_at, "
+        "rd.id AS fix, rd.finished_at AS fixed_at "
+        "FROM (SELECT * FROM changes WHERE reverts IS NOT NULL) rv "
+        "JOIN changes c ON c.id = rv.reverts "
+        "JOIN deployments cd ON cd.id = c.deployment_id "
+        "LEFT JOIN deployments rd ON rd.id = rv.deployment_id "
+        "WHERE rv.merged_at IS NOT NULL AND c.reverts IS NULL "
+        "AND (rd.id IS NULL OR rd.finished_at > cd.finished_at)"
+    )
+
+
 def rework() -> str:
     """Deployments that exist to repair production: a rollback or hotfix of a failed
-    deployment, or a deployment that ships the revert of a deployed change."""
+    deployment, or a deployment that ships the revert of a change an earlier deployment
+    shipped."""
     return (
         "SELECT id FROM deployments WHERE recovers_id IS NOT NULL "
-        "UNION SELECT rv.deployment_id FROM changes rv JOIN changes c ON c.id = rv.reverts "
-        "WHERE rv.reverts IS NOT NULL "
-        "AND rv.deployment_id IS NOT NULL AND c.deployment_id IS NOT NULL"
+        f"UNION SELECT fix FROM ({reverted_shipments()}) rs WHERE fix IS NOT NULL"
     )
 
 

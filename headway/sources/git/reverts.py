@@ -45,18 +45,23 @@ def failures(
     deployed_at: Callable[[str], int],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(failed deployment -> first revert showing it, recovering deployment -> the failed one)
-    from (revert, reverted change, revert's commit time) triples."""
+    from (revert, reverted change, revert's commit time) triples.
+
+    The release that first shipped a change failed when it did not also ship the revert: the
+    revert reaches users in a later release (which recovers it) or in none yet. A release
+    shipping both, or a change reverted before any release, put nothing broken in front of
+    users."""
     failed: dict[str, str] = {}
     recovers: dict[str, str] = {}
-    for revert, target, committed in sorted(reverts, key=lambda r: r[2]):
+    for revert, target, _ in sorted(reverts, key=lambda r: r[2]):
         shipped = deployment_of(target)
         if shipped is None:
             continue  # reverted before any release contained it: nobody saw it fail
-        if committed < deployed_at(shipped):
-            continue
-        failed.setdefault(shipped, revert)
         fix = deployment_of(revert)
-        if fix is not None and fix != shipped:
+        if fix is not None and deployed_at(fix) <= deployed_at(shipped):
+            continue  # shipped together with its revert (or after it)
+        failed.setdefault(shipped, revert)
+        if fix is not None:
             recovers.setdefault(fix, shipped)
     return failed, recovers
 
