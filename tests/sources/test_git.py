@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from headway.config import Settings, get_settings
+from headway.definitions import PRESETS
+from headway.metrics import records
+from headway.metrics.dora import Period, Scope
 from headway.sources.git import (
     Diffs,
     Options,
@@ -371,6 +375,46 @@ def test_import_service_on_both_engines(
     assert import_repository(store, engine_settings, shop.repo.path, opts).up_to_date
     linked = store.query("SELECT count(*) FROM changes WHERE deployment_id = 'git:shop/tag/v1.2.0'")
     assert linked == [(4,)]  # d1, mr7, e1, e2
+
+
+def test_a_release_fails_by_what_it_shipped_not_by_when_the_revert_was_committed(
+    repo_builder: RepoBuilder, store: Store, engine_settings: Settings
+) -> None:
+    # Given x, reverted by x' on Feb 3 while v1.1 is tagged on x on Feb 4 (so v1.1 lacks x'),
+    # and y reverted by y' and re-landed by y'' before v1.2 ships all four on Feb 6
+    r = repo_builder
+    r.commit("Initial commit", "2024-02-01T00:00:00Z")
+    r.tag("v1.0", "2024-02-01T01:00:00Z")
+    x = r.commit("Add x", "2024-02-02T00:00:00Z")
+    r.commit(f'Revert "Add x"\n\nThis reverts commit {x}.', "2024-02-03T00:00:00Z")
+    r.tag("v1.1", "2024-02-04T00:00:00Z", ref=x)
+    y = r.commit("Add y", "2024-02-05T00:00:00Z")
+    y1 = r.commit(f'Revert "Add y"\n\nThis reverts commit {y}.', "2024-02-05T01:00:00Z")
+    r.commit(f'Revert "Revert "Add y""\n\nThis reverts commit {y1}.', "2024-02-05T02:00:00Z")
+    r.tag("v1.2", "2024-02-06T00:00:00Z")
+
+    # When it is imported
+    report = import_repository(store, engine_settings, r.path, Options("shop", "shop"))
+    rows = {
+        d["version"]: d
+        for d in records.deployments(
+            store,
+            PRESETS["dora"],
+            Scope("service", "shop"),
+            Period(datetime(2024, 2, 1), datetime(2024, 3, 1)),
+        )
+    }
+
+    # Then v1.1 failed (it shipped x without x'), v1.2 recovered it two days later and is
+    # rework; y, y' and y'' shipped together and count for nothing
+    assert list(report.failed) == ["git:shop/tag/v1.1"]
+    assert {v: (d["failed"], d["rework"]) for v, d in rows.items()} == {
+        "v1.0": (False, False),
+        "v1.1": (True, False),
+        "v1.2": (False, True),
+    }
+    assert rows["v1.1"]["recovered_at"] == "2024-02-06T00:00:00Z"
+    assert rows["v1.2"]["recovers"] == "git:shop/tag/v1.1"
 
 
 # -- re-import: only what is new, and the same records as importing afresh --------------------
