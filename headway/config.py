@@ -90,6 +90,64 @@ class Settings(BaseSettings):
         default=["Incident"], description="Jira issue types recorded as incidents."
     )
 
+    # -- input bounds (`headway serve`, docs/security.md) ----------------------------------
+    body_max_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest request body accepted by routes without a limit of their own "
+        "(admin JSON, SDK batches, notes); larger ones get 413.",
+    )
+    ofrep_max_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        description="Largest OFREP evaluation body (/ofrep/v1/...) accepted; larger ones get 413.",
+    )
+    import_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest body POST /api/import/jsonl accepts (remote `headway import`); "
+        "larger ones get 413.",
+    )
+    import_max_records: int = Field(
+        default=250_000,
+        gt=0,
+        description="Most records one POST /api/import/jsonl may hold; more get 413.",
+    )
+    page_default: int = Field(
+        default=100, gt=0, description="Rows a list route returns when `limit` is not given."
+    )
+    page_max: int = Field(
+        default=1000,
+        gt=0,
+        description="Largest `limit` a list route accepts; a larger one gets 422. Lists "
+        'longer than a page carry a Link: <...>; rel="next" header.',
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection must deliver a request's headers within this many seconds "
+        "of its first byte (or of connecting), or it is closed.",
+    )
+    body_idle_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request body that sends nothing for this many seconds is dropped.",
+    )
+    keep_alive_s: int = Field(
+        default=5, gt=0, description="An idle keep-alive connection is closed after this."
+    )
+    header_max_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="Largest request line plus headers accepted; larger ones get 400.",
+    )
+    max_connections: int = Field(
+        default=1000,
+        gt=0,
+        description="Open connections (SSE streams included) and requests in flight per "
+        "worker above which new requests get 503.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

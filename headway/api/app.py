@@ -7,7 +7,9 @@ here, so there is exactly one app.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -16,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from headway import __version__
+from headway.api.limits import BodyLimit
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError
 from headway.metrics.dora import ScopeError, UnknownScope
@@ -29,6 +32,7 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+HEALTH_WAIT = 0.05  # seconds /healthz waits for the store before calling it busy
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, settings=settings)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
 
@@ -81,10 +86,30 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def store_error(_: Request, error: StoreError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=503)
 
+    # Its own thread, so a health check never queues behind requests in the shared pool, and
+    # a bounded wait on the store lock: a store busy with a long write is busy, not down.
+    pinger = ThreadPoolExecutor(1, thread_name_prefix="headway-healthz")
+
+    async def close_pinger(_: FastAPI) -> None:
+        pinger.shutdown(wait=False, cancel_futures=True)
+
+    app.state.shutdown_hooks.append(close_pinger)
+
     @app.get("/healthz", tags=["health"])
-    def healthz(store: StoreDep) -> dict[str, Any]:
-        store.query("SELECT 1")
-        return {"status": "ok", "version": __version__, "store": store.dialect}
+    async def healthz(request: Request) -> dict[str, Any]:
+        # No dependencies: a sync one would wait for a thread of the shared pool.
+        store: Store = request.app.state.store
+        ping = asyncio.get_running_loop().run_in_executor(pinger, store.ping, HEALTH_WAIT)
+        try:
+            free = await asyncio.wait_for(ping, HEALTH_WAIT * 2)
+        except TimeoutError:
+            free = False
+        return {
+            "status": "ok",
+            "version": __version__,
+            "store": store.dialect,
+            "store_busy": not free,
+        }
 
     for router in _routers():
         app.include_router(router)

@@ -3,6 +3,7 @@ when HEADWAY_URL points at a running server."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import orjson
@@ -22,16 +23,35 @@ async def import_jsonl(request: Request, store: StoreDep) -> dict[str, Any]:
     """The body is Headway's canonical JSONL (docs/jsonl.md), one record per line. Every line
     is checked before anything is written; a bad line answers 400 naming the line and field."""
     body = await request.body()
+    settings = request.app.state.settings
     try:
-        records = [
-            parse_record(_line(line, number), f"line {number}")
-            for number, line in enumerate(body.splitlines(), 1)
-            if line.strip()
-        ]
+        # Parsed in a thread: a body of up to HEADWAY_IMPORT_MAX_BYTES would hold the loop.
+        records = await run_in_threadpool(_parse, body, settings.import_max_records)
     except InputError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
-    result = await run_in_threadpool(ingest, store, request.app.state.settings, records)
+    result = await run_in_threadpool(ingest, store, settings, records)
     return {"new": result.new, "seen": result.seen}
+
+
+class TooManyRecords(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"the import holds more than {limit} records (raise HEADWAY_IMPORT_MAX_RECORDS, "
+            "split the file, or import without HEADWAY_URL on the server's store)",
+        )
+
+
+def _parse(body: bytes, limit: int) -> list[Any]:
+    # Counted before any is parsed, by streaming over the lines: a million short lines would
+    # otherwise cost a million parsed records before the limit refused them.
+    if body.count(b"\n") >= limit and sum(1 for line in io.BytesIO(body) if line.strip()) > limit:
+        raise TooManyRecords(limit)
+    return [
+        parse_record(_line(line, number), f"line {number}")
+        for number, line in enumerate(body.splitlines(), 1)
+        if line.strip()
+    ]
 
 
 def _line(line: bytes, number: int) -> Any:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from headway.api.flags import AuthError, authenticate
+from headway.api.limits import loads
 from headway.flags.evaluate import ErrorCode, Evaluation, error_result
 from headway.flags.hub import FlagHub
 from headway.flags.snapshot import Snapshot
@@ -39,7 +40,7 @@ async def _prepare(request: Request) -> tuple[Snapshot, bool, dict[str, Any]] | 
         return JSONResponse({"errorDetails": str(exc)}, status_code=exc.status)
     raw = await request.body()
     try:
-        body = orjson.loads(raw) if raw.strip() else {}
+        body = await loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
         return _bad(ErrorCode.PARSE_ERROR, f"the request body is not JSON: {exc}")
     context = body.get("context", {}) if isinstance(body, dict) else None

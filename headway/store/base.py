@@ -99,6 +99,18 @@ class Store:
             cur.execute(self._sql(sql), list(params))
             return list(cur.fetchall())
 
+    def ping(self, wait: float) -> bool:
+        """Run `SELECT 1` if the store is free within `wait` seconds; False if it stayed busy."""
+        if not self._lock.acquire(timeout=wait):
+            return False
+        try:
+            cur = self._cursor()
+            cur.execute("SELECT 1")
+            cur.fetchall()
+            return True
+        finally:
+            self._lock.release()
+
     def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._cursor()
