@@ -60,6 +60,8 @@ def serve(
         # Open the store first, so a busy or broken store is one clear line, not a traceback.
         with store_for(settings):
             pass
+    from headway.api.connections import BoundedHttp
+
     with _shared_prometheus_counters(workers):
         uvicorn.run(
             "headway.serve:create",
@@ -69,6 +71,9 @@ def serve(
             workers=workers,
             log_level=log_level,
             access_log=False,
+            http=BoundedHttp,  # header deadline, body idle limit, header size cap
+            timeout_keep_alive=settings.keep_alive_s,
+            limit_concurrency=settings.max_connections,
         )
 
 

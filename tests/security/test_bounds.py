@@ -226,3 +226,60 @@ def test_a_20_mb_note_is_refused(live: Server, chunked: bool) -> None:
     assert answer.status_code == 413, answer.text[:300]
     assert str(MB) in answer.text
     assert "HEADWAY_BODY_MAX_BYTES" in answer.text
+
+
+def _connect(server: Server) -> socket.socket:
+    address = urlsplit(server.url)
+    return socket.create_connection((address.hostname, address.port), timeout=30)
+
+
+def _closed_after(sock: socket.socket, drip: bytes, every: float, limit: float) -> float:
+    """Send `drip` a byte at a time every `every` seconds; the seconds until the server closes
+    the connection (or `limit`, having sent all it could)."""
+    started = time.monotonic()
+    try:
+        for byte in drip:
+            if select.select([sock], [], [], every)[0] and sock.recv(65536) == b"":
+                break  # closed by the server
+            sock.sendall(bytes([byte]))
+            if time.monotonic() - started > limit:
+                break
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return time.monotonic() - started
+
+
+def test_slowloris_is_dropped_after_the_header_timeout(live: Server) -> None:
+    # Given a client sending its headers a byte every 0.5 s, for ever (never a blank line)
+    drip = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 200
+    with _connect(live) as sock:
+        took = _closed_after(sock, drip, every=0.5, limit=40)
+    # Then the server closes it at the 10 s header deadline (HEADWAY_HEADER_TIMEOUT_S),
+    # though the client never went quiet for more than half a second
+    assert 9 < took < 15, f"closed after {took:.1f} s"
+
+
+def test_a_body_that_stops_arriving_is_dropped(live: Server) -> None:
+    # Given a request whose headers promise 100 bytes, of which 10 are sent
+    with _connect(live) as sock:
+        sock.sendall(
+            b"POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + live.client_key.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            b'{"context"'
+        )
+        started = time.monotonic()
+        readable = select.select([sock], [], [], 60)[0]
+        took = time.monotonic() - started
+        answer = sock.recv(65536) if readable else b"(nothing)"
+    # Then after 30 s without a byte (HEADWAY_BODY_IDLE_TIMEOUT_S) the connection is closed
+    assert 29 < took < 35, f"{took:.1f} s, {answer[:200]!r}"
+
+
+def test_oversized_headers_are_refused(live: Server) -> None:
+    # Given 100 headers of 1 KiB each (the cap is 16 KiB)
+    headers = {f"X-Pad-{n}": "a" * 1024 for n in range(100)}
+    with live.client() as client:
+        answer = client.get("/healthz", headers=headers)
+    # Then the request is refused before it reaches the app
+    assert answer.status_code == 400
