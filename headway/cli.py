@@ -262,12 +262,13 @@ def simulate(
 # -- import ----------------------------------------------------------------------------------
 
 
-def _remote(path: str, **params: Any) -> Any:
-    """GET from the server HEADWAY_URL names; its errors become one line, like local ones."""
+def _remote(path: str, at_most: int | None = None, **params: Any) -> Any:
+    """GET from the server HEADWAY_URL names (every page of a list, or its first `at_most`
+    rows); its errors become one line, like local ones."""
     from headway import remote
 
     try:
-        return remote.get_json(get_settings().url or "", path, params)
+        return remote.get_json(get_settings().url or "", path, params, at_most)
     except StoreError as error:
         fail(str(error))
 
@@ -444,7 +445,7 @@ def _list(
             since=since,
             until=until,
             definition=definition,
-            limit=limit,
+            at_most=limit,
         )
     else:
         with store_for() as store:

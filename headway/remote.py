@@ -23,7 +23,10 @@ class RemoteError(StoreError):
 
 
 def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
-    address = url.rstrip("/") + path
+    return _send(method, url, url.rstrip("/") + path, **kwargs).json()
+
+
+def _send(method: str, url: str, address: str, **kwargs: Any) -> httpx.Response:
     try:
         response = httpx.request(method, address, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as error:
@@ -46,12 +49,22 @@ def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
             if response.status_code < 500
             else RemoteError(f"headway serve at {url} answered {response.status_code}: {message}")
         )
-    return response.json()
+    return response
 
 
-def get_json(url: str, path: str, params: dict[str, Any] | None = None) -> Any:
+def get_json(
+    url: str, path: str, params: dict[str, Any] | None = None, at_most: int | None = None
+) -> Any:
+    """GET `path`; a list comes whole (or its first `at_most` rows), page after page."""
     clean = {k: v for k, v in (params or {}).items() if v is not None}
-    return _request("GET", url, path, params=clean)
+    response = _send("GET", url, url.rstrip("/") + path, params=clean)
+    data = response.json()
+    while isinstance(data, list) and "next" in response.links:
+        if at_most is not None and len(data) >= at_most:
+            break
+        response = _send("GET", url, response.links["next"]["url"])
+        data.extend(response.json())
+    return data if at_most is None else data[:at_most]
 
 
 def import_records(url: str, records: list[Any]) -> dict[str, dict[str, int]]:

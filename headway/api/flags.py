@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from headway.api.params import PageDep
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import ConfigError, Flag, Segment
@@ -154,6 +155,8 @@ ChangeAction = Literal["update", "split", "rule-add", "rule-remove"]
 @router.get("/flags", summary="List flags", response_model=list[Flag])
 def list_flags(
     request: Request,
+    response: Response,
+    page: PageDep,
     service: Service,
     archived: bool = False,
     tag: str | None = None,
@@ -163,9 +166,12 @@ def list_flags(
     ] = False,
 ) -> Any:
     if stale:
-        return run(request, lambda _: service.stale_flags())
+        return run(request, lambda _: page.window(service.stale_flags(), request, response))
     return run(
-        request, lambda _: service.list_flags(include_archived=archived, tag=tag, owner=owner)
+        request,
+        lambda _: page.window(
+            service.list_flags(include_archived=archived, tag=tag, owner=owner), request, response
+        ),
     )
 
 
@@ -263,37 +269,49 @@ def unarchive_flag(request: Request, service: Service, key: str) -> Any:
 
 
 @router.get("/flags/{key}/history", summary="Every version, with who and when")
-def flag_history(request: Request, service: Service, key: str) -> Any:
+def flag_history(
+    request: Request, response: Response, page: PageDep, service: Service, key: str
+) -> Any:
     return run(
         request,
-        lambda _: [
-            {
-                "version": v.version,
-                "action": v.action,
-                "actor": v.actor,
-                "comment": v.comment,
-                "at": v.created_at.isoformat(),
-                "document": v.document,
-            }
-            for v in service.history(key)
-        ],
+        lambda _: page.window(
+            [
+                {
+                    "version": v.version,
+                    "action": v.action,
+                    "actor": v.actor,
+                    "comment": v.comment,
+                    "at": v.created_at.isoformat(),
+                    "document": v.document,
+                }
+                for v in service.history(key)
+            ],
+            request,
+            response,
+        ),
     )
 
 
 @router.get("/flags/{key}/audit", summary="Audit log rows (before and after) of a flag")
-def flag_audit(request: Request, service: Service, key: str) -> Any:
+def flag_audit(
+    request: Request, response: Response, page: PageDep, service: Service, key: str
+) -> Any:
     return run(
         request,
-        lambda _: [
-            {
-                "at": e.occurred_at.isoformat(),
-                "actor": e.actor,
-                "action": e.action,
-                "before": e.before,
-                "after": e.after,
-            }
-            for e in service.audit(key)
-        ],
+        lambda _: page.window(
+            [
+                {
+                    "at": e.occurred_at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "before": e.before,
+                    "after": e.after,
+                }
+                for e in service.audit(key)
+            ],
+            request,
+            response,
+        ),
     )
 
 
@@ -332,8 +350,8 @@ def flag_exposures(
 
 
 @router.get("/segments", tags=["flags"], response_model=list[Segment])
-def list_segments(request: Request, service: Service) -> Any:
-    return run(request, lambda _: service.list_segments())
+def list_segments(request: Request, response: Response, page: PageDep, service: Service) -> Any:
+    return run(request, lambda _: page.window(service.list_segments(), request, response))
 
 
 @router.put("/segments/{key}", summary="Create or replace a segment", response_model=Segment)
@@ -353,13 +371,17 @@ def delete_segment(request: Request, service: Service, key: str) -> Any:
 
 
 @router.get("/environments")
-def list_environments(request: Request, service: Service) -> Any:
+def list_environments(request: Request, response: Response, page: PageDep, service: Service) -> Any:
     return run(
         request,
-        lambda _: [
-            {"key": e.key, "name": e.name, "description": e.description}
-            for e in service.environments()
-        ],
+        lambda _: page.window(
+            [
+                {"key": e.key, "name": e.name, "description": e.description}
+                for e in service.environments()
+            ],
+            request,
+            response,
+        ),
     )
 
 
@@ -402,8 +424,11 @@ def _token_json(token: Token) -> dict[str, Any]:
 
 
 @router.get("/tokens", tags=["tokens"])
-def list_tokens(request: Request) -> Any:
-    return run(request, lambda _: [_token_json(t) for t in request.app.state.tokens.list()])
+def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
+    tokens = request.app.state.tokens
+    return run(
+        request, lambda _: page.window([_token_json(t) for t in tokens.list()], request, response)
+    )
 
 
 @router.post(

@@ -7,11 +7,12 @@ import io
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from headway import deliveries
 from headway.api.app import StoreDep
+from headway.api.params import PageDep
 from headway.ingest import ingest
 from headway.sources.files import InputError, parse_record
 
@@ -62,5 +63,7 @@ def _line(line: bytes, number: int) -> Any:
 
 
 @router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")
-def sources_status(store: StoreDep) -> list[dict[str, Any]]:
-    return deliveries.status(store)
+def sources_status(
+    request: Request, response: Response, store: StoreDep, page: PageDep
+) -> list[dict[str, Any]]:
+    return page.window(deliveries.status(store), request, response)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -16,6 +16,7 @@ from headway.api.params import (
     Each,
     Levels,
     Month,
+    PageDep,
     Service,
     Since,
     Team,
@@ -170,8 +171,12 @@ def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
 
 @router.get("/notes", summary="Notes on a scope overlapping a period")
 def get_notes(
+    request: Request,
+    response: Response,
     store: StoreDep,
+    page: PageDep,
     period: Annotated[str, Query(description="As for POST /api/notes.")],
     scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
 ) -> list[dict[str, Any]]:
-    return notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
+    found = notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
+    return page.window(found, request, response)

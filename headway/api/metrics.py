@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from headway.api.app import StoreDep
 from headway.api.params import (
@@ -13,7 +13,7 @@ from headway.api.params import (
     Definition,
     Each,
     Levels,
-    Limit,
+    PageDep,
     Service,
     Since,
     Team,
@@ -49,21 +49,26 @@ def get_metrics(
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]
     def handler(
+        request: Request,
+        response: Response,
         store: StoreDep,
+        page: PageDep,
         service: Service = None,
         team: Team = None,
         context: Context = None,
         since: Since = None,
         until: Until = None,
         definition: Definition = None,
-        limit: Limit = None,
     ) -> list[dict[str, Any]]:
         defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+        more = page.limit + 1  # one past the page says whether there is a next one
         if kind == "deployments":
-            return records.deployments(store, defn, scope, period, limit)
-        if kind == "changes":
-            return records.changes(store, defn, scope, period, limit)
-        return records.incidents(store, scope, period, limit)
+            rows = records.deployments(store, defn, scope, period, more, page.offset)
+        elif kind == "changes":
+            rows = records.changes(store, defn, scope, period, more, page.offset)
+        else:
+            rows = records.incidents(store, scope, period, more, page.offset)
+        return page.fetched(rows, request, response)
 
     handler.__name__ = f"list_{kind}"
     return handler

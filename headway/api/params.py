@@ -3,9 +3,17 @@ with the same words. Bad values are answered by the app's exception handlers."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from headway.config import Settings
+
+T = TypeVar("T")
+MAX_OFFSET = 2**31  # past any list a store holds, and within every engine's OFFSET
 
 Service = Annotated[str | None, Query(description="Only this service.")]
 Team = Annotated[str | None, Query(description="Only this team's services.")]
@@ -20,4 +28,62 @@ Each = Annotated[
 ]
 By = Annotated[Literal["week", "month"] | None, Query(description="Add a trend by week or month.")]
 Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
-Limit = Annotated[int | None, Query(ge=1, description="At most this many rows.")]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: `limit` rows from `offset`. Every list route takes one, so no answer
+    is unbounded; a list with more rows says so with `Link: <...>; rel="next"`."""
+
+    limit: int
+    offset: int
+
+    def window(self, rows: Sequence[T], request: Request, response: Response) -> list[T]:
+        """This page of `rows` (the whole list, from its first row)."""
+        end = self.offset + self.limit
+        self._link(request, response, len(rows) > end)
+        return list(rows[self.offset : end])
+
+    def fetched(self, rows: Sequence[T], request: Request, response: Response) -> list[T]:
+        """This page of `rows` fetched from `offset` with `limit + 1` (one more says more)."""
+        self._link(request, response, len(rows) > self.limit)
+        return list(rows[: self.limit])
+
+    def _link(self, request: Request, response: Response, more: bool) -> None:
+        if more:
+            following = request.url.include_query_params(
+                limit=self.limit, offset=self.offset + self.limit
+            )
+            response.headers["Link"] = f'<{following}>; rel="next"'
+
+
+def page(
+    request: Request,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="Rows per page: HEADWAY_PAGE_DEFAULT (100) if not given, at most "
+            "HEADWAY_PAGE_MAX (1000). A longer list answers with a Link header, rel=next.",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip (the Link header sets it).")
+    ] = 0,
+) -> Page:
+    settings: Settings = request.app.state.settings
+    if limit is not None and limit > settings.page_max:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "limit"),
+                    "msg": f"must be at most {settings.page_max} (HEADWAY_PAGE_MAX); follow the "
+                    'Link header (rel="next") for the rest',
+                    "type": "less_than_equal",
+                }
+            ]
+        )
+    return Page(limit or min(settings.page_default, settings.page_max), offset)
+
+
+PageDep = Annotated[Page, Depends(page)]

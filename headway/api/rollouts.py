@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.api.flags import AuthError, authenticate
+from headway.api.params import PageDep
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
@@ -162,10 +163,13 @@ def _problem(error: PlanError) -> JSONResponse:
 
 
 @router.get("")
-def list_rollouts(service: ServiceDep, active: bool = False) -> list[dict[str, Any]]:
+def list_rollouts(
+    request: Request, response: Response, page: PageDep, service: ServiceDep, active: bool = False
+) -> list[dict[str, Any]]:
     from headway.rollouts.store import list_rollouts as query
 
-    return [r.as_dict() for r in query(service.store, active_only=active)]
+    rows = [r.as_dict() for r in query(service.store, active_only=active)]
+    return page.window(rows, request, response)
 
 
 @router.post("", status_code=201, response_model=None)

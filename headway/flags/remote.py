@@ -40,6 +40,14 @@ class AdminApi:
         self._http.close()
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        body, following = self._call(method, path, **kwargs)
+        while following:  # a list comes a page at a time: fetch the rest
+            more, following = self._call(method, following)
+            body.extend(more)
+        return body
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
+        """The answer, and the address of its next page if it is a list with one."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
@@ -48,13 +56,14 @@ class AdminApi:
                 "unset it to use the store directly"
             ) from None
         if response.status_code == 204:
-            return None
+            return None, None
         try:
             body = response.json()
         except ValueError:
             body = {"error": response.text}
         if response.status_code < 400:
-            return body
+            following = response.links.get("next", {}).get("url")
+            return body, following if isinstance(body, list) else None
         message = body.get("error", body) if isinstance(body, dict) else body
         status = response.status_code
         if status == 422 and isinstance(body, dict) and "problems" in body:

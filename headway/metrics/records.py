@@ -18,12 +18,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
+def _page(limit: int | None, offset: int) -> str:
+    return (f"LIMIT {int(limit)}" if limit else "") + (f" OFFSET {int(offset)}" if offset else "")
+
+
 def _marks(values: list[str]) -> str:
     return ", ".join("?" for _ in values)
 
 
 def deployments(
-    store: Store, defn: Definition, scope: Scope, period: Period, limit: int | None = None
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Counted deployments with failed, reason, evidence, recovered_at, changes and rework."""
     names = [s for s, _ in services_in(store, scope)]
@@ -37,7 +46,7 @@ def deployments(
         FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
         WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
           AND d.service IN ({_marks(names)})
-        ORDER BY d.finished_at, d.id {f"LIMIT {int(limit)}" if limit else ""}
+        ORDER BY d.finished_at, d.id {_page(limit, offset)}
         """,
         [period.since, period.until, *names],
     )
@@ -86,7 +95,12 @@ def deployments(
 
 
 def changes(
-    store: Store, defn: Definition, scope: Scope, period: Period, limit: int | None = None
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Changes merged in the period, with the deployment that shipped them and lead time."""
     names = [s for s, _ in services_in(store, scope)]
@@ -102,7 +116,7 @@ def changes(
                    AS lead_time_s
         FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
         WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})
-        ORDER BY c.merged_at, c.id {f"LIMIT {int(limit)}" if limit else ""}
+        ORDER BY c.merged_at, c.id {_page(limit, offset)}
         """,
         [period.since, period.until, *names],
     )
@@ -115,7 +129,7 @@ def changes(
 
 
 def incidents(
-    store: Store, scope: Scope, period: Period, limit: int | None = None
+    store: Store, scope: Scope, period: Period, limit: int | None = None, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Incidents opened in the period, with the deployment blamed and the rule that did it."""
     names = [s for s, _ in services_in(store, scope)]
@@ -126,7 +140,7 @@ def incidents(
         SELECT id, service, title, severity, opened_at, acknowledged_at, resolved_at,
                deployment_id, attribution, labels
         FROM incidents WHERE opened_at >= ? AND opened_at < ? AND service IN ({_marks(names)})
-        ORDER BY opened_at, id {f"LIMIT {int(limit)}" if limit else ""}
+        ORDER BY opened_at, id {_page(limit, offset)}
         """,
         [period.since, period.until, *names],
     )

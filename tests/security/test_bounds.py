@@ -283,3 +283,72 @@ def test_oversized_headers_are_refused(live: Server) -> None:
         answer = client.get("/healthz", headers=headers)
     # Then the request is refused before it reaches the app
     assert answer.status_code == 400
+
+
+LISTS = [
+    "/api/deployments",
+    "/api/changes",
+    "/api/incidents",
+    "/api/notes?period=2026-10",
+    "/api/sources/status",
+    "/api/flags",
+    "/api/segments",
+    "/api/environments",
+    "/api/tokens",
+    "/api/rollouts",
+    "/api/flags/any/history",
+    "/api/flags/any/audit",
+]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_a_limit_past_the_cap_is_refused_naming_it(live: Server, path: str) -> None:
+    # Given limit=2**63 (a 500 before) on every list route
+    sep = "&" if "?" in path else "?"
+    with live.client(live.admin) as client:
+        answer = client.get(f"{path}{sep}limit={2**63}")
+    # Then 422 names the field and the cap (HEADWAY_PAGE_MAX, 1000)
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()["problems"][0]
+    assert problem["field"] == "query.limit"
+    assert "1000" in problem["problem"]
+
+
+def test_a_list_without_limit_comes_a_page_at_a_time(live: Server) -> None:
+    # Given 250 deployments in October 2026
+    lines = "\n".join(
+        f'{{"type": "deployment", "source": "page", "source_id": "{n}", "service": "paged", '
+        f'"finished_at": "2026-10-01T{n // 60 % 24:02d}:{n % 60:02d}:00Z"}}'
+        for n in range(250)
+    )
+    with live.client(live.admin, timeout=60) as client:
+        assert client.post("/api/import/jsonl", content=lines).status_code == 200
+        # When they are listed without a limit, following Link rel=next
+        seen: list[str] = []
+        sizes = []
+        address: str | None = "/api/deployments?service=paged&since=2026-10-01&until=2026-10-31"
+        while address:
+            answer = client.get(address)
+            assert answer.status_code == 200, answer.text
+            sizes.append(len(answer.json()))
+            seen += [row["id"] for row in answer.json()]
+            address = answer.links.get("next", {}).get("url")
+    # Then pages of the default 100 come: 100 + 100 + 50, every deployment once
+    assert sizes == [100, 100, 50]
+    assert sorted(seen) == sorted(f"page:{n}" for n in range(250))
+    # And the CLI through the server still prints all 250, paging as it goes
+    done = live.headway(
+        "list",
+        "deployments",
+        "--service",
+        "paged",
+        "--since",
+        "2026-10-01",
+        "--until",
+        "2026-10-31",
+        "--format",
+        "json",
+        remote=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count('"page:') == 250
