@@ -99,7 +99,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(send: Send, detail: str) -> None:
-    body = orjson.dumps({"detail": detail})
+    body = orjson.dumps({"error": detail})
     await send(
         {
             "type": "http.response.start",
