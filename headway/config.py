@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -147,6 +147,25 @@ class Settings(BaseSettings):
         description="Open connections (SSE streams included) and requests in flight per "
         "worker above which new requests get 503.",
     )
+
+    # -- SDK telemetry (docs/rollouts.md) ------------------------------------------------
+    sample_rate_limit: str = Field(
+        default="120/minute",
+        description="Guardrail sample requests (POST /sdk/metrics, /api/rollouts/samples) "
+        "each key may send to one server process, as N/second, N/minute or N/hour; beyond "
+        "it the answer is 429 with Retry-After.",
+    )
+
+    @field_validator("sample_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 120/minute") from None
+        return value
 
     @classmethod
     def settings_customise_sources(

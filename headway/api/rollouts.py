@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -21,11 +21,13 @@ from pydantic import BaseModel, Field
 
 from headway.api.flags import AuthError, authenticate
 from headway.api.params import PageDep
+from headway.api.ratelimit import KeyRateLimit
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan
+from headway.rollouts.samples import MAX_SAMPLES, check_window
 
 log = logging.getLogger("headway.rollouts")
 
@@ -71,7 +73,9 @@ class _AppFlags:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.rollouts = RolloutService(app.state.store, _AppFlags(app))
+    settings = app.state.settings
+    app.state.rollouts = RolloutService(app.state.store, _AppFlags(app), settings=settings)
+    app.state.sample_limit = KeyRateLimit(settings.sample_rate_limit)
     task = asyncio.create_task(_control_loop(app.state.rollouts, _interval()))
     try:
         yield
@@ -147,8 +151,10 @@ class Sample(BaseModel):
 
 class SampleBatch(BaseModel):
     environment: str
-    batch: str | None = Field(None, description="sender's id; a redelivered batch is ignored")
-    samples: list[Sample]
+    batch: str | None = Field(
+        None, max_length=64, description="sender's id; a redelivered batch is ignored"
+    )
+    samples: list[Sample] = Field(max_length=MAX_SAMPLES)
 
 
 def _problem(error: PlanError) -> JSONResponse:
@@ -186,14 +192,46 @@ def signals(service: ServiceDep) -> dict[str, Any]:
     return service.signals()
 
 
+def _too_many(request: Request, token: Token) -> JSONResponse | None:
+    """429 with Retry-After once `token` has sent its share of sample requests."""
+    limit: KeyRateLimit = request.app.state.sample_limit
+    wait = limit.retry_after(token.id)
+    if wait is None:
+        return None
+    return JSONResponse(
+        {
+            "error": f"this key has sent {limit} sample requests (HEADWAY_SAMPLE_RATE_LIMIT); "
+            f"send fewer, larger batches, or retry in {wait} s"
+        },
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @router.post("/samples", status_code=202, response_model=None)
-def ingest(body: SampleBatch, service: ServiceDep, _: ReporterDep) -> dict[str, Any] | JSONResponse:
+def ingest(
+    request: Request, body: SampleBatch, service: ServiceDep, token: ReporterDep
+) -> dict[str, Any] | JSONResponse:
+    # A server key speaks for its own environment only: samples it sends about another
+    # would judge that environment's rollouts.
+    if token.kind == "server" and token.environment != body.environment:
+        return JSONResponse(
+            {
+                "error": f"environment: this server key belongs to {token.environment!r} and "
+                f"cannot send samples for {body.environment!r}; use a server key of "
+                f"{body.environment!r}"
+            },
+            status_code=403,
+        )
+    refused = _too_many(request, token)
+    if refused is not None:
+        return refused
     try:
         stored = service.ingest(
             body.environment,
             [s.model_dump() for s in body.samples],
-            batch=body.batch,
-            source="http",
+            batch=f"{token.id}:{body.batch}" if body.batch else None,
+            source=f"http:{token.id}",
         )
     except PlanError as error:
         return _problem(error)
@@ -242,7 +280,7 @@ class SdkMetricBatch(BaseModel):
     )
     from_: datetime = Field(alias="from")
     to: datetime
-    samples: list[Sample] = Field(max_length=10_000)
+    samples: list[Sample] = Field(max_length=MAX_SAMPLES)
 
 
 @sdk_router.post(
@@ -252,26 +290,36 @@ class SdkMetricBatch(BaseModel):
     summary="Tracked metrics from an SDK: n, sum and sum of squares per flag, variant, metric",
 )
 async def sdk_metrics(request: Request, body: SdkMetricBatch) -> dict[str, Any] | JSONResponse:
-    from headway.api.flags import AuthError, authenticate
-
+    """Server SDK keys only: a client key ships inside pages and apps anyone can read, so
+    samples sent with it could be anyone's, and a rollout rolls back on them."""
     if getattr(request.app.state, "tokens", None) is None:
         return JSONResponse(
             {"error": "this server does not serve SDKs (the flag routers are not installed)"},
             status_code=404,
         )
     try:
-        token = await asyncio.to_thread(authenticate, request, ("server", "client"))
+        token = await asyncio.to_thread(authenticate, request, ("server",))
     except AuthError as error:
         return JSONResponse({"error": str(error)}, status_code=error.status)
+    refused = _too_many(request, token)
+    if refused is not None:
+        return refused
     service: RolloutService = request.app.state.rollouts
+    start, end = _utc(body.from_), _utc(body.to)
     try:
+        check_window(start, end, service.clock())
         stored = await asyncio.to_thread(
             service.ingest,
             token.environment or "",
             [s.model_dump() for s in body.samples],
-            batch=f"sdk:{body.batch}",
-            source="sdk",
+            batch=f"sdk:{token.id}:{body.batch}",
+            source=f"sdk:{token.id}",
+            measured=(start, end),
         )
     except PlanError as error:
         return _problem(error)
     return {"accepted": stored}
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -157,6 +157,22 @@ async def exposures(request: Request, body: ExposureBatch) -> Any:
     token = await _sdk_token(request, ("server", "client"))
     if isinstance(token, Response):
         return token
+    if token.kind == "client":
+        # A client key sees only client-side flags (OFREP): it may count nothing else, or a
+        # page could skew the exposures a server-side rollout is judged on.
+        hub: FlagHub = request.app.state.flag_hub
+        snap = await asyncio.to_thread(hub.snapshot, token.environment or "")
+        for i, count in enumerate(body.counts):
+            flag = snap.definitions.get(count.flag)
+            if flag is None or not flag.client_side:
+                return JSONResponse(
+                    {
+                        "error": f"counts[{i}].flag: {count.flag!r} is not a client-side flag "
+                        f"of {snap.environment!r}; a client key reports exposures of "
+                        "client-side flags only"
+                    },
+                    status_code=403,
+                )
     rows = [(c.flag, c.variant, c.count) for c in body.counts if c.count]
     start = body.from_ if body.from_.tzinfo else body.from_.replace(tzinfo=UTC)
     end = body.to if body.to.tzinfo else body.to.replace(tzinfo=UTC)

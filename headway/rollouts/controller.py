@@ -35,6 +35,7 @@ from headway.rollouts.guardrails import (
 )
 from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutPlan, State
 from headway.rollouts.prometheus import PrometheusError, events_since
+from headway.rollouts.samples import check_sample
 from headway.rollouts.store import (
     EXPOSURES,
     GuardrailSample,
@@ -220,8 +221,17 @@ class RolloutService:
         *,
         batch: str | None = None,
         source: str = "api",
+        measured: tuple[datetime, datetime] | None = None,
     ) -> int:
-        """Store aggregated samples, each tagged with the live rollout stage of its flag."""
+        """Store aggregated samples, each tagged with the live rollout stage of its flag.
+
+        Only the caller knows whether its sender may speak for `environment` (a server key
+        of that environment, an admin, Prometheus); this decides what a rollout may be
+        judged on. A sample is its flag's rollout's only when it is about a variant the
+        rollout serves and, when the sender says when it was `measured` (from, to), when
+        that window reaches past the rollout's start: samples of other variants, or counted
+        before the rollout began, are stored but judge nothing.
+        """
         batch = batch or uuid.uuid4().hex
         now = self.clock()
         live: dict[str, Rollout | None] = {}
@@ -235,11 +245,12 @@ class RolloutService:
             if metric != EXPOSURES and not _METRIC_RE.match(metric):
                 raise PlanError(f"samples[{i}].metric {metric!r} is not a metric name")
             n, total, sumsq = (_number(sample, k, i) for k in ("n", "total", "sumsq"))
-            if n < 0 or sumsq < 0:
-                raise PlanError(f"samples[{i}]: n and sumsq cannot be negative")
+            check_sample(i, n, total, sumsq)
             if flag not in live:
                 live[flag] = active_rollout(self.store, flag, environment)
             rollout = live[flag]
+            if rollout is not None and not _belongs(rollout, variant, measured):
+                rollout = None
             records.append(
                 GuardrailSample(
                     batch=batch,
@@ -621,6 +632,13 @@ def _serve_at(plan: RolloutPlan, index: int) -> Serve:
 
 def _by_percent(item: tuple[str, list[float]]) -> float:
     return float(item[0].rstrip("%"))
+
+
+def _belongs(rollout: Rollout, variant: str, measured: tuple[datetime, datetime] | None) -> bool:
+    plan = rollout.parsed_plan
+    if variant not in (plan.treatment, plan.control):
+        return False
+    return measured is None or measured[1] > rollout.started_at
 
 
 def _text(sample: Mapping[str, Any], key: str, i: int) -> str:

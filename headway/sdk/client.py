@@ -470,7 +470,8 @@ class Client:
         except httpx.HTTPError as exc:
             self.last_error = f"metrics not sent: {exc}"
             return False
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
+            # 429: this key sent too many batches; the same batch goes again next flush.
             self.last_error = f"metrics not sent: the server answered {response.status_code}"
             return False
         if response.status_code >= 400:
