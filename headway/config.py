@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         "it the answer is 429 with Retry-After.",
     )
 
+    credential_recheck_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often each server process re-checks the tokens of open SDK streams "
+        "(a revoked token's streams end within this many seconds) and how long a verified "
+        "token is trusted without asking the store again.",
+    )
+
     @field_validator("sample_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:

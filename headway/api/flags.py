@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -26,6 +27,7 @@ from headway.flags.tokens import Token, TokenService
 __all__ = ["authenticate", "bearer", "install", "lifespan", "router", "routers"]
 
 T = TypeVar("T")
+log = logging.getLogger("headway.flags")
 
 
 @contextlib.asynccontextmanager
@@ -38,20 +40,44 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop_listening = on_store_change(store, hub.refresh)
     app.state.flags = service
     app.state.flag_hub = hub
-    app.state.tokens = TokenService(store)
+    app.state.tokens = TokenService(store, app.state.settings.credential_recheck_s)
     listener = None
     if store.dialect == "postgres":
         listener = PgListener(store.url, hub.refresh)
         listener.start()
     app.state.flag_listener = listener
+    every = app.state.settings.credential_recheck_s
+    recheck = asyncio.create_task(_recheck_credentials(hub, app.state.tokens, every))
     try:
         with end_streams_on_exit_signals(hub):
             yield
     finally:
+        recheck.cancel()
         stop_listening()
         hub.close()
         if listener is not None:
             await asyncio.to_thread(listener.stop)
+
+
+async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float) -> None:
+    """End the streams of tokens revoked since they connected, here or on another replica.
+
+    A stream authenticates once, when it opens; this asks the store every `every` seconds
+    which of the tokens holding streams are still live. One query per server process covers
+    every stream, and it needs no message between replicas: a revocation made anywhere is in
+    the shared store.
+    """
+    while True:
+        await asyncio.sleep(every)
+        holders = hub.holders()
+        if not holders:
+            continue
+        try:
+            live = await asyncio.to_thread(tokens.live_ids, holders)
+        except Exception:  # a store that is down ends no stream; the next look tries again
+            log.exception("could not re-check the credentials of open streams")
+            continue
+        hub.end_streams_of(holders - live)
 
 
 router = APIRouter(prefix="/api", tags=["flags"], lifespan=lifespan)

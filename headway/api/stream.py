@@ -32,6 +32,9 @@ async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> 
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
 
+_REVOKED = b'event: error\ndata: {"error": "this key was revoked; the stream ends"}\n\n'
+
+
 def _event(snap: Snapshot) -> bytes:
     return _event_bytes(snap.etag, snap.body)
 
@@ -64,7 +67,7 @@ async def stream(request: Request) -> Response:
     hub: FlagHub = request.app.state.flag_hub
     environment = token.environment or ""
     await asyncio.to_thread(hub.snapshot, environment)  # load it once, off the event loop
-    return EventStream(hub, environment, request.headers.get("last-event-id"))
+    return EventStream(hub, environment, request.headers.get("last-event-id"), token.id)
 
 
 class EventStream(Response):
@@ -80,10 +83,13 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, hub: FlagHub, environment: str, last_event_id: str | None) -> None:
+    def __init__(
+        self, hub: FlagHub, environment: str, last_event_id: str | None, token_id: str = ""
+    ) -> None:
         self.hub = hub
         self.environment = environment
         self.last_event_id = last_event_id
+        self.token_id = token_id
         self.status_code = 200
         self.background = None
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -104,6 +110,7 @@ class EventStream(Response):
 
         watcher = asyncio.create_task(watch())
         hub.streams += 1
+        hub.opened(self.token_id)
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             # Take the wake-up before reading the snapshot: a change that lands in between
@@ -116,6 +123,10 @@ class EventStream(Response):
             while not hub.closed:
                 await wake.wait()
                 if hub.closed:
+                    break
+                if hub.ended(self.token_id):
+                    # The credential the stream opened with is gone: say so, then end it.
+                    await send({"type": "http.response.body", "body": _REVOKED, "more_body": True})
                     break
                 wake = hub.event(environment)
                 snap = hub.snapshot(environment)
@@ -134,6 +145,7 @@ class EventStream(Response):
             pass  # ASGI 2.4 servers raise on a write to a closed connection
         finally:
             hub.streams -= 1
+            hub.closed_by(self.token_id)
             watcher.cancel()
 
 

@@ -48,6 +48,9 @@ class FlagHub:
         self._pinger: asyncio.TimerHandle | None = None
         self.streams = 0
         self.closed = False
+        # Open streams per token id, and the ids whose streams must end (revoked since).
+        self._holders: dict[str, int] = {}
+        self._ended: set[str] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the SSE streams run on; starts the keep-alive timer (call on it)."""
@@ -100,6 +103,34 @@ class FlagHub:
             old = self._events.pop(environment, None)
             if old is not None:
                 old.set()
+
+    def opened(self, token_id: str) -> None:
+        """A stream authenticated by `token_id` opened (call on the event loop)."""
+        self._holders[token_id] = self._holders.get(token_id, 0) + 1
+
+    def closed_by(self, token_id: str) -> None:
+        """A stream of `token_id` ended (call on the event loop)."""
+        left = self._holders.get(token_id, 0) - 1
+        if left > 0:
+            self._holders[token_id] = left
+        else:
+            self._holders.pop(token_id, None)
+            self._ended.discard(token_id)
+
+    def holders(self) -> set[str]:
+        """Token ids with an open stream."""
+        return set(self._holders)
+
+    def ended(self, token_id: str) -> bool:
+        """Whether the streams of `token_id` must end: its token is no longer live."""
+        return token_id in self._ended
+
+    def end_streams_of(self, token_ids: set[str]) -> None:
+        """End every open stream of these tokens (call on the event loop)."""
+        ended = token_ids & self._holders.keys()
+        if ended:
+            self._ended |= ended
+            self.wake()
 
     def close(self) -> None:
         """End every stream (server shutdown); call on the event loop."""

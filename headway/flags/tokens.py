@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,7 +22,9 @@ __all__ = ["KINDS", "Token", "TokenKind", "TokenService"]
 
 TokenKind = Literal["admin", "server", "client"]
 KINDS: tuple[TokenKind, ...] = ("admin", "server", "client")
-CACHE_SECONDS = 30.0
+# How long a verified secret is trusted without asking the store again: a revocation made on
+# another replica holds here within this many seconds (made here, at once).
+CACHE_SECONDS = 2.0
 _PREFIX = {"admin": "hwa", "server": "hws", "client": "hwc"}
 
 
@@ -41,10 +44,10 @@ def _digest(secret: str) -> str:
 
 
 class TokenService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, cache_seconds: float = CACHE_SECONDS) -> None:
         self.store = store
-        # digest -> (expiry, token). Short-lived so a revocation on another replica holds
-        # within CACHE_SECONDS; cleared at once on changes made here.
+        self.cache_seconds = cache_seconds
+        # digest -> (expiry, token); cleared at once on changes made here.
         self._cache: dict[str, tuple[float, Token | None]] = {}
 
     def create(
@@ -110,8 +113,21 @@ class TokenService:
         token = _token(found[0]) if found else None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, token)
+        self._cache[digest] = (time.monotonic() + self.cache_seconds, token)
         return token
+
+    def live_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of these token ids are still live, read from the store (never cached)."""
+        wanted = sorted(set(ids))
+        live: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found = self.store.query(
+                f"SELECT id FROM api_tokens WHERE id IN ({marks}) AND revoked_at IS NULL", chunk
+            )
+            live.update(r[0] for r in found)
+        return live
 
     def list(self) -> list[Token]:
         found = self.store.query(

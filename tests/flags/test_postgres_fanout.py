@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
+
 import httpx
 import pytest
 
@@ -62,3 +65,36 @@ def test_service_on_postgres_versions_and_audits(pg_schema_url: str) -> None:
         assert (result.reason, result.value) == ("STATIC", False)
     finally:
         store.close()
+
+
+def test_a_key_revoked_on_one_replica_ends_its_stream_on_the_other(pg_schema_url: str) -> None:
+    settings = Settings(database=pg_schema_url)
+    a = start_live(settings)
+    b = start_live(settings, keys=(a.admin["Authorization"][7:], a.server_key, a.client_key))
+    try:
+        # Given an SDK stream open on replica B with a server key (`hws_<id>_<secret>`)
+        token_id = a.server_key.split("_")[1]
+        sdk = {"Authorization": f"Bearer {a.server_key}"}
+        with httpx.stream("GET", f"{b.url}/sdk/stream", headers=sdk, timeout=30) as stream:
+            chunks = stream.iter_bytes()
+            assert b"event: config" in next(chunks)
+            # When replica A revokes the key
+            revoked = httpx.delete(f"{a.url}/api/tokens/{token_id}", headers=a.admin)
+            assert revoked.status_code == 204
+            started = time.monotonic()
+            # Then B ends the stream with an error event within a few seconds (it re-checks
+            # every 2 s; pings alone come every 15 s, so a stream left open would run on).
+            rest = b"".join(chunks)
+            assert time.monotonic() - started < 6
+        assert b"event: error" in rest
+        assert b"revoked" in rest
+        # And within the same 2 s (B's cache of verified keys) it reads nothing more anywhere.
+        for replica in (a, b):
+            assert eventually(partial(_refused, f"{replica.url}/sdk/config", sdk), 4)
+    finally:
+        stop_live(b)
+        stop_live(a)
+
+
+def _refused(url: str, headers: dict[str, str]) -> bool:
+    return httpx.get(url, headers=headers).status_code == 401
