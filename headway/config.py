@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
@@ -164,6 +165,18 @@ class Settings(BaseSettings):
         "token is trusted without asking the store again.",
     )
 
+    # -- outbound requests (docs/rollouts.md) ---------------------------------------------
+    outbound_hosts: list[str] = Field(
+        default=[],
+        description="Hosts (`host` or `host:port`) that URLs an admin configures, such as a "
+        "rollout's Prometheus, may reach. Empty (the default): none.",
+    )
+    outbound_private_networks: list[str] = Field(
+        default=[],
+        description="Private, loopback or link-local networks (CIDR, e.g. 10.0.0.0/8) that an "
+        "allowed host may resolve to; every other such address is refused.",
+    )
+
     @field_validator("sample_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
@@ -173,6 +186,23 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate such as 120/minute") from None
+        return value
+
+    @field_validator("outbound_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from headway.outbound import parse_host
+
+        return [parse_host(host) for host in value]
+
+    @field_validator("outbound_private_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8") from None
         return value
 
     @classmethod

@@ -24,6 +24,7 @@ from headway.config import Settings, get_settings
 from headway.flags.model import Flag, Serve, Split, WeightedVariant
 from headway.ingest import ingest
 from headway.model import Approval, ApprovalKind, Deployment, DeploymentKind
+from headway.outbound import OutboundPolicy, OutboundRefused, guarded_client
 from headway.rollouts.guardrails import (
     _METRIC_RE,
     Action,
@@ -98,12 +99,21 @@ class RolloutService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settings: Settings | None = None,
         prometheus: httpx.Client | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.store = store
         self.flags = flags
         self.clock = clock
         self.settings = settings
         self._prometheus = prometheus
+        self._outbound = outbound
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """Where Prometheus URLs may point (HEADWAY_OUTBOUND_HOSTS), read when first needed."""
+        if self._outbound is None:
+            self._outbound = OutboundPolicy.from_settings(self.settings or get_settings())
+        return self._outbound
 
     # -- commands ---------------------------------------------------------------------------
     def start(self, plan: RolloutPlan, *, actor: str) -> Rollout:
@@ -128,6 +138,11 @@ class RolloutService:
                 f"flag {plan.flag!r} is off in {plan.environment}: a rollout changes what an "
                 "enabled flag serves; turn it on (serving the control variant) first"
             )
+        if plan.prometheus_url:
+            try:
+                self.outbound.check_url(plan.prometheus_url, "prometheus_url")
+            except OutboundRefused as error:
+                raise PlanError(str(error)) from None
         running = active_rollout(self.store, plan.flag, plan.environment)
         if running is not None:
             raise RolloutError(
@@ -319,7 +334,9 @@ class RolloutService:
         """
         plan = rollout.parsed_plan
         if self._prometheus is None:
-            self._prometheus = httpx.Client(timeout=5.0)
+            # Checked again at each request: the host may have left the allowed list, or
+            # its name may now resolve somewhere else.
+            self._prometheus = guarded_client(self.outbound)
         samples = []
         try:
             for metric, query in plan.prometheus_queries:

@@ -57,6 +57,8 @@ def settings(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
     )
     store.close()
     monkeypatch.setenv("HEADWAY_DATABASE", engine_settings.database)
+    # The Prometheus the plans below name is one the operator allows.
+    monkeypatch.setenv("HEADWAY_OUTBOUND_HOSTS", '["prometheus:9090"]')
     get_settings.cache_clear()
     return engine_settings
 

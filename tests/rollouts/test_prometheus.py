@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from headway.outbound import GuardedTransport, OutboundPolicy
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import PlanError, State
 from headway.rollouts.prometheus import PrometheusError, instant_query
@@ -19,6 +20,7 @@ from tests.rollouts.conftest import Clock, MemoryFlags
 from tests.rollouts.test_controller import ENV, plan
 
 URL = "http://prometheus:9090"
+PUBLIC = "93.184.215.14"  # any global address: the fake answers whatever it is sent to
 QUERY = 'sum(increase(checkout_errors_total{variant="$variant"}[$window]))'
 AT = datetime(2026, 3, 2, 9, 3, tzinfo=UTC)
 
@@ -62,8 +64,12 @@ def prometheus() -> FakePrometheus:
 def service(
     store: Store, flags: MemoryFlags, clock: Clock, prometheus: FakePrometheus
 ) -> RolloutService:
-    http = httpx.Client(transport=httpx.MockTransport(prometheus))
-    return RolloutService(store, flags, clock, prometheus=http)
+    # The fake's host is allowed explicitly, as an operator would; it "resolves" to a public
+    # address, where the guard then sends each request.
+    outbound = OutboundPolicy.build(["prometheus:9090"], resolve=lambda *_: [PUBLIC])
+    guarded = GuardedTransport(outbound, httpx.MockTransport(prometheus))
+    http = httpx.Client(transport=guarded)
+    return RolloutService(store, flags, clock, prometheus=http, outbound=outbound)
 
 
 def exposures(service: RolloutService, on: int, off: int) -> None:
@@ -166,3 +172,29 @@ def test_instant_query_reads_each_documented_answer() -> None:
     for client, message in refusals:
         with pytest.raises(PrometheusError, match=message):
             instant_query(client, URL, "q", AT)
+
+
+def test_a_prometheus_the_operator_does_not_allow_is_never_asked(
+    store: Store, flags: MemoryFlags, clock: Clock, prometheus: FakePrometheus
+) -> None:
+    resolved = [PUBLIC]
+    outbound = OutboundPolicy.build(["prometheus:9090"], resolve=lambda *_: list(resolved))
+    guarded = GuardedTransport(outbound, httpx.MockTransport(prometheus))
+    service = RolloutService(
+        store, flags, clock, prometheus=httpx.Client(transport=guarded), outbound=outbound
+    )
+    # Given a plan naming a host that is not in HEADWAY_OUTBOUND_HOSTS, Then it is refused
+    with pytest.raises(PlanError, match=r"prometheus_url: 169\.254\.169\.254:80 is not an allowed"):
+        service.start(prometheus_plan(prometheus_url="http://169.254.169.254/"), actor="ana")
+    # Given an allowed host whose name later resolves to the metadata service
+    service.start(prometheus_plan(), actor="ana")
+    exposures(service, 2000, 18000)
+    resolved[:] = ["169.254.169.254"]
+    clock.advance(minutes=15)
+    # Then no query is sent, and the stage waits, saying why.
+    assert service.tick() == []
+    assert prometheus.queries == []
+    rollout, _ = service.status("new-checkout", ENV)
+    judged = {d["check"]: d for d in rollout.as_dict()["judgement"]}
+    assert judged["prometheus"]["verdict"] == "insufficient_data"
+    assert "prometheus is at 169.254.169.254" in judged["prometheus"]["explanation"]
