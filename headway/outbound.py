@@ -163,4 +163,5 @@ class GuardedTransport(httpx.BaseTransport):
 
 def guarded_client(policy: OutboundPolicy, timeout: float = 5.0) -> httpx.Client:
     """An httpx client that reaches only what `policy` allows and follows no redirects."""
-    return httpx.Client(transport=GuardedTransport(policy), timeout=timeout)
+    # trust_env=False: a proxy from HTTP_PROXY would be mounted in front of the guard.
+    return httpx.Client(transport=GuardedTransport(policy), timeout=timeout, trust_env=False)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
 from headway.config import Settings
-from headway.outbound import GuardedTransport, OutboundPolicy, OutboundRefused, parse_host
+from headway.outbound import (
+    GuardedTransport,
+    OutboundPolicy,
+    OutboundRefused,
+    guarded_client,
+    parse_host,
+)
 
 PUBLIC = "93.184.215.14"
 
@@ -121,3 +130,36 @@ def test_settings_refuse_entries_that_are_not_hosts(entry: str) -> None:
     with pytest.raises(ValueError, match=r"is not a network such as 10\.0\.0\.0/8"):
         Settings(outbound_private_networks=["10.0.0.0/33"])
     assert Settings(outbound_hosts=["Prometheus:9090"]).outbound_hosts == ["prometheus:9090"]
+
+
+def test_a_real_request_reaches_an_allowed_local_server_by_name() -> None:
+    # Given a local HTTP server, reached as `localhost`, and an operator allowing it
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = self.headers["Host"].encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    allowed = OutboundPolicy.build(
+        [f"localhost:{port}"], ["127.0.0.1/32"], resolve=lambda *_: ["127.0.0.1"]
+    )
+    try:
+        with guarded_client(allowed) as http:
+            # Then it is reached at the checked address, with its name in the Host header
+            assert http.get(f"http://localhost:{port}/").text == f"localhost:{port}"
+        # And without the network allowed, loopback is refused before connecting.
+        loopback = policy(f"localhost:{port}", resolves_to=("127.0.0.1",))
+        refused = pytest.raises(httpx.ConnectError, match="private, loopback")
+        with guarded_client(loopback) as http, refused:
+            http.get(f"http://localhost:{port}/")
+    finally:
+        server.shutdown()
+        server.server_close()
