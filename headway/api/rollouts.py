@@ -141,9 +141,11 @@ class RolloutCommand(BaseModel):
 
 
 class Sample(BaseModel):
-    flag: str
-    variant: str
-    metric: str = Field(description="a tracked metric, or '$exposures' for evaluations")
+    flag: str = Field(max_length=128)
+    variant: str = Field(max_length=128)
+    metric: str = Field(
+        max_length=100, description="a tracked metric, or '$exposures' for evaluations"
+    )
     n: float = Field(ge=0)
     total: float = 0.0
     sumsq: float = Field(0.0, ge=0)

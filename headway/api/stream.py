@@ -19,6 +19,7 @@ from headway.api.flags import AuthError, authenticate
 from headway.flags.hub import FlagHub
 from headway.flags.snapshot import Snapshot
 from headway.flags.tokens import Token
+from headway.rollouts.samples import MAX_COUNT
 
 __all__ = ["EventStream", "router"]
 
@@ -150,9 +151,9 @@ class EventStream(Response):
 
 
 class ExposureCount(BaseModel):
-    flag: str
-    variant: str
-    count: int = Field(ge=0)
+    flag: str = Field(max_length=128)
+    variant: str = Field(max_length=128)
+    count: int = Field(ge=0, le=int(MAX_COUNT))
 
 
 class ExposureBatch(BaseModel):

@@ -151,6 +151,11 @@ def test_an_oversized_or_out_of_range_batch_is_refused_naming_the_field(
         answer = sdk.post("/sdk/metrics", json={"batch": "huge", **_window(), "samples": huge})
         assert answer.status_code == 422
         assert answer.json()["error"].startswith("samples[0].n is 1e+09")
+        # A flag name of 10,000 characters (keys have at most 128)
+        long = [{**_sample("on", "errors", 1), "flag": "f" * 10_000}]
+        answer = sdk.post("/sdk/metrics", json={"batch": "long", **_window(), "samples": long})
+        assert answer.status_code == 422
+        assert answer.json()["problems"][0]["field"] == "body.samples.0.flag"
         # A window that ends an hour from now
         later = _window(datetime.now(UTC) + timedelta(hours=1))
         answer = sdk.post("/sdk/metrics", json={"batch": "later", **later, "samples": []})
