@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import importlib
 import sys
@@ -22,9 +23,9 @@ from headway.definitions import DefinitionError
 from headway.ingest import ingest
 from headway.metrics import bands, dora, records
 from headway.metrics.dora import MetricSet, Scope, ScopeError
+from headway.names import UnknownName
 from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
-from headway.query import QueryError
-from headway.query import inputs as query_inputs
+from headway.query import QueryError, inputs
 from headway.simulate import Options, write_jsonl
 from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.store import Store, StoreError, open_store
@@ -114,6 +115,8 @@ def store_for(settings: Settings | None = None) -> Iterator[Store]:
         fail(str(error), 1)
     try:
         yield store
+    except UnknownName as error:  # the local user may see every name
+        fail(error.for_local_user())
     except (ScopeError, InputError, DefinitionError, QueryError) as error:
         fail(str(error))
     except StoreError as error:
@@ -166,7 +169,9 @@ def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
 
 
 period_of = query.period_of
-definition_of = query.definition_of
+# The CLI's user may name a TOML file as a definition; an HTTP request may not.
+definition_of = functools.partial(query.definition_of, files=True)
+query_inputs = functools.partial(inputs, files=True)
 
 
 # -- demo and simulate -----------------------------------------------------------------------
@@ -267,6 +272,13 @@ def _remote(path: str, at_most: int | None = None, **params: Any) -> Any:
     rows); its errors become one line, like local ones."""
     from headway import remote
 
+    definition = params.get("definition")
+    if isinstance(definition, str) and defs.is_path(definition):
+        fail(
+            f"--definition {definition}: a definition file is read only with a local store; "
+            "against a server, store it first (`headway definitions set FILE --reason ...` "
+            "on the server's store) and name it"
+        )
     try:
         return remote.get_json(get_settings().url or "", path, params, at_most)
     except StoreError as error:
@@ -567,7 +579,7 @@ def definitions_set(
 ) -> None:
     """Make a definition active. Recorded with author, time and reason."""
     with store_for() as store:
-        defn = defs.resolve(store, ref)
+        defn = defs.resolve_local(store, ref)
         before = defs.active(store)
         saved = defs.set_active(store, defn, author=author or getpass.getuser(), reason=reason)
     console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
@@ -620,7 +632,7 @@ def definitions_diff(
     from headway.metrics.compare import diff
 
     with store_for() as store:
-        da, db = defs.resolve(store, a), defs.resolve(store, b)
+        da, db = defs.resolve_local(store, a), defs.resolve_local(store, b)
         scope = scope_of(service, team, context)
         period = period_of(store, since, until)
         result = diff(store, da, db, scope, period, levels.value)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from headway.names import UnknownName
 from headway.store import Store
 
 FailureRule = Literal[
@@ -139,6 +140,10 @@ class DefinitionError(ValueError):
     pass
 
 
+class UnknownDefinition(DefinitionError, UnknownName):
+    """No stored definition or preset has this name (or version)."""
+
+
 def parse(data: dict[str, Any], origin: str) -> Definition:
     try:
         return Definition.model_validate(data)
@@ -186,9 +191,10 @@ def _from_row(name: str, version: int, body: str) -> Definition:
 
 
 def resolve(store: Store, ref: str) -> Definition:
-    """`dora`, `fourkeys@1`, `mine`, `mine@3`, or a path to a TOML file."""
-    if ref.endswith(".toml") or "/" in ref:
-        return load_file(Path(ref))
+    """A stored definition or a preset: `dora`, `fourkeys@1`, `mine`, `mine@3`.
+
+    Never a file, whatever `ref` looks like: this is what HTTP requests reach, and a request
+    must not name a file on the server (`resolve_local` reads files, for the CLI)."""
     name, _, version = ref.partition("@")
     rows = store.query(
         "SELECT name, version, body FROM definitions WHERE name = ? ORDER BY version DESC",
@@ -199,10 +205,26 @@ def resolve(store: Store, ref: str) -> Definition:
             return _from_row(row_name, row_version, body)
     if name in PRESETS and version in ("", str(PRESETS[name].version)):
         return PRESETS[name]
-    known = sorted(
-        {*PRESETS, *(r[0] for r in store.query("SELECT DISTINCT name FROM definitions"))}
+    stored = {r[0] for r in store.query("SELECT DISTINCT name FROM definitions")}
+    raise UnknownDefinition(
+        f"unknown definition {ref!r}",
+        f"the presets are {', '.join(PRESETS)}; `headway definitions history` lists the "
+        "stored ones",
+        "known",
+        {*PRESETS, *stored},
     )
-    raise DefinitionError(f"unknown definition {ref!r}; known: {', '.join(known)}")
+
+
+def resolve_local(store: Store, ref: str) -> Definition:
+    """As `resolve`, or the TOML file `ref` names (a path: it has a `/` or ends in .toml).
+    Only the CLI calls this, for the user running it, who can read the file anyway."""
+    if is_path(ref):
+        return load_file(Path(ref))
+    return resolve(store, ref)
+
+
+def is_path(ref: str) -> bool:
+    return ref.endswith(".toml") or "/" in ref
 
 
 def set_active(store: Store, definition: Definition, *, author: str, reason: str) -> Definition:

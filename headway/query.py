@@ -51,8 +51,12 @@ def period_of(store: Store, since: str | None, until: str | None, days: int = 90
     return Period(start, end)
 
 
-def definition_of(store: Store, ref: str | None) -> defs.Definition:
-    return defs.resolve(store, ref) if ref else defs.active(store)
+def definition_of(store: Store, ref: str | None, *, files: bool = False) -> defs.Definition:
+    """The definition `ref` names, or the active one. `files`: a path names a TOML file (the
+    CLI's local user only; over HTTP a definition is a stored one or a preset)."""
+    if not ref:
+        return defs.active(store)
+    return defs.resolve_local(store, ref) if files else defs.resolve(store, ref)
 
 
 def inputs(
@@ -63,10 +67,12 @@ def inputs(
     since: str | None,
     until: str | None,
     definition: str | None,
+    *,
+    files: bool = False,
 ) -> tuple[defs.Definition, Scope, Period]:
     """The definition, scope and period a report asks for, checked in that order."""
     return (
-        definition_of(store, definition),
+        definition_of(store, definition, files=files),
         scope_of(service, team, context),
         period_of(store, since, until),
     )

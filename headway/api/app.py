@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from headway import __version__
 from headway.api.limits import BodyLimit
 from headway.config import Settings, get_settings
-from headway.definitions import DefinitionError
+from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.dora import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, open_store
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # definition) are answered the same way by every route: 404 for a name the store does not
     # know, 400 otherwise. Routes simply let these errors rise.
     async def report_input(_: Request, error: Exception) -> JSONResponse:
-        status = 404 if isinstance(error, UnknownScope) else 400
+        status = 404 if isinstance(error, UnknownScope | UnknownDefinition) else 400
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     for kind in (QueryError, ScopeError, DefinitionError):

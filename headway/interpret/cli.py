@@ -30,6 +30,7 @@ from headway.cli import (
     app,
     definition_of,
     fail,
+    query_inputs,
     scope_of,
     store_for,
 )
@@ -38,7 +39,6 @@ from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope
 from headway.output import console, duration, emit_csv, emit_json, percent
-from headway.query import inputs as query_inputs
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
 EachOpt = Annotated[

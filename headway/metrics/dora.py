@@ -13,6 +13,7 @@ from typing import Any
 from headway.definitions import Definition
 from headway.metrics import bands
 from headway.metrics import sql as q
+from headway.names import UnknownName
 from headway.store import Store
 
 SCOPE_KINDS = ("service", "team", "context", "organisation")
@@ -22,7 +23,7 @@ class ScopeError(ValueError):
     pass
 
 
-class UnknownScope(ScopeError):
+class UnknownScope(ScopeError, UnknownName):
     """A service, team or context name the store does not know."""
 
 
@@ -100,7 +101,7 @@ def _iso(value: datetime) -> str:
 
 
 def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
-    """(service, context) pairs in a scope; an unknown name is an error listing the known ones."""
+    """(service, context) pairs in a scope; an unknown name is an UnknownScope error."""
     if scope.kind not in SCOPE_KINDS:
         raise ScopeError(f"unknown scope kind {scope.kind!r}; use one of {', '.join(SCOPE_KINDS)}")
     known = store.query(
@@ -113,13 +114,13 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
     column = {"service": 0, "team": 1, "context": 2}[scope.kind]
     chosen = [(r[0], r[2]) for r in known if r[column] == scope.name]
     if not chosen:
-        names = sorted({r[column] for r in known})
-        hint = (
-            f"known {scope.kind}s: {', '.join(names)}"
-            if names
-            else "the store is empty; import data first"
+        raise UnknownScope(
+            f"no {scope.kind} named {scope.name!r}",
+            f"`headway metrics --each {scope.kind}` (GET /api/metrics?each={scope.kind}) "
+            f"shows every {scope.kind} with data",
+            f"known {scope.kind}s",
+            {r[column] for r in known},
         )
-        raise UnknownScope(f"no {scope.kind} named {scope.name!r}; {hint}")
     return chosen
 
 

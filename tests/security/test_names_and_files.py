@@ -1,0 +1,117 @@
+"""Attacks through names: a request naming a server file, names that break the engine, and
+404 answers that list what the store holds. Each is replayed against a live server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from headway.cli import app
+from tests.security.conftest import Server, served_path
+
+runner = CliRunner()
+
+# Every HTTP route that takes a `definition`, with the other parameters it requires.
+DEFINITION_ROUTES = [
+    ("/api/metrics", {}),
+    ("/api/deployments", {}),
+    ("/api/changes", {}),
+    ("/api/incidents", {}),
+    ("/api/flow", {}),
+    ("/api/signals", {}),
+    ("/api/findings", {"period": "2026-10"}),
+    ("/api/review", {"period": "2026-10"}),
+    ("/api/review.html", {"period": "2026-10"}),
+]
+
+
+def _jsonl(*records: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def _shipped(name: str, day: int) -> list[dict[str, Any]]:
+    """A service, one change merged at 09:00 and the deployment that shipped it at 11:50."""
+    at = f"2026-10-{day:02d}"
+    return [
+        {"type": "service", "name": name, "team": "names"},
+        {
+            "type": "change",
+            "source": "t",
+            "source_id": f"c-{name}-{day}",
+            "service": name,
+            "merged_at": f"{at}T09:00:00Z",
+        },
+        {
+            "type": "deployment",
+            "source": "t",
+            "source_id": f"d-{name}-{day}",
+            "service": name,
+            "started_at": f"{at}T11:50:00Z",
+            "finished_at": f"{at}T12:00:00Z",
+        },
+    ]
+
+
+def _deployment_of(live: Server, name: str, day: int) -> Any:
+    with live.client(live.admin) as http:
+        listed = http.get(
+            "/api/changes",
+            params={"service": name, "since": "2026-09-01", "until": "2026-11-30"},
+        )
+    assert listed.status_code == 200, listed.text
+    by_id = {c["id"]: c["deployment_id"] for c in listed.json()}
+    return by_id.get(f"t:c-{name}-{day}")
+
+
+def test_a_definition_never_names_a_server_file(live: Server, tmp_path: Path) -> None:
+    """`definition=/dev/zero` used to read the device until memory ran out; any other path
+    told whether the file exists and where its first TOML error is. Now a definition over
+    HTTP is a stored one or a preset, and a path is an unknown name like any other."""
+    secret = served_path(tmp_path)
+    with live.client(live.admin, timeout=10) as http:
+        for route, params in DEFINITION_ROUTES:
+            started = time.monotonic()
+            zero = http.get(route, params={**params, "definition": "/dev/zero"})
+            # Expected: 404 in well under the 10 s the client waits (it never answered).
+            assert zero.status_code == 404, (route, zero.text)
+            assert time.monotonic() - started < 5
+            answers = set()
+            for ref in ("/etc/passwd", str(tmp_path / "missing.toml"), str(secret), "nope"):
+                answer = http.get(route, params={**params, "definition": ref})
+                assert answer.status_code == 404, (route, answer.text)
+                text = answer.text.replace(json.dumps(ref)[1:-1], "REF")
+                for leak in ("leaked", "root:", "line"):  # the file's contents, an error's place
+                    assert leak not in text, (route, text)
+                answers.add(text)
+            # An existing file, a missing one, a secret and a plain unknown name: one answer.
+            assert len(answers) == 1, (route, answers)
+        # The presets still resolve by name.
+        assert http.get("/api/metrics", params={"definition": "fourkeys@1"}).status_code == 200
+
+
+def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
+    secret_names = _shipped("payroll-secret", 20)
+    with live.client(live.admin) as http:
+        assert http.post("/api/import/jsonl", content=_jsonl(*secret_names)).status_code == 200
+        for kind in ("service", "team", "context"):
+            missing = http.get("/api/metrics", params={kind: "nobody"})
+            assert missing.status_code == 404, missing.text
+            assert "nobody" in missing.text
+            for leaked in ("payroll-secret", "names", "customer-facing"):
+                assert leaked not in missing.text, (kind, missing.text)
+        definition = http.get("/api/metrics", params={"definition": "nobody"})
+        assert definition.status_code == 404
+        assert "history" in definition.text  # says how to list them
+
+
+def test_a_definition_file_is_still_read_by_the_local_cli(tmp_path: Path) -> None:
+    """Reading a definition from a file stays a CLI action of the local user."""
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n[summary]\nmedian = "lower"\n')
+    done = runner.invoke(app, ["definitions", "show", str(path), "-f", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["summary"]["median"] == "lower"
