@@ -231,18 +231,22 @@ def _ts(value: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """Which rows one statement reads, by part of it; `{a}` stands for the table alias."""
+    """Which rows one statement reads, by part of it. In a part, `{a}` stands for the table
+    alias and `{s}` for `services`, the test on the service column. The names in `services`
+    are put in last, so nothing in a name (a `{a}` of its own) is read as the template."""
 
     parts: dict[str, str]
+    services: str
 
     def render(self, part: str, alias: str) -> str:
-        return self.parts[part].replace("{a}", f"{alias}." if alias else "")
+        template = self.parts[part].replace("{a}", f"{alias}." if alias else "")
+        return template.replace("{s}", self.services)
 
     @classmethod
     def whole(cls, services: str) -> _Scope:
         """Every row of the services (`services` is `IN (...)`, `NOT IN (...)`, or empty)."""
-        condition = f"{{a}}service {services}" if services else "1 = 1"
-        return cls(dict.fromkeys(_PARTS, condition))
+        condition = "{a}service {s}" if services else "1 = 1"
+        return cls(dict.fromkeys(_PARTS, condition), services)
 
     @classmethod
     def bounded(
@@ -264,7 +268,7 @@ class _Scope:
         deployment a row names can arrive later, and a change can be written beside the
         batch's records (one a push gives back from a pull request it was folded into).
         """
-        s = f"{{a}}service = {_list([service])}"
+        s = "{a}service {s}"
         # (read without an alias)
         after_shipped = f" AND {_SHIPPING_T} > {_ts(shipped)}" if shipped else ""
         merged = f"{{a}}merged_at > {_ts(shipped)}" if shipped else "{a}merged_at IS NOT NULL"
@@ -284,7 +288,8 @@ class _Scope:
                 "finished": f"{s} AND {{a}}finished_at >= {look_back}",
                 "incidents": f"{s} AND ({{a}}opened_at >= {_ts(since)} OR "
                 "({a}cause_ref IS NOT NULL AND {a}deployment_id IS NULL))",
-            }
+            },
+            f"= {_list([service])}",
         )
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
@@ -91,6 +92,23 @@ def test_a_definition_never_names_a_server_file(live: Server, tmp_path: Path) ->
             assert len(answers) == 1, (route, answers)
         # The presets still resolve by name.
         assert http.get("/api/metrics", params={"definition": "fourkeys@1"}).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["Is checkout up?", "{a}", "a/b", 'o\'brien "q" %s ü'])
+def test_any_service_name_is_linked(live: Server, name: str) -> None:
+    """A `?` in a service name used to stop re-linking on PostgreSQL (the placeholder
+    rewriting reached inside the SQL literal), and `{a}` was never linked (the alias
+    template was applied to the name). Each such service's change must be shipped by its
+    deployment, and a plain service imported afterwards must still be linked."""
+    day = 1 + ["Is checkout up?", "{a}", "a/b", 'o\'brien "q" %s ü'].index(name)
+    with live.client(live.admin) as http:
+        sent = http.post("/api/import/jsonl", content=_jsonl(*_shipped(name, day)))
+        assert sent.status_code == 200, sent.text
+        after = http.post("/api/import/jsonl", content=_jsonl(*_shipped("plain", day)))
+        assert after.status_code == 200, after.text
+    # Expected: each change merged at 09:00 ships with its service's 11:50 deployment.
+    assert _deployment_of(live, name, day) == f"t:d-{name}-{day}"
+    assert _deployment_of(live, "plain", day) == f"t:d-plain-{day}"
 
 
 def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
