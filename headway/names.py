@@ -1,8 +1,43 @@
-"""Unknown names: how an error about a name the store lacks is worded, for each audience."""
+"""Names and text from outside: the NUL check every input gets, and how an error about a
+name the store lacks is worded for each audience."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+# PostgreSQL cannot store a NUL character in text (DuckDB can, so the engines would differ),
+# and no name or message needs one: every input is refused with it, naming where it was.
+NUL_FIX = "contains a NUL character (\\u0000), which Headway does not accept; remove it"
+
+
+def nul_in(value: Any, path: str = "") -> str | None:
+    """Where in a decoded JSON value the first NUL character is: a dotted path (`[i]` for
+    list items, `(the body)` for the value itself), or None when there is none."""
+    if isinstance(value, str):
+        return (path or "(the body)") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return f"a key in {path or '(the body)'}"
+            found = nul_in(item, here)
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = nul_in(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def nul_in_query(params: Iterable[tuple[str, str]]) -> str | None:
+    """The first query parameter (name, value) pair with a NUL character, named, or None."""
+    for name, value in params:
+        if "\x00" in name or "\x00" in value:
+            return f"query parameter {name.replace(chr(0), '')!r}"
+    return None
 
 
 class UnknownName(ValueError):

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from headway import __version__
 from headway.api.limits import BodyLimit
+from headway.api.nul import RefuseNul
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.dora import ScopeError, UnknownScope
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Middleware added last runs first: bodies are bounded before anything reads them.
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, settings=settings)
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []

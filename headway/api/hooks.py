@@ -28,6 +28,7 @@ from headway import deliveries
 from headway.api import prometheus
 from headway.config import Settings
 from headway.deliveries import Delivery, GroupWriter, Parser
+from headway.names import NUL_FIX, nul_in, nul_in_query
 from headway.sources.mapping import Mapping, Parsed, PayloadError
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
@@ -290,6 +291,10 @@ async def _receive(request: Request, source: Source) -> Response:
         raise Refused(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise Refused(400, f"the body must be a JSON object, got {type(payload).__name__}")
+    field = nul_in(payload)
+    where = nul_in_query(request.query_params.multi_items()) or (field and f"field {field}")
+    if where:
+        raise Refused(400, f"{where} {NUL_FIX}")
     kind = source.event(request, payload)
     if not kind:
         raise Refused(

@@ -8,6 +8,7 @@ each is pre-filled with the evidence in this document that answers it.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -477,11 +478,21 @@ def _metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def file_part(name: str) -> str:
+    """A scope name as part of a file name: letters, digits, `-`, `_` and `.` are kept and
+    anything else (a `/`, a quote, a space) becomes `_`. When anything was replaced, a short
+    hash of the name follows, so that teams `a/b` and `a_b` do not overwrite each other."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    if safe == name:
+        return safe
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def write(doc: dict[str, Any], out: Path) -> list[Path]:
     """Write review-YYYY-MM.html and .md (and the flow picture for the Markdown) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     stem = f"review-{doc['period']['since'][:7]}" + (
-        f"-{doc['scope']['name']}" if doc["scope"]["name"] else ""
+        f"-{file_part(doc['scope']['name'])}" if doc["scope"]["name"] else ""
     )
     html_path, md_path, svg_path = (
         out / f"{stem}.html",

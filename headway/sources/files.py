@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from headway.model import RECORD_TYPES, ApprovalKind, DeploymentKind, DeploymentStatus
+from headway.names import NUL_FIX, nul_in
 
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("deployment", "status"): tuple(DeploymentStatus),
@@ -127,6 +128,8 @@ def parse_record(obj: Any, where: str) -> Any:
                 f"{where}: {kind} has unknown field(s) {', '.join(unknown)}; "
                 f"expected {', '.join(checks)}"
             )
+        if nul_in(value):
+            raise InputError(f"{where}: {kind} field '{name}' {NUL_FIX}")
         try:
             values[name] = check(value)
         except TypeError as error:

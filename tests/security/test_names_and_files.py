@@ -12,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
+from headway.names import nul_in
+from tests.api.conftest import github_headers
 from tests.security.conftest import Server, served_path
 
 runner = CliRunner()
@@ -109,6 +111,56 @@ def test_any_service_name_is_linked(live: Server, name: str) -> None:
     # Expected: each change merged at 09:00 ships with its service's 11:50 deployment.
     assert _deployment_of(live, name, day) == f"t:d-{name}-{day}"
     assert _deployment_of(live, "plain", day) == f"t:d-plain-{day}"
+
+
+def test_nul_is_refused_in_a_parameter_a_record_and_a_webhook(live: Server) -> None:
+    """PostgreSQL cannot store or compare a NUL character: it used to answer 500."""
+    with live.client(live.admin) as http:
+        query = http.get("/api/metrics", params={"service": "a\x00b"})
+        assert query.status_code == 400, query.text
+        assert "service" in query.json()["detail"]
+
+        record = {"type": "service", "name": "nul\x00name", "team": "t"}
+        imported = http.post("/api/import/jsonl", content=_jsonl(record))
+        assert imported.status_code == 400, imported.text
+        assert "line 1: service field 'name'" in imported.json()["detail"]
+
+        body = json.dumps(
+            {
+                "zen": "x",
+                "hook_id": 1,
+                "repository": {"full_name": "acme/n\x00ul", "name": "n\x00ul"},
+            }
+        ).encode()
+        note = {"scope": "organisation", "period": "2026-10", "text": "a\x00", "author": "me"}
+        noted = http.post("/api/notes", json=note)
+        assert noted.status_code == 400, noted.text
+        assert noted.json()["detail"].startswith("field text contains a NUL")
+
+        hook = http.post("/hooks/github", content=body, headers=github_headers(body, "ping"))
+        assert hook.status_code == 400, hook.text
+        assert "field repository.full_name" in hook.json()["error"]
+
+
+def test_nul_in_an_imported_file_exits_2_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes(_jsonl({"type": "service", "name": "api", "owners": ["a", "b\x00"]}))
+    done = runner.invoke(app, ["import", "jsonl", str(path)])
+    assert done.exit_code == 2
+    assert "nul.jsonl:1: service field 'owners' contains a NUL" in " ".join(done.output.split())
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ({"a": {"b": ["x", "y\x00"]}}, "a.b[1]"),
+        ({"a\x00": 1}, "a key in (the body)"),
+        ("\x00", "(the body)"),
+        ({"a": [1, None, {"b": "fine"}]}, None),
+    ],
+)
+def test_nul_is_found_wherever_it_is_in_json(value: Any, where: str | None) -> None:
+    assert nul_in(value) == where
 
 
 def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
