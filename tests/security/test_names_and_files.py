@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
+from headway.config import Settings, get_settings
 from headway.names import nul_in
 from tests.api.conftest import github_headers
 from tests.security.conftest import Server, served_path
@@ -176,6 +177,34 @@ def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
         definition = http.get("/api/metrics", params={"definition": "nobody"})
         assert definition.status_code == 404
         assert "history" in definition.text  # says how to list them
+
+
+def test_review_out_files_are_named_safely_for_any_team(
+    engine_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team named `a/b` made `headway review --out` fail with a traceback (the scope name
+    became a directory in the file name). The files land directly in --out, named from a
+    sanitised scope, and "a_b" (which would sanitise the same) gets files of its own."""
+    monkeypatch.setenv("HEADWAY_DATABASE", engine_settings.database)
+    get_settings.cache_clear()
+    records = tmp_path / "teams.jsonl"
+    records.write_bytes(
+        _jsonl(
+            *[{**r, "team": "a/b"} if r["type"] == "service" else r for r in _shipped("ab", 9)],
+            *[{**r, "team": "a_b"} if r["type"] == "service" else r for r in _shipped("a_", 9)],
+        )
+    )
+    assert runner.invoke(app, ["import", "jsonl", str(records)]).exit_code == 0
+    out = tmp_path / "review"
+    for team in ("a/b", "a_b"):
+        done = runner.invoke(
+            app, ["review", "--period", "2026-10", "--team", team, "--out", str(out)]
+        )
+        assert done.exit_code == 0, done.output
+    written = sorted(p.name for p in out.iterdir())
+    # Expected: 3 files (html, md, flow svg) per team, 6 distinct names, all inside --out.
+    assert len(written) == 6, written
+    assert all(p.is_file() for p in out.iterdir())
 
 
 def test_a_definition_file_is_still_read_by_the_local_cli(tmp_path: Path) -> None:
