@@ -449,7 +449,7 @@ def check_flag(flag: Flag, segments: Collection[str] | None = None) -> list[Issu
             )
     variants = set(keys)
     for env_key, env in flag.environments.items():
-        if not _KEY_RE.match(env_key):
+        if not _KEY_RE.fullmatch(env_key):
             issues.append(Issue(path=f"environments.{env_key}", message="invalid environment key"))
         base = f"environments.{env_key}"
         if env.off_variant not in variants:

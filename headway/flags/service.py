@@ -135,7 +135,7 @@ class FlagService:
     def create_environment(
         self, key: str, *, name: str | None = None, description: str | None = None, actor: str
     ) -> rows.EnvironmentRow:
-        if not re.match(KEY_PATTERN, key):
+        if not re.fullmatch(KEY_PATTERN, key):  # match would take "prod\n"
             raise ConfigError([Issue(path="key", message="use letters, digits, '.', '_' or '-'")])
         existing = self.environments()
         if key in {e.key for e in existing}:

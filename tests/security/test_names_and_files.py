@@ -179,6 +179,17 @@ def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
         assert "history" in definition.text  # says how to list them
 
 
+@pytest.mark.parametrize("key", ["prod\n", "a/b", "Is prod up?", "{a}", "prød"])
+def test_an_environment_key_outside_the_pattern_is_refused(live: Server, key: str) -> None:
+    """Flag and environment keys appear in URLs (/api/flags/{key}/environments/{env}), so
+    they are refused at write unless letters, digits, `.`, `_` or `-`; a trailing newline
+    used to pass the check (re.match lets `$` match before it)."""
+    with live.client(live.admin) as http:
+        made = http.post("/api/environments", json={"key": key})
+        assert made.status_code == 422, made.text
+        assert "key" in made.text
+
+
 def test_review_out_files_are_named_safely_for_any_team(
     engine_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
