@@ -11,24 +11,24 @@ from typing import Any
 NUL_FIX = "contains a NUL character (\\u0000), which Headway does not accept; remove it"
 
 
-def nul_in(value: Any, path: str = "") -> str | None:
+def nul_in(value: Any) -> str | None:
     """Where in a decoded JSON value the first NUL character is: a dotted path (`[i]` for
-    list items, `(the body)` for the value itself), or None when there is none."""
-    if isinstance(value, str):
-        return (path or "(the body)") if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
+    list items, `(the body)` for the value itself), or None when there is none. Walked with
+    a stack, not recursion: a body may nest deeper than Python's recursion limit."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "(the body)"
+        elif isinstance(item, dict):
+            if any("\x00" in str(key) for key in item):
                 return f"a key in {path or '(the body)'}"
-            found = nul_in(item, here)
-            if found:
-                return found
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = nul_in(item, f"{path}[{i}]")
-            if found:
-                return found
+            stack.extend(
+                (f"{path}.{key}" if path else str(key), v) for key, v in reversed(item.items())
+            )
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
     return None
 
 

@@ -158,10 +158,19 @@ def test_nul_in_an_imported_file_exits_2_naming_the_field(tmp_path: Path) -> Non
         ({"a\x00": 1}, "a key in (the body)"),
         ("\x00", "(the body)"),
         ({"a": [1, None, {"b": "fine"}]}, None),
+        ({"first": "\x00", "second": "\x00"}, "first"),
+        ([[[[["\x00"]]]]], "[0][0][0][0][0]"),
     ],
 )
 def test_nul_is_found_wherever_it_is_in_json(value: Any, where: str | None) -> None:
     assert nul_in(value) == where
+
+
+def test_nul_is_found_below_the_recursion_limit() -> None:
+    deep: Any = "\x00"
+    for _ in range(5000):
+        deep = [deep]
+    assert nul_in(deep) == "[0]" * 5000
 
 
 def test_an_unknown_name_does_not_list_the_known_ones(live: Server) -> None:
