@@ -234,3 +234,13 @@ def test_a_definition_file_is_still_read_by_the_local_cli(tmp_path: Path) -> Non
     done = runner.invoke(app, ["definitions", "show", str(path), "-f", "json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["summary"]["median"] == "lower"
+
+
+def test_a_definition_file_is_not_sent_to_a_server(live: Server, tmp_path: Path) -> None:
+    """Against a server the CLI would send the path, which the server cannot read (and must
+    not): it says to store the definition first instead."""
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\n')
+    done = live.headway("metrics", "--definition", str(path), remote=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "store it first" in " ".join((done.stdout + done.stderr).split())
