@@ -27,6 +27,7 @@ import jsonschema
 import referencing
 from referencing.jsonschema import DRAFT202012
 
+from headway import values
 from headway.model import (
     Approval,
     ApprovalKind,
@@ -294,6 +295,9 @@ def parse(
                 actor=content.get("responder") or content.get("requestor"),
             )
         )
+    for record in records:
+        if found := values.problem(record):
+            raise CDEventError(f"{kind} event {ctx['id']}: {found}")
     status = "accepted" if records or note else "ignored"
     if status == "ignored":
         note = (

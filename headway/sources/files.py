@@ -20,6 +20,7 @@ import orjson
 
 from headway.model import RECORD_TYPES, ApprovalKind, DeploymentKind, DeploymentStatus
 from headway.names import NUL_FIX, nul_in
+from headway.values import meaning_problem
 
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("deployment", "status"): tuple(DeploymentStatus),
@@ -143,6 +144,10 @@ def parse_record(obj: Any, where: str) -> Any:
                 f"{where}: {kind} field '{name}': expected one of {', '.join(allowed)}, "
                 f"got {values[name]!r}"
             )
+    for name, value in values.items():
+        found = meaning_problem(spec.record_type, name, value, values.get("source"))
+        if found:
+            raise InputError(f"{where}: {kind} field '{name}': expected {found}")
     if ":" in values.get("source", ""):
         raise InputError(
             f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})"

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from headway.sources.git.history import Tag, stream_records
+from headway.sources.git.history import Tag, commit_id, stream_records
 
 Sizes = Mapping[str, tuple[int, int, int]]  # sha -> (files, additions, deletions)
 
@@ -107,6 +107,10 @@ def read_sizes(
     return sizes
 
 
+def _revision(sha: str) -> str:
+    return f"^{commit_id(sha[1:])}" if sha.startswith("^") else commit_id(sha)
+
+
 def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> Generator[Sizes]:
     """One git process's diffs, parsed block by block as its output arrives. Paths are not
     read, only counted, so renames are not looked for (a rename is a deletion and an
@@ -114,7 +118,8 @@ def _numstat(path: Path, shas: Sequence[str], walk: list[str]) -> Generator[Size
     if not shas:
         return
     args = ["log", "--format=%x1e%H%x00", "--numstat", "--diff-merges=first-parent", "--no-renames"]
-    stdin = "\n".join(shas).encode() + b"\n"
+    # (read from stdin, where git refuses options; each is a commit id, or one excluded)
+    stdin = "\n".join(_revision(s) for s in shas).encode() + b"\n"
     for block in stream_records(path, [*args, *walk, "--stdin", "--"], stdin):
         sizes = {}
         for part in block.split(b"\x1e")[1:]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from headway.values import sha_problem
+
 
 class GitError(ValueError):
     """A repository or option that cannot be imported, with what to do about it."""
@@ -142,12 +144,16 @@ LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%at%x00%ct%x00%B%x00"
 def read_log(
     path: Path,
     *,
-    revisions: Sequence[str] = ("--all",),
+    excluded: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Commit]:
-    """Stream every commit of `revisions` from one `git log` process (no diffs)."""
+    """Stream every commit of every ref, except those `excluded` commits reach, from one
+    `git log` process (no diffs)."""
     count = 0
-    for block in stream_records(path, ["log", f"--format={LOG_FORMAT}", *revisions, "--"]):
+    # Revisions after --end-of-options, each with its ^: no value can be taken as an option.
+    revisions = [f"^{commit_id(sha)}" for sha in excluded]
+    args = ["log", f"--format={LOG_FORMAT}", "--all", "--end-of-options", *revisions, "--"]
+    for block in stream_records(path, args):
         commits = _commits(block)
         yield from commits
         count += len(commits)
@@ -214,27 +220,42 @@ def _commits(raw: bytes) -> list[Commit]:
     ]
 
 
+def commit_id(sha: str) -> str:
+    """`sha` when it is a commit id (7 to 40 hexadecimal digits); GitError otherwise.
+
+    Every commit id given to git passes here, whatever it was read from (the store, a
+    payload, git itself), so no value can reach a git command line as anything else."""
+    if (problem := sha_problem(sha)) is not None:
+        raise GitError(f"refusing to give git {sha!r}: expected {problem}")
+    return sha
+
+
 def resolve_commit(path: Path, prefix: str) -> str | None:
-    """The commit an abbreviated sha names; None when none does, or several."""
-    found = _git(path, "rev-parse", "--verify", "-q", f"{prefix}^{{commit}}", check=False)
+    """The commit an abbreviated sha names; None when none does, or several (or when
+    `prefix` is not hexadecimal)."""
+    if sha_problem(prefix) is not None:
+        return None
+    found = _git(
+        path, "rev-parse", "--verify", "-q", "--end-of-options", f"{prefix}^{{commit}}", check=False
+    )
     return found.strip() or None
 
 
 def remote_url(path: Path, remote: str = "origin") -> str | None:
     """The URL of a remote; None when the repository has no such remote."""
-    found = _git(path, "config", "--get", f"remote.{remote}.url", check=False)
+    found = _git(path, "config", "--get", "--", f"remote.{remote}.url", check=False)
     return found.strip() or None
 
 
 def is_ancestor(path: Path, old: str, new: str) -> bool:
     """Whether `old` is `new` or one of its ancestors (False when either is unknown)."""
-    done = subprocess.run(
-        ["git", "-C", str(path), "merge-base", "--is-ancestor", old, new], capture_output=True
-    )
+    command = ["merge-base", "--is-ancestor", "--end-of-options", commit_id(old), commit_id(new)]
+    done = subprocess.run(["git", "-C", str(path), *command], capture_output=True)
     return done.returncode == 0
 
 
 def commits_between(path: Path, tip: str, excluded: Sequence[str]) -> list[str]:
     """Commits `tip` contains and none of `excluded` does (`git rev-list tip ^excluded…`)."""
-    revisions = "\n".join([tip, *(f"^{sha}" for sha in excluded)]) + "\n"
+    # (read from stdin, where git refuses anything that looks like an option)
+    revisions = "\n".join([commit_id(tip), *(f"^{commit_id(sha)}" for sha in excluded)]) + "\n"
     return _git(path, "rev-list", "--stdin", input=revisions).split()

@@ -7,7 +7,7 @@ from typing import Any
 
 from headway.ingest import ingest
 from headway.sources import rebase_folds
-from headway.sources.git.history import is_ancestor, read_log
+from headway.sources.git.history import GitError, is_ancestor, read_log
 from headway.sources.git.hosted import merged_by_webhooks
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.rebased import folds, with_sizes
@@ -15,6 +15,7 @@ from headway.sources.git.records import SOURCE, undeployed_ref
 from headway.sources.git.run import ImportReport, ImportRun
 from headway.sources.git.stored import StoredImport, imported_changes, pushed
 from headway.sources.pull_requests import merged_with_stored
+from headway.values import sha_problem
 
 
 def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
@@ -35,12 +36,19 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
     if not refs.head or not is_ancestor(path, head, refs.head):
         raise NeedsFullImport("the main branch was rewritten")
     previous = StoredImport(store, path, opts, head)
+    for dep_id, (sha, _) in sorted(previous.deployments.items()):
+        if sha is not None and (problem := sha_problem(sha)) is not None:
+            raise GitError(
+                f"the store's deployment {dep_id} has sha {sha!r}, not one this import wrote "
+                f"(expected {problem}); nothing was imported. Write that deployment again "
+                "with its right sha (`headway import jsonl`), or delete it, and import again"
+            )
     seen = sorted({previous.head or "", *(s for s, _ in previous.deployments.values())} - {""})
     commits = {
         c.sha: c
         for c in read_log(
             path,
-            revisions=["--all", "--not", *seen],
+            excluded=seen,
             progress=run.counter("Reading new history"),
         )
     }
