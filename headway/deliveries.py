@@ -23,9 +23,10 @@ from typing import Any
 
 import orjson
 
-from headway import linking
+from headway import linking, values
 from headway.config import Settings
 from headway.model import RECORD_TYPES, Change, RawEvent, Service
+from headway.ordering import EARLIEST, EventOrder, Order, record_key, stale_part
 from headway.sources import pull_requests, rebase_folds
 from headway.sources.mapping import (
     GIT,
@@ -34,12 +35,14 @@ from headway.sources.mapping import (
     Parsed,
     PayloadError,
     SeenCommit,
+    to_datetime,
 )
 from headway.store import Store
 from headway.store.base import utc_naive
 
 logger = logging.getLogger(__name__)
 Parser = Callable[[str, dict[str, Any], Mapping], Parsed]
+Answer = tuple[str, str | None]  # a committed delivery's outcome, and its note
 RECORD_TABLES = frozenset(t.table for t in RECORD_TYPES.values()) - {"services"}
 
 
@@ -65,7 +68,9 @@ def _cdevents(kind: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     records = tuple(r for r in parsed.records if not isinstance(r, RawEvent))
     if parsed.status == "ignored" or not records:
         return Parsed.ignore(parsed.note or f"CDEvent {kind} has no delivery meaning in Headway")
-    return Parsed(records=records)
+    context = payload["context"]  # (checked by the parse)
+    order = Order(str(context["id"]), to_datetime(context["timestamp"], "context.timestamp"))
+    return Parsed(records=records, order=order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,8 @@ def interpret(
         ) from None
     limit = received_at + timedelta(seconds=max_skew_s)
     for record in (*parsed.records, *parsed.commits):
+        if found := values.problem(record):
+            raise PayloadError(f"not a usable {source} `{kind}` event: {found}")
         for f in dataclasses.fields(record):
             value = getattr(record, f.name)
             if isinstance(value, datetime) and value > limit:
@@ -145,6 +152,7 @@ def commit(
     deliveries: Sequence[Delivery],
     *,
     touched: dict[str, datetime | None] | None = None,
+    notes: dict[str, str | None] | None = None,
 ) -> list[str]:
     """Store deliveries not seen before and what they mean; one transaction, all or nothing.
 
@@ -152,7 +160,8 @@ def commit(
     `duplicate` when its id was already stored or appears earlier in the same group. Derived
     links are refreshed in the same transaction, unless the caller collects in `touched` the
     services to re-link and the earliest instant moved in each, and links them itself (the
-    group writer, under load).
+    group writer, under load). `notes`, when given, gets each stored delivery's note by raw
+    id (an event older than the one applied is ignored only here).
     """
     outcomes: list[str] = []
     fresh: list[Delivery] = []
@@ -168,13 +177,20 @@ def commit(
             if ids
             else set()
         )
+        first: list[int] = []  # where each fresh delivery's outcome goes
         for delivery in deliveries:
             if delivery.raw.id in stored:
                 outcomes.append("duplicate")
                 continue
             stored.add(delivery.raw.id)
+            first.append(len(outcomes))
             fresh.append(delivery)
             outcomes.append(delivery.raw.status)
+        fresh = in_order(store, fresh)
+        for i, delivery in zip(first, fresh, strict=True):
+            outcomes[i] = delivery.raw.status
+            if notes is not None:
+                notes[delivery.raw.id] = delivery.raw.note
         since: dict[str, datetime | None] = {} if touched is None else touched
         apply(store, settings, fresh, link=touched is None, since=since)
     return outcomes
@@ -251,14 +267,64 @@ def apply(
     return names
 
 
-# Fields where the earliest report is the truth: a PagerDuty `acknowledged` event without
-# created_at can only say the incident opened no later than now.
-_EARLIEST = {
-    "incidents": ("opened_at", "acknowledged_at"),
-    "changes": ("opened_at", "first_review_at"),
-    "pipeline_runs": ("started_at",),
-    "approvals": ("requested_at",),
-}
+_EARLIEST = EARLIEST
+
+
+def in_order(store: Store, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Deliveries as they may apply, by their sources' own event order (`ordering`).
+
+    For each record a delivery names with its event's order, the newest event, among those
+    stored and those of `deliveries`, applies; any other one is stale and says only its first
+    moments. A delivery left with nothing to say is kept as ignored, with the event that is
+    newer. The newest orders are written (in the caller's transaction)."""
+    ordered = [d for d in deliveries if d.parsed.order is not None and d.parsed.records]
+    if not ordered:
+        return list(deliveries)
+    marks, keys = _in({record_key(r) for d in ordered for r in d.parsed.records})
+    newest = {
+        str(key): Order(str(event), at.replace(tzinfo=UTC))
+        for key, event, at in store.query(
+            f"SELECT id, event, occurred_at FROM event_order WHERE id IN ({marks})", keys
+        )
+    }
+    stored = dict(newest)
+    for delivery in ordered:
+        order = delivery.parsed.order
+        assert order is not None
+        for record in delivery.parsed.records:
+            key = record_key(record)
+            if key not in newest or order.newer_than(newest[key]):
+                newest[key] = order
+    result = []
+    for delivery in deliveries:
+        order = delivery.parsed.order
+        if order is None or not delivery.parsed.records:
+            result.append(delivery)
+            continue
+        records, stale = [], []
+        for record in delivery.parsed.records:
+            key = record_key(record)
+            if newest[key] == order and (key not in stored or order.newer_than(stored[key])):
+                records.append(record)
+                continue
+            stale.append(
+                f"{key} (event {newest[key].event or '-'} at {newest[key].at:%Y-%m-%dT%H:%M:%SZ})"
+            )
+            if (part := stale_part(record)) is not None:
+                records.append(part)
+        raw = delivery.raw
+        if stale and not records and raw.status == "accepted":
+            note = "an older event than the one already applied to " + ", ".join(stale)
+            raw = dataclasses.replace(raw, status="ignored", note=note)
+        parsed = dataclasses.replace(delivery.parsed, records=tuple(records))
+        result.append(Delivery(raw, parsed))
+    changed = []
+    for key, order in newest.items():
+        if stored.get(key) != order:
+            table, record = key.split(" ", 1)
+            changed.append(EventOrder(table, record, order.event, order.at))
+    store.write(changed)
+    return result
 
 
 def _merge(earlier: Any, later: Any) -> Any:
@@ -436,7 +502,7 @@ class GroupWriter:
         self.window_s = settings.webhook_batch_ms / 1000.0 if window_s is None else window_s
         self.max_group = max_group
         self.link_every_s = link_every_s
-        self._queue: queue.SimpleQueue[tuple[Delivery, Future[str]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Delivery, Future[Answer]] | None] = queue.SimpleQueue()
         # services to re-link, and the earliest instant the deliveries moved in each
         self._dirty: dict[str, datetime | None] = {}
         self._linked_at = time.monotonic()
@@ -455,8 +521,8 @@ class GroupWriter:
         """True when this process has committed that delivery (a redelivery needs no write)."""
         return delivery_id in self._committed
 
-    def submit(self, delivery: Delivery) -> Future[str]:
-        future: Future[str] = Future()
+    def submit(self, delivery: Delivery) -> Future[Answer]:
+        future: Future[Answer] = Future()
         self._queue.put((delivery, future))
         return future
 
@@ -491,9 +557,12 @@ class GroupWriter:
             self._dirty = {}
         self._linked_at = time.monotonic()
 
-    def _commit(self, group: list[tuple[Delivery, Future[str]]]) -> None:
+    def _commit(self, group: list[tuple[Delivery, Future[Answer]]]) -> None:
         try:
-            outcomes = commit(self.store, self.settings, [d for d, _ in group], touched=self._dirty)
+            notes: dict[str, str | None] = {}
+            outcomes = commit(
+                self.store, self.settings, [d for d, _ in group], touched=self._dirty, notes=notes
+            )
         except Exception as error:
             if len(group) == 1:
                 group[0][1].set_exception(error)
@@ -510,7 +579,7 @@ class GroupWriter:
                 logger.exception("re-linking %s failed; will retry", sorted(self._dirty))
         for (delivery, future), outcome in zip(group, outcomes, strict=True):
             self._committed[delivery.raw.id] = None
-            future.set_result(outcome)
+            future.set_result((outcome, notes.get(delivery.raw.id, delivery.raw.note)))
         while len(self._committed) > self._remember:
             del self._committed[next(iter(self._committed))]
 
@@ -565,6 +634,7 @@ def reprocess(
             result.removed -= store.count(table)
         store.execute("DELETE FROM derived_records")
         store.execute("DELETE FROM seen_commits")
+        store.execute("DELETE FROM event_order")
         offset = 0
         while True:
             rows = store.query(
@@ -598,11 +668,14 @@ def reprocess(
                     source, source_id, kind, payload, received, parsed, rejected, service
                 )
                 group.append(Delivery(raw, parsed or Parsed()))
-                result.outcomes[raw.status] = result.outcomes.get(raw.status, 0) + 1
             # The raw rows exist; rewriting them only refreshes status and note.
             if group:
                 marks, ids = _in(d.raw.id for d in group)
                 store.execute(f"DELETE FROM raw_events WHERE id IN ({marks})", ids)
+            group = in_order(store, group)
+            for delivery in group:
+                status = delivery.raw.status
+                result.outcomes[status] = result.outcomes.get(status, 0) + 1
             apply(store, settings, group)
             result.deliveries += len(group)
             if progress:

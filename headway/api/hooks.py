@@ -134,13 +134,19 @@ def _str(value: Any) -> str | None:
     )
 
 
+def _field(payload: dict[str, Any], outer: str, inner: str) -> str | None:
+    """`payload[outer][inner]` as text, None when either is missing or of another type (the
+    adapter then rejects the delivery naming the field)."""
+    container = payload.get(outer)
+    return _str(container.get(inner)) if isinstance(container, dict) else None
+
+
 def _cdevent_id(payload: dict[str, Any]) -> str | None:
     """CloudEvents make (source, id) unique; the kind is added because producers reuse ids
     across event types. The same id `headway import cdevents` keeps, so either path dedupes."""
     from headway.sources.cdevents import CDEventError, kind_of
 
-    context = payload.get("context") or {}
-    event_id, origin = _str(context.get("id")), _str(context.get("source"))
+    event_id, origin = _field(payload, "context", "id"), _field(payload, "context", "source")
     if not event_id:
         return None
     try:
@@ -185,8 +191,8 @@ SOURCES: dict[str, Source] = {
     "pagerduty": Source(
         "pagerduty",
         _verify_pagerduty,
-        event=lambda _r, p: _str((p.get("event") or {}).get("event_type")),
-        delivery=lambda _r, p, _b: _str((p.get("event") or {}).get("id")),
+        event=lambda _r, p: _field(p, "event", "event_type"),
+        delivery=lambda _r, p, _b: _field(p, "event", "id"),
     ),
     "opsgenie": Source(
         "opsgenie",
@@ -205,7 +211,7 @@ SOURCES: dict[str, Source] = {
     "cdevents": Source(
         "cdevents",
         _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
-        event=lambda _r, p: _str((p.get("context") or {}).get("type")),
+        event=lambda _r, p: _field(p, "context", "type"),
         delivery=lambda _r, p, _b: _cdevent_id(p),
     ),
 }
@@ -334,7 +340,9 @@ async def _receive(request: Request, source: Source) -> Response:
     raw = deliveries.raw_event(
         source.name, delivery_id, kind, body, received, parsed, rejected, service
     )
-    outcome = await asyncio.wrap_future(state.writer.submit(Delivery(raw, parsed or Parsed())))
+    outcome, note = await asyncio.wrap_future(
+        state.writer.submit(Delivery(raw, parsed or Parsed()))
+    )
     prometheus.DELIVERIES.labels(source.name, outcome).inc()
     if rejected is not None and outcome == "rejected":
         return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
@@ -342,8 +350,8 @@ async def _receive(request: Request, source: Source) -> Response:
     return _answer(
         delivery_id,
         outcome,
-        records if outcome != "duplicate" else 0,
-        raw.note,
+        records if outcome == "accepted" else 0,
+        note,
         202 if outcome == "ignored" else 200,
     )
 

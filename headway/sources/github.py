@@ -21,6 +21,7 @@ from headway.model import (
     PipelineRun,
     record_id,
 )
+from headway.ordering import Order
 from headway.sources.mapping import (
     Mapping,
     Parsed,
@@ -180,7 +181,9 @@ def _deployment_status(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         trigger=opt(deployment, "creator.login"),
         evidence=f"GitHub deployment status `{state}`" if state != "success" else None,
     )
-    return Parsed(records=(record,))
+    # Statuses of one deployment are ordered by their own time, then id (ids only grow).
+    changed = when(status, "updated_at", required=False) or record.finished_at
+    return Parsed(records=(record,), order=Order(text(status, "id"), changed))
 
 
 def _pipeline(kind: str) -> Callable[[dict[str, Any], Mapping], Parsed]:
@@ -204,10 +207,13 @@ def _pipeline(kind: str) -> Callable[[dict[str, Any], Mapping], Parsed]:
             workflow=workflow or None,
             sha=run.get("head_sha"),
             started_at=started,
-            finished_at=when(run, "updated_at"),
+            finished_at=(finished := when(run, "updated_at")),
             conclusion=_CONCLUSIONS.get(conclusion, conclusion or None),
         )
-        return Parsed(records=(record,))
+        # A re-run keeps the run's id: its attempt and `updated_at` say which result is newer.
+        attempt = run.get("run_attempt")
+        event = str(attempt) if isinstance(attempt, int) and not isinstance(attempt, bool) else ""
+        return Parsed(records=(record,), order=Order(event, finished))
 
     return handler
 
@@ -271,7 +277,8 @@ def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:
             title=issue.get("title"),
             labels=labels,
         )
-        return Parsed(records=(incident,))
+        changed = when(issue, "updated_at", required=False)
+        return Parsed(records=(incident,), order=Order("", changed) if changed else None)
     if mapping.labelled(labels, mapping.defect_labels):
         defect = Defect(
             source=SOURCE,

@@ -18,6 +18,7 @@ from headway.model import (
     PipelineRun,
     record_id,
 )
+from headway.ordering import Order
 from headway.sources.mapping import (
     Mapping,
     Parsed,
@@ -168,7 +169,9 @@ def _deployment(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         trigger=opt(payload, "user.username"),
         evidence=f"GitLab deployment status `{status}`" if status != "success" else None,
     )
-    return Parsed(records=(record,))
+    # GitLab sends no id per status change; its time orders them (then the status, so two
+    # in one second resolve the same way whatever order they arrive in).
+    return Parsed(records=(record,), order=Order(status, record.finished_at))
 
 
 def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -216,7 +219,8 @@ def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:
             title=issue.get("title"),
             labels=labels,
         )
-        return Parsed(records=(incident,))
+        changed = when(issue, "updated_at", required=False)
+        return Parsed(records=(incident,), order=Order("", changed) if changed else None)
     if mapping.labelled(labels, mapping.defect_labels):
         defect = Defect(
             source=SOURCE,

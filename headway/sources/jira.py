@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from headway.model import Defect, Incident
+from headway.ordering import Order
 from headway.sources.mapping import Mapping, Parsed, get, labels_of, opt, text, when
 
 SOURCE = "jira"
@@ -44,7 +45,11 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
             title=fields.get("summary"),
             labels=labels,
         )
-        return Parsed(records=(incident,))
+        # the issue's own `updated` time; the delivery's `timestamp` when it has none
+        changed = when(fields, "updated", required=False) or when(
+            payload, "timestamp", required=False
+        )
+        return Parsed(records=(incident,), order=Order(event, changed) if changed else None)
     if mapping.labelled((kind, *labels), mapping.defect_labels):
         defect = Defect(
             source=SOURCE,

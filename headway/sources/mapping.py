@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal, overload
 
 from headway.config import Settings
 from headway.model import Change, Context, Service
+from headway.ordering import Order
 
 _SPACED_OFFSET = re.compile(r" ([+-]\d{2}:?\d{2})$")  # GitLab: 2021-04-28 21:50:00 +0200
 
@@ -61,6 +62,8 @@ class Parsed:
     records: tuple[Any, ...] = ()
     commits: tuple[SeenCommit, ...] = ()
     ignored: str | None = None  # set when the event carries nothing Headway uses
+    # the source's own id and time of the event, for records a newer event replaces
+    order: Order | None = None
 
     @staticmethod
     def ignore(reason: str) -> Parsed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from headway.model import Incident
+from headway.ordering import Order
 from headway.sources.mapping import Mapping, Parsed, PayloadError, get, text, when
 
 SOURCE = "opsgenie"
@@ -44,7 +45,8 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
         title=alert.get("message"),
         labels=tuple(tags),
     )
-    return Parsed(records=(incident,))
+    # Opsgenie sends no event id; the alert's `updatedAt` (then the action) orders its events.
+    return Parsed(records=(incident,), order=Order(event, changed))
 
 
 __all__ = ["SOURCE", "parse"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from headway.model import Incident
+from headway.ordering import Order
 from headway.sources.mapping import Mapping, Parsed, get, opt, text, when
 
 SOURCE = "pagerduty"
@@ -38,7 +39,7 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
         severity=opt(data, "priority.summary") or data.get("urgency"),
         title=data.get("title"),
     )
-    return Parsed(records=(incident,))
+    return Parsed(records=(incident,), order=Order(text(envelope, "id"), at))
 
 
 __all__ = ["SOURCE", "parse"]

@@ -60,6 +60,74 @@ def pagerduty_headers(
     return {"X-PagerDuty-Signature": signatures, "Content-Type": "application/json"}
 
 
+# Every webhook fixture by source, with the GitHub event it is (other sources name it inside).
+FIXTURE_EVENTS: dict[str, tuple[str, str | None]] = {
+    **{
+        f"github/{path}": ("github", path.split("/")[0])
+        for path in (
+            "check_suite/completed.payload.json",
+            "create/payload.json",
+            "deployment/payload.json",
+            "deployment_review/requested.payload.json",
+            "deployment_status/gh-pages.payload.json",
+            "deployment_status/payload.json",
+            "issues/labeled.payload.json",
+            "ping/payload.json",
+            "pull_request/closed.payload.json",
+            "pull_request/opened.payload.json",
+            "pull_request/synchronize.payload.json",
+            "pull_request_review/submitted.payload.json",
+            "push/payload.json",
+            "push/with-new-branch.payload.json",
+            "release/published.payload.json",
+            "workflow_run/completed.payload.json",
+            "workflow_run/completed.with-pull-requests.payload.json",
+        )
+    },
+    **{
+        f"gitlab/{name}.json": ("gitlab", None)
+        for name in ("deployment", "issue", "merge_request", "pipeline", "push", "release")
+    },
+    "gitlab/tag_push.json": ("gitlab", None),
+    "jira/webhook-issue-created.json": ("jira", None),
+    "jira/webhook-issue-updated-resolved.json": ("jira", None),
+    "opsgenie/create.json": ("opsgenie", None),
+    "pagerduty/acknowledged_v3.json": ("pagerduty", None),
+    "pagerduty/triggered_v3.json": ("pagerduty", None),
+    **{
+        f"cdevents/conformance/{name}.json": ("cdevents", None)
+        for name in (
+            "approval_closed",
+            "change_merged",
+            "change_reviewed",
+            "incident_detected",
+            "incident_resolved",
+            "pipelinerun_finished",
+            "service_deployed",
+            "service_rolledback",
+        )
+    },
+}
+
+
+def signed(
+    source: str, payload: Any, event: str | None = None, delivery: str | None = None
+) -> tuple[str, bytes, dict[str, str]]:
+    """The path, body and headers of a correctly signed delivery of `payload` to `source`."""
+    body = body_of(payload)
+    if source == "github":
+        return "/hooks/github", body, github_headers(body, event or "ping", delivery)
+    if source == "pagerduty":
+        return "/hooks/pagerduty", body, pagerduty_headers(body)
+    headers = {"Content-Type": "application/json"}
+    if source == "gitlab":
+        headers["X-Gitlab-Token"] = SECRETS["gitlab_webhook_secret"]
+        headers["X-Gitlab-Event-UUID"] = delivery or str(uuid.uuid4())
+    else:
+        headers["X-Headway-Token"] = SECRETS[f"{source}_webhook_secret"]
+    return f"/hooks/{source}", body, headers
+
+
 def with_secrets(settings: Settings, **extra: Any) -> Settings:
     return settings.model_copy(update={**SECRETS, **extra})
 
@@ -99,6 +167,7 @@ def rows(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any
 
 __all__ = [
     "FIXTURES",
+    "FIXTURE_EVENTS",
     "SECRETS",
     "Hooks",
     "Path",
@@ -107,5 +176,6 @@ __all__ = [
     "github_headers",
     "pagerduty_headers",
     "rows",
+    "signed",
     "with_secrets",
 ]

@@ -61,17 +61,17 @@ def test_a_merged_pull_request_gets_its_first_commit_from_the_push_that_merged_i
 ) -> None:
     pr = fixture("github/pull_request/closed.payload.json")
     pr["pull_request"].update(
-        merged=True, merged_at="2019-05-15T16:00:00Z", merge_commit_sha="m" * 40
+        merged=True, merged_at="2019-05-15T16:00:00Z", merge_commit_sha="e" * 40
     )
     push = fixture("github/push/payload.json")
     push.update(
         ref="refs/heads/master",
-        after="m" * 40,
+        after="e" * 40,
         deleted=False,
         commits=[
             {"id": "a" * 40, "timestamp": "2019-05-14T09:00:00+02:00"},  # 07:00 UTC, the earliest
             {"id": "b" * 40, "timestamp": "2019-05-15T10:00:00Z"},
-            {"id": "m" * 40, "timestamp": "2019-05-15T16:00:00Z"},  # the merge commit itself
+            {"id": "e" * 40, "timestamp": "2019-05-15T16:00:00Z"},  # the merge commit itself
         ],
     )
     # The push arrives before the pull request's `closed` event: order must not matter.
@@ -87,7 +87,7 @@ def test_a_merged_pull_request_gets_its_first_commit_from_the_push_that_merged_i
             "Hello-World",
             datetime(2019, 5, 14, 7, 0),
             datetime(2019, 5, 15, 16, 0),
-            "m" * 40,
+            "e" * 40,
         )
     ]
     # A later, partial event (a label change) keeps the first commit.
