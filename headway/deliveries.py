@@ -186,13 +186,13 @@ def commit(
             first.append(len(outcomes))
             fresh.append(delivery)
             outcomes.append(delivery.raw.status)
-        fresh = in_order(store, fresh)
+        fresh, orders = in_order(store, fresh)
         for i, delivery in zip(first, fresh, strict=True):
             outcomes[i] = delivery.raw.status
             if notes is not None:
                 notes[delivery.raw.id] = delivery.raw.note
         since: dict[str, datetime | None] = {} if touched is None else touched
-        apply(store, settings, fresh, link=touched is None, since=since)
+        apply(store, settings, fresh, link=touched is None, since=since, orders=orders)
     return outcomes
 
 
@@ -203,9 +203,11 @@ def apply(
     *,
     link: bool = True,
     since: dict[str, datetime | None] | None = None,
+    orders: Sequence[EventOrder] = (),
 ) -> set[str]:
     """Write deliveries (raw and derived) and refresh what they affect; return the services
-    they touched. The caller dedupes; with `link=False` it also re-links those services.
+    they touched. The caller dedupes and puts them in order (`in_order`, whose `orders` are
+    written with them); with `link=False` it also re-links those services.
 
     With `since` (webhook batches) the services and the earliest instant the records moved in
     each, before the write and after it, are noted there and bound the re-link to what can
@@ -254,7 +256,7 @@ def apply(
             for name in names:
                 since.setdefault(name, None)
             linking.affected(store, records, since)  # where they were
-        store.write([*services, *(d.raw for d in deliveries), *records.values(), *derived])
+        store.write([*services, *(d.raw for d in deliveries), *records.values(), *derived, *orders])
         rebase_folds.remember(store, merges, pull_requests.replace_changes(store, merges.moves))
         _first_commits(store, repositories)
         _merged_by_request(store, merging)
@@ -270,16 +272,18 @@ def apply(
 _EARLIEST = EARLIEST
 
 
-def in_order(store: Store, deliveries: Sequence[Delivery]) -> list[Delivery]:
+def in_order(
+    store: Store, deliveries: Sequence[Delivery]
+) -> tuple[list[Delivery], list[EventOrder]]:
     """Deliveries as they may apply, by their sources' own event order (`ordering`).
 
     For each record a delivery names with its event's order, the newest event, among those
     stored and those of `deliveries`, applies; any other one is stale and says only its first
     moments. A delivery left with nothing to say is kept as ignored, with the event that is
-    newer. The newest orders are written (in the caller's transaction)."""
+    newer. Also returns the newest orders that moved, for `apply` to write."""
     ordered = [d for d in deliveries if d.parsed.order is not None and d.parsed.records]
     if not ordered:
-        return list(deliveries)
+        return list(deliveries), []
     marks, keys = _in({record_key(r) for d in ordered for r in d.parsed.records})
     newest = {
         str(key): Order(str(event), at.replace(tzinfo=UTC))
@@ -323,8 +327,7 @@ def in_order(store: Store, deliveries: Sequence[Delivery]) -> list[Delivery]:
         if stored.get(key) != order:
             table, record = key.split(" ", 1)
             changed.append(EventOrder(table, record, order.event, order.at))
-    store.write(changed)
-    return result
+    return result, changed
 
 
 def _merge(earlier: Any, later: Any) -> Any:
@@ -672,11 +675,11 @@ def reprocess(
             if group:
                 marks, ids = _in(d.raw.id for d in group)
                 store.execute(f"DELETE FROM raw_events WHERE id IN ({marks})", ids)
-            group = in_order(store, group)
+            group, orders = in_order(store, group)
             for delivery in group:
                 status = delivery.raw.status
                 result.outcomes[status] = result.outcomes.get(status, 0) + 1
-            apply(store, settings, group)
+            apply(store, settings, group, orders=orders)
             result.deliveries += len(group)
             if progress:
                 progress(result.deliveries)
