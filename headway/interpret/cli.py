@@ -121,6 +121,21 @@ def flow_command(
                 _warn(doc["warnings"])
 
 
+def _left_out(stage: dict[str, Any]) -> str | None:
+    bounds = (stage["from"], stage["to"])
+    return (
+        flow.negative_note(stage["negative"], stage["label"], bounds) if stage["negative"] else None
+    )
+
+
+def _stage_notes(stage: dict[str, Any]) -> list[str]:
+    """The notes a stage row shows when it has no median (the changes a negative span left
+    out are said under the table, in full)."""
+    if stage["n"] and stage["median_s"] is not None:
+        return []
+    return [n for n in stage["notes"] if n != _left_out(stage)]
+
+
 def _print_flow(doc: dict[str, Any]) -> None:
     name = doc["scope"]["name"] or ""
     e2e = doc["end_to_end"]
@@ -149,9 +164,12 @@ def _print_flow(doc: dict[str, Any]) -> None:
             duration(s["median_s"]),
             duration(s["p90_s"]),
             f"{percent(share)} {bar}{mark}",
-            "; ".join(s["notes"]) if s["n"] == 0 or s["median_s"] is None else "",
+            "; ".join(_stage_notes(s)),
         )
     console.print(table)
+    for s in doc["stages"]:
+        if note := _left_out(s):
+            console.print(f"{note}.", highlight=False)
     if doc["dominant_stage"]:
         dom = next(s for s in doc["stages"] if s["stage"] == doc["dominant_stage"])
         console.print(

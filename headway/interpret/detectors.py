@@ -147,7 +147,7 @@ class Window:
 
     @property
     def lead_median(self) -> float | None:
-        leads = [f.lead_s for f in self.flows]
+        leads = [f.lead_s for f in self.flows if f.lead_s is not None]
         return median(leads) if len(leads) >= MIN_STAGE_CHANGES else None
 
     def share(self, items: list[Any], of: list[Any]) -> float | None:
@@ -320,7 +320,7 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
     lead_b, lead_a = b.lead_median, a.lead_median
     if lead_b is None or lead_a is None or abs(lead_a / lead_b - 1) >= LOCAL_FLAT:
         return None
-    total_b = sum(f.lead_s for f in b.flows)
+    total_b = sum(f.lead_s for f in b.flows if f.lead_s is not None)
     best: tuple[float, str, float, float] | None = None
     for stage in flow.STAGES:
         mb, ma = b.stage_median(stage)[0], a.stage_median(stage)[0]

@@ -13,6 +13,9 @@ A change shipped in the period is cut at its own timestamps into six stages:
 
 One portable query fetches the timestamps; the arithmetic is plain Python so that a stage
 missing a timestamp is simply absent for that change rather than folded into its neighbour.
+A stage whose end comes before its start (a review before the first commit, a merge before
+the approval, clock skew between tools) is left out for that change and counted, never
+clamped to zero: a zero would pull the median down and hide the bad timestamps.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ BOUNDS = {
     "merge_wait": ("approved", "merged"),
     "deploy_wait": ("merged", "deployed"),
 }
+LEAD_BOUNDS = ("lead-time start", "deployed")
 # Statistics below these sample sizes are withheld, with the reason, not printed.
 MIN_MEDIAN = 3
 MIN_P90 = 10
@@ -54,9 +58,29 @@ GATE_KINDS = ("change_advisory", "security", "deployment_gate")
 
 
 def seconds(a: datetime | None, b: datetime | None) -> float | None:
+    """b − a in seconds, never negative; None when either is unknown (the signals' rule)."""
     if a is None or b is None:
         return None
     return max(0.0, (b - a).total_seconds())
+
+
+def span(a: datetime | None, b: datetime | None) -> float | None:
+    """b − a in seconds, negative when b comes first; None when either is unknown."""
+    if a is None or b is None:
+        return None
+    return (b - a).total_seconds()
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def negative_note(n: int, label: str, bounds: tuple[str, str]) -> str:
+    """What the report says about spans left out because they ran backwards."""
+    return (
+        f"{_plural(n, 'change', 'changes')} had a negative {label} span ({bounds[1]} before "
+        f"{bounds[0]}) and {'was' if n == 1 else 'were'} left out"
+    )
 
 
 def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> dict[str, Any]:
@@ -93,13 +117,16 @@ def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> 
 
 @dataclass
 class ChangeFlow:
-    """One shipped change and the seconds it spent in each stage (None: no data)."""
+    """One shipped change and the seconds it spent in each stage (None: no data, or a
+    negative span, which `negative` names; "lead" there means the lead time itself ran
+    backwards and `lead_s` is None)."""
 
     id: str
     service: str
     deployed_at: datetime
-    lead_s: float
+    lead_s: float | None
     stages: dict[str, float | None]
+    negative: tuple[str, ...] = ()
 
 
 def change_flows(
@@ -149,18 +176,31 @@ def change_flows(
             first, opened, reviewed, approved, merged, deployed, (cg_req, cg_dec), (dg_req, dg_dec)
         )
         # Stages before the definition's lead-time start are not part of lead time.
-        if start in ("opened", "merged"):
-            stages["coding"] = None
-        if start == "merged":
-            for s in ("pickup", "review", "approval_wait", "merge_wait"):
-                stages[s] = None
-        out.append(ChangeFlow(cid, service, deployed, seconds(lead_start, deployed) or 0.0, stages))
+        for s in outside_lead_time(start):
+            stages[s] = None
+        negative = [s for s in STAGES if (v := stages[s]) is not None and v < 0]
+        for s in negative:
+            stages[s] = None
+        lead = span(lead_start, deployed)
+        if lead is not None and lead < 0:
+            negative.insert(0, "lead")
+            lead = None
+        out.append(ChangeFlow(cid, service, deployed, lead, stages, tuple(negative)))
     return out
+
+
+def outside_lead_time(start: str) -> tuple[str, ...]:
+    """The stages before a definition's lead-time start."""
+    if start == "merged":
+        return ("coding", "pickup", "review", "approval_wait", "merge_wait")
+    return ("coding",) if start == "opened" else ()
 
 
 def _overlap(
     a: datetime | None, b: datetime | None, lo: datetime | None, hi: datetime | None
 ) -> float:
+    """Seconds [a, b) and [lo, hi) share: 0 when they are disjoint (or either runs
+    backwards, which the caller counts as a negative span)."""
     if None in (a, b, lo, hi):
         return 0.0
     return max(0.0, (min(b, hi) - max(a, lo)).total_seconds())  # type: ignore[type-var, operator]
@@ -177,19 +217,23 @@ def _stages(
     deploy_gate: tuple[Any, Any],
 ) -> dict[str, float | None]:
     # Gate time counts once, in the stage it interrupted: change gates before approval,
-    # deployment gates after the merge.
-    gate_before = _overlap(*change_gate, reviewed or opened, approved)
-    gate_after = _overlap(*deploy_gate, merged, deployed)
-    review = seconds(reviewed, approved)
-    deploy = seconds(merged, deployed)
-    has_gate = change_gate[1] is not None or deploy_gate[1] is not None
+    # deployment gates after the merge. The overlap lies inside [review, approval] and
+    # [merge, deployment], so subtracting it leaves a stage negative only when the stage
+    # itself runs backwards. A gate decided before it was requested is a negative approval
+    # wait and takes no time from its neighbours.
+    gates = [g for g in (change_gate, deploy_gate) if g[1] is not None]
+    backwards = any((g := span(*gate)) is not None and g < 0 for gate in gates)
+    gate_before = 0.0 if backwards else _overlap(*change_gate, reviewed or opened, approved)
+    gate_after = 0.0 if backwards else _overlap(*deploy_gate, merged, deployed)
+    review = span(reviewed, approved)
+    deploy = span(merged, deployed)
     return {
-        "coding": seconds(first, opened),
-        "pickup": seconds(opened, reviewed),
-        "review": None if review is None else max(0.0, review - gate_before),
-        "approval_wait": gate_before + gate_after if has_gate else None,
-        "merge_wait": seconds(approved, merged),
-        "deploy_wait": None if deploy is None else max(0.0, deploy - gate_after),
+        "coding": span(first, opened),
+        "pickup": span(opened, reviewed),
+        "review": None if review is None else review - gate_before,
+        "approval_wait": (-1.0 if backwards else gate_before + gate_after) if gates else None,
+        "merge_wait": span(approved, merged),
+        "deploy_wait": None if deploy is None else deploy - gate_after,
     }
 
 
@@ -239,24 +283,31 @@ def summarise(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
     """End-to-end statistics, per-stage statistics and shares, the dominant stage and the
     longest wait. A stage's share is its summed time over the summed lead time of the same
-    changes, so shares of a complete breakdown add up to 1."""
-    lead = [f.lead_s for f in flows]
+    changes, so shares of a complete breakdown add up to 1. A change whose lead time runs
+    backwards is in no share; a stage that runs backwards is left out of that stage only.
+    Each `negative` counts the changes left out."""
+    timed = [f for f in flows if f.lead_s is not None]
+    lead = [f.lead_s for f in timed if f.lead_s is not None]
     total = sum(lead)
     end_to_end = {**describe(lead), "total_s": round(total, 3)}
+    lost = sum("lead" in f.negative for f in flows)
+    end_to_end["negative"] = lost
+    if lost:
+        end_to_end["notes"].append(negative_note(lost, "lead time", LEAD_BOUNDS))
     stages = []
     for stage in STAGES:
-        values = [f.stages[stage] for f in flows if f.stages[stage] is not None]
-        stat = describe([v for v in values if v is not None])
-        share = (
-            round(sum(v for v in values if v is not None) / total, 4)
-            if total > 0 and values
-            else None
-        )
+        values = [v for f in flows if (v := f.stages[stage]) is not None]
+        in_share = [v for f in timed if (v := f.stages[stage]) is not None]
+        negative = sum(stage in f.negative for f in flows)
+        stat = describe(values)
+        share = round(sum(in_share) / total, 4) if total > 0 and in_share else None
         if not values:
             stat["notes"] = [
                 f"no data: no change in this scope has the timestamps for {LABELS[stage]}"
                 f" ({BOUNDS[stage][0]} → {BOUNDS[stage][1]})"
             ]
+        if negative:
+            stat["notes"].append(negative_note(negative, LABELS[stage], BOUNDS[stage]))
         stages.append(
             {
                 "stage": stage,
@@ -265,6 +316,7 @@ def summarise(
                 "to": BOUNDS[stage][1],
                 "share": share,
                 **stat,
+                "negative": negative,
             }
         )
     with_share = [s for s in stages if s["share"] is not None]
@@ -296,6 +348,8 @@ def breakdown(
             f"no change shipped in {scope.describe()} between "
             f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
         )
+    if end_to_end["negative"]:
+        result.warnings.append(end_to_end["notes"][-1])
     if len(contexts) > 1:
         result.warnings.append(
             f"This breakdown blends {len(contexts)} operating contexts "
@@ -315,7 +369,12 @@ def breakdown(
                     "dominant_stage": dom,
                     "longest_wait": wait,
                     "stages": {
-                        s["stage"]: {"median_s": s["median_s"], "share": s["share"]} for s in st
+                        s["stage"]: {
+                            "median_s": s["median_s"],
+                            "share": s["share"],
+                            "negative": s["negative"],
+                        }
+                        for s in st
                     },
                 }
             )

@@ -201,3 +201,116 @@ def test_simulated_regulated_team_waits_for_approval_not_coding() -> None:
     assert stages["approval_wait"] > 2 * stages["coding"]
     healthy = orjson.loads(_cli("flow", "--team", "web", "--format", "json").output)
     assert healthy["dominant_stage"] != "approval_wait"
+
+
+def backwards() -> list[Any]:
+    """Two more changes whose timestamps run backwards (hours on their day):
+
+    change n (2026-10-08): commit 0, opened 2, first review 1 (before the opening), approved 3,
+        merged 2.5 (before the approval), shipped by d4 at 5; a change-advisory gate requested
+        2.8 and decided 2.6 (decided before requested).
+        coding 2, pickup -1 → left out, review 3 - 1 = 2 (a backwards gate takes nothing from
+        it), approval wait -0.2 → left out, merge wait -0.5 → left out, deploy wait 2.5;
+        lead 5.
+    change s (2026-10-09): first commit 6 (a skewed clock), opened 2, review 3, approved 4,
+        merged 4.5, shipped by d5 at 5.
+        coding 2 - 6 = -4 → left out, pickup 1, review 1, merge wait 0.5, deploy wait 0.5;
+        lead 5 - 6 = -1 → left out of lead time and of every share.
+    """
+    n = Change(
+        "t",
+        "n",
+        "api",
+        first_commit_at=at(8, 0),
+        opened_at=at(8, 2),
+        first_review_at=at(8, 1),
+        approved_at=at(8, 3),
+        merged_at=at(8, 2.5),
+        deployment_ref="t:d4",
+    )
+    s = Change(
+        "t",
+        "s",
+        "api",
+        first_commit_at=at(9, 6),
+        opened_at=at(9, 2),
+        first_review_at=at(9, 3),
+        approved_at=at(9, 4),
+        merged_at=at(9, 4.5),
+        deployment_ref="t:d5",
+    )
+    return [
+        Deployment("t", "d4", "api", finished_at=at(8, 5), started_at=at(8, 4.8)),
+        Deployment("t", "d5", "api", finished_at=at(9, 5), started_at=at(9, 4.8)),
+        n,
+        s,
+        Approval(
+            "t",
+            "cab-n",
+            kind="change_advisory",
+            change_ref="t:n",
+            service="api",
+            requested_at=at(8, 2.8),
+            decided_at=at(8, 2.6),
+            decision="approved",
+        ),
+    ]
+
+
+def test_negative_spans_are_counted_and_left_out_never_clamped(
+    store: Store, engine_settings: Settings
+) -> None:
+    ingest(store, engine_settings, scenario() + backwards())
+    doc = flow.breakdown(store, PRESETS["dora"], Scope("service", "api"), WEEK).to_json()
+    stages = {s["stage"]: s for s in doc["stages"]}
+
+    # all five changes shipped; s's lead time (-1 h) is left out: 13, 9.5, 9.5, 5 remain
+    assert doc["changes"] == 5
+    assert doc["end_to_end"]["n"] == 4
+    assert doc["end_to_end"]["negative"] == 1
+    assert doc["end_to_end"]["total_s"] == 37 * H
+    assert doc["end_to_end"]["median_s"] == 9.5 * H
+    assert doc["warnings"] == [
+        "1 change had a negative lead time span (deployed before lead-time start) and was left out"
+    ]
+    # coding 2, 4, 4, 2 (s's -4 left out): median 3 h, not 2 as a clamped 0 would make it
+    assert (stages["coding"]["n"], stages["coding"]["negative"]) == (4, 1)
+    assert stages["coding"]["median_s"] == 3 * H
+    # pickup 1, 1, 1, 1 (n's -1 left out)
+    assert (stages["pickup"]["n"], stages["pickup"]["negative"]) == (4, 1)
+    assert stages["pickup"]["median_s"] == 1 * H
+    assert stages["pickup"]["notes"][-1] == (
+        "1 change had a negative pickup span (first review before opened) and was left out"
+    )
+    # review 2, 2, 2, 2, 1: nothing negative
+    assert (stages["review"]["n"], stages["review"]["negative"]) == (5, 0)
+    assert stages["review"]["median_s"] == 2 * H
+    # approval wait: a's 5 h; n's gate decided before it was requested is left out
+    assert (stages["approval_wait"]["n"], stages["approval_wait"]["negative"]) == (1, 1)
+    # merge wait 1, .5, .5, .5 (n's -0.5 left out)
+    assert (stages["merge_wait"]["n"], stages["merge_wait"]["negative"]) == (4, 1)
+    assert stages["merge_wait"]["median_s"] == 0.5 * H
+    # deploy wait 2, 2, 2, 2.5, .5 → median 2 h
+    assert (stages["deploy_wait"]["n"], stages["deploy_wait"]["negative"]) == (5, 0)
+    assert stages["deploy_wait"]["median_s"] == 2 * H
+    # shares are over the changes with a lead time (a, b, c, n; 37 h): pickup 1+1+1 = 3 h
+    # (s's pickup is not in it), coding 2+4+4+2 = 12 h
+    assert stages["pickup"]["share"] == round(3 / 37, 4)
+    assert stages["coding"]["share"] == round(12 / 37, 4)
+
+
+def test_the_table_says_how_many_spans_ran_backwards() -> None:
+    settings = get_settings()
+    store = open_store(settings)
+    ingest(store, settings, scenario() + backwards())
+    store.close()
+    out = _cli("flow", "--service", "api", "--since", "2026-10-05", "--until", "2026-10-11")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "1 change had a negative pickup span (first review before opened) and was left out" in (
+        text
+    )
+    assert "1 change had a negative merge wait span (merged before approved) and was left out" in (
+        text
+    )
+    assert "warning: 1 change had a negative lead time span" in text
