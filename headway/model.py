@@ -88,6 +88,7 @@ class Change:
     is_revert: bool = False
     reverts: str | None = None  # id of the change this one reverts
     deployment_ref: str | None = None  # id of the deployment the source says shipped it
+    closed_at: datetime | None = None  # a request closed without being merged
 
     @property
     def id(self) -> str:

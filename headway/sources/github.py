@@ -91,8 +91,14 @@ def _pull_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         files=pr.get("changed_files"),
         is_revert=title.startswith('Revert "') or reverted is not None,
         reverts=change_id(reverted.group(1), reverted.group(2)) if reverted else None,
+        closed_at=when(pr, "closed_at", required=False) if _closed(pr, merged) else None,
     )
     return Parsed(records=(change,))
+
+
+def _closed(pr: dict[str, Any], merged: bool) -> bool:
+    """Closed without being merged: given up, so no longer work in progress."""
+    return not merged and pr.get("state") == "closed"
 
 
 def _review(payload: dict[str, Any], mapping: Mapping) -> Parsed:

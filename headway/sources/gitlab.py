@@ -76,6 +76,10 @@ def _merge_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         # the target branch moved to.
         merge_sha=(mr.get("merge_commit_sha") or opt(mr, "last_commit.id")) if merged else None,
         is_revert=title.startswith('Revert "'),
+        # A request closed without a merge was given up; GitLab's event is sent as it happens.
+        closed_at=(when(mr, "closed_at", required=False) or when(mr, "updated_at"))
+        if not merged and (mr.get("state") == "closed" or mr.get("action") == "close")
+        else None,
     )
     return Parsed(records=(change,))
 

@@ -27,6 +27,21 @@ def test_a_pull_request_closed_without_merging_has_no_merge() -> None:
     assert (change.additions, change.deletions, change.files, change.labels) == (1, 1, 1, ("bug",))
 
 
+def test_a_request_closed_without_merging_records_when_it_was_given_up() -> None:
+    (change,) = github.parse("pull_request", load("pull_request/closed.payload.json"), M).records
+    # the payload's closed_at, 2019-05-15T15:21:18Z; an open or merged request has none
+    assert change.closed_at == datetime(2019, 5, 15, 15, 21, 18, tzinfo=UTC)
+    (opened,) = github.parse("pull_request", load("pull_request/opened.payload.json"), M).records
+    assert opened.closed_at is None
+    merged = load("pull_request/closed.payload.json")
+    merged["pull_request"].update(merged=True, merged_at="2019-05-15T15:21:18Z")
+    (change,) = github.parse("pull_request", merged, M).records
+    assert (change.merged_at, change.closed_at) == (
+        datetime(2019, 5, 15, 15, 21, 18, tzinfo=UTC),
+        None,
+    )
+
+
 def test_a_revert_names_the_change_it_reverts() -> None:
     payload = load("pull_request/opened.payload.json")
     payload["pull_request"].update(title='Revert "Add feature"', body="Reverts acme/shop#41")

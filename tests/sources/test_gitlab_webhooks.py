@@ -36,6 +36,17 @@ def test_merge_request_push_pipeline() -> None:
     )
 
 
+def test_a_merge_request_closed_without_merging_records_when() -> None:
+    payload = load("merge_request.json")
+    assert gitlab.parse("merge_request", payload, M).records[0].closed_at is None
+    payload["object_attributes"].update(
+        state="closed", action="close", updated_at="2013-12-04 10:00:00 UTC"
+    )
+    (mr,) = gitlab.parse("merge_request", payload, M).records
+    # no closed_at in the event: it is sent as the request closes, at updated_at
+    assert (mr.merged_at, mr.closed_at) == (None, datetime(2013, 12, 4, 10, 0, tzinfo=UTC))
+
+
 def test_deployments_only_on_production() -> None:
     assert "staging" in (gitlab.parse("deployment", load("deployment.json"), M).ignored or "")
     payload = load("deployment.json")
