@@ -86,7 +86,9 @@ def flow_command(
     """Where lead time goes: coding, pickup, review, approval wait, merge wait, deploy wait.
 
     For each stage: median, p90 and its share of the end-to-end lead time; the stage that
-    dominates and the longest wait; with --by, the same per week or month.
+    dominates and the longest wait; with --by, the same per week or month. Beside them, the
+    work not yet with users (open requests, merged changes not deployed) by the stage it
+    waits in, with its age at the end of the period, or now when the period ends later.
     """
     with store_for() as store:
         defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
@@ -107,18 +109,24 @@ def flow_command(
                     "since": d["period"]["since"],
                     "until": d["period"]["until"],
                     **{k: v for k, v in s.items() if k != "notes"},
+                    "waiting_as_of": d["waiting"]["as_of"],
+                    "waiting": w["changes"],
+                    "waiting_oldest_s": w["oldest_s"],
+                    "waiting_median_s": w["median_s"],
                 }
                 for d in docs
-                for s in d["stages"]
+                for s, w in zip(d["stages"], d["waiting"]["stages"], strict=True)
             ]
         )
     else:
         for doc in docs:
             if doc["changes"]:
                 _print_flow(doc)
-                _print_notes(doc)
             else:
                 _warn(doc["warnings"])
+            _print_waiting(doc["waiting"])
+            if doc["changes"]:
+                _print_notes(doc)
 
 
 def _left_out(stage: dict[str, Any]) -> str | None:
@@ -198,6 +206,33 @@ def _print_flow(doc: dict[str, Any]) -> None:
             )
         console.print(trend)
     _warn(doc["warnings"])
+
+
+def _print_waiting(waiting: dict[str, Any]) -> None:
+    """Work that has not reached users: the two queues, then the stages holding them."""
+    at = f"{waiting['as_of'][:16].replace('T', ' ')} UTC ({waiting['as_of_rule']})"
+    queues = [waiting["open"], waiting["undeployed"]]
+    if not any(q["changes"] for q in queues):
+        console.print(f"Nothing waiting at {at}.", highlight=False)
+        return
+    parts = [
+        f"{q['changes']} {what}" + (f", oldest {duration(q['oldest_s'])}" if q["changes"] else "")
+        for q, what in zip(queues, ("open requests", "merged, not deployed"), strict=True)
+    ]
+    table = Table(title=f"Waiting at {at} · {' · '.join(parts)}", title_justify="left")
+    for column in ("stage", "waiting since", "changes", "oldest", "median age", "note"):
+        table.add_column(column, justify="right" if column in ("changes",) else "left")
+    for s in waiting["stages"]:
+        if s["changes"] or s["notes"]:
+            table.add_row(
+                s["label"],
+                s["from"],
+                str(s["changes"]),
+                f"{duration(s['oldest_s'])} ({s['oldest_change']})" if s["changes"] else "–",
+                duration(s["median_s"]),
+                "; ".join(s["notes"]),
+            )
+    console.print(table)
 
 
 # -- signals ---------------------------------------------------------------------------------

@@ -15,13 +15,17 @@ Totals: lead 32 h; coding 10, pickup 3, review 6, approval 5, merge 2, deploy 6 
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from headway.api.app import create_app
 from headway.cli import app
 from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
@@ -314,3 +318,185 @@ def test_the_table_says_how_many_spans_ran_backwards() -> None:
         text
     )
     assert "warning: 1 change had a negative lead time span" in text
+
+
+def in_progress() -> list[Any]:
+    """Work not yet with users at the end of WEEK (2026-10-12 00:00), beside scenario():
+
+    open requests (age since opened / stage, age in it):
+      p1 opened 10-11 12:00, no review                      12 h / pickup 12 h
+      p2 opened 10-10 00:00, first review 10-13 (later)      48 h / pickup 48 h
+      x2 opened 10-11 18:00, closed 10-13 (later)             6 h / pickup 6 h
+      r1 opened 10-09 00:00, review 10-09 12:00              72 h / review 60 h
+      g1 opened 10-08 00:00, review 01:00, change-advisory gate requested 06:00, undecided
+                                                             96 h / approval wait 90 h
+      m1 opened 10-11 00:00, review 01:00, approved 02:00, merged 10-12 03:00 (later)
+                                                             24 h / merge wait 22 h
+    merged, not deployed (age since merged / stage):
+      u1 merged 10-10 00:00, shipped by d7 on 10-14          48 h / deploy wait 48 h
+      u2 opened 10-11 19:00, merged 20:00, shipped by d6 finishing 10-12 01:00, whose
+         deployment gate was requested 10-11 22:00 and decided 10-12 00:30
+                                                              4 h / approval wait 2 h
+    not waiting:
+      x1 opened 10-06, closed 10-07 (given up);
+      h1 merged 10-01, before api's first deployment (d1, 10-05 13:00), naming a deployment
+         that is not stored (history before deployments were recorded);
+      l1 merged 10-10 in service `lib`, outside the scope.
+
+    open: 6, 12, 24, 48, 72, 96 h → oldest 96 h (g1), median (24 + 48) / 2 = 36 h
+    undeployed: 48, 4 h → oldest 48 h (u1), too few for a median
+    pickup 12, 48, 6 h → 3, oldest 48 h (p2), median 12 h; review 60 h; approval wait 90 h
+    (g1), 2 h (u2); merge wait 22 h; deploy wait 48 h; coding: nothing is seen before opening.
+    """
+
+    def request(cid: str, opened: datetime | None, **times: Any) -> Change:
+        return Change("t", cid, times.pop("service", "api"), opened_at=opened, **times)
+
+    def gate(gid: str, requested: datetime, decided: datetime | None, **ref: str) -> Approval:
+        kind = "deployment_gate" if "deployment_ref" in ref else "change_advisory"
+        return Approval("t", gid, kind=kind, service="api", requested_at=requested,
+                        decided_at=decided, **ref)  # fmt: skip
+
+    return [
+        Service("lib", team="core"),
+        request("p1", at(11, 12)),
+        request("p2", at(10, 0), first_review_at=at(13, 0)),
+        request("x2", at(11, 18), closed_at=at(13, 0)),
+        request("r1", at(9, 0), first_review_at=at(9, 12)),
+        request("g1", at(8, 0), first_review_at=at(8, 1)),
+        gate("cab-g1", at(8, 6), None, change_ref="t:g1"),
+        request(
+            "m1", at(11, 0), first_review_at=at(11, 1), approved_at=at(11, 2), merged_at=at(12, 3)
+        ),
+        request("u1", None, merged_at=at(10, 0), deployment_ref="t:d7"),
+        request("u2", at(11, 19), merged_at=at(11, 20), deployment_ref="t:d6"),
+        Deployment("t", "d6", "api", finished_at=at(12, 1), started_at=at(12, 0.75)),
+        gate("gate-d6", at(11, 22), at(12, 0.5), deployment_ref="t:d6"),
+        Deployment("t", "d7", "api", finished_at=at(14, 1), started_at=at(14, 0.5)),
+        request("x1", at(6, 0), closed_at=at(7, 0)),
+        request("h1", None, merged_at=at(1, 0), deployment_ref="t:gone"),
+        request("l1", None, merged_at=at(10, 0), service="lib"),
+    ]
+
+
+def test_work_in_progress_waits_in_queues_by_stage(store: Store, engine_settings: Settings) -> None:
+    ingest(store, engine_settings, scenario() + in_progress())
+    later = datetime(2026, 10, 20)  # the week ended before "now": ages at its end
+    doc = flow.breakdown(store, PRESETS["dora"], Scope("service", "api"), WEEK, now=later).to_json()
+    waiting = doc["waiting"]
+    stages = {s["stage"]: s for s in waiting["stages"]}
+
+    assert doc["changes"] == 3  # a, b and c shipped; nothing in progress is in the stages
+    assert waiting["as_of"] == "2026-10-12T00:00:00Z"
+    assert waiting["as_of_rule"] == "the end of the period"
+    assert waiting["open"] | {"description": ""} == {
+        "description": "",
+        "changes": 6,
+        "oldest_s": 96 * H,
+        "oldest_change": "t:g1",
+        "median_s": 36 * H,
+        "notes": [],
+    }
+    assert waiting["undeployed"]["changes"] == 2
+    assert (waiting["undeployed"]["oldest_s"], waiting["undeployed"]["oldest_change"]) == (
+        48 * H,
+        "t:u1",
+    )
+    assert waiting["undeployed"]["median_s"] is None
+    assert waiting["undeployed"]["notes"] == ["a median needs at least 3 changes; there are 2"]
+    assert {s: v["changes"] for s, v in stages.items()} == {
+        "coding": 0,
+        "pickup": 3,
+        "review": 1,
+        "approval_wait": 2,
+        "merge_wait": 1,
+        "deploy_wait": 1,
+    }
+    assert stages["coding"]["notes"] == [flow.UNSEEN_CODING]
+    assert (stages["pickup"]["oldest_s"], stages["pickup"]["oldest_change"]) == (48 * H, "t:p2")
+    assert stages["pickup"]["median_s"] == 12 * H
+    assert stages["review"]["oldest_s"] == 60 * H
+    assert (stages["approval_wait"]["oldest_s"], stages["approval_wait"]["oldest_change"]) == (
+        90 * H,
+        "t:g1",
+    )
+    assert stages["merge_wait"]["oldest_s"] == 22 * H
+    assert stages["deploy_wait"]["oldest_s"] == 48 * H
+
+
+def test_a_period_ending_later_measures_waiting_work_now(
+    store: Store, engine_settings: Settings
+) -> None:
+    # "now" is 10-11 12:00, before the week ends: p1 (opened at that instant), x2 and u2 are
+    # not open yet. Open: p2 36 h, r1 60 h, g1 84 h, m1 12 h → median (36 + 60) / 2 = 48 h;
+    # m1 approved at 02:00 waits to be merged 10 h; u1 waits for a deployment 36 h.
+    ingest(store, engine_settings, scenario() + in_progress())
+    now = datetime(2026, 10, 11, 12)
+    waiting = flow.breakdown(store, PRESETS["dora"], Scope("service", "api"), WEEK, now=now)
+    doc = waiting.to_json()["waiting"]
+    stages = {s["stage"]: s for s in doc["stages"]}
+
+    assert doc["as_of"] == "2026-10-11T12:00:00Z"
+    assert doc["as_of_rule"] == "the current time: the period ends later"
+    assert (doc["open"]["changes"], doc["open"]["median_s"]) == (4, 48 * H)
+    assert (doc["open"]["oldest_s"], doc["open"]["oldest_change"]) == (84 * H, "t:g1")
+    assert (doc["undeployed"]["changes"], doc["undeployed"]["oldest_s"]) == (1, 36 * H)
+    assert stages["merge_wait"]["oldest_s"] == 10 * H
+    assert stages["pickup"]["changes"] == 1
+
+
+def test_lead_time_from_merge_counts_no_open_request_in_a_stage(
+    store: Store, engine_settings: Settings
+) -> None:
+    # the definition's lead time starts at the merge: open requests wait before it, so only
+    # deploy wait holds work (u1); as in the shipped breakdown, approval wait is outside lead
+    # time under this definition, so u2's pending deployment gate is noted, not counted
+    ingest(store, engine_settings, scenario() + in_progress())
+    defn = PRESETS["dora"].model_copy(
+        update={"lead_time": PRESETS["dora"].lead_time.model_copy(update={"start": "merged"})}
+    )
+    later = datetime(2026, 10, 20)
+    doc = flow.breakdown(store, defn, Scope("service", "api"), WEEK, now=later).to_json()
+    stages = {s["stage"]: s for s in doc["waiting"]["stages"]}
+    assert doc["waiting"]["open"]["changes"] == 6
+    assert {s: v["changes"] for s, v in stages.items() if v["changes"]} == {"deploy_wait": 1}
+    assert stages["pickup"]["notes"] == [
+        "3 changes wait here, not counted: lead time under this definition starts at merged"
+        " and leaves pickup out"
+    ]
+    assert stages["approval_wait"]["notes"][0].startswith("2 changes wait here")
+
+
+def test_the_api_and_cli_show_work_in_progress(store: Store, engine_settings: Settings) -> None:
+    ingest(store, engine_settings, scenario() + in_progress())
+    params = {"service": "api", "since": "2026-10-05", "until": "2026-10-11"}
+    with TestClient(create_app(engine_settings)) as client:
+        response = client.get("/api/flow", params=params)
+    assert response.status_code == 200
+    waiting = response.json()["waiting"]
+    # the clock is past 2026-10-12, so the week's end is "now"
+    assert (waiting["as_of"], waiting["open"]["changes"]) == ("2026-10-12T00:00:00Z", 6)
+
+
+def test_the_cli_table_and_csv_show_what_waits_and_as_of_when() -> None:
+    settings = get_settings()
+    store = open_store(settings)
+    ingest(store, settings, scenario() + in_progress())
+    store.close()
+    period = ("--service", "api", "--since", "2026-10-05", "--until", "2026-10-11")
+    out = _cli("flow", *period)
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    # the clock is past the week: ages at its end, and the table says so
+    assert (
+        "Waiting at 2026-10-12 00:00 UTC (the end of the period) · 6 open requests, oldest 4.0 d"
+        " · 2 merged, not deployed, oldest 2.0 d"
+    ) in text
+    # pickup: 3 waiting, the oldest p2 (48 h = 2.0 d), median 12 h
+    assert "│ pickup │ opened │ 3 │ 2.0 d (t:p2) │ 12.0 h │" in text
+    assert flow.UNSEEN_CODING in text
+
+    rows = list(csv.DictReader(io.StringIO(_cli("flow", *period, "--format", "csv").output)))
+    pickup = next(r for r in rows if r["stage"] == "pickup")
+    assert (pickup["waiting"], pickup["waiting_oldest_s"]) == ("3", str(48 * H))
+    assert pickup["waiting_as_of"] == "2026-10-12T00:00:00Z"
