@@ -226,16 +226,19 @@ def _stages(
     # itself runs backwards. A gate decided before it was requested is a negative approval
     # wait and takes no time from its neighbours.
     gates = [g for g in (change_gate, deploy_gate) if g[1] is not None]
-    backwards = any((g := span(*gate)) is not None and g < 0 for gate in gates)
-    gate_before = 0.0 if backwards else _overlap(*change_gate, reviewed or opened, approved)
-    gate_after = 0.0 if backwards else _overlap(*deploy_gate, merged, deployed)
+    # the most negative gate span; 0.0 (false) when no gate runs backwards
+    backwards_s = min(
+        (g for gate in gates if (g := span(*gate)) is not None and g < 0), default=0.0
+    )
+    gate_before = 0.0 if backwards_s else _overlap(*change_gate, reviewed or opened, approved)
+    gate_after = 0.0 if backwards_s else _overlap(*deploy_gate, merged, deployed)
     review = span(reviewed, approved)
     deploy = span(merged, deployed)
     return {
         "coding": span(first, opened),
         "pickup": span(opened, reviewed),
         "review": None if review is None else review - gate_before,
-        "approval_wait": (-1.0 if backwards else gate_before + gate_after) if gates else None,
+        "approval_wait": (backwards_s or gate_before + gate_after) if gates else None,
         "merge_wait": span(approved, merged),
         "deploy_wait": None if deploy is None else deploy - gate_after,
     }
