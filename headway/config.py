@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     )
     token: str | None = Field(
         default=None,
-        description="Admin token the CLI sends to the server at HEADWAY_URL for changes "
-        "(rollouts); create one with `headway tokens create --kind admin`.",
+        description="Token the CLI sends to the server at HEADWAY_URL: a viewer token for "
+        "reads, an editor's for changes, an admin's for tokens and imports; create one with "
+        "`headway tokens create --kind viewer` (`headway serve` prints an admin token when "
+        "the store has none).",
     )
     production_environments: list[str] = Field(
         default=["production"],

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
+from headway.config import get_settings
 from headway.definitions import Definition
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.model import RECORD_TYPES
@@ -27,6 +28,9 @@ def _request(method: str, url: str, path: str, **kwargs: Any) -> Any:
 
 
 def _send(method: str, url: str, address: str, **kwargs: Any) -> httpx.Response:
+    token = get_settings().token
+    if token:
+        kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": f"Bearer {token}"}
     try:
         response = httpx.request(method, address, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as error:
@@ -34,6 +38,11 @@ def _send(method: str, url: str, address: str, **kwargs: Any) -> httpx.Response:
             f"cannot reach headway serve at {url} ({error}); check HEADWAY_URL or "
             "unset it to use the store directly"
         ) from None
+    if response.status_code == 401:
+        raise RemoteError(
+            f"headway serve at {url} needs a token: set HEADWAY_TOKEN to a viewer token for "
+            "reads (an admin token for imports); `headway tokens create` makes one"
+        )
     if response.status_code >= 400:
         try:
             detail = response.json()

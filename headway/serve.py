@@ -54,12 +54,22 @@ def serve(
             "--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
             "embedded DuckDB file can be written by one process only."
         )
-    if workers == 1:
-        from headway.cli import store_for
+    from headway.cli import store_for
+    from headway.flags.tokens import TokenService
 
-        # Open the store first, so a busy or broken store is one clear line, not a traceback.
-        with store_for(settings):
-            pass
+    # Open the store first, so a busy or broken store is one clear line, not a traceback; and
+    # give a store without an admin the one way in, since every route needs a token.
+    with store_for(settings) as store:
+        secret = TokenService(store).bootstrap()
+    if secret:
+        from headway.output import console
+
+        console.print(
+            "No admin token existed, so one was made (shown this once; `headway tokens "
+            "revoke` it once you have your own):",
+            highlight=False,
+        )
+        print(secret, flush=True)
     from headway.api.connections import BoundedHttp
 
     with _shared_prometheus_counters(workers):

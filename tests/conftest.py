@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -101,3 +102,11 @@ def wait_until_serving(url: str, seconds: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer /healthz within {seconds:.0f} s")
+
+
+def authorize(client: Any, kind: str = "viewer") -> str:
+    """Make `client` (a TestClient of a started app) send a new token of `kind`, as every
+    route but /healthz, the webhooks and the SDK routes needs one; returns its secret."""
+    _, secret = client.app.state.tokens.create(kind, name=f"test-{kind}", actor="test")
+    client.headers["Authorization"] = f"Bearer {secret}"
+    return str(secret)

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from headway import __version__
+from headway.api.auth import AuthError, answer
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
 from headway.config import Settings, get_settings
@@ -84,6 +85,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     for kind in (QueryError, ScopeError, DefinitionError):
         app.add_exception_handler(kind, report_input)
+
+    @app.exception_handler(AuthError)
+    async def refused(_: Request, error: AuthError) -> JSONResponse:
+        return answer(error)
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, error: StoreError) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Flags control plane over HTTP: flags, segments, environments and tokens (admin token).
+"""Flags control plane over HTTP: flags, segments, environments and tokens.
 
 The router's lifespan builds the flag service, the token service and the SDK hub on
 `app.state`, and on PostgreSQL starts the LISTEN loop that carries changes between replicas.
@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from headway.api.auth import Role, require
 from headway.api.params import PageDep
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
@@ -24,7 +25,7 @@ from headway.flags.model import ConfigError, Flag, Segment
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.tokens import Token, TokenService
 
-__all__ = ["authenticate", "bearer", "install", "lifespan", "router", "routers"]
+__all__ = ["install", "lifespan", "router", "routers"]
 
 T = TypeVar("T")
 log = logging.getLogger("headway.flags")
@@ -80,42 +81,30 @@ async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float)
         hub.end_streams_of(holders - live)
 
 
-router = APIRouter(prefix="/api", tags=["flags"], lifespan=lifespan)
+# --- authentication -------------------------------------------------------------------------
 
 
-# --- authentication ------------------------------------------------------------------------
+def _role(request: Request) -> Role:
+    """Reads (and `explain`) need a viewer token, changes an editor's, tokens and new
+    environments an admin's."""
+    path = request.url.path
+    if path.startswith("/api/tokens") or (path == "/api/environments" and request.method != "GET"):
+        return "admin"
+    if request.method == "GET" or path.endswith("/explain"):
+        return "viewer"
+    return "editor"
 
 
-def bearer(request: Request) -> str | None:
-    """The token from `Authorization: Bearer …` or `X-API-Key`."""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+def _caller(request: Request) -> Token:
+    """Checked as the router's dependency, so before any body is read or validated."""
+    token = require(_role(request))(request)
+    request.state.token = token
+    return token
 
 
-class AuthError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
-    secret = bearer(request)
-    if secret is None:
-        raise AuthError(401, "send a token: Authorization: Bearer <token>")
-    token = request.app.state.tokens.verify(secret)
-    if token is None:
-        raise AuthError(401, "unknown or revoked token")
-    if token.kind not in kinds:
-        raise AuthError(
-            403, f"a {token.kind} token cannot do this; it needs a {' or '.join(kinds)} token"
-        )
-    return token  # type: ignore[no-any-return]
-
-
-def _admin(request: Request) -> Token:
-    return authenticate(request, ("admin",))
+router = APIRouter(
+    prefix="/api", tags=["flags"], lifespan=lifespan, dependencies=[Depends(_caller)]
+)
 
 
 def _service(request: Request) -> FlagService:
@@ -131,15 +120,10 @@ def _actor(token: Token) -> str:
 
 
 def run(request: Request, action: Callable[[Token], T], status: int = 200) -> Any:
-    """Authenticate as admin, run `action`, and turn domain errors into 4xx responses."""
+    """Run `action` as the caller the router authenticated, turning domain errors into 4xx
+    responses."""
     try:
-        result = action(_admin(request))
-    except AuthError as exc:
-        return JSONResponse(
-            {"error": str(exc)},
-            status_code=exc.status,
-            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
-        )
+        result = action(request.state.token)
     except ConfigError as exc:
         problems = [{"field": i.path, "problem": i.message} for i in exc.issues]
         return JSONResponse(
@@ -432,9 +416,16 @@ def create_environment(request: Request, service: Service, body: EnvironmentCrea
 
 
 class TokenCreate(BaseModel):
-    kind: str = Field(description="admin, server (SDK key) or client (OFREP only)")
+    kind: str = Field(
+        description="viewer (reads), editor (also changes flags, segments, notes, rollouts), "
+        "admin (also tokens, environments, imports), scrape (/metrics only), "
+        "server (SDK key) or client (OFREP key, client-side flags only)"
+    )
     name: str
-    environment: str | None = None
+    environment: str | None = Field(None, description="The environment of a server or client key.")
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the token stops working; none means until it is revoked."
+    )
 
 
 def _token_json(token: Token) -> dict[str, Any]:
@@ -446,6 +437,7 @@ def _token_json(token: Token) -> dict[str, Any]:
         "created_by": token.created_by,
         "created_at": token.created_at.isoformat(),
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
     }
 
 
@@ -453,7 +445,8 @@ def _token_json(token: Token) -> dict[str, Any]:
 def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
     tokens = request.app.state.tokens
     return run(
-        request, lambda _: page.window([_token_json(t) for t in tokens.list()], request, response)
+        request,
+        lambda _: page.window([_token_json(t) for t in tokens.list()], request, response),
     )
 
 
@@ -466,7 +459,11 @@ def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
 def create_token(request: Request, body: TokenCreate) -> Any:
     def action(t: Token) -> dict[str, Any]:
         token, secret = request.app.state.tokens.create(
-            body.kind, name=body.name, actor=_actor(t), environment=body.environment
+            body.kind,
+            name=body.name,
+            actor=_actor(t),
+            environment=body.environment,
+            expires_at=body.expires_at,
         )
         return {**_token_json(token), "secret": secret}
 

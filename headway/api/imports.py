@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from headway import deliveries
 from headway.api.app import StoreDep
+from headway.api.auth import Admin, Viewer
 from headway.api.params import PageDep
 from headway.ingest import ingest
 from headway.sources.files import InputError, parse_record
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["import"])
 
 
 @router.post("/import/jsonl", summary="Import canonical JSONL records (all or nothing)")
-async def import_jsonl(request: Request, store: StoreDep) -> dict[str, Any]:
+async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> dict[str, Any]:
     """The body is Headway's canonical JSONL (docs/jsonl.md), one record per line. Every line
     is checked before anything is written; a bad line answers 400 naming the line and field."""
     body = await request.body()
@@ -64,6 +65,6 @@ def _line(line: bytes, number: int) -> Any:
 
 @router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")
 def sources_status(
-    request: Request, response: Response, store: StoreDep, page: PageDep
+    request: Request, response: Response, store: StoreDep, page: PageDep, _: Viewer
 ) -> list[dict[str, Any]]:
     return page.window(deliveries.status(store), request, response)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from headway.api.app import StoreDep
+from headway.api.auth import Editor, require
 from headway.api.params import (
     By,
     Context,
@@ -28,7 +29,8 @@ from headway.metrics.dora import Period, Scope
 from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
 
-router = APIRouter(prefix="/api", tags=["insights"])
+# Reads need a viewer token (the router's dependency); recording a note, an editor's.
+router = APIRouter(prefix="/api", tags=["insights"], dependencies=[Depends(require("viewer"))])
 
 AiList = Annotated[
     list[str] | None, Query(description="Replaces the default AI-assisted rule part.")
@@ -159,7 +161,7 @@ class NoteCreate(BaseModel):
 
 
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
-def post_note(store: StoreDep, body: NoteCreate) -> dict[str, Any]:
+def post_note(store: StoreDep, body: NoteCreate, _: Editor) -> dict[str, Any]:
     return notes.add(
         store,
         notes.parse_scope(body.scope),

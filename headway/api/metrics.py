@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from headway.api.app import StoreDep
+from headway.api.auth import require
 from headway.api.params import (
     By,
     Context,
@@ -22,7 +23,7 @@ from headway.api.params import (
 from headway.metrics import dora, records
 from headway.query import inputs as query_inputs
 
-router = APIRouter(prefix="/api", tags=["metrics"])
+router = APIRouter(prefix="/api", tags=["metrics"], dependencies=[Depends(require("viewer"))])
 
 
 @router.get("/metrics", summary="The five DORA metrics for a scope and period")

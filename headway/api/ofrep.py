@@ -17,7 +17,7 @@ import xxhash
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from headway.api.flags import AuthError, authenticate
+from headway.api.auth import AuthError, authenticate
 from headway.api.limits import loads
 from headway.flags.evaluate import ErrorCode, Evaluation, error_result
 from headway.flags.hub import FlagHub
@@ -37,7 +37,12 @@ async def _prepare(request: Request) -> tuple[Snapshot, bool, dict[str, Any]] | 
     try:
         token = await asyncio.to_thread(authenticate, request, ("client", "server"))
     except AuthError as exc:
-        return JSONResponse({"errorDetails": str(exc)}, status_code=exc.status)
+        # OFREP's own error shape, with the same challenge as every other route.
+        return JSONResponse(
+            {"errorDetails": str(exc)},
+            status_code=exc.status,
+            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+        )
     raw = await request.body()
     try:
         body = await loads(raw) if raw.strip() else {}

@@ -30,6 +30,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from headway import definitions
+from headway.api.auth import Scraper
 from headway.metrics import dora
 from headway.store import Store
 
@@ -122,7 +123,7 @@ def _dora_families(store: Store) -> Iterator[Metric]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def prometheus_metrics(request: Request) -> Response:
+def prometheus_metrics(request: Request, _: Scraper) -> Response:
     cache: _DoraCache | None = getattr(request.app.state, "dora_cache", None)
     if cache is None:
         cache = request.app.state.dora_cache = _DoraCache()

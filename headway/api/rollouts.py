@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from headway.api.flags import AuthError, authenticate
+from headway.api.auth import Editor, Viewer, authenticate, sdk_key
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
 from headway.flags.model import Flag, Serve
@@ -96,20 +96,13 @@ def get_service(request: Request) -> RolloutService:
 ServiceDep = Annotated[RolloutService, Depends(get_service)]
 
 
-def _token_of(kinds: tuple[str, ...]) -> Any:
-    def check(request: Request) -> Token:
-        try:
-            return authenticate(request, kinds)
-        except AuthError as error:
-            raise HTTPException(error.status, str(error)) from None
-
-    return check
+def _reporter(request: Request) -> Token:
+    return authenticate(request, ("admin", "server"))
 
 
-# Changing a release is an admin's act, like changing a flag; services that report guardrail
-# samples use their server SDK key. Reading a rollout needs no token, like the metrics.
-AdminDep = Annotated[Token, Depends(_token_of(("admin",)))]
-ReporterDep = Annotated[Token, Depends(_token_of(("admin", "server")))]
+# Changing a release is an editor's act, like changing a flag; reading one needs a viewer
+# token; services that report guardrail samples use their server SDK key.
+ReporterDep = Annotated[Token, Depends(_reporter)]
 
 
 class RolloutCreate(BaseModel):
@@ -172,7 +165,12 @@ def _problem(error: PlanError) -> JSONResponse:
 
 @router.get("")
 def list_rollouts(
-    request: Request, response: Response, page: PageDep, service: ServiceDep, active: bool = False
+    request: Request,
+    response: Response,
+    page: PageDep,
+    service: ServiceDep,
+    _: Viewer,
+    active: bool = False,
 ) -> list[dict[str, Any]]:
     from headway.rollouts.store import list_rollouts as query
 
@@ -181,7 +179,7 @@ def list_rollouts(
 
 
 @router.post("", status_code=201, response_model=None)
-def start(body: RolloutCreate, service: ServiceDep, _: AdminDep) -> dict[str, Any] | JSONResponse:
+def start(body: RolloutCreate, service: ServiceDep, _: Editor) -> dict[str, Any] | JSONResponse:
     try:
         plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
         return service.start(plan, actor=body.actor).as_dict()
@@ -190,7 +188,7 @@ def start(body: RolloutCreate, service: ServiceDep, _: AdminDep) -> dict[str, An
 
 
 @router.get("/signals")
-def signals(service: ServiceDep) -> dict[str, Any]:
+def signals(service: ServiceDep, _: Viewer) -> dict[str, Any]:
     return service.signals()
 
 
@@ -241,7 +239,9 @@ def ingest(
 
 
 @router.get("/{flag}/{environment}", response_model=None)
-def status(flag: str, environment: str, service: ServiceDep) -> dict[str, Any] | JSONResponse:
+def status(
+    flag: str, environment: str, service: ServiceDep, _: Viewer
+) -> dict[str, Any] | JSONResponse:
     try:
         rollout, events = service.status(flag, environment)
     except PlanError as error:
@@ -255,7 +255,7 @@ def command(
     environment: str,
     action: Literal["pause", "resume", "advance", "abort", "rollback"],
     service: ServiceDep,
-    _: AdminDep,
+    _: Editor,
     body: RolloutCommand | None = None,
 ) -> dict[str, Any] | JSONResponse:
     body = body or RolloutCommand()
@@ -291,18 +291,13 @@ class SdkMetricBatch(BaseModel):
     response_model=None,
     summary="Tracked metrics from an SDK: n, sum and sum of squares per flag, variant, metric",
 )
-async def sdk_metrics(request: Request, body: SdkMetricBatch) -> dict[str, Any] | JSONResponse:
+async def sdk_metrics(
+    request: Request,
+    body: SdkMetricBatch,
+    token: Annotated[Token, Depends(sdk_key("server"))],
+) -> dict[str, Any] | JSONResponse:
     """Server SDK keys only: a client key ships inside pages and apps anyone can read, so
     samples sent with it could be anyone's, and a rollout rolls back on them."""
-    if getattr(request.app.state, "tokens", None) is None:
-        return JSONResponse(
-            {"error": "this server does not serve SDKs (the flag routers are not installed)"},
-            status_code=404,
-        )
-    try:
-        token = await asyncio.to_thread(authenticate, request, ("server",))
-    except AuthError as error:
-        return JSONResponse({"error": str(error)}, status_code=error.status)
     refused = _too_many(request, token)
     if refused is not None:
         return refused

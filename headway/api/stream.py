@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
-from headway.api.flags import AuthError, authenticate
+from headway.api.auth import AuthError, answer, authenticate, sdk_key
 from headway.flags.hub import FlagHub
 from headway.flags.snapshot import Snapshot
 from headway.flags.tokens import Token
@@ -30,7 +30,7 @@ async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> 
     try:
         return await asyncio.to_thread(authenticate, request, kinds)
     except AuthError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return answer(exc)
 
 
 _REVOKED = b'event: error\ndata: {"error": "this key was revoked; the stream ends"}\n\n'
@@ -166,10 +166,11 @@ class ExposureBatch(BaseModel):
 
 
 @router.post("/exposures", status_code=202, summary="Evaluation counts from an SDK, batched")
-async def exposures(request: Request, body: ExposureBatch) -> Any:
-    token = await _sdk_token(request, ("server", "client"))
-    if isinstance(token, Response):
-        return token
+async def exposures(
+    request: Request,
+    body: ExposureBatch,
+    token: Annotated[Token, Depends(sdk_key("server", "client"))],
+) -> Any:
     if token.kind == "client":
         # A client key sees only client-side flags (OFREP): it may count nothing else, or a
         # page could skew the exposures a server-side rollout is judged on.

@@ -171,9 +171,20 @@ class RemoteTokenService:
         self._api = api
 
     def create(
-        self, kind: str, *, name: str, actor: str, environment: str | None = None
+        self,
+        kind: str,
+        *,
+        name: str,
+        actor: str,
+        environment: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[Token, str]:
-        body = {"kind": kind, "name": name, "environment": environment}
+        body = {
+            "kind": kind,
+            "name": name,
+            "environment": environment,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        }
         found = self._api.call("POST", "/tokens", json=body)
         return _token(found), found["secret"]
 
@@ -190,6 +201,7 @@ class RemoteTokenService:
 
 def _token(found: Mapping[str, Any]) -> Token:
     revoked = found.get("revoked_at")
+    expires = found.get("expires_at")
     return Token(
         id=found["id"],
         kind=found["kind"],
@@ -198,6 +210,7 @@ def _token(found: Mapping[str, Any]) -> Token:
         created_by=found["created_by"],
         created_at=datetime.fromisoformat(found["created_at"]),
         revoked_at=datetime.fromisoformat(revoked) if revoked else None,
+        expires_at=datetime.fromisoformat(expires) if expires else None,
     )
 
 

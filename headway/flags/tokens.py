@@ -1,5 +1,10 @@
-"""API tokens with scopes: admin tokens change flags; server SDK keys read one environment's
-full configuration; client keys may only evaluate through OFREP in one environment.
+"""API tokens and their scopes.
+
+Role tokens (for people, scripts and the CLI): `viewer` reads, `editor` also changes flags,
+segments, notes and rollouts, `admin` also manages tokens, environments and imports. A `scrape`
+token reads Prometheus' `/metrics` only. SDK keys belong to one environment: `server` keys read
+its full configuration, `client` keys may only evaluate client-side flags through OFREP.
+A token may expire; after that it is refused like a revoked one.
 
 Only a SHA-256 of each secret is stored; the secret is shown once, when it is created.
 """
@@ -20,12 +25,21 @@ from headway.store import Store
 
 __all__ = ["KINDS", "Token", "TokenKind", "TokenService"]
 
-TokenKind = Literal["admin", "server", "client"]
-KINDS: tuple[TokenKind, ...] = ("admin", "server", "client")
+TokenKind = Literal["admin", "editor", "viewer", "scrape", "server", "client"]
+KINDS: tuple[TokenKind, ...] = ("admin", "editor", "viewer", "scrape", "server", "client")
+# Kinds that belong to one environment; the others span them all.
+SDK_KINDS: tuple[TokenKind, ...] = ("server", "client")
 # How long a verified secret is trusted without asking the store again: a revocation made on
 # another replica holds here within this many seconds (made here, at once).
 CACHE_SECONDS = 2.0
-_PREFIX = {"admin": "hwa", "server": "hws", "client": "hwc"}
+_PREFIX = {
+    "admin": "hwa",
+    "editor": "hwe",
+    "viewer": "hwv",
+    "scrape": "hwm",
+    "server": "hws",
+    "client": "hwc",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,10 @@ class Token:
     created_by: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 def _digest(secret: str) -> str:
@@ -51,14 +69,28 @@ class TokenService:
         self._cache: dict[str, tuple[float, Token | None]] = {}
 
     def create(
-        self, kind: str, *, name: str, actor: str, environment: str | None = None
+        self,
+        kind: str,
+        *,
+        name: str,
+        actor: str,
+        environment: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[Token, str]:
         """Create a token; returns it and its secret (shown only now)."""
         if kind not in KINDS:
             raise ConfigError([Issue(path="kind", message=f"must be one of {', '.join(KINDS)}")])
-        if kind == "admin" and environment is not None:
-            raise ConfigError([Issue(path="environment", message="admin tokens span environments")])
-        if kind != "admin":
+        if kind not in SDK_KINDS and environment is not None:
+            raise ConfigError(
+                [Issue(path="environment", message=f"{kind} tokens span environments")]
+            )
+        now = datetime.now(UTC)
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                expires_at = expires_at.replace(tzinfo=UTC)
+            if expires_at <= now:
+                raise ConfigError([Issue(path="expires_at", message="must be in the future")])
+        if kind in SDK_KINDS:
             known = [e.key for e in rows.list_environments(self.store)]
             if environment not in known:
                 raise ConfigError(
@@ -71,11 +103,11 @@ class TokenService:
                 )
         token_id = secrets.token_hex(4)
         secret = f"{_PREFIX[kind]}_{token_id}_{secrets.token_urlsafe(24)}"
-        now = datetime.now(UTC)
-        token = Token(token_id, kind, environment, name, actor, now)
+        token = Token(token_id, kind, environment, name, actor, now, None, expires_at)
         with self.store.transaction() as tx:
             tx.execute(
-                "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO api_tokens (id, kind, environment, name, secret_hash, created_by, "
+                "created_at, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                 [
                     token_id,
                     kind,
@@ -84,6 +116,7 @@ class TokenService:
                     _digest(secret),
                     actor,
                     now.replace(tzinfo=None),
+                    expires_at.astimezone(UTC).replace(tzinfo=None) if expires_at else None,
                 ],
             )
             rows.insert_audit(
@@ -93,47 +126,63 @@ class TokenService:
                 entity_id=token_id,
                 action="create",
                 before=None,
-                after={"kind": kind, "environment": environment, "name": name},
+                after={
+                    "kind": kind,
+                    "environment": environment,
+                    "name": name,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
                 at=now,
             )
         self._cache.clear()
         return token, secret
 
+    def bootstrap(self) -> str | None:
+        """An admin token's secret when the store has no live admin token, else None: the first
+        way in to a server whose every route needs a token."""
+        now = datetime.now(UTC)
+        if any(t.kind == "admin" and t.live(now) for t in self.list()):
+            return None
+        _, secret = self.create("admin", name="bootstrap", actor="headway serve")
+        return secret
+
     def verify(self, secret: str) -> Token | None:
-        """The live token with this secret, or None."""
+        """The live token with this secret, or None (unknown, revoked or expired)."""
         digest = _digest(secret)
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+            cached = hit[1]
+            return cached if cached is None or cached.live(datetime.now(UTC)) else None
         found = self.store.query(
-            "SELECT id, kind, environment, name, created_by, created_at, revoked_at "
-            "FROM api_tokens WHERE secret_hash = ? AND revoked_at IS NULL",
+            f"SELECT {_COLUMNS} FROM api_tokens WHERE secret_hash = ? AND revoked_at IS NULL",
             [digest],
         )
         token = _token(found[0]) if found else None
+        if token is not None and not token.live(datetime.now(UTC)):
+            token = None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (time.monotonic() + self.cache_seconds, token)
         return token
 
     def live_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of these token ids are still live, read from the store (never cached)."""
+        """Which of these token ids are still live (neither revoked nor expired), read from the
+        store (never cached)."""
         wanted = sorted(set(ids))
         live: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             found = self.store.query(
-                f"SELECT id FROM api_tokens WHERE id IN ({marks}) AND revoked_at IS NULL", chunk
+                f"SELECT id FROM api_tokens WHERE id IN ({marks}) AND revoked_at IS NULL "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                [*chunk, datetime.now(UTC).replace(tzinfo=None)],
             )
             live.update(r[0] for r in found)
         return live
 
     def list(self) -> list[Token]:
-        found = self.store.query(
-            "SELECT id, kind, environment, name, created_by, created_at, revoked_at "
-            "FROM api_tokens ORDER BY created_at"
-        )
+        found = self.store.query(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY created_at")
         return [_token(r) for r in found]
 
     def revoke(self, token_id: str, *, actor: str) -> bool:
@@ -161,8 +210,11 @@ class TokenService:
         return True
 
 
+_COLUMNS = "id, kind, environment, name, created_by, created_at, revoked_at, expires_at"
+
+
 def _token(row: tuple[Any, ...]) -> Token:
-    tid, kind, env, name, by, created, revoked = row
+    tid, kind, env, name, by, created, revoked, expires = row
     return Token(
         tid,
         kind,
@@ -171,4 +223,5 @@ def _token(row: tuple[Any, ...]) -> Token:
         by,
         created.replace(tzinfo=UTC),
         revoked.replace(tzinfo=UTC) if revoked else None,
+        expires.replace(tzinfo=UTC) if expires else None,
     )

@@ -50,6 +50,12 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         ("list", "deployments", "--limit", "20"),
     ]
     local = [_headway(*c, env=env).stdout for c in commands]
+
+    def token(kind: str) -> str:
+        made = _headway("tokens", "create", "--kind", kind, "--name", f"cli-{kind}", env=env)
+        return made.stdout.strip().splitlines()[-1]
+
+    viewer, admin = token("viewer"), token("admin")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
@@ -57,13 +63,22 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}")
-        remote_env = {**env, "HEADWAY_URL": f"http://127.0.0.1:{port}"}
+        remote_env = {**env, "HEADWAY_URL": f"http://127.0.0.1:{port}", "HEADWAY_TOKEN": viewer}
+        # Without a token the server answers nothing, and the CLI says which token to set.
+        anonymous = _headway("metrics", env={**remote_env, "HEADWAY_TOKEN": ""})
+        assert anonymous.returncode == 2
+        assert "set HEADWAY_TOKEN to a viewer token" in anonymous.stdout + anonymous.stderr
         # The store is held by the server, yet the same commands work through it.
         for command, expected in zip(commands, local, strict=True):
             got = _headway(*command, env=remote_env)
             assert got.returncode == 0, got.stdout + got.stderr
             assert got.stdout == expected, command
-        # An import through the server, all or nothing, reported like a local one.
+        # An import through the server, all or nothing, reported like a local one; it takes
+        # an admin token (a viewer's is refused).
+        refused_viewer = _headway("import", "jsonl", str(history), env=remote_env)
+        assert refused_viewer.returncode == 2
+        assert "takes an admin token" in refused_viewer.stdout + refused_viewer.stderr
+        remote_env["HEADWAY_TOKEN"] = admin
         extra = tmp_path / "extra.jsonl"
         extra.write_text(
             json.dumps({"type": "service", "name": "newcomer", "context": "internal"}) + "\n"

@@ -337,7 +337,9 @@ def test_prometheus_exposes_deliveries_and_dora_per_service(
     status = fixture("github/deployment_status/payload.json")
     status["deployment_status"]["created_at"] = datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     hooks.github("deployment_status", status)
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # a scrape token is needed
+    _, scrape = client.app.state.tokens.create("scrape", name="prometheus", actor="test")
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {scrape}"}).text
     assert 'headway_webhook_deliveries_total{outcome="accepted",source="github"}' in text
     # one deployment in the trailing 30 days: 1 / 30 per day
     line = next(x for x in text.splitlines() if x.startswith("headway_dora_deployments_per_day{"))

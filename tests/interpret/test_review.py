@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from headway.api.app import create_app
 from headway.cli import app
 from headway.config import Settings
+from tests.conftest import authorize
 
 runner = CliRunner()
 
@@ -124,6 +125,7 @@ def test_review_bad_input_is_explained(org: Path, tmp_path: Path) -> None:
 
 def test_http_api_serves_the_same_documents(org: Path) -> None:
     with TestClient(create_app(Settings(database=str(org)))) as client:
+        authorize(client, "editor")  # reads, and the note below
         flow = client.get("/api/flow", params={"team": "payments"})
         assert flow.status_code == 200
         assert flow.json()["dominant_stage"] == "approval_wait"

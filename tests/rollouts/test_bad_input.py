@@ -129,13 +129,20 @@ def test_http_changes_to_a_rollout_need_an_admin_token(settings: Settings) -> No
         )
         anonymous = http.post("/api/rollouts", json=GOOD)
         assert anonymous.status_code == 401
-        assert "Authorization: Bearer" in anonymous.json()["detail"]
+        assert "Authorization: Bearer" in anonymous.json()["error"]
         as_service = http.post(
             "/api/rollouts", json=GOOD, headers={"Authorization": f"Bearer {sdk}"}
         )
         assert as_service.status_code == 403
         assert http.post("/api/rollouts/new-checkout/production/pause").status_code == 401
-        assert http.get("/api/rollouts").status_code == 200  # reading needs no token
+        assert http.get("/api/rollouts").status_code == 401  # reading needs a token too
+        _, viewer = http.app.state.tokens.create("viewer", name="watcher", actor="ana")
+        reading = http.get("/api/rollouts", headers={"Authorization": f"Bearer {viewer}"})
+        assert reading.status_code == 200
+        as_viewer = http.post(
+            "/api/rollouts", json=GOOD, headers={"Authorization": f"Bearer {viewer}"}
+        )
+        assert as_viewer.status_code == 403  # a viewer reads, an editor changes
         started = http.post(
             "/api/rollouts", json=GOOD, headers={"Authorization": f"Bearer {admin}"}
         )

@@ -56,7 +56,7 @@ def served(sdk: Client, users: int) -> set[str | None]:
 
 
 def rollout_state(live: Live) -> str:
-    answer = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}")
+    answer = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}", headers=live.admin)
     return str(answer.json()["state"])
 
 
@@ -92,7 +92,7 @@ def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
                 break
         # Then the controller rolled it back by itself
         assert rollout_state(live) == "rolled_back"
-        status = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}").json()
+        status = httpx.get(f"{live.url}/api/rollouts/new-checkout/{ENV}", headers=live.admin).json()
         assert status["percent"] == 0
         assert "on treatment against" in status["reason"]
         assert (status["events"][-1]["kind"], status["events"][-1]["actor"]) == (

@@ -1,0 +1,112 @@
+"""Who may call what: every route needs a credential except `/healthz`, the webhooks (which
+verify their source's signature) and the SDK and OFREP routes (which take an SDK key).
+
+People and programs that are not SDKs hold a role token: `viewer` reads, `editor` also
+changes flags, segments, notes and rollouts, `admin` also tokens, environments and imports.
+A `scrape` token reads `/metrics` and nothing else. Routers declare what they need with the
+dependencies below, once per router or per route; `tests/api/test_auth.py` walks every route
+of the OpenAPI document to check that none was forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from headway.flags.tokens import Token
+
+__all__ = [
+    "Admin",
+    "AuthError",
+    "Editor",
+    "Role",
+    "Scraper",
+    "Viewer",
+    "answer",
+    "authenticate",
+    "bearer",
+    "require",
+    "sdk_key",
+]
+
+Role = Literal["viewer", "editor", "admin"]
+# Each role can do what the roles before it can.
+_ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
+
+
+class AuthError(Exception):
+    """No credential (401) or one that may not do this (403); the message says which is needed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def answer(error: AuthError) -> JSONResponse:
+    """The response for `error`, the same on every route."""
+    return JSONResponse(
+        {"error": str(error)},
+        status_code=error.status,
+        headers={"WWW-Authenticate": "Bearer"} if error.status == 401 else None,
+    )
+
+
+def bearer(request: Request) -> str | None:
+    """The token from `Authorization: Bearer …` or `X-API-Key`."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
+    """The live token the request carries, if it is one of `kinds`."""
+    secret = bearer(request)
+    if secret is None:
+        raise AuthError(401, "send a token: Authorization: Bearer <token>")
+    token: Token | None = request.app.state.tokens.verify(secret)
+    if token is None:
+        raise AuthError(401, "unknown, expired or revoked token")
+    if token.kind not in kinds:
+        raise AuthError(
+            403, f"{_a(token.kind)} token cannot do this: it takes {_a(' or '.join(kinds))} token"
+        )
+    return token
+
+
+def _a(words: str) -> str:
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
+
+def require(role: Role) -> Callable[[Request], Token]:
+    """A dependency admitting tokens of `role` or a stronger one."""
+    kinds = _ROLES[_ROLES.index(role) :]
+
+    def check(request: Request) -> Token:
+        return authenticate(request, kinds)
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+def sdk_key(*kinds: str) -> Callable[[Request], Token]:
+    """A dependency admitting SDK keys of `kinds` (`server`, `client`)."""
+
+    def check(request: Request) -> Token:
+        return authenticate(request, kinds)
+
+    check.__name__ = f"sdk_key_{'_'.join(kinds)}"
+    return check
+
+
+def _scraper(request: Request) -> Token:
+    return authenticate(request, ("scrape", *_ROLES))
+
+
+Viewer = Annotated[Token, Depends(require("viewer"))]
+Editor = Annotated[Token, Depends(require("editor"))]
+Admin = Annotated[Token, Depends(require("admin"))]
+Scraper = Annotated[Token, Depends(_scraper)]
