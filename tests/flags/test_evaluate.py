@@ -542,3 +542,116 @@ def test_a_flag_with_thousands_of_rules_compiles() -> None:
     # Then the last rule still matches, and a context matching none gets the default
     assert flag.evaluate({"plan": "p2999"}).rule == "r2999"
     assert flag.evaluate({"plan": "other"}).reason == "DEFAULT"
+
+
+_BETA = {"beta": Segment(key="beta", included=["u1"], excluded=["u2"])}
+
+
+@pytest.mark.parametrize(
+    ("condition", "context", "why"),
+    [
+        # Absent or null: missing, except where absence can be the answer
+        (("age", "gte", 18), {}, "attribute 'age' is missing from the context"),
+        (("age", "gte", 18), {"age": None}, "attribute 'age' is missing from the context"),
+        (("plan", "exists", None), {}, "attribute 'plan' is missing from the context"),
+        (("targetingKey", "in_segment", "beta"), {}, "targetingKey in_segment ['beta'] is false"),
+        # A value the operator cannot use: its type, and the operator
+        (("age", "gte", 18), {"age": "40"}, "attribute 'age' is a str ('40'); 'gte' cannot use it"),
+        (("age", "lt", 18), {"age": True}, "attribute 'age' is a bool (True); 'lt' cannot use it"),
+        (
+            ("app.version", "semver_gte", "2.0.0"),
+            {"app": {"version": "banana"}},
+            "attribute 'app.version' is a str ('banana'); 'semver_gte' cannot use it",
+        ),
+        (
+            ("signup", "before", "2025-01-01T00:00:00Z"),
+            {"signup": "soon"},
+            "attribute 'signup' is a str ('soon'); 'before' cannot use it",
+        ),
+        (
+            ("email", "matches", "^a"),
+            {"email": 5},
+            "attribute 'email' is a int (5); 'matches' cannot use it",
+        ),
+        (
+            ("email", "starts_with", "a"),
+            {"email": ["a"]},
+            "attribute 'email' is a list (['a']); 'starts_with' cannot use it",
+        ),
+        # A usable value that does not satisfy the operator
+        (("age", "gte", 18), {"age": 17}, "age=17 does not satisfy gte 18"),
+        (
+            ("app.version", "semver_gte", "2.0.0"),
+            {"app": {"version": "1.0.0"}},
+            "app.version='1.0.0' does not satisfy semver_gte '2.0.0'",
+        ),
+        (
+            ("signup", "before", "2025-01-01T00:00:00Z"),
+            {"signup": "2026-01-01"},
+            "signup='2026-01-01' does not satisfy before '2025-01-01T00:00:00Z'",
+        ),
+        (("email", "not_contains", "@"), {"email": 5}, "email=5 does not satisfy not_contains '@'"),
+        (
+            ("plan", "not_exists", None),
+            {"plan": "pro"},
+            "plan='pro' does not satisfy not_exists None",
+        ),
+        (("country", "in", ["FR"]), {"country": "US"}, "country='US' does not satisfy in ['FR']"),
+        (
+            ("targetingKey", "in_segment", "beta"),
+            {"targetingKey": "u2"},
+            "targetingKey='u2' does not satisfy in_segment ['beta']",
+        ),
+        (
+            ("targetingKey", "not_in_segment", "beta"),
+            {"targetingKey": "u1"},
+            "targetingKey='u1' does not satisfy not_in_segment ['beta']",
+        ),
+    ],
+)
+def test_explain_says_why_a_condition_fails(
+    condition: tuple[str, str, Any], context: dict[str, Any], why: str
+) -> None:
+    # Given a rule of one condition, When the context fails it, Then explain says why
+    flag = boolean_flag(**_when(*condition))
+    result, lines = explain(flag, "production", context, _BETA)
+    assert (result.reason, lines) == ("DEFAULT", [f"rule r: no match: {why}"])
+
+
+def test_explain_lists_every_failed_condition_and_stops_at_the_match() -> None:
+    # Given three rules: two failing conditions, a split by org.id, a plain match
+    flag = boolean_flag(
+        rules=[
+            {
+                "id": "adults-pro",
+                "description": "adult pros",
+                "conditions": [
+                    {"attribute": "age", "operator": "gte", "value": 18},
+                    {"attribute": "plan", "operator": "eq", "value": "pro"},
+                    {"attribute": "country", "operator": "in", "value": ["FR"]},
+                ],
+                "serve": {"variant": "on"},
+            },
+            {"id": "orgs", "conditions": [], "serve": split(50, bucket_by="org.id")},
+            {
+                "id": "fr",
+                "conditions": [{"attribute": "country", "operator": "eq", "value": "FR"}],
+                "serve": {"variant": "on"},
+            },
+            {"id": "never-reached", "conditions": [], "serve": {"variant": "off"}},
+        ],
+        default={"variant": "off"},
+    )
+    # When the context fails two of the first rule's three conditions and has no org
+    result, lines = explain(flag, "production", {"age": 12, "plan": "free", "country": "FR"})
+    # Then each failure is named, the split is said to lack a subject, and the match ends it
+    assert result.rule == "fr"
+    assert lines == [
+        "rule adult pros: no match: age=12 does not satisfy gte 18; "
+        "plan='free' does not satisfy eq 'pro'",
+        "rule orgs: matched, but the split had no subject to bucket by",
+        "rule fr: matched",
+    ]
+    # And a disabled flag has nothing to explain
+    off = boolean_flag(enabled=False, rules=flag.environments["production"].rules)
+    assert explain(off, "production", {})[1] == []
