@@ -1,8 +1,9 @@
 """Flag evaluation: a pure function of (flag config, context) that never raises.
 
-`compile_flag` turns one flag's environment config into one generated Python function;
-evaluating is then a few dict lookups and comparisons and, for splits, one xxh3 hash. Every
-outcome it can return is built ahead of time, so the common paths allocate nothing.
+`compile_flag` turns one flag's environment config into one generated Python function, its
+conditions written by `headway.flags.conditions`; evaluating is then a few dict lookups and
+comparisons and, for splits, one xxh3 hash. Every outcome it can return is built ahead of time,
+so the common paths allocate nothing.
 
 Reasons and error codes use OpenFeature's vocabulary. A rule whose attribute is missing or of
 the wrong type simply does not match, and evaluation moves on to the next rule; `explain`
@@ -11,32 +12,32 @@ says why each rule did or did not match.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from types import CodeType
 from typing import Any, Final
 
 import xxhash
 
 from headway.flags.bucketing import salt_seed
+from headway.flags.codegen import Source
+from headway.flags.conditions import (
+    MISSING,
+    PRELUDE,
+    Context,
+    condition_source,
+    cost,
+    getter,
+    why_not,
+)
 from headway.flags.model import (
     BUCKETS,
-    DATE_OPERATORS,
-    NUMERIC_OPERATORS,
-    SEGMENT_OPERATORS,
-    SEMVER_OPERATORS,
     TARGETING_KEY,
-    Condition,
     EnvironmentConfig,
     Flag,
     Segment,
     Split,
-    parse_instant,
 )
-from headway.flags.semver import parse_semver
 
 __all__ = [
     "CompiledFlag",
@@ -85,10 +86,7 @@ class Evaluation:
     rule: str | None = None  # id of the rule that matched, if any
 
 
-Context = Mapping[str, Any]
 Evaluator = Callable[[Context], Evaluation]
-_Test = Callable[[Context], bool]
-_MISSING: Any = object()
 
 
 def error_result(flag: str, code: str, message: str) -> Evaluation:
@@ -103,160 +101,12 @@ class CompiledFlag:
     evaluate: Evaluator
 
 
-# --- attribute access ---------------------------------------------------------------------------
-
-
-def _getter(attribute: str) -> Callable[[Context], Any]:
-    """Read `attribute` from a context; a dotted name reaches into nested objects.
-
-    A literal top-level key wins over the nested path, so `{"app.version": ...}` also works.
-    """
-    if "." not in attribute:
-        return lambda ctx: ctx.get(attribute, _MISSING)
-    parts = attribute.split(".")
-
-    def get(ctx: Context) -> Any:
-        value = ctx.get(attribute, _MISSING)
-        if value is not _MISSING:
-            return value
-        value = ctx
-        for part in parts:
-            if not isinstance(value, Mapping):
-                return _MISSING
-            value = value.get(part, _MISSING)
-        return value
-
-    return get
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-_semver = lru_cache(maxsize=4096)(parse_semver)
-
-
-# --- conditions ---------------------------------------------------------------------------------
-
-
-def _value_test(cond: Condition) -> Callable[[Any], bool]:
-    """A predicate on the attribute's value (already known to be present)."""
-    op, x = cond.operator, cond.value
-    if op == "eq":
-        return lambda v: v == x
-    if op == "neq":
-        return lambda v: v != x
-    if op in ("in", "not_in"):
-        members = frozenset(x)
-
-        def member(v: Any) -> bool:
-            try:
-                return v in members
-            except TypeError:  # an unhashable value (object, set) is in no list of scalars
-                return False
-
-        def is_in(v: Any) -> bool:
-            if isinstance(v, list | tuple):
-                return any(member(e) for e in v)
-            return member(v)
-
-        if op == "in":
-            return is_in
-        return lambda v: not is_in(v)
-    if op in ("contains", "not_contains"):
-
-        def contains(v: Any) -> bool:
-            if isinstance(v, str):
-                return isinstance(x, str) and x in v
-            if isinstance(v, list | tuple):
-                return x in v
-            return False
-
-        if op == "contains":
-            return contains
-        return lambda v: isinstance(v, str | list | tuple) and not contains(v)
-    if op == "starts_with":
-        return lambda v: isinstance(v, str) and v.startswith(x)
-    if op == "ends_with":
-        return lambda v: isinstance(v, str) and v.endswith(x)
-    if op == "matches":
-        search = re.compile(x).search
-        return lambda v: isinstance(v, str) and search(v) is not None
-    if op in NUMERIC_OPERATORS:
-        cmp = _COMPARE[op]
-        return lambda v: _is_number(v) and cmp(v, x)
-    if op in DATE_OPERATORS:
-        at = parse_instant(x)
-        if op == "before":
-            return lambda v: (t := parse_instant(v)) is not None and t < at  # type: ignore[operator]
-        return lambda v: (t := parse_instant(v)) is not None and t > at  # type: ignore[operator]
-    if op in SEMVER_OPERATORS:
-        ref = parse_semver(x)
-        cmp = _COMPARE[op.removeprefix("semver_")]
-        return lambda v: (
-            (k := _semver(v) if isinstance(v, str) else None) is not None and cmp(k, ref)
-        )
-    raise ValueError(f"unknown operator {op!r}")  # the model refuses these before compiling
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda a, b: a == b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-}
-
-
-def _segment_test(segment: Segment | None, get: Callable[[Context], Any]) -> _Test:
-    if segment is None:  # deleted after the flag referred to it: matches nobody
-        return lambda ctx: False
-    included, excluded = frozenset(segment.included), frozenset(segment.excluded)
-    conditions = tuple(_condition(c, {}) for c in segment.conditions)
-
-    def member(ctx: Context) -> bool:
-        key = get(ctx)
-        if isinstance(key, str | int):
-            key = str(key)
-            if key in excluded:
-                return False
-            if key in included:
-                return True
-        return bool(conditions) and all(c(ctx) for c in conditions)
-
-    return member
-
-
-def _condition(cond: Condition, segments: Mapping[str, Segment]) -> _Test:
-    get = _getter(cond.attribute)
-    op = cond.operator
-    if op == "exists":
-        return lambda ctx: get(ctx) not in (_MISSING, None)
-    if op == "not_exists":
-        return lambda ctx: get(ctx) in (_MISSING, None)
-    if op in ("in_segment", "not_in_segment"):
-        members = tuple(_segment_test(segments.get(k), get) for k in cond.value)
-        if op == "in_segment":
-            return lambda ctx: any(m(ctx) for m in members)
-        return lambda ctx: not any(m(ctx) for m in members)
-    test = _value_test(cond)
-
-    def holds(ctx: Context) -> bool:
-        v = get(ctx)
-        return v is not _MISSING and v is not None and test(v)
-
-    return holds
-
-
 # --- compilation ---------------------------------------------------------------------------------
 #
-# A flag's environment becomes one generated function: its rules are one `if`/`elif` chain over
-# the context, so a rule costs a few dict lookups and comparisons rather than a call per
-# condition. The source text holds only fixed templates and generated names (`c0`, `c1`, ...);
-# every value taken from the configuration (attribute names, operands, results, seeds) is bound
-# to one of those names in the function's namespace, so no configuration can change the code.
-# The source therefore depends only on the flag's shape, and flags of the same shape share one
-# compiled code object.
+# A flag's environment becomes one generated function (see `headway.flags.codegen`): its rules
+# are one chain of `if` statements over the context, each testing its conditions as
+# `headway.flags.conditions` writes them, so a rule costs a few dict lookups and comparisons
+# rather than a call per condition.
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,47 +126,32 @@ class Recorder:
 
 def _subject(value: Any) -> str | None:
     """What a split buckets a non-string value by: its text, or None if it has none."""
-    if value is _MISSING or value is None or isinstance(value, dict | list):
+    if value is MISSING or value is None or isinstance(value, dict | list):
         return None
     return str(value)
 
 
 # Names every generated evaluator can use besides its own constants.
 _PRELUDE: Final[Mapping[str, Any]] = {
-    "MISSING": _MISSING,
-    "ABSENT": (_MISSING, None),
+    **PRELUDE,
     "hash64": xxhash.xxh3_64_intdigest,
     "bisect": bisect_right,
-    "number": _is_number,
     "subject": _subject,
 }
-_SYMBOLS: Final = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_STRING_METHODS: Final = {"starts_with": "startswith", "ends_with": "endswith"}
 _CHAIN: Final = 8  # a split with more ranges than this picks its range by bisection
 
 
-class _Source:
-    """The lines of one generated evaluator and the constants they name."""
+class _Source(Source):
+    """The lines of one generated evaluator, which serves its results through a recorder."""
 
     def __init__(self, flag: str, recorder: Recorder | None, typed: bool) -> None:
+        super().__init__(_PRELUDE)
         self.typed = typed  # return values (the caller's default on error), not Evaluations
-        self.lines: list[str] = []
-        self.namespace: dict[str, Any] = dict(_PRELUDE)
-        self._constants = 0
         self.recorder = recorder
         if recorder is not None:
             self._served = self.const(recorder.served)
             self._admit = self.const(recorder.admit)
             self._flag = self.const(flag)
-
-    def const(self, value: Any) -> str:
-        name = f"c{self._constants}"
-        self._constants += 1
-        self.namespace[name] = value
-        return name
-
-    def line(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
 
     def serve(self, depth: int, result: Evaluation) -> None:
         """Return `result` (its value if typed), recorded first if there is a recorder."""
@@ -338,62 +173,13 @@ class _Source:
         self.line(depth + 2, f"f = {self._admit}(tk)")
         self.line(depth + 1, f"f[{self._flag}] = {variant}")
 
-    def function(self) -> Evaluator:
-        exec(_code("\n".join(self.lines)), self.namespace)
-        return self.namespace["evaluate"]  # type: ignore[no-any-return]
-
-
-@lru_cache(maxsize=1024)
-def _code(source: str) -> CodeType:
-    return compile(source, "<headway flag evaluator>", "exec")
-
-
-def _test_source(src: _Source, cond: Condition) -> str:
-    """A test on `v`, the attribute's value, already known to be present and not None."""
-    op = cond.operator
-    if op in ("eq", "neq"):
-        return f"v {'==' if op == 'eq' else '!='} {src.const(cond.value)}"
-    if op in NUMERIC_OPERATORS:
-        return (
-            "(type(v) is int or type(v) is float or number(v)) "
-            f"and v {_SYMBOLS[op]} {src.const(cond.value)}"
-        )
-    if op in _STRING_METHODS:
-        return f"isinstance(v, str) and v.{_STRING_METHODS[op]}({src.const(cond.value)})"
-    return f"{src.const(_value_test(cond))}(v)"
-
-
-def _condition_source(src: _Source, cond: Condition, segments: Mapping[str, Segment]) -> str:
-    """An expression on `ctx` that is true when `cond` holds; the same verdicts as `_condition`."""
-    op, attribute = cond.operator, cond.attribute
-    if op in SEGMENT_OPERATORS:
-        return f"{src.const(_condition(cond, segments))}(ctx)"
-    flat = "." not in attribute
-    if flat:
-        name = src.const(attribute)
-        if op == "eq":  # a missing attribute reads as None, which equals no operand
-            return f"ctx.get({name}) == {src.const(cond.value)}"
-        if op == "in":  # a string, the usual case, needs only the set lookup
-            return (
-                f"(v in {src.const(frozenset(cond.value))} if type(v := ctx.get({name})) is str "
-                f"else v is not None and {src.const(_value_test(cond))}(v))"
-            )
-        get = f"ctx.get({name}, MISSING)"
-    else:
-        get = f"{src.const(_getter(attribute))}(ctx)"
-    if op == "exists":
-        return f"{get} not in ABSENT"
-    if op == "not_exists":
-        return f"{get} in ABSENT"
-    return f"((v := {get}) is not MISSING and v is not None and {_test_source(src, cond)})"
-
 
 def _subject_source(src: _Source, bucket_by: str) -> str:
     """True when the context has something to bucket by, which it binds to `s` as text."""
     if bucket_by == TARGETING_KEY and src.recorder is not None:
         get = "tk"  # already read for the recorder
     elif "." in bucket_by:
-        get = f"{src.const(_getter(bucket_by))}(ctx)"
+        get = f"{src.const(getter(bucket_by))}(ctx)"
     else:
         get = f"ctx.get({src.const(bucket_by)})"
     return f"(type(s := {get}) is str or (s := subject(s)) is not None)"
@@ -429,25 +215,6 @@ def _split_source(
     src.serve(depth, results[-1])
 
 
-def _cost(cond: Condition) -> int:
-    """A rough rank of what testing `cond` costs. A rule's conditions are pure and never raise,
-    so their `and` gives the same verdict in any order; the compiled rule tests the cheap ones
-    first (an equality before a list, a regular expression or a segment last), keeping the
-    written order among equals."""
-    op = cond.operator
-    if op in ("eq", "neq", "exists", "not_exists"):
-        rank = 0
-    elif op in ("in", "not_in") or op in NUMERIC_OPERATORS:
-        rank = 1
-    elif op in SEGMENT_OPERATORS:
-        rank = 4
-    elif op in ("matches", *DATE_OPERATORS, *SEMVER_OPERATORS):
-        rank = 3
-    else:  # contains, starts_with, ends_with
-        rank = 2
-    return 2 * rank + ("." in cond.attribute)  # a nested attribute takes a few lookups more
-
-
 def _generate(
     flag: Flag,
     env: EnvironmentConfig,
@@ -468,8 +235,8 @@ def _generate(
         src.serve(2, Evaluation(key, values[env.off_variant], env.off_variant, Reason.DISABLED))
     else:
         for rule in env.rules:
-            conditions = sorted(rule.conditions, key=_cost)
-            test = " and ".join(_condition_source(src, c, segments) for c in conditions)
+            conditions = sorted(rule.conditions, key=cost)
+            test = " and ".join(condition_source(src, c, segments) for c in conditions)
             if rule.serve.variant is not None:
                 src.line(2, f"if {test or 'True'}:")
                 v = rule.serve.variant
@@ -500,7 +267,7 @@ def _generate(
             src.fail(2, no_subject)
     src.line(1, "except Exception as exc:  # a context that defeats every guard")
     src.line(2, "return default" if typed else f"return {src.const(_failure(key))}(exc)")
-    return src.function()
+    return src.function("evaluate")
 
 
 def _failure(key: str) -> Callable[[BaseException], Evaluation]:
@@ -575,35 +342,6 @@ def evaluate(
     return compiled.evaluate(context)
 
 
-# --- explanation (slow path, for people) ------------------------------------------------------
-
-
-def _why_not(cond: Condition, ctx: Context, segments: Mapping[str, Segment]) -> str | None:
-    """None if the condition holds, else a sentence saying why it does not."""
-    if _condition(cond, segments)(ctx):
-        return None
-    value = _getter(cond.attribute)(ctx)
-    if value is _MISSING or value is None:
-        if cond.operator in ("not_exists", "not_in_segment", "in_segment"):
-            return f"{cond.attribute} {cond.operator} {cond.value!r} is false"
-        return f"attribute '{cond.attribute}' is missing from the context"
-    kind = type(value).__name__
-    wrong_type = (
-        (cond.operator in NUMERIC_OPERATORS and not _is_number(value))
-        or (
-            cond.operator in SEMVER_OPERATORS
-            and not (isinstance(value, str) and _semver(value) is not None)
-        )
-        or (cond.operator in DATE_OPERATORS and parse_instant(value) is None)
-        or (cond.operator in ("starts_with", "ends_with", "matches") and not isinstance(value, str))
-    )
-    if wrong_type:
-        return (
-            f"attribute '{cond.attribute}' is a {kind} ({value!r}); '{cond.operator}' cannot use it"
-        )
-    return f"{cond.attribute}={value!r} does not satisfy {cond.operator} {cond.value!r}"
-
-
 def explain(
     flag: Flag, environment: str, context: Context, segments: Mapping[str, Segment] | None = None
 ) -> tuple[Evaluation, list[str]]:
@@ -615,7 +353,7 @@ def explain(
     if env is None or not env.enabled:
         return result, lines
     for rule in env.rules:
-        reasons = [r for c in rule.conditions if (r := _why_not(c, context, segments)) is not None]
+        reasons = [r for c in rule.conditions if (r := why_not(c, context, segments)) is not None]
         label = rule.description or rule.id
         if reasons:
             lines.append(f"rule {label}: no match: " + "; ".join(reasons))

@@ -1,0 +1,247 @@
+"""What each condition operator means, written once, as Python expressions over a context.
+
+`condition_source` turns a condition into an expression that holds exactly when the condition does;
+the flag evaluator (`headway.flags.evaluate`) compiles it into its chain of rules, and `why_not`
+compiles the same expression alone, for `explain`, then says why a condition failed. A value
+operator is a guard (can it use the attribute's value at all?) and a test: a value failing the
+guard is what `explain` calls the wrong type. A condition whose attribute is missing or null is
+false, except `not_exists`; nothing here raises for any JSON context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final
+
+from headway.flags.codegen import Source
+from headway.flags.model import (
+    DATE_OPERATORS,
+    NUMERIC_OPERATORS,
+    SEGMENT_OPERATORS,
+    SEMVER_OPERATORS,
+    Condition,
+    Segment,
+    parse_instant,
+)
+from headway.flags.semver import parse_semver
+
+__all__ = [
+    "MISSING",
+    "PRELUDE",
+    "Context",
+    "condition_source",
+    "cost",
+    "getter",
+    "read_source",
+    "why_not",
+]
+
+Context = Mapping[str, Any]
+MISSING: Final[Any] = object()  # what reading an attribute the context lacks gives
+
+
+def getter(attribute: str) -> Callable[[Context], Any]:
+    """Read `attribute` from a context; a dotted name reaches into nested objects.
+
+    A literal top-level key wins over the nested path, so `{"app.version": ...}` also works.
+    """
+    if "." not in attribute:
+        return lambda ctx: ctx.get(attribute, MISSING)
+    parts = attribute.split(".")
+
+    def get(ctx: Context) -> Any:
+        value = ctx.get(attribute, MISSING)
+        if value is not MISSING:
+            return value
+        value = ctx
+        for part in parts:
+            if not isinstance(value, Mapping):
+                return MISSING
+            value = value.get(part, MISSING)
+        return value
+
+    return get
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_in(members: frozenset[Any], v: Any) -> bool:
+    """`in`: the value, or for a list any element of it, is one of `members`."""
+    if isinstance(v, list | tuple):
+        return any(_is_member(members, e) for e in v)
+    return _is_member(members, v)
+
+
+def _is_member(members: frozenset[Any], v: Any) -> bool:
+    try:
+        return v in members
+    except TypeError:  # an unhashable value (object, set) is in no list of scalars
+        return False
+
+
+def _contains(v: Any, x: Any) -> bool:
+    """`contains`: a string holds `x` as a substring, or a list holds it as an element."""
+    if isinstance(v, str):
+        return isinstance(x, str) and x in v
+    if isinstance(v, list | tuple):
+        return x in v
+    return False
+
+
+def _key_text(value: Any) -> str | None:
+    """What a segment's listed keys are compared with: a string or integer key as text."""
+    return str(value) if isinstance(value, str | int) else None
+
+
+# Names every generated test can use besides its own constants.
+PRELUDE: Final[Mapping[str, Any]] = {
+    "MISSING": MISSING,
+    "ABSENT": (MISSING, None),
+    "number": _is_number,
+    "is_in": _is_in,
+    "contains": _contains,
+    "instant": parse_instant,
+    "semver": lru_cache(maxsize=4096)(parse_semver),
+    "key_text": _key_text,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Operator:
+    """A value operator, as expressions on `v`, the attribute's value (present, not null)."""
+
+    test: str  # true when the condition holds; `{x}` names the prepared operand
+    guard: str = ""  # true when the operator can use `v` at all; tested before `test`
+    operand: Callable[[Any], Any] = lambda x: x  # the configured value, prepared once
+
+
+_NUMBER: Final = "(type(v) is int or type(v) is float or number(v))"
+_INSTANT: Final = "(t := instant(v)) is not None"
+_VERSION: Final = "isinstance(v, str) and (k := semver(v)) is not None"
+_SYMBOLS: Final = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+_OPERATORS: Final[Mapping[str, _Operator]] = {
+    "eq": _Operator("v == {x}"),
+    "neq": _Operator("v != {x}"),
+    "in": _Operator("is_in({x}, v)", operand=frozenset),
+    "not_in": _Operator("not is_in({x}, v)", operand=frozenset),
+    "contains": _Operator("contains(v, {x})"),
+    "not_contains": _Operator("isinstance(v, (str, list, tuple)) and not contains(v, {x})"),
+    "starts_with": _Operator("v.startswith({x})", "isinstance(v, str)"),
+    "ends_with": _Operator("v.endswith({x})", "isinstance(v, str)"),
+    "matches": _Operator(
+        "{x}(v) is not None", "isinstance(v, str)", lambda x: re.compile(x).search
+    ),
+    "before": _Operator("t < {x}", _INSTANT, parse_instant),
+    "after": _Operator("t > {x}", _INSTANT, parse_instant),
+    **{op: _Operator(f"v {_SYMBOLS[op]} {{x}}", _NUMBER) for op in NUMERIC_OPERATORS},
+    **{
+        op: _Operator(f"k {_SYMBOLS[op.removeprefix('semver_')]} {{x}}", _VERSION, parse_semver)
+        for op in SEMVER_OPERATORS
+    },
+}
+
+
+def read_source(src: Source, attribute: str) -> str:
+    """An expression reading `attribute` from `ctx`, MISSING if the context lacks it."""
+    if "." in attribute:
+        return f"{src.const(getter(attribute))}(ctx)"
+    return f"ctx.get({src.const(attribute)}, MISSING)"
+
+
+def condition_source(src: Source, cond: Condition, segments: Mapping[str, Segment]) -> str:
+    """An expression on `ctx` that is true when `cond` holds."""
+    op, attribute = cond.operator, cond.attribute
+    if op in SEGMENT_OPERATORS:
+        member = " or ".join(_segment_source(src, segments.get(k), attribute) for k in cond.value)
+        return f"({member})" if op == "in_segment" else f"not ({member})"
+    if op == "exists":
+        return f"{read_source(src, attribute)} not in ABSENT"
+    if op == "not_exists":
+        return f"{read_source(src, attribute)} in ABSENT"
+    operator = _OPERATORS[op]
+    operand = src.const(operator.operand(cond.value))
+    if "." not in attribute:  # the two commonest operators read the context only once
+        name = src.const(attribute)
+        if op == "eq":  # a missing attribute reads as None, which equals no operand
+            return f"ctx.get({name}) == {operand}"
+        if op == "in":  # a string, the usual case, needs only the set lookup
+            return (
+                f"(v in {operand} if type(v := ctx.get({name})) is str "
+                f"else v is not None and is_in({operand}, v))"
+            )
+    return (
+        f"((v := {read_source(src, attribute)}) is not MISSING and v is not None and "
+        f"{_value_source(operator, operand)})"
+    )
+
+
+def _value_source(operator: _Operator, operand: str) -> str:
+    test = operator.test.format(x=operand)
+    return f"{operator.guard} and {test}" if operator.guard else test
+
+
+def _segment_source(src: Source, segment: Segment | None, attribute: str) -> str:
+    """True when the context's `attribute` puts it in `segment`: its key listed as excluded
+    never, as included always, otherwise when every one of the segment's conditions holds."""
+    if segment is None:  # deleted after the flag referred to it: matches nobody
+        return "False"
+    key = f"(sk := key_text({read_source(src, attribute)}))"
+    included = f"sk in {src.const(frozenset(segment.included))}"
+    # A segment cannot refer to segments: any such condition finds none.
+    conditions = " and ".join(condition_source(src, c, {}) for c in segment.conditions)
+    member = f"{included} or ({conditions})" if conditions else included
+    return f"({key} not in {src.const(frozenset(segment.excluded))} and ({member}))"
+
+
+def cost(cond: Condition) -> int:
+    """A rough rank of what testing `cond` costs. A rule's conditions are pure and never raise,
+    so their `and` gives the same verdict in any order; the compiled rule tests the cheap ones
+    first (an equality before a list, a regular expression or a segment last), keeping the
+    written order among equals."""
+    op = cond.operator
+    if op in ("eq", "neq", "exists", "not_exists"):
+        rank = 0
+    elif op in ("in", "not_in") or op in NUMERIC_OPERATORS:
+        rank = 1
+    elif op in SEGMENT_OPERATORS:
+        rank = 4
+    elif op in ("matches", *DATE_OPERATORS, *SEMVER_OPERATORS):
+        rank = 3
+    else:  # contains, starts_with, ends_with
+        rank = 2
+    return 2 * rank + ("." in cond.attribute)  # a nested attribute takes a few lookups more
+
+
+# --- explanation (slow path, for people) ------------------------------------------------------
+
+
+def _compiled(parameter: str, expression: Callable[[Source], str]) -> Callable[[Any], bool]:
+    """One generated function of `parameter` returning `expression`, built like an evaluator."""
+    src = Source(PRELUDE)
+    src.line(0, f"def test({parameter}):")
+    src.line(1, f"return {expression(src)}")
+    return src.function("test")
+
+
+def why_not(cond: Condition, ctx: Context, segments: Mapping[str, Segment]) -> str | None:
+    """None if the condition holds, else a sentence saying why it does not."""
+    if _compiled("ctx", lambda src: condition_source(src, cond, segments))(ctx):
+        return None
+    value = getter(cond.attribute)(ctx)
+    if value is MISSING or value is None:
+        if cond.operator in ("not_exists", "not_in_segment", "in_segment"):
+            return f"{cond.attribute} {cond.operator} {cond.value!r} is false"
+        return f"attribute '{cond.attribute}' is missing from the context"
+    guard = getattr(_OPERATORS.get(cond.operator), "guard", "")
+    if guard and not _compiled("v", lambda src: guard)(value):
+        kind = type(value).__name__
+        return (
+            f"attribute '{cond.attribute}' is a {kind} ({value!r}); '{cond.operator}' cannot use it"
+        )
+    return f"{cond.attribute}={value!r} does not satisfy {cond.operator} {cond.value!r}"
