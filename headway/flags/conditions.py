@@ -1,11 +1,11 @@
 """What each condition operator means, written once, as Python expressions over a context.
 
-`condition_source` turns a condition into an expression that holds exactly when the condition does;
-the flag evaluator (`headway.flags.evaluate`) compiles it into its chain of rules, and `why_not`
-compiles the same expression alone, for `explain`, then says why a condition failed. A value
-operator is a guard (can it use the attribute's value at all?) and a test: a value failing the
-guard is what `explain` calls the wrong type. A condition whose attribute is missing or null is
-false, except `not_exists`; nothing here raises for any JSON context.
+`condition_source` turns a condition into an expression that holds exactly when the condition
+does; the flag evaluator (`headway.flags.evaluate`) compiles it into its chain of rules, and
+`why_not` compiles the same expression alone, for `explain`, then says why a condition failed.
+A value operator is a guard (can it use the attribute's value at all?) and a test: a value
+failing the guard is what `explain` calls the wrong type, and a missing or null attribute fails
+every value operator. Nothing here raises for a JSON context.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ _OPERATORS: Final[Mapping[str, _Operator]] = {
     "in": _Operator("is_in({x}, v)", operand=frozenset),
     "not_in": _Operator("not is_in({x}, v)", operand=frozenset),
     "contains": _Operator("contains(v, {x})"),
+    # Any other value does not satisfy `not_contains`; explain says so, not that it is mistyped.
     "not_contains": _Operator("isinstance(v, (str, list, tuple)) and not contains(v, {x})"),
     "starts_with": _Operator("v.startswith({x})", "isinstance(v, str)"),
     "ends_with": _Operator("v.endswith({x})", "isinstance(v, str)"),
@@ -166,15 +167,14 @@ def condition_source(src: Source, cond: Condition, segments: Mapping[str, Segmen
         return f"{read_source(src, attribute)} in ABSENT"
     operator = _OPERATORS[op]
     operand = src.const(operator.operand(cond.value))
-    if "." not in attribute:  # the two commonest operators read the context only once
-        name = src.const(attribute)
-        if op == "eq":  # a missing attribute reads as None, which equals no operand
-            return f"ctx.get({name}) == {operand}"
-        if op == "in":  # a string, the usual case, needs only the set lookup
-            return (
-                f"(v in {operand} if type(v := ctx.get({name})) is str "
-                f"else v is not None and is_in({operand}, v))"
-            )
+    # The two commonest operators on a flat attribute, written to read the context only once.
+    if op == "eq" and "." not in attribute:  # a missing attribute reads as None, equal to none
+        return f"ctx.get({src.const(attribute)}) == {operand}"
+    if op == "in" and "." not in attribute:  # a string, the usual case, needs one set lookup
+        return (
+            f"(v in {operand} if type(v := ctx.get({src.const(attribute)})) is str "
+            f"else v is not None and is_in({operand}, v))"
+        )
     return (
         f"((v := {read_source(src, attribute)}) is not MISSING and v is not None and "
         f"{_value_source(operator, operand)})"
