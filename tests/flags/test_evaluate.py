@@ -602,6 +602,61 @@ def test_configuration_values_never_become_code() -> None:
     assert (other.reason, other.rule) == ("DEFAULT", None)
 
 
+def _every_operand(text: str, attribute: str) -> tuple[Flag, dict[str, Segment]]:
+    """A rule per operator that takes text, each on `attribute` and `text`, and a segment
+    listing `text` whose own condition is on `attribute` too."""
+    operands = [
+        ("eq", text),
+        ("neq", text),
+        ("in", [text]),
+        ("not_in", [text]),
+        ("contains", text),
+        ("not_contains", text),
+        ("starts_with", text),
+        ("ends_with", text),
+        ("matches", re.escape(text)),
+        ("in_segment", "s"),
+        ("not_in_segment", "s"),
+    ]
+    conditions = [
+        {"attribute": name, "operator": op, "value": value}
+        for op, value in operands
+        for name in (attribute, f"{attribute}.x")
+    ]
+    rules = [
+        {"id": f"r{i}", "conditions": [condition], "serve": {"variant": "on"}}
+        for i, condition in enumerate(conditions)
+    ]
+    segment = Segment(
+        key="s",
+        included=[text],
+        excluded=[text + "!"],
+        conditions=[{"attribute": attribute, "operator": "neq", "value": text}],  # type: ignore[list-item]
+    )
+    return boolean_flag(rules=rules, default={"variant": "off"}), {"s": segment}
+
+
+def test_no_operand_segment_or_attribute_becomes_code() -> None:
+    # Given every operator that takes text, and a segment, fed text that looks like Python
+    sneaky, attribute = "x') or __import__('os').system('exit 1') or ('", "y') or exit(1) or ('"
+    flag, segments = _every_operand(sneaky, attribute)
+    # Then the text is compared as data: it equals itself (r0) and nothing else (r2, neq)
+    compiled = compile_flag(flag, "production", segments)
+    assert compiled.evaluate({attribute: sneaky}).rule == "r0"
+    assert compiled.evaluate({attribute: "x"}).rule == "r2"
+    # And an empty context, explained, reaches the segment: in it by no key (r18, in_segment)
+    # only if its own condition held, which needs the attribute, so out of it (r20)
+    result, why = explain(flag, "production", {}, segments)
+    assert (result.rule, len(why)) == ("r20", 21)
+    # And the evaluators and explanations generated are those of any other text
+    compile_value(flag, "production", segments)
+    shapes = _code.cache_info().currsize
+    plain, plain_segments = _every_operand("pro", "plan")
+    assert explain(plain, "production", {}, plain_segments)[0].rule == "r20"
+    compile_value(plain, "production", plain_segments)
+    assert _code.cache_info().currsize == shapes
+
+
 def test_a_flag_with_thousands_of_rules_compiles() -> None:
     # Given 3,000 rules (the generated function must not nest one block per rule)
     rules = [
