@@ -177,9 +177,9 @@ def _flag_table(flags: list[Flag]) -> Table:
             for e in envs
         ]
         life = (
-            f"remove by {f.lifecycle.expected_removal}"
-            if f.lifecycle.kind == "temporary"
-            else "permanent"
+            f"{f.lifecycle.kind}, remove by {f.lifecycle.expected_removal}"
+            if f.lifecycle.expected_removal
+            else f.lifecycle.kind
         )
         table.add_row(
             f.key + (" [dim](archived)[/dim]" if f.archived else ""),
@@ -238,10 +238,20 @@ def create(
     ] = [],  # noqa: B006
     description: Annotated[str, typer.Option(help="What the flag is for.")] = "",
     tag: Annotated[list[str], typer.Option("--tag", help="Repeatable.")] = [],  # noqa: B006
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="release, experiment, operational (short-lived: 40, 40 and 7 days), "
+            "kill-switch or permission (long-lived)."
+        ),
+    ] = "release",
     remove_by: Annotated[
-        str | None, typer.Option(help="Expected removal date (YYYY-MM-DD) of a temporary flag.")
+        str | None,
+        typer.Option(help="Expected removal date (YYYY-MM-DD); default: the kind's lifetime."),
     ] = None,
-    permanent: Annotated[bool, typer.Option(help="A long-lived flag (no removal date).")] = False,
+    permanent: Annotated[
+        bool, typer.Option(help="A long-lived flag (no removal date); same as --kind permanent.")
+    ] = False,
     client_side: Annotated[
         bool, typer.Option(help="Client (OFREP) keys may evaluate it: browsers see its value.")
     ] = False,
@@ -265,11 +275,9 @@ def create(
             variants = [{"key": "on", "value": True}, {"key": "off", "value": False}]
         else:
             _fail(f"a {type} flag needs --variant KEY=VALUE (at least one)")
-        lifecycle: dict[str, Any] = (
-            {"kind": "permanent"}
-            if permanent
-            else {"kind": "temporary", "expected_removal": remove_by}
-        )
+        lifecycle: dict[str, Any] = {"kind": "permanent" if permanent else kind}
+        if remove_by is not None:
+            lifecycle["expected_removal"] = remove_by
         document = {
             "key": key,
             "type": type,
@@ -282,7 +290,11 @@ def create(
     if client_side:
         document["client_side"] = True
     flag = _service_call(lambda s: s.create_flag(document, actor=_actor()))
-    console.print(f"Created {flag.key} (off in {', '.join(flag.environments)}).")
+    life = flag.lifecycle
+    until = f", expected removal {life.expected_removal}" if life.expected_removal else ""
+    console.print(
+        f"Created {life.kind} flag {flag.key}{until} (off in {', '.join(flag.environments)})."
+    )
 
 
 @app.command("list")
@@ -364,6 +376,17 @@ def set_flag(
         f"{key} in {env}: {'on' if e.enabled else 'off'}, default → "
         f"{_serve_text(e.default)} (v{flag.version})."
     )
+    served = flag.variant_values().get(e.default.variant or "")
+    if on and e.default.variant is not None and served is False and not e.rules:
+        # A flag created before booleans defaulted to their `true` variant: it is on, yet
+        # serves false to everyone. Say so rather than leave the user to find out.
+        console.print(
+            f"[yellow]note:[/yellow] it serves {e.default.variant} (false) to everyone; "
+            f"`headway flags set {key} --env {env} --default "
+            f"{next((v.key for v in flag.variants if v.value is True), 'on')}` serves true",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -27,6 +27,7 @@ from headway.flags.semver import parse_semver
 __all__ = [
     "BUCKETS",
     "DEFAULT_ENVIRONMENTS",
+    "LIFETIME_DAYS",
     "TARGETING_KEY",
     "Condition",
     "ConfigError",
@@ -35,6 +36,7 @@ __all__ = [
     "FlagType",
     "Issue",
     "Lifecycle",
+    "LifecycleKind",
     "Operator",
     "Rule",
     "Segment",
@@ -44,6 +46,7 @@ __all__ = [
     "WeightedVariant",
     "parse_flag",
     "parse_segment",
+    "with_lifetime",
 ]
 
 BUCKETS = 100_000  # one bucket is 0.001 % of traffic
@@ -297,19 +300,49 @@ class Variant(_Frozen):
     description: str = ""
 
 
+LifecycleKind = Literal[
+    "release", "experiment", "operational", "kill-switch", "permission", "temporary", "permanent"
+]
+# How long a flag of each short-lived kind is expected to live, in days, when its creator gives
+# no date (the lifetimes Unleash uses, which teams moving from it already plan around).
+# `temporary` is the older, generic kind: it still needs an explicit date.
+LIFETIME_DAYS: Mapping[str, int] = {"release": 40, "experiment": 40, "operational": 7}
+TEMPORARY_KINDS = frozenset({"temporary", *LIFETIME_DAYS})
+
+
 class Lifecycle(_Frozen):
-    kind: Literal["temporary", "permanent"] = "temporary"
+    kind: LifecycleKind = "release"
     expected_removal: dt.date | None = None
 
     @model_validator(mode="after")
     def _temporary_has_date(self) -> Lifecycle:
-        if self.kind == "temporary" and self.expected_removal is None:
+        if self.kind in TEMPORARY_KINDS and self.expected_removal is None:
             raise ValueError(
-                "a temporary flag needs 'expected_removal' (a date such as 2025-06-30)"
+                f"a {self.kind} flag needs 'expected_removal' (a date such as 2025-06-30)"
             )
-        if self.kind == "permanent" and self.expected_removal is not None:
-            raise ValueError("a permanent flag has no 'expected_removal'; remove it")
+        if self.kind not in TEMPORARY_KINDS and self.expected_removal is not None:
+            raise ValueError(f"a {self.kind} flag has no 'expected_removal'; remove it")
         return self
+
+    @property
+    def temporary(self) -> bool:
+        return self.kind in TEMPORARY_KINDS
+
+
+def with_lifetime(document: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    """`document` with its lifecycle completed: a missing lifecycle is a release flag, and a
+    short-lived kind without a date is expected to go its kind's lifetime after `today`."""
+    doc = dict(document)
+    lifecycle = doc.get("lifecycle")
+    if lifecycle is None:
+        lifecycle = {"kind": "release"}
+    if isinstance(lifecycle, Mapping):
+        lifecycle = dict(lifecycle)
+        days = LIFETIME_DAYS.get(str(lifecycle.get("kind", "release")))
+        if days is not None and lifecycle.get("expected_removal") is None:
+            lifecycle["expected_removal"] = (today + dt.timedelta(days=days)).isoformat()
+    doc["lifecycle"] = lifecycle
+    return doc
 
 
 class Flag(_Frozen):

@@ -27,6 +27,7 @@ from headway.flags.model import (
     Serve,
     parse_flag,
     parse_segment,
+    with_lifetime,
 )
 from headway.flags.snapshot import config_document
 from headway.store import Store
@@ -195,12 +196,19 @@ class FlagService:
 
     @staticmethod
     def _off_config(flag: Flag) -> EnvironmentConfig:
-        """Switched off, serving the `false`/first variant: the safe state of a new environment."""
+        """Switched off, serving the `false`/first variant: the safe state of a new environment.
+
+        Switched on, a boolean flag serves its `true` variant, as in every other flag system;
+        other types serve their first variant until told otherwise. Only configurations made
+        here follow this: a stored one says what it serves and keeps serving it.
+        """
         off = next((v.key for v in flag.variants if v.value is False), flag.variants[0].key)
-        return EnvironmentConfig(enabled=False, off_variant=off, default=Serve(variant=off))
+        on = next((v.key for v in flag.variants if v.value is True), off)
+        return EnvironmentConfig(enabled=False, off_variant=off, default=Serve(variant=on))
 
     def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
         doc = {k: v for k, v in document.items() if k not in ("version", "archived")}
+        doc = with_lifetime(doc, self.clock().date())
         with self._writing() as tx:
             flag = parse_flag(doc, segments=self._segment_keys())
             if self.get_flag(flag.key) is not None:
@@ -270,6 +278,7 @@ class FlagService:
             doc = changed.model_dump(mode="json") if isinstance(changed, Flag) else dict(changed)
             doc.update(key=before.key, version=before.version, salt=before.salt)
             doc.setdefault("archived", before.archived)  # only archive() changes it
+            doc = with_lifetime(doc, self.clock().date())
             flag = parse_flag(doc, segments=self._segment_keys())
             missing = [e for e in before.environments if e not in flag.environments]
             if missing:
@@ -435,9 +444,7 @@ class FlagService:
         return [
             f
             for f in self.list_flags()
-            if f.lifecycle.kind == "temporary"
-            and f.lifecycle.expected_removal
-            and f.lifecycle.expected_removal < today
+            if f.lifecycle.expected_removal and f.lifecycle.expected_removal < today
         ]
 
     # -- segments -----------------------------------------------------------------------------

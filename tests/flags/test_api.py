@@ -48,7 +48,8 @@ def test_create_fills_every_environment_switched_off(api: Api) -> None:
         "enabled": False,
         "off_variant": "off",
         "rules": [],
-        "default": {"variant": "off", "split": None},
+        # switched on, a boolean flag serves its `true` variant
+        "default": {"variant": "on", "split": None},
     }
     assert api.http.post("/api/flags", json=BOOLEAN_FLAG, headers=api.admin).status_code == 409
 

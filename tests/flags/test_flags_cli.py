@@ -6,6 +6,7 @@ an admin HEADWAY_TOKEN), where the same commands must give the same results.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,8 @@ def _ok(*args: str) -> str:
 
 def test_create_target_split_kill_and_history(where: str) -> None:
     _ok("flags", "create", "new-checkout", "--owner", "payments", "--remove-by", "2030-01-01")
-    _ok("flags", "set", "new-checkout", "--env", "production", "--on")
+    # Served `off` by default, so the split below grows `on` out of nothing
+    _ok("flags", "set", "new-checkout", "--env", "production", "--on", "--default", "off")
     _ok(
         "flags",
         "rule",
@@ -165,3 +167,68 @@ def test_client_side_marker() -> None:
     history = json.loads(_ok("flags", "history", "banner", "--format", "json"))
     assert [h["document"]["client_side"] for h in history] == [False, True, False, False]
     assert history[-1]["document"]["environments"]["production"]["enabled"] is True
+
+
+def test_create_with_nothing_else_is_a_release_flag_that_serves_true_when_on(
+    where: str,
+) -> None:
+    # Given a flag created with nothing but its key
+    out = _ok("flags", "create", "dark-mode")
+    shown = json.loads(_ok("flags", "show", "dark-mode", "--format", "json"))
+    # Then it is a boolean release flag expected to go 40 days from today (the release kind's
+    # lifetime), with no date the user had to invent
+    expected = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=40)).isoformat()
+    assert shown["type"] == "boolean"
+    assert shown["lifecycle"] == {"kind": "release", "expected_removal": expected}
+    assert f"release flag dark-mode, expected removal {expected}" in out
+    ctx = '{"targetingKey": "u1"}'
+    # When it is off it serves false; switched on, true; off again, false
+    assert "value false, variant off, reason DISABLED" in _ok(
+        "flags", "eval", "dark-mode", "--context", ctx
+    )
+    _ok("flags", "set", "dark-mode", "--env", "production", "--on")
+    assert "value true, variant on, reason STATIC" in _ok(
+        "flags", "eval", "dark-mode", "--context", ctx
+    )
+    _ok("flags", "set", "dark-mode", "--env", "production", "--off")
+    assert "value false, variant off, reason DISABLED" in _ok(
+        "flags", "eval", "dark-mode", "--context", ctx
+    )
+
+
+def test_a_stored_flag_that_served_false_when_on_keeps_serving_it(
+    where: str, tmp_path: Path
+) -> None:
+    # Given a flag document stored as flags were before: on in production, default `off`
+    doc = {
+        "key": "legacy",
+        "type": "boolean",
+        "owner": "web",
+        "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
+        "lifecycle": {"kind": "temporary", "expected_removal": "2030-01-01"},
+        "environments": {
+            "production": {"enabled": True, "off_variant": "off", "default": {"variant": "off"}}
+        },
+    }
+    path = tmp_path / "legacy.json"
+    path.write_text(json.dumps(doc))
+    _ok("flags", "create", "legacy", "--file", str(path))
+    # When it is switched on again, it still serves false, and the CLI says how to serve true
+    out = _ok("flags", "set", "legacy", "--env", "production", "--on")
+    assert "serves off (false) to everyone" in out
+    assert "value false, variant off, reason STATIC" in _ok(
+        "flags", "eval", "legacy", "--context", "{}"
+    )
+
+
+def test_kinds_set_lifetimes_and_long_lived_kinds_have_no_date(where: str) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    _ok("flags", "create", "ops", "--kind", "operational")
+    _ok("flags", "create", "perm", "--kind", "permission")
+    ops = json.loads(_ok("flags", "show", "ops", "--format", "json"))["lifecycle"]
+    perm = json.loads(_ok("flags", "show", "perm", "--format", "json"))["lifecycle"]
+    assert ops == {"kind": "operational", "expected_removal": str(today + dt.timedelta(days=7))}
+    assert perm == {"kind": "permission", "expected_removal": None}
+    bad = runner.invoke(app, ["flags", "create", "x", "--kind", "forever"])
+    assert bad.exit_code == 2
+    assert "lifecycle.kind" in bad.output
