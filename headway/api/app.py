@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from headway import __version__
 from headway.api.auth import AuthError, answer
+from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
 from headway.config import Settings, get_settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Middleware added last runs first: bodies are bounded before anything reads them.
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(ClientCors)  # outermost: a preflight is answered before anything else
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
 

@@ -74,6 +74,8 @@ def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
         raise AuthError(
             403, f"{_a(token.kind)} token cannot do this: it takes {_a(' or '.join(kinds))} token"
         )
+    # The environment whose CORS origins apply to this answer (headway.api.cors).
+    request.state.headway_environment = token.environment
     return token
 
 

@@ -23,6 +23,7 @@ from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import ConfigError, Flag, Segment
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
+from headway.flags.store import EnvironmentRow
 from headway.flags.tokens import Token, TokenService
 
 __all__ = ["install", "lifespan", "router", "routers"]
@@ -385,10 +386,7 @@ def list_environments(request: Request, response: Response, page: PageDep, servi
     return run(
         request,
         lambda _: page.window(
-            [
-                {"key": e.key, "name": e.name, "description": e.description}
-                for e in service.environments()
-            ],
+            [_environment_json(e) for e in service.environments()],
             request,
             response,
         ),
@@ -407,9 +405,36 @@ def create_environment(request: Request, service: Service, body: EnvironmentCrea
         env = service.create_environment(
             body.key, name=body.name, description=body.description, actor=_actor(t)
         )
-        return {"key": env.key, "name": env.name, "description": env.description}
+        return _environment_json(env)
 
     return run(request, action, status=201)
+
+
+def _environment_json(env: EnvironmentRow) -> dict[str, Any]:
+    return {
+        "key": env.key,
+        "name": env.name,
+        "description": env.description,
+        "cors_origins": list(env.cors_origins),
+    }
+
+
+class CorsOrigins(BaseModel):
+    origins: list[str] = Field(
+        max_length=1000,
+        description="browser origins such as https://app.example.com; [] allows none",
+    )
+
+
+@router.put(
+    "/environments/{key}/cors-origins",
+    summary="Replace the browser origins allowed to call this environment's client endpoints",
+)
+def put_cors_origins(request: Request, service: Service, key: str, body: CorsOrigins) -> Any:
+    return run(
+        request,
+        lambda t: _environment_json(service.set_cors_origins(key, body.origins, actor=_actor(t))),
+    )
 
 
 # --- tokens ----------------------------------------------------------------------------------

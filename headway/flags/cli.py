@@ -31,6 +31,7 @@ from headway.flags.model import (
     Flag,
     Serve,
 )
+from headway.flags.origins import normalize_origin
 from headway.flags.remote import AdminApi, RemoteError, RemoteFlagService, RemoteTokenService
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
@@ -530,6 +531,37 @@ def eval_flag(
         + (f", error {result.error_code}: {result.error_message}" if result.error_code else ""),
         highlight=False,
     )
+
+
+@app.command()
+def origins(
+    env: Annotated[str, typer.Argument(help="Environment.")],
+    allow: Annotated[
+        list[str], typer.Option(help="Allow this browser origin, e.g. https://app.example.com.")
+    ] = [],  # noqa: B006
+    remove: Annotated[list[str], typer.Option(help="Stop allowing this origin.")] = [],  # noqa: B006
+    clear: Annotated[bool, typer.Option(help="Allow no origin at all.")] = False,
+) -> None:
+    """Browser origins that may call ENV's client endpoints (OFREP) from another origin (CORS)."""
+
+    def action(s: Flags) -> tuple[str, ...]:
+        found = next((e for e in s.environments() if e.key == env), None)
+        if found is None:
+            raise NotFound(f"environment '{env}' does not exist")
+        if not (allow or remove or clear):
+            return found.cors_origins
+        try:
+            dropped = {normalize_origin(o) for o in remove}
+        except ValueError as error:
+            _fail(f"--remove {error}")
+        kept = [] if clear else [o for o in found.cors_origins if o not in dropped]
+        return s.set_cors_origins(env, [*kept, *allow], actor=_actor()).cors_origins
+
+    allowed = _service_call(action)
+    if allowed:
+        console.print(f"{env} allows browsers on: " + ", ".join(allowed), highlight=False)
+    else:
+        console.print(f"{env} allows no browser origin (client keys work from servers only).")
 
 
 # --- rules -----------------------------------------------------------------------------------

@@ -51,6 +51,19 @@ class FlagHub:
         # Open streams per token id, and the ids whose streams must end (revoked since).
         self._holders: dict[str, int] = {}
         self._ended: set[str] = set()
+        self._origins: dict[str, frozenset[str]] | None = None
+
+    def loaded_origins(self) -> dict[str, frozenset[str]] | None:
+        """`origins()` if it needs no store read, else None."""
+        return self._origins
+
+    def origins(self) -> dict[str, frozenset[str]]:
+        """The browser origins each environment allows (CORS), read once per change."""
+        origins = self._origins
+        if origins is None:
+            origins = {e.key: frozenset(e.cors_origins) for e in self.service.environments()}
+            self._origins = origins
+        return origins
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the SSE streams run on; starts the keep-alive timer (call on it)."""
@@ -76,6 +89,7 @@ class FlagHub:
     def refresh(self) -> list[str]:
         """Rebuild every known environment's snapshot; wake streams of those that changed."""
         changed: list[str] = []
+        self._origins = None  # an environment's origins may have changed too
         with self._lock:
             for environment, old in list(self._snapshots.items()):
                 try:

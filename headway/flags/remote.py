@@ -15,7 +15,7 @@ import httpx
 
 from headway.flags.model import ConfigError, Flag, Issue, Segment
 from headway.flags.service import Conflict, NotFound
-from headway.flags.store import FlagVersion
+from headway.flags.store import EnvironmentRow, FlagVersion
 from headway.flags.tokens import Token
 
 __all__ = ["AdminApi", "RemoteError", "RemoteFlagService", "RemoteTokenService"]
@@ -162,6 +162,17 @@ class RemoteFlagService:
 
     def delete_segment(self, key: str, *, actor: str) -> None:
         self._api.call("DELETE", f"/segments/{key}")
+
+    def environments(self) -> list[EnvironmentRow]:
+        found = self._api.call("GET", "/environments")
+        return [
+            EnvironmentRow(e["key"], e["name"], e["description"], i, tuple(e["cors_origins"]))
+            for i, e in enumerate(found)
+        ]
+
+    def set_cors_origins(self, key: str, origins: list[str], *, actor: str) -> EnvironmentRow:
+        e = self._api.call("PUT", f"/environments/{key}/cors-origins", json={"origins": origins})
+        return EnvironmentRow(e["key"], e["name"], e["description"], 0, tuple(e["cors_origins"]))
 
 
 class RemoteTokenService:

@@ -29,6 +29,7 @@ from headway.flags.model import (
     parse_segment,
     with_lifetime,
 )
+from headway.flags.origins import normalize_origin, normalize_origins
 from headway.flags.snapshot import config_document
 from headway.store import Store
 
@@ -169,6 +170,42 @@ class FlagService:
                     now,
                 )
         return env
+
+    def set_cors_origins(self, key: str, origins: list[str], *, actor: str) -> rows.EnvironmentRow:
+        """Replace the browser origins allowed to call `key`'s client-side endpoints."""
+        issues = []
+        for i, origin in enumerate(origins):
+            try:
+                normalize_origin(origin)
+            except ValueError as error:
+                issues.append(Issue(path=f"origins[{i}]", message=str(error)))
+        if issues:
+            raise ConfigError(issues)
+        try:
+            normalized = normalize_origins(origins)
+        except ValueError as error:
+            raise ConfigError([Issue(path="origins", message=str(error))]) from None
+        with self._writing() as tx:
+            before = next((e for e in rows.list_environments(tx) if e.key == key), None)
+            if before is None:
+                known = ", ".join(self.environment_keys())
+                raise NotFound(f"environment '{key}' does not exist; known: {known}")
+            if before.cors_origins == normalized:
+                return before
+            rows.set_cors_origins(tx, key, normalized)
+            rows.insert_audit(
+                tx,
+                actor=actor,
+                entity="environment",
+                entity_id=key,
+                action="cors-origins",
+                before={"cors_origins": list(before.cors_origins)},
+                after={"cors_origins": list(normalized)},
+                at=self.clock(),
+            )
+        return rows.EnvironmentRow(
+            before.key, before.name, before.description, before.position, normalized
+        )
 
     # -- flags --------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ __all__ = [
     "load_versions",
     "save_flag",
     "save_segment",
+    "set_cors_origins",
 ]
 
 NOTIFY_CHANNEL = "headway_flags"
@@ -57,6 +58,7 @@ class EnvironmentRow:
     name: str
     description: str | None
     position: int
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +89,24 @@ class AuditEntry:
 
 def list_environments(store: Store) -> list[EnvironmentRow]:
     rows = store.query(
-        "SELECT key, name, description, position FROM environments ORDER BY position"
+        "SELECT key, name, description, position, cors_origins FROM environments ORDER BY position"
     )
-    return [EnvironmentRow(*r) for r in rows]
+    return [
+        EnvironmentRow(key, name, description, position, tuple(orjson.loads(origins or "[]")))
+        for key, name, description, position, origins in rows
+    ]
 
 
 def insert_environment(store: Store, env: EnvironmentRow, at: datetime) -> None:
     store.execute(
-        "INSERT INTO environments VALUES (?, ?, ?, ?, ?)",
-        [env.key, env.name, env.description, env.position, _naive(at)],
+        "INSERT INTO environments (key, name, description, position, created_at, cors_origins) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [env.key, env.name, env.description, env.position, _naive(at), _json(env.cors_origins)],
     )
+
+
+def set_cors_origins(store: Store, key: str, origins: tuple[str, ...]) -> None:
+    store.execute("UPDATE environments SET cors_origins = ? WHERE key = ?", [_json(origins), key])
 
 
 # --- flags -----------------------------------------------------------------------------------

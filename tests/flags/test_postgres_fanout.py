@@ -60,9 +60,9 @@ def test_service_on_postgres_versions_and_audits(pg_schema_url: str) -> None:
         service.set_enabled("new-checkout", "production", True, actor="bob")
         assert [v.actor for v in service.history("new-checkout")] == ["alice", "bob"]
         snap = build_snapshot(service.config("production"))
-        # Enabled, and a new flag's default serve is its `off` variant: STATIC, False
+        # Enabled, and a new boolean flag serves its `on` variant by default: STATIC, True
         result = snap.flags["new-checkout"].evaluate({})
-        assert (result.reason, result.value) == ("STATIC", False)
+        assert (result.reason, result.value) == ("STATIC", True)
     finally:
         store.close()
 
