@@ -1,7 +1,7 @@
 """The OpenFeature Remote Evaluation Protocol (OFREP v1), so any OFREP provider works unchanged.
 
 `POST /ofrep/v1/evaluate/flags/{key}` evaluates one flag, `POST /ofrep/v1/evaluate/flags` all
-of them (with an ETag: the same context against the same configuration answers 304).
+of them (with an ETag of the answer: the same answers again are 304).
 Client keys and server SDK keys may call it; the key decides the environment. A client key
 sees only flags marked `client_side`: to it, every other flag does not exist.
 """
@@ -121,23 +121,20 @@ async def evaluate_flags(request: Request) -> Response:
     if isinstance(prepared, Response):
         return prepared
     snap, everything, context = prepared
-    # Same configuration, same context and the same kind of key give the same answers: hash
-    # all three for the ETag.
-    etag = (
-        '"'
-        + xxhash.xxh3_128_hexdigest(
-            snap.etag.encode()
-            + (b"all" if everything else b"client-side")
-            + orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str)
-        )
-        + '"'
-    )
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag})
     flags = []
     for key in snap.flags:
         if not _visible(snap, key, everything):
             continue
         result = _evaluate(snap, key, context, everything)
         flags.append(_failure(result) if result.error_code else _success(result, snap))
-    return JSONResponse({"flags": flags}, headers={"ETag": etag})
+    body = orjson.dumps({"flags": flags})
+    # The ETag hashes the context and the answer itself, so it depends on nothing the key
+    # cannot see: a change to a server-only flag, or one that leaves every answer as it was,
+    # keeps it, and a client key learns nothing from it. Evaluating first costs microseconds
+    # per flag.
+    asked = orjson.dumps(context, option=orjson.OPT_SORT_KEYS, default=str)
+    digest = xxhash.xxh3_128_hexdigest(asked + b"\n" + body)
+    etag = f'"{digest}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})

@@ -182,3 +182,52 @@ def test_the_cli_adds_removes_and_clears_origins(tmp_path: Any, monkeypatch: Any
         assert "wildcards are not allowed" in bad.output
     finally:
         get_settings.cache_clear()
+
+
+# --- what a client key can learn -----------------------------------------------------------
+
+
+def test_a_server_only_change_leaves_a_client_keys_etag_and_304_alone(api: Api) -> None:
+    # Given a client-side flag and a server-only one
+    _client_side_flag(api)
+    server_only = {**BOOLEAN_FLAG, "key": "internal-pricing"}
+    assert api.http.post("/api/flags", json=server_only, headers=api.admin).status_code == 201
+    client = {"Authorization": f"Bearer {api.client_key}"}
+    server = {"Authorization": f"Bearer {api.server_key}"}
+    body = {"context": {"targetingKey": "u1"}}
+
+    def bulk(key: dict[str, str], etag: str | None = None) -> Any:
+        extra = {"If-None-Match": etag} if etag else {}
+        return api.http.post("/ofrep/v1/evaluate/flags", json=body, headers={**key, **extra})
+
+    client_tag, server_tag = bulk(client).headers["etag"], bulk(server).headers["etag"]
+    # When the server-only flag is switched on, changed and killed
+    for change in ({"enabled": True}, {"default": {"variant": "off"}}):
+        api.http.patch(
+            "/api/flags/internal-pricing/environments/production", json=change, headers=api.admin
+        )
+        # Then the client key's ETag stays and its If-None-Match still answers 304
+        again = bulk(client, client_tag)
+        assert again.status_code == 304
+        assert again.headers["etag"] == client_tag
+    api.http.post("/api/flags/internal-pricing/kill", json={}, headers=api.admin)
+    assert bulk(client, client_tag).status_code == 304
+    # While the server key, which sees the flag, gets a new answer
+    assert bulk(server, server_tag).status_code == 200
+    # And a change to the client-side flag reaches the client key
+    api.http.patch(
+        "/api/flags/new-checkout/environments/production",
+        json={"enabled": False},
+        headers=api.admin,
+    )
+    changed = bulk(client, client_tag)
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != client_tag
+
+
+def test_a_client_key_opens_no_configuration_stream(api: Api) -> None:
+    # A client key's only way to learn of changes is asking OFREP (polling), whose answers
+    # hold only what it may see: the stream and configuration carry every flag, so they refuse it
+    client = {"Authorization": f"Bearer {api.client_key}"}
+    assert api.http.get("/sdk/stream", headers=client).status_code == 403
+    assert api.http.get("/sdk/config", headers=client).status_code == 403
