@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Headway's whole test suite, from a clean checkout on a machine with Python and pip.
 # Installs the locked dependencies and Headway itself, Debian's chromium for the browser
-# tests, then runs pytest. PostgreSQL tests need the server at 127.0.0.1:5432; with CI=true
+# tests, the pinned npm OpenFeature clients, then runs pytest. PostgreSQL tests need the
+# server at 127.0.0.1:5432; with CI=true
 # they fail, rather than skip, when it is unreachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,6 @@ python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 if [ -f scripts/install-browser.sh ]; then
   bash scripts/install-browser.sh
 fi
+# The npm OpenFeature clients the conformance suite drives (tests/clients), pinned by lockfiles.
+sh scripts/install-clients.sh
 exec python -m pytest "$@"
