@@ -191,6 +191,20 @@ def create_flag(request: Request, service: Service, document: Document) -> Any:
     return run(request, lambda t: service.create_flag(document, actor=_actor(t)), status=201)
 
 
+class FlagImport(BaseModel):
+    flags: list[dict[str, Any]] = Field(max_length=10_000, description="flag documents")
+
+
+@router.post(
+    "/flags/import",
+    summary="Create many flags at once, all or none",
+    status_code=201,
+    response_model=list[Flag],
+)
+def import_flags(request: Request, service: Service, body: FlagImport) -> Any:
+    return run(request, lambda t: service.import_flags(body.flags, actor=_actor(t)), status=201)
+
+
 @router.get("/flags/{key}", summary="One flag", response_model=Flag)
 def get_flag(request: Request, service: Service, key: str) -> Any:
     return run(request, lambda _: service.require_flag(key))

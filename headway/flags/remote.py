@@ -7,7 +7,7 @@ server, not the caller, decides who the actor is: changes are recorded as `token
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -162,6 +162,10 @@ class RemoteFlagService:
 
     def delete_segment(self, key: str, *, actor: str) -> None:
         self._api.call("DELETE", f"/segments/{key}")
+
+    def import_flags(self, documents: Sequence[Mapping[str, Any]], *, actor: str) -> list[Flag]:
+        found = self._api.call("POST", "/flags/import", json={"flags": list(documents)})
+        return [Flag.model_validate(f) for f in found]
 
     def environments(self) -> list[EnvironmentRow]:
         found = self._api.call("GET", "/environments")

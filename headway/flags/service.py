@@ -8,7 +8,7 @@ receive on commit), then `on_change` tells this process's SDK hub to push new co
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -268,6 +268,33 @@ class FlagService:
                 envs.setdefault(key, self._off_config(flag))
             flag = flag.model_copy(update={"environments": envs})
             return self._save(tx, flag, None, actor, "create", None, self.clock())
+
+    def import_flags(self, documents: Sequence[Mapping[str, Any]], *, actor: str) -> list[Flag]:
+        """Create every flag of `documents` or none: one transaction, every problem reported."""
+        issues: list[Issue] = []
+        keys = {f.key for f in rows.load_flags(self.store, include_archived=True)}
+        seen: set[str] = set()
+        for doc in documents:
+            key = str(doc.get("key"))
+            if key in keys or key in seen:
+                issues.append(
+                    Issue(
+                        path=f"flags.{key}",
+                        message="a flag with this key exists; import "
+                        "creates flags only: rename or delete it first",
+                    )
+                )
+            seen.add(key)
+            try:
+                parse_flag(with_lifetime(doc, self.clock().date()), segments=self._segment_keys())
+            except ConfigError as error:
+                issues += [
+                    Issue(path=f"flags.{key}.{e.path}", message=e.message) for e in error.issues
+                ]
+        if issues:
+            raise ConfigError(issues)
+        with self._writing():
+            return [self.create_flag(doc, actor=actor) for doc in documents]
 
     def _save(
         self,
