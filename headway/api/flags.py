@@ -86,10 +86,12 @@ async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float)
 
 
 def _role(request: Request) -> Role:
-    """Reads (and `explain`) need a viewer token, changes an editor's, tokens and new
-    environments an admin's."""
+    """Reads (and `explain`) need a viewer token, changes an editor's, tokens and changes to
+    environments (new ones, their CORS origins) an admin's."""
     path = request.url.path
-    if path.startswith("/api/tokens") or (path == "/api/environments" and request.method != "GET"):
+    if path.startswith("/api/tokens") or (
+        path.startswith("/api/environments") and request.method != "GET"
+    ):
         return "admin"
     if request.method == "GET" or path.endswith("/explain"):
         return "viewer"

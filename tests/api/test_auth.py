@@ -68,6 +68,8 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/api/rollouts/{flag}/{environment}/{action}"): ("editor", "viewer"),
     ("post", "/api/rollouts/samples"): ("server", "client"),
     ("post", "/api/environments"): ("admin", "editor"),
+    ("put", "/api/environments/{key}/cors-origins"): ("admin", "editor"),
+    ("post", "/api/flags/import"): ("editor", "viewer"),
     ("get", "/api/tokens"): ("admin", "editor"),
     ("post", "/api/tokens"): ("admin", "editor"),
     ("delete", "/api/tokens/{token_id}"): ("admin", "editor"),
