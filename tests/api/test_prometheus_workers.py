@@ -27,6 +27,14 @@ def test_delivery_counters_sum_every_worker(pg_schema_url: str) -> None:
     }
     env.pop("HEADWAY_URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    made = subprocess.run(
+        [sys.executable, "-m", "headway", "tokens", "create", "--kind", "scrape", "--name", "prom"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scrape = made.stdout.strip().splitlines()[-1]
     port = free_port()
     server = subprocess.Popen(
         [
@@ -58,7 +66,9 @@ def test_delivery_counters_sum_every_worker(pg_schema_url: str) -> None:
             r'^headway_webhook_deliveries_total\{outcome="ignored",source="github"\} (\S+)$', re.M
         )
         for _ in range(6):
-            scraped = httpx.get(f"{base}/metrics").text
+            scraped = httpx.get(
+                f"{base}/metrics", headers={"Authorization": f"Bearer {scrape}"}
+            ).text
             assert [float(v) for v in counted.findall(scraped)] == [40.0]
     finally:
         server.terminate()

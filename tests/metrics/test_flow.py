@@ -34,6 +34,7 @@ from headway.metrics import flow
 from headway.metrics.dora import Period, Scope
 from headway.model import Approval, Change, Deployment, Service
 from headway.store import Store, open_store
+from tests.conftest import authorize
 
 H = 3600.0
 WEEK = Period(datetime(2026, 10, 5), datetime(2026, 10, 12))
@@ -471,6 +472,7 @@ def test_the_api_and_cli_show_work_in_progress(store: Store, engine_settings: Se
     ingest(store, engine_settings, scenario() + in_progress())
     params = {"service": "api", "since": "2026-10-05", "until": "2026-10-11"}
     with TestClient(create_app(engine_settings)) as client:
+        authorize(client)
         response = client.get("/api/flow", params=params)
     assert response.status_code == 200
     waiting = response.json()["waiting"]
