@@ -21,6 +21,9 @@ import pytest
 from tests.api.conftest import SECRETS
 from tests.conftest import PG_URL, free_port, wait_until_serving
 
+HEADER_TIMEOUT_S = 4
+BODY_IDLE_TIMEOUT_S = 6
+
 
 @dataclass(frozen=True)
 class Server:
@@ -94,6 +97,10 @@ def live(
     env.update(
         HEADWAY_DATABASE=database,
         COLUMNS="200",
+        # Shorter than the defaults (10 s, 30 s) so the slow-client tests take seconds, not
+        # a minute; the rule is the same.
+        HEADWAY_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
+        HEADWAY_BODY_IDLE_TIMEOUT_S=str(BODY_IDLE_TIMEOUT_S),
         **{f"HEADWAY_{k.upper()}": v for k, v in SECRETS.items()},
     )
     admin = _token(env, "admin")
