@@ -2,8 +2,7 @@
 # Headway's whole test suite, from a clean checkout on a machine with Python and pip.
 # Installs the locked dependencies and Headway itself, Debian's chromium for the browser
 # tests, the pinned npm OpenFeature clients, then runs pytest. PostgreSQL tests need the
-# server at 127.0.0.1:5432; with CI=true
-# they fail, rather than skip, when it is unreachable.
+# server at 127.0.0.1:5432; with CI=true they fail, rather than skip, when it is unreachable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
