@@ -14,4 +14,5 @@ if [ -f scripts/install-browser.sh ]; then
 fi
 # The npm OpenFeature clients the conformance suite drives (tests/clients), pinned by lockfiles.
 sh scripts/install-clients.sh
-exec python -m pytest "$@"
+# Line coverage of the package (configured in pyproject.toml) is printed after the tests.
+exec python -m pytest --cov --cov-report=term "$@"
