@@ -279,8 +279,8 @@ def in_order(
 
     For each record a delivery names with its event's order, the newest event, among those
     stored and those of `deliveries`, applies; any other one is stale and says only its first
-    moments. A delivery left with nothing to say is kept as ignored, with the event that is
-    newer. Also returns the newest orders that moved, for `apply` to write."""
+    moments. A delivery newer for none of its records is kept as ignored, with the events
+    that are newer. Also returns the newest orders that moved, for `apply` to write."""
     ordered = [d for d in deliveries if d.parsed.order is not None and d.parsed.records]
     if not ordered:
         return list(deliveries), []
@@ -317,7 +317,8 @@ def in_order(
             if (part := stale_part(record)) is not None:
                 records.append(part)
         raw = delivery.raw
-        if stale and not records and raw.status == "accepted":
+        # not newer for any of its records: ignored, whatever first moments it still gives
+        if len(stale) == len(delivery.parsed.records) and raw.status == "accepted":
             note = "an older event than the one already applied to " + ", ".join(stale)
             raw = dataclasses.replace(raw, status="ignored", note=note)
         parsed = dataclasses.replace(delivery.parsed, records=tuple(records))
@@ -334,10 +335,12 @@ def _merge(earlier: Any, later: Any) -> Any:
     """Two versions of one record in the same group: later fields win, empty ones do not erase."""
     if earlier is None:
         return later
+    # (a list None is one a stale event did not say: an empty one said still replaces it)
     changes = {
         f.name: getattr(later, f.name)
         for f in dataclasses.fields(later)
         if getattr(later, f.name) not in (None, ())
+        or (getattr(later, f.name) == () and getattr(earlier, f.name) is None)
     }
     for name in _EARLIEST.get(later.table, ()):
         values = [v for v in (getattr(earlier, name), getattr(later, name)) if v is not None]
@@ -347,23 +350,47 @@ def _merge(earlier: Any, later: Any) -> Any:
 
 
 def _keep_earliest(store: Store, records: dict[tuple[str, str], Any]) -> None:
+    """First moments stored earlier stay; lists a stale event left unsaid (None) keep their
+    stored value, or are empty for a record not stored yet."""
     for table, names in _EARLIEST.items():
         keys = [key for key in records if key[0] == table]
         if not keys:
             continue
+        lists = [
+            name
+            for name in _LISTS.get(table, ())
+            if any(getattr(records[key], name) is None for key in keys)
+        ]
         marks, ids = _in(record_id for _, record_id in keys)
-        rows = store.query(f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", ids)
+        rows = store.query(
+            f"SELECT id, {', '.join((*names, *lists))} FROM {table} WHERE id IN ({marks})", ids
+        )
         for row in rows:
-            stored = dict(zip(names, row[1:], strict=True))
+            stored = dict(zip((*names, *lists), row[1:], strict=True))
             record = records[(table, row[0])]
-            changes = {}
+            changes: dict[str, Any] = {}
             for name in names:
                 old, new = stored[name], getattr(record, name)
                 old = old.replace(tzinfo=UTC) if old is not None else None
                 if old is not None and (new is None or old < new):
                     changes[name] = old
+            for name in lists:
+                if getattr(record, name) is None:
+                    changes[name] = tuple(orjson.loads(stored[name] or "[]"))
             if changes:
                 records[(table, row[0])] = dataclasses.replace(record, **changes)
+        for key in keys:
+            unsaid = {name: () for name in lists if getattr(records[key], name) is None}
+            if unsaid:
+                records[key] = dataclasses.replace(records[key], **unsaid)
+
+
+# List fields (stored as JSON text) of the tables stale events can touch.
+_LISTS: dict[str, tuple[str, ...]] = {
+    t.table: tuple(f.name for f in dataclasses.fields(t) if str(f.type).startswith("tuple"))
+    for t in RECORD_TYPES.values()
+    if t.table in _EARLIEST
+}
 
 
 def _services(

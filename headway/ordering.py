@@ -22,8 +22,9 @@ EARLIEST: dict[str, tuple[str, ...]] = {
     "pipeline_runs": ("started_at",),
     "approvals": ("requested_at",),
 }
-# What names a record and where it belongs: kept on a stale event's record.
-_IDENTITY = frozenset({"source", "source_id", "service", "repository"})
+# What names a record, what it is and where it belongs: kept on a stale event's record (an
+# approval's `kind`, code review or deployment gate, is never empty in the store).
+_IDENTITY = frozenset({"source", "source_id", "kind", "service", "repository"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +65,16 @@ def record_key(record: Any) -> str:
 
 def stale_part(record: Any) -> Any | None:
     """What a stale event still says about `record`: its first moments, or None when it has
-    none (it then changes nothing)."""
+    none (it then changes nothing).
+
+    Every other field is None, lists included: an empty list would be written as one and
+    erase the labels the newer event set, where None means "not said" and keeps what is
+    stored (`deliveries` fills such lists from the store before writing)."""
     kept = EARLIEST.get(record.table, ())
     if not any(getattr(record, name) is not None for name in kept):
         return None
     cleared = {
-        f.name: () if isinstance(getattr(record, f.name), tuple) else None
-        for f in dataclasses.fields(record)
-        if f.name not in _IDENTITY and f.name not in kept
+        f.name: None for f in dataclasses.fields(record) if f.name not in _IDENTITY | set(kept)
     }
     return dataclasses.replace(record, **cleared)
 

@@ -93,7 +93,13 @@ def _pull_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         reverts=change_id(reverted.group(1), reverted.group(2)) if reverted else None,
         closed_at=when(pr, "closed_at", required=False) if _closed(pr, merged) else None,
     )
-    return Parsed(records=(change,))
+    # A request's events are ordered by its `updated_at`, then the action (a merge as
+    # `merged`), so an old `opened` sent again after the merge changes nothing.
+    changed = when(pr, "updated_at", required=False) or max(
+        t for t in (change.opened_at, change.merged_at, change.closed_at) if t is not None
+    )
+    action = "merged" if merged and payload.get("action") == "closed" else payload.get("action")
+    return Parsed(records=(change,), order=Order(str(action or ""), changed))
 
 
 def _closed(pr: dict[str, Any], merged: bool) -> bool:
@@ -114,11 +120,12 @@ def _review(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         change_ref=change_id(repository, text(payload, "pull_request.number")),
         service=service,
         requested_at=when(payload, "pull_request.created_at", required=False),
-        decided_at=when(review, "submitted_at"),
+        decided_at=(submitted := when(review, "submitted_at")),
         decision={"approved": "approved", "changes_requested": "rejected"}.get(state, state),
         actor=opt(review, "user.login"),
     )
-    return Parsed(records=(approval,))
+    # A submitted review never changes: the same review again is the same event.
+    return Parsed(records=(approval,), order=Order(text(review, "id"), submitted))
 
 
 def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -127,17 +134,6 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
     commits = payload.get("commits") or []
     if payload.get("deleted") or not commits or not isinstance(head, str):
         return Parsed.ignore("push lists no commits (a deleted branch or a tag)")
-    # The push's own time: `repository.pushed_at` (epoch seconds), else its head commit's.
-    reached = when(payload, "repository.pushed_at", required=False) or when(
-        payload, "head_commit.timestamp", required=False
-    )
-    direct = direct_changes(
-        repository,
-        service,
-        payload,
-        opt(payload, "repository.default_branch"),
-        reached or max(when(c, "timestamp") for c in commits),
-    )
     seen = tuple(
         SeenCommit(
             source=SOURCE,
@@ -148,7 +144,17 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         )
         for c in commits
     )
-    return Parsed(records=direct, commits=seen)
+    # The push's own time: `repository.pushed_at` (epoch seconds), else its head commit's.
+    reached = (
+        when(payload, "repository.pushed_at", required=False)
+        or when(payload, "head_commit.timestamp", required=False)
+        or max(c.committed_at for c in seen)
+    )
+    direct = direct_changes(
+        repository, service, payload, opt(payload, "repository.default_branch"), reached
+    )
+    # A push is immutable: named by its head and time, the same push again is one event.
+    return Parsed(records=direct, commits=seen, order=Order(head, reached))
 
 
 def _deployment_status(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -244,7 +250,10 @@ def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         version=text(release, "tag_name"),
         trigger=opt(release, "author.login"),
     )
-    return Parsed(records=(record,))
+    # Only a publication counts, and publishing again (after unpublishing) moves
+    # `published_at`: a replay of one is the same event.
+    changed = when(release, "updated_at", required=False) or record.finished_at
+    return Parsed(records=(record,), order=Order(text(release, "id"), changed))
 
 
 def _deployment_review(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -265,7 +274,9 @@ def _deployment_review(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         decision=action if decided else None,
         actor=opt(payload, "approver.login") if decided else None,
     )
-    return Parsed(records=(approval,))
+    # A late `requested` after the decision keeps only its request time.
+    changed = approval.decided_at or approval.requested_at
+    return Parsed(records=(approval,), order=Order(str(action), changed) if changed else None)
 
 
 def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:

@@ -67,7 +67,7 @@ def _merge_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         number=int(get(mr, "iid")),
         title=title,
         labels=labels_of(payload.get("labels") or mr.get("labels")),
-        opened_at=when(mr, "created_at"),
+        opened_at=(opened := when(mr, "created_at")),
         # GitLab's merge event carries no merged_at; the event is sent when the merge happens.
         merged_at=(when(mr, "merged_at", required=False) or when(mr, "updated_at"))
         if merged
@@ -81,7 +81,11 @@ def _merge_request(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         if not merged and (mr.get("state") == "closed" or mr.get("action") == "close")
         else None,
     )
-    return Parsed(records=(change,))
+    # A request's events are ordered by its `updated_at`, then the action: an old `open`
+    # sent again after the merge changes nothing.
+    changed = when(mr, "updated_at", required=False) or opened
+    action = mr.get("action") or mr.get("state")
+    return Parsed(records=(change,), order=Order(str(action or ""), changed))
 
 
 def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -115,16 +119,16 @@ def _push(payload: dict[str, Any], mapping: Mapping) -> Parsed:
             version=tag,
             trigger=payload.get("user_username"),
         )
-        return Parsed(records=(deployment,), commits=seen)
+        return Parsed(
+            records=(deployment,), commits=seen, order=Order(head, deployment.finished_at)
+        )
     # GitLab sends no push time: the newest commit of the push is the nearest earlier bound.
+    reached = max(c.committed_at for c in seen)
     direct = direct_changes(
-        project,
-        service,
-        payload,
-        opt(payload, "project.default_branch"),
-        max(c.committed_at for c in seen),
+        project, service, payload, opt(payload, "project.default_branch"), reached
     )
-    return Parsed(records=direct, commits=seen)
+    # A push is immutable: named by its head and time, the same push again is one event.
+    return Parsed(records=direct, commits=seen, order=Order(head, reached))
 
 
 def _pipeline(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -144,7 +148,13 @@ def _pipeline(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         finished_at=when(run, "finished_at", required=False),
         conclusion=_PIPELINE[status],
     )
-    return Parsed(records=(record,))
+    # A retried pipeline keeps its id and finishes again later: the latest finish applies.
+    changed = (
+        record.finished_at
+        or when(run, "updated_at", required=False)
+        or when(run, "created_at", required=False)
+    )
+    return Parsed(records=(record,), order=Order(text(run, "id"), changed) if changed else None)
 
 
 def _deployment(payload: dict[str, Any], mapping: Mapping) -> Parsed:
@@ -197,7 +207,10 @@ def _release(payload: dict[str, Any], mapping: Mapping) -> Parsed:
         sha=opt(payload, "commit.id"),
         version=text(payload, "tag"),
     )
-    return Parsed(records=(record,))
+    # Only a release's creation counts: the same creation again is the same event.
+    created = when(payload, "created_at", required=False) or record.finished_at
+    event = str(payload.get("id") or text(payload, "tag"))
+    return Parsed(records=(record,), order=Order(event, created))
 
 
 def _issue(payload: dict[str, Any], mapping: Mapping) -> Parsed:

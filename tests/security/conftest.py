@@ -103,6 +103,7 @@ def live(
         HEADWAY_BODY_IDLE_TIMEOUT_S=str(BODY_IDLE_TIMEOUT_S),
         **{f"HEADWAY_{k.upper()}": v for k, v in SECRETS.items()},
     )
+    env.update(getattr(request.module, "LIVE_ENV", {}))  # a module's own settings
     admin = _token(env, "admin")
     server_key = _token(env, "server", "production")
     client_key = _token(env, "client", "production")

@@ -21,6 +21,9 @@ from tests.api.conftest import fixture, signed
 from tests.security.conftest import Server
 from tests.sources.conftest import RepoBuilder
 
+# the server's settings beyond the shared ones (tests/security/conftest.py)
+LIVE_ENV = {"HEADWAY_SERVICE_MAP": json.dumps({"acme/released": {"deployments": "release"}})}
+
 # -- a stored sha that would be a git option ---------------------------------------------------
 
 
@@ -175,6 +178,135 @@ def test_an_older_status_after_a_newer_one_changes_nothing(live: Server) -> None
     )
     assert _deployments(live, "late") == []
     assert _metrics(live, "late") != before
+
+
+def _request(repository: str, action: str, updated: str, title: str, **more: Any) -> Any:
+    """A GitHub pull_request event of request #2 of `repository`."""
+    name = "closed" if action == "closed" else "opened"
+    payload = copy.deepcopy(fixture(f"github/pull_request/{name}.payload.json"))
+    payload["repository"]["full_name"] = repository
+    payload["action"] = action
+    payload["pull_request"].update(updated_at=updated, title=title, **more)
+    return payload
+
+
+def _changes(live: Server, service: str) -> list[tuple[str, str, str | None]]:
+    with live.client(live.admin) as client:
+        answer = client.get(
+            "/api/changes",
+            params={"service": service, "since": "2019-05-01", "until": "2019-06-01"},
+        )
+    assert answer.status_code == 200, answer.text
+    return [(c["id"], c["title"], c["merged_at"]) for c in answer.json()]
+
+
+MERGE = "c4295bd74fb0f4fda03689c3df3f2803b658fd85"
+
+
+def test_an_old_opened_request_after_its_merge_neither_renames_nor_reopens_it(
+    live: Server,
+) -> None:
+    # Given request #2 opened at 15:20:33 as "Draft", then merged at 15:21:18 as "Final"
+    opened = _request("acme/pr-replay", "opened", "2019-05-15T15:20:33Z", "Draft")
+    merged = _request(
+        "acme/pr-replay",
+        "closed",
+        "2019-05-15T15:21:18Z",
+        "Final",
+        merged=True,
+        merged_at="2019-05-15T15:21:18Z",
+        merge_commit_sha=MERGE,
+    )
+    assert _send(live, opened, "pull_request").status_code == 200
+    assert _send(live, merged, "pull_request").status_code == 200
+    change = ("github:acme/pr-replay#2", "Final", "2019-05-15T15:21:18Z")
+    assert _changes(live, "pr-replay") == [change]
+    # When the signed `opened` body is sent again under a new delivery id, and an old
+    # `closed` without a merge (15:21:00, "Abandoned") arrives late
+    replay = _send(live, opened, "pull_request")
+    late = _send(
+        live,
+        _request("acme/pr-replay", "closed", "2019-05-15T15:21:00Z", "Abandoned"),
+        "pull_request",
+    )
+    # Then both are ignored, naming the merge, and the request is still the merged "Final"
+    for answer in (replay, late):
+        assert answer.status_code == 202, answer.text
+        assert "event merged at 2019-05-15T15:21:18Z" in answer.json()["note"], answer.text
+    assert _changes(live, "pr-replay") == [change]
+    # and no close without a merge was recorded: nothing waits as an abandoned request
+    with live.client(live.admin) as client:
+        flow = client.get(
+            "/api/flow",
+            params={"service": "pr-replay", "since": "2019-05-01", "until": "2019-06-01"},
+        )
+    assert flow.status_code == 200, flow.text
+    assert "Abandoned" not in flow.text
+
+
+def test_a_replayed_review_is_the_same_event(live: Server) -> None:
+    review = copy.deepcopy(fixture("github/pull_request_review/submitted.payload.json"))
+    review["repository"]["full_name"] = "acme/review-replay"
+    # Given review 237895671 submitted
+    assert _send(live, review, "pull_request_review").status_code == 200
+    # When its signed body is sent again under a new delivery id
+    again = _send(live, review, "pull_request_review")
+    # Then it is ignored as the review already applied (same id, same submission time)
+    assert again.status_code == 202, again.text
+    assert "event 237895671 at 2019-05-15T15:20:38Z" in again.json()["note"], again.text
+
+
+def _run(repository: str, attempt: int, conclusion: str, updated: str) -> Any:
+    payload = copy.deepcopy(fixture("github/workflow_run/completed.payload.json"))
+    payload["repository"]["full_name"] = repository
+    payload["workflow_run"].update(run_attempt=attempt, conclusion=conclusion, updated_at=updated)
+    return payload
+
+
+def test_an_old_failed_run_attempt_replayed_after_the_rerun_is_ignored(live: Server) -> None:
+    # Given run 289782451 failed at attempt 1 (16:33:49), then succeeded at attempt 2 (16:40)
+    failed = _run("acme/run-replay", 1, "failure", "2020-10-05T16:33:49Z")
+    assert _send(live, failed, "workflow_run").status_code == 200
+    rerun = _run("acme/run-replay", 2, "success", "2020-10-05T16:40:00Z")
+    assert _send(live, rerun, "workflow_run").status_code == 200
+    # When the failure is sent again under a new delivery id
+    replay = _send(live, failed, "workflow_run")
+    # Then it is ignored, naming attempt 2
+    assert replay.status_code == 202, replay.text
+    assert "event 2 at 2020-10-05T16:40:00Z" in replay.json()["note"], replay.text
+
+
+def _release(published: str) -> Any:
+    payload = copy.deepcopy(fixture("github/release/published.payload.json"))
+    payload["repository"]["full_name"] = "acme/released"
+    payload["release"].update(published_at=published)
+    return payload
+
+
+def _released(live: Server) -> list[tuple[str, str]]:
+    with live.client(live.admin) as client:
+        answer = client.get(
+            "/api/deployments",
+            params={"service": "released", "since": "2019-05-01", "until": "2019-06-01"},
+        )
+    assert answer.status_code == 200, answer.text
+    return [(d["id"], d["finished_at"]) for d in answer.json()]
+
+
+def test_an_old_publication_of_a_release_does_not_move_it_back(live: Server) -> None:
+    # Given release 17372790 published at 15:20:53, unpublished, and published again at 16:00
+    # (acme/released counts releases as deployments: LIVE_ENV)
+    first = _release("2019-05-15T15:20:53Z")
+    assert _send(live, first, "release").status_code == 200
+    assert _send(live, _release("2019-05-15T16:00:00Z"), "release").status_code == 200
+    release = ("github:acme/released/releases/17372790", "2019-05-15T16:00:00Z")
+    assert _released(live) == [release]
+    # When the first publication is sent again under a new delivery id
+    replay = _send(live, first, "release")
+    # Then it is ignored and the deployment stays at 16:00
+    assert replay.status_code == 202, replay.text
+    assert "event 17372790 at 2019-05-15T16:00:00Z" in replay.json()["note"], replay.text
+    assert _released(live) == [release]
 
 
 # -- wrongly typed fields ----------------------------------------------------------------------

@@ -82,9 +82,11 @@ def repo_builder(tmp_path: Path) -> RepoBuilder:
     return RepoBuilder(tmp_path / "shop")
 
 
-def deliver_webhook(store: Store, settings: Settings, source: str, kind: str, body: Any) -> None:
+def deliver_webhook(
+    store: Store, settings: Settings, source: str, kind: str, body: Any, outcome: str = "accepted"
+) -> None:
     """Take one webhook delivery as the server does (interpret, keep the raw event, commit);
-    it must be accepted."""
+    it must end as `outcome` (a push delivered again is `ignored`: the same event)."""
     received = datetime.now(UTC)
     parsed = deliveries.interpret(
         source,
@@ -96,4 +98,4 @@ def deliver_webhook(store: Store, settings: Settings, source: str, kind: str, bo
         deliveries.parsers()[source],
     )
     raw = deliveries.raw_event(source, str(uuid.uuid4()), kind, json.dumps(body), received, parsed)
-    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == ["accepted"]
+    assert deliveries.commit(store, settings, [deliveries.Delivery(raw, parsed)]) == [outcome]

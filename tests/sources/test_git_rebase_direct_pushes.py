@@ -370,7 +370,7 @@ def test_a_direct_push_delivered_after_the_import_folded_its_commit_is_taken_bac
     # When `headway reprocess` derives the webhooks' records again, Ada's push is redelivered,
     # and the import runs again, over the whole history (v1.1 re-tagged)
     deliveries_module.reprocess(store, engine_settings)
-    deliver_webhook(store, engine_settings, "github", "push", ada)
+    deliver_webhook(store, engine_settings, "github", "push", ada, "ignored")  # the same push
     import_whole_history_again(store, engine_settings, repo, sha["a2"], opts)
     # Then nothing moves
     assert changes(store) == rows
