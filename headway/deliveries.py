@@ -35,7 +35,6 @@ from headway.sources.mapping import (
     Parsed,
     PayloadError,
     SeenCommit,
-    to_datetime,
 )
 from headway.store import Store
 from headway.store.base import utc_naive
@@ -68,9 +67,7 @@ def _cdevents(kind: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
     records = tuple(r for r in parsed.records if not isinstance(r, RawEvent))
     if parsed.status == "ignored" or not records:
         return Parsed.ignore(parsed.note or f"CDEvent {kind} has no delivery meaning in Headway")
-    context = payload["context"]  # (checked by the parse)
-    order = Order(str(context["id"]), to_datetime(context["timestamp"], "context.timestamp"))
-    return Parsed(records=records, order=order)
+    return Parsed(records=records, order=parsed.order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +193,22 @@ def commit(
     return outcomes
 
 
+def commit_all(
+    store: Store, settings: Settings, deliveries: Sequence[Delivery], *, chunk: int = 2000
+) -> list[str]:
+    """`commit()` for a file of deliveries (`headway import cdevents`): one transaction, in
+    chunks, linked once at the end. The deliveries' order does not matter."""
+    outcomes: list[str] = []
+    touched: dict[str, datetime | None] = {}
+    with store.transaction():
+        for start in range(0, len(deliveries), chunk):
+            part = deliveries[start : start + chunk]
+            outcomes += commit(store, settings, part, touched=touched)
+        if touched:
+            linking.link(store, settings, touched, since=touched)
+    return outcomes
+
+
 def apply(
     store: Store,
     settings: Settings,
@@ -279,8 +292,8 @@ def in_order(
 
     For each record a delivery names with its event's order, the newest event, among those
     stored and those of `deliveries`, applies; any other one is stale and says only its first
-    moments. A delivery newer for none of its records is kept as ignored, with the events
-    that are newer. Also returns the newest orders that moved, for `apply` to write."""
+    moments. A delivery newer for none of its records says so in its note, naming the newer
+    events, and is kept as ignored unless it still gives first moments. Also returns the newest orders that moved, for `apply` to write."""
     ordered = [d for d in deliveries if d.parsed.order is not None and d.parsed.records]
     if not ordered:
         return list(deliveries), []
@@ -317,10 +330,13 @@ def in_order(
             if (part := stale_part(record)) is not None:
                 records.append(part)
         raw = delivery.raw
-        # not newer for any of its records: ignored, whatever first moments it still gives
+        # not newer for any of its records: ignored, or, when it still gives first moments
+        # (which may be earlier than those stored), kept for those alone, saying so
         if len(stale) == len(delivery.parsed.records) and raw.status == "accepted":
             note = "an older event than the one already applied to " + ", ".join(stale)
-            raw = dataclasses.replace(raw, status="ignored", note=note)
+            if records:
+                note += "; only the first moments it gives (opened, started, requested) count"
+            raw = dataclasses.replace(raw, status="accepted" if records else "ignored", note=note)
         parsed = dataclasses.replace(delivery.parsed, records=tuple(records))
         result.append(Delivery(raw, parsed))
     changed = []
@@ -731,6 +747,7 @@ __all__ = [
     "ReprocessResult",
     "apply",
     "commit",
+    "commit_all",
     "interpret",
     "parsers",
     "raw_event",

@@ -6,8 +6,9 @@ field; `parse(event)` maps a valid event onto the canonical model. Both are pure
 kept as a RawEvent; types Headway has no meaning for are kept with status `ignored` and a note.
 
 Events about one thing (an incident detected then resolved, a pipeline run started then
-finished) share the subject id, so they upsert into one record. An event carries only its own
-moment, so `complete()` keeps the earliest "opened/started/requested" time across deliveries.
+finished) share the subject id, so they are one record, which takes the state of the newest
+event (`order_of`) whatever order they arrive or are listed in; the earliest
+"opened/started/requested" time any of them gives stays (`headway.ordering`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -39,7 +40,7 @@ from headway.model import (
     RawEvent,
     Record,
 )
-from headway.store import Store
+from headway.ordering import Order
 
 SOURCE = "cdevents"
 SCHEMAS = "headway.sources.cdevents_schemas"
@@ -53,12 +54,14 @@ class CDEventError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ParsedEvent:
-    """What one CDEvent means: canonical records (the raw event last) and how it was taken."""
+    """What one CDEvent means: canonical records (the raw event last), how it was taken, and
+    its place among the events about its subject."""
 
     kind: str  # subject.predicate, e.g. service.deployed
     records: tuple[Record, ...]
     status: str  # accepted | ignored
     note: str | None = None
+    order: Order | None = None
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -315,59 +318,32 @@ def parse(
             default_service=default_service,
         )
     )
-    return ParsedEvent(kind, tuple(records), status, note)
+    return ParsedEvent(kind, tuple(records), status, note, order_of(kind, ctx["id"], at))
 
 
-# Fields that are the first moment of something: later deliveries must not move them forward.
-_EARLIEST = {
-    "incidents": ("opened_at",),
-    "changes": ("opened_at", "first_review_at"),
-    "pipeline_runs": ("started_at",),
-    "approvals": ("requested_at",),
+# A subject's stages, for events stamped with the same time (producers, the conformance
+# examples among them, send a run's queued, started and finished events in one instant).
+_STAGES = {
+    "queued": 0,
+    "created": 0,
+    "detected": 0,
+    "started": 1,
+    "updated": 1,
+    "reported": 1,
+    "reviewed": 2,
+    "finished": 2,
+    "resolved": 2,
+    "closed": 2,
+    "merged": 3,
+    "abandoned": 3,
 }
 
 
-def complete(store: Store | None, records: Sequence[Record]) -> list[Record]:
-    """One record per id, ready to write: deliveries about the same thing are folded (later
-    values win, first moments stay first), also against what the store already holds, so an
-    incident resolved after it was detected keeps its detection time."""
-    merged: dict[tuple[str, str], Record] = {}
-    for r in records:
-        old = merged.get((r.table, r.id))
-        if old is None:
-            merged[(r.table, r.id)] = r
-            continue
-        later = {
-            f.name: getattr(r, f.name) for f in fields(r) if getattr(r, f.name) not in (None, ())
-        }
-        merged[(r.table, r.id)] = replace(old, **later)
-    earliest: dict[tuple[str, str], datetime] = {}  # (id, field) -> earliest; ids are per table
-    for r in records:
-        for name in _EARLIEST.get(r.table, ()):
-            if (value := getattr(r, name)) is not None:
-                earliest[(r.id, name)] = min(value, earliest.get((r.id, name), value))
-    if store is not None:
-        for table, names in _EARLIEST.items():
-            ids = sorted(i for t, i in merged if t == table)
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join("?" * len(chunk))
-                for row in store.query(
-                    f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", chunk
-                ):
-                    for name, value in zip(names, row[1:], strict=True):
-                        if value is not None:
-                            value = value.replace(tzinfo=UTC)
-                            earliest[(row[0], name)] = min(
-                                value, earliest.get((row[0], name), value)
-                            )
-    out = []
-    for r in merged.values():
-        updates = {
-            n: earliest[(r.id, n)] for n in _EARLIEST.get(r.table, ()) if (r.id, n) in earliest
-        }
-        out.append(replace(r, **updates) if updates else r)  # type: ignore[arg-type]
-    return out
+def order_of(kind: str, event_id: Any, at: datetime) -> Order:
+    """An event's place among those about its subject: its `context.timestamp`, then its
+    subject's stage (a run finishes after it starts), then its type and `context.id`."""
+    stage = _STAGES.get(kind.split(".")[1], 0)
+    return Order(f"{stage} {kind} {event_id}", at)
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -375,9 +351,12 @@ def complete(store: Store | None, records: Sequence[Record]) -> list[Record]:
 
 @dataclass
 class Batch:
-    records: list[Record] = field(default_factory=list)
-    events: int = 0
+    parsed: list[ParsedEvent] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return len(self.parsed)
 
 
 def _events_in(path: Path) -> Iterator[tuple[str, Any]]:
@@ -431,8 +410,7 @@ def read_paths(paths: Sequence[Path], default_service: str | None = None) -> Bat
                 parsed = parse(event, default_service=default_service, received_at=now)
             except CDEventError as error:
                 raise CDEventError(f"{where}: {error}") from None
-            batch.events += 1
-            batch.records.extend(parsed.records)
+            batch.parsed.append(parsed)
             if parsed.status == "ignored":
                 batch.ignored[parsed.kind] = batch.ignored.get(parsed.kind, 0) + 1
     return batch
@@ -443,8 +421,8 @@ __all__ = [
     "Batch",
     "CDEventError",
     "ParsedEvent",
-    "complete",
     "kind_of",
+    "order_of",
     "parse",
     "read_paths",
     "validate",

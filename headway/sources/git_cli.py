@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from headway.ingest import ingest
 from headway.sources.git import GitError, Options, TagRule, import_repository, repository_name
 from headway.sources.git.host import resolve_host
 
@@ -171,21 +170,32 @@ def import_cdevents(
     approval.* become canonical records; any other event is kept raw, marked ignored, and
     listed. A file that fails its schema stops the import: nothing is written.
     """
+    from headway import deliveries
     from headway.cli import fail, store_for
     from headway.config import get_settings
+    from headway.model import RECORD_TYPES, RawEvent
     from headway.output import console
     from headway.sources import cdevents
+    from headway.sources.mapping import Parsed
 
     settings = get_settings()
     try:
         batch = cdevents.read_paths(paths, default_service=service)
     except cdevents.CDEventError as error:
         fail(str(error))
+    # Each event is a delivery, as if sent to the webhook: kept once by its id, and applied
+    # in its source's order (a file in any order, or imported twice, gives one store).
+    found = []
+    for event in batch.parsed:
+        *records, raw = event.records
+        assert isinstance(raw, RawEvent)
+        found.append(deliveries.Delivery(raw, Parsed(records=tuple(records), order=event.order)))
+    tables = ["raw_events", *(t.table for t in RECORD_TYPES.values() if t.table != "services")]
     with store_for(settings) as store, console.status("Importing CDEvents…"):
-        result = ingest(store, settings, cdevents.complete(store, batch.records))
-    written = (
-        ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in result.new.items() if n) or "nothing new"
-    )
+        before = {t: store.count(t) for t in tables}
+        deliveries.commit_all(store, settings, found)
+        new = {t: store.count(t) - before[t] for t in tables}
+    written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in new.items() if n) or "nothing new"
     console.print(f"Imported {batch.events} CDEvents: {written}.", highlight=False)
     if batch.ignored:
         kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(batch.ignored.items()))

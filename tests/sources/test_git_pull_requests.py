@@ -84,15 +84,15 @@ def payload(path: str) -> Any:
     return json.loads((FIXTURES / path).read_text())
 
 
-def deliver(source: str, kind: str, body: dict[str, Any], outcome: str = "accepted") -> None:
+def deliver(source: str, kind: str, body: dict[str, Any]) -> None:
     with opened() as store:
-        deliver_webhook(store, get_settings(), source, kind, body, outcome)
+        deliver_webhook(store, get_settings(), source, kind, body)
 
 
-def github_pull_request(merge_sha: str, outcome: str = "accepted") -> None:
+def github_pull_request(merge_sha: str) -> None:
     """The real deliveries of pull request #2: opened, reviewed, then merged at 16:00."""
     for kind, body in pull_request_deliveries(merge_sha):
-        deliver("github", kind, body, outcome)
+        deliver("github", kind, body)
 
 
 def changes() -> dict[str, tuple[Any, ...]]:
@@ -156,7 +156,7 @@ def test_a_pull_request_fed_both_ways_is_one_change(hello: dict[str, Any], git_f
 
     # When either source says it all again (the import re-run, a delivery redelivered)
     assert "up to date" in import_git(repo.path)
-    github_pull_request(sha["m2"], "ignored")  # the same events again
+    github_pull_request(sha["m2"])
     import_git(repo.path, "--host", "github:Codertocat/Hello-World")  # the same host, said
     # Then nothing moves
     assert changes() == found
