@@ -293,7 +293,8 @@ def in_order(
     For each record a delivery names with its event's order, the newest event, among those
     stored and those of `deliveries`, applies; any other one is stale and says only its first
     moments. A delivery newer for none of its records says so in its note, naming the newer
-    events, and is kept as ignored unless it still gives first moments. Also returns the newest orders that moved, for `apply` to write."""
+    events, and is kept as ignored unless it still gives first moments. Also returns the
+    newest orders that moved, for `apply` to write."""
     ordered = [d for d in deliveries if d.parsed.order is not None and d.parsed.records]
     if not ordered:
         return list(deliveries), []

@@ -241,3 +241,23 @@ def test_a_stale_request_event_keeps_the_labels_the_newer_one_set(
     # Then the labels stay the merge's, neither emptied nor the push's
     [(labels,)] = store.query("SELECT labels FROM changes")
     assert labels == '["bug"]'
+
+
+def test_an_old_gitlab_merge_request_event_after_the_merge_changes_nothing(
+    store: Store, engine_settings: Settings
+) -> None:
+    opened = copy.deepcopy(fixture("gitlab/merge_request.json"))
+    merged = copy.deepcopy(opened)
+    merged["object_attributes"].update(
+        action="merge", state="merged", title="Final", updated_at="2013-12-04 10:00:00 UTC"
+    )
+    # Given the request merged (updated 2013-12-04 10:00), when its `open` event (updated
+    # 2013-12-03 17:23:34) arrives late, under another delivery id
+    for n, payload in enumerate((merged, opened)):
+        parsed = gitlab.parse("merge_request", payload, Mapping())
+        raw = deliveries.raw_event("gitlab", f"g{n}", "merge_request", b"{}", AT, parsed)
+        deliveries.commit(store, engine_settings, [deliveries.Delivery(raw, parsed)])
+    # Then the request keeps the merge's title and merge time
+    assert store.query("SELECT title, merged_at FROM changes") == [
+        ("Final", datetime(2013, 12, 4, 10))
+    ]

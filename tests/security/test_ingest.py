@@ -266,7 +266,7 @@ def _run(repository: str, attempt: int, conclusion: str, updated: str) -> Any:
     return payload
 
 
-def test_an_old_failed_run_attempt_replayed_after_the_rerun_is_ignored(live: Server) -> None:
+def test_an_old_failed_run_attempt_replayed_after_the_rerun_changes_nothing(live: Server) -> None:
     # Given run 289782451 failed at attempt 1 (16:33:49), then succeeded at attempt 2 (16:40)
     failed = _run("acme/run-replay", 1, "failure", "2020-10-05T16:33:49Z")
     assert _send(live, failed, "workflow_run").status_code == 200
