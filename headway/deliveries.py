@@ -97,6 +97,13 @@ def interpret(
             f"not a usable {source} `{kind}` event ({type(error).__name__}: {error})"
         ) from None
     limit = received_at + timedelta(seconds=max_skew_s)
+    # An event time from the future would make every real event after it look older.
+    if parsed.order is not None and parsed.order.at > limit:
+        raise PayloadError(
+            f"the event's own time is {parsed.order.at.isoformat()}, more than "
+            f"{max_skew_s:.0f} s after the delivery arrived (docs/webhooks.md, Order, names the "
+            "field); fix the sender's clock or the payload (limit: HEADWAY_WEBHOOK_MAX_SKEW_S)"
+        )
     for record in (*parsed.records, *parsed.commits):
         if found := values.problem(record):
             raise PayloadError(f"not a usable {source} `{kind}` event: {found}")

@@ -15,7 +15,7 @@ from headway.config import Settings
 from headway.model import Deployment, Incident
 from headway.ordering import Order, stale_part
 from headway.sources import github, gitlab, pagerduty
-from headway.sources.mapping import Mapping
+from headway.sources.mapping import Mapping, PayloadError
 from headway.store import Store
 from tests.api.conftest import fixture
 
@@ -261,3 +261,17 @@ def test_an_old_gitlab_merge_request_event_after_the_merge_changes_nothing(
     assert store.query("SELECT title, merged_at FROM changes") == [
         ("Final", datetime(2013, 12, 4, 10))
     ]
+
+
+def test_an_event_time_from_the_future_is_refused() -> None:
+    # Given a signed pull_request whose updated_at is 2099 (every real event after it would
+    # look older and change nothing)
+    payload = copy.deepcopy(REQUEST[0][1])
+    payload["pull_request"]["updated_at"] = "2099-01-01T00:00:00Z"
+    # When it is interpreted on arrival, 2019-05-16 with the default 300 s allowance
+    arrived = datetime(2019, 5, 16, tzinfo=UTC)
+    # Then it is refused (a 422 over HTTP) naming the event time and the setting
+    with pytest.raises(PayloadError, match="event's own time is 2099-01-01T00:00:00"):
+        deliveries.interpret(
+            "github", "pull_request", payload, Mapping(), arrived, 300, github.parse
+        )
