@@ -279,6 +279,21 @@ def test_an_old_failed_run_attempt_replayed_after_the_rerun_changes_nothing(live
     assert "event 2 at 2020-10-05T16:40:00Z" in replay.json()["note"], replay.text
 
 
+def test_a_replayed_push_is_counted_once(live: Server) -> None:
+    push = copy.deepcopy(fixture("github/push/with-new-branch.payload.json"))
+    push["repository"]["full_name"] = "acme/push-replay"
+    # Given a push of one direct commit to master (pushed 2019-05-15T15:20:57Z)
+    assert _send(live, push, "push").status_code == 200
+    direct = "git:acme/push-replay/6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+    assert _changes(live, "push-replay") == [(direct, "Initial commit", "2019-05-15T15:20:57Z")]
+    # When its signed body is sent again under a new delivery id
+    replay = _send(live, push, "push")
+    # Then it is ignored as the push already applied, and the commit is still one change
+    assert replay.status_code == 202, replay.text
+    assert "event 6113728f27ae82c7b1a177c8d03f9e96e0adf246 at" in replay.json()["note"]
+    assert _changes(live, "push-replay") == [(direct, "Initial commit", "2019-05-15T15:20:57Z")]
+
+
 def _release(published: str) -> Any:
     payload = copy.deepcopy(fixture("github/release/published.payload.json"))
     payload["repository"]["full_name"] = "acme/released"
