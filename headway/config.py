@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     )
     incident_window_hours: float = Field(
         default=24.0,
-        description="An incident with no named cause is blamed on the service's latest "
-        "production deployment at most this many hours before it opened.",
+        description="The window of the stored incident link that `list incidents` and the "
+        "review show: an incident with no named cause is shown against the service's latest "
+        "production deployment at most this many hours before it opened. No metric reads it: "
+        "metrics attribute under their definition (`attribution.window_hours`).",
     )
 
     # -- webhooks (`headway serve`, docs/webhooks.md) --------------------------------------

@@ -38,8 +38,62 @@ class DeploymentRules(_Part):
     include_rollbacks: bool = Field(True, description="Rollback deployments count too.")
 
 
+# The attribution window of `dora`, in hours: the value that blames the most incidents on
+# their true cause and the fewest on another deployment in the simulator (docs/definitions.md).
+ATTRIBUTION_WINDOW_HOURS = 0.5
+
+Rounding = Literal["exact", "ceil_minute", "trunc_minute", "trunc_hour"]
+
+
+class WindowRules(_Part):
+    end: Literal["exclusive", "inclusive"] = Field(
+        "exclusive",
+        description="Whether a record exactly at the period's end counts (DevLake's "
+        "BETWEEN counts it).",
+    )
+
+
+class AttributionRules(_Part):
+    rule: Literal["named_or_window", "latest_before", "named"] = Field(
+        "named_or_window",
+        description="named_or_window: the deployment the incident names, else the service's "
+        "latest successful deployment finished at most window_hours before it opened; "
+        "latest_before: that deployment however long before, names ignored; named: only "
+        "the deployment it names.",
+    )
+    window_hours: float = Field(ATTRIBUTION_WINDOW_HOURS, gt=0, le=24 * 365)
+
+
+class ShippingRules(_Part):
+    first_deployment: Literal["ships", "ships_nothing"] = Field(
+        "ships",
+        description="ships_nothing: a deployment with no earlier successful deployment of "
+        "its service has no commit range, so it ships no change.",
+    )
+
+
+class SpanRules(_Part):
+    negative: Literal["left_out", "zero"] = Field(
+        "left_out",
+        description="A span whose end comes before its start: left out (and counted) or "
+        "counted as zero.",
+    )
+    zero: Literal["kept", "dropped"] = Field(
+        "kept", description="dropped: a span of zero (after rounding) is left out too."
+    )
+
+
 class LeadTimeRules(_Part):
     start: Literal["first_commit", "opened", "merged"] = "first_commit"
+    changes: Literal["all", "pull_requests"] = Field(
+        "all", description="pull_requests: commits pushed straight to the main line are left out."
+    )
+    measure: Literal["span", "sum_of_parts"] = Field(
+        "span",
+        description="sum_of_parts: first commit → opened, opened → merged and merged → "
+        "deployed, each rounded and each left out when negative, added up.",
+    )
+    rounding: Rounding = "exact"
 
 
 class FailureRules(_Part):
@@ -56,10 +110,27 @@ class FailureRules(_Part):
 
 
 class RecoveryRules(_Part):
-    start: Literal["failed_deployment", "incident_opened"] = "failed_deployment"
+    start: Literal["failed_deployment", "incident_opened", "incident_opened_or_cause"] = Field(
+        "failed_deployment",
+        description="incident_opened_or_cause: the earlier of the incident opening and the "
+        "deployment it names finishing.",
+    )
     end: Literal["first_fix", "incident_resolved"] = "first_fix"
     incidents: Literal["attributed", "all"] = Field(
         "attributed", description="With start=incident_opened: which incidents count."
+    )
+    rounding: Rounding = "exact"
+
+
+class FlowRules(_Part):
+    changes: Literal["shipped", "merged"] = Field(
+        "shipped",
+        description="merged: every change merged in the period gets its stages, shipped or "
+        "not; only deploy wait needs a deployment.",
+    )
+    review_start: Literal["first_review", "first_review_by_other"] = "first_review"
+    review_end: Literal["approved", "merged"] = Field(
+        "approved", description="merged: review runs to the merge, with no approval stage."
     )
 
 
@@ -69,14 +140,25 @@ class SummaryRules(_Part):
 
 class FrequencyRules(_Part):
     bucket: Literal["day", "week", "month"] = "day"
+    days: Literal["period", "back_from_end"] = Field(
+        "period",
+        description="The days the deployment-days-per-week median counts: the period's days, "
+        "or DevLake's spine (the end's date and each day before it while later than the "
+        "start).",
+    )
 
 
 class Definition(_Part):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     version: int = Field(1, ge=1)
     description: str = ""
+    window: WindowRules = WindowRules()
     deployments: DeploymentRules = DeploymentRules()
+    shipping: ShippingRules = ShippingRules()
+    spans: SpanRules = SpanRules()
     lead_time: LeadTimeRules = LeadTimeRules()
+    flow: FlowRules = FlowRules()
+    attribution: AttributionRules = AttributionRules()
     failure: FailureRules = FailureRules()
     recovery: RecoveryRules = RecoveryRules()
     summary: SummaryRules = SummaryRules()
@@ -93,44 +175,72 @@ class Definition(_Part):
 PRESETS: dict[str, Definition] = {
     "dora": Definition(
         name="dora",
+        version=2,
         description=(
             "dora.dev: production deployments of any kind; lead time from the first commit; "
             "a deployment failed if it needed immediate intervention (incident, rollback, "
-            "hotfix, revert, automatic rollout rollback); recovery from the failed deployment "
-            "to its first fix; interpolated median."
+            "hotfix, revert, automatic rollout rollback); an incident naming no deployment is "
+            "blamed on the latest one at most 30 minutes before it; recovery from the failed "
+            "deployment to its first fix; negative spans left out and counted; interpolated "
+            "median."
         ),
     ),
     "fourkeys": Definition(
         name="fourkeys",
+        version=2,
         description=(
             "Google Four Keys: every successful deployment in any environment; lead time from "
-            "commit (per change, from its first commit); a deployment failed only if an "
-            "incident names it; time to restore is incident opened to resolved over all "
-            "resolved incidents; interpolated median; weekly buckets."
+            "the change's first commit in whole minutes, truncated, zero or less dropped; a "
+            "deployment failed only if an incident names it; time to restore from the "
+            "incident opening (or its root-cause deployment, if earlier) to its resolution in "
+            "whole hours, over all resolved incidents; interpolated median; weekly buckets."
         ),
         deployments=DeploymentRules(
             environments=("*",), include_releases=False, include_rollbacks=True
         ),
-        lead_time=LeadTimeRules(start="first_commit"),
+        spans=SpanRules(negative="left_out", zero="dropped"),
+        lead_time=LeadTimeRules(start="first_commit", rounding="trunc_minute"),
+        attribution=AttributionRules(rule="named"),
         failure=FailureRules(rules=("incident",)),
-        recovery=RecoveryRules(start="incident_opened", end="incident_resolved", incidents="all"),
+        recovery=RecoveryRules(
+            start="incident_opened_or_cause",
+            end="incident_resolved",
+            incidents="all",
+            rounding="trunc_hour",
+        ),
         summary=SummaryRules(median="interpolated"),
         frequency=FrequencyRules(bucket="week"),
     ),
     "devlake": Definition(
         name="devlake",
+        version=2,
         description=(
-            "Apache DevLake DORA plugin: successful production deployments; lead time is the "
-            "pull request cycle time from its first commit; a deployment failed if an incident "
-            "is attributed to it; recovery from the failed deployment to the incident's "
-            "resolution; lower median."
+            "Apache DevLake DORA plugin: successful production deployments, the period's end "
+            "included; a pull request ships with the deployment whose commit range holds its "
+            "merge, and a service's first deployment ships nothing; lead time is the pull "
+            "request's cycle time (coding + open-to-merge + deploy, each in whole minutes "
+            "rounded up, a negative part left out); review runs from the first review by "
+            "someone other than the author to the merge; an incident is blamed on the latest "
+            "successful production deployment before it, however long before; recovery from "
+            "that deployment to the incident's resolution in whole minutes; lower median."
         ),
+        window=WindowRules(end="inclusive"),
         deployments=DeploymentRules(include_releases=False, include_rollbacks=True),
-        lead_time=LeadTimeRules(start="first_commit"),
+        shipping=ShippingRules(first_deployment="ships_nothing"),
+        lead_time=LeadTimeRules(
+            start="first_commit",
+            changes="pull_requests",
+            measure="sum_of_parts",
+            rounding="ceil_minute",
+        ),
+        flow=FlowRules(changes="merged", review_start="first_review_by_other", review_end="merged"),
+        attribution=AttributionRules(rule="latest_before"),
         failure=FailureRules(rules=("incident",)),
-        recovery=RecoveryRules(start="failed_deployment", end="incident_resolved"),
+        recovery=RecoveryRules(
+            start="failed_deployment", end="incident_resolved", rounding="trunc_minute"
+        ),
         summary=SummaryRules(median="lower"),
-        frequency=FrequencyRules(bucket="week"),
+        frequency=FrequencyRules(bucket="week", days="back_from_end"),
     ),
 }
 DEFAULT = "dora"

@@ -335,6 +335,11 @@ def _cuts(
     }
 
 
+def nearest_deployment(events: str, deployments: str, *, after: bool) -> str:
+    """The timeline walk below, for the metric queries that attribute under a definition."""
+    return _nearest(events, deployments, after=after)
+
+
 def epoch(column: str) -> str:
     """Seconds since 1970 as a double, the same number on both engines."""
     return f"CAST(EXTRACT(EPOCH FROM {column}) AS DOUBLE PRECISION)"

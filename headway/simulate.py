@@ -151,8 +151,14 @@ def _ts(seconds: float) -> str:
     return datetime.fromtimestamp(round(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def generate(opts: Options) -> Iterator[dict[str, Any]]:
-    """Yield canonical records (dicts with a `type`) for the whole organisation."""
+def generate(
+    opts: Options, causes: dict[str, str | None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield canonical records (dicts with a `type`) for the whole organisation.
+
+    `causes`, when given, receives the true cause of every incident (its record id → the
+    deployment that caused it, None for one no deployment caused), which an incident record
+    names only some of the time: what attribution rules are measured against."""
     end = opts.end.timestamp()
     start = end - opts.days * DAY
     for index, (service, team, kind) in enumerate(layout(opts.services)):
@@ -166,7 +172,7 @@ def generate(opts: Options) -> Iterator[dict[str, Any]]:
         }
         rng = random.Random(f"{opts.seed}:{index}")
         extra = random.Random(f"{opts.seed}:{index}:planted")
-        yield from _service(rng, service, arch, opts, start, end, extra)
+        yield from _service(rng, service, arch, opts, start, end, extra, causes)
 
 
 def _drift(arch: Archetype, progress: float) -> float:
@@ -184,7 +190,9 @@ def _service(
     start: float,
     end: float,
     extra: random.Random,
+    causes: dict[str, str | None] | None = None,
 ) -> Iterator[dict[str, Any]]:
+    truth: dict[str, str | None] = {} if causes is None else causes
     seq = 0
 
     def ident(prefix: str) -> str:
@@ -360,10 +368,13 @@ def _service(
                         "title": "Customer-reported bug",
                     }
                 elif found < end:
+                    incident_id = ident("i")
+                    # filed as a provider problem, but this deployment caused it
+                    truth[ref(incident_id)] = ref(deploy_id)
                     yield {
                         "type": "incident",
                         "source": SOURCE,
-                        "source_id": ident("i"),
+                        "source_id": incident_id,
                         "service": service,
                         "opened_at": _ts(found),
                         "resolved_at": _ts(found + recovery),
@@ -390,10 +401,12 @@ def _service(
                 mode = "none"
             if mode in ("incident", "hotfix", "rollback") and not quiet:
                 named = rng.random() < 0.6
+                incident_id = ident("i")
+                truth[ref(incident_id)] = ref(deploy_id)
                 yield {
                     "type": "incident",
                     "source": SOURCE,
-                    "source_id": ident("i"),
+                    "source_id": incident_id,
                     "service": service,
                     "opened_at": _ts(deploy_end + recovery * 0.1),
                     "acknowledged_at": _ts(deploy_end + recovery * 0.2),
@@ -431,10 +444,12 @@ def _service(
         if rng.random() < 0.02:
             opened = t + rng.uniform(2, 20) * DAY
             if opened < end:
+                incident_id = ident("i")
+                truth[ref(incident_id)] = None
                 yield {
                     "type": "incident",
                     "source": SOURCE,
-                    "source_id": ident("i"),
+                    "source_id": incident_id,
                     "service": service,
                     "opened_at": _ts(opened),
                     "resolved_at": _ts(opened + rng.uniform(0.3, 4) * HOUR),

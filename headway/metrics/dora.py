@@ -306,7 +306,7 @@ def _compute(
     marks = ", ".join("?" for _ in services)
     scope = f"AND d.service IN ({marks})"
     args: list[Any] = [period.since, period.until, *services]
-    window = "d.finished_at >= ? AND d.finished_at < ?"
+    window = q.in_window(defn, "d.finished_at")
     counted = q.counted_deployments(defn)
     # One pass over deployments gives frequency, failures, rework and (for the usual
     # failed-deployment → first-fix rule) the recovery durations, which are NULL, and so
@@ -315,7 +315,7 @@ def _compute(
         defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
     )
     recovery_x = (
-        q.seconds_between("d.finished_at", "f.first_fix")
+        q.span(defn, defn.recovery.rounding, "d.finished_at", "f.first_fix")
         if inline_recovery
         else "CAST(NULL AS DOUBLE PRECISION)"
     )
@@ -344,10 +344,11 @@ def _compute(
         f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
-                   {q.seconds_between(q.lead_start(defn), "d.finished_at")} AS x
+                   {q.lead_time(defn)} AS x
             FROM changes c JOIN deployments d ON d.id = c.deployment_id
             LEFT JOIN services s ON s.name = d.service
-            WHERE {counted} AND {window} {scope}
+            WHERE {counted} AND {q.ships(defn)} AND {q.lead_changes(defn)}
+              AND {window} {scope}
         ) t GROUP BY grp, bkt
         """,
         args,
@@ -388,27 +389,32 @@ def _recovery_sql(
     defn: Definition, key: str, by: str | None, counted: str, window: str, scope: str
 ) -> str:
     rec = defn.recovery
-    if rec.start == "incident_opened":
+    if rec.start in ("incident_opened", "incident_opened_or_cause"):
         attributed = "AND d.deployment_id IS NOT NULL" if rec.incidents == "attributed" else ""
+        start = (
+            "CASE WHEN d.cause_t < d.opened_at THEN d.cause_t ELSE d.opened_at END"
+            if rec.start == "incident_opened_or_cause"
+            else "d.opened_at"
+        )
         return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.opened_at")} AS bkt,
-                   {q.seconds_between("d.opened_at", "d.resolved_at")} AS x
-            FROM incidents d LEFT JOIN services s ON s.name = d.service
+                   {q.span(defn, rec.rounding, start, "d.resolved_at")} AS x
+            FROM ({q.attributed(defn)}) d LEFT JOIN services s ON s.name = d.service
             WHERE d.resolved_at IS NOT NULL {attributed}
-              AND d.opened_at >= ? AND d.opened_at < ? {scope}
+              AND {q.in_window(defn, "d.opened_at")} {scope}
         ) t GROUP BY grp, bkt
         """
     # failed deployment → each attributed incident's resolution (the first-fix rule is
     # computed in the deployments pass)
     fixes = (
-        "SELECT i.deployment_id, i.resolved_at AS fixed_at FROM incidents i "
+        f"SELECT i.deployment_id, i.resolved_at AS fixed_at FROM ({q.attributed(defn)}) i "
         "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL"
     )
     return f"""
         SELECT grp, bkt, {q.durations(defn)} FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
-                   {q.seconds_between("d.finished_at", "f.fixed_at")} AS x
+                   {q.span(defn, rec.rounding, "d.finished_at", "f.fixed_at")} AS x
             FROM deployments d JOIN ({fixes}) f ON f.deployment_id = d.id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}

@@ -102,7 +102,10 @@ def changes(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Changes merged in the period, with the deployment that shipped them and lead time."""
+    """Changes merged in the period, with the deployment that shipped them and lead time.
+
+    Only a deployment the definition counts (and lets ship) is reported as the one that
+    shipped a change: a staging or failed deployment a source named shipped nothing."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
@@ -110,11 +113,11 @@ def changes(
         f"""
         SELECT c.id, c.service, c.number, c.title, c.author, c.first_commit_at, c.opened_at,
                c.merged_at, c.is_revert, c.reverts, c.additions, c.deletions, c.files,
-               c.deployment_id, d.finished_at AS deployed_at,
-               CASE WHEN d.id IS NULL THEN NULL
-                    ELSE {q.seconds_between(q.lead_start(defn), "d.finished_at")} END
-                   AS lead_time_s
+               d.id AS deployment_id, d.finished_at AS deployed_at,
+               CASE WHEN d.id IS NULL OR NOT {q.lead_changes(defn)} THEN NULL
+                    ELSE {q.lead_time(defn)} END AS lead_time_s
         FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
+            AND {q.counted_deployments(defn)} AND {q.ships(defn)}
         WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})
         ORDER BY c.merged_at, c.id {_page(limit, offset)}
         """,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from headway.definitions import Definition
 from headway.linking import epoch
+from headway.linking import nearest_deployment as nearest
 
 GROUP_KEYS = {
     "service": "d.service",
@@ -50,7 +51,8 @@ def evidence(defn: Definition) -> str:
     if "incident" in rules:
         parts.append(
             "SELECT i.deployment_id AS deployment_id, 'incident' AS reason, i.id AS evidence, "
-            "i.resolved_at AS fixed_at FROM incidents i WHERE i.deployment_id IS NOT NULL"
+            f"i.resolved_at AS fixed_at FROM ({attributed(defn)}) i "
+            "WHERE i.deployment_id IS NOT NULL"
         )
     repairs = [
         ("rollback", "r.kind = 'rollback'"),
@@ -167,3 +169,114 @@ def bucket(kind: str | None, column: str) -> str:
     if kind is None:
         return "CAST(NULL AS TIMESTAMP)"
     return f"date_trunc('{kind}', {column})"
+
+
+def in_window(defn: Definition, column: str) -> str:
+    """`column` inside the period bound as two parameters (since, until). The end is
+    exclusive unless the definition includes it, as DevLake's `BETWEEN` does."""
+    end = "<=" if defn.window.end == "inclusive" else "<"
+    return f"{column} >= ? AND {column} {end} ?"
+
+
+_ROUNDING = {
+    "exact": "{x}",
+    "ceil_minute": "CEIL(({x}) / 60.0) * 60.0",
+    "trunc_minute": "TRUNC(({x}) / 60.0) * 60.0",
+    "trunc_hour": "TRUNC(({x}) / 3600.0) * 3600.0",
+}
+
+
+def span(defn: Definition, rounding: str, start: str, end: str) -> str:
+    """end − start in seconds under the definition's rules: rounded first (as the peers
+    round before they compare), then a negative span left out (NULL) or made zero, and a
+    zero one dropped where the definition drops it. NULL when either end is unknown."""
+    x = _ROUNDING[rounding].format(x=f"{epoch(end)} - {epoch(start)}")
+    negative = "NULL" if defn.spans.negative == "left_out" else "0.0"
+    zero = "NULL" if defn.spans.zero == "dropped" else "0.0"
+    return (
+        f"CASE WHEN {start} IS NULL OR {end} IS NULL THEN NULL "
+        f"WHEN {x} < 0 THEN {negative} WHEN {x} = 0 THEN {zero} ELSE {x} END"
+    )
+
+
+def lead_time(defn: Definition) -> str:
+    """A change's lead time in seconds (alias c for the change, d for its deployment)."""
+    rules = defn.lead_time
+    if rules.measure == "span":
+        return span(defn, rules.rounding, lead_start(defn), "d.finished_at")
+    parts = [("c.opened_at", "c.merged_at"), ("c.merged_at", "d.finished_at")]
+    if rules.start == "first_commit":
+        parts.insert(0, ("c.first_commit_at", "c.opened_at"))
+    if rules.start == "merged":
+        parts = parts[1:]
+    # each part left out when it is unknown or negative, as DevLake's cycle time does
+    return " + ".join(f"COALESCE({span(defn, rules.rounding, a, b)}, 0.0)" for a, b in parts)
+
+
+def lead_changes(defn: Definition) -> str:
+    """The condition on a change (alias c) for its lead time to be measured."""
+    return "c.opened_at IS NOT NULL" if defn.lead_time.changes == "pull_requests" else "1 = 1"
+
+
+def ships(defn: Definition, alias: str = "d") -> str:
+    """The condition for a counted deployment to ship the changes linked to it. Under
+    `first_deployment = ships_nothing` a deployment needs an earlier counted one of its
+    service: DevLake ships a change only inside a commit range, which the first lacks."""
+    if defn.shipping.first_deployment == "ships":
+        return "1 = 1"
+    t = "COALESCE({a}.started_at, {a}.finished_at)"
+    return (
+        f"EXISTS (SELECT 1 FROM deployments p WHERE p.service = {alias}.service "
+        f"AND {counted_deployments(defn, 'p')} "
+        f"AND {t.format(a='p')} < {t.format(a=alias)})"
+    )
+
+
+def good_deployments(defn: Definition) -> str:
+    """Deployments an incident can be blamed on: successful, in the definition's
+    environments, of any kind."""
+    parts = ["status = 'success'"]
+    if "*" not in defn.deployments.environments:
+        parts.append(
+            f"environment IN ({', '.join(quote(e) for e in defn.deployments.environments)})"
+        )
+    return " AND ".join(parts)
+
+
+def attributed(defn: Definition) -> str:
+    """Every incident with the deployment the definition blames it on (NULL: none):
+    columns id, service, opened_at, resolved_at, deployment_id, cause_t (when the blamed
+    deployment finished).
+
+    Computed from the definition, not read from the stored link, so two definitions can be
+    compared on one store; the preceding deployment is found by the same timeline walk the
+    stored link uses (two sorts, whatever the row counts)."""
+    rules = defn.attribution
+    named = (
+        "SELECT i.id, n.id AS deployment_id, n.finished_at AS cause_t FROM incidents i "
+        "JOIN deployments n ON n.id = i.cause_ref"
+    )
+    if rules.rule == "named":
+        blamed = named
+    else:
+        events = "SELECT id, service, opened_at AS t FROM incidents"
+        if rules.rule == "named_or_window":
+            # a named cause that is not stored blames nothing, as the stored link does
+            events += " WHERE cause_ref IS NULL"
+        deployments = (
+            f"SELECT id, service, finished_at AS t FROM deployments WHERE {good_deployments(defn)}"
+        )
+        limit = (
+            f" WHERE {epoch('n.event_t')} - {epoch('n.dep_t')} <= {rules.window_hours * 3600.0}"
+            if rules.rule == "named_or_window"
+            else ""
+        )
+        preceding = (
+            "SELECT n.event_id AS id, n.deployment_id, n.dep_t AS cause_t "
+            f"FROM ({nearest(events, deployments, after=False)}) n{limit}"
+        )
+        blamed = preceding if rules.rule == "latest_before" else f"{named} UNION ALL {preceding}"
+    return (
+        "SELECT i.id, i.service, i.opened_at, i.resolved_at, b.deployment_id, b.cause_t "
+        f"FROM incidents i LEFT JOIN ({blamed}) b ON b.id = i.id"
+    )

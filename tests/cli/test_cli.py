@@ -79,7 +79,8 @@ def test_metrics_json_contract() -> None:
         "until": "2026-10-11T00:00:00Z",
         "days": 10.0,
     }
-    assert data["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
+    # d2 (incident) and d3 (rollback); i3 opened 2 h after d5, beyond dora's 30-minute window
+    assert data["change_fail_rate"] == {"deployments": 5, "failed": 2, "rate": 0.4, "level": "low"}
 
 
 def test_metrics_csv_has_one_row_per_period() -> None:
@@ -111,7 +112,7 @@ def test_table_output_names_definition_and_levels() -> None:
     runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
     result = runner.invoke(app, ["metrics", "--since", "2026-10-01", "--until", "2026-10-10"])
     assert result.exit_code == 0
-    assert "definition dora@1" in result.output
+    assert "definition dora@2" in result.output
     assert "level (2024)" in result.output
     assert "blends services of 2 operating contexts" in result.output
 
@@ -156,7 +157,7 @@ def test_definitions_set_history_and_diff() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Active definition: fourkeys@1 (was dora@1)" in result.output
+    assert "Active definition: fourkeys@2 (was dora@2)" in result.output
     history = json.loads(runner.invoke(app, ["definitions", "history", "--format", "json"]).output)
     assert [(h["name"], h["author"], h["reason"]) for h in history] == [
         ("fourkeys", "ana", "match the old dashboard")
@@ -185,11 +186,8 @@ def test_definitions_set_history_and_diff() -> None:
         ).output
     )
     failed = next(n for n in diff["numbers"] if n["number"] == "failed deployments")
-    assert (failed["a"], failed["b"], failed["delta"]) == (
-        3,
-        2,
-        -1,
-    )  # rollback/revert no longer count
+    # dora: d2 (incident), d3 (rollback, revert); fourkeys: d2 only (the incident naming it)
+    assert (failed["a"], failed["b"], failed["delta"]) == (2, 1, -1)
     assert any("defined away" in w for w in diff["warnings"])
 
 
@@ -241,7 +239,7 @@ def test_demo_prints_every_team_and_service() -> None:
         "notifications",
     ):
         assert name in result.output
-    assert "definition dora@1" in result.output
+    assert "definition dora@2" in result.output
     assert "levels 2024" in result.output
 
 

@@ -93,9 +93,10 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
     store: Store,
     engine_settings: Settings,
 ) -> None:
-    # small_org under dora: 5 production deployments, 3 failed (d2 incident, d3 rollback and
-    # revert, d5 incident by window) → 0.6. fourkeys counts every environment (the staging
-    # deployment s1 too: 6) and fails only deployments with an incident (d2, d5) → 2/6.
+    # small_org under dora: 5 production deployments, 2 failed (d2 incident, d3 rollback and
+    # revert; i3 opened 2 h after d5, beyond the 30-minute window) → 0.4. fourkeys counts every
+    # environment (the staging deployment s1 too: 6) and fails only deployments an incident
+    # names as its root cause (d2) → 1/6.
     # The switch happens on 2026-10-06.
     ingest(store, engine_settings, read_jsonl(SMALL_ORG))
     defs.set_active(store, PRESETS["dora"], author="ana", reason="start")
@@ -110,7 +111,7 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
     doc = detectors.detect(store, PRESETS["fourkeys"], Scope("service", "api"), period)
     [finding] = [f for f in doc["findings"] if f["detector"] == "redefined"]
     change = finding["evidence"]["definition_change"]
-    assert (change["from"], change["to"], change["author"]) == ("dora@1", "fourkeys@1", "bo")
+    assert (change["from"], change["to"], change["author"]) == ("dora@2", "fourkeys@2", "bo")
     cfr = finding["evidence"]["measures"][0]
-    assert (cfr["before"], cfr["after"]) == (0.6, 0.3333)
+    assert (cfr["before"], cfr["after"]) == (0.4, 0.1667)
     assert "match the old dashboard" in finding["statement"]

@@ -10,8 +10,9 @@ tests/fixtures/small_org.jsonl, service `api` (customer-facing), 2026-10-01 … 
   d4 rollback 10-05 13:00 of d3                                    → d3 failed, recovery 1 h; d4 rework
   d5 deploy  10-08 12:00  ships c5 (first commit 10-07 12:00)      lead 24 h = 86400 s
                                 c6, the revert of c4 (09:00)       lead  3 h = 10800 s; d5 rework
-             incident i3 (no cause) opens 14:00, 2 h after d5      → blamed on d5 by the window rule,
-                                                                     resolved 16:00: recovery 4 h
+             incident i3 (no cause) opens 14:00, 2 h after d5      → blamed on d5 by a 24-hour window
+                                                                     (the first test's), resolved
+                                                                     16:00: recovery 4 h
   i2 (no cause) opens 10-10 12:00, 48 h after d5                   → blamed on nothing
   s1 is a staging deployment: not counted under `dora`.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from headway.config import Settings
-from headway.definitions import PRESETS
+from headway.definitions import PRESETS, AttributionRules
 from headway.ingest import ingest
 from headway.metrics import dora, records
 from headway.metrics.dora import Period, Scope
@@ -33,6 +34,8 @@ from headway.store import Store
 
 SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
 OCTOBER_1_TO_10 = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
+# `dora` as it was before its window was measured (24 hours), which this file's first test pins
+DORA_24H = PRESETS["dora"].model_copy(update={"attribution": AttributionRules(window_hours=24)})
 
 
 @pytest.fixture
@@ -42,9 +45,9 @@ def org(store: Store, engine_settings: Settings) -> Store:
 
 
 def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
-    m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+    m = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10).to_json()
 
-    assert m["definition"] == {"name": "dora", "version": 1}
+    assert m["definition"] == {"name": "dora", "version": 2}
     assert m["scope"]["services"] == ["api"]
     # d1..d5 on 10-01, 10-03, 10-05 (two), 10-08: 5 deployments, 4 deploy days, 10 days
     assert m["deployment_frequency"] == {
@@ -82,24 +85,34 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
     assert m["warnings"] == []
 
 
-def test_fourkeys_counts_every_environment_and_only_incidents(org: Store) -> None:
-    m = dora.compute(org, PRESETS["fourkeys"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
-    # s1 (staging) counts too: 6 deployments; failures are d2 and d5 (incidents) only
-    assert m["change_fail_rate"]["deployments"] == 6
+def test_dora_blames_no_deployment_two_hours_before_an_incident(org: Store) -> None:
+    m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+    # i3 opened 2 h after d5, beyond the 30-minute window: d2 (incident) and d3 (rollback)
     assert m["change_fail_rate"]["failed"] == 2
-    assert m["change_fail_rate"]["rate"] == pytest.approx(2 / 6, abs=1e-6)
-    # time to restore over all incidents opened: i1 2 h, i3 2 h, i2 1 h → median 7200, mean 6000
+
+
+def test_fourkeys_counts_every_environment_and_only_named_incidents(org: Store) -> None:
+    m = dora.compute(org, PRESETS["fourkeys"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
+    # s1 (staging) counts too: 6 deployments; only i1 names its root cause (d2): 1 failed
+    assert m["change_fail_rate"]["deployments"] == 6
+    assert m["change_fail_rate"]["failed"] == 1
+    assert m["change_fail_rate"]["rate"] == pytest.approx(1 / 6, abs=1e-6)
+    # time to restore over all incidents opened, in whole hours: i1 from d2 finishing (12:00,
+    # before it opened at 13:00) to 15:00 = 3 h, i3 2 h, i2 1 h → median 7200, mean 7200
     rec = m["failed_deployment_recovery_time"]
-    assert (rec["recoveries"], rec["median_s"], rec["mean_s"]) == (3, 7200.0, 6000.0)
+    assert (rec["recoveries"], rec["median_s"], rec["mean_s"]) == (3, 7200.0, 7200.0)
 
 
-def test_devlake_takes_the_lower_median(org: Store) -> None:
+def test_devlake_blames_the_latest_deployment_and_takes_the_lower_median(org: Store) -> None:
     m = dora.compute(org, PRESETS["devlake"], Scope("service", "api"), OCTOBER_1_TO_10).to_json()
-    # lower median of 10800 28800 36000 43200 86400 86400 is the 3rd value
-    assert m["change_lead_time"]["median_s"] == 36000.0
-    # deployment finished → its incident resolved: d2 3 h, d5 4 h; lower median of two is the first
+    # no change here is a pull request (none has an opening time): DevLake measures none
+    assert m["change_lead_time"]["changes"] == 0
+    # the latest production deployment before each incident, however long before: i1 → d2,
+    # i3 → d5, i2 (48 h later) → d5; d2 and d5 failed of 5
+    assert (m["change_fail_rate"]["failed"], m["change_fail_rate"]["deployments"]) == (2, 5)
+    # deployment finished → incident resolved: 3 h, 4 h, 49 h; lower median of three: the 2nd
     rec = m["failed_deployment_recovery_time"]
-    assert (rec["recoveries"], rec["median_s"]) == (2, 10800.0)
+    assert (rec["recoveries"], rec["median_s"]) == (3, 14400.0)
 
 
 def test_organisation_across_contexts_carries_a_warning(org: Store) -> None:
@@ -113,7 +126,7 @@ def test_organisation_across_contexts_carries_a_warning(org: Store) -> None:
 
 
 def test_weekly_trend_splits_the_period(org: Store) -> None:
-    m = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, by="week")
+    m = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10, by="week")
     weeks = [
         (t.period.since, t.deployment_frequency["deployments"], t.change_fail_rate["failed"])
         for t in m.trend
@@ -126,15 +139,15 @@ def test_weekly_trend_splits_the_period(org: Store) -> None:
 
 
 def test_levels_per_report_year(org: Store) -> None:
-    m23 = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, year="2023")
-    m25 = dora.compute(org, PRESETS["dora"], Scope("service", "api"), OCTOBER_1_TO_10, year="2025")
+    m23 = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10, year="2023")
+    m25 = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10, year="2025")
     assert m23.change_fail_rate["level"] == "low"  # 60% is above 2023's 15% medium band
     assert m25.change_fail_rate["level"] is None
     assert m25.to_json()["levels"]["note"].startswith("The 2025 DORA report publishes no")
 
 
 def test_each_team_in_one_pass(org: Store) -> None:
-    sets = dora.compute_each(org, PRESETS["dora"], "team", OCTOBER_1_TO_10)
+    sets = dora.compute_each(org, DORA_24H, "team", OCTOBER_1_TO_10)
     assert [(s.scope.name, s.deployment_frequency["deployments"]) for s in sets] == [
         ("core", 5),
         ("money", 1),
