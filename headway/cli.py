@@ -660,6 +660,22 @@ def definitions_diff(
     for n in result["numbers"]:
         numbers.add_row(n["number"], _fmt(n["a"]), _fmt(n["b"]), _fmt(n["delta"]))
     console.print(numbers)
+    moves = Table(
+        title=f"What each rule of {db.label} moves on its own, from {da.label}",
+        title_justify="left",
+    )
+    for c in ("rule", "number", da.label, "with the rule", "change"):
+        moves.add_column(c, justify="left" if c in ("rule", "number") else "right")
+    for rule in result["by_rule"]:
+        for move in rule["moves"] or [{"number": "(no number moves)"}]:
+            moves.add_row(
+                rule["rule"],
+                move["number"],
+                _fmt(move.get("a")),
+                _fmt(move.get("with_rule")),
+                _fmt(move.get("delta")),
+            )
+    console.print(moves)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 

@@ -78,9 +78,6 @@ class SpanRules(_Part):
         description="A span whose end comes before its start: left out (and counted) or "
         "counted as zero.",
     )
-    zero: Literal["kept", "dropped"] = Field(
-        "kept", description="dropped: a span of zero (after rounding) is left out too."
-    )
 
 
 class LeadTimeRules(_Part):
@@ -94,6 +91,9 @@ class LeadTimeRules(_Part):
         "deployed, each rounded and each left out when negative, added up.",
     )
     rounding: Rounding = "exact"
+    zero: Literal["kept", "dropped"] = Field(
+        "kept", description="dropped: a lead time of zero (after rounding) is left out too."
+    )
 
 
 class FailureRules(_Part):
@@ -198,8 +198,7 @@ PRESETS: dict[str, Definition] = {
         deployments=DeploymentRules(
             environments=("*",), include_releases=False, include_rollbacks=True
         ),
-        spans=SpanRules(negative="left_out", zero="dropped"),
-        lead_time=LeadTimeRules(start="first_commit", rounding="trunc_minute"),
+        lead_time=LeadTimeRules(start="first_commit", rounding="trunc_minute", zero="dropped"),
         attribution=AttributionRules(rule="named"),
         failure=FailureRules(rules=("incident",)),
         recovery=RecoveryRules(

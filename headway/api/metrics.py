@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from headway.api.app import StoreDep
 from headway.api.auth import require
@@ -46,6 +46,28 @@ def get_metrics(
             for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
         ]
     return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
+
+
+@router.get(
+    "/definitions/diff",
+    summary="One period under two definitions, and how far each differing rule moves each number",
+)
+def get_definitions_diff(
+    store: StoreDep,
+    a: Annotated[str, Query(description="First definition (name, NAME@VERSION or preset).")],
+    b: Annotated[str, Query(description="Second definition.")],
+    service: Service = None,
+    team: Team = None,
+    context: Context = None,
+    since: Since = None,
+    until: Until = None,
+    levels: Levels = "2024",
+) -> Any:
+    from headway.metrics.compare import diff
+
+    da, scope, period = query_inputs(store, service, team, context, since, until, a)
+    db = query_inputs(store, service, team, context, since, until, b)[0]
+    return diff(store, da, db, scope, period, levels)
 
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from headway.metrics.dora import Period, Scope, compute
 NUMBERS = [
     ("deployments", "deployment_frequency", "deployments"),
     ("deployments per week", "deployment_frequency", "per_week"),
+    ("deploy days per week, median", "deployment_frequency", "deploy_days_per_week_median"),
     ("lead time median (s)", "change_lead_time", "median_s"),
     ("lead time p90 (s)", "change_lead_time", "p90_s"),
     ("changes measured", "change_lead_time", "changes"),
@@ -44,6 +45,7 @@ def diff(
             "changes before comparing trends across it."
         )
     return {
+        "by_rule": by_rule(store, a, b, scope, period, ja, year),
         "a": {"name": a.name, "version": a.version},
         "b": {"name": b.name, "version": b.version},
         "scope": ja["scope"],
@@ -53,3 +55,33 @@ def diff(
         "warnings": warnings,
         "results": {"a": ja, "b": jb},
     }
+
+
+def by_rule(
+    store: Any,
+    a: Definition,
+    b: Definition,
+    scope: Scope,
+    period: Period,
+    ja: dict[str, Any],
+    year: str = "2024",
+) -> list[dict[str, Any]]:
+    """For each rule where `b` differs from `a`: `a` with that one rule taken from `b`, and
+    how far it moves each number from `a`'s. The moves need not add up to the whole
+    difference (rules interact: a window edge matters only to the deployments counted), but
+    each says how much of it that rule explains on its own."""
+    out = []
+    for rule, _, value in changed_fields(a, b):
+        section, key = rule.split(".", 1)
+        body = a.model_dump(mode="json")
+        body[section][key] = value
+        one = Definition.model_validate(body)
+        j = compute(store, one, scope, period, year=year).to_json()
+        moves = []
+        for label, metric, number in NUMBERS:
+            va, vb = ja[metric][number], j[metric][number]
+            delta = None if va is None or vb is None else round(vb - va, 6)
+            if va != vb:
+                moves.append({"number": label, "a": va, "with_rule": vb, "delta": delta})
+        out.append({"rule": rule, "value": value, "moves": moves})
+    return out

@@ -7,7 +7,7 @@ deployments (frequency, change fail rate, rework), changes (lead time) and recov
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from headway.definitions import Definition
@@ -223,6 +223,7 @@ def _metric_set(
     r: dict[str, Any],
 ) -> MetricSet:
     deployments, deploy_days = r["deployments"], r["deploy_days"]
+    week_median = weekly_deploy_days(defn, period, r["days"]) if r["days"] is not None else None
     per_day = deployments / period.days if period.days > 0 else 0.0
     failed, rework = r["failed"], r["rework"]
     cfr = failed / deployments if deployments else None
@@ -240,6 +241,7 @@ def _metric_set(
             "per_day": round(per_day, 6),
             "per_week": round(per_day * 7, 6),
             "deploy_days": deploy_days,
+            "deploy_days_per_week_median": week_median,
             "level": bands.deployment_frequency(per_day if deployments else None, year),
         },
         change_lead_time={
@@ -285,6 +287,7 @@ def _empty(_: Period) -> dict[str, Any]:
         "failed": 0,
         "rework": 0,
         "unrecovered": 0,
+        "days": None,
         "lead": dict(_NO_DURATIONS),
         "recovery": dict(_NO_DURATIONS),
     }
@@ -373,6 +376,19 @@ def _compute(
             unrecovered=int(unrecovered or 0),
             rework=int(rework or 0),
         )
+    if by is None:
+        # every deployment day near the period; `weekly_deploy_days` keeps its own days
+        near = [period.since - timedelta(days=1), period.until + timedelta(days=1), *services]
+        for grp, day in store.query(
+            f"""SELECT DISTINCT {key}, CAST(d.finished_at AS DATE) FROM deployments d
+            LEFT JOIN services s ON s.name = d.service
+            WHERE {counted} AND d.finished_at >= ? AND d.finished_at < ? {scope}""",
+            near,
+        ):
+            days = slot(grp, None)
+            days["days"] = [*(days["days"] or []), day]
+        for value in out.values():
+            value["days"] = value["days"] or []
     for name, rows in (("lead", lead_rows), ("recovery", rec_rows)):
         for grp, bkt, n, median, p75, p90, mean in rows:
             slot(grp, bkt)[name] = {
@@ -420,6 +436,51 @@ def _recovery_sql(
             WHERE {counted} AND {window} {scope}
         ) t GROUP BY grp, bkt
     """
+
+
+def spine(defn: Definition, period: Period) -> list[date]:
+    """The days whose weeks the deployment-days median counts. `period`: each calendar day
+    the period touches. `back_from_end` is DevLake's dashboard: the date of the period's end
+    and each day before it while that instant is later than the start (so a period starting
+    at midnight loses its first day and gains the end's date)."""
+    if defn.frequency.days == "back_from_end":
+        out, k = [], 0
+        while period.until - timedelta(days=k) > period.since and k < 400:
+            out.append((period.until - timedelta(days=k)).date())
+            k += 1
+        return sorted(out)
+    first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def weekly_deploy_days(defn: Definition, period: Period, days: list[date]) -> float | None:
+    """The median number of days with a deployment per Monday-started week of the spine
+    (DevLake's "median number of deployment days per week"), in the definition's median."""
+    spine_days = spine(defn, period)
+    weeks: dict[date, int] = {}
+    deployed = set(days)
+    for day in spine_days:
+        week = day - timedelta(days=day.weekday())
+        weeks[week] = weeks.get(week, 0) + (day in deployed)
+    counts = sorted(weeks.values())
+    return median(defn, [float(c) for c in counts])
+
+
+def median(defn: Definition, values: list[float]) -> float | None:
+    """The median of `values` as the definition takes it: interpolated, the lower one (the
+    element at index ⌊(n−1)/2⌋, DevLake's percent_rank ≤ 0.5), or the mean."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    n = len(ordered)
+    if defn.summary.median == "lower":
+        return ordered[(n - 1) // 2]
+    if defn.summary.median == "mean":
+        return sum(ordered) / n
+    mid = (n - 1) / 2
+    low = ordered[int(mid)]
+    high = ordered[min(int(mid) + 1, n - 1)]
+    return low + (high - low) * (mid - int(mid))
 
 
 def _bucket_starts(period: Period, by: str) -> list[datetime]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -87,20 +87,26 @@ def negative_note(n: int, label: str, bounds: tuple[str, str]) -> str:
     )
 
 
-def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> dict[str, Any]:
-    """n, median, quartiles, IQR and p90 (interpolated, like percentile_cont), each withheld
-    with a note saying how many `unit` it needs when there are too few."""
+def describe(
+    values: list[float], unit: str = "changes", suffix: str = "_s", median: str = "interpolated"
+) -> dict[str, Any]:
+    """n, median, quartiles, IQR and p90 (interpolated, like percentile_cont, or the lower
+    value, like percentile_disc, as the definition's `summary.median` says; its `mean` takes
+    the mean for the median), each withheld with a note saying how many `unit` it needs
+    when there are too few."""
+    method: Literal["lower", "linear"] = "lower" if median == "lower" else "linear"
     n = len(values)
     keys = ("median", "p25", "p75", "p90", "iqr", "mean")
     out: dict[str, Any] = {"n": n, **{k + suffix: None for k in keys}, "notes": []}
     arr = np.asarray(values, dtype=float)
     if n >= MIN_MEDIAN:
-        out["median" + suffix] = round(float(np.percentile(arr, 50)), 3)
+        mid = arr.mean() if median == "mean" else np.percentile(arr, 50, method=method)
+        out["median" + suffix] = round(float(mid), 3)
         out["mean" + suffix] = round(float(arr.mean()), 3)
     elif n:
         out["notes"].append(f"a median needs at least {MIN_MEDIAN} {unit}; there are {n}")
     if n >= MIN_IQR:
-        p25, p75 = np.percentile(arr, [25, 75])
+        p25, p75 = np.percentile(arr, [25, 75], method=method)
         out.update(
             {
                 "p25" + suffix: round(float(p25), 3),
@@ -111,7 +117,7 @@ def describe(values: list[float], unit: str = "changes", suffix: str = "_s") -> 
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"quartiles need at least {MIN_IQR} {unit}; there are {n}")
     if n >= MIN_P90:
-        out["p90" + suffix] = round(float(np.percentile(arr, 90)), 3)
+        out["p90" + suffix] = round(float(np.percentile(arr, 90, method=method)), 3)
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"a p90 needs at least {MIN_P90} {unit}; there are {n}")
     if not n:
@@ -141,10 +147,17 @@ def change_flows(
         return []
     marks = ", ".join("?" for _ in services)
     gates = ", ".join(q.quote(k) for k in GATE_KINDS)
+    reviewed = "c.first_review_at"
+    if defn.flow.review_start == "first_review_by_other":
+        # DevLake's first comment by someone other than the pull request's author
+        reviewed = (
+            "(SELECT MIN(a.decided_at) FROM approvals a WHERE a.change_ref = c.id "
+            "AND a.kind = 'code_review' AND a.actor IS DISTINCT FROM c.author)"
+        )
     rows = store.query(
         f"""
         SELECT c.id, d.service, d.finished_at, {q.lead_start(defn)} AS lead_start,
-               c.first_commit_at, c.opened_at, c.first_review_at, c.approved_at, c.merged_at,
+               c.first_commit_at, c.opened_at, {reviewed} AS reviewed, c.approved_at, c.merged_at,
                cg.requested, cg.decided, dg.requested, dg.decided
         FROM changes c JOIN deployments d ON d.id = c.deployment_id
         LEFT JOIN (SELECT change_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
@@ -153,8 +166,8 @@ def change_flows(
         LEFT JOIN (SELECT deployment_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
                    FROM approvals WHERE kind IN ({gates}) AND deployment_ref IS NOT NULL
                    GROUP BY deployment_ref) dg ON dg.deployment_ref = d.id
-        WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
-          AND d.service IN ({marks})
+        WHERE {q.counted_deployments(defn)} AND {q.ships(defn)}
+          AND {q.in_window(defn, "d.finished_at")} AND d.service IN ({marks})
         ORDER BY d.finished_at, c.id
         """,
         [period.since, period.until, *services],
@@ -176,9 +189,14 @@ def change_flows(
         dg_req,
         dg_dec,
     ) in rows:
+        if defn.flow.review_end == "merged":
+            # review runs to the merge: no approval step, no merge wait
+            approved = merged
         stages = _stages(
             first, opened, reviewed, approved, merged, deployed, (cg_req, cg_dec), (dg_req, dg_dec)
         )
+        if defn.flow.review_end == "merged":
+            stages["merge_wait"] = None
         # Stages before the definition's lead-time start are not part of lead time.
         for s in outside_lead_time(start):
             stages[s] = None
@@ -288,7 +306,7 @@ class FlowBreakdown:
 
 
 def summarise(
-    flows: list[ChangeFlow],
+    flows: list[ChangeFlow], median: str = "interpolated"
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
     """End-to-end statistics, per-stage statistics and shares, the dominant stage and the
     longest wait. A stage's share is its summed time over the summed lead time of the same
@@ -298,7 +316,7 @@ def summarise(
     timed = [f for f in flows if f.lead_s is not None]
     lead = [f.lead_s for f in timed if f.lead_s is not None]
     total = sum(lead)
-    end_to_end = {**describe(lead), "total_s": round(total, 3)}
+    end_to_end = {**describe(lead, median=median), "total_s": round(total, 3)}
     lost = sum("lead" in f.negative for f in flows)
     end_to_end["negative"] = lost
     if lost:
@@ -308,7 +326,7 @@ def summarise(
         values = [v for f in flows if (v := f.stages[stage]) is not None]
         in_share = [v for f in timed if (v := f.stages[stage]) is not None]
         negative = sum(stage in f.negative for f in flows)
-        stat = describe(values)
+        stat = describe(values, median=median)
         share = round(sum(in_share) / total, 4) if total > 0 and in_share else None
         if not values:
             stat["notes"] = [
@@ -352,7 +370,7 @@ def breakdown(
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
     flows = change_flows(store, defn, names, period)
-    end_to_end, stages, dominant, longest = summarise(flows)
+    end_to_end, stages, dominant, longest = summarise(flows, defn.summary.median)
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
     )
@@ -377,7 +395,7 @@ def breakdown(
         for start in _bucket_starts(period, by):
             sub = Period(max(start, period.since), min(_next(start, by), period.until))
             part = [f for f in flows if sub.since <= f.deployed_at < sub.until]
-            e2e, st, dom, wait = summarise(part)
+            e2e, st, dom, wait = summarise(part, defn.summary.median)
             result.trend.append(
                 {
                     "since": _iso(sub.since),

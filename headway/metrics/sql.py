@@ -186,13 +186,13 @@ _ROUNDING = {
 }
 
 
-def span(defn: Definition, rounding: str, start: str, end: str) -> str:
+def span(defn: Definition, rounding: str, start: str, end: str, *, drop_zero: bool = False) -> str:
     """end − start in seconds under the definition's rules: rounded first (as the peers
     round before they compare), then a negative span left out (NULL) or made zero, and a
     zero one dropped where the definition drops it. NULL when either end is unknown."""
     x = _ROUNDING[rounding].format(x=f"{epoch(end)} - {epoch(start)}")
     negative = "NULL" if defn.spans.negative == "left_out" else "0.0"
-    zero = "NULL" if defn.spans.zero == "dropped" else "0.0"
+    zero = "NULL" if drop_zero else "0.0"
     return (
         f"CASE WHEN {start} IS NULL OR {end} IS NULL THEN NULL "
         f"WHEN {x} < 0 THEN {negative} WHEN {x} = 0 THEN {zero} ELSE {x} END"
@@ -203,7 +203,13 @@ def lead_time(defn: Definition) -> str:
     """A change's lead time in seconds (alias c for the change, d for its deployment)."""
     rules = defn.lead_time
     if rules.measure == "span":
-        return span(defn, rules.rounding, lead_start(defn), "d.finished_at")
+        return span(
+            defn,
+            rules.rounding,
+            lead_start(defn),
+            "d.finished_at",
+            drop_zero=rules.zero == "dropped",
+        )
     parts = [("c.opened_at", "c.merged_at"), ("c.merged_at", "d.finished_at")]
     if rules.start == "first_commit":
         parts.insert(0, ("c.first_commit_at", "c.opened_at"))

@@ -56,6 +56,8 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "per_day": 0.5,
         "per_week": 3.5,
         "deploy_days": 4,
+        # weeks from Monday: 10-01…10-04 has d1, d2 on 2 days; 10-05…10-10 has d3/d4, d5 on 2
+        "deploy_days_per_week_median": 2.0,
         "level": "high",  # at least weekly, less than daily
     }
     # leads sorted: 10800 28800 36000 43200 86400 86400

@@ -1,0 +1,195 @@
+"""Each preset's rules on one hand-built week, every expected number worked out by hand from
+the peer's documented rule (docs/presets.md), on both engines.
+
+Service `web`, period Monday 2026-10-05 … Monday 2026-10-12 00:00:
+
+  d0 deploy   10-05 09:50–10:00  the service's first deployment
+  p0 PR       commit 07:00, opened 08:00, merged 09:00            → d0
+  s1 staging  10-06 11:50–11:55
+  c4 commit   commit 10:59:30, merged 11:00, names s1
+  d1 deploy   10-06 11:50–12:00
+  p1 PR       commit 08:00:30, opened 09:00, merged 10:00:10      → d1
+  p2 PR       opened 09:30, commit 10:00 (after opening), merged 11:00 → d1
+  c3 commit   commit 11:00, merged 11:10                          → d1
+  c5 commit   commit 11:59:40, names d1 (20 s before it finished)
+  i1          opened 10-06 12:20 (20 min after d1), resolved 13:00, names nothing
+  i3          opened 10-07 09:00, resolved 10:00, names d1
+  i2          opened 10-08 12:00 (two days after d1), resolved 13:00, names nothing
+  d2 deploy   10-11 23:50 – 10-12 00:00, exactly at the period's end
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from headway.config import Settings
+from headway.definitions import PRESETS
+from headway.ingest import ingest
+from headway.metrics import dora, records
+from headway.metrics.dora import Period, Scope
+from headway.sources.files import read_jsonl
+from headway.store import Store
+
+WEEK = Period(datetime(2026, 10, 5), datetime(2026, 10, 12))
+WEB = Scope("service", "web")
+
+
+def _d(sid: str, start: str, end: str, env: str = "production") -> dict[str, str]:
+    return {
+        "type": "deployment",
+        "source": "t",
+        "source_id": sid,
+        "service": "web",
+        "environment": env,
+        "started_at": start,
+        "finished_at": end,
+    }
+
+
+def _c(sid: str, **times: str) -> dict[str, object]:
+    return {"type": "change", "source": "t", "source_id": sid, "service": "web", **times}
+
+
+def _i(sid: str, opened: str, resolved: str, cause: str | None = None) -> dict[str, object]:
+    out: dict[str, object] = {
+        "type": "incident",
+        "source": "t",
+        "source_id": sid,
+        "service": "web",
+        "opened_at": opened,
+        "resolved_at": resolved,
+    }
+    if cause:
+        out["cause_ref"] = cause
+    return out
+
+
+RECORDS = [
+    {"type": "service", "name": "web", "team": "shop", "context": "customer-facing"},
+    _d("d0", "2026-10-05T09:50:00Z", "2026-10-05T10:00:00Z"),
+    _c(
+        "p0",
+        number=10,
+        first_commit_at="2026-10-05T07:00:00Z",
+        opened_at="2026-10-05T08:00:00Z",
+        merged_at="2026-10-05T09:00:00Z",
+    ),
+    _d("s1", "2026-10-06T11:50:00Z", "2026-10-06T11:55:00Z", env="staging"),
+    _c(
+        "c4",
+        first_commit_at="2026-10-06T10:59:30Z",
+        merged_at="2026-10-06T11:00:00Z",
+        deployment_ref="t:s1",
+    ),
+    _d("d1", "2026-10-06T11:50:00Z", "2026-10-06T12:00:00Z"),
+    _c(
+        "p1",
+        number=11,
+        first_commit_at="2026-10-06T08:00:30Z",
+        opened_at="2026-10-06T09:00:00Z",
+        merged_at="2026-10-06T10:00:10Z",
+    ),
+    _c(
+        "p2",
+        number=12,
+        first_commit_at="2026-10-06T10:00:00Z",
+        opened_at="2026-10-06T09:30:00Z",
+        merged_at="2026-10-06T11:00:00Z",
+    ),
+    _c("c3", first_commit_at="2026-10-06T11:00:00Z", merged_at="2026-10-06T11:10:00Z"),
+    _c(
+        "c5",
+        first_commit_at="2026-10-06T11:59:40Z",
+        merged_at="2026-10-06T11:59:45Z",
+        deployment_ref="t:d1",
+    ),
+    _i("i1", "2026-10-06T12:20:00Z", "2026-10-06T13:00:00Z"),
+    _i("i3", "2026-10-07T09:00:00Z", "2026-10-07T10:00:00Z", cause="t:d1"),
+    _i("i2", "2026-10-08T12:00:00Z", "2026-10-08T13:00:00Z"),
+    _d("d2", "2026-10-11T23:50:00Z", "2026-10-12T00:00:00Z"),
+]
+
+
+@pytest.fixture
+def week(store: Store, engine_settings: Settings, tmp_path: Path) -> Store:
+    path = tmp_path / "week.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    ingest(store, engine_settings, read_jsonl(path))
+    return store
+
+
+def _metrics(store: Store, name: str) -> dict[str, object]:
+    return dora.compute(store, PRESETS[name], WEB, WEEK).to_json()
+
+
+def test_devlake(week: Store) -> None:
+    m = _metrics(week, "devlake")
+    freq = m["deployment_frequency"]
+    # BETWEEN includes the end: d0, d1 and d2 (finished exactly at 10-12 00:00)
+    assert freq["deployments"] == 3  # type: ignore[index]
+    # spine: 10-12 back while later than 10-05 00:00 → 10-06 … 10-12 (10-05 left out); week of
+    # 10-05 has deployment day 10-06 only (d0's 10-05 is off the spine): 1; week of 10-12: d2, 1;
+    # lower median of [1, 1] = 1
+    assert freq["deploy_days_per_week_median"] == 1.0  # type: ignore[index]
+    lead = m["change_lead_time"]
+    # pull requests only (c3, c4, c5 are commits); p0 shipped with d0, the first deployment,
+    # which has no commit range and ships nothing. p1: coding 59.5 min → 60, opened→merged
+    # 60 min 10 s → 61, deploy 119 min 50 s → 120: 241 min = 14460 s. p2: coding −30 min left
+    # out, opened→merged 90, deploy 60: 150 min = 9000 s. Lower median of two: 9000.
+    assert (lead["changes"], lead["median_s"]) == (2, 9000.0)  # type: ignore[index]
+    # the latest successful production deployment before each incident, names ignored:
+    # i1, i3, i2 → d1. One failed deployment of three.
+    cfr = m["change_fail_rate"]
+    assert (cfr["failed"], cfr["deployments"]) == (1, 3)  # type: ignore[index]
+    # d1 finished 10-06 12:00 → i1 resolved 13:00 (60 min), i3 10-07 10:00 (1320 min), i2 10-08
+    # 13:00 (2940 min); lower median of three: 1320 min = 79200 s
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"]) == (3, 79200.0)  # type: ignore[index]
+
+
+def test_fourkeys(week: Store) -> None:
+    m = _metrics(week, "fourkeys")
+    # every environment, the end excluded: d0, s1, d1
+    assert m["deployment_frequency"]["deployments"] == 3  # type: ignore[index]
+    lead = m["change_lead_time"]
+    # whole minutes truncated, zero or less dropped: p0 180 min (d0), c4 55.5 → 55 min (s1, a
+    # staging deployment counts), p1 239.5 → 239, p2 120, c3 60, c5 20 s → 0 dropped.
+    # Interpolated median of [55, 60, 120, 180, 239] min: 120 min = 7200 s
+    assert (lead["changes"], lead["median_s"]) == (5, 7200.0)  # type: ignore[index]
+    # only i3 names its root cause, d1: one failed of three
+    assert m["change_fail_rate"]["failed"] == 1  # type: ignore[index]
+    # every resolved incident, whole hours: i1 40 min → 0 h, i2 1 h, i3 from d1 finishing
+    # (earlier than its opening) 10-06 12:00 → 10-07 10:00 = 22 h. Median of [0, 1, 22] h = 1 h
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"]) == (3, 3600.0)  # type: ignore[index]
+
+
+def test_dora(week: Store) -> None:
+    m = _metrics(week, "dora")
+    freq = m["deployment_frequency"]
+    # production, the end excluded: d0, d1; the period's days 10-05 … 10-11 are one week with
+    # deployment days 10-05 and 10-06
+    assert (freq["deployments"], freq["deploy_days_per_week_median"]) == (2, 2.0)  # type: ignore[index]
+    lead = m["change_lead_time"]
+    # exact seconds from the first commit: p0 10800, p1 14370, p2 7200, c3 3600, c5 20 (c4 went
+    # out with a staging deployment only). Median of five: 7200
+    assert (lead["changes"], lead["median_s"]) == (5, 7200.0)  # type: ignore[index]
+    # i1 opened 20 min after d1, inside 30 minutes; i3 names d1; i2 is two days late: d1 failed
+    assert m["change_fail_rate"]["failed"] == 1  # type: ignore[index]
+    # d1 → its first fix, i1 resolved 13:00: 3600 s
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"]) == (1, 3600.0)  # type: ignore[index]
+
+
+def test_list_changes_never_names_a_deployment_the_definition_does_not_count(week: Store) -> None:
+    rows = {r["id"]: r for r in records.changes(week, PRESETS["dora"], WEB, WEEK)}
+    # c4 names s1, a staging deployment: under dora nothing shipped it
+    assert rows["t:c4"]["deployment_id"] is None
+    assert rows["t:p1"]["deployment_id"] == "t:d1"
+    devlake = {r["id"]: r for r in records.changes(week, PRESETS["devlake"], WEB, WEEK)}
+    # d0 is the first deployment: under devlake it shipped nothing
+    assert devlake["t:p0"]["deployment_id"] is None
