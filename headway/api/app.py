@@ -22,6 +22,7 @@ from headway.api.auth import AuthError, answer
 from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
+from headway.api.responses import Health
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.dora import ScopeError, UnknownScope
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.shutdown_hooks.append(close_pinger)
 
     @app.get("/healthz", tags=["health"])
-    async def healthz(request: Request) -> dict[str, Any]:
+    async def healthz(request: Request) -> Health:
         # No dependencies: a sync one would wait for a thread of the shared pool.
         store: Store = request.app.state.store
         ping = asyncio.get_running_loop().run_in_executor(pinger, store.ping, HEALTH_WAIT)
@@ -114,12 +115,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             free = await asyncio.wait_for(ping, HEALTH_WAIT * 2)
         except TimeoutError:
             free = False
-        return {
-            "status": "ok",
-            "version": __version__,
-            "store": store.dialect,
-            "store_busy": not free,
-        }
+        return Health(status="ok", version=__version__, store=store.dialect, store_busy=not free)
 
     for router in _routers():
         app.include_router(router)

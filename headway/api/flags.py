@@ -19,6 +19,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from headway.api.auth import Role, require
 from headway.api.params import PageDep
+from headway.api.responses import (
+    WRITE_ERRORS,
+    AuditEntry,
+    Environment,
+    Explanation,
+    FlagVersion,
+    NewToken,
+    TokenInfo,
+)
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import ConfigError, Flag, Segment
@@ -106,7 +115,11 @@ def _caller(request: Request) -> Token:
 
 
 router = APIRouter(
-    prefix="/api", tags=["flags"], lifespan=lifespan, dependencies=[Depends(_caller)]
+    prefix="/api",
+    tags=["flags"],
+    lifespan=lifespan,
+    dependencies=[Depends(_caller)],
+    responses=WRITE_ERRORS,
 )
 
 
@@ -295,7 +308,11 @@ def unarchive_flag(request: Request, service: Service, key: str) -> Any:
     return run(request, lambda t: service.archive(key, actor=_actor(t), archived=False))
 
 
-@router.get("/flags/{key}/history", summary="Every version, with who and when")
+@router.get(
+    "/flags/{key}/history",
+    summary="Every version, with who and when",
+    response_model=list[FlagVersion],
+)
 def flag_history(
     request: Request, response: Response, page: PageDep, service: Service, key: str
 ) -> Any:
@@ -319,7 +336,11 @@ def flag_history(
     )
 
 
-@router.get("/flags/{key}/audit", summary="Audit log rows (before and after) of a flag")
+@router.get(
+    "/flags/{key}/audit",
+    summary="Audit log rows (before and after) of a flag",
+    response_model=list[AuditEntry],
+)
 def flag_audit(
     request: Request, response: Response, page: PageDep, service: Service, key: str
 ) -> Any:
@@ -347,7 +368,11 @@ class ExplainRequest(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/flags/{key}/explain", summary="Evaluate for a context and say why")
+@router.post(
+    "/flags/{key}/explain",
+    summary="Evaluate for a context and say why",
+    response_model=Explanation,
+)
 def explain_flag(request: Request, service: Service, key: str, body: ExplainRequest) -> Any:
     def action(_: Token) -> dict[str, Any]:
         flag = service.require_flag(key)
@@ -366,7 +391,11 @@ def explain_flag(request: Request, service: Service, key: str, body: ExplainRequ
     return run(request, action)
 
 
-@router.get("/flags/{key}/exposures", summary="Evaluations reported by SDKs, per variant")
+@router.get(
+    "/flags/{key}/exposures",
+    summary="Evaluations reported by SDKs, per variant",
+    response_model=dict[str, int],
+)
 def flag_exposures(
     request: Request, service: Service, key: str, environment: str = "production"
 ) -> Any:
@@ -397,7 +426,7 @@ def delete_segment(request: Request, service: Service, key: str) -> Any:
     return result if isinstance(result, JSONResponse) else Response(status_code=204)
 
 
-@router.get("/environments")
+@router.get("/environments", response_model=list[Environment])
 def list_environments(request: Request, response: Response, page: PageDep, service: Service) -> Any:
     return run(
         request,
@@ -415,7 +444,7 @@ class EnvironmentCreate(BaseModel):
     description: str | None = None
 
 
-@router.post("/environments", status_code=201)
+@router.post("/environments", status_code=201, response_model=Environment)
 def create_environment(request: Request, service: Service, body: EnvironmentCreate) -> Any:
     def action(t: Token) -> dict[str, Any]:
         env = service.create_environment(
@@ -445,6 +474,7 @@ class CorsOrigins(BaseModel):
 @router.put(
     "/environments/{key}/cors-origins",
     summary="Replace the browser origins allowed to call this environment's client endpoints",
+    response_model=Environment,
 )
 def put_cors_origins(request: Request, service: Service, key: str, body: CorsOrigins) -> Any:
     return run(
@@ -482,7 +512,7 @@ def _token_json(token: Token) -> dict[str, Any]:
     }
 
 
-@router.get("/tokens", tags=["tokens"])
+@router.get("/tokens", tags=["tokens"], response_model=list[TokenInfo])
 def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
     tokens = request.app.state.tokens
     return run(
@@ -496,6 +526,7 @@ def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
     tags=["tokens"],
     status_code=201,
     summary="Create a token; its secret is in the answer and nowhere else",
+    response_model=NewToken,
 )
 def create_token(request: Request, body: TokenCreate) -> Any:
     def action(t: Token) -> dict[str, Any]:

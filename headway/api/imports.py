@@ -14,14 +14,15 @@ from headway import deliveries
 from headway.api.app import StoreDep
 from headway.api.auth import Admin, Viewer
 from headway.api.params import PageDep
+from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
 from headway.ingest import ingest
 from headway.sources.files import InputError, parse_record
 
-router = APIRouter(prefix="/api", tags=["import"])
+router = APIRouter(prefix="/api", tags=["import"], responses=ADMIN_ERRORS)
 
 
 @router.post("/import/jsonl", summary="Import canonical JSONL records (all or nothing)")
-async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> dict[str, Any]:
+async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> ImportCounts:
     """The body is Headway's canonical JSONL (docs/jsonl.md), one record per line. Every line
     is checked before anything is written; a bad line answers 400 naming the line and field."""
     body = await request.body()
@@ -32,7 +33,7 @@ async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> dict[str,
     except InputError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
     result = await run_in_threadpool(ingest, store, settings, records)
-    return {"new": result.new, "seen": result.seen}
+    return ImportCounts(new=result.new, seen=result.seen)
 
 
 class TooManyRecords(HTTPException):
@@ -66,5 +67,6 @@ def _line(line: bytes, number: int) -> Any:
 @router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")
 def sources_status(
     request: Request, response: Response, store: StoreDep, page: PageDep, _: Viewer
-) -> list[dict[str, Any]]:
-    return page.window(deliveries.status(store), request, response)
+) -> list[SourceStatus]:
+    rows = page.window(deliveries.status(store), request, response)
+    return [SourceStatus.model_validate(row) for row in rows]

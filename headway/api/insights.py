@@ -23,14 +23,21 @@ from headway.api.params import (
     Team,
     Until,
 )
+from headway.api.responses import READ_ERRORS
 from headway.interpret import detectors, notes, review
+from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope
 from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
 
 # Reads need a viewer token (the router's dependency); recording a note, an editor's.
-router = APIRouter(prefix="/api", tags=["insights"], dependencies=[Depends(require("viewer"))])
+router = APIRouter(
+    prefix="/api",
+    tags=["insights"],
+    dependencies=[Depends(require("viewer"))],
+    responses=READ_ERRORS,
+)
 
 AiList = Annotated[
     list[str] | None, Query(description="Replaces the default AI-assisted rule part.")
@@ -55,14 +62,15 @@ def get_flow(
     by: By = None,
     each: Each = None,
     definition: Definition = None,
-) -> Any:
+) -> NotedFlow | list[NotedFlow]:
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
     if each:
         return [
-            _noted(store, b.to_json(), period)
+            NotedFlow.model_validate(_noted(store, b.to_json(), period))
             for b in flow.breakdown_each(store, defn, each, period, scope, by)
         ]
-    return _noted(store, flow.breakdown(store, defn, scope, period, by).to_json(), period)
+    doc = flow.breakdown(store, defn, scope, period, by).to_json()
+    return NotedFlow.model_validate(_noted(store, doc, period))
 
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
@@ -79,7 +87,7 @@ def get_signals(
     ai_label: AiList = None,
     ai_author: AiList = None,
     ai_trailer: AiList = None,
-) -> Any:
+) -> NotedSignals | list[NotedSignals]:
     default = signals.AiRule()
     rule = signals.AiRule(
         tuple(ai_label or default.labels),
@@ -89,19 +97,26 @@ def get_signals(
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
     if each:
         return [
-            _noted(
-                store,
-                signals.compute(
-                    store, defn, Scope(each, key), period, by=by, ai=rule, members=members
-                ),
-                period,
+            NotedSignals.model_validate(
+                _noted(
+                    store,
+                    signals.compute(
+                        store, defn, Scope(each, key), period, by=by, ai=rule, members=members
+                    ),
+                    period,
+                )
             )
             for key, members in flow.group_members(store, each, scope).items()
         ]
-    return _noted(store, signals.compute(store, defn, scope, period, by=by, ai=rule), period)
+    doc = signals.compute(store, defn, scope, period, by=by, ai=rule)
+    return NotedSignals.model_validate(_noted(store, doc, period))
 
 
-@router.get("/findings", summary="Detector findings for a month, against the two months before")
+@router.get(
+    "/findings",
+    summary="Detector findings for a month, against the two months before",
+    response_model_exclude_unset=True,  # a measure has the fields its detector gives it
+)
 def get_findings(
     store: StoreDep,
     period: Month,
@@ -109,12 +124,15 @@ def get_findings(
     team: Team = None,
     context: Context = None,
     definition: Definition = None,
-) -> Any:
+) -> Findings:
     defn = definition_of(store, definition)
-    return detectors.detect(store, defn, scope_of(service, team, context), review.month(period))
+    scope = scope_of(service, team, context)
+    return Findings.model_validate(detectors.detect(store, defn, scope, review.month(period)))
 
 
-@router.get("/review", summary="The monthly review document (JSON)")
+@router.get(
+    "/review", summary="The monthly review document (JSON)", response_model_exclude_unset=True
+)
 def get_review(
     store: StoreDep,
     period: Month,
@@ -123,7 +141,19 @@ def get_review(
     context: Context = None,
     definition: Definition = None,
     levels: Levels = "2024",
-) -> Any:
+) -> Review:
+    return Review.model_validate(_review(store, period, service, team, context, definition, levels))
+
+
+def _review(
+    store: Any,
+    period: str,
+    service: str | None,
+    team: str | None,
+    context: str | None,
+    definition: str | None,
+    levels: str,
+) -> dict[str, Any]:
     defn = definition_of(store, definition)
     return review.build(
         store, defn, scope_of(service, team, context), review.month(period), year=levels
@@ -145,7 +175,7 @@ def get_review_html(
     levels: Levels = "2024",
 ) -> HTMLResponse:
     return HTMLResponse(
-        review.render_html(get_review(store, period, service, team, context, definition, levels))
+        review.render_html(_review(store, period, service, team, context, definition, levels))
     )
 
 
@@ -161,14 +191,15 @@ class NoteCreate(BaseModel):
 
 
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
-def post_note(store: StoreDep, body: NoteCreate, _: Editor) -> dict[str, Any]:
-    return notes.add(
+def post_note(store: StoreDep, body: NoteCreate, _: Editor) -> Note:
+    added = notes.add(
         store,
         notes.parse_scope(body.scope),
         notes.parse_period(body.period),
         body.text,
         author=body.author,
     )
+    return Note.model_validate(added)
 
 
 @router.get("/notes", summary="Notes on a scope overlapping a period")
@@ -179,6 +210,6 @@ def get_notes(
     page: PageDep,
     period: Annotated[str, Query(description="As for POST /api/notes.")],
     scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
-) -> list[dict[str, Any]]:
+) -> list[Note]:
     found = notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
-    return page.window(found, request, response)
+    return [Note.model_validate(n) for n in page.window(found, request, response)]

@@ -20,13 +20,29 @@ from headway.api.params import (
     Team,
     Until,
 )
+from headway.api.responses import READ_ERRORS
 from headway.metrics import dora, records
+from headway.metrics.results import Change, Deployment, Incident, MetricSetResult
 from headway.query import inputs as query_inputs
 
-router = APIRouter(prefix="/api", tags=["metrics"], dependencies=[Depends(require("viewer"))])
+router = APIRouter(
+    prefix="/api",
+    tags=["metrics"],
+    dependencies=[Depends(require("viewer"))],
+    responses=READ_ERRORS,
+)
+_RECORDS: dict[str, Any] = {
+    "deployments": list[Deployment],
+    "changes": list[Change],
+    "incidents": list[Incident],
+}
 
 
-@router.get("/metrics", summary="The five DORA metrics for a scope and period")
+@router.get(
+    "/metrics",
+    summary="The five DORA metrics for a scope and period",
+    response_model_exclude_unset=True,  # `trend` is there only with `by`
+)
 def get_metrics(
     store: StoreDep,
     service: Service = None,
@@ -38,14 +54,15 @@ def get_metrics(
     each: Each = None,
     definition: Definition = None,
     levels: Levels = "2024",
-) -> Any:
+) -> MetricSetResult | list[MetricSetResult]:
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
     if each:
         return [
-            m.to_json()
+            MetricSetResult.model_validate(m.to_json())
             for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
         ]
-    return dora.compute(store, defn, scope, period, year=levels, by=by).to_json()
+    metric_set = dora.compute(store, defn, scope, period, year=levels, by=by)
+    return MetricSetResult.model_validate(metric_set.to_json())
 
 
 @router.get(
@@ -102,5 +119,6 @@ for _kind in ("deployments", "changes", "incidents"):
         f"/{_kind}",
         _listing(_kind),
         methods=["GET"],
+        response_model=_RECORDS[_kind],
         summary=f"The {_kind} behind the numbers, with derived facts",
     )

@@ -1,0 +1,171 @@
+"""The shapes of the API's error answers and of the small results the routes build themselves.
+
+Results of the domain live beside their producers (`headway.metrics.results`,
+`headway.interpret.results`, `headway.rollouts.results`); this module holds what only the HTTP
+surface says: errors, health, tokens, environments and flag history. Each router declares the
+errors it can give with one of the `*_ERRORS` maps, so `/openapi.json` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from headway.metrics.results import Result
+
+__all__ = [
+    "ADMIN_ERRORS",
+    "AUTH_ERRORS",
+    "READ_ERRORS",
+    "WRITE_ERRORS",
+    "AuditEntry",
+    "Detail",
+    "Environment",
+    "Error",
+    "Explanation",
+    "FlagVersion",
+    "Health",
+    "ImportCounts",
+    "NewToken",
+    "Problem",
+    "SourceStatus",
+    "TokenInfo",
+]
+
+
+class Problem(Result):
+    field: str = Field(description="Where: `query.limit`, `body.flags.0.key`, a JSON path, …")
+    problem: str = Field(description="What is wrong with it.")
+
+
+class Error(Result):
+    """A refusal: a missing or weak credential, a body too large, an invalid request, a
+    conflict, a store that cannot answer. `problems` lists each invalid field of a 422."""
+
+    error: str = Field(description="What was wrong and what to do.")
+    problems: list[Problem] | None = None
+    delivery: str | None = Field(None, description="The webhook delivery it concerns.")
+
+
+class Detail(Result):
+    """Bad report options (an unknown scope, definition or date) and bad import lines."""
+
+    detail: str = Field(description="What was wrong, naming the option or line.")
+
+
+def _answers(codes: dict[int, tuple[type[Result], str]]) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": model, "description": text} for code, (model, text) in codes.items()}
+
+
+AUTH_ERRORS = _answers(
+    {
+        400: (Detail, "The path, query or body holds a NUL character"),
+        401: (Error, "No token, or an unknown, expired or revoked one"),
+        403: (Error, "The token's role may not do this; the answer names the one it takes"),
+        422: (Error, "A parameter or the body is invalid; `problems` says which and why"),
+        503: (Error, "The store cannot answer now"),
+    }
+)
+READ_ERRORS = {
+    **AUTH_ERRORS,
+    **_answers(
+        {
+            400: (Detail, "A report option that is not valid (a date, a scope kind)"),
+            404: (Detail, "A service, team, context or definition the store does not know"),
+        }
+    ),
+}
+WRITE_ERRORS = {
+    **AUTH_ERRORS,
+    **_answers(
+        {
+            404: (Error, "The flag, segment, environment or token does not exist"),
+            409: (Error, "The change is based on an older version, or the key is taken"),
+            413: (Error, "The body is larger than this route accepts"),
+        }
+    ),
+}
+ADMIN_ERRORS = {
+    **AUTH_ERRORS,
+    **_answers(
+        {
+            400: (Detail, "A line of the import that is not a valid record"),
+            413: (Detail, "The body or its record count is over the limit"),
+        }
+    ),
+}
+
+
+class Health(Result):
+    status: str = Field(description="`ok` while the server answers.")
+    version: str
+    store: str = Field(description="`duckdb` or `postgres`.")
+    store_busy: bool = Field(description="The store did not answer within 50 ms.")
+
+
+class ImportCounts(Result):
+    """Records written and records already stored, by record type."""
+
+    new: dict[str, int]
+    seen: dict[str, int]
+
+
+class SourceStatus(Result):
+    source: str
+    kind: str | None
+    status: str
+    note: str | None
+    deliveries: int
+    latest: str
+
+
+class Environment(Result):
+    key: str
+    name: str | None
+    description: str | None
+    cors_origins: list[str] = Field(description="Browser origins allowed on client endpoints.")
+
+
+class TokenInfo(Result):
+    id: str
+    kind: str = Field(description="viewer, editor, admin, scrape, server or client.")
+    environment: str | None
+    name: str
+    created_by: str
+    created_at: str
+    revoked_at: str | None
+    expires_at: str | None
+
+
+class NewToken(TokenInfo):
+    secret: str = Field(description="The token itself: shown in this answer and nowhere else.")
+
+
+class FlagVersion(Result):
+    version: int
+    action: str
+    actor: str
+    comment: str | None
+    at: str
+    document: dict[str, Any] = Field(description="The flag document at this version.")
+
+
+class AuditEntry(Result):
+    at: str
+    actor: str
+    action: str
+    before: Any = Field(description="The audited object before the change (null if new).")
+    after: Any = Field(description="The audited object after it (null if removed).")
+
+
+class Explanation(Result):
+    """A flag evaluated for a context, with the reasons in words."""
+
+    value: Any = Field(description="The served value (its type is the flag's).")
+    variant: str | None
+    reason: str = Field(description="OpenFeature reason: STATIC, TARGETING_MATCH, SPLIT, …")
+    error_code: str | None
+    error_message: str | None
+    rule: str | None = Field(description="The id of the rule that matched, if one did.")
+    explanation: list[str]
