@@ -23,7 +23,6 @@ from headway.api.responses import (
     WRITE_ERRORS,
     AuditEntry,
     Environment,
-    Explanation,
     FlagVersion,
     NewToken,
     TokenInfo,
@@ -31,6 +30,7 @@ from headway.api.responses import (
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import ConfigError, Flag, Segment
+from headway.flags.results import Explanation
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.store import EnvironmentRow
 from headway.flags.tokens import Token, TokenService

@@ -21,11 +21,17 @@ from headway.api.auth import AuthError, authenticate
 from headway.api.limits import loads
 from headway.flags.evaluate import ErrorCode, Evaluation, error_result
 from headway.flags.hub import FlagHub
+from headway.flags.results import OfrepBulk, OfrepError, OfrepEvaluation, OfrepFailure
 from headway.flags.snapshot import Snapshot
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": OfrepError, "description": "The body or its context is not valid"},
+    401: {"model": OfrepError, "description": "No key, or an unknown, expired or revoked one"},
+    403: {"model": OfrepError, "description": "The token is not an SDK key"},
+}
+router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"], responses=_ERRORS)
 _STATUS = {ErrorCode.FLAG_NOT_FOUND: 404}  # every other evaluation error is the request's: 400
 
 
@@ -103,7 +109,15 @@ def _evaluate(snap: Snapshot, key: str, context: dict[str, Any], everything: boo
     return compiled.evaluate(context)
 
 
-@router.post("/evaluate/flags/{key}", summary="Evaluate one flag (OFREP)")
+@router.post(
+    "/evaluate/flags/{key}",
+    summary="Evaluate one flag (OFREP)",
+    response_class=Response,
+    responses={
+        200: {"model": OfrepEvaluation, "description": "The flag's value for the context"},
+        404: {"model": OfrepFailure, "description": "No such flag, or one the key may not see"},
+    },
+)
 async def evaluate_flag(request: Request, key: str) -> Response:
     prepared = await _prepare(request)
     if isinstance(prepared, Response):
@@ -115,7 +129,15 @@ async def evaluate_flag(request: Request, key: str) -> Response:
     return JSONResponse(_success(result, snap))
 
 
-@router.post("/evaluate/flags", summary="Evaluate every flag (OFREP bulk, ETag/304)")
+@router.post(
+    "/evaluate/flags",
+    summary="Evaluate every flag (OFREP bulk, ETag/304)",
+    response_class=Response,
+    responses={
+        200: {"model": OfrepBulk, "description": "Every flag the key may see, with its ETag"},
+        304: {"description": "The same answer as the ETag in If-None-Match"},
+    },
+)
 async def evaluate_flags(request: Request) -> Response:
     prepared = await _prepare(request)
     if isinstance(prepared, Response):

@@ -31,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from headway import definitions
 from headway.api.auth import Scraper
+from headway.api.responses import AUTH_ERRORS
 from headway.metrics import dora
 from headway.store import Store
 
@@ -122,7 +123,18 @@ def _dora_families(store: Store) -> Iterator[Metric]:
         yield family
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **AUTH_ERRORS,
+    },
+)
 def prometheus_metrics(request: Request, _: Scraper) -> Response:
     cache: _DoraCache | None = getattr(request.app.state, "dora_cache", None)
     if cache is None:

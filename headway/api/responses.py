@@ -18,12 +18,12 @@ __all__ = [
     "ADMIN_ERRORS",
     "AUTH_ERRORS",
     "READ_ERRORS",
+    "ROLLOUT_ERRORS",
     "WRITE_ERRORS",
     "AuditEntry",
     "Detail",
     "Environment",
     "Error",
-    "Explanation",
     "FlagVersion",
     "Health",
     "ImportCounts",
@@ -96,6 +96,18 @@ ADMIN_ERRORS = {
     ),
 }
 
+ROLLOUT_ERRORS = {
+    **AUTH_ERRORS,
+    **_answers(
+        {
+            404: (Error, "No such rollout"),
+            409: (Error, "The rollout cannot do this in its state, or one is already running"),
+            413: (Error, "The body is larger than this route accepts"),
+            429: (Error, "This key sent too many sample requests; see Retry-After"),
+        }
+    ),
+}
+
 
 class Health(Result):
     status: str = Field(description="`ok` while the server answers.")
@@ -157,15 +169,3 @@ class AuditEntry(Result):
     action: str
     before: Any = Field(description="The audited object before the change (null if new).")
     after: Any = Field(description="The audited object after it (null if removed).")
-
-
-class Explanation(Result):
-    """A flag evaluated for a context, with the reasons in words."""
-
-    value: Any = Field(description="The served value (its type is the flag's).")
-    variant: str | None
-    reason: str = Field(description="OpenFeature reason: STATIC, TARGETING_MATCH, SPLIT, …")
-    error_code: str | None
-    error_message: str | None
-    rule: str | None = Field(description="The id of the rule that matched, if one did.")
-    explanation: list[str]

@@ -22,11 +22,13 @@ from pydantic import BaseModel, Field
 from headway.api.auth import Editor, Viewer, authenticate, sdk_key
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
+from headway.api.responses import ROLLOUT_ERRORS
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan
+from headway.rollouts.results import Accepted, RolloutResult, RolloutSignals, RolloutStatus
 from headway.rollouts.samples import MAX_SAMPLES, check_window
 
 log = logging.getLogger("headway.rollouts")
@@ -85,7 +87,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await task
 
 
-router = APIRouter(prefix="/api/rollouts", tags=["rollouts"], lifespan=lifespan)
+router = APIRouter(
+    prefix="/api/rollouts", tags=["rollouts"], lifespan=lifespan, responses=ROLLOUT_ERRORS
+)
 
 
 def get_service(request: Request) -> RolloutService:
@@ -163,7 +167,7 @@ def _problem(error: PlanError) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=status)
 
 
-@router.get("")
+@router.get("", response_model=list[RolloutResult])
 def list_rollouts(
     request: Request,
     response: Response,
@@ -178,7 +182,7 @@ def list_rollouts(
     return page.window(rows, request, response)
 
 
-@router.post("", status_code=201, response_model=None)
+@router.post("", status_code=201, response_model=RolloutResult)
 def start(body: RolloutCreate, service: ServiceDep, _: Editor) -> dict[str, Any] | JSONResponse:
     try:
         plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
@@ -188,8 +192,8 @@ def start(body: RolloutCreate, service: ServiceDep, _: Editor) -> dict[str, Any]
 
 
 @router.get("/signals")
-def signals(service: ServiceDep, _: Viewer) -> dict[str, Any]:
-    return service.signals()
+def signals(service: ServiceDep, _: Viewer) -> RolloutSignals:
+    return RolloutSignals.model_validate(service.signals())
 
 
 def _too_many(request: Request, token: Token) -> JSONResponse | None:
@@ -208,7 +212,7 @@ def _too_many(request: Request, token: Token) -> JSONResponse | None:
     )
 
 
-@router.post("/samples", status_code=202, response_model=None)
+@router.post("/samples", status_code=202, response_model=Accepted)
 def ingest(
     request: Request, body: SampleBatch, service: ServiceDep, token: ReporterDep
 ) -> dict[str, Any] | JSONResponse:
@@ -238,7 +242,7 @@ def ingest(
     return {"accepted": stored}
 
 
-@router.get("/{flag}/{environment}", response_model=None)
+@router.get("/{flag}/{environment}", response_model=RolloutStatus)
 def status(
     flag: str, environment: str, service: ServiceDep, _: Viewer
 ) -> dict[str, Any] | JSONResponse:
@@ -249,7 +253,7 @@ def status(
     return {**rollout.as_dict(), "events": [e.as_dict() for e in events]}
 
 
-@router.post("/{flag}/{environment}/{action}", response_model=None)
+@router.post("/{flag}/{environment}/{action}", response_model=RolloutResult)
 def command(
     flag: str,
     environment: str,
@@ -273,7 +277,7 @@ def command(
 
 # -- SDK metric telemetry ---------------------------------------------------------------------
 
-sdk_router = APIRouter(prefix="/sdk", tags=["sdk"])
+sdk_router = APIRouter(prefix="/sdk", tags=["sdk"], responses=ROLLOUT_ERRORS)
 
 
 class SdkMetricBatch(BaseModel):
@@ -288,7 +292,7 @@ class SdkMetricBatch(BaseModel):
 @sdk_router.post(
     "/metrics",
     status_code=202,
-    response_model=None,
+    response_model=Accepted,
     summary="Tracked metrics from an SDK: n, sum and sum of squares per flag, variant, metric",
 )
 async def sdk_metrics(

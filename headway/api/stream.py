@@ -16,14 +16,17 @@ from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from headway.api.auth import AuthError, answer, authenticate, sdk_key
+from headway.api.responses import AUTH_ERRORS, Error
 from headway.flags.hub import FlagHub
+from headway.flags.results import SdkConfig
 from headway.flags.snapshot import Snapshot
 from headway.flags.tokens import Token
+from headway.rollouts.results import Accepted
 from headway.rollouts.samples import MAX_COUNT
 
 __all__ = ["EventStream", "router"]
 
-router = APIRouter(prefix="/sdk", tags=["sdk"])
+router = APIRouter(prefix="/sdk", tags=["sdk"], responses=AUTH_ERRORS)
 
 
 async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> Token | Response:
@@ -47,7 +50,15 @@ def _event_bytes(etag: str, body: bytes) -> bytes:
     return b"event: config\nid: " + etag.encode() + b"\ndata: " + body + b"\n\n"
 
 
-@router.get("/config", summary="The environment's flag configuration (send If-None-Match)")
+@router.get(
+    "/config",
+    summary="The environment's flag configuration (send If-None-Match)",
+    response_class=Response,
+    responses={
+        200: {"model": SdkConfig, "description": "The configuration, with its ETag"},
+        304: {"description": "Unchanged since the ETag in If-None-Match"},
+    },
+)
 async def config(request: Request) -> Response:
     token = await _sdk_token(request)
     if isinstance(token, Response):
@@ -60,7 +71,18 @@ async def config(request: Request) -> Response:
     return Response(snap.body, media_type="application/json", headers=headers)
 
 
-@router.get("/stream", summary="Server-sent events: `config` on connect and on every change")
+@router.get(
+    "/stream",
+    summary="Server-sent events: `config` on connect and on every change",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "`event: config` with the configuration (as GET /sdk/config) as "
+            "its data, on connect and on every change; `event: error` before the stream ends",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def stream(request: Request) -> Response:
     token = await _sdk_token(request)
     if isinstance(token, Response):
@@ -165,7 +187,13 @@ class ExposureBatch(BaseModel):
     counts: list[ExposureCount] = Field(max_length=10_000)
 
 
-@router.post("/exposures", status_code=202, summary="Evaluation counts from an SDK, batched")
+@router.post(
+    "/exposures",
+    status_code=202,
+    summary="Evaluation counts from an SDK, batched",
+    response_model=Accepted,
+    responses={403: {"model": Error, "description": "A client key counting a server-side flag"}},
+)
 async def exposures(
     request: Request,
     body: ExposureBatch,

@@ -1,0 +1,77 @@
+"""The typed results of the rollout API: a rollout, its events and the confidence signals.
+
+Each model declares exactly the fields `Rollout.as_dict`, `RolloutEvent.as_dict` and
+`RolloutService.signals` write, in their order, so the answers are unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from headway.metrics.results import Number, Result
+
+__all__ = ["Accepted", "RolloutEventResult", "RolloutResult", "RolloutSignals", "RolloutStatus"]
+
+
+class RolloutResult(Result):
+    """A guarded rollout: its plan, where it stands and the controller's judgements."""
+
+    id: str
+    flag: str
+    environment: str
+    service: str
+    state: str = Field(description="running, waiting_approval, paused, completed, aborted, …")
+    stage_index: int
+    percent: Number = Field(description="The share of traffic on the treatment now.")
+    stages: list[Number] = Field(description="The percent of each stage, in order.")
+    treatment: str
+    control: str
+    guardrails: list[str] = Field(description="The guardrail specs the rollout is judged by.")
+    min_duration_s: Number
+    min_samples: int
+    alpha: Number
+    prometheus_url: str | None
+    prometheus_queries: dict[str, str]
+    started_at: str
+    stage_started_at: str
+    finished_at: str | None
+    waiting_since: str | None = Field(description="Set while it waits for an approval.")
+    reason: str | None
+    created_by: str
+    judgement: list[dict[str, Any]] = Field(description="The latest judgement per guardrail.")
+
+
+class RolloutEventResult(Result):
+    seq: int
+    occurred_at: str
+    kind: str = Field(description="started, advanced, approval_requested, approved, paused, …")
+    stage_index: int
+    percent: Number
+    actor: str
+    explanation: str
+    detail: dict[str, Any] | None
+
+
+class RolloutStatus(RolloutResult):
+    """A rollout with every event in its history."""
+
+    events: list[RolloutEventResult]
+
+
+class RolloutSignals(Result):
+    """Confidence signals over every rollout in the store."""
+
+    rollouts: int
+    finished: int
+    completion_rate: Number | None
+    abandon_rate: Number | None
+    rollback_rate: Number | None
+    automatic_rollback_rate: Number | None
+    median_seconds_per_stage: dict[str, Number] = Field(description="By stage percent, `5%`.")
+    mean_human_wait_seconds_per_rollout: Number | None
+
+
+class Accepted(Result):
+    accepted: int = Field(description="Samples or exposures stored (a redelivery adds none).")
