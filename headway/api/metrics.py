@@ -22,7 +22,13 @@ from headway.api.params import (
 )
 from headway.api.responses import READ_ERRORS
 from headway.metrics import dora, records
-from headway.metrics.results import Change, Deployment, Incident, MetricSetResult
+from headway.metrics.results import (
+    Change,
+    DefinitionsDiff,
+    Deployment,
+    Incident,
+    MetricSetResult,
+)
 from headway.query import inputs as query_inputs
 
 router = APIRouter(
@@ -68,6 +74,9 @@ def get_metrics(
 @router.get(
     "/definitions/diff",
     summary="One period under two definitions, and how far each differing rule moves each number",
+    response_model=DefinitionsDiff,
+    response_model_exclude_unset=True,  # the metric sets carry no `trend`
+    responses=READ_ERRORS,
 )
 def get_definitions_diff(
     store: StoreDep,
@@ -84,7 +93,7 @@ def get_definitions_diff(
 
     da, scope, period = query_inputs(store, service, team, context, since, until, a)
     db = query_inputs(store, service, team, context, since, until, b)[0]
-    return diff(store, da, db, scope, period, levels)
+    return DefinitionsDiff.model_validate(diff(store, da, db, scope, period, levels))
 
 
 def _listing(kind: str):  # type: ignore[no-untyped-def]

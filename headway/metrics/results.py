@@ -9,7 +9,7 @@ with a `Z`, durations are seconds.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -29,6 +29,7 @@ __all__ = [
     "CountStats",
     "DefectGroup",
     "DefinitionRef",
+    "DefinitionsDiff",
     "Deployment",
     "DeploymentFrequency",
     "DeploymentFriction",
@@ -115,6 +116,10 @@ class DeploymentFrequency(Result):
     per_day: Number
     per_week: Number
     deploy_days: int = Field(description="Days with at least one deployment.")
+    deploy_days_per_week_median: Number | None = Field(
+        description="Median over the period's weeks of the days with a deployment (DevLake's "
+        "figure); null in a trend bucket or without deployments."
+    )
     level: str | None = Field(description="`elite`, `high`, `medium`, `low` or null.")
 
 
@@ -533,3 +538,51 @@ class Signals(Result):
     rework: Rework
     ai_assisted: AiAssisted
     warnings: list[str]
+
+
+# -- definitions diff ---------------------------------------------------------------------------
+
+
+class RuleChange(Result):
+    rule: str = Field(description="`section.field` of the definition, e.g. `failure.rules`.")
+    a: Any = Field(description="Its value in the first definition.")
+    b: Any = Field(description="Its value in the second.")
+
+
+class NumberChange(Result):
+    number: str = Field(description="What is compared, e.g. `change fail rate`.")
+    a: Number | None = Field(description="Under the first definition.")
+    b: Number | None = Field(description="Under the second.")
+    delta: Number | None = Field(description="b - a; null when either is missing.")
+
+
+class RuleMove(Result):
+    number: str
+    a: Number | None = Field(description="Under the first definition.")
+    with_rule: Number | None = Field(description="Under the first with only this rule changed.")
+    delta: Number | None
+
+
+class RuleEffect(Result):
+    rule: str = Field(description="The rule changed on its own.")
+    value: Any = Field(description="The second definition's value of it.")
+    moves: list[RuleMove] = Field(description="The numbers that rule alone moves.")
+
+
+class DiffResults(Result):
+    a: MetricSetResult
+    b: MetricSetResult
+
+
+class DefinitionsDiff(Result):
+    """`GET /api/definitions/diff`: the same scope and period under two definitions."""
+
+    a: DefinitionRef
+    b: DefinitionRef
+    scope: Scope
+    period: PeriodDays
+    rules: list[RuleChange] = Field(description="The rules that differ.")
+    numbers: list[NumberChange] = Field(description="Each number under both.")
+    by_rule: list[RuleEffect] = Field(description="How far each differing rule moves each number.")
+    warnings: list[str]
+    results: DiffResults = Field(description="Both whole metric sets.")

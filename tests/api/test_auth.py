@@ -30,6 +30,7 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
         ("get", f"/api/{path}"): ("viewer", "scrape")
         for path in (
             "metrics",
+            "definitions/diff",
             "deployments",
             "changes",
             "incidents",

@@ -21,7 +21,13 @@ from headway.config import Settings
 from headway.flags.results import OfrepBulk, SdkConfig
 from headway.ingest import ingest
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
-from headway.metrics.results import Change, Deployment, Incident, MetricSetResult
+from headway.metrics.results import (
+    Change,
+    DefinitionsDiff,
+    Deployment,
+    Incident,
+    MetricSetResult,
+)
 from headway.rollouts.results import RolloutSignals
 from headway.simulate import Options, generate
 from headway.sources.files import parse_record
@@ -89,6 +95,8 @@ READS: list[tuple[str, Any]] = [
     ("/api/metrics", MetricSetResult),
     ("/api/metrics?by=month&definition=dora", MetricSetResult),
     ("/api/metrics?each=context", list[MetricSetResult]),
+    ("/api/definitions/diff?a=dora&b=devlake", DefinitionsDiff),
+    ("/api/definitions/diff?a=dora&b=fourkeys&team=web", DefinitionsDiff),
     ("/api/metrics?service=nobody-ships-here&since=2020-01-01&until=2020-02-01", None),
     ("/api/deployments?limit=50", list[Deployment]),
     ("/api/changes?limit=50", list[Change]),
