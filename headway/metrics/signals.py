@@ -384,7 +384,9 @@ def escaped_defects(rows: Rows) -> dict[str, Any]:
             "per_deployment": _share(defect_service[s], per_service[s]),
             "share_of_defects": _share(defect_service[s], n),
         }
-        for s in sorted(set(per_service) | set(defect_service), key=lambda s: -defect_service[s])
+        for s in sorted(
+            set(per_service) | set(defect_service), key=lambda s: (-defect_service[s], s)
+        )
     ]
     index = None
     note = None
