@@ -208,7 +208,7 @@ def test_incident_resolved_later_keeps_its_detection_time_and_counts_as_a_failur
             write(
                 tmp_path / "a.json",
                 deployed("2024-05-01T10:00:00Z", "d-1"),
-                incident("detected", "2024-05-01T11:00:00Z"),
+                incident("detected", "2024-05-01T10:20:00Z"),
             )
         ),
     )
@@ -218,7 +218,7 @@ def test_incident_resolved_later_keeps_its_detection_time_and_counts_as_a_failur
         str(write(tmp_path / "b.json", incident("resolved", "2024-05-01T13:30:00Z"))),
     )
     assert [(str(o), str(r)) for o, r in query("SELECT opened_at, resolved_at FROM incidents")] == [
-        ("2024-05-01 11:00:00", "2024-05-01 13:30:00")
+        ("2024-05-01 10:20:00", "2024-05-01 13:30:00")
     ]
     out = runner.invoke(
         app,
@@ -236,8 +236,9 @@ def test_incident_resolved_later_keeps_its_detection_time_and_counts_as_a_failur
         ],
     ).output
     (dep,) = json.loads(out)
-    # The incident opened an hour after the only production deployment: blamed on it; it was
-    # resolved at 13:30, which is when the failed deployment recovered.
+    # The incident opened 20 min after the only production deployment (inside dora@2's
+    # 30-minute window): blamed on it; it was resolved at 13:30, which is when the failed
+    # deployment recovered.
     assert dep["failed"]
     assert dep["failure_reason"] == "incident"
     assert dep["recovered_at"].startswith("2024-05-01T13:30:00")
