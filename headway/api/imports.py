@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +15,7 @@ from headway.api.auth import Admin, Viewer
 from headway.api.params import PageDep
 from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
 from headway.ingest import ingest
-from headway.sources.files import InputError, parse_record
+from headway.sources.files import InputError, parse_lines
 
 router = APIRouter(prefix="/api", tags=["import"], responses=ADMIN_ERRORS)
 
@@ -50,18 +49,7 @@ def _parse(body: bytes, limit: int) -> list[Any]:
     # otherwise cost a million parsed records before the limit refused them.
     if body.count(b"\n") >= limit and sum(1 for line in io.BytesIO(body) if line.strip()) > limit:
         raise TooManyRecords(limit)
-    return [
-        parse_record(_line(line, number), f"line {number}")
-        for number, line in enumerate(body.splitlines(), 1)
-        if line.strip()
-    ]
-
-
-def _line(line: bytes, number: int) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as error:
-        raise InputError(f"line {number}: not valid JSON ({error})") from None
+    return list(parse_lines(body.splitlines(), lambda n: f"line {n}"))
 
 
 @router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")

@@ -10,7 +10,7 @@ its file, line number, field and what was expected.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ import orjson
 
 from headway.model import RECORD_TYPES, ApprovalKind, DeploymentKind, DeploymentStatus
 from headway.names import NUL_FIX, nul_in
-from headway.values import meaning_problem
+from headway.values import meaning_problem, order_problem
 
 ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("deployment", "status"): tuple(DeploymentStatus),
@@ -42,7 +42,10 @@ def _timestamp(value: Any) -> datetime:
         raise TypeError(f"an ISO 8601 timestamp like 2026-10-01T12:00:00Z, got {value!r}") from None
     if parsed.tzinfo is None:
         raise TypeError(f"a time zone on {value!r} (add Z for UTC or an offset like +02:00)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise TypeError(f"a time from 1970-01-01 up to 2100-01-01, got {value!r}") from None
 
 
 def _string(value: Any) -> str:
@@ -148,6 +151,8 @@ def parse_record(obj: Any, where: str) -> Any:
         found = meaning_problem(spec.record_type, name, value, values.get("source"))
         if found:
             raise InputError(f"{where}: {kind} field '{name}': expected {found}")
+    if backwards := order_problem(spec.record_type, values):
+        raise InputError(f"{where}: {kind} field '{backwards[0]}': expected {backwards[1]}")
     if ":" in values.get("source", ""):
         raise InputError(
             f"{where}: {kind} field 'source': must not contain ':' ({values['source']!r})"
@@ -155,34 +160,77 @@ def parse_record(obj: Any, where: str) -> Any:
     return spec.record_type(**values)
 
 
+def decode(line: bytes, where: str) -> str:
+    """One line of a file as text; InputError naming the line and column when it is not
+    UTF-8 (a file saved in another encoding would otherwise be stored garbled, or not at all)."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{where}: not valid UTF-8 (byte 0x{line[error.start]:02x} at column "
+            f"{error.start + 1}); save the file as UTF-8"
+        ) from None
+
+
+class Unique:
+    """Refuses a record whose id an earlier line of the same file already gave: the second
+    would silently replace the first, so one of the two lines is a mistake."""
+
+    def __init__(self) -> None:
+        self._lines: dict[tuple[str, str], int] = {}
+
+    def check(self, record: Any, number: int, where: str) -> Any:
+        key = (record.table, record.id)
+        first = self._lines.setdefault(key, number)
+        if first != number:
+            raise InputError(
+                f"{where}: {record.table} id {record.id!r} already appears on line {first}; "
+                "a file gives each record once (merge the two lines, or give one its own "
+                "source_id)"
+            )
+        return record
+
+
+def parse_lines(lines: Iterable[bytes], where: Callable[[int], str]) -> Iterator[Any]:
+    """Canonical records from JSONL lines, each checked for encoding, JSON, fields and a
+    repeated id; `where(n)` names line n in errors."""
+    seen = Unique()
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        at = where(number)
+        try:
+            obj = orjson.loads(decode(raw, at))
+        except orjson.JSONDecodeError as error:
+            raise InputError(f"{at}: not valid JSON ({error})") from None
+        yield seen.check(parse_record(obj, at), number, at)
+
+
 def read_jsonl(path: Path) -> Iterator[Any]:
     with _open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
-                raise InputError(f"{path}:{number}: not valid JSON ({error})") from None
-            yield parse_record(obj, f"{path}:{number}")
+        yield from parse_lines(handle, lambda n: f"{path}:{n}")
 
 
 def read_csv(path: Path, kind: str) -> Iterator[Any]:
     if kind not in SPECS:
         raise InputError(f"--type must be one of {', '.join(SPECS)}, not {kind!r}")
     converters = SPECS[kind].checks
-    with _open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        for number, row in enumerate(reader, 2):
+    seen = Unique()
+    with _open(path) as handle:
+        text = (decode(line, f"{path}:{n}") for n, line in enumerate(handle, 1))
+        reader = csv.DictReader(text)
+        for row in reader:
+            number = reader.line_num
             obj: dict[str, Any] = {"type": kind}
-            for name, text in row.items():
+            for name, cell in row.items():
                 if name is None:
                     raise InputError(f"{path}:{number}: more cells than header columns")
-                if text in ("", None):
+                if cell in ("", None):
                     continue
                 check = converters.get(name)
-                obj[name] = _from_text(text, check)
-            yield parse_record(obj, f"{path}:{number}")
+                obj[name] = _from_text(cell, check)
+            where = f"{path}:{number}"
+            yield seen.check(parse_record(obj, where), number, where)
 
 
 def _from_text(text: str, check: Callable[[Any], Any] | None) -> Any:
@@ -198,9 +246,10 @@ def _from_text(text: str, check: Callable[[Any], Any] | None) -> Any:
     return text
 
 
-def _open(path: Path, newline: str | None = None) -> Any:
+def _open(path: Path) -> Any:
+    # Bytes, decoded line by line, so an encoding error names its line.
     try:
-        return path.open(encoding="utf-8", newline=newline)
+        return path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
