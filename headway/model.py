@@ -263,6 +263,18 @@ def as_row(record: Any) -> tuple[Any, ...]:
     return tuple(values) if record.table == "services" else (record.id, *values)
 
 
+def list_of(stored: Any) -> list[str]:
+    """A list column read back (the inverse of `as_row`): its strings, or [] when the stored
+    text is empty or not a JSON list, as a value written around Headway may be."""
+    if not stored:
+        return []
+    try:
+        value = json.loads(stored)
+    except (TypeError, ValueError, RecursionError):
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 __all__ = [
     "RECORD_TYPES",
     "Approval",
@@ -281,5 +293,6 @@ __all__ = [
     "as_row",
     "columns",
     "field_names",
+    "list_of",
     "record_id",
 ]

@@ -33,16 +33,22 @@ def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
         raise QueryError(
             f"{option} {text!r} is not a date; use YYYY-MM-DD or an ISO time like 2026-10-01T12:00:00Z"
         ) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    if end and len(text) == 10:
-        value += timedelta(days=1)
+    try:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        if end and len(text) == 10:
+            value += timedelta(days=1)
+    except OverflowError:  # 9999-12-31 as an end, or year 1 with a positive offset
+        raise QueryError(
+            f"{option} {text!r} is outside the calendar; use a year from 1 to 9998"
+        ) from None
     return value
 
 
 def period_of(store: Store, since: str | None, until: str | None, days: int = 90) -> Period:
-    default = dora.default_period(store, days)
-    end = parse_time(until, "--until", end=True) if until else default.until
+    end = (
+        parse_time(until, "--until", end=True) if until else dora.default_period(store, days).until
+    )
     start = parse_time(since, "--since") if since else end - timedelta(days=days)
     if start >= end:
         raise QueryError(

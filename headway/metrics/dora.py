@@ -15,6 +15,7 @@ from headway.metrics import bands
 from headway.metrics import sql as q
 from headway.names import UnknownName
 from headway.store import Store
+from headway.values import EARLIEST, LATEST
 
 SCOPE_KINDS = ("service", "team", "context", "organisation")
 
@@ -125,8 +126,14 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
 
 
 def default_period(store: Store, days: int = 90) -> Period:
-    """The `days` days up to the end of the day of the latest deployment (or today)."""
-    latest = store.query("SELECT MAX(finished_at) FROM deployments")[0][0]
+    """The `days` days up to the end of the day of the latest deployment (or today).
+
+    Only deployments no writer would refuse count (1970 to 2100): one planted in year 9999
+    would otherwise put every default period past the calendar."""
+    latest = store.query(
+        "SELECT MAX(finished_at) FROM deployments WHERE finished_at >= ? AND finished_at < ?",
+        [EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)],
+    )[0][0]
     end = latest or datetime.now(UTC).replace(tzinfo=None)
     until = datetime(end.year, end.month, end.day) + timedelta(days=1)
     return Period(until - timedelta(days=days), until)

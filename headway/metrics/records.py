@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
 from headway.metrics.dora import Period, Scope, services_in
+from headway.model import list_of
 from headway.store import Store
 
 
@@ -155,7 +155,7 @@ def incidents(
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = _iso(r[key])
-        r["labels"] = json.loads(r["labels"]) if r["labels"] else []
+        r["labels"] = list_of(r["labels"])
         r["attribution_rule"] = rules.get(r["attribution"] or "none")
     return rows
 

@@ -10,7 +10,6 @@ number can name the records behind it.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +19,7 @@ from headway.definitions import Definition
 from headway.metrics import sql as q
 from headway.metrics.dora import Period, Scope, _bucket_starts, _iso, _next, services_in
 from headway.metrics.flow import GATE_KINDS, describe, seconds
+from headway.model import list_of
 from headway.store import Store
 
 MIN_FAILURES = 5  # below this a concentration index says more about chance than about risk
@@ -34,6 +34,17 @@ SIZE_BUCKETS = (
 )
 # Changes users cannot see: chores, docs, CI, dependency bumps and version bumps.
 NOT_USER_VISIBLE = ("chore", "docs", "ci", "dependencies", "build")
+
+
+def _lines(alias: str = "") -> str:
+    """Lines a change touched, as a float so that no two sizes overflow 64 bits when added;
+    a negative size (no writer stores one) counts as unknown."""
+    return " + ".join(
+        f"COALESCE(CASE WHEN {alias}{c} >= 0 THEN CAST({alias}{c} AS DOUBLE PRECISION) END, 0)"
+        for c in ("additions", "deletions")
+    )
+
+
 _INVISIBLE = (
     "("
     + " OR ".join(
@@ -103,10 +114,10 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
         LEFT JOIN fail f ON f.deployment_id = d.id
         LEFT JOIN rw ON rw.id = d.id
         LEFT JOIN (SELECT deployment_id, COUNT(*) AS n,
-                          SUM(COALESCE(additions, 0) + COALESCE(deletions, 0)) AS lines
+                          SUM({_lines()}) AS lines
                           , SUM(CASE WHEN {_INVISIBLE} THEN 0 ELSE 1 END) AS visible
                           , SUM(CASE WHEN {_INVISIBLE} THEN 0
-                                     ELSE COALESCE(additions, 0) + COALESCE(deletions, 0) END)
+                                     ELSE {_lines()} END)
                                 AS visible_lines
                    FROM changes WHERE deployment_id IS NOT NULL GROUP BY deployment_id) cs
                ON cs.deployment_id = d.id
@@ -131,7 +142,7 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
         WITH fail AS ({q.failures(defn)})
         SELECT c.id, c.service, c.author, c.title, c.labels, d.id AS deployment_id, d.finished_at,
                {q.lead_start(defn)} AS lead_start,
-               COALESCE(c.additions, 0) + COALESCE(c.deletions, 0) AS lines, c.is_revert,
+               {_lines("c.")} AS lines, c.is_revert,
                CASE WHEN f.deployment_id IS NOT NULL THEN 1 ELSE 0 END AS failed,
                CASE WHEN EXISTS (SELECT 1 FROM changes r WHERE r.reverts = c.id) THEN 1 ELSE 0 END
                    AS reverted
@@ -185,7 +196,7 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
         for key in ("lines", "failed", "reverted"):
             row[key] = int(row[key])
     for row in (*changes, *incidents):
-        row["labels"] = json.loads(row["labels"]) if row.get("labels") else []
+        row["labels"] = list_of(row.get("labels"))
     return Rows(deployments, changes, approvals, incidents, defects)
 
 
