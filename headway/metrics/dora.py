@@ -235,7 +235,7 @@ def _metric_set(
     failed, rework = r["failed"], r["rework"]
     cfr = failed / deployments if deployments else None
     lead, rec = r["lead"], r["recovery"]
-    return MetricSet(
+    metric_set = MetricSet(
         definition=defn,
         scope=scope,
         period=period,
@@ -255,6 +255,7 @@ def _metric_set(
             "changes": lead["n"],
             **_stats(lead),
             "level": bands.lead_time(lead["median_s"], year),
+            **_left_out(lead["negative"], "change", "lead time"),
         },
         change_fail_rate={
             "deployments": deployments,
@@ -267,6 +268,7 @@ def _metric_set(
             "unrecovered": r["unrecovered"],
             **_stats(rec),
             "level": bands.recovery_time(rec["median_s"], year),
+            **_left_out(rec["negative"], "recovery", "recovery time"),
         },
         deployment_rework_rate={
             "deployments": deployments,
@@ -274,6 +276,18 @@ def _metric_set(
             "rate": _round(rework / deployments if deployments else None),
         },
     )
+    # The table shows warnings; a figure that left records out says so there too.
+    for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
+        metric_set.warnings.extend(figure["notes"])
+    return metric_set
+
+
+def _left_out(n: int, unit: str, label: str) -> dict[str, Any]:
+    """How many spans ran backwards and were left out of a duration, and the note saying so."""
+    units = unit if n == 1 else f"{unit[:-1]}ies" if unit.endswith("y") else f"{unit}s"
+    verb = "was" if n == 1 else "were"
+    note = f"{n} {units} had a negative {label} (end before start) and {verb} left out"
+    return {"negative": n, "notes": [note] if n else []}
 
 
 def _stats(row: dict[str, Any]) -> dict[str, float | None]:
@@ -284,7 +298,14 @@ def _round(value: Any, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-_NO_DURATIONS = {"n": 0, "median_s": None, "p75_s": None, "p90_s": None, "mean_s": None}
+_NO_DURATIONS = {
+    "n": 0,
+    "median_s": None,
+    "p75_s": None,
+    "p90_s": None,
+    "mean_s": None,
+    "negative": 0,
+}
 
 
 def _empty(_: Period) -> dict[str, Any]:
@@ -324,16 +345,19 @@ def _compute(
     inline_recovery = (
         defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
     )
-    recovery_x = (
-        q.span(defn, defn.recovery.rounding, "d.finished_at", "f.first_fix")
+    recovery_x, recovery_neg = (
+        (
+            q.span(defn, defn.recovery.rounding, "d.finished_at", "f.first_fix"),
+            q.negatives(defn, "d.finished_at", "f.first_fix"),
+        )
         if inline_recovery
-        else "CAST(NULL AS DOUBLE PRECISION)"
+        else ("CAST(NULL AS DOUBLE PRECISION)", "0")
     )
     dep_rows = store.query(
         f"""
         WITH fail AS ({q.failures(defn)}), rw AS ({q.rework()})
         SELECT grp, bkt, COUNT(*), COUNT(DISTINCT day), SUM(failed), SUM(unrecovered), SUM(rework),
-               {q.durations(defn)}
+               {q.durations(defn)}, SUM(neg)
         FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
                    CAST(d.finished_at AS DATE) AS day,
@@ -341,7 +365,7 @@ def _compute(
                    CASE WHEN f.deployment_id IS NOT NULL AND f.first_fix IS NULL THEN 1 ELSE 0 END
                        AS unrecovered,
                    CASE WHEN rw.id IS NOT NULL THEN 1 ELSE 0 END AS rework,
-                   {recovery_x} AS x
+                   {recovery_x} AS x, {recovery_neg} AS neg
             FROM deployments d LEFT JOIN services s ON s.name = d.service
             LEFT JOIN fail f ON f.deployment_id = d.id
             LEFT JOIN (SELECT DISTINCT id FROM rw) rw ON rw.id = d.id
@@ -352,9 +376,10 @@ def _compute(
     )
     lead_rows = store.query(
         f"""
-        SELECT grp, bkt, {q.durations(defn)} FROM (
+        SELECT grp, bkt, {q.durations(defn)}, SUM(neg) FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
-                   {q.lead_time(defn)} AS x
+                   {q.lead_time(defn)} AS x,
+                   {q.lead_negative(defn)} AS neg
             FROM changes c JOIN deployments d ON d.id = c.deployment_id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {q.ships(defn)} AND {q.lead_changes(defn)}
@@ -397,13 +422,14 @@ def _compute(
         for value in out.values():
             value["days"] = value["days"] or []
     for name, rows in (("lead", lead_rows), ("recovery", rec_rows)):
-        for grp, bkt, n, median, p75, p90, mean in rows:
+        for grp, bkt, n, median, p75, p90, mean, negative in rows:
             slot(grp, bkt)[name] = {
                 "n": int(n),
                 "median_s": median,
                 "p75_s": p75,
                 "p90_s": p90,
                 "mean_s": mean,
+                "negative": int(negative or 0),
             }
     return out
 
@@ -420,9 +446,10 @@ def _recovery_sql(
             else "d.opened_at"
         )
         return f"""
-        SELECT grp, bkt, {q.durations(defn)} FROM (
+        SELECT grp, bkt, {q.durations(defn)}, SUM(neg) FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.opened_at")} AS bkt,
-                   {q.span(defn, rec.rounding, start, "d.resolved_at")} AS x
+                   {q.span(defn, rec.rounding, start, "d.resolved_at")} AS x,
+                   {q.negatives(defn, start, "d.resolved_at")} AS neg
             FROM ({q.attributed(defn)}) d LEFT JOIN services s ON s.name = d.service
             WHERE d.resolved_at IS NOT NULL {attributed}
               AND {q.in_window(defn, "d.opened_at")} {scope}
@@ -435,9 +462,10 @@ def _recovery_sql(
         "WHERE i.deployment_id IS NOT NULL AND i.resolved_at IS NOT NULL"
     )
     return f"""
-        SELECT grp, bkt, {q.durations(defn)} FROM (
+        SELECT grp, bkt, {q.durations(defn)}, SUM(neg) FROM (
             SELECT {key} AS grp, {q.bucket(by, "d.finished_at")} AS bkt,
-                   {q.span(defn, rec.rounding, "d.finished_at", "f.fixed_at")} AS x
+                   {q.span(defn, rec.rounding, "d.finished_at", "f.fixed_at")} AS x,
+                   {q.negatives(defn, "d.finished_at", "f.fixed_at")} AS neg
             FROM deployments d JOIN ({fixes}) f ON f.deployment_id = d.id
             LEFT JOIN services s ON s.name = d.service
             WHERE {counted} AND {window} {scope}

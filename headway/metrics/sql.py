@@ -155,14 +155,21 @@ def lead_start(defn: Definition) -> str:
 
 
 def seconds_between(start: str, end: str) -> str:
-    """end − start in seconds, never negative (clock skew), NULL when either is unknown.
+    """end − start in seconds; NULL when either is unknown or when the end comes first.
 
-    (GREATEST alone would turn a NULL into 0: both engines skip NULL arguments.)
+    A backwards span (clock skew between tools, a timestamp planted around the writers) is
+    left out rather than clamped to zero, which would pull every median down and hide it;
+    `negative_span` counts what was left out so the output can say so.
     """
     return (
-        f"CASE WHEN {start} IS NOT NULL AND {end} IS NOT NULL "
-        f"THEN GREATEST(0.0, {epoch(end)} - {epoch(start)}) END"
+        f"CASE WHEN {start} IS NOT NULL AND {end} IS NOT NULL AND {end} >= {start} "
+        f"THEN {epoch(end)} - {epoch(start)} END"
     )
+
+
+def negative_span(start: str, end: str) -> str:
+    """1 when both are known and the end comes before the start, else 0 (summed per group)."""
+    return f"CASE WHEN {end} < {start} THEN 1 ELSE 0 END"
 
 
 def bucket(kind: str | None, column: str) -> str:
@@ -217,6 +224,20 @@ def lead_time(defn: Definition) -> str:
         parts = parts[1:]
     # each part left out when it is unknown or negative, as DevLake's cycle time does
     return " + ".join(f"COALESCE({span(defn, rules.rounding, a, b)}, 0.0)" for a, b in parts)
+
+
+def negatives(defn: Definition, start: str, end: str) -> str:
+    """1 for a span the definition leaves out because its end comes first, else 0 (summed
+    per group, so the output can say how many were left out)."""
+    return negative_span(start, end) if defn.spans.negative == "left_out" else "0"
+
+
+def lead_negative(defn: Definition) -> str:
+    """1 for a change whose lead time the definition leaves out as negative. A lead time
+    summed from parts leaves out each negative part instead, so no change is left out."""
+    if defn.lead_time.measure != "span":
+        return "0"
+    return negatives(defn, lead_start(defn), "d.finished_at")
 
 
 def lead_changes(defn: Definition) -> str:

@@ -19,8 +19,9 @@ tests/fixtures/small_org.jsonl, service `api` (customer-facing), 2026-10-01 … 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,7 @@ from headway.definitions import PRESETS, AttributionRules
 from headway.ingest import ingest
 from headway.metrics import dora, records
 from headway.metrics.dora import Period, Scope
+from headway.model import Change, Deployment, Incident, Service
 from headway.sources.files import read_jsonl
 from headway.store import Store
 
@@ -69,6 +71,8 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "p90_s": 86400.0,
         "mean_s": 48600.0,
         "level": "elite",
+        "negative": 0,
+        "notes": [],
     }
     # d2 (incident), d3 (rollback, revert), d5 (incident by window) of 5
     assert m["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
@@ -81,6 +85,8 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "p90_s": 13680.0,
         "mean_s": 9600.0,
         "level": "high",
+        "negative": 0,
+        "notes": [],
     }
     # d4 (a rollback) and d5 (ships the revert of deployed c4) of 5
     assert m["deployment_rework_rate"] == {"deployments": 5, "rework": 2, "rate": 0.4}
@@ -195,3 +201,89 @@ def test_drill_down_of_changes_and_incidents(org: Store) -> None:
         "window",
     )
     assert (incidents["t:i2"]["deployment_id"], incidents["t:i2"]["attribution"]) == (None, "none")
+
+
+def _at(day: int, hour: int) -> datetime:
+    return datetime(2026, 10, day, hour, tzinfo=UTC)
+
+
+def test_negative_spans_are_left_out_and_counted(store: Store, engine_settings: Settings) -> None:
+    # Given two deployments, five changes (two of them "started" after they shipped: clock
+    # skew between git and the CI) and two incidents (one resolved before its cause finished)
+    history: list[Any] = [
+        Service("api"),
+        Deployment("ci", "d1", "api", _at(2, 12)),
+        Deployment("ci", "d2", "api", _at(4, 12)),
+        Change(
+            "gh",
+            "c1",
+            "api",
+            first_commit_at=_at(2, 10),
+            merged_at=_at(1, 9),
+            deployment_ref="ci:d1",
+        ),
+        Change(
+            "gh",
+            "c2",
+            "api",
+            first_commit_at=_at(2, 11),
+            merged_at=_at(1, 9),
+            deployment_ref="ci:d1",
+        ),
+        Change(
+            "gh",
+            "c3",
+            "api",
+            first_commit_at=_at(2, 13),
+            merged_at=_at(1, 9),
+            deployment_ref="ci:d1",
+        ),
+        Change(
+            "gh",
+            "c4",
+            "api",
+            first_commit_at=_at(3, 12),
+            merged_at=_at(1, 9),
+            deployment_ref="ci:d2",
+        ),
+        Change(
+            "gh",
+            "c5",
+            "api",
+            first_commit_at=_at(5, 12),
+            merged_at=_at(1, 9),
+            deployment_ref="ci:d2",
+        ),
+        Incident("pd", "i1", "api", _at(2, 13), resolved_at=_at(2, 15), cause_ref="ci:d1"),
+        Incident("pd", "i2", "api", _at(4, 10), resolved_at=_at(4, 11), cause_ref="ci:d2"),
+    ]
+    ingest(store, engine_settings, history)
+    # When the metrics are computed under DORA
+    m = dora.compute(store, PRESETS["dora"], Scope(), OCTOBER_1_TO_10).to_json()
+    # Then lead time keeps c1 7200, c2 3600, c4 86400 (median 7200, mean 97200 / 3 = 32400)
+    # and leaves out c3 (−3600) and c5 (−86400), saying so
+    lead = m["change_lead_time"]
+    assert (lead["changes"], lead["median_s"], lead["mean_s"]) == (3, 7200.0, 32400.0)
+    assert lead["negative"] == 2
+    note = "2 changes had a negative lead time (end before start) and were left out"
+    assert lead["notes"] == [note]
+    # and recovery keeps d1 → i1 resolved, 3 h, and leaves out d2, fixed an hour before it
+    # finished (still counted as failed and recovered)
+    rec = m["failed_deployment_recovery_time"]
+    assert (rec["recoveries"], rec["median_s"], rec["unrecovered"]) == (1, 10800.0, 0)
+    assert rec["negative"] == 1
+    rec_note = "1 recovery had a negative recovery time (end before start) and was left out"
+    assert rec["notes"] == [rec_note]
+    assert m["change_fail_rate"]["failed"] == 2
+    # and the table prints both notes as warnings
+    assert m["warnings"] == [note, rec_note]
+    # and the records list shows no lead time for a change that ran backwards
+    listed = records.changes(store, PRESETS["dora"], Scope(), OCTOBER_1_TO_10)
+    rows = {r["id"]: r["lead_time_s"] for r in listed}
+    assert rows == {
+        "gh:c1": 7200.0,
+        "gh:c2": 3600.0,
+        "gh:c3": None,
+        "gh:c4": 86400.0,
+        "gh:c5": None,
+    }
