@@ -24,6 +24,7 @@ clamped to zero: a zero would pull the median down and hide the bad timestamps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -61,11 +62,20 @@ MIN_IQR = 8
 GATE_KINDS = ("change_advisory", "security", "deployment_gate")
 
 
-def seconds(a: datetime | None, b: datetime | None) -> float | None:
-    """b − a in seconds, never negative; None when either is unknown (the signals' rule)."""
-    if a is None or b is None:
-        return None
-    return max(0.0, (b - a).total_seconds())
+def spans(pairs: Iterable[tuple[datetime | None, datetime | None]]) -> tuple[list[float], int]:
+    """The spans b − a, in seconds, of the pairs with both ends known and b not before a, and
+    how many ran backwards: those are left out and counted (the signals' rule), never
+    clamped to zero."""
+    kept, negative = [], 0
+    for a, b in pairs:
+        if a is None or b is None:
+            continue
+        seconds = (b - a).total_seconds()
+        if seconds < 0:
+            negative += 1
+        else:
+            kept.append(seconds)
+    return kept, negative
 
 
 def span(a: datetime | None, b: datetime | None) -> float | None:
@@ -79,10 +89,12 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def negative_note(n: int, label: str, bounds: tuple[str, str]) -> str:
+def negative_note(
+    n: int, label: str, bounds: tuple[str, str], unit: tuple[str, str] = ("change", "changes")
+) -> str:
     """What the report says about spans left out because they ran backwards."""
     return (
-        f"{_plural(n, 'change', 'changes')} had a negative {label} span ({bounds[1]} before "
+        f"{_plural(n, *unit)} had a negative {label} span ({bounds[1]} before "
         f"{bounds[0]}) and {'was' if n == 1 else 'were'} left out"
     )
 
@@ -122,6 +134,22 @@ def describe(
         out["notes"].append(f"a p90 needs at least {MIN_P90} {unit}; there are {n}")
     if not n:
         out["notes"].append(f"no {unit} in this scope and period")
+    return out
+
+
+def describe_spans(
+    pairs: Iterable[tuple[datetime | None, datetime | None]],
+    label: str,
+    bounds: tuple[str, str],
+    unit: tuple[str, str] = ("change", "changes"),
+) -> dict[str, Any]:
+    """`describe` over the spans of `pairs`, with `negative` counting those left out for
+    running backwards and a note saying so."""
+    kept, negative = spans(pairs)
+    out = describe(kept, unit[1])
+    out["negative"] = negative
+    if negative:
+        out["notes"].append(negative_note(negative, label, bounds, unit))
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from headway.definitions import Definition
 from headway.metrics import sql as q
 from headway.metrics.dora import Period, Scope, _bucket_starts, _iso, _next, services_in
-from headway.metrics.flow import GATE_KINDS, describe, seconds
+from headway.metrics.flow import GATE_KINDS, LEAD_BOUNDS, describe, describe_spans
 from headway.model import list_of
 from headway.store import Store
 
@@ -209,9 +209,9 @@ def approval_latency(rows: Rows) -> dict[str, Any]:
         by_kind[a["kind"]].append(a)
     out = {}
     for kind, items in sorted(by_kind.items()):
-        waits = [s for a in items if (s := seconds(a["requested_at"], a["decided_at"])) is not None]
+        waits = [(a["requested_at"], a["decided_at"]) for a in items]
         out[kind] = {
-            **describe(waits, "approvals"),
+            **describe_spans(waits, "approval wait", _ASKED, ("approval", "approvals")),
             "rejected": sum(1 for a in items if a["decision"] == "rejected"),
         }
     return out
@@ -238,16 +238,23 @@ def batch_size(rows: Rows) -> dict[str, Any]:
     }
 
 
-def _lead(change: dict[str, Any]) -> float:
-    return seconds(change["lead_start"], change["finished_at"]) or 0.0
+_ASKED = ("requested", "decided")
+_RAN = ("started", "finished")
+
+
+def _leads(changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Lead time of `changes`, leaving out (and counting) any that ran backwards."""
+    return describe_spans(
+        ((c["lead_start"], c["finished_at"]) for c in changes), "lead time", LEAD_BOUNDS
+    )
 
 
 def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
-    overall = describe([_lead(c) for c in rows.changes])
+    overall = _leads(rows.changes)
     trend = []
     for start in _bucket_starts(period, by):
         end = _next(start, by)
-        part = describe([_lead(c) for c in rows.changes if start <= c["finished_at"] < end])
+        part = _leads([c for c in rows.changes if start <= c["finished_at"] < end])
         trend.append(
             {
                 "since": _iso(max(start, period.since)),
@@ -267,13 +274,13 @@ def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
 
 def deployment_friction(rows: Rows) -> dict[str, Any]:
     deps = rows.deployments
-    durations = [s for d in deps if (s := seconds(d["started_at"], d["finished_at"])) is not None]
+    durations = [(d["started_at"], d["finished_at"]) for d in deps]
     return {
         "deployments": len(deps),
         "failed_runs_per_deployment": _round(_mean([d["failed_runs"] for d in deps])),
         "deployments_with_failed_runs": sum(1 for d in deps if d["failed_runs"]),
         "pipeline_runs": sum(d["runs"] for d in deps),
-        "duration": describe(durations, "deployments"),
+        "duration": describe_spans(durations, "duration", _RAN, ("deployment", "deployments")),
         "manual_gates_per_deployment": _round(_mean([d["gates"] for d in deps])),
         "manual_triggers": sum(1 for d in deps if (d["trig"] or "") == "manual"),
     }
@@ -492,7 +499,7 @@ def ai_assisted(rows: Rows, rule: AiRule) -> dict[str, Any]:
         out[name] = {
             "changes": n,
             "lines": describe([c["lines"] for c in items], "changes", ""),
-            "lead_time": describe([_lead(c) for c in items]),
+            "lead_time": _leads(items),
             "failure_rate": _share(sum(c["failed"] for c in items), n) if n >= MIN_GROUP else None,
             "rework_rate": _share(sum(c["reverted"] for c in items), n) if n >= MIN_GROUP else None,
             "note": None
@@ -545,14 +552,22 @@ def compute(
             f"These signals blend {len(contexts)} operating contexts "
             f"({', '.join(contexts)}); see each with --each context."
         )
+    latency = approval_latency(rows)
+    variance = lead_time_variance(rows, period, by)
+    friction = deployment_friction(rows)
+    # Spans left out for running backwards are told where the table shows warnings, too
+    # (describe_spans appends that note last).
+    for figure in (*latency.values(), variance, friction["duration"]):
+        if figure["negative"]:
+            warnings.append(figure["notes"][-1])
     return {
         "definition": {"name": defn.name, "version": defn.version},
         "scope": {"kind": scope.kind, "name": scope.name, "services": names, "contexts": contexts},
         "period": {"since": _iso(period.since), "until": _iso(period.until)},
-        "approval_latency": approval_latency(rows),
+        "approval_latency": latency,
         "batch_size": batch_size(rows),
-        "lead_time_variance": lead_time_variance(rows, period, by),
-        "deployment_friction": deployment_friction(rows),
+        "lead_time_variance": variance,
+        "deployment_friction": friction,
         "rollback_clustering": rollback_clustering(rows),
         "failure_concentration": failure_concentration(rows, teams),
         "escaped_defects": escaped_defects(rows),

@@ -203,3 +203,58 @@ def test_cli_signals_json_with_a_custom_ai_rule_and_unknown_team() -> None:
     bad = runner.invoke(app, ["signals", "--team", "nobody"])
     assert bad.exit_code == 2
     assert "no team named 'nobody'" in bad.output
+
+
+def _on(day: int, hour: int) -> datetime:
+    return datetime(2026, 10, day, hour, tzinfo=UTC)
+
+
+def test_backward_spans_are_left_out_of_the_signals_and_counted(
+    store: Store, engine_settings: Settings
+) -> None:
+    # Given three deployments, one "finishing" an hour before it started (planted around the
+    # writers); three changes, one first committed after it shipped; and three gate
+    # approvals, one decided before it was requested
+    history: list[Any] = [
+        Service("api"),
+        Deployment("ci", "d1", "api", _on(2, 12), started_at=_on(2, 11)),
+        Deployment("ci", "d2", "api", _on(3, 12), started_at=_on(3, 10)),
+        Deployment("ci", "d3", "api", _on(4, 12), started_at=_on(4, 13)),
+        Change("gh", "c1", "api", first_commit_at=_on(2, 8), deployment_ref="ci:d1"),
+        Change("gh", "c2", "api", first_commit_at=_on(3, 6), deployment_ref="ci:d2"),
+        Change("gh", "c3", "api", first_commit_at=_on(4, 14), deployment_ref="ci:d3"),
+        *(
+            Approval(
+                "ci",
+                f"a{i}",
+                "security",
+                deployment_ref="ci:d1",
+                service="api",
+                requested_at=_on(2, asked),
+                decided_at=_on(2, decided),
+            )
+            for i, (asked, decided) in enumerate([(1, 2), (3, 5), (6, 4)])
+        ),
+    ]
+    ingest(store, engine_settings, history)
+    doc = signals.compute(
+        store, PRESETS["dora"], Scope(), Period(datetime(2026, 10, 1), datetime(2026, 10, 8))
+    )
+    # Then deployment duration keeps d1 3600 s and d2 7200 s and leaves out d3 (−3600)
+    duration = doc["deployment_friction"]["duration"]
+    assert (duration["n"], duration["negative"]) == (2, 1)
+    # lead time keeps c1 4 h and c2 6 h and leaves out c3 (2 h after d3 shipped)
+    lead = doc["lead_time_variance"]
+    assert (lead["n"], lead["negative"]) == (2, 1)
+    # approval wait keeps 3600 and 7200 and leaves out the gate decided 2 h before it was asked
+    gate = doc["approval_latency"]["security"]
+    assert (gate["n"], gate["negative"]) == (2, 1)
+    assert gate["notes"][-1] == (
+        "1 approval had a negative approval wait span (decided before requested) and was left out"
+    )
+    # and each is told among the warnings the table prints
+    assert doc["warnings"] == [
+        "1 approval had a negative approval wait span (decided before requested) and was left out",
+        "1 change had a negative lead time span (deployed before lead-time start) and was left out",
+        "1 deployment had a negative duration span (finished before started) and was left out",
+    ]
