@@ -72,10 +72,12 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class Result(BaseModel):
-    """A frozen result that refuses fields it does not declare, so a producer that grows a
-    field fails the contract tests instead of losing it in the answer."""
+    """A frozen result. A field its producer adds without declaring it here is dropped from
+    the answer, never turned into a 500; the contract test
+    (tests/api/test_openapi.py::test_each_read_answers_exactly_its_model) fails on it, so the
+    model is brought up to date before it ships."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
 # -- shared parts -----------------------------------------------------------------------------
@@ -130,6 +132,10 @@ class ChangeLeadTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
+    negative: int = Field(
+        description="Changes left out because their lead time ran backwards (clock skew)."
+    )
+    notes: list[str] = Field(description="What was left out and why, in words.")
 
 
 class ChangeFailRate(Result):
@@ -147,6 +153,8 @@ class RecoveryTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
+    negative: int = Field(description="Recoveries left out because they ran backwards.")
+    notes: list[str] = Field(description="What was left out and why, in words.")
 
 
 class DeploymentReworkRate(Result):
