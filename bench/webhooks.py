@@ -141,7 +141,7 @@ def run(label: str, batch_ms: float, workers: int, args: argparse.Namespace) -> 
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "headway.serve:create",
+                "headway.cli.serve:create",
                 "--factory",
                 "--port",
                 str(port),

@@ -35,7 +35,7 @@ def _start(database: str, port: int) -> subprocess.Popen[bytes]:
             sys.executable,
             "-m",
             "uvicorn",
-            "headway.serve:create",
+            "headway.cli.serve:create",
             "--factory",
             "--port",
             str(port),

@@ -142,6 +142,24 @@ def test_bad_input_gets_one_line_and_exit_code_2(args: list[str], message: str) 
     assert "Traceback" not in result.output
 
 
+def test_errors_go_to_stderr_and_leave_the_data_stream_empty() -> None:
+    """`headway metrics --team nosuch --format json > x.json` leaves x.json empty, exits 2."""
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, ["metrics", "--team", "nosuch", "--format", "json"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "no team named 'nosuch'" in result.stderr
+    # flags and rollouts print their errors the same way
+    for args in (
+        ["flags", "eval", "f", "--context", "{"],
+        ["rollout", "start", "f", "--guardrail", "nonsense"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        assert result.stderr.startswith("error:"), result.stderr
+
+
 def test_definitions_set_history_and_diff() -> None:
     runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
     result = runner.invoke(

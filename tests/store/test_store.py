@@ -214,8 +214,8 @@ def test_a_second_writer_is_told_who_holds_the_store(tmp_path: Path) -> None:
         holder.stdout.close()
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
-    assert f"is in use by process {holder.pid}" in result.stdout
-    assert "HEADWAY_URL" in result.stdout
+    assert f"is in use by process {holder.pid}" in result.stderr
+    assert "HEADWAY_URL" in result.stderr
 
 
 def test_deliveries_of_one_id_in_one_batch_merge(store: Store) -> None:

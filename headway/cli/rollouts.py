@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from headway.cli.common import fail
 from headway.config import get_settings
 from headway.flags.service import FlagService
 from headway.rollouts.controller import RolloutService
@@ -42,21 +43,16 @@ GUARDRAIL_HELP = (
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
-
-
 @contextmanager
 def _service() -> Iterator[RolloutService]:
     try:
         store = open_store(get_settings())
     except StoreError as error:
-        raise _fail(str(error)) from None
+        fail(str(error))
     try:
         yield RolloutService(store, FlagService(store))
     except PlanError as error:
-        raise _fail(str(error)) from None
+        fail(str(error))
     finally:
         store.close()
 
@@ -71,13 +67,13 @@ def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
             method, f"{url.rstrip('/')}/api/rollouts{path}", json=body, headers=headers
         )
     except httpx.HTTPError as error:
-        raise _fail(f"cannot reach the server at {url}: {error}") from None
+        fail(f"cannot reach the server at {url}: {error}")
     if response.status_code >= 400:
         answer = response.json() if response.content else {}
         detail = answer.get("error") or answer.get("detail") or response.reason_phrase
         if response.status_code == 401 and not settings.token:
             detail = f"{detail} (set HEADWAY_TOKEN to an admin token)"
-        raise _fail(str(detail))
+        fail(str(detail))
     return response.json()
 
 
@@ -154,7 +150,7 @@ def start(
     for item in prometheus_query or []:
         metric, sep, query = item.partition("=")
         if not sep or not metric.strip() or not query.strip():
-            raise _fail(f"--prometheus-query {item!r} must be METRIC=PROMQL")
+            fail(f"--prometheus-query {item!r} must be METRIC=PROMQL")
         queries[metric.strip()] = query.strip()
     body = {
         "flag": flag,
@@ -174,7 +170,7 @@ def start(
     actor = actor or getpass.getuser()
     if get_settings().url:
         if control is None or variant is None:
-            raise _fail("give --variant and --control when talking to a server")
+            fail("give --variant and --control when talking to a server")
         _show(_remote("POST", "", {**body, "actor": actor}), as_json)
         return
     with _service() as svc:
@@ -182,13 +178,13 @@ def start(
             found = svc.flags.get_flag(flag)
             env_config = found.environments.get(env) if found else None
             if env_config is None or env_config.default.variant is None:
-                raise _fail("give --control: the flag does not serve a single variant now")
+                fail("give --control: the flag does not serve a single variant now")
             body["control"] = env_config.default.variant
         if variant is None:
             found = svc.flags.get_flag(flag)
             others = [v.key for v in found.variants if v.key != body["control"]] if found else []
             if len(others) != 1:
-                raise _fail(f"give --variant: {flag} could roll out any of {', '.join(others)}")
+                fail(f"give --variant: {flag} could roll out any of {', '.join(others)}")
             body["treatment"] = others[0]
         plan = RolloutPlan.build(**body)  # type: ignore[arg-type]
         _show(svc.start(plan, actor=actor).as_dict(), as_json)
@@ -310,7 +306,7 @@ def simulate_command(
             methods=list(METHODS) if compare else ["headway (mSPRT)"],
         )
     except (GuardrailError, ValueError) as error:
-        raise _fail(str(error)) from None
+        fail(str(error))
     if as_json:
         console.print_json(json.dumps([r.as_dict() for r in results]))
         return

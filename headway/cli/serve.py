@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from headway.cli.common import fail, store_for
 from headway.config import get_settings
+from headway.output import console, emit_csv, emit_json
 
 sources_app = typer.Typer(
     help="What webhooks delivered, from where, and what was ignored.", no_args_is_help=True
@@ -46,15 +48,12 @@ def serve(
     """
     import uvicorn
 
-    from headway.cli import fail
-
     settings = get_settings()
     if workers > 1 and not settings.is_postgres:
         fail(
             "--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
             "embedded DuckDB file can be written by one process only."
         )
-    from headway.cli import store_for
     from headway.flags.tokens import TokenService
 
     # Open the store first, so a busy or broken store is one clear line, not a traceback; and
@@ -62,8 +61,6 @@ def serve(
     with store_for(settings) as store:
         secret = TokenService(store).bootstrap()
     if secret:
-        from headway.output import console
-
         console.print(
             "No admin token existed, so one was made (shown this once; `headway tokens "
             "revoke` it once you have your own):",
@@ -74,7 +71,7 @@ def serve(
 
     with _shared_prometheus_counters(workers):
         uvicorn.run(
-            "headway.serve:create",
+            "headway.cli.serve:create",
             factory=True,
             host=host,
             port=port,
@@ -109,9 +106,6 @@ def sources_status(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
     """Deliveries by source and event: how many were used, ignored (and why) or rejected."""
-    from headway.cli import fail, store_for
-    from headway.output import console, emit_csv, emit_json
-
     settings = get_settings()
     if settings.url:
         from headway import remote
@@ -160,8 +154,6 @@ def reprocess() -> None:
     defect labels): what earlier deliveries produced is replaced by what they mean now.
     """
     from headway import deliveries
-    from headway.cli import fail, store_for
-    from headway.output import console
 
     settings = get_settings()
     if settings.url:
@@ -179,11 +171,4 @@ def reprocess() -> None:
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add `serve`, `sources status` and `reprocess` to the root command."""
-    app.command("serve")(serve)
-    app.command("reprocess")(reprocess)
-    app.add_typer(sources_app, name="sources")
-
-
-__all__ = ["create", "register", "reprocess", "serve", "sources_app", "sources_status"]
+__all__ = ["create", "reprocess", "serve", "sources_app", "sources_status"]

@@ -1,4 +1,4 @@
-"""`headway flags …` and `headway tokens …`: thin commands over the flag and token services.
+"""`headway flags …`: thin commands over the flag service.
 
 Conditions are written `ATTRIBUTE OPERATOR VALUE`, for example `country in FR,DE`,
 `plan eq pro`, `age gte 18`, `app.version semver_gte 2.1.0`, `targetingKey in_segment beta`.
@@ -13,14 +13,15 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from headway.cli.common import errors, fail, store_for
+from headway.config import get_settings
 from headway.flags.evaluate import explain
 from headway.flags.flagd import from_flagd, to_flagd
 from headway.flags.model import (
@@ -38,16 +39,13 @@ from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
 from headway.output import console, emit_json
 
-__all__ = ["app", "tokens_app"]
+__all__ = ["Format", "FormatOpt", "actor", "app", "session"]
 
 app = typer.Typer(
     help="Feature flags: create, target, split, kill, and see their history.", no_args_is_help=True
 )
 rule_app = typer.Typer(help="Targeting rules of one environment.", no_args_is_help=True)
 segment_app = typer.Typer(help="Reusable audiences for rules.", no_args_is_help=True)
-tokens_app = typer.Typer(
-    help="API tokens: admin, server SDK keys, client (OFREP) keys.", no_args_is_help=True
-)
 app.add_typer(rule_app, name="rule")
 app.add_typer(segment_app, name="segment")
 
@@ -65,12 +63,7 @@ WhenOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _actor() -> str:
+def actor() -> str:
     return os.environ.get("HEADWAY_ACTOR") or f"cli:{getpass.getuser()}"
 
 
@@ -79,14 +72,11 @@ Tokens = TokenService | RemoteTokenService
 
 
 @contextmanager
-def _session() -> Iterator[tuple[Flags, Tokens]]:
+def session() -> Iterator[tuple[Flags, Tokens]]:
     """The services: through HEADWAY_URL's server if set, else on the configured store.
 
     Domain errors become one clear line and exit code 2.
     """
-    from headway.cli import store_for  # the root CLI imports this module: import late
-    from headway.config import get_settings
-
     settings = get_settings()
     with contextlib.ExitStack() as stack:
         if settings.url:
@@ -100,14 +90,14 @@ def _session() -> Iterator[tuple[Flags, Tokens]]:
             yield services
         except ConfigError as error:
             for issue in error.issues:
-                console.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
+                errors.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except (NotFound, Conflict, RemoteError) as error:
-            _fail(str(error))
+            fail(str(error))
 
 
 def _service_call(action: Callable[[Flags], Any]) -> Any:
-    with _session() as (service, _):
+    with session() as (service, _):
         return action(service)
 
 
@@ -125,14 +115,14 @@ def _scalar(text: str) -> Any:
 def parse_condition(text: str) -> dict[str, Any]:
     parts = text.split(None, 2)
     if len(parts) < 2:
-        _fail(f"condition {text!r}: write ATTRIBUTE OPERATOR VALUE, e.g. 'plan eq pro'")
+        fail(f"condition {text!r}: write ATTRIBUTE OPERATOR VALUE, e.g. 'plan eq pro'")
     attribute, operator = parts[0], parts[1]
     raw = parts[2] if len(parts) == 3 else None
     cond: dict[str, Any] = {"attribute": attribute, "operator": operator}
     if operator in PRESENCE_OPERATORS:
         return cond
     if raw is None:
-        _fail(f"condition {text!r}: '{operator}' needs a value")
+        fail(f"condition {text!r}: '{operator}' needs a value")
     if operator in LIST_OPERATORS or operator in SEGMENT_OPERATORS:
         cond["value"] = [
             _scalar(v.strip()) if operator in LIST_OPERATORS else v.strip() for v in raw.split(",")
@@ -151,9 +141,9 @@ def parse_split(parts: list[str], bucket_by: str) -> dict[str, Any]:
         try:
             weights.append({"variant": variant, "weight": float(weight)})
         except ValueError:
-            _fail(f"split {part!r}: write VARIANT=PERCENT, e.g. on=25")
+            fail(f"split {part!r}: write VARIANT=PERCENT, e.g. on=25")
         if not sep:
-            _fail(f"split {part!r}: write VARIANT=PERCENT, e.g. on=25")
+            fail(f"split {part!r}: write VARIANT=PERCENT, e.g. on=25")
     return {"split": {"weights": weights, "bucket_by": bucket_by}}
 
 
@@ -269,21 +259,21 @@ def create(
             for v in variant:
                 name, sep, value = v.partition("=")
                 if not sep:
-                    _fail(f"--variant {v!r}: write KEY=VALUE, e.g. blue='\"#00f\"' or limit=10")
+                    fail(f"--variant {v!r}: write KEY=VALUE, e.g. blue='\"#00f\"' or limit=10")
                 variants.append(
                     {"key": name, "value": _scalar(value) if type != "string" else value}
                 )
         elif type == "boolean":
             variants = [{"key": "on", "value": True}, {"key": "off", "value": False}]
         else:
-            _fail(f"a {type} flag needs --variant KEY=VALUE (at least one)")
+            fail(f"a {type} flag needs --variant KEY=VALUE (at least one)")
         lifecycle: dict[str, Any] = {"kind": "permanent" if permanent else kind}
         if remove_by is not None:
             lifecycle["expected_removal"] = remove_by
         document = {
             "key": key,
             "type": type,
-            "owner": owner or _actor(),
+            "owner": owner or actor(),
             "variants": variants,
             "description": description,
             "tags": tag,
@@ -291,7 +281,7 @@ def create(
         }
     if client_side:
         document["client_side"] = True
-    flag = _service_call(lambda s: s.create_flag(document, actor=_actor()))
+    flag = _service_call(lambda s: s.create_flag(document, actor=actor()))
     life = flag.lifecycle
     until = f", expected removal {life.expected_removal}" if life.expected_removal else ""
     console.print(
@@ -357,14 +347,14 @@ def set_flag(
     if off_variant is not None:
         fields["off_variant"] = off_variant
     if not fields and client_side is None:
-        _fail("nothing to change: give --on/--off, --default, --off-variant or --client-side")
+        fail("nothing to change: give --on/--off, --default, --off-variant or --client-side")
 
     def action(s: Flags) -> Flag:
         flag = s.require_flag(key)
         if client_side is not None and client_side != flag.client_side:
-            flag = s.update_flag(key, {"client_side": client_side}, actor=_actor())
+            flag = s.update_flag(key, {"client_side": client_side}, actor=actor())
         if fields:
-            flag = s.update_environment(key, env, fields, actor=_actor())
+            flag = s.update_environment(key, env, fields, actor=actor())
         return flag
 
     flag = _service_call(action)
@@ -408,9 +398,7 @@ def split(
 
     def action(s: Flags) -> Flag:
         if rule is None:
-            return s.update_environment(
-                key, env, {"default": serve}, actor=_actor(), action="split"
-            )
+            return s.update_environment(key, env, {"default": serve}, actor=actor(), action="split")
 
         def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if rule not in [r["id"] for r in rules]:
@@ -443,7 +431,7 @@ def _edit_rules(
         key,
         env,
         {"rules": edit(rules)},
-        actor=_actor(),
+        actor=actor(),
         action=action,
         expected_version=flag.version,
     )
@@ -462,7 +450,7 @@ def kill(
     reason: Annotated[str | None, typer.Option(help="Recorded in the history.")] = None,
 ) -> None:
     """Kill switch: turn the flag off (everywhere unless --env) in one step."""
-    flag = _service_call(lambda s: s.kill(key, actor=_actor(), environment=env, reason=reason))
+    flag = _service_call(lambda s: s.kill(key, actor=actor(), environment=env, reason=reason))
     console.print(
         f"[bold red]Killed[/bold red] {key} in {env or 'every environment'} "
         f"(v{flag.version}); SDKs receive it over their stream now."
@@ -472,7 +460,7 @@ def kill(
 @app.command()
 def archive(key: str, undo: Annotated[bool, typer.Option(help="Bring it back.")] = False) -> None:
     """Archive a flag: SDKs stop seeing it (callers get their default); history is kept."""
-    _service_call(lambda s: s.archive(key, actor=_actor(), archived=not undo))
+    _service_call(lambda s: s.archive(key, actor=actor(), archived=not undo))
     console.print(f"{'Unarchived' if undo else 'Archived'} {key}.")
 
 
@@ -517,7 +505,7 @@ def eval_flag(
     try:
         ctx = json.loads(context)
     except json.JSONDecodeError as error:
-        _fail(f"--context is not JSON: {error}")
+        fail(f"--context is not JSON: {error}")
 
     def action(s: Flags) -> Any:
         segments = {seg.key: seg for seg in s.list_segments()}
@@ -546,17 +534,17 @@ def import_flagd(
     try:
         document = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        _fail(f"{file}: not a readable JSON file ({error})")
-    with _session() as (service, _):
+        fail(f"{file}: not a readable JSON file ({error})")
+    with session() as (service, _):
         imported = from_flagd(document, env)
         for warning in imported.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
         if imported.warnings and not yes:
-            _fail(
+            fail(
                 "nothing imported: the warnings above change who gets which variant; "
                 "run again with --yes to apply"
             )
-        flags = service.import_flags(imported.flags, actor=_actor())
+        flags = service.import_flags(imported.flags, actor=actor())
     console.print(f"Imported {len(flags)} flags into {env}: {', '.join(f.key for f in flags)}.")
 
 
@@ -568,7 +556,7 @@ def export_flagd(
     ] = None,
 ) -> None:
     """Write ENV's flags as a flagd flag-definition file (JSON)."""
-    with _session() as (service, _):
+    with session() as (service, _):
         document, warnings = to_flagd(service.list_flags(), env)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -599,9 +587,9 @@ def origins(
         try:
             dropped = {normalize_origin(o) for o in remove}
         except ValueError as error:
-            _fail(f"--remove {error}")
+            fail(f"--remove {error}")
         kept = [] if clear else [o for o in found.cors_origins if o not in dropped]
-        return s.set_cors_origins(env, [*kept, *allow], actor=_actor()).cors_origins
+        return s.set_cors_origins(env, [*kept, *allow], actor=actor()).cors_origins
 
     allowed = _service_call(action)
     if allowed:
@@ -632,7 +620,7 @@ def rule_add(
 ) -> None:
     """Add a targeting rule (all its conditions must hold)."""
     if (serve is None) == (split_weights is None):
-        _fail("give exactly one of --serve VARIANT or --split 'VARIANT=PERCENT …'")
+        fail("give exactly one of --serve VARIANT or --split 'VARIANT=PERCENT …'")
     target = {"variant": serve} if serve else parse_split(split_weights.split(), bucket_by)  # type: ignore[union-attr]
     conditions = [parse_condition(w) for w in when]
 
@@ -680,7 +668,7 @@ def segment_put(
         "excluded": [k for k in exclude.split(",") if k],
         "conditions": [parse_condition(w) for w in when],
     }
-    segment = _service_call(lambda s: s.put_segment(doc, actor=_actor()))
+    segment = _service_call(lambda s: s.put_segment(doc, actor=actor()))
     console.print(f"Segment {segment.key} v{segment.version} saved.")
 
 
@@ -705,105 +693,5 @@ def segment_list(format: FormatOpt = Format.table) -> None:
 @segment_app.command("delete")
 def segment_delete(key: str) -> None:
     """Delete a segment no flag uses."""
-    _service_call(lambda s: s.delete_segment(key, actor=_actor()))
+    _service_call(lambda s: s.delete_segment(key, actor=actor()))
     console.print(f"Deleted segment {key}.")
-
-
-# --- tokens ----------------------------------------------------------------------------------
-
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
-
-
-def _expiry(text: str) -> datetime:
-    """`--expires`: a duration from now (90d, 12h, 30m) or a date or time (UTC unless given)."""
-    value = text.strip()
-    if value[:-1].isdigit() and value[-1:] in _UNITS:
-        return datetime.now(UTC) + timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"--expires {text!r} is neither a duration (90d, 12h, 30m) nor a date (YYYY-MM-DD)")
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-@tokens_app.command("create")
-def token_create(
-    kind: Annotated[
-        str,
-        typer.Option(
-            help="viewer (reads), editor (also flags, segments, notes, rollouts), admin (also "
-            "tokens, environments, imports), scrape (/metrics only), server (SDK key) or "
-            "client (OFREP key)."
-        ),
-    ],
-    name: Annotated[str, typer.Option(help="Who or what uses it.")],
-    env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment (server/client).")
-    ] = None,
-    expires: Annotated[
-        str | None,
-        typer.Option(
-            help="When it stops working: a duration (90d, 12h) or a date/time (UTC); "
-            "without it, until revoked."
-        ),
-    ] = None,
-) -> None:
-    """Create a token and print its secret (shown this once)."""
-    expires_at = _expiry(expires) if expires else None
-    with _session() as (_, tokens):
-        token, secret = tokens.create(
-            kind, name=name, actor=_actor(), environment=env, expires_at=expires_at
-        )
-    console.print(
-        f"Created {token.kind} token {token.id} ({token.name}"
-        + (f", {token.environment}" if token.environment else "")
-        + (f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "")
-        + "). Secret:"
-    )
-    print(secret)
-
-
-@tokens_app.command("list")
-def token_list(format: FormatOpt = Format.table) -> None:
-    """List tokens (never their secrets)."""
-    with _session() as (_, tokens):
-        found = tokens.list()
-    if format is Format.json:
-        emit_json(
-            [
-                {
-                    "id": t.id,
-                    "kind": t.kind,
-                    "environment": t.environment,
-                    "name": t.name,
-                    "created_by": t.created_by,
-                    "created_at": t.created_at.isoformat(),
-                    "revoked": t.revoked_at is not None,
-                    "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-                }
-                for t in found
-            ]
-        )
-        return
-    table = Table("id", "kind", "environment", "name", "created by", "state", title="Tokens")
-    now = datetime.now(UTC)
-    for t in found:
-        if t.revoked_at:
-            state = "revoked"
-        elif t.expires_at and t.expires_at <= now:
-            state = f"expired {t.expires_at:%Y-%m-%d %H:%M}"
-        elif t.expires_at:
-            state = f"live until {t.expires_at:%Y-%m-%d %H:%M}"
-        else:
-            state = "live"
-        table.add_row(t.id, t.kind, t.environment or "", t.name, t.created_by, state)
-    console.print(table)
-
-
-@tokens_app.command("revoke")
-def token_revoke(token_id: str) -> None:
-    """Revoke a token at once."""
-    with _session() as (_, tokens):
-        if not tokens.revoke(token_id, actor=_actor()):
-            _fail(f"no live token '{token_id}'")
-    console.print(f"Revoked {token_id}.")

@@ -1,25 +1,87 @@
-"""`headway import git` and `headway import cdevents`: parse options, run the import, report.
+"""`headway import …`: JSONL, CSV, git history and CDEvents; parse options, import, report.
 
 The git import itself is `headway.sources.git.import_repository`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from headway import deliveries
+from headway.cli.common import fail, store_for, summary
+from headway.config import get_settings
+from headway.ingest import ingest
+from headway.model import RECORD_TYPES, RawEvent
+from headway.output import console
+from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.sources.git import GitError, Options, TagRule, import_repository, repository_name
 from headway.sources.git.host import resolve_host
+from headway.store import StoreError
+
+app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
 
 
-def register(import_app: typer.Typer) -> None:
-    """Add `import git` and `import cdevents` to the `headway import` group."""
-    import_app.command("git")(import_git)
-    import_app.command("cdevents")(import_cdevents)
+def _run_import(records: Callable[[], Iterator[Any]], label: str) -> None:
+    settings = get_settings()
+    if settings.url:
+        from headway import remote
+
+        try:
+            with console.status(f"Importing {label} through {settings.url}…"):
+                sent = remote.import_records(settings.url, list(records()))
+        except (InputError, StoreError) as error:
+            fail(str(error))
+        _report_import(label, sent["new"], sent["seen"])
+        return
+    with store_for(settings) as store, console.status(f"Importing {label}…"):
+        result = ingest(store, settings, records())
+    _report_import(label, result.new, result.seen)
 
 
+def _report_import(label: str, new: dict[str, int], seen_by_table: dict[str, int]) -> None:
+    seen = sum(seen_by_table.values())
+    console.print(
+        f"Imported {label}: {summary(new)}"
+        + (f"; {seen} already present, unchanged or updated" if seen else "")
+        + ".",
+        highlight=False,
+    )
+
+
+@app.command("jsonl")
+def import_jsonl(
+    files: Annotated[list[Path], typer.Argument(help="JSONL files in Headway's canonical format.")],
+) -> None:
+    """Import canonical JSONL (what `headway simulate` writes). All or nothing; safe to re-run."""
+
+    def records() -> Iterator[Any]:
+        for path in files:
+            yield from read_jsonl(path)
+
+    _run_import(records, ", ".join(str(f) for f in files))
+
+
+@app.command("csv")
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row of field names.")],
+    type_: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="Record type of every row: service, change, "
+            "approval, pipeline_run, deployment, incident, defect.",
+        ),
+    ],
+) -> None:
+    """Import one record type from CSV. Empty cells are missing values; lists use `;`."""
+    _run_import(lambda: read_csv(file, type_), str(file))
+
+
+@app.command("git")
 def import_git(
     path: Annotated[Path, typer.Argument(help="A git working tree or bare clone.")],
     service: Annotated[str, typer.Option("--service", help="Service the repository delivers.")],
@@ -87,10 +149,6 @@ def import_git(
     )
     from rich.progress import Progress as Bar
 
-    from headway.cli import fail, store_for
-    from headway.config import get_settings
-    from headway.output import console
-
     settings = get_settings()
     try:
         hosted = resolve_host(path, host)
@@ -156,6 +214,7 @@ def import_git(
     )
 
 
+@app.command("cdevents")
 def import_cdevents(
     paths: Annotated[
         list[Path], typer.Argument(help="CDEvents JSON files, or directories of them.")
@@ -170,11 +229,6 @@ def import_cdevents(
     approval.* become canonical records; any other event is kept raw, marked ignored, and
     listed. A file that fails its schema stops the import: nothing is written.
     """
-    from headway import deliveries
-    from headway.cli import fail, store_for
-    from headway.config import get_settings
-    from headway.model import RECORD_TYPES, RawEvent
-    from headway.output import console
     from headway.sources import cdevents
     from headway.sources.mapping import Parsed
 

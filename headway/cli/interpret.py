@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from headway.cli import (
+from headway.cli.common import (
     Bucket,
     ContextOpt,
     DefinitionOpt,
@@ -27,7 +27,6 @@ from headway.cli import (
     UntilOpt,
     Year,
     YearOpt,
-    app,
     definition_of,
     fail,
     query_inputs,
@@ -452,10 +451,3 @@ def review_command(
         + ".",
         highlight=False,
     )
-
-
-def register() -> None:
-    app.command("flow")(flow_command)
-    app.command("signals")(signals_command)
-    app.add_typer(note_app, name="note")
-    app.command("review")(review_command)

@@ -1,6 +1,6 @@
 """The command-line reference (docs/cli.md), generated from the commands themselves.
 
-`python -m headway.clidoc > docs/cli.md` rewrites it; a test fails when the file and the
+`python -m headway.cli.reference > docs/cli.md` rewrites it; a test fails when the file and the
 commands disagree, so the reference cannot drift from `--help`.
 """
 
@@ -37,7 +37,7 @@ def reference() -> str:
     lines = [
         "# Command-line reference",
         "",
-        "Generated from the commands (`python -m headway.clidoc > docs/cli.md`); "
+        "Generated from the commands (`python -m headway.cli.reference > docs/cli.md`); "
         "`headway COMMAND --help` says the same.",
         "",
     ]

@@ -1,0 +1,73 @@
+"""The `headway` command line: parse options, call a service, format the answer.
+
+One module per command group; this one only assembles them. Commands reach Headway through
+`headway.cli.common` (the store, the one `fail`) and the services below them; nothing below
+imports the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, ClassVar
+
+import typer
+import typer.core
+
+from headway.cli import definitions, demo, imports, interpret, metrics, records, serve
+
+__all__ = ["app", "main"]
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """Command groups whose modules load only when used, so `headway metrics` does not pay
+    for importing the statistics, the flag engine and the web server."""
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "rollout": ("headway.cli.rollouts", "app"),
+        "flags": ("headway.cli.flags", "app"),
+        "tokens": ("headway.cli.tokens", "app"),
+    }
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name]
+            command = typer.main.get_command(getattr(importlib.import_module(module), attr))
+            command.name = name
+            self.add_command(command, name)
+        return super().get_command(ctx, name)
+
+
+app = typer.Typer(
+    cls=_LazyGroup,
+    name="headway",
+    help="Measure how change flows from commit to users, and control that flow.\n\n"
+    "Start with `headway demo`; then `headway metrics --help`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("demo")(demo.demo)
+app.command("simulate")(demo.simulate)
+app.command("metrics")(metrics.metrics)
+app.add_typer(imports.app, name="import")
+app.add_typer(definitions.app, name="definitions")
+app.add_typer(records.app, name="list")
+app.command("serve")(serve.serve)
+app.command("reprocess")(serve.reprocess)
+app.add_typer(serve.sources_app, name="sources")
+app.command("flow")(interpret.flow_command)
+app.command("signals")(interpret.signals_command)
+app.add_typer(interpret.note_app, name="note")
+app.command("review")(interpret.review_command)
+# rollout, flags and tokens load lazily: see _LazyGroup.lazy
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,158 @@
+"""What every command shares: the one `fail`, opening the store, and the common options.
+
+Errors go to stderr and data to stdout, so `headway metrics --format json > x.json` leaves
+an empty file, not an error message, when it fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from headway import query
+from headway.config import Settings, get_settings
+from headway.definitions import DefinitionError
+from headway.metrics.dora import Scope, ScopeError
+from headway.names import UnknownName
+from headway.query import QueryError, inputs
+from headway.sources.files import InputError
+from headway.store import Store, StoreError, open_store
+
+# Errors for people, on stderr; as wide as the data console so long messages wrap alike.
+errors = Console(
+    stderr=True, width=None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", 140))
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Bucket(StrEnum):
+    week = "week"
+    month = "month"
+
+
+class Each(StrEnum):
+    service = "service"
+    team = "team"
+    context = "context"
+
+
+class Year(StrEnum):
+    y2023 = "2023"
+    y2024 = "2024"
+    y2025 = "2025"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `error: MESSAGE` on stderr and exit with `code` (2: bad input, 1: the store)."""
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def store_for(settings: Settings | None = None) -> Iterator[Store]:
+    """Open the store; turn every user-facing error into one line and exit code 2."""
+    settings = settings or get_settings()
+    try:
+        store = open_store(settings)
+    except StoreError as error:
+        fail(str(error), 1)
+    try:
+        yield store
+    except UnknownName as error:  # the local user may see every name
+        fail(error.for_local_user())
+    except (ScopeError, InputError, DefinitionError, QueryError) as error:
+        fail(str(error))
+    except StoreError as error:
+        fail(str(error), 1)
+    finally:
+        store.close()
+
+
+# -- shared options --------------------------------------------------------------------------
+
+ServiceOpt = Annotated[str | None, typer.Option("--service", help="Only this service.")]
+TeamOpt = Annotated[str | None, typer.Option("--team", help="Only this team's services.")]
+ContextOpt = Annotated[
+    str | None,
+    typer.Option("--context", help="Only services of this operating context (e.g. regulated)."),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since", help="Start date (YYYY-MM-DD or ISO time, UTC). Default: 90 days before --until."
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="End date, inclusive when a date (YYYY-MM-DD). Default: the day of the "
+        "latest deployment.",
+    ),
+]
+DefinitionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--definition",
+        "-d",
+        help="Definition to use (dora, fourkeys, devlake, NAME@VERSION or a "
+        "TOML file). Default: the active one.",
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+YearOpt = Annotated[Year, typer.Option("--levels", help="DORA report year for performance levels.")]
+
+
+def scope_of(service: str | None, team: str | None, context: str | None) -> Scope:
+    return query.scope_of(service, team, context)
+
+
+def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
+    return query.parse_time(text, option, end=end)
+
+
+period_of = query.period_of
+# The CLI's user may name a TOML file as a definition; an HTTP request may not.
+definition_of = functools.partial(query.definition_of, files=True)
+query_inputs = functools.partial(inputs, files=True)
+
+
+def summary(counts: dict[str, int]) -> str:
+    """`3 deployments, 2 changes` from counts by table; `nothing new` when all are zero."""
+    return (
+        ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in counts.items() if n)
+        or "nothing new"
+    )
+
+
+def remote_get(path: str, at_most: int | None = None, **params: Any) -> Any:
+    """GET from the server HEADWAY_URL names (every page of a list, or its first `at_most`
+    rows); its errors become one line, like local ones."""
+    from headway import definitions as defs
+    from headway import remote
+
+    definition = params.get("definition")
+    if isinstance(definition, str) and defs.is_path(definition):
+        fail(
+            f"--definition {definition}: a definition file is read only with a local store; "
+            "against a server, store it first (`headway definitions set FILE --reason ...` "
+            "on the server's store) and name it"
+        )
+    try:
+        return remote.get_json(get_settings().url or "", path, params, at_most)
+    except StoreError as error:
+        fail(str(error))

@@ -1,0 +1,174 @@
+"""`headway definitions …`: show, change and compare metric definitions."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from headway import definitions as defs
+from headway.cli.common import (
+    ContextOpt,
+    Format,
+    FormatOpt,
+    ServiceOpt,
+    SinceOpt,
+    TeamOpt,
+    UntilOpt,
+    Year,
+    YearOpt,
+    definition_of,
+    fail,
+    period_of,
+    scope_of,
+    store_for,
+)
+from headway.output import console, emit_csv, emit_json
+
+app = typer.Typer(help="Show, change and compare metric definitions.", no_args_is_help=True)
+
+
+@app.command("show")
+def definitions_show(
+    name: Annotated[
+        str | None, typer.Argument(help="Definition (default: the active one).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="toml or json")] = "toml",
+) -> None:
+    """Show a definition: what counts as a deployment, failure and recovery, and how durations
+    are summarised."""
+    with store_for() as store:
+        defn = definition_of(store, name)
+    if fmt == "json":
+        emit_json(defn.model_dump(mode="json"))
+    elif fmt == "toml":
+        sys.stdout.write(defs.to_toml(defn))
+    else:
+        fail(f"--format must be toml or json, not {fmt!r}")
+
+
+@app.command("set")
+def definitions_set(
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="A preset (dora, fourkeys, devlake), NAME@VERSION, or "
+            "a TOML file (see `headway definitions show`)."
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the definition changes (recorded).")],
+    author: Annotated[
+        str | None, typer.Option("--author", help="Who changes it (default: you).")
+    ] = None,
+) -> None:
+    """Make a definition active. Recorded with author, time and reason."""
+    with store_for() as store:
+        defn = defs.resolve_local(store, ref)
+        before = defs.active(store)
+        saved = defs.set_active(store, defn, author=author or getpass.getuser(), reason=reason)
+    console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
+    if "failure" in {c[0].split(".")[0] for c in defs.changed_fields(before, saved)}:
+        console.print(
+            "[yellow]note:[/yellow] the failure rules changed; run `headway definitions "
+            f"diff {before.label} {saved.label}` to see how change fail rate moves."
+        )
+
+
+@app.command("history")
+def definitions_history(fmt: FormatOpt = Format.table) -> None:
+    """Every definition made active: version, author, time and reason."""
+    with store_for() as store:
+        rows = defs.history(store)
+    for row in rows:
+        row["created_at"] = row["created_at"].isoformat() + "Z"
+    if fmt is Format.json:
+        emit_json(rows)
+    elif fmt is Format.csv:
+        emit_csv(rows)
+    elif not rows:
+        console.print(f"No definition has been set; the default {defs.DEFAULT} preset is active.")
+    else:
+        from rich.table import Table
+
+        table = Table(title="Definition history", title_justify="left")
+        for c in ("created_at", "name", "version", "author", "reason"):
+            table.add_column(c)
+        for row in rows:
+            table.add_row(
+                row["created_at"], row["name"], str(row["version"]), row["author"], row["reason"]
+            )
+        console.print(table)
+
+
+@app.command("diff")
+def definitions_diff(
+    a: Annotated[str, typer.Argument(help="First definition.")],
+    b: Annotated[str, typer.Argument(help="Second definition.")],
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    levels: YearOpt = Year.y2024,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Recompute one period under two definitions and show how each number moves."""
+    from headway.metrics.compare import diff
+
+    with store_for() as store:
+        da, db = defs.resolve_local(store, a), defs.resolve_local(store, b)
+        scope = scope_of(service, team, context)
+        period = period_of(store, since, until)
+        result = diff(store, da, db, scope, period, levels.value)
+    if fmt is Format.json:
+        emit_json(result)
+        return
+    if fmt is Format.csv:
+        emit_csv(result["numbers"])
+        return
+    from rich.table import Table
+
+    rules = Table(title=f"Rules that differ: {da.label} → {db.label}", title_justify="left")
+    for c in ("rule", da.label, db.label):
+        rules.add_column(c)
+    for change in result["rules"]:
+        rules.add_row(change["rule"], str(change["a"]), str(change["b"]))
+    console.print(rules)
+    numbers = Table(
+        title=f"{scope.describe()} · {result['period']['since'][:10]} → "
+        f"{result['period']['until'][:10]}",
+        title_justify="left",
+    )
+    for c in ("number", da.label, db.label, "change"):
+        numbers.add_column(c, justify="left" if c == "number" else "right")
+    for n in result["numbers"]:
+        numbers.add_row(n["number"], _fmt(n["a"]), _fmt(n["b"]), _fmt(n["delta"]))
+    console.print(numbers)
+    moves = Table(
+        title=f"What each rule of {db.label} moves on its own, from {da.label}",
+        title_justify="left",
+    )
+    for c in ("rule", "number", da.label, "with the rule", "change"):
+        moves.add_column(c, justify="left" if c in ("rule", "number") else "right")
+    for rule in result["by_rule"]:
+        for move in rule["moves"] or [{"number": "(no number moves)"}]:
+            moves.add_row(
+                rule["rule"],
+                move["number"],
+                _fmt(move.get("a")),
+                _fmt(move.get("with_rule")),
+                _fmt(move.get("delta")),
+            )
+    console.print(moves)
+    for warning in result["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,97 @@
+"""`headway demo` and `headway simulate`: a simulated organisation, stored or written."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from headway import definitions as defs
+from headway.cli.common import fail, parse_time, store_for, summary
+from headway.config import get_settings
+from headway.ingest import ingest
+from headway.metrics import dora
+from headway.output import console, summary_table
+from headway.query import QueryError
+from headway.simulate import Options, write_jsonl
+
+
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated organisation.")] = 7,
+    services: Annotated[int, typer.Option(help="How many services to simulate.")] = 8,
+    days: Annotated[int, typer.Option(help="Days of history.")] = 120,
+) -> None:
+    """Build a simulated organisation in the store and show its five DORA metrics.
+
+    Prints, per team and per service, deployment frequency, change lead time, change fail
+    rate, failed deployment recovery time and deployment rework rate, with performance
+    levels, under the active definition.
+    """
+    settings = get_settings()
+    opts = Options(seed=seed, services=services, days=days)
+    from headway.simulate import generate
+    from headway.sources.files import parse_record
+
+    with store_for(settings) as store:
+        with console.status("Simulating an organisation…"):
+            result = ingest(store, settings, (parse_record(r, "simulator") for r in generate(opts)))
+        console.print(
+            f"Simulated {services} services over {days} days into {settings.database}: "
+            f"{summary(result.new)}."
+        )
+        defn = defs.active(store)
+        period = dora.default_period(store)
+        for kind in ("team", "service"):
+            sets = dora.compute_each(store, defn, kind, period)
+            console.print(
+                summary_table(
+                    sets, f"By {kind} · last 90 days · definition {defn.label} · levels 2024"
+                )
+            )
+        console.print(
+            "Levels come from the 2024 DORA report; compare teams only within one operating "
+            "context. Next: `headway metrics --team web`, `headway list deployments "
+            "--service search --format json`, `headway definitions diff dora fourkeys`."
+        )
+
+
+def simulate(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, same output.")] = 1,
+    services: Annotated[
+        int, typer.Option(min=1, help="Number of services (archetypes repeat).")
+    ] = 4,
+    days: Annotated[int, typer.Option(min=1, help="Days of history.")] = 120,
+    deploys_per_day: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Deployments per day of a healthy service; other archetypes scale from it.",
+        ),
+    ] = 4.0,
+    end: Annotated[str, typer.Option(help="Last day of the history (YYYY-MM-DD).")] = "2026-11-01",
+) -> None:
+    """Write a simulated organisation as canonical JSONL (see docs/jsonl.md).
+
+    Services follow archetypes: a regulated low-frequency service, a healthy high-frequency
+    team, a team whose speed rises while failures rise, a team that slices changes into many
+    tiny deployments. Import the output with `headway import jsonl`.
+    """
+    try:
+        end_at = parse_time(end, "--end").replace(tzinfo=UTC)
+    except QueryError as error:
+        fail(str(error))
+    opts = Options(
+        seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at
+    )
+    if out is None:
+        write_jsonl(opts, sys.stdout.buffer)
+        return
+    with out.open("wb") as handle:
+        lines = write_jsonl(opts, handle)
+    console.print(f"Wrote {lines} records to {out}.", highlight=False)

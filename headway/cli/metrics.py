@@ -1,0 +1,118 @@
+"""`headway metrics`: the five DORA metrics for a scope and period."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from headway.cli.common import (
+    Bucket,
+    ContextOpt,
+    DefinitionOpt,
+    Each,
+    Format,
+    FormatOpt,
+    ServiceOpt,
+    SinceOpt,
+    TeamOpt,
+    UntilOpt,
+    Year,
+    YearOpt,
+    query_inputs,
+    remote_get,
+    store_for,
+)
+from headway.config import get_settings
+from headway.metrics import bands, dora
+from headway.metrics.dora import MetricSet, Scope
+from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
+
+
+def metrics(
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    by: Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")] = None,
+    each: Annotated[
+        Each | None,
+        typer.Option("--each", help="One result per service, team or context inside the scope."),
+    ] = None,
+    definition: DefinitionOpt = None,
+    levels: YearOpt = Year.y2024,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """The five DORA metrics for a scope and period, with the counts behind them.
+
+    Deployment frequency, change lead time, change fail rate, failed deployment recovery time
+    and deployment rework rate; durations with median, p75, p90 and mean; performance levels
+    of the chosen DORA report year (the 2025 report has none). The JSON is a stable contract
+    (docs/metrics-json.md).
+    """
+    if get_settings().url:
+        from headway import remote
+
+        data = remote_get(
+            "/api/metrics",
+            service=service,
+            team=team,
+            context=context,
+            since=since,
+            until=until,
+            by=by.value if by else None,
+            each=each.value if each else None,
+            definition=definition,
+            levels=levels.value,
+        )
+        if each:
+            sets = [remote.metric_set(d) for d in data]
+            label = sets[0].definition.label if sets else definition or "active definition"
+            _emit_sets(sets, fmt, f"By {each.value} · {label}")
+            return
+        result = remote.metric_set(data)
+    else:
+        with store_for() as store:
+            defn, scope, period = query_inputs(
+                store, service, team, context, since, until, definition
+            )
+            year = levels.value
+            if each:
+                sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
+                _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
+                return
+            result = dora.compute(
+                store, defn, scope, period, year=year, by=by.value if by else None
+            )
+    if fmt is Format.json:
+        emit_json(result.to_json())
+    elif fmt is Format.csv:
+        emit_csv([flat(result), *(flat(t) for t in result.trend)])
+    else:
+        console.print(metric_table(result))
+        if result.trend:
+            console.print(summary_table(_trend_rows(result), f"Trend by {by.value if by else ''}"))
+        _notes(result)
+
+
+def _trend_rows(result: MetricSet) -> list[MetricSet]:
+    for t in result.trend:
+        t.scope = Scope("period", t.to_json()["period"]["since"][:10])
+    return result.trend
+
+
+def _emit_sets(sets: list[MetricSet], fmt: Format, title: str) -> None:
+    if fmt is Format.json:
+        emit_json([s.to_json() for s in sets])
+    elif fmt is Format.csv:
+        emit_csv([flat(s) for s in sets])
+    else:
+        console.print(summary_table(sets, title))
+
+
+def _notes(result: MetricSet) -> None:
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if result.year == "2025":
+        console.print(bands.NO_LEVELS_NOTE)
