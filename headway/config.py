@@ -195,8 +195,6 @@ class Settings(BaseSettings):
     @field_validator("outbound_hosts")
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
-        from headway.outbound import parse_host
-
         return [parse_host(host) for host in value]
 
     @field_validator("outbound_private_networks")
@@ -233,3 +231,29 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def parse_host(entry: str) -> str:
+    """One `HEADWAY_OUTBOUND_HOSTS` entry, lower-cased: `host` or `host:port`.
+
+    Here rather than in `headway.outbound`, which uses the settings, so settings can check
+    their own values without importing what depends on them.
+    """
+    import httpx
+
+    try:
+        url = httpx.URL(f"http://{entry.strip()}")
+    except httpx.InvalidURL:
+        url = None
+    bad = (
+        url is None
+        or not url.host
+        or url.userinfo
+        or url.raw_path not in (b"", b"/")
+        or url.query
+        or url.fragment
+    )
+    if bad:
+        raise ValueError(f"{entry!r} is not a host or host:port, e.g. prometheus:9090")
+    assert url is not None
+    return f"{url.host}:{url.port}" if url.port else url.host

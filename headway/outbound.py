@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from headway.config import Settings
+from headway.config import Settings, parse_host
 
 __all__ = ["GuardedTransport", "OutboundPolicy", "OutboundRefused", "guarded_client", "parse_host"]
 
@@ -31,26 +31,6 @@ _PORTS = {"http": 80, "https": 443}
 
 class OutboundRefused(ValueError):
     """A URL or address the operator's settings do not allow; the message says which."""
-
-
-def parse_host(entry: str) -> str:
-    """One `HEADWAY_OUTBOUND_HOSTS` entry, lower-cased: `host` or `host:port`."""
-    try:
-        url = httpx.URL(f"http://{entry.strip()}")
-    except httpx.InvalidURL:
-        url = None
-    bad = (
-        url is None
-        or not url.host
-        or url.userinfo
-        or url.raw_path not in (b"", b"/")
-        or url.query
-        or url.fragment
-    )
-    if bad:
-        raise ValueError(f"{entry!r} is not a host or host:port, e.g. prometheus:9090")
-    assert url is not None
-    return f"{url.host}:{url.port}" if url.port else url.host
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -28,3 +28,13 @@ def test_ruff_format_changes_nothing() -> None:
 def test_mypy_strict_passes_on_the_package() -> None:
     result = _run("mypy", "headway")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_imports_keep_to_the_layers_without_cycles() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]): layers and no cycles."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    command = [str(lint)] if lint.exists() else ["lint-imports"]
+    result = subprocess.run(
+        [*command, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -29,13 +29,6 @@ from headway.metrics.dora import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, open_store
 
-
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
 HEALTH_WAIT = 0.05  # seconds /healthz waits for the store before calling it busy
 
 

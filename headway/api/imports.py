@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from headway import deliveries
-from headway.api.app import StoreDep
 from headway.api.auth import Admin, Viewer
+from headway.api.deps import StoreDep
 from headway.api.params import PageDep
 from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
 from headway.ingest import ingest

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from headway.api.app import StoreDep
 from headway.api.auth import Editor, require
+from headway.api.deps import StoreDep
 from headway.api.params import (
     By,
     Context,

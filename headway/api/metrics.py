@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from headway.api.app import StoreDep
 from headway.api.auth import require
+from headway.api.deps import StoreDep
 from headway.api.params import (
     By,
     Context,

@@ -15,9 +15,10 @@ from typing import Protocol
 
 import xxhash
 
-from headway.flags.model import BUCKETS
+BUCKETS = 100_000  # one bucket is 0.001 % of traffic
 
 __all__ = [
+    "BUCKETS",
     "Allocation",
     "bucket_of",
     "contiguous_allocation",

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from headway.flags.bucketing import BUCKETS, contiguous_allocation, owned_buckets
 from headway.flags.semver import parse_semver
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "with_lifetime",
 ]
 
-BUCKETS = 100_000  # one bucket is 0.001 % of traffic
 TARGETING_KEY = "targetingKey"  # OpenFeature's name for the evaluation subject
 DEFAULT_ENVIRONMENTS = ("development", "staging", "production")
 
@@ -235,8 +235,6 @@ class Split(_Frozen):
 
     @model_validator(mode="after")
     def _allocation_matches_weights(self) -> Split:
-        from headway.flags.bucketing import contiguous_allocation, owned_buckets
-
         if "weights" not in self.__dict__:
             return self
         if not self.allocation:

@@ -7,6 +7,26 @@ them to psycopg's `%s`.
 
 from __future__ import annotations
 
-from headway.store.base import Store, StoreBusyError, StoreError, WriteResult, open_store
+from pathlib import Path
+
+from headway.config import Settings, get_settings
+from headway.store.base import Store, StoreBusyError, StoreError, WriteResult
 
 __all__ = ["Store", "StoreBusyError", "StoreError", "WriteResult", "open_store"]
+
+
+def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
+    """Open (and by default migrate) the store the settings name."""
+    settings = settings or get_settings()
+    store: Store
+    if settings.is_postgres:
+        from headway.store.postgres import PostgresStore  # psycopg only when needed
+
+        store = PostgresStore(settings.database)
+    else:
+        from headway.store.duck import DuckStore
+
+        store = DuckStore(Path(settings.database))
+    if migrate:
+        store.migrate()
+    return store

@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from headway.config import Settings
 from headway.model import as_row, columns
 
 MIGRATIONS = "headway.store.migrations"
@@ -215,25 +214,6 @@ class Store:
             f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {source} "
             f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
         )
-
-
-def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
-    """Open (and by default migrate) the store the settings name."""
-    from headway.config import get_settings
-
-    settings = settings or get_settings()
-    store: Store
-    if settings.is_postgres:
-        from headway.store.postgres import PostgresStore
-
-        store = PostgresStore(settings.database)
-    else:
-        from headway.store.duck import DuckStore
-
-        store = DuckStore(Path(settings.database))
-    if migrate:
-        store.migrate()
-    return store
 
 
 def process_description(pid: int) -> str:

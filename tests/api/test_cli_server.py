@@ -90,7 +90,8 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         bad.write_text('{"type": "deployment", "service": "x"}\n')
         refused = _headway("import", "jsonl", str(bad), env=remote_env)
         assert refused.returncode == 2
-        assert "required" in refused.stderr and refused.stdout == ""
+        assert "required" in refused.stderr
+        assert refused.stdout == ""
     finally:
         server.terminate()
         server.wait(30)

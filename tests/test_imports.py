@@ -1,0 +1,63 @@
+"""Every module of the package imports on its own, in an interpreter that has loaded no other
+Headway module first, so no module works only because another happened to be imported."""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import headway
+
+ROOT = Path(__file__).parents[1]
+
+# The child loads the heavy third-party libraries once, then forks a process per module: each
+# fork starts with no headway module loaded, which is what matters, at a fraction of the cost
+# of a new interpreter per module (about 120 of them).
+CHILD = """
+import importlib, os, sys, traceback
+for library in ("duckdb", "fastapi", "httpx", "jinja2", "jsonschema", "numpy", "orjson",
+                "pyarrow", "pydantic", "pydantic_settings", "rich", "scipy.stats", "typer",
+                "uvicorn", "xxhash"):
+    importlib.import_module(library)
+assert not [m for m in sys.modules if m.split(".")[0] == "headway"]
+failed = []
+for name in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        failed.append(name)
+print("\\n".join(failed))
+sys.exit(1 if failed else 0)
+"""
+
+
+def _modules() -> list[str]:
+    return sorted(
+        info.name
+        for info in pkgutil.walk_packages(headway.__path__, "headway.")
+        if info.name != "headway.__main__"  # runs the CLI when imported
+    )
+
+
+def test_every_module_imports_on_its_own() -> None:
+    modules = _modules()
+    assert "headway.cli.interpret" in modules
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, f"these do not import on their own:\n{done.stdout}{done.stderr}"
