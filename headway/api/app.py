@@ -117,11 +117,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
-    from headway.api import flags, hooks, imports, insights, metrics, prometheus, rollouts
+    from headway.api import (
+        definitions,
+        flags,
+        hooks,
+        imports,
+        insights,
+        metrics,
+        prometheus,
+        rollouts,
+    )
 
     return [
         metrics.router,
         insights.router,  # read API: metrics, records, flow, signals, review
+        definitions.router,
         hooks.router,
         imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -137,22 +137,3 @@ def summary(counts: dict[str, int]) -> str:
         ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in counts.items() if n)
         or "nothing new"
     )
-
-
-def remote_get(path: str, at_most: int | None = None, **params: Any) -> Any:
-    """GET from the server HEADWAY_URL names (every page of a list, or its first `at_most`
-    rows); its errors become one line, like local ones."""
-    from headway import definitions as defs
-    from headway import remote
-
-    definition = params.get("definition")
-    if isinstance(definition, str) and defs.is_path(definition):
-        fail(
-            f"--definition {definition}: a definition file is read only with a local store; "
-            "against a server, store it first (`headway definitions set FILE --reason ...` "
-            "on the server's store) and name it"
-        )
-    try:
-        return remote.get_json(get_settings().url or "", path, params, at_most)
-    except StoreError as error:
-        fail(str(error))

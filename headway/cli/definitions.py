@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from headway import definitions as defs
+from headway.cli.backend import backend
 from headway.cli.common import (
     ContextOpt,
     Format,
@@ -19,7 +20,6 @@ from headway.cli.common import (
     UntilOpt,
     Year,
     YearOpt,
-    definition_of,
     fail,
     period_of,
     scope_of,
@@ -39,8 +39,8 @@ def definitions_show(
 ) -> None:
     """Show a definition: what counts as a deployment, failure and recovery, and how durations
     are summarised."""
-    with store_for() as store:
-        defn = definition_of(store, name)
+    with backend() as answers:
+        defn = answers.definition(name)
     if fmt == "json":
         emit_json(defn.model_dump(mode="json"))
     elif fmt == "toml":
@@ -79,10 +79,8 @@ def definitions_set(
 @app.command("history")
 def definitions_history(fmt: FormatOpt = Format.table) -> None:
     """Every definition made active: version, author, time and reason."""
-    with store_for() as store:
-        rows = defs.history(store)
-    for row in rows:
-        row["created_at"] = row["created_at"].isoformat() + "Z"
+    with backend() as answers:
+        rows = answers.definition_history()
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:

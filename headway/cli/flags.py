@@ -7,7 +7,6 @@ Splits are written `VARIANT=PERCENT …`, for example `on=25 off=75`.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -20,8 +19,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from headway.cli.common import errors, fail, store_for
-from headway.config import get_settings
+from headway.cli.backend import Flags, Tokens, backend
+from headway.cli.common import fail
 from headway.flags.evaluate import explain
 from headway.flags.flagd import from_flagd, to_flagd
 from headway.flags.model import (
@@ -29,14 +28,11 @@ from headway.flags.model import (
     NUMERIC_OPERATORS,
     PRESENCE_OPERATORS,
     SEGMENT_OPERATORS,
-    ConfigError,
     Flag,
     Serve,
 )
 from headway.flags.origins import normalize_origin
-from headway.flags.remote import AdminApi, RemoteError, RemoteFlagService, RemoteTokenService
-from headway.flags.service import Conflict, FlagService, NotFound
-from headway.flags.tokens import TokenService
+from headway.flags.service import NotFound
 from headway.output import console, emit_json
 
 __all__ = ["Format", "FormatOpt", "actor", "app", "session"]
@@ -67,33 +63,12 @@ def actor() -> str:
     return os.environ.get("HEADWAY_ACTOR") or f"cli:{getpass.getuser()}"
 
 
-Flags = FlagService | RemoteFlagService
-Tokens = TokenService | RemoteTokenService
-
-
 @contextmanager
 def session() -> Iterator[tuple[Flags, Tokens]]:
-    """The services: through HEADWAY_URL's server if set, else on the configured store.
-
-    Domain errors become one clear line and exit code 2.
-    """
-    settings = get_settings()
-    with contextlib.ExitStack() as stack:
-        if settings.url:
-            api = AdminApi(settings.url, settings.token)
-            stack.callback(api.close)
-            services: tuple[Flags, Tokens] = RemoteFlagService(api), RemoteTokenService(api)
-        else:
-            store = stack.enter_context(store_for(settings))
-            services = FlagService(store), TokenService(store)
-        try:
-            yield services
-        except ConfigError as error:
-            for issue in error.issues:
-                errors.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except (NotFound, Conflict, RemoteError) as error:
-            fail(str(error))
+    """The flag and token services of the backend (the server's when HEADWAY_URL is set);
+    refusals become one clear line and exit code 2."""
+    with backend() as answers:
+        yield answers.flags, answers.tokens
 
 
 def _service_call(action: Callable[[Flags], Any]) -> Any:

@@ -12,34 +12,27 @@ from typing import Annotated, Any
 import typer
 
 from headway import deliveries
+from headway.cli.backend import backend
 from headway.cli.common import fail, store_for, summary
 from headway.config import get_settings
-from headway.ingest import ingest
 from headway.model import RECORD_TYPES, RawEvent
 from headway.output import console
 from headway.sources.files import InputError, read_csv, read_jsonl
 from headway.sources.git import GitError, Options, TagRule, import_repository, repository_name
 from headway.sources.git.host import resolve_host
-from headway.store import StoreError
 
 app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
 
 
 def _run_import(records: Callable[[], Iterator[Any]], label: str) -> None:
     settings = get_settings()
-    if settings.url:
-        from headway import remote
-
+    where = f" through {settings.url}" if settings.url else ""
+    with backend(settings) as answers, console.status(f"Importing {label}{where}…"):
         try:
-            with console.status(f"Importing {label} through {settings.url}…"):
-                sent = remote.import_records(settings.url, list(records()))
-        except (InputError, StoreError) as error:
+            new, seen = answers.import_records(records())
+        except InputError as error:  # a bad file is bad input, whoever would store it
             fail(str(error))
-        _report_import(label, sent["new"], sent["seen"])
-        return
-    with store_for(settings) as store, console.status(f"Importing {label}…"):
-        result = ingest(store, settings, records())
-    _report_import(label, result.new, result.seen)
+    _report_import(label, new, seen)
 
 
 def _report_import(label: str, new: dict[str, int], seen_by_table: dict[str, int]) -> None:

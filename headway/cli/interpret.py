@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from headway.cli.backend import Query, backend
 from headway.cli.common import (
     Bucket,
     ContextOpt,
@@ -29,14 +30,13 @@ from headway.cli.common import (
     YearOpt,
     definition_of,
     fail,
-    query_inputs,
     scope_of,
     store_for,
 )
 from headway.interpret import notes, review
 from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
-from headway.metrics.dora import Period, Scope
+from headway.metrics.dora import Period
 from headway.output import console, duration, emit_csv, emit_json, percent
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
@@ -44,14 +44,6 @@ EachOpt = Annotated[
     Each | None,
     typer.Option("--each", help="One result per service, team or context inside the scope."),
 ]
-
-
-def _with_notes(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
-    """Attach the interpretation notes on the document's scope, to be shown beside it."""
-    scope = Scope(doc["scope"]["kind"], doc["scope"]["name"])
-    if scope.kind == "organisation":
-        scope = Scope()
-    return {**doc, "notes": notes.for_scope(store, scope, period)}
 
 
 def _print_notes(doc: dict[str, Any]) -> None:
@@ -89,14 +81,9 @@ def flow_command(
     work not yet with users (open requests, merged changes not deployed) by the stage it
     waits in, with its age at the end of the period, or now when the period ends later.
     """
-    with store_for() as store:
-        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-        bucket = by.value if by else None
-        if each:
-            results = flow.breakdown_each(store, defn, each.value, period, scope, bucket)
-        else:
-            results = [flow.breakdown(store, defn, scope, period, bucket)]
-        docs = [_with_notes(store, r.to_json(), period) for r in results]
+    query = Query(service, team, context, since, until, definition)
+    with backend() as answers:
+        docs = answers.flow(query, by=by.value if by else None, each=each.value if each else None)
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
     elif fmt is Format.csv:
@@ -284,24 +271,9 @@ def signals_command(
     friction, rollback clustering, change-failure concentration, escaped defects, incident
     themes, rework, and AI-assisted change compared with the rest."""
     rule = ai_rule(ai_label, ai_author, ai_trailer)
-    with store_for() as store:
-        defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-        if each:
-            docs = [
-                signals.compute(
-                    store,
-                    defn,
-                    Scope(each.value, key),
-                    period,
-                    by=by.value,
-                    ai=rule,
-                    members=members,
-                )
-                for key, members in flow.group_members(store, each.value, scope).items()
-            ]
-        else:
-            docs = [signals.compute(store, defn, scope, period, by=by.value, ai=rule)]
-        docs = [_with_notes(store, d, period) for d in docs]
+    query = Query(service, team, context, since, until, definition)
+    with backend() as answers:
+        docs = answers.signals(query, by=by.value, each=each.value if each else None, ai=rule)
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
         return

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from headway.cli.backend import Query, backend
 from headway.cli.common import (
     Bucket,
     ContextOpt,
@@ -19,12 +20,8 @@ from headway.cli.common import (
     UntilOpt,
     Year,
     YearOpt,
-    query_inputs,
-    remote_get,
-    store_for,
 )
-from headway.config import get_settings
-from headway.metrics import bands, dora
+from headway.metrics import bands
 from headway.metrics.dora import MetricSet, Scope
 from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
 
@@ -51,40 +48,19 @@ def metrics(
     of the chosen DORA report year (the 2025 report has none). The JSON is a stable contract
     (docs/metrics-json.md).
     """
-    if get_settings().url:
-        from headway import remote
-
-        data = remote_get(
-            "/api/metrics",
-            service=service,
-            team=team,
-            context=context,
-            since=since,
-            until=until,
+    query = Query(service, team, context, since, until, definition)
+    with backend() as answers:
+        sets = answers.metrics(
+            query,
+            year=levels.value,
             by=by.value if by else None,
             each=each.value if each else None,
-            definition=definition,
-            levels=levels.value,
         )
-        if each:
-            sets = [remote.metric_set(d) for d in data]
-            label = sets[0].definition.label if sets else definition or "active definition"
-            _emit_sets(sets, fmt, f"By {each.value} · {label}")
-            return
-        result = remote.metric_set(data)
-    else:
-        with store_for() as store:
-            defn, scope, period = query_inputs(
-                store, service, team, context, since, until, definition
-            )
-            year = levels.value
-            if each:
-                sets = dora.compute_each(store, defn, each.value, period, year=year, within=scope)
-                _emit_sets(sets, fmt, f"By {each.value} · {defn.label}")
-                return
-            result = dora.compute(
-                store, defn, scope, period, year=year, by=by.value if by else None
-            )
+        label = sets[0].definition.label if sets else answers.definition(definition).label
+    if each:
+        _emit_sets(sets, fmt, f"By {each.value} · {label}")
+        return
+    result = sets[0]
     if fmt is Format.json:
         emit_json(result.to_json())
     elif fmt is Format.csv:

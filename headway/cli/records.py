@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
@@ -15,12 +16,7 @@ from headway.cli.common import (
     SinceOpt,
     TeamOpt,
     UntilOpt,
-    query_inputs,
-    remote_get,
-    store_for,
 )
-from headway.config import get_settings
-from headway.metrics import records
 from headway.output import console, emit_csv, emit_json
 
 app = typer.Typer(
@@ -40,28 +36,8 @@ def _list(
     fmt: Format,
     limit: int | None,
 ) -> None:
-    if get_settings().url:
-        rows = remote_get(
-            f"/api/{kind}",
-            service=service,
-            team=team,
-            context=context,
-            since=since,
-            until=until,
-            definition=definition,
-            at_most=limit,
-        )
-    else:
-        with store_for() as store:
-            defn, scope, period = query_inputs(
-                store, service, team, context, since, until, definition
-            )
-            if kind == "deployments":
-                rows = records.deployments(store, defn, scope, period, limit)
-            elif kind == "changes":
-                rows = records.changes(store, defn, scope, period, limit)
-            else:
-                rows = records.incidents(store, scope, period, limit)
+    with backend() as answers:
+        rows = answers.records(kind, Query(service, team, context, since, until, definition), limit)
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -58,23 +57,12 @@ def _service() -> Iterator[RolloutService]:
 
 
 def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    settings = get_settings()
-    url = settings.url
-    assert url is not None
-    headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
-    try:
-        response = httpx.request(
-            method, f"{url.rstrip('/')}/api/rollouts{path}", json=body, headers=headers
-        )
-    except httpx.HTTPError as error:
-        fail(f"cannot reach the server at {url}: {error}")
-    if response.status_code >= 400:
-        answer = response.json() if response.content else {}
-        detail = answer.get("error") or answer.get("detail") or response.reason_phrase
-        if response.status_code == 401 and not settings.token:
-            detail = f"{detail} (set HEADWAY_TOKEN to an admin token)"
-        fail(str(detail))
-    return response.json()
+    """The server's answer through the CLI's one client; its refusals become one line."""
+    from headway.cli.backend import RemoteBackend, backend
+
+    with backend() as answers:
+        assert isinstance(answers, RemoteBackend)
+        return answers.api.call(method, f"/rollouts{path}", json=body)
 
 
 def _show(rollout: dict[str, Any], as_json: bool) -> None:

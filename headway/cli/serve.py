@@ -106,16 +106,10 @@ def sources_status(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
     """Deliveries by source and event: how many were used, ignored (and why) or rejected."""
-    settings = get_settings()
-    if settings.url:
-        from headway import remote
+    from headway.cli.backend import backend
 
-        rows = remote.get_json(settings.url, "/api/sources/status")
-    else:
-        from headway import deliveries
-
-        with store_for(settings) as store:
-            rows = deliveries.status(store)
+    with backend() as answers:
+        rows = answers.sources_status()
     if fmt == "json":
         emit_json(rows)
         return

@@ -41,6 +41,8 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
             "review.html",
             "notes",
             "sources/status",
+            "definition",
+            "definitions",
             "flags",
             "flags/{key}",
             "flags/{key}/history",

@@ -1,34 +1,50 @@
-"""The flag and token services over a running `headway serve` (HEADWAY_URL, HEADWAY_TOKEN).
+"""The one HTTP client of the CLI: a running `headway serve` (HEADWAY_URL, HEADWAY_TOKEN).
 
-Same methods, same results and same errors as `FlagService` and `TokenService`, so every
-`headway flags …` and `headway tokens …` command works unchanged against a shared server. The
-server, not the caller, decides who the actor is: changes are recorded as `token:<name>`.
+`Api` sends a request and turns every refusal into the error the local service would raise
+(`NotFound`, `Conflict`, `ConfigError`) or a `RemoteError` that says what to do. The flag and
+token services over it have the same methods, results and errors as `FlagService` and
+`TokenService`. The server, not the caller, decides who the actor is: changes are recorded as
+`token:<name>`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import httpx
+import orjson
 
+from headway.definitions import Definition
 from headway.flags.model import ConfigError, Flag, Issue, Segment
 from headway.flags.service import Conflict, NotFound
 from headway.flags.store import EnvironmentRow, FlagVersion
 from headway.flags.tokens import Token
+from headway.metrics.dora import MetricSet, Period, Scope
+from headway.model import RECORD_TYPES
+from headway.store import StoreError
 
-__all__ = ["AdminApi", "RemoteError", "RemoteFlagService", "RemoteTokenService"]
+__all__ = [
+    "Api",
+    "RemoteError",
+    "RemoteFlagService",
+    "RemoteTokenService",
+    "metric_set",
+    "to_json",
+]
 
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+_KINDS = {record_type: kind for kind, record_type in RECORD_TYPES.items()}
 
 
-class RemoteError(RuntimeError):
-    """The server could not be reached, or refused the token."""
+class RemoteError(StoreError):
+    """The server could not be reached, refused the token, or refused the request."""
 
 
-class AdminApi:
-    """One connection to the server's admin API, shared by both services."""
+class Api:
+    """One connection to the server's API (`/api/...`), shared by every command."""
 
     def __init__(self, url: str, token: str | None) -> None:
         self.url = url.rstrip("/")
@@ -39,12 +55,26 @@ class AdminApi:
     def close(self) -> None:
         self._http.close()
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, *, at_most: int | None = None, **kwargs: Any) -> Any:
+        """The answer; a list comes whole (or its first `at_most` rows), page after page."""
+        if "params" in kwargs:
+            kwargs["params"] = _present(kwargs["params"])
         body, following = self._call(method, path, **kwargs)
-        while following:  # a list comes a page at a time: fetch the rest
+        while following and (at_most is None or len(body) < at_most):
             more, following = self._call(method, following)
             body.extend(more)
-        return body
+        return body if at_most is None else body[:at_most]
+
+    def import_records(self, records: list[Any]) -> dict[str, dict[str, int]]:
+        """Send validated records as canonical JSONL; the server writes them all or none."""
+        body = b"\n".join(orjson.dumps(to_json(r)) for r in records)
+        result: dict[str, dict[str, int]] = self.call(
+            "POST",
+            "/import/jsonl",
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        return result
 
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
         """The answer, and the address of its next page if it is a list with one."""
@@ -64,26 +94,81 @@ class AdminApi:
         if response.status_code < 400:
             following = response.links.get("next", {}).get("url")
             return body, following if isinstance(body, list) else None
-        message = body.get("error", body) if isinstance(body, dict) else body
-        status = response.status_code
+        raise self._refusal(response.status_code, body)
+
+    def _refusal(self, status: int, body: Any) -> Exception:
+        message = body
+        if isinstance(body, dict):
+            message = body.get("error") or body.get("detail") or body
+        if isinstance(message, list):  # FastAPI's validation problems
+            message = "; ".join(
+                str(m.get("msg", m)) if isinstance(m, dict) else str(m) for m in message
+            )
         if status == 422 and isinstance(body, dict) and "problems" in body:
-            raise ConfigError(
+            return ConfigError(
                 Issue(path=p["field"], message=p["problem"]) for p in body["problems"]
             )
+        if status == 401:
+            return RemoteError(
+                f"headway serve at {self.url} needs a token: set HEADWAY_TOKEN to a viewer "
+                "token for reads (an editor's for changes, an admin's for tokens and imports); "
+                f"`headway tokens create` makes one ({message})"
+            )
         if status == 404:
-            raise NotFound(str(message))
+            return NotFound(str(message))
         if status == 409:
-            raise Conflict(str(message))
-        if status in (401, 403):
-            hint = "" if self.token else "; set HEADWAY_TOKEN to an admin token"
-            raise RemoteError(f"{self.url} refused the request: {message}{hint}")
-        raise RemoteError(f"headway serve at {self.url} answered {status}: {message}")
+            return Conflict(str(message))
+        if status < 500:
+            return RemoteError(str(message))
+        return RemoteError(f"headway serve at {self.url} answered {status}: {message}")
+
+
+def to_json(record: Any) -> dict[str, Any]:
+    """A canonical record as one JSONL object (the inverse of `sources.files.parse_record`)."""
+    out: dict[str, Any] = {"type": _KINDS[type(record)]}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        out[f.name] = (
+            list(value)
+            if isinstance(value, tuple)
+            else (value.isoformat() if isinstance(value, datetime) else value)
+        )
+    return out
+
+
+def metric_set(data: dict[str, Any]) -> MetricSet:
+    """Rebuild a MetricSet from `/api/metrics` JSON, for the same table output as local runs."""
+    period = Period(_naive(data["period"]["since"]), _naive(data["period"]["until"]))
+    scope = data["scope"]
+    return MetricSet(
+        definition=Definition(
+            name=data["definition"]["name"], version=data["definition"]["version"]
+        ),
+        scope=Scope(scope["kind"], scope["name"]),
+        period=period,
+        services=scope["services"],
+        contexts=scope["contexts"],
+        year=data["levels"]["year"],
+        deployment_frequency=data["deployment_frequency"],
+        change_lead_time=data["change_lead_time"],
+        change_fail_rate=data["change_fail_rate"],
+        failed_deployment_recovery_time=data["failed_deployment_recovery_time"],
+        deployment_rework_rate=data["deployment_rework_rate"],
+        warnings=data["warnings"],
+        trend=[metric_set(t) for t in data.get("trend", [])],
+    )
+
+
+def _naive(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
 
 
 class RemoteFlagService:
     """The `FlagService` methods the CLI uses, through the admin API."""
 
-    def __init__(self, api: AdminApi) -> None:
+    def __init__(self, api: Api) -> None:
         self._api = api
 
     def list_flags(
@@ -182,7 +267,7 @@ class RemoteFlagService:
 class RemoteTokenService:
     """The `TokenService` methods the CLI uses, through the admin API."""
 
-    def __init__(self, api: AdminApi) -> None:
+    def __init__(self, api: Api) -> None:
         self._api = api
 
     def create(
