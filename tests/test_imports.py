@@ -61,3 +61,15 @@ def test_every_module_imports_on_its_own() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, f"these do not import on their own:\n{done.stdout}{done.stderr}"
+
+
+def test_every_package_says_what_it_owns_and_may_import() -> None:
+    packages = [
+        info.name
+        for info in pkgutil.walk_packages(headway.__path__, "headway.")
+        if info.ispkg and info.name.count(".") == 1
+    ]
+    assert "headway.cli" in packages
+    for name in ["headway.sources.git", *packages]:
+        doc = __import__(name, fromlist=["_"]).__doc__ or ""
+        assert "May import:" in doc, f"{name}: say what it may import in its docstring"

@@ -1,8 +1,10 @@
 """The `headway` command line: parse options, call a service, format the answer.
 
-One module per command group; this one only assembles them. Commands reach Headway through
-`headway.cli.common` (the store, the one `fail`) and the services below them; nothing below
-imports the CLI.
+One module per command group; this one only assembles them.
+Owns: options, output formats, exit codes, and the `Backend` (`cli.backend`) through which
+every reading command gets its answer, from the store or a server (`cli.remote`, the one HTTP
+client).
+May import: every package below it, `api` included (to serve it); nothing imports the CLI.
 """
 
 from __future__ import annotations

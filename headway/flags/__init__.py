@@ -1,1 +1,7 @@
-"""Feature flags: configuration model, bucketing, evaluation, storage and service."""
+"""Feature flags: configuration model, bucketing, evaluation, storage and service.
+
+Owns: the flag, segment and token models, rule evaluation, the flag tables' SQL and the
+snapshot SDKs download.
+May import: `store`, `config`, `model` and the standard library; never the services or
+surfaces above it.
+"""

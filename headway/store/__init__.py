@@ -3,6 +3,9 @@
 DuckDB (an embedded file, the default) and PostgreSQL are both supported. SQL text is written
 once in the subset both engines share, with `?` placeholders; the PostgreSQL backend rewrites
 them to psycopg's `%s`.
+
+Owns: connections, the schema and its migrations, writes, and the one-writer lock of DuckDB.
+May import: `config` and `model`; everything else imports the store, never the reverse.
 """
 
 from __future__ import annotations

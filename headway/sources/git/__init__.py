@@ -8,6 +8,8 @@ each change (one walk of the commit graph), and reverts of shipped changes (`rev
 `incremental` does the same for a re-import, from the commits the last import did not reach
 and what it stored (`stored`); `importer` runs an import against the store, the whole
 history or, through `reimport`, only what is new.
+
+May import: what `headway.sources` may; the CLI calls it (`headway import git`).
 """
 
 from headway.sources.git.derivation import Derived, derive
