@@ -75,6 +75,8 @@ class Backend(Protocol):
     def definition(self, name: str | None) -> Definition: ...
     def definition_history(self) -> list[dict[str, Any]]: ...
     def sources_status(self) -> list[dict[str, Any]]: ...
+    def notes(self, scope: str, period: str) -> list[dict[str, Any]]: ...
+    def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]: ...
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]: ...
 
 
@@ -152,6 +154,17 @@ class LocalBackend:
 
         return deliveries.status(self.store)
 
+    def notes(self, scope: str, period: str) -> list[dict[str, Any]]:
+        from headway.interpret import notes
+
+        return notes.for_scope(self.store, notes.parse_scope(scope), notes.parse_period(period))
+
+    def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]:
+        from headway.interpret import notes
+
+        where, when = notes.parse_scope(scope), notes.parse_period(period)
+        return notes.add(self.store, where, when, text, author=author)
+
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
         from headway.ingest import ingest
 
@@ -227,6 +240,17 @@ class RemoteBackend:
     def sources_status(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.api.call("GET", "/sources/status")
         return found
+
+    def notes(self, scope: str, period: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.api.call(
+            "GET", "/notes", params={"scope": scope, "period": period}
+        )
+        return found
+
+    def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]:
+        body = {"scope": scope, "period": period, "text": text, "author": author}
+        made: dict[str, Any] = self.api.call("POST", "/notes", json=body)
+        return made
 
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
         sent = self.api.import_records(list(records))

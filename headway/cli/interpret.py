@@ -7,7 +7,6 @@ the answer; `--format json` prints the same document the HTTP API returns.
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,10 +32,9 @@ from headway.cli.common import (
     scope_of,
     store_for,
 )
-from headway.interpret import notes, review
+from headway.interpret import review
 from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
-from headway.metrics.dora import Period
 from headway.output import console, duration, emit_csv, emit_json, percent
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
@@ -303,6 +301,7 @@ def signals_command(
 note_app = typer.Typer(
     help="Interpretation notes shown beside the numbers they explain.", no_args_is_help=True
 )
+EVERYTHING = "1970-01-01..9998-12-31"  # every note, as a period both backends accept
 NoteScopeOpt = Annotated[
     str, typer.Option("--scope", help="organisation, service:NAME, team:NAME or context:NAME.")
 ]
@@ -322,14 +321,8 @@ def note_add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an interpretation note on a scope and period."""
-    with store_for() as store:
-        note = notes.add(
-            store,
-            notes.parse_scope(scope),
-            notes.parse_period(period),
-            text,
-            author=author or getpass.getuser(),
-        )
+    with backend() as answers:
+        note = answers.add_note(scope, period, text, author or getpass.getuser())
     if fmt is Format.json:
         emit_json(note)
     else:
@@ -351,13 +344,8 @@ def note_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Notes on a scope (and on what it contains, and organisation-wide) overlapping a period."""
-    with store_for() as store:
-        chosen = (
-            notes.parse_period(period)
-            if period
-            else Period(datetime(1970, 1, 1), datetime(9999, 1, 1))
-        )
-        rows = notes.for_scope(store, notes.parse_scope(scope), chosen)
+    with backend() as answers:
+        rows = answers.notes(scope, period or EVERYTHING)
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:

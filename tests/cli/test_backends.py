@@ -47,6 +47,14 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("flags", "segment", "list"),
     ("tokens", "list", "--format", "json"),
     ("rollout", "status", "checkout"),
+    ("note", "list"),
+    ("note", "list", "--period", "2026-13"),
+]
+# Writes that go through the server too: run there first, then on the store once the server
+# has stopped, so neither run of the reads above sees what they wrote.
+WRITES: list[tuple[str, ...]] = [
+    ("note", "add", "Freeze week", "--scope", "organisation", "--period", "2026-12"),
+    ("note", "add", "", "--scope", "organisation", "--period", "2026-12"),
 ]
 # Commands that change what is stored (their effect is compared by the reads above, run
 # after them elsewhere in the suite), or that work on the store itself with no route yet.
@@ -55,18 +63,20 @@ CHANGES = {
     "flags kill", "flags archive", "flags import", "flags origins", "flags rule add",
     "flags rule remove", "flags segment put", "flags segment delete", "tokens create",
     "tokens revoke", "rollout start", "rollout pause", "rollout resume", "rollout advance",
-    "rollout abort", "rollout rollback", "note add",
+    "rollout abort", "rollout rollback",
 }  # fmt: skip
 STORE_ONLY = {
     "demo", "simulate", "serve", "reprocess", "import git", "import cdevents",
-    "definitions diff", "note list", "review", "flags export", "rollout signals",
+    "definitions diff", "review", "flags export", "rollout signals",
     "rollout simulate",
 }  # fmt: skip
 
 
 def test_the_list_names_every_command() -> None:
     leaves = {tuple(c) for c in ALL_COMMANDS if c and not hasattr(_command(c), "list_commands")}
-    covered = {leaf for leaf in leaves if any(c[: len(leaf)] == leaf for c in BOTH_WAYS)}
+    covered = {
+        leaf for leaf in leaves if any(c[: len(leaf)] == leaf for c in [*BOTH_WAYS, *WRITES])
+    }
     missing = {" ".join(leaf) for leaf in leaves - covered} - CHANGES - STORE_ONLY
     assert not missing, f"say how these work through a server: {sorted(missing)}"
 
@@ -99,6 +109,7 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         ("flags", "create", "checkout", "--description", "New checkout"),
         ("flags", "segment", "put", "beta", "--when", "plan eq pro"),
         ("flags", "set", "checkout", "--on"),
+        ("note", "add", "Migration", "--scope", "organisation", "--period", "2026-10"),
     ]
     for command in setup:
         done = _headway(*command, env=env)
@@ -118,18 +129,19 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url)
         remote_env = {**env, "HEADWAY_URL": url, "HEADWAY_TOKEN": admin}
-        for command, here in zip(BOTH_WAYS, local, strict=True):
-            there = _headway(*command, env=remote_env)
-            assert (there.returncode, there.stdout) == (here.returncode, here.stdout), (
-                command,
-                here.stderr,
-                there.stderr,
-            )
-            if here.returncode:  # refused alike: one line on stderr, nothing on stdout
-                assert here.stdout == ""
-                assert there.stderr.startswith("error:"), there.stderr
+        remote = [_headway(*c, env=remote_env) for c in [*BOTH_WAYS, *WRITES]]
     finally:
         server.terminate()
         server.wait(30)
+    local += [_headway(*c, env=env) for c in WRITES]
+    for command, here, there in zip([*BOTH_WAYS, *WRITES], local, remote, strict=True):
+        assert (there.returncode, there.stdout) == (here.returncode, here.stdout), (
+            command,
+            here.stderr,
+            there.stderr,
+        )
+        if here.returncode:  # refused alike: one line on stderr, nothing on stdout
+            assert here.stdout == ""
+            assert there.stderr.startswith("error:"), there.stderr
     # the JSON is parseable and the same document, not merely the same text
     assert json.loads(local[1].stdout)["trend"]
