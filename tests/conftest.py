@@ -17,6 +17,11 @@ import pytest
 from headway.config import Settings, get_settings
 from headway.store import Store, open_store
 
+# Result models refuse fields they do not declare while the tests run (production drops them
+# instead), so a producer that grows a field without its model fails here, not in a user's
+# hands; servers started by tests inherit it.
+os.environ["HEADWAY_STRICT_RESULTS"] = "1"
+
 PG_URL = os.environ.get("HEADWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 # Payloads the tests need, copied with their licences (tests/fixtures/PROVENANCE.md).
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

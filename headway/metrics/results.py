@@ -9,9 +9,10 @@ with a `Z`, durations are seconds.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 __all__ = [
     "AiAssisted",
@@ -58,6 +59,7 @@ __all__ = [
     "RollbackClustering",
     "Scope",
     "Signals",
+    "SpanStats",
     "Stage",
     "StageQueue",
     "Theme",
@@ -73,11 +75,20 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 class Result(BaseModel):
     """A frozen result. A field its producer adds without declaring it here is dropped from
-    the answer, never turned into a 500; the contract test
-    (tests/api/test_openapi.py::test_each_read_answers_exactly_its_model) fails on it, so the
-    model is brought up to date before it ships."""
+    the answer in production, never turned into a 500; with HEADWAY_STRICT_RESULTS set (the
+    test suite sets it) it is an error instead, so every test that reads an answer catches it."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and os.environ.get("HEADWAY_STRICT_RESULTS"):
+            known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+            undeclared = sorted(set(data) - known)
+            if undeclared:
+                raise ValueError(f"{cls.__name__} does not declare {', '.join(undeclared)}")
+        return data
 
 
 # -- shared parts -----------------------------------------------------------------------------
@@ -265,6 +276,12 @@ class DurationStats(Result):
     notes: list[str]
 
 
+class SpanStats(DurationStats):
+    """Durations measured from two events' times: a span whose end came first is left out."""
+
+    negative: int = Field(description="Spans left out because they ran backwards.")
+
+
 class CountStats(Result):
     """The same statistics over counts (changes, lines) rather than seconds."""
 
@@ -373,7 +390,7 @@ class Flow(Result):
 # -- signals ----------------------------------------------------------------------------------
 
 
-class ApprovalStats(DurationStats):
+class ApprovalStats(SpanStats):
     rejected: int
 
 
@@ -397,7 +414,7 @@ class VarianceBucket(Result):
     notes: list[str]
 
 
-class LeadTimeVariance(DurationStats):
+class LeadTimeVariance(SpanStats):
     iqr_over_median: Number | None
     by: str
     trend: list[VarianceBucket]
@@ -408,7 +425,7 @@ class DeploymentFriction(Result):
     failed_runs_per_deployment: Number | None
     deployments_with_failed_runs: int
     pipeline_runs: int
-    duration: DurationStats
+    duration: SpanStats
     manual_gates_per_deployment: Number | None
     manual_triggers: int
 
@@ -516,7 +533,7 @@ class AiRule(Result):
 class AiGroup(Result):
     changes: int
     lines: CountStats
-    lead_time: DurationStats
+    lead_time: SpanStats
     failure_rate: Number | None
     rework_rate: Number | None
     note: str | None
