@@ -96,7 +96,7 @@ def _failure(result: Evaluation) -> dict[str, Any]:
 
 
 def _visible(snap: Snapshot, key: str, everything: bool) -> bool:
-    flag = snap.definitions.get(key)
+    flag = snap.definitions.get(key) or snap.invalid.get(key)
     return flag is not None and (everything or flag.client_side)
 
 

@@ -148,7 +148,8 @@ class Condition(_Frozen):
 
     attribute: str = Field(min_length=1)
     operator: Operator
-    value: Any = None
+    # Validated when absent too: a value operator without its value is refused, not stored.
+    value: Any = Field(default=None, validate_default=True)
 
     @field_validator("value")
     @classmethod

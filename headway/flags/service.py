@@ -11,8 +11,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
+
+import orjson
 
 from headway.flags import store as rows
 from headway.flags.bucketing import rebalance
@@ -30,6 +33,7 @@ from headway.flags.model import (
     with_lifetime,
 )
 from headway.flags.origins import normalize_origin, normalize_origins
+from headway.flags.salvage import read_flag
 from headway.flags.snapshot import config_document
 from headway.store import Store
 
@@ -102,6 +106,14 @@ def _carry_environment(
     )
 
 
+def _add_environment(doc: dict[str, Any], key: str, config: EnvironmentConfig) -> None:
+    envs = doc.get("environments")
+    doc["environments"] = {
+        **(envs if isinstance(envs, dict) else {}),
+        key: config.model_dump(mode="json"),
+    }
+
+
 class FlagService:
     def __init__(
         self,
@@ -158,7 +170,19 @@ class FlagService:
                 at=now,
             )
             # Every flag gets a switched-off configuration for the new environment.
-            for flag in rows.load_flags(tx, include_archived=True):
+            for record in rows.load_flag_records(tx, include_archived=True):
+                flag = record.flag
+                if record.raw:
+                    self._save_raw(
+                        tx,
+                        record,
+                        partial(_add_environment, key=key, config=self._off_config(flag)),
+                        actor,
+                        "add-environment",
+                        f"environment {key} added",
+                        now,
+                    )
+                    continue
                 envs = {**flag.environments, key: self._off_config(flag)}
                 self._save(
                     tx,
@@ -320,6 +344,39 @@ class FlagService:
         )
         return flag
 
+    def _save_raw(
+        self,
+        tx: Store,
+        record: rows.StoredFlag,
+        mutate: Callable[[dict[str, Any]], None],
+        actor: str,
+        action: str,
+        comment: str | None,
+        at: datetime,
+    ) -> Flag:
+        """Change a stored document that does not validate only where `mutate` does, keeping
+        the rest as it is for its owner to repair."""
+        before = record.flag
+        doc = dict(record.document)
+        mutate(doc)
+        doc["version"] = before.version + 1
+        flag, _ = read_flag(before.key, orjson.dumps(doc))
+        flag = flag.model_copy(update={"version": before.version + 1})
+        if isinstance(doc.get("archived"), bool):
+            flag = flag.model_copy(update={"archived": doc["archived"]})
+        rows.save_document(tx, flag, doc, actor=actor, action=action, comment=comment, at=at)
+        rows.insert_audit(
+            tx,
+            actor=actor,
+            entity="flag",
+            entity_id=flag.key,
+            action=action,
+            before=record.document,
+            after=doc,
+            at=at,
+        )
+        return flag
+
     def _change(
         self,
         key: str,
@@ -329,10 +386,35 @@ class FlagService:
         action: str,
         comment: str | None = None,
         expected_version: int | None = None,
+        repair: bool = False,
+        raw: Callable[[dict[str, Any]], None] | None = None,
     ) -> Flag:
-        """Apply `change` to the current flag, validate, carry split allocations, save."""
+        """Apply `change` to the current flag, validate, carry split allocations, save.
+
+        A flag whose stored document does not validate is changed by `raw` on that document
+        (the kill switch and archiving), or replaced whole (`repair`); other changes are
+        refused with what is wrong with it.
+        """
         with self._writing() as tx:  # read-modify-write in one transaction, under the lock
-            before = self.require_flag(key)
+            record = rows.load_flag_record(tx, key)
+            if record is None:
+                raise NotFound(f"flag '{key}' does not exist; `headway flags list` shows the flags")
+            before = record.flag
+            if record.raw and expected_version is not None and expected_version != before.version:
+                raise Conflict(
+                    f"flag '{key}' is at version {before.version}, not {expected_version}; "
+                    "reload it and apply your change again"
+                )
+            if record.raw and raw is not None:
+                return self._save_raw(tx, record, raw, actor, action, comment, self.clock())
+            if record.raw and not repair:
+                raise ConfigError(
+                    [
+                        Issue(path=i.path, message=f"the stored flag is invalid: {i.message}")
+                        for i in record.issues
+                    ]
+                    + [Issue(path="", message="replace the whole flag document to repair it")]
+                )
             if expected_version is not None and expected_version != before.version:
                 raise Conflict(
                     f"flag '{key}' is at version {before.version}, not {expected_version}; "
@@ -343,7 +425,11 @@ class FlagService:
             doc.update(key=before.key, version=before.version, salt=before.salt)
             doc.setdefault("archived", before.archived)  # only archive() changes it
             doc = with_lifetime(doc, self.clock().date())
-            flag = parse_flag(doc, segments=self._segment_keys())
+            # Switching off never makes a flag's references worse: it works whatever they are.
+            flag = parse_flag(doc, segments=None if raw else self._segment_keys())
+            if record.raw:  # a repair: what it leaves out starts switched off, as at creation
+                envs = {k: self._off_config(flag) for k in self.environment_keys()}
+                flag = flag.model_copy(update={"environments": {**envs, **flag.environments}})
             missing = [e for e in before.environments if e not in flag.environments]
             if missing:
                 raise ConfigError(
@@ -380,6 +466,7 @@ class FlagService:
             action="update",
             comment=comment,
             expected_version=expected_version,
+            repair=True,
         )
 
     def update_flag(
@@ -439,6 +526,12 @@ class FlagService:
             doc["environments"][environment] = {**doc["environments"][environment], **fields}
             return doc
 
+        def switch_off(doc: dict[str, Any]) -> None:
+            env = (doc.get("environments") or {}).get(environment)
+            if not isinstance(env, dict):
+                raise NotFound(f"environment '{environment}' does not exist")
+            env["enabled"] = False
+
         return self._change(
             key,
             apply,
@@ -446,6 +539,8 @@ class FlagService:
             action=action,
             comment=comment,
             expected_version=expected_version,
+            # Switching an environment off is a kill switch: it works on any stored flag.
+            raw=switch_off if dict(fields) == {"enabled": False} else None,
         )
 
     def set_enabled(self, key: str, environment: str, enabled: bool, *, actor: str) -> Flag:
@@ -484,7 +579,16 @@ class FlagService:
                 doc["environments"][env]["enabled"] = False
             return doc
 
-        return self._change(key, apply, actor=actor, action="kill", comment=reason)
+        def apply_raw(doc: dict[str, Any]) -> None:
+            envs = doc.get("environments")
+            envs = envs if isinstance(envs, dict) else {}
+            if environment and environment not in envs:
+                raise NotFound(f"environment '{environment}' does not exist")
+            for env in [environment] if environment else list(envs):
+                if isinstance(envs[env], dict):
+                    envs[env]["enabled"] = False
+
+        return self._change(key, apply, actor=actor, action="kill", comment=reason, raw=apply_raw)
 
     def archive(self, key: str, *, actor: str, archived: bool = True) -> Flag:
         """Archived flags leave SDK configs (callers get their default) but keep their history."""
@@ -493,6 +597,7 @@ class FlagService:
             lambda f: {**f.model_dump(mode="json"), "archived": archived},
             actor=actor,
             action="archive" if archived else "unarchive",
+            raw=lambda doc: doc.update(archived=archived),
         )
 
     def history(self, key: str) -> list[rows.FlagVersion]:
@@ -582,7 +687,15 @@ class FlagService:
         """The SDK configuration document of one environment."""
         if environment not in self.environment_keys():
             raise NotFound(f"environment '{environment}' does not exist")
-        return config_document(environment, self.list_flags(), self.list_segments())
+        flags = rows.load_flag_records(self.store)
+        segments = rows.load_segment_records(self.store)
+        return config_document(
+            environment,
+            [r.flag for r in flags],
+            [s for s, issues, _ in segments if not issues],
+            invalid_flags={r.flag.key: r.document for r in flags if r.raw},
+            invalid_segments={s.key: doc for s, issues, doc in segments if issues},
+        )
 
     def record_exposures(
         self,

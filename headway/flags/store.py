@@ -13,13 +13,15 @@ from typing import Any
 
 import orjson
 
-from headway.flags.model import Flag, Segment
+from headway.flags.model import Flag, Issue, Segment
+from headway.flags.salvage import read_flag, read_segment, stored_document
 from headway.store import Store
 
 __all__ = [
     "AuditEntry",
     "EnvironmentRow",
     "FlagVersion",
+    "StoredFlag",
     "delete_segment",
     "insert_audit",
     "insert_environment",
@@ -27,11 +29,15 @@ __all__ = [
     "list_audit",
     "list_environments",
     "load_flag",
+    "load_flag_record",
+    "load_flag_records",
     "load_flags",
     "load_segment",
+    "load_segment_records",
     "load_segments",
     "load_version",
     "load_versions",
+    "save_document",
     "save_flag",
     "save_segment",
     "set_cors_origins",
@@ -112,36 +118,87 @@ def set_cors_origins(store: Store, key: str, origins: tuple[str, ...]) -> None:
 # --- flags -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StoredFlag:
+    """A stored flag as it can be shown and served, with its stored document and what is wrong
+    with that document (nothing, for any flag written by this version)."""
+
+    flag: Flag
+    issues: list[Issue]
+    document: dict[str, Any]
+
+    @property
+    def raw(self) -> bool:
+        return bool(self.issues)
+
+
+def _stored(key: str, version: int, raw: str) -> StoredFlag:
+    flag, issues = read_flag(key, raw, version)
+    return StoredFlag(flag, issues, stored_document(raw) if issues else {})
+
+
+def load_flag_records(store: Store, *, include_archived: bool = False) -> list[StoredFlag]:
+    where = "" if include_archived else "WHERE NOT archived"
+    rows = store.query(f"SELECT key, version, document FROM flags {where} ORDER BY key")
+    return [_stored(*row) for row in rows]
+
+
+def load_flag_record(store: Store, key: str) -> StoredFlag | None:
+    rows = store.query("SELECT key, version, document FROM flags WHERE key = ?", [key])
+    return _stored(*rows[0]) if rows else None
+
+
 def load_flag(store: Store, key: str) -> Flag | None:
-    rows = store.query("SELECT document FROM flags WHERE key = ?", [key])
-    return Flag.model_validate_json(rows[0][0]) if rows else None
+    record = load_flag_record(store, key)
+    return record.flag if record else None
 
 
 def load_flags(store: Store, *, include_archived: bool = False) -> list[Flag]:
-    where = "" if include_archived else "WHERE NOT archived"
-    rows = store.query(f"SELECT document FROM flags {where} ORDER BY key")
-    return [Flag.model_validate_json(r[0]) for r in rows]
+    return [r.flag for r in load_flag_records(store, include_archived=include_archived)]
 
 
 def save_flag(
     store: Store, flag: Flag, *, actor: str, action: str, comment: str | None, at: datetime
 ) -> None:
     """Write the flag's current row and its immutable version row (inside a transaction)."""
-    document = _json(flag.model_dump(mode="json"))
+    save_document(
+        store,
+        flag,
+        flag.model_dump(mode="json"),
+        actor=actor,
+        action=action,
+        comment=comment,
+        at=at,
+    )
+
+
+def save_document(
+    store: Store,
+    flag: Flag,
+    document: dict[str, Any],
+    *,
+    actor: str,
+    action: str,
+    comment: str | None,
+    at: datetime,
+) -> None:
+    """Write `document` as `flag`'s (whose key, version and columns it gives): the kill switch
+    writes a stored document that does not validate this way, changing only what it must."""
+    text = _json(document)
     if flag.version == 1:
         store.execute(
             "INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [flag.key, 1, flag.type, flag.owner, flag.archived, document, _naive(at), _naive(at)],
+            [flag.key, 1, flag.type, flag.owner, flag.archived, text, _naive(at), _naive(at)],
         )
     else:
         store.execute(
             "UPDATE flags SET version = ?, type = ?, owner = ?, archived = ?, document = ?, "
             "updated_at = ? WHERE key = ?",
-            [flag.version, flag.type, flag.owner, flag.archived, document, _naive(at), flag.key],
+            [flag.version, flag.type, flag.owner, flag.archived, text, _naive(at), flag.key],
         )
     store.execute(
         "INSERT INTO flag_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [flag.key, flag.version, document, actor, action, comment, _naive(at)],
+        [flag.key, flag.version, text, actor, action, comment, _naive(at)],
     )
 
 
@@ -173,14 +230,25 @@ def load_version(store: Store, key: str, version: int) -> FlagVersion | None:
 # --- segments --------------------------------------------------------------------------------
 
 
+def load_segment_records(store: Store) -> list[tuple[Segment, list[Issue], dict[str, Any]]]:
+    """Every segment as it can be shown, what is wrong with its stored document, and that
+    document when something is."""
+    out = []
+    for key, version, raw in store.query(
+        "SELECT key, version, document FROM segments ORDER BY key"
+    ):
+        segment, issues = read_segment(key, raw, version)
+        out.append((segment, issues, stored_document(raw) if issues else {}))
+    return out
+
+
 def load_segment(store: Store, key: str) -> Segment | None:
-    rows = store.query("SELECT document FROM segments WHERE key = ?", [key])
-    return Segment.model_validate_json(rows[0][0]) if rows else None
+    rows = store.query("SELECT key, version, document FROM segments WHERE key = ?", [key])
+    return read_segment(rows[0][0], rows[0][2], rows[0][1])[0] if rows else None
 
 
 def load_segments(store: Store) -> list[Segment]:
-    rows = store.query("SELECT document FROM segments ORDER BY key")
-    return [Segment.model_validate_json(r[0]) for r in rows]
+    return [segment for segment, _, _ in load_segment_records(store)]
 
 
 def save_segment(store: Store, segment: Segment, at: datetime) -> None:

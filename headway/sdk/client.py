@@ -282,6 +282,8 @@ class Client:
         # unless a segment changed: a flag's evaluator holds the segments it refers to.
         keep = old.definitions if old is not None and _same(old.segments, snapshot.segments) else {}
         served = self._served
+        for key, bad in snapshot.invalid.items():  # the caller's default, with reason ERROR
+            table[key] = (bad.compiled().evaluate, bad.type)
         for key, flag in snapshot.definitions.items():
             if keep.get(key) is flag and key in self._table:
                 table[key] = self._table[key]
