@@ -109,6 +109,16 @@ def _evaluate(snap: Snapshot, key: str, context: dict[str, Any], everything: boo
     return compiled.evaluate(context)
 
 
+def _evaluate_all(snap: Snapshot, context: dict[str, Any], everything: bool) -> bytes:
+    flags = []
+    for key in snap.flags:
+        if not _visible(snap, key, everything):
+            continue
+        result = _evaluate(snap, key, context, everything)
+        flags.append(_failure(result) if result.error_code else _success(result, snap))
+    return orjson.dumps({"flags": flags})
+
+
 @router.post(
     "/evaluate/flags/{key}",
     summary="Evaluate one flag (OFREP)",
@@ -123,7 +133,9 @@ async def evaluate_flag(request: Request, key: str) -> Response:
     if isinstance(prepared, Response):
         return prepared
     snap, everything, context = prepared
-    result = _evaluate(snap, key, context, everything)
+    # Evaluation is bounded (RE2, capped inputs) but still runs off the event loop: a context
+    # of a few megabytes against many rules must not stall every other request.
+    result = await asyncio.to_thread(_evaluate, snap, key, context, everything)
     if result.error_code is not None:
         return JSONResponse(_failure(result), status_code=_STATUS.get(result.error_code, 400))
     return JSONResponse(_success(result, snap))
@@ -143,13 +155,7 @@ async def evaluate_flags(request: Request) -> Response:
     if isinstance(prepared, Response):
         return prepared
     snap, everything, context = prepared
-    flags = []
-    for key in snap.flags:
-        if not _visible(snap, key, everything):
-            continue
-        result = _evaluate(snap, key, context, everything)
-        flags.append(_failure(result) if result.error_code else _success(result, snap))
-    body = orjson.dumps({"flags": flags})
+    body = await asyncio.to_thread(_evaluate_all, snap, context, everything)
     # The ETag hashes the context and the answer itself, so it depends on nothing the key
     # cannot see: a change to a server-only flag, or one that leaves every answer as it was,
     # keeps it, and a client key learns nothing from it. Evaluating first costs microseconds

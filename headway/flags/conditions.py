@@ -10,7 +10,6 @@ every value operator. Nothing here raises for a JSON context.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +25,7 @@ from headway.flags.model import (
     Segment,
     parse_instant,
 )
+from headway.flags.patterns import compile_pattern
 from headway.flags.semver import parse_semver
 
 __all__ = [
@@ -135,9 +135,8 @@ _OPERATORS: Final[Mapping[str, _Operator]] = {
     "not_contains": _Operator("isinstance(v, (str, list, tuple)) and not contains(v, {x})"),
     "starts_with": _Operator("v.startswith({x})", "isinstance(v, str)"),
     "ends_with": _Operator("v.endswith({x})", "isinstance(v, str)"),
-    "matches": _Operator(
-        "{x}(v) is not None", "isinstance(v, str)", lambda x: re.compile(x).search
-    ),
+    # RE2, linear in the text; a text longer than MAX_TEXT does not match (see `patterns`).
+    "matches": _Operator("{x}(v)", "isinstance(v, str)", compile_pattern),
     "before": _Operator("t < {x}", _INSTANT, parse_instant),
     "after": _Operator("t > {x}", _INSTANT, parse_instant),
     **{op: _Operator(f"v {_SYMBOLS[op]} {{x}}", _NUMBER) for op in NUMERIC_OPERATORS},

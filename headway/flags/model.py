@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from headway.flags.bucketing import BUCKETS, contiguous_allocation, owned_buckets
+from headway.flags.patterns import PatternError, compile_pattern
 from headway.flags.semver import parse_semver
 
 __all__ = [
@@ -189,9 +190,9 @@ class Condition(_Frozen):
             if not isinstance(value, str):
                 raise ValueError("'matches' needs a regular expression string")
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+                compile_pattern(value)
+            except PatternError as exc:
+                raise ValueError(f"invalid regular expression {value[:80]!r}: {exc}") from None
         elif op in STRING_OPERATORS:
             if not isinstance(value, str):
                 raise ValueError(f"'{op}' needs a string, got {value!r}")
