@@ -20,6 +20,7 @@ import operator
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -136,6 +137,8 @@ class Client:
         self._snapshot: Snapshot | None = None
         self._exposures = _Exposures()
         self._unsent: dict[str, Any] | None = None
+        self._refused = False  # the batch just done with was refused, not delivered
+        self._retry_at = 0.0  # monotonic time before which no batch is sent (Retry-After)
         self._served = ServedVariants(served_capacity)
         self._metrics = MetricSums()
         self._unsent_metrics: dict[str, Any] | None = None
@@ -446,7 +449,8 @@ class Client:
         if self._unsent_metrics is not None:
             if not self._post_metrics(self._unsent_metrics):
                 return 0
-            sent, self._unsent_metrics = len(self._unsent_metrics["samples"]), None
+            sent = self._delivered(len(self._unsent_metrics["samples"]))
+            self._unsent_metrics = None
         start, end, rows = self._metrics.drain()
         if rows:
             body = {
@@ -456,38 +460,21 @@ class Client:
                 "samples": rows,
             }
             if self._post_metrics(body):
-                sent += len(rows)
+                sent += self._delivered(len(rows))
             else:
                 self._unsent_metrics = body
         return sent
 
     def _post_metrics(self, body: dict[str, Any]) -> bool:
-        """True when the batch is done with: delivered, or refused (4xx) and so dropped."""
-        try:
-            response = self._http.post(
-                "/sdk/metrics",
-                content=orjson.dumps(body),
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            self.last_error = f"metrics not sent: {exc}"
-            return False
-        if response.status_code >= 500 or response.status_code == 429:
-            # 429: this key sent too many batches; the same batch goes again next flush.
-            self.last_error = f"metrics not sent: the server answered {response.status_code}"
-            return False
-        if response.status_code >= 400:
-            # Resending a refused batch cannot succeed; drop it and say why.
-            self.last_error = f"metrics refused ({response.status_code}): {response.text}"
-            log.error("%s", self.last_error)
-        return True
+        return self._post("/sdk/metrics", body, "metrics")
 
     def _flush_exposures(self) -> int:
         sent = 0
         if self._unsent is not None:
             if not self._post_exposures(self._unsent):
                 return 0
-            sent, self._unsent = len(self._unsent["counts"]), None
+            sent = self._delivered(len(self._unsent["counts"]))
+            self._unsent = None
         start, end, rows = self._exposures.drain()
         if rows:
             body = {
@@ -497,22 +484,49 @@ class Client:
                 "counts": rows,
             }
             if self._post_exposures(body):
-                sent += len(rows)
+                sent += self._delivered(len(rows))
             else:
                 self._unsent = body
         return sent
 
+    def _delivered(self, rows: int) -> int:
+        """`rows` if the batch just done with was delivered, 0 if it was refused."""
+        refused, self._refused = self._refused, False
+        return 0 if refused else rows
+
     def _post_exposures(self, body: dict[str, Any]) -> bool:
+        return self._post("/sdk/exposures", body, "exposures")
+
+    def _post(self, path: str, body: dict[str, Any], what: str) -> bool:
+        """True when the batch is done with: delivered, or refused (4xx) and so dropped.
+
+        A batch the server could not take (no answer, 5xx, 408, 429) is kept and sent again
+        with the same id; after a 429 or 503 with `Retry-After`, not before that wait is over.
+        A refused batch cannot succeed when resent, and would hold back every later one: it is
+        dropped with one log line.
+        """
+        if time.monotonic() < self._retry_at:
+            self.last_error = f"{what} not sent: waiting for the server's Retry-After"
+            return False
         try:
             response = self._http.post(
-                "/sdk/exposures",
-                content=orjson.dumps(body),
-                headers={"Content-Type": "application/json"},
+                path, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
             )
-            response.raise_for_status()
         except httpx.HTTPError as exc:
-            self.last_error = f"exposures not sent: {exc}"
+            self.last_error = f"{what} not sent: {exc}"
             return False
+        status = response.status_code
+        if status >= 500 or status in (408, 429):
+            self._retry_at = time.monotonic() + _retry_after(response)
+            self.last_error = f"{what} not sent: the server answered {status}"
+            return False
+        if status >= 400:
+            self.last_error = (
+                f"{what} batch {body.get('batch')} refused ({status}), dropped: "
+                + (response.text[:200])
+            )
+            log.error("%s", self.last_error)
+            self._refused = True
         return True
 
     def _flush_loop(self) -> None:
@@ -602,6 +616,15 @@ class _FirstUse:
         evaluator = compile_value(self.flag, snapshot.environment, snapshot.segments, self.recorder)
         self.table[self.key] = evaluator  # later calls go straight to it
         return evaluator(context, default)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds a 429 or 503 asks to wait (`Retry-After` in seconds, at most an hour)."""
+    try:
+        seconds = float(response.headers.get("retry-after", "0"))
+    except ValueError:  # an HTTP date: wait until the next flush
+        return 0.0
+    return min(max(seconds, 0.0), 3600.0) if math.isfinite(seconds) else 0.0
 
 
 def _shut_down(sock: socket.socket | None) -> None:
