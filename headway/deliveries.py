@@ -36,7 +36,7 @@ from headway.sources.mapping import (
     PayloadError,
     SeenCommit,
 )
-from headway.store import Store
+from headway.store import Store, StoreUnavailable
 from headway.store.base import utc_naive
 
 logger = logging.getLogger(__name__)
@@ -618,8 +618,10 @@ class GroupWriter:
                 self.store, self.settings, [d for d, _ in group], touched=self._dirty, notes=notes
             )
         except Exception as error:
-            if len(group) == 1:
-                group[0][1].set_exception(error)
+            if len(group) == 1 or isinstance(error, StoreUnavailable):
+                # a store that cannot be reached fails every delivery alike: none is stored
+                for _, future in group:
+                    future.set_exception(error)
                 return
             # One bad delivery must not sink the others: commit them one by one.
             for item in group:
@@ -629,6 +631,8 @@ class GroupWriter:
         if self._queue.empty() or time.monotonic() - self._linked_at > self.link_every_s:
             try:
                 self._link()
+            except StoreUnavailable as error:  # committed; links are retried next group
+                logger.warning("re-linking %s waits for the store: %s", sorted(self._dirty), error)
             except Exception:  # the deliveries are committed; links are retried next group
                 logger.exception("re-linking %s failed; will retry", sorted(self._dirty))
         for (delivery, future), outcome in zip(group, outcomes, strict=True):

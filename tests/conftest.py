@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import pwd
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -87,6 +92,70 @@ def store(engine_settings: Settings) -> Iterator[Store]:
     s = open_store(engine_settings)
     yield s
     s.close()
+
+
+class OwnPostgres:
+    """A PostgreSQL server a test runs itself, to stop and start it (a store outage).
+
+    It runs from this machine's binaries (/usr/lib/postgresql/*/bin), on a free loopback
+    port, with its data in a temporary folder. PostgreSQL refuses to run as root, so under
+    root it runs as the `postgres` OS user; otherwise as the current user.
+    """
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="headway-pg-"))
+        self.data = self.folder / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N")
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self._as, str(self.bin / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{program} failed:\n{done.stdout}{done.stderr}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        log = str(self.folder / "server.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        """Stop it as an operator restarting it would (fast: sessions are ended)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    """A started PostgreSQL of the test's own. On CI its absence is a failure, never a skip."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin on CI")
+        pytest.skip("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
+    server = OwnPostgres(Path(found[-1]).parent)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 def free_port() -> int:

@@ -27,7 +27,7 @@ from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.dora import ScopeError, UnknownScope
 from headway.query import QueryError
-from headway.store import Store, StoreError, open_store
+from headway.store import Store, StoreError, StoreUnavailable, open_store
 
 HEALTH_WAIT = 0.05  # seconds /healthz waits for the store before calling it busy
 
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, error: StoreError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=503)
+        return JSONResponse({"error": str(error)}, status_code=503, headers=_retry(error))
 
     # Its own thread, so a health check never queues behind requests in the shared pool, and
     # a bounded wait on the store lock: a store busy with a long write is busy, not down.
@@ -99,8 +99,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.state.shutdown_hooks.append(close_pinger)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz(request: Request) -> Health:
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        response_model=Health,
+        response_model_exclude_none=True,
+        responses={503: {"model": Health, "description": "The store cannot be reached"}},
+    )
+    async def healthz(request: Request) -> Health | JSONResponse:
         # No dependencies: a sync one would wait for a thread of the shared pool.
         store: Store = request.app.state.store
         ping = asyncio.get_running_loop().run_in_executor(pinger, store.ping, HEALTH_WAIT)
@@ -108,11 +114,27 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             free = await asyncio.wait_for(ping, HEALTH_WAIT * 2)
         except TimeoutError:
             free = False
+        except StoreUnavailable as error:  # down, not busy: a load balancer should look elsewhere
+            down = Health(
+                status="store unavailable",
+                version=__version__,
+                store=store.dialect,
+                store_busy=False,
+                error=str(error),
+            )
+            return JSONResponse(down.model_dump(), status_code=503, headers=_retry(error))
         return Health(status="ok", version=__version__, store=store.dialect, store_busy=not free)
 
     for router in _routers():
         app.include_router(router)
     return app
+
+
+def _retry(error: StoreError) -> dict[str, str]:
+    """A store that is down now may be back soon: say when a sender should try again."""
+    if isinstance(error, StoreUnavailable):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
 
 
 def _routers() -> list[Any]:

@@ -30,6 +30,7 @@ from headway.config import Settings
 from headway.deliveries import Delivery, GroupWriter, Parser
 from headway.names import NUL_FIX, nul_in, nul_in_query
 from headway.sources.mapping import Mapping, Parsed, PayloadError
+from headway.store import StoreError, StoreUnavailable
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
 
@@ -372,6 +373,14 @@ def _endpoint(source: Source) -> Callable[[Request], Any]:
         except Refused as refused:
             prometheus.DELIVERIES.labels(source.name, f"refused_{refused.status}").inc()
             return JSONResponse({"error": refused.message}, status_code=refused.status)
+        except StoreError as error:
+            # Not stored: the sender keeps the delivery and sends it again (its id makes the
+            # retry count once). The fast path below bypasses the app's error handlers.
+            prometheus.DELIVERIES.labels(source.name, "refused_503").inc()
+            retry = error.retry_after if isinstance(error, StoreUnavailable) else 1
+            return JSONResponse(
+                {"error": str(error)}, status_code=503, headers={"Retry-After": str(retry)}
+            )
         finally:
             prometheus.LATENCY.labels(source.name).observe(time.perf_counter() - started)
 
@@ -392,6 +401,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over HEADWAY_WEBHOOK_MAX_BYTES."},
     415: {"description": "Not JSON."},
     422: {"description": "Valid JSON but not a usable event (field named); kept raw as rejected."},
+    503: {
+        "description": "The store cannot be reached: nothing was stored; retry after Retry-After."
+    },
 }
 
 for _source in SOURCES.values():

@@ -110,10 +110,14 @@ ROLLOUT_ERRORS = {
 
 
 class Health(Result):
-    status: str = Field(description="`ok` while the server answers.")
+    status: str = Field(
+        description="`ok` while the server and its store answer, `store unavailable` (with "
+        "503) while the store cannot be reached."
+    )
     version: str
     store: str = Field(description="`duckdb` or `postgres`.")
     store_busy: bool = Field(description="The store did not answer within 50 ms.")
+    error: str | None = Field(None, description="Why the store cannot be reached (with 503).")
 
 
 class ImportCounts(Result):

@@ -195,11 +195,18 @@ def end_streams_on_exit_signals(hub: FlagHub) -> Iterator[None]:
 
 
 class PgListener:
-    """Calls `on_notify` whenever any replica commits a flag change (PostgreSQL LISTEN)."""
+    """Calls `on_notify` whenever any replica commits a flag change (PostgreSQL LISTEN).
 
-    def __init__(self, url: str, on_notify: Callable[[], object]) -> None:
+    A lost connection (the server stopped or restarted) is replaced every `retry_s` until the
+    server is back; changes committed meanwhile sent notifications nobody heard, so each new
+    connection is followed by a refresh, and a refresh that fails (the store itself not
+    reconnected yet) is tried again until one succeeds.
+    """
+
+    def __init__(self, url: str, on_notify: Callable[[], object], retry_s: float = 0.5) -> None:
         self.url = url
         self.on_notify = on_notify
+        self.retry_s = retry_s
         self._stop = threading.Event()
         self.listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="headway-flags-listen", daemon=True)
@@ -214,18 +221,30 @@ class PgListener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True) as con:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as con:
                     con.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening.set()
-                    self.on_notify()  # catch up on anything missed while not listening
+                    # a refresh is owed: changes may have gone unheard while not listening
+                    stale = True
                     while not self._stop.is_set():
-                        got = False
-                        for _ in con.notifies(timeout=0.5):
-                            got = True
+                        if stale:
+                            stale = not self._refresh()
+                        for _ in con.notifies(timeout=self.retry_s):
+                            stale = True
                             break  # one refresh covers any burst
-                        if got:
-                            self.on_notify()
+            except psycopg.Error as error:
+                if self.listening.is_set():  # once per outage, not once per attempt
+                    log.warning("flag change listener lost its connection (%s); retrying", error)
+                self.listening.clear()
             except Exception:
                 self.listening.clear()
-                log.exception("flag change listener lost its connection; retrying")
-                self._stop.wait(1.0)
+                log.exception("flag change listener failed; retrying")
+            self._stop.wait(self.retry_s)
+
+    def _refresh(self) -> bool:
+        try:
+            self.on_notify()
+        except Exception as error:  # the store may come back after this listener did
+            log.warning("flag refresh after a change failed (%s); retrying", error)
+            return False
+        return True

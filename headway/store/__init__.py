@@ -13,9 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from headway.config import Settings, get_settings
-from headway.store.base import Store, StoreBusyError, StoreError, WriteResult
+from headway.store.base import Store, StoreBusyError, StoreError, StoreUnavailable, WriteResult
 
-__all__ = ["Store", "StoreBusyError", "StoreError", "WriteResult", "open_store"]
+__all__ = [
+    "Store",
+    "StoreBusyError",
+    "StoreError",
+    "StoreUnavailable",
+    "WriteResult",
+    "open_store",
+]
 
 
 def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:

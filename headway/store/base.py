@@ -25,6 +25,15 @@ class StoreBusyError(StoreError):
     pass
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now (a database server stopped, restarting or cut off).
+
+    Nothing was written by the operation that raised it; the same operation can be tried again
+    after `retry_after` seconds, by which time the store may have reconnected by itself."""
+
+    retry_after = 5
+
+
 @dataclass
 class WriteResult:
     """What a write did, per table: rows new to the store and rows already there."""
@@ -91,34 +100,43 @@ class Store:
     def _sql(self, sql: str) -> str:
         return sql
 
+    @contextmanager
+    def _reaching(self, *, reconnect: bool = True) -> Iterator[None]:
+        """Around every statement: a backend whose connection can be lost makes sure it has
+        one (when `reconnect` and outside a transaction), and turns a lost one into
+        `StoreUnavailable`. An embedded store has nothing to reach."""
+        yield
+
     # -- queries ------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._reaching():
             cur = self._cursor()
             cur.execute(self._sql(sql), list(params))
             return list(cur.fetchall())
 
     def ping(self, wait: float) -> bool:
-        """Run `SELECT 1` if the store is free within `wait` seconds; False if it stayed busy."""
+        """Run `SELECT 1` if the store is free within `wait` seconds; False if it stayed busy.
+        Raises StoreUnavailable when it cannot be reached."""
         if not self._lock.acquire(timeout=wait):
             return False
         try:
-            cur = self._cursor()
-            cur.execute("SELECT 1")
-            cur.fetchall()
+            with self._reaching():
+                cur = self._cursor()
+                cur.execute("SELECT 1")
+                cur.fetchall()
             return True
         finally:
             self._lock.release()
 
     def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._reaching():
             cur = self._cursor()
             cur.execute(self._sql(sql), list(params))
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self._lock:
+        with self._lock, self._reaching():
             self._cursor().execute(self._sql(sql), list(params))
 
     @contextmanager
@@ -132,16 +150,21 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
-            self._begin()
+            with self._reaching():
+                self._begin()
             self._depth = 1
             try:
-                yield self
+                with self._reaching(reconnect=False):
+                    yield self
             except BaseException:
                 self._rollback()
                 raise
             finally:
                 self._depth = 0
-            self._commit()
+            # Never on a new connection: COMMIT there would end no transaction and succeed,
+            # acknowledging writes that were lost with the old one.
+            with self._reaching(reconnect=False):
+                self._commit()
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[str]:

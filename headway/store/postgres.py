@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
-from headway.store.base import Store, StoreError, utc_naive
+from headway.store.base import Store, StoreError, StoreUnavailable, utc_naive
+
+# A server that does not answer a connection attempt is down for this long at most; the lock
+# every request shares is held meanwhile, so it is short. A URL's own connect_timeout wins.
+CONNECT_TIMEOUT_S = 5
+# While the server is down, requests are answered 503 at once between attempts to reach it
+# rather than each waiting for an attempt of its own.
+RECONNECT_EVERY_S = 0.5
 
 # The store's SQL marks parameters with `?`; psycopg wants `%s`. A `?` is a parameter only
 # outside quoted text: a string literal (with '' inside, or an E'' string with backslash
@@ -45,16 +55,57 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url
+        self._batch_tables: set[str] = set()
+        self._lost: StoreUnavailable | None = None  # why the last attempt to reconnect failed
+        self._lost_at = 0.0
         try:
-            self._con = psycopg.connect(url, autocommit=True)
+            self._con = self._connect()
         except psycopg.OperationalError as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             raise StoreError(
-                f"Cannot connect to PostgreSQL at {_redact(url)}: {first}. "
+                f"Cannot connect to PostgreSQL at {_redact(url)}: {_first_line(error)}. "
                 "Check HEADWAY_DATABASE and that the server is running."
             ) from None
-        self._con.execute("SET TIME ZONE 'UTC'")
-        self._batch_tables: set[str] = set()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        given = "connect_timeout" in conninfo_to_dict(self.url)
+        timeout = None if given else CONNECT_TIMEOUT_S
+        con = psycopg.connect(self.url, autocommit=True, connect_timeout=timeout)
+        con.execute("SET TIME ZONE 'UTC'")
+        self._batch_tables.clear()  # temporary tables lived in the old session
+        return con
+
+    def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"The store (PostgreSQL at {_redact(self.url)}) cannot be reached: "
+            f"{_first_line(error)}. Nothing was written; Headway reconnects by itself, so try "
+            f"again in {StoreUnavailable.retry_after} s."
+        )
+
+    @contextmanager
+    def _reaching(self, *, reconnect: bool = True) -> Iterator[None]:
+        """A lost connection (the server stopped or restarted, the network cut) is replaced
+        before the next statement outside a transaction; inside one it cannot be, as what the
+        transaction wrote went with it. Either way the caller gets StoreUnavailable, never
+        psycopg's own error."""
+        if reconnect and self._depth == 0 and (self._con.closed or self._con.broken):
+            self._reconnect()
+        try:
+            yield
+        except psycopg.Error as error:
+            if self._con.closed or self._con.broken:
+                raise self._unavailable(error) from None
+            raise
+
+    def _reconnect(self) -> None:
+        if self._lost is not None and time.monotonic() - self._lost_at < RECONNECT_EVERY_S:
+            raise self._lost
+        try:
+            con = self._connect()
+        except psycopg.Error as error:
+            self._lost, self._lost_at = self._unavailable(error), time.monotonic()
+            raise self._lost from None
+        self._con.close()
+        self._con, self._lost = con, None
 
     def _sql(self, sql: str) -> str:
         return placeholders(sql)
@@ -99,11 +150,22 @@ class PostgresStore(Store):
         return name
 
     def _rollback(self) -> None:
-        self._con.execute("ROLLBACK")
         self._batch_tables.clear()  # created in the rolled-back transaction: gone with it
+        if self._con.closed or self._con.broken:
+            return  # the server ended the transaction with the connection
+        try:
+            self._con.execute("ROLLBACK")
+        except psycopg.Error:
+            if not (self._con.closed or self._con.broken):
+                raise
 
     def close(self) -> None:
         self._con.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def _redact(url: str) -> str:
