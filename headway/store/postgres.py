@@ -56,7 +56,7 @@ class PostgresStore(Store):
         super().__init__()
         self.url = url
         self._batch_tables: set[str] = set()
-        self._lost: StoreUnavailable | None = None  # why the last attempt to reconnect failed
+        self._lost: str | None = None  # why the last attempt to reconnect failed
         self._lost_at = 0.0
         try:
             self._con = self._connect()
@@ -98,12 +98,12 @@ class PostgresStore(Store):
 
     def _reconnect(self) -> None:
         if self._lost is not None and time.monotonic() - self._lost_at < RECONNECT_EVERY_S:
-            raise self._lost
+            raise StoreUnavailable(self._lost)  # a new one: raising one again grows its traceback
         try:
             con = self._connect()
         except psycopg.Error as error:
-            self._lost, self._lost_at = self._unavailable(error), time.monotonic()
-            raise self._lost from None
+            self._lost, self._lost_at = str(self._unavailable(error)), time.monotonic()
+            raise StoreUnavailable(self._lost) from None
         self._con.close()
         self._con, self._lost = con, None
 
