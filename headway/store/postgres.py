@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from headway.store.base import Store, StoreError, StoreUnavailable, utc_naive
+
+log = logging.getLogger("headway.store")
 
 # A server that does not answer a connection attempt is down for this long at most; the lock
 # every request shares is held meanwhile, so it is short. A URL's own connect_timeout wins.
@@ -56,8 +59,9 @@ class PostgresStore(Store):
         super().__init__()
         self.url = url
         self._batch_tables: set[str] = set()
-        self._lost: str | None = None  # why the last attempt to reconnect failed
-        self._lost_at = 0.0
+        self._closed = False
+        self._lost_since: float | None = None  # when the connection was lost, while it is
+        self._tried_at = 0.0  # the last attempt to reconnect
         try:
             self._con = self._connect()
         except psycopg.OperationalError as error:
@@ -75,10 +79,18 @@ class PostgresStore(Store):
         return con
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        """The error callers see. Where the server is and why it failed go to the log only:
+        the answer reaches clients, `/healthz`'s anyone."""
+        if self._lost_since is None:
+            self._lost_since = time.monotonic()
+            log.warning(
+                "lost the connection to PostgreSQL at %s: %s; reconnecting",
+                _redact(self.url),
+                _first_line(error),
+            )
         return StoreUnavailable(
-            f"The store (PostgreSQL at {_redact(self.url)}) cannot be reached: "
-            f"{_first_line(error)}. Nothing was written; Headway reconnects by itself, so try "
-            f"again in {StoreUnavailable.retry_after} s."
+            "The store (PostgreSQL) cannot be reached. Nothing was written; Headway "
+            f"reconnects by itself, so try again in {StoreUnavailable.retry_after} s."
         )
 
     @contextmanager
@@ -87,7 +99,8 @@ class PostgresStore(Store):
         before the next statement outside a transaction; inside one it cannot be, as what the
         transaction wrote went with it. Either way the caller gets StoreUnavailable, never
         psycopg's own error."""
-        if reconnect and self._depth == 0 and (self._con.closed or self._con.broken):
+        lost = self._con.closed or self._con.broken
+        if lost and reconnect and self._depth == 0 and not self._closed:
             self._reconnect()
         try:
             yield
@@ -97,15 +110,20 @@ class PostgresStore(Store):
             raise
 
     def _reconnect(self) -> None:
-        if self._lost is not None and time.monotonic() - self._lost_at < RECONNECT_EVERY_S:
-            raise StoreUnavailable(self._lost)  # a new one: raising one again grows its traceback
+        if time.monotonic() - self._tried_at < RECONNECT_EVERY_S:
+            raise self._unavailable(ConnectionError("not reconnected yet"))
+        self._tried_at = time.monotonic()
         try:
             con = self._connect()
         except psycopg.Error as error:
-            self._lost, self._lost_at = str(self._unavailable(error)), time.monotonic()
-            raise StoreUnavailable(self._lost) from None
+            raise self._unavailable(error) from None
         self._con.close()
-        self._con, self._lost = con, None
+        self._con = con
+        if self._lost_since is not None:
+            log.warning(
+                "reconnected to PostgreSQL after %.1f s", time.monotonic() - self._lost_since
+            )
+        self._lost_since = None
 
     def _sql(self, sql: str) -> str:
         return placeholders(sql)
@@ -160,6 +178,7 @@ class PostgresStore(Store):
                 raise
 
     def close(self) -> None:
+        self._closed = True  # and stays closed: no statement reconnects it
         self._con.close()
 
 
