@@ -8,6 +8,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -184,3 +185,24 @@ def authorize(client: Any, kind: str = "viewer") -> str:
     _, secret = client.app.state.tokens.create(kind, name=f"test-{kind}", actor="test")
     client.headers["Authorization"] = f"Bearer {secret}"
     return str(secret)
+
+
+def run_headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`headway ARGS` as a user runs it, in a process of its own, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "headway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def make_token(env: dict[str, str], kind: str, environment: str | None = None) -> str:
+    """A new token of `kind` made with the CLI on the store `env` names; its secret."""
+    args = ["tokens", "create", "--kind", kind, "--name", f"{kind}-key"]
+    if environment:
+        args += ["--env", environment]
+    done = run_headway(*args, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.strip().splitlines()[-1]  # the secret is printed alone, last

@@ -410,7 +410,7 @@ def _compute(
         )
     if by is None:
         # every deployment day near the period; `weekly_deploy_days` keeps its own days
-        near = [period.since - timedelta(days=1), period.until + timedelta(days=1), *services]
+        near = [*_a_day_around(period), *services]
         for grp, day in store.query(
             f"""SELECT DISTINCT {key}, CAST(d.finished_at AS DATE) FROM deployments d
             LEFT JOIN services s ON s.name = d.service
@@ -491,14 +491,42 @@ def spine(defn: Definition, period: Period) -> list[date]:
 def weekly_deploy_days(defn: Definition, period: Period, days: list[date]) -> float | None:
     """The median number of days with a deployment per Monday-started week of the spine
     (DevLake's "median number of deployment days per week"), in the definition's median."""
-    spine_days = spine(defn, period)
-    weeks: dict[date, int] = {}
-    deployed = set(days)
-    for day in spine_days:
-        week = day - timedelta(days=day.weekday())
-        weeks[week] = weeks.get(week, 0) + (day in deployed)
-    counts = sorted(weeks.values())
-    return median(defn, [float(c) for c in counts])
+    if defn.frequency.days == "back_from_end":
+        spine_days = spine(defn, period)
+        if not spine_days:
+            return None
+        first, last = spine_days[0], spine_days[-1]
+        inside = set(spine_days)
+    else:
+        # Counted, not listed: a period may span centuries (`--since 0001-01-01`).
+        first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
+        inside = None
+    weeks = (_monday(last) - _monday(first)).days // 7 + 1
+    deployed: dict[date, int] = {}
+    for day in set(days):
+        if first <= day <= last and (inside is None or day in inside):
+            deployed[_monday(day)] = deployed.get(_monday(day), 0) + 1
+    counts = [0.0] * (weeks - len(deployed)) + [float(c) for c in deployed.values()]
+    return median(defn, counts)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _a_day_around(period: Period) -> tuple[datetime, datetime]:
+    """The period widened by a day each side, within what a datetime can hold."""
+    since = (
+        period.since - timedelta(days=1)
+        if period.since > datetime.min + timedelta(days=1)
+        else datetime.min
+    )
+    until = (
+        period.until + timedelta(days=1)
+        if period.until < datetime.max - timedelta(days=1)
+        else datetime.max
+    )
+    return since, until
 
 
 def median(defn: Definition, values: list[float]) -> float | None:

@@ -16,19 +16,9 @@ from headway.api.app import create_app
 from headway.cli import app
 from headway.config import get_settings
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
-from tests.conftest import free_port, wait_until_serving
+from tests.conftest import free_port, make_token, run_headway, wait_until_serving
 
 runner = CliRunner()
-
-
-def _headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "headway", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.slow
@@ -37,25 +27,21 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
     env.pop("HEADWAY_URL", None)
     history = tmp_path / "org.jsonl"
     assert (
-        _headway(
+        run_headway(
             "simulate", "--out", str(history), "--services", "3", "--days", "30", env=env
         ).returncode
         == 0
     )
-    assert _headway("import", "jsonl", str(history), env=env).returncode == 0
+    assert run_headway("import", "jsonl", str(history), env=env).returncode == 0
     commands = [
         ("metrics", "--by", "week", "--format", "json"),
         ("metrics",),
         ("metrics", "--each", "service"),
         ("list", "deployments", "--limit", "20"),
     ]
-    local = [_headway(*c, env=env).stdout for c in commands]
+    local = [run_headway(*c, env=env).stdout for c in commands]
 
-    def token(kind: str) -> str:
-        made = _headway("tokens", "create", "--kind", kind, "--name", f"cli-{kind}", env=env)
-        return made.stdout.strip().splitlines()[-1]
-
-    viewer, admin = token("viewer"), token("admin")
+    viewer, admin = make_token(env, "viewer"), make_token(env, "admin")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
@@ -65,17 +51,17 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         wait_until_serving(f"http://127.0.0.1:{port}")
         remote_env = {**env, "HEADWAY_URL": f"http://127.0.0.1:{port}", "HEADWAY_TOKEN": viewer}
         # Without a token the server answers nothing, and the CLI says which token to set.
-        anonymous = _headway("metrics", env={**remote_env, "HEADWAY_TOKEN": ""})
+        anonymous = run_headway("metrics", env={**remote_env, "HEADWAY_TOKEN": ""})
         assert anonymous.returncode == 2
         assert "set HEADWAY_TOKEN to a viewer token" in anonymous.stdout + anonymous.stderr
         # The store is held by the server, yet the same commands work through it.
         for command, expected in zip(commands, local, strict=True):
-            got = _headway(*command, env=remote_env)
+            got = run_headway(*command, env=remote_env)
             assert got.returncode == 0, got.stdout + got.stderr
             assert got.stdout == expected, command
         # An import through the server, all or nothing, reported like a local one; it takes
         # an admin token (a viewer's is refused).
-        refused_viewer = _headway("import", "jsonl", str(history), env=remote_env)
+        refused_viewer = run_headway("import", "jsonl", str(history), env=remote_env)
         assert refused_viewer.returncode == 2
         assert "takes an admin token" in refused_viewer.stdout + refused_viewer.stderr
         remote_env["HEADWAY_TOKEN"] = admin
@@ -83,12 +69,12 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         extra.write_text(
             json.dumps({"type": "service", "name": "newcomer", "context": "internal"}) + "\n"
         )
-        imported = _headway("import", "jsonl", str(extra), env=remote_env)
+        imported = run_headway("import", "jsonl", str(extra), env=remote_env)
         assert "Imported" in imported.stdout, imported.stdout
         assert "1 service" in imported.stdout, imported.stdout
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"type": "deployment", "service": "x"}\n')
-        refused = _headway("import", "jsonl", str(bad), env=remote_env)
+        refused = run_headway("import", "jsonl", str(bad), env=remote_env)
         assert refused.returncode == 2
         assert "required" in refused.stderr
         assert refused.stdout == ""

@@ -31,7 +31,7 @@ from headway.flags.service import FlagService
 from headway.sdk import Client
 from headway.store import open_store
 from tests.api.conftest import fixture
-from tests.conftest import OwnPostgres, free_port, wait_until_serving
+from tests.conftest import OwnPostgres, free_port, make_token, wait_until_serving
 from tests.flags.conftest import BOOLEAN_FLAG, eventually
 
 pytestmark = pytest.mark.slow
@@ -50,26 +50,12 @@ class Server:
     log: Path
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "headway", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip().splitlines()[-1]  # a new token's secret is its last line
-
-
 @pytest.fixture
 def server(own_postgres: OwnPostgres, tmp_path: Path) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
     env.update(HEADWAY_DATABASE=own_postgres.url, HEADWAY_GITHUB_WEBHOOK_SECRET=SECRET)
-    admin = _cli(env, "tokens", "create", "--kind", "admin", "--name", "ops")
-    server_key = _cli(
-        env, "tokens", "create", "--kind", "server", "--name", "app", "--env", "production"
-    )
+    admin = make_token(env, "admin")
+    server_key = make_token(env, "server", "production")
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as out:

@@ -13,7 +13,7 @@ import pytest
 from headway.config import Settings
 from headway.store import open_store
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
-from tests.conftest import free_port, wait_until_serving
+from tests.conftest import free_port, make_token, wait_until_serving
 
 
 @pytest.mark.slow
@@ -27,14 +27,7 @@ def test_delivery_counters_sum_every_worker(pg_schema_url: str) -> None:
     }
     env.pop("HEADWAY_URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    made = subprocess.run(
-        [sys.executable, "-m", "headway", "tokens", "create", "--kind", "scrape", "--name", "prom"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scrape = made.stdout.strip().splitlines()[-1]
+    scrape = make_token(env, "scrape")
     port = free_port()
     server = subprocess.Popen(
         [

@@ -18,7 +18,7 @@ import typer
 
 from headway.cli import app
 from tests.cli.test_cli import ALL_COMMANDS
-from tests.conftest import free_port, wait_until_serving
+from tests.conftest import free_port, run_headway, wait_until_serving
 
 # Each reading command, with arguments that exercise it; bad input must fail alike too.
 BOTH_WAYS: list[tuple[str, ...]] = [
@@ -88,16 +88,6 @@ def _command(path: list[str]) -> object:
     return command
 
 
-def _headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "headway", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
@@ -112,11 +102,11 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         ("note", "add", "Migration", "--scope", "organisation", "--period", "2026-10"),
     ]
     for command in setup:
-        done = _headway(*command, env=env)
+        done = run_headway(*command, env=env)
         assert done.returncode == 0, (command, done.stdout, done.stderr)
-    made = _headway("tokens", "create", "--kind", "admin", "--name", "cli", env=env)
+    made = run_headway("tokens", "create", "--kind", "admin", "--name", "cli", env=env)
     admin = made.stdout.strip().splitlines()[-1]
-    local = [_headway(*c, env=env) for c in BOTH_WAYS]
+    local = [run_headway(*c, env=env) for c in BOTH_WAYS]
     for command, done in zip(BOTH_WAYS, local, strict=True):
         assert "Traceback" not in done.stderr, command
     port = free_port()
@@ -129,11 +119,11 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url)
         remote_env = {**env, "HEADWAY_URL": url, "HEADWAY_TOKEN": admin}
-        remote = [_headway(*c, env=remote_env) for c in [*BOTH_WAYS, *WRITES]]
+        remote = [run_headway(*c, env=remote_env) for c in [*BOTH_WAYS, *WRITES]]
     finally:
         server.terminate()
         server.wait(30)
-    local += [_headway(*c, env=env) for c in WRITES]
+    local += [run_headway(*c, env=env) for c in WRITES]
     for command, here, there in zip([*BOTH_WAYS, *WRITES], local, remote, strict=True):
         assert (there.returncode, there.stdout) == (here.returncode, here.stdout), (
             command,

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tests.api.conftest import SECRETS
-from tests.conftest import PG_URL, free_port, wait_until_serving
+from tests.conftest import PG_URL, free_port, make_token, run_headway, wait_until_serving
 
 HEADER_TIMEOUT_S = 4
 BODY_IDLE_TIMEOUT_S = 6
@@ -46,33 +46,7 @@ class Server:
         env = dict(self.env)
         if remote:
             env.update(HEADWAY_URL=self.url, HEADWAY_TOKEN=self.admin)
-        return subprocess.run(
-            [sys.executable, "-m", "headway", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "headway", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def _token(env: dict[str, str], kind: str, environment: str | None = None) -> str:
-    args = ["tokens", "create", "--kind", kind, "--name", f"{kind}-key"]
-    if environment:
-        args += ["--env", environment]
-    # The secret is printed alone on the last line.
-    return _cli(env, *args).strip().splitlines()[-1]
+        return run_headway(*args, env=env)
 
 
 @pytest.fixture(
@@ -104,9 +78,9 @@ def live(
         **{f"HEADWAY_{k.upper()}": v for k, v in SECRETS.items()},
     )
     env.update(getattr(request.module, "LIVE_ENV", {}))  # a module's own settings
-    admin = _token(env, "admin")
-    server_key = _token(env, "server", "production")
-    client_key = _token(env, "client", "production")
+    admin = make_token(env, "admin")
+    server_key = make_token(env, "server", "production")
+    client_key = make_token(env, "client", "production")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],

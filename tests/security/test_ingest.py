@@ -139,9 +139,9 @@ def _metrics(live: Server, service: str) -> Any:
 
 
 def test_a_replayed_status_under_a_new_delivery_id_changes_nothing(live: Server) -> None:
-    # Given a deployment that failed (status 100 at 15:10) and then succeeded (status
+    # Given a deployment that failed (status 100 at 15:20:54, a second after the deployment was created) and then succeeded (status
     # 209916254 at 15:20:55)
-    failed = _status("acme/replayed", 100, "failure", "2019-05-15T15:10:00Z")
+    failed = _status("acme/replayed", 100, "failure", "2019-05-15T15:20:54Z")
     succeeded = _status("acme/replayed", 209916254, "success", "2019-05-15T15:20:55Z")
     assert _send(live, failed).status_code == 200
     assert _send(live, succeeded).status_code == 200
@@ -165,8 +165,8 @@ def test_an_older_status_after_a_newer_one_changes_nothing(live: Server) -> None
         _send(live, _status("acme/late", 7, "success", "2019-05-15T15:20:55Z")).status_code == 200
     )
     before = _metrics(live, "late")
-    # When its earlier failure (status 6, 15:10) arrives late
-    late = _send(live, _status("acme/late", 6, "failure", "2019-05-15T15:10:00Z"))
+    # When its earlier failure (status 6, 15:20:54) arrives late
+    late = _send(live, _status("acme/late", 6, "failure", "2019-05-15T15:20:54Z"))
     # Then it is ignored and the deployment stays successful
     assert late.status_code == 202, late.text
     assert _deployments(live, "late") == [("github:acme/late/deployments/145988746", "success")]
