@@ -58,6 +58,40 @@ QUESTIONS = {
     "learn if they were reviewed like failures?",
     "context": "Are these teams facing the same risk? Which differences in operating context "
     "explain the gap before any of it is read as performance?",
+    "healthy_improvement": "What made the smaller changes possible, and how do we keep it "
+    "when deadlines compress?",
+    "batch_size": "What makes releases bundle changes (a release train, a manual step, a "
+    "costly deployment), and what would let each change ship on its own?",
+    "gate_cost": "Which risk does this approval reduce, and which part of its evidence could "
+    "a pipeline produce before anyone is asked?",
+    "recovery_without_rollback": "Why were these failures fixed forward instead of rolled "
+    "back, and what would make rollback safe enough to be the first move?",
+    "failure_cluster": "What is different about where the failures gather, and who owns it?",
+}
+# What to do about each finding, in the founding documents' terms (reduce batch size, remove
+# the named wait, automate the evidence of the named gate, strengthen rollback, compare only
+# within a context); a detector that knows more names it in the finding itself.
+REMEDIES = {
+    "speed_outcomes": "Improve automated evidence (tests, observability, staged rollout) "
+    "before pushing for more speed; reduce batch size rather than weaken assurance.",
+    "slicing": "Slice work by user outcome, not by deployment count, and judge each "
+    "deployment by the value it ships.",
+    "local_optimisation": "Remove the wait that absorbed the saving: work on the stage that "
+    "grew, not on the one that already got faster.",
+    "theatre": "Stop counting deployments that ship nothing users can see; track "
+    "user-visible change instead.",
+    "redefined": "Restore one written definition of a failed change, recompute the trend "
+    "under it, and discuss failures without blame.",
+    "hidden_quality": "Record repairs as failures and review them like incidents, without "
+    "blame, so they are learned from.",
+    "context": "Compare only within a context: read each team against its own history and "
+    "its context's goals.",
+    "healthy_improvement": "Keep going: protect the small batches and the automated evidence "
+    "that made this possible.",
+    "batch_size": "Reduce batch size: release each change on its own.",
+    "gate_cost": "Automate the evidence the gate asks for.",
+    "recovery_without_rollback": "Strengthen rollback: make it the first move, and rehearse it.",
+    "failure_cluster": "Stabilise where failures gather before releasing more there.",
 }
 TITLES = {
     "speed_outcomes": "Speed improves while outcomes worsen",
@@ -67,6 +101,11 @@ TITLES = {
     "redefined": "Failures redefined away",
     "hidden_quality": "Quality work hidden",
     "context": "Comparison ignores operating context",
+    "healthy_improvement": "Healthy flow improvement",
+    "batch_size": "Large releases fail more",
+    "gate_cost": "An approval gate's cost is hidden in lead time",
+    "recovery_without_rollback": "Recovery without rollback is slow",
+    "failure_cluster": "Failures cluster",
 }
 DETECTORS = tuple(TITLES)
 
@@ -82,6 +121,9 @@ class Finding:
     confidence_basis: str
     question: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    remedy: str = ""
+    since: str | None = None
+    kind: str = "problem"  # or "positive": an improvement worth keeping
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +140,9 @@ class Finding:
             "confidence": self.confidence,
             "confidence_basis": self.confidence_basis,
             "question": self.question or QUESTIONS[self.detector],
+            "kind": self.kind,
+            "remedy": self.remedy or REMEDIES[self.detector],
+            **({"since": self.since} if self.since else {}),
         }
 
 
@@ -353,6 +398,7 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
         "high" if ratio <= 0.4 else "medium",
         f"{len(a.flows)} and {len(b.flows)} changes; stage ×{ratio:.2f}, end to end "
         f"×{lead_a / lead_b:.2f}",
+        remedy=f"Remove the avoidable {label[grew]}: it absorbed what {label[stage]} saved.",
     )
 
 
@@ -611,26 +657,48 @@ def detect(
     store: Store, defn: Definition, scope: Scope, current: Period, baseline: Period | None = None
 ) -> dict[str, Any]:
     """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
+    from headway.interpret import diagnoses
+
     baseline = baseline or baseline_for(current)
+    history = diagnoses.window_for(current)
     groups = flow.group_members(store, "team", scope)
     findings: list[Finding] = []
     skipped = []
     for team, members in groups.items():
         names = [s for s, _ in members]
+        # the whole window first: every team gets a reading, however few its deployments
+        whole = diagnoses.diagnose(store, defn, team, members, history)
+        findings.extend(whole)
+        seen = {f.detector for f in whole}
         b, a = window(store, defn, names, baseline), window(store, defn, names, current)
         if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS:
             skipped.append(
                 {
                     "team": team,
-                    "reason": f"detectors need at least {MIN_DEPLOYMENTS} "
-                    f"deployments in each window; there are {b.n} and {a.n}",
+                    "reason": f"the month-against-baseline detectors need at least "
+                    f"{MIN_DEPLOYMENTS} deployments in each window; there are {b.n} and {a.n}; "
+                    f"read over {history.since:%Y-%m} to {current.since:%Y-%m} instead",
                 }
             )
             continue
         for detector in TEAM_DETECTORS:
             found = detector(Scope("team", team), b, a)
-            if found:
+            if found and found.detector not in seen:
+                if found.detector == "slicing" and "healthy_improvement" in seen:
+                    continue
                 findings.append(found)
+        # a month of raised failures is what the other detectors explain, with its cause
+        ours = [f for f in findings if f.scope.name == team]
+        if any(f.detector not in ("failure_cluster", "healthy_improvement") for f in ours):
+            findings = [
+                f
+                for f in findings
+                if not (
+                    f.scope.name == team
+                    and f.detector == "failure_cluster"
+                    and f.extra["cluster"]["by"] == "month"
+                )
+            ]
     found = context_comparison(store, defn, groups, current)
     if found:
         found.scope = scope
@@ -640,6 +708,7 @@ def detect(
         "scope": {"kind": scope.kind, "name": scope.name},
         "current": {"since": _iso(current.since), "until": _iso(current.until)},
         "baseline": {"since": _iso(baseline.since), "until": _iso(baseline.until)},
+        "window": {"since": _iso(history.since), "until": _iso(history.until)},
         "definition": {"name": defn.name, "version": defn.version},
         "findings": [f.to_json() for f in findings],
         "not_assessed": skipped,

@@ -19,11 +19,13 @@ from headway.metrics.results import (
 )
 
 __all__ = [
+    "Cluster",
     "DefinitionChange",
     "FindingResult",
     "FindingScope",
     "Findings",
     "FindingsEvidence",
+    "GateCost",
     "Measure",
     "NotAssessed",
     "Note",
@@ -32,6 +34,8 @@ __all__ = [
     "Question",
     "Review",
     "ReviewDefinition",
+    "SeriesPoint",
+    "SizeGroup",
 ]
 
 
@@ -88,10 +92,57 @@ class DefinitionChange(Result):
     reason: str | None
 
 
+class SeriesPoint(Result):
+    """One month of the series behind a whole-window finding; which values it has depends on
+    the detector."""
+
+    month: str
+    deployments: Number | None = None
+    lead_median_s: Number | None = None
+    change_fail_rate: Number | None = None
+    defects_per_deployment: Number | None = None
+    median_lines: Number | None = None
+
+
+class SizeGroup(Result):
+    """Releases above or below the team's own median size, side by side."""
+
+    group: str
+    deployments: int
+    failed: int
+    rate: Number | None
+    median_lines: Number
+
+
+class GateCost(Result):
+    """One approval kind over the window: its count, median wait and the change-hours it held."""
+
+    kind: str
+    approvals: int
+    held_s: Number
+    median_s: Number | None
+    share_of_lead: Number | None
+
+
+class Cluster(Result):
+    by: str = Field(description="`service`, `change type`, `month` or `weekday`.")
+    value: str
+
+
 class FindingsEvidence(Result):
     measures: list[Measure]
     records: list[str] = Field(description="Up to 50 record ids.")
     records_total: int
+    series: list[SeriesPoint] | None = Field(
+        None, description="A whole-window finding: the monthly series it was judged on."
+    )
+    groups: list[SizeGroup] | None = Field(
+        None, description="The batch-size verdict: large and small releases side by side."
+    )
+    gates: list[GateCost] | None = Field(
+        None, description="A gate's cost: every approval kind with events, costliest first."
+    )
+    cluster: Cluster | None = Field(None, description="Where failures cluster.")
     contexts: dict[str, list[str]] | None = Field(
         None, description="The context comparison: each team's operating contexts."
     )
@@ -109,6 +160,9 @@ class FindingResult(Result):
     confidence: str = Field(description="`high`, `medium` or `low`.")
     confidence_basis: str
     question: str
+    kind: str = Field(description="`problem`, or `positive` for an improvement worth keeping.")
+    remedy: str = Field(description="What to do about it, in the founding documents' terms.")
+    since: str | None = Field(None, description="A trend: the month (YYYY-MM) it runs from.")
 
 
 class NotAssessed(Result):
@@ -117,11 +171,13 @@ class NotAssessed(Result):
 
 
 class Findings(Result):
-    """Detector findings for a month against the two before (`GET /api/findings`)."""
+    """Detector findings: a month against the two before, and the six months up to it
+    (`GET /api/findings`)."""
 
     scope: FindingScope
     current: Period
     baseline: Period
+    window: Period = Field(description="The whole window the trend and cluster diagnoses read.")
     definition: DefinitionRef
     findings: list[FindingResult]
     not_assessed: list[NotAssessed]

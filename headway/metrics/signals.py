@@ -156,7 +156,7 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
     )
     approvals = store.query_dicts(
         f"""
-        SELECT a.id, a.kind, a.requested_at, a.decided_at, a.decision,
+        SELECT a.id, a.kind, a.requested_at, a.decided_at, a.decision, a.deployment_ref,
                COALESCE(a.service, c.service, d.service) AS service
         FROM approvals a LEFT JOIN changes c ON c.id = a.change_ref
         LEFT JOIN deployments d ON d.id = a.deployment_ref

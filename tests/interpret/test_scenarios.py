@@ -35,25 +35,7 @@ def findings(name: str, tmp_path: Path) -> list[dict[str, Any]]:
         store.close()
 
 
-# Situations the detectors do not yet read: each names what it waits for.
-NOT_YET = {
-    "bundled": "batch-size verdict and gate cost over the whole window",
-    "concentrated": "clusters by service and recovery linked to rollback",
-    "gated": "gate cost over the whole window",
-    "healthy_speedup": "healthy improvement as a positive finding",
-    "speeding": "trends over the whole window",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True))
-        if n in NOT_YET
-        else n
-        for n in sorted(SCENARIOS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_each_scenario_gets_the_expert_reading(name: str, tmp_path: Path) -> None:
     scenario = SCENARIOS[name]
     found = findings(name, tmp_path)
