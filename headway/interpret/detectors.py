@@ -712,4 +712,5 @@ def detect(
         "definition": {"name": defn.name, "version": defn.version},
         "findings": [f.to_json() for f in findings],
         "not_assessed": skipped,
+        **diagnoses.scope_costs(store, defn, [m for ms in groups.values() for m in ms], history),
     }

@@ -622,6 +622,29 @@ def diagnose(
     return [f for f in found if f is not None]
 
 
+def scope_costs(
+    store: Store, defn: Definition, members: list[tuple[str, str]], window: Period
+) -> dict[str, Any]:
+    """What the review's governance question reads for the whole scope over the window: every
+    gate with its cost, and recoveries with a rollback or flag change against those without."""
+    t = load(store, defn, "(scope)", members, window)
+    done = recoveries(store, t)
+
+    def split(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "recoveries": len(items),
+            "median_s": _r(median(r["seconds"] for r in items)) if items else None,
+        }
+
+    return {
+        "gates": gate_costs(t.rows, t.flows),
+        "recovery": {
+            "with_rollback": split([r for r in done if r["rollback"]]),
+            "without_rollback": split([r for r in done if not r["rollback"]]),
+        },
+    }
+
+
 def window_for(current: Period, months: int = 6) -> Period:
     """The `months` calendar months ending with `current`."""
     start = current.since
@@ -629,4 +652,4 @@ def window_for(current: Period, months: int = 6) -> Period:
     return Period(datetime(index // 12, index % 12 + 1, 1), current.until)
 
 
-__all__ = ["diagnose", "gate_costs", "trend", "window_for"]
+__all__ = ["diagnose", "gate_costs", "scope_costs", "trend", "window_for"]

@@ -32,6 +32,8 @@ __all__ = [
     "NotedFlow",
     "NotedSignals",
     "Question",
+    "RecoveryGroup",
+    "RecoverySplit",
     "Review",
     "ReviewDefinition",
     "SeriesPoint",
@@ -124,6 +126,16 @@ class GateCost(Result):
     share_of_lead: Number | None
 
 
+class RecoveryGroup(Result):
+    recoveries: int
+    median_s: Number | None
+
+
+class RecoverySplit(Result):
+    with_rollback: RecoveryGroup
+    without_rollback: RecoveryGroup
+
+
 class Cluster(Result):
     by: str = Field(description="`service`, `change type`, `month` or `weekday`.")
     value: str
@@ -181,6 +193,13 @@ class Findings(Result):
     definition: DefinitionRef
     findings: list[FindingResult]
     not_assessed: list[NotAssessed]
+    gates: list[GateCost] = Field(
+        description="Every approval kind with events in the window, however few, costliest "
+        "(most change-hours held) first."
+    )
+    recovery: RecoverySplit = Field(
+        description="Recoveries in the window with a rollback or flag change against without."
+    )
 
 
 class ReviewDefinition(DefinitionRef):

@@ -145,9 +145,18 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
         key=lambda kv: -(kv[1]["median_s"] or 0),
     )
     friction = sg["deployment_friction"]
+    # every gate with events over the whole window, however few, costliest first
+    costs = [g for g in doc["findings"]["gates"] if g["held_s"]]
+    window = doc["findings"]["window"]
     evidence = [
-        f"{k.replace('_', ' ')} approvals: median {charts._hours(v['median_s'])}, p90 "
-        f"{charts._hours(v['p90_s'])} over {v['n']}."
+        f"{g['kind'].replace('_', ' ')}: {g['approvals']} approvals from "
+        f"{window['since'][:7]}, median wait {charts._hours(g['median_s'])}, "
+        f"{g['held_s'] / 3600:.0f} change-hours held ({_pct(g['share_of_lead'])} of lead time)."
+        for g in costs[:3]
+    ]
+    evidence += [
+        f"This month, {k.replace('_', ' ')} approvals: median {charts._hours(v['median_s'])}, "
+        f"p90 {charts._hours(v['p90_s'])} over {v['n']}."
         for k, v in slow_gates[:3]
     ]
     evidence.append(
@@ -163,7 +172,13 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "question": "Where would teams work around controls if deadlines compressed, an "
             "incident escalated or a supplier pushed back?",
             "evidence": evidence,
-            "answer_hint": "The slowest gate and the hand-triggered deployments are where "
+            "answer_hint": (
+                f"Start with the {costs[0]['kind'].replace('_', ' ')} approval: it costs the "
+                "most waiting. It and the hand-triggered deployments are where pressure finds "
+                "a way round."
+            )
+            if costs
+            else "The slowest gate and the hand-triggered deployments are where "
             "pressure finds a way round.",
         }
     )
@@ -184,11 +199,27 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
         evidence.append(
             f"{unattributed} of {themes['incidents']} incidents are attributed to no deployment."
         )
+    rec = doc["findings"]["recovery"]
+    without, with_ = rec["without_rollback"], rec["with_rollback"]
+    if without["recoveries"]:
+        evidence.append(
+            f"{without['recoveries']} recoveries since {doc['findings']['window']['since'][:7]} "
+            f"used no rollback or flag change (median {charts._hours(without['median_s'])}), "
+            f"against {with_['recoveries']} that did "
+            f"(median {charts._hours(with_['median_s'])})."
+        )
     batch = sg["batch_size"]
     if batch["deployments"]:
         evidence.append(f"{_pct(batch['empty_share'])} of deployments shipped no change.")
     for f in found:
-        if f["detector"] in ("slicing", "speed_outcomes", "local_optimisation"):
+        if f["detector"] in (
+            "slicing",
+            "speed_outcomes",
+            "local_optimisation",
+            "batch_size",
+            "failure_cluster",
+            "recovery_without_rollback",
+        ):
             evidence.append(f["statement"])
     out.append(
         {

@@ -360,6 +360,14 @@ def concentration(items: list[dict[str, Any]], key: Any, hit: Any, unit: str) ->
             "groups": groups,
             "note": f"a concentration index needs at least {MIN_FAILURES} hits; there are {n_hits}",
         }
+    if len(total) == 1:
+        # every release on one weekday (or in one service): the calendar, not a cluster
+        return {
+            "index": None,
+            "groups": groups,
+            "note": f"every one of the {n} {unit} has the same value ({next(iter(total))}): "
+            "nothing to compare, so no cluster is reported",
+        }
     index = 0.5 * sum(abs(hits[v] / n_hits - total[v] / n) for v in total)
     return {"index": round(index, 4), "groups": groups, "note": None}
 
