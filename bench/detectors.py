@@ -9,15 +9,23 @@ finding the pattern planted in a team; a false alarm is a detector firing on a t
 that pattern was not planted. The comparison detector is run twice: on the whole
 organisation (three contexts: it should fire) and on the healthy team alone (one context:
 it should not). Prints a Markdown table (docs/detectors.md keeps the latest one).
+
+Then precision and recall per detector, over the labelled scenario suite
+(tests/interpret/scenarios.py: one hand-written history per situation, each with the findings
+an expert expects) and over the simulated organisations (a finding is right only where its
+pattern was planted, so a whole-window diagnosis nothing plants counts every firing against
+its precision). A healthy control with any problem finding is listed as a failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 from headway.config import Settings
 from headway.definitions import PRESETS
@@ -27,6 +35,9 @@ from headway.metrics.dora import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED, Options, generate
 from headway.sources.files import parse_record
 from headway.store import open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.interpret.scenarios import APRIL, SCENARIOS, records
 
 OCTOBER = Period(datetime(2026, 10, 1), datetime(2026, 11, 1))
 
@@ -62,7 +73,69 @@ def run(seed: int) -> dict[str, Counter[str]]:
             false_alarms[f["detector"]] += f["detector"] == "context"
             healthy[f["detector"]] += f["detector"] == "context"
     store.close()
-    return {"hits": hits, "false_alarms": false_alarms, "healthy": healthy, "where": where}
+    # precision and recall: a team's planted detector is expected, nothing else is
+    tp, fp, fn = Counter[str](), Counter[str](), Counter[str]()
+    problems = {
+        (f["detector"], f["scope"]["name"])
+        for f in org["findings"]
+        if f["kind"] == "problem" and f["detector"] != "context"
+    }
+    for team in {t for _, t in problems} | set(PLANTED):
+        _score(
+            {d for d, t in problems if t == team},
+            {PLANTED[team]} if team in PLANTED else set(),
+            tp,
+            fp,
+            fn,
+        )
+    return {
+        "hits": hits,
+        "false_alarms": false_alarms,
+        "healthy": healthy,
+        "where": where,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def _score(
+    found: set[str], expected: set[str], tp: Counter[str], fp: Counter[str], fn: Counter[str]
+) -> None:
+    for d in found & expected:
+        tp[d] += 1
+    for d in found - expected:
+        fp[d] += 1
+    for d in expected - found:
+        fn[d] += 1
+
+
+def suite() -> tuple[Counter[str], Counter[str], Counter[str], list[str]]:
+    """Precision and recall counts over the labelled scenarios, and failing healthy controls."""
+    tp, fp, fn = Counter[str](), Counter[str](), Counter[str]()
+    unhealthy = []
+    for name, scenario in sorted(SCENARIOS.items()):
+        settings = Settings(database=":memory:")
+        store = open_store(settings)
+        ingest(store, settings, (parse_record(r, name) for r in records(name)))
+        found = detectors.detect(store, PRESETS["dora"], Scope(), APRIL)["findings"]
+        store.close()
+        got = {f["detector"] for f in found}
+        _score(got, set(scenario.expected | scenario.positive), tp, fp, fn)
+        if scenario.healthy and any(f["kind"] == "problem" for f in found):
+            unhealthy.append(name)
+    return tp, fp, fn, unhealthy
+
+
+def table(title: str, tp: Counter[str], fp: Counter[str], fn: Counter[str]) -> None:
+    print(f"\n{title}\n")
+    print("| detector | true | false | missed | precision | recall |")
+    print("|---|---|---|---|---|---|")
+    for d in detectors.DETECTORS:
+        t, f, m = tp[d], fp[d], fn[d]
+        precision = f"{t / (t + f):.0%}" if t + f else "–"
+        recall = f"{t / (t + m):.0%}" if t + m else "–"
+        print(f"| `{d}` | {t} | {f} | {m} | {precision} | {recall} |")
 
 
 def main() -> None:
@@ -76,6 +149,9 @@ def main() -> None:
         "false_alarms": Counter[str](),
         "healthy": Counter[str](),
         "where": Counter[str](),
+        "tp": Counter[str](),
+        "fp": Counter[str](),
+        "fn": Counter[str](),
     }
     with ProcessPoolExecutor(args.jobs) as pool:
         for result in pool.map(run, range(1, args.seeds + 1)):
@@ -111,6 +187,15 @@ def main() -> None:
             )
             + " |"
         )
+    tp, fp, fn, unhealthy = suite()
+    table("Labelled scenario suite (tests/interpret/scenarios.py)", tp, fp, fn)
+    print(f"\nHealthy controls with a problem finding: {', '.join(unhealthy) or 'none'}")
+    table(
+        f"Simulated organisations ({args.seeds} seeds, teams with a planted pattern or none)",
+        total["tp"],
+        total["fp"],
+        total["fn"],
+    )
 
 
 if __name__ == "__main__":
