@@ -38,7 +38,8 @@ CLUSTER_P = 0.01
 CLUSTER_RATIO = 2.0
 CLUSTER_HITS = 5
 CALENDAR_SHARE = 0.8  # one weekday holding this share of releases is the release calendar
-HEALTHY_SIZE = 0.8  # healthy speed-up: deployments at most 80% of their earlier size
+HEALTHY_SIZE = 0.8  # healthy speed-up: deployments at most 80% of their earlier size …
+EMPTY_RISE = 0.05  # … and the share shipping nothing user-visible up by at most 5 points
 
 
 @dataclass
@@ -133,7 +134,7 @@ def trend(series: list[float | None], rising: bool) -> Trend | None:
         return None
     # the trend runs from its last extreme in the other direction
     start = min(ys) if rising else max(ys)
-    since = max(i for i, v in points if v == start and i < xs[-1])
+    since = max((i for i, v in points if v == start and i < xs[-1]), default=xs[0])
     return Trend(
         float(result.statistic),
         float(result.pvalue),
@@ -277,6 +278,10 @@ def healthy_improvement(team: Team, scope: Scope) -> dt.Finding | None:
         return None
     d0, n0, d1, n1 = _defect_halves(team)
     if n0 and n1 and d1 / n1 > d0 / n0:
+        return None
+    # the added deployments ship something users can see: otherwise it is theatre
+    e0, _, e1, _ = _halves(team, lambda d: not d["visible"])
+    if n0 and n1 and e1 / n1 > e0 / n0 + EMPTY_RISE:
         return None
     described, pace = speed
     k0, _, k1, _ = _halves(team, _failed)
