@@ -31,6 +31,7 @@ from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.interpret import detectors
+from headway.interpret.findings import detect as detect_findings
 from headway.metrics.dora import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED, Options, generate
 from headway.sources.files import parse_record
@@ -49,7 +50,7 @@ def run(seed: int) -> dict[str, Counter[str]]:
         store, settings, (parse_record(r, "sim") for r in generate(Options(seed=seed, services=12)))
     )
     defn = PRESETS["dora"]
-    org = detectors.detect(store, defn, Scope(), OCTOBER)
+    org = detect_findings(store, defn, Scope(), OCTOBER)
     hits, false_alarms, healthy, where = (
         Counter[str](),
         Counter[str](),
@@ -68,7 +69,7 @@ def run(seed: int) -> dict[str, Counter[str]]:
             if team in HEALTHY_TEAMS:
                 healthy[detector] += 1
     for team in HEALTHY_TEAMS:
-        alone = detectors.detect(store, defn, Scope("team", team), OCTOBER)
+        alone = detect_findings(store, defn, Scope("team", team), OCTOBER)
         for f in alone["findings"]:
             false_alarms[f["detector"]] += f["detector"] == "context"
             healthy[f["detector"]] += f["detector"] == "context"
@@ -118,7 +119,7 @@ def suite() -> tuple[Counter[str], Counter[str], Counter[str], list[str]]:
         settings = Settings(database=":memory:")
         store = open_store(settings)
         ingest(store, settings, (parse_record(r, name) for r in records(name)))
-        found = detectors.detect(store, PRESETS["dora"], Scope(), APRIL)["findings"]
+        found = detect_findings(store, PRESETS["dora"], Scope(), APRIL)["findings"]
         store.close()
         got = {f["detector"] for f in found}
         _score(got, set(scenario.expected | scenario.positive), tp, fp, fn)

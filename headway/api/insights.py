@@ -24,7 +24,8 @@ from headway.api.params import (
     Until,
 )
 from headway.api.responses import READ_ERRORS
-from headway.interpret import detectors, notes, review
+from headway.interpret import notes, review
+from headway.interpret.findings import detect as detect_findings
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope
@@ -127,7 +128,7 @@ def get_findings(
 ) -> Findings:
     defn = definition_of(store, definition)
     scope = scope_of(service, team, context)
-    return Findings.model_validate(detectors.detect(store, defn, scope, review.month(period)))
+    return Findings.model_validate(detect_findings(store, defn, scope, review.month(period)))
 
 
 @router.get(

@@ -1,7 +1,7 @@
 """The typed results of interpretation: notes, detector findings and the monthly review.
 
 Like `headway.metrics.results`, each model declares exactly the fields its producer writes
-(`notes.add`, `detectors.detect`, `review.build`), in the same order.
+(`notes.add`, `findings.detect`, `review.build`), in the same order.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from headway.definitions import Definition
-from headway.interpret import charts, detectors, notes
+from headway.interpret import charts, notes
+from headway.interpret.findings import detect as detect_findings
 from headway.metrics import dora, flow, signals
 from headway.metrics.dora import Period, Scope, _iso
 from headway.query import QueryError
@@ -67,7 +68,7 @@ def build(
     )
     flow_doc = flow.breakdown(store, defn, scope, period, by="week").to_json()
     signals_doc = signals.compute(store, defn, scope, period, by="week", ai=ai)
-    findings = detectors.detect(store, defn, scope, period)
+    findings = detect_findings(store, defn, scope, period)
     doc: dict[str, Any] = {
         "title": f"Delivery review · {scope.describe()} · {period.since:%B %Y}",
         "scope": {"kind": scope.kind, "name": scope.name},

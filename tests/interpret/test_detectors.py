@@ -13,6 +13,7 @@ from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.interpret import detectors
+from headway.interpret.findings import detect as detect_findings
 from headway.metrics.dora import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED
 from headway.sources.files import read_jsonl
@@ -27,7 +28,7 @@ def october(sim_path: Any) -> dict[str, Any]:
 
     store = open_store(Settings(database=str(sim_path)))
     try:
-        return detectors.detect(store, PRESETS["dora"], Scope(), OCTOBER)
+        return detect_findings(store, PRESETS["dora"], Scope(), OCTOBER)
     finally:
         store.close()
 
@@ -51,7 +52,7 @@ def test_healthy_teams_produce_no_finding(october: dict[str, Any], sim: Store) -
     found = by_team(october)
     for team in HEALTHY_TEAMS:
         assert team not in found
-        alone = detectors.detect(sim, PRESETS["dora"], Scope("team", team), OCTOBER)
+        alone = detect_findings(sim, PRESETS["dora"], Scope("team", team), OCTOBER)
         assert alone["findings"] == []
 
 
@@ -108,7 +109,7 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
         "UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 6), "bo"]
     )
     period = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
-    doc = detectors.detect(store, PRESETS["fourkeys"], Scope("service", "api"), period)
+    doc = detect_findings(store, PRESETS["fourkeys"], Scope("service", "api"), period)
     [finding] = [f for f in doc["findings"] if f["detector"] == "redefined"]
     change = finding["evidence"]["definition_change"]
     assert (change["from"], change["to"], change["author"]) == ("dora@2", "fourkeys@2", "bo")

@@ -11,7 +11,7 @@ import pytest
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
-from headway.interpret import detectors
+from headway.interpret.findings import detect as detect_findings
 from headway.metrics import flow, signals
 from headway.metrics.dora import Period, Scope
 from headway.simulate import Options, generate
@@ -39,7 +39,7 @@ def test_simulated_organisation_gives_identical_interpretation_on_both_engines(
                     for b in flow.breakdown_each(store, defn, "team", current, by="week")
                 ],
                 "signals": signals.compute(store, defn, Scope(), current),
-                "findings": detectors.detect(store, defn, Scope(), current),
+                "findings": detect_findings(store, defn, Scope(), current),
             }
         )
         store.close()

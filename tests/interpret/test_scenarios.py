@@ -16,7 +16,8 @@ import pytest
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
-from headway.interpret import detectors, review
+from headway.interpret import review
+from headway.interpret.findings import detect as detect_findings
 from headway.metrics import signals
 from headway.metrics.dora import Scope
 from headway.sources.files import parse_record
@@ -29,7 +30,7 @@ def findings(name: str, tmp_path: Path) -> list[dict[str, Any]]:
     store = open_store(settings)
     try:
         ingest(store, settings, (parse_record(r, name) for r in records(name)))
-        doc = detectors.detect(store, PRESETS["dora"], Scope(), APRIL)
+        doc = detect_findings(store, PRESETS["dora"], Scope(), APRIL)
         found: list[dict[str, Any]] = doc["findings"]
         return found
     finally:

@@ -1,0 +1,77 @@
+"""The review's findings for a scope: each team read over the whole window (diagnoses) and
+month against baseline (detectors), the context comparison and definition changes, combined
+into the JSON contract the review, the API and the CLI read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headway.definitions import Definition
+from headway.interpret import detectors as dt
+from headway.interpret import diagnoses
+from headway.metrics import flow
+from headway.metrics.dora import Period, Scope, _iso
+from headway.store import Store
+
+__all__ = ["detect"]
+
+
+def detect(
+    store: Store, defn: Definition, scope: Scope, current: Period, baseline: Period | None = None
+) -> dict[str, Any]:
+    """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
+    baseline = baseline or dt.baseline_for(current)
+    history = diagnoses.window_for(current)
+    groups = flow.group_members(store, "team", scope)
+    findings: list[dt.Finding] = []
+    skipped = []
+    for team, members in groups.items():
+        names = [s for s, _ in members]
+        # the whole window first: every team gets a reading, however few its deployments
+        whole = diagnoses.diagnose(store, defn, team, members, history)
+        findings.extend(whole)
+        seen = {f.detector for f in whole}
+        b, a = dt.window(store, defn, names, baseline), dt.window(store, defn, names, current)
+        if b.n < dt.MIN_DEPLOYMENTS or a.n < dt.MIN_DEPLOYMENTS:
+            skipped.append(
+                {
+                    "team": team,
+                    "reason": f"the month-against-baseline detectors need at least "
+                    f"{dt.MIN_DEPLOYMENTS} deployments in each window; there are {b.n} and {a.n}; "
+                    f"read over {history.since:%Y-%m} to {current.since:%Y-%m} instead",
+                }
+            )
+            continue
+        for detector in dt.TEAM_DETECTORS:
+            found = detector(Scope("team", team), b, a)
+            if found and found.detector not in seen:
+                if found.detector == "slicing" and "healthy_improvement" in seen:
+                    continue
+                findings.append(found)
+        # a month of raised failures is what the other detectors explain, with its cause
+        ours = [f for f in findings if f.scope.name == team]
+        if any(f.detector not in ("failure_cluster", "healthy_improvement") for f in ours):
+            findings = [
+                f
+                for f in findings
+                if not (
+                    f.scope.name == team
+                    and f.detector == "failure_cluster"
+                    and f.extra["cluster"]["by"] == "month"
+                )
+            ]
+    found = dt.context_comparison(store, defn, groups, current)
+    if found:
+        found.scope = scope
+        findings.append(found)
+    findings.extend(dt.definition_changes(store, scope, current, baseline.since))
+    return {
+        "scope": {"kind": scope.kind, "name": scope.name},
+        "current": {"since": _iso(current.since), "until": _iso(current.until)},
+        "baseline": {"since": _iso(baseline.since), "until": _iso(baseline.until)},
+        "window": {"since": _iso(history.since), "until": _iso(history.until)},
+        "definition": {"name": defn.name, "version": defn.version},
+        "findings": [f.to_json() for f in findings],
+        "not_assessed": skipped,
+        **diagnoses.scope_costs(store, defn, [m for ms in groups.values() for m in ms], history),
+    }
