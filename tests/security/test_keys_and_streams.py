@@ -243,6 +243,35 @@ def test_a_revoked_keys_open_stream_ends_within_seconds(live: Server, setup: Set
         assert sdk.get("/sdk/config").status_code == 401
 
 
+def test_an_expiring_keys_open_stream_ends_when_it_expires(live: Server, setup: Setup) -> None:
+    # Given a server key that expires 4 s from now, streaming
+    expires = datetime.now(UTC) + timedelta(seconds=4)
+    with live.client(live.admin) as admin:
+        body = {
+            "kind": "server",
+            "name": f"short-{time.monotonic_ns()}",
+            "environment": "production",
+            "expires_at": expires.isoformat(),
+        }
+        key = _ok(admin.post("/api/tokens", json=body))
+    timeout = httpx.Timeout(10.0, read=12.0)
+    with (
+        live.client(key["secret"], timeout=10) as sdk,
+        sdk.stream("GET", "/sdk/stream", timeout=timeout) as stream,
+    ):
+        assert stream.status_code == 200
+        chunks = stream.iter_bytes()
+        assert b"event: config" in next(chunks)
+        # When its time passes, nobody doing anything
+        rest = b"".join(chunks)
+        ended = datetime.now(UTC)
+    # Then the stream ends at the next re-check (every 2 s): after the expiry, within 5 s of it
+    assert expires <= ended < expires + timedelta(seconds=5), (expires, ended)
+    assert b"event: error" in rest
+    with live.client(key["secret"]) as sdk:
+        assert sdk.get("/sdk/config").status_code == 401
+
+
 @pytest.mark.parametrize(
     "url", ["http://169.254.169.254/", "http://127.0.0.1:9090", "http://[::1]:9090"]
 )
