@@ -34,6 +34,7 @@ from headway.flags.results import Explanation
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.store import EnvironmentRow
 from headway.flags.tokens import Token, TokenService
+from headway.store import StoreUnavailable
 
 __all__ = ["install", "lifespan", "router", "routers"]
 
@@ -85,7 +86,10 @@ async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float)
             continue
         try:
             live = await asyncio.to_thread(tokens.live_ids, holders)
-        except Exception:  # a store that is down ends no stream; the next look tries again
+        except StoreUnavailable as error:  # ends no stream; the next look tries again
+            log.warning("could not re-check the credentials of open streams: %s", error)
+            continue
+        except Exception:
             log.exception("could not re-check the credentials of open streams")
             continue
         hub.end_streams_of(holders - live)

@@ -30,6 +30,7 @@ from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutSe
 from headway.rollouts.plan import PlanError, RolloutPlan
 from headway.rollouts.results import Accepted, RolloutResult, RolloutSignals, RolloutStatus
 from headway.rollouts.samples import MAX_SAMPLES, check_window
+from headway.store import StoreUnavailable
 
 log = logging.getLogger("headway.rollouts")
 
@@ -42,6 +43,8 @@ async def _control_loop(service: RolloutService, interval: float) -> None:
     while True:
         try:
             await asyncio.to_thread(service.tick)
+        except StoreUnavailable as error:  # an outage is one line per tick, not a traceback
+            log.warning("rollout controller tick skipped: %s", error)
         except Exception:  # the loop must outlive one bad tick; the error is logged
             log.exception("rollout controller tick failed")
         await asyncio.sleep(interval)

@@ -36,7 +36,9 @@ async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> 
         return answer(exc)
 
 
-_REVOKED = b'event: error\ndata: {"error": "this key was revoked or has expired; the stream ends"}\n\n'
+_REVOKED = (
+    b'event: error\ndata: {"error": "this key was revoked or has expired; the stream ends"}\n\n'
+)
 
 
 def _event(snap: Snapshot) -> bytes:
