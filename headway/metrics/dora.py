@@ -516,16 +516,15 @@ def _monday(day: date) -> date:
 
 def _a_day_around(period: Period) -> tuple[datetime, datetime]:
     """The period widened by a day each side, within what a datetime can hold."""
-    since = (
-        period.since - timedelta(days=1)
-        if period.since > datetime.min + timedelta(days=1)
-        else datetime.min
-    )
-    until = (
-        period.until + timedelta(days=1)
-        if period.until < datetime.max - timedelta(days=1)
-        else datetime.max
-    )
+    day = timedelta(days=1)
+    try:
+        since = period.since - day
+    except OverflowError:
+        since = period.since
+    try:
+        until = period.until + day
+    except OverflowError:
+        until = period.until
     return since, until
 
 
