@@ -25,6 +25,7 @@ __all__ = [
     "Role",
     "Scraper",
     "Viewer",
+    "accepting",
     "answer",
     "authenticate",
     "bearer",
@@ -83,32 +84,28 @@ def _a(words: str) -> str:
     return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
 
 
-def require(role: Role) -> Callable[[Request], Token]:
-    """A dependency admitting tokens of `role` or a stronger one."""
-    kinds = _ROLES[_ROLES.index(role) :]
+def accepting(*kinds: str) -> Callable[[Request], Token]:
+    """A dependency admitting a live token of one of `kinds`."""
 
     def check(request: Request) -> Token:
         return authenticate(request, kinds)
 
-    check.__name__ = f"require_{role}"
+    check.__name__ = f"accepting_{'_'.join(kinds)}"
     return check
+
+
+def require(role: Role) -> Callable[[Request], Token]:
+    """A dependency admitting role tokens of `role` or a stronger one."""
+    return accepting(*_ROLES[_ROLES.index(role) :])
 
 
 def sdk_key(*kinds: str) -> Callable[[Request], Token]:
     """A dependency admitting SDK keys of `kinds` (`server`, `client`)."""
-
-    def check(request: Request) -> Token:
-        return authenticate(request, kinds)
-
-    check.__name__ = f"sdk_key_{'_'.join(kinds)}"
-    return check
-
-
-def _scraper(request: Request) -> Token:
-    return authenticate(request, ("scrape", *_ROLES))
+    return accepting(*kinds)
 
 
 Viewer = Annotated[Token, Depends(require("viewer"))]
 Editor = Annotated[Token, Depends(require("editor"))]
 Admin = Annotated[Token, Depends(require("admin"))]
-Scraper = Annotated[Token, Depends(_scraper)]
+# Prometheus' scrape token reads /metrics; so may a person with any role.
+Scraper = Annotated[Token, Depends(accepting("scrape", *_ROLES))]

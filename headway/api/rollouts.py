@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from headway.api.auth import Editor, Viewer, authenticate, sdk_key
+from headway.api.auth import Editor, Viewer, accepting, sdk_key
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
 from headway.api.responses import ROLLOUT_ERRORS
@@ -103,13 +103,9 @@ def get_service(request: Request) -> RolloutService:
 ServiceDep = Annotated[RolloutService, Depends(get_service)]
 
 
-def _reporter(request: Request) -> Token:
-    return authenticate(request, ("admin", "server"))
-
-
 # Changing a release is an editor's act, like changing a flag; reading one needs a viewer
 # token; services that report guardrail samples use their server SDK key.
-ReporterDep = Annotated[Token, Depends(_reporter)]
+ReporterDep = Annotated[Token, Depends(accepting("admin", "server"))]
 
 
 class RolloutCreate(BaseModel):
