@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from headway import __version__
 from headway.api.auth import AuthError, answer
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             if owned:
                 app.state.store.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files in a pip package, never a CDN, so
+    # the API's reference works on a network with no way out.
+    app = FastAPIOffline(
         title="Headway",
         version=__version__,
         description="Delivery metrics, flow signals, feature flags and guarded rollouts.",
