@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest request line plus headers accepted; larger ones get 400.",
     )
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per HTTP request (method, path, status, milliseconds and "
+        "the token that made it) to the `headway.access` logger.",
+    )
     max_connections: int = Field(
         default=1000,
         gt=0,

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from headway import __version__
+from headway.api.access import AccessLog
 from headway.api.auth import AuthError, answer
 from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
@@ -63,7 +64,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Middleware added last runs first: bodies are bounded before anything reads them.
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, settings=settings)
-    app.add_middleware(ClientCors)  # outermost: a preflight is answered before anything else
+    app.add_middleware(ClientCors)  # a preflight is answered before anything else
+    if settings.access_log:
+        app.add_middleware(AccessLog)  # outermost: every answer is logged, refusals included
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
 

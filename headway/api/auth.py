@@ -77,6 +77,7 @@ def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
         )
     # The environment whose CORS origins apply to this answer (headway.api.cors).
     request.state.headway_environment = token.environment
+    request.state.headway_caller = f"token:{token.name}"  # named in the access log
     return token
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -18,6 +19,9 @@ from headway.output import console, emit_csv, emit_json
 sources_app = typer.Typer(
     help="What webhooks delivered, from where, and what was ignored.", no_args_is_help=True
 )
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def create() -> Any:
@@ -38,7 +42,10 @@ def serve(
             help="Worker processes (PostgreSQL only: an embedded DuckDB store has one writer).",
         ),
     ] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(help="critical, error, warning, info (one line per request), debug or trace."),
+    ] = "info",
 ) -> None:
     """Serve the HTTP API: webhooks at /hooks/{source}, metrics at /api, Prometheus at /metrics.
 
@@ -48,6 +55,8 @@ def serve(
     """
     import uvicorn
 
+    if log_level.lower() not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
     settings = get_settings()
     if workers > 1 and not settings.is_postgres:
         fail(
@@ -77,11 +86,26 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
-            access_log=False,
+            log_config=_log_config(log_level),
+            access_log=False,  # Headway's own access log names the token (HEADWAY_ACCESS_LOG)
             http=BoundedHttp,  # header deadline, body idle limit, header size cap
             timeout_keep_alive=settings.keep_alive_s,
             limit_concurrency=settings.max_connections,
         )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with Headway's loggers (requests, rollout decisions, deliveries)
+    written the same way, in every worker."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["headway"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
 
 
 @contextmanager
