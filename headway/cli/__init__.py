@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import typer
 import typer.core
 
+from headway import __version__
 from headway.cli import definitions, demo, imports, interpret, metrics, records, serve
 
 __all__ = ["app", "main"]
@@ -52,6 +53,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        print(f"headway {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 app.command("demo")(demo.demo)
 app.command("simulate")(demo.simulate)
 app.command("metrics")(metrics.metrics)

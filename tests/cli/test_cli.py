@@ -278,3 +278,11 @@ def test_the_served_app_has_every_surface() -> None:
         "/api/rollouts",
     ):
         assert path in paths, path
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"headway {version('headway')}\n"
