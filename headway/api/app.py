@@ -146,6 +146,7 @@ def _retry(error: StoreError) -> dict[str, str]:
 def _routers() -> list[Any]:
     """Every resource router. Add a new one here, once."""
     from headway.api import (
+        audit,
         definitions,
         flags,
         hooks,
@@ -160,6 +161,7 @@ def _routers() -> list[Any]:
         metrics.router,
         insights.router,  # read API: metrics, records, flow, signals, review
         definitions.router,
+        audit.router,
         hooks.router,
         imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP

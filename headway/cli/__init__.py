@@ -30,6 +30,7 @@ class _LazyGroup(typer.core.TyperGroup):
         "rollout": ("headway.cli.rollouts", "app"),
         "flags": ("headway.cli.flags", "app"),
         "tokens": ("headway.cli.tokens", "app"),
+        "audit": ("headway.cli.audit", "app"),
     }
 
     def list_commands(self, ctx: Any) -> list[str]:

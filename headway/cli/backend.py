@@ -78,6 +78,8 @@ class Backend(Protocol):
     def notes(self, scope: str, period: str) -> list[dict[str, Any]]: ...
     def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]: ...
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]: ...
+    def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]: ...
+    def audit_verify(self) -> dict[str, Any]: ...
 
 
 class LocalBackend:
@@ -153,6 +155,16 @@ class LocalBackend:
         from headway import deliveries
 
         return deliveries.status(self.store)
+
+    def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]:
+        from headway.store import audit
+
+        return (e.document() for e in audit.entries(self.store, entity=entity))
+
+    def audit_verify(self) -> dict[str, Any]:
+        from headway.store import audit
+
+        return audit.verify(self.store).document()
 
     def notes(self, scope: str, period: str) -> list[dict[str, Any]]:
         from headway.interpret import notes
@@ -239,6 +251,16 @@ class RemoteBackend:
 
     def sources_status(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.api.call("GET", "/sources/status")
+        return found
+
+    def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.api.call(
+            "GET", "/audit", params={"entity": entity, "limit": 1000}
+        )
+        return found
+
+    def audit_verify(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.call("GET", "/audit/verify")
         return found
 
     def notes(self, scope: str, period: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ documents are stored as canonical JSON and read back through the pydantic models
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +14,7 @@ import orjson
 
 from headway.flags.model import Flag, Issue, Segment
 from headway.flags.salvage import read_flag, read_segment, stored_document
-from headway.store import Store
+from headway.store import Store, audit
 
 __all__ = [
     "AuditEntry",
@@ -283,18 +282,15 @@ def insert_audit(
     after: Any,
     at: datetime,
 ) -> None:
-    store.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            uuid.uuid4().hex,
-            _naive(at),
-            actor,
-            entity,
-            entity_id,
-            action,
-            None if before is None else _json(before),
-            None if after is None else _json(after),
-        ],
+    audit.append(
+        store,
+        actor=actor,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        before=before,
+        after=after,
+        at=at,
     )
 
 

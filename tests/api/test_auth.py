@@ -74,6 +74,8 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("put", "/api/environments/{key}/cors-origins"): ("admin", "editor"),
     ("post", "/api/flags/import"): ("editor", "viewer"),
     ("get", "/api/tokens"): ("admin", "editor"),
+    ("get", "/api/audit"): ("admin", "editor"),
+    ("get", "/api/audit/verify"): ("admin", "editor"),
     ("post", "/api/tokens"): ("admin", "editor"),
     ("delete", "/api/tokens/{token_id}"): ("admin", "editor"),
     ("post", "/api/import/jsonl"): ("admin", "editor"),

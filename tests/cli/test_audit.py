@@ -1,0 +1,58 @@
+"""`headway audit verify|export` as an operator uses them, on a store whose log was edited."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from headway.config import Settings
+from headway.store import open_store
+from tests.conftest import run_headway
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
+    env["HEADWAY_DATABASE"] = str(tmp_path / "audit.duckdb")
+    return env
+
+
+def test_verify_passes_then_names_the_edited_entry(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert run_headway("flags", "create", "checkout", "--owner", "web", env=env).returncode == 0
+    assert (
+        run_headway("flags", "set", "checkout", "--env", "production", "--on", env=env).returncode
+        == 0
+    )
+
+    exported = run_headway("audit", "export", env=env)
+    assert exported.returncode == 0, exported.stderr
+    entries = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [(e["seq"], e["entity"], e["entity_id"]) for e in entries] == [
+        (1, "flag", "checkout"),
+        (2, "flag", "checkout"),
+    ]
+    assert entries[1]["prev_hash"] == entries[0]["hash"]
+
+    intact = run_headway("audit", "verify", env=env)
+    assert intact.returncode == 0
+    assert intact.stdout.strip() == f"Audit chain intact: 2 entries; head {entries[1]['hash']}"
+
+    store = open_store(Settings(database=env["HEADWAY_DATABASE"]))
+    store.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1")
+    store.close()
+    broken = run_headway("audit", "verify", env=env)
+    assert broken.returncode == 1
+    assert broken.stdout == ""
+    assert broken.stderr.strip() == (
+        f"error: audit chain broken at entry 1 (id {entries[0]['id']}): does not match its "
+        "hash: it was changed after it was written; it is the first"
+    )
+
+
+def test_export_to_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    done = run_headway(
+        "audit", "export", "--out", str(tmp_path / "no" / "x.jsonl"), env=_env(tmp_path)
+    )
+    assert done.returncode == 2
+    assert "does not exist; create it first" in done.stderr
