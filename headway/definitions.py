@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headway.names import UnknownName
-from headway.store import Store
+from headway.store import Store, audit
 
 FailureRule = Literal[
     "incident", "rollback", "hotfix", "revert", "failed_status", "rollout_rollback"
@@ -353,7 +353,9 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
     else:
         if rows:
             version = max(r[0] for r in rows) + 1
+    now = datetime.now(UTC)
     with store.transaction():
+        before = active(store)
         store.execute(
             "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -362,9 +364,19 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
                 version,
                 body,
                 author,
-                datetime.now(UTC).replace(tzinfo=None),
+                now.replace(tzinfo=None),
                 reason,
             ],
+        )
+        audit.append(
+            store,
+            actor=author,
+            entity="definition",
+            entity_id=f"{definition.name}@{version}",
+            action="activate",
+            before={"definition": f"{before.name}@{before.version}"},
+            after={"definition": f"{definition.name}@{version}", "reason": reason},
+            at=now,
         )
     return definition.model_copy(update={"version": version})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from headway.metrics.dora import Period, Scope, _iso, services_in
 from headway.query import QueryError
-from headway.store import Store
+from headway.store import Store, audit
 
 KINDS = ("note", "context_change", "definition_change")
 
@@ -86,6 +86,21 @@ def add(
             "INSERT INTO annotations (id, scope, period_start, period_end, kind, text, "
             "author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             row,
+        )
+        audit.append(
+            store,
+            actor=author,
+            entity="note",
+            entity_id=str(row[0]),
+            action="create",
+            before=None,
+            after={
+                "scope": row[1],
+                "period": [period.since.isoformat(), period.until.isoformat()],
+                "kind": kind,
+                "text": row[5],
+            },
+            at=datetime.now(UTC),
         )
     return _json(
         dict(

@@ -56,3 +56,29 @@ def test_export_to_a_missing_folder_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "does not exist; create it first" in done.stderr
+
+
+def test_definitions_and_notes_are_audited_with_their_author(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    done = run_headway("definitions", "set", "fourkeys", "--reason", "match the old board", env=env)
+    assert done.returncode == 0, done.stderr
+    done = run_headway(
+        "note", "add", "Freeze week", "--scope", "organisation", "--period", "2026-12", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    entries = [
+        json.loads(line) for line in run_headway("audit", "export", env=env).stdout.splitlines()
+    ]
+    definition, note = entries
+    assert (definition["entity"], definition["entity_id"], definition["action"]) == (
+        "definition",
+        "fourkeys@2",
+        "activate",
+    )
+    assert definition["before"] == {"definition": "dora@2"}
+    assert definition["after"] == {"definition": "fourkeys@2", "reason": "match the old board"}
+    assert (note["entity"], note["action"]) == ("note", "create")
+    assert note["after"]["text"] == "Freeze week"
+    assert note["after"]["period"] == ["2026-12-01T00:00:00", "2027-01-01T00:00:00"]
+    assert note["actor"] == definition["actor"]
+    assert run_headway("audit", "verify", env=env).returncode == 0
