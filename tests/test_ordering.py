@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from headway import deliveries
 from headway.config import Settings
+from headway.ingest import deliveries
+from headway.ingest import reprocess as reprocessing
 from headway.model import Deployment, Incident
 from headway.ordering import Order, stale_part
 from headway.sources import github, gitlab, pagerduty
@@ -227,7 +228,7 @@ def test_a_pull_request_ends_the_same_whatever_order_its_events_arrive_in(
     rows = _changes(store)
     assert rows == {f"acme/order-{a}": expected for a in range(len(arrivals))}
     # and `headway reprocess`, replaying every kept delivery, keeps it so
-    deliveries.reprocess(store, engine_settings)
+    reprocessing.reprocess(store, engine_settings)
     assert _changes(store) == rows
 
 

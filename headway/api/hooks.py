@@ -24,10 +24,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from headway import deliveries
 from headway.api import prometheus
 from headway.config import Settings
-from headway.deliveries import Delivery, GroupWriter, Parser
+from headway.ingest import deliveries
+from headway.ingest.deliveries import Delivery, Parser
+from headway.ingest.writer import GroupWriter
 from headway.names import NUL_FIX, nul_in, nul_in_query
 from headway.sources.mapping import Mapping, Parsed, PayloadError
 from headway.store import StoreError, StoreUnavailable

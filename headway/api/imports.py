@@ -9,12 +9,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from headway import deliveries
 from headway.api.auth import Admin, Viewer
 from headway.api.deps import StoreDep
 from headway.api.params import PageDep
 from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
-from headway.ingest import ingest
+from headway.ingest import deliveries, ingest
 from headway.sources.files import InputError, parse_lines
 
 router = APIRouter(prefix="/api", tags=["import"], responses=ADMIN_ERRORS)

@@ -152,7 +152,7 @@ class LocalBackend:
         return history_rows(self.store)
 
     def sources_status(self) -> list[dict[str, Any]]:
-        from headway import deliveries
+        from headway.ingest import deliveries
 
         return deliveries.status(self.store)
 

@@ -1,6 +1,6 @@
 """`headway import …`: JSONL, CSV, git history and CDEvents; parse options, import, report.
 
-The git import itself is `headway.sources.git.import_repository`.
+The git import itself is `headway.ingest.git.import_repository`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
-from headway import deliveries
 from headway.cli.backend import backend
 from headway.cli.common import fail, store_for, summary
 from headway.config import get_settings
+from headway.ingest import deliveries
+from headway.ingest.git import import_repository
 from headway.model import RECORD_TYPES, RawEvent
 from headway.output import console
 from headway.sources.files import InputError, read_csv, read_jsonl
-from headway.sources.git import GitError, Options, TagRule, import_repository, repository_name
+from headway.sources.git import GitError, Options, TagRule, repository_name
 from headway.sources.git.host import resolve_host
 
 app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)

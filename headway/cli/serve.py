@@ -171,7 +171,7 @@ def reprocess() -> None:
     Run it after changing the mapping (service_map, production environments, incident or
     defect labels): what earlier deliveries produced is replaced by what they mean now.
     """
-    from headway import deliveries
+    from headway.ingest import reprocess as reprocessing
 
     settings = get_settings()
     if settings.url:
@@ -180,7 +180,7 @@ def reprocess() -> None:
             "store is reachable, without HEADWAY_URL)."
         )
     with store_for(settings) as store, console.status("Reprocessing raw deliveries…"):
-        result = deliveries.reprocess(store, settings)
+        result = reprocessing.reprocess(store, settings)
     outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
     console.print(
         f"Reprocessed {result.deliveries} deliveries ({outcomes}); replaced "

@@ -389,7 +389,7 @@ def test_cdevents_need_the_bearer_token_and_are_stored_once(
 def test_cdevents_service_option_is_kept_for_reprocess(
     client: TestClient, store: Store, hook_settings: Settings
 ) -> None:
-    from headway import deliveries
+    from headway.ingest import reprocess as reprocessing
 
     headers = {"Content-Type": "application/json", "Authorization": "Bearer cd-token"}
     # Given an incident that names no service, and a merged change whose repository is
@@ -414,7 +414,7 @@ def test_cdevents_service_option_is_kept_for_reprocess(
 
     # Then reprocessing derives them exactly as they were derived when they arrived: three
     # raw deliveries, the refused one still refused and the other two still in checkout
-    result = deliveries.reprocess(store, hook_settings)
+    result = reprocessing.reprocess(store, hook_settings)
     assert (result.deliveries, result.outcomes) == (3, {"accepted": 2, "rejected": 1})
     assert rows(store, derived.format("incidents")) == [("cdevents:incident-123", "checkout")]
     assert rows(store, derived.format("changes")) == [("cdevents:mySubject123", "checkout")]
@@ -428,7 +428,7 @@ def test_cdevents_service_option_is_kept_for_reprocess(
 def test_reprocess_keeps_what_the_git_import_added_to_a_direct_commit(
     hooks: Hooks, store: Store, hook_settings: Settings
 ) -> None:
-    from headway import deliveries
+    from headway.ingest import reprocess as reprocessing
     from headway.model import Change
 
     # Given a push of one commit straight onto the default branch
@@ -459,7 +459,7 @@ def test_reprocess_keeps_what_the_git_import_added_to_a_direct_commit(
     moved = hook_settings.model_copy(
         update={"service_map": {"Codertocat/Hello-World": {"service": "greeter"}}}
     )
-    deliveries.reprocess(store, moved)
+    reprocessing.reprocess(store, moved)
     # Then the change moves, and keeps its release and size
     assert rows(store, "SELECT id, service, files, deployment_ref FROM changes") == [
         (change_id, "greeter", 1, "git:Codertocat/Hello-World/tag/v1.0.0")

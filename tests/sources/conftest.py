@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from headway import deliveries
 from headway.config import Settings
+from headway.ingest import deliveries
 from headway.sources.mapping import Mapping
 from headway.store import Store
 

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 from headway.cli import app
 from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
+from headway.ingest.git import import_repository
 from headway.metrics import records
 from headway.metrics.dora import Period, Scope
 from headway.sources.git import (
     Diffs,
     Options,
-    import_repository,
     main_line_tips,
     main_line_walks,
     read_refs,
@@ -560,8 +560,8 @@ def test_a_failed_import_stops_its_diffs(
     import threading
     import time
 
+    from headway.ingest.git import importer
     from headway.sources.git import diffs as diffs_module
-    from headway.sources.git import importer
 
     # Given git diffs that would run for ever (a history too long to finish)
     closed = threading.Event()

@@ -28,13 +28,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from headway import deliveries
 from headway.cli import app
 from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
+from headway.ingest import reprocess as reprocessing
+from headway.ingest.git import import_repository
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
-from headway.sources.git import Options, import_repository
+from headway.sources.git import Options
 from headway.sources.git.host import Host
 from headway.store import Store, open_store
 from tests.conftest import FIXTURES
@@ -173,7 +174,7 @@ def test_a_pushed_commit_is_combined_by_an_incremental_import(
     assert rows(store)[direct] == expected(c1, "tag/v1.0")
     # And re-deriving the webhooks' records from their payloads keeps it so
     before = rows(store)
-    deliveries.reprocess(store, engine_settings)
+    reprocessing.reprocess(store, engine_settings)
     assert rows(store) == before
     # c0 3,600 s, c1 7,200 s (as above): median and mean 5,400 s
     lead = lead_time(store, "Hello-World", *MAY)

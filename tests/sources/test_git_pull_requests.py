@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from headway.config import Settings, get_settings
-from headway.sources.git import Options, import_repository
+from headway.ingest.git import import_repository
+from headway.sources.git import Options
 from headway.sources.git.history import GitError
 from headway.sources.git.host import Host, host_of_remote, parse_host
 from headway.store import Store, open_store

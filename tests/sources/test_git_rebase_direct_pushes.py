@@ -30,13 +30,14 @@ from typing import Any
 
 import pytest
 
-from headway import deliveries as deliveries_module
 from headway.config import Settings
 from headway.definitions import PRESETS
+from headway.ingest import reprocess as deliveries_module
+from headway.ingest.git import import_repository
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
 from headway.model import Defect
-from headway.sources.git import Options, import_repository
+from headway.sources.git import Options
 from headway.sources.git.host import Host
 from headway.store import Store
 from tests.sources.conftest import RepoBuilder, deliver_webhook

@@ -25,13 +25,14 @@ from typing import Any
 
 import pytest
 
-from headway import deliveries
 from headway.config import Settings
 from headway.definitions import PRESETS
+from headway.ingest import reprocess as reprocessing
+from headway.ingest.git import import_repository
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope
 from headway.model import Defect
-from headway.sources.git import Options, import_repository
+from headway.sources.git import Options
 from headway.sources.git.host import Host
 from headway.store import Store
 from tests.sources.conftest import RepoBuilder, deliver_webhook
@@ -328,7 +329,7 @@ def test_a_fast_forward_merge_request_holds_its_pushed_commits_size_and_start_in
 
     # When `headway reprocess` derives the webhooks' records again and the import runs again
     # over the whole history (v1.0 re-tagged)
-    deliveries.reprocess(store, engine_settings)
+    reprocessing.reprocess(store, engine_settings)
     r.git(
         "tag", "-a", "-f", "v1.0", "-m", "Release v1.0, re-tagged", sha["b2"],
         date="2013-12-05T10:00:00+00:00",

@@ -6,10 +6,10 @@ changes' sizes (`diffs`). Everything else is pure Python over that snapshot (`de
 pull requests from merge and squash commits (`changes`), the earliest release tag containing
 each change (one walk of the commit graph), and reverts of shipped changes (`reverts`).
 `incremental` does the same for a re-import, from the commits the last import did not reach
-and what it stored (`stored`); `importer` runs an import against the store, the whole
-history or, through `reimport`, only what is new.
+and what the last import established (`incremental.Previous`). Reading and writing the store
+is `headway.ingest.git` (`headway import git`), which passes that in.
 
-May import: what `headway.sources` may; the CLI calls it (`headway import git`).
+May import: what `headway.sources` may.
 """
 
 from headway.sources.git.derivation import Derived, derive
@@ -27,12 +27,10 @@ from headway.sources.git.history import (
     read_refs,
     resolve_commit,
 )
-from headway.sources.git.importer import import_repository, repository_name
 from headway.sources.git.incremental import Delta, NeedsFullImport, Previous, Stored, derive_since
-from headway.sources.git.options import Options, release_tags
+from headway.sources.git.options import Options, release_tags, repository_name
 from headway.sources.git.records import SOURCE, deployment_id, undeployed_ref
 from headway.sources.git.releases import TagRule, release_kind, select_tags
-from headway.sources.git.run import ImportReport
 
 __all__ = [
     "LOG_FORMAT",
@@ -42,7 +40,6 @@ __all__ = [
     "Derived",
     "Diffs",
     "GitError",
-    "ImportReport",
     "NeedsFullImport",
     "Options",
     "Previous",
@@ -55,7 +52,6 @@ __all__ = [
     "deployment_id",
     "derive",
     "derive_since",
-    "import_repository",
     "is_ancestor",
     "main_line_tips",
     "main_line_walks",

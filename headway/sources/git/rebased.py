@@ -3,7 +3,7 @@ no merge commit and no number in the commits, so only the host's webhooks tell t
 which main-line commits were a pull request. A webhook names the request's last commit
 (`merge_sha`); that commit, and the rebased commits just before it (`pull_requests.rebased`),
 are the request's one change instead of direct commits; on GitHub, a commit that headed a push
-of its own is not one of them, however close in time. Each fold is kept (`rebase_folds`) with
+of its own is not one of them, however close in time. Each fold is kept (`ingest.folds`) with
 its commits as the direct changes they would be on their own, so that a push delivered later
 that shows one came by itself takes it back out, as for the folds webhooks make."""
 
@@ -28,7 +28,7 @@ class Merged:
 
     numbers: dict[str, int] = field(default_factory=dict)  # last commit -> request number
     pushed: dict[str, set[str]] = field(default_factory=dict)  # last commit -> pushed commits
-    # commits that headed a push, so came by themselves (GitHub: `pull_requests.pushed_alone`)
+    # commits that headed a push, so came by themselves (GitHub: `ingest.requests.pushed_alone`)
     alone: set[str] = field(default_factory=set)
 
 
@@ -115,7 +115,7 @@ def folds(
     sizes: Sizes,
     merged: Merged,
 ) -> dict[str, tuple[str, Change, list[Change]]]:
-    """What each of `requests` took in by rebase, to keep (`rebase_folds.keep`): request id ->
+    """What each of `requests` took in by rebase, to keep (`ingest.folds.keep`): request id ->
     (its repository as its host names it, its last commit as a direct change, the folded
     commits as direct changes), each with its own size. Only folds a push delivered later can
     undo: GitHub's (elsewhere heading a push keeps no commit out) with a commit the push of

@@ -1,13 +1,15 @@
-"""What the last import of a repository stored, read back for a re-import (store and git)."""
+"""What earlier imports of a repository stored, read back: for a re-import (`StoredImport`,
+store and git) and for a whole-history import to compare its records against (`Written`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from headway.ingest.stored import in_lists
 from headway.model import Change, record_id
 from headway.sources.git.history import Tag, commits_between, resolve_commit
 from headway.sources.git.incremental import Stored
@@ -160,17 +162,9 @@ def pushed(store: Store, opts: Options, among: Iterable[Change] | None = None) -
         rows = [
             row
             for marks, part in in_lists(shas)
-            for row in store.query(f"{query} AND sha IN {marks}", [opts.repository, *part])
+            for row in store.query(f"{query} AND sha IN ({marks})", [opts.repository, *part])
         ]
     return {f"{named}{sha}" for (sha,) in rows}
-
-
-def in_lists(values: Collection[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
-    """`values` in parts small enough for one query, each with its `(?, …)` list."""
-    ordered = sorted(values)
-    for i in range(0, len(ordered), size):
-        part = ordered[i : i + size]
-        yield f"({', '.join('?' for _ in part)})", part
 
 
 def like_prefix(prefix: str) -> str:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from headway.ingest import ingest
-from headway.sources import rebase_folds
+from headway.ingest.folds import keep as keep_folds
+from headway.ingest.git.hosted import merged_by_webhooks
+from headway.ingest.git.previous import StoredImport, imported_changes, pushed
+from headway.ingest.git.run import ImportReport, ImportRun
+from headway.ingest.records import ingest
+from headway.ingest.requests import merged_with_stored
 from headway.sources.git.history import GitError, is_ancestor, read_log
-from headway.sources.git.hosted import merged_by_webhooks
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import SOURCE, undeployed_ref
-from headway.sources.git.run import ImportReport, ImportRun
-from headway.sources.git.stored import StoredImport, imported_changes, pushed
-from headway.sources.pull_requests import merged_with_stored
 from headway.values import sha_problem
 
 
@@ -71,8 +71,8 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
             [delta.service, *delta.deployments, *unhosted, *merged_with_stored(store, hosted)],
         )
         # kept with each commit's own size, so that a push shown later to have come by itself
-        # takes its commit back out (`rebase_folds`)
-        rebase_folds.keep(store, folds(added, delta.folded, delta.unfolded, sizes, merged), {})
+        # takes its commit back out (`ingest.folds`)
+        keep_folds(store, folds(added, delta.folded, delta.unfolded, sizes, merged), {})
         run.remember(state["options"])
     report = run.report()
     where, params = imported_changes(opts)

@@ -1,4 +1,4 @@
-"""Importing a repository into the store: the service behind `headway import git`.
+"""Importing a repository into the store: what `headway import git` runs.
 
 A repository is remembered in the `settings` table (its refs and the import options), so
 importing it again costs two cheap git calls when nothing moved, and otherwise reads only the
@@ -17,34 +17,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from headway.config import Settings
-from headway.ingest import ingest
-from headway.model import Change, Deployment, Service, record_id
-from headway.sources import rebase_folds
-from headway.sources.git.derivation import derive
-from headway.sources.git.diffs import Diffs, Sizes, main_line_walks
-from headway.sources.git.history import GitError, open_repository, read_log, read_refs
-from headway.sources.git.hosted import (
+from headway.ingest.folds import keep as keep_folds
+from headway.ingest.git.hosted import (
     check_service,
     merged_by_webhooks,
     rename_stored,
     replace_stored,
     stored_as_direct,
 )
+from headway.ingest.git.previous import Written, written
+from headway.ingest.git.reimport import import_new
+from headway.ingest.git.run import ImportReport, ImportRun, Progress, signature
+from headway.ingest.records import ingest
+from headway.ingest.requests import merged_with_stored
+from headway.model import Change, Deployment, Service, record_id
+from headway.sources.git.derivation import derive
+from headway.sources.git.diffs import Diffs, Sizes, main_line_walks
+from headway.sources.git.history import GitError, open_repository, read_log, read_refs
 from headway.sources.git.incremental import NeedsFullImport
 from headway.sources.git.options import Options, release_tags
 from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import change_key
-from headway.sources.git.reimport import import_new
 from headway.sources.git.releases import select_tags
-from headway.sources.git.run import ImportReport, ImportRun, Progress, signature
-from headway.sources.git.stored import Written, written
-from headway.sources.pull_requests import merged_with_stored
 from headway.store import Store
-
-
-def repository_name(path: Path) -> str:
-    name = path.resolve().name
-    return name[:-4] if name.endswith(".git") and len(name) > 4 else name
 
 
 def import_repository(
@@ -147,7 +142,7 @@ def _derive_and_write(run: ImportRun, diffs: Diffs | None) -> ImportReport:
     del commits  # what the records need, `derived` holds
     report.changes, report.deployments = len(derived.found), len(derived.deployments)
     report.failed, report.undeployed = derived.failed, derived.undeployed
-    # Folds into requests merged by rebase are kept with each commit's own size (`rebase_folds`)
+    # Folds into requests merged by rebase are kept with each commit's own size (`ingest.folds`)
     fold_sizes: dict[str, tuple[int, int, int]] = {}
     rebased: list[Change] = []  # the requests written that took commits in
 
@@ -208,7 +203,7 @@ def _derive_and_write(run: ImportRun, diffs: Diffs | None) -> ImportReport:
             store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
         # Written in chunks as the records are built: the store takes them while git diffs.
         result = ingest(store, run.settings, noting(records(before)), chunk=10_000)
-        rebase_folds.keep(
+        keep_folds(
             store, folds(rebased, derived.folded, derived.unfolded, fold_sizes, merged), repointed
         )
         run.remember(run.signature)

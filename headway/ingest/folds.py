@@ -3,9 +3,9 @@ a commit back out (table `folded_changes`).
 
 When a request's `closed` webhook comes after `headway import git`, the direct changes of its
 last commit and of the commits just before it are folded into it and removed
-(`pull_requests.rebase_merged`); when it comes first, the import folds those commits into it
+(`requests.rebase_merged`); when it comes first, the import folds those commits into it
 itself (`git/rebased.py`). On GitHub a commit that headed a push of its own is never one of
-them (`pull_requests.pushed_alone`), but that push may be delivered after the fold. Each fold
+them (`requests.pushed_alone`), but that push may be delivered after the fold. Each fold
 is kept here, the commits as the direct changes they were stored as (webhooks) or would be
 stored as on their own (the import); when a push names one of its commits as its head, the
 fold is walked again with what is known now, and a commit it no longer takes is a direct
@@ -23,9 +23,13 @@ from typing import Any, ClassVar
 
 import orjson
 
+from headway.ingest import requests
+from headway.ingest.combine import folded
+from headway.ingest.stored import changes as read_changes
+from headway.ingest.stored import in_lists
 from headway.model import Change
-from headway.sources import pull_requests
 from headway.sources.mapping import SeenCommit
+from headway.sources.pull_requests import GITHUB
 from headway.store import Store
 from headway.store.base import utc_naive
 
@@ -52,9 +56,9 @@ class Folded:
 Repointed = Mapping[str, Sequence[tuple[str, str, str]]]  # change id -> (table, column, id)
 
 
-def remember(store: Store, merges: pull_requests.RebaseMerges, repointed: Repointed) -> None:
+def remember(store: Store, merges: requests.RebaseMerges, repointed: Repointed) -> None:
     """Keep each fold of `merges`, with the records `repointed` from its commits to the
-    request (`pull_requests.replace_changes`)."""
+    request (`requests.replace_changes`)."""
     keep(
         store,
         {
@@ -77,10 +81,7 @@ def keep(
     if not folds:
         return
     named: dict[str, list[list[str]]] = {}
-    requests = sorted(folds)
-    for i in range(0, len(requests), 500):  # (an import may keep thousands)
-        chunk = requests[i : i + 500]
-        marks = ", ".join("?" * len(chunk))
+    for marks, chunk in in_lists(folds):  # (an import may keep thousands)
         for row_id, refs in store.query(
             f"SELECT id, named_by FROM folded_changes WHERE request IN ({marks})", chunk
         ):
@@ -107,22 +108,18 @@ def keep(
 
 def take_back(store: Store, commits: Iterable[SeenCommit]) -> None:
     """Walk again each fold that took in a commit one of these pushes was headed by (GitHub's:
-    elsewhere heading a push does not keep a commit out, see `pull_requests.pushed_alone`)."""
-    heads = sorted(
-        {f"{c.repository}@{c.push_head}" for c in commits if c.source == pull_requests.GITHUB}
-    )
-    requests: set[str] = set()
-    for i in range(0, len(heads), 500):
-        chunk = heads[i : i + 500]
-        requests.update(
+    elsewhere heading a push does not keep a commit out, see `requests.pushed_alone`)."""
+    heads = sorted({f"{c.repository}@{c.push_head}" for c in commits if c.source == GITHUB})
+    taking: set[str] = set()
+    for marks, chunk in in_lists(heads):
+        taking.update(
             str(r[0])
             for r in store.query(
-                "SELECT DISTINCT request FROM folded_changes "
-                f"WHERE id IN ({', '.join('?' * len(chunk))}) AND NOT is_last",
+                f"SELECT DISTINCT request FROM folded_changes WHERE id IN ({marks}) AND NOT is_last",
                 chunk,
             )
         )
-    for request in sorted(requests):
+    for request in sorted(taking):
         _walk_again(store, request)
 
 
@@ -139,20 +136,20 @@ def _walk_again(store: Store, request_id: str) -> None:
         (change for is_last, change, _ in rows if not is_last),
         key=lambda c: (-(c.merged_at.timestamp() if c.merged_at else 0.0), c.id),
     )
-    request = pull_requests.read(store, {request_id}).get(request_id)
+    request = read_changes(store, {request_id}).get(request_id)
     if len(lasts) != 1 or request is None or not _holds(request, lasts[0], members):
         # the request was removed, or derived again by an import since: the fold is gone
         store.execute("DELETE FROM folded_changes WHERE request = ?", [request_id])
         return
     last = lasts[0]
-    pushed = pull_requests.pushed_by(store, request.repository or "", last.merge_sha or "")
-    kept = pull_requests.taken_in(store, request, last, members, pushed)
+    pushed = requests.pushed_by(store, request.repository or "", last.merge_sha or "")
+    kept = requests.taken_in(store, request, last, members, pushed)
     given_back = [m for m in members if m not in kept]
     if not given_back:
         return
-    git = pull_requests.folded(last, kept)
+    git = folded(last, kept)
     # The request's first commit is then lowered to the earliest its merge's push listed, as
-    # every delivery does (`deliveries._first_commits`), when that is earlier.
+    # every delivery does (`refresh.first_commits`), when that is earlier.
     store.execute(
         "UPDATE changes SET first_commit_at = ?, additions = ?, deletions = ?, files = ? "
         "WHERE id = ?",
@@ -177,7 +174,7 @@ def _walk_again(store: Store, request_id: str) -> None:
 def _holds(request: Change, last: Change, members: list[Change]) -> bool:
     """Whether the request is still the fold kept: the same last commit, and the size of them
     all (an import that derived it again since may have taken in other commits)."""
-    git = pull_requests.folded(last, members)
+    git = folded(last, members)
     return request.merge_sha == last.merge_sha and all(
         getattr(git, name) in (None, getattr(request, name)) for name in _SIZE
     )

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from headway.ingest.combine import from_git
+from headway.ingest.git.previous import imported_changes, like_prefix, starts_with
+from headway.ingest.requests import pushed_alone, replace_changes
+from headway.ingest.stored import changes as read_changes
+from headway.ingest.stored import in_lists
 from headway.model import record_id
-from headway.sources import pull_requests
 from headway.sources.git.history import GitError
 from headway.sources.git.options import Options
 from headway.sources.git.rebased import Merged
 from headway.sources.git.records import SOURCE
-from headway.sources.git.stored import imported_changes, in_lists, like_prefix, starts_with
 from headway.store import Store
 
 
@@ -52,14 +55,14 @@ def rename_stored(store: Store, opts: Options, keys: dict[str, tuple[str, str, s
     }
     if not moves:
         return
-    olds = pull_requests.read(store, moves)
-    news = pull_requests.read(store, {record_id(*key[:2]) for key in moves.values()})
+    olds = read_changes(store, moves)
+    news = read_changes(store, {record_id(*key[:2]) for key in moves.values()})
     renamed = {}
     for old, (source, source_id, repository) in moves.items():
         moved = replace(olds[old], source=source, source_id=source_id, repository=repository)
         there = news.get(moved.id)
-        renamed[old] = pull_requests.from_git(there, moved) if there else moved
-    pull_requests.replace_changes(store, {old: new.id for old, new in renamed.items()})
+        renamed[old] = from_git(there, moved) if there else moved
+    replace_changes(store, {old: new.id for old, new in renamed.items()})
     store.write(renamed.values())
 
 
@@ -75,7 +78,7 @@ def merged_by_webhooks(store: Store, opts: Options, among: Iterable[str] | None 
     # The store holds every request webhooks ever reported; a re-import needs a few of them.
     shas = None if among is None else set(among)
     parts = (
-        [("", [])] if shas is None else [(f" AND merge_sha IN {m}", p) for m, p in in_lists(shas)]
+        [("", [])] if shas is None else [(f" AND merge_sha IN ({m})", p) for m, p in in_lists(shas)]
     )
     numbers: dict[str, int] = {}
     pushed: dict[str, set[str]] = {}
@@ -90,7 +93,7 @@ def merged_by_webhooks(store: Store, opts: Options, among: Iterable[str] | None 
             [opts.host.repository, *host, *part],
         ):
             pushed.setdefault(head, set()).add(sha)
-    alone = pull_requests.pushed_alone(store, opts.host.kind, opts.host.repository, shas)
+    alone = pushed_alone(store, opts.host.kind, opts.host.repository, shas)
     return Merged(numbers, pushed, alone)
 
 
@@ -113,7 +116,7 @@ def replace_stored(
 ) -> dict[str, list[tuple[str, str, str]]]:
     """Remove the direct changes an earlier import stored for commits now folded into a
     request or named as its last commit (`ids`: commit -> its change's id now); what named them
-    names the request. Returns what was repointed (`pull_requests.replace_changes`)."""
+    names the request. Returns what was repointed (`requests.replace_changes`)."""
     where, params = imported_changes(opts)
     owner = {m: sha for sha, members in folded.items() for m in members}
     moves = {}
@@ -123,4 +126,4 @@ def replace_stored(
         target = ids.get(owner.get(sha, sha))
         if target is not None and target != change_id:
             moves[str(change_id)] = target
-    return pull_requests.replace_changes(store, moves)
+    return replace_changes(store, moves)
