@@ -33,11 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from headway.config import Settings
+from headway.ingest.git import import_repository
 from headway.sources.git import (
     LOG_FORMAT,
     Diffs,
     Options,
-    import_repository,
     main_line_tips,
     main_line_walks,
     read_log,

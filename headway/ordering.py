@@ -69,7 +69,7 @@ def stale_part(record: Any) -> Any | None:
 
     Every other field is None, lists included: an empty list would be written as one and
     erase the labels the newer event set, where None means "not said" and keeps what is
-    stored (`deliveries` fills such lists from the store before writing)."""
+    stored (`ingest.reconcile.first_moments` fills such lists from the store before writing)."""
     kept = EARLIEST.get(record.table, ())
     if not any(getattr(record, name) is not None for name in kept):
         return None

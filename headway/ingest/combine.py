@@ -24,11 +24,11 @@ commit of the push).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from headway.model import Change, field_names
-from headway.sources.pull_requests import GIT
+from headway.sources.pull_requests import GIT, rebased
 
 GIT_FACTS = ("merged_at", "merge_sha", "additions", "deletions", "files", "deployment_ref")
 _IDENTITY = ("source", "source_id", "service", "repository")
@@ -85,9 +85,32 @@ def folded(request: Change, members: Iterable[Change]) -> Change:
     return Change(**values)
 
 
+def taken(
+    last: Change, before: Sequence[Change], pushed: Collection[str], alone: Collection[str]
+) -> list[Change]:
+    """Those of `before` (the changes stored just before `last`, the direct change of a
+    request's last commit, newest first) that the request merged by rebase brought
+    (`pull_requests.rebased`): `pushed` is what the push of its merge listed, `alone` the
+    commits that headed a push of their own."""
+    assert last.merged_at is not None
+    shas = set(
+        rebased(
+            last.merged_at.timestamp(),
+            (
+                (c.merge_sha or "", c.merged_at.timestamp(), direct(c))
+                for c in before
+                if c.merged_at is not None
+            ),
+            pushed,
+            alone,
+        )
+    )
+    return [c for c in before if c.merge_sha in shas]
+
+
 def direct(change: Change) -> bool:
     """Whether `change` is a commit pushed straight to the main line (no request number)."""
     return change.source == GIT and change.number is None
 
 
-__all__ = ["GIT_FACTS", "direct", "folded", "from_git", "from_host", "imported"]
+__all__ = ["GIT_FACTS", "direct", "folded", "from_git", "from_host", "imported", "taken"]

@@ -13,12 +13,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from headway.ingest.combine import direct, folded, from_git, from_host
+from headway.ingest.combine import folded, from_git, from_host, taken
 from headway.ingest.stored import change as as_change
 from headway.ingest.stored import changes as read_changes
 from headway.ingest.stored import in_lists
 from headway.model import Change, columns
-from headway.sources.pull_requests import GIT, GITHUB, REBASE_WINDOW_S, rebased
+from headway.sources.pull_requests import GIT, GITHUB, REBASE_WINDOW_S
 from headway.store import Store
 
 
@@ -101,24 +101,11 @@ def taken_in(
 ) -> list[Change]:
     """Those of `before` (the changes stored just before `last`, the direct change of the
     request's last commit, newest first) that the request merged by rebase brought, by what
-    the store knows now (`rebased`); `pushed`: what the push of its merge listed."""
-    assert last.merged_at is not None
+    the store knows now (`combine.taken`); `pushed`: what the push of its merge listed."""
     alone = pushed_alone(
         store, request.source, request.repository or "", {c.merge_sha or "" for c in before}
     )
-    taken = set(
-        rebased(
-            last.merged_at.timestamp(),
-            (
-                (c.merge_sha or "", c.merged_at.timestamp(), direct(c))
-                for c in before
-                if c.merged_at is not None
-            ),
-            pushed,
-            alone,
-        )
-    )
-    return [c for c in before if c.merge_sha in taken]
+    return taken(last, before, pushed, alone)
 
 
 # Where other records name a change by its id.
