@@ -204,8 +204,9 @@ def apply(
     """
     if not deliveries:
         return set()
-    batch = reconcile.gather(deliveries)
+    batch = reconcile.gather(deliveries)  # records: each once, later versions merged
     with store.transaction():
+        # reconcile: the stored first moments, then the git import's changes and folds
         wanted = reconcile.moment_columns(batch.records)
         records = reconcile.first_moments(batch.records, stored.moments(store, wanted))
         store.write(batch.commits)  # (what a push listed tells which commits a rebase merge wrote)
@@ -225,6 +226,7 @@ def apply(
             known_services=stored.service_names(store, names) if batch.touched else (),
             mapping=Mapping.from_settings(settings),
         )
+        # write: one transaction, then what the records written together decide
         if since is not None:
             for name in plan.names:
                 since.setdefault(name, None)
@@ -235,6 +237,7 @@ def apply(
         refresh.first_commits(store, batch.repositories)
         refresh.merged_by_request(store, batch.merging)
         refresh.reviews(store, batch.reviewed)
+        # link: the services touched, from the earliest instant that moved in each
         if since is not None:
             linking.affected(store, plan.records, since)  # where they are now
             names |= set(since)
