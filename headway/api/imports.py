@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["import"], responses=ADMIN_ERRORS)
 
 
 @router.post("/import/jsonl", summary="Import canonical JSONL records (all or nothing)")
-async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> ImportCounts:
+async def import_jsonl(request: Request, store: StoreDep, token: Admin) -> ImportCounts:
     """The body is Headway's canonical JSONL (docs/jsonl.md), one record per line. Every line
     is checked before anything is written; a bad line answers 400 naming the line and field."""
     body = await request.body()
@@ -30,7 +30,9 @@ async def import_jsonl(request: Request, store: StoreDep, _: Admin) -> ImportCou
         records = await run_in_threadpool(_parse, body, settings.import_max_records)
     except InputError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
-    result = await run_in_threadpool(ingest, store, settings, records)
+    result = await run_in_threadpool(
+        lambda: ingest(store, settings, records, actor=f"token:{token.name}")
+    )
     return ImportCounts(new=result.new, seen=result.seen)
 
 

@@ -178,9 +178,10 @@ class LocalBackend:
         return notes.add(self.store, where, when, text, author=author)
 
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
+        from headway.cli.common import actor
         from headway.ingest import ingest
 
-        result = ingest(self.store, self.settings, records)
+        result = ingest(self.store, self.settings, records, actor=actor())
         return result.new, result.seen
 
 

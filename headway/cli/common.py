@@ -7,6 +7,7 @@ an empty file, not an error message, when it fails.
 from __future__ import annotations
 
 import functools
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -54,6 +55,11 @@ class Year(StrEnum):
     y2023 = "2023"
     y2024 = "2024"
     y2025 = "2025"
+
+
+def actor() -> str:
+    """Who a change made from this command line is recorded as (HEADWAY_ACTOR overrides)."""
+    return os.environ.get("HEADWAY_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -7,9 +7,7 @@ Splits are written `VARIANT=PERCENT …`, for example `on=25 off=75`.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -20,7 +18,7 @@ import typer
 from rich.table import Table
 
 from headway.cli.backend import Flags, Tokens, backend
-from headway.cli.common import fail
+from headway.cli.common import actor, fail
 from headway.flags.evaluate import explain
 from headway.flags.flagd import from_flagd, to_flagd
 from headway.flags.model import (
@@ -57,10 +55,6 @@ WhenOpt = Annotated[
     list[str],
     typer.Option("--when", "-w", help="A condition `ATTRIBUTE OPERATOR VALUE`; repeat for AND."),
 ]
-
-
-def actor() -> str:
-    return os.environ.get("HEADWAY_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 @contextmanager

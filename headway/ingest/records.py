@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from headway import linking
 from headway.config import Settings
-from headway.store import Store, WriteResult
+from headway.store import Store, WriteResult, audit
 
 
 def ingest(
-    store: Store, settings: Settings, records: Iterable[Any], chunk: int = 200_000
+    store: Store,
+    settings: Settings,
+    records: Iterable[Any],
+    chunk: int = 200_000,
+    *,
+    actor: str | None = None,
 ) -> WriteResult:
     """Write canonical records in one transaction and re-link the services they touch.
 
     Records are consumed lazily and written in chunks, so a large file never has to sit in
-    memory twice; a bad record anywhere rolls back everything written before it.
+    memory twice; a bad record anywhere rolls back everything written before it. An import a
+    person asked for (`actor`) is recorded in the audit log, with what it added, in the same
+    transaction.
     """
     result = WriteResult()
     touched: set[str] = set()
@@ -28,6 +36,18 @@ def ingest(
                 _flush(store, batch, result, touched)
         _flush(store, batch, result, touched)
         linking.link(store, settings, touched)
+        if actor is not None:
+            now = datetime.now(UTC)
+            audit.append(
+                store,
+                actor=actor,
+                entity="import",
+                entity_id=now.strftime("%Y%m%dT%H%M%S.%fZ"),
+                action="import",
+                before=None,
+                after={"new": dict(result.new), "seen": dict(result.seen)},
+                at=now,
+            )
     return result
 
 

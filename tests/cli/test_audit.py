@@ -82,3 +82,42 @@ def test_definitions_and_notes_are_audited_with_their_author(tmp_path: Path) -> 
     assert note["after"]["period"] == ["2026-12-01T00:00:00", "2027-01-01T00:00:00"]
     assert note["actor"] == definition["actor"]
     assert run_headway("audit", "verify", env=env).returncode == 0
+
+
+def test_an_import_is_audited_with_what_it_added(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env["HEADWAY_ACTOR"] = "ana"
+    lines = [
+        '{"type": "service", "name": "api", "team": "core", "context": "internal"}',
+        '{"type": "deployment", "source": "t", "source_id": "d1", "service": "api",'
+        ' "finished_at": "2026-10-01T10:00:00Z"}',
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    done = run_headway("import", "jsonl", str(source), env=env)
+    assert done.returncode == 0, done.stderr
+    [entry] = [
+        json.loads(line) for line in run_headway("audit", "export", env=env).stdout.splitlines()
+    ]
+    assert (entry["actor"], entry["entity"], entry["action"]) == ("ana", "import", "import")
+    assert entry["after"]["new"] == {"services": 1, "deployments": 1}
+
+
+def test_an_import_through_the_api_names_its_token(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from headway.api.app import create_app
+    from tests.conftest import authorize
+
+    app = create_app(Settings(database=str(tmp_path / "api.duckdb")))
+    with TestClient(app) as client:
+        authorize(client, "admin")
+        body = b'{"type": "service", "name": "api", "team": "core", "context": "internal"}\n'
+        answer = client.post(
+            "/api/import/jsonl", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert answer.status_code == 200, answer.text
+        entries = client.get("/api/audit", params={"entity": "import"}).json()
+    [entry] = entries  # the token made by authorize() is audited too, as a token
+    assert (entry["actor"], entry["entity"]) == ("token:test-admin", "import")
+    assert entry["after"]["new"] == {"services": 1}
