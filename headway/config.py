@@ -66,6 +66,30 @@ class Settings(BaseSettings):
     cdevents_webhook_secret: str | None = Field(
         default=None, description="Token CDEvents producers send (Authorization: Bearer …)."
     )
+    github_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the secret being replaced, also accepted until removed.",
+    )
+    gitlab_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the secret being replaced, also accepted until removed.",
+    )
+    pagerduty_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the secret being replaced, also accepted until removed.",
+    )
+    opsgenie_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the token being replaced, also accepted until removed.",
+    )
+    jira_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the token being replaced, also accepted until removed.",
+    )
+    cdevents_webhook_secret_previous: str | None = Field(
+        default=None,
+        description="While rotating: the token being replaced, also accepted until removed.",
+    )
     webhook_max_bytes: int = Field(
         default=5 * 1024 * 1024, description="Largest webhook body accepted; larger ones get 413."
     )

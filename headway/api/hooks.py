@@ -120,6 +120,22 @@ def _token_verifier(setting: str) -> Callable[[Request, bytes, str], None]:
     return verify
 
 
+def _verify(request: Request, source: Source, body: bytes, secrets: list[str | None]) -> None:
+    """Accept a delivery signed with the secret, or with the previous one while a rotation is
+    under way (HEADWAY_<SOURCE>_WEBHOOK_SECRET_PREVIOUS). Both are always checked, so timing
+    does not tell which matched; a refusal names the current secret."""
+    refusals = []
+    for secret in secrets:
+        if not secret:
+            continue
+        try:
+            source.verify(request, body, secret)
+        except Refused as refused:
+            refusals.append(refused)
+    if len(refusals) == len([s for s in secrets if s]):
+        raise refusals[0]
+
+
 # -- what each source calls its events and deliveries ---------------------------------------------
 
 
@@ -285,7 +301,7 @@ async def _receive(request: Request, source: Source) -> Response:
             "to the secret configured at the sender",
         )
     body = await _body(request, settings.webhook_max_bytes)
-    source.verify(request, body, secret)
+    _verify(request, source, body, [secret, getattr(settings, f"{source.setting}_previous")])
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.endswith("json"):
         raise Refused(

@@ -182,6 +182,39 @@ def test_pagerduty_accepts_any_signature_while_secrets_rotate(
     ]
 
 
+def test_a_rotation_accepts_the_previous_secret_until_it_is_removed(
+    engine_settings: Settings, store: Store
+) -> None:
+    settings = with_secrets(
+        engine_settings,
+        github_webhook_secret="new-secret",
+        github_webhook_secret_previous="old-secret",
+        gitlab_webhook_secret="new-token",
+        gitlab_webhook_secret_previous="old-token",
+    )
+    body = body_of(fixture("github/ping/payload.json"))
+    with TestClient(create_app(settings, store=store)) as client:
+        for secret, status in (("old-secret", 202), ("new-secret", 202), ("other", 401)):
+            headers = github_headers(body, "ping", secret=secret)
+            answer = client.post("/hooks/github", content=body, headers=headers)
+            assert answer.status_code == status, (secret, answer.text)
+        # the refusal names the current secret's setting, not the one being replaced
+        assert "HEADWAY_GITHUB_WEBHOOK_SECRET)" in answer.json()["error"]
+        for token, status in (("old-token", 202), ("new-token", 202), ("other", 401)):
+            headers = {"X-Gitlab-Token": token, "Content-Type": "application/json"}
+            kind = {"object_kind": f"x-{token}"}  # a new body each time: not a redelivery
+            answer = client.post("/hooks/gitlab", json=kind, headers=headers)
+            assert answer.status_code == status, (token, answer.text)
+    # once the previous secret is removed, it is refused like any other
+    with TestClient(
+        create_app(
+            settings.model_copy(update={"github_webhook_secret_previous": None}), store=store
+        )
+    ) as client:
+        headers = github_headers(body, "ping", secret="old-secret")
+        assert client.post("/hooks/github", content=body, headers=headers).status_code == 401
+
+
 def test_incident_lifecycle_from_pagerduty_keeps_the_earliest_opening(
     client: TestClient, store: Store
 ) -> None:
