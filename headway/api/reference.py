@@ -179,7 +179,7 @@ def metrics_reference() -> str:
     lines = [
         "# JSON contracts of the metrics and their interpretation",
         "",
-        "Generated from `headway/metrics/results.py` and `headway/interpret/results.py` "
+        "Generated from `headway/metrics/results/` and `headway/interpret/results.py` "
         "(`python -m headway.api.reference`). The CLI's `--format json` and the API return the "
         "same objects. Fields are only ever added, never renamed or removed; a consumer should "
         "ignore fields it does not know. Times are ISO 8601 in UTC with a `Z`; durations "

@@ -1,0 +1,200 @@
+"""The metric set (the five keys and their levels), the records behind it, and a definition diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from headway.metrics.results.base import DefinitionRef, Number, PeriodDays, Result, Scope
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+class Levels(Result):
+    year: str = Field(description="The DORA report year whose levels are used.")
+    note: str | None = Field(description="Why there are no levels (2025), else null.")
+
+
+class DeploymentFrequency(Result):
+    deployments: int
+    days: Number
+    per_day: Number
+    per_week: Number
+    deploy_days: int = Field(description="Days with at least one deployment.")
+    deploy_days_per_week_median: Number | None = Field(
+        description="Median over the period's weeks of the days with a deployment (DevLake's "
+        "figure); null in a trend bucket or without deployments."
+    )
+    level: str | None = Field(description="`elite`, `high`, `medium`, `low` or null.")
+
+
+class ChangeLeadTime(Result):
+    changes: int
+    median_s: Number | None
+    p75_s: Number | None
+    p90_s: Number | None
+    mean_s: Number | None
+    level: str | None
+    negative: int = Field(
+        description="Changes left out because their lead time ran backwards (clock skew)."
+    )
+    notes: list[str] = Field(description="What was left out and why, in words.")
+
+
+class ChangeFailRate(Result):
+    deployments: int
+    failed: int
+    rate: Number | None = Field(description="A fraction (0.6 = 60%); null without deployments.")
+    level: str | None
+
+
+class RecoveryTime(Result):
+    recoveries: int
+    unrecovered: int = Field(description="Failed deployments with no recovery evidence yet.")
+    median_s: Number | None
+    p75_s: Number | None
+    p90_s: Number | None
+    mean_s: Number | None
+    level: str | None
+    negative: int = Field(description="Recoveries left out because they ran backwards.")
+    notes: list[str] = Field(description="What was left out and why, in words.")
+
+
+class DeploymentReworkRate(Result):
+    deployments: int
+    rework: int
+    rate: Number | None
+
+
+class MetricSetResult(Result):
+    """The five DORA metrics for a scope and period (`GET /api/metrics`, `headway metrics`)."""
+
+    definition: DefinitionRef
+    scope: Scope
+    period: PeriodDays
+    levels: Levels
+    deployment_frequency: DeploymentFrequency
+    change_lead_time: ChangeLeadTime
+    change_fail_rate: ChangeFailRate
+    failed_deployment_recovery_time: RecoveryTime
+    deployment_rework_rate: DeploymentReworkRate
+    warnings: list[str]
+    trend: list[MetricSetResult] | None = Field(
+        None, description="The same object per week or month; present only with `by`."
+    )
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+class Evidence(Result):
+    rule: str = Field(description="The failure rule that matched.")
+    record: str | None = Field(description="The record that is the evidence.")
+    fixed_at: str | None = Field(description="When the failure was fixed, if it was.")
+
+
+class Deployment(Result):
+    """A counted deployment with the facts derived from it."""
+
+    id: str
+    service: str
+    environment: str | None
+    kind: str | None
+    status: str | None
+    version: str | None
+    sha: str | None
+    started_at: str | None
+    finished_at: str | None
+    failed: bool
+    failure_reason: str | None
+    evidence: list[Evidence]
+    recovered_at: str | None
+    recovers: str | None = Field(description="The failed deployment this one fixed.")
+    changes: list[str] = Field(description="Ids of the changes shipped for the first time.")
+    rework: bool
+
+
+class Change(Result):
+    """A change merged in the period, with the deployment that shipped it."""
+
+    id: str
+    service: str
+    number: int | None
+    title: str | None
+    author: str | None
+    first_commit_at: str | None
+    opened_at: str | None
+    merged_at: str | None
+    is_revert: bool
+    reverts: str | None
+    additions: int | None
+    deletions: int | None
+    files: int | None
+    deployment_id: str | None
+    deployed_at: str | None
+    lead_time_s: Number | None = Field(description="Under the definition's lead-time start.")
+
+
+class Incident(Result):
+    """An incident opened in the period, with the deployment blamed for it."""
+
+    id: str
+    service: str
+    title: str | None
+    severity: str | None
+    opened_at: str | None
+    acknowledged_at: str | None
+    resolved_at: str | None
+    deployment_id: str | None
+    attribution: str | None = Field(description="`named`, `window` or `none`.")
+    labels: list[str]
+    attribution_rule: str | None = Field(description="The attribution rule in words.")
+
+
+# -- definitions diff ---------------------------------------------------------------------------
+
+
+class RuleChange(Result):
+    rule: str = Field(description="`section.field` of the definition, e.g. `failure.rules`.")
+    a: Any = Field(description="Its value in the first definition.")
+    b: Any = Field(description="Its value in the second.")
+
+
+class NumberChange(Result):
+    number: str = Field(description="What is compared, e.g. `change fail rate`.")
+    a: Number | None = Field(description="Under the first definition.")
+    b: Number | None = Field(description="Under the second.")
+    delta: Number | None = Field(description="b - a; null when either is missing.")
+
+
+class RuleMove(Result):
+    number: str
+    a: Number | None = Field(description="Under the first definition.")
+    with_rule: Number | None = Field(description="Under the first with only this rule changed.")
+    delta: Number | None
+
+
+class RuleEffect(Result):
+    rule: str = Field(description="The rule changed on its own.")
+    value: Any = Field(description="The second definition's value of it.")
+    moves: list[RuleMove] = Field(description="The numbers that rule alone moves.")
+
+
+class DiffResults(Result):
+    a: MetricSetResult
+    b: MetricSetResult
+
+
+class DefinitionsDiff(Result):
+    """`GET /api/definitions/diff`: the same scope and period under two definitions."""
+
+    a: DefinitionRef
+    b: DefinitionRef
+    scope: Scope
+    period: PeriodDays
+    rules: list[RuleChange] = Field(description="The rules that differ.")
+    numbers: list[NumberChange] = Field(description="Each number under both.")
+    by_rule: list[RuleEffect] = Field(description="How far each differing rule moves each number.")
+    warnings: list[str]
+    results: DiffResults = Field(description="Both whole metric sets.")
