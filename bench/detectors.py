@@ -32,7 +32,7 @@ from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.interpret import detectors
 from headway.interpret.findings import detect as detect_findings
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED, Options, generate
 from headway.sources.files import parse_record
 from headway.store import open_store

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from headway import definitions as defs
-from headway.metrics import dora
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope, default_period
 from headway.store import Store
 
 
@@ -46,9 +45,7 @@ def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
 
 
 def period_of(store: Store, since: str | None, until: str | None, days: int = 90) -> Period:
-    end = (
-        parse_time(until, "--until", end=True) if until else dora.default_period(store, days).until
-    )
+    end = parse_time(until, "--until", end=True) if until else default_period(store, days).until
     start = parse_time(since, "--since") if since else end - timedelta(days=days)
     if start >= end:
         raise QueryError(

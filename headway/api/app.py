@@ -27,7 +27,7 @@ from headway.api.nul import RefuseNul
 from headway.api.responses import Health
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
-from headway.metrics.dora import ScopeError, UnknownScope
+from headway.metrics.scope import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, StoreUnavailable, open_store
 

@@ -28,7 +28,7 @@ from headway.interpret import notes, review
 from headway.interpret.findings import detect as detect_findings
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
 from headway.metrics import flow, signals
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
 

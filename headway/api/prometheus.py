@@ -33,6 +33,7 @@ from headway import definitions
 from headway.api.auth import Scraper
 from headway.api.responses import AUTH_ERRORS
 from headway.metrics import dora
+from headway.metrics.scope import Period
 from headway.store import Store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -112,7 +113,7 @@ class _DoraCache:
 
 def _dora_families(store: Store) -> Iterator[Metric]:
     now = datetime.now(UTC).replace(tzinfo=None)
-    period = dora.Period(now - timedelta(days=WINDOW_DAYS), now)
+    period = Period(now - timedelta(days=WINDOW_DAYS), now)
     sets = dora.compute_each(store, definitions.active(store), "service", period)
     for name, doc, (metric, key) in _GAUGES:
         family = GaugeMetricFamily(name, doc, labels=["service", "context"])

@@ -20,7 +20,7 @@ from headway import definitions as defs
 from headway.definitions import Definition
 from headway.metrics import flow, signals
 from headway.metrics.compare import diff
-from headway.metrics.dora import Period, Scope, _iso
+from headway.metrics.scope import Period, Scope, iso
 from headway.store import Store
 
 MIN_DEPLOYMENTS = 10  # per window, for rates
@@ -643,7 +643,7 @@ def definition_changes(
                     "definition_change": {
                         "from": da.label,
                         "to": db.label,
-                        "at": _iso(after[4]),
+                        "at": iso(after[4]),
                         "author": after[3],
                         "reason": after[5],
                     }

@@ -20,7 +20,7 @@ from scipy import stats
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
 from headway.metrics import flow, signals
-from headway.metrics.dora import Period, Scope, _bucket_starts, _next
+from headway.metrics.scope import Period, Scope, bucket_starts, next_start
 from headway.store import Store
 
 TREND_P = 0.05  # Mann–Kendall one-sided p below which a monthly series has a sustained trend
@@ -90,8 +90,8 @@ def load(
     names = [s for s, _ in members]
     contexts = sorted({c for _, c in members})
     months = [
-        Period(max(s, window.since), min(_next(s, "month"), window.until))
-        for s in _bucket_starts(window, "month")
+        Period(max(s, window.since), min(next_start(s, "month"), window.until))
+        for s in bucket_starts(window, "month")
     ]
     return Team(
         team,

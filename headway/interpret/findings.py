@@ -10,7 +10,7 @@ from headway.definitions import Definition
 from headway.interpret import detectors as dt
 from headway.interpret import diagnoses
 from headway.metrics import flow
-from headway.metrics.dora import Period, Scope, _iso
+from headway.metrics.scope import Period, Scope, iso
 from headway.store import Store
 
 __all__ = ["detect"]
@@ -67,9 +67,9 @@ def detect(
     findings.extend(dt.definition_changes(store, scope, current, baseline.since))
     return {
         "scope": {"kind": scope.kind, "name": scope.name},
-        "current": {"since": _iso(current.since), "until": _iso(current.until)},
-        "baseline": {"since": _iso(baseline.since), "until": _iso(baseline.until)},
-        "window": {"since": _iso(history.since), "until": _iso(history.until)},
+        "current": {"since": iso(current.since), "until": iso(current.until)},
+        "baseline": {"since": iso(baseline.since), "until": iso(baseline.until)},
+        "window": {"since": iso(history.since), "until": iso(history.until)},
         "definition": {"name": defn.name, "version": defn.version},
         "findings": [f.to_json() for f in findings],
         "not_assessed": skipped,

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from headway.metrics.dora import Period, Scope, _iso, services_in
+from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
 from headway.store import Store, audit
 
@@ -151,4 +151,4 @@ def for_scope(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, **{k: _iso(row[k]) for k in ("period_start", "period_end", "created_at")}}
+    return {**row, **{k: iso(row[k]) for k in ("period_start", "period_end", "created_at")}}

@@ -20,7 +20,7 @@ from headway.definitions import Definition
 from headway.interpret import charts, notes
 from headway.interpret.findings import detect as detect_findings
 from headway.metrics import dora, flow, signals
-from headway.metrics.dora import Period, Scope, _iso
+from headway.metrics.scope import Period, Scope, iso
 from headway.query import QueryError
 from headway.store import Store
 
@@ -72,7 +72,7 @@ def build(
     doc: dict[str, Any] = {
         "title": f"Delivery review · {scope.describe()} · {period.since:%B %Y}",
         "scope": {"kind": scope.kind, "name": scope.name},
-        "period": {"since": _iso(period.since), "until": _iso(period.until)},
+        "period": {"since": iso(period.since), "until": iso(period.until)},
         "definition": {"name": defn.name, "version": defn.version, "description": defn.description},
         "metrics": metrics.to_json(),
         "trend": [t.to_json() for t in trend],

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from headway.definitions import Definition, changed_fields
-from headway.metrics.dora import Period, Scope, compute
+from headway.metrics.dora import compute
+from headway.metrics.scope import Period, Scope
 
 NUMBERS = [
     ("deployments", "deployment_frequency", "deployments"),

@@ -33,7 +33,7 @@ import numpy as np
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
-from headway.metrics.dora import Period, Scope, _bucket_starts, _iso, _next, services_in
+from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
 from headway.store import Store
 
 STAGES = ("coding", "pickup", "review", "approval_wait", "merge_wait", "deploy_wait")
@@ -321,7 +321,7 @@ class FlowBreakdown:
                 "services": self.services,
                 "contexts": self.contexts,
             },
-            "period": {"since": _iso(self.period.since), "until": _iso(self.period.until)},
+            "period": {"since": iso(self.period.since), "until": iso(self.period.until)},
             "changes": self.changes,
             "end_to_end": self.end_to_end,
             "stages": self.stages,
@@ -420,14 +420,14 @@ def breakdown(
             f"({', '.join(contexts)}); see each with --each context."
         )
     if by:
-        for start in _bucket_starts(period, by):
-            sub = Period(max(start, period.since), min(_next(start, by), period.until))
+        for start in bucket_starts(period, by):
+            sub = Period(max(start, period.since), min(next_start(start, by), period.until))
             part = [f for f in flows if sub.since <= f.deployed_at < sub.until]
             e2e, st, dom, wait = summarise(part, defn.summary.median)
             result.trend.append(
                 {
-                    "since": _iso(sub.since),
-                    "until": _iso(sub.until),
+                    "since": iso(sub.since),
+                    "until": iso(sub.until),
                     "changes": len(part),
                     "lead_median_s": e2e["median_s"],
                     "dominant_stage": dom,
@@ -631,7 +631,7 @@ def summarise_waiting(
             }
         )
     return {
-        "as_of": _iso(as_of),
+        "as_of": iso(as_of),
         "as_of_rule": "the end of the period"
         if ended
         else "the current time: the period ends later",

@@ -7,12 +7,12 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
-from headway.metrics.dora import Period, Scope, services_in
+from headway.metrics.scope import Period, Scope, services_in
 from headway.model import list_of
 from headway.store import Store
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
@@ -60,7 +60,7 @@ def deployments(
             chunk,
         ):
             evidence.setdefault(dep, []).append(
-                {"rule": reason, "record": ev, "fixed_at": _iso(fixed)}
+                {"rule": reason, "record": ev, "fixed_at": iso(fixed)}
             )
         for dep, change in store.query(
             f"SELECT deployment_id, id FROM changes WHERE deployment_id IN ({_marks(chunk)}) ORDER BY id",
@@ -80,8 +80,8 @@ def deployments(
                 "status": r["status"],
                 "version": r["version"],
                 "sha": r["sha"],
-                "started_at": _iso(r["started_at"]),
-                "finished_at": _iso(r["finished_at"]),
+                "started_at": iso(r["started_at"]),
+                "finished_at": iso(r["finished_at"]),
                 "failed": bool(ev),
                 "failure_reason": ev[0]["rule"] if ev else None,
                 "evidence": ev,
@@ -125,7 +125,7 @@ def changes(
     )
     for r in rows:
         for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
-            r[key] = _iso(r[key])
+            r[key] = iso(r[key])
         r["is_revert"] = bool(r["is_revert"])
         r["lead_time_s"] = None if r["lead_time_s"] is None else round(float(r["lead_time_s"]), 3)
     return rows
@@ -154,7 +154,7 @@ def incidents(
     }
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
-            r[key] = _iso(r[key])
+            r[key] = iso(r[key])
         r["labels"] = list_of(r["labels"])
         r["attribution_rule"] = rules.get(r["attribution"] or "none")
     return rows

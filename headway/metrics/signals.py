@@ -17,8 +17,8 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
-from headway.metrics.dora import Period, Scope, _bucket_starts, _iso, _next, services_in
 from headway.metrics.flow import GATE_KINDS, LEAD_BOUNDS, describe, describe_spans
+from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
 from headway.model import list_of
 from headway.store import Store
 
@@ -252,12 +252,12 @@ def _leads(changes: list[dict[str, Any]]) -> dict[str, Any]:
 def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
     overall = _leads(rows.changes)
     trend = []
-    for start in _bucket_starts(period, by):
-        end = _next(start, by)
+    for start in bucket_starts(period, by):
+        end = next_start(start, by)
         part = _leads([c for c in rows.changes if start <= c["finished_at"] < end])
         trend.append(
             {
-                "since": _iso(max(start, period.since)),
+                "since": iso(max(start, period.since)),
                 "changes": part["n"],
                 "median_s": part["median_s"],
                 "iqr_s": part["iqr_s"],
@@ -306,8 +306,8 @@ def rollback_clustering(rows: Rows, window_days: float = 7.0, burst: int = 3) ->
                     {
                         "service": service,
                         "count": j - i + 1,
-                        "since": _iso(items[i]["finished_at"]),
-                        "until": _iso(items[j]["finished_at"]),
+                        "since": iso(items[i]["finished_at"]),
+                        "until": iso(items[j]["finished_at"]),
                         "rollbacks": [d["id"] for d in items[i : j + 1]],
                     }
                 )
@@ -473,13 +473,13 @@ def incident_themes(rows: Rows, period: Period) -> dict[str, Any]:
 
 def rework_trend(rows: Rows, period: Period, by: str) -> dict[str, Any]:
     trend = []
-    for start in _bucket_starts(period, by):
-        end = _next(start, by)
+    for start in bucket_starts(period, by):
+        end = next_start(start, by)
         part = [d for d in rows.deployments if start <= d["finished_at"] < end]
         rework = sum(d["rework"] for d in part)
         trend.append(
             {
-                "since": _iso(max(start, period.since)),
+                "since": iso(max(start, period.since)),
                 "deployments": len(part),
                 "rework": rework,
                 "rate": _share(rework, len(part)),
@@ -571,7 +571,7 @@ def compute(
     return {
         "definition": {"name": defn.name, "version": defn.version},
         "scope": {"kind": scope.kind, "name": scope.name, "services": names, "contexts": contexts},
-        "period": {"since": _iso(period.since), "until": _iso(period.until)},
+        "period": {"since": iso(period.since), "until": iso(period.until)},
         "approval_latency": latency,
         "batch_size": batch_size(rows),
         "lead_time_variance": variance,

@@ -15,7 +15,7 @@ import pytest
 
 from headway.config import Settings
 from headway.ingest import ingest
-from headway.metrics.dora import Period
+from headway.metrics.scope import Period
 from headway.simulate import Options, generate
 from headway.sources.files import parse_record
 from headway.store import Store, open_store

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from headway.metrics.dora import Period
+from headway.metrics.scope import Period
 
 MONTHS = [datetime(2025, 11, 1) + timedelta(days=31 * i) for i in range(6)]
 MONTHS = [datetime(m.year, m.month, 1) for m in MONTHS]  # 2025-11 … 2026-04

@@ -11,7 +11,7 @@ import pytest
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.interpret import review
-from headway.metrics.dora import Scope
+from headway.metrics.scope import Scope
 from headway.store import open_store
 from tests.interpret.conftest import OCTOBER
 

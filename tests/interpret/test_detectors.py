@@ -14,7 +14,7 @@ from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.interpret import detectors
 from headway.interpret.findings import detect as detect_findings
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED
 from headway.sources.files import read_jsonl
 from headway.store import Store

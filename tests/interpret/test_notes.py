@@ -11,7 +11,7 @@ from headway.cli import app
 from headway.config import Settings
 from headway.ingest import ingest
 from headway.interpret import notes
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.model import Service
 from headway.store import Store
 

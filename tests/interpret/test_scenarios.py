@@ -19,7 +19,7 @@ from headway.ingest import ingest
 from headway.interpret import review
 from headway.interpret.findings import detect as detect_findings
 from headway.metrics import signals
-from headway.metrics.dora import Scope
+from headway.metrics.scope import Scope
 from headway.sources.files import parse_record
 from headway.store import open_store
 from tests.interpret.scenarios import APRIL, SCENARIOS, records

@@ -29,7 +29,7 @@ from headway.config import Settings
 from headway.definitions import PRESETS, AttributionRules
 from headway.ingest import ingest
 from headway.metrics import dora, records
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.model import Change, Deployment, Incident, Service
 from headway.sources.files import read_jsonl
 from headway.store import Store

@@ -31,7 +31,7 @@ from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import flow
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.model import Approval, Change, Deployment, Service
 from headway.store import Store, open_store
 from tests.conftest import authorize

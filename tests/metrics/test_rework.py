@@ -24,7 +24,7 @@ from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import dora, records
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.model import Change, Deployment, Service
 from headway.store import Store
 

@@ -24,7 +24,7 @@ from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import signals
-from headway.metrics.dora import Period, Scope
+from headway.metrics.scope import Period, Scope
 from headway.model import Approval, Change, Deployment, Incident, PipelineRun, Service
 from headway.store import Store, open_store
 
