@@ -18,9 +18,10 @@ from typing import Any
 
 from headway import definitions as defs
 from headway.definitions import Definition
-from headway.metrics import flow, signals
+from headway.metrics import signals
 from headway.metrics.compare import diff
 from headway.metrics.scope import Period, Scope, iso
+from headway.metrics.stages import LABELS, STAGES, ChangeFlow, change_flows
 from headway.store import Store
 
 MIN_DEPLOYMENTS = 10  # per window, for rates
@@ -156,7 +157,7 @@ class Window:
     changes: list[dict[str, Any]]
     incidents: list[dict[str, Any]]
     defects: list[dict[str, Any]]
-    flows: list[flow.ChangeFlow]
+    flows: list[ChangeFlow]
 
     @property
     def n(self) -> int:
@@ -208,7 +209,7 @@ def window(store: Store, defn: Definition, services: list[str], period: Period) 
         rows.changes,
         rows.incidents,
         rows.defects,
-        flow.change_flows(store, defn, services, period),
+        change_flows(store, defn, services, period),
     )
 
 
@@ -367,7 +368,7 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
         return None
     total_b = sum(f.lead_s for f in b.flows if f.lead_s is not None)
     best: tuple[float, str, float, float] | None = None
-    for stage in flow.STAGES:
+    for stage in STAGES:
         mb, ma = b.stage_median(stage)[0], a.stage_median(stage)[0]
         stage_total = sum(v for f in b.flows if (v := f.stages[stage]) is not None)
         if mb is None or ma is None or not mb or stage_total < 0.1 * total_b:
@@ -378,11 +379,11 @@ def local_optimisation(scope: Scope, b: Window, a: Window) -> Finding | None:
         return None
     ratio, stage, mb, ma = best
     grew = max(
-        (s for s in flow.STAGES if s != stage),
+        (s for s in STAGES if s != stage),
         key=lambda s: (a.stage_median(s)[0] or 0) - (b.stage_median(s)[0] or 0),
     )
     gb, ga = b.stage_median(grew)[0], a.stage_median(grew)[0]
-    label = flow.LABELS
+    label = LABELS
     return Finding(
         "local_optimisation",
         scope,

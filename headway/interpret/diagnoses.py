@@ -19,8 +19,10 @@ from scipy import stats
 
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
-from headway.metrics import flow, signals
+from headway.metrics import signals
+from headway.metrics.durations import MIN_MEDIAN, span
 from headway.metrics.scope import Period, Scope, bucket_starts, next_start
+from headway.metrics.stages import GATE_KINDS, ChangeFlow, change_flows
 from headway.store import Store
 
 TREND_P = 0.05  # Mann–Kendall one-sided p below which a monthly series has a sustained trend
@@ -50,7 +52,7 @@ class Team:
     context: str
     window: Period
     rows: signals.Rows
-    flows: list[flow.ChangeFlow]
+    flows: list[ChangeFlow]
     months: list[Period]
 
     @property
@@ -73,7 +75,7 @@ class Team:
                 for f in self.flows
                 if f.lead_s is not None and m.since <= f.deployed_at < m.until
             ]
-            out.append(median(leads) if len(leads) >= flow.MIN_MEDIAN else None)
+            out.append(median(leads) if len(leads) >= MIN_MEDIAN else None)
         return out
 
     def defect_series(self) -> list[float | None]:
@@ -98,7 +100,7 @@ def load(
         contexts[0] if len(contexts) == 1 else "mixed",
         window,
         signals.load(store, defn, names, window),
-        flow.change_flows(store, defn, names, window),
+        change_flows(store, defn, names, window),
         months,
     )
 
@@ -395,14 +397,14 @@ def batch_size(team: Team, scope: Scope) -> dt.Finding | None:
     )
 
 
-def gate_costs(rows: signals.Rows, flows: list[flow.ChangeFlow]) -> list[dict[str, Any]]:
+def gate_costs(rows: signals.Rows, flows: list[ChangeFlow]) -> list[dict[str, Any]]:
     """Every approval kind with events, however few, costliest first: its count, median
     wait, and the hours it held changes (a deployment gate holds every change it ships)."""
     shipped = {d["id"]: d["changes"] for d in rows.deployments}
     lead = sum(f.lead_s for f in flows if f.lead_s is not None)
     out: dict[str, dict[str, Any]] = {}
     for a in rows.approvals:
-        wait = flow.span(a["requested_at"], a["decided_at"])
+        wait = span(a["requested_at"], a["decided_at"])
         g = out.setdefault(
             a["kind"], {"kind": a["kind"], "approvals": 0, "waits": [], "held_s": 0.0}
         )
@@ -430,7 +432,7 @@ def gate_cost(team: Team, scope: Scope) -> dt.Finding | None:
     question, not reported as a finding."""
     if team.context == "regulated":
         return None
-    costs = [g for g in gate_costs(team.rows, team.flows) if g["kind"] in flow.GATE_KINDS]
+    costs = [g for g in gate_costs(team.rows, team.flows) if g["kind"] in GATE_KINDS]
     if not costs or (costs[0]["share_of_lead"] or 0) < GATE_SHARE:
         return None
     g = costs[0]
@@ -484,7 +486,7 @@ def recoveries(store: Store, team: Team) -> list[dict[str, Any]]:
     out = []
     for d in failed:
         end = undo.get(d["id"]) or resolved.get(d["id"])
-        seconds = flow.span(d["finished_at"], end) if end else None
+        seconds = span(d["finished_at"], end) if end else None
         if seconds is not None and seconds >= 0:
             out.append({"id": d["id"], "seconds": seconds, "rollback": d["id"] in undo})
     return out

@@ -17,8 +17,9 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
-from headway.metrics.flow import GATE_KINDS, LEAD_BOUNDS, describe, describe_spans
+from headway.metrics.durations import describe, describe_spans
 from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
+from headway.metrics.stages import GATE_KINDS, LEAD_BOUNDS
 from headway.model import list_of
 from headway.store import Store
 

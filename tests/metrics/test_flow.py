@@ -32,6 +32,8 @@ from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import flow
 from headway.metrics.scope import Period, Scope
+from headway.metrics.stages import change_flows
+from headway.metrics.waiting import UNSEEN_CODING
 from headway.model import Approval, Change, Deployment, Service
 from headway.store import Store, open_store
 from tests.conftest import authorize
@@ -137,7 +139,7 @@ def test_a_deployment_gate_after_merge_is_approval_wait_not_deploy_wait(
         )
     )
     ingest(store, engine_settings, records)
-    [b] = flow.change_flows(store, PRESETS["dora"], ["api"], WEEK)
+    [b] = change_flows(store, PRESETS["dora"], ["api"], WEEK)
     assert b.stages["approval_wait"] == 1 * H
     assert b.stages["deploy_wait"] == 1 * H
     assert b.lead_s == 9.5 * H
@@ -413,7 +415,7 @@ def test_work_in_progress_waits_in_queues_by_stage(store: Store, engine_settings
         "merge_wait": 1,
         "deploy_wait": 1,
     }
-    assert stages["coding"]["notes"] == [flow.UNSEEN_CODING]
+    assert stages["coding"]["notes"] == [UNSEEN_CODING]
     assert (stages["pickup"]["oldest_s"], stages["pickup"]["oldest_change"]) == (48 * H, "t:p2")
     assert stages["pickup"]["median_s"] == 12 * H
     assert stages["review"]["oldest_s"] == 60 * H
@@ -496,7 +498,7 @@ def test_the_cli_table_and_csv_show_what_waits_and_as_of_when() -> None:
     ) in text
     # pickup: 3 waiting, the oldest p2 (48 h = 2.0 d), median 12 h
     assert "│ pickup │ opened │ 3 │ 2.0 d (t:p2) │ 12.0 h │" in text
-    assert flow.UNSEEN_CODING in text
+    assert UNSEEN_CODING in text
 
     rows = list(csv.DictReader(io.StringIO(_cli("flow", *period, "--format", "csv").output)))
     pickup = next(r for r in rows if r["stage"] == "pickup")
