@@ -18,7 +18,7 @@ from typing import Any
 
 from headway import definitions as defs
 from headway.definitions import Definition
-from headway.metrics import signals
+from headway.metrics import signal_rows, signals
 from headway.metrics.compare import diff
 from headway.metrics.scope import Period, Scope, iso
 from headway.metrics.stages import LABELS, STAGES, ChangeFlow, change_flows
@@ -201,7 +201,7 @@ class Window:
 
 
 def window(store: Store, defn: Definition, services: list[str], period: Period) -> Window:
-    rows = signals.load(store, defn, services, period)
+    rows = signal_rows.load(store, defn, services, period)
     return Window(
         period,
         period.days,

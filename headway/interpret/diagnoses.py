@@ -19,7 +19,8 @@ from scipy import stats
 
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
-from headway.metrics import signals
+from headway.metrics import signal_rows
+from headway.metrics.concentration import WEEKDAYS
 from headway.metrics.durations import MIN_MEDIAN, span
 from headway.metrics.scope import Period, Scope, bucket_starts, next_start
 from headway.metrics.stages import GATE_KINDS, ChangeFlow, change_flows
@@ -51,7 +52,7 @@ class Team:
     name: str
     context: str
     window: Period
-    rows: signals.Rows
+    rows: signal_rows.Rows
     flows: list[ChangeFlow]
     months: list[Period]
 
@@ -99,7 +100,7 @@ def load(
         team,
         contexts[0] if len(contexts) == 1 else "mixed",
         window,
-        signals.load(store, defn, names, window),
+        signal_rows.load(store, defn, names, window),
         change_flows(store, defn, names, window),
         months,
     )
@@ -397,7 +398,7 @@ def batch_size(team: Team, scope: Scope) -> dt.Finding | None:
     )
 
 
-def gate_costs(rows: signals.Rows, flows: list[ChangeFlow]) -> list[dict[str, Any]]:
+def gate_costs(rows: signal_rows.Rows, flows: list[ChangeFlow]) -> list[dict[str, Any]]:
     """Every approval kind with events, however few, costliest first: its count, median
     wait, and the hours it held changes (a deployment gate holds every change it ships)."""
     shipped = {d["id"]: d["changes"] for d in rows.deployments}
@@ -549,7 +550,7 @@ def failure_cluster(team: Team, scope: Scope) -> dt.Finding | None:
         "service": lambda d: str(d["service"]),
         "change type": lambda d: kinds.get(d["id"], "(none)"),
         "month": lambda d: f"{d['finished_at']:%Y-%m}",
-        "weekday": lambda d: signals.WEEKDAYS[d["finished_at"].weekday()],
+        "weekday": lambda d: WEEKDAYS[d["finished_at"].weekday()],
     }
     best: tuple[float, str, str, int, int, int, int] | None = None
     # every group of every dimension is a test: Bonferroni keeps the family's error at

@@ -18,7 +18,7 @@ from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.interpret import review
 from headway.interpret.findings import detect as detect_findings
-from headway.metrics import signals
+from headway.metrics.concentration import concentration
 from headway.metrics.scope import Scope
 from headway.sources.files import parse_record
 from headway.store import open_store
@@ -121,8 +121,6 @@ def test_a_one_weekday_calendar_is_not_a_weekday_cluster() -> None:
     # ten releases, every one on a Tuesday, five failed: all failures on Tuesday, but so is
     # every release, so there is nothing to compare
     deployments = [{"day": "Tue", "failed": i % 2 == 0} for i in range(10)]
-    weekday = signals.concentration(
-        deployments, lambda d: d["day"], lambda d: d["failed"], "deployments"
-    )
+    weekday = concentration(deployments, lambda d: d["day"], lambda d: d["failed"], "deployments")
     assert weekday["index"] is None
     assert "same value (Tue)" in weekday["note"]

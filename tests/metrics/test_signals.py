@@ -24,6 +24,7 @@ from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import signals
+from headway.metrics.concentration import concentration
 from headway.metrics.scope import Period, Scope
 from headway.model import Approval, Change, Deployment, Incident, PipelineRun, Service
 from headway.store import Store, open_store
@@ -144,7 +145,7 @@ def test_concentration_index_is_zero_when_failures_follow_deployments() -> None:
     def deps(service: str, n: int, failed: int) -> list[dict[str, Any]]:
         return [{"service": service, "failed": i < failed} for i in range(n)]
 
-    spread = signals.concentration(
+    spread = concentration(
         deps("a", 10, 3) + deps("b", 10, 3),
         lambda d: d["service"],
         lambda d: d["failed"],
@@ -152,7 +153,7 @@ def test_concentration_index_is_zero_when_failures_follow_deployments() -> None:
     )
     assert spread["index"] == 0.0
     # all 5 failures in a, which has half the deployments: ½(|1 − ½| + |0 − ½|) = 0.5
-    clustered = signals.concentration(
+    clustered = concentration(
         deps("a", 5, 5) + deps("b", 5, 0),
         lambda d: d["service"],
         lambda d: d["failed"],
