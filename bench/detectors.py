@@ -30,7 +30,7 @@ from pathlib import Path
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
-from headway.interpret import detectors
+from headway.interpret import evidence
 from headway.interpret.findings import detect as detect_findings
 from headway.metrics.scope import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED, Options, generate
@@ -132,7 +132,7 @@ def table(title: str, tp: Counter[str], fp: Counter[str], fn: Counter[str]) -> N
     print(f"\n{title}\n")
     print("| detector | true | false | missed | precision | recall |")
     print("|---|---|---|---|---|---|")
-    for d in detectors.DETECTORS:
+    for d in evidence.DETECTORS:
         t, f, m = tp[d], fp[d], fn[d]
         precision = f"{t / (t + f):.0%}" if t + f else "–"
         recall = f"{t / (t + m):.0%}" if t + m else "–"
@@ -169,13 +169,13 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     planted_in = {d: t for t, d in PLANTED.items()}
-    for detector in detectors.DETECTORS:
+    for detector in evidence.DETECTORS:
         name = detector
         where = planted_in.get(name, "organisation (3 contexts)" if detector == "context" else "–")
         hits = total["hits"][name]
         checks = args.seeds * (teams - 1) if detector != "context" else args.seeds
         print(
-            f"| {detectors.TITLES[detector]} (`{detector}`) | {where} | {hits}/{args.seeds} | "
+            f"| {evidence.TITLES[detector]} (`{detector}`) | {where} | {hits}/{args.seeds} | "
             f"{hits / args.seeds:.0%} | {total['false_alarms'][detector]}/{checks} | "
             f"{total['healthy'][detector]} | "
             + (

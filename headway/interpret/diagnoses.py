@@ -19,6 +19,7 @@ from scipy import stats
 
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
+from headway.interpret.evidence import Finding, confidence, hours, measure, pct, rounded, z_rise
 from headway.metrics import signal_rows
 from headway.metrics.concentration import WEEKDAYS
 from headway.metrics.durations import MIN_MEDIAN, span
@@ -181,12 +182,9 @@ def _failed(d: dict[str, Any]) -> bool:
 def _series(team: Team, **values: list[float | None]) -> list[dict[str, Any]]:
     labels = month_labels(team)
     return [
-        {"month": labels[i], **{k: _r(v[i]) for k, v in values.items()}} for i in range(len(labels))
+        {"month": labels[i], **{k: rounded(v[i]) for k, v in values.items()}}
+        for i in range(len(labels))
     ]
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
 
 
 def _speed(team: Team) -> tuple[str, Trend] | None:
@@ -197,7 +195,7 @@ def _speed(team: Team) -> tuple[str, Trend] | None:
     faster = trend(team.lead_series(), rising=False)
     if faster and faster.ratio is not None and faster.ratio <= dt.SPEED_LEAD:
         return (
-            f"lead time fell from {dt._hours(faster.first)} to {dt._hours(faster.last)}",
+            f"lead time fell from {hours(faster.first)} to {hours(faster.last)}",
             faster,
         )
     return None
@@ -211,7 +209,7 @@ def _size(ships: list[dict[str, Any]], _m: Period) -> float | None:
     return float(median(d["lines"] for d in ships)) if ships else None
 
 
-def speed_outcomes(team: Team, scope: Scope) -> dt.Finding | None:
+def speed_outcomes(team: Team, scope: Scope) -> Finding | None:
     speed = _speed(team)
     if speed is None:
         return None
@@ -223,18 +221,18 @@ def speed_outcomes(team: Team, scope: Scope) -> dt.Finding | None:
         ("escaped defects per deployment", defects, _defect_halves(team)),
     ):
         rise = trend(series, rising=True)
-        z = dt.z_rise(*halves)
+        z = z_rise(*halves)
         if rise and z >= HALF_Z:
             worse.append((z, name, rise))
     if not worse:
         return None
     z, name, rise = max(worse, key=lambda w: w[0])
-    level, basis = dt.confidence(z)
+    level, basis = confidence(z)
     months = month_labels(team)
     since = months[min(pace.since, rise.since)]
-    fmt = dt._pct if name == "change fail rate" else (lambda v: f"{v:.2f}")
+    fmt = pct if name == "change fail rate" else (lambda v: f"{v:.2f}")
     records = [d["id"] for d in team.shipping if d["failed"]] + [d["id"] for d in team.rows.defects]
-    return dt.Finding(
+    return Finding(
         "speed_outcomes",
         scope,
         f"{team.name}: since {since} {described}, while the {name} rose from "
@@ -242,9 +240,9 @@ def speed_outcomes(team: Team, scope: Scope) -> dt.Finding | None:
         + "".join(f"; the {w[1]} rose too" for w in worse if w[1] != name)
         + ".",
         [
-            dt._measure(name, rise.first, rise.last, "rate", f"Mann–Kendall p = {rise.p:.3f}"),
+            measure(name, rise.first, rise.last, "rate", f"Mann–Kendall p = {rise.p:.3f}"),
             *(
-                dt._measure(w[1], w[2].first, w[2].last, "rate", f"z = {w[0]:.2f}")
+                measure(w[1], w[2].first, w[2].last, "rate", f"z = {w[0]:.2f}")
                 for w in worse
                 if w[1] != name
             ),
@@ -266,7 +264,7 @@ def speed_outcomes(team: Team, scope: Scope) -> dt.Finding | None:
     )
 
 
-def healthy_improvement(team: Team, scope: Scope) -> dt.Finding | None:
+def healthy_improvement(team: Team, scope: Scope) -> Finding | None:
     """Faster through smaller changes, with failures and escaped defects flat or falling."""
     speed = _speed(team)
     sizes = team.monthly(_size)
@@ -277,7 +275,7 @@ def healthy_improvement(team: Team, scope: Scope) -> dt.Finding | None:
     if not first or last > HEALTHY_SIZE * first:
         return None
     cfr, defects = team.monthly(_cfr), team.defect_series()
-    if trend(cfr, rising=True) or dt.z_rise(*_halves(team, _failed)) >= 1.0:
+    if trend(cfr, rising=True) or z_rise(*_halves(team, _failed)) >= 1.0:
         return None
     d0, n0, d1, n1 = _defect_halves(team)
     if n0 and n1 and d1 / n1 > d0 / n0:
@@ -288,20 +286,18 @@ def healthy_improvement(team: Team, scope: Scope) -> dt.Finding | None:
         return None
     described, pace = speed
     k0, _, k1, _ = _halves(team, _failed)
-    return dt.Finding(
+    return Finding(
         "healthy_improvement",
         scope,
         f"{team.name}: {described} as releases got smaller ({first:.0f} → {last:.0f} lines), "
-        f"while the change fail rate held ({dt._pct(k0 / n0 if n0 else None)} → "
-        f"{dt._pct(k1 / n1 if n1 else None)}) and escaped defects per deployment fell "
+        f"while the change fail rate held ({pct(k0 / n0 if n0 else None)} → "
+        f"{pct(k1 / n1 if n1 else None)}) and escaped defects per deployment fell "
         f"({d0 / n0 if n0 else 0:.2f} → {d1 / n1 if n1 else 0:.2f}): healthy flow improvement, "
         "not slicing.",
         [
-            dt._measure("median lines per deployment", first, last, "lines"),
-            dt._measure(
-                "change fail rate", k0 / n0 if n0 else None, k1 / n1 if n1 else None, "rate"
-            ),
-            dt._measure(
+            measure("median lines per deployment", first, last, "lines"),
+            measure("change fail rate", k0 / n0 if n0 else None, k1 / n1 if n1 else None, "rate"),
+            measure(
                 "escaped defects per deployment", d0 / n0 if n0 else None, d1 / n1 if n1 else None
             ),
         ],
@@ -323,7 +319,7 @@ def healthy_improvement(team: Team, scope: Scope) -> dt.Finding | None:
     )
 
 
-def batch_size(team: Team, scope: Scope) -> dt.Finding | None:
+def batch_size(team: Team, scope: Scope) -> Finding | None:
     """Large releases (above the team's own median size) failing more than small ones."""
     ships = [d for d in team.shipping if d["changes"]]
     if len(ships) < 2 * MIN_FAILURES or sum(1 for d in ships if d["failed"]) < MIN_FAILURES:
@@ -350,23 +346,23 @@ def batch_size(team: Team, scope: Scope) -> dt.Finding | None:
     small_lines = median(d["lines"] for d in small)
     large_lines = median(d["lines"] for d in large)
     changes = median(d["changes"] for d in ships)
-    return dt.Finding(
+    return Finding(
         "batch_size",
         scope,
         f"{team.name}: releases bundle a median of {changes:.0f} changes and {cut:.0f} lines; "
-        f"those larger than that failed {kl} of {len(large)} times ({dt._pct(rl)}), the smaller "
-        f"ones {ks} of {len(small)} ({dt._pct(rs)}). Large releases fail more: ship smaller "
+        f"those larger than that failed {kl} of {len(large)} times ({pct(rl)}), the smaller "
+        f"ones {ks} of {len(small)} ({pct(rs)}). Large releases fail more: ship smaller "
         f"batches (the small half's median is {small_lines:.0f} lines).",
         [
             {
                 "measure": "change fail rate, small against large releases",
-                "before": dt._r(rs),
-                "after": dt._r(rl),
-                "relative_change": dt._r(rl / rs - 1) if rs else None,
+                "before": rounded(rs),
+                "after": rounded(rl),
+                "relative_change": rounded(rl / rs - 1) if rs else None,
                 "unit": "rate",
                 "basis": f"Fisher's exact p = {p:.3f}",
             },
-            dt._measure("median lines, small against large releases", small_lines, large_lines),
+            measure("median lines, small against large releases", small_lines, large_lines),
         ],
         [d["id"] for d in large if d["failed"]] + [d["id"] for d in small if d["failed"]],
         level,
@@ -378,14 +374,14 @@ def batch_size(team: Team, scope: Scope) -> dt.Finding | None:
                     "group": f"over {cut:.0f} lines",
                     "deployments": len(large),
                     "failed": kl,
-                    "rate": dt._r(rl),
+                    "rate": rounded(rl),
                     "median_lines": large_lines,
                 },
                 {
                     "group": f"{cut:.0f} lines or fewer",
                     "deployments": len(small),
                     "failed": ks,
-                    "rate": dt._r(rs),
+                    "rate": rounded(rs),
                     "median_lines": small_lines,
                 },
             ],
@@ -419,15 +415,15 @@ def gate_costs(rows: signal_rows.Rows, flows: list[ChangeFlow]) -> list[dict[str
         result.append(
             {
                 **g,
-                "median_s": _r(median(waits)) if waits else None,
-                "held_s": _r(g["held_s"]),
-                "share_of_lead": _r(g["held_s"] / lead) if lead else None,
+                "median_s": rounded(median(waits)) if waits else None,
+                "held_s": rounded(g["held_s"]),
+                "share_of_lead": rounded(g["held_s"] / lead) if lead else None,
             }
         )
     return sorted(result, key=lambda g: (-g["held_s"], g["kind"]))
 
 
-def gate_cost(team: Team, scope: Scope) -> dt.Finding | None:
+def gate_cost(team: Team, scope: Scope) -> Finding | None:
     """A gate that holds changes for a quarter or more of their lead time. A regulated
     context keeps its gates on purpose: there the cost is shown in the review's governance
     question, not reported as a finding."""
@@ -438,12 +434,12 @@ def gate_cost(team: Team, scope: Scope) -> dt.Finding | None:
         return None
     g = costs[0]
     name = g["kind"].replace("_", " ")
-    return dt.Finding(
+    return Finding(
         "gate_cost",
         scope,
-        f"{team.name}: the {name} approval held changes for {dt._pct(g['share_of_lead'])} of "
+        f"{team.name}: the {name} approval held changes for {pct(g['share_of_lead'])} of "
         f"their lead time over {len(team.months)} months: {g['approvals']} approvals with a "
-        f"median wait of {dt._hours(g['median_s'])}, {g['held_s'] / 3600:.0f} change-hours in "
+        f"median wait of {hours(g['median_s'])}, {g['held_s'] / 3600:.0f} change-hours in "
         "all. The gate's cost is governance, not engineering speed.",
         [
             {
@@ -452,8 +448,8 @@ def gate_cost(team: Team, scope: Scope) -> dt.Finding | None:
                 "unit": "approvals",
                 "basis": "every approval of this kind in the window",
             },
-            dt._measure(f"{name} median wait", None, g["median_s"], "s"),
-            dt._measure(f"share of lead time held by {name}", None, g["share_of_lead"], "share"),
+            measure(f"{name} median wait", None, g["median_s"], "s"),
+            measure(f"share of lead time held by {name}", None, g["share_of_lead"], "share"),
         ],
         [a["id"] for a in team.rows.approvals if a["kind"] == g["kind"]],
         "high" if g["approvals"] >= 10 else "medium",
@@ -493,7 +489,7 @@ def recoveries(store: Store, team: Team) -> list[dict[str, Any]]:
     return out
 
 
-def recovery_without_rollback(store: Store, team: Team, scope: Scope) -> dt.Finding | None:
+def recovery_without_rollback(store: Store, team: Team, scope: Scope) -> Finding | None:
     done = recoveries(store, team)
     without = [r for r in done if not r["rollback"]]
     with_ = [r for r in done if r["rollback"]]
@@ -505,21 +501,21 @@ def recovery_without_rollback(store: Store, team: Team, scope: Scope) -> dt.Find
         return None
     if fast is None and slow < SLOW_RECOVERY_S:
         return None
-    return dt.Finding(
+    return Finding(
         "recovery_without_rollback",
         scope,
         f"{team.name}: {len(without)} of {len(done)} recoveries used no rollback or flag "
-        f"change and took a median {dt._hours(slow)}"
+        f"change and took a median {hours(slow)}"
         + (
-            f", against {dt._hours(fast)} for the {len(with_)} that rolled back."
+            f", against {hours(fast)} for the {len(with_)} that rolled back."
             if fast is not None
             else "; no failure was rolled back in the window."
         ),
         [
             {
                 "measure": "recovery median, with against without rollback",
-                "before": dt._r(fast),
-                "after": dt._r(slow),
+                "before": rounded(fast),
+                "after": rounded(slow),
                 "unit": "s",
                 "basis": f"{len(with_)} and {len(without)} recoveries",
             },
@@ -540,7 +536,7 @@ def _change_type(team: Team) -> dict[str, str]:
     return out
 
 
-def failure_cluster(team: Team, scope: Scope) -> dt.Finding | None:
+def failure_cluster(team: Team, scope: Scope) -> Finding | None:
     """Failures that cluster by service, change type, month or weekday (release size is the
     batch-size verdict). A weekday holding most releases is the release calendar, not a
     weekday effect, and is not tested."""
@@ -590,16 +586,16 @@ def failure_cluster(team: Team, scope: Scope) -> dt.Finding | None:
         "weekday": f"Find what differs on {v} (cover, freezes, bundled releases) and remove "
         "it rather than the releases.",
     }[dim]
-    return dt.Finding(
+    return Finding(
         "failure_cluster",
         scope,
         f"{team.name}: failures cluster by {dim}: {v} failed {k} of {n} times "
-        f"({dt._pct(k / n)}), everything else {kr} of {nr} ({dt._pct(kr / nr if nr else None)}).",
+        f"({pct(k / n)}), everything else {kr} of {nr} ({pct(kr / nr if nr else None)}).",
         [
             {
                 "measure": f"change fail rate, rest against {dim} {v}",
-                "before": dt._r(kr / nr if nr else None),
-                "after": dt._r(k / n),
+                "before": rounded(kr / nr if nr else None),
+                "after": rounded(k / n),
                 "unit": "rate",
                 "basis": f"Fisher's exact p = {p:.2g}",
             }
@@ -615,7 +611,7 @@ def failure_cluster(team: Team, scope: Scope) -> dt.Finding | None:
 
 def diagnose(
     store: Store, defn: Definition, team: str, members: list[tuple[str, str]], window: Period
-) -> list[dt.Finding]:
+) -> list[Finding]:
     """Every whole-window diagnosis of one team."""
     t = load(store, defn, team, members, window)
     scope = Scope("team", team)
@@ -641,7 +637,7 @@ def scope_costs(
     def split(items: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "recoveries": len(items),
-            "median_s": _r(median(r["seconds"] for r in items)) if items else None,
+            "median_s": rounded(median(r["seconds"] for r in items)) if items else None,
         }
 
     return {

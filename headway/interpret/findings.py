@@ -9,6 +9,9 @@ from typing import Any
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
 from headway.interpret import diagnoses
+from headway.interpret.comparisons import context_comparison, definition_changes
+from headway.interpret.evidence import Finding
+from headway.interpret.windows import baseline_for, window
 from headway.metrics import flow
 from headway.metrics.scope import Period, Scope, iso
 from headway.store import Store
@@ -20,10 +23,10 @@ def detect(
     store: Store, defn: Definition, scope: Scope, current: Period, baseline: Period | None = None
 ) -> dict[str, Any]:
     """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
-    baseline = baseline or dt.baseline_for(current)
+    baseline = baseline or baseline_for(current)
     history = diagnoses.window_for(current)
     groups = flow.group_members(store, "team", scope)
-    findings: list[dt.Finding] = []
+    findings: list[Finding] = []
     skipped = []
     for team, members in groups.items():
         names = [s for s, _ in members]
@@ -31,7 +34,7 @@ def detect(
         whole = diagnoses.diagnose(store, defn, team, members, history)
         findings.extend(whole)
         seen = {f.detector for f in whole}
-        b, a = dt.window(store, defn, names, baseline), dt.window(store, defn, names, current)
+        b, a = window(store, defn, names, baseline), window(store, defn, names, current)
         if b.n < dt.MIN_DEPLOYMENTS or a.n < dt.MIN_DEPLOYMENTS:
             skipped.append(
                 {
@@ -60,11 +63,11 @@ def detect(
                     and f.extra["cluster"]["by"] == "month"
                 )
             ]
-    found = dt.context_comparison(store, defn, groups, current)
+    found = context_comparison(store, defn, groups, current)
     if found:
         found.scope = scope
         findings.append(found)
-    findings.extend(dt.definition_changes(store, scope, current, baseline.since))
+    findings.extend(definition_changes(store, scope, current, baseline.since))
     return {
         "scope": {"kind": scope.kind, "name": scope.name},
         "current": {"since": iso(current.since), "until": iso(current.until)},

@@ -12,7 +12,7 @@ from headway import definitions as defs
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
-from headway.interpret import detectors
+from headway.interpret import detectors, evidence
 from headway.interpret.findings import detect as detect_findings
 from headway.metrics.scope import Period, Scope
 from headway.simulate import HEALTHY_TEAMS, PLANTED
@@ -77,7 +77,7 @@ def test_a_finding_carries_statement_evidence_confidence_and_question(
     assert share["after"] >= share["before"] + detectors.THEATRE_RISE
     assert theatre["evidence"]["records"][0].startswith("sim:mobile-api/d")
     assert theatre["confidence"] in ("low", "medium", "high")
-    assert theatre["question"] == detectors.QUESTIONS["theatre"]
+    assert theatre["question"] == evidence.QUESTIONS["theatre"]
     # the regulated team has too few deployments in a month: it is reported, not judged
     assert {s["team"] for s in october["not_assessed"]} == {"payments"}
     assert "need at least 10 deployments" in october["not_assessed"][0]["reason"]
@@ -86,8 +86,8 @@ def test_a_finding_carries_statement_evidence_confidence_and_question(
 def test_two_proportion_z() -> None:
     # 10/100 → 20/100: pooled p = .15, se = sqrt(.15 · .85 · (1/100 + 1/100)) = .050498,
     # z = .10 / .050498 = 1.9803
-    assert detectors.z_rise(10, 100, 20, 100) == pytest.approx(1.9803, abs=1e-4)
-    assert detectors.z_rise(0, 0, 5, 10) == 0.0
+    assert evidence.z_rise(10, 100, 20, 100) == pytest.approx(1.9803, abs=1e-4)
+    assert evidence.z_rise(0, 0, 5, 10) == 0.0
 
 
 def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
