@@ -10,7 +10,9 @@ from headway.definitions import Definition
 from headway.interpret import detectors as dt
 from headway.interpret import diagnoses
 from headway.interpret.comparisons import context_comparison, definition_changes
+from headway.interpret.costs import scope_costs
 from headway.interpret.evidence import Finding
+from headway.interpret.months import window_for
 from headway.interpret.windows import baseline_for, window
 from headway.metrics import flow
 from headway.metrics.scope import Period, Scope, iso
@@ -24,7 +26,7 @@ def detect(
 ) -> dict[str, Any]:
     """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
     baseline = baseline or baseline_for(current)
-    history = diagnoses.window_for(current)
+    history = window_for(current)
     groups = flow.group_members(store, "team", scope)
     findings: list[Finding] = []
     skipped = []
@@ -76,5 +78,5 @@ def detect(
         "definition": {"name": defn.name, "version": defn.version},
         "findings": [f.to_json() for f in findings],
         "not_assessed": skipped,
-        **diagnoses.scope_costs(store, defn, [m for ms in groups.values() for m in ms], history),
+        **scope_costs(store, defn, [m for ms in groups.values() for m in ms], history),
     }
