@@ -12,8 +12,8 @@ import argparse
 import math
 import time
 
-from headway.rollouts.guardrails import parse_guardrail
 from headway.rollouts.simulate import METHODS, Traffic, simulate
+from headway.rollouts.verdicts import parse_guardrail
 
 ALPHA = 0.05
 EFFECTS = (1.0, 1.2, 1.5)

@@ -25,15 +25,7 @@ from headway.flags.model import Flag, Serve, Split, WeightedVariant
 from headway.ingest import ingest
 from headway.model import Approval, ApprovalKind, Deployment, DeploymentKind
 from headway.outbound import OutboundPolicy, OutboundRefused, guarded_client
-from headway.rollouts.guardrails import (
-    _METRIC_RE,
-    Action,
-    Decision,
-    Verdict,
-    check_srm,
-    check_traffic,
-    judge_guardrail,
-)
+from headway.rollouts.guardrails import judge_guardrail
 from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutPlan, State
 from headway.rollouts.prometheus import PrometheusError, events_since
 from headway.rollouts.samples import check_sample
@@ -50,6 +42,8 @@ from headway.rollouts.store import (
     stage_exposures,
     variant_stats,
 )
+from headway.rollouts.traffic import check_srm, check_traffic
+from headway.rollouts.verdicts import METRIC_RE, Action, Decision, Verdict
 from headway.store import Store
 
 __all__ = ["SOURCE", "FlagControl", "RolloutError", "RolloutNotFound", "RolloutService"]
@@ -257,7 +251,7 @@ class RolloutService:
                 _text(sample, "variant", i),
                 _text(sample, "metric", i),
             )
-            if metric != EXPOSURES and not _METRIC_RE.match(metric):
+            if metric != EXPOSURES and not METRIC_RE.match(metric):
                 raise PlanError(f"samples[{i}].metric {metric!r} is not a metric name")
             n, total, sumsq = (_number(sample, k, i) for k in ("n", "total", "sumsq"))
             check_sample(i, n, total, sumsq)

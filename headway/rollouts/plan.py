@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from headway.rollouts.guardrails import Guardrail, GuardrailError, MetricKind, parse_guardrail
+from headway.rollouts.verdicts import Guardrail, GuardrailError, MetricKind, parse_guardrail
 
 __all__ = [
     "ACTIVE_STATES",

@@ -14,14 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from headway.rollouts.guardrails import (
-    DEFAULT_SENSITIVITY,
-    Guardrail,
-    GuardrailError,
-    MetricKind,
-    contrast,
-    log_evidence,
-)
+from headway.rollouts.guardrails import DEFAULT_SENSITIVITY, contrast, log_evidence
+from headway.rollouts.verdicts import Guardrail, GuardrailError, MetricKind
 
 __all__ = [
     "METHODS",

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from headway.rollouts.guardrails import MetricKind, VariantStats
 from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
+from headway.rollouts.verdicts import MetricKind, VariantStats
 from headway.store import Store
 
 __all__ = [

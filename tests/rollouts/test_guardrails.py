@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from headway.rollouts.guardrails import (
+from headway.rollouts.guardrails import contrast, judge_guardrail, log_evidence
+from headway.rollouts.traffic import check_srm, check_traffic, srm_log_bayes_factor
+from headway.rollouts.verdicts import (
     Action,
     Direction,
     Guardrail,
@@ -14,13 +16,7 @@ from headway.rollouts.guardrails import (
     MetricKind,
     VariantStats,
     Verdict,
-    check_srm,
-    check_traffic,
-    contrast,
-    judge_guardrail,
-    log_evidence,
     parse_guardrail,
-    srm_log_bayes_factor,
 )
 
 ERRORS = parse_guardrail("errors:rate:increase:0%:rollback")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from headway.rollouts.guardrails import MetricKind, parse_guardrail
 from headway.rollouts.simulate import Traffic, draw, simulate
+from headway.rollouts.verdicts import MetricKind, parse_guardrail
 
 ERRORS = parse_guardrail("errors:rate:increase:0%:rollback")
 ALL = ("headway (mSPRT)", "repeated z-test", "asymptotic CS")
