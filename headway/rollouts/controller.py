@@ -4,15 +4,16 @@ All state lives in the store, so a restarted server picks up where it stopped: `
 the active rollouts, judges each on the samples received so far, and acts. Flag changes go
 through a `FlagControl` (the flags service), every move is a `rollout_events` row, and the
 outcome is delivery evidence: a completed rollout is a `release` deployment; a rollback is a
-release that failed plus the rollback deployment that recovered it.
+release that failed plus the rollback deployment that recovered it (`delivery`).
+
+The checks of a stage are in `judging`, incoming samples are read by `intake`, and the
+confidence signals over all rollouts by `confidence`; this module decides and moves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import statistics
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -21,35 +22,31 @@ from typing import Any, Protocol
 import httpx
 
 from headway.config import Settings, get_settings
-from headway.flags.model import Flag, Serve, Split, WeightedVariant
+from headway.flags.model import Flag, Serve
 from headway.ingest import ingest
-from headway.model import Approval, ApprovalKind, Deployment, DeploymentKind
+from headway.model import Approval, Deployment
 from headway.outbound import OutboundPolicy, OutboundRefused, guarded_client
-from headway.rollouts.guardrails import judge_guardrail
-from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutPlan, State
-from headway.rollouts.prometheus import PrometheusError, events_since
-from headway.rollouts.samples import check_sample
+from headway.rollouts import delivery, judging
+from headway.rollouts.confidence import confidence_signals
+from headway.rollouts.delivery import CONTROLLER
+from headway.rollouts.intake import sample_records
+from headway.rollouts.plan import PlanError, RolloutPlan, State
+from headway.rollouts.prometheus import PrometheusError
 from headway.rollouts.store import (
-    EXPOSURES,
-    GuardrailSample,
     Rollout,
     RolloutEvent,
     active_rollout,
     events_of,
+    json_number,
     known_metrics,
     list_rollouts,
-    next_seq,
-    stage_exposures,
-    variant_stats,
+    record_event,
 )
-from headway.rollouts.traffic import check_srm, check_traffic
-from headway.rollouts.verdicts import METRIC_RE, Action, Decision, Verdict
+from headway.rollouts.verdicts import Action, Decision, Verdict
 from headway.store import Store
 
-__all__ = ["SOURCE", "FlagControl", "RolloutError", "RolloutNotFound", "RolloutService"]
+__all__ = ["FlagControl", "RolloutError", "RolloutNotFound", "RolloutService"]
 
-SOURCE = "headway"  # `source` of the deployments and approvals rollouts write
-CONTROLLER = "headway"  # the actor recorded for the controller's own moves
 
 log = logging.getLogger("headway.rollouts")
 
@@ -70,19 +67,6 @@ class FlagControl(Protocol):
     def set_default_serve(
         self, key: str, environment: str, serve: Serve, *, actor: str, reason: str
     ) -> None: ...
-
-
-def _split(control: str, treatment: str, percent: float) -> Serve:
-    if percent >= 100:
-        return Serve(variant=treatment)
-    return Serve(
-        split=Split(
-            weights=[
-                WeightedVariant(variant=control, weight=round(100 - percent, 3)),
-                WeightedVariant(variant=treatment, weight=round(percent, 3)),
-            ]
-        )
-    )
 
 
 class RolloutService:
@@ -114,24 +98,7 @@ class RolloutService:
         flag = self.flags.get_flag(plan.flag)
         if flag is None:
             raise RolloutNotFound(f"flag {plan.flag!r} does not exist; create it first")
-        env = flag.environments.get(plan.environment)
-        if env is None:
-            raise PlanError(
-                f"flag {plan.flag!r} has no environment {plan.environment!r} "
-                f"(it has {', '.join(sorted(flag.environments)) or 'none'})"
-            )
-        variants = {v.key for v in flag.variants}
-        for role, key in (("treatment", plan.treatment), ("control", plan.control)):
-            if key not in variants:
-                raise PlanError(
-                    f"{role} variant {key!r} is not a variant of {plan.flag!r} "
-                    f"(variants: {', '.join(sorted(variants))})"
-                )
-        if not env.enabled:
-            raise PlanError(
-                f"flag {plan.flag!r} is off in {plan.environment}: a rollout changes what an "
-                "enabled flag serves; turn it on (serving the control variant) first"
-            )
+        plan.check_flag(flag)
         if plan.prometheus_url:
             try:
                 self.outbound.check_url(plan.prometheus_url, "prometheus_url")
@@ -167,10 +134,10 @@ class RolloutService:
             created_by=actor,
             updated_at=now,
         )
-        self._serve(rollout, _serve_at(plan, 0), actor, "rollout stage 1")
+        self._serve(rollout, plan.serve_at(0), actor, "rollout stage 1")
         with self.store.transaction():
             self.store.write([rollout])
-            self._event(rollout, "started", actor, self._started_text(plan), now)
+            record_event(self.store, rollout, "started", actor, plan.describe(), now)
         return rollout
 
     def pause(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
@@ -186,7 +153,7 @@ class RolloutService:
         now = self.clock()
         resumed = rollout.moved(state=State.RUNNING, reason="", updated_at=now)
         self.store.write([resumed])
-        self._event(resumed, "resumed", actor, f"resumed by {actor}", now)
+        record_event(self.store, resumed, "resumed", actor, f"resumed by {actor}", now)
         return resumed
 
     def advance(self, flag: str, environment: str, *, actor: str) -> Rollout:
@@ -215,7 +182,7 @@ class RolloutService:
             updated_at=now,
         )
         self.store.write([done])
-        self._event(done, "aborted", actor, done.reason or "", now)
+        record_event(self.store, done, "aborted", actor, done.reason or "", now)
         return done
 
     def rollback(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
@@ -232,50 +199,22 @@ class RolloutService:
         source: str = "api",
         measured: tuple[datetime, datetime] | None = None,
     ) -> int:
-        """Store aggregated samples, each tagged with the live rollout stage of its flag.
+        """Store aggregated samples, each tagged with the live rollout stage of its flag
+        (`intake.sample_records`).
 
         Only the caller knows whether its sender may speak for `environment` (a server key
         of that environment, an admin, Prometheus); this decides what a rollout may be
-        judged on. A sample is its flag's rollout's only when it is about a variant the
-        rollout serves and, when the sender says when it was `measured` (from, to), when
-        that window reaches past the rollout's start: samples of other variants, or counted
-        before the rollout began, are stored but judge nothing.
+        judged on.
         """
-        batch = batch or uuid.uuid4().hex
-        now = self.clock()
-        live: dict[str, Rollout | None] = {}
-        records = []
-        for i, sample in enumerate(samples):
-            flag, variant, metric = (
-                _text(sample, "flag", i),
-                _text(sample, "variant", i),
-                _text(sample, "metric", i),
-            )
-            if metric != EXPOSURES and not METRIC_RE.match(metric):
-                raise PlanError(f"samples[{i}].metric {metric!r} is not a metric name")
-            n, total, sumsq = (_number(sample, k, i) for k in ("n", "total", "sumsq"))
-            check_sample(i, n, total, sumsq)
-            if flag not in live:
-                live[flag] = active_rollout(self.store, flag, environment)
-            rollout = live[flag]
-            if rollout is not None and not _belongs(rollout, variant, measured):
-                rollout = None
-            records.append(
-                GuardrailSample(
-                    batch=batch,
-                    environment=environment,
-                    flag=flag,
-                    variant=variant,
-                    metric=metric,
-                    n=n,
-                    total=total,
-                    sumsq=sumsq,
-                    received_at=now,
-                    source=source,
-                    rollout_id=rollout.id if rollout else None,
-                    stage_index=rollout.stage_index if rollout else None,
-                )
-            )
+        records = sample_records(
+            self.store,
+            environment,
+            samples,
+            batch=batch or uuid.uuid4().hex,
+            source=source,
+            measured=measured,
+            now=self.clock(),
+        )
         if records:
             self.store.write(records)
         return len(records)
@@ -293,31 +232,7 @@ class RolloutService:
         return moved
 
     def judge(self, rollout: Rollout) -> list[Decision]:
-        plan = rollout.parsed_plan
-        now = self.clock()
-        variants = (plan.treatment, plan.control)
-        n_t, n_c = stage_exposures(self.store, rollout, variants)
-        elapsed = (now - rollout.stage_started_at).total_seconds()
-        decisions = [check_traffic(n_t, n_c, elapsed, plan.traffic_window_s)]
-        share = plan.stages[rollout.stage_index].percent / 100
-        if 0 < share < 1:
-            decisions.append(check_srm(n_t, n_c, share, alpha=plan.srm_alpha))
-        if plan.prometheus_queries:
-            decisions.append(self._read_prometheus(rollout, now))
-        for guardrail in plan.guardrails:
-            treatment, control = variant_stats(
-                self.store, rollout, guardrail.metric, guardrail.kind, variants
-            )
-            decisions.append(
-                judge_guardrail(
-                    guardrail,
-                    treatment,
-                    control,
-                    alpha=plan.guardrail_alpha,
-                    min_samples=plan.min_samples,
-                )
-            )
-        return decisions
+        return judging.judge(self.store, rollout, self.clock(), self._read_prometheus)
 
     def _read_prometheus(self, rollout: Rollout, now: datetime) -> Decision:
         """Store each Prometheus metric's events per variant since the rollout started.
@@ -326,33 +241,12 @@ class RolloutService:
         Prometheus cannot answer, the stage waits (it cannot prove itself safe) rather than
         pausing: the next look tries again.
         """
-        plan = rollout.parsed_plan
         if self._prometheus is None:
             # Checked again at each request: the host may have left the allowed list, or
             # its name may now resolve somewhere else.
             self._prometheus = guarded_client(self.outbound)
-        samples = []
         try:
-            for metric, query in plan.prometheus_queries:
-                for variant in (plan.treatment, plan.control):
-                    events = events_since(
-                        self._prometheus,
-                        plan.prometheus_url,
-                        query,
-                        variant,
-                        rollout.started_at,
-                        now,
-                    )
-                    samples.append(
-                        {
-                            "flag": plan.flag,
-                            "variant": variant,
-                            "metric": metric,
-                            "n": events,
-                            "total": events,
-                            "sumsq": events,
-                        }
-                    )
+            samples = judging.prometheus_samples(self._prometheus, rollout, now)
         except PrometheusError as error:
             log.warning("rollout %s: %s", rollout.id, error)
             return Decision(
@@ -370,7 +264,7 @@ class RolloutService:
         plan = rollout.parsed_plan
         now = self.clock()
         decisions = self.judge(rollout)
-        judgement = json.dumps([d.as_dict() for d in decisions], default=_json_number)
+        judgement = json.dumps([d.as_dict() for d in decisions], default=json_number)
         previous = json.loads(rollout.judgement) if rollout.judgement else []
         changed = [(d["check"], d["verdict"]) for d in previous] != [
             (d.check, str(d.verdict)) for d in decisions
@@ -382,20 +276,23 @@ class RolloutService:
         if changed:
             kind = "warned" if worst.action is Action.WARN else "judged"
             summary = " ".join(d.explanation for d in (objections or decisions))
-            self._event(rollout, kind, CONTROLLER, summary, now, decisions)
+            record_event(self.store, rollout, kind, CONTROLLER, summary, now, decisions)
         if worst.action is Action.ROLLBACK:
             reasons = " ".join(d.explanation for d in objections if d.action is Action.ROLLBACK)
             return self._rollback(rollout, CONTROLLER, reasons, decisions)
         if worst.action is Action.PAUSE:
             reasons = " ".join(d.explanation for d in objections if d.action is Action.PAUSE)
             return self._pause(rollout, CONTROLLER, reasons, decisions)
-        if rollout.state != State.RUNNING or not self._stage_done(rollout, decisions, now):
+        if rollout.state != State.RUNNING or not judging.stage_done(
+            self.store, rollout, decisions, now
+        ):
             return rollout
         following = plan.stages[rollout.stage_index + 1]
         if following.approval:
             waiting = rollout.moved(state=State.WAITING_APPROVAL, waiting_since=now)
             self.store.write([waiting])
-            self._event(
+            record_event(
+                self.store,
                 waiting,
                 "approval_requested",
                 CONTROLLER,
@@ -406,20 +303,13 @@ class RolloutService:
             return waiting
         return self._enter(rollout, rollout.stage_index + 1, CONTROLLER, now)
 
-    def _stage_done(self, rollout: Rollout, decisions: list[Decision], now: datetime) -> bool:
-        plan = rollout.parsed_plan
-        elapsed = (now - rollout.stage_started_at).total_seconds()
-        n_t, _ = stage_exposures(self.store, rollout, (plan.treatment, plan.control))
-        judged = all(d.verdict is Verdict.PASS for d in decisions)
-        return elapsed >= plan.min_duration_s and n_t >= plan.min_samples and judged
-
     # -- moves --------------------------------------------------------------------------------
     def _enter(self, rollout: Rollout, index: int, actor: str, now: datetime) -> Rollout:
         plan = rollout.parsed_plan
         if index >= len(plan.stages):
             raise RolloutError("the rollout is already at its last stage")
         percent = plan.stages[index].percent
-        self._serve(rollout, _serve_at(plan, index), actor, f"rollout stage {index + 1}")
+        self._serve(rollout, plan.serve_at(index), actor, f"rollout stage {index + 1}")
         if percent >= 100:
             done = rollout.moved(
                 state=State.COMPLETED,
@@ -428,11 +318,12 @@ class RolloutService:
                 finished_at=now,
                 updated_at=now,
             )
-            release = self._release(done, now, evidence=None)
+            release = delivery.release(done, now, evidence=None)
             with self.store.transaction():
                 self.store.write([done])
                 self._deliver([release])
-                self._event(
+                record_event(
+                    self.store,
                     done,
                     "completed",
                     actor,
@@ -445,7 +336,9 @@ class RolloutService:
             state=State.RUNNING, stage_index=index, stage_started_at=now, updated_at=now
         )
         self.store.write([moved])
-        self._event(moved, "advanced", actor, f"stage {index + 1}: {percent:g}% of traffic", now)
+        record_event(
+            self.store, moved, "advanced", actor, f"stage {index + 1}: {percent:g}% of traffic", now
+        )
         return moved
 
     def _pause(
@@ -454,7 +347,7 @@ class RolloutService:
         now = self.clock()
         paused = rollout.moved(state=State.PAUSED, reason=reason, updated_at=now)
         self.store.write([paused])
-        self._event(paused, "paused", actor, reason, now, decisions)
+        record_event(self.store, paused, "paused", actor, reason, now, decisions)
         return paused
 
     def _rollback(
@@ -467,59 +360,20 @@ class RolloutService:
         done = rollout.moved(
             state=State.ROLLED_BACK, finished_at=now, reason=reason, updated_at=now
         )
-        release = self._release(done, rollout.started_at, evidence=reason)
-        recovery = Deployment(
-            source=SOURCE,
-            source_id=f"rollout/{rollout.id}/rollback",
-            service=rollout.service,
-            environment=rollout.environment,
-            started_at=now,
-            finished_at=now,
-            status="success",
-            kind=DeploymentKind.ROLLBACK.value,
-            version=f"{plan.flag}={plan.control}",
-            trigger="rollout",
-            recovers=release.id,
-            evidence=f"{'automatic' if actor == CONTROLLER else 'manual'} rollback: {reason}",
-        )
+        release = delivery.release(done, rollout.started_at, evidence=reason)
+        recovery = delivery.recovery(rollout, release.id, actor, reason, now)
         with self.store.transaction():
             self.store.write([done])
             self._deliver([release, recovery])
-            self._event(done, "rolled_back", actor, reason, now, decisions)
+            record_event(self.store, done, "rolled_back", actor, reason, now, decisions)
         return done
-
-    def _release(self, rollout: Rollout, finished_at: datetime, evidence: str | None) -> Deployment:
-        plan = rollout.parsed_plan
-        return Deployment(
-            source=SOURCE,
-            source_id=f"rollout/{rollout.id}",
-            service=rollout.service,
-            environment=rollout.environment,
-            started_at=rollout.started_at,
-            finished_at=finished_at,
-            status="success",
-            kind=DeploymentKind.RELEASE.value,
-            version=f"{plan.flag}={plan.treatment}",
-            trigger="rollout",
-            evidence=evidence,
-        )
 
     def _approve(self, rollout: Rollout, actor: str, now: datetime) -> None:
         asked = rollout.waiting_since or now
         waited = max((now - asked).total_seconds(), 0.0)
-        approval = Approval(
-            source=SOURCE,
-            source_id=f"rollout/{rollout.id}/stage/{rollout.stage_index + 1}",
-            kind=ApprovalKind.ROLLOUT_STAGE.value,
-            deployment_ref=f"{SOURCE}:rollout/{rollout.id}",
-            service=rollout.service,
-            requested_at=asked,
-            decided_at=now,
-            decision="approved",
-            actor=actor,
-        )
-        self._deliver([approval])
-        self._event(
+        self._deliver([delivery.stage_approval(rollout, actor, asked, now)])
+        record_event(
+            self.store,
             rollout,
             "approved",
             actor,
@@ -537,35 +391,6 @@ class RolloutService:
             rollout.flag, rollout.environment, serve, actor=actor, reason=reason
         )
 
-    def _event(
-        self,
-        rollout: Rollout,
-        kind: str,
-        actor: str,
-        explanation: str,
-        now: datetime,
-        decisions: list[Decision] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        detail: dict[str, Any] = dict(extra or {})
-        if decisions:
-            detail["decisions"] = [d.as_dict() for d in decisions]
-        self.store.write(
-            [
-                RolloutEvent(
-                    rollout_id=rollout.id,
-                    seq=next_seq(self.store, rollout.id),
-                    occurred_at=now,
-                    kind=kind,
-                    stage_index=rollout.stage_index,
-                    percent=rollout.percent,
-                    actor=actor,
-                    explanation=explanation,
-                    detail=json.dumps(detail, default=_json_number) if detail else None,
-                )
-            ]
-        )
-
     def _active(self, flag: str, environment: str) -> Rollout:
         rollout = active_rollout(self.store, flag, environment)
         if rollout is None:
@@ -574,17 +399,6 @@ class RolloutService:
                 "start one with `headway rollout start`"
             )
         return rollout
-
-    def _started_text(self, plan: RolloutPlan) -> str:
-        stages = " → ".join(
-            f"{s.percent:g}%{' (approval)' if s.approval else ''}" for s in plan.stages
-        )
-        guards = ", ".join(g.spec for g in plan.guardrails) or "no guardrails"
-        return (
-            f"rolling {plan.treatment!r} out over {plan.control!r}: {stages}; each stage at "
-            f"least {plan.min_duration_s / 60:g} min and {plan.min_samples:,} exposures; "
-            f"guarded by {guards} (alpha {plan.alpha:g})"
-        )
 
     # -- reading --------------------------------------------------------------------------------
     def status(self, flag: str, environment: str) -> tuple[Rollout, list[RolloutEvent]]:
@@ -600,71 +414,4 @@ class RolloutService:
 
     def signals(self) -> dict[str, Any]:
         """Rollout confidence signals over every rollout in the store."""
-        rollouts = list_rollouts(self.store)
-        finished = [r for r in rollouts if r.state not in ACTIVE_STATES]
-        stage_times: dict[str, list[float]] = {}
-        waits: list[float] = []
-        automatic = 0
-        for rollout in rollouts:
-            events = events_of(self.store, rollout.id)
-            entries = [e for e in events if e.kind in ("started", "advanced", "completed")]
-            ends = [*entries[1:], None]
-            for entry, end in zip(entries, ends, strict=True):
-                stop = end.occurred_at if end else rollout.finished_at
-                if entry.kind != "completed" and stop is not None:
-                    key = f"{entry.percent:g}%"
-                    seconds = (stop - entry.occurred_at).total_seconds()
-                    stage_times.setdefault(key, []).append(seconds)
-            detail = [json.loads(e.detail) for e in events if e.kind == "approved" and e.detail]
-            waits.append(sum(d.get("waited_s", 0.0) for d in detail))
-            if any(e.kind == "rolled_back" and e.actor == CONTROLLER for e in events):
-                automatic += 1
-
-        def share(count: int) -> float | None:
-            return count / len(finished) if finished else None
-
-        return {
-            "rollouts": len(rollouts),
-            "finished": len(finished),
-            "completion_rate": share(sum(r.state == State.COMPLETED for r in finished)),
-            "abandon_rate": share(sum(r.state == State.ABORTED for r in finished)),
-            "rollback_rate": share(sum(r.state == State.ROLLED_BACK for r in finished)),
-            "automatic_rollback_rate": share(automatic),
-            "median_seconds_per_stage": {
-                k: statistics.median(v) for k, v in sorted(stage_times.items(), key=_by_percent)
-            },
-            "mean_human_wait_seconds_per_rollout": statistics.fmean(waits) if waits else None,
-        }
-
-
-def _serve_at(plan: RolloutPlan, index: int) -> Serve:
-    return _split(plan.control, plan.treatment, plan.stages[index].percent)
-
-
-def _by_percent(item: tuple[str, list[float]]) -> float:
-    return float(item[0].rstrip("%"))
-
-
-def _belongs(rollout: Rollout, variant: str, measured: tuple[datetime, datetime] | None) -> bool:
-    plan = rollout.parsed_plan
-    if variant not in (plan.treatment, plan.control):
-        return False
-    return measured is None or measured[1] > rollout.started_at
-
-
-def _text(sample: Mapping[str, Any], key: str, i: int) -> str:
-    value = sample.get(key)
-    if not isinstance(value, str) or not value:
-        raise PlanError(f"samples[{i}].{key} must be a non-empty string")
-    return value
-
-
-def _number(sample: Mapping[str, Any], key: str, i: int) -> float:
-    value = sample.get(key, 0.0)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PlanError(f"samples[{i}].{key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _json_number(value: Any) -> Any:
-    return float(value)
+        return confidence_signals(self.store)

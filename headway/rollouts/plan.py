@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from headway.flags.model import Flag, Serve, Split, WeightedVariant
 from headway.rollouts.verdicts import Guardrail, GuardrailError, MetricKind, parse_guardrail
 
 __all__ = [
@@ -132,6 +133,55 @@ class RolloutPlan:
         if len(set(metrics)) != len(metrics):
             raise PlanError("a metric is guarded twice with the same kind; keep the strictest one")
         self._check_prometheus()
+
+    def check_flag(self, flag: Flag) -> None:
+        """The flag can carry this plan: it has the environment and both variants, and is on
+        there (a rollout changes what an enabled flag serves)."""
+        env = flag.environments.get(self.environment)
+        if env is None:
+            raise PlanError(
+                f"flag {self.flag!r} has no environment {self.environment!r} "
+                f"(it has {', '.join(sorted(flag.environments)) or 'none'})"
+            )
+        variants = {v.key for v in flag.variants}
+        for role, key in (("treatment", self.treatment), ("control", self.control)):
+            if key not in variants:
+                raise PlanError(
+                    f"{role} variant {key!r} is not a variant of {self.flag!r} "
+                    f"(variants: {', '.join(sorted(variants))})"
+                )
+        if not env.enabled:
+            raise PlanError(
+                f"flag {self.flag!r} is off in {self.environment}: a rollout changes what an "
+                "enabled flag serves; turn it on (serving the control variant) first"
+            )
+
+    def serve_at(self, index: int) -> Serve:
+        """What the flag serves at stage `index`: control and treatment split by its percent,
+        or the treatment alone at 100%."""
+        percent = self.stages[index].percent
+        if percent >= 100:
+            return Serve(variant=self.treatment)
+        return Serve(
+            split=Split(
+                weights=[
+                    WeightedVariant(variant=self.control, weight=round(100 - percent, 3)),
+                    WeightedVariant(variant=self.treatment, weight=round(percent, 3)),
+                ]
+            )
+        )
+
+    def describe(self) -> str:
+        """The plan in one sentence, as the rollout's first event tells it."""
+        stages = " → ".join(
+            f"{s.percent:g}%{' (approval)' if s.approval else ''}" for s in self.stages
+        )
+        guards = ", ".join(g.spec for g in self.guardrails) or "no guardrails"
+        return (
+            f"rolling {self.treatment!r} out over {self.control!r}: {stages}; each stage at "
+            f"least {self.min_duration_s / 60:g} min and {self.min_samples:,} exposures; "
+            f"guarded by {guards} (alpha {self.alpha:g})"
+        )
 
     def _check_prometheus(self) -> None:
         if self.prometheus_queries and not self.prometheus_url.startswith(("http://", "https://")):

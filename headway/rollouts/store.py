@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
-from headway.rollouts.verdicts import MetricKind, VariantStats
+from headway.rollouts.verdicts import Decision, MetricKind, VariantStats
 from headway.store import Store
 
 __all__ = [
@@ -289,3 +289,39 @@ def known_metrics(store: Store, environment: str) -> set[str]:
         [environment, EXPOSURES],
     )
     return {r[0] for r in rows}
+
+
+def record_event(
+    store: Store,
+    rollout: Rollout,
+    kind: str,
+    actor: str,
+    explanation: str,
+    now: datetime,
+    decisions: list[Decision] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Append one move to the rollout's history, with the decisions that caused it."""
+    detail: dict[str, Any] = dict(extra or {})
+    if decisions:
+        detail["decisions"] = [d.as_dict() for d in decisions]
+    store.write(
+        [
+            RolloutEvent(
+                rollout_id=rollout.id,
+                seq=next_seq(store, rollout.id),
+                occurred_at=now,
+                kind=kind,
+                stage_index=rollout.stage_index,
+                percent=rollout.percent,
+                actor=actor,
+                explanation=explanation,
+                detail=json.dumps(detail, default=json_number) if detail else None,
+            )
+        ]
+    )
+
+
+def json_number(value: Any) -> Any:
+    """numpy's numbers in a judgement, as JSON numbers."""
+    return float(value)
