@@ -65,11 +65,32 @@ def test_every_module_imports_on_its_own() -> None:
 
 def test_every_package_says_what_it_owns_and_may_import() -> None:
     packages = [
-        info.name
-        for info in pkgutil.walk_packages(headway.__path__, "headway.")
-        if info.ispkg and info.name.count(".") == 1
+        info.name for info in pkgutil.walk_packages(headway.__path__, "headway.") if info.ispkg
     ]
-    assert "headway.cli" in packages
-    for name in ["headway.sources.git", *packages]:
+    assert {"headway.cli", "headway.sources.git", "headway.metrics.results"} <= set(packages)
+    for name in packages:
         doc = __import__(name, fromlist=["_"]).__doc__ or ""
+        assert "Owns:" in doc, f"{name}: say what it owns in its docstring"
         assert "May import:" in doc, f"{name}: say what it may import in its docstring"
+
+
+def test_no_module_is_longer_than_a_reader_can_hold() -> None:
+    # About 400 lines (docs/architecture.md); those listed are still to be split.
+    waiting = {
+        "headway/api/flags.py",
+        "headway/api/hooks.py",
+        "headway/cli/flags.py",
+        "headway/cli/interpret.py",
+        "headway/deliveries.py",
+        "headway/flags/flagd.py",
+        "headway/flags/model.py",
+        "headway/flags/service.py",
+        "headway/sdk/client.py",
+        "headway/sources/cdevents.py",
+    }
+    long = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "headway").rglob("*.py")
+        if len(path.read_text(encoding="utf-8").splitlines()) > 420
+    }
+    assert long <= waiting, f"split these modules: {sorted(long - waiting)}"

@@ -2,6 +2,6 @@
 
 Owns: the flag, segment and token models, rule evaluation, the flag tables' SQL and the
 snapshot SDKs download.
-May import: `store`, `config`, `model` and the standard library; never the services or
-surfaces above it.
+May import: `store`, `config`, `model`, `metrics.results` (the base of its typed results)
+and the standard library; never the services or surfaces above it.
 """

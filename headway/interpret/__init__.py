@@ -2,4 +2,11 @@
 
 Owns: findings over the metrics, interpretation notes and the review document (HTML, Markdown).
 May import: `metrics`, `query`, `definitions`, `store`; not another service or a surface.
+
+`findings.detect` runs both kinds of detector for a scope: `detectors` compare a team's
+current window with the one before (`windows`), and `comparisons` read across teams and
+definition changes; `diagnoses` and `costs` read a team's last six months (`months`). Every
+finding is an `evidence.Finding`. `review` builds the monthly document from the metrics, the
+findings and `notes`, with its `questions`, its tables (`review_tables`) and `charts`;
+`results` holds the typed models of findings and the review.
 """

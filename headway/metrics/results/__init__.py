@@ -5,6 +5,14 @@ Each model declares, in order, exactly the fields its producer writes today (`Me
 and serialising it again gives the same JSON. They are the API's response models and the source
 of docs/metrics-json.md (`python -m headway.api.reference`). Times are ISO 8601 strings in UTC
 with a `Z`, durations are seconds.
+
+`base` holds what every result shares (the strict `Result`, scope, period, statistics); `dora`
+the metric set, its records and a definition diff; `flow` and `signals` their documents. The
+names are re-exported here because the API, the reference and the other result modules
+(`flags`, `interpret`, `rollouts`) all build on them.
+Owns: the JSON contracts of the metrics, flow, signals and definition diffs, and the strict
+`Result` every other result model builds on.
+May import: pydantic only; every result module of Headway imports this one.
 """
 
 from __future__ import annotations

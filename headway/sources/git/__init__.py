@@ -9,7 +9,8 @@ each change (one walk of the commit graph), and reverts of shipped changes (`rev
 and what the last import established (`incremental.Previous`). Reading and writing the store
 is `headway.ingest.git` (`headway import git`), which passes that in.
 
-May import: what `headway.sources` may.
+Owns: reading a repository's history and deriving its delivery records.
+May import: what `headway.sources` may; `headway.ingest.git` calls it (`headway import git`).
 """
 
 from headway.sources.git.derivation import Derived, derive
