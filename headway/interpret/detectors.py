@@ -42,9 +42,6 @@ HIDDEN_INCIDENTS = 0.7
 EXTERNAL_THEMES = ("third-party", "infrastructure", "provider", "external", "upstream")
 
 
-# -- the detectors ---------------------------------------------------------------------------
-
-
 def speed_outcomes(scope: Scope, b: Window, a: Window) -> Finding | None:
     if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS:
         return None

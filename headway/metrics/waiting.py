@@ -18,8 +18,6 @@ from headway.metrics.scope import iso
 from headway.metrics.stages import BOUNDS, GATE_KINDS, LABELS, STAGES, outside_lead_time
 from headway.store import Store
 
-# -- work in progress -----------------------------------------------------------------------
-
 QUEUES = {
     "open": "requests opened and neither merged nor closed (age since opened)",
     "undeployed": "changes merged and not shipped by a counted deployment (age since merged)",

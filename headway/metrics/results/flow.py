@@ -13,8 +13,6 @@ from headway.metrics.results.base import (
     Scope,
 )
 
-# -- flow -------------------------------------------------------------------------------------
-
 
 class FlowDefinition(DefinitionRef):
     lead_time_start: str = Field(description="Where lead time starts under the definition.")

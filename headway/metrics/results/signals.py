@@ -14,8 +14,6 @@ from headway.metrics.results.base import (
     SpanStats,
 )
 
-# -- signals ----------------------------------------------------------------------------------
-
 
 class ApprovalStats(SpanStats):
     rejected: int
