@@ -80,8 +80,6 @@ def test_no_module_is_longer_than_a_reader_can_hold() -> None:
         "headway/api/flags.py",
         "headway/api/hooks.py",
         "headway/cli/flags.py",
-        "headway/cli/interpret.py",
-        "headway/deliveries.py",
         "headway/flags/flagd.py",
         "headway/flags/model.py",
         "headway/flags/service.py",
@@ -94,3 +92,4 @@ def test_no_module_is_longer_than_a_reader_can_hold() -> None:
         if len(path.read_text(encoding="utf-8").splitlines()) > 420
     }
     assert long <= waiting, f"split these modules: {sorted(long - waiting)}"
+    assert waiting <= long, f"split already: take off the list {sorted(waiting - long)}"

@@ -1,7 +1,7 @@
 """The one write path: records in, reconciled with what is stored, written in one
 transaction, then re-linked.
 
-Owns every write of delivery records: webhook deliveries (`deliveries`, top to bottom: parse,
+Owns: every write of delivery records: webhook deliveries (`deliveries`, top to bottom: parse,
 records, reconcile, write, link; `writer` groups concurrent ones, `reprocess` derives stored
 ones again), files and other record streams (`records.ingest`), and `headway import git`
 (`git`). Reconciling is pure (`reconcile`, `combine`): stored rows and new records in, rows to

@@ -3,6 +3,7 @@ and derives records; this package reads what earlier imports and webhooks stored
 `hosted`), hands it to the derivation, and writes the records through `ingest.records` in one
 transaction (`importer`, the whole history; `reimport`, only what is new).
 
+Owns: importing a repository's history into the store, whole or incrementally.
 May import: what `headway.ingest` may, and its sibling modules.
 """
 
