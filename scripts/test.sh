@@ -12,6 +12,8 @@ python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 if [ -f scripts/install-browser.sh ]; then
   bash scripts/install-browser.sh
 fi
+# A Java runtime for the Spark engine tests (tests/engines).
+sh scripts/install-java.sh
 # The npm OpenFeature clients the conformance suite drives (tests/clients), pinned by lockfiles.
 sh scripts/install-clients.sh
 # Line coverage of the package (configured in pyproject.toml) is printed after the tests.
