@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -45,6 +46,23 @@ class Settings(BaseSettings):
         "review show: an incident with no named cause is shown against the service's latest "
         "production deployment at most this many hours before it opened. No metric reads it: "
         "metrics attribute under their definition (`attribution.window_hours`).",
+    )
+
+    # -- analytics engines (docs/engines.md) -------------------------------------------------
+    engine: Literal["duckdb", "postgres", "spark"] | None = Field(
+        default=None,
+        description="Engine the analytics run on through Ibis: duckdb, postgres or spark. "
+        "Unset: the store's own engine. Writes always stay on the store.",
+    )
+    engine_parquet: str | None = Field(
+        default=None,
+        description="Folder of a `headway export parquet` the engine reads its tables from "
+        "(required for spark; duckdb reads it instead of the store when set).",
+    )
+    spark_url: str = Field(
+        default="local[*]",
+        description="Spark to run on: a master such as local[*] (a session in this process) "
+        "or a Spark Connect URL such as sc://spark-host:15002.",
     )
 
     # -- webhooks (`headway serve`, docs/webhooks.md) --------------------------------------

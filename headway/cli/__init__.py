@@ -31,6 +31,7 @@ class _LazyGroup(typer.core.TyperGroup):
         "flags": ("headway.cli.flags", "app"),
         "tokens": ("headway.cli.tokens", "app"),
         "audit": ("headway.cli.audit", "app"),
+        "export": ("headway.cli.export", "app"),
     }
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -87,7 +88,7 @@ app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
 app.add_typer(interpret.note_app, name="note")
 app.command("review")(interpret.review_command)
-# rollout, flags and tokens load lazily: see _LazyGroup.lazy
+# rollout, flags, tokens and export load lazily: see _LazyGroup.lazy
 
 
 def main() -> None:

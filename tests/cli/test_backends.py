@@ -71,7 +71,7 @@ CHANGES = {
 STORE_ONLY = {
     "demo", "simulate", "serve", "reprocess", "import git", "import cdevents",
     "definitions diff", "review", "flags export", "rollout signals",
-    "rollout simulate",
+    "rollout simulate", "export parquet",
 }  # fmt: skip
 
 

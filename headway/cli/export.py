@@ -1,0 +1,52 @@
+"""`headway export parquet DIR`: the canonical tables as Parquet, for Spark and other engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from headway.cli.common import fail, store_for
+from headway.config import get_settings
+from headway.output import console
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.callback()
+def export() -> None:
+    """Export the store's canonical tables for an analytics engine (docs/engines.md)."""
+
+
+@app.command("parquet")
+def export_parquet_command(
+    folder: Annotated[Path, typer.Argument(help="Folder to write; new, empty or an export.")],
+) -> None:
+    """Write services, deployments, changes and incidents as Parquet under FOLDER.
+
+    One folder per table (FOLDER/deployments/part-00000.parquet …) and a manifest
+    (FOLDER/_headway.json) with the row counts, read in one snapshot of the store. Spark
+    reads it with HEADWAY_ENGINE=spark HEADWAY_ENGINE_PARQUET=FOLDER.
+    """
+    settings = get_settings()
+    try:
+        from headway.engines import EngineError, connect
+        from headway.engines.export import export_parquet
+    except ImportError as error:
+        fail(f"the export needs the engines extra: pip install 'headway[spark]' ({error})")
+    with store_for(settings):
+        pass  # created and migrated, then closed: the export reads it on its own
+    # The export reads the store itself, whatever engine the analytics run on.
+    source = settings.model_copy(update={"engine": None, "engine_parquet": None})
+    try:
+        engine = connect(source)
+        try:
+            done = export_parquet(engine, folder)
+        finally:
+            engine.close()
+    except EngineError as error:
+        fail(str(error))
+    total = sum(done.rows.values())
+    tables = ", ".join(f"{n} {name}" for name, n in done.rows.items())
+    console.print(f"Exported {total} rows to {done.folder}: {tables}.")

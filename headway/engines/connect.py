@@ -1,0 +1,136 @@
+"""Choose and connect an analytics engine from the settings: HEADWAY_ENGINE and friends.
+
+`duckdb` reads the DuckDB store file (read-only) or a Parquet export; `postgres` reads the
+PostgreSQL store; `spark` reads a Parquet export (HEADWAY_ENGINE_PARQUET) in a local session
+or on a cluster through Spark Connect (HEADWAY_SPARK_URL=sc://host:15002).
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from headway.config import Settings
+from headway.engines.layout import TABLES, table_folder
+
+ENGINES = ("duckdb", "postgres", "spark")
+
+
+class EngineError(ValueError):
+    """The settings name an engine that cannot run here; the message says which and why."""
+
+
+@dataclass
+class Engine:
+    """A connected engine: its name, the Ibis backend, and the canonical tables on it."""
+
+    name: str
+    backend: Any
+    tables: dict[str, ir.Table] = field(default_factory=dict)
+    source: str = "store"  # or "parquet": where the tables are read from
+
+    def table(self, name: str) -> ir.Table:
+        return self.tables[name]
+
+    def rows(self, expr: ir.Table) -> list[dict[str, Any]]:
+        """The rows of an expression, through Arrow: NULL stays None on every engine."""
+        if self.name != "spark":
+            return list(expr.to_pyarrow().to_pylist())
+        # PySpark leaves the socket it streamed the Arrow batches through for the garbage
+        # collector, which warns; collect it here, where that is known and harmless.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            rows = list(expr.to_pyarrow().to_pylist())
+            gc.collect()
+        return rows
+
+    def sql(self, expr: ir.Expr) -> str:
+        """The SQL this engine receives for `expr` (what the snapshot tests keep)."""
+        return str(ibis.to_sql(expr))
+
+    def close(self) -> None:
+        # A Spark session is shared by everything in the process; the caller that made it
+        # stops it. The embedded and PostgreSQL connections are ours.
+        if self.name != "spark":
+            self.backend.disconnect()
+
+
+def engine_name(settings: Settings) -> str:
+    """The engine the settings choose: HEADWAY_ENGINE, or the store's own engine."""
+    if settings.engine is not None:
+        return settings.engine
+    return "postgres" if settings.is_postgres else "duckdb"
+
+
+def connect(settings: Settings, *, spark: Any = None) -> Engine:
+    """Connect the engine the settings name, with the canonical tables registered.
+
+    `spark`: a SparkSession to use instead of making one (tests share one per run)."""
+    name = engine_name(settings)
+    parquet = Path(settings.engine_parquet) if settings.engine_parquet else None
+    if name == "spark":
+        if parquet is None:
+            raise EngineError(
+                "HEADWAY_ENGINE=spark reads a Parquet export: set HEADWAY_ENGINE_PARQUET to "
+                "the folder `headway export parquet DIR` wrote"
+            )
+        from headway.engines.spark import session
+
+        backend = ibis.pyspark.connect(spark or session(settings.spark_url))
+        return Engine(name, backend, _read_parquet(backend, parquet, spark=True), "parquet")
+    if name == "postgres":
+        if not settings.is_postgres:
+            raise EngineError(
+                "HEADWAY_ENGINE=postgres reads the PostgreSQL store: set HEADWAY_DATABASE to "
+                "a postgresql:// URL, or choose HEADWAY_ENGINE=duckdb"
+            )
+        import psycopg
+
+        backend = ibis.postgres.from_connection(psycopg.connect(settings.database, autocommit=True))
+        return Engine(name, backend, {t: backend.table(t) for t in TABLES})
+    if parquet is not None:
+        backend = ibis.duckdb.connect()
+        return Engine(name, backend, _read_parquet(backend, parquet), "parquet")
+    if settings.is_postgres:
+        raise EngineError(
+            "HEADWAY_ENGINE=duckdb reads a DuckDB store or a Parquet export: set "
+            "HEADWAY_ENGINE_PARQUET to a `headway export parquet` folder, or choose "
+            "HEADWAY_ENGINE=postgres"
+        )
+    path = Path(settings.database)
+    if not path.exists():
+        raise EngineError(f"HEADWAY_DATABASE={path}: no such DuckDB store")
+    backend = ibis.duckdb.connect(str(path), read_only=True)
+    return Engine(name, backend, {t: backend.table(t) for t in TABLES})
+
+
+def _read_parquet(backend: Any, folder: Path, *, spark: bool = False) -> dict[str, ir.Table]:
+    tables = {}
+    for name in TABLES:
+        where = table_folder(folder, name)
+        if not where.is_dir():
+            raise EngineError(
+                f"HEADWAY_ENGINE_PARQUET={folder}: no {name}/ folder; write the export with "
+                "`headway export parquet DIR`"
+            )
+        # Spark reads a folder as a table; DuckDB wants its parts named.
+        source = str(where) if spark else str(where / "*.parquet")
+        tables[name] = backend.read_parquet(source, table_name=f"headway_{name}")
+    return tables
+
+
+@contextmanager
+def connected(settings: Settings, *, spark: Any = None) -> Iterator[Engine]:
+    engine = connect(settings, spark=spark)
+    try:
+        yield engine
+    finally:
+        engine.close()

@@ -1,0 +1,38 @@
+"""The SQL each engine receives for the five figures, kept so a change in it is reviewed.
+
+A snapshot is the compiled text of one figure under the `dora` preset for the simulated
+organisation's services and a fixed period. After a deliberate change, write them again
+with HEADWAY_UPDATE_SNAPSHOTS=1 and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from headway.definitions import PRESETS
+from headway.engines import Engine
+from headway.engines import dora as figures
+from headway.engines.relations import Tables
+from headway.metrics import dora
+from tests.engines.conftest import PERIOD_FOR_SNAPSHOTS
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.mark.parametrize("figure", figures.FIGURES)
+def test_the_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, figure: str) -> None:
+    services = tuple(s for s, _ in figures.scope_services(engine, dora.Scope()))
+    query = figures.Query(PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS)
+    sql = engine.sql(figures.EXPRESSIONS[figure](Tables.of(engine.tables), query)).strip() + "\n"
+    folder = engine.name if engine.source == "store" else f"{engine.name}-{engine.source}"
+    snapshot = SNAPSHOTS / folder / f"{figure}.sql"
+    if os.environ.get("HEADWAY_UPDATE_SNAPSHOTS") == "1":
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_text(sql)
+    assert snapshot.exists(), f"no snapshot {snapshot}: run with HEADWAY_UPDATE_SNAPSHOTS=1"
+    assert sql == snapshot.read_text(), (
+        f"{snapshot} changed: review, then HEADWAY_UPDATE_SNAPSHOTS=1"
+    )
