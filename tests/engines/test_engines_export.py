@@ -1,0 +1,86 @@
+"""`headway export parquet`, and the settings that choose an engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from headway.config import Settings
+from headway.engines import EngineError, connect
+from headway.engines.connect import engine_name
+from tests.conftest import run_headway
+from tests.engines.conftest import Organisation
+
+
+def _env(database: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
+    return {**env, "HEADWAY_DATABASE": str(database)}
+
+
+def test_the_export_writes_a_folder_per_table_and_a_manifest(
+    organisation: Organisation, tmp_path: Path
+) -> None:
+    # Given the store the engine tests read (closed by now), when it is exported
+    done = run_headway("export", "parquet", str(tmp_path / "out"), env=_env(organisation.duckdb))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "_headway.json").read_text())
+    assert manifest["format"] == 1
+    assert set(manifest["tables"]) == {"services", "deployments", "changes", "incidents"}
+    # then each table's rows are in its folder, as many as the manifest says: 4 services
+    for name, table in manifest["tables"].items():
+        rows = pq.read_table(tmp_path / "out" / table["path"]).num_rows
+        assert rows == table["rows"], name
+    assert manifest["tables"]["services"]["rows"] == 4
+    assert f"{manifest['tables']['deployments']['rows']} deployments" in done.stdout
+    # and timestamps stay UTC wall-clock without a zone, as Spark reads TIMESTAMP_NTZ
+    schema = pq.read_schema(tmp_path / "out" / "deployments" / "part-00000.parquet")
+    assert str(schema.field("finished_at").type) == "timestamp[us]"
+
+
+def test_the_export_replaces_its_own_tables_and_refuses_other_folders(
+    organisation: Organisation, tmp_path: Path
+) -> None:
+    env = _env(organisation.duckdb)
+    out = tmp_path / "out"
+    assert run_headway("export", "parquet", str(out), env=env).returncode == 0
+    again = run_headway("export", "parquet", str(out), env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(list((out / "deployments").iterdir())) == 1  # replaced, not appended
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    refused = run_headway("export", "parquet", str(tmp_path / "mine"), env=env)
+    assert refused.returncode == 2
+    assert "not empty and holds no earlier export" in refused.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_the_engine_defaults_to_the_stores_own() -> None:
+    assert engine_name(Settings(database="x.duckdb")) == "duckdb"
+    assert engine_name(Settings(database="postgresql://h/db")) == "postgres"
+    assert engine_name(Settings(database="x.duckdb", engine="spark")) == "spark"
+
+
+@pytest.mark.parametrize(
+    ("settings", "fix"),
+    [
+        (Settings(database="x.duckdb", engine="spark"), "set HEADWAY_ENGINE_PARQUET"),
+        (Settings(database="x.duckdb", engine="postgres"), "postgresql:// URL"),
+        (Settings(database="postgresql://h/db", engine="duckdb"), "HEADWAY_ENGINE_PARQUET"),
+        (Settings(database="/nonexistent/x.duckdb"), "no such DuckDB store"),
+        (Settings(database="x.duckdb", engine_parquet="/nonexistent"), "no services/ folder"),
+    ],
+)
+def test_an_engine_that_cannot_run_names_the_setting_to_change(
+    settings: Settings, fix: str
+) -> None:
+    with pytest.raises(EngineError, match=fix.replace(".", r"\.").replace("/", "/")):
+        connect(settings)
+
+
+def test_an_unknown_engine_is_refused_by_the_settings() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        Settings(engine="oracle")  # type: ignore[arg-type]
