@@ -9,7 +9,7 @@ numbers on DuckDB, PostgreSQL and Spark.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -304,6 +304,53 @@ def compute(
     q = Query(defn, tuple(s for s, _ in services), period)
     found = figures(engine, q).get("organisation", _empty())
     return render(defn, period, found, year)
+
+
+def trend(
+    engine: Engine,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    by: str,
+    *,
+    year: str = "2024",
+) -> list[dict[str, Any]]:
+    """The five figures per Monday-started week or calendar month of the period, each over
+    its part of the period (the `trend` of `headway metrics --by week|month`)."""
+    if by not in _BUCKETS:
+        raise ValueError(f"by must be week or month, not {by!r}")
+    services = scope_services(engine, scope)
+    q = Query(defn, tuple(s for s, _ in services), period, by=by)
+    found = {(grp, _naive(bkt)): f for (grp, bkt), f in figures(engine, q).items()}
+    out = []
+    for start in bucket_starts(period, by):
+        part = Period(max(start, period.since), min(_next(start, by), period.until))
+        numbers = found.get(("organisation", start)) or _empty(days=None)
+        out.append(render(defn, part, numbers, year))
+    return out
+
+
+def bucket_starts(period: Period, by: str) -> list[datetime]:
+    day = datetime(period.since.year, period.since.month, period.since.day)
+    start = day - timedelta(days=day.weekday()) if by == "week" else day.replace(day=1)
+    out = []
+    while start < period.until:
+        out.append(start)
+        start = _next(start, by)
+    return out
+
+
+def _next(start: datetime, by: str) -> datetime:
+    if by == "week":
+        return start + timedelta(days=7)
+    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+def _naive(value: datetime) -> datetime:
+    """A bucket start as UTC wall-clock: Spark's DATE_TRUNC answers a zoned timestamp."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def compute_each(

@@ -43,7 +43,8 @@ class Organisation:
     parquet: Path  # its `headway export parquet`
     period: dora.Period
     # metrics/dora.py's answers on the store: {preset: MetricSet JSON} for the whole
-    # organisation, and {"each <kind>": {name: MetricSet JSON}} under `dora`
+    # organisation, {"<preset> by week|month": [MetricSet JSON per bucket]}, and
+    # {"each <kind>": {name: MetricSet JSON}} under `dora`
     oracle: dict[str, Any]
 
 
@@ -67,6 +68,12 @@ def organisation(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
             name: dora.compute(store, defn, dora.Scope(), period).to_json()
             for name, defn in PRESETS.items()
         }
+        for name, defn in PRESETS.items():
+            for by in ("week", "month"):
+                oracle[f"{name} by {by}"] = [
+                    m.to_json()
+                    for m in dora.compute(store, defn, dora.Scope(), period, by=by).trend
+                ]
         for kind in ("service", "team", "context"):
             oracle[f"each {kind}"] = {
                 m.scope.name: m.to_json()

@@ -41,6 +41,24 @@ def test_five_figures_equal_the_metrics_engine(
     assert got == _five(organisation.oracle[preset])
 
 
+def test_a_weekly_trend_equals_the_metrics_engine(
+    engine: Engine, organisation: Organisation
+) -> None:
+    # Monday-started weeks: the bucket every engine must truncate alike
+    got = figures.trend(engine, PRESETS["dora"], dora.Scope(), organisation.period, "week")
+    assert len(got) == 9  # 60 days from Wednesday 2 September 2026 touch 9 Monday weeks
+    assert got == [_five(m) for m in organisation.oracle["dora by week"]]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("by", ["week", "month"])
+def test_each_presets_trend_equals_the_metrics_engine(
+    sql_engine: Engine, organisation: Organisation, preset: str, by: str
+) -> None:
+    got = figures.trend(sql_engine, PRESETS[preset], dora.Scope(), organisation.period, by)
+    assert got == [_five(m) for m in organisation.oracle[f"{preset} by {by}"]]
+
+
 def test_each_service_equals_the_metrics_engine(engine: Engine, organisation: Organisation) -> None:
     got = figures.compute_each(engine, PRESETS["dora"], "service", organisation.period)
     want = {name: _five(m) for name, m in organisation.oracle["each service"].items()}
