@@ -36,6 +36,7 @@ class Engine:
     backend: Any
     tables: dict[str, ir.Table] = field(default_factory=dict)
     source: str = "store"  # or "parquet": where the tables are read from
+    owns_session: bool = False
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
@@ -57,10 +58,16 @@ class Engine:
         return str(ibis.to_sql(expr))
 
     def close(self) -> None:
-        # A Spark session is shared by everything in the process; the caller that made it
-        # stops it. The embedded and PostgreSQL connections are ours.
+        """Disconnect; a Spark session is stopped only if `connect` made it (one handed in
+        is the caller's, shared by everything in its process)."""
         if self.name != "spark":
             self.backend.disconnect()
+        elif self.owns_session:
+            self.session.stop()
+
+    @property
+    def session(self) -> Any:
+        return self.backend._session
 
 
 def engine_name(settings: Settings) -> str:
@@ -85,7 +92,8 @@ def connect(settings: Settings, *, spark: Any = None) -> Engine:
         from headway.engines.spark import session
 
         backend = ibis.pyspark.connect(spark or session(settings.spark_url))
-        return Engine(name, backend, _read_parquet(backend, parquet, spark=True), "parquet")
+        tables = _read_parquet(backend, parquet, spark=True)
+        return Engine(name, backend, tables, "parquet", owns_session=spark is None)
     if name == "postgres":
         if not settings.is_postgres:
             raise EngineError(

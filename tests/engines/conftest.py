@@ -15,7 +15,8 @@ import pytest
 
 from headway.config import Settings
 from headway.definitions import PRESETS
-from headway.engines import Engine, connect
+from headway.engines import Engine
+from headway.engines.connect import connected
 from headway.engines.export import export_parquet
 from headway.ingest import ingest
 from headway.metrics import dora
@@ -109,19 +110,6 @@ def spark_session() -> Iterator[Any]:
     spark.stop()
 
 
-class connected:
-    """An engine for the duration of a `with` block."""
-
-    def __init__(self, settings: Settings, spark: Any = None) -> None:
-        self.engine = connect(settings, spark=spark)
-
-    def __enter__(self) -> Engine:
-        return self.engine
-
-    def __exit__(self, *_: object) -> None:
-        self.engine.close()
-
-
 SQL_ENGINES = [
     "duckdb",
     "duckdb-parquet",
@@ -157,7 +145,7 @@ def _engine(request: pytest.FixtureRequest, organisation: Organisation) -> Itera
             database=store, engine="spark", engine_parquet=str(organisation.parquet)
         )
     spark = request.getfixturevalue("spark_session") if name == "spark" else None
-    with connected(settings, spark) as engine:
+    with connected(settings, spark=spark) as engine:
         yield engine
 
 
