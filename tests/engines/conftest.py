@@ -14,7 +14,16 @@ import psycopg
 import pytest
 
 from headway.config import Settings
-from headway.definitions import PRESETS
+from headway.definitions import (
+    PRESETS,
+    Definition,
+    DeploymentRules,
+    FailureRules,
+    LeadTimeRules,
+    RecoveryRules,
+    SpanRules,
+    SummaryRules,
+)
 from headway.engines import Engine
 from headway.engines.connect import connected
 from headway.engines.export import export_parquet
@@ -27,6 +36,28 @@ from headway.store import open_store
 # 4 services over 60 days: every archetype's failures, reverts, rollbacks and late incidents,
 # small enough that Spark answers each figure in seconds.
 OPTIONS = Options(seed=3, services=4, days=60)
+# Definitions that reach the rules no preset uses: failed status as failure evidence (fixed by
+# the next good deployment), failed deployments counted, negative spans as zero, a mean
+# median, lead time from opening; no failure rule at all, recovery over attributed incidents
+# opened to resolved, lead time as parts from the merge. (`status` keeps the incident rule
+# first: metrics/sql.py names the evidence columns only in the incident part of its union, so
+# failure rules without it fail there with "deployment_id not found".)
+CUSTOM = {
+    "status": Definition(
+        name="status",
+        deployments=DeploymentRules(statuses=("success", "failure")),
+        failure=FailureRules(rules=("incident", "failed_status", "rollback")),
+        spans=SpanRules(negative="zero"),
+        summary=SummaryRules(median="mean"),
+        lead_time=LeadTimeRules(start="opened"),
+    ),
+    "nofail": Definition(
+        name="nofail",
+        failure=FailureRules(rules=()),
+        recovery=RecoveryRules(start="incident_opened", end="incident_resolved"),
+        lead_time=LeadTimeRules(start="merged", measure="sum_of_parts", rounding="trunc_minute"),
+    ),
+}
 # Settings that make a one-core local Spark fast to start and to plan small queries; none
 # changes a result.
 SPARK_TEST = {
@@ -67,7 +98,7 @@ def organisation(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
         period = dora.default_period(store, days=OPTIONS.days)
         oracle: dict[str, Any] = {
             name: dora.compute(store, defn, dora.Scope(), period).to_json()
-            for name, defn in PRESETS.items()
+            for name, defn in {**PRESETS, **CUSTOM}.items()
         }
         for name, defn in PRESETS.items():
             for by in ("week", "month"):

@@ -14,7 +14,7 @@ from headway.definitions import PRESETS
 from headway.engines import Engine
 from headway.engines import dora as figures
 from headway.metrics import dora
-from tests.engines.conftest import Organisation
+from tests.engines.conftest import CUSTOM, Organisation
 
 
 def _five(metric_set: dict[str, object]) -> dict[str, object]:
@@ -39,6 +39,14 @@ def test_five_figures_equal_the_metrics_engine(
 ) -> None:
     got = figures.compute(engine, PRESETS[preset], dora.Scope(), organisation.period)
     assert got == _five(organisation.oracle[preset])
+
+
+@pytest.mark.parametrize("name", list(CUSTOM))
+def test_rules_no_preset_uses_equal_the_metrics_engine(
+    sql_engine: Engine, organisation: Organisation, name: str
+) -> None:
+    got = figures.compute(sql_engine, CUSTOM[name], dora.Scope(), organisation.period)
+    assert got == _five(organisation.oracle[name])
 
 
 def test_a_weekly_trend_equals_the_metrics_engine(
