@@ -84,3 +84,13 @@ def test_an_engine_that_cannot_run_names_the_setting_to_change(
 def test_an_unknown_engine_is_refused_by_the_settings() -> None:
     with pytest.raises(ValueError, match="engine"):
         Settings(engine="oracle")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_a_spark_session_moves_rows_through_arrow_at_utc(spark_session: object) -> None:
+    # Without Arrow (and with the fallback to it allowed) rows loaded through Ibis came
+    # back with NULL doubles as NaN; week buckets agree across engines only at UTC.
+    conf = spark_session.conf  # type: ignore[attr-defined]
+    assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
+    assert conf.get("spark.sql.execution.arrow.pyspark.fallback.enabled") == "false"
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
