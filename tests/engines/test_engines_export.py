@@ -11,7 +11,8 @@ import pytest
 
 from headway.config import Settings
 from headway.engines import EngineError, connect
-from headway.engines.connect import engine_name
+from headway.engines.connect import connected, engine_name
+from headway.engines.export import export_parquet
 from tests.conftest import run_headway
 from tests.engines.conftest import Organisation
 
@@ -94,3 +95,21 @@ def test_a_spark_session_moves_rows_through_arrow_at_utc(spark_session: object) 
     assert conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
     assert conf.get("spark.sql.execution.arrow.pyspark.fallback.enabled") == "false"
     assert conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_exports_the_same_tables(
+    organisation: Organisation, postgres_organisation: str, tmp_path: Path
+) -> None:
+    # Given the same records in PostgreSQL, its export (streamed through Arrow inside one
+    # REPEATABLE READ transaction) holds the rows the DuckDB store's export holds
+    with connected(Settings(database=postgres_organisation)) as engine:
+        done = export_parquet(engine, tmp_path / "pg")
+    duck = json.loads((organisation.parquet / "_headway.json").read_text())
+    assert done.rows == {name: t["rows"] for name, t in duck["tables"].items()}
+    for name in done.rows:
+        key = "name" if name == "services" else "id"
+        ours = pq.read_table(tmp_path / "pg" / name).sort_by(key)
+        theirs = pq.read_table(organisation.parquet / name).sort_by(key)
+        assert ours.column_names == theirs.column_names, name
+        assert ours.to_pylist() == theirs.to_pylist(), name
