@@ -9,7 +9,7 @@
 2. Loads it into each engine: a DuckDB store file and a PostgreSQL schema (both made by
    Headway's own migrations), and a local Spark session reading the Parquet folder.
 3. Times, on each engine, the five figures for the whole organisation
-   (`headway.engines.dora.compute`, every query included) and that engine's bare floor in
+   (`headway.engines.run.compute`, every query included) and that engine's bare floor in
    the same run: one hand-written query computing only the per-service median lead time
    (the join of changes to deployments and a median), in the engine's own SQL.
 
@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.engines import connect
-from headway.engines import dora as figures
+from headway.engines import run as figures
 from headway.engines.layout import FORMAT, MANIFEST, TABLES, first_part
 from headway.metrics import dora
 from headway.store import open_store

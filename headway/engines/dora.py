@@ -9,7 +9,7 @@ numbers on DuckDB, PostgreSQL and Spark.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import ibis
@@ -17,10 +17,8 @@ import ibis.expr.types as ir
 
 from headway.definitions import Definition
 from headway.engines import relations as r
-from headway.engines.connect import Engine
-from headway.engines.stats import STATS, summarise
-from headway.metrics import bands
-from headway.metrics.dora import Period, Scope, UnknownScope, weekly_deploy_days
+from headway.engines.stats import summarise
+from headway.metrics.dora import Period
 
 FIGURES = (
     "deployment_frequency",
@@ -29,7 +27,7 @@ FIGURES = (
     "failed_deployment_recovery_time",
     "deployment_rework_rate",
 )
-_BUCKETS = {"week": "W", "month": "M"}
+BUCKETS = {"week": "W", "month": "M"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def _with_keys(t: r.Tables, q: Query, rows: ir.Table, service: str, when: str) -
     joined = rows.left_join(s, rows[service] == s.s_name)
     keyed = joined.mutate(grp=_group_key(q.group, joined[service], joined))
     if q.by:
-        keyed = keyed.mutate(bkt=keyed[when].truncate(_BUCKETS[q.by]))
+        keyed = keyed.mutate(bkt=keyed[when].truncate(BUCKETS[q.by]))
     return keyed
 
 
@@ -224,213 +222,3 @@ def _a_day_around(period: Period) -> tuple[Any, Any]:
     except OverflowError:
         until = period.until
     return since, until
-
-
-def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
-    """(service, context) pairs in a scope, as metrics.dora.services_in finds them: the
-    services table, and services only deployments name (no team, no context)."""
-    t = r.Tables.of(engine.tables)
-    s, d = t.services, t.deployments
-    listed = engine.rows(
-        s.select(name=s.name, team=s.team.fill_null("(no team)"), context=s.context)
-    )
-    names = {row["name"] for row in listed}
-    deployed = engine.rows(d.select(name=d.service).distinct())
-    known = listed + [
-        {"name": row["name"], "team": "(no team)", "context": "(no context)"}
-        for row in deployed
-        if row["name"] not in names
-    ]
-    rows = sorted(known, key=lambda row: row["name"])
-    if scope.kind == "organisation":
-        return [(row["name"], row["context"]) for row in rows]
-    chosen = [(row["name"], row["context"]) for row in rows if row[scope.kind] == scope.name]
-    if not chosen:
-        raise UnknownScope(
-            f"no {scope.kind} named {scope.name!r}",
-            f"`headway metrics --each {scope.kind}` shows every {scope.kind} with data",
-            f"known {scope.kind}s",
-            {row[scope.kind] for row in rows},
-        )
-    return chosen
-
-
-def figures(engine: Engine, q: Query) -> dict[Any, dict[str, Any]]:
-    """Run the five expressions; the raw numbers per key (a scope key, or with a trend a
-    (scope key, bucket start) pair), in the shape metrics.dora gathers them."""
-    t = r.Tables.of(engine.tables)
-    out: dict[Any, dict[str, Any]] = {}
-
-    def slot(row: dict[str, Any]) -> dict[str, Any]:
-        key = (row["grp"], row["bkt"]) if q.by else row["grp"]
-        # a trend's buckets have no weekly median; the whole period's has one, maybe of none
-        return out.setdefault(key, _empty(days=None if q.by else []))
-
-    if not q.services:
-        return out
-    for row in engine.rows(deployment_frequency(t, q)):
-        slot(row).update(deployments=int(row["deployments"]), deploy_days=int(row["deploy_days"]))
-    for row in engine.rows(change_fail_rate(t, q)):
-        slot(row).update(failed=int(row["failed"] or 0), unrecovered=int(row["unrecovered"] or 0))
-    for row in engine.rows(deployment_rework_rate(t, q)):
-        slot(row)["rework"] = int(row["rework"] or 0)
-    for name, expr in (
-        ("lead", change_lead_time(t, q)),
-        ("recovery", failed_deployment_recovery_time(t, q)),
-    ):
-        for row in engine.rows(expr):
-            slot(row)[name] = {
-                **{k: row[k] for k in STATS},
-                "n": int(row["n"]),
-                "negative": int(row["negative"] or 0),
-            }
-    if not q.by:
-        for row in engine.rows(deployment_days(t, q)):
-            slot(row)["days"].append(row["day"])
-    return out
-
-
-def compute(
-    engine: Engine,
-    defn: Definition,
-    scope: Scope,
-    period: Period,
-    *,
-    year: str = "2024",
-) -> dict[str, Any]:
-    """The five figures for one scope and period, as `headway metrics --format json` shows
-    them (the figures' part of metrics.dora.MetricSet.to_json)."""
-    services = scope_services(engine, scope)
-    q = Query(defn, tuple(s for s, _ in services), period)
-    found = figures(engine, q).get("organisation", _empty())
-    return render(defn, period, found, year)
-
-
-def trend(
-    engine: Engine,
-    defn: Definition,
-    scope: Scope,
-    period: Period,
-    by: str,
-    *,
-    year: str = "2024",
-) -> list[dict[str, Any]]:
-    """The five figures per Monday-started week or calendar month of the period, each over
-    its part of the period (the `trend` of `headway metrics --by week|month`)."""
-    if by not in _BUCKETS:
-        raise ValueError(f"by must be week or month, not {by!r}")
-    services = scope_services(engine, scope)
-    q = Query(defn, tuple(s for s, _ in services), period, by=by)
-    found = {(grp, _naive(bkt)): f for (grp, bkt), f in figures(engine, q).items()}
-    out = []
-    for start in bucket_starts(period, by):
-        part = Period(max(start, period.since), min(_next(start, by), period.until))
-        numbers = found.get(("organisation", start)) or _empty(days=None)
-        out.append(render(defn, part, numbers, year))
-    return out
-
-
-def bucket_starts(period: Period, by: str) -> list[datetime]:
-    day = datetime(period.since.year, period.since.month, period.since.day)
-    start = day - timedelta(days=day.weekday()) if by == "week" else day.replace(day=1)
-    out = []
-    while start < period.until:
-        out.append(start)
-        start = _next(start, by)
-    return out
-
-
-def _next(start: datetime, by: str) -> datetime:
-    if by == "week":
-        return start + timedelta(days=7)
-    return datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
-
-
-def _naive(value: datetime) -> datetime:
-    """A bucket start as UTC wall-clock: Spark's DATE_TRUNC answers a zoned timestamp."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def compute_each(
-    engine: Engine, defn: Definition, kind: str, period: Period, *, year: str = "2024"
-) -> dict[str, dict[str, Any]]:
-    """The five figures per service, team or context, keyed by its name."""
-    services = scope_services(engine, Scope())
-    q = Query(defn, tuple(s for s, _ in services), period, group=kind)
-    return {key: render(defn, period, found, year) for key, found in figures(engine, q).items()}
-
-
-def render(defn: Definition, period: Period, f: dict[str, Any], year: str) -> dict[str, Any]:
-    """The five figures from raw numbers, rounded and levelled as metrics.dora does."""
-    deployments = f["deployments"]
-    per_day = deployments / period.days if period.days > 0 else 0.0
-    cfr = f["failed"] / deployments if deployments else None
-    lead, rec = f["lead"], f["recovery"]
-    return {
-        "deployment_frequency": {
-            "deployments": deployments,
-            "days": round(period.days, 6),
-            "per_day": round(per_day, 6),
-            "per_week": round(per_day * 7, 6),
-            "deploy_days": f["deploy_days"],
-            "deploy_days_per_week_median": (
-                None if f["days"] is None else weekly_deploy_days(defn, period, f["days"])
-            ),
-            "level": bands.deployment_frequency(per_day if deployments else None, year),
-        },
-        "change_lead_time": {
-            "changes": lead["n"],
-            **_stats(lead),
-            "level": bands.lead_time(lead["median_s"], year),
-            **_left_out(lead["negative"], "change", "lead time"),
-        },
-        "change_fail_rate": {
-            "deployments": deployments,
-            "failed": f["failed"],
-            "rate": _round(cfr),
-            "level": bands.change_fail_rate(cfr, year),
-        },
-        "failed_deployment_recovery_time": {
-            "recoveries": rec["n"],
-            "unrecovered": f["unrecovered"],
-            **_stats(rec),
-            "level": bands.recovery_time(rec["median_s"], year),
-            **_left_out(rec["negative"], "recovery", "recovery time"),
-        },
-        "deployment_rework_rate": {
-            "deployments": deployments,
-            "rework": f["rework"],
-            "rate": _round(f["rework"] / deployments if deployments else None),
-        },
-    }
-
-
-def _stats(row: dict[str, Any]) -> dict[str, float | None]:
-    return {k: _round(row[k], 3) for k in ("median_s", "p75_s", "p90_s", "mean_s")}
-
-
-def _round(value: Any, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
-def _left_out(n: int, unit: str, label: str) -> dict[str, Any]:
-    units = unit if n == 1 else f"{unit[:-1]}ies" if unit.endswith("y") else f"{unit}s"
-    verb = "was" if n == 1 else "were"
-    note = f"{n} {units} had a negative {label} (end before start) and {verb} left out"
-    return {"negative": n, "notes": [note] if n else []}
-
-
-def _empty(days: list[date] | None = None) -> dict[str, Any]:
-    durations = {"n": 0, "median_s": None, "p75_s": None, "p90_s": None, "mean_s": None}
-    return {
-        "deployments": 0,
-        "deploy_days": 0,
-        "failed": 0,
-        "rework": 0,
-        "unrecovered": 0,
-        "days": days,
-        "lead": {**durations, "negative": 0},
-        "recovery": {**durations, "negative": 0},
-    }

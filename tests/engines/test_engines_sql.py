@@ -16,6 +16,7 @@ from headway.definitions import PRESETS
 from headway.engines import Engine
 from headway.engines import dora as figures
 from headway.engines.relations import Tables
+from headway.engines.run import scope_services
 from headway.metrics import dora
 from tests.engines.conftest import PERIOD_FOR_SNAPSHOTS
 
@@ -24,7 +25,7 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 @pytest.mark.parametrize("figure", figures.FIGURES)
 def test_the_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, figure: str) -> None:
-    services = tuple(s for s, _ in figures.scope_services(engine, dora.Scope()))
+    services = tuple(s for s, _ in scope_services(engine, dora.Scope()))
     query = figures.Query(PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS)
     sql = engine.sql(figures.EXPRESSIONS[figure](Tables.of(engine.tables), query)).strip() + "\n"
     folder = engine.name if engine.source == "store" else f"{engine.name}-{engine.source}"
