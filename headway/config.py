@@ -216,6 +216,18 @@ class Settings(BaseSettings):
         "token is trusted without asking the store again.",
     )
 
+    # -- the web app (docs/web.md) ----------------------------------------------------------
+    session_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="Key that signs the web app's session cookies (32 characters or more). "
+        "Unset: a random key per server process, so sessions end when it restarts; set it "
+        "when several workers or replicas serve the app.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="How long a web app session lasts after signing in."
+    )
+
     # -- outbound requests (docs/rollouts.md) ---------------------------------------------
     outbound_hosts: list[str] = Field(
         default=[],

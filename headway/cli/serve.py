@@ -25,11 +25,13 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def create() -> Any:
-    """The app uvicorn workers build (settings from HEADWAY_* and headway.toml)."""
+    """The app uvicorn workers build (settings from HEADWAY_* and headway.toml): the API, with
+    the web app at `/`."""
+    from headway import web
     from headway.api.app import create_app
     from headway.api.hooks import FastPath
 
-    return FastPath(create_app(get_settings()))
+    return FastPath(web.install(create_app(get_settings())))
 
 
 def serve(
@@ -47,7 +49,8 @@ def serve(
         typer.Option(help="critical, error, warning, info (one line per request), debug or trace."),
     ] = "info",
 ) -> None:
-    """Serve the HTTP API: webhooks at /hooks/{source}, metrics at /api, Prometheus at /metrics.
+    """Serve the web app at /, the HTTP API at /api, webhooks at /hooks/{source}, Prometheus at
+    /metrics.
 
     While it runs, other `headway` commands reach the store through it: export
     HEADWAY_URL=http://HOST:PORT. Webhook secrets come from HEADWAY_<SOURCE>_WEBHOOK_SECRET

@@ -1,0 +1,42 @@
+"""The web app served at `/` by `headway serve`: server-rendered pages for people in a browser
+over the same services the API routes call (docs/web.md).
+
+Owns: pages, templates, SVG charts, sessions and CSRF tokens, the app's own assets.
+May import: every layer below the surfaces (services, domain, store, config); never
+`headway.api` (nor does the API import it: the two share the app's state, the store and the
+token and flag services) and never `headway.cli`. `install` adds the pages to the API's app.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+
+__all__ = ["install", "routers"]
+
+
+def routers() -> list[APIRouter]:
+    """The web app's routers: sign-in and assets, then one per page family."""
+    from headway.web import flags, login, overview, records
+
+    return [login.router, overview.router, records.router, flags.router]
+
+
+def install(app: FastAPI) -> FastAPI:
+    """Add the web app's pages to `app` (the API app), once."""
+    from headway.web.render import Denied, SignIn, denied, to_login
+    from headway.web.session import keys_of
+
+    if getattr(app.state, "web_keys", None) is not None:
+        return app
+    app.state.web_keys = keys_of(app.state.settings)
+
+    async def sign_in(_: Request, error: Exception) -> Response:
+        assert isinstance(error, SignIn)
+        return to_login(error)
+
+    app.add_exception_handler(SignIn, sign_in)
+    app.add_exception_handler(Denied, denied)
+    for router in routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,105 @@
+"""Trend charts drawn as SVG on the server: one point per week or month, a gap where a period
+has no records behind the figure, each point a link to its records with the numbers in its
+`<title>` (the browser shows it on hover, a screen reader reads it).
+
+No script and no inline style: colours are presentation attributes, so the page's strict
+Content-Security-Policy holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+
+from markupsafe import Markup
+
+from headway.web.format import figure, number
+
+__all__ = ["Point", "trend"]
+
+INK, MUTED, GAP = "#1f2933", "#52606d", "#9aa5b1"
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str  # the period, as the axis shows it
+    value: float | None  # None: no records behind the figure in this period
+    tip: str  # the numbers, shown on hover
+    href: str  # the records behind the point
+
+
+def trend(
+    title: str, points: list[Point], unit: str, width: int = 320, height: int = 120
+) -> Markup:
+    """A line through the periods' values, broken where a period is empty."""
+    left, right, top, bottom = 52, 22, 10, 22
+    present = [p.value for p in points if p.value is not None]
+    high = max(present, default=0.0) or 1.0
+    span = max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + (width - left - right) * (i / span if len(points) > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (1 - v / high)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="trend" role="group" aria-label="{escape(title)}" font-size="10">',
+        f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - right}" y2="{y(0):.1f}" stroke="{MUTED}"/>',
+        f'<text x="{left - 4}" y="{y(high) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
+        f"{escape(_axis(high, unit))}</text>",
+        f'<text x="{left - 4}" y="{y(0) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
+        f"{escape(_axis(0, unit))}</text>",
+    ]
+    out += _lines(points, x, y)
+    for i, p in enumerate(points):
+        tip = escape(p.tip)
+        if p.value is None:  # a gap: a hollow mark on the axis, no line through it
+            out.append(
+                f'<a href="{escape(p.href)}" aria-label="{tip}" class="gap"><title>{tip}</title>'
+                f'<circle cx="{x(i):.1f}" cy="{y(0):.1f}" r="3" fill="white" stroke="{GAP}"/></a>'
+            )
+        else:
+            out.append(
+                f'<a href="{escape(p.href)}" aria-label="{tip}" class="point"><title>{tip}'
+                f'</title><circle cx="{x(i):.1f}" cy="{y(p.value):.1f}" r="4" fill="{INK}"/></a>'
+            )
+    for i in _labelled(len(points)):
+        out.append(
+            f'<text x="{x(i):.1f}" y="{height - 6}" text-anchor="middle" fill="{MUTED}">'
+            f"{escape(points[i].label)}</text>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _axis(value: float, unit: str) -> str:
+    """An axis label: a duration or a percentage in its unit, a count bare (the title says)."""
+    return figure(value, unit) if unit in ("s", "%") else number(value, 1)
+
+
+def _lines(
+    points: list[Point], x: Callable[[int], float], y: Callable[[float], float]
+) -> list[str]:
+    """One path per run of consecutive periods with values: an empty period breaks the line."""
+    runs: list[list[str]] = [[]]
+    for i, p in enumerate(points):
+        if p.value is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{'L' if runs[-1] else 'M'}{x(i):.1f},{y(p.value):.1f}")
+    return [
+        f'<path d="{" ".join(run)}" fill="none" stroke="{INK}" stroke-width="1.5"/>'
+        for run in runs
+        if len(run) > 1
+    ]
+
+
+def _labelled(n: int) -> list[int]:
+    """Which points get an axis label: all of a few, else about five spread evenly."""
+    if n <= 6:
+        return list(range(n))
+    step = -(-n // 5)
+    return list(range(0, n, step))

@@ -1,0 +1,97 @@
+"""Signing in with a Headway token and out again, and the app's own assets.
+
+The login form posts the token's secret once; the answer sets the session cookie
+(`headway.web.session`) and the secret is not kept anywhere the browser can read. Only role
+tokens (viewer, editor, admin) sign in: scrape tokens and SDK keys are for programs.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from headway.flags.tokens import Token
+from headway.web.render import HEADERS, Posted, posted, read_form, render
+from headway.web.session import ROLES, current, start, stop
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+# The files the app serves, by name; nothing else under /static is reachable.
+ASSETS = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "favicon.ico": "image/x-icon",
+}
+
+
+def _next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (never `//host` or a URL)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    if current(request) is not None:
+        return RedirectResponse(_next(next), status_code=303)
+    return render(request, "login.html", None, title="Sign in", next=_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    fields = await read_form(request)
+    secret = fields.get("token", "").strip()
+    target = _next(fields.get("next"))
+    token: Token | None = (
+        await run_in_threadpool(request.app.state.tokens.verify, secret) if secret else None
+    )
+    problem = None
+    if token is None:
+        problem = (
+            "That token is unknown, expired or revoked. Paste a viewer, editor or admin token."
+        )
+    elif token.kind not in ROLES:
+        problem = (
+            f"A {token.kind} token is for programs, not people: sign in with a viewer, editor or "
+            "admin token (`headway tokens create --kind viewer`)."
+        )
+    if problem or token is None:
+        return render(
+            request, "login.html", None, 401, title="Sign in", next=target, problem=problem
+        )
+    answer = RedirectResponse(target, status_code=303)
+    role = ROLES[ROLES.index(token.kind)]  # the token's kind, as a web role
+    start(request, answer, token.id, role, token.name)
+    return answer
+
+
+@router.post("/logout")
+def logout(form: Annotated[Posted, Depends(posted("viewer"))]) -> Response:
+    answer = RedirectResponse("/login", status_code=303)
+    stop(answer)
+    return answer
+
+
+def _asset(name: str) -> Response:
+    body = files("headway.web").joinpath("static", name).read_bytes()
+    headers = {**HEADERS, "Cache-Control": "public, max-age=3600"}
+    return Response(body, media_type=ASSETS[name], headers=headers)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return _asset("favicon.ico")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in ASSETS:
+        return HTMLResponse("no such file", status_code=404, headers=HEADERS)
+    return _asset(name)

@@ -1,0 +1,213 @@
+"""The records behind a figure: deployments (with the evidence of each failure), changes and
+incidents of a scope and window, sorted, filtered and paged on the server.
+
+The rows come from `headway.metrics.records`, the functions behind `GET /api/deployments`,
+`/api/changes` and `/api/incidents` (the page's JSON twins). Unfiltered in the default order a
+page is one LIMIT/OFFSET query; a filter or another order reads the window's records once and
+sorts them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from headway.definitions import Definition
+from headway.metrics import records
+from headway.metrics.dora import Period, Scope
+from headway.query import QueryError
+from headway.store import Store
+from headway.web.render import Viewing, render
+from headway.web.store import INPUT_ERRORS, WebStore, refused
+from headway.web.view import View
+
+__all__ = ["KINDS", "Listing", "router"]
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZES = (25, 50, 100, 200)
+
+
+@dataclass(frozen=True)
+class Kind:
+    columns: tuple[str, ...]  # sortable, the first is the default order
+    filters: dict[str, Callable[[dict[str, Any]], bool]]
+    searched: tuple[str, ...]  # the fields `q` looks in
+
+
+KINDS = {
+    "deployments": Kind(
+        ("finished_at", "service", "environment", "kind", "status", "failed", "recovered_at"),
+        {
+            "failed": lambda r: bool(r["failed"]),
+            "recovered": lambda r: r["recovered_at"] is not None,
+            "rework": lambda r: bool(r["rework"]),
+        },
+        ("id", "service", "version", "sha"),
+    ),
+    "changes": Kind(
+        ("merged_at", "service", "author", "lead_time_s", "deployed_at"),
+        {
+            "shipped": lambda r: r["lead_time_s"] is not None,
+            "unshipped": lambda r: r["deployment_id"] is None,
+            "revert": lambda r: bool(r["is_revert"]),
+        },
+        ("id", "service", "title", "author", "deployment_id"),
+    ),
+    "incidents": Kind(
+        ("opened_at", "service", "severity", "resolved_at"),
+        {
+            "attributed": lambda r: r["deployment_id"] is not None,
+            "unattributed": lambda r: r["deployment_id"] is None,
+        },
+        ("id", "service", "title", "severity"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a records page asks for, beyond its view: filter, search, order and page."""
+
+    kind: str
+    only: str | None = None
+    q: str | None = None
+    sort: str | None = None
+    desc: bool = False
+    offset: int = 0
+    limit: int = 50
+
+    @classmethod
+    def of(cls, kind: str, request: Request) -> Listing:
+        given = request.query_params
+        spec = KINDS[kind]
+        only, sort = given.get("only") or None, given.get("sort") or None
+        if only is not None and only not in spec.filters:
+            raise QueryError(f"only must be one of {', '.join(spec.filters)}, not {only!r}")
+        if sort is not None and sort not in spec.columns:
+            raise QueryError(f"sort must be one of {', '.join(spec.columns)}, not {sort!r}")
+        order = given.get("dir") or "asc"
+        if order not in ("asc", "desc"):
+            raise QueryError(f"dir must be asc or desc, not {order!r}")
+        return cls(
+            kind,
+            only,
+            (given.get("q") or "").strip() or None,
+            sort,
+            order == "desc",
+            _whole(given.get("offset"), "offset", 0, 2**31),
+            _whole(given.get("limit"), "limit", 50, max(PAGE_SIZES), low=1),
+        )
+
+    @property
+    def plain(self) -> bool:
+        """Unfiltered, in the store's own order: a page is one query."""
+        return (
+            self.only is None
+            and self.q is None
+            and self.sort in (None, KINDS[self.kind].columns[0])
+            and not self.desc
+        )
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        values = {
+            "only": self.only,
+            "q": self.q,
+            "sort": self.sort,
+            "dir": "desc" if self.desc else None,
+            "offset": str(self.offset) if self.offset else None,
+            "limit": str(self.limit) if self.limit != 50 else None,
+        }
+        values.update(changes)
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def evidence_kind(rule: str) -> str:
+    """Which records list holds a failure's evidence: an incident, a revert or a deployment."""
+    return {"incident": "incidents", "revert": "changes"}.get(rule, "deployments")
+
+
+def _whole(text: str | None, name: str, default: int, high: int, low: int = 0) -> int:
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise QueryError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
+
+
+def fetch(
+    store: Store, inputs: tuple[Definition, Scope, Period], listing: Listing
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """This page's rows, the number of rows in all (None when not counted) and whether more
+    follow."""
+    defn, scope, period = inputs
+
+    def read(limit: int | None, offset: int) -> list[dict[str, Any]]:
+        if listing.kind == "deployments":
+            return records.deployments(store, defn, scope, period, limit, offset)
+        if listing.kind == "changes":
+            return records.changes(store, defn, scope, period, limit, offset)
+        return records.incidents(store, scope, period, limit, offset)
+
+    if listing.plain:
+        rows = read(listing.limit + 1, listing.offset)
+        return rows[: listing.limit], None, len(rows) > listing.limit
+    spec = KINDS[listing.kind]
+    rows = read(None, 0)
+    if listing.only:
+        rows = [r for r in rows if spec.filters[listing.only](r)]
+    if listing.q:
+        needle = listing.q.casefold()
+        rows = [
+            r for r in rows if any(needle in str(r.get(f) or "").casefold() for f in spec.searched)
+        ]
+    if listing.sort or listing.desc:
+        key = listing.sort or spec.columns[0]
+        # Rows without the value go last whichever the direction; ties keep the store's order.
+        present = sorted(
+            (r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=listing.desc
+        )
+        rows = present + [r for r in rows if r[key] is None]
+    end = listing.offset + listing.limit
+    return rows[listing.offset : end], len(rows), len(rows) > end
+
+
+@router.get("/records/{kind}")
+def records_page(request: Request, kind: str, store: WebStore, session: Viewing) -> HTMLResponse:
+    if kind not in KINDS:
+        why = f"records are deployments, changes or incidents, not {kind!r}"
+        return render(request, "error.html", session, 404, title="Not found", why=why)
+    try:
+        view = View.of(request)
+        listing = Listing.of(kind, request)
+        defn, scope, period = view.inputs(store)
+        rows, total, more = fetch(store, (defn, scope, period), listing)
+    except INPUT_ERRORS as error:
+        return refused(request, session, error)
+    here = f"/records/{kind}"
+
+    def link(**changes: Any) -> str:
+        return view.link(here, listing.params(**changes))
+
+    return render(
+        request,
+        f"records_{kind}.html",
+        session,
+        title=f"{kind.capitalize()} · {scope.describe()}",
+        kind=kind,
+        spec=KINDS[kind],
+        view=view,
+        listing=listing,
+        rows=rows,
+        total=total,
+        more=more,
+        scope=scope,
+        period=period,
+        link=link,
+        evidence_kind=evidence_kind,
+        overview=view.link("/"),
+        api=view.link(f"/api/{kind}", {"limit": str(listing.limit), "offset": str(listing.offset)}),
+    )

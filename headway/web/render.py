@@ -1,0 +1,157 @@
+"""Rendering pages and guarding them: templates, security headers, the session a page needs,
+and the checked form a write posts.
+
+Every page is rendered here with the same headers: a Content-Security-Policy that admits only
+this server's own style sheet, script and images (no inline script, no other origin), no
+framing, no caching. A page without a session redirects to the login page; a session whose
+role is too weak gets a 403 page naming the role it takes; a write whose CSRF token does not
+match gets a 403 too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from headway.web import format as fmt
+from headway.web.session import Keys, Session, WebRole, current
+
+__all__ = [
+    "CSP",
+    "Denied",
+    "Editing",
+    "Posted",
+    "SignIn",
+    "Viewing",
+    "denied",
+    "posted",
+    "render",
+    "signed_in",
+]
+
+CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "form-action 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+_templates = Environment(
+    loader=PackageLoader("headway.web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters.update(fmt.FILTERS)
+
+
+class SignIn(Exception):
+    """The page needs a session and the request has none: go to the login page, then back."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__(back)
+        self.back = back
+
+
+class Denied(Exception):
+    """The session may not do this (its role is too weak, or the form's CSRF token is wrong)."""
+
+
+def render(
+    request: Request,
+    template: str,
+    session: Session | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    keys: Keys = request.app.state.web_keys
+    html = _templates.get_template(template).render(
+        request=request,
+        session=session,
+        csrf=keys.csrf(session) if session else "",
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def to_login(error: SignIn) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(error.back, safe='')}", status_code=303)
+
+
+def denied(request: Request, error: Exception) -> HTMLResponse:
+    return render(request, "error.html", current(request), 403, title="Not allowed", why=str(error))
+
+
+def _back(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def signed_in(role: WebRole) -> Callable[[Request], Session]:
+    """A dependency: the session, of `role` or a stronger one."""
+
+    def check(request: Request) -> Session:
+        session = current(request)
+        if session is None:
+            raise SignIn(_back(request) if request.method == "GET" else "/")
+        if not session.may(role):
+            raise Denied(f"This takes an {role} token; you signed in with a {session.kind} one.")
+        return session
+
+    check.__name__ = f"signed_in_{role}"
+    return check
+
+
+# A page's session: any role may see a Viewing page, an editor or admin an Editing one.
+Viewing = Annotated[Session, Depends(signed_in("viewer"))]
+Editing = Annotated[Session, Depends(signed_in("editor"))]
+
+
+class Posted:
+    """A write form's fields, from a session allowed to write and with its CSRF token checked."""
+
+    def __init__(self, session: Session, fields: dict[str, str]) -> None:
+        self.session = session
+        self.fields = fields
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.fields.get(name, default)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (bounded by the app's body limit); the last of repeated fields."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        return {}
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def posted(role: WebRole) -> Callable[[Request], Awaitable[Posted]]:
+    """A dependency for a write: a session of `role` and a form whose CSRF token matches."""
+
+    async def check(request: Request) -> Posted:
+        session = await run_in_threadpool(signed_in(role), request)
+        fields = await read_form(request)
+        keys: Keys = request.app.state.web_keys
+        if not keys.csrf_ok(session, fields.get("csrf")):
+            raise Denied(
+                "The form's security token is missing or out of date: reload the page and "
+                "send it again."
+            )
+        return Posted(session, fields)
+
+    check.__name__ = f"posted_{role}"
+    return check

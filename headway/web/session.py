@@ -1,0 +1,135 @@
+"""Who is signed in to the web app, and the CSRF token their write forms carry.
+
+A session is a cookie (HttpOnly, SameSite=Strict, Secure on https) holding the id, role and
+name of the token a person signed in with and a random nonce, signed with HMAC-SHA256 under
+the server's session key. The token's secret never leaves the login form: the browser keeps
+only what the server signed, and every page asks the store whether the token is still live,
+so revoking a token ends its sessions. A write form's CSRF token is an HMAC of the session's
+nonce under the same key: a page of another site can neither read it nor forge it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from headway.config import Settings
+
+__all__ = ["COOKIE", "ROLES", "Keys", "Session", "WebRole", "current", "keys_of", "start", "stop"]
+
+COOKIE = "headway_session"
+WebRole = Literal["viewer", "editor", "admin"]
+# Each role can do what the roles before it can (as the API's tokens).
+ROLES: tuple[WebRole, ...] = ("viewer", "editor", "admin")
+
+
+@dataclass(frozen=True)
+class Session:
+    token_id: str
+    kind: WebRole
+    name: str
+    expires: int  # Unix time
+    nonce: str
+
+    def may(self, role: WebRole) -> bool:
+        return ROLES.index(self.kind) >= ROLES.index(role)
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names changes made in this session (as the API names a token)."""
+        return f"token:{self.name}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Keys:
+    """Seals and opens session cookies and makes and checks CSRF tokens under one key."""
+
+    def __init__(self, key: bytes, hours: float) -> None:
+        self._key = key
+        self.seconds = int(hours * 3600)
+
+    def _mac(self, purpose: str, message: str) -> str:
+        return _b64(hmac.new(self._key, f"{purpose}|{message}".encode(), hashlib.sha256).digest())
+
+    def seal(self, session: Session) -> str:
+        payload = _b64(json.dumps(asdict(session), separators=(",", ":")).encode())
+        return f"{payload}.{self._mac('session', payload)}"
+
+    def open(self, cookie: str, now: float | None = None) -> Session | None:
+        """The session a cookie holds, or None if it was not signed here or has expired."""
+        payload, _, mac = cookie.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._mac("session", payload).encode()):
+            return None
+        try:
+            fields: dict[str, Any] = json.loads(_unb64(payload))
+            session = Session(**fields)
+        except (ValueError, TypeError):
+            return None
+        if session.kind not in ROLES or session.expires <= (now or time.time()):
+            return None
+        return session
+
+    def csrf(self, session: Session) -> str:
+        return self._mac("csrf", session.nonce)
+
+    def csrf_ok(self, session: Session, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(
+            given.encode(), self.csrf(session).encode()
+        )
+
+
+def keys_of(settings: Settings) -> Keys:
+    """The configured session key, or a random one for this process (sessions then end when
+    it restarts, and each worker signs its own)."""
+    key = settings.session_key.encode() if settings.session_key else secrets.token_bytes(32)
+    return Keys(key, settings.session_hours)
+
+
+def current(request: Request) -> Session | None:
+    """The live session the request's cookie holds, if any."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    keys: Keys = request.app.state.web_keys
+    session = keys.open(cookie)
+    if session is None:
+        return None
+    # Never cached: a token revoked anywhere ends its sessions at the next page.
+    if session.token_id not in request.app.state.tokens.live_ids([session.token_id]):
+        return None
+    return session
+
+
+def start(request: Request, response: Response, token_id: str, kind: WebRole, name: str) -> None:
+    """Sign `response`'s browser in as the token `token_id`."""
+    keys: Keys = request.app.state.web_keys
+    session = Session(token_id, kind, name, int(time.time()) + keys.seconds, secrets.token_hex(16))
+    response.set_cookie(
+        COOKIE,
+        keys.seal(session),
+        max_age=keys.seconds,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def stop(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
