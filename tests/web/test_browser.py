@@ -1,0 +1,174 @@
+"""The web app as a person uses it, in Debian's chromium (scripts/install-browser.sh): sign in,
+drill down, open the records behind a figure, switch a flag off and watch an SDK follow; axe
+finds no serious or critical accessibility violation on any page; the page asks for nothing
+outside the server."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from headway import web
+from headway.api.app import create_app
+from headway.config import Settings
+from headway.ingest import ingest
+from headway.sdk.client import Client
+from headway.sources.files import parse_record
+from headway.store import open_store
+from tests.conftest import free_port
+from tests.web.conftest import RECORDS, WINDOW
+from tests.web.test_flags import FLAG
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass
+class Site:
+    url: str
+    app: Any
+    editor: str
+    server_key: str
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    settings = Settings(database=str(tmp_path / "site.duckdb"))
+    store = open_store(settings)
+    ingest(store, settings, (parse_record(r, "t") for r in RECORDS))
+    store.close()
+    app = web.install(create_app(settings))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    server.config.timeout_graceful_shutdown = 1
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    app.state.flags.create_flag(FLAG, actor="test")
+    _, editor = app.state.tokens.create("editor", name="ana", actor="test")
+    _, key = app.state.tokens.create("server", name="shop", actor="test", environment="production")
+    yield Site(f"http://127.0.0.1:{port}", app, editor, key)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(site: Site) -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail("chromium is missing: run scripts/install-browser.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        outside: list[str] = []
+        errors: list[str] = []
+        tab.on("request", lambda r: None if r.url.startswith(site.url) else outside.append(r.url))
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield tab
+        browser.close()
+        assert outside == []  # nothing from a CDN or anywhere else
+        assert errors == []  # no CSP refusal, no missing favicon
+
+
+def _accessible(page: Any) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{page.url}: {bad}"
+
+
+def _sign_in(page: Any, site: Site, path: str = "/") -> None:
+    page.goto(site.url + path)
+    assert page.url.startswith(f"{site.url}/login")
+    _accessible(page)
+    page.get_by_label("Token").fill(site.editor)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url + path)
+
+
+def test_drill_down_and_open_the_records_of_a_figure(page: Any, site: Site) -> None:
+    _sign_in(page, site, f"/?{WINDOW}")
+    _accessible(page)
+    metrics = httpx.get(
+        f"{site.url}/api/metrics?{WINDOW}", headers={"Authorization": f"Bearer {site.editor}"}
+    ).json()
+    # the figure shown is the JSON twin's
+    card = page.locator('[data-metric="deployment_frequency"]')
+    assert card.locator(".value").inner_text() == "1 per week"
+    assert card.locator(".count .n").inner_text() == str(
+        metrics["deployment_frequency"]["deployments"]
+    )
+    # hover shows the numbers; the empty week is a gap
+    assert card.locator("a.gap title").text_content() == "week of 2026-10-12: no deployments"
+    # drill down: context internal, then team core, then service api
+    page.get_by_role("link", name="internal", exact=True).click()
+    assert page.locator("h1").inner_text() == "Delivery of internal"
+    page.get_by_role("link", name="core", exact=True).click()
+    page.get_by_role("link", name="api", exact=True).click()
+    assert page.locator("h1").inner_text() == "Delivery of api"
+    assert "service=api" in page.url
+    assert "since=2026-10-05" in page.url
+    _accessible(page)
+    # every number opens its records: the change behind the lead time
+    page.locator('[data-metric="change_lead_time"] .value').click()
+    assert page.locator("h1").inner_text() == "Changes of service api"
+    assert page.locator("tbody tr").count() == 1
+    assert page.locator("tbody tr td").nth(6).inner_text() == "4.0 h"
+    _accessible(page)
+    page.goto(f"{site.url}/records/deployments?{WINDOW}&limit=2")
+    assert page.locator("tbody tr").count() == 2
+    page.get_by_role("link", name="Next 2").click()
+    assert page.locator("tbody tr").count() == 1
+    _accessible(page)
+
+
+def test_switch_a_flag_off_and_the_sdk_follows(page: Any, site: Site) -> None:
+    sdk = Client(site.url, site.server_key, flush_interval=60)
+    try:
+        assert sdk.wait_until_ready(10)
+        assert sdk.boolean("new-checkout", False, {"targetingKey": "u1"}) is True
+        _sign_in(page, site, "/flags")
+        _accessible(page)
+        page.get_by_role("link", name="new-checkout").click()
+        _accessible(page)
+        page.get_by_role("button", name="Evaluate").click()
+        assert page.locator(".result .variant").inner_text() == "on"
+        page.get_by_role("link", name="Switch off in production").click()
+        _accessible(page)
+        page.get_by_role("button", name="Yes, disable").click()
+        assert page.url == f"{site.url}/flags/new-checkout"
+        assert page.locator('tr[data-env="production"] .state').inner_text() == "off"
+        deadline = time.monotonic() + 10
+        while (
+            sdk.boolean("new-checkout", False, {"targetingKey": "u1"})
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert sdk.boolean("new-checkout", False, {"targetingKey": "u1"}) is False
+        page.get_by_role("button", name="Evaluate").click()
+        assert page.locator(".result .variant").inner_text() == "off"
+    finally:
+        sdk.close()
