@@ -16,7 +16,16 @@ from starlette.concurrency import run_in_threadpool
 
 from headway.flags.tokens import Token
 from headway.web.render import HEADERS, Posted, posted, read_form, render
-from headway.web.session import ROLES, current, start, stop
+from headway.web.session import (
+    LOGIN_COOKIE,
+    ROLES,
+    Keys,
+    current,
+    keep_login_nonce,
+    login_nonce,
+    start,
+    stop,
+)
 
 __all__ = ["router"]
 
@@ -37,11 +46,29 @@ def _next(target: str | None) -> str:
     return "/"
 
 
+def _form(request: Request, target: str, status: int = 200, problem: str | None = None) -> Response:
+    """The login form, with the CSRF token of this browser's login nonce."""
+    keys: Keys = request.app.state.web_keys
+    nonce = login_nonce(request)
+    page = render(
+        request,
+        "login.html",
+        None,
+        status,
+        title="Sign in",
+        next=target,
+        problem=problem,
+        login_csrf=keys.login_csrf(nonce),
+    )
+    keep_login_nonce(request, page, nonce)
+    return page
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     if current(request) is not None:
         return RedirectResponse(_next(next), status_code=303)
-    return render(request, "login.html", None, title="Sign in", next=_next(next))
+    return _form(request, _next(next))
 
 
 @router.post("/login")
@@ -49,6 +76,10 @@ async def login(request: Request) -> Response:
     fields = await read_form(request)
     secret = fields.get("token", "").strip()
     target = _next(fields.get("next"))
+    keys: Keys = request.app.state.web_keys
+    if not keys.login_ok(request.cookies.get(LOGIN_COOKIE), fields.get("csrf")):
+        why = "The sign-in form is out of date or came from another site: send it again."
+        return _form(request, target, 403, why)
     token: Token | None = (
         await run_in_threadpool(request.app.state.tokens.verify, secret) if secret else None
     )
@@ -63,10 +94,9 @@ async def login(request: Request) -> Response:
             "admin token (`headway tokens create --kind viewer`)."
         )
     if problem or token is None:
-        return render(
-            request, "login.html", None, 401, title="Sign in", next=target, problem=problem
-        )
+        return _form(request, target, 401, problem)
     answer = RedirectResponse(target, status_code=303)
+    answer.delete_cookie(LOGIN_COOKIE, path="/login")
     role = ROLES[ROLES.index(token.kind)]  # the token's kind, as a web role
     start(request, answer, token.id, role, token.name)
     return answer

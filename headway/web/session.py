@@ -24,9 +24,25 @@ from fastapi.responses import Response
 
 from headway.config import Settings
 
-__all__ = ["COOKIE", "ROLES", "Keys", "Session", "WebRole", "current", "keys_of", "start", "stop"]
+__all__ = [
+    "COOKIE",
+    "LOGIN_COOKIE",
+    "ROLES",
+    "Keys",
+    "Session",
+    "WebRole",
+    "current",
+    "keep_login_nonce",
+    "keys_of",
+    "login_nonce",
+    "start",
+    "stop",
+]
 
 COOKIE = "headway_session"
+# Before a session there is the login form's own nonce, so a page of another site cannot sign
+# a browser in to an account of its choosing (login CSRF).
+LOGIN_COOKIE = "headway_login"
 WebRole = Literal["viewer", "editor", "admin"]
 # Each role can do what the roles before it can (as the API's tokens).
 ROLES: tuple[WebRole, ...] = ("viewer", "editor", "admin")
@@ -89,9 +105,17 @@ class Keys:
         return self._mac("csrf", session.nonce)
 
     def csrf_ok(self, session: Session, given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(
-            given.encode(), self.csrf(session).encode()
-        )
+        return self._same(given, self.csrf(session))
+
+    def login_csrf(self, nonce: str) -> str:
+        return self._mac("login", nonce)
+
+    def login_ok(self, nonce: str | None, given: str | None) -> bool:
+        return nonce is not None and self._same(given, self.login_csrf(nonce))
+
+    @staticmethod
+    def _same(given: str | None, expected: str) -> bool:
+        return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def keys_of(settings: Settings) -> Keys:
@@ -128,6 +152,23 @@ def start(request: Request, response: Response, token_id: str, kind: WebRole, na
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/",
+    )
+
+
+def login_nonce(request: Request) -> str:
+    """The login form's nonce: the browser's own, or a new one."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_hex(16)
+
+
+def keep_login_nonce(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
     )
 
 

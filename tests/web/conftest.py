@@ -76,12 +76,29 @@ def client(app: Any) -> Iterator[TestClient]:
         yield c
 
 
+def token(client: TestClient, kind: str = "viewer", name: str | None = None) -> str:
+    """A new token's secret."""
+    tokens = client.app.state.tokens  # type: ignore[attr-defined]
+    return str(tokens.create(kind, name=name or f"web-{kind}", actor="test")[1])
+
+
+def login(client: TestClient, secret: str, target: str | None = None) -> Any:
+    """Post the login form as a browser does: after loading it, with its CSRF token (signed
+    out first: the login page sends a signed-in browser on)."""
+    client.cookies.clear()
+    form = client.get("/login", follow_redirects=False)
+    fields = {"token": secret, "csrf": csrf_of(form.text)}
+    if target is not None:
+        fields["next"] = target
+    return client.post("/login", data=fields, follow_redirects=False)
+
+
 def sign_in(client: TestClient, kind: str = "viewer") -> str:
     """Sign `client` in with a new token of `kind`; returns the token's secret."""
-    _, secret = client.app.state.tokens.create(kind, name=f"web-{kind}", actor="test")  # type: ignore[attr-defined]
-    answer = client.post("/login", data={"token": secret}, follow_redirects=False)
+    secret = token(client, kind)
+    answer = login(client, secret)
     assert answer.status_code == 303, answer.text
-    return str(secret)
+    return secret
 
 
 def csrf_of(html: str) -> str:

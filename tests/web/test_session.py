@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from headway import web
 from headway.web.session import COOKIE
-from tests.web.conftest import csrf_of, sign_in
+from tests.web.conftest import csrf_of, login, sign_in, token
 
 OPEN = {"/login", "/static/{name}", "/favicon.ico"}
 
@@ -48,44 +48,45 @@ def test_the_web_pages_are_not_in_the_openapi_document(client: TestClient) -> No
 def test_login_returns_to_the_page_asked_for(client: TestClient) -> None:
     first = client.get("/records/changes?since=2026-10-05", follow_redirects=False)
     assert first.headers["location"] == "/login?next=%2Frecords%2Fchanges%3Fsince%3D2026-10-05"
-    _, secret = client.app.state.tokens.create("viewer", name="ana", actor="test")  # type: ignore[attr-defined]
-    answer = client.post(
-        "/login",
-        data={"token": secret, "next": "/records/changes?since=2026-10-05"},
-        follow_redirects=False,
-    )
+    answer = login(client, token(client), "/records/changes?since=2026-10-05")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/records/changes?since=2026-10-05"
 
 
 def test_the_session_cookie_is_httponly_strict_and_holds_no_secret(client: TestClient) -> None:
-    _, secret = client.app.state.tokens.create("viewer", name="ana", actor="test")  # type: ignore[attr-defined]
-    answer = client.post("/login", data={"token": secret}, follow_redirects=False)
-    cookie = answer.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=")
+    secret = token(client)
+    answer = login(client, secret)
+    [cookie] = [c for c in answer.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}=")]
     assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert "samesite=strict" in cookie.lower()
     assert secret not in cookie
     assert client.get("/").status_code == 200
 
 
 def test_login_refuses_unknown_and_program_tokens_saying_which_to_use(client: TestClient) -> None:
-    wrong = client.post("/login", data={"token": "hwv_nonsense"})
+    wrong = login(client, "hwv_nonsense")
     assert wrong.status_code == 401
     assert "unknown, expired or revoked" in wrong.text
-    _, scrape = client.app.state.tokens.create("scrape", name="prom", actor="test")  # type: ignore[attr-defined]
-    program = client.post("/login", data={"token": scrape})
+    program = login(client, token(client, "scrape"))
     assert program.status_code == 401
     assert "A scrape token is for programs" in program.text
     assert COOKIE not in client.cookies
 
 
+def test_a_login_form_from_another_site_is_refused(client: TestClient) -> None:
+    # a page elsewhere can post the form, but cannot read this browser's login CSRF token
+    client.get("/login")
+    forged = client.post("/login", data={"token": token(client), "csrf": "guess"})
+    assert forged.status_code == 403
+    assert "came from another site" in forged.text
+    assert COOKIE not in client.cookies
+
+
 def test_login_never_redirects_off_the_site(client: TestClient) -> None:
-    _, secret = client.app.state.tokens.create("viewer", name="ana", actor="test")  # type: ignore[attr-defined]
+    secret = token(client)
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        answer = client.post(
-            "/login", data={"token": secret, "next": target}, follow_redirects=False
-        )
+        client.cookies.clear()
+        answer = login(client, secret, target)
         assert answer.headers["location"] == "/", target
 
 
