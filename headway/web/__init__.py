@@ -17,9 +17,9 @@ __all__ = ["install", "routers"]
 
 def routers() -> list[APIRouter]:
     """The web app's routers: sign-in and assets, then one per page family."""
-    from headway.web import flags, login, overview, records
+    from headway.web import flags, login, overview, records, tokens
 
-    return [login.router, overview.router, records.router, flags.router]
+    return [login.router, overview.router, records.router, flags.router, tokens.router]
 
 
 def install(app: FastAPI) -> FastAPI:

@@ -99,6 +99,10 @@ def _back(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 def signed_in(role: WebRole) -> Callable[[Request], Session]:
     """A dependency: the session, of `role` or a stronger one."""
 
@@ -107,7 +111,7 @@ def signed_in(role: WebRole) -> Callable[[Request], Session]:
         if session is None:
             raise SignIn(_back(request) if request.method == "GET" else "/")
         if not session.may(role):
-            raise Denied(f"This takes an {role} token; you signed in with a {session.kind} one.")
+            raise Denied(f"This takes {_a(role)} token; you signed in with {_a(session.kind)} one.")
         return session
 
     check.__name__ = f"signed_in_{role}"

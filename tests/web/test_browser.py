@@ -172,3 +172,20 @@ def test_switch_a_flag_off_and_the_sdk_follows(page: Any, site: Site) -> None:
         assert page.locator(".result .variant").inner_text() == "off"
     finally:
         sdk.close()
+
+
+def test_an_admin_makes_and_revokes_a_token(page: Any, site: Site) -> None:
+    _, admin = site.app.state.tokens.create("admin", name="root", actor="test")
+    page.goto(f"{site.url}/tokens")
+    page.get_by_label("Token").fill(admin)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{site.url}/tokens")
+    _accessible(page)
+    page.get_by_label("Name").fill("bo")
+    page.get_by_role("button", name="Make token").click()
+    assert page.locator("code.secret").inner_text().startswith("hwv_")
+    _accessible(page)
+    page.get_by_role("link", name="Revoke bo").click()
+    _accessible(page)
+    page.get_by_role("button", name="Yes, revoke").click()
+    assert page.locator('tr:has(th:text-is("bo")) td').nth(4).inner_text().startswith("revoked")
