@@ -17,9 +17,16 @@ __all__ = ["install", "routers"]
 
 def routers() -> list[APIRouter]:
     """The web app's routers: sign-in and assets, then one per page family."""
-    from headway.web import flags, login, overview, records, tokens
+    from headway.web import flags, login, overview, records, rollouts, tokens
 
-    return [login.router, overview.router, records.router, flags.router, tokens.router]
+    return [
+        login.router,
+        overview.router,
+        records.router,
+        flags.router,
+        rollouts.router,
+        tokens.router,
+    ]
 
 
 def install(app: FastAPI) -> FastAPI:

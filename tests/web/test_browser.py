@@ -189,3 +189,32 @@ def test_an_admin_makes_and_revokes_a_token(page: Any, site: Site) -> None:
     _accessible(page)
     page.get_by_role("button", name="Yes, revoke").click()
     assert page.locator('tr:has(th:text-is("bo")) td').nth(4).inner_text().startswith("revoked")
+
+
+def test_pause_a_rollout(page: Any, site: Site) -> None:
+    from headway.rollouts.plan import RolloutPlan
+
+    rollouts = site.app.state.rollouts
+    sample = {"flag": "new-checkout", "variant": "off", "metric": "errors", "n": 10, "total": 0}
+    rollouts.ingest("production", [sample])
+    plan = RolloutPlan.build(
+        flag="new-checkout",
+        environment="production",
+        treatment="on",
+        control="off",
+        stages="10,50,100",
+        guardrails=["errors:rate:increase:0%:rollback"],
+        service="api",
+    )
+    rollouts.start(plan, actor="token:ops")
+    _sign_in(page, site, "/rollouts")
+    _accessible(page)
+    page.get_by_role("link", name="new-checkout").click()
+    assert page.locator(".state-name").inner_text() == "running"
+    _accessible(page)
+    page.get_by_role("link", name="Pause").click()
+    _accessible(page)
+    page.get_by_label("Reason").fill("watching the error budget")
+    page.get_by_role("button", name="Yes, pause").click()
+    assert page.locator(".state-name").inner_text() == "paused"
+    assert page.locator(".warning").inner_text() == "watching the error budget"
