@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from headway.web.format import figure, number
 
-__all__ = ["Point", "trend"]
+__all__ = ["Bar", "Point", "bars", "trend"]
 
-INK, MUTED, GAP = "#1f2933", "#52606d", "#9aa5b1"
+INK, MUTED, GAP, BAR, HOT = "#1f2933", "#52606d", "#9aa5b1", "#7aa7d8", "#d9822b"
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,41 @@ def _labelled(n: int) -> list[int]:
         return list(range(n))
     step = -(-n // 5)
     return list(range(0, n, step))
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None  # None: nothing measured (drawn as an empty row, not a zero bar)
+    text: str  # the value as written beside the bar
+    tip: str
+    href: str
+    hot: bool = False  # the one to look at first (the longest wait)
+
+
+def bars(title: str, rows: list[Bar], width: int = 640, row: int = 28) -> Markup:
+    """Horizontal bars, one per row, each a link to the records behind it."""
+    left, right = 150, 110
+    high = max((b.value for b in rows if b.value is not None), default=0.0) or 1.0
+    height = row * len(rows) + 8
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="bars" role="group" aria-label="{escape(title)}" font-size="12">'
+    ]
+    for i, b in enumerate(rows):
+        y = 4 + i * row
+        tip = escape(b.tip)
+        length = (width - left - right) * (b.value or 0.0) / high
+        out.append(
+            f'<a href="{escape(b.href)}" aria-label="{tip}" class="bar"><title>{tip}</title>'
+            # the whole row answers a click and a hover, not only the bar (which may be empty)
+            f'<rect x="0" y="{y}" width="{width}" height="{row}" fill="transparent"/>'
+            f'<text x="{left - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end" fill="{INK}">'
+            f"{escape(b.label)}</text>"
+            f'<rect x="{left}" y="{y + 4}" width="{max(length, 0.0):.1f}" height="{row - 8}" '
+            f'fill="{HOT if b.hot else BAR}"/>'
+            f'<text x="{left + length + 6:.1f}" y="{y + row / 2 + 4:.1f}" fill="{MUTED}">'
+            f"{escape(b.text)}</text></a>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -138,6 +138,15 @@ def test_drill_down_and_open_the_records_of_a_figure(page: Any, site: Site) -> N
     assert page.locator("tbody tr").count() == 1
     assert page.locator("tbody tr td").nth(6).inner_text() == "4.0 h"
     _accessible(page)
+    # flow: the deploy wait's bar opens the changes shipped
+    page.goto(f"{site.url}/flow?{WINDOW}")
+    _accessible(page)
+    bar = page.locator("#h-shipped ~ svg a.bar").last
+    assert bar.locator("title").text_content() == (
+        "deploy wait: median –, p75 –, p90 – over 1 changes; 50.0% of lead time"
+    )
+    bar.click()
+    assert page.locator("tbody tr").count() == 1
     page.goto(f"{site.url}/records/deployments?{WINDOW}&limit=2")
     assert page.locator("tbody tr").count() == 2
     page.get_by_role("link", name="Next 2").click()
