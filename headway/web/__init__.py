@@ -17,13 +17,14 @@ __all__ = ["install", "routers"]
 
 def routers() -> list[APIRouter]:
     """The web app's routers: sign-in and assets, then one per page family."""
-    from headway.web import flags, flow, login, overview, records, rollouts, tokens
+    from headway.web import flags, flow, login, overview, records, review, rollouts, tokens
 
     return [
         login.router,
         overview.router,
         records.router,
         flow.router,
+        review.router,
         flags.router,
         rollouts.router,
         tokens.router,
