@@ -66,11 +66,15 @@ def bearer(request: Request) -> str | None:
 def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
     """The live token the request carries, if it is one of `kinds`."""
     secret = bearer(request)
+    token: Token | None
     if secret is None:
-        raise AuthError(401, "send a token: Authorization: Bearer <token>")
-    token: Token | None = request.app.state.tokens.verify(secret)
-    if token is None:
-        raise AuthError(401, "unknown, expired or revoked token")
+        token = _signed_in(request)
+        if token is None:
+            raise AuthError(401, "send a token: Authorization: Bearer <token>")
+    else:
+        token = request.app.state.tokens.verify(secret)
+        if token is None:
+            raise AuthError(401, "unknown, expired or revoked token")
     if token.kind not in kinds:
         raise AuthError(
             403, f"{_a(token.kind)} token cannot do this: it takes {_a(' or '.join(kinds))} token"
@@ -79,6 +83,17 @@ def authenticate(request: Request, kinds: tuple[str, ...]) -> Token:
     request.state.headway_environment = token.environment
     request.state.headway_caller = f"token:{token.name}"  # named in the access log
     return token
+
+
+def _signed_in(request: Request) -> Token | None:
+    """The token of the person signed in to the web app, for a read: a page's JSON twin opens
+    in the same browser. Reads only, since a cookie rides along on any request a page makes;
+    a change needs the bearer token. The web app, when installed, sets the reader; the API
+    does not know how its sessions are kept."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    reader = getattr(request.app.state, "session_token", None)
+    return reader(request) if reader is not None else None
 
 
 def _a(words: str) -> str:

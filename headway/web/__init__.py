@@ -34,11 +34,12 @@ def routers() -> list[APIRouter]:
 def install(app: FastAPI) -> FastAPI:
     """Add the web app's pages to `app` (the API app), once."""
     from headway.web.render import Denied, SignIn, denied, to_login
-    from headway.web.session import keys_of
+    from headway.web.session import keys_of, session_token
 
     if getattr(app.state, "web_keys", None) is not None:
         return app
     app.state.web_keys = keys_of(app.state.settings)
+    app.state.session_token = session_token  # the API's reads accept a signed-in browser
 
     async def sign_in(_: Request, error: Exception) -> Response:
         assert isinstance(error, SignIn)

@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from headway.config import Settings
+from headway.flags.tokens import Token
 
 __all__ = [
     "COOKIE",
@@ -35,6 +36,7 @@ __all__ = [
     "keep_login_nonce",
     "keys_of",
     "login_nonce",
+    "session_token",
     "start",
     "stop",
 ]
@@ -138,6 +140,15 @@ def current(request: Request) -> Session | None:
     if session.token_id not in request.app.state.tokens.live_ids([session.token_id]):
         return None
     return session
+
+
+def session_token(request: Request) -> Token | None:
+    """The token behind the request's session, for the API's reads (`headway.api.auth`)."""
+    session = current(request)
+    if session is None:
+        return None
+    tokens = request.app.state.tokens.list()
+    return next((t for t in tokens if t.id == session.token_id), None)
 
 
 def start(request: Request, response: Response, token_id: str, kind: WebRole, name: str) -> None:

@@ -157,3 +157,18 @@ def test_bad_query_parameters_are_4xx_pages_naming_the_parameter(client: TestCli
         answer = client.get(url)
         assert answer.status_code == status, (url, answer.status_code)
         assert words in answer.text, (url, answer.text[-600:])
+
+
+def test_a_signed_in_browser_reads_the_json_twins_but_writes_need_a_token(
+    client: TestClient,
+) -> None:
+    assert client.get("/api/metrics").status_code == 401
+    sign_in(client, "editor")
+    assert client.get("/api/metrics?since=2026-10-05&until=2026-10-25").status_code == 200
+    assert client.get("/api/tokens").status_code == 403  # still the session's role
+    note = {"scope": "organisation", "period": "2026-10", "text": "x", "author": "ana"}
+    assert client.post("/api/notes", json=note).status_code == 401  # a cookie rides along anywhere
+    tokens = client.app.state.tokens  # type: ignore[attr-defined]
+    [token] = [t for t in tokens.list() if t.name == "web-editor"]
+    tokens.revoke(token.id, actor="test")
+    assert client.get("/api/metrics").status_code == 401
