@@ -7,6 +7,7 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import sql as q
+from headway.metrics.refine import Refinement, clauses
 from headway.metrics.scope import Period, Scope, services_in
 from headway.model import list_of
 from headway.store import Store
@@ -26,6 +27,61 @@ def _marks(values: list[str]) -> str:
     return ", ".join("?" for _ in values)
 
 
+def _refined(
+    kind: str, inner: str, own_order: str, refine: Refinement | None
+) -> tuple[str, str, list[str]]:
+    """The list's query as a table with the refinement's conditions, and its ORDER BY."""
+    extra, order, params = clauses(kind, (refine or Refinement()).check(kind), own_order)
+    return f"SELECT * FROM ({inner}) x WHERE 1 = 1{extra}", order, params
+
+
+def total(
+    store: Store,
+    kind: str,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    refine: Refinement | None = None,
+) -> int:
+    """How many rows the list of `kind` holds under `refine`."""
+    names = [s for s, _ in services_in(store, scope)]
+    if not names:
+        return 0
+    if kind == "deployments":
+        inner, params = _deployments_inner(defn, names, period, refine or Refinement())
+    elif kind == "changes":
+        inner, params = _changes_inner(defn, names, period)
+    else:
+        inner, params = _incidents_inner(names, period)
+    query, _, more = _refined(kind, inner, "1", refine)
+    return int(store.query(f"SELECT COUNT(*) FROM ({query}) n", [*params, *more])[0][0])
+
+
+def _deployments_inner(
+    defn: Definition, names: list[str], period: Period, refine: Refinement
+) -> tuple[str, list[Any]]:
+    # Failures are joined only when the refinement reads them: they cost a pass over every
+    # piece of evidence.
+    failures = (
+        ", CASE WHEN f.deployment_id IS NULL THEN 0 ELSE 1 END AS has_failure, "
+        "f.first_fix AS first_fix",
+        f"LEFT JOIN ({q.failures(defn)}) f ON f.deployment_id = d.id",
+    )
+    columns, join = failures if refine.needs_failures() else ("", "")
+    return (
+        f"""
+        SELECT d.id, d.service, d.environment, d.kind, d.status, d.version, d.sha,
+               d.started_at, d.finished_at, d.recovers_id,
+               CASE WHEN rw.id IS NOT NULL THEN TRUE ELSE FALSE END AS rework{columns}
+        FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
+        {join}
+        WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
+          AND d.service IN ({_marks(names)})
+        """,
+        [period.since, period.until, *names],
+    )
+
+
 def deployments(
     store: Store,
     defn: Definition,
@@ -33,23 +89,15 @@ def deployments(
     period: Period,
     limit: int | None = None,
     offset: int = 0,
+    refine: Refinement | None = None,
 ) -> list[dict[str, Any]]:
     """Counted deployments with failed, reason, evidence, recovered_at, changes and rework."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
-    rows = store.query_dicts(
-        f"""
-        SELECT d.id, d.service, d.environment, d.kind, d.status, d.version, d.sha,
-               d.started_at, d.finished_at, d.recovers_id,
-               CASE WHEN rw.id IS NOT NULL THEN TRUE ELSE FALSE END AS rework
-        FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
-        WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
-          AND d.service IN ({_marks(names)})
-        ORDER BY d.finished_at, d.id {_page(limit, offset)}
-        """,
-        [period.since, period.until, *names],
-    )
+    inner, params = _deployments_inner(defn, names, period, refine or Refinement())
+    query, order, more = _refined("deployments", inner, "finished_at, id", refine)
+    rows = store.query_dicts(f"{query} ORDER BY {order} {_page(limit, offset)}", [*params, *more])
     ids = [r["id"] for r in rows]
     evidence: dict[str, list[dict[str, Any]]] = {}
     shipped: dict[str, list[str]] = {}
@@ -94,22 +142,8 @@ def deployments(
     return out
 
 
-def changes(
-    store: Store,
-    defn: Definition,
-    scope: Scope,
-    period: Period,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Changes merged in the period, with the deployment that shipped them and lead time.
-
-    Only a deployment the definition counts (and lets ship) is reported as the one that
-    shipped a change: a staging or failed deployment a source named shipped nothing."""
-    names = [s for s, _ in services_in(store, scope)]
-    if not names:
-        return []
-    rows = store.query_dicts(
+def _changes_inner(defn: Definition, names: list[str], period: Period) -> tuple[str, list[Any]]:
+    return (
         f"""
         SELECT c.id, c.service, c.number, c.title, c.author, c.first_commit_at, c.opened_at,
                c.merged_at, c.is_revert, c.reverts, c.additions, c.deletions, c.files,
@@ -119,10 +153,30 @@ def changes(
         FROM changes c LEFT JOIN deployments d ON d.id = c.deployment_id
             AND {q.counted_deployments(defn)} AND {q.ships(defn)}
         WHERE c.merged_at >= ? AND c.merged_at < ? AND c.service IN ({_marks(names)})
-        ORDER BY c.merged_at, c.id {_page(limit, offset)}
         """,
         [period.since, period.until, *names],
     )
+
+
+def changes(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    limit: int | None = None,
+    offset: int = 0,
+    refine: Refinement | None = None,
+) -> list[dict[str, Any]]:
+    """Changes merged in the period, with the deployment that shipped them and lead time.
+
+    Only a deployment the definition counts (and lets ship) is reported as the one that
+    shipped a change: a staging or failed deployment a source named shipped nothing."""
+    names = [s for s, _ in services_in(store, scope)]
+    if not names:
+        return []
+    inner, params = _changes_inner(defn, names, period)
+    query, order, more = _refined("changes", inner, "merged_at, id", refine)
+    rows = store.query_dicts(f"{query} ORDER BY {order} {_page(limit, offset)}", [*params, *more])
     for r in rows:
         for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
             r[key] = iso(r[key])
@@ -131,22 +185,33 @@ def changes(
     return rows
 
 
+def _incidents_inner(names: list[str], period: Period) -> tuple[str, list[Any]]:
+    # Incidents are attributed when stored: no definition changes which rows they are.
+    return (
+        f"""
+        SELECT id, service, title, severity, opened_at, acknowledged_at, resolved_at,
+               deployment_id, attribution, labels
+        FROM incidents WHERE opened_at >= ? AND opened_at < ? AND service IN ({_marks(names)})
+        """,
+        [period.since, period.until, *names],
+    )
+
+
 def incidents(
-    store: Store, scope: Scope, period: Period, limit: int | None = None, offset: int = 0
+    store: Store,
+    scope: Scope,
+    period: Period,
+    limit: int | None = None,
+    offset: int = 0,
+    refine: Refinement | None = None,
 ) -> list[dict[str, Any]]:
     """Incidents opened in the period, with the deployment blamed and the rule that did it."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
-    rows = store.query_dicts(
-        f"""
-        SELECT id, service, title, severity, opened_at, acknowledged_at, resolved_at,
-               deployment_id, attribution, labels
-        FROM incidents WHERE opened_at >= ? AND opened_at < ? AND service IN ({_marks(names)})
-        ORDER BY opened_at, id {_page(limit, offset)}
-        """,
-        [period.since, period.until, *names],
-    )
+    inner, params = _incidents_inner(names, period)
+    query, order, more = _refined("incidents", inner, "opened_at, id", refine)
+    rows = store.query_dicts(f"{query} ORDER BY {order} {_page(limit, offset)}", [*params, *more])
     rules = {
         "named": "the incident names this deployment as its cause",
         "window": "latest production deployment of the service before the incident opened",

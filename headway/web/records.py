@@ -9,7 +9,6 @@ sorts them here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from headway.definitions import Definition
 from headway.metrics import records
 from headway.metrics.dora import Period, Scope
+from headway.metrics.refine import FILTERS, SORTS, Refinement
 from headway.query import QueryError
 from headway.store import Store
 from headway.web.render import Viewing, render
@@ -33,39 +33,12 @@ PAGE_SIZES = (25, 50, 100, 200)
 
 @dataclass(frozen=True)
 class Kind:
-    columns: tuple[str, ...]  # sortable, the first is the default order
-    filters: dict[str, Callable[[dict[str, Any]], bool]]
-    searched: tuple[str, ...]  # the fields `q` looks in
+    columns: tuple[str, ...]  # sortable, the first is the list's own order
+    filters: tuple[str, ...]
 
 
-KINDS = {
-    "deployments": Kind(
-        ("finished_at", "service", "environment", "kind", "status", "failed", "recovered_at"),
-        {
-            "failed": lambda r: bool(r["failed"]),
-            "recovered": lambda r: r["recovered_at"] is not None,
-            "rework": lambda r: bool(r["rework"]),
-        },
-        ("id", "service", "version", "sha"),
-    ),
-    "changes": Kind(
-        ("merged_at", "service", "author", "lead_time_s", "deployed_at"),
-        {
-            "shipped": lambda r: r["lead_time_s"] is not None,
-            "unshipped": lambda r: r["deployment_id"] is None,
-            "revert": lambda r: bool(r["is_revert"]),
-        },
-        ("id", "service", "title", "author", "deployment_id"),
-    ),
-    "incidents": Kind(
-        ("opened_at", "service", "severity", "resolved_at"),
-        {
-            "attributed": lambda r: r["deployment_id"] is not None,
-            "unattributed": lambda r: r["deployment_id"] is None,
-        },
-        ("id", "service", "title", "severity"),
-    ),
-}
+# What each list offers, as `headway.metrics.refine` defines it.
+KINDS = {kind: Kind(tuple(SORTS[kind]), tuple(FILTERS[kind])) for kind in SORTS}
 
 
 @dataclass(frozen=True)
@@ -83,12 +56,7 @@ class Listing:
     @classmethod
     def of(cls, kind: str, request: Request) -> Listing:
         given = request.query_params
-        spec = KINDS[kind]
         only, sort = given.get("only") or None, given.get("sort") or None
-        if only is not None and only not in spec.filters:
-            raise QueryError(f"only must be one of {', '.join(spec.filters)}, not {only!r}")
-        if sort is not None and sort not in spec.columns:
-            raise QueryError(f"sort must be one of {', '.join(spec.columns)}, not {sort!r}")
         order = given.get("dir") or "asc"
         if order not in ("asc", "desc"):
             raise QueryError(f"dir must be asc or desc, not {order!r}")
@@ -102,15 +70,8 @@ class Listing:
             _whole(given.get("limit"), "limit", 50, max(PAGE_SIZES), low=1),
         )
 
-    @property
-    def plain(self) -> bool:
-        """Unfiltered, in the store's own order: a page is one query."""
-        return (
-            self.only is None
-            and self.q is None
-            and self.sort in (None, KINDS[self.kind].columns[0])
-            and not self.desc
-        )
+    def refinement(self) -> Refinement:
+        return Refinement(self.only, self.q, self.sort, self.desc).check(self.kind)
 
     def params(self, **changes: Any) -> dict[str, str]:
         values = {
@@ -140,39 +101,21 @@ def _whole(text: str | None, name: str, default: int, high: int, low: int = 0) -
 
 def fetch(
     store: Store, inputs: tuple[Definition, Scope, Period], listing: Listing
-) -> tuple[list[dict[str, Any]], int | None, bool]:
-    """This page's rows, the number of rows in all (None when not counted) and whether more
-    follow."""
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """This page's rows, the number of rows in all and whether more follow: one query for the
+    page and one for the count, whatever the filter and order."""
     defn, scope, period = inputs
-
-    def read(limit: int | None, offset: int) -> list[dict[str, Any]]:
-        if listing.kind == "deployments":
-            return records.deployments(store, defn, scope, period, limit, offset)
-        if listing.kind == "changes":
-            return records.changes(store, defn, scope, period, limit, offset)
-        return records.incidents(store, scope, period, limit, offset)
-
-    if listing.plain:
-        rows = read(listing.limit + 1, listing.offset)
-        return rows[: listing.limit], None, len(rows) > listing.limit
-    spec = KINDS[listing.kind]
-    rows = read(None, 0)
-    if listing.only:
-        rows = [r for r in rows if spec.filters[listing.only](r)]
-    if listing.q:
-        needle = listing.q.casefold()
-        rows = [
-            r for r in rows if any(needle in str(r.get(f) or "").casefold() for f in spec.searched)
-        ]
-    if listing.sort or listing.desc:
-        key = listing.sort or spec.columns[0]
-        # Rows without the value go last whichever the direction; ties keep the store's order.
-        present = sorted(
-            (r for r in rows if r[key] is not None), key=lambda r: r[key], reverse=listing.desc
+    refine = listing.refinement()
+    if listing.kind == "deployments":
+        rows = records.deployments(
+            store, defn, scope, period, listing.limit, listing.offset, refine
         )
-        rows = present + [r for r in rows if r[key] is None]
-    end = listing.offset + listing.limit
-    return rows[listing.offset : end], len(rows), len(rows) > end
+    elif listing.kind == "changes":
+        rows = records.changes(store, defn, scope, period, listing.limit, listing.offset, refine)
+    else:
+        rows = records.incidents(store, scope, period, listing.limit, listing.offset, refine)
+    count = records.total(store, listing.kind, defn, scope, period, refine)
+    return rows, count, listing.offset + len(rows) < count
 
 
 @router.get("/records/{kind}")

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.dora import ScopeError, UnknownScope
+from headway.metrics.refine import RefineError
 from headway.query import QueryError
 from headway.store import Store
 from headway.web.render import render
@@ -16,8 +17,8 @@ from headway.web.session import Session
 
 __all__ = ["INPUT_ERRORS", "WebStore", "refused"]
 
-# Bad report options, the same ones the API answers 400 or 404.
-INPUT_ERRORS = (QueryError, ScopeError, DefinitionError)
+# Bad report options, the same ones the API answers 400 or 404, and a list's bad order.
+INPUT_ERRORS = (QueryError, ScopeError, DefinitionError, RefineError)
 
 
 def _store(request: Request) -> Store:
