@@ -27,6 +27,7 @@ from headway.api.nul import RefuseNul
 from headway.api.responses import Health
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
+from headway.metrics.refine import RefineError
 from headway.metrics.scope import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, StoreUnavailable, open_store
@@ -79,13 +80,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
 
     # Bad report options (an unknown scope name, a date that is not one, an unknown
-    # definition) are answered the same way by every route: 404 for a name the store does not
-    # know, 400 otherwise. Routes simply let these errors rise.
+    # definition, a list's unknown sort column or filter) are answered the same way by every
+    # route: 404 for a name the store does not know, 400 otherwise. Routes let them rise.
     async def report_input(_: Request, error: Exception) -> JSONResponse:
         status = 404 if isinstance(error, UnknownScope | UnknownDefinition) else 400
         return JSONResponse({"detail": str(error)}, status_code=status)
 
-    for kind in (QueryError, ScopeError, DefinitionError):
+    for kind in (QueryError, ScopeError, DefinitionError, RefineError):
         app.add_exception_handler(kind, report_input)
 
     @app.exception_handler(AuthError)

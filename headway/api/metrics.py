@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -22,6 +22,7 @@ from headway.api.params import (
 )
 from headway.api.responses import READ_ERRORS
 from headway.metrics import dora, records
+from headway.metrics.refine import FILTERS, SEARCHED, SORTS, Refinement
 from headway.metrics.results import (
     Change,
     DefinitionsDiff,
@@ -96,6 +97,18 @@ def get_definitions_diff(
     return DefinitionsDiff.model_validate(diff(store, da, db, scope, period, levels))
 
 
+def _each(table: dict[str, Any]) -> str:
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in table.items())
+
+
+Only = Annotated[str | None, Query(description=f"Only the rows that are ({_each(FILTERS)}).")]
+Search = Annotated[
+    str | None, Query(max_length=200, description=f"Text searched in ({_each(SEARCHED)}).")
+]
+Sort = Annotated[str | None, Query(description=f"Order by ({_each(SORTS)}); ties by time.")]
+Direction = Annotated[Literal["asc", "desc"], Query(description="The order's direction.")]
+
+
 def _listing(kind: str):  # type: ignore[no-untyped-def]
     def handler(
         request: Request,
@@ -108,15 +121,20 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         since: Since = None,
         until: Until = None,
         definition: Definition = None,
+        only: Only = None,
+        q: Search = None,
+        sort: Sort = None,
+        dir: Direction = "asc",
     ) -> list[dict[str, Any]]:
         defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
+        refine = Refinement(only, q or None, sort, dir == "desc")
         more = page.limit + 1  # one past the page says whether there is a next one
         if kind == "deployments":
-            rows = records.deployments(store, defn, scope, period, more, page.offset)
+            rows = records.deployments(store, defn, scope, period, more, page.offset, refine)
         elif kind == "changes":
-            rows = records.changes(store, defn, scope, period, more, page.offset)
+            rows = records.changes(store, defn, scope, period, more, page.offset, refine)
         else:
-            rows = records.incidents(store, scope, period, more, page.offset)
+            rows = records.incidents(store, scope, period, more, page.offset, refine)
         return page.fetched(rows, request, response)
 
     handler.__name__ = f"list_{kind}"

@@ -152,5 +152,5 @@ def records_page(request: Request, kind: str, store: WebStore, session: Viewing)
         link=link,
         evidence_kind=evidence_kind,
         overview=view.link("/"),
-        api=view.link(f"/api/{kind}", {"limit": str(listing.limit), "offset": str(listing.offset)}),
+        api=view.link(f"/api/{kind}", listing.params(limit=str(listing.limit))),
     )

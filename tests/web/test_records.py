@@ -27,6 +27,18 @@ def test_the_rows_are_those_of_the_json_twin(client: TestClient) -> None:
     assert _ids(client.get(f"/records/deployments?{WINDOW}").text) == ["t:d1", "t:d2", "t:d3"]
 
 
+def test_a_sorted_filtered_page_links_its_twin(client: TestClient) -> None:
+    sign_in(client)  # a signed-in browser reads the twin with its session
+    page = client.get(f"/records/deployments?{WINDOW}&q=API&sort=finished_at&dir=desc").text
+    twin = html.unescape(re.findall(r'<a href="(/api/deployments[^"]+)">JSON</a>', page)[0])
+    assert "q=API" in twin
+    assert "dir=desc" in twin
+    assert _ids(page) == [r["id"] for r in client.get(twin).json()] == ["t:d2", "t:d1"]
+    refused = client.get(f"/api/deployments?{WINDOW}&sort=nope")
+    assert refused.status_code == 400
+    assert "sort must be one of finished_at" in refused.json()["detail"]
+
+
 def test_pages_follow_one_another(client: TestClient) -> None:
     sign_in(client)
     first = client.get(f"/records/deployments?{WINDOW}&limit=2").text
@@ -43,7 +55,8 @@ def test_sorting_is_done_on_the_server_and_a_header_flips_it(client: TestClient)
     page = client.get(f"/records/deployments?{WINDOW}&sort=service&dir=desc").text
     assert _ids(page) == ["t:d3", "t:d1", "t:d2"]  # ledger, then api's in time order
     assert 'aria-sort="descending"' in page
-    flip = html.unescape(re.findall(r'<a href="([^"]*sort=service[^"]*)"', page)[0])
+    header = page.split('aria-sort="descending"')[1]
+    flip = html.unescape(re.findall(r'<a href="([^"]*sort=service[^"]*)"', header)[0])
     assert "dir=" not in flip  # descending flips back to ascending
     assert _ids(client.get(flip).text) == ["t:d1", "t:d2", "t:d3"]
 
