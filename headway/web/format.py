@@ -4,9 +4,10 @@ charts alike, so a figure reads the same in a card, a table and a chart's toolti
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["FILTERS", "duration", "figure", "moment", "number", "percent"]
+__all__ = ["FILTERS", "duration", "figure", "moment", "number", "percent", "since", "through"]
 
 
 def duration(seconds: float | None) -> str:
@@ -49,10 +50,29 @@ def moment(iso: str | None) -> str:
     return iso.replace("T", " ")[:16]
 
 
+def through(iso: str | None) -> str:
+    """An exclusive end as a person reads it: midnight is the day before, inclusive."""
+    if not iso:
+        return "–"
+    text = iso.replace("Z", "+00:00")
+    end = datetime.fromisoformat(text)
+    if (end.hour, end.minute, end.second, end.microsecond) == (0, 0, 0, 0):
+        return (end - timedelta(days=1)).strftime("%Y-%m-%d")
+    return end.strftime("%Y-%m-%d %H:%M")
+
+
+def since(iso: str | None) -> str:
+    """A start as a person reads it: the day alone at midnight."""
+    text = moment(iso)
+    return text[:10] if text.endswith("00:00") else text
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "duration": duration,
     "percent": percent,
     "number": number,
     "moment": moment,
     "figure": figure,
+    "since": since,
+    "through": through,
 }
