@@ -124,6 +124,8 @@ def _context(text: str) -> tuple[dict[str, Any] | None, str | None]:
         value = json.loads(text or "{}")
     except json.JSONDecodeError as error:
         return None, f"not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+    except RecursionError:
+        return None, "nests too deep: an evaluation context is a flat object of attributes"
     if not isinstance(value, dict):
         return None, 'must be a JSON object, such as {"targetingKey": "user-1", "country": "NL"}'
     return value, None

@@ -2,9 +2,8 @@
 incidents of a scope and window, sorted, filtered and paged on the server.
 
 The rows come from `headway.metrics.records`, the functions behind `GET /api/deployments`,
-`/api/changes` and `/api/incidents` (the page's JSON twins). Unfiltered in the default order a
-page is one LIMIT/OFFSET query; a filter or another order reads the window's records once and
-sorts them here.
+`/api/changes` and `/api/incidents` (the page's JSON twins, which take the same `only`, `q`,
+`sort` and `dir`): whatever the filter and order, a page is one query and its count another.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ __all__ = ["KINDS", "Listing", "router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZES = (25, 50, 100, 200)
+MAX_SEARCH = 200  # characters, as the API's `q`
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,13 @@ class Listing:
         order = given.get("dir") or "asc"
         if order not in ("asc", "desc"):
             raise QueryError(f"dir must be asc or desc, not {order!r}")
+        search = (given.get("q") or "").strip() or None
+        if search is not None and len(search) > MAX_SEARCH:
+            raise QueryError(f"q must be at most {MAX_SEARCH} characters, not {len(search)}")
         return cls(
             kind,
             only,
-            (given.get("q") or "").strip() or None,
+            search,
             sort,
             order == "desc",
             _whole(given.get("offset"), "offset", 0, 2**31),
@@ -94,7 +97,7 @@ def evidence_kind(rule: str) -> str:
 def _whole(text: str | None, name: str, default: int, high: int, low: int = 0) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise QueryError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
     return int(text)
 

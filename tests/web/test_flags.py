@@ -122,3 +122,6 @@ def test_the_tester_says_what_a_context_gets_and_why(client: TestClient) -> None
     assert bad.status_code == 400
     assert "Context must be a JSON object" in bad.text
     assert 'aria-invalid="true"' in bad.text
+    deep = client.get("/flags/new-checkout", params={"context": "[" * 5000})
+    assert deep.status_code == 400
+    assert "nests too deep" in deep.text

@@ -150,6 +150,8 @@ def test_bad_query_parameters_are_4xx_pages_naming_the_parameter(client: TestCli
         "/records/changes?only=nope": (400, "only must be one of shipped, unshipped, revert"),
         "/records/incidents?limit=0": (400, "limit must be a whole number from 1 to 200"),
         "/records/incidents?offset=-1": (400, "offset must be a whole number"),
+        "/records/incidents?offset=²": (400, "offset must be a whole number"),
+        f"/records/changes?q={'x' * 201}": (400, "q must be at most 200 characters"),
         "/records/nope": (404, "records are deployments, changes or incidents"),
         "/flags/nope": (404, "flag &#39;nope&#39; does not exist"),
     }
