@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.conftest import authorize
-from tests.web.conftest import csrf_of, sign_in
+from tests.web.conftest import csrf_of, sign_in, token
 
 FLAG: dict[str, Any] = {
     "key": "new-checkout",
@@ -125,3 +125,29 @@ def test_the_tester_says_what_a_context_gets_and_why(client: TestClient) -> None
     deep = client.get("/flags/new-checkout", params={"context": "[" * 5000})
     assert deep.status_code == 400
     assert "nests too deep" in deep.text
+
+
+def test_the_list_and_a_flag_page_show_their_json_twins(client: TestClient) -> None:
+    _flag(client)
+    sign_in(client)
+    listed = client.get("/flags").text
+    for flag in client.get("/api/flags").json():  # read with the session
+        row = listed.split(f'data-flag="{flag["key"]}"')[1].split("</tr>")[0]
+        for env, config in flag["environments"].items():
+            state = "on" if config["enabled"] else "off"
+            assert f'data-env="{env}"><span class="state {state}">' in row, (flag["key"], env)
+        assert f"<td>v{flag['version']}</td>" in row
+    page = client.get("/flags/new-checkout").text
+    twin = client.get("/api/flags/new-checkout").json()
+    for env, config in twin["environments"].items():
+        row = page.split(f'<tr data-env="{env}">')[1].split("</tr>")[0]
+        assert ("state on" in row) is config["enabled"], env
+        assert f"<td>{config['off_variant']}</td>" in row
+    tested = client.get("/flags/new-checkout", params={"context": '{"targetingKey": "u9"}'}).text
+    explained = client.post(
+        "/api/flags/new-checkout/explain",
+        json={"context": {"targetingKey": "u9"}},
+        headers={"Authorization": f"Bearer {token(client)}"},
+    ).json()
+    assert f'<strong class="variant">{explained["variant"]}</strong>' in tested
+    assert f'<strong class="reason">{explained["reason"]}</strong>' in tested

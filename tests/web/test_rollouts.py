@@ -86,3 +86,16 @@ def test_a_viewer_sees_but_cannot_command(client: TestClient) -> None:
     refused = client.post("/rollouts/new-checkout/production/pause", data={"csrf": csrf_of(page)})
     assert refused.status_code == 403
     assert client.get("/rollouts/nope/production").status_code == 404
+
+
+def test_a_rollout_page_shows_its_json_twin(client: TestClient) -> None:
+    _start(client)
+    sign_in(client)
+    page = client.get("/rollouts/new-checkout/production").text
+    twin = client.get("/api/rollouts/new-checkout/production").json()  # with the session
+    assert f'<span class="state-name">{twin["state"]}</span>' in page
+    assert f'<span class="exposure">{twin["percent"]:g}%</span>' in page
+    stages = re.findall(r"<li[^>]*>([\d.]+)%</li>", page)
+    assert stages == [f"{p:g}" for p in twin["stages"]]
+    events = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", page.split("History")[1])
+    assert events == [e["kind"].replace("_", " ") for e in twin["events"]]

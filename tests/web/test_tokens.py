@@ -60,3 +60,14 @@ def test_revoking_asks_first_and_then_the_token_is_refused(client: TestClient) -
     done = client.post(ask, data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
     assert done.status_code == 303
     assert login(client, secret).status_code == 401
+
+
+def test_the_tokens_page_lists_what_its_json_twin_lists(client: TestClient) -> None:
+    sign_in(client, "admin")
+    client.app.state.tokens.create("scrape", name="prometheus", actor="test")  # type: ignore[attr-defined]
+    page = client.get("/tokens").text
+    twin = client.get("/api/tokens").json()
+    shown = re.findall(
+        r'<tr data-token="(\w+)">\s*<th scope="row">([^<]*)</th><td>(\w+)</td>', page
+    )
+    assert sorted(shown) == sorted((t["id"], t["name"], t["kind"]) for t in twin)
