@@ -48,7 +48,9 @@ def total(
     if not names:
         return 0
     if kind == "deployments":
-        inner, params = _deployments_inner(defn, names, period, refine or Refinement())
+        # A count reads neither order nor columns: only what its filter needs is joined.
+        counted = Refinement((refine or Refinement()).only, (refine or Refinement()).search)
+        inner, params = _deployments_inner(defn, names, period, counted, counting=True)
     elif kind == "changes":
         inner, params = _changes_inner(defn, names, period)
     else:
@@ -58,10 +60,23 @@ def total(
 
 
 def _deployments_inner(
-    defn: Definition, names: list[str], period: Period, refine: Refinement
+    defn: Definition,
+    names: list[str],
+    period: Period,
+    refine: Refinement,
+    *,
+    counting: bool = False,
 ) -> tuple[str, list[Any]]:
-    # Failures are joined only when the refinement reads them: they cost a pass over every
-    # piece of evidence.
+    # Failures are joined only when the refinement reads them, and rework only when it or
+    # the rows do: each costs a pass over the whole store's deployments or evidence.
+    rework = (
+        ("FALSE AS rework", "")
+        if counting and refine.only != "rework"
+        else (
+            "CASE WHEN rw.id IS NOT NULL THEN TRUE ELSE FALSE END AS rework",
+            f"LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id",
+        )
+    )
     failures = (
         ", CASE WHEN f.deployment_id IS NULL THEN 0 ELSE 1 END AS has_failure, "
         "f.first_fix AS first_fix",
@@ -71,9 +86,8 @@ def _deployments_inner(
     return (
         f"""
         SELECT d.id, d.service, d.environment, d.kind, d.status, d.version, d.sha,
-               d.started_at, d.finished_at, d.recovers_id,
-               CASE WHEN rw.id IS NOT NULL THEN TRUE ELSE FALSE END AS rework{columns}
-        FROM deployments d LEFT JOIN (SELECT DISTINCT id FROM ({q.rework()}) r) rw ON rw.id = d.id
+               d.started_at, d.finished_at, d.recovers_id, {rework[0]}{columns}
+        FROM deployments d {rework[1]}
         {join}
         WHERE {q.counted_deployments(defn)} AND d.finished_at >= ? AND d.finished_at < ?
           AND d.service IN ({_marks(names)})

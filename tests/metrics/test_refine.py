@@ -46,6 +46,10 @@ def test_filters_and_search_are_counted_and_paged(small: Store) -> None:
     failed = Refinement(only="failed", sort="recovered_at")
     assert records.deployments(small, DORA, Scope(), OCTOBER, refine=failed) == []
     assert records.total(small, "deployments", DORA, Scope(), OCTOBER, failed) == 0
+    assert records.total(small, "deployments", DORA, Scope(), OCTOBER, Refinement("rework")) == 0
+    assert (
+        records.total(small, "deployments", DORA, Scope(), OCTOBER, Refinement(sort="failed")) == 3
+    )
     api = Refinement(search="API")  # case-blind
     assert records.total(small, "deployments", DORA, Scope(), OCTOBER, api) == 2
     page = records.deployments(small, DORA, Scope(), OCTOBER, 1, 1, api)
