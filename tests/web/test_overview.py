@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from headway import web
+from headway.api.app import create_app
+from headway.config import Settings
 from headway.metrics.results import MetricSetResult
 from headway.web.format import figure
 from headway.web.overview import FIGURES
@@ -108,3 +112,13 @@ def test_drilling_down_goes_context_then_team_then_service(client: TestClient) -
     service = client.get(f"/?service=api&{WINDOW}").text
     assert _cards(service)["deployment_frequency"] == ("0.67 per week", 2)  # 2 in 21 days
     assert 'class="children"' not in service  # a service is the bottom
+
+
+def test_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
+    app = web.install(create_app(Settings(database=str(tmp_path / "empty.duckdb"))))
+    with TestClient(app) as client:
+        sign_in(client)
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "No services yet." in page.text
+        assert _cards(page.text)["deployment_frequency"] == ("–", 0)
