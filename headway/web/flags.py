@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from headway.flags.evaluate import explain
 from headway.flags.model import ConfigError, Flag
 from headway.flags.service import FlagService, NotFound
+from headway.web.diff import changed
 from headway.web.render import Editing, Posted, Viewing, posted, render
 from headway.web.session import Session
 
@@ -75,8 +76,14 @@ def _flag_page(
         environments=service.environment_keys(),
         history=list(reversed(service.audit(flag.key)))[:HISTORY],
         actions=ACTIONS,
+        changed=_changed,
         **tested,
     )
+
+
+def _changed(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """What an audited change did to the flag; its version number moves every time."""
+    return [c for c in changed(before, after) if c[0] != "version"]
 
 
 def _missing(request: Request, session: Session, error: NotFound) -> HTMLResponse:

@@ -70,7 +70,13 @@ def test_switching_off_asks_first_then_changes_what_sdks_get(client: TestClient)
     assert done.status_code == 303
     assert _served(client) == "off"
     after = client.get("/flags/new-checkout").text
-    assert "token:web-editor" in after.split("Recent changes")[1]
+    history = after.split("Recent changes")[1]
+    assert "token:web-editor" in history
+    # the change reads as the one field that moved
+    assert (
+        "<code>environments.production.enabled</code>: <del>true</del> → <ins>false</ins>"
+        in history
+    )
     assert '<span class="state off">off</span>' in after
 
 

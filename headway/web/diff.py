@@ -1,0 +1,39 @@
+"""What a change changed: two JSON documents compared leaf by leaf, for the history tables
+(a flag's `enabled` going from true to false reads as one line, not two documents)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["Change", "changed"]
+
+Change = tuple[str, str, str]  # path, before, after (as JSON text; "–" when absent)
+MISSING = object()
+
+
+def changed(before: Any, after: Any, path: str = "", limit: int = 20) -> list[Change]:
+    """The leaves that differ between `before` and `after`, by dotted path, at most `limit`."""
+    out: list[Change] = []
+    _walk(before, after, path, out)
+    return out[:limit]
+
+
+def _walk(before: Any, after: Any, path: str, out: list[Change]) -> None:
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(set(before) | set(after)):
+            _walk(before.get(key, MISSING), after.get(key, MISSING), _join(path, key), out)
+        return
+    if before != after:
+        out.append((path or "(whole)", _text(before), _text(after)))
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _text(value: Any) -> str:
+    if value is MISSING:
+        return "–"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "…"
