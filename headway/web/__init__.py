@@ -17,7 +17,17 @@ __all__ = ["install", "routers"]
 
 def routers() -> list[APIRouter]:
     """The web app's routers: sign-in and assets, then one per page family."""
-    from headway.web import flags, flow, login, overview, records, review, rollouts, tokens
+    from headway.web import (
+        definitions,
+        flags,
+        flow,
+        login,
+        overview,
+        records,
+        review,
+        rollouts,
+        tokens,
+    )
 
     return [
         login.router,
@@ -25,6 +35,7 @@ def routers() -> list[APIRouter]:
         records.router,
         flow.router,
         review.router,
+        definitions.router,
         flags.router,
         rollouts.router,
         tokens.router,

@@ -149,6 +149,8 @@ def test_drill_down_and_open_the_records_of_a_figure(page: Any, site: Site) -> N
     assert page.locator("tbody tr").count() == 1
     page.goto(f"{site.url}/review?month=2026-10")
     _accessible(page)
+    page.goto(f"{site.url}/definitions?{WINDOW}")
+    _accessible(page)
     page.goto(f"{site.url}/records/deployments?{WINDOW}&limit=2")
     assert page.locator("tbody tr").count() == 2
     page.get_by_role("link", name="Next 2").click()
