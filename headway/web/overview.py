@@ -171,7 +171,7 @@ def overview(request: Request, store: WebStore, session: Viewing) -> HTMLRespons
         child=child,
         rows=rows,
         trail=_trail(view, metrics),
-        api=view.link("/api/metrics", by=view.by),
+        api=view.link("/api/metrics", {"by": view.by}),  # the trend, even by the default week
         read=lambda m, f: f.read(m),
     )
 

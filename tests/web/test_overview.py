@@ -69,6 +69,7 @@ def test_the_cards_show_what_the_json_twin_says(client: TestClient) -> None:
 def test_an_empty_week_is_a_gap_not_a_zero(client: TestClient) -> None:
     sign_in(client)
     page = client.get(f"/?{WINDOW}").text
+    assert 'href="/api/metrics?since=2026-10-05&amp;until=2026-10-25&amp;by=week"' in page
     chart = page.split('data-metric="deployment_frequency"')[1].split("</svg>")[0]
     tips = re.findall(r'class="(point|gap)"><title>([^<]*)</title>', chart)
     assert tips == [
