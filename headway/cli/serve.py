@@ -66,6 +66,13 @@ def serve(
             "--workers above 1 needs a PostgreSQL store (HEADWAY_DATABASE=postgresql://…): an "
             "embedded DuckDB file can be written by one process only."
         )
+    if workers > 1 and not settings.session_key:
+        console.print(
+            "Note: without HEADWAY_SESSION_KEY each worker signs web sessions with its own "
+            "key, so a browser signed in on one worker is sent to sign in again by another. "
+            "Set it to 32 or more random characters.",
+            highlight=False,
+        )
     from headway.flags.tokens import TokenService
 
     # Open the store first, so a busy or broken store is one clear line, not a traceback; and
