@@ -37,7 +37,11 @@ from headway.flags.salvage import read_flag
 from headway.flags.snapshot import config_document
 from headway.store import Store
 
-__all__ = ["Conflict", "FlagService", "NotFound", "on_store_change"]
+__all__ = ["IMPORT_ISSUES_MAX", "Conflict", "FlagService", "NotFound", "on_store_change"]
+
+# An import with this many problems is answered without checking the rest: a body of ten
+# thousand empty documents would otherwise cost seconds and an answer of megabytes.
+IMPORT_ISSUES_MAX = 100
 
 
 class NotFound(LookupError):
@@ -294,11 +298,18 @@ class FlagService:
             return self._save(tx, flag, None, actor, "create", None, self.clock())
 
     def import_flags(self, documents: Sequence[Mapping[str, Any]], *, actor: str) -> list[Flag]:
-        """Create every flag of `documents` or none: one transaction, every problem reported."""
+        """Create every flag of `documents` or none: one transaction, every problem reported
+        up to `IMPORT_ISSUES_MAX`, past which the rest is not checked (the answer says so)."""
         issues: list[Issue] = []
         keys = {f.key for f in rows.load_flags(self.store, include_archived=True)}
+        segments = self._segment_keys()  # once: per document it cost a query each
+        today = self.clock().date()
         seen: set[str] = set()
-        for doc in documents:
+        for checked, doc in enumerate(documents):
+            if len(issues) >= IMPORT_ISSUES_MAX:
+                rest = len(documents) - checked
+                issues.append(Issue(path="flags", message=f"{rest} more flags not checked"))
+                break
             key = str(doc.get("key"))
             if key in keys or key in seen:
                 issues.append(
@@ -310,7 +321,7 @@ class FlagService:
                 )
             seen.add(key)
             try:
-                parse_flag(with_lifetime(doc, self.clock().date()), segments=self._segment_keys())
+                parse_flag(with_lifetime(doc, today), segments=segments)
             except ConfigError as error:
                 issues += [
                     Issue(path=f"flags.{key}.{e.path}", message=e.message) for e in error.issues
