@@ -14,9 +14,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from headway import __version__
 from headway.api.access import AccessLog
@@ -89,6 +92,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     for kind in (QueryError, ScopeError, DefinitionError, RefineError):
         app.add_exception_handler(kind, report_input)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        # Starlette names only the methods of the first route matching the path; a path such
+        # as /api/flags/{key} is served by three routes, and `Allow` must name all of them.
+        if error.status_code == 405:
+            allowed = ", ".join(_methods(request.app, request))
+            error = HTTPException(405, error.detail, {**(error.headers or {}), "Allow": allowed})
+        return await http_exception_handler(request, error)
+
     @app.exception_handler(AuthError)
     async def refused(_: Request, error: AuthError) -> JSONResponse:
         return answer(error)
@@ -135,6 +147,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     for router in _routers():
         app.include_router(router)
     return app
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves at the request's path (asked of the router, as included
+    routers are not listed route by route)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    ]
 
 
 def _retry(error: StoreError) -> dict[str, str]:
