@@ -46,7 +46,12 @@ def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
 
 def period_of(store: Store, since: str | None, until: str | None, days: int = 90) -> Period:
     end = parse_time(until, "--until", end=True) if until else default_period(store, days).until
-    start = parse_time(since, "--since") if since else end - timedelta(days=days)
+    try:
+        start = parse_time(since, "--since") if since else end - timedelta(days=days)
+    except OverflowError:  # an end in the first days of year 1, and no start
+        raise QueryError(
+            f"--until {until!r} leaves no {days} days before it; give --since too"
+        ) from None
     if start >= end:
         raise QueryError(
             f"--since ({start:%Y-%m-%d %H:%M}) must be before --until ({end:%Y-%m-%d %H:%M})"
