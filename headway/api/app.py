@@ -27,7 +27,8 @@ from headway.api.auth import AuthError, answer
 from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
-from headway.api.responses import Health
+from headway.api.params import declare_page_max
+from headway.api.responses import Health, json_errors
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.refine import RefineError
@@ -146,6 +147,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     for router in _routers():
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = json_errors(
+                declare_page_max(FastAPI.openapi(app), settings.page_max)
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

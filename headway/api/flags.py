@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from headway.api.auth import Role, require
+from headway.api.fields import STRICT, AwareInstant
 from headway.api.params import PageDep
 from headway.api.responses import (
     WRITE_ERRORS,
@@ -29,11 +30,11 @@ from headway.api.responses import (
 )
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
-from headway.flags.model import ConfigError, Flag, Segment
+from headway.flags.model import KEY_PATTERN, ConfigError, Flag, Segment
 from headway.flags.results import Explanation
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.store import EnvironmentRow
-from headway.flags.tokens import Token, TokenService
+from headway.flags.tokens import Token, TokenKind, TokenService
 from headway.store import StoreUnavailable
 
 __all__ = ["install", "lifespan", "router", "routers"]
@@ -216,6 +217,8 @@ IMPORT_FLAGS_MAX = 1000
 
 
 class FlagImport(BaseModel):
+    model_config = STRICT
+
     flags: list[dict[str, Any]] = Field(
         max_length=IMPORT_FLAGS_MAX, description=f"At most {IMPORT_FLAGS_MAX} flag documents."
     )
@@ -294,6 +297,8 @@ def patch_environment(
 
 
 class KillRequest(BaseModel):
+    model_config = STRICT
+
     environment: str | None = Field(None, description="omit to switch off everywhere")
     reason: str | None = None
 
@@ -375,6 +380,8 @@ def flag_audit(
 
 
 class ExplainRequest(BaseModel):
+    model_config = STRICT
+
     environment: str = "production"
     context: dict[str, Any] = Field(default_factory=dict)
 
@@ -450,7 +457,9 @@ def list_environments(request: Request, response: Response, page: PageDep, servi
 
 
 class EnvironmentCreate(BaseModel):
-    key: str
+    model_config = STRICT
+
+    key: str = Field(pattern=KEY_PATTERN, description="Letters, digits, '.', '_' or '-'.")
     name: str | None = None
     description: str | None = None
 
@@ -476,6 +485,8 @@ def _environment_json(env: EnvironmentRow) -> dict[str, Any]:
 
 
 class CorsOrigins(BaseModel):
+    model_config = STRICT
+
     origins: list[str] = Field(
         max_length=1000,
         description="browser origins such as https://app.example.com; [] allows none",
@@ -498,14 +509,16 @@ def put_cors_origins(request: Request, service: Service, key: str, body: CorsOri
 
 
 class TokenCreate(BaseModel):
-    kind: str = Field(
+    model_config = STRICT
+
+    kind: TokenKind = Field(
         description="viewer (reads), editor (also changes flags, segments, notes, rollouts), "
         "admin (also tokens, environments, imports), scrape (/metrics only), "
         "server (SDK key) or client (OFREP key, client-side flags only)"
     )
     name: str
     environment: str | None = Field(None, description="The environment of a server or client key.")
-    expires_at: AwareDatetime | None = Field(
+    expires_at: AwareInstant | None = Field(
         None, description="When the token stops working; none means until it is revoked."
     )
 

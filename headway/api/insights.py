@@ -10,7 +10,10 @@ from pydantic import BaseModel, Field
 
 from headway.api.auth import Editor, require
 from headway.api.deps import StoreDep
+from headway.api.fields import STRICT
 from headway.api.params import (
+    DAY,
+    MONTH_PATTERN,
     By,
     Context,
     Definition,
@@ -180,14 +183,40 @@ def get_review_html(
     )
 
 
+# What `notes.parse_scope` and `notes.parse_period` read. A range that ends before it starts
+# is a rule between its two dates, answered 400.
+SCOPE_PATTERN = r"^(organisation|(service|team|context):[\s\S]+)$"
+PERIOD = {
+    "anyOf": [
+        {"type": "string", "pattern": MONTH_PATTERN},
+        {"type": "string", "pattern": f"^{DAY}$"},
+        {"type": "string", "pattern": f"^{DAY}\\.\\.{DAY}$"},
+    ]
+}
+ScopeText = Annotated[
+    str,
+    Field(
+        description="organisation, service:NAME, team:NAME or context:NAME",
+        examples=["team:web"],
+        pattern=SCOPE_PATTERN,
+    ),
+]
+PeriodText = Annotated[
+    str,
+    Field(
+        description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD",
+        examples=["2026-10"],
+        json_schema_extra=PERIOD,
+    ),
+]
+
+
 class NoteCreate(BaseModel):
-    scope: str = Field(
-        description="organisation, service:NAME, team:NAME or context:NAME", examples=["team:web"]
-    )
-    period: str = Field(
-        description="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD", examples=["2026-10"]
-    )
-    text: str = Field(min_length=1)
+    model_config = STRICT
+
+    scope: ScopeText
+    period: PeriodText
+    text: str = Field(pattern=r"\S", description="What the numbers do not show; not blank.")
     author: str = Field(min_length=1)
 
 
@@ -209,8 +238,10 @@ def get_notes(
     response: Response,
     store: StoreDep,
     page: PageDep,
-    period: Annotated[str, Query(description="As for POST /api/notes.")],
-    scope: Annotated[str, Query(description="As for POST /api/notes.")] = "organisation",
+    period: Annotated[str, Query(description="As for POST /api/notes.", json_schema_extra=PERIOD)],
+    scope: Annotated[
+        str, Query(description="As for POST /api/notes.", pattern=SCOPE_PATTERN)
+    ] = "organisation",
 ) -> list[Note]:
     found = notes.for_scope(store, notes.parse_scope(scope), notes.parse_period(period))
     return [Note.model_validate(n) for n in page.window(found, request, response)]

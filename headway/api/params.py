@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -18,8 +18,23 @@ MAX_OFFSET = 2**31  # past any list a store holds, and within every engine's OFF
 Service = Annotated[str | None, Query(description="Only this service.")]
 Team = Annotated[str | None, Query(description="Only this team's services.")]
 Context = Annotated[str | None, Query(description="Only services of this operating context.")]
-Since = Annotated[str | None, Query(description="Start (YYYY-MM-DD or ISO time, UTC).")]
-Until = Annotated[str | None, Query(description="End, inclusive when a date.")]
+# What `headway.query.parse_time` reads, stated in the schema so a client (or a fuzzer) knows
+# what is accepted; empty is the same as not given. That `since` is before `until` is a rule
+# between two parameters, which a schema cannot say: it is answered 400 (docs/decisions.md).
+_INSTANT = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "maxLength": 0},
+    ]
+}
+Since = Annotated[
+    str | None,
+    Query(description="Start (YYYY-MM-DD or ISO time, UTC).", json_schema_extra=_INSTANT),
+]
+Until = Annotated[
+    str | None, Query(description="End, inclusive when a date.", json_schema_extra=_INSTANT)
+]
 Definition = Annotated[str | None, Query(description="Definition name, NAME@VERSION or preset.")]
 Levels = Annotated[Literal["2023", "2024", "2025"], Query(description="DORA report year.")]
 Each = Annotated[
@@ -27,7 +42,16 @@ Each = Annotated[
     Query(description="One result per service, team or context inside the scope."),
 ]
 By = Annotated[Literal["week", "month"] | None, Query(description="Add a trend by week or month.")]
-Month = Annotated[str, Query(description="The month, YYYY-MM.", examples=["2026-10"])]
+# Years 1000 to 9998: a review reads the months before and after the one asked for, and a
+# calendar ends at 9999. A day is one every year has (29 February is not written here).
+YEAR = r"([1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+MONTH_PATTERN = rf"^{YEAR}-(0[1-9]|1[0-2])$"
+DAY = (
+    rf"{YEAR}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+)
+Month = Annotated[
+    str, Query(description="The month, YYYY-MM.", examples=["2026-10"], pattern=MONTH_PATTERN)
+]
 
 
 @dataclass(frozen=True)
@@ -87,3 +111,16 @@ def page(
 
 
 PageDep = Annotated[Page, Depends(page)]
+
+
+def declare_page_max(schema: dict[str, Any], page_max: int) -> dict[str, Any]:
+    """`schema` (an OpenAPI document) with every `limit` parameter's maximum set to this
+    server's HEADWAY_PAGE_MAX, which is read when the app starts, after the routes exist."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "limit" and parameter.get("in") == "query":
+                    for kind in parameter["schema"].get("anyOf", [parameter["schema"]]):
+                        if kind.get("type") == "integer":
+                            kind["maximum"] = page_max
+    return schema

@@ -31,6 +31,7 @@ __all__ = [
     "Problem",
     "SourceStatus",
     "TokenInfo",
+    "json_errors",
 ]
 
 
@@ -107,6 +108,19 @@ ROLLOUT_ERRORS = {
         }
     ),
 }
+
+
+def json_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` (an OpenAPI document) with every error answer as JSON. FastAPI files a route's
+    error models under its own media type, so /api/review.html claimed HTML errors; the
+    exception handlers answer JSON everywhere."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                if status[0] in "45" and "text/html" in content:
+                    content["application/json"] = content.pop("text/html")
+    return schema
 
 
 class Health(Result):

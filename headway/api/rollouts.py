@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.api.auth import Editor, Viewer, accepting, sdk_key
+from headway.api.fields import STRICT, Instant
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
 from headway.api.responses import ROLLOUT_ERRORS
@@ -109,6 +110,8 @@ ReporterDep = Annotated[Token, Depends(accepting("admin", "server"))]
 
 
 class RolloutCreate(BaseModel):
+    model_config = STRICT
+
     flag: str
     environment: str = "production"
     treatment: str = Field(description="the variant being rolled out")
@@ -132,11 +135,15 @@ class RolloutCreate(BaseModel):
 
 
 class RolloutCommand(BaseModel):
+    model_config = STRICT
+
     actor: str = "api"
     reason: str = ""
 
 
 class Sample(BaseModel):
+    model_config = STRICT
+
     flag: str = Field(max_length=128)
     variant: str = Field(max_length=128)
     metric: str = Field(
@@ -148,6 +155,8 @@ class Sample(BaseModel):
 
 
 class SampleBatch(BaseModel):
+    model_config = STRICT
+
     environment: str
     batch: str | None = Field(
         None, max_length=64, description="sender's id; a redelivered batch is ignored"
@@ -283,8 +292,8 @@ class SdkMetricBatch(BaseModel):
     batch: str = Field(
         min_length=1, max_length=64, description="sender's id; a redelivered batch is ignored"
     )
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
     samples: list[Sample] = Field(max_length=MAX_SAMPLES)
 
 

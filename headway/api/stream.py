@@ -6,7 +6,7 @@ of their one environment.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
 from headway.api.auth import AuthError, answer, authenticate, sdk_key
+from headway.api.fields import STRICT, Instant
 from headway.api.responses import AUTH_ERRORS, Error
 from headway.flags.hub import FlagHub
 from headway.flags.results import SdkConfig
@@ -27,6 +28,17 @@ from headway.rollouts.samples import MAX_COUNT
 __all__ = ["EventStream", "router"]
 
 router = APIRouter(prefix="/sdk", tags=["sdk"], responses=AUTH_ERRORS)
+
+# One event of the stream, as a client's EventSource reads it.
+EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["config", "error"]},
+        "id": {"type": "string", "description": "The configuration's ETag (config events)."},
+        "data": {"type": "string", "description": "JSON: the configuration, or {error}."},
+    },
+    "required": ["event", "data"],
+}
 
 
 async def _sdk_token(request: Request, kinds: tuple[str, ...] = ("server",)) -> Token | Response:
@@ -81,7 +93,8 @@ async def config(request: Request) -> Response:
         200: {
             "description": "`event: config` with the configuration (as GET /sdk/config) as "
             "its data, on connect and on every change; `event: error` before the stream ends",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            # Each event (OpenAPI 3.1 has `schema` describe one); pings are comments.
+            "content": {"text/event-stream": {"schema": EVENT_SCHEMA}},
         }
     },
 )
@@ -175,6 +188,8 @@ class EventStream(Response):
 
 
 class ExposureCount(BaseModel):
+    model_config = STRICT
+
     flag: str = Field(max_length=128)
     variant: str = Field(max_length=128)
     count: int = Field(ge=0, le=int(MAX_COUNT))
@@ -184,8 +199,8 @@ class ExposureBatch(BaseModel):
     batch: str = Field(
         min_length=1, max_length=64, description="sender's id; resent batches are ignored"
     )
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: Instant = Field(alias="from")
+    to: Instant
     counts: list[ExposureCount] = Field(max_length=10_000)
 
 

@@ -21,4 +21,4 @@ def test_405_names_the_methods_of_every_route_at_the_path(tmp_path: Path) -> Non
         refused = client.delete("/api/tokens")
         assert refused.headers["allow"] == "GET, POST"
         # /api/segments/{key}: the PUT route is declared first, GET and DELETE after it
-        assert client.request("TRACE", "/api/segments/x").headers["allow"] == ("DELETE, GET, PUT")
+        assert client.request("TRACE", "/api/segments/x").headers["allow"] == "DELETE, GET, PUT"

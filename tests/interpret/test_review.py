@@ -144,13 +144,13 @@ def test_http_api_serves_the_same_documents(org: Path) -> None:
         listed = client.get("/api/notes", params={"scope": "service:checkout", "period": "2026-10"})
         assert [n["text"] for n in listed.json()] == ["Freeze week"]
         assert client.get("/api/flow", params={"team": "nobody"}).status_code == 404
-        assert client.get("/api/review", params={"period": "2026-13"}).status_code == 400
-        assert (
-            client.post(
-                "/api/notes", json={"scope": "web", "period": "2026-10", "text": "x", "author": "a"}
-            ).status_code
-            == 400
+        # the document's patterns refuse a month or a scope that is not one: 422 naming it
+        assert client.get("/api/review", params={"period": "2026-13"}).status_code == 422
+        refused = client.post(
+            "/api/notes", json={"scope": "web", "period": "2026-10", "text": "x", "author": "a"}
         )
+        assert refused.status_code == 422
+        assert refused.json()["problems"][0]["field"] == "body.scope"
 
 
 def test_notes_appear_beside_flow_and_signals(org: Path) -> None:
