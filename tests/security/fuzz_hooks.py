@@ -42,9 +42,9 @@ def _period_ok(since: Any, until: Any) -> bool:
         start, end = _time(since), _time(until)
         if end is not None and isinstance(until, str) and len(until) == 10:
             end += timedelta(days=1)  # a date as an end means its whole day
-        if end is None and until is None:
-            end = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
-        if start is None and since is None and end is not None:
+        if end is None and not until:  # empty is not given: the end of today, in a store
+            end = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)  # with no data
+        if start is None and not since and end is not None:
             start = end - timedelta(days=DEFAULT_DAYS)
     except OverflowError:
         return False
@@ -57,7 +57,15 @@ def _query_ok(query: dict[str, Any] | None) -> bool:
     scopes = [query.get(name) for name in ("service", "team", "context")]
     if sum(1 for value in scopes if value) > 1:
         return False
-    return _period_ok(query.get("since"), query.get("until"))
+    return _period_ok(query.get("since"), query.get("until")) and _range_ok(query.get("period"))
+
+
+def _range_ok(period: Any) -> bool:
+    """False for a note's range of days that ends before it starts."""
+    if isinstance(period, str) and ".." in period:
+        first, _, last = period.partition("..")
+        return _period_ok(first, last)
+    return True
 
 
 def _body_ok(body: Any) -> bool:
@@ -71,11 +79,7 @@ def _body_ok(body: Any) -> bool:
         now = datetime.now(UTC).replace(tzinfo=None)
         if end is not None and (end > now - SKEW or (start is not None and start > end)):
             return False
-    period = body.get("period")
-    if isinstance(period, str) and ".." in period:  # a note's range of days
-        first, _, last = period.partition("..")
-        return _period_ok(first, last)
-    return True
+    return _range_ok(body.get("period"))
 
 
 @schemathesis.hook
