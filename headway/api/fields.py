@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, ConfigDict
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field
 
 __all__ = ["STRICT", "AwareInstant", "Instant"]
 
@@ -26,5 +26,6 @@ def _text(value: Any) -> Any:
     raise ValueError("write an ISO 8601 time such as 2026-10-01T12:00:00Z")
 
 
-Instant = Annotated[datetime, BeforeValidator(_text)]
-AwareInstant = Annotated[AwareDatetime, BeforeValidator(_text)]
+# Lax for the text itself (strict would take only a datetime object), never for a number.
+Instant = Annotated[datetime, Field(strict=False), BeforeValidator(_text)]
+AwareInstant = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text)]
