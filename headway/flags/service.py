@@ -1,77 +1,38 @@
 """The flags control plane: every change is validated, versioned, audited, then announced.
 
-CLI commands and HTTP routes call this service and nothing else. A change runs in one store
-transaction (flag row, version row, audit row, and on PostgreSQL a NOTIFY that other replicas
-receive on commit), then `on_change` tells this process's SDK hub to push new configuration.
+CLI commands and HTTP routes call this service and nothing else. How a change is written and
+announced is `headway.flags.writing`; environments and segments are their own parts
+(`environments.py`, `segments.py`); this module changes flags and serves their configuration.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from functools import partial
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
-
-import orjson
 
 from headway.flags import store as rows
 from headway.flags.bucketing import rebalance
+from headway.flags.environments import EnvironmentCommands
 from headway.flags.model import (
     BUCKETS,
-    KEY_PATTERN,
     ConfigError,
     EnvironmentConfig,
     Flag,
     Issue,
-    Segment,
     Serve,
     parse_flag,
-    parse_segment,
     with_lifetime,
 )
-from headway.flags.origins import normalize_origin, normalize_origins
-from headway.flags.salvage import read_flag
+from headway.flags.segments import SegmentCommands
 from headway.flags.snapshot import config_document
-from headway.store import Store
+from headway.flags.writing import Conflict, NotFound, on_store_change
 
 __all__ = ["IMPORT_ISSUES_MAX", "Conflict", "FlagService", "NotFound", "on_store_change"]
 
 # An import with this many problems is answered without checking the rest: a body of ten
 # thousand empty documents would otherwise cost seconds and an answer of megabytes.
 IMPORT_ISSUES_MAX = 100
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(RuntimeError):
-    """The change was based on a stale version, or the key already exists."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# Callbacks run after any flag change committed through any FlagService on a given store, so
-# that a service created elsewhere (the rollout controller's, say) still wakes this process's
-# SDK streams. Other processes learn of changes through PostgreSQL NOTIFY.
-_store_listeners: WeakKeyDictionary[Store, list[Callable[[], object]]] = WeakKeyDictionary()
-
-
-def on_store_change(store: Store, callback: Callable[[], object]) -> Callable[[], None]:
-    """Call `callback` after every flag change on `store`; returns a function that stops it."""
-    _store_listeners.setdefault(store, []).append(callback)
-
-    def remove() -> None:
-        callbacks = _store_listeners.get(store, [])
-        if callback in callbacks:
-            callbacks.remove(callback)
-
-    return remove
 
 
 def _carry_allocation(previous: Serve | None, serve: Serve) -> Serve:
@@ -110,131 +71,7 @@ def _carry_environment(
     )
 
 
-def _add_environment(doc: dict[str, Any], key: str, config: EnvironmentConfig) -> None:
-    envs = doc.get("environments")
-    doc["environments"] = {
-        **(envs if isinstance(envs, dict) else {}),
-        key: config.model_dump(mode="json"),
-    }
-
-
-class FlagService:
-    def __init__(
-        self,
-        store: Store,
-        *,
-        clock: Callable[[], datetime] = _utcnow,
-        on_change: Callable[[], object] | None = None,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.on_change = on_change
-
-    @contextmanager
-    def _writing(self) -> Iterator[Store]:
-        with self.store.transaction() as tx:
-            yield tx
-            if self.store.dialect == "postgres":
-                # Delivered to every replica's listener when the transaction commits.
-                tx.execute(f"NOTIFY {rows.NOTIFY_CHANNEL}")
-        if self.on_change is not None:
-            self.on_change()
-        for callback in list(_store_listeners.get(self.store, ())):
-            callback()
-
-    # -- environments -------------------------------------------------------------------------
-
-    def environments(self) -> list[rows.EnvironmentRow]:
-        return rows.list_environments(self.store)
-
-    def environment_keys(self) -> list[str]:
-        return [e.key for e in self.environments()]
-
-    def create_environment(
-        self, key: str, *, name: str | None = None, description: str | None = None, actor: str
-    ) -> rows.EnvironmentRow:
-        if not re.fullmatch(KEY_PATTERN, key):  # match would take "prod\n"
-            raise ConfigError([Issue(path="key", message="use letters, digits, '.', '_' or '-'")])
-        existing = self.environments()
-        if key in {e.key for e in existing}:
-            raise Conflict(f"environment '{key}' already exists")
-        env = rows.EnvironmentRow(key, name or key, description, len(existing))
-        now = self.clock()
-        after = {"key": key, "name": env.name, "description": description}
-        with self._writing() as tx:
-            rows.insert_environment(tx, env, now)
-            rows.insert_audit(
-                tx,
-                actor=actor,
-                entity="environment",
-                entity_id=key,
-                action="create",
-                before=None,
-                after=after,
-                at=now,
-            )
-            # Every flag gets a switched-off configuration for the new environment.
-            for record in rows.load_flag_records(tx, include_archived=True):
-                flag = record.flag
-                if record.raw:
-                    self._save_raw(
-                        tx,
-                        record,
-                        partial(_add_environment, key=key, config=self._off_config(flag)),
-                        actor,
-                        "add-environment",
-                        f"environment {key} added",
-                        now,
-                    )
-                    continue
-                envs = {**flag.environments, key: self._off_config(flag)}
-                self._save(
-                    tx,
-                    flag.model_copy(update={"environments": envs}),
-                    flag,
-                    actor,
-                    "add-environment",
-                    f"environment {key} added",
-                    now,
-                )
-        return env
-
-    def set_cors_origins(self, key: str, origins: list[str], *, actor: str) -> rows.EnvironmentRow:
-        """Replace the browser origins allowed to call `key`'s client-side endpoints."""
-        issues = []
-        for i, origin in enumerate(origins):
-            try:
-                normalize_origin(origin)
-            except ValueError as error:
-                issues.append(Issue(path=f"origins[{i}]", message=str(error)))
-        if issues:
-            raise ConfigError(issues)
-        try:
-            normalized = normalize_origins(origins)
-        except ValueError as error:
-            raise ConfigError([Issue(path="origins", message=str(error))]) from None
-        with self._writing() as tx:
-            before = next((e for e in rows.list_environments(tx) if e.key == key), None)
-            if before is None:
-                known = ", ".join(self.environment_keys())
-                raise NotFound(f"environment '{key}' does not exist; known: {known}")
-            if before.cors_origins == normalized:
-                return before
-            rows.set_cors_origins(tx, key, normalized)
-            rows.insert_audit(
-                tx,
-                actor=actor,
-                entity="environment",
-                entity_id=key,
-                action="cors-origins",
-                before={"cors_origins": list(before.cors_origins)},
-                after={"cors_origins": list(normalized)},
-                at=self.clock(),
-            )
-        return rows.EnvironmentRow(
-            before.key, before.name, before.description, before.position, normalized
-        )
-
+class FlagService(EnvironmentCommands, SegmentCommands):
     # -- flags --------------------------------------------------------------------------------
 
     def list_flags(
@@ -258,18 +95,6 @@ class FlagService:
 
     def _segment_keys(self) -> set[str]:
         return {s.key for s in rows.load_segments(self.store)}
-
-    @staticmethod
-    def _off_config(flag: Flag) -> EnvironmentConfig:
-        """Switched off, serving the `false`/first variant: the safe state of a new environment.
-
-        Switched on, a boolean flag serves its `true` variant, as in every other flag system;
-        other types serve their first variant until told otherwise. Only configurations made
-        here follow this: a stored one says what it serves and keeps serving it.
-        """
-        off = next((v.key for v in flag.variants if v.value is False), flag.variants[0].key)
-        on = next((v.key for v in flag.variants if v.value is True), off)
-        return EnvironmentConfig(enabled=False, off_variant=off, default=Serve(variant=on))
 
     def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
         doc = {k: v for k, v in document.items() if k not in ("version", "archived")}
@@ -330,63 +155,6 @@ class FlagService:
             raise ConfigError(issues)
         with self._writing():
             return [self.create_flag(doc, actor=actor) for doc in documents]
-
-    def _save(
-        self,
-        tx: Store,
-        flag: Flag,
-        before: Flag | None,
-        actor: str,
-        action: str,
-        comment: str | None,
-        at: datetime,
-    ) -> Flag:
-        flag = flag.model_copy(update={"version": (before.version if before else 0) + 1})
-        rows.save_flag(tx, flag, actor=actor, action=action, comment=comment, at=at)
-        rows.insert_audit(
-            tx,
-            actor=actor,
-            entity="flag",
-            entity_id=flag.key,
-            action=action,
-            before=before.model_dump(mode="json") if before else None,
-            after=flag.model_dump(mode="json"),
-            at=at,
-        )
-        return flag
-
-    def _save_raw(
-        self,
-        tx: Store,
-        record: rows.StoredFlag,
-        mutate: Callable[[dict[str, Any]], None],
-        actor: str,
-        action: str,
-        comment: str | None,
-        at: datetime,
-    ) -> Flag:
-        """Change a stored document that does not validate only where `mutate` does, keeping
-        the rest as it is for its owner to repair."""
-        before = record.flag
-        doc = dict(record.document)
-        mutate(doc)
-        doc["version"] = before.version + 1
-        flag, _ = read_flag(before.key, orjson.dumps(doc))
-        flag = flag.model_copy(update={"version": before.version + 1})
-        if isinstance(doc.get("archived"), bool):
-            flag = flag.model_copy(update={"archived": doc["archived"]})
-        rows.save_document(tx, flag, doc, actor=actor, action=action, comment=comment, at=at)
-        rows.insert_audit(
-            tx,
-            actor=actor,
-            entity="flag",
-            entity_id=flag.key,
-            action=action,
-            before=record.document,
-            after=doc,
-            at=at,
-        )
-        return flag
 
     def _change(
         self,
@@ -628,70 +396,6 @@ class FlagService:
         ]
 
     # -- segments -----------------------------------------------------------------------------
-
-    def list_segments(self) -> list[Segment]:
-        return rows.load_segments(self.store)
-
-    def get_segment(self, key: str) -> Segment:
-        segment = rows.load_segment(self.store, key)
-        if segment is None:
-            raise NotFound(f"segment '{key}' does not exist")
-        return segment
-
-    def put_segment(self, document: Mapping[str, Any], *, actor: str) -> Segment:
-        """Create or replace a segment."""
-        segment = parse_segment({k: v for k, v in document.items() if k != "version"})
-        with self._writing() as tx:
-            before = rows.load_segment(tx, segment.key)
-            segment = segment.model_copy(update={"version": (before.version if before else 0) + 1})
-            if before is not None and before.model_dump(exclude={"version"}) == segment.model_dump(
-                exclude={"version"}
-            ):
-                return before
-            now = self.clock()
-            rows.save_segment(tx, segment, now)
-            rows.insert_audit(
-                tx,
-                actor=actor,
-                entity="segment",
-                entity_id=segment.key,
-                action="create" if before is None else "update",
-                before=before.model_dump(mode="json") if before else None,
-                after=segment.model_dump(mode="json"),
-                at=now,
-            )
-        return segment
-
-    def delete_segment(self, key: str, *, actor: str) -> None:
-        with self._writing() as tx:
-            before = self.get_segment(key)
-            users = [
-                f.key
-                for f in self.list_flags(include_archived=True)
-                if any(
-                    c.operator in ("in_segment", "not_in_segment") and key in c.value
-                    for env in f.environments.values()
-                    for r in env.rules
-                    for c in r.conditions
-                )
-            ]
-            if users:
-                raise Conflict(
-                    f"segment '{key}' is used by flag(s) {', '.join(users)}; "
-                    "remove those conditions first"
-                )
-            rows.delete_segment(tx, key)
-            rows.insert_audit(
-                tx,
-                actor=actor,
-                entity="segment",
-                entity_id=key,
-                action="delete",
-                before=before.model_dump(mode="json"),
-                after=None,
-                at=self.clock(),
-            )
-
     # -- distribution -------------------------------------------------------------------------
 
     def config(self, environment: str) -> dict[str, Any]:
