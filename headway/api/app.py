@@ -187,6 +187,7 @@ def _routers() -> list[Any]:
     from headway.api import (
         audit,
         definitions,
+        flag_code,
         flags,
         hooks,
         imports,
@@ -204,6 +205,7 @@ def _routers() -> list[Any]:
         hooks.router,
         imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP
+        flag_code.router,  # flag lifecycle, stale flags, code references
         rollouts.router,
         rollouts.sdk_router,
         prometheus.router,

@@ -28,7 +28,7 @@ class _LazyGroup(typer.core.TyperGroup):
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {
         "rollout": ("headway.cli.rollouts", "app"),
-        "flags": ("headway.cli.flags", "app"),
+        "flags": ("headway.cli.flag_code", "app"),  # the flags group, with its code commands
         "tokens": ("headway.cli.tokens", "app"),
         "audit": ("headway.cli.audit", "app"),
         "export": ("headway.cli.export", "app"),

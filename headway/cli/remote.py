@@ -9,16 +9,20 @@ token services over it have the same methods, results and errors as `FlagService
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 
 from headway.definitions import Definition
+from headway.flags.lifecycle import StaleFlag
 from headway.flags.model import ConfigError, Flag, Issue, Segment
+from headway.flags.references import ReferenceReport
+from headway.flags.refs import Scan
 from headway.flags.service import Conflict, NotFound
 from headway.flags.store import EnvironmentRow, FlagVersion
 from headway.flags.tokens import Token
@@ -183,6 +187,20 @@ class RemoteFlagService:
 
     def require_flag(self, key: str) -> Flag:
         return Flag.model_validate(self._api.call("GET", f"/flags/{key}"))
+
+    def stale(self, after: timedelta) -> list[StaleFlag]:
+        found = self._api.call("GET", "/stale-flags", params={"after_days": after.days})
+        return [StaleFlag.model_validate(s) for s in found]
+
+    def record_references(self, repository: str, scan: Scan, *, actor: str) -> ReferenceReport:
+        body = {
+            "repository": repository,
+            "commit": scan.commit,
+            "files": scan.files,
+            "references": [dataclasses.asdict(r) for r in scan.references],
+            "skipped": list(scan.skipped),
+        }
+        return ReferenceReport.model_validate(self._api.call("POST", "/flag-refs", json=body))
 
     def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
         return Flag.model_validate(self._api.call("POST", "/flags", json=dict(document)))

@@ -8,12 +8,13 @@ announced is `headway.flags.writing`; environments and segments are their own pa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from headway.flags import store as rows
 from headway.flags.bucketing import rebalance
 from headway.flags.environments import EnvironmentCommands
+from headway.flags.history import HistoryCommands
 from headway.flags.model import (
     BUCKETS,
     ConfigError,
@@ -71,7 +72,7 @@ def _carry_environment(
     )
 
 
-class FlagService(EnvironmentCommands, SegmentCommands):
+class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
     # -- flags --------------------------------------------------------------------------------
 
     def list_flags(
@@ -379,23 +380,6 @@ class FlagService(EnvironmentCommands, SegmentCommands):
             raw=lambda doc: doc.update(archived=archived),
         )
 
-    def history(self, key: str) -> list[rows.FlagVersion]:
-        self.require_flag(key)
-        return rows.load_versions(self.store, key)
-
-    def audit(self, key: str) -> list[rows.AuditEntry]:
-        return rows.list_audit(self.store, "flag", key)
-
-    def stale_flags(self, today: date | None = None) -> list[Flag]:
-        """Temporary flags past their expected removal date."""
-        today = today or self.clock().date()
-        return [
-            f
-            for f in self.list_flags()
-            if f.lifecycle.expected_removal and f.lifecycle.expected_removal < today
-        ]
-
-    # -- segments -----------------------------------------------------------------------------
     # -- distribution -------------------------------------------------------------------------
 
     def config(self, environment: str) -> dict[str, Any]:

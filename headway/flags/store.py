@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from headway.flags.lifecycle import Stamped
 from headway.flags.model import Flag, Issue, Segment
 from headway.flags.salvage import read_flag, read_segment, stored_document
 from headway.store import Store, audit
@@ -31,6 +32,7 @@ __all__ = [
     "load_flag_record",
     "load_flag_records",
     "load_flags",
+    "load_histories",
     "load_segment",
     "load_segment_records",
     "load_segments",
@@ -215,6 +217,22 @@ def load_versions(store: Store, key: str) -> list[FlagVersion]:
         [key],
     )
     return [_version(r) for r in rows]
+
+
+def load_histories(store: Store, key: str | None = None) -> dict[str, list[Stamped]]:
+    """Every version of every flag not archived (or of `key` alone), oldest first, as flags:
+    one query, read leniently as the current row is (a version need not validate today)."""
+    where, params = ("v.flag = ?", [key]) if key is not None else ("NOT f.archived", [])
+    found: dict[str, list[Stamped]] = {}
+    for flag, version, document, created_at in store.query(
+        "SELECT v.flag, v.version, v.document, v.created_at FROM flag_versions v "
+        f"JOIN flags f ON f.key = v.flag WHERE {where} ORDER BY v.flag, v.version",
+        params,
+    ):
+        found.setdefault(flag, []).append(
+            Stamped(read_flag(flag, document, version)[0], _aware(created_at))
+        )
+    return found
 
 
 def load_version(store: Store, key: str, version: int) -> FlagVersion | None:

@@ -45,6 +45,7 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("flags", "history", "checkout", "--format", "json"),
     ("flags", "eval", "checkout", "--context", '{"targetingKey": "u1"}'),
     ("flags", "segment", "list"),
+    ("flags", "stale", "--json"),
     ("tokens", "list", "--format", "json"),
     ("audit", "verify"),
     ("audit", "verify", "--format", "json"),
@@ -66,7 +67,7 @@ CHANGES = {
     "flags kill", "flags archive", "flags import", "flags origins", "flags rule add",
     "flags rule remove", "flags segment put", "flags segment delete", "tokens create",
     "tokens revoke", "rollout start", "rollout pause", "rollout resume", "rollout advance",
-    "rollout abort", "rollout rollback",
+    "rollout abort", "rollout rollback", "flags refs",
 }  # fmt: skip
 STORE_ONLY = {
     "demo", "simulate", "serve", "reprocess", "import git", "import cdevents",
