@@ -228,6 +228,18 @@ class Settings(BaseSettings):
         default=12.0, gt=0, description="How long a web app session lasts after signing in."
     )
 
+    # -- the GitHub App (docs/github-app.md) ----------------------------------------------
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API, which the GitHub App calls; "
+        "https://HOST/api/v3 on GitHub Enterprise Server.",
+    )
+    github_web_url: str = Field(
+        default="https://github.com",
+        description="Where the GitHub App is created and installed; https://HOST on GitHub "
+        "Enterprise Server.",
+    )
+
     # -- outbound requests (docs/rollouts.md) ---------------------------------------------
     outbound_hosts: list[str] = Field(
         default=[],

@@ -189,6 +189,7 @@ def _routers() -> list[Any]:
         definitions,
         flag_code,
         flags,
+        github,
         hooks,
         imports,
         insights,
@@ -206,6 +207,9 @@ def _routers() -> list[Any]:
         imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP
         flag_code.router,  # flag lifecycle, stale flags, code references
+        github.api_router,
+        github.callback_router,
+        github.hook_router,  # the GitHub App: manifest, callback, installation webhook
         rollouts.router,
         rollouts.sdk_router,
         prometheus.router,

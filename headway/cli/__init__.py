@@ -32,6 +32,7 @@ class _LazyGroup(typer.core.TyperGroup):
         "tokens": ("headway.cli.tokens", "app"),
         "audit": ("headway.cli.audit", "app"),
         "export": ("headway.cli.export", "app"),
+        "github": ("headway.cli.github", "app"),
     }
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -88,7 +89,7 @@ app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
 app.add_typer(interpret.note_app, name="note")
 app.command("review")(interpret.review_command)
-# rollout, flags, tokens and export load lazily: see _LazyGroup.lazy
+# rollout, flags, tokens, audit, export and github load lazily: see _LazyGroup.lazy
 
 
 def main() -> None:

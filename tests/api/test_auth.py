@@ -21,6 +21,7 @@ from headway.config import Settings
 
 PUBLIC = "public"
 SIGNED = "signed"  # webhooks: the source's signature, checked before anything else
+STATE = "state"  # the GitHub App's creation callback: the one-time state of an admin's manifest
 
 # (method, path) -> (the credential it takes, a weaker one it refuses)
 NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -89,9 +90,21 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/sdk/metrics"): ("server", "client"),
     ("post", "/ofrep/v1/evaluate/flags/{key}"): ("client", "admin"),
     ("post", "/ofrep/v1/evaluate/flags"): ("client", "admin"),
+    ("post", "/api/github/manifest"): ("admin", "editor"),
+    ("get", "/api/github/app"): ("admin", "editor"),
+    ("get", "/api/github/repositories"): ("viewer", "scrape"),
+    ("get", "/github/app/callback"): (STATE, None),
     **{
         ("post", f"/hooks/{source}"): (SIGNED, None)
-        for source in ("github", "gitlab", "pagerduty", "opsgenie", "jira", "cdevents")
+        for source in (
+            "github",
+            "gitlab",
+            "pagerduty",
+            "opsgenie",
+            "jira",
+            "cdevents",
+            "github-app",
+        )
     },
 }
 
@@ -145,6 +158,9 @@ def test_each_route_takes_only_its_credential(
     client: TestClient, tokens: dict[str, str], method: str, path: str
 ) -> None:
     needed, weaker = NEEDS[(method, path)]
+    if needed == STATE:
+        assert client.get(path, params={"code": "x", "state": "nope"}).status_code == 403
+        return
     anonymous, headers = _send(client, method, path, None)
     if needed == PUBLIC:
         assert anonymous == 200

@@ -67,7 +67,7 @@ CHANGES = {
     "flags kill", "flags archive", "flags import", "flags origins", "flags rule add",
     "flags rule remove", "flags segment put", "flags segment delete", "tokens create",
     "tokens revoke", "rollout start", "rollout pause", "rollout resume", "rollout advance",
-    "rollout abort", "rollout rollback", "flags refs",
+    "rollout abort", "rollout rollback", "flags refs", "github app-manifest",
 }  # fmt: skip
 STORE_ONLY = {
     "demo", "simulate", "serve", "reprocess", "import git", "import cdevents",

@@ -1,0 +1,7 @@
+"""The GitHub App: its manifest, its credentials, app and installation tokens, the REST client,
+and the repositories its installations bring in as services.
+
+Owns: the GitHub App tables (migration 0015), the REST calls Headway makes to GitHub.
+May import: the domain (`ingest`, `sources`, `flags`), `store`, `config`, `model`; never the
+surfaces above it. Webhook payloads of other events stay with `sources.github`.
+"""

@@ -1,0 +1,295 @@
+"""The GitHub App against a fake GitHub on 127.0.0.1: manifest, creation callback, tokens,
+REST errors, pages and rate limits, and installations that register services."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from headway.api.app import create_app
+from headway.cli import app as cli
+from headway.config import Settings
+from headway.github.auth import InstallationTokens
+from headway.github.manifest import EVENTS, PERMISSIONS, manifest
+from headway.github.rest import GitHubClient, GitHubError, RateLimited
+from tests.conftest import FIXTURES, authorize
+from tests.github.fake_github import APP_ID, INSTALLATION, State, serve
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[tuple[State, str]]:
+    state = State()
+    with serve(state) as url:
+        yield state, url
+
+
+@pytest.fixture
+def state(fake: tuple[State, str]) -> State:
+    fake[0].codes = {"good-code"}
+    fake[0].limited = 0
+    fake[0].reset_in = 30
+    fake[0].clock = lambda: datetime.now(UTC)
+    return fake[0]
+
+
+@pytest.fixture
+def url(fake: tuple[State, str]) -> str:
+    return fake[1]
+
+
+def test_the_manifest_asks_for_what_headway_uses() -> None:
+    document = manifest("https://headway.example.com/")
+    assert document["default_permissions"] == {
+        "checks": "write",  # check runs listing a pull request's flags
+        "contents": "read",
+        "deployments": "read",
+        "metadata": "read",
+        "pull_requests": "write",  # the comment linking to the flags
+    }
+    assert set(document["default_events"]) == {
+        "push",
+        "pull_request",
+        "pull_request_review",
+        "deployment",
+        "deployment_status",
+        "release",
+        "check_suite",
+        "check_run",
+    }
+    assert document["hook_attributes"] == {
+        "url": "https://headway.example.com/hooks/github-app",
+        "active": True,
+    }
+    assert document["redirect_url"] == "https://headway.example.com/github/app/callback"
+    assert document["default_permissions"] == PERMISSIONS
+    assert list(EVENTS) == document["default_events"]
+
+
+def test_the_cli_prints_the_manifest_and_where_to_post_it() -> None:
+    result = runner.invoke(
+        cli, ["github", "app-manifest", "--url", "https://h.example.com", "--organization", "acme"]
+    )
+    assert result.exit_code == 0, result.output
+    printed = result.stdout
+    document = json.loads(printed)
+    assert document["url"] == "https://h.example.com"
+    assert "https://github.com/organizations/acme/settings/apps/new?state=" in result.stderr
+
+    refused = runner.invoke(cli, ["github", "app-manifest", "--url", "ftp://h.example.com"])
+    assert refused.exit_code == 2
+    assert "needs https://" in refused.output
+
+
+def _sign(secret: str, body: bytes) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def test_the_app_is_made_installed_and_its_repositories_become_services(
+    tmp_path: Path, state: State, url: str
+) -> None:
+    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        # Given an admin asks for the manifest
+        started = http.post("/api/github/manifest", json={"url": "https://h.example.com"})
+        assert started.status_code == 200, started.text
+        token = started.json()["state"]
+
+        # When GitHub sends the browser back with a code and that state (no token needed)
+        del http.headers["Authorization"]
+        done = http.get("/github/app/callback", params={"code": "good-code", "state": token})
+
+        # Then the app is stored, and no answer carries its secrets
+        assert done.status_code == 200, done.text
+        assert done.json()["id"] == APP_ID
+        assert (
+            done.json()["install_url"] == "https://github.com/apps/headway-acme/installations/new"
+        )
+        again = http.get("/github/app/callback", params={"code": "good-code", "state": token})
+        assert again.status_code == 403  # a state works once
+        bad = http.get("/github/app/callback", params={"code": "../x", "state": token})
+        assert bad.status_code == 400
+        authorize(http, "admin")
+        shown = http.get("/api/github/app")
+        assert shown.status_code == 200
+        for answer in (done, shown):
+            assert state.webhook_secret not in answer.text
+            assert "PRIVATE KEY" not in answer.text
+            assert "client_secret" not in answer.text
+
+        # When the app is installed on Codertocat/Hello-World, then given Codertocat/Space
+        created = (FIXTURES / "github/installation/created.payload.json").read_bytes()
+        hook = http.post(
+            "/hooks/github-app",
+            content=created,
+            headers={**_sign(state.webhook_secret, created), "X-GitHub-Event": "installation"},
+        )
+        assert hook.status_code == 200, hook.text
+        assert hook.json()["services"] == ["Hello-World"]
+        added = (FIXTURES / "github/installation_repositories/added.payload.json").read_bytes()
+        event = {"X-GitHub-Event": "installation_repositories"}
+        more = http.post(
+            "/hooks/github-app",
+            content=added,
+            headers={**_sign(state.webhook_secret, added), **event},
+        )
+        assert more.json()["added"] == ["Codertocat/Space"]
+
+        # Then both repositories are services Headway knows
+        repos = http.get("/api/github/repositories").json()
+        assert [(r["repository"], r["service"]) for r in repos] == [
+            ("Codertocat/Hello-World", "Hello-World"),
+            ("Codertocat/Space", "Space"),
+        ]
+        store = http.app.state.store  # type: ignore[attr-defined]
+        rows = store.query("SELECT name, repository FROM services ORDER BY name")
+        assert [tuple(r) for r in rows] == [
+            ("Hello-World", "Codertocat/Hello-World"),
+            ("Space", "Codertocat/Space"),
+        ]
+
+        # A delivery not signed with the app's secret changes nothing
+        forged = http.post(
+            "/hooks/github-app",
+            content=added,
+            headers={**_sign("guess", added), **event},
+        )
+        assert forged.status_code == 401
+        ping = http.post(
+            "/hooks/github-app",
+            content=b"{}",
+            headers={**_sign(state.webhook_secret, b"{}"), "X-GitHub-Event": "ping"},
+        )
+        assert ping.status_code == 202
+
+
+def test_an_unknown_code_is_githubs_404(tmp_path: Path, state: State, url: str) -> None:
+    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        token = http.post("/api/github/manifest", json={"url": "https://h.example.com"})
+        answer = http.get(
+            "/github/app/callback", params={"code": "stale-code", "state": token.json()["state"]}
+        )
+        assert answer.status_code == 502
+        assert "GitHub answered 404" in answer.json()["error"]
+        assert http.get("/api/github/app").status_code == 404  # nothing was stored
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_installation_tokens_are_reused_then_renewed_before_expiry(state: State, url: str) -> None:
+    clock = Clock()
+    state.clock = clock  # GitHub's clock and Headway's agree, and move together
+    with GitHubClient(url) as client:
+        tokens = InstallationTokens(client, APP_ID, state.pem, clock)
+        issued = len(state.tokens_issued)
+
+        first = tokens.token(INSTALLATION)
+        clock.now += timedelta(minutes=54)  # 6 minutes left: still used
+        assert tokens.token(INSTALLATION) == first
+        clock.now += timedelta(minutes=2)  # 4 minutes left: renewed
+        second = tokens.token(INSTALLATION)
+
+    assert second != first
+    assert state.tokens_issued[issued:] == [first, second]
+
+
+def test_a_wrong_key_or_installation_is_refused(state: State, url: str) -> None:
+    from tests.github.fake_github import private_key
+
+    with GitHubClient(url) as client:
+        with pytest.raises(GitHubError) as refused:
+            InstallationTokens(client, APP_ID, private_key()).token(INSTALLATION)
+        assert refused.value.status == 401
+        with pytest.raises(GitHubError, match="404"):
+            InstallationTokens(client, APP_ID, state.pem).token(1)
+
+
+@pytest.fixture
+def installed(state: State, url: str) -> Iterator[tuple[GitHubClient, str]]:
+    with GitHubClient(url) as client:
+        yield client, InstallationTokens(client, APP_ID, state.pem).token(INSTALLATION)
+
+
+def test_pages_are_followed_with_progress(installed: tuple[GitHubClient, str]) -> None:
+    client, token = installed
+    seen: list[int] = []
+    numbers = [
+        p["number"]
+        for p in client.paginate(
+            "/repos/acme/shop/pulls", token=token, params={"state": "closed"}, progress=seen.append
+        )
+    ]
+    assert numbers == list(range(1, 251))  # 250 pull requests in pages of 100
+    assert seen == [100, 200, 250]
+    assert client.rate_limit is not None
+    assert (client.rate_limit.limit, client.rate_limit.remaining) == (5000, 4999)
+
+
+@pytest.mark.parametrize(
+    ("repo", "token", "status", "message"),
+    [
+        ("shop", "ghs_wrong", 401, "Bad credentials"),
+        ("forbidden", None, 403, "Resource not accessible by integration"),
+        ("private", None, 404, "Not Found"),
+    ],
+)
+def test_refusals_say_what_github_answered(
+    installed: tuple[GitHubClient, str], repo: str, token: str | None, status: int, message: str
+) -> None:
+    client, good = installed
+    with pytest.raises(GitHubError) as refused:
+        list(client.paginate(f"/repos/acme/{repo}/pulls", token=token or good))
+    assert refused.value.status == status
+    assert message in str(refused.value)
+
+
+def test_a_422_names_the_field(installed: tuple[GitHubClient, str]) -> None:
+    client, token = installed
+    with pytest.raises(GitHubError) as refused:
+        client.json("POST", "/repos/acme/shop/check-runs", token=token, json={"name": "flags"})
+    assert refused.value.status == 422
+    assert "head_sha missing_field" in str(refused.value)
+
+
+def test_a_spent_rate_limit_waits_for_the_reset_once(state: State, url: str) -> None:
+    slept: list[float] = []
+    with GitHubClient(url, sleep=slept.append, max_wait=60) as client:
+        _limited(state, client, slept)
+
+
+def _limited(state: State, client: GitHubClient, slept: list[float]) -> None:
+    token = InstallationTokens(client, APP_ID, state.pem).token(INSTALLATION)
+
+    state.limited, state.reset_in = 1, 30  # the next answer is a spent limit, reset in 30 s
+    assert len(list(client.paginate("/repos/acme/shop/pulls", token=token))) == 250
+    assert len(slept) == 1
+    assert 29 <= slept[0] <= 31.5  # until the reset, plus a second
+
+    state.limited, state.reset_in = 1, 3600  # an hour away: over max_wait, not waited for
+    with pytest.raises(RateLimited, match="rate limit is spent until"):
+        list(client.paginate("/repos/acme/shop/pulls", token=token))
+    assert len(slept) == 1
+
+
+def test_links_off_the_api_host_are_not_followed(url: str) -> None:
+    with GitHubClient(url) as client, pytest.raises(GitHubError, match="refusing to follow"):
+        client.request("GET", "https://elsewhere.example/steal")
