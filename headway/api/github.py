@@ -28,6 +28,7 @@ from headway.github.app import (
     NoApp,
     StateRefused,
 )
+from headway.github.flagged import FlaggedPull, on_pull_request
 from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
 from headway.sources.mapping import PayloadError
@@ -66,7 +67,7 @@ _ERRORS = {**AUTH_ERRORS, **_CALLBACK_ERRORS, 403: AUTH_ERRORS[403]}
 
 class Ignored(BaseModel):
     outcome: str = Field(description="ignored")
-    note: str = Field(description="Why: the event is not an installation event.")
+    note: str = Field(description="Why the app does not act on the event.")
 
 
 def _refusal(error: Exception) -> JSONResponse:
@@ -168,15 +169,16 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 @hook_router.post(
     "/github-app",
-    summary="GitHub App webhook: installations register their repositories as services",
+    summary="GitHub App webhook: installations and flagged pull requests",
     responses={
-        202: {"model": Ignored, "description": "Signed, but not an installation event."},
+        202: {"model": Ignored, "description": "Signed, but not an event the app acts on."},
+        502: {"model": Error, "description": "GitHub refused a call the event needed."},
         400: {"model": Error, "description": "Not JSON, or a field the event needs is missing."},
         401: {"model": Error, "description": "Missing or wrong X-Hub-Signature-256."},
         404: {"model": Error, "description": "No GitHub App has been made for this server yet."},
         413: {"model": Error, "description": "Body over HEADWAY_WEBHOOK_MAX_BYTES."},
     },
-    response_model=InstallationResult,
+    response_model=InstallationResult | FlaggedPull,
 )
 async def hook(request: Request, github: App) -> Any:
     signature = request.headers.get("x-hub-signature-256")
@@ -194,10 +196,19 @@ async def hook(request: Request, github: App) -> Any:
             {"error": "X-Hub-Signature-256 is missing or does not match the app's secret"}, 401
         )
     event = request.headers.get("x-github-event", "")
+    if event == "pull_request":
+        try:
+            flagged = on_pull_request(github, orjson.loads(body))
+        except (orjson.JSONDecodeError, PayloadError, ValueError) as error:
+            return JSONResponse({"error": f"not a usable pull_request event: {error}"}, 400)
+        except GitHubError as error:
+            return _refusal(error)
+        if flagged is not None:
+            return JSONResponse(flagged.model_dump(mode="json"))
     if event == "installation" or event == "installation_repositories":
         try:
             return github.on_installation(event, orjson.loads(body))
         except (orjson.JSONDecodeError, PayloadError, ValueError) as error:
             return JSONResponse({"error": f"not a usable {event} event: {error}"}, 400)
-    note = f"{event or 'an event without X-GitHub-Event'} is not an installation event"
+    note = f"{event or 'an event without X-GitHub-Event'} is not one the app acts on yet"
     return JSONResponse({"outcome": "ignored", "note": note}, 202)

@@ -163,6 +163,7 @@ class GitHubApp:
                 name=str(body.get("name") or body["slug"]),
                 owner=opt(body, "owner.login"),
                 html_url=body.get("html_url"),
+                url=body.get("external_url"),
                 client_id=body.get("client_id"),
                 client_secret=body.get("client_secret"),
                 private_key=str(body["pem"]),

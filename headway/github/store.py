@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,10 +13,14 @@ __all__ = [
     "AppCredentials",
     "Installation",
     "add_repository",
+    "check_run",
     "insert_app",
     "insert_state",
     "load_app",
     "load_repositories",
+    "pull_flags",
+    "put_check_run",
+    "put_pull_flags",
     "remove_installation",
     "remove_repository",
     "upsert_installation",
@@ -38,6 +43,7 @@ class AppCredentials:
     name: str
     owner: str | None
     html_url: str | None
+    url: str | None  # where this Headway answers, as the manifest said
     client_id: str | None
     client_secret: str | None
     private_key: str
@@ -79,13 +85,14 @@ def use_state(store: Store, state_hash: str, at: datetime, oldest: datetime) -> 
 def insert_app(store: Store, app: AppCredentials) -> None:
     store.execute("DELETE FROM github_apps WHERE id = ?", [app.id])
     store.execute(
-        "INSERT INTO github_apps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO github_apps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             app.id,
             app.slug,
             app.name,
             app.owner,
             app.html_url,
+            app.url,
             app.client_id,
             app.client_secret,
             app.private_key,
@@ -98,13 +105,13 @@ def insert_app(store: Store, app: AppCredentials) -> None:
 def load_app(store: Store) -> AppCredentials | None:
     """The newest app this server was made into (one server is one app)."""
     rows = store.query(
-        "SELECT id, slug, name, owner, html_url, client_id, client_secret, private_key, "
+        "SELECT id, slug, name, owner, html_url, url, client_id, client_secret, private_key, "
         "webhook_secret, created_at FROM github_apps ORDER BY created_at DESC, id DESC LIMIT 1"
     )
     if not rows:
         return None
     row: list[Any] = list(rows[0])
-    row[9] = _aware(row[9])
+    row[10] = _aware(row[10])
     return AppCredentials(*row)
 
 
@@ -156,3 +163,52 @@ def load_repositories(store: Store) -> list[tuple[int, str, str]]:
         "WHERE removed_at IS NULL ORDER BY full_name"
     )
     return [(int(i), str(name), str(service)) for i, name, service in rows]
+
+
+def put_pull_flags(
+    store: Store,
+    repository: str,
+    number: int,
+    head_sha: str,
+    changes: Sequence[tuple[str, str]],
+    at: datetime,
+) -> None:
+    """Replace what a pull request does to flags: (flag, added|used|removed) as of `head_sha`."""
+    store.execute(
+        "DELETE FROM github_pull_flags WHERE repository = ? AND number = ?", [repository, number]
+    )
+    for flag, change in changes:
+        store.execute(
+            "INSERT INTO github_pull_flags VALUES (?, ?, ?, ?, ?, ?)",
+            [repository, number, flag, change, head_sha, _naive(at)],
+        )
+
+
+def pull_flags(store: Store, repository: str, number: int) -> list[tuple[str, str]]:
+    rows = store.query(
+        "SELECT flag, change FROM github_pull_flags WHERE repository = ? AND number = ? "
+        "ORDER BY flag",
+        [repository, number],
+    )
+    return [(str(f), str(c)) for f, c in rows]
+
+
+def check_run(store: Store, repository: str, head_sha: str) -> int | None:
+    rows = store.query(
+        "SELECT check_run_id FROM github_check_runs WHERE repository = ? AND head_sha = ?",
+        [repository, head_sha],
+    )
+    return int(rows[0][0]) if rows else None
+
+
+def put_check_run(
+    store: Store, repository: str, head_sha: str, check_run_id: int, number: int, at: datetime
+) -> None:
+    store.execute(
+        "DELETE FROM github_check_runs WHERE repository = ? AND head_sha = ?",
+        [repository, head_sha],
+    )
+    store.execute(
+        "INSERT INTO github_check_runs VALUES (?, ?, ?, ?, ?)",
+        [repository, head_sha, check_run_id, number, _naive(at)],
+    )

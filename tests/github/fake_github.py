@@ -50,6 +50,9 @@ class State:
     reset_in: int = 30  # seconds until the rate limit resets, when spent
     requests: list[str] = field(default_factory=list)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    installations: set[int] = field(default_factory=lambda: {INSTALLATION, 1})
+    pull_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "o/r#n" → files
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _error(status: int, message: str, **more: Any) -> JSONResponse:
@@ -131,7 +134,7 @@ def build(state: State) -> FastAPI:
         problem = _app_jwt(request)
         if problem:
             return _error(401, problem)
-        if installation != INSTALLATION:
+        if installation not in state.installations:
             return _error(404, "Not Found")
         token = f"ghs_fake{len(state.tokens_issued):04d}"
         state.tokens_issued.append(token)
@@ -170,6 +173,13 @@ def build(state: State) -> FastAPI:
         response.headers["link"] = ", ".join(links)
         return response
 
+    @app.get("/repos/{owner}/{repo}/pulls/{number}/files")
+    def pull_files(owner: str, repo: str, number: int, request: Request) -> Any:
+        if not _installation_token(request):
+            return _error(401, "Bad credentials")
+        files = state.pull_files.get(f"{owner}/{repo}#{number}")
+        return _error(404, "Not Found") if files is None else JSONResponse(files)
+
     @app.post("/repos/{owner}/{repo}/check-runs")
     async def check_run(owner: str, repo: str, request: Request) -> Any:
         if not _installation_token(request):
@@ -181,7 +191,18 @@ def build(state: State) -> FastAPI:
                 "Invalid request.",
                 errors=[{"resource": "CheckRun", "field": "head_sha", "code": "missing_field"}],
             )
-        return JSONResponse({"id": 4, "name": body.get("name"), "status": "queued"}, 201)
+        run = {"id": len(state.check_runs) + 1, "repository": f"{owner}/{repo}", **body}
+        state.check_runs[run["id"]] = run
+        return JSONResponse(run, 201)
+
+    @app.patch("/repos/{owner}/{repo}/check-runs/{run_id}")
+    async def update_check_run(owner: str, repo: str, run_id: int, request: Request) -> Any:
+        if not _installation_token(request):
+            return _error(401, "Bad credentials")
+        if run_id not in state.check_runs:
+            return _error(404, "Not Found")
+        state.check_runs[run_id].update(await request.json())
+        return JSONResponse(state.check_runs[run_id])
 
     return app
 

@@ -39,6 +39,8 @@ def state(fake: tuple[State, str]) -> State:
     fake[0].limited = 0
     fake[0].reset_in = 30
     fake[0].clock = lambda: datetime.now(UTC)
+    fake[0].check_runs.clear()
+    fake[0].requests.clear()
     return fake[0]
 
 
@@ -220,7 +222,7 @@ def test_a_wrong_key_or_installation_is_refused(state: State, url: str) -> None:
             InstallationTokens(client, APP_ID, private_key()).token(INSTALLATION)
         assert refused.value.status == 401
         with pytest.raises(GitHubError, match="404"):
-            InstallationTokens(client, APP_ID, state.pem).token(1)
+            InstallationTokens(client, APP_ID, state.pem).token(999)
 
 
 @pytest.fixture
@@ -293,3 +295,89 @@ def _limited(state: State, client: GitHubClient, slept: list[float]) -> None:
 def test_links_off_the_api_host_are_not_followed(url: str) -> None:
     with GitHubClient(url) as client, pytest.raises(GitHubError, match="refusing to follow"):
         client.request("GET", "https://elsewhere.example/steal")
+
+
+PATCH = """\
+@@ -1,6 +1,7 @@
+ def checkout(client, user):
+-    if client.get_boolean_value("old-banner", False):
+-        show_banner()
++    if client.get_boolean_value("new-checkout", False):
++        return new_checkout(user)
+     theme = client.get_string_value("dark-mode", "light")
+"""
+
+
+def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State, url: str) -> None:
+    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    state.codes = {"good-code"}
+    state.pull_files["Codertocat/Hello-World#2"] = [
+        {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH},
+        {"filename": "logo.png", "status": "added"},  # binary: no patch
+    ]
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        started = http.post(
+            "/api/github/manifest", json={"url": "https://headway.example.com"}
+        ).json()
+        made = http.get(
+            "/github/app/callback", params={"code": "good-code", "state": started["state"]}
+        )
+        assert made.status_code == 200, made.text
+        created = {"key": "dark-mode", "type": "string", "owner": "web"}
+        created["variants"] = [{"key": "dark", "value": "dark"}, {"key": "light", "value": "light"}]
+        assert http.post("/api/flags", json=created).status_code == 201
+
+        # When the pull request opens
+        opened = (FIXTURES / "github/pull_request/opened.payload.json").read_bytes()
+        event = {"X-GitHub-Event": "pull_request"}
+        answer = http.post(
+            "/hooks/github-app",
+            content=opened,
+            headers={**_sign(state.webhook_secret, opened), **event},
+        )
+
+        # Then its flags are linked: new-checkout added, dark-mode used, old-banner removed
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["flags"] == {
+            "dark-mode": "used",
+            "new-checkout": "added",
+            "old-banner": "removed",
+        }
+        # new-checkout is new to Headway: created off everywhere, owned by the PR's author
+        assert body["created"] == ["new-checkout"]
+        flag = http.get("/api/flags/new-checkout").json()
+        assert flag["owner"] == "Codertocat"
+        assert not any(env["enabled"] for env in flag["environments"].values())
+
+        # And one check run lists them, linking to each flag
+        (run,) = state.check_runs.values()
+        assert run["head_sha"] == "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+        assert run["output"]["title"] == "Flags: 1 added, 1 used, 1 removed"
+        assert (
+            "[`new-checkout`](https://headway.example.com/flags/new-checkout)"
+            in (run["output"]["text"])
+        )
+        assert "added (new in Headway, off everywhere)" in run["output"]["text"]
+
+        # When the same head is delivered again (synchronize), the check run is updated
+        again = (FIXTURES / "github/pull_request/synchronize.payload.json").read_bytes()
+        second = http.post(
+            "/hooks/github-app",
+            content=again,
+            headers={**_sign(state.webhook_secret, again), **event},
+        )
+        assert second.status_code == 200, second.text
+        assert second.json()["check_run"] == run["id"]
+        assert second.json()["created"] == []  # new-checkout exists now
+        assert len(state.check_runs) == 1
+        assert state.requests.count("PATCH /repos/Codertocat/Hello-World/check-runs/1") == 1
+
+        closed = (FIXTURES / "github/pull_request/closed.payload.json").read_bytes()
+        ignored = http.post(
+            "/hooks/github-app",
+            content=closed,
+            headers={**_sign(state.webhook_secret, closed), **event},
+        )
+        assert ignored.status_code == 202

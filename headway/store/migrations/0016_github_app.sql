@@ -1,5 +1,6 @@
 -- The GitHub App (headway/github): its credentials from the manifest conversion, the one-time
--- states that guard that conversion, its installations and the repositories they grant.
+-- states that guard that conversion, its installations and the repositories they grant, the
+-- flags each pull request touches and the one check run per pull request head that lists them.
 -- private_key, webhook_secret and client_secret are read by the server only; no route or
 -- command prints them.
 
@@ -9,6 +10,7 @@ CREATE TABLE github_apps (
     name TEXT NOT NULL,
     owner TEXT,
     html_url TEXT,
+    url TEXT,
     client_id TEXT,
     client_secret TEXT,
     private_key TEXT NOT NULL,
@@ -40,3 +42,24 @@ CREATE TABLE github_repositories (
     removed_at TIMESTAMP,
     PRIMARY KEY (installation_id, id)
 );
+
+CREATE TABLE github_pull_flags (
+    repository TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    flag TEXT NOT NULL,
+    change TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (repository, number, flag)
+);
+
+CREATE TABLE github_check_runs (
+    repository TEXT NOT NULL,
+    head_sha TEXT NOT NULL,
+    check_run_id BIGINT NOT NULL,
+    number INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (repository, head_sha)
+);
+
+CREATE INDEX github_pull_flags_flag ON github_pull_flags (flag);
