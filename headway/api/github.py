@@ -3,22 +3,27 @@ and the webhook of installation events.
 
 The callback is the one route a browser reaches without a token: GitHub sends it there after
 creating the app. The one-time state `POST /api/github/manifest` gave an admin guards it.
-The webhook is signed with the secret GitHub gave the app.
+The webhook is signed with the secret GitHub gave the app; installation events are the app's
+own, every other event also goes down the delivery path of `/hooks/github`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from headway import deliveries
 from headway.api.auth import Admin, Viewer
 from headway.api.deps import StoreDep
+from headway.api.hooks import DeliveryResult
 from headway.api.responses import AUTH_ERRORS, Error
 from headway.github.app import (
     AppInfo,
@@ -31,7 +36,7 @@ from headway.github.app import (
 from headway.github.flagged import FlaggedPull, on_pull_request
 from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
-from headway.sources.mapping import PayloadError
+from headway.sources.mapping import Parsed, PayloadError
 
 __all__ = ["api_router", "callback_router", "hook_router"]
 
@@ -63,11 +68,6 @@ _CALLBACK_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": Error, "description": "GitHub refused; `error` says what it answered."},
 }
 _ERRORS = {**AUTH_ERRORS, **_CALLBACK_ERRORS, 403: AUTH_ERRORS[403]}
-
-
-class Ignored(BaseModel):
-    outcome: str = Field(description="ignored")
-    note: str = Field(description="Why the app does not act on the event.")
 
 
 def _refusal(error: Exception) -> JSONResponse:
@@ -169,16 +169,17 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 @hook_router.post(
     "/github-app",
-    summary="GitHub App webhook: installations and flagged pull requests",
+    summary="GitHub App webhook: installations, flagged pull requests, every other event",
     responses={
-        202: {"model": Ignored, "description": "Signed, but not an event the app acts on."},
+        202: {"model": DeliveryResult, "description": "Kept raw; Headway does not use it."},
+        422: {"model": Error, "description": "Not a usable event (field named); kept raw."},
         502: {"model": Error, "description": "GitHub refused a call the event needed."},
         400: {"model": Error, "description": "Not JSON, or a field the event needs is missing."},
         401: {"model": Error, "description": "Missing or wrong X-Hub-Signature-256."},
         404: {"model": Error, "description": "No GitHub App has been made for this server yet."},
         413: {"model": Error, "description": "Body over HEADWAY_WEBHOOK_MAX_BYTES."},
     },
-    response_model=InstallationResult | FlaggedPull,
+    response_model=InstallationResult | FlaggedPull | DeliveryResult,
 )
 async def hook(request: Request, github: App) -> Any:
     signature = request.headers.get("x-hub-signature-256")
@@ -196,19 +197,58 @@ async def hook(request: Request, github: App) -> Any:
             {"error": "X-Hub-Signature-256 is missing or does not match the app's secret"}, 401
         )
     event = request.headers.get("x-github-event", "")
-    if event == "pull_request":
-        try:
-            flagged = on_pull_request(github, orjson.loads(body))
-        except (orjson.JSONDecodeError, PayloadError, ValueError) as error:
-            return JSONResponse({"error": f"not a usable pull_request event: {error}"}, 400)
-        except GitHubError as error:
-            return _refusal(error)
-        if flagged is not None:
-            return JSONResponse(flagged.model_dump(mode="json"))
     if event == "installation" or event == "installation_repositories":
         try:
             return github.on_installation(event, orjson.loads(body))
         except (orjson.JSONDecodeError, PayloadError, ValueError) as error:
             return JSONResponse({"error": f"not a usable {event} event: {error}"}, 400)
-    note = f"{event or 'an event without X-GitHub-Event'} is not one the app acts on yet"
-    return JSONResponse({"outcome": "ignored", "note": note}, 202)
+    delivered = await _deliver(request, event, body)
+    if event != "pull_request" or delivered.status_code >= 300:
+        return delivered
+    try:
+        flagged = on_pull_request(github, orjson.loads(body))
+    except (PayloadError, ValueError) as error:
+        return JSONResponse({"error": f"not a usable pull_request event: {error}"}, 400)
+    except GitHubError as error:
+        return _refusal(error)
+    return delivered if flagged is None else JSONResponse(flagged.model_dump(mode="json"))
+
+
+async def _deliver(request: Request, event: str, body: bytes) -> Response:
+    """Every other event goes down the path of `/hooks/github`: the same adapter, the same
+    group writer, the same delivery ids, so the app's webhook is the only one a repository
+    needs. (The signature was checked against the app's secret above.)"""
+    from headway.api.hooks import _answer, _state  # this app's webhook machinery
+
+    delivery_id = request.headers.get("x-github-delivery")
+    if not event or not delivery_id:
+        return JSONResponse({"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, 400)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 400)
+    state = _state(request.app)
+    if state.writer.committed(f"github:{delivery_id}"):
+        return _answer(delivery_id, "duplicate", 0)
+    received = datetime.now(UTC)
+    parsed: Parsed | None
+    rejected = None
+    try:
+        parsed = deliveries.interpret(
+            "github",
+            event,
+            payload,
+            state.mapping,
+            received,
+            state.settings.webhook_max_skew_s,
+            state.parsers["github"],
+        )
+    except PayloadError as error:
+        parsed, rejected = None, str(error)
+    raw = deliveries.raw_event("github", delivery_id, event, body, received, parsed, rejected)
+    delivery = deliveries.Delivery(raw, parsed or Parsed())
+    outcome, note = await asyncio.wrap_future(state.writer.submit(delivery))
+    if rejected is not None and outcome == "rejected":
+        return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
+    records = len(parsed.records) + len(parsed.commits) if parsed and outcome == "accepted" else 0
+    return _answer(delivery_id, outcome, records, note, 202 if outcome == "ignored" else 200)

@@ -171,9 +171,14 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
         ping = http.post(
             "/hooks/github-app",
             content=b"{}",
-            headers={**_sign(state.webhook_secret, b"{}"), "X-GitHub-Event": "ping"},
+            headers={
+                **_sign(state.webhook_secret, b"{}"),
+                "X-GitHub-Event": "ping",
+                "X-GitHub-Delivery": "d-ping",
+            },
         )
-        assert ping.status_code == 202
+        assert ping.status_code == 202  # kept raw, as /hooks/github keeps it
+        assert ping.json()["outcome"] == "ignored"
 
 
 def test_an_unknown_code_is_githubs_404(tmp_path: Path, state: State, url: str) -> None:
@@ -330,7 +335,7 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
 
         # When the pull request opens
         opened = (FIXTURES / "github/pull_request/opened.payload.json").read_bytes()
-        event = {"X-GitHub-Event": "pull_request"}
+        event = {"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d-opened"}
         answer = http.post(
             "/hooks/github-app",
             content=opened,
@@ -363,6 +368,7 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
 
         # When the same head is delivered again (synchronize), the check run is updated
         again = (FIXTURES / "github/pull_request/synchronize.payload.json").read_bytes()
+        event["X-GitHub-Delivery"] = "d-synchronize"
         second = http.post(
             "/hooks/github-app",
             content=again,
@@ -374,10 +380,17 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
         assert len(state.check_runs) == 1
         assert state.requests.count("PATCH /repos/Codertocat/Hello-World/check-runs/1") == 1
 
+        # Closing changes no code: no check run work, but the change is recorded as the
+        # /hooks/github path records it, once per delivery
         closed = (FIXTURES / "github/pull_request/closed.payload.json").read_bytes()
-        ignored = http.post(
+        event["X-GitHub-Delivery"] = "d-closed"
+        stored = http.post(
             "/hooks/github-app",
             content=closed,
             headers={**_sign(state.webhook_secret, closed), **event},
         )
-        assert ignored.status_code == 202
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["outcome"] == "accepted"
+        assert len(state.check_runs) == 1
+        store = http.app.state.store  # type: ignore[attr-defined]
+        assert store.query("SELECT number FROM changes") == [(2,)]
