@@ -1,4 +1,4 @@
-"""`headway github …`: make this server a GitHub App."""
+"""`headway github …`: make this server a GitHub App, and read history through it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import typer
 from headway.cli.common import errors, fail, store_for
 from headway.cli.remote import Api, RemoteError
 from headway.config import get_settings
-from headway.github.app import GitHubApp, ManifestStart
+from headway.github.app import GitHubApp, ManifestStart, NoApp
+from headway.github.backfill import backfill as run_backfill
 from headway.github.manifest import ManifestError
-from headway.github.rest import GitHubClient
+from headway.github.rest import GitHubClient, GitHubError
 from headway.output import emit_json
 
 __all__ = ["app"]
@@ -61,3 +62,30 @@ def app_manifest(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def backfill(
+    repository: Annotated[str, typer.Argument(help="owner/name of a repository the app can read.")],
+    installation: Annotated[
+        int | None, typer.Option(help="The installation to read it through; found by default.")
+    ] = None,
+) -> None:
+    """Read a repository's merged pull requests and releases through the app, page by page,
+    and store them as webhooks would have (progress on stderr)."""
+    settings = get_settings()
+    if settings.url:
+        fail("backfill runs where the store is: unset HEADWAY_URL and run it on the server")
+    if repository.count("/") != 1 or not all(repository.split("/")):
+        fail(f"repository {repository!r}: write it owner/name")
+    with store_for(settings) as store, GitHubClient(settings.github_api_url) as client:
+        github = GitHubApp(store, settings, client, web_url=settings.github_web_url)
+
+        def progress(label: str, count: int) -> None:
+            errors.print(f"{repository}: {count} {label} read", highlight=False)
+
+        try:
+            result = run_backfill(github, repository, installation=installation, progress=progress)
+        except (NoApp, LookupError, GitHubError) as error:
+            fail(str(error))
+    emit_json(result.model_dump(mode="json"))

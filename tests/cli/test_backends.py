@@ -72,7 +72,7 @@ CHANGES = {
 STORE_ONLY = {
     "demo", "simulate", "serve", "reprocess", "import git", "import cdevents",
     "definitions diff", "review", "flags export", "rollout signals",
-    "rollout simulate", "export parquet",
+    "rollout simulate", "export parquet", "github backfill",
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ rate-limit headers on every answer, and GitHub's error bodies for 401, 403, 404 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tests.conftest import free_port
+from tests.conftest import FIXTURES, free_port
 
 APP_ID = 29310
 INSTALLATION = 957387
@@ -53,6 +54,27 @@ class State:
     installations: set[int] = field(default_factory=lambda: {INSTALLATION, 1})
     pull_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "o/r#n" → files
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def _payload(name: str) -> Any:
+    return json.loads((FIXTURES / "github" / name).read_text())
+
+
+def _pull(number: int, owner: str, repo: str) -> dict[str, Any]:
+    """A closed pull request as GitHub lists it, from octokit's example; odd numbers merged."""
+    pr = _payload("pull_request/closed.payload.json")["pull_request"]
+    merged = number % 2 == 1
+    day = f"2026-11-{number % 28 + 1:02d}"
+    pr.update(
+        number=number,
+        url=f"https://api.github.com/repos/{owner}/{repo}/pulls/{number}",
+        created_at=f"{day}T09:00:00Z",
+        updated_at=f"{day}T15:00:00Z",
+        closed_at=f"{day}T15:00:00Z",
+        merged_at=f"{day}T15:00:00Z" if merged else None,
+        merge_commit_sha=f"{number:040x}" if merged else None,
+    )
+    return dict(pr)
 
 
 def _error(status: int, message: str, **more: Any) -> JSONResponse:
@@ -163,7 +185,7 @@ def build(state: State) -> FastAPI:
             return _error(403, "Resource not accessible by integration")
         start = (page - 1) * per_page
         numbers = range(start + 1, min(start + per_page, state.items) + 1)
-        response = JSONResponse([{"number": n, "state": "closed"} for n in numbers])
+        response = JSONResponse([_pull(n, owner, repo) for n in numbers])
         last = (state.items + per_page - 1) // per_page
         base = f"{request.base_url}repos/{owner}/{repo}/pulls?state=closed&per_page={per_page}"
         links = []
@@ -172,6 +194,21 @@ def build(state: State) -> FastAPI:
         links.append(f'<{base}&page={last}>; rel="last"')
         response.headers["link"] = ", ".join(links)
         return response
+
+    @app.get("/repos/{owner}/{repo}")
+    def repository(owner: str, repo: str, request: Request) -> Any:
+        if not _installation_token(request):
+            return _error(401, "Bad credentials")
+        found = _payload("pull_request/opened.payload.json")["repository"]
+        found.update(name=repo, full_name=f"{owner}/{repo}")
+        return JSONResponse(found)
+
+    @app.get("/repos/{owner}/{repo}/releases")
+    def releases(owner: str, repo: str, request: Request) -> Any:
+        if not _installation_token(request):
+            return _error(401, "Bad credentials")
+        release = _payload("release/published.payload.json")["release"]
+        return JSONResponse([{**release, "id": i, "tag_name": f"v0.{i}.0"} for i in (1, 2)])
 
     @app.get("/repos/{owner}/{repo}/pulls/{number}/files")
     def pull_files(owner: str, repo: str, number: int, request: Request) -> Any:

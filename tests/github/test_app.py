@@ -40,6 +40,7 @@ def state(fake: tuple[State, str]) -> State:
     fake[0].reset_in = 30
     fake[0].clock = lambda: datetime.now(UTC)
     fake[0].check_runs.clear()
+    fake[0].items = 250
     fake[0].requests.clear()
     return fake[0]
 
@@ -394,3 +395,44 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
         assert len(state.check_runs) == 1
         store = http.app.state.store  # type: ignore[attr-defined]
         assert store.query("SELECT number FROM changes") == [(2,)]
+
+
+def test_backfill_reads_merged_pull_requests_page_by_page(
+    tmp_path: Path, state: State, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the app is made and installed on Codertocat/Hello-World
+    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
+        http.get("/github/app/callback", params={"code": "good-code", "state": started["state"]})
+        created = (FIXTURES / "github/installation/created.payload.json").read_bytes()
+        installed = http.post(
+            "/hooks/github-app",
+            content=created,
+            headers={**_sign(state.webhook_secret, created), "X-GitHub-Event": "installation"},
+        )
+        assert installed.status_code == 200
+    # and the repository has 150 closed pull requests, the 75 odd-numbered ones merged
+    state.items = 150
+
+    # When the CLI backfills it on the same store
+    monkeypatch.setenv("HEADWAY_DATABASE", settings.database)
+    monkeypatch.setenv("HEADWAY_GITHUB_API_URL", url)
+    from headway.config import get_settings
+
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["github", "backfill", "Codertocat/Hello-World"])
+
+    # Then the merged ones are changes, read in two pages with progress shown
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["merged_pull_requests"], answer["releases"]) == (75, 2)
+    assert answer["new"]["changes"] == 75
+    assert "Codertocat/Hello-World: 100 pull requests read" in result.stderr
+    assert "Codertocat/Hello-World: 150 pull requests read" in result.stderr
+    # (releases are deployments only where the service says so: none here)
+
+    refused = runner.invoke(cli, ["github", "backfill", "Codertocat/Unknown"])
+    assert refused.exit_code == 2
+    assert "no installation of the app grants Codertocat/Unknown" in refused.output
