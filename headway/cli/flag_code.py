@@ -1,4 +1,5 @@
-"""`headway flags stale` and `headway flags refs`: flags read against the code that uses them.
+"""`headway flags lifecycle`, `stale` and `refs`: flags over time, and read against the code
+that uses them.
 
 They join the `flags` group from here, and the root CLI loads the group through this module,
 so `cli/flags.py` stays about changing flags.
@@ -22,10 +23,27 @@ from headway.flags.references import ReferenceReport
 from headway.flags.refs import DEFAULT_PATTERNS, RefPattern, load_patterns, scan_tree
 from headway.output import console, emit_json
 
-__all__ = ["app", "refs", "stale"]
+__all__ = ["app", "lifecycle", "refs", "stale"]
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON the API answers.")]
+
+
+@app.command()
+def lifecycle(key: str, json: JsonOpt = False) -> None:
+    """Show a flag's owner, kind, state, and when it was created, released and last changed."""
+    with backend() as answers:
+        life = answers.flags.lifecycle(key)
+    if json:
+        emit_json(life.model_dump(mode="json"))
+        return
+    released = f"{life.released_at:%Y-%m-%d %H:%M} UTC" if life.released_at else "not yet"
+    removal = f", expected removal {life.expected_removal}" if life.expected_removal else ""
+    console.print(f"{life.key}: {life.kind} flag owned by {life.owner}{removal}")
+    console.print(f"  state     {life.state} (in every environment unless partial)")
+    console.print(f"  created   {life.created_at:%Y-%m-%d %H:%M} UTC")
+    console.print(f"  released  {released}")
+    console.print(f"  changed   {life.changed_at:%Y-%m-%d %H:%M} UTC")
 
 
 @app.command()

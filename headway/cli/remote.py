@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from headway.definitions import Definition
-from headway.flags.lifecycle import StaleFlag
+from headway.flags.lifecycle import FlagLifecycle, StaleFlag
 from headway.flags.model import ConfigError, Flag, Issue, Segment
 from headway.flags.references import ReferenceReport
 from headway.flags.refs import Scan
@@ -187,6 +187,9 @@ class RemoteFlagService:
 
     def require_flag(self, key: str) -> Flag:
         return Flag.model_validate(self._api.call("GET", f"/flags/{key}"))
+
+    def lifecycle(self, key: str) -> FlagLifecycle:
+        return FlagLifecycle.model_validate(self._api.call("GET", f"/flags/{key}/lifecycle"))
 
     def stale(self, after: timedelta) -> list[StaleFlag]:
         found = self._api.call("GET", "/stale-flags", params={"after_days": after.days})

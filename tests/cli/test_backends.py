@@ -46,6 +46,7 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("flags", "eval", "checkout", "--context", '{"targetingKey": "u1"}'),
     ("flags", "segment", "list"),
     ("flags", "stale", "--json"),
+    ("flags", "lifecycle", "nosuch"),
     ("tokens", "list", "--format", "json"),
     ("audit", "verify"),
     ("audit", "verify", "--format", "json"),

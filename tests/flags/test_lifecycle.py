@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,30 @@ def test_a_store_from_the_previous_release_upgrades(
         assert upgraded.count("flag_ref_scans") == 0
     finally:
         upgraded.close()
+
+
+def test_the_cli_shows_a_flags_lifecycle() -> None:
+    from typer.testing import CliRunner
+
+    from headway.cli import app
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["flags", "create", "banner", "--owner", "web"]).exit_code == 0
+    before = runner.invoke(app, ["flags", "lifecycle", "banner", "--json"])
+    assert before.exit_code == 0, before.output
+    life = json.loads(before.stdout)
+    assert (life["owner"], life["kind"], life["state"], life["released_at"]) == (
+        "web",
+        "release",
+        "off",
+        None,
+    )
+    on = runner.invoke(app, ["flags", "set", "banner", "--env", "production", "--on"])
+    assert on.exit_code == 0, on.output
+    after = json.loads(runner.invoke(app, ["flags", "lifecycle", "banner", "--json"]).stdout)
+    assert after["state"] == "partial"  # on in production, off in development and staging
+    assert after["released_at"] is not None
+    shown = runner.invoke(app, ["flags", "lifecycle", "banner"])
+    assert "release flag owned by web" in shown.output
+    missing = runner.invoke(app, ["flags", "lifecycle", "nosuch"])
+    assert missing.exit_code == 2
