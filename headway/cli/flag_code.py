@@ -17,13 +17,14 @@ from rich.table import Table
 from headway.cli.backend import backend
 from headway.cli.common import fail
 from headway.cli.flags import actor, app
-from headway.flags.lifecycle import StaleFlag
+from headway.flags.cleanup import cleanup_patch
+from headway.flags.lifecycle import StaleFlag, settled_value
 from headway.flags.model import ConfigError
 from headway.flags.references import ReferenceReport
 from headway.flags.refs import DEFAULT_PATTERNS, RefPattern, load_patterns, scan_tree
 from headway.output import console, emit_json
 
-__all__ = ["app", "lifecycle", "refs", "stale"]
+__all__ = ["app", "cleanup", "lifecycle", "refs", "stale"]
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the JSON the API answers.")]
@@ -76,6 +77,29 @@ def _stale_table(found: list[StaleFlag]) -> Table:
     for s in found:
         table.add_row(s.key, s.owner, s.kind, s.detail, "\n".join(s.references) or "-")
     return table
+
+
+@app.command()
+def cleanup(
+    key: str,
+    path: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, resolve_path=True, help="A checkout."),
+    ],
+) -> None:
+    """Print the patch (for `git apply`) that replaces a settled boolean flag's evaluations in
+    the code at PATH with the value it serves everyone."""
+    with backend() as answers:
+        flag = answers.flags.require_flag(key)
+    settled, value = settled_value(flag)
+    if flag.type != "boolean":
+        fail(f"{key} is a {flag.type} flag; only boolean flags are replaced by a literal")
+    if not settled or not isinstance(value, bool):
+        fail(f"{key} does not serve one value to everyone everywhere; settle it first")
+    patch = cleanup_patch(path, key, value)
+    if not patch:
+        fail(f"no evaluation of {key} under {path}")
+    typer.echo(patch, nl=False)
 
 
 def _patterns(path: Path | None) -> tuple[RefPattern, ...]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+import orjson
 from pydantic import Field
 
 from headway.flags.model import EnvironmentConfig, Flag, LifecycleKind
@@ -36,6 +37,7 @@ __all__ = [
     "environment_state",
     "flag_state",
     "lifecycle_of",
+    "settled_value",
     "stale_flags",
 ]
 
@@ -113,6 +115,20 @@ def flag_state(flag: Flag) -> State:
     """`on` or `off` when every environment is; `partial` otherwise (and with none at all)."""
     states = {environment_state(env) for env in flag.environments.values()}
     return states.pop() if len(states) == 1 and "partial" not in states else "partial"
+
+
+def settled_value(flag: Flag) -> tuple[bool, object]:
+    """(True, the value) when every environment serves everyone one and the same value."""
+    values = set()
+    for env in flag.environments.values():
+        state = environment_state(env)
+        if state == "partial":
+            return False, None
+        variant = env.off_variant if state == "off" else next(iter(_served(env)))
+        values.add(orjson.dumps(flag.variant_values().get(variant)))
+    if len(values) != 1:
+        return False, None
+    return True, orjson.loads(values.pop())
 
 
 def _configuration(flag: Flag) -> dict[str, object]:

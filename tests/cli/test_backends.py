@@ -47,6 +47,7 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("flags", "segment", "list"),
     ("flags", "stale", "--json"),
     ("flags", "lifecycle", "nosuch"),
+    ("flags", "cleanup", "checkout", "."),
     ("tokens", "list", "--format", "json"),
     ("audit", "verify"),
     ("audit", "verify", "--format", "json"),

@@ -270,3 +270,50 @@ def test_refs_refuses_a_bad_pattern_file(shop: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["flags", "refs", str(shop), "--patterns", str(bad)])
     assert result.exit_code == 2
     assert "pattern[0].languages" in result.output
+
+
+def test_a_settled_flag_is_taken_out_of_the_code_by_a_patch(shop: Path) -> None:
+    # Given new-checkout is on everywhere (and so serves true to everyone)
+    _ok("flags", "create", "new-checkout", "--owner", "web")
+    for env in ("development", "staging", "production"):
+        _ok("flags", "set", "new-checkout", "--env", env, "--on")
+
+    # When its cleanup patch is printed and applied
+    patch = _ok("flags", "cleanup", "new-checkout", str(shop))
+    (shop / "cleanup.patch").write_text(patch)
+    _git(shop, "apply", "cleanup.patch")
+
+    # Then the Python and Go calls are the value itself; nothing else moved
+    python = (shop / "service/checkout.py").read_text().splitlines()
+    assert python[8] == "    if True:"
+    assert python[10].startswith('    banner = headway.string("banner-text"')
+    go = (shop / "tools/main.go").read_text().splitlines()
+    assert go[10] == "\tv, _ := true, error(nil)"
+    changed = _git(shop, "diff", "--name-only").split()
+    assert changed == ["service/checkout.py", "tools/main.go"]
+
+
+def test_a_flag_still_rolling_out_has_no_cleanup(shop: Path) -> None:
+    _ok("flags", "create", "new-checkout", "--owner", "web")
+    _ok("flags", "set", "new-checkout", "--env", "production", "--on")
+    refused = runner.invoke(app, ["flags", "cleanup", "new-checkout", str(shop)])
+    assert refused.exit_code == 2
+    assert "does not serve one value to everyone everywhere" in refused.output
+
+
+def test_cleanup_skips_strings_and_details_calls() -> None:
+    from headway.flags.cleanup import cleanup_text
+
+    text = (
+        'a = client.get_boolean_value("k", compute("x)"))\n'
+        'b = client.get_boolean_details("k", False)\n'
+        'c = client.get_boolean_value("other", False)\n'
+    )
+    assert cleanup_text(text, "m.py", "k", False).splitlines() == [
+        "a = False",
+        'b = client.get_boolean_details("k", False)',
+        'c = client.get_boolean_value("other", False)',
+    ]
+    assert cleanup_text('x := c.BooleanValue(ctx, "k", false, ec)', "m.go", "k", True) == (
+        "x := true, error(nil)"
+    )
