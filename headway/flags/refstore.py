@@ -1,4 +1,4 @@
-"""Code reference tables (migration 0014_flag_references.sql): the only SQL for them."""
+"""Code reference tables (migration 0015_flag_references.sql): the only SQL for them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GitHub App tables (migration 0015_github_app.sql): the only SQL for them."""
+"""GitHub App tables (migration 0016_github_app.sql): the only SQL for them."""
 
 from __future__ import annotations
 

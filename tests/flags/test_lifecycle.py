@@ -172,10 +172,11 @@ def test_lifecycle_and_stale_flags_over_http(tmp_path: Path) -> None:
 def test_a_store_from_the_previous_release_upgrades(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a store with every migration up to 0013 and a flag switched on there
+    # Given a store with every migration before the code references (0015) and a flag switched
+    # on there (written by today's service, which needs the audit chain of 0014)
     settings = Settings(database=str(tmp_path / "old.duckdb"))
     every = base._migration_files()
-    before = [m for m in every if m[0] < "0014"]
+    before = [m for m in every if m[0] < "0015"]
     monkeypatch.setattr(base, "_migration_files", lambda: before)
     old = open_store(settings)
     clock = Clock()
