@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from headway import deliveries
 from headway.api.auth import Admin, Viewer
 from headway.api.deps import StoreDep
 from headway.api.hooks import DeliveryResult
@@ -36,6 +35,7 @@ from headway.github.app import (
 from headway.github.flagged import FlaggedPull, on_pull_request
 from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
+from headway.ingest import deliveries
 from headway.sources.mapping import Parsed, PayloadError
 
 __all__ = ["api_router", "callback_router", "hook_router"]
