@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from headway.api.auth import require
+from headway.api.fields import STRICT
 from headway.api.flags import Service, run
 from headway.api.responses import WRITE_ERRORS
 from headway.flags.lifecycle import RELEASE_ENVIRONMENT, FlagLifecycle, StaleFlag
@@ -72,18 +73,22 @@ def stale_flags(
 
 
 class ReferenceIn(BaseModel):
+    model_config = STRICT
+
     flag: str = Field(pattern=KEY_PATTERN)
     path: str = Field(min_length=1, max_length=4096)
-    line: int = Field(ge=1)
+    line: int = Field(ge=1, le=2**31 - 1)
     pattern: str = Field(min_length=1, max_length=200)
 
 
 class ScanIn(BaseModel):
     """What `headway flags refs` found in a checkout."""
 
+    model_config = STRICT
+
     repository: str = Field(min_length=1, max_length=300)
     commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-    files: int = Field(ge=0)
+    files: int = Field(ge=0, le=2**31 - 1)
     references: list[ReferenceIn] = Field(max_length=100_000)
     skipped: list[str] = Field(default_factory=list, max_length=100_000)
 

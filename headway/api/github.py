@@ -85,11 +85,21 @@ _HANDLED = (NoApp, StateRefused, GitHubError, ManifestError, PayloadError, Value
 
 class ManifestRequest(BaseModel):
     url: str = Field(
-        max_length=2000, description="Where this Headway server answers, e.g. https://h.example"
+        max_length=2000,
+        pattern=r"^https?://[^\s/?#@:]+(:[0-9]{1,5})?(/[^\s?#]*)?$",
+        description="Where this Headway server answers, e.g. https://h.example (no query).",
     )
-    name: str = Field(default="Headway", max_length=34, description="The app's name on GitHub.")
+    name: str = Field(
+        default="Headway",
+        min_length=1,
+        max_length=34,
+        pattern=r"\S",
+        description="The app's name on GitHub.",
+    )
     organization: str | None = Field(
-        default=None, max_length=39, description="Create the app in this organisation."
+        default=None,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$",
+        description="Create the app in this organisation (its GitHub login).",
     )
 
 
@@ -143,8 +153,12 @@ def repositories(github: App, _: Viewer) -> list[Repository]:
 )
 def callback(
     github: App,
-    code: Annotated[str, Query(max_length=128, description="GitHub's one-time code.")],
-    state: Annotated[str, Query(max_length=128, description="The state of the manifest.")],
+    code: Annotated[
+        str, Query(min_length=1, max_length=128, description="GitHub's one-time code.")
+    ],
+    state: Annotated[
+        str, Query(min_length=1, max_length=128, description="The state of the manifest.")
+    ],
 ) -> Any:
     try:
         return github.complete(code, state)

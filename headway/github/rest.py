@@ -138,7 +138,12 @@ class GitHubClient:
             raise GitHubError(0, method, url, f"refusing to follow a link off {self._host}")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         for attempt in (1, 2):
-            response = self._http.request(method, url, headers=headers, **kwargs)
+            try:
+                response = self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.HTTPError as error:  # GitHub unreachable: say so, never a 500
+                raise GitHubError(
+                    502, method, urlsplit(url).path, f"cannot reach {self._host}: {error}"
+                ) from None
             self._note_limit(response)
             wait = self._wait(response)
             if wait is None or response.status_code < 400:

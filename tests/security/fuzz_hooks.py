@@ -93,6 +93,10 @@ def filter_failure(context: HookContext, failure: Failure, case: Case, response:
         # Also the path of a flag named `import` (GET, PUT, PATCH on /api/flags/{key}): its
         # 405 rightly allows those methods too.
         return False
+    if case.operation.path == "/github/app/callback" and response.status_code == 502:
+        # With a state the manifest route handed out, the callback asks GitHub to convert the
+        # code; GitHub is not reachable from the test, and 502 is the documented answer.
+        return False
     if failure.code != "ST202":
         return True
     return _query_ok(case.query) and _body_ok(case.body)
