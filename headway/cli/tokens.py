@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from headway.cli.common import fail
-from headway.cli.flags import Format, FormatOpt, actor, session
+from headway.cli.flag_common import Format, FormatOpt, actor, session
 from headway.output import console, emit_json
 
 app = typer.Typer(
