@@ -152,13 +152,13 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         gt=0,
-        description="Largest body POST /api/import/jsonl accepts (remote `headway import`); "
-        "larger ones get 413.",
+        description="Largest body POST /api/import/jsonl or /cdevents accepts (remote "
+        "`headway import`); larger ones get 413.",
     )
     import_max_records: int = Field(
         default=250_000,
         gt=0,
-        description="Most records one POST /api/import/jsonl may hold; more get 413.",
+        description="Most records (or CDEvents) one POST /api/import/... may hold; more get 413.",
     )
     page_default: int = Field(
         default=100, gt=0, description="Rows a list route returns when `limit` is not given."

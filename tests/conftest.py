@@ -187,11 +187,14 @@ def authorize(client: Any, kind: str = "viewer") -> str:
     return str(secret)
 
 
-def run_headway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`headway ARGS` as a user runs it, in a process of its own, output captured."""
+def run_headway(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`headway ARGS` as a user runs it, in a process of its own (in `cwd`), output captured."""
     return subprocess.run(
         [sys.executable, "-m", "headway", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,5 +1,5 @@
-"""Metric definitions over HTTP: the one in use (or any stored or preset) and the history of
-changes, read-only; making one active stays with `headway definitions set` on the store."""
+"""Metric definitions over HTTP: the one in use (or any stored or preset), the history of
+changes, and making one active (`headway definitions set` through a server; admin tokens)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from headway import definitions as defs
-from headway.api.auth import require
+from headway.api.auth import Admin, require
 from headway.api.deps import StoreDep
-from headway.api.responses import READ_ERRORS
+from headway.api.responses import READ_ERRORS, Detail
+from headway.metrics.results import Result
 from headway.query import definition_of
+from headway.store import Store
 
 router = APIRouter(
     prefix="/api",
@@ -58,3 +60,54 @@ def get_definitions(store: StoreDep) -> list[dict[str, Any]]:
     for row in rows:
         row["created_at"] = row["created_at"].isoformat() + "Z"
     return rows
+
+
+class DefinitionChoice(BaseModel):
+    """Which definition to make active: a stored one or a preset by name, or a whole document
+    (what `headway definitions set FILE` reads from the file), and why."""
+
+    ref: str | None = Field(
+        None, description="Preset, NAME or NAME@VERSION; give this or `definition`."
+    )
+    definition: defs.Definition | None = Field(
+        None, description="A whole definition document; give this or `ref`."
+    )
+    reason: str = Field(description="Why the definition changes (recorded; required).")
+    author: str = Field(description="Who changes it (recorded).")
+
+
+class DefinitionSwitch(Result):
+    """The definition now active and the one it replaced."""
+
+    active: defs.Definition
+    previous: defs.Definition
+
+
+@router.post(
+    "/definitions",
+    summary="Make a definition active (admin), recorded with author, time and reason",
+    response_model=DefinitionSwitch,
+    responses={
+        400: {
+            "model": Detail,
+            "description": "No reason, or not exactly one of `ref` and `definition`",
+        }
+    },
+)
+def post_definition(store: StoreDep, body: DefinitionChoice, _: Admin) -> DefinitionSwitch:
+    chosen = _chosen(store, body)
+    previous = defs.active(store)
+    saved = defs.set_active(store, chosen, author=body.author, reason=body.reason)
+    return DefinitionSwitch(active=saved, previous=previous)
+
+
+def _chosen(store: Store, body: DefinitionChoice) -> defs.Definition:
+    if (body.ref is None) == (body.definition is None):
+        raise defs.DefinitionError(
+            "give exactly one of `ref` (a preset, NAME or NAME@VERSION) or `definition` "
+            "(a whole document)"
+        )
+    if body.definition is not None:
+        return body.definition
+    assert body.ref is not None
+    return defs.resolve(store, body.ref)

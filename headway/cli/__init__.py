@@ -17,7 +17,17 @@ import typer
 import typer.core
 
 from headway import __version__
-from headway.cli import definitions, demo, imports, interpret, metrics, records, serve
+from headway.cli import (
+    definitions,
+    demo,
+    imports,
+    interpret,
+    metrics,
+    notes,
+    records,
+    review,
+    serve,
+)
 
 __all__ = ["app", "main"]
 
@@ -87,8 +97,8 @@ app.command("reprocess")(serve.reprocess)
 app.add_typer(serve.sources_app, name="sources")
 app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
-app.add_typer(interpret.note_app, name="note")
-app.command("review")(interpret.review_command)
+app.add_typer(notes.note_app, name="note")
+app.command("review")(review.review_command)
 # rollout, flags, tokens, audit, export and github load lazily: see _LazyGroup.lazy
 
 

@@ -1,34 +1,43 @@
 """Where the commands get their answers: the store itself, or a running `headway serve`.
 
 Every command asks a `Backend` and formats what it gets, so it prints the same and exits
-with the same code whichever answers. `LocalBackend` opens the store; `RemoteBackend` asks the
-server HEADWAY_URL names, with HEADWAY_TOKEN, through the one HTTP client (`cli.remote.Api`).
-`backend()` picks one and turns every refusal into one line on stderr.
+with the same code whichever answers. `LocalBackend` (`cli.local`) opens the store;
+`RemoteBackend` asks the server HEADWAY_URL names, with HEADWAY_TOKEN, through the one HTTP
+client (`cli.remote.Api`). `backend()` picks one and turns every refusal into one line on
+stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 import typer
 
 from headway import definitions as defs
-from headway.cli.common import errors, fail, query_inputs
+from headway.cli.common import Query, errors, fail
+from headway.cli.local import LocalBackend
 from headway.cli.remote import Api, RemoteError, RemoteFlagService, RemoteTokenService, metric_set
 from headway.config import Settings, get_settings
 from headway.definitions import Definition, DefinitionError
 from headway.flags.model import ConfigError
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
-from headway.metrics import dora, flow, records, signals
-from headway.metrics.dora import MetricSet, Period, Scope, ScopeError
+from headway.metrics import signals
+from headway.metrics.dora import MetricSet, ScopeError
+from headway.model import RawEvent
 from headway.names import UnknownName
 from headway.query import QueryError
 from headway.sources.files import InputError
-from headway.store import Store, StoreError, open_store
+from headway.store import StoreError, open_store
+
+if TYPE_CHECKING:
+    from headway.sources.cdevents import Batch
+    from headway.sources.git.options import Options
+    from headway.sources.git.run import ImportReport, Progress
 
 __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
 
@@ -36,33 +45,13 @@ Flags = FlagService | RemoteFlagService
 Tokens = TokenService | RemoteTokenService
 
 
-@dataclass(frozen=True)
-class Query:
-    """The scope, period and definition most reads take, as the user typed them."""
-
-    service: str | None = None
-    team: str | None = None
-    context: str | None = None
-    since: str | None = None
-    until: str | None = None
-    definition: str | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "team": self.team,
-            "context": self.context,
-            "since": self.since,
-            "until": self.until,
-            "definition": self.definition,
-        }
-
-
 class Backend(Protocol):
     """What the commands may ask. Results are the documents the HTTP API returns."""
 
-    flags: Flags
-    tokens: Tokens
+    @property
+    def flags(self) -> Flags: ...
+    @property
+    def tokens(self) -> Tokens: ...
 
     def metrics(
         self, query: Query, *, year: str, by: str | None, each: str | None
@@ -80,117 +69,16 @@ class Backend(Protocol):
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]: ...
     def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]: ...
     def audit_verify(self) -> dict[str, Any]: ...
-
-
-class LocalBackend:
-    """Answers from the store the settings name."""
-
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.store = store
-        self.settings = settings
-        self.flags: Flags = FlagService(store)
-        self.tokens: Tokens = TokenService(store)
-
-    def _inputs(self, query: Query) -> tuple[Definition, Scope, Period]:
-        q = query
-        return query_inputs(
-            self.store, q.service, q.team, q.context, q.since, q.until, q.definition
-        )
-
-    def metrics(
-        self, query: Query, *, year: str, by: str | None, each: str | None
-    ) -> list[MetricSet]:
-        defn, scope, period = self._inputs(query)
-        if each:
-            return dora.compute_each(self.store, defn, each, period, year=year, within=scope)
-        return [dora.compute(self.store, defn, scope, period, year=year, by=by)]
-
-    def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
-        defn, scope, period = self._inputs(query)
-        if kind == "deployments":
-            return records.deployments(self.store, defn, scope, period, limit)
-        if kind == "changes":
-            return records.changes(self.store, defn, scope, period, limit)
-        return records.incidents(self.store, scope, period, limit)
-
-    def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
-        defn, scope, period = self._inputs(query)
-        if each:
-            results = flow.breakdown_each(self.store, defn, each, period, scope, by)
-        else:
-            results = [flow.breakdown(self.store, defn, scope, period, by)]
-        return [self._noted(r.to_json(), period) for r in results]
-
-    def signals(
-        self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
-    ) -> list[dict[str, Any]]:
-        defn, scope, period = self._inputs(query)
-        if each:
-            docs = [
-                signals.compute(
-                    self.store, defn, Scope(each, key), period, by=by, ai=ai, members=members
-                )
-                for key, members in flow.group_members(self.store, each, scope).items()
-            ]
-        else:
-            docs = [signals.compute(self.store, defn, scope, period, by=by, ai=ai)]
-        return [self._noted(d, period) for d in docs]
-
-    def _noted(self, doc: dict[str, Any], period: Period) -> dict[str, Any]:
-        from headway.interpret import notes
-
-        kind, name = doc["scope"]["kind"], doc["scope"]["name"]
-        scope = Scope() if kind == "organisation" else Scope(kind, name)
-        return {**doc, "notes": notes.for_scope(self.store, scope, period)}
-
-    def definition(self, name: str | None) -> Definition:
-        from headway.query import definition_of
-
-        return definition_of(self.store, name, files=True)
-
-    def definition_history(self) -> list[dict[str, Any]]:
-        return history_rows(self.store)
-
-    def sources_status(self) -> list[dict[str, Any]]:
-        from headway.ingest import deliveries
-
-        return deliveries.status(self.store)
-
-    def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]:
-        from headway.store import audit
-
-        return (e.document() for e in audit.entries(self.store, entity=entity))
-
-    def audit_verify(self) -> dict[str, Any]:
-        from headway.store import audit
-
-        return audit.verify(self.store).document()
-
-    def notes(self, scope: str, period: str) -> list[dict[str, Any]]:
-        from headway.interpret import notes
-
-        return notes.for_scope(self.store, notes.parse_scope(scope), notes.parse_period(period))
-
-    def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]:
-        from headway.interpret import notes
-
-        where, when = notes.parse_scope(scope), notes.parse_period(period)
-        return notes.add(self.store, where, when, text, author=author)
-
-    def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
-        from headway.cli.common import actor
-        from headway.ingest import ingest
-
-        result = ingest(self.store, self.settings, records, actor=actor())
-        return result.new, result.seen
-
-
-def history_rows(store: Store) -> list[dict[str, Any]]:
-    """Every definition made active, times in ISO form (what `GET /api/definitions` sends)."""
-    rows = defs.history(store)
-    for row in rows:
-        row["created_at"] = row["created_at"].isoformat() + "Z"
-    return rows
+    def import_cdevents(self, batch: Batch, service: str | None) -> dict[str, int]: ...
+    def import_git(
+        self, path: Path, opts: Options, branch: str | None, progress: Progress | None
+    ) -> ImportReport: ...
+    def definitions_diff(self, a: str, b: str, query: Query, *, year: str) -> dict[str, Any]: ...
+    def set_definition(
+        self, ref: str, *, author: str, reason: str
+    ) -> tuple[Definition, Definition]: ...
+    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]: ...
+    def reprocess(self) -> dict[str, Any]: ...
 
 
 class RemoteBackend:
@@ -278,6 +166,87 @@ class RemoteBackend:
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
         sent = self.api.import_records(list(records))
         return sent["new"], sent["seen"]
+
+    def import_git(
+        self, path: Path, opts: Options, branch: str | None, progress: Progress | None
+    ) -> ImportReport:
+        from headway.cli.remote import bundle_of
+        from headway.sources.git.run import ImportReport
+
+        if progress:
+            progress("Bundling the repository", 0, None)
+        bundle, head = bundle_of(path)
+        if progress:
+            progress(f"Importing on {self.api.url}", 0, None)
+        params = {
+            "service": opts.service,
+            "repository": opts.repository,
+            "head": head,
+            "team": opts.team,
+            "deploy_tags": opts.tags.pattern,
+            "prereleases": opts.tags.prereleases,
+            "environment": opts.environment,
+            "branch": branch,
+            "no_deployments": not opts.deployments,
+            "host": str(opts.host) if opts.host else "none",
+        }
+        found = self.api.call(
+            "POST",
+            "/import/git",
+            params=params,
+            content=bundle,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return ImportReport(**found)
+
+    def import_cdevents(self, batch: Batch, service: str | None) -> dict[str, int]:
+        # The events as read: the server validates and maps them again, as its webhook does.
+        events = [orjson.loads(_raw(e.records[-1]).payload) for e in batch.parsed]
+        sent = self.api.call(
+            "POST",
+            "/import/cdevents",
+            params={"service": service},
+            content=orjson.dumps(events),
+            headers={"Content-Type": "application/json"},
+        )
+        new: dict[str, int] = sent["new"]
+        return new
+
+    def definitions_diff(self, a: str, b: str, query: Query, *, year: str) -> dict[str, Any]:
+        for ref in (a, b):
+            self._params(Query(definition=ref))
+        found: dict[str, Any] = self.api.call(
+            "GET", "/definitions/diff", params=self._params(query, a=a, b=b, levels=year)
+        )
+        return found
+
+    def set_definition(
+        self, ref: str, *, author: str, reason: str
+    ) -> tuple[Definition, Definition]:
+        body: dict[str, Any] = {"author": author, "reason": reason}
+        if defs.is_path(ref):  # the file is read here, where the user named it
+            body["definition"] = defs.load_file(Path(ref)).model_dump(mode="json")
+        else:
+            body["ref"] = ref
+        found = self.api.call("POST", "/definitions", json=body)
+        return (
+            Definition.model_validate(found["active"]),
+            Definition.model_validate(found["previous"]),
+        )
+
+    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]:
+        params = self._params(query, period=period, levels=year)
+        found: dict[str, Any] = self.api.call("GET", "/review", params=params)
+        return found
+
+    def reprocess(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.call("POST", "/reprocess")
+        return found
+
+
+def _raw(record: Any) -> RawEvent:
+    assert isinstance(record, RawEvent)  # a parsed event's records end with it
+    return record
 
 
 @contextlib.contextmanager

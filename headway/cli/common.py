@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -86,6 +87,28 @@ def store_for(settings: Settings | None = None) -> Iterator[Store]:
         fail(str(error), 1)
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class Query:
+    """The scope, period and definition most reads take, as the user typed them."""
+
+    service: str | None = None
+    team: str | None = None
+    context: str | None = None
+    since: str | None = None
+    until: str | None = None
+    definition: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "team": self.team,
+            "context": self.context,
+            "since": self.since,
+            "until": self.until,
+            "definition": self.definition,
+        }
 
 
 # -- shared options --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from headway import definitions as defs
-from headway.cli.backend import backend
+from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
     Format,
@@ -21,10 +21,8 @@ from headway.cli.common import (
     Year,
     YearOpt,
     fail,
-    period_of,
-    scope_of,
-    store_for,
 )
+from headway.metrics.dora import Scope
 from headway.output import console, emit_csv, emit_json
 
 app = typer.Typer(help="Show, change and compare metric definitions.", no_args_is_help=True)
@@ -64,10 +62,10 @@ def definitions_set(
     ] = None,
 ) -> None:
     """Make a definition active. Recorded with author, time and reason."""
-    with store_for() as store:
-        defn = defs.resolve_local(store, ref)
-        before = defs.active(store)
-        saved = defs.set_active(store, defn, author=author or getpass.getuser(), reason=reason)
+    with backend() as answers:
+        saved, before = answers.set_definition(
+            ref, author=author or getpass.getuser(), reason=reason
+        )
     console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
     if "failure" in {c[0].split(".")[0] for c in defs.changed_fields(before, saved)}:
         console.print(
@@ -113,13 +111,9 @@ def definitions_diff(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Recompute one period under two definitions and show how each number moves."""
-    from headway.metrics.compare import diff
-
-    with store_for() as store:
-        da, db = defs.resolve_local(store, a), defs.resolve_local(store, b)
-        scope = scope_of(service, team, context)
-        period = period_of(store, since, until)
-        result = diff(store, da, db, scope, period, levels.value)
+    query = Query(service, team, context, since, until)
+    with backend() as answers:
+        result = answers.definitions_diff(a, b, query, year=levels.value)
     if fmt is Format.json:
         emit_json(result)
         return
@@ -128,8 +122,10 @@ def definitions_diff(
         return
     from rich.table import Table
 
-    rules = Table(title=f"Rules that differ: {da.label} → {db.label}", title_justify="left")
-    for c in ("rule", da.label, db.label):
+    la, lb = (f"{result[x]['name']}@{result[x]['version']}" for x in ("a", "b"))
+    scope = Scope(result["scope"]["kind"], result["scope"]["name"])
+    rules = Table(title=f"Rules that differ: {la} → {lb}", title_justify="left")
+    for c in ("rule", la, lb):
         rules.add_column(c)
     for change in result["rules"]:
         rules.add_row(change["rule"], str(change["a"]), str(change["b"]))
@@ -139,16 +135,16 @@ def definitions_diff(
         f"{result['period']['until'][:10]}",
         title_justify="left",
     )
-    for c in ("number", da.label, db.label, "change"):
+    for c in ("number", la, lb, "change"):
         numbers.add_column(c, justify="left" if c == "number" else "right")
     for n in result["numbers"]:
         numbers.add_row(n["number"], _fmt(n["a"]), _fmt(n["b"]), _fmt(n["delta"]))
     console.print(numbers)
     moves = Table(
-        title=f"What each rule of {db.label} moves on its own, from {da.label}",
+        title=f"What each rule of {lb} moves on its own, from {la}",
         title_justify="left",
     )
-    for c in ("rule", "number", da.label, "with the rule", "change"):
+    for c in ("rule", "number", la, "with the rule", "change"):
         moves.add_column(c, justify="left" if c in ("rule", "number") else "right")
     for rule in result["by_rule"]:
         for move in rule["moves"] or [{"number": "(no number moves)"}]:

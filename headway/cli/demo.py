@@ -24,13 +24,23 @@ def demo(
     services: Annotated[int, typer.Option(help="How many services to simulate.")] = 8,
     days: Annotated[int, typer.Option(help="Days of history.")] = 120,
 ) -> None:
-    """Build a simulated organisation in the store and show its five DORA metrics.
+    """Build a simulated organisation in the local store and show its five DORA metrics.
 
     Prints, per team and per service, deployment frequency, change lead time, change fail
     rate, failed deployment recovery time and deployment rework rate, with performance
     levels, under the active definition.
+
+    It writes the store HEADWAY_DATABASE names, never a server's: with HEADWAY_URL set it
+    refuses (exit 2). To send a simulated organisation to a server, `headway simulate --out
+    FILE` and `headway import jsonl FILE`.
     """
     settings = get_settings()
+    if settings.url:
+        fail(
+            f"demo fills the local store with a simulated organisation, not the server at "
+            f"{settings.url}: unset HEADWAY_URL to run it here, or send one to the server with "
+            "`headway simulate --out org.jsonl` and `headway import jsonl org.jsonl`"
+        )
     opts = Options(seed=seed, services=services, days=days)
     from headway.simulate import generate
     from headway.sources.files import parse_record

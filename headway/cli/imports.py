@@ -1,6 +1,9 @@
 """`headway import …`: JSONL, CSV, git history and CDEvents; parse options, import, report.
 
-The git import itself is `headway.ingest.git.import_repository`.
+Every import goes through the backend: on a local store, or to the server HEADWAY_URL names.
+The git import itself is `headway.ingest.git.import_repository`, run where the store is: a
+server gets the repository as a git bundle (`POST /api/import/git`). CDEvents are read and
+validated here, then stored by `api.imports.store_cdevents` (or sent to `/api/import/cdevents`).
 """
 
 from __future__ import annotations
@@ -12,14 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from headway.cli.backend import backend
-from headway.cli.common import fail, store_for, summary
+from headway.cli.common import fail, summary
 from headway.config import get_settings
-from headway.ingest import deliveries
-from headway.ingest.git import import_repository
-from headway.model import RECORD_TYPES, RawEvent
 from headway.output import console
 from headway.sources.files import InputError, read_csv, read_jsonl
-from headway.sources.git import GitError, Options, TagRule, repository_name
+from headway.sources.git import GitError, Options, TagRule, open_repository, repository_name
 from headway.sources.git.host import resolve_host
 
 app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
@@ -145,6 +145,7 @@ def import_git(
 
     settings = get_settings()
     try:
+        open_repository(path)  # refused before any progress is drawn
         hosted = resolve_host(path, host)
     except GitError as error:
         fail(str(error))
@@ -166,7 +167,7 @@ def import_git(
             console=console,
             transient=True,
         ) as bar,
-        store_for(settings) as store,
+        backend(settings) as answers,
     ):
         tasks: dict[str, TaskID] = {}
 
@@ -178,7 +179,7 @@ def import_git(
             bar.update(tasks[phase], completed=done, total=total)
 
         try:
-            report = import_repository(store, settings, path, opts, branch, progress)
+            report = answers.import_git(path, opts, branch, progress)
         except GitError as error:
             bar.stop()
             fail(str(error))
@@ -224,25 +225,15 @@ def import_cdevents(
     listed. A file that fails its schema stops the import: nothing is written.
     """
     from headway.sources import cdevents
-    from headway.sources.mapping import Parsed
 
     settings = get_settings()
     try:
         batch = cdevents.read_paths(paths, default_service=service)
     except cdevents.CDEventError as error:
         fail(str(error))
-    # Each event is a delivery, as if sent to the webhook: kept once by its id, and applied
-    # in its source's order (a file in any order, or imported twice, gives one store).
-    found = []
-    for event in batch.parsed:
-        *records, raw = event.records
-        assert isinstance(raw, RawEvent)
-        found.append(deliveries.Delivery(raw, Parsed(records=tuple(records), order=event.order)))
-    tables = ["raw_events", *(t.table for t in RECORD_TYPES.values() if t.table != "services")]
-    with store_for(settings) as store, console.status("Importing CDEvents…"):
-        before = {t: store.count(t) for t in tables}
-        deliveries.commit_all(store, settings, found)
-        new = {t: store.count(t) - before[t] for t in tables}
+    where = f" through {settings.url}" if settings.url else ""
+    with backend(settings) as answers, console.status(f"Importing CDEvents{where}…"):
+        new = answers.import_cdevents(batch, service)
     written = ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in new.items() if n) or "nothing new"
     console.print(f"Imported {batch.events} CDEvents: {written}.", highlight=False)
     if batch.ignored:

@@ -1,13 +1,12 @@
-"""Commands that explain the numbers: `flow`, `signals`, `review`, `note`.
+"""Commands that explain the numbers: `flow` and `signals` (notes are in `cli.notes`, the
+monthly review in `cli.review`).
 
-Each parses options, calls a service in `headway.metrics` or `headway.interpret`, and formats
-the answer; `--format json` prints the same document the HTTP API returns.
+Each parses options, asks the backend, and formats the answer; `--format json` prints the
+same document the HTTP API returns.
 """
 
 from __future__ import annotations
 
-import getpass
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,15 +24,7 @@ from headway.cli.common import (
     SinceOpt,
     TeamOpt,
     UntilOpt,
-    Year,
-    YearOpt,
-    definition_of,
-    fail,
-    scope_of,
-    store_for,
 )
-from headway.interpret import review
-from headway.interpret.review import signal_rows
 from headway.metrics import flow, signals
 from headway.output import console, duration, emit_csv, emit_json, percent
 
@@ -275,6 +266,8 @@ def signals_command(
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
         return
+    from headway.interpret.review import signal_rows
+
     rows = [
         {"scope": d["scope"]["name"] or "organisation", **r} for d in docs for r in signal_rows(d)
     ]
@@ -294,120 +287,3 @@ def signals_command(
         console.print(table)
         _print_notes(doc)
         _warn(doc["warnings"])
-
-
-# -- notes -----------------------------------------------------------------------------------
-
-note_app = typer.Typer(
-    help="Interpretation notes shown beside the numbers they explain.", no_args_is_help=True
-)
-EVERYTHING = "1970-01-01..9998-12-31"  # every note, as a period both backends accept
-NoteScopeOpt = Annotated[
-    str, typer.Option("--scope", help="organisation, service:NAME, team:NAME or context:NAME.")
-]
-NotePeriodOpt = Annotated[
-    str, typer.Option("--period", help="YYYY-MM, YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (inclusive).")
-]
-
-
-@note_app.command("add")
-def note_add(
-    text: Annotated[str, typer.Argument(help="What the numbers do not show.")],
-    scope: NoteScopeOpt,
-    period: NotePeriodOpt,
-    author: Annotated[
-        str | None, typer.Option("--author", help="Who writes it (default: you).")
-    ] = None,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """Record an interpretation note on a scope and period."""
-    with backend() as answers:
-        note = answers.add_note(scope, period, text, author or getpass.getuser())
-    if fmt is Format.json:
-        emit_json(note)
-    else:
-        console.print(
-            f"Noted on {note['scope']} for {note['period_start'][:10]} → "
-            f"{note['period_end'][:10]}.",
-            highlight=False,
-        )
-
-
-@note_app.command("list")
-def note_list(
-    scope: Annotated[
-        str, typer.Option("--scope", help="Scope, as for `note add`.")
-    ] = "organisation",
-    period: Annotated[
-        str | None, typer.Option("--period", help="Period, as for `note add`; default: everything.")
-    ] = None,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """Notes on a scope (and on what it contains, and organisation-wide) overlapping a period."""
-    with backend() as answers:
-        rows = answers.notes(scope, period or EVERYTHING)
-    if fmt is Format.json:
-        emit_json(rows)
-    elif fmt is Format.csv:
-        emit_csv(rows)
-    elif not rows:
-        console.print("No notes.")
-    else:
-        table = Table(title=f"Notes · {scope}", title_justify="left")
-        for column in ("scope", "period", "text", "author"):
-            table.add_column(column)
-        for r in rows:
-            table.add_row(
-                r["scope"],
-                f"{r['period_start'][:10]} → {r['period_end'][:10]}",
-                r["text"],
-                r["author"],
-            )
-        console.print(table)
-
-
-# -- review ----------------------------------------------------------------------------------
-
-
-def review_command(
-    period: Annotated[str, typer.Option("--period", help="The month to review, YYYY-MM.")],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Directory for review-YYYY-MM.html and .md (not needed with --format json).",
-        ),
-    ] = None,
-    service: ServiceOpt = None,
-    team: TeamOpt = None,
-    context: ContextOpt = None,
-    definition: DefinitionOpt = None,
-    levels: YearOpt = Year.y2024,
-    fmt: Annotated[
-        Format,
-        typer.Option(
-            "--format", "-f", help="table writes the files; json prints the review document."
-        ),
-    ] = Format.table,
-) -> None:
-    """Write the monthly review: the five metrics with trend, level and context, the delivery
-    flow picture, trend charts, findings with their evidence, notes, and the operational
-    review questions pre-filled with the evidence that answers them."""
-    if fmt is not Format.json and out is None:
-        fail("--out DIR is required to write the review (or use --format json)")
-    with store_for() as store:
-        defn = definition_of(store, definition)
-        scope = scope_of(service, team, context)
-        doc = review.build(store, defn, scope, review.month(period), year=levels.value)
-    if fmt is Format.json:
-        emit_json(doc)
-        return
-    assert out is not None
-    paths = review.write(doc, out)
-    found = doc["findings"]["findings"]
-    console.print(
-        f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"
-        + (f" ({', '.join(sorted({f['title'] for f in found}))})" if found else "")
-        + ".",
-        highlight=False,
-    )

@@ -10,9 +10,11 @@ token services over it have the same methods, results and errors as `FlagService
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +37,7 @@ __all__ = [
     "RemoteError",
     "RemoteFlagService",
     "RemoteTokenService",
+    "bundle_of",
     "metric_set",
     "to_json",
 ]
@@ -115,7 +118,8 @@ class Api:
         if status == 401:
             return RemoteError(
                 f"headway serve at {self.url} needs a token: set HEADWAY_TOKEN to a viewer "
-                "token for reads (an editor's for changes, an admin's for tokens and imports); "
+                "token for reads (an editor's for changes; an admin's for tokens, imports, "
+                "reprocess and definitions set); "
                 f"`headway tokens create` makes one ({message})"
             )
         if status == 404:
@@ -125,6 +129,24 @@ class Api:
         if status < 500:
             return RemoteError(str(message))
         return RemoteError(f"headway serve at {self.url} answered {status}: {message}")
+
+
+def bundle_of(path: Path) -> tuple[bytes, str]:
+    """The repository at `path` as one git bundle of every ref, and what its HEAD is
+    (`refs/heads/NAME`, or a sha when detached), for `POST /api/import/git`."""
+    from headway.sources.git import GitError, open_repository
+
+    open_repository(path)  # the same refusals as a local import: missing, shallow, empty
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, check=False)
+
+    head = git("symbolic-ref", "-q", "HEAD").stdout.decode().strip()
+    head = head or git("rev-parse", "--verify", "-q", "HEAD").stdout.decode().strip()
+    made = git("bundle", "create", "-q", "-", "--all")
+    if made.returncode or not head:
+        raise GitError(f"{path}: cannot bundle the repository ({made.stderr.decode().strip()})")
+    return made.stdout, head
 
 
 def to_json(record: Any) -> dict[str, Any]:

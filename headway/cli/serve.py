@@ -180,21 +180,19 @@ def reprocess() -> None:
 
     Run it after changing the mapping (service_map, production environments, incident or
     defect labels): what earlier deliveries produced is replaced by what they mean now.
+    With HEADWAY_URL set the server reprocesses its store under its own settings (an admin
+    token).
     """
-    from headway.ingest import reprocess as reprocessing
+    from headway.cli.backend import backend
 
     settings = get_settings()
-    if settings.url:
-        fail(
-            "reprocess rewrites the store; stop `headway serve` (or run it where the server's "
-            "store is reachable, without HEADWAY_URL)."
-        )
-    with store_for(settings) as store, console.status("Reprocessing raw deliveries…"):
-        result = reprocessing.reprocess(store, settings)
-    outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result.outcomes.items())) or "none"
+    where = f" on {settings.url}" if settings.url else ""
+    with backend(settings) as answers, console.status(f"Reprocessing raw deliveries{where}…"):
+        result = answers.reprocess()
+    outcomes = ", ".join(f"{n} {k}" for k, n in sorted(result["outcomes"].items())) or "none"
     console.print(
-        f"Reprocessed {result.deliveries} deliveries ({outcomes}); replaced "
-        f"{result.removed} records derived earlier.",
+        f"Reprocessed {result['deliveries']} deliveries ({outcomes}); replaced "
+        f"{result['removed']} records derived earlier.",
         highlight=False,
     )
 

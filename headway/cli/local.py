@@ -1,0 +1,189 @@
+"""The backend over the store the settings name: what every command asks when HEADWAY_URL is
+not set. Each answer is the document the matching API route sends (`_as_sent` passes it
+through the route's response model), so the CLI formats one thing whichever backend answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from headway import definitions as defs
+from headway.cli.common import Query, query_inputs
+from headway.config import Settings
+from headway.definitions import Definition
+from headway.flags.service import FlagService
+from headway.flags.tokens import TokenService
+from headway.metrics import dora, flow, records, signals
+from headway.metrics.dora import MetricSet, Period, Scope
+from headway.store import Store
+
+if TYPE_CHECKING:
+    from headway.sources.cdevents import Batch
+    from headway.sources.git.options import Options
+    from headway.sources.git.run import ImportReport, Progress
+
+__all__ = ["LocalBackend", "history_rows"]
+
+
+class LocalBackend:
+    """Answers from the store the settings name."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.flags = FlagService(store)
+        self.tokens = TokenService(store)
+
+    def _inputs(self, query: Query) -> tuple[Definition, Scope, Period]:
+        q = query
+        return query_inputs(
+            self.store, q.service, q.team, q.context, q.since, q.until, q.definition
+        )
+
+    def metrics(
+        self, query: Query, *, year: str, by: str | None, each: str | None
+    ) -> list[MetricSet]:
+        defn, scope, period = self._inputs(query)
+        if each:
+            return dora.compute_each(self.store, defn, each, period, year=year, within=scope)
+        return [dora.compute(self.store, defn, scope, period, year=year, by=by)]
+
+    def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
+        defn, scope, period = self._inputs(query)
+        if kind == "deployments":
+            return records.deployments(self.store, defn, scope, period, limit)
+        if kind == "changes":
+            return records.changes(self.store, defn, scope, period, limit)
+        return records.incidents(self.store, scope, period, limit)
+
+    def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
+        defn, scope, period = self._inputs(query)
+        if each:
+            results = flow.breakdown_each(self.store, defn, each, period, scope, by)
+        else:
+            results = [flow.breakdown(self.store, defn, scope, period, by)]
+        return [self._noted(r.to_json(), period) for r in results]
+
+    def signals(
+        self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
+    ) -> list[dict[str, Any]]:
+        defn, scope, period = self._inputs(query)
+        if each:
+            docs = [
+                signals.compute(
+                    self.store, defn, Scope(each, key), period, by=by, ai=ai, members=members
+                )
+                for key, members in flow.group_members(self.store, each, scope).items()
+            ]
+        else:
+            docs = [signals.compute(self.store, defn, scope, period, by=by, ai=ai)]
+        return [self._noted(d, period) for d in docs]
+
+    def _noted(self, doc: dict[str, Any], period: Period) -> dict[str, Any]:
+        from headway.interpret import notes
+
+        kind, name = doc["scope"]["kind"], doc["scope"]["name"]
+        scope = Scope() if kind == "organisation" else Scope(kind, name)
+        return {**doc, "notes": notes.for_scope(self.store, scope, period)}
+
+    def definition(self, name: str | None) -> Definition:
+        from headway.query import definition_of
+
+        return definition_of(self.store, name, files=True)
+
+    def definition_history(self) -> list[dict[str, Any]]:
+        return history_rows(self.store)
+
+    def sources_status(self) -> list[dict[str, Any]]:
+        from headway.ingest import deliveries
+
+        return deliveries.status(self.store)
+
+    def audit_entries(self, entity: str | None) -> Iterable[dict[str, Any]]:
+        from headway.store import audit
+
+        return (e.document() for e in audit.entries(self.store, entity=entity))
+
+    def audit_verify(self) -> dict[str, Any]:
+        from headway.store import audit
+
+        return audit.verify(self.store).document()
+
+    def notes(self, scope: str, period: str) -> list[dict[str, Any]]:
+        from headway.interpret import notes
+
+        return notes.for_scope(self.store, notes.parse_scope(scope), notes.parse_period(period))
+
+    def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]:
+        from headway.interpret import notes
+
+        where, when = notes.parse_scope(scope), notes.parse_period(period)
+        return notes.add(self.store, where, when, text, author=author)
+
+    def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
+        from headway.cli.common import actor
+        from headway.ingest import ingest
+
+        result = ingest(self.store, self.settings, records, actor=actor())
+        return result.new, result.seen
+
+    def import_git(
+        self, path: Path, opts: Options, branch: str | None, progress: Progress | None
+    ) -> ImportReport:
+        from headway.ingest.git import import_repository
+
+        return import_repository(self.store, self.settings, path, opts, branch, progress)
+
+    def import_cdevents(self, batch: Batch, service: str | None) -> dict[str, int]:
+        from headway.api.imports import store_cdevents
+
+        return store_cdevents(self.store, self.settings, batch)
+
+    def definitions_diff(self, a: str, b: str, query: Query, *, year: str) -> dict[str, Any]:
+        from headway.metrics.compare import diff
+
+        _, scope, period = self._inputs(query)
+        from headway.metrics.results import DefinitionsDiff
+
+        da, db = defs.resolve_local(self.store, a), defs.resolve_local(self.store, b)
+        return _as_sent(DefinitionsDiff, diff(self.store, da, db, scope, period, year))
+
+    def set_definition(
+        self, ref: str, *, author: str, reason: str
+    ) -> tuple[Definition, Definition]:
+        chosen = defs.resolve_local(self.store, ref)
+        before = defs.active(self.store)
+        return defs.set_active(self.store, chosen, author=author, reason=reason), before
+
+    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]:
+        from headway.interpret import review
+        from headway.interpret.results import Review
+        from headway.query import definition_of, scope_of
+
+        defn = definition_of(self.store, query.definition, files=True)
+        scope = scope_of(query.service, query.team, query.context)
+        doc = review.build(self.store, defn, scope, review.month(period), year=year)
+        return _as_sent(Review, doc)
+
+    def reprocess(self) -> dict[str, Any]:
+        from headway.ingest.reprocess import reprocess
+
+        done = reprocess(self.store, self.settings)
+        return {"deliveries": done.deliveries, "outcomes": done.outcomes, "removed": done.removed}
+
+
+def _as_sent(model: type[BaseModel], doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` as the API sends it: through its response model, fields in the model's order."""
+    return model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def history_rows(store: Store) -> list[dict[str, Any]]:
+    """Every definition made active, times in ISO form (what `GET /api/definitions` sends)."""
+    rows = defs.history(store)
+    for row in rows:
+        row["created_at"] = row["created_at"].isoformat() + "Z"
+    return rows

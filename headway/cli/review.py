@@ -1,0 +1,70 @@
+"""`headway review`: the monthly review, written as HTML and Markdown or printed as JSON; the
+document comes from the backend (the store, or `GET /api/review` on a server) and the files
+are written here, where the user asked for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from headway.cli.backend import Query, backend
+from headway.cli.common import (
+    ContextOpt,
+    DefinitionOpt,
+    Format,
+    ServiceOpt,
+    TeamOpt,
+    Year,
+    YearOpt,
+    fail,
+)
+from headway.output import console, emit_json
+
+__all__ = ["review_command"]
+
+
+def review_command(
+    period: Annotated[str, typer.Option("--period", help="The month to review, YYYY-MM.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for review-YYYY-MM.html and .md (not needed with --format json).",
+        ),
+    ] = None,
+    service: ServiceOpt = None,
+    team: TeamOpt = None,
+    context: ContextOpt = None,
+    definition: DefinitionOpt = None,
+    levels: YearOpt = Year.y2024,
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format", "-f", help="table writes the files; json prints the review document."
+        ),
+    ] = Format.table,
+) -> None:
+    """Write the monthly review: the five metrics with trend, level and context, the delivery
+    flow picture, trend charts, findings with their evidence, notes, and the operational
+    review questions pre-filled with the evidence that answers them."""
+    if fmt is not Format.json and out is None:
+        fail("--out DIR is required to write the review (or use --format json)")
+    query = Query(service, team, context, definition=definition)
+    with backend() as answers:
+        doc = answers.review(period, query, year=levels.value)
+    if fmt is Format.json:
+        emit_json(doc)
+        return
+    assert out is not None
+    from headway.interpret import review
+
+    paths = review.write(doc, out)
+    found = doc["findings"]["findings"]
+    console.print(
+        f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"
+        + (f" ({', '.join(sorted({f['title'] for f in found}))})" if found else "")
+        + ".",
+        highlight=False,
+    )
