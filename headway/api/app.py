@@ -14,11 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from headway import __version__
@@ -28,7 +27,7 @@ from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
 from headway.api.params import declare_page_max
-from headway.api.responses import Health, json_errors
+from headway.api.responses import Health, json_errors, refusal
 from headway.config import Settings, get_settings
 from headway.definitions import DefinitionError, UnknownDefinition
 from headway.metrics.refine import RefineError
@@ -81,26 +80,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
             for e in error.errors()
         ]
-        return JSONResponse({"error": "invalid request", "problems": problems}, status_code=422)
+        return refusal(422, "invalid request", problems=problems)
+
+    # Every HTTPException (a bad import line, a body or batch too large, an unknown path or
+    # method) answers the one shape too, not FastAPI's `{"detail": …}`.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_refusal(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the methods of the first route matching the path; a path
+            # such as /api/flags/{key} is served by three routes, and `Allow` must name all.
+            headers["Allow"] = ", ".join(_methods(request.app, request))
+        return refusal(error.status_code, str(error.detail), headers=headers or None)
 
     # Bad report options (an unknown scope name, a date that is not one, an unknown
     # definition, a list's unknown sort column or filter) are answered the same way by every
     # route: 404 for a name the store does not know, 400 otherwise. Routes let them rise.
     async def report_input(_: Request, error: Exception) -> JSONResponse:
         status = 404 if isinstance(error, UnknownScope | UnknownDefinition) else 400
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return refusal(status, str(error))
 
     for kind in (QueryError, ScopeError, DefinitionError, RefineError):
         app.add_exception_handler(kind, report_input)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        # Starlette names only the methods of the first route matching the path; a path such
-        # as /api/flags/{key} is served by three routes, and `Allow` must name all of them.
-        if error.status_code == 405:
-            allowed = ", ".join(_methods(request.app, request))
-            error = HTTPException(405, error.detail, {**(error.headers or {}), "Allow": allowed})
-        return await http_exception_handler(request, error)
 
     @app.exception_handler(AuthError)
     async def refused(_: Request, error: AuthError) -> JSONResponse:
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, error: StoreError) -> JSONResponse:
-        return JSONResponse({"error": str(error)}, status_code=503, headers=_retry(error))
+        return refusal(503, str(error), headers=_retry(error))
 
     # Its own thread, so a health check never queues behind requests in the shared pool, and
     # a bounded wait on the store lock: a store busy with a long write is busy, not down.

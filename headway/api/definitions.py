@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from headway import definitions as defs
 from headway.api.auth import Admin, require
 from headway.api.deps import StoreDep
-from headway.api.responses import READ_ERRORS, Detail
+from headway.api.responses import READ_ERRORS, Error
 from headway.metrics.results import Result
 from headway.query import definition_of
 from headway.store import Store
@@ -89,7 +89,7 @@ class DefinitionSwitch(Result):
     response_model=DefinitionSwitch,
     responses={
         400: {
-            "model": Detail,
+            "model": Error,
             "description": "No reason, or not exactly one of `ref` and `definition`",
         }
     },

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import orjson
 from starlette.datastructures import QueryParams
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from headway.api.responses import refusal
 from headway.names import NUL_FIX, nul_in, nul_in_query
 
 
@@ -34,9 +34,7 @@ class RefuseNul:
                     field = None  # the route says what is wrong with the body
                 where = field and f"field {field}"
         if where:
-            await JSONResponse({"detail": f"{where} {NUL_FIX}"}, status_code=400)(
-                scope, receive, send
-            )
+            await refusal(400, f"{where} {NUL_FIX}")(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -210,6 +210,20 @@ def api_reference() -> str:
         "objects of the metrics, flow, signals, findings and review are in "
         "[metrics-json.md](metrics-json.md).",
         "",
+        "## Errors",
+        "",
+        "Every refusal, whatever its status, is one JSON object of one shape, "
+        '[Error](#error): `{"error": "…"}`, a sentence saying what was wrong (naming the '
+        "option, field or line) and what to do. A 422 adds `problems`, one `{field, problem}` "
+        "per invalid field; a webhook refusal adds `delivery`, the delivery id it concerns. "
+        "This holds for a missing or weak token (401, 403), a bad report option (400) or an "
+        "unknown service, team, context or definition (404), a NUL character (400), a bad "
+        "import line (400), a body or batch over its limit (413), a conflict (409), too many "
+        "requests (429), an unknown path or method (404, 405) and a store that cannot answer "
+        "(503, with `Retry-After`). The OFREP routes alone answer the shape the OFREP "
+        "specification gives (`errorCode`, `errorDetails`), which OpenFeature providers read; "
+        "the SDK stream ends with an `error` event whose data has the same `error` field.",
+        "",
     ]
     schemas: set[str] = set()
     for path, operations in doc["paths"].items():

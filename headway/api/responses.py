@@ -4,13 +4,20 @@ Results of the domain live beside their producers (`headway.metrics.results`,
 `headway.interpret.results`, `headway.rollouts.results`); this module holds what only the HTTP
 surface says: errors, health, tokens, environments and flag history. Each router declares the
 errors it can give with one of the `*_ERRORS` maps, so `/openapi.json` lists them.
+
+Every refusal has one shape, `Error`: `{"error": "what was wrong and what to do"}`, with
+`problems` for an invalid request (422) and `delivery` for a webhook delivery. `refusal()`
+builds it; the app's handlers turn every raised refusal into it (`headway.api.app`). OFREP
+routes alone answer the shape the OFREP specification gives (`errorCode`, `errorDetails`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
+from starlette.responses import JSONResponse
 
 from headway.metrics.results import Result
 
@@ -21,7 +28,6 @@ __all__ = [
     "ROLLOUT_ERRORS",
     "WRITE_ERRORS",
     "AuditEntry",
-    "Detail",
     "Environment",
     "Error",
     "FlagVersion",
@@ -32,6 +38,7 @@ __all__ = [
     "SourceStatus",
     "TokenInfo",
     "json_errors",
+    "refusal",
 ]
 
 
@@ -41,18 +48,21 @@ class Problem(Result):
 
 
 class Error(Result):
-    """A refusal: a missing or weak credential, a body too large, an invalid request, a
-    conflict, a store that cannot answer. `problems` lists each invalid field of a 422."""
+    """A refusal: a missing or weak credential, a bad report option (an unknown scope,
+    definition or date), a bad import line, a NUL character, a body too large, an invalid
+    request, a conflict, a store that cannot answer. `problems` lists each invalid field of a
+    422."""
 
-    error: str = Field(description="What was wrong and what to do.")
+    error: str = Field(description="What was wrong and what to do, naming the field or line.")
     problems: list[Problem] | None = None
     delivery: str | None = Field(None, description="The webhook delivery it concerns.")
 
 
-class Detail(Result):
-    """Bad report options (an unknown scope, definition or date) and bad import lines."""
-
-    detail: str = Field(description="What was wrong, naming the option or line.")
+def refusal(
+    status: int, message: str, headers: Mapping[str, str] | None = None, **more: Any
+) -> JSONResponse:
+    """An `Error` answer: `{"error": message, …more}` with `status`."""
+    return JSONResponse({"error": message, **more}, status_code=status, headers=headers)
 
 
 def _answers(codes: dict[int, tuple[type[Result], str]]) -> dict[int | str, dict[str, Any]]:
@@ -61,7 +71,7 @@ def _answers(codes: dict[int, tuple[type[Result], str]]) -> dict[int | str, dict
 
 AUTH_ERRORS = _answers(
     {
-        400: (Detail, "The path, query or body holds a NUL character"),
+        400: (Error, "The path, query or body holds a NUL character"),
         401: (Error, "No token, or an unknown, expired or revoked one"),
         403: (Error, "The token's role may not do this; the answer names the one it takes"),
         422: (Error, "A parameter or the body is invalid; `problems` says which and why"),
@@ -72,8 +82,8 @@ READ_ERRORS = {
     **AUTH_ERRORS,
     **_answers(
         {
-            400: (Detail, "A report option that is not valid (a date, a scope kind)"),
-            404: (Detail, "A service, team, context or definition the store does not know"),
+            400: (Error, "A report option that is not valid (a date, a scope kind)"),
+            404: (Error, "A service, team, context or definition the store does not know"),
         }
     ),
 }
@@ -91,8 +101,8 @@ ADMIN_ERRORS = {
     **AUTH_ERRORS,
     **_answers(
         {
-            400: (Detail, "A line of the import that is not a valid record"),
-            413: (Detail, "The body or its record count is over the limit"),
+            400: (Error, "A line of the import that is not a valid record"),
+            413: (Error, "The body or its record count is over the limit"),
         }
     ),
 }

@@ -106,7 +106,7 @@ class Api:
     def _refusal(self, status: int, body: Any) -> Exception:
         message = body
         if isinstance(body, dict):
-            message = body.get("error") or body.get("detail") or body
+            message = body.get("error") or body
         if isinstance(message, list):  # FastAPI's validation problems
             message = "; ".join(
                 str(m.get("msg", m)) if isinstance(m, dict) else str(m) for m in message

@@ -48,7 +48,7 @@ def test_a_sha_that_is_an_option_is_refused_at_import(live: Server, tmp_path: Pa
         answer = client.post("/api/import/jsonl", content=line + "\n")
     # then it is refused, naming the line, the field and what a sha is
     assert answer.status_code == 400, answer.text
-    detail = answer.json()["detail"]
+    detail = answer.json()["error"]
     assert "line 1: deployment field 'sha': expected a commit id" in detail, detail
     assert "hexadecimal" in detail, detail
     # and through the CLI (against the server) it exits 2 with the same message

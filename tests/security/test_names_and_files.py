@@ -119,12 +119,12 @@ def test_nul_is_refused_in_a_parameter_a_record_and_a_webhook(live: Server) -> N
     with live.client(live.admin) as http:
         query = http.get("/api/metrics", params={"service": "a\x00b"})
         assert query.status_code == 400, query.text
-        assert "service" in query.json()["detail"]
+        assert "service" in query.json()["error"]
 
         record = {"type": "service", "name": "nul\x00name", "team": "t"}
         imported = http.post("/api/import/jsonl", content=_jsonl(record))
         assert imported.status_code == 400, imported.text
-        assert "line 1: service field 'name'" in imported.json()["detail"]
+        assert "line 1: service field 'name'" in imported.json()["error"]
 
         body = json.dumps(
             {
@@ -136,7 +136,7 @@ def test_nul_is_refused_in_a_parameter_a_record_and_a_webhook(live: Server) -> N
         note = {"scope": "organisation", "period": "2026-10", "text": "a\x00", "author": "me"}
         noted = http.post("/api/notes", json=note)
         assert noted.status_code == 400, noted.text
-        assert noted.json()["detail"].startswith("field text contains a NUL")
+        assert noted.json()["error"].startswith("field text contains a NUL")
 
         hook = http.post("/hooks/github", content=body, headers=github_headers(body, "ping"))
         assert hook.status_code == 400, hook.text
