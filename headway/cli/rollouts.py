@@ -19,7 +19,8 @@ from rich.table import Table
 
 from headway.cli.common import fail
 from headway.config import get_settings
-from headway.flags.service import FlagService
+from headway.flags.model import Flag
+from headway.flags.service import FlagService, NotFound
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
 from headway.rollouts.plan import PlanError, RolloutPlan
@@ -50,7 +51,7 @@ def _service() -> Iterator[RolloutService]:
         fail(str(error))
     try:
         yield RolloutService(store, FlagService(store))
-    except PlanError as error:
+    except (PlanError, NotFound) as error:
         fail(str(error))
     finally:
         store.close()
@@ -157,25 +158,40 @@ def start(
     }
     actor = actor or getpass.getuser()
     if get_settings().url:
-        if control is None or variant is None:
-            fail("give --variant and --control when talking to a server")
+        from headway.cli.backend import backend
+
+        known = None
+        if control is None or variant is None:  # the server's flag says what they are
+            with backend() as answers:
+                known = answers.flags.require_flag(flag)
+        body["control"], body["treatment"] = _variants(known, flag, env, control, variant)
         _show(_remote("POST", "", {**body, "actor": actor}), as_json)
         return
     with _service() as svc:
-        if control is None:
-            found = svc.flags.get_flag(flag)
-            env_config = found.environments.get(env) if found else None
-            if env_config is None or env_config.default.variant is None:
-                fail("give --control: the flag does not serve a single variant now")
-            body["control"] = env_config.default.variant
-        if variant is None:
-            found = svc.flags.get_flag(flag)
-            others = [v.key for v in found.variants if v.key != body["control"]] if found else []
-            if len(others) != 1:
-                fail(f"give --variant: {flag} could roll out any of {', '.join(others)}")
-            body["treatment"] = others[0]
+        stored = None
+        if control is None or variant is None:  # the stored flag says what they are
+            stored = FlagService(svc.store).require_flag(flag)
+        body["control"], body["treatment"] = _variants(stored, flag, env, control, variant)
         plan = RolloutPlan.build(**body)  # type: ignore[arg-type]
         _show(svc.start(plan, actor=actor).as_dict(), as_json)
+
+
+def _variants(
+    found: Flag | None, flag: str, env: str, control: str | None, variant: str | None
+) -> tuple[str, str]:
+    """(control, treatment): as given, or what the flag makes plain (the variant it serves
+    now; the one other variant), whichever backend the flag came from."""
+    if control is None:
+        env_config = found.environments.get(env) if found else None
+        if env_config is None or env_config.default.variant is None:
+            fail("give --control: the flag does not serve a single variant now")
+        control = env_config.default.variant
+    if variant is None:
+        others = [v.key for v in found.variants if v.key != control] if found else []
+        if len(others) != 1:
+            fail(f"give --variant: {flag} could roll out any of {', '.join(others)}")
+        variant = others[0]
+    return control, variant
 
 
 @app.command()
