@@ -26,6 +26,7 @@ from headway.api.params import PageDep
 from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
 from headway.config import Settings
 from headway.ingest import deliveries, ingest
+from headway.ingest import reprocess as reprocessing
 from headway.ingest.deliveries import Delivery
 from headway.metrics.results import Result
 from headway.model import RECORD_TYPES, RawEvent
@@ -159,7 +160,7 @@ class Reprocessed(Result):
 def reprocess(request: Request, store: StoreDep, _: Admin) -> Reprocessed:
     """Run it after changing the mapping (service map, production environments, incident or
     defect labels) in the server's settings: one transaction, readers see old or new."""
-    result = deliveries.reprocess(store, request.app.state.settings)
+    result = reprocessing.reprocess(store, request.app.state.settings)
     return Reprocessed(
         deliveries=result.deliveries, outcomes=result.outcomes, removed=result.removed
     )
@@ -208,7 +209,8 @@ async def import_git(
     """The body is `git bundle create - --all` of the repository (at most
     HEADWAY_IMPORT_MAX_BYTES). The server mirrors it in a temporary directory and imports it as
     `headway import git` does on a local store: all or nothing, only what is new written."""
-    from headway.sources.git import GitError, import_repository
+    from headway.ingest.git import import_repository
+    from headway.sources.git import GitError
     from headway.sources.git.host import parse_host
     from headway.sources.git.options import Options
     from headway.sources.git.releases import TagRule

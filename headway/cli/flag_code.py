@@ -15,8 +15,8 @@ import typer
 from rich.table import Table
 
 from headway.cli.backend import backend
-from headway.cli.common import fail
-from headway.cli.flags import actor, app
+from headway.cli.common import actor, fail
+from headway.cli.flags import app
 from headway.flags.cleanup import cleanup_patch
 from headway.flags.lifecycle import StaleFlag, settled_value
 from headway.flags.model import ConfigError
