@@ -72,8 +72,15 @@ class DefinitionChoice(BaseModel):
     definition: defs.Definition | None = Field(
         None, description="A whole definition document; give this or `ref`."
     )
-    reason: str = Field(description="Why the definition changes (recorded; required).")
-    author: str = Field(description="Who changes it (recorded).")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"\S",
+        description="Why the definition changes (recorded; required).",
+    )
+    author: str = Field(
+        min_length=1, max_length=200, pattern=r"\S", description="Who changes it (recorded)."
+    )
 
 
 class DefinitionSwitch(Result):

@@ -154,10 +154,22 @@ def repositories(github: App, _: Viewer) -> list[Repository]:
 def callback(
     github: App,
     code: Annotated[
-        str, Query(min_length=1, max_length=128, description="GitHub's one-time code.")
+        str,
+        Query(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="GitHub's one-time code.",
+        ),
     ],
     state: Annotated[
-        str, Query(min_length=1, max_length=128, description="The state of the manifest.")
+        str,
+        Query(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="The state of the manifest.",
+        ),
     ],
 ) -> Any:
     try:

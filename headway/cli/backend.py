@@ -35,9 +35,9 @@ from headway.sources.files import InputError
 from headway.store import StoreError, open_store
 
 if TYPE_CHECKING:
+    from headway.ingest.git.run import ImportReport, Progress
     from headway.sources.cdevents import Batch
     from headway.sources.git.options import Options
-    from headway.sources.git.run import ImportReport, Progress
 
 __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
 
@@ -171,7 +171,7 @@ class RemoteBackend:
         self, path: Path, opts: Options, branch: str | None, progress: Progress | None
     ) -> ImportReport:
         from headway.cli.remote import bundle_of
-        from headway.sources.git.run import ImportReport
+        from headway.ingest.git.run import ImportReport
 
         if progress:
             progress("Bundling the repository", 0, None)

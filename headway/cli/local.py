@@ -22,9 +22,9 @@ from headway.metrics.dora import MetricSet, Period, Scope
 from headway.store import Store
 
 if TYPE_CHECKING:
+    from headway.ingest.git.run import ImportReport, Progress
     from headway.sources.cdevents import Batch
     from headway.sources.git.options import Options
-    from headway.sources.git.run import ImportReport, Progress
 
 __all__ = ["LocalBackend", "history_rows"]
 

@@ -122,7 +122,7 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
         again = http.get("/github/app/callback", params={"code": "good-code", "state": token})
         assert again.status_code == 403  # a state works once
         bad = http.get("/github/app/callback", params={"code": "../x", "state": token})
-        assert bad.status_code == 400
+        assert bad.status_code == 422  # the code is refused by its documented pattern
         authorize(http, "admin")
         shown = http.get("/api/github/app")
         assert shown.status_code == 200
