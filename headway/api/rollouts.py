@@ -82,13 +82,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
     app.state.rollouts = RolloutService(app.state.store, _AppFlags(app), settings=settings)
     app.state.sample_limit = KeyRateLimit(settings.sample_rate_limit)
-    task = asyncio.create_task(_control_loop(app.state.rollouts, _interval()))
+    interval = _interval()
+    # 0 turns the controller off: a server whose rollouts another `headway serve` drives.
+    task = (
+        asyncio.create_task(_control_loop(app.state.rollouts, interval)) if interval > 0 else None
+    )
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 router = APIRouter(
