@@ -62,20 +62,23 @@ def evidence(defn: Definition) -> str:
     for rule, condition in repairs:
         if rule in rules:
             parts.append(
-                f"SELECT r.recovers_id, '{rule}', r.id, r.finished_at FROM deployments r "
+                f"SELECT r.recovers_id AS deployment_id, '{rule}' AS reason, r.id AS evidence, "
+                f"r.finished_at AS fixed_at FROM deployments r "
                 f"WHERE {condition} AND r.status = 'success' AND r.recovers_id IS NOT NULL"
             )
     if "revert" in rules:
         parts.append(
-            "SELECT shipped, 'revert', revert, fixed_at FROM "
+            "SELECT shipped AS deployment_id, 'revert' AS reason, revert AS evidence, "
+            "fixed_at FROM "
             f"({reverted_shipments()}) rs WHERE "
             f"{epoch('rs.reverted_at')} - {epoch('rs.shipped_at')} <= {window_s}"
         )
     if "failed_status" in rules:
         parts.append(
-            "SELECT f.id, 'failed_status', f.id, (SELECT MIN(n.finished_at) FROM deployments n "
+            "SELECT f.id AS deployment_id, 'failed_status' AS reason, f.id AS evidence, "
+            "(SELECT MIN(n.finished_at) FROM deployments n "
             "WHERE n.service = f.service AND n.environment = f.environment "
-            "AND n.status = 'success' AND n.finished_at > f.finished_at) "
+            "AND n.status = 'success' AND n.finished_at > f.finished_at) AS fixed_at "
             "FROM deployments f WHERE f.status = 'failure'"
         )
     if not parts:
