@@ -113,7 +113,7 @@ class RolloutService:
         known = known_metrics(self.store, plan.environment)
         known |= {metric for metric, _ in plan.prometheus_queries}
         unknown = sorted({g.metric for g in plan.guardrails} - known)
-        if unknown:
+        if unknown and known:  # a typo, most likely; with none known yet, a first rollout
             raise PlanError(
                 f"guardrail metric(s) {', '.join(unknown)} have never reached Headway for "
                 f"{plan.environment}; known metrics: {', '.join(sorted(known)) or 'none yet'}. "
@@ -137,7 +137,8 @@ class RolloutService:
         self._serve(rollout, plan.serve_at(0), actor, "rollout stage 1")
         with self.store.transaction():
             self.store.write([rollout])
-            record_event(self.store, rollout, "started", actor, plan.describe(), now)
+            note = plan.describe() + (f"; stage 1 waits for {', '.join(unknown)}" * bool(unknown))
+            record_event(self.store, rollout, "started", actor, note, now)
         return rollout
 
     def pause(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:

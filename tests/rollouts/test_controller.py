@@ -196,3 +196,22 @@ def test_the_controller_resumes_from_the_store_after_a_restart(
     (rolled,) = after.tick()
     assert rolled.state == State.ROLLED_BACK
     second.close()
+
+
+def test_a_first_rollout_starts_before_any_metric_arrives_and_waits_for_it(
+    store: Store, flags: MemoryFlags, clock: Clock
+) -> None:
+    # No sample of any metric yet (no SDK has reported): not a typo to refuse, a first rollout.
+    service = RolloutService(store, flags, clock)
+    rollout = service.start(plan(), actor="ana")
+    assert rollout.state == State.RUNNING
+    _, events = service.status("new-checkout", ENV)
+    [started] = [e for e in events if e.kind == "started"]
+    assert started.explanation.endswith("; stage 1 waits for errors")
+    for variant in ("on", "off"):  # plenty of traffic, but not one `errors` sample
+        exposures = {"flag": "new-checkout", "variant": variant, "metric": "$exposures"}
+        service.ingest(ENV, [{**exposures, "n": 5000}])
+    clock.advance(minutes=30)
+    service.tick()  # long enough, enough exposures: only the missing guardrail holds it
+    current, _ = service.status("new-checkout", ENV)
+    assert current.stage_index == 0
