@@ -7,6 +7,7 @@ record; the tables come from migration 0004_rollouts.sql.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -14,6 +15,8 @@ from typing import Any, ClassVar
 from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
 from headway.rollouts.verdicts import Decision, MetricKind, VariantStats
 from headway.store import Store
+
+log = logging.getLogger("headway.rollouts")
 
 __all__ = [
     "EXPOSURES",
@@ -319,6 +322,17 @@ def record_event(
                 detail=json.dumps(detail, default=json_number) if detail else None,
             )
         ]
+    )
+    # One line per move for the server's log (a judgement that changes nothing only at DEBUG).
+    log.log(
+        logging.DEBUG if kind == "judged" else logging.INFO,
+        "rollout of %s in %s %s at %g%% by %s: %s",
+        rollout.flag,
+        rollout.environment,
+        kind,
+        rollout.percent,
+        actor,
+        explanation,
     )
 
 

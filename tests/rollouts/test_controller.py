@@ -215,3 +215,16 @@ def test_a_first_rollout_starts_before_any_metric_arrives_and_waits_for_it(
     service.tick()  # long enough, enough exposures: only the missing guardrail holds it
     current, _ = service.status("new-checkout", ENV)
     assert current.stage_index == 0
+
+
+def test_each_move_is_one_line_in_the_log(
+    service: RolloutService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="headway.rollouts")
+    service.start(plan(), actor="ana")
+    service.pause("new-checkout", ENV, actor="bob", reason="checking a dashboard")
+    lines = [r.getMessage() for r in caplog.records if r.name == "headway.rollouts"]
+    assert lines[0].startswith("rollout of new-checkout in production started at 10% by ana: ")
+    assert lines[1] == (
+        "rollout of new-checkout in production paused at 10% by bob: checking a dashboard"
+    )
