@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
 from headway.rollouts.verdicts import Decision, MetricKind, VariantStats
-from headway.store import Store
+from headway.store import Store, audit
 
 log = logging.getLogger("headway.rollouts")
 
@@ -323,6 +323,17 @@ def record_event(
             )
         ]
     )
+    if kind != "judged":  # a move that changes what users are served: in the audit chain too
+        audit.append(
+            store,
+            actor=actor,
+            entity="rollout",
+            entity_id=f"{rollout.flag}/{rollout.environment}",
+            action=kind,
+            before=None,
+            after={"state": rollout.state, "percent": rollout.percent, "why": explanation},
+            at=now,
+        )
     # One line per move for the server's log (a judgement that changes nothing only at DEBUG).
     log.log(
         logging.DEBUG if kind == "judged" else logging.INFO,

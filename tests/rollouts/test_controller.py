@@ -228,3 +228,16 @@ def test_each_move_is_one_line_in_the_log(
     assert lines[1] == (
         "rollout of new-checkout in production paused at 10% by bob: checking a dashboard"
     )
+
+
+def test_each_move_is_in_the_audit_chain(service: RolloutService, store: Store) -> None:
+    from headway.store import audit
+
+    service.start(plan(), actor="ana")
+    service.pause("new-checkout", ENV, actor="bob", reason="checking a dashboard")
+    moves = list(audit.entries(store, entity="rollout"))
+    assert [(e.actor, e.action, e.entity_id) for e in moves] == [
+        ("ana", "started", "new-checkout/production"),
+        ("bob", "paused", "new-checkout/production"),
+    ]
+    assert audit.verify(store).intact
