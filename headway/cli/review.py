@@ -4,6 +4,7 @@ are written here, where the user asked for them."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,6 @@ from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
-    Format,
     ServiceOpt,
     TeamOpt,
     Year,
@@ -23,6 +23,13 @@ from headway.cli.common import (
 from headway.output import console, emit_json
 
 __all__ = ["review_command"]
+
+
+class ReviewFormat(StrEnum):
+    """What `review` can write: the files (HTML and Markdown), or the document as JSON."""
+
+    table = "table"
+    json = "json"
 
 
 def review_command(
@@ -40,21 +47,21 @@ def review_command(
     definition: DefinitionOpt = None,
     levels: YearOpt = Year.y2024,
     fmt: Annotated[
-        Format,
+        ReviewFormat,
         typer.Option(
             "--format", "-f", help="table writes the files; json prints the review document."
         ),
-    ] = Format.table,
+    ] = ReviewFormat.table,
 ) -> None:
     """Write the monthly review: the five metrics with trend, level and context, the delivery
     flow picture, trend charts, findings with their evidence, notes, and the operational
     review questions pre-filled with the evidence that answers them."""
-    if fmt is not Format.json and out is None:
+    if fmt is not ReviewFormat.json and out is None:
         fail("--out DIR is required to write the review (or use --format json)")
     query = Query(service, team, context, definition=definition)
     with backend() as answers:
         doc = answers.review(period, query, year=levels.value)
-    if fmt is Format.json:
+    if fmt is ReviewFormat.json:
         emit_json(doc)
         return
     assert out is not None

@@ -132,6 +132,8 @@ def test_table_output_names_definition_and_levels() -> None:
             "unknown definition 'nope'; known: devlake, dora, fourkeys",
         ),
         (["list", "incidents", "--context", "galactic"], "no context named 'galactic'"),
+        # review writes files or prints JSON; it does not offer csv
+        (["review", "--period", "2026-10", "--format", "csv"], "'csv' is not one of"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_code_2(args: list[str], message: str) -> None:
