@@ -23,7 +23,7 @@ from headway.cli.common import (
     fail,
 )
 from headway.metrics.dora import Scope
-from headway.output import console, emit_csv, emit_json
+from headway.output import console, duration, emit_csv, emit_json
 
 app = typer.Typer(help="Show, change and compare metric definitions.", no_args_is_help=True)
 
@@ -138,7 +138,13 @@ def definitions_diff(
     for c in ("number", la, lb, "change"):
         numbers.add_column(c, justify="left" if c == "number" else "right")
     for n in result["numbers"]:
-        numbers.add_row(n["number"], _fmt(n["a"]), _fmt(n["b"]), _fmt(n["delta"]))
+        label = n["number"]
+        numbers.add_row(
+            label.removesuffix(" (s)"),
+            _fmt(n["a"], label),
+            _fmt(n["b"], label),
+            _fmt(n["delta"], label, signed=True),
+        )
     console.print(numbers)
     moves = Table(
         title=f"What each rule of {lb} moves on its own, from {la}",
@@ -150,19 +156,25 @@ def definitions_diff(
         for move in rule["moves"] or [{"number": "(no number moves)"}]:
             moves.add_row(
                 rule["rule"],
-                move["number"],
-                _fmt(move.get("a")),
-                _fmt(move.get("with_rule")),
-                _fmt(move.get("delta")),
+                move["number"].removesuffix(" (s)"),
+                _fmt(move.get("a"), move["number"]),
+                _fmt(move.get("with_rule"), move["number"]),
+                _fmt(move.get("delta"), move["number"], signed=True),
             )
     console.print(moves)
     for warning in result["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, label: str = "", *, signed: bool = False) -> str:
+    """A number of the diff as a person reads it: durations (labels ending in `(s)`) in
+    minutes, hours or days, never seconds in scientific notation."""
     if value is None:
         return "–"
+    if label.endswith("(s)") and isinstance(value, int | float):
+        sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
+        size = abs(value)
+        return sign + (f"{size:.0f} s" if size < 60 else duration(size))
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

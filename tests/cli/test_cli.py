@@ -288,3 +288,15 @@ def test_version_prints_the_installed_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output == f"headway {version('headway')}\n"
+
+
+def test_definitions_diff_shows_durations_in_human_units() -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(
+        app, ["definitions", "diff", "dora", "fourkeys", "--since", "2026-10-01"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "(s)" not in result.output  # no column of raw seconds
+    assert "e+0" not in result.output  # no scientific notation
+    lead = next(line for line in result.output.splitlines() if "lead time median" in line)
+    assert lead.split("│")[2].strip().endswith((" min", " h", " d"))
