@@ -100,6 +100,11 @@ def simulate(
         seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at
     )
     if out is None:
+        if sys.stdout.isatty():
+            fail(
+                "simulate writes megabytes of JSONL; give --out FILE, or redirect it: "
+                "headway simulate > org.jsonl"
+            )
         write_jsonl(opts, sys.stdout.buffer)
         return
     with out.open("wb") as handle:

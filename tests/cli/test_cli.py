@@ -300,3 +300,25 @@ def test_definitions_diff_shows_durations_in_human_units() -> None:
     assert "e+0" not in result.output  # no scientific notation
     lead = next(line for line in result.output.splitlines() if "lead time median" in line)
     assert lead.split("│")[2].strip().endswith((" min", " h", " d"))
+
+
+def test_simulate_refuses_to_fill_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "headway", "simulate", "--services", "1", "--days", "2"],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env={**env, "HEADWAY_DATABASE": str(tmp_path / "s.duckdb")},
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    os.close(leader)
+    assert done.returncode == 2
+    assert b"give --out FILE, or redirect it" in done.stderr
