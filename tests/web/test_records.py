@@ -36,7 +36,7 @@ def test_a_sorted_filtered_page_links_its_twin(client: TestClient) -> None:
     assert _ids(page) == [r["id"] for r in client.get(twin).json()] == ["t:d2", "t:d1"]
     refused = client.get(f"/api/deployments?{WINDOW}&sort=nope")
     assert refused.status_code == 400
-    assert "sort must be one of finished_at" in refused.json()["detail"]
+    assert "sort must be one of finished_at" in refused.json()["error"]
 
 
 def test_pages_follow_one_another(client: TestClient) -> None:
