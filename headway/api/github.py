@@ -244,7 +244,7 @@ async def _deliver(request: Request, event: str, body: bytes) -> Response:
     """Every other event goes down the path of `/hooks/github`: the same adapter, the same
     group writer, the same delivery ids, so the app's webhook is the only one a repository
     needs. (The signature was checked against the app's secret above.)"""
-    from headway.api.hooks import _answer, _state  # this app's webhook machinery
+    from headway.api.hooks import duplicate, settled, webhook_state  # the shared machinery
 
     delivery_id = request.headers.get("x-github-delivery")
     if not event or not delivery_id:
@@ -253,9 +253,9 @@ async def _deliver(request: Request, event: str, body: bytes) -> Response:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 400)
-    state = _state(request.app)
+    state = webhook_state(request.app)
     if state.writer.committed(f"github:{delivery_id}"):
-        return _answer(delivery_id, "duplicate", 0)
+        return duplicate(delivery_id)
     received = datetime.now(UTC)
     parsed: Parsed | None
     rejected = None
@@ -274,7 +274,4 @@ async def _deliver(request: Request, event: str, body: bytes) -> Response:
     raw = deliveries.raw_event("github", delivery_id, event, body, received, parsed, rejected)
     delivery = deliveries.Delivery(raw, parsed or Parsed())
     outcome, note = await asyncio.wrap_future(state.writer.submit(delivery))
-    if rejected is not None and outcome == "rejected":
-        return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
-    records = len(parsed.records) + len(parsed.commits) if parsed and outcome == "accepted" else 0
-    return _answer(delivery_id, outcome, records, note, 202 if outcome == "ignored" else 200)
+    return settled(delivery_id, outcome, note, parsed, rejected)

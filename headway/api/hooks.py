@@ -272,7 +272,7 @@ class _State:
 _lock = threading.Lock()
 
 
-def _state(app: FastAPI) -> _State:
+def webhook_state(app: FastAPI) -> _State:
     state: _State | None = getattr(app.state, "webhooks", None)
     if state is None:
         with _lock:
@@ -290,7 +290,7 @@ def _state(app: FastAPI) -> _State:
 
 
 async def _receive(request: Request, source: Source) -> Response:
-    state = _state(request.app)
+    state = webhook_state(request.app)
     settings = state.settings
     secret = getattr(settings, source.setting)
     if not secret:
@@ -335,7 +335,7 @@ async def _receive(request: Request, source: Source) -> Response:
         )
     if state.writer.committed(f"{source.name}:{delivery_id}"):
         prometheus.DELIVERIES.labels(source.name, "duplicate").inc()
-        return _answer(delivery_id, "duplicate", 0)
+        return duplicate(delivery_id)
     received = datetime.now(UTC)
     parse = state.parsers.get(source.name)
     rejected: str | None = None
@@ -362,16 +362,23 @@ async def _receive(request: Request, source: Source) -> Response:
         state.writer.submit(Delivery(raw, parsed or Parsed()))
     )
     prometheus.DELIVERIES.labels(source.name, outcome).inc()
+    return settled(delivery_id, outcome, note, parsed, rejected)
+
+
+def settled(
+    delivery_id: str, outcome: str, note: str | None, parsed: Parsed | None, rejected: str | None
+) -> Response:
+    """The answer to a delivery the writer has settled: 422 naming why it was rejected, 202
+    when ignored, else 200 with the records it produced (none unless accepted)."""
     if rejected is not None and outcome == "rejected":
         return JSONResponse({"error": rejected, "delivery": delivery_id}, status_code=422)
-    records = len(parsed.records) + len(parsed.commits) if parsed else 0
-    return _answer(
-        delivery_id,
-        outcome,
-        records if outcome == "accepted" else 0,
-        note,
-        202 if outcome == "ignored" else 200,
-    )
+    records = len(parsed.records) + len(parsed.commits) if parsed and outcome == "accepted" else 0
+    return _answer(delivery_id, outcome, records, note, 202 if outcome == "ignored" else 200)
+
+
+def duplicate(delivery_id: str) -> Response:
+    """The answer to a delivery already stored: nothing written again."""
+    return _answer(delivery_id, "duplicate", 0)
 
 
 def _answer(
