@@ -12,7 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.sql.expression import ClauseElement
+
 from headway.model import as_row, columns
+from headway.store.statements import Compiler
 
 MIGRATIONS = "headway.store.migrations"
 
@@ -76,6 +79,7 @@ class Store:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._depth = 0
+        self._compile = Compiler(self.dialect)
 
     # -- backend primitives -------------------------------------------------------------
     def _cursor(self) -> Any:
@@ -108,6 +112,30 @@ class Store:
         yield
 
     # -- queries ------------------------------------------------------------------------
+    def rows(self, statement: ClauseElement, **values: Any) -> list[tuple[Any, ...]]:
+        """The rows `statement` (built with SQLAlchemy Core from `store.schema`) answers,
+        its `bindparam`s taking `values`."""
+        sql, params = self._compile(statement, values)
+        with self._lock, self._reaching():
+            cur = self._cursor()
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    def dicts(self, statement: ClauseElement, **values: Any) -> list[dict[str, Any]]:
+        """As `rows`, each row a dict by column name."""
+        sql, params = self._compile(statement, values)
+        with self._lock, self._reaching():
+            cur = self._cursor()
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def run(self, statement: ClauseElement, **values: Any) -> None:
+        """Run a statement that answers no rows (an insert, update or delete)."""
+        sql, params = self._compile(statement, values)
+        with self._lock, self._reaching():
+            self._cursor().execute(sql, params)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._reaching():
             cur = self._cursor()
