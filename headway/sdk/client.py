@@ -13,23 +13,16 @@ Evaluating never raises and never blocks on the network.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
-import operator
 import socket
-import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from headway.flags.evaluate import (
     ErrorCode,
@@ -37,13 +30,13 @@ from headway.flags.evaluate import (
     Reason,
     Recorder,
     ValueEvaluator,
-    compile_flag,
-    compile_value,
     error_result,
 )
-from headway.flags.model import Flag, Segment
+from headway.flags.model import Flag
 from headway.flags.snapshot import Snapshot, build_snapshot
-from headway.sdk.stream import DirectStream, proxied, tls_context
+from headway.sdk.sender import Exposures, Sender
+from headway.sdk.stream import DirectStream, proxied, server_sent_events, tls_context
+from headway.sdk.tables import KINDS, Entry, compile_tables
 from headway.sdk.telemetry import METRIC_NAME, MetricSums, ServedVariants
 
 __all__ = ["Client", "ConfigListener"]
@@ -54,48 +47,6 @@ ConfigListener = Callable[[Snapshot | None, Snapshot], None]
 _EMPTY: Mapping[str, Any] = {}
 _USER_AGENT = "headway-python-sdk"
 _READ_TIMEOUT = 60.0  # the server pings every 15 s
-
-_KINDS = ("boolean", "string", "number", "json")
-_Evaluator = Callable[[Mapping[str, Any]], Evaluation]
-# (evaluator, flag type) per flag; a tuple for the hot path. The evaluator counts exposures and
-# remembers served variants itself (see `Recorder`).
-_Entry = tuple[_Evaluator, str]
-
-
-class _Exposures:
-    """Lock-free exposure counters, advanced with `next()` by the compiled evaluators.
-
-    Each counter is a countdown, `itertools.repeat(None, sys.maxsize)`: `next()` on it is atomic
-    under the GIL and, unlike on `itertools.count`, whose every value past 256 is a new int,
-    allocates nothing. Its hits since the last read are how far its length hint has fallen.
-    """
-
-    def __init__(self) -> None:
-        self._counters: dict[tuple[str, str], Iterator[None]] = {}
-        self._last: dict[tuple[str, str], int] = {}
-        self.since = datetime.now(UTC)
-
-    def counters_for(self, flag: str, variants: list[str]) -> dict[str, Iterator[None]]:
-        out: dict[str, Iterator[None]] = {}
-        for v in variants:
-            key = (flag, v)
-            if key not in self._counters:
-                self._counters[key] = itertools.repeat(None, sys.maxsize)
-                self._last[key] = sys.maxsize
-            out[v] = self._counters[key]
-        return out
-
-    def drain(self) -> tuple[datetime, datetime, list[dict[str, Any]]]:
-        start, end = self.since, datetime.now(UTC)
-        self.since = end
-        rows = []
-        for key, counter in list(self._counters.items()):
-            left = operator.length_hint(counter)
-            hits = self._last[key] - left
-            self._last[key] = left
-            if hits:
-                rows.append({"flag": key[0], "variant": key[1], "count": hits})
-        return start, end, rows
 
 
 class Client:
@@ -127,21 +78,17 @@ class Client:
         self._send_exposures = send_exposures and not offline
         self._timeout = timeout
         self._transport = transport
-        self._table: dict[str, _Entry] = {}
+        self._table: dict[str, Entry] = {}
         # The typed getters' own tables: a flag of another type is simply absent from them.
         self._booleans: dict[str, ValueEvaluator] = {}
         self._strings: dict[str, ValueEvaluator] = {}
         self._numbers: dict[str, ValueEvaluator] = {}
         self._jsons: dict[str, ValueEvaluator] = {}
-        self._typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
+        self._typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in KINDS}
         self._snapshot: Snapshot | None = None
-        self._exposures = _Exposures()
-        self._unsent: dict[str, Any] | None = None
-        self._refused = False  # the batch just done with was refused, not delivered
-        self._retry_at = 0.0  # monotonic time before which no batch is sent (Retry-After)
+        self._exposures = Exposures()
         self._served = ServedVariants(served_capacity)
         self._metrics = MetricSums()
-        self._unsent_metrics: dict[str, Any] | None = None
         self._listeners: list[ConfigListener] = []
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -162,6 +109,7 @@ class Client:
             timeout=timeout,
             transport=transport,
         )
+        self._sender = Sender(self._http, self._exposures, self._metrics, self)
         self._spawn(self._sync_loop, "headway-sdk-sync")
         if self._send_exposures and flush_interval > 0:
             self._spawn(self._flush_loop, "headway-sdk-exposures")
@@ -261,7 +209,7 @@ class Client:
             if old is not None and old.etag == snapshot.etag:
                 self._ready.set()
                 return False
-            table, typed = self._compile(snapshot, old)
+            table, typed = compile_tables(snapshot, old, self._table, self._typed, self._recorder)
             # Reference swaps: each read sees one table old or new, never a mix.
             self._table, self._typed = table, typed
             self._booleans, self._strings = typed["boolean"], typed["string"]
@@ -275,35 +223,13 @@ class Client:
                 log.exception("flag configuration listener failed")
         return True
 
-    def _compile(
-        self, snapshot: Snapshot, old: Snapshot | None
-    ) -> tuple[dict[str, _Entry], dict[str, dict[str, ValueEvaluator]]]:
-        """The evaluators of every flag: its full one, and its typed getter's by type."""
-        table: dict[str, _Entry] = {}
-        typed: dict[str, dict[str, ValueEvaluator]] = {kind: {} for kind in _KINDS}
-        # A flag the change left alone keeps its evaluators (build_snapshot kept its object),
-        # unless a segment changed: a flag's evaluator holds the segments it refers to.
-        keep = old.definitions if old is not None and _same(old.segments, snapshot.segments) else {}
-        served = self._served
-        for key, bad in snapshot.invalid.items():  # the caller's default, with reason ERROR
-            table[key] = (bad.compiled().evaluate, bad.type)
-        for key, flag in snapshot.definitions.items():
-            if keep.get(key) is flag and key in self._table:
-                table[key] = self._table[key]
-                value = self._typed[flag.type][key]
-                if isinstance(value, _FirstUse):  # not compiled yet: compile into the new table
-                    value.table = typed[flag.type]
-                typed[flag.type][key] = value
-                continue
-            recorder = None
-            if self._send_exposures:  # a client that sends nothing records nothing
-                counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
-                recorder = Recorder(counters, served.current, served.admit)
-            compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recorder)
-            table[key] = (compiled.evaluate, compiled.type)
-            values = typed[flag.type]
-            values[key] = _FirstUse(values, key, flag, snapshot, recorder)
-        return table, typed
+    def _recorder(self, key: str, flag: Flag) -> Recorder | None:
+        """What a compiled evaluator of `flag` records; a client that sends nothing records
+        nothing."""
+        if not self._send_exposures:
+            return None
+        counters = self._exposures.counters_for(key, [v.key for v in flag.variants])
+        return Recorder(counters, self._served.current, self._served.admit)
 
     # -- synchronisation -----------------------------------------------------------------------
 
@@ -397,7 +323,7 @@ class Client:
         self.connected = True
         try:
             # Raw bytes, parsed here: no decoding to text and back, no line-by-line iterator.
-            for event, data in _server_sent_events(chunks):
+            for event, data in server_sent_events(chunks):
                 if self._stop.is_set():
                     return
                 if event == b"config":
@@ -442,92 +368,7 @@ class Client:
         """
         if not self._send_exposures:
             return 0
-        return self._flush_exposures() + self._flush_metrics()
-
-    def _flush_metrics(self) -> int:
-        sent = 0
-        if self._unsent_metrics is not None:
-            if not self._post_metrics(self._unsent_metrics):
-                return 0
-            sent = self._delivered(len(self._unsent_metrics["samples"]))
-            self._unsent_metrics = None
-        start, end, rows = self._metrics.drain()
-        if rows:
-            body = {
-                "batch": uuid.uuid4().hex,
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "samples": rows,
-            }
-            if self._post_metrics(body):
-                sent += self._delivered(len(rows))
-            else:
-                self._unsent_metrics = body
-        return sent
-
-    def _post_metrics(self, body: dict[str, Any]) -> bool:
-        return self._post("/sdk/metrics", body, "metrics")
-
-    def _flush_exposures(self) -> int:
-        sent = 0
-        if self._unsent is not None:
-            if not self._post_exposures(self._unsent):
-                return 0
-            sent = self._delivered(len(self._unsent["counts"]))
-            self._unsent = None
-        start, end, rows = self._exposures.drain()
-        if rows:
-            body = {
-                "batch": uuid.uuid4().hex,
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "counts": rows,
-            }
-            if self._post_exposures(body):
-                sent += self._delivered(len(rows))
-            else:
-                self._unsent = body
-        return sent
-
-    def _delivered(self, rows: int) -> int:
-        """`rows` if the batch just done with was delivered, 0 if it was refused."""
-        refused, self._refused = self._refused, False
-        return 0 if refused else rows
-
-    def _post_exposures(self, body: dict[str, Any]) -> bool:
-        return self._post("/sdk/exposures", body, "exposures")
-
-    def _post(self, path: str, body: dict[str, Any], what: str) -> bool:
-        """True when the batch is done with: delivered, or refused (4xx) and so dropped.
-
-        A batch the server could not take (no answer, 5xx, 408, 429) is kept and sent again
-        with the same id; after a 429 or 503 with `Retry-After`, not before that wait is over.
-        A refused batch cannot succeed when resent, and would hold back every later one: it is
-        dropped with one log line.
-        """
-        if time.monotonic() < self._retry_at:
-            self.last_error = f"{what} not sent: waiting for the server's Retry-After"
-            return False
-        try:
-            response = self._http.post(
-                path, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
-            )
-        except httpx.HTTPError as exc:
-            self.last_error = f"{what} not sent: {exc}"
-            return False
-        status = response.status_code
-        if status >= 500 or status in (408, 429):
-            self._retry_at = time.monotonic() + _retry_after(response)
-            self.last_error = f"{what} not sent: the server answered {status}"
-            return False
-        if status >= 400:
-            self.last_error = (
-                f"{what} batch {body.get('batch')} refused ({status}), dropped: "
-                + (response.text[:200])
-            )
-            log.error("%s", self.last_error)
-            self._refused = True
-        return True
+        return self._sender.flush()
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._flush_interval):
@@ -555,76 +396,8 @@ class Client:
         self.close()
 
 
-def _server_sent_events(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
-    """(event type, data) for each event of a `text/event-stream` body, as it completes.
-
-    Lines may end in LF, CRLF or CR; several `data:` lines are joined with LF; comments (the
-    server's pings) and events without data yield nothing.
-    """
-    buffer = b""
-    for chunk in itertools.chain(chunks, [None]):  # None: the end of the stream
-        searched = max(len(buffer) - 1, 0)  # an event's end may straddle two chunks
-        buffer += chunk or b""
-        if b"\r" in buffer:
-            # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
-            held = chunk is not None and buffer.endswith(b"\r")
-            body = buffer[:-1] if held else buffer
-            buffer = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if held else b"")
-            searched = 0
-        while (end := buffer.find(b"\n\n", searched)) >= 0:
-            block, buffer, searched = buffer[:end], buffer[end + 2 :], 0
-            event, data = b"message", []
-            for line in block.split(b"\n"):
-                if line.startswith(b"data:"):
-                    data.append(line[5:].removeprefix(b" "))
-                elif line.startswith(b"event:"):
-                    event = line[6:].strip()
-            if data:
-                yield event, b"\n".join(data)
-
-
-def _same(a: Mapping[str, Segment], b: Mapping[str, Segment]) -> bool:
-    return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
-
-
 def _absent(context: Mapping[str, Any], default: Any) -> Any:
     return default
-
-
-class _FirstUse:
-    """A typed getter's evaluator for one flag, compiled on its first call rather than with
-    every configuration: a change then costs each SDK one compile per flag, not two, and flags
-    an application never reads through a typed getter are never compiled for one. The first
-    call puts the compiled evaluator in `table`, which a configuration that keeps the flag
-    points at its own new table."""
-
-    __slots__ = ("flag", "key", "recorder", "snapshot", "table")
-
-    def __init__(
-        self,
-        table: dict[str, ValueEvaluator],
-        key: str,
-        flag: Flag,
-        snapshot: Snapshot,
-        recorder: Recorder | None,
-    ) -> None:
-        self.table, self.key, self.flag = table, key, flag
-        self.snapshot, self.recorder = snapshot, recorder
-
-    def __call__(self, context: Mapping[str, Any], default: Any) -> Any:
-        snapshot = self.snapshot
-        evaluator = compile_value(self.flag, snapshot.environment, snapshot.segments, self.recorder)
-        self.table[self.key] = evaluator  # later calls go straight to it
-        return evaluator(context, default)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    """The seconds a 429 or 503 asks to wait (`Retry-After` in seconds, at most an hour)."""
-    try:
-        seconds = float(response.headers.get("retry-after", "0"))
-    except ValueError:  # an HTTP date: wait until the next flush
-        return 0.0
-    return min(max(seconds, 0.0), 3600.0) if math.isfinite(seconds) else 0.0
 
 
 def _shut_down(sock: socket.socket | None) -> None:

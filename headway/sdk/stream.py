@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import itertools
 import socket
 import ssl
 import urllib.request
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["DirectStream", "proxied", "tls_context"]
+__all__ = ["DirectStream", "proxied", "server_sent_events", "tls_context"]
 
 _CHUNK = 65_536
 
@@ -118,3 +119,31 @@ class DirectStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def server_sent_events(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """(event type, data) for each event of a `text/event-stream` body, as it completes.
+
+    Lines may end in LF, CRLF or CR; several `data:` lines are joined with LF; comments (the
+    server's pings) and events without data yield nothing.
+    """
+    buffer = b""
+    for chunk in itertools.chain(chunks, [None]):  # None: the end of the stream
+        searched = max(len(buffer) - 1, 0)  # an event's end may straddle two chunks
+        buffer += chunk or b""
+        if b"\r" in buffer:
+            # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+            held = chunk is not None and buffer.endswith(b"\r")
+            body = buffer[:-1] if held else buffer
+            buffer = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if held else b"")
+            searched = 0
+        while (end := buffer.find(b"\n\n", searched)) >= 0:
+            block, buffer, searched = buffer[:end], buffer[end + 2 :], 0
+            event, data = b"message", []
+            for line in block.split(b"\n"):
+                if line.startswith(b"data:"):
+                    data.append(line[5:].removeprefix(b" "))
+                elif line.startswith(b"event:"):
+                    event = line[6:].strip()
+            if data:
+                yield event, b"\n".join(data)
