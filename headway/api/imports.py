@@ -31,6 +31,7 @@ from headway.ingest.deliveries import Delivery
 from headway.metrics.results import Result
 from headway.model import RECORD_TYPES, RawEvent
 from headway.sources import cdevents
+from headway.sources.cdevent_files import Batch
 from headway.sources.files import InputError, parse_lines
 from headway.sources.mapping import Parsed
 from headway.store import Store
@@ -108,7 +109,7 @@ async def import_cdevents(
     return CDEventsImport(events=batch.events, new=new, ignored=batch.ignored)
 
 
-def _cdevents(body: bytes, service: str | None, limit: int) -> cdevents.Batch:
+def _cdevents(body: bytes, service: str | None, limit: int) -> Batch:
     try:
         events = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -117,7 +118,7 @@ def _cdevents(body: bytes, service: str | None, limit: int) -> cdevents.Batch:
         raise HTTPException(400, "the body must be a JSON array of CDEvents")
     if len(events) > limit:
         raise TooManyRecords(limit)
-    batch = cdevents.Batch()
+    batch = Batch()
     now = datetime.now(UTC)
     for i, event in enumerate(events):
         try:
@@ -130,7 +131,7 @@ def _cdevents(body: bytes, service: str | None, limit: int) -> cdevents.Batch:
     return batch
 
 
-def store_cdevents(store: Store, settings: Settings, batch: cdevents.Batch) -> dict[str, int]:
+def store_cdevents(store: Store, settings: Settings, batch: Batch) -> dict[str, int]:
     """Store a batch of parsed CDEvents in one transaction; new rows by table.
 
     Each event is a delivery, as if sent to the webhook: kept once by its id, and applied in

@@ -36,7 +36,7 @@ from headway.store import StoreError, open_store
 
 if TYPE_CHECKING:
     from headway.ingest.git.run import ImportReport, Progress
-    from headway.sources.cdevents import Batch
+    from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
 
 __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]

@@ -10,7 +10,8 @@ import typer
 
 from headway.cli.common import fail
 from headway.cli.flag_common import EnvOpt, actor, session
-from headway.flags.flagd import from_flagd, to_flagd
+from headway.flags.flagd import from_flagd
+from headway.flags.flagd_export import to_flagd
 from headway.output import console
 
 __all__ = ["export_flagd", "import_flagd"]

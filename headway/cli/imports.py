@@ -224,12 +224,13 @@ def import_cdevents(
     approval.* become canonical records; any other event is kept raw, marked ignored, and
     listed. A file that fails its schema stops the import: nothing is written.
     """
-    from headway.sources import cdevents
+    from headway.sources.cdevent_files import read_paths
+    from headway.sources.cdevents import CDEventError
 
     settings = get_settings()
     try:
-        batch = cdevents.read_paths(paths, default_service=service)
-    except cdevents.CDEventError as error:
+        batch = read_paths(paths, default_service=service)
+    except CDEventError as error:
         fail(str(error))
     where = f" through {settings.url}" if settings.url else ""
     with backend(settings) as answers, console.status(f"Importing CDEvents{where}…"):

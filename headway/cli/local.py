@@ -23,7 +23,7 @@ from headway.store import Store
 
 if TYPE_CHECKING:
     from headway.ingest.git.run import ImportReport, Progress
-    from headway.sources.cdevents import Batch
+    from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
 
 __all__ = ["LocalBackend", "history_rows"]

@@ -1,7 +1,7 @@
 """flagd's flag-definition format (OpenFeature's JSON schema), to and from Headway flags.
 
 `from_flagd` turns a flagd document into Headway flag documents for one environment, and
-`to_flagd` does the reverse. What both can express maps without loss: variants, the default
+`flagd_export.to_flagd` does the reverse. What both can express maps without loss: variants, the default
 variant, ENABLED/DISABLED, an `if` chain of conditions (`==`/`===`, `!=`/`!==`, `in`,
 `starts_with`, `ends_with`, `<` `<=` `>` `>=`, `sem_ver`, `and`, `or`, `!` of `in`, `$ref` to
 `$evaluators`) serving variants or `fractional` splits. What cannot is refused as a whole, each
@@ -22,23 +22,20 @@ from headway.flags.model import (
     BUCKETS,
     KEY_PATTERN,
     TARGETING_KEY,
-    Condition,
     ConfigError,
-    Flag,
     Issue,
-    Serve,
 )
 from headway.flags.semver import parse_semver
 
-__all__ = ["FlagdImport", "from_flagd", "to_flagd"]
+__all__ = ["SCHEMA", "FlagdImport", "from_flagd"]
 
 SCHEMA = "https://flagd.dev/schema/v0/flags.json"
 _KEY = re.compile(KEY_PATTERN)
-_COMPARE = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+COMPARE = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 _FLIPPED = {"lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
-_SEMVER = {"=": "semver_eq", ">": "semver_gt", ">=": "semver_gte", "<": "semver_lt"}
-_SEMVER["<="] = "semver_lte"
-_STRING_OPS = {"starts_with": "starts_with", "ends_with": "ends_with"}
+SEMVER = {"=": "semver_eq", ">": "semver_gt", ">=": "semver_gte", "<": "semver_lt"}
+SEMVER["<="] = "semver_lte"
+STRING_OPS = {"starts_with": "starts_with", "ends_with": "ends_with"}
 HEADWAY_META = "headway"  # prefix of the metadata keys that carry what flagd has no field for
 
 
@@ -50,7 +47,7 @@ class FlagdImport:
     warnings: list[Issue] = field(default_factory=list)
 
 
-class _Refused(Exception):
+class Refused(Exception):
     def __init__(self, path: str, message: str) -> None:
         self.issue = Issue(path=path, message=message)
 
@@ -68,7 +65,7 @@ def _type_of(variants: Mapping[str, Any], path: str) -> str:
         return "number"
     if all(isinstance(v, dict) for v in values):
         return "json"
-    raise _Refused(path, "variants mix types; flagd and Headway both need one type per flag")
+    raise Refused(path, "variants mix types; flagd and Headway both need one type per flag")
 
 
 class _Reader:
@@ -82,9 +79,9 @@ class _Reader:
         if isinstance(node, dict) and set(node) == {"$ref"}:
             name = node["$ref"]
             if not isinstance(name, str) or name not in self.evaluators:
-                raise _Refused(f"{path}.$ref", f"no evaluator {name!r} in $evaluators")
+                raise Refused(f"{path}.$ref", f"no evaluator {name!r} in $evaluators")
             if name in seen:
-                raise _Refused(f"{path}.$ref", f"evaluator {name!r} refers to itself")
+                raise Refused(f"{path}.$ref", f"evaluator {name!r} refers to itself")
             return self.resolve(self.evaluators[name], f"$evaluators.{name}", (*seen, name))
         return node, path
 
@@ -95,12 +92,12 @@ class _Reader:
         name = node["var"]
         if isinstance(name, list):
             if len(name) != 1:
-                raise _Refused(
+                raise Refused(
                     f"{path}.var", "a var with a fallback value has no Headway equivalent"
                 )
             name = name[0]
         if not isinstance(name, str) or not name or name.startswith("$flagd"):
-            raise _Refused(f"{path}.var", f"{name!r} is not a context attribute Headway reads")
+            raise Refused(f"{path}.var", f"{name!r} is not a context attribute Headway reads")
         return name
 
     def conditions(self, node: Any, path: str) -> list[list[dict[str, Any]]]:
@@ -109,7 +106,7 @@ class _Reader:
         if node is True:  # a rule for everyone
             return [[]]
         if not isinstance(node, dict) or len(node) != 1:
-            raise _Refused(path, 'expected one JsonLogic operation such as {"==": [...]}')
+            raise Refused(path, 'expected one JsonLogic operation such as {"==": [...]}')
         ((op, args),) = node.items()
         args = args if isinstance(args, list) else [args]
         at = f"{path}.{op}"
@@ -129,28 +126,28 @@ class _Reader:
                 (cond,) = self._comparison("in", inner["in"], f"{inner_path}.in")
                 cond["operator"] = {"in": "not_in", "contains": "not_contains"}[cond["operator"]]
                 return [[cond]]
-            raise _Refused(at, "'!' maps only onto 'in'; JsonLogic truthiness has no equivalent")
+            raise Refused(at, "'!' maps only onto 'in'; JsonLogic truthiness has no equivalent")
         return [self._comparison(op, args, at)]
 
     def _comparison(self, op: str, args: list[Any], at: str) -> list[dict[str, Any]]:
         names = [self.attribute(a, f"{at}[{i}]") for i, a in enumerate(args)]
-        if op in ("==", "===", "!=", "!==", *_STRING_OPS, *_COMPARE) and len(args) == 2:
+        if op in ("==", "===", "!=", "!==", *STRING_OPS, *COMPARE) and len(args) == 2:
             left, right = names
             if (left is None) == (right is None):
-                raise _Refused(at, "compare one context attribute with one literal value")
+                raise Refused(at, "compare one context attribute with one literal value")
             attribute, value = (left, args[1]) if left is not None else (right, args[0])
             if isinstance(value, dict | list) and op not in ("==", "==="):
-                raise _Refused(at, "the value must be a literal")
+                raise Refused(at, "the value must be a literal")
             if op in ("==", "==="):
                 operator = "eq"
             elif op in ("!=", "!=="):
                 operator = "neq"
-            elif op in _STRING_OPS:
+            elif op in STRING_OPS:
                 if left is None:
-                    raise _Refused(at, f"'{op}' takes the attribute first")
-                operator = _STRING_OPS[op]
+                    raise Refused(at, f"'{op}' takes the attribute first")
+                operator = STRING_OPS[op]
             else:
-                operator = _COMPARE[op] if left is not None else _FLIPPED[_COMPARE[op]]
+                operator = COMPARE[op] if left is not None else _FLIPPED[COMPARE[op]]
             return [{"attribute": attribute, "operator": operator, "value": value}]
         if op == "in" and len(args) == 2:
             left, right = names
@@ -158,13 +155,13 @@ class _Reader:
                 return [{"attribute": left, "operator": "in", "value": args[1]}]
             if right is not None and isinstance(args[0], str) and left is None:
                 return [{"attribute": right, "operator": "contains", "value": args[0]}]
-            raise _Refused(at, "'in' needs an attribute and a list, or a string and an attribute")
+            raise Refused(at, "'in' needs an attribute and a list, or a string and an attribute")
         if op == "sem_ver" and len(args) == 3 and names[0] is not None:
             version = args[2]
-            if args[1] not in _SEMVER or not isinstance(version, str) or not parse_semver(version):
-                raise _Refused(at, f"sem_ver {args[1]!r} {version!r} has no Headway equivalent")
-            return [{"attribute": names[0], "operator": _SEMVER[args[1]], "value": version}]
-        raise _Refused(at, f"the operation '{op}' with these arguments has no Headway equivalent")
+            if args[1] not in SEMVER or not isinstance(version, str) or not parse_semver(version):
+                raise Refused(at, f"sem_ver {args[1]!r} {version!r} has no Headway equivalent")
+            return [{"attribute": names[0], "operator": SEMVER[args[1]], "value": version}]
+        raise Refused(at, f"the operation '{op}' with these arguments has no Headway equivalent")
 
     def serve(self, node: Any, path: str, default: str) -> dict[str, Any]:
         node, path = self.resolve(node, path)
@@ -172,13 +169,13 @@ class _Reader:
             return {"variant": default}
         if isinstance(node, str):
             if node not in self.variants:
-                raise _Refused(path, f"unknown variant {node!r}")
+                raise Refused(path, f"unknown variant {node!r}")
             return {"variant": node}
         if isinstance(node, dict) and len(node) == 1:
             ((op, args),) = node.items()
             if op in ("fractional", "fractionalEvaluation") and isinstance(args, list):
                 return self._fractional(args, f"{path}.{op}")
-        raise _Refused(path, "a result must be a variant name, null or a fractional split")
+        raise Refused(path, "a result must be a variant name, null or a fractional split")
 
     def _fractional(self, args: list[Any], at: str) -> dict[str, Any]:
         bucket_by = TARGETING_KEY
@@ -187,20 +184,20 @@ class _Reader:
             if named is None and isinstance(args[0], str):
                 named = args[0]  # fractionalEvaluation names the attribute as a string
             if named is None:
-                raise _Refused(f"{at}[0]", 'bucket by a context attribute ({"var": ...})')
+                raise Refused(f"{at}[0]", 'bucket by a context attribute ({"var": ...})')
             bucket_by, args = named, args[1:]
         weights: list[tuple[str, float]] = []
         for i, pair in enumerate(args):
             ok = isinstance(pair, list) and len(pair) in (1, 2) and isinstance(pair[0], str)
             weight = pair[1] if ok and len(pair) == 2 else 1
             if not ok or not isinstance(weight, int | float) or weight < 0:
-                raise _Refused(f"{at}[{i}]", "write each share as [variant, weight]")
+                raise Refused(f"{at}[{i}]", "write each share as [variant, weight]")
             if pair[0] not in self.variants:
-                raise _Refused(f"{at}[{i}][0]", f"unknown variant {pair[0]!r}")
+                raise Refused(f"{at}[{i}][0]", f"unknown variant {pair[0]!r}")
             weights.append((pair[0], float(weight)))
         total = sum(w for _, w in weights)
         if not weights or total <= 0:
-            raise _Refused(at, "a fractional split needs at least one positive weight")
+            raise Refused(at, "a fractional split needs at least one positive weight")
         buckets = [round(w * BUCKETS / total) for _, w in weights]
         buckets[-1] += BUCKETS - sum(buckets)  # rounding leftovers go to the last share
         self.splits = True
@@ -225,24 +222,24 @@ def _flag_from_flagd(
 ) -> tuple[dict[str, Any], list[Issue]]:
     path = f"flags.{key}"
     if not _KEY.match(key):
-        raise _Refused(path, "a Headway flag key is letters, digits, '.', '_' or '-' (128 at most)")
+        raise Refused(path, "a Headway flag key is letters, digits, '.', '_' or '-' (128 at most)")
     if not isinstance(flag, Mapping):
-        raise _Refused(path, "a flag is an object")
+        raise Refused(path, "a flag is an object")
     state = flag.get("state")
     if state not in ("ENABLED", "DISABLED"):
-        raise _Refused(f"{path}.state", "must be ENABLED or DISABLED")
+        raise Refused(f"{path}.state", "must be ENABLED or DISABLED")
     variants = flag.get("variants")
     if not isinstance(variants, Mapping) or not variants:
-        raise _Refused(f"{path}.variants", "a flag needs at least one variant")
+        raise Refused(f"{path}.variants", "a flag needs at least one variant")
     for name in variants:
         if not _KEY.match(name):
-            raise _Refused(
+            raise Refused(
                 f"{path}.variants.{name}", "a variant name is letters, digits, '.', '_' or '-'"
             )
     kind = _type_of(variants, f"{path}.variants")
     default = flag.get("defaultVariant")
     if not isinstance(default, str) or default not in variants:
-        raise _Refused(f"{path}.defaultVariant", f"unknown variant {default!r}")
+        raise Refused(f"{path}.defaultVariant", f"unknown variant {default!r}")
     reader = _Reader(key, evaluators, variants)
     rules: list[dict[str, Any]] = []
     fallback: dict[str, Any] = {"variant": default}
@@ -320,7 +317,7 @@ def from_flagd(document: Any, environment: str) -> FlagdImport:
     for key, flag in document["flags"].items():
         try:
             doc, warnings = _flag_from_flagd(str(key), flag, evaluators, environment)
-        except _Refused as refused:
+        except Refused as refused:
             issues.append(refused.issue)
             continue
         result.flags.append(doc)
@@ -328,115 +325,3 @@ def from_flagd(document: Any, environment: str) -> FlagdImport:
     if issues:
         raise ConfigError(issues)
     return result
-
-
-# --- Headway -> flagd ------------------------------------------------------------------------
-
-_BACK = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-_SEMVER_BACK = {v: k for k, v in _SEMVER.items()}
-
-
-def _condition_to_logic(cond: Condition, path: str) -> dict[str, Any]:
-    var = {"var": cond.attribute}
-    op, value = cond.operator, cond.value
-    if op == "eq":
-        return {"===": [var, value]}
-    if op == "neq":
-        return {"!==": [var, value]}
-    if op == "in":
-        return {"in": [var, value]}
-    if op == "not_in":
-        return {"!": {"in": [var, value]}}
-    if op in ("contains", "not_contains") and isinstance(value, str):
-        logic: dict[str, Any] = {"in": [value, var]}
-        return logic if op == "contains" else {"!": logic}
-    if op in _STRING_OPS:
-        return {op: [var, value]}
-    if op in _BACK:
-        return {_BACK[op]: [var, value]}
-    if op in _SEMVER_BACK:
-        return {"sem_ver": [var, _SEMVER_BACK[op], value]}
-    raise _Refused(f"{path}.operator", f"'{op}' has no flagd equivalent")
-
-
-def _serve_to_logic(serve: Serve, path: str) -> Any:
-    if serve.variant is not None:
-        return serve.variant
-    assert serve.split is not None
-    split = serve.split
-    shares = [[w.variant, w.weight] for w in split.weights]
-    if split.bucket_by == TARGETING_KEY:
-        return {"fractional": shares}
-    return {"fractional": [{"var": split.bucket_by}, *shares]}
-
-
-def _flag_to_flagd(flag: Flag, environment: str) -> tuple[dict[str, Any], list[Issue]]:
-    path = f"flags.{flag.key}.environments.{environment}"
-    env = flag.environments.get(environment)
-    if env is None:
-        raise _Refused(path, "the flag has no configuration here")
-    branches: list[Any] = []
-    for r, rule in enumerate(env.rules):
-        at = f"{path}.rules[{r}]"
-        logic = [
-            _condition_to_logic(c, f"{at}.conditions[{i}]") for i, c in enumerate(rule.conditions)
-        ]
-        test: Any = True if not logic else logic[0] if len(logic) == 1 else {"and": logic}
-        branches += [test, _serve_to_logic(rule.serve, f"{at}.serve")]
-    default = env.default.variant or env.off_variant
-    fallback = _serve_to_logic(env.default, f"{path}.default")
-    if env.default.variant is None:
-        branches.append(fallback)
-    out: dict[str, Any] = {
-        "state": "ENABLED" if env.enabled else "DISABLED",
-        "variants": {v.key: v.value for v in flag.variants},
-        "defaultVariant": default,
-    }
-    if branches:
-        out["targeting"] = branches[0] if not env.rules else {"if": branches}
-    meta: dict[str, Any] = {
-        f"{HEADWAY_META}Owner": flag.owner,
-        f"{HEADWAY_META}OffVariant": env.off_variant,
-        f"{HEADWAY_META}ClientSide": flag.client_side,
-        f"{HEADWAY_META}Lifecycle": flag.lifecycle.kind,
-    }
-    if flag.description:
-        meta[f"{HEADWAY_META}Description"] = flag.description
-    if flag.lifecycle.expected_removal:
-        meta[f"{HEADWAY_META}ExpectedRemoval"] = flag.lifecycle.expected_removal.isoformat()
-    out["metadata"] = meta
-    warnings = []
-    if any(r.serve.split for r in env.rules) or env.default.split:
-        warnings.append(
-            Issue(
-                path=path,
-                message="splits keep their shares, but flagd buckets with murmur3 where "
-                "Headway uses xxh3: users will get different variants than under Headway",
-            )
-        )
-    if not env.enabled:
-        warnings.append(
-            Issue(
-                path=f"{path}.enabled",
-                message="flagd treats a DISABLED flag as missing: callers get their code "
-                f"default, not the off variant {env.off_variant!r}",
-            )
-        )
-    return out, warnings
-
-
-def to_flagd(flags: list[Flag], environment: str) -> tuple[dict[str, Any], list[Issue]]:
-    """The flagd document of `environment`'s flags, and warnings; ConfigError if unmappable."""
-    out: dict[str, Any] = {}
-    warnings: list[Issue] = []
-    issues: list[Issue] = []
-    for flag in sorted(flags, key=lambda f: f.key):
-        try:
-            out[flag.key], found = _flag_to_flagd(flag, environment)
-        except _Refused as refused:
-            issues.append(refused.issue)
-            continue
-        warnings += found
-    if issues:
-        raise ConfigError(issues)
-    return {"$schema": SCHEMA, "flags": out}, warnings

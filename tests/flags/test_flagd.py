@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from headway.cli import app
 from headway.config import Settings, get_settings
 from headway.flags.evaluate import evaluate
-from headway.flags.flagd import from_flagd, to_flagd
+from headway.flags.flagd import from_flagd
+from headway.flags.flagd_export import to_flagd
 from headway.flags.model import ConfigError, parse_flag
 from headway.flags.service import FlagService
 from headway.store import open_store
