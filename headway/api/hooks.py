@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.api import prometheus
+from headway.api.signatures import (
+    Refused,
+    token_verifier,
+    verify_any,
+    verify_github,
+    verify_gitlab,
+    verify_pagerduty,
+)
 from headway.config import Settings
 from headway.ingest import deliveries
 from headway.ingest.deliveries import Delivery, Parser
@@ -41,99 +48,6 @@ class DeliveryResult(BaseModel):
     outcome: str = Field(description="accepted | ignored | duplicate")
     records: int = Field(description="Canonical records the delivery produced.")
     note: str | None = Field(default=None, description="Why a delivery was ignored.")
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-# -- authenticity ---------------------------------------------------------------------------------
-
-
-def _hmac_hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-def _verify_github(request: Request, body: bytes, secret: str) -> None:
-    header = request.headers.get("x-hub-signature-256")
-    if not header:
-        raise Refused(401, "missing X-Hub-Signature-256: set the webhook's secret in GitHub")
-    if not _same(header.strip(), f"sha256={_hmac_hex(secret, body)}"):
-        raise Refused(
-            401,
-            "X-Hub-Signature-256 does not match the body signed with the "
-            "configured secret (HEADWAY_GITHUB_WEBHOOK_SECRET)",
-        )
-
-
-def _verify_gitlab(request: Request, body: bytes, secret: str) -> None:
-    token = request.headers.get("x-gitlab-token")
-    if not token:
-        raise Refused(401, "missing X-Gitlab-Token: set the webhook's secret token in GitLab")
-    if not _same(token, secret):
-        raise Refused(401, "X-Gitlab-Token does not match HEADWAY_GITLAB_WEBHOOK_SECRET")
-
-
-def _verify_pagerduty(request: Request, body: bytes, secret: str) -> None:
-    header = request.headers.get("x-pagerduty-signature")
-    if not header:
-        raise Refused(401, "missing X-PagerDuty-Signature: use a v3 webhook subscription")
-    expected = f"v1={_hmac_hex(secret, body)}"
-    # While PagerDuty rotates secrets it sends one signature per secret; any may match.
-    # Every candidate is compared, so timing does not reveal which one matched.
-    matches = [_same(candidate.strip(), expected) for candidate in header.split(",")]
-    if not any(matches):
-        raise Refused(
-            401,
-            "no signature in X-PagerDuty-Signature matches the body signed with "
-            "HEADWAY_PAGERDUTY_WEBHOOK_SECRET",
-        )
-
-
-def _token_verifier(setting: str) -> Callable[[Request, bytes, str], None]:
-    def verify(request: Request, body: bytes, secret: str) -> None:
-        signature = request.headers.get("x-hub-signature")  # Jira Cloud's signed webhooks
-        if signature:
-            if not _same(signature.strip(), f"sha256={_hmac_hex(secret, body)}"):
-                raise Refused(401, f"X-Hub-Signature does not match the body signed with {setting}")
-            return
-        authorization = request.headers.get("authorization", "")
-        token = (
-            request.headers.get("x-headway-token")
-            or (authorization[7:] if authorization.lower().startswith("bearer ") else None)
-            or request.query_params.get("token")
-        )
-        if not token:
-            raise Refused(
-                401, "missing token: send it as X-Headway-Token, Authorization: Bearer or ?token="
-            )
-        if not _same(token, secret):
-            raise Refused(401, f"the token does not match {setting}")
-
-    return verify
-
-
-def _verify(request: Request, source: Source, body: bytes, secrets: list[str | None]) -> None:
-    """Accept a delivery signed with the secret, or with the previous one while a rotation is
-    under way (HEADWAY_<SOURCE>_WEBHOOK_SECRET_PREVIOUS). Both are always checked, so timing
-    does not tell which matched; a refusal names the current secret."""
-    refusals = []
-    for secret in secrets:
-        if not secret:
-            continue
-        try:
-            source.verify(request, body, secret)
-        except Refused as refused:
-            refusals.append(refused)
-    if len(refusals) == len([s for s in secrets if s]):
-        raise refusals[0]
 
 
 # -- what each source calls its events and deliveries ---------------------------------------------
@@ -188,13 +102,13 @@ class Source:
 SOURCES: dict[str, Source] = {
     "github": Source(
         "github",
-        _verify_github,
+        verify_github,
         event=lambda r, _p: r.headers.get("x-github-event"),
         delivery=lambda r, _p, _b: r.headers.get("x-github-delivery"),
     ),
     "gitlab": Source(
         "gitlab",
-        _verify_gitlab,
+        verify_gitlab,
         event=lambda r, p: (
             _str(p.get("object_kind"))
             or _str(p.get("event_type"))
@@ -208,19 +122,19 @@ SOURCES: dict[str, Source] = {
     ),
     "pagerduty": Source(
         "pagerduty",
-        _verify_pagerduty,
+        verify_pagerduty,
         event=lambda _r, p: _field(p, "event", "event_type"),
         delivery=lambda _r, p, _b: _field(p, "event", "id"),
     ),
     "opsgenie": Source(
         "opsgenie",
-        _token_verifier("HEADWAY_OPSGENIE_WEBHOOK_SECRET"),
+        token_verifier("HEADWAY_OPSGENIE_WEBHOOK_SECRET"),
         event=lambda _r, p: _str(p.get("action")),
         delivery=lambda _r, _p, b: _body_digest(b),
     ),
     "jira": Source(
         "jira",
-        _token_verifier("HEADWAY_JIRA_WEBHOOK_SECRET"),
+        token_verifier("HEADWAY_JIRA_WEBHOOK_SECRET"),
         event=lambda _r, p: _str(p.get("webhookEvent")),
         delivery=lambda r, _p, b: (
             r.headers.get("x-atlassian-webhook-identifier") or _body_digest(b)
@@ -228,7 +142,7 @@ SOURCES: dict[str, Source] = {
     ),
     "cdevents": Source(
         "cdevents",
-        _token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
+        token_verifier("HEADWAY_CDEVENTS_WEBHOOK_SECRET"),
         event=lambda _r, p: _field(p, "context", "type"),
         delivery=lambda _r, p, _b: _cdevent_id(p),
     ),
@@ -301,7 +215,9 @@ async def _receive(request: Request, source: Source) -> Response:
             "to the secret configured at the sender",
         )
     body = await _body(request, settings.webhook_max_bytes)
-    _verify(request, source, body, [secret, getattr(settings, f"{source.setting}_previous")])
+    verify_any(
+        request, source.verify, body, [secret, getattr(settings, f"{source.setting}_previous")]
+    )
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.endswith("json"):
         raise Refused(
