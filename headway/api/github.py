@@ -32,6 +32,8 @@ from headway.github.app import (
     NoApp,
     StateRefused,
 )
+from headway.github.backfill import BackfillResult, NotGranted
+from headway.github.backfill import backfill as run_backfill
 from headway.github.flagged import FlaggedPull, on_pull_request
 from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
@@ -125,6 +127,41 @@ def start(body: ManifestRequest, github: App, _: Admin) -> Any:
 def app_info(github: App, _: Admin) -> Any:
     try:
         return github.info()
+    except _HANDLED as error:
+        return _refusal(error)
+
+
+class BackfillRequest(BaseModel):
+    repository: str = Field(
+        max_length=201,
+        pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$",
+        description="owner/name of a repository the app can read.",
+    )
+    installation: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**53 - 1,
+        description="The installation to read it through; found from the granted ones if left out.",
+    )
+
+
+@api_router.post(
+    "/backfill",
+    summary="Read a repository's merged pull requests and releases through the app",
+    responses={
+        **_ERRORS,
+        404: {"model": Error, "description": "No app, or no installation grants the repository."},
+    },
+    response_model=BackfillResult,
+)
+def backfill(body: BackfillRequest, github: App, _: Admin) -> Any:
+    """Page through the repository's closed pull requests and its releases on GitHub and store
+    them as the webhooks would have: a backfilled change equals a delivered one, and a second
+    backfill adds nothing. The answer comes when every page is read and stored."""
+    try:
+        return run_backfill(github, body.repository, installation=body.installation)
+    except NotGranted as error:
+        return JSONResponse({"error": str(error)}, status_code=404)
     except _HANDLED as error:
         return _refusal(error)
 

@@ -9,7 +9,9 @@ import typer
 from headway.cli.common import errors, fail, store_for
 from headway.cli.remote import Api, RemoteError
 from headway.config import get_settings
+from headway.flags.service import Conflict, NotFound
 from headway.github.app import GitHubApp, ManifestStart, NoApp
+from headway.github.backfill import BackfillResult, NotGranted
 from headway.github.backfill import backfill as run_backfill
 from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
@@ -52,7 +54,7 @@ def app_manifest(
             with store_for(settings) as store, GitHubClient(settings.github_api_url) as client:
                 github = GitHubApp(store, settings, client, web_url=settings.github_web_url)
                 started = github.start(url, name, organization)
-    except (ManifestError, ValueError, RemoteError) as error:
+    except (ManifestError, ValueError, RemoteError, NotFound, Conflict) as error:
         fail(str(error))
     emit_json(started.manifest)
     errors.print(
@@ -72,12 +74,23 @@ def backfill(
     ] = None,
 ) -> None:
     """Read a repository's merged pull requests and releases through the app, page by page,
-    and store them as webhooks would have (progress on stderr)."""
+    and store them as webhooks would have (progress on stderr). With HEADWAY_URL set, the
+    server reads them (POST /api/github/backfill, an admin token)."""
     settings = get_settings()
-    if settings.url:
-        fail("backfill runs where the store is: unset HEADWAY_URL and run it on the server")
     if repository.count("/") != 1 or not all(repository.split("/")):
         fail(f"repository {repository!r}: write it owner/name")
+    if settings.url:
+        errors.print(f"{repository}: read on {settings.url}…", highlight=False)
+        api = Api(settings.url, settings.token)
+        try:
+            body = {"repository": repository, "installation": installation}
+            answer = api.call("POST", "/github/backfill", json=body)
+        except (RemoteError, NotFound, Conflict) as error:
+            fail(str(error))
+        finally:
+            api.close()
+        emit_json(BackfillResult.model_validate(answer).model_dump(mode="json"))
+        return
     with store_for(settings) as store, GitHubClient(settings.github_api_url) as client:
         github = GitHubApp(store, settings, client, web_url=settings.github_web_url)
 
@@ -86,6 +99,6 @@ def backfill(
 
         try:
             result = run_backfill(github, repository, installation=installation, progress=progress)
-        except (NoApp, LookupError, GitHubError) as error:
+        except (NoApp, NotGranted, GitHubError) as error:
             fail(str(error))
     emit_json(result.model_dump(mode="json"))

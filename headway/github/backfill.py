@@ -16,7 +16,7 @@ from headway.metrics.results import Result
 from headway.sources import github as adapter
 from headway.sources.mapping import Mapping
 
-__all__ = ["BackfillResult", "backfill"]
+__all__ = ["BackfillResult", "NotGranted", "backfill"]
 
 Progress = Callable[[str, int], None]
 
@@ -28,11 +28,15 @@ class BackfillResult(Result):
     new: dict[str, int] = Field(description="Records written for the first time, by table.")
 
 
+class NotGranted(LookupError):
+    """No installation of the app grants the repository."""
+
+
 def _installation(app: GitHubApp, repository: str) -> int:
     for installation, name, _ in rows.load_repositories(app.store):
         if name.lower() == repository.lower():
             return installation
-    raise LookupError(
+    raise NotGranted(
         f"no installation of the app grants {repository}; install it there first "
         "(`GET /api/github/repositories` lists the granted ones)"
     )

@@ -96,6 +96,7 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/ofrep/v1/evaluate/flags"): ("client", "admin"),
     ("post", "/api/github/manifest"): ("admin", "editor"),
     ("get", "/api/github/app"): ("admin", "editor"),
+    ("post", "/api/github/backfill"): ("admin", "editor"),
     ("get", "/api/github/repositories"): ("viewer", "scrape"),
     ("get", "/github/app/callback"): (STATE, None),
     **{

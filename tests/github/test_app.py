@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,14 @@ from headway.config import Settings
 from headway.github.auth import InstallationTokens
 from headway.github.manifest import EVENTS, PERMISSIONS, manifest
 from headway.github.rest import GitHubClient, GitHubError, RateLimited
-from tests.conftest import FIXTURES, authorize
+from tests.conftest import (
+    FIXTURES,
+    authorize,
+    free_port,
+    make_token,
+    run_headway,
+    wait_until_serving,
+)
 from tests.github.fake_github import APP_ID, INSTALLATION, State, serve
 
 runner = CliRunner()
@@ -436,3 +446,70 @@ def test_backfill_reads_merged_pull_requests_page_by_page(
     refused = runner.invoke(cli, ["github", "backfill", "Codertocat/Unknown"])
     assert refused.exit_code == 2
     assert "no installation of the app grants Codertocat/Unknown" in refused.output
+
+
+def test_backfill_through_a_server_answers_as_it_does_on_the_store(
+    tmp_path: Path, state: State, url: str
+) -> None:
+    # Given the app is made and installed on Codertocat/Hello-World, in a store a server runs on
+    database = str(tmp_path / "served.duckdb")
+    settings = Settings(database=database, github_api_url=url)
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
+        http.get("/github/app/callback", params={"code": "good-code", "state": started["state"]})
+        created = (FIXTURES / "github/installation/created.payload.json").read_bytes()
+        installed = http.post(
+            "/hooks/github-app",
+            content=created,
+            headers={**_sign(state.webhook_secret, created), "X-GitHub-Event": "installation"},
+        )
+        assert installed.status_code == 200
+    state.items = 150
+    env = {
+        **os.environ,
+        "HEADWAY_DATABASE": database,
+        "HEADWAY_GITHUB_API_URL": url,
+        "HEADWAY_ROLLOUT_INTERVAL": "0",
+    }
+    admin = make_token(env, "admin")
+    viewer = make_token(env, "viewer")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    try:
+        served = f"http://127.0.0.1:{port}"
+        wait_until_serving(served)
+        remote = {**env, "HEADWAY_URL": served, "HEADWAY_TOKEN": admin}
+
+        # When the CLI backfills through the server
+        done = run_headway("github", "backfill", "Codertocat/Hello-World", env=remote)
+
+        # Then the server read and stored the 75 merged pull requests and 2 releases
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {
+            "repository": "Codertocat/Hello-World",
+            "merged_pull_requests": 75,
+            "releases": 2,
+            "new": {"changes": 75},
+        }
+        # and a second backfill reads the same and adds nothing
+        again = run_headway("github", "backfill", "Codertocat/Hello-World", env=remote)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["new"] == {}
+        # A repository no installation grants is refused with the store's own words
+        refused = run_headway("github", "backfill", "Codertocat/Unknown", env=remote)
+        assert refused.returncode == 2
+        assert "no installation of the app grants Codertocat/Unknown" in refused.stderr
+        assert refused.stdout == ""
+        # and a viewer may not start one
+        weak = run_headway(
+            "github", "backfill", "Codertocat/Hello-World", env={**remote, "HEADWAY_TOKEN": viewer}
+        )
+        assert weak.returncode == 2
+        assert "admin" in weak.stderr
+    finally:
+        server.terminate()
+        server.wait(30)
