@@ -22,13 +22,75 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import bindparam, insert, select, update
 
 from headway.store.base import Store
+from headway.store.schema import audit_head, audit_log
 
-__all__ = ["AuditEntry", "Verdict", "append", "entries", "verify", "window"]
+__all__ = ["AuditEntry", "Verdict", "append", "entries", "of_entity", "verify", "window"]
 
-_COLUMNS = "seq, id, occurred_at, actor, entity, entity_id, action, before, after, prev_hash, hash"
 _PAGE = 1000
+
+# The statements, built once (an append runs on every change).
+_COLUMNS = tuple(
+    audit_log.c[name]
+    for name in (
+        "seq",
+        "id",
+        "occurred_at",
+        "actor",
+        "entity",
+        "entity_id",
+        "action",
+        "before",
+        "after",
+        "prev_hash",
+        "hash",
+    )
+)
+_TAKE_PLACE = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=audit_head.c.seq + 1)
+    .returning(audit_head.c.seq, audit_head.c.hash)
+)
+_INSERT = insert(audit_log)
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_UNSEALED = (
+    select(*_COLUMNS)
+    .where(audit_log.c.seq.is_(None))
+    .order_by(audit_log.c.occurred_at, audit_log.c.id)
+)
+_UNSEALED_OF = _UNSEALED.where(audit_log.c.entity == bindparam("entity"))
+_SEAL = (
+    update(audit_log)
+    .where(audit_log.c.id == bindparam("entry"))
+    .values(seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
+)
+_PAGE_AFTER = (
+    select(*_COLUMNS)
+    .where(audit_log.c.seq.is_not(None), audit_log.c.seq > bindparam("after"))
+    .order_by(audit_log.c.seq)
+    .limit(bindparam("limit"))
+)
+_PAGE_AFTER_OF = _PAGE_AFTER.where(audit_log.c.entity == bindparam("entity"))
+_WINDOW = (
+    select(*_COLUMNS)
+    .order_by(audit_log.c.seq.is_(None), audit_log.c.seq, audit_log.c.occurred_at, audit_log.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_WINDOW_OF = _WINDOW.where(audit_log.c.entity == bindparam("entity"))
+_OF_ENTITY = (
+    select(*_COLUMNS)
+    .where(audit_log.c.entity == bindparam("entity"), audit_log.c.entity_id == bindparam("id"))
+    .order_by(audit_log.c.occurred_at, audit_log.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +186,7 @@ def append(
 ) -> AuditEntry:
     """Add one change to the end of the chain, in the caller's transaction."""
     with store.transaction():
-        [(seq, prev)] = store.query(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
-        )
+        [(seq, prev)] = store.rows(_TAKE_PLACE)
         if seq == 1:  # the first change since the chain began: seal what came before it
             seq, prev = _seal_unsealed(store, prev)
         entry = AuditEntry(
@@ -143,25 +203,10 @@ def append(
             hash=None,
         )
         digest = _digest(entry, seq, prev)
-        store.execute(
-            f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [seq, *_fields(entry), prev, digest],
-        )
-        store.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", [seq, digest])
-    return AuditEntry(**{**_as_dict(entry), "seq": seq, "hash": digest})
-
-
-def _fields(entry: AuditEntry) -> list[Any]:
-    return [
-        entry.id,
-        entry.occurred_at,
-        entry.actor,
-        entry.entity,
-        entry.entity_id,
-        entry.action,
-        entry.before,
-        entry.after,
-    ]
+        written = AuditEntry(**{**_as_dict(entry), "seq": seq, "hash": digest})
+        store.run(_INSERT, **_as_dict(written))
+        store.run(_MOVE_HEAD, seq=seq, hash=digest)
+    return written
 
 
 def _as_dict(entry: AuditEntry) -> dict[str, Any]:
@@ -172,57 +217,48 @@ def _seal_unsealed(store: Store, prev: str) -> tuple[int, str]:
     """Give the entries written before the chain began their places, oldest first; return the
     place and previous hash for the entry being appended."""
     seq = 1
-    rows = store.query(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE seq IS NULL ORDER BY occurred_at, id"
-    )
-    for row in rows:
+    for row in store.rows(_UNSEALED):
         entry = AuditEntry(*row)
         digest = _digest(entry, seq, prev)
-        store.execute(
-            "UPDATE audit_log SET seq = ?, prev_hash = ?, hash = ? WHERE id = ?",
-            [seq, prev, digest, entry.id],
-        )
+        store.run(_SEAL, entry=entry.id, seq=seq, prev_hash=prev, hash=digest)
         seq, prev = seq + 1, digest
     return seq, prev
 
 
 def entries(store: Store, *, entity: str | None = None) -> Iterator[AuditEntry]:
     """Every entry in chain order (unsealed ones last, oldest first), a page at a time."""
-    where = "seq IS NOT NULL" + (" AND entity = ?" if entity else "")
     after = 0
     while True:
-        rows = store.query(
-            f"SELECT {_COLUMNS} FROM audit_log WHERE {where} AND seq > ? ORDER BY seq LIMIT ?",
-            [*([entity] if entity else []), after, _PAGE],
-        )
+        if entity:
+            rows = store.rows(_PAGE_AFTER_OF, entity=entity, after=after, limit=_PAGE)
+        else:
+            rows = store.rows(_PAGE_AFTER, after=after, limit=_PAGE)
         yield from (AuditEntry(*row) for row in rows)
         if len(rows) < _PAGE:
             break
         after = rows[-1][0]
-    unsealed = store.query(
-        f"SELECT {_COLUMNS} FROM audit_log WHERE seq IS NULL"
-        + (" AND entity = ?" if entity else "")
-        + " ORDER BY occurred_at, id",
-        [entity] if entity else [],
-    )
+    unsealed = store.rows(_UNSEALED_OF, entity=entity) if entity else store.rows(_UNSEALED)
     yield from (AuditEntry(*row) for row in unsealed)
 
 
 def window(store: Store, offset: int, limit: int, entity: str | None = None) -> list[AuditEntry]:
     """`limit` entries from `offset`, in chain order: the log only grows at its end, so pages
     taken one after another never skip or repeat an entry."""
-    rows = store.query(
-        f"SELECT {_COLUMNS} FROM audit_log"
-        + (" WHERE entity = ?" if entity else "")
-        + " ORDER BY seq IS NULL, seq, occurred_at, id LIMIT ? OFFSET ?",
-        [*([entity] if entity else []), limit, offset],
-    )
+    if entity:
+        rows = store.rows(_WINDOW_OF, entity=entity, limit=limit, offset=offset)
+    else:
+        rows = store.rows(_WINDOW, limit=limit, offset=offset)
     return [AuditEntry(*row) for row in rows]
+
+
+def of_entity(store: Store, entity: str, entity_id: str) -> list[AuditEntry]:
+    """Every entry about one thing (a flag, a token …), oldest first."""
+    return [AuditEntry(*row) for row in store.rows(_OF_ENTITY, entity=entity, id=entity_id)]
 
 
 def verify(store: Store) -> Verdict:
     """Recompute the chain; the first entry that does not match, and why."""
-    [(head_seq, head_hash)] = store.query("SELECT seq, hash FROM audit_head WHERE id = 1")
+    [(head_seq, head_hash)] = store.rows(_HEAD)
     checked, prev = 0, ""
     unsealed = 0
     for entry in entries(store):
