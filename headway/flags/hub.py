@@ -22,7 +22,7 @@ import psycopg
 
 from headway.flags.service import FlagService
 from headway.flags.snapshot import Snapshot, build_snapshot
-from headway.flags.store import NOTIFY_CHANNEL
+from headway.store.flags import listening
 
 __all__ = ["FlagHub", "PgListener", "end_streams_on_exit_signals"]
 
@@ -221,8 +221,7 @@ class PgListener:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as con:
-                    con.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                with listening(self.url) as con:
                     self.listening.set()
                     # a refresh is owed: changes may have gone unheard while not listening
                     stale = True

@@ -1,4 +1,5 @@
-"""Flag tables (migration 0003_flags.sql): the only module that writes SQL for flags.
+"""The flag tables read and written as flag models, through the statements of
+`headway.store.flags` (migration 0003_flags.sql).
 
 Functions take the `Store` and are called by `headway.flags.service` inside its transactions;
 documents are stored as canonical JSON and read back through the pydantic models.
@@ -16,6 +17,7 @@ from headway.flags.lifecycle import Stamped
 from headway.flags.model import Flag, Issue, Segment
 from headway.flags.salvage import read_flag, read_segment, stored_document
 from headway.store import Store, audit
+from headway.store import flags as statements
 
 __all__ = [
     "AuditEntry",
@@ -43,8 +45,6 @@ __all__ = [
     "save_segment",
     "set_cors_origins",
 ]
-
-NOTIFY_CHANNEL = "headway_flags"
 
 
 def _naive(at: datetime) -> datetime:
@@ -95,25 +95,26 @@ class AuditEntry:
 
 
 def list_environments(store: Store) -> list[EnvironmentRow]:
-    rows = store.query(
-        "SELECT key, name, description, position, cors_origins FROM environments ORDER BY position"
-    )
     return [
         EnvironmentRow(key, name, description, position, tuple(orjson.loads(origins or "[]")))
-        for key, name, description, position, origins in rows
+        for key, name, description, position, origins in statements.environment_rows(store)
     ]
 
 
 def insert_environment(store: Store, env: EnvironmentRow, at: datetime) -> None:
-    store.execute(
-        "INSERT INTO environments (key, name, description, position, created_at, cors_origins) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [env.key, env.name, env.description, env.position, _naive(at), _json(env.cors_origins)],
+    statements.insert_environment(
+        store,
+        key=env.key,
+        name=env.name,
+        description=env.description,
+        position=env.position,
+        cors_origins=_json(env.cors_origins),
+        at=_naive(at),
     )
 
 
 def set_cors_origins(store: Store, key: str, origins: tuple[str, ...]) -> None:
-    store.execute("UPDATE environments SET cors_origins = ? WHERE key = ?", [_json(origins), key])
+    statements.set_cors_origins(store, key, _json(origins))
 
 
 # --- flags -----------------------------------------------------------------------------------
@@ -139,14 +140,13 @@ def _stored(key: str, version: int, raw: str) -> StoredFlag:
 
 
 def load_flag_records(store: Store, *, include_archived: bool = False) -> list[StoredFlag]:
-    where = "" if include_archived else "WHERE NOT archived"
-    rows = store.query(f"SELECT key, version, document FROM flags {where} ORDER BY key")
+    rows = statements.flag_rows(store, include_archived=include_archived)
     return [_stored(*row) for row in rows]
 
 
 def load_flag_record(store: Store, key: str) -> StoredFlag | None:
-    rows = store.query("SELECT key, version, document FROM flags WHERE key = ?", [key])
-    return _stored(*rows[0]) if rows else None
+    row = statements.flag_row(store, key)
+    return _stored(*row) if row else None
 
 
 def load_flag(store: Store, key: str) -> Flag | None:
@@ -186,20 +186,26 @@ def save_document(
     """Write `document` as `flag`'s (whose key, version and columns it gives): the kill switch
     writes a stored document that does not validate this way, changing only what it must."""
     text = _json(document)
-    if flag.version == 1:
-        store.execute(
-            "INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [flag.key, 1, flag.type, flag.owner, flag.archived, text, _naive(at), _naive(at)],
-        )
-    else:
-        store.execute(
-            "UPDATE flags SET version = ?, type = ?, owner = ?, archived = ?, document = ?, "
-            "updated_at = ? WHERE key = ?",
-            [flag.version, flag.type, flag.owner, flag.archived, text, _naive(at), flag.key],
-        )
-    store.execute(
-        "INSERT INTO flag_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [flag.key, flag.version, text, actor, action, comment, _naive(at)],
+    write = statements.insert_flag if flag.version == 1 else statements.update_flag
+    write(
+        store,
+        key=flag.key,
+        version=flag.version,
+        type=flag.type,
+        owner=flag.owner,
+        archived=flag.archived,
+        document=text,
+        at=_naive(at),
+    )
+    statements.insert_version(
+        store,
+        flag=flag.key,
+        version=flag.version,
+        document=text,
+        actor=actor,
+        action=action,
+        comment=comment,
+        at=_naive(at),
     )
 
 
@@ -211,24 +217,14 @@ def _version(row: tuple[Any, ...]) -> FlagVersion:
 
 
 def load_versions(store: Store, key: str) -> list[FlagVersion]:
-    rows = store.query(
-        "SELECT flag, version, document, actor, action, comment, created_at FROM flag_versions "
-        "WHERE flag = ? ORDER BY version",
-        [key],
-    )
-    return [_version(r) for r in rows]
+    return [_version(r) for r in statements.version_rows(store, key)]
 
 
 def load_histories(store: Store, key: str | None = None) -> dict[str, list[Stamped]]:
     """Every version of every flag not archived (or of `key` alone), oldest first, as flags:
     one query, read leniently as the current row is (a version need not validate today)."""
-    where, params = ("v.flag = ?", [key]) if key is not None else ("NOT f.archived", [])
     found: dict[str, list[Stamped]] = {}
-    for flag, version, document, created_at in store.query(
-        "SELECT v.flag, v.version, v.document, v.created_at FROM flag_versions v "
-        f"JOIN flags f ON f.key = v.flag WHERE {where} ORDER BY v.flag, v.version",
-        params,
-    ):
+    for flag, version, document, created_at in statements.history_rows(store, key):
         found.setdefault(flag, []).append(
             Stamped(read_flag(flag, document, version)[0], _aware(created_at))
         )
@@ -236,12 +232,8 @@ def load_histories(store: Store, key: str | None = None) -> dict[str, list[Stamp
 
 
 def load_version(store: Store, key: str, version: int) -> FlagVersion | None:
-    rows = store.query(
-        "SELECT flag, version, document, actor, action, comment, created_at FROM flag_versions "
-        "WHERE flag = ? AND version = ?",
-        [key, version],
-    )
-    return _version(rows[0]) if rows else None
+    row = statements.version_row(store, key, version)
+    return _version(row) if row else None
 
 
 # --- segments --------------------------------------------------------------------------------
@@ -251,17 +243,15 @@ def load_segment_records(store: Store) -> list[tuple[Segment, list[Issue], dict[
     """Every segment as it can be shown, what is wrong with its stored document, and that
     document when something is."""
     out = []
-    for key, version, raw in store.query(
-        "SELECT key, version, document FROM segments ORDER BY key"
-    ):
+    for key, version, raw in statements.segment_rows(store):
         segment, issues = read_segment(key, raw, version)
         out.append((segment, issues, stored_document(raw) if issues else {}))
     return out
 
 
 def load_segment(store: Store, key: str) -> Segment | None:
-    rows = store.query("SELECT key, version, document FROM segments WHERE key = ?", [key])
-    return read_segment(rows[0][0], rows[0][2], rows[0][1])[0] if rows else None
+    row = statements.segment_row(store, key)
+    return read_segment(row[0], row[2], row[1])[0] if row else None
 
 
 def load_segments(store: Store) -> list[Segment]:
@@ -271,19 +261,15 @@ def load_segments(store: Store) -> list[Segment]:
 def save_segment(store: Store, segment: Segment, at: datetime) -> None:
     document = _json(segment.model_dump(mode="json"))
     if segment.version == 1:
-        store.execute(
-            "INSERT INTO segments VALUES (?, ?, ?, ?)",
-            [segment.key, 1, document, _naive(at)],
-        )
+        statements.insert_segment(store, key=segment.key, document=document, at=_naive(at))
     else:
-        store.execute(
-            "UPDATE segments SET version = ?, document = ?, updated_at = ? WHERE key = ?",
-            [segment.version, document, _naive(at), segment.key],
+        statements.update_segment(
+            store, key=segment.key, version=segment.version, document=document, at=_naive(at)
         )
 
 
 def delete_segment(store: Store, key: str) -> None:
-    store.execute("DELETE FROM segments WHERE key = ?", [key])
+    statements.delete_segment(store, key)
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -313,23 +299,18 @@ def insert_audit(
 
 
 def list_audit(store: Store, entity: str, entity_id: str) -> list[AuditEntry]:
-    rows = store.query(
-        "SELECT id, occurred_at, actor, entity, entity_id, action, before, after FROM audit_log "
-        "WHERE entity = ? AND entity_id = ? ORDER BY occurred_at, id",
-        [entity, entity_id],
-    )
     return [
         AuditEntry(
-            r[0],
-            _aware(r[1]),
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            orjson.loads(r[6]) if r[6] else None,
-            orjson.loads(r[7]) if r[7] else None,
+            e.id,
+            _aware(e.occurred_at),
+            e.actor,
+            e.entity,
+            e.entity_id,
+            e.action,
+            orjson.loads(e.before) if e.before else None,
+            orjson.loads(e.after) if e.after else None,
         )
-        for r in rows
+        for e in audit.of_entity(store, entity, entity_id)
     ]
 
 
@@ -347,20 +328,23 @@ def insert_exposures(
     at: datetime,
 ) -> int:
     """Record one SDK batch; a redelivered batch (same id) is ignored. Returns rows added."""
-    if store.query("SELECT 1 FROM flag_exposures WHERE batch = ? LIMIT 1", [batch]):
+    if statements.exposure_batch_seen(store, batch):
         return 0
     for flag, variant, count in rows:
-        store.execute(
-            "INSERT INTO flag_exposures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch, environment, flag, variant, count, _naive(start), _naive(end), _naive(at)],
+        statements.insert_exposure(
+            store,
+            batch=batch,
+            environment=environment,
+            flag=flag,
+            variant=variant,
+            count=count,
+            start=_naive(start),
+            end=_naive(end),
+            at=_naive(at),
         )
     return len(rows)
 
 
 def exposure_totals(store: Store, environment: str, flag: str) -> dict[str, int]:
-    rows = store.query(
-        "SELECT variant, SUM(count) FROM flag_exposures WHERE environment = ? AND flag = ? "
-        "GROUP BY variant ORDER BY variant",
-        [environment, flag],
-    )
-    return {r[0]: int(r[1]) for r in rows}
+    rows = statements.exposure_totals(store, environment, flag)
+    return {variant: int(total) for variant, total in rows}

@@ -20,6 +20,7 @@ from headway.flags import store as rows
 from headway.flags.model import EnvironmentConfig, Flag, Serve
 from headway.flags.salvage import read_flag
 from headway.store import Store
+from headway.store.flags import notify_change
 
 __all__ = ["Conflict", "FlagWriter", "NotFound", "on_store_change"]
 
@@ -74,7 +75,7 @@ class FlagWriter:
             yield tx
             if self.store.dialect == "postgres":
                 # Delivered to every replica's listener when the transaction commits.
-                tx.execute(f"NOTIFY {rows.NOTIFY_CHANNEL}")
+                notify_change(tx)
         if self.on_change is not None:
             self.on_change()
         for callback in list(_store_listeners.get(self.store, ())):
