@@ -17,11 +17,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal, cast
 
 from headway.flags import store as rows
 from headway.flags.model import ConfigError, Issue
 from headway.store import Store
+from headway.store import tokens as statements
 
 __all__ = ["KINDS", "Token", "TokenKind", "TokenService"]
 
@@ -105,19 +106,16 @@ class TokenService:
         secret = f"{_PREFIX[kind]}_{token_id}_{secrets.token_urlsafe(24)}"
         token = Token(token_id, kind, environment, name, actor, now, None, expires_at)
         with self.store.transaction() as tx:
-            tx.execute(
-                "INSERT INTO api_tokens (id, kind, environment, name, secret_hash, created_by, "
-                "created_at, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                [
-                    token_id,
-                    kind,
-                    environment,
-                    name,
-                    _digest(secret),
-                    actor,
-                    now.replace(tzinfo=None),
-                    expires_at.astimezone(UTC).replace(tzinfo=None) if expires_at else None,
-                ],
+            statements.insert_token(
+                tx,
+                id=token_id,
+                kind=kind,
+                environment=environment,
+                name=name,
+                secret_hash=_digest(secret),
+                created_by=actor,
+                created_at=now.replace(tzinfo=None),
+                expires_at=expires_at.astimezone(UTC).replace(tzinfo=None) if expires_at else None,
             )
             rows.insert_audit(
                 tx,
@@ -153,11 +151,8 @@ class TokenService:
         if hit is not None and hit[0] > time.monotonic():
             cached = hit[1]
             return cached if cached is None or cached.live(datetime.now(UTC)) else None
-        found = self.store.query(
-            f"SELECT {_COLUMNS} FROM api_tokens WHERE secret_hash = ? AND revoked_at IS NULL",
-            [digest],
-        )
-        token = _token(found[0]) if found else None
+        found = statements.token_by_digest(self.store, digest)
+        token = _token(found) if found else None
         if token is not None and not token.live(datetime.now(UTC)):
             token = None
         if len(self._cache) > 10_000:
@@ -172,30 +167,19 @@ class TokenService:
         live: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            found = self.store.query(
-                f"SELECT id FROM api_tokens WHERE id IN ({marks}) AND revoked_at IS NULL "
-                "AND (expires_at IS NULL OR expires_at > ?)",
-                [*chunk, datetime.now(UTC).replace(tzinfo=None)],
-            )
-            live.update(r[0] for r in found)
+            now = datetime.now(UTC).replace(tzinfo=None)
+            live |= statements.live_ids(self.store, chunk, now)
         return live
 
     def list(self) -> list[Token]:
-        found = self.store.query(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY created_at")
-        return [_token(r) for r in found]
+        return [_token(r) for r in statements.token_rows(self.store)]
 
     def revoke(self, token_id: str, *, actor: str) -> bool:
         now = datetime.now(UTC)
         with self.store.transaction() as tx:
-            if not tx.query(
-                "SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL", [token_id]
-            ):
+            if not statements.unrevoked(tx, token_id):
                 return False
-            tx.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ?",
-                [now.replace(tzinfo=None), token_id],
-            )
+            statements.revoke(tx, token_id, now.replace(tzinfo=None))
             rows.insert_audit(
                 tx,
                 actor=actor,
@@ -210,14 +194,11 @@ class TokenService:
         return True
 
 
-_COLUMNS = "id, kind, environment, name, created_by, created_at, revoked_at, expires_at"
-
-
-def _token(row: tuple[Any, ...]) -> Token:
+def _token(row: statements.TokenRow) -> Token:
     tid, kind, env, name, by, created, revoked, expires = row
     return Token(
         tid,
-        kind,
+        cast(TokenKind, kind),
         env,
         name,
         by,
