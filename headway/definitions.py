@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headway.names import UnknownName
 from headway.store import Store, audit
+from headway.store import definitions as statements
 
 FailureRule = Literal[
     "incident", "rollback", "hotfix", "revert", "failed_status", "rollout_rollback"
@@ -287,12 +288,10 @@ def to_toml(definition: Definition) -> str:
 
 
 def active(store: Store) -> Definition:
-    rows = store.query(
-        "SELECT name, version, body FROM definitions ORDER BY created_at DESC, version DESC LIMIT 1"
-    )
-    if not rows:
+    row = statements.active(store)
+    if row is None:
         return PRESETS[DEFAULT]
-    return _from_row(*rows[0])
+    return _from_row(*row)
 
 
 def _from_row(name: str, version: int, body: str) -> Definition:
@@ -305,16 +304,12 @@ def resolve(store: Store, ref: str) -> Definition:
     Never a file, whatever `ref` looks like: this is what HTTP requests reach, and a request
     must not name a file on the server (`resolve_local` reads files, for the CLI)."""
     name, _, version = ref.partition("@")
-    rows = store.query(
-        "SELECT name, version, body FROM definitions WHERE name = ? ORDER BY version DESC",
-        [name],
-    )
-    for row_name, row_version, body in rows:
+    for row_name, row_version, body in statements.versions(store, name):
         if not version or str(row_version) == version:
             return _from_row(row_name, row_version, body)
     if name in PRESETS and version in ("", str(PRESETS[name].version)):
         return PRESETS[name]
-    stored = {r[0] for r in store.query("SELECT DISTINCT name FROM definitions")}
+    stored = statements.names(store)
     raise UnknownDefinition(
         f"unknown definition {ref!r}",
         f"the presets are {', '.join(PRESETS)}; `headway definitions history` lists the "
@@ -340,10 +335,7 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
     """Make `definition` active. A changed body under an existing name gets the next version."""
     if not reason.strip():
         raise DefinitionError("--reason is required: say why the definition changes")
-    rows = store.query(
-        "SELECT version, body FROM definitions WHERE name = ? ORDER BY version DESC",
-        [definition.name],
-    )
+    rows = [(number, text) for _, number, text in statements.versions(store, definition.name)]
     body = json.dumps(definition.body(), sort_keys=True)
     version = definition.version
     for row_version, row_body in rows:
@@ -356,17 +348,15 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
     now = datetime.now(UTC)
     with store.transaction():
         before = active(store)
-        store.execute(
-            "INSERT INTO definitions VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                uuid.uuid4().hex,
-                definition.name,
-                version,
-                body,
-                author,
-                now.replace(tzinfo=None),
-                reason,
-            ],
+        statements.insert_definition(
+            store,
+            id=uuid.uuid4().hex,
+            name=definition.name,
+            version=version,
+            body=body,
+            author=author,
+            at=now.replace(tzinfo=None),
+            reason=reason,
         )
         audit.append(
             store,
@@ -382,9 +372,7 @@ def set_active(store: Store, definition: Definition, *, author: str, reason: str
 
 
 def history(store: Store) -> list[dict[str, Any]]:
-    return store.query_dicts(
-        "SELECT name, version, author, created_at, reason FROM definitions ORDER BY created_at"
-    )
+    return statements.history(store)
 
 
 def changed_fields(a: Definition, b: Definition) -> list[tuple[str, Any, Any]]:

@@ -13,6 +13,7 @@ from headway.interpret.evidence import Finding, measure, pct
 from headway.metrics.compare import diff
 from headway.metrics.scope import Period, Scope, iso
 from headway.store import Store
+from headway.store import definitions as stored_definitions
 
 
 def context_comparison(
@@ -58,9 +59,7 @@ def definition_changes(
     store: Store, scope: Scope, current: Period, since: datetime
 ) -> list[Finding]:
     """A change of the active definition after `since` that lowers the change fail rate."""
-    rows = store.query(
-        "SELECT name, version, body, author, created_at, reason FROM definitions ORDER BY created_at"
-    )
+    rows = stored_definitions.changes(store)
     out = []
     for before, after in itertools.pairwise(rows):
         if not since <= after[4] < current.until:
