@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, insert, or_, select, update
 
 from headway.store.base import Store
 from headway.store.schema import api_tokens
@@ -52,12 +52,20 @@ _REVOKE = (
     .where(api_tokens.c.id == bindparam("token"))
     .values(revoked_at=bindparam("revoked_at"))
 )
-_LIVE = (
-    api_tokens.c.revoked_at.is_(None),
-    or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > bindparam("now")),
-)
+
+
+def _live(now: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """Neither revoked nor expired at `now`."""
+    return (
+        api_tokens.c.revoked_at.is_(None),
+        or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+    )
+
+
 # One session's token, asked on every page of the web app.
-_LIVE_ONE = select(api_tokens.c.id).where(api_tokens.c.id == bindparam("id"), *_LIVE)
+_LIVE_ONE = select(api_tokens.c.id).where(
+    api_tokens.c.id == bindparam("id"), *_live(bindparam("now"))
+)
 
 
 def insert_token(
@@ -101,9 +109,10 @@ def live_ids(store: Store, ids: Sequence[str], now: datetime) -> set[str]:
     """Which of these token ids are neither revoked nor expired at `now`."""
     if len(ids) == 1:
         return {row[0] for row in store.rows(_LIVE_ONE, id=ids[0], now=now)}
-    # An IN list is written out per call: one parameter per id.
-    statement = select(api_tokens.c.id).where(api_tokens.c.id.in_(ids), *_LIVE)
-    return {row[0] for row in store.rows(statement, now=now)}
+    # Built per call, its values in it: an IN list is written out with one parameter per id,
+    # and a statement holding one is compiled with its values.
+    statement = select(api_tokens.c.id).where(api_tokens.c.id.in_(ids), *_live(now))
+    return {row[0] for row in store.rows(statement)}
 
 
 def unrevoked(store: Store, token_id: str) -> bool:
