@@ -20,6 +20,7 @@ from headway.metrics.durations import span
 from headway.metrics.scope import Period, Scope
 from headway.metrics.stages import GATE_KINDS, ChangeFlow
 from headway.store import Store
+from headway.store.interpret import undone
 
 MIN_FAILURES = 3
 GATE_SHARE = 0.25  # a gate holding changes for a quarter of their lead time
@@ -103,14 +104,7 @@ def recoveries(store: Store, team: Team) -> list[dict[str, Any]]:
     failed = [d for d in team.shipping if d["failed"]]
     if not failed:
         return []
-    marks = ", ".join("?" for _ in failed)
-    undo = dict(
-        store.query(
-            f"SELECT recovers_id, MIN(finished_at) FROM deployments WHERE kind IN "
-            f"('rollback', 'release') AND recovers_id IN ({marks}) GROUP BY recovers_id",
-            [d["id"] for d in failed],
-        )
-    )
+    undo = undone(store, [d["id"] for d in failed])
     resolved: dict[str, datetime] = {}
     for i in team.rows.incidents:
         if i["deployment_id"] and i["resolved_at"]:

@@ -16,6 +16,7 @@ from typing import Any
 from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
 from headway.store import Store, audit
+from headway.store import interpret as statements
 
 KINDS = ("note", "context_change", "definition_change")
 
@@ -71,82 +72,48 @@ def add(
         raise NoteError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if scope.kind != "organisation":
         services_in(store, scope)  # an unknown scope is an error that lists the known ones
-    row = [
-        uuid.uuid4().hex,
-        scope_key(scope),
-        period.since,
-        period.until,
-        kind,
-        text.strip(),
-        author,
-        datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-    ]
+    note: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "scope": scope_key(scope),
+        "period_start": period.since,
+        "period_end": period.until,
+        "kind": kind,
+        "text": text.strip(),
+        "author": author,
+        "created_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+    }
     with store.transaction():
-        store.execute(
-            "INSERT INTO annotations (id, scope, period_start, period_end, kind, text, "
-            "author, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
+        statements.insert_note(store, **note)
         audit.append(
             store,
             actor=author,
             entity="note",
-            entity_id=str(row[0]),
+            entity_id=note["id"],
             action="create",
             before=None,
             after={
-                "scope": row[1],
+                "scope": note["scope"],
                 "period": [period.since.isoformat(), period.until.isoformat()],
                 "kind": kind,
-                "text": row[5],
+                "text": note["text"],
             },
             at=datetime.now(UTC),
         )
-    return _json(
-        dict(
-            zip(
-                (
-                    "id",
-                    "scope",
-                    "period_start",
-                    "period_end",
-                    "kind",
-                    "text",
-                    "author",
-                    "created_at",
-                ),
-                row,
-                strict=True,
-            )
-        )
-    )
+    return _json(note)
 
 
 def for_scope(store: Store, scope: Scope, period: Period) -> list[dict[str, Any]]:
     """Notes that overlap the period, on the scope, on what it contains, or organisation-wide
     (for the organisation itself: every note)."""
     if scope.kind == "organisation":  # everything explains part of the organisation's numbers
-        rows = store.query_dicts(
-            "SELECT id, scope, period_start, period_end, kind, text, author, created_at "
-            "FROM annotations WHERE period_start < ? AND period_end > ? "
-            "ORDER BY period_start, created_at, id",
-            [period.until, period.since],
-        )
-        return [_json(r) for r in rows]
+        return [_json(r) for r in statements.notes(store, period.since, period.until)]
     keys = {"organisation", scope_key(scope)}
     if scope.kind in ("team", "context"):
         keys |= {f"service:{s}" for s, _ in services_in(store, scope)}
     if scope.kind == "service":
-        teams = store.query("SELECT team, context FROM services WHERE name = ?", [scope.name])
-        for team, context in teams:
+        for team, context in statements.service_groups(store, scope.name):
             keys |= {f"team:{team}", f"context:{context}"}
-    marks = ", ".join("?" for _ in keys)
-    rows = store.query_dicts(
-        f"SELECT id, scope, period_start, period_end, kind, text, author, created_at FROM annotations "
-        f"WHERE scope IN ({marks}) AND period_start < ? AND period_end > ? "
-        f"ORDER BY period_start, created_at, id",
-        [*sorted(keys), period.until, period.since],
-    )
+    rows = statements.notes_on(store, keys, period.since, period.until)
     return [_json(r) for r in rows]
 
 

@@ -26,6 +26,7 @@ from headway.metrics import dora, flow, signals
 from headway.metrics.scope import Period, Scope, iso
 from headway.query import QueryError
 from headway.store import Store
+from headway.store.interpret import latest_deployment
 
 __all__ = [
     "build",
@@ -100,7 +101,7 @@ def build(
 
 
 def _latest(store: Store) -> str:
-    latest = store.query("SELECT MAX(finished_at) FROM deployments")[0][0]
+    latest = latest_deployment(store)
     return f"{latest:%Y-%m-%d}" if latest else "none; import data first"
 
 
