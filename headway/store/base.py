@@ -12,12 +12,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy import func, insert, literal_column, select
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy.sql.expression import ClauseElement, FromClause, Select
 
 from headway.model import as_row, columns
+from headway.store.schema import metadata, schema_migrations
 from headway.store.statements import Compiler
 
 MIGRATIONS = "headway.store.migrations"
+
+_PING: Select[Any] = select(literal_column("1"))
+_MIGRATED = select(schema_migrations.c.name)
+_MIGRATION = insert(schema_migrations)
+# `count(table)` of each table asked, built once: the write path counts around each upsert.
+_COUNTS: dict[str, Select[int]] = {}
 
 
 class StoreError(Exception):
@@ -150,7 +160,7 @@ class Store:
         try:
             with self._reaching():
                 cur = self._cursor()
-                cur.execute("SELECT 1")
+                cur.execute(*self._compile(_PING, {}))
                 cur.fetchall()
             return True
         finally:
@@ -198,11 +208,11 @@ class Store:
     def migrate(self) -> list[str]:
         """Apply every migration this store has not seen yet; return their names."""
         with self._lock:
-            self.execute(
+            self._ddl(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
             )
-            done = {r[0] for r in self.query("SELECT name FROM schema_migrations")}
+            done = {r[0] for r in self.rows(_MIGRATED)}
             applied = []
             for name, sql in _migration_files():
                 if name in done:
@@ -216,10 +226,9 @@ class Store:
                             # DuckDB scans columnar data without them, and ART indexes slow
                             # bulk loads and updates; PostgreSQL needs them.
                             continue
-                        self.execute(statement)
-                    self.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?)",
-                        [name, datetime.now(UTC).replace(tzinfo=None)],
+                        self._ddl(statement)
+                    self.run(
+                        _MIGRATION, name=name, applied_at=datetime.now(UTC).replace(tzinfo=None)
                     )
                 applied.append(name)
             return applied
@@ -255,16 +264,29 @@ class Store:
         return result
 
     def count(self, table: str) -> int:
-        return int(self.query(f"SELECT count(*) FROM {table}")[0][0])
+        """How many rows the table declared as `table` holds."""
+        statement = _COUNTS.get(table)
+        if statement is None:
+            statement = select(func.count()).select_from(metadata.tables[table])
+            _COUNTS[table] = statement
+        return int(self.rows(statement)[0][0])
 
-    def upsert_sql(self, table: str, cols: Sequence[str], source: str) -> str:
-        key = cols[0]
-        quoted = [f'"{c}"' for c in cols]
-        updates = ", ".join(f'"{c}" = COALESCE(excluded."{c}", {table}."{c}")' for c in cols[1:])
-        return (
-            f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {source} "
-            f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
-        )
+    def _ddl(self, sql: str) -> None:
+        """Run schema text (a migration's statement) as it is written, without parameters."""
+        with self._lock, self._reaching():
+            self._cursor().execute(sql)
+
+
+def upsert_statement(table: str, cols: Sequence[str], source: FromClause) -> Insert:
+    """Insert `source`'s rows (its columns named as `cols`) into `table`; a row whose key
+    (`cols[0]`) is stored already updates it, each column the new row leaves empty keeping its
+    stored value."""
+    target = metadata.tables[table]
+    statement = upsert(target).from_select(list(cols), select(*(source.c[c] for c in cols)))
+    return statement.on_conflict_do_update(
+        index_elements=[target.c[cols[0]]],
+        set_={c: func.coalesce(statement.excluded[c], target.c[c]) for c in cols[1:]},
+    )
 
 
 def process_description(pid: int) -> str:

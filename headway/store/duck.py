@@ -9,8 +9,21 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlalchemy import column
+from sqlalchemy import table as table_clause
+from sqlalchemy.dialects.postgresql import Insert
 
-from headway.store.base import Store, StoreBusyError, StoreError, process_description, serve_url
+from headway.store.base import (
+    Store,
+    StoreBusyError,
+    StoreError,
+    process_description,
+    serve_url,
+    upsert_statement,
+)
+
+# The name a write's Arrow batch is registered under while its upsert reads it.
+_BATCH = "_headway_batch"
 
 
 def _busy_message(path: Path, error: Exception) -> str:
@@ -56,6 +69,7 @@ class DuckStore(Store):
                 "Point HEADWAY_DATABASE at another file."
             ) from None
         self._con.execute("SET TimeZone = 'UTC'")
+        self._upserts: dict[tuple[str, tuple[str, ...]], Insert] = {}
 
     def _cursor(self) -> Any:
         return self._con
@@ -73,12 +87,21 @@ class DuckStore(Store):
         columns = zip(*rows, strict=True)
         batch = pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
         before = self.count(table)  # a metadata lookup in DuckDB, not a scan
-        self._con.register("_headway_batch", batch)
+        self._con.register(_BATCH, batch)
         try:
-            self._con.execute(self.upsert_sql(table, cols, "_headway_batch"))
+            self.run(self._upsert(table, tuple(cols)))
         finally:
-            self._con.unregister("_headway_batch")
+            self._con.unregister(_BATCH)
         return self.count(table) - before
+
+    def _upsert(self, name: str, cols: tuple[str, ...]) -> Insert:
+        """The upsert from the registered batch into `name`, built once per table and columns
+        (and so compiled once)."""
+        statement = self._upserts.get((name, cols))
+        if statement is None:
+            batch = table_clause(_BATCH, *(column(c) for c in cols))
+            statement = self._upserts[name, cols] = upsert_statement(name, cols, batch)
+        return statement
 
     def close(self) -> None:
         self._con.close()

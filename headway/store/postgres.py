@@ -12,8 +12,11 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import column, delete, literal_column
+from sqlalchemy import table as table_clause
+from sqlalchemy.sql.expression import ClauseElement
 
-from headway.store.base import Store, StoreError, StoreUnavailable, utc_naive
+from headway.store.base import Store, StoreError, StoreUnavailable, upsert_statement, utc_naive
 
 log = logging.getLogger("headway.store")
 
@@ -59,6 +62,7 @@ class PostgresStore(Store):
         super().__init__()
         self.url = url
         self._batch_tables: set[str] = set()
+        self._upserts: dict[tuple[str, tuple[str, ...]], tuple[str, ClauseElement]] = {}
         self._closed = False
         self._lost_since: float | None = None  # when the connection was lost, while it is
         self._tried_at = 0.0  # the last attempt to reconnect
@@ -138,28 +142,41 @@ class PostgresStore(Store):
         self._con.execute("COMMIT")
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
-        quoted = ", ".join(f'"{c}"' for c in cols)
+        copy_sql, statement = self._upsert(table, tuple(cols))
         cur = self._con.cursor()
-        batch = self._batch_table(table)
-        with cur.copy(f"COPY {batch} ({quoted}) FROM STDIN") as copy:
+        self._batch_table(table)
+        with cur.copy(copy_sql) as copy:
             for row in rows:
                 # a `timestamp` column would drop an offset; store the UTC wall time instead
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
-        # The staged rows are taken out of the staging table by the statement that upserts them.
-        # xmax is 0 on a row version this statement inserted and set on one it updated, so the
-        # new rows are counted without scanning the table.
-        cur.execute(
-            f"WITH staged AS (DELETE FROM {batch} RETURNING *) "
-            + self.upsert_sql(table, cols, "staged")
-            + " RETURNING (xmax = 0)"
-        )
+        cur.execute(*self._compile(statement, {}))
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
+
+    def _upsert(self, name: str, cols: tuple[str, ...]) -> tuple[str, ClauseElement]:
+        """The COPY that stages a write's rows for `name` and the upsert that takes them out of
+        the staging table, built once per table and columns (and so compiled once)."""
+        kept = self._upserts.get((name, cols))
+        if kept is None:
+            batch = _batch_name(name)
+            # COPY has no Core form; the names in it are the declared table's own.
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            copy_sql = f"COPY {batch} ({quoted}) FROM STDIN"
+            # The staged rows are taken out of the staging table by the statement that upserts
+            # them. xmax is 0 on a row version this statement inserted and set on one it
+            # updated, so the new rows are counted without scanning the table.
+            staging = table_clause(batch, *(column(c) for c in cols))
+            staged = delete(staging).returning(*staging.c).cte("staged")
+            statement = upsert_statement(name, cols, staged).returning(
+                literal_column("xmax") == literal_column("0")
+            )
+            kept = self._upserts[name, cols] = (copy_sql, statement)
+        return kept
 
     def _batch_table(self, table: str) -> str:
         """A session's staging table for `table`, created once rather than per write: creating
         and dropping one per write and table cost more catalog work than small batches' rows.
         Writes run in a transaction, whose end empties it (ON COMMIT DELETE ROWS)."""
-        name = f"_headway_batch_{table}"
+        name = _batch_name(table)
         if table not in self._batch_tables:
             self._con.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {name} (LIKE {table}) ON COMMIT DELETE ROWS"
@@ -180,6 +197,10 @@ class PostgresStore(Store):
     def close(self) -> None:
         self._closed = True  # and stays closed: no statement reconnects it
         self._con.close()
+
+
+def _batch_name(table: str) -> str:
+    return f"_headway_batch_{table}"
 
 
 def _first_line(error: BaseException) -> str:
