@@ -8,7 +8,7 @@ from typing import Any
 from headway.flags.model import Segment
 from headway.flags.snapshot import build_snapshot, config_document
 from headway.sdk import Client
-from headway.sdk.client import _FirstUse
+from headway.sdk.tables import _FirstUse
 
 from .conftest import boolean_flag, split
 
