@@ -208,6 +208,19 @@ class Settings(BaseSettings):
         "it the answer is 429 with Retry-After.",
     )
 
+    token_rate_limit: str = Field(
+        default="60/hour",
+        description="Tokens one admin (token or person) may make per server process, as "
+        "N/second, N/minute or N/hour (POST /api/tokens and the web app's tokens page); "
+        "beyond it the answer is 429 with Retry-After.",
+    )
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Failed sign-ins (a wrong token on the login page, a refused single "
+        "sign-on) one client address may make per server process; beyond it every sign-in "
+        "from that address gets 429 with Retry-After until the window has room again.",
+    )
+
     credential_recheck_s: float = Field(
         default=2.0,
         gt=0,
@@ -252,7 +265,7 @@ class Settings(BaseSettings):
         "allowed host may resolve to; every other such address is refused.",
     )
 
-    @field_validator("sample_rate_limit")
+    @field_validator("sample_rate_limit", "token_rate_limit", "login_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
