@@ -21,7 +21,8 @@ from fastapi import Request
 
 from headway.api.auth import AuthError, require
 from headway.flags.tokens import Token
-from headway.store import Store, access
+from headway.query import OutsideScope, within_teams
+from headway.store import Store
 
 __all__ = [
     "every_environment",
@@ -61,23 +62,11 @@ def every_team(token: Token, reading: str) -> None:
 def _narrowed(
     store: Store, token: Token, service: str | None, team: str | None, context: str | None
 ) -> str | None:
-    """The team a team-scoped read is answered for when it names none (None: it named one
-    inside the scope); refuses a read outside the scope."""
-    teams = token.teams
-    assert teams is not None
-    if context:
-        raise _refuse(token, f"ask for team={teams[0]} rather than context {context!r}")
-    if team:
-        if team not in teams:
-            raise _refuse(token, f"it cannot read team {team!r}")
-        return None
-    if service:
-        if access.service_teams(store, [service]).get(service) not in teams:
-            raise _refuse(token, f"service {service!r} is not one of its teams' services")
-        return None
-    if len(teams) > 1:
-        raise _refuse(token, f"name one of its teams with team= ({', '.join(teams)})")
-    return teams[0]
+    assert token.teams is not None
+    try:
+        return within_teams(store, token.teams, service, team, context)
+    except OutsideScope as error:
+        raise _refuse(token, str(error)) from None
 
 
 def team_reader(request: Request) -> Token:

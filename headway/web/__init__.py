@@ -22,15 +22,18 @@ def routers() -> list[APIRouter]:
         flags,
         flow,
         login,
+        oidc,
         overview,
         records,
         review,
         rollouts,
         tokens,
+        users,
     )
 
     return [
         login.router,
+        oidc.router,
         overview.router,
         records.router,
         flow.router,
@@ -39,6 +42,7 @@ def routers() -> list[APIRouter]:
         flags.router,
         rollouts.router,
         tokens.router,
+        users.router,
     ]
 
 
