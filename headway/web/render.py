@@ -43,6 +43,7 @@ CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+HSTS = "max-age=31536000"  # a year, this host only (subdomains may be other services)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -87,7 +88,14 @@ def render(
         path=request.url.path,
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    return HTMLResponse(html, status_code=status, headers=headers_for(request))
+
+
+def headers_for(request: Request) -> dict[str, str]:
+    """A page's security headers; over https, browsers are also told to keep to https."""
+    if request.url.scheme == "https":
+        return {**HEADERS, "Strict-Transport-Security": HSTS}
+    return HEADERS
 
 
 def safe_next(target: str | None) -> str:

@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from headway import web
 from headway.api.app import create_app
 from headway.config import Settings
+from headway.ratelimit import KeyRateLimit
 from headway.web.session import COOKIE
 from tests.web.oidc_provider import Provider
 
@@ -218,3 +219,17 @@ def test_the_provider_refuses_a_code_without_its_verifier(provider: Provider) ->
     plain = {k: v for k, v in query.items() if not k.startswith("code_challenge")}
     answer = httpx.get(f"{provider.issuer}/authorize?{urlencode(plain)}", follow_redirects=False)
     assert "error=invalid_request" in answer.headers["location"]
+
+
+def test_refused_single_sign_ons_count_toward_the_addresss_limit(
+    client: TestClient, provider: Provider
+) -> None:
+    # Given a limit of two failed sign-ins a minute (HEADWAY_LOGIN_RATE_LIMIT)
+    client.app.state.login_limit = KeyRateLimit("2/minute")  # type: ignore[attr-defined]
+    for _ in range(2):
+        assert _sign_in(client, provider, {**ANN, "groups": ["sales"]}).status_code == 403
+    # Then the address is held: the next single sign-on does not start
+    held = client.get("/login/oidc", follow_redirects=False)
+    assert held.status_code == 429
+    assert 1 <= int(held.headers["retry-after"]) <= 60
+    assert provider.token_requests == 2  # the held attempt never reached the provider
