@@ -248,9 +248,7 @@ class Settings(BaseSettings):
         "https://login.example.com/realms/eng (its /.well-known/openid-configuration is read); "
         "https only, except on a loopback address. Unset: sign-in with tokens only.",
     )
-    oidc_client_id: str | None = Field(
-        default=None, description="Headway's client id at the identity provider."
-    )
+    oidc_client_id: str | None = Field(default=None, description="Headway's client id there.")
     oidc_client_secret: SecretStr | None = Field(
         default=None,
         description="Headway's client secret at the identity provider (sent with HTTP Basic "
@@ -263,9 +261,7 @@ class Settings(BaseSettings):
         "`platform-admins=admin,eng=viewer`. A person in several groups gets the strongest "
         "role; in none, they are refused unless an admin added them (`headway users add`).",
     )
-    oidc_groups_claim: str = Field(
-        default="groups", description="The ID token claim that lists a person's groups."
-    )
+    oidc_groups_claim: str = Field(default="groups", description="The ID token's groups claim.")
     oidc_redirect_url: str | None = Field(
         default=None,
         description="The callback registered at the identity provider, "

@@ -20,14 +20,8 @@ import typer
 from headway import definitions as defs
 from headway.cli.common import Query, errors, fail
 from headway.cli.local import LocalBackend
-from headway.cli.remote import (
-    Api,
-    RemoteError,
-    RemoteFlagService,
-    RemoteTokenService,
-    RemoteUserService,
-    metric_set,
-)
+from headway.cli.remote import Api, RemoteError, RemoteFlagService, metric_set
+from headway.cli.remote_access import RemoteTokenService, RemoteUserService
 from headway.config import Settings, get_settings
 from headway.definitions import Definition, DefinitionError
 from headway.flags.model import ConfigError

@@ -1,10 +1,10 @@
 """The one HTTP client of the CLI: a running `headway serve` (HEADWAY_URL, HEADWAY_TOKEN).
 
 `Api` sends a request and turns every refusal into the error the local service would raise
-(`NotFound`, `Conflict`, `ConfigError`) or a `RemoteError` that says what to do. The flag and
-token services over it have the same methods, results and errors as `FlagService` and
-`TokenService`. The server, not the caller, decides who the actor is: changes are recorded as
-`token:<name>`.
+(`NotFound`, `Conflict`, `ConfigError`) or a `RemoteError` that says what to do. The flag
+service over it (and the token and user services of `cli.remote_access`) have the same
+methods, results and errors as the local ones. The server, not the caller, decides who the
+actor is: changes are recorded as `token:<name>`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import orjson
@@ -28,18 +27,14 @@ from headway.flags.references import ReferenceReport
 from headway.flags.refs import Scan
 from headway.flags.service import Conflict, NotFound
 from headway.flags.store import EnvironmentRow, FlagVersion
-from headway.flags.tokens import Token
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.model import RECORD_TYPES
 from headway.store import StoreError
-from headway.store.access import UserRow
 
 __all__ = [
     "Api",
     "RemoteError",
     "RemoteFlagService",
-    "RemoteTokenService",
-    "RemoteUserService",
     "bundle_of",
     "metric_set",
     "to_json",
@@ -308,123 +303,6 @@ class RemoteFlagService:
     def set_cors_origins(self, key: str, origins: list[str], *, actor: str) -> EnvironmentRow:
         e = self._api.call("PUT", f"/environments/{key}/cors-origins", json={"origins": origins})
         return EnvironmentRow(e["key"], e["name"], e["description"], 0, tuple(e["cors_origins"]))
-
-
-class RemoteTokenService:
-    """The `TokenService` methods the CLI uses, through the admin API."""
-
-    def __init__(self, api: Api) -> None:
-        self._api = api
-
-    def create(
-        self,
-        kind: str,
-        *,
-        name: str,
-        actor: str,
-        environment: str | None = None,
-        expires_at: datetime | None = None,
-        teams: Sequence[str] | None = None,
-        environments: Sequence[str] | None = None,
-    ) -> tuple[Token, str]:
-        body = {
-            "kind": kind,
-            "name": name,
-            "environment": environment,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "teams": list(teams) if teams is not None else None,
-            "environments": list(environments) if environments is not None else None,
-        }
-        found = self._api.call("POST", "/tokens", json=body)
-        return _token(found), found["secret"]
-
-    def list(self) -> list[Token]:
-        return [_token(t) for t in self._api.call("GET", "/tokens")]
-
-    def revoke(self, token_id: str, *, actor: str) -> bool:
-        try:
-            self._api.call("DELETE", f"/tokens/{token_id}")
-        except NotFound:
-            return False
-        return True
-
-
-def _token(found: Mapping[str, Any]) -> Token:
-    revoked = found.get("revoked_at")
-    expires = found.get("expires_at")
-    return Token(
-        id=found["id"],
-        kind=found["kind"],
-        environment=found["environment"],
-        name=found["name"],
-        created_by=found["created_by"],
-        created_at=datetime.fromisoformat(found["created_at"]),
-        revoked_at=datetime.fromisoformat(revoked) if revoked else None,
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-        teams=_names(found.get("teams")),
-        environments=_names(found.get("environments")),
-    )
-
-
-def _names(value: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
-
-
-class RemoteUserService:
-    """The `UserService` methods the CLI uses, through the admin API."""
-
-    def __init__(self, api: Api) -> None:
-        self._api = api
-
-    def list(self, *, removed: bool = False) -> list[UserRow]:
-        return [_user(u) for u in self._api.call("GET", "/users", params={"removed": removed})]
-
-    def add(
-        self,
-        email: str,
-        role: str,
-        *,
-        actor: str,
-        name: str | None = None,
-        teams: Sequence[str] | None = None,
-        environments: Sequence[str] | None = None,
-    ) -> UserRow:
-        body = {"email": email, "role": role, "name": name, "teams": teams}
-        found = self._api.call("POST", "/users", json={**body, "environments": environments})
-        return _user(found)
-
-    def set_role(
-        self,
-        email: str,
-        role: str | None,
-        *,
-        actor: str,
-        teams: Sequence[str] | None = None,
-        environments: Sequence[str] | None = None,
-    ) -> UserRow:
-        body = {"role": role, "teams": teams, "environments": environments}
-        return _user(self._api.call("PUT", f"/users/{quote(email, safe='@')}", json=body))
-
-    def remove(self, email: str, *, actor: str) -> None:
-        self._api.call("DELETE", f"/users/{quote(email, safe='@')}")
-
-
-def _user(found: Mapping[str, Any]) -> UserRow:
-    signed, removed = found.get("signed_in_at"), found.get("removed_at")
-    return UserRow(
-        id=found["id"],
-        email=found["email"],
-        name=found["name"],
-        role=found["role"],
-        role_from=found["role_from"],
-        teams=_names(found.get("teams")),
-        environments=_names(found.get("environments")),
-        subject=None,
-        created_by=found["created_by"],
-        created_at=datetime.fromisoformat(found["created_at"]),
-        signed_in_at=datetime.fromisoformat(signed) if signed else None,
-        removed_at=datetime.fromisoformat(removed) if removed else None,
-    )
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

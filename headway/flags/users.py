@@ -126,9 +126,8 @@ class UserService:
         """Change a user's role and scope; `role` None hands the role back to the identity
         provider's groups (from the next sign-in)."""
         address = _email(email)
-        team_scope, environment_scope = (
-            self._scope(role, teams, environments) if role is not None else (None, None)
-        )
+        # The scope given replaces the old one, whoever decides the role.
+        team_scope, environment_scope = self._scope(role or "viewer", teams, environments)
         now = datetime.now(UTC)
         with self.store.transaction() as tx:
             before = self._live(tx, address)
@@ -136,8 +135,8 @@ class UserService:
                 before,
                 role=role if role is not None else before.role,
                 role_from="admin" if role is not None else "groups",
-                teams=team_scope if role is not None else before.teams,
-                environments=environment_scope if role is not None else before.environments,
+                teams=team_scope,
+                environments=environment_scope,
             )
             access.update_user(tx, after)
             self._audit(tx, actor, after, "set-role", before, now)
