@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -208,6 +208,19 @@ class Settings(BaseSettings):
         "it the answer is 429 with Retry-After.",
     )
 
+    token_rate_limit: str = Field(
+        default="60/hour",
+        description="Tokens one admin (token or person) may make per server process, as "
+        "N/second, N/minute or N/hour (POST /api/tokens and the web app's tokens page); "
+        "beyond it the answer is 429 with Retry-After.",
+    )
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Failed sign-ins (a wrong token on the login page, a refused single "
+        "sign-on) one client address may make per server process; beyond it every sign-in "
+        "from that address gets 429 with Retry-After until the window has room again.",
+    )
+
     credential_recheck_s: float = Field(
         default=2.0,
         gt=0,
@@ -226,6 +239,34 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(
         default=12.0, gt=0, description="How long a web app session lasts after signing in."
+    )
+
+    # -- single sign-on (docs/security.md, "Single sign-on") ---------------------------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The OpenID Connect issuer people sign in through, such as "
+        "https://login.example.com/realms/eng (its /.well-known/openid-configuration is read); "
+        "https only, except on a loopback address. Unset: sign-in with tokens only.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Headway's client id there.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Headway's client secret at the identity provider (sent with HTTP Basic "
+        "to its token endpoint; never logged or shown).",
+    )
+    oidc_role_map: str = Field(
+        default="",
+        description="Which identity provider groups give which role: "
+        "`GROUP=ROLE,GROUP=ROLE` (roles viewer, editor, admin), e.g. "
+        "`platform-admins=admin,eng=viewer`. A person in several groups gets the strongest "
+        "role; in none, they are refused unless an admin added them (`headway users add`).",
+    )
+    oidc_groups_claim: str = Field(default="groups", description="The ID token's groups claim.")
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="The callback registered at the identity provider, "
+        "https://HOST/login/oidc/callback. Unset: this server's own address as requests "
+        "reach it (set it behind a proxy that changes the host or scheme).",
     )
 
     # -- the GitHub App (docs/github-app.md) ----------------------------------------------
@@ -252,7 +293,7 @@ class Settings(BaseSettings):
         "allowed host may resolve to; every other such address is refused.",
     )
 
-    @field_validator("sample_rate_limit")
+    @field_validator("sample_rate_limit", "token_rate_limit", "login_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
@@ -262,6 +303,34 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a rate such as 120/minute") from None
         return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        parse_role_map(value)
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import httpx
+
+        url = httpx.URL(value.strip())
+        loopback = url.host in ("127.0.0.1", "::1", "localhost")
+        if url.scheme != "https" and not (url.scheme == "http" and loopback):
+            raise ValueError(f"{value!r}: an issuer is an https:// URL (http only on loopback)")
+        return value.strip().rstrip("/")
+
+    @property
+    def oidc_roles(self) -> dict[str, str]:
+        """HEADWAY_OIDC_ROLE_MAP as group -> role."""
+        return parse_role_map(self.oidc_role_map)
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @field_validator("outbound_hosts")
     @classmethod
@@ -328,3 +397,22 @@ def parse_host(entry: str) -> str:
         raise ValueError(f"{entry!r} is not a host or host:port, e.g. prometheus:9090")
     assert url is not None
     return f"{url.host}:{url.port}" if url.port else url.host
+
+
+ROLE_NAMES = ("viewer", "editor", "admin")
+
+
+def parse_role_map(text: str) -> dict[str, str]:
+    """`GROUP=ROLE,GROUP=ROLE` as a mapping; a ValueError names the entry that is not one."""
+    mapping: dict[str, str] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        group, equals, role = (part.strip() for part in entry.rpartition("="))
+        if not equals or not group or role not in ROLE_NAMES:
+            raise ValueError(
+                f"{entry!r} is not GROUP=ROLE with a role of viewer, editor or admin "
+                "(e.g. platform-admins=admin,eng=viewer)"
+            )
+        mapping[group] = role
+    return mapping

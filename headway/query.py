@@ -10,11 +10,39 @@ from datetime import UTC, datetime, timedelta
 
 from headway import definitions as defs
 from headway.metrics.scope import Period, Scope, default_period
-from headway.store import Store
+from headway.store import Store, access
 
 
 class QueryError(ValueError):
     """Bad user input: the message names the option and the fix."""
+
+
+class OutsideScope(Exception):
+    """A read outside the teams a scoped role reaches; the message says what was asked."""
+
+
+def within_teams(
+    store: Store,
+    teams: tuple[str, ...],
+    service: str | None,
+    team: str | None,
+    context: str | None,
+) -> str | None:
+    """The team a read by a role scoped to `teams` is answered for when it names none (None
+    when it names a team or service inside the scope), or `OutsideScope`."""
+    if context:
+        raise OutsideScope(f"ask for team={teams[0]} rather than context {context!r}")
+    if team:
+        if team not in teams:
+            raise OutsideScope(f"team {team!r} is outside it")
+        return None
+    if service:
+        if access.service_teams(store, [service]).get(service) not in teams:
+            raise OutsideScope(f"service {service!r} is not one of its teams' services")
+        return None
+    if len(teams) > 1:
+        raise OutsideScope(f"name one of its teams with team= ({', '.join(teams)})")
+    return teams[0]
 
 
 def scope_of(service: str | None, team: str | None, context: str | None) -> Scope:

@@ -1,4 +1,4 @@
-"""Flags control plane over HTTP: flags, segments, environments and tokens.
+"""Flags control plane over HTTP: flags, segments and environments (tokens: `api.tokens`).
 
 The router's lifespan builds the flag service, the token service and the SDK hub on
 `app.state`, and on PostgreSQL starts the LISTEN loop that carries changes between replicas.
@@ -18,23 +18,23 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.api.auth import Role, require
-from headway.api.fields import STRICT, AwareInstant
+from headway.api.fields import STRICT
 from headway.api.params import PageDep
 from headway.api.responses import (
     WRITE_ERRORS,
     AuditEntry,
     Environment,
     FlagVersion,
-    NewToken,
-    TokenInfo,
 )
+from headway.api.scopes import every_environment, in_environment
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
 from headway.flags.model import KEY_PATTERN, ConfigError, Flag, Segment
 from headway.flags.results import Explanation
 from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
 from headway.flags.store import EnvironmentRow
-from headway.flags.tokens import Token, TokenKind, TokenService
+from headway.flags.tokens import Token, TokenService
+from headway.flags.users import UserService
 from headway.store import StoreUnavailable
 
 __all__ = ["install", "lifespan", "router", "routers"]
@@ -54,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.flags = service
     app.state.flag_hub = hub
     app.state.tokens = TokenService(store, app.state.settings.credential_recheck_s)
+    app.state.users = UserService(store)
     listener = None
     if store.dialect == "postgres":
         listener = PgListener(store.url, hub.refresh)
@@ -100,12 +101,10 @@ async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float)
 
 
 def _role(request: Request) -> Role:
-    """Reads (and `explain`) need a viewer token, changes an editor's, tokens and changes to
-    environments (new ones, their CORS origins) an admin's."""
+    """Reads (and `explain`) need a viewer token, changes an editor's, changes to environments
+    (new ones, their CORS origins) an admin's."""
     path = request.url.path
-    if path.startswith("/api/tokens") or (
-        path.startswith("/api/environments") and request.method != "GET"
-    ):
+    if path.startswith("/api/environments") and request.method != "GET":
         return "admin"
     if request.method == "GET" or path.endswith("/explain"):
         return "viewer"
@@ -114,9 +113,23 @@ def _role(request: Request) -> Role:
 
 def _caller(request: Request) -> Token:
     """Checked as the router's dependency, so before any body is read or validated."""
-    token = require(_role(request))(request)
+    role = _role(request)
+    token = require(role)(request)
+    if role == "editor" and token.environments is not None:
+        _within_environments(request, token)
     request.state.token = token
     return token
+
+
+def _within_environments(request: Request, token: Token) -> None:
+    """An environment-scoped editor changes what its environments serve, nothing wider."""
+    environment = request.path_params.get("environment")
+    if environment is not None:
+        in_environment(token, environment, "change this flag")
+    elif request.url.path.startswith("/api/segments"):
+        every_environment(token, "change a segment")
+    elif not request.url.path.endswith("/kill"):  # the kill switch's body names where
+        every_environment(token, "change a whole flag")
 
 
 router = APIRouter(
@@ -306,6 +319,7 @@ class KillRequest(BaseModel):
 @router.post("/flags/{key}/kill", summary="Kill switch: off at once", response_model=Flag)
 def kill_flag(request: Request, service: Service, key: str, body: KillRequest | None = None) -> Any:
     body = body or KillRequest(environment=None)
+    in_environment(request.state.token, body.environment, "switch a flag off")
     return run(
         request,
         lambda t: service.kill(
@@ -505,82 +519,11 @@ def put_cors_origins(request: Request, service: Service, key: str, body: CorsOri
     )
 
 
-# --- tokens ----------------------------------------------------------------------------------
-
-
-class TokenCreate(BaseModel):
-    model_config = STRICT
-
-    kind: TokenKind = Field(
-        description="viewer (reads), editor (also changes flags, segments, notes, rollouts), "
-        "admin (also tokens, environments, imports), scrape (/metrics only), "
-        "server (SDK key) or client (OFREP key, client-side flags only)"
-    )
-    name: str
-    environment: str | None = Field(None, description="The environment of a server or client key.")
-    expires_at: AwareInstant | None = Field(
-        None, description="When the token stops working; none means until it is revoked."
-    )
-
-
-def _token_json(token: Token) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "kind": token.kind,
-        "environment": token.environment,
-        "name": token.name,
-        "created_by": token.created_by,
-        "created_at": token.created_at.isoformat(),
-        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
-        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-    }
-
-
-@router.get("/tokens", tags=["tokens"], response_model=list[TokenInfo])
-def list_tokens(request: Request, response: Response, page: PageDep) -> Any:
-    tokens = request.app.state.tokens
-    return run(
-        request,
-        lambda _: page.window([_token_json(t) for t in tokens.list()], request, response),
-    )
-
-
-@router.post(
-    "/tokens",
-    tags=["tokens"],
-    status_code=201,
-    summary="Create a token; its secret is in the answer and nowhere else",
-    response_model=NewToken,
-)
-def create_token(request: Request, body: TokenCreate) -> Any:
-    def action(t: Token) -> dict[str, Any]:
-        token, secret = request.app.state.tokens.create(
-            body.kind,
-            name=body.name,
-            actor=_actor(t),
-            environment=body.environment,
-            expires_at=body.expires_at,
-        )
-        return {**_token_json(token), "secret": secret}
-
-    return run(request, action, status=201)
-
-
-@router.delete("/tokens/{token_id}", tags=["tokens"], status_code=204, response_model=None)
-def revoke_token(request: Request, token_id: str) -> Any:
-    def action(t: Token) -> None:
-        if not request.app.state.tokens.revoke(token_id, actor=_actor(t)):
-            raise NotFound(f"no live token '{token_id}'")
-
-    result = run(request, action)
-    return result if isinstance(result, JSONResponse) else Response(status_code=204)
-
-
 def routers() -> list[APIRouter]:
     """The flag routers, for `headway.api.app` to include."""
-    from headway.api import ofrep, stream
+    from headway.api import ofrep, stream, tokens, users
 
-    return [router, stream.router, ofrep.router]
+    return [router, tokens.router, users.router, stream.router, ofrep.router]
 
 
 def install(app: FastAPI) -> FastAPI:

@@ -24,6 +24,7 @@ from headway.api.auth import Admin, Viewer
 from headway.api.deps import StoreDep
 from headway.api.hooks import DeliveryResult
 from headway.api.responses import AUTH_ERRORS, Error
+from headway.api.scopes import every_team
 from headway.github.app import (
     AppInfo,
     GitHubApp,
@@ -175,7 +176,8 @@ class Repository(BaseModel):
 @api_router.get(
     "/repositories", summary="Repositories the app's installations grant", responses=AUTH_ERRORS
 )
-def repositories(github: App, _: Viewer) -> list[Repository]:
+def repositories(github: App, token: Viewer) -> list[Repository]:
+    every_team(token, "every installation's repositories")
     return [
         Repository(installation=i, repository=name, service=service)
         for i, name, service in github.repositories()

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from headway.api import prometheus
+from headway.api.access import AccessLog
 from headway.api.signatures import (
     Refused,
     token_verifier,
@@ -375,7 +376,13 @@ class FastPath:
             handler = self._handlers.get(scope["path"])
             if handler is not None:
                 scope["app"] = self.app
-                response = await handler(Request(scope, receive))
-                await response(scope, receive, send)
+
+                async def deliver(scope: Any, receive: Any, send: Any) -> None:
+                    response = await handler(Request(scope, receive))
+                    await response(scope, receive, send)
+
+                # Deliveries skip the app's middleware, not its access log.
+                logged = AccessLog(deliver) if self.state.settings.access_log else deliver
+                await logged(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -24,6 +24,7 @@ from headway.api.auth import Admin, Viewer
 from headway.api.deps import StoreDep
 from headway.api.params import PageDep
 from headway.api.responses import ADMIN_ERRORS, ImportCounts, SourceStatus
+from headway.api.scopes import every_team
 from headway.config import Settings
 from headway.ingest import deliveries, ingest
 from headway.ingest import reprocess as reprocessing
@@ -75,8 +76,9 @@ def _parse(body: bytes, limit: int) -> list[Any]:
 
 @router.get("/sources/status", summary="Webhook deliveries by source, event and outcome")
 def sources_status(
-    request: Request, response: Response, store: StoreDep, page: PageDep, _: Viewer
+    request: Request, response: Response, store: StoreDep, page: PageDep, token: Viewer
 ) -> list[SourceStatus]:
+    every_team(token, "the deliveries of every source")
     rows = page.window(deliveries.status(store), request, response)
     return [SourceStatus.model_validate(row) for row in rows]
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from headway.api.auth import Editor, require
+from headway.api.auth import Editor
 from headway.api.deps import StoreDep
 from headway.api.fields import STRICT
 from headway.api.params import (
@@ -27,6 +27,7 @@ from headway.api.params import (
     Until,
 )
 from headway.api.responses import READ_ERRORS
+from headway.api.scopes import note_scope, team_reader
 from headway.interpret import notes, review
 from headway.interpret.findings import detect as detect_findings
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
@@ -35,11 +36,12 @@ from headway.metrics.scope import Period, Scope
 from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
 
-# Reads need a viewer token (the router's dependency); recording a note, an editor's.
+# Reads need a viewer token (the router's dependency), narrowed to a team-scoped token's teams
+# (headway.api.scopes); recording a note, an editor's.
 router = APIRouter(
     prefix="/api",
     tags=["insights"],
-    dependencies=[Depends(require("viewer"))],
+    dependencies=[Depends(team_reader)],
     responses=READ_ERRORS,
 )
 
@@ -221,7 +223,8 @@ class NoteCreate(BaseModel):
 
 
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
-def post_note(store: StoreDep, body: NoteCreate, _: Editor) -> Note:
+def post_note(store: StoreDep, body: NoteCreate, token: Editor) -> Note:
+    note_scope(store, token, body.scope)
     added = notes.add(
         store,
         notes.parse_scope(body.scope),

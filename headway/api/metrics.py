@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from headway.api.auth import require
 from headway.api.deps import StoreDep
 from headway.api.params import (
     By,
@@ -21,6 +20,7 @@ from headway.api.params import (
     Until,
 )
 from headway.api.responses import READ_ERRORS
+from headway.api.scopes import team_reader
 from headway.metrics import dora, records
 from headway.metrics.refine import FILTERS, SEARCHED, SORTS, Refinement
 from headway.metrics.results import (
@@ -35,7 +35,7 @@ from headway.query import inputs as query_inputs
 router = APIRouter(
     prefix="/api",
     tags=["metrics"],
-    dependencies=[Depends(require("viewer"))],
+    dependencies=[Depends(team_reader)],  # viewers, narrowed to their teams
     responses=READ_ERRORS,
 )
 _RECORDS: dict[str, Any] = {

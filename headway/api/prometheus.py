@@ -32,6 +32,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from headway import definitions
 from headway.api.auth import Scraper
 from headway.api.responses import AUTH_ERRORS
+from headway.api.scopes import every_team
 from headway.metrics import dora
 from headway.metrics.scope import Period
 from headway.store import Store
@@ -136,7 +137,8 @@ def _dora_families(store: Store) -> Iterator[Metric]:
         **AUTH_ERRORS,
     },
 )
-def prometheus_metrics(request: Request, _: Scraper) -> Response:
+def prometheus_metrics(request: Request, token: Scraper) -> Response:
+    every_team(token, "/metrics")
     cache: _DoraCache | None = getattr(request.app.state, "dora_cache", None)
     if cache is None:
         cache = request.app.state.dora_cache = _DoraCache()

@@ -176,6 +176,10 @@ class TokenInfo(Result):
     created_at: str
     revoked_at: str | None
     expires_at: str | None
+    teams: list[str] | None = Field(description="The only teams it reads; null: every team.")
+    environments: list[str] | None = Field(
+        description="The only environments it changes; null: every environment."
+    )
 
 
 class NewToken(TokenInfo):

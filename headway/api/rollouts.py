@@ -24,6 +24,7 @@ from headway.api.fields import STRICT, Instant
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
 from headway.api.responses import ROLLOUT_ERRORS
+from headway.api.scopes import in_environment
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
@@ -196,7 +197,8 @@ def list_rollouts(
 
 
 @router.post("", status_code=201, response_model=RolloutResult)
-def start(body: RolloutCreate, service: ServiceDep, _: Editor) -> dict[str, Any] | JSONResponse:
+def start(body: RolloutCreate, service: ServiceDep, token: Editor) -> dict[str, Any] | JSONResponse:
+    in_environment(token, body.environment, "start a rollout")
     try:
         plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
         return service.start(plan, actor=body.actor).as_dict()
@@ -272,9 +274,10 @@ def command(
     environment: str,
     action: Literal["pause", "resume", "advance", "abort", "rollback"],
     service: ServiceDep,
-    _: Editor,
+    token: Editor,
     body: RolloutCommand | None = None,
 ) -> dict[str, Any] | JSONResponse:
+    in_environment(token, environment, f"{action} a rollout")
     body = body or RolloutCommand()
     try:
         if action in ("pause", "abort", "rollback"):

@@ -40,6 +40,7 @@ class _LazyGroup(typer.core.TyperGroup):
         "rollout": ("headway.cli.rollouts", "app"),
         "flags": ("headway.cli.flag_code", "app"),  # the flags group, with its code commands
         "tokens": ("headway.cli.tokens", "app"),
+        "users": ("headway.cli.users", "app"),
         "audit": ("headway.cli.audit", "app"),
         "export": ("headway.cli.export", "app"),
         "github": ("headway.cli.github", "app"),
@@ -99,7 +100,7 @@ app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
 app.add_typer(notes.note_app, name="note")
 app.command("review")(review.review_command)
-# rollout, flags, tokens, audit, export and github load lazily: see _LazyGroup.lazy
+# rollout, flags, tokens, users, audit, export and github load lazily: see _LazyGroup.lazy
 
 
 def main() -> None:

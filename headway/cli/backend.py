@@ -20,12 +20,14 @@ import typer
 from headway import definitions as defs
 from headway.cli.common import Query, errors, fail
 from headway.cli.local import LocalBackend
-from headway.cli.remote import Api, RemoteError, RemoteFlagService, RemoteTokenService, metric_set
+from headway.cli.remote import Api, RemoteError, RemoteFlagService, metric_set
+from headway.cli.remote_access import RemoteTokenService, RemoteUserService
 from headway.config import Settings, get_settings
 from headway.definitions import Definition, DefinitionError
 from headway.flags.model import ConfigError
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
+from headway.flags.users import UserService
 from headway.metrics import signals
 from headway.metrics.dora import MetricSet, ScopeError
 from headway.model import RawEvent
@@ -43,6 +45,7 @@ __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
 
 Flags = FlagService | RemoteFlagService
 Tokens = TokenService | RemoteTokenService
+Users = UserService | RemoteUserService
 
 
 class Backend(Protocol):
@@ -52,6 +55,8 @@ class Backend(Protocol):
     def flags(self) -> Flags: ...
     @property
     def tokens(self) -> Tokens: ...
+    @property
+    def users(self) -> Users: ...
 
     def metrics(
         self, query: Query, *, year: str, by: str | None, each: str | None
@@ -88,6 +93,7 @@ class RemoteBackend:
         self.api = api
         self.flags: Flags = RemoteFlagService(api)
         self.tokens: Tokens = RemoteTokenService(api)
+        self.users: Users = RemoteUserService(api)
 
     def _params(self, query: Query, **more: Any) -> dict[str, Any]:
         if query.definition is not None and defs.is_path(query.definition):

@@ -17,6 +17,7 @@ from headway.config import Settings
 from headway.definitions import Definition
 from headway.flags.service import FlagService
 from headway.flags.tokens import TokenService
+from headway.flags.users import UserService
 from headway.metrics import dora, flow, records, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.store import Store
@@ -37,6 +38,7 @@ class LocalBackend:
         self.settings = settings
         self.flags = FlagService(store)
         self.tokens = TokenService(store)
+        self.users = UserService(store)
 
     def _inputs(self, query: Query) -> tuple[Definition, Scope, Period]:
         q = query

@@ -1,10 +1,10 @@
 """The one HTTP client of the CLI: a running `headway serve` (HEADWAY_URL, HEADWAY_TOKEN).
 
 `Api` sends a request and turns every refusal into the error the local service would raise
-(`NotFound`, `Conflict`, `ConfigError`) or a `RemoteError` that says what to do. The flag and
-token services over it have the same methods, results and errors as `FlagService` and
-`TokenService`. The server, not the caller, decides who the actor is: changes are recorded as
-`token:<name>`.
+(`NotFound`, `Conflict`, `ConfigError`) or a `RemoteError` that says what to do. The flag
+service over it (and the token and user services of `cli.remote_access`) have the same
+methods, results and errors as the local ones. The server, not the caller, decides who the
+actor is: changes are recorded as `token:<name>`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from headway.flags.references import ReferenceReport
 from headway.flags.refs import Scan
 from headway.flags.service import Conflict, NotFound
 from headway.flags.store import EnvironmentRow, FlagVersion
-from headway.flags.tokens import Token
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.model import RECORD_TYPES
 from headway.store import StoreError
@@ -36,7 +35,6 @@ __all__ = [
     "Api",
     "RemoteError",
     "RemoteFlagService",
-    "RemoteTokenService",
     "bundle_of",
     "metric_set",
     "to_json",
@@ -305,56 +303,6 @@ class RemoteFlagService:
     def set_cors_origins(self, key: str, origins: list[str], *, actor: str) -> EnvironmentRow:
         e = self._api.call("PUT", f"/environments/{key}/cors-origins", json={"origins": origins})
         return EnvironmentRow(e["key"], e["name"], e["description"], 0, tuple(e["cors_origins"]))
-
-
-class RemoteTokenService:
-    """The `TokenService` methods the CLI uses, through the admin API."""
-
-    def __init__(self, api: Api) -> None:
-        self._api = api
-
-    def create(
-        self,
-        kind: str,
-        *,
-        name: str,
-        actor: str,
-        environment: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> tuple[Token, str]:
-        body = {
-            "kind": kind,
-            "name": name,
-            "environment": environment,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        }
-        found = self._api.call("POST", "/tokens", json=body)
-        return _token(found), found["secret"]
-
-    def list(self) -> list[Token]:
-        return [_token(t) for t in self._api.call("GET", "/tokens")]
-
-    def revoke(self, token_id: str, *, actor: str) -> bool:
-        try:
-            self._api.call("DELETE", f"/tokens/{token_id}")
-        except NotFound:
-            return False
-        return True
-
-
-def _token(found: Mapping[str, Any]) -> Token:
-    revoked = found.get("revoked_at")
-    expires = found.get("expires_at")
-    return Token(
-        id=found["id"],
-        kind=found["kind"],
-        environment=found["environment"],
-        name=found["name"],
-        created_by=found["created_by"],
-        created_at=datetime.fromisoformat(found["created_at"]),
-        revoked_at=datetime.fromisoformat(revoked) if revoked else None,
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-    )
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`headway tokens …`: create, list and revoke API tokens and SDK keys."""
+"""`headway tokens …`: create, list and revoke API tokens and SDK keys, viewer and editor
+tokens optionally scoped to teams (`--team`) or environments (`--env`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from headway.cli.common import fail
 from headway.cli.flag_common import Format, FormatOpt, actor, session
+from headway.flags.tokens import SDK_KINDS, Token
 from headway.output import console, emit_json
 
 app = typer.Typer(
@@ -42,7 +44,20 @@ def token_create(
     ],
     name: Annotated[str, typer.Option(help="Who or what uses it.")],
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment (server/client).")
+        list[str] | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="A server or client key's one environment; for a viewer or editor, an "
+            "environment it may change (repeat for several; without it, every one).",
+        ),
+    ] = None,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Viewer or editor: a team whose records it may read (repeat for several; "
+            "without it, every team)."
+        ),
     ] = None,
     expires: Annotated[
         str | None,
@@ -54,13 +69,23 @@ def token_create(
 ) -> None:
     """Create a token and print its secret (shown this once)."""
     expires_at = _expiry(expires) if expires else None
+    sdk = kind in SDK_KINDS
+    if sdk and env and len(env) > 1:
+        fail(f"a {kind} key belongs to one environment: give --env once")
     with session() as (_, tokens):
         token, secret = tokens.create(
-            kind, name=name, actor=actor(), environment=env, expires_at=expires_at
+            kind,
+            name=name,
+            actor=actor(),
+            environment=env[0] if sdk and env else None,
+            expires_at=expires_at,
+            teams=team or None,
+            environments=None if sdk else env or None,
         )
     console.print(
         f"Created {token.kind} token {token.id} ({token.name}"
         + (f", {token.environment}" if token.environment else "")
+        + (f", {token.scope_text()}" if token.scoped else "")
         + (f", expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "")
         + "). Secret:"
     )
@@ -84,12 +109,16 @@ def token_list(format: FormatOpt = Format.table) -> None:
                     "created_at": t.created_at.isoformat(),
                     "revoked": t.revoked_at is not None,
                     "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                    "teams": list(t.teams) if t.teams is not None else None,
+                    "environments": list(t.environments) if t.environments is not None else None,
                 }
                 for t in found
             ]
         )
         return
-    table = Table("id", "kind", "environment", "name", "created by", "state", title="Tokens")
+    table = Table(
+        "id", "kind", "environment", "name", "scope", "created by", "state", title="Tokens"
+    )
     now = datetime.now(UTC)
     for t in found:
         if t.revoked_at:
@@ -100,7 +129,7 @@ def token_list(format: FormatOpt = Format.table) -> None:
             state = f"live until {t.expires_at:%Y-%m-%d %H:%M}"
         else:
             state = "live"
-        table.add_row(t.id, t.kind, t.environment or "", t.name, t.created_by, state)
+        table.add_row(t.id, t.kind, t.environment or "", t.name, _scope(t), t.created_by, state)
     console.print(table)
 
 
@@ -111,3 +140,7 @@ def token_revoke(token_id: str) -> None:
         if not tokens.revoke(token_id, actor=actor()):
             fail(f"no live token '{token_id}'")
     console.print(f"Revoked {token_id}.")
+
+
+def _scope(token: Token) -> str:
+    return token.scope_text() if token.scoped else ""

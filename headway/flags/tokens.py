@@ -4,7 +4,9 @@ Role tokens (for people, scripts and the CLI): `viewer` reads, `editor` also cha
 segments, notes and rollouts, `admin` also manages tokens, environments and imports. A `scrape`
 token reads Prometheus' `/metrics` only. SDK keys belong to one environment: `server` keys read
 its full configuration, `client` keys may only evaluate client-side flags through OFREP.
-A token may expire; after that it is refused like a revoked one.
+A token may expire; after that it is refused like a revoked one. A viewer or editor token may
+be scoped to teams (the delivery records it reads, the notes it writes) or to environments
+(the flag and rollout changes it makes); `headway.api.scopes` says what each scope admits.
 
 Only a SHA-256 of each secret is stored; the secret is shown once, when it is created.
 """
@@ -15,21 +17,24 @@ import hashlib
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, cast
 
 from headway.flags import store as rows
 from headway.flags.model import ConfigError, Issue
-from headway.store import Store
+from headway.store import Store, access
 from headway.store import tokens as statements
 
-__all__ = ["KINDS", "Token", "TokenKind", "TokenService"]
+__all__ = ["KINDS", "SCOPED_KINDS", "Token", "TokenKind", "TokenService", "check_scope"]
 
 TokenKind = Literal["admin", "editor", "viewer", "scrape", "server", "client"]
 KINDS: tuple[TokenKind, ...] = ("admin", "editor", "viewer", "scrape", "server", "client")
 # Kinds that belong to one environment; the others span them all.
 SDK_KINDS: tuple[TokenKind, ...] = ("server", "client")
+# Kinds that may be narrowed to teams or environments: an admin grants every scope, so scoping
+# one would be a promise the role cannot keep; scrape tokens and SDK keys have their own.
+SCOPED_KINDS: tuple[TokenKind, ...] = ("viewer", "editor")
 # How long a verified secret is trusted without asking the store again: a revocation made on
 # another replica holds here within this many seconds (made here, at once).
 CACHE_SECONDS = 2.0
@@ -53,9 +58,59 @@ class Token:
     created_at: datetime
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
+    # None spans every team (environment); a tuple names the only ones this token reaches.
+    teams: tuple[str, ...] | None = None
+    environments: tuple[str, ...] | None = None
 
     def live(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    @property
+    def scoped(self) -> bool:
+        return self.teams is not None or self.environments is not None
+
+    def scope_text(self) -> str:
+        """The scope in words, for refusals and listings: `teams payments; environments staging`."""
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("teams", self.teams), ("environments", self.environments))
+            if names is not None
+        ]
+        return "; ".join(parts) or "every team and environment"
+
+
+def check_scope(
+    kind: str,
+    teams: Iterable[str] | None,
+    environments: Iterable[str] | None,
+    known_environments: Iterable[str],
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """Teams and environments as stored (sorted, without repeats), or a `ConfigError` naming
+    what cannot be: a scope on a kind that takes none, an empty name, an unknown environment."""
+    issues: list[Issue] = []
+    clean: list[tuple[str, ...] | None] = []
+    for field, names in (("teams", teams), ("environments", environments)):
+        if names is None:
+            clean.append(None)
+            continue
+        given = tuple(sorted({n.strip() for n in names}))
+        if kind not in SCOPED_KINDS:
+            issues.append(Issue(path=field, message=f"only viewer and editor roles take {field}"))
+        elif not given or any(not n for n in given):
+            issues.append(Issue(path=field, message="name at least one, none of them blank"))
+        clean.append(given)
+    known = set(known_environments)
+    unknown = [e for e in clean[1] or () if e not in known]
+    if unknown and not issues:
+        issues.append(
+            Issue(
+                path="environments",
+                message=f"no environment {', '.join(unknown)}: `headway flags env list` lists them",
+            )
+        )
+    if issues:
+        raise ConfigError(issues)
+    return clean[0], clean[1]
 
 
 def _digest(secret: str) -> str:
@@ -77,10 +132,14 @@ class TokenService:
         actor: str,
         environment: str | None = None,
         expires_at: datetime | None = None,
+        teams: Iterable[str] | None = None,
+        environments: Iterable[str] | None = None,
     ) -> tuple[Token, str]:
         """Create a token; returns it and its secret (shown only now)."""
         if kind not in KINDS:
             raise ConfigError([Issue(path="kind", message=f"must be one of {', '.join(KINDS)}")])
+        known = [e.key for e in rows.list_environments(self.store)]
+        team_scope, environment_scope = check_scope(kind, teams, environments, known)
         if kind not in SDK_KINDS and environment is not None:
             raise ConfigError(
                 [Issue(path="environment", message=f"{kind} tokens span environments")]
@@ -91,20 +150,16 @@ class TokenService:
                 expires_at = expires_at.replace(tzinfo=UTC)
             if expires_at <= now:
                 raise ConfigError([Issue(path="expires_at", message="must be in the future")])
-        if kind in SDK_KINDS:
-            known = [e.key for e in rows.list_environments(self.store)]
-            if environment not in known:
-                raise ConfigError(
-                    [
-                        Issue(
-                            path="environment",
-                            message=f"{kind} keys need one of: {', '.join(known)}",
-                        )
-                    ]
-                )
+        if kind in SDK_KINDS and environment not in known:
+            raise ConfigError(
+                [Issue(path="environment", message=f"{kind} keys need one of: {', '.join(known)}")]
+            )
         token_id = secrets.token_hex(4)
         secret = f"{_PREFIX[kind]}_{token_id}_{secrets.token_urlsafe(24)}"
-        token = Token(token_id, kind, environment, name, actor, now, None, expires_at)
+        token = Token(
+            token_id, kind, environment, name, actor, now, None, expires_at,
+            team_scope, environment_scope,
+        )  # fmt: skip
         with self.store.transaction() as tx:
             statements.insert_token(
                 tx,
@@ -117,6 +172,8 @@ class TokenService:
                 created_at=now.replace(tzinfo=None),
                 expires_at=expires_at.astimezone(UTC).replace(tzinfo=None) if expires_at else None,
             )
+            if token.scoped:
+                access.save_token_scope(tx, token_id, team_scope, environment_scope)
             rows.insert_audit(
                 tx,
                 actor=actor,
@@ -129,6 +186,12 @@ class TokenService:
                     "environment": environment,
                     "name": name,
                     "expires_at": expires_at.isoformat() if expires_at else None,
+                    **({"teams": list(team_scope)} if team_scope is not None else {}),
+                    **(
+                        {"environments": list(environment_scope)}
+                        if environment_scope is not None
+                        else {}
+                    ),
                 },
                 at=now,
             )
@@ -152,7 +215,7 @@ class TokenService:
             cached = hit[1]
             return cached if cached is None or cached.live(datetime.now(UTC)) else None
         found = statements.token_by_digest(self.store, digest)
-        token = _token(found) if found else None
+        token = _scoped(self.store, [_token(found)])[0] if found else None
         if token is not None and not token.live(datetime.now(UTC)):
             token = None
         if len(self._cache) > 10_000:
@@ -172,7 +235,7 @@ class TokenService:
         return live
 
     def list(self) -> list[Token]:
-        return [_token(r) for r in statements.token_rows(self.store)]
+        return _scoped(self.store, [_token(r) for r in statements.token_rows(self.store)])
 
     def revoke(self, token_id: str, *, actor: str) -> bool:
         now = datetime.now(UTC)
@@ -192,6 +255,15 @@ class TokenService:
             )
         self._cache.clear()
         return True
+
+
+def _scoped(store: Store, tokens: list[Token]) -> list[Token]:
+    """`tokens` with the teams and environments they are scoped to."""
+    scopes = access.token_scopes(store, (t.id for t in tokens))
+    return [
+        replace(t, teams=scopes[t.id][0], environments=scopes[t.id][1]) if t.id in scopes else t
+        for t in tokens
+    ]
 
 
 def _token(row: statements.TokenRow) -> Token:

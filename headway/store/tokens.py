@@ -39,7 +39,19 @@ _COLUMNS = (
     api_tokens.c.revoked_at,
     api_tokens.c.expires_at,
 )
-_INSERT = insert(api_tokens)
+# The columns a new token is written with, named: a later column (a scope) is left NULL.
+_INSERTED = (
+    "id",
+    "kind",
+    "environment",
+    "name",
+    "secret_hash",
+    "created_by",
+    "created_at",
+    "revoked_at",
+    "expires_at",
+)
+_INSERT = insert(api_tokens).values({c: bindparam(f"v_{c}") for c in _INSERTED})
 _BY_DIGEST = select(*_COLUMNS).where(
     api_tokens.c.secret_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
 )
@@ -82,15 +94,15 @@ def insert_token(
 ) -> None:
     store.run(
         _INSERT,
-        id=id,
-        kind=kind,
-        environment=environment,
-        name=name,
-        secret_hash=secret_hash,
-        created_by=created_by,
-        created_at=created_at,
-        revoked_at=None,
-        expires_at=expires_at,
+        v_id=id,
+        v_kind=kind,
+        v_environment=environment,
+        v_name=name,
+        v_secret_hash=secret_hash,
+        v_created_by=created_by,
+        v_created_at=created_at,
+        v_revoked_at=None,
+        v_expires_at=expires_at,
     )
 
 

@@ -1,7 +1,8 @@
 """The web app served at `/` by `headway serve`: server-rendered pages for people in a browser
 over the same services the API routes call (docs/web.md).
 
-Owns: pages, templates, SVG charts, sessions and CSRF tokens, the app's own assets.
+Owns: pages, templates, SVG charts, sessions and CSRF tokens, single sign-on with OpenID
+Connect (`oidc.py`) and the limit on failed sign-ins (`throttle.py`), the app's own assets.
 May import: every layer below the surfaces (services, domain, store, config); never
 `headway.api` (nor does the API import it: the two share the app's state, the store and the
 token and flag services) and never `headway.cli`. `install` adds the pages to the API's app.
@@ -22,15 +23,18 @@ def routers() -> list[APIRouter]:
         flags,
         flow,
         login,
+        oidc,
         overview,
         records,
         review,
         rollouts,
         tokens,
+        users,
     )
 
     return [
         login.router,
+        oidc.router,
         overview.router,
         records.router,
         flow.router,
@@ -39,6 +43,7 @@ def routers() -> list[APIRouter]:
         flags.router,
         rollouts.router,
         tokens.router,
+        users.router,
     ]
 
 

@@ -15,7 +15,7 @@ from headway import definitions as defs
 from headway.metrics.compare import diff
 from headway.metrics.results import DefinitionsDiff
 from headway.query import definition_of
-from headway.web.render import Viewing, render
+from headway.web.render import Reading, render
 from headway.web.store import INPUT_ERRORS, WebStore, refused
 from headway.web.view import View
 
@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 def definitions_page(
     request: Request,
     store: WebStore,
-    session: Viewing,
+    session: Reading,
     a: str | None = None,
     b: str | None = None,
 ) -> HTMLResponse:

@@ -19,7 +19,7 @@ from headway.flags.evaluate import explain
 from headway.flags.model import ConfigError, Flag
 from headway.flags.service import FlagService, NotFound
 from headway.web.diff import changed
-from headway.web.render import Editing, Posted, Viewing, posted, render
+from headway.web.render import Editing, Posted, Viewing, may_change, posted, render
 from headway.web.session import Session
 
 __all__ = ["ACTIONS", "router"]
@@ -185,6 +185,7 @@ def change(request: Request, key: str, service: Flags, form: Change) -> Response
             return render(
                 request, "error.html", form.session, 400, title="Bad request", why=problem
             )
+        may_change(form.session, environment or None)
         actor, reason = form.session.actor, form.get("reason") or None
         if action == "kill":
             service.kill(key, actor=actor, environment=environment or None, reason=reason)

@@ -16,7 +16,7 @@ from headway.interpret.results import NotedFlow
 from headway.metrics import flow
 from headway.web.charts import Bar, bars
 from headway.web.format import duration, percent
-from headway.web.render import Viewing, render
+from headway.web.render import Reading, render
 from headway.web.store import INPUT_ERRORS, WebStore, refused
 from headway.web.view import View
 
@@ -61,7 +61,7 @@ def waiting_bars(view: View, doc: NotedFlow) -> list[Bar]:
 
 
 @router.get("/flow")
-def flow_page(request: Request, store: WebStore, session: Viewing) -> HTMLResponse:
+def flow_page(request: Request, store: WebStore, session: Reading) -> HTMLResponse:
     try:
         view = View.of(request)
         defn, scope, period = view.inputs(store)

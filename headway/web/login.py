@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from headway.flags.tokens import Token
-from headway.web.render import HEADERS, Posted, posted, read_form, render
+from headway.web.oidc import login_link
+from headway.web.render import HEADERS, Posted, posted, read_form, render, safe_next
 from headway.web.session import (
     LOGIN_COOKIE,
     ROLES,
@@ -26,6 +27,7 @@ from headway.web.session import (
     start,
     stop,
 )
+from headway.web.throttle import failed, held
 
 __all__ = ["router"]
 
@@ -37,13 +39,6 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "favicon.ico": "image/x-icon",
 }
-
-
-def _next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only (never `//host` or a URL)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
 
 
 def _form(request: Request, target: str, status: int = 200, problem: str | None = None) -> Response:
@@ -59,6 +54,7 @@ def _form(request: Request, target: str, status: int = 200, problem: str | None 
         next=target,
         problem=problem,
         login_csrf=keys.login_csrf(nonce),
+        sso=login_link(request, target),
     )
     keep_login_nonce(request, page, nonce)
     return page
@@ -67,16 +63,25 @@ def _form(request: Request, target: str, status: int = 200, problem: str | None 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     if current(request) is not None:
-        return RedirectResponse(_next(next), status_code=303)
-    return _form(request, _next(next))
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _form(request, safe_next(next))
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     fields = await read_form(request)
     secret = fields.get("token", "").strip()
-    target = _next(fields.get("next"))
+    target = safe_next(fields.get("next"))
     keys: Keys = request.app.state.web_keys
+    wait = held(request)
+    if wait is not None:
+        why = (
+            "Too many failed sign-ins from this address (HEADWAY_LOGIN_RATE_LIMIT): "
+            f"try again in {wait} s."
+        )
+        page = _form(request, target, 429, why)
+        page.headers["Retry-After"] = str(wait)
+        return page
     if not keys.login_ok(request.cookies.get(LOGIN_COOKIE), fields.get("csrf")):
         why = "The sign-in form is out of date or came from another site: send it again."
         return _form(request, target, 403, why)
@@ -94,6 +99,7 @@ async def login(request: Request) -> Response:
             "admin token (`headway tokens create --kind viewer`)."
         )
     if problem or token is None:
+        failed(request)
         return _form(request, target, 401, problem)
     answer = RedirectResponse(target, status_code=303)
     answer.delete_cookie(LOGIN_COOKIE, path="/login")

@@ -18,7 +18,7 @@ from headway.metrics import dora
 from headway.metrics.results import MetricSetResult
 from headway.web.charts import Point, trend
 from headway.web.format import figure
-from headway.web.render import Viewing, render
+from headway.web.render import Reading, render
 from headway.web.store import INPUT_ERRORS, WebStore, refused
 from headway.web.view import CHILD, View
 
@@ -140,7 +140,7 @@ def _card(view: View, fig: Figure, metrics: MetricSetResult) -> Card:
 
 
 @router.get("/")
-def overview(request: Request, store: WebStore, session: Viewing) -> HTMLResponse:
+def overview(request: Request, store: WebStore, session: Reading) -> HTMLResponse:
     try:
         view = View.of(request)
         defn, scope, period = view.inputs(store)

@@ -20,7 +20,7 @@ from headway.metrics.dora import Period, Scope
 from headway.metrics.refine import FILTERS, SORTS, Refinement
 from headway.query import QueryError
 from headway.store import Store
-from headway.web.render import Viewing, render
+from headway.web.render import Reading, render
 from headway.web.store import INPUT_ERRORS, WebStore, refused
 from headway.web.view import View
 
@@ -122,7 +122,7 @@ def fetch(
 
 
 @router.get("/records/{kind}")
-def records_page(request: Request, kind: str, store: WebStore, session: Viewing) -> HTMLResponse:
+def records_page(request: Request, kind: str, store: WebStore, session: Reading) -> HTMLResponse:
     if kind not in KINDS:
         why = f"records are deployments, changes or incidents, not {kind!r}"
         return render(request, "error.html", session, 404, title="Not found", why=why)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from headway.query import OutsideScope, within_teams
 from headway.web import format as fmt
 from headway.web.session import Keys, Session, WebRole, current
 
@@ -27,11 +28,14 @@ __all__ = [
     "Denied",
     "Editing",
     "Posted",
+    "Reading",
     "SignIn",
     "Viewing",
     "denied",
+    "may_change",
     "posted",
     "render",
+    "safe_next",
     "signed_in",
 ]
 
@@ -39,6 +43,7 @@ CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+HSTS = "max-age=31536000"  # a year, this host only (subdomains may be other services)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -83,7 +88,21 @@ def render(
         path=request.url.path,
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+    return HTMLResponse(html, status_code=status, headers=headers_for(request))
+
+
+def headers_for(request: Request) -> dict[str, str]:
+    """A page's security headers; over https, browsers are also told to keep to https."""
+    if request.url.scheme == "https":
+        return {**HEADERS, "Strict-Transport-Security": HSTS}
+    return HEADERS
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only (never `//host` or a URL)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
 
 
 def to_login(error: SignIn) -> RedirectResponse:
@@ -118,8 +137,45 @@ def signed_in(role: WebRole) -> Callable[[Request], Session]:
     return check
 
 
-# A page's session: any role may see a Viewing page, an editor or admin an Editing one.
+def reading(request: Request) -> Session:
+    """A page of delivery records: any role, narrowed to a team-scoped session's teams.
+
+    As the API's reads (`headway.api.scopes`): a page naming no scope shows the session's one
+    team (the team is added to the query the page reads, so its links keep it), a page of
+    another team, another team's service or a context is refused."""
+    session = signed_in("viewer")(request)
+    if session.teams is None:
+        return session
+    given = request.query_params
+    try:
+        team = within_teams(
+            request.app.state.store,
+            session.teams,
+            given.get("service"),
+            given.get("team"),
+            given.get("context"),
+        )
+    except OutsideScope as error:
+        raise Denied(f"You may read teams {', '.join(session.teams)} only: {error}.") from None
+    if team is not None:
+        query = [(k, v) for k, v in given.multi_items() if k not in ("team", "service", "context")]
+        request.scope["query_string"] = urlencode([*query, ("team", team)]).encode()
+        request.__dict__.pop("_query_params", None)  # parsed again from the new query
+    return session
+
+
+def may_change(session: Session, environment: str | None) -> None:
+    """Refuse a change to what `environment` serves (None: every one) outside the session's
+    environments."""
+    problem = session.may_change(environment)
+    if problem:
+        raise Denied(problem)
+
+
+# A page's session: any role may see a Viewing page, an editor or admin an Editing one; a
+# Reading page shows delivery records, narrowed to a team-scoped session's teams.
 Viewing = Annotated[Session, Depends(signed_in("viewer"))]
+Reading = Annotated[Session, Depends(reading)]
 Editing = Annotated[Session, Depends(signed_in("editor"))]
 
 

@@ -20,8 +20,9 @@ from markupsafe import Markup
 from headway.interpret import charts, notes, review
 from headway.interpret.results import Review
 from headway.metrics.dora import Scope, default_period
+from headway.query import OutsideScope, within_teams
 from headway.store import Store
-from headway.web.render import HEADERS, Posted, Viewing, posted, render
+from headway.web.render import HEADERS, Denied, Posted, Reading, posted, render
 from headway.web.store import INPUT_ERRORS, WebStore, refused
 from headway.web.view import View
 
@@ -52,7 +53,7 @@ def _scope_text(scope: Scope) -> str:
 
 
 @router.get("/review")
-def review_page(request: Request, store: WebStore, session: Viewing) -> HTMLResponse:
+def review_page(request: Request, store: WebStore, session: Reading) -> HTMLResponse:
     try:
         view, month, doc = _build(request, store)
         _, scope, _ = view.inputs(store)
@@ -77,7 +78,7 @@ def review_page(request: Request, store: WebStore, session: Viewing) -> HTMLResp
 
 
 @router.get("/review/export")
-def export(request: Request, store: WebStore, session: Viewing, format: str = "html") -> Response:
+def export(request: Request, store: WebStore, session: Reading, format: str = "html") -> Response:
     if format not in ("html", "md"):
         why = f"format must be html or md, not {format!r}"
         return render(request, "error.html", session, 400, title="Bad request", why=why)
@@ -97,6 +98,19 @@ def export(request: Request, store: WebStore, session: Viewing, format: str = "h
 @router.post("/review/notes")
 def add_note(request: Request, store: WebStore, form: NoteForm) -> Response:
     back = form.get("back") if form.get("back").startswith("/review") else "/review"
+    teams = form.session.teams
+    if teams is not None:
+        kind, _, name = form.get("scope").partition(":")
+        try:
+            within_teams(
+                store, teams, *(name if kind == k else None for k in ("service", "team", "context"))
+            )
+        except OutsideScope as error:
+            raise Denied(
+                f"You may write notes on teams {', '.join(teams)} only: {error}."
+            ) from None
+        if kind not in ("service", "team", "context"):
+            raise Denied(f"You may write notes on teams {', '.join(teams)} only.")
     try:
         notes.add(
             store,

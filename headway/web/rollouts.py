@@ -18,7 +18,7 @@ from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutSe
 from headway.rollouts.plan import ACTIVE_STATES, PlanError
 from headway.rollouts.results import RolloutResult, RolloutSignals, RolloutStatus
 from headway.rollouts.store import list_rollouts
-from headway.web.render import Editing, Posted, Viewing, posted, render
+from headway.web.render import Editing, Posted, Viewing, may_change, posted, render
 from headway.web.session import Session
 
 __all__ = ["COMMANDS", "router"]
@@ -129,6 +129,7 @@ def confirm_command(
 def command(
     request: Request, flag: str, environment: str, action: str, service: Rollouts, form: Command
 ) -> Response:
+    may_change(form.session, environment)
     actor, reason = form.session.actor, form.get("reason")
     try:
         if action == "pause":

@@ -1,11 +1,13 @@
 """Who is signed in to the web app, and the CSRF token their write forms carry.
 
 A session is a cookie (HttpOnly, SameSite=Strict, Secure on https) holding the id, role and
-name of the token a person signed in with and a random nonce, signed with HMAC-SHA256 under
-the server's session key. The token's secret never leaves the login form: the browser keeps
-only what the server signed, and every page asks the store whether the token is still live,
-so revoking a token ends its sessions. A write form's CSRF token is an HMAC of the session's
-nonce under the same key: a page of another site can neither read it nor forge it.
+name of the token a person signed in with, or of the user the identity provider vouched for,
+and a random nonce, signed with HMAC-SHA256 under the server's session key. A token's secret
+never leaves the login form: the browser keeps only what the server signed. Every page asks
+the store whether the token is still live, or the user still there and with which role and
+scope, so revoking a token, removing a user or changing their role holds at the next page.
+A write form's CSRF token is an HMAC of the session's nonce under the same key: a page of
+another site can neither read it nor forge it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from fastapi import Request
@@ -24,6 +26,8 @@ from fastapi.responses import Response
 
 from headway.config import Settings
 from headway.flags.tokens import Token
+from headway.flags.users import as_token
+from headway.store import access
 
 __all__ = [
     "COOKIE",
@@ -52,19 +56,32 @@ ROLES: tuple[WebRole, ...] = ("viewer", "editor", "admin")
 
 @dataclass(frozen=True)
 class Session:
-    token_id: str
+    token_id: str  # the token's id, or the user's with `principal` "user"
     kind: WebRole
     name: str
     expires: int  # Unix time
     nonce: str
+    principal: Literal["token", "user"] = "token"
+    # Read from the store at each request (never trusted from the cookie): None spans all.
+    teams: tuple[str, ...] | None = None
+    environments: tuple[str, ...] | None = None
 
     def may(self, role: WebRole) -> bool:
         return ROLES.index(self.kind) >= ROLES.index(role)
 
+    def may_change(self, environment: str | None) -> str | None:
+        """Why this session may not change what `environment` (None: every one) serves."""
+        if self.environments is None:
+            return None
+        if environment is None or environment not in self.environments:
+            where = environment or "every environment"
+            return f"You may change environments {', '.join(self.environments)} only, not {where}."
+        return None
+
     @property
     def actor(self) -> str:
         """How the audit log names changes made in this session (as the API names a token)."""
-        return f"token:{self.name}"
+        return f"{self.principal}:{self.name}"
 
 
 def _b64(data: bytes) -> str:
@@ -86,7 +103,8 @@ class Keys:
         return _b64(hmac.new(self._key, f"{purpose}|{message}".encode(), hashlib.sha256).digest())
 
     def seal(self, session: Session) -> str:
-        payload = _b64(json.dumps(asdict(session), separators=(",", ":")).encode())
+        fields = {k: v for k, v in asdict(session).items() if k not in ("teams", "environments")}
+        payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
         return f"{payload}.{self._mac('session', payload)}"
 
     def open(self, cookie: str, now: float | None = None) -> Session | None:
@@ -101,7 +119,24 @@ class Keys:
             return None
         if session.kind not in ROLES or session.expires <= (now or time.time()):
             return None
+        if session.principal not in ("token", "user"):
+            return None
         return session
+
+    def seal_value(self, purpose: str, text: str) -> str:
+        """`text` signed for `purpose` (readable by the browser, not forgeable)."""
+        payload = _b64(text.encode())
+        return f"{payload}.{self._mac(purpose, payload)}"
+
+    def open_value(self, purpose: str, sealed: str) -> str | None:
+        """The text `seal_value` signed for `purpose`, or None."""
+        payload, _, mac = sealed.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._mac(purpose, payload).encode()):
+            return None
+        try:
+            return _unb64(payload).decode()
+        except ValueError:
+            return None
 
     def csrf(self, session: Session) -> str:
         return self._mac("csrf", session.nonce)
@@ -136,25 +171,53 @@ def current(request: Request) -> Session | None:
     session = keys.open(cookie)
     if session is None:
         return None
-    # Never cached: a token revoked anywhere ends its sessions at the next page.
+    # Never cached: a token revoked or a user removed anywhere ends its sessions at the next
+    # page, and a role or scope changed holds there too.
+    if session.principal == "user":
+        user = request.app.state.users.get(session.token_id)
+        if user is None or user.role not in ROLES:
+            return None
+        return replace(
+            session,
+            kind=user.role,
+            name=user.email,
+            teams=user.teams,
+            environments=user.environments,
+        )
+    store = request.app.state.store
     if session.token_id not in request.app.state.tokens.live_ids([session.token_id]):
         return None
-    return session
+    teams, environments = access.token_scopes(store, [session.token_id]).get(
+        session.token_id, (None, None)
+    )
+    return replace(session, teams=teams, environments=environments)
 
 
 def session_token(request: Request) -> Token | None:
-    """The token behind the request's session, for the API's reads (`headway.api.auth`)."""
+    """The credential behind the request's session, for the API's reads (`headway.api.auth`)."""
     session = current(request)
     if session is None:
         return None
+    if session.principal == "user":
+        user = request.app.state.users.get(session.token_id)
+        return as_token(user) if user is not None and user.role in ROLES else None
     tokens = request.app.state.tokens.list()
     return next((t for t in tokens if t.id == session.token_id), None)
 
 
-def start(request: Request, response: Response, token_id: str, kind: WebRole, name: str) -> None:
-    """Sign `response`'s browser in as the token `token_id`."""
+def start(
+    request: Request,
+    response: Response,
+    token_id: str,
+    kind: WebRole,
+    name: str,
+    principal: Literal["token", "user"] = "token",
+) -> None:
+    """Sign `response`'s browser in as the token (or user) `token_id`."""
     keys: Keys = request.app.state.web_keys
-    session = Session(token_id, kind, name, int(time.time()) + keys.seconds, secrets.token_hex(16))
+    session = Session(
+        token_id, kind, name, int(time.time()) + keys.seconds, secrets.token_hex(16), principal
+    )
     response.set_cookie(
         COOKIE,
         keys.seal(session),

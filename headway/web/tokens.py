@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from headway.flags.model import ConfigError
 from headway.flags.tokens import Token, TokenService
+from headway.ratelimit import shared
 from headway.web.render import Posted, posted, render, signed_in
 from headway.web.session import Session
 
@@ -60,23 +61,48 @@ def token_list(request: Request, tokens: Tokens, session: Admin) -> HTMLResponse
     return _page(request, tokens, session)
 
 
+def _names(text: str) -> list[str] | None:
+    """A form's comma-separated names; blank means every one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    return names or None
+
+
 @router.post("/tokens")
 def make_token(request: Request, tokens: Tokens, form: AdminForm) -> HTMLResponse:
     name, kind = form.get("name").strip(), form.get("kind")
     environment = form.get("environment") or None
+    teams, environments = form.get("teams"), form.get("environments")
+    asked = {
+        "name": name,
+        "kind": kind,
+        "environment": environment or "",
+        "teams": teams,
+        "environments": environments,
+    }
+    # The same allowance as POST /api/tokens: one admin cannot mint tokens by the thousand.
+    wait = shared(request.app, "token_limit", "token_rate_limit").retry_after(form.session.actor)
+    if wait is not None:
+        why = f"Too many tokens made (HEADWAY_TOKEN_RATE_LIMIT): try again in {wait} s."
+        page = _page(request, tokens, form.session, 429, problems={"name": why}, asked=asked)
+        page.headers["Retry-After"] = str(wait)
+        return page
     problems: dict[str, str] = {}
     if not name:
         problems["name"] = "give the token a name, such as who or what holds it"
     if not problems:
         try:
             made, secret = tokens.create(
-                kind, name=name, actor=form.session.actor, environment=environment
+                kind,
+                name=name,
+                actor=form.session.actor,
+                environment=environment,
+                teams=_names(teams),
+                environments=_names(environments),
             )
         except ConfigError as error:
             problems = {i.path: i.message for i in error.issues}
         else:
             return _page(request, tokens, form.session, 201, made=made, secret=secret)
-    asked = {"name": name, "kind": kind, "environment": environment or ""}
     return _page(request, tokens, form.session, 422, problems=problems, asked=asked)
 
 

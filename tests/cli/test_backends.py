@@ -57,6 +57,8 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("flags", "lifecycle", "nosuch"),
     ("flags", "cleanup", "checkout", "."),
     ("tokens", "list", "--format", "json"),
+    ("users", "list"),
+    ("users", "list", "--format", "json"),
     ("audit", "verify"),
     ("audit", "verify", "--format", "json"),
     ("audit", "export", "--entity", "flag"),
@@ -97,6 +99,14 @@ WRITES: list[tuple[str, ...]] = [
     ("rollout", "start", "checkout", "--min-duration", "1h", "--actor", "ann"),
     ("rollout", "start", "nosuch", "--actor", "ann"),
     ("rollout", "status", "checkout"),
+    ("users", "add", "ann@example.com", "editor", "--env", "staging", "--team", "web"),
+    ("users", "add", "Ann@example.com", "viewer"),  # a user already
+    ("users", "add", "bob@example.com", "admin", "--team", "web"),  # admins take no scope
+    ("users", "set-role", "ann@example.com", "viewer", "--team", "web"),
+    ("users", "set-role", "nobody@example.com", "admin"),
+    ("users", "remove", "ann@example.com"),
+    ("users", "remove", "ann@example.com"),  # removed already
+    ("users", "list"),
 ]
 # Commands that change what is stored (their effect is compared by the reads above, run
 # after them elsewhere in the suite: tests/api/test_cli_server.py, tests/rollouts).
@@ -143,6 +153,7 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         ("flags", "segment", "put", "beta", "--when", "plan eq pro"),
         ("flags", "set", "checkout", "--on"),
         ("note", "add", "Migration", "--scope", "organisation", "--period", "2026-10"),
+        ("users", "add", "lee@example.com", "viewer", "--team", "web", "--name", "Lee"),
     ]
     for command in setup:
         done = run_headway(*command, env=env)
@@ -191,7 +202,7 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
     assert json.loads(local[1].stdout)["trend"]
     # the writes did their work both ways; the refusals were refusals both ways
     codes = [done.returncode for done in remote[len(BOTH_WAYS) :]]
-    assert codes == [0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0]
+    assert codes == [0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 2, 2, 0, 2, 0, 2, 0]
     imported = remote[len(BOTH_WAYS) + 9].stdout
     assert "4 changes, 4 deployments (1 failed: a shipped change was reverted)" in imported
     assert "up to date" in remote[len(BOTH_WAYS) + 10].stdout

@@ -11,7 +11,8 @@ from headway import web
 from headway.web.session import COOKIE
 from tests.web.conftest import csrf_of, login, sign_in, token
 
-OPEN = {"/login", "/static/{name}", "/favicon.ico"}
+# Sign-in itself, and single sign-on (404 when it is not configured).
+OPEN = {"/login", "/login/oidc", "/login/oidc/callback", "/static/{name}", "/favicon.ico"}
 
 
 def _web_routes() -> list[tuple[str, str]]:

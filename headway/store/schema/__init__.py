@@ -22,6 +22,7 @@ from headway.store.schema.flags import (
     flag_versions,
     flags,
     segments,
+    users,
 )
 from headway.store.schema.github import (
     github_apps,
@@ -91,4 +92,5 @@ __all__ = [
     "segments",
     "services",
     "settings",
+    "users",
 ]

@@ -63,7 +63,28 @@ api_tokens = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
     Column("expires_at", DateTime),
+    Column("teams", Text),  # JSON array; NULL spans every team
+    Column("environments", Text),  # JSON array; NULL spans every environment
     Index("api_tokens_secret", "secret_hash", unique=True),
+)
+
+# People who sign in through the identity provider (headway.flags.users).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", Text),
+    Column("role_from", Text, nullable=False),
+    Column("teams", Text),
+    Column("environments", Text),
+    Column("subject", Text),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("signed_in_at", DateTime),
+    Column("removed_at", DateTime),
+    Index("users_email", "email", unique=True),
 )
 
 flag_exposures = Table(
