@@ -109,9 +109,9 @@ def _sign(secret: str, body: bytes) -> dict[str, str]:
 
 
 def test_the_app_is_made_installed_and_its_repositories_become_services(
-    tmp_path: Path, state: State, url: str
+    engine_settings: Settings, state: State, url: str
 ) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         # Given an admin asks for the manifest
@@ -192,8 +192,8 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
         assert ping.json()["outcome"] == "ignored"
 
 
-def test_an_unknown_code_is_githubs_404(tmp_path: Path, state: State, url: str) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+def test_an_unknown_code_is_githubs_404(engine_settings: Settings, state: State, url: str) -> None:
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         token = http.post("/api/github/manifest", json={"url": "https://h.example.com"})
@@ -324,8 +324,10 @@ PATCH = """\
 """
 
 
-def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State, url: str) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+def test_a_flagged_pull_request_gets_one_check_run(
+    engine_settings: Settings, state: State, url: str
+) -> None:
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     state.codes = {"good-code"}
     state.pull_files["Codertocat/Hello-World#2"] = [
         {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH},
@@ -408,10 +410,10 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
 
 
 def test_backfill_reads_merged_pull_requests_page_by_page(
-    tmp_path: Path, state: State, url: str, monkeypatch: pytest.MonkeyPatch
+    engine_settings: Settings, state: State, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
