@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from headway.api.app import create_app
@@ -23,6 +24,7 @@ from headway.config import Settings
 from headway.github.auth import InstallationTokens
 from headway.github.manifest import EVENTS, PERMISSIONS, manifest
 from headway.github.rest import GitHubClient, GitHubError, RateLimited
+from headway.store.schema import changes, services
 from tests.conftest import (
     FIXTURES,
     authorize,
@@ -166,7 +168,8 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
             ("Codertocat/Space", "Space"),
         ]
         store = http.app.state.store  # type: ignore[attr-defined]
-        rows = store.query("SELECT name, repository FROM services ORDER BY name")
+        s = services.c
+        rows = store.rows(select(s.name, s.repository).order_by(s.name))
         assert [tuple(r) for r in rows] == [
             ("Hello-World", "Codertocat/Hello-World"),
             ("Space", "Codertocat/Space"),
@@ -406,7 +409,7 @@ def test_a_flagged_pull_request_gets_one_check_run(
         assert stored.json()["outcome"] == "accepted"
         assert len(state.check_runs) == 1
         store = http.app.state.store  # type: ignore[attr-defined]
-        assert store.query("SELECT number FROM changes") == [(2,)]
+        assert store.rows(select(changes.c.number)) == [(2,)]
 
 
 def test_backfill_reads_merged_pull_requests_page_by_page(
