@@ -20,7 +20,6 @@ from urllib.parse import quote
 from pydantic import Field
 
 from headway.config import Settings
-from headway.github import store as rows
 from headway.github.auth import InstallationTokens
 from headway.github.manifest import manifest
 from headway.github.rest import GitHubClient
@@ -28,6 +27,7 @@ from headway.ingest import ingest
 from headway.metrics.results import Result
 from headway.sources.mapping import Mapping, PayloadError, get, opt, text
 from headway.store import Store
+from headway.store import github as rows
 
 __all__ = [
     "AppInfo",

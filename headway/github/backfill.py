@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import Field
 
-from headway.github import store as rows
 from headway.github.app import GitHubApp
 from headway.ingest import ingest
 from headway.metrics.results import Result
 from headway.sources import github as adapter
 from headway.sources.mapping import Mapping
+from headway.store import github as rows
 
 __all__ = ["BackfillResult", "NotGranted", "backfill"]
 

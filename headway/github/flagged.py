@@ -10,11 +10,11 @@ from typing import Any, Final
 from pydantic import Field
 
 from headway.flags.service import Conflict, FlagService
-from headway.github import store as rows
 from headway.github.app import GitHubApp
 from headway.github.pulls import CHECK_NAME, check_output, flags_in_diff
 from headway.metrics.results import Result
 from headway.sources.mapping import text
+from headway.store import github as rows
 
 __all__ = ["ACTIONS", "FlaggedPull", "on_pull_request"]
 

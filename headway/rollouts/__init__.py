@@ -1,7 +1,8 @@
 """Guarded rollouts: staged exposure of a flag's variant, judged by guardrails.
 
 Owns: rollout plans, the controller that advances, pauses or rolls back, guardrail statistics,
-samples (from SDKs or Prometheus) and the rollout tables.
+samples (from SDKs or Prometheus) and the rollout records (their statements are in
+`headway.store.rollouts`).
 May import: `flags`, `ingest`, `metrics` (the base of its typed results), `outbound`, `model`,
 `config`, `store`; not another service or a surface.
 
@@ -9,6 +10,6 @@ May import: `flags`, `ingest`, `metrics` (the base of its typed results), `outbo
 with `judging` (traffic checks from `traffic`, guardrails from `guardrails`, whose terms are
 in `verdicts`), reads incoming samples with `intake` (and Prometheus with `prometheus`), and
 leaves `delivery` evidence as it completes or rolls back. `plan` is what a rollout is asked
-to do, `store` its tables and history, `confidence` the signals over all rollouts, and
+to do, `store` its records and history, `confidence` the signals over all rollouts, and
 `simulate` replays the judges over synthetic traffic.
 """

@@ -1,7 +1,7 @@
-"""Rollout records and the queries the controller needs, on top of the store's write path.
+"""Rollout records and what the controller reads of them, on top of the store.
 
 Rollouts, their events and guardrail samples are written with `Store.write` like every other
-record; the tables come from migration 0004_rollouts.sql.
+record; the statements that read them are in `headway.store.rollouts`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from headway.rollouts.plan import ACTIVE_STATES, RolloutPlan, State
+from headway.rollouts.plan import RolloutPlan, State
 from headway.rollouts.verdicts import Decision, MetricKind, VariantStats
 from headway.store import Store, audit
+from headway.store import rollouts as rows
 
 log = logging.getLogger("headway.rollouts")
 
@@ -163,12 +164,6 @@ class GuardrailSample:
         return f"{self.batch}:{self.flag}:{self.variant}:{self.metric}"
 
 
-_ROLLOUT_COLUMNS = (
-    "flag, environment, service, plan, state, stage_index, stage_started_at, started_at, "
-    "finished_at, waiting_since, reason, judgement, created_by, updated_at"
-)
-
-
 def _rollout(row: tuple[Any, ...]) -> Rollout:
     values = list(row)
     for i in (6, 7, 8, 9, 13):
@@ -177,69 +172,36 @@ def _rollout(row: tuple[Any, ...]) -> Rollout:
 
 
 def get_rollout(store: Store, rollout_id: str) -> Rollout | None:
-    rows = store.query(f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE id = ?", [rollout_id])
-    return _rollout(rows[0]) if rows else None
+    row = rows.one(store, rollout_id)
+    return _rollout(row) if row else None
 
 
 def active_rollout(store: Store, flag: str, environment: str) -> Rollout | None:
-    states = ", ".join(f"'{s}'" for s in ACTIVE_STATES)
-    rows = store.query(
-        f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE flag = ? AND environment = ? "
-        f"AND state IN ({states}) ORDER BY started_at DESC",
-        [flag, environment],
-    )
-    return _rollout(rows[0]) if rows else None
+    row = rows.active(store, flag, environment)
+    return _rollout(row) if row else None
 
 
 def list_rollouts(
     store: Store, *, active_only: bool = False, flag: str | None = None
 ) -> list[Rollout]:
-    where, params = ["1 = 1"], []
-    if active_only:
-        where.append(f"state IN ({', '.join(repr(str(s)) for s in ACTIVE_STATES)})")
-    if flag:
-        where.append("flag = ?")
-        params.append(flag)
-    rows = store.query(
-        f"SELECT {_ROLLOUT_COLUMNS} FROM rollouts WHERE {' AND '.join(where)} ORDER BY started_at",
-        params,
-    )
-    return [_rollout(r) for r in rows]
+    return [_rollout(r) for r in rows.all_rollouts(store, active_only=active_only, flag=flag)]
 
 
 def events_of(store: Store, rollout_id: str) -> list[RolloutEvent]:
-    rows = store.query(
-        "SELECT rollout_id, seq, occurred_at, kind, stage_index, percent, actor, explanation, "
-        "detail FROM rollout_events WHERE rollout_id = ? ORDER BY seq",
-        [rollout_id],
-    )
-    return [RolloutEvent(r[0], r[1], aware(r[2]), *r[3:]) for r in rows]  # type: ignore[arg-type]
+    return [
+        RolloutEvent(r[0], r[1], aware(r[2]), *r[3:])  # type: ignore[arg-type]
+        for r in rows.events(store, rollout_id)
+    ]
 
 
 def next_seq(store: Store, rollout_id: str) -> int:
-    rows = store.query(
-        "SELECT COALESCE(MAX(seq), 0) FROM rollout_events WHERE rollout_id = ?", [rollout_id]
-    )
-    return int(rows[0][0]) + 1
+    return rows.next_seq(store, rollout_id)
 
 
 def _sdk_exposures(store: Store, rollout: Rollout, since: datetime) -> dict[str, float]:
     """Exposures the SDK reported to the flags service (`flag_exposures`) since `since`."""
-    if not store.query(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'flag_exposures'"
-    ):
-        return {}
     until = rollout.finished_at or datetime(9999, 1, 1, tzinfo=UTC)
-    rows = store.query(
-        "SELECT variant, SUM(count) FROM flag_exposures WHERE environment = ? AND flag = ? "
-        "AND received_at >= ? AND received_at <= ? GROUP BY variant",
-        [rollout.environment, rollout.flag, _naive(since), _naive(until)],
-    )
-    return {r[0]: float(r[1]) for r in rows}
-
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None)
+    return rows.sdk_exposures(store, rollout.environment, rollout.flag, since, until)
 
 
 def variant_stats(
@@ -251,12 +213,7 @@ def variant_stats(
     reported to the flags service) and the numerator the metric's events (the sum of tracked
     values, 1 per call by default).
     """
-    rows = store.query(
-        "SELECT variant, metric, SUM(n), SUM(total), SUM(sumsq) FROM guardrail_samples "
-        "WHERE rollout_id = ? AND metric IN (?, ?) GROUP BY variant, metric",
-        [rollout.id, metric, EXPOSURES],
-    )
-    found = {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4])) for r in rows}
+    found = rows.sums(store, rollout.id, metric, EXPOSURES)
     sdk = _sdk_exposures(store, rollout, rollout.started_at) if kind is MetricKind.RATE else {}
 
     def one(variant: str) -> VariantStats:
@@ -273,12 +230,7 @@ def stage_exposures(
     store: Store, rollout: Rollout, variants: tuple[str, str]
 ) -> tuple[float, float]:
     """Exposures of (treatment, control) received while the current stage was live."""
-    rows = store.query(
-        "SELECT variant, SUM(n) FROM guardrail_samples WHERE rollout_id = ? "
-        "AND stage_index = ? AND metric = ? GROUP BY variant",
-        [rollout.id, rollout.stage_index, EXPOSURES],
-    )
-    found = {r[0]: float(r[1]) for r in rows}
+    found = rows.exposures_in_stage(store, rollout.id, rollout.stage_index, EXPOSURES)
     sdk = _sdk_exposures(store, rollout, rollout.stage_started_at)
     return tuple(  # type: ignore[return-value]
         found.get(v, 0.0) + sdk.get(v, 0.0) for v in variants
@@ -287,11 +239,7 @@ def stage_exposures(
 
 def known_metrics(store: Store, environment: str) -> set[str]:
     """Metrics that have reached Headway for this environment (exposures excluded)."""
-    rows = store.query(
-        "SELECT DISTINCT metric FROM guardrail_samples WHERE environment = ? AND metric <> ?",
-        [environment, EXPOSURES],
-    )
-    return {r[0] for r in rows}
+    return rows.metrics_seen(store, environment, EXPOSURES)
 
 
 def record_event(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from headway.api.app import create_app
@@ -23,6 +24,7 @@ from headway.config import Settings
 from headway.github.auth import InstallationTokens
 from headway.github.manifest import EVENTS, PERMISSIONS, manifest
 from headway.github.rest import GitHubClient, GitHubError, RateLimited
+from headway.store.schema import changes, services
 from tests.conftest import (
     FIXTURES,
     authorize,
@@ -109,9 +111,9 @@ def _sign(secret: str, body: bytes) -> dict[str, str]:
 
 
 def test_the_app_is_made_installed_and_its_repositories_become_services(
-    tmp_path: Path, state: State, url: str
+    engine_settings: Settings, state: State, url: str
 ) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         # Given an admin asks for the manifest
@@ -166,7 +168,8 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
             ("Codertocat/Space", "Space"),
         ]
         store = http.app.state.store  # type: ignore[attr-defined]
-        rows = store.query("SELECT name, repository FROM services ORDER BY name")
+        s = services.c
+        rows = store.rows(select(s.name, s.repository).order_by(s.name))
         assert [tuple(r) for r in rows] == [
             ("Hello-World", "Codertocat/Hello-World"),
             ("Space", "Codertocat/Space"),
@@ -192,8 +195,8 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
         assert ping.json()["outcome"] == "ignored"
 
 
-def test_an_unknown_code_is_githubs_404(tmp_path: Path, state: State, url: str) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+def test_an_unknown_code_is_githubs_404(engine_settings: Settings, state: State, url: str) -> None:
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         token = http.post("/api/github/manifest", json={"url": "https://h.example.com"})
@@ -324,8 +327,10 @@ PATCH = """\
 """
 
 
-def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State, url: str) -> None:
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+def test_a_flagged_pull_request_gets_one_check_run(
+    engine_settings: Settings, state: State, url: str
+) -> None:
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     state.codes = {"good-code"}
     state.pull_files["Codertocat/Hello-World#2"] = [
         {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH},
@@ -404,14 +409,14 @@ def test_a_flagged_pull_request_gets_one_check_run(tmp_path: Path, state: State,
         assert stored.json()["outcome"] == "accepted"
         assert len(state.check_runs) == 1
         store = http.app.state.store  # type: ignore[attr-defined]
-        assert store.query("SELECT number FROM changes") == [(2,)]
+        assert store.rows(select(changes.c.number)) == [(2,)]
 
 
 def test_backfill_reads_merged_pull_requests_page_by_page(
-    tmp_path: Path, state: State, url: str, monkeypatch: pytest.MonkeyPatch
+    engine_settings: Settings, state: State, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World
-    settings = Settings(database=str(tmp_path / "gh.duckdb"), github_api_url=url)
+    settings = engine_settings.model_copy(update={"github_api_url": url})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()

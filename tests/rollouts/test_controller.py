@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from headway.config import Settings
 from headway.flags.model import Serve
 from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
 from headway.rollouts.plan import PlanError, RolloutPlan, State
 from headway.store import Store, open_store
+from headway.store.schema import approvals, deployments
 from tests.rollouts.conftest import Clock, MemoryFlags
 
 ENV = "production"
@@ -104,11 +106,11 @@ def test_stages_advance_wait_for_approval_and_complete_as_a_release(
     assert done.state == State.COMPLETED
     assert flags.serving("new-checkout", ENV) == Serve(variant="on")
 
-    (release,) = store.query_dicts("SELECT * FROM deployments")
+    (release,) = store.dicts(select(deployments))
     assert (release["kind"], release["status"]) == ("release", "success")
     assert release["service"] == "checkout"
     assert release["version"] == "new-checkout=on"
-    (approval,) = store.query_dicts("SELECT * FROM approvals")
+    (approval,) = store.dicts(select(approvals))
     assert approval["kind"] == "rollout_stage"
     assert approval["actor"] == "lead"
     assert approval["deployment_ref"] == release["id"]
@@ -143,7 +145,7 @@ def test_a_harmful_change_rolls_itself_back_and_counts_as_a_failed_release(
     assert flags.serving("new-checkout", ENV) == Serve(variant="off")
     assert "4.00% on treatment against 1.00% on control" in (rolled.reason or "")
 
-    release, rollback = store.query_dicts("SELECT * FROM deployments ORDER BY kind")
+    release, rollback = store.dicts(select(deployments).order_by(deployments.c.kind))
     assert (release["kind"], rollback["kind"]) == ("release", "rollback")
     assert rollback["recovers"] == release["id"]
     assert rollback["trigger"] == "rollout"

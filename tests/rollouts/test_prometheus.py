@@ -10,12 +10,14 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from headway.outbound import GuardedTransport, OutboundPolicy
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import PlanError, State
 from headway.rollouts.prometheus import PrometheusError, instant_query
 from headway.store import Store
+from headway.store.schema import guardrail_samples
 from tests.rollouts.conftest import Clock, MemoryFlags
 from tests.rollouts.test_controller import ENV, plan
 
@@ -109,9 +111,12 @@ def test_events_counted_by_prometheus_roll_a_harmful_change_back(
         'sum(increase(checkout_errors_total{variant="off"}[180s]))',
     ]
     # The second answer replaced the first: 80, not 2 + 80.
-    rows = store.query(
-        "SELECT variant, SUM(total) FROM guardrail_samples WHERE metric = 'errors' "
-        "GROUP BY variant ORDER BY variant"
+    g = guardrail_samples.c
+    rows = store.rows(
+        select(g.variant, func.sum(g.total))
+        .where(g.metric == "errors")
+        .group_by(g.variant)
+        .order_by(g.variant)
     )
     assert [(r[0], float(r[1])) for r in rows] == [("off", 180.0), ("on", 80.0)]
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import PlanError
 from headway.rollouts.samples import check_sample, check_window
 from headway.store import Store
+from headway.store.schema import guardrail_samples
 from tests.rollouts.conftest import T0, Clock, MemoryFlags
 from tests.rollouts.test_controller import ENV, plan, send
+
+g = guardrail_samples.c
+COUNT = select(func.count()).select_from(guardrail_samples)
 
 
 @pytest.fixture
@@ -27,9 +32,10 @@ def errors(variant: str, n: float) -> dict[str, object]:
 
 def judged(store: Store) -> dict[str, float]:
     """Errors per variant attached to a rollout (what the guardrails read)."""
-    rows = store.query(
-        "SELECT variant, SUM(n) FROM guardrail_samples WHERE rollout_id IS NOT NULL "
-        "AND metric = 'errors' GROUP BY variant"
+    rows = store.rows(
+        select(g.variant, func.sum(g.n))
+        .where(g.rollout_id.is_not(None), g.metric == "errors")
+        .group_by(g.variant)
     )
     return {r[0]: float(r[1]) for r in rows}
 
@@ -50,18 +56,18 @@ def test_only_samples_of_served_variants_measured_during_the_rollout_judge_it(
     assert service.ingest(ENV, [errors("on", 3)], measured=across) == 1
     # Then all three are stored, but only the last one (3 errors on `on`) judges the rollout.
     assert judged(store) == {"on": 3.0}
-    total = store.query("SELECT SUM(n) FROM guardrail_samples WHERE metric = 'errors'")
+    total = store.rows(select(func.sum(g.n)).where(g.metric == "errors"))
     assert float(total[0][0]) == 10 + 500 + 500 + 3
 
 
 def test_a_sample_outside_the_ranges_is_refused_naming_its_field(
     service: RolloutService, store: Store
 ) -> None:
-    before = store.query("SELECT COUNT(*) FROM guardrail_samples")[0][0]
+    before = store.rows(COUNT)[0][0]
     with pytest.raises(PlanError, match=r"samples\[1\]\.n is 1e\+12; it must be between 0"):
         service.ingest(ENV, [errors("on", 1), errors("on", 1e12)])
     # Nothing of a refused batch is stored, not even its valid first sample.
-    assert store.query("SELECT COUNT(*) FROM guardrail_samples")[0][0] == before
+    assert store.rows(COUNT)[0][0] == before
 
 
 @pytest.mark.parametrize(

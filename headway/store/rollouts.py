@@ -1,0 +1,195 @@
+"""The statements of rollouts: their rows, their history and the guardrail samples they are
+judged on.
+
+The controller's loop and the guardrail sample intake run them all the time, so each is a
+module constant, compiled once per store. Rows come back as the tables hold them (naive UTC
+timestamps); `headway.rollouts.store` makes them into rollouts. Rollouts, events and samples
+are written through `Store.write`, like every record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal, select
+
+from headway.store.base import Store, utc_naive
+from headway.store.schema import flag_exposures, guardrail_samples, rollout_events, rollouts
+
+__all__ = [
+    "ACTIVE_STATES",
+    "active",
+    "all_rollouts",
+    "events",
+    "exposures_in_stage",
+    "metrics_seen",
+    "next_seq",
+    "one",
+    "sdk_exposures",
+    "sums",
+]
+
+#: The states of a rollout still in progress, as `headway.rollouts.plan.ACTIVE_STATES` names
+#: them (a layer the store may not import; tests/rollouts/test_store_rows.py keeps them equal).
+ACTIVE_STATES = ("running", "waiting_approval", "paused")
+# Each state a parameter of its own with its value: a plain `in_(ACTIVE_STATES)` is expanded
+# when compiled, which asks every other parameter for a value already then.
+_IS_ACTIVE = rollouts.c.state.in_([literal(s) for s in ACTIVE_STATES])
+
+_r = rollouts.c
+# In the order of `headway.rollouts.store.Rollout`'s fields.
+_ROLLOUT = select(
+    _r.flag,
+    _r.environment,
+    _r.service,
+    _r.plan,
+    _r.state,
+    _r.stage_index,
+    _r.stage_started_at,
+    _r.started_at,
+    _r.finished_at,
+    _r.waiting_since,
+    _r.reason,
+    _r.judgement,
+    _r.created_by,
+    _r.updated_at,
+)
+_BY_ID = _ROLLOUT.where(_r.id == bindparam("id"))
+_ACTIVE = _ROLLOUT.where(
+    _r.flag == bindparam("flag"),
+    _r.environment == bindparam("environment"),
+    _IS_ACTIVE,
+).order_by(_r.started_at.desc())
+# Listed by (active only, of one flag).
+_LISTED = {
+    (False, False): _ROLLOUT.order_by(_r.started_at),
+    (True, False): _ROLLOUT.where(_IS_ACTIVE).order_by(_r.started_at),
+    (False, True): _ROLLOUT.where(_r.flag == bindparam("flag")).order_by(_r.started_at),
+    (True, True): _ROLLOUT.where(_IS_ACTIVE, _r.flag == bindparam("flag")).order_by(_r.started_at),
+}
+
+_e = rollout_events.c
+_EVENTS = (
+    select(
+        _e.rollout_id,
+        _e.seq,
+        _e.occurred_at,
+        _e.kind,
+        _e.stage_index,
+        _e.percent,
+        _e.actor,
+        _e.explanation,
+        _e.detail,
+    )
+    .where(_e.rollout_id == bindparam("rollout"))
+    .order_by(_e.seq)
+)
+_NEXT_SEQ = select(func.coalesce(func.max(_e.seq), 0) + 1).where(
+    _e.rollout_id == bindparam("rollout")
+)
+
+_x = flag_exposures.c
+_SDK_EXPOSURES = (
+    select(_x.variant, func.sum(_x["count"]))
+    .where(
+        _x.environment == bindparam("environment"),
+        _x.flag == bindparam("flag"),
+        _x.received_at >= bindparam("since"),
+        _x.received_at <= bindparam("until"),
+    )
+    .group_by(_x.variant)
+)
+
+_g = guardrail_samples.c
+_SUMS = (
+    select(_g.variant, _g.metric, func.sum(_g.n), func.sum(_g.total), func.sum(_g.sumsq))
+    .where(
+        _g.rollout_id == bindparam("rollout"),
+        _g.metric.in_([bindparam("metric"), bindparam("exposures")]),
+    )
+    .group_by(_g.variant, _g.metric)
+)
+_STAGE_EXPOSURES = (
+    select(_g.variant, func.sum(_g.n))
+    .where(
+        _g.rollout_id == bindparam("rollout"),
+        _g.stage_index == bindparam("stage"),
+        _g.metric == bindparam("exposures"),
+    )
+    .group_by(_g.variant)
+)
+_METRICS_SEEN = (
+    select(_g.metric)
+    .distinct()
+    .where(_g.environment == bindparam("environment"), _g.metric != bindparam("exposures"))
+)
+
+
+def one(store: Store, rollout_id: str) -> tuple[Any, ...] | None:
+    """The row of the rollout `rollout_id`, None when there is none."""
+    rows = store.rows(_BY_ID, id=rollout_id)
+    return rows[0] if rows else None
+
+
+def active(store: Store, flag: str, environment: str) -> tuple[Any, ...] | None:
+    """The row of `flag`'s rollout in progress in `environment` (the latest started)."""
+    rows = store.rows(_ACTIVE, flag=flag, environment=environment)
+    return rows[0] if rows else None
+
+
+def all_rollouts(
+    store: Store, *, active_only: bool = False, flag: str | None = None
+) -> list[tuple[Any, ...]]:
+    """Rollout rows in the order they started, those in progress or of one flag if asked."""
+    statement = _LISTED[active_only, bool(flag)]
+    return store.rows(statement, flag=flag) if flag else store.rows(statement)
+
+
+def events(store: Store, rollout_id: str) -> list[tuple[Any, ...]]:
+    """The history of a rollout, in order: (rollout_id, seq, occurred_at, kind, stage_index,
+    percent, actor, explanation, detail)."""
+    return store.rows(_EVENTS, rollout=rollout_id)
+
+
+def next_seq(store: Store, rollout_id: str) -> int:
+    """The number of a rollout's next event (1 for its first)."""
+    return int(store.rows(_NEXT_SEQ, rollout=rollout_id)[0][0])
+
+
+def sdk_exposures(
+    store: Store, environment: str, flag: str, since: datetime, until: datetime
+) -> dict[str, float]:
+    """Exposures per variant the SDK reported to the flags service between the two times."""
+    rows = store.rows(
+        _SDK_EXPOSURES,
+        environment=environment,
+        flag=flag,
+        since=utc_naive(since),
+        until=utc_naive(until),
+    )
+    return {str(variant): float(count) for variant, count in rows}
+
+
+def sums(
+    store: Store, rollout_id: str, metric: str, exposures: str
+) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """(n, total, sumsq) summed over a rollout's samples of `metric` and of `exposures`, by
+    (variant, metric)."""
+    rows = store.rows(_SUMS, rollout=rollout_id, metric=metric, exposures=exposures)
+    return {(r[0], r[1]): (float(r[2]), float(r[3]), float(r[4])) for r in rows}
+
+
+def exposures_in_stage(
+    store: Store, rollout_id: str, stage_index: int, exposures: str
+) -> dict[str, float]:
+    """The `exposures` samples (their n) per variant received during one stage of a rollout."""
+    rows = store.rows(_STAGE_EXPOSURES, rollout=rollout_id, stage=stage_index, exposures=exposures)
+    return {str(variant): float(n) for variant, n in rows}
+
+
+def metrics_seen(store: Store, environment: str, exposures: str) -> set[str]:
+    """Every metric sampled in `environment`, except `exposures`."""
+    return {
+        str(r[0]) for r in store.rows(_METRICS_SEEN, environment=environment, exposures=exposures)
+    }
