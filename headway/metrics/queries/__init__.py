@@ -1,0 +1,12 @@
+"""The metrics' SQL: every statement a number or a record behind it is read with, built with
+SQLAlchemy Core from the tables of `headway.store.schema` and run by `Store.rows`/`dicts`.
+
+Owns: the metric queries, the one place outside `store` that holds SQL.
+May import: `definitions`, `model`, `store` and SQLAlchemy; never another `metrics` module,
+whose modules call these functions and work on the rows they answer.
+
+`rules` compiles a definition into the conditions and columns every query shares (what a
+deployment counts as, spans, lead time) and `failure` into the evidence that a deployment
+failed, rework and incident attribution; one module per area runs its statements: `dora`
+(the five keys).
+"""
