@@ -8,5 +8,6 @@ whose modules call these functions and work on the rows they answer.
 `rules` compiles a definition into the conditions and columns every query shares (what a
 deployment counts as, spans, lead time) and `failure` into the evidence that a deployment
 failed, rework and incident attribution; one module per area runs its statements: `dora`
-(the five keys).
+(the five keys), `signals` (the records the friction signals are computed from) and `scope`
+(services and their teams).
 """
