@@ -10,5 +10,6 @@ rows they answer.
 deployment counts as, spans, lead time) and `failure` into the evidence that a deployment
 failed, rework and incident attribution; one module per area runs its statements: `dora`
 (the five keys), `signals` (the records the friction signals are computed from), `records`
-(the records behind a number, refined and paged) and `scope` (services and their teams).
+(the records behind a number, refined and paged), `flow` (the moments of shipped changes and
+the work still waiting) and `scope` (services and their teams).
 """
