@@ -41,7 +41,10 @@ GATE_KINDS = ("change_advisory", "security", "deployment_gate")
 
 
 def lit(value: Any) -> Col:
-    """`value` written into the SQL as a constant (a string quoted, a `%` kept for psycopg)."""
+    """`value` written into the SQL as a constant (a string quoted, a `%` kept for psycopg).
+
+    The store compiles a statement holding one with its values (`render_postcompile`), so such
+    a statement cannot also take named `bindparam`s: build it per call with its values."""
     return literal(value, literal_execute=True)
 
 
