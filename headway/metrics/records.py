@@ -47,9 +47,8 @@ def deployments(
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
-    rows = queries.deployment_rows(
-        store, defn, names, period.since, period.until, limit, offset, refine
-    )
+    page = (limit, offset)
+    rows = queries.deployment_rows(store, defn, names, period.since, period.until, page, refine)
     ids = [r["id"] for r in rows]
     evidence: dict[str, list[dict[str, Any]]] = {}
     shipped: dict[str, list[str]] = {}
@@ -103,9 +102,8 @@ def changes(
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
-    rows = queries.change_rows(
-        store, defn, names, period.since, period.until, limit, offset, refine
-    )
+    page = (limit, offset)
+    rows = queries.change_rows(store, defn, names, period.since, period.until, page, refine)
     for r in rows:
         for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
             r[key] = iso(r[key])
@@ -126,7 +124,8 @@ def incidents(
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
-    rows = queries.incident_rows(store, names, period.since, period.until, limit, offset, refine)
+    page = (limit, offset)
+    rows = queries.incident_rows(store, names, period.since, period.until, page, refine)
     rules = {
         "named": "the incident names this deployment as its cause",
         "window": "latest production deployment of the service before the incident opened",

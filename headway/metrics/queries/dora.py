@@ -2,14 +2,15 @@
 the database: deployments (frequency, change fail rate, rework, and usually recovery),
 changes (lead time), recoveries, and the deployment days around a period.
 
-They depend on the definition, the grouping and the services, so they are built per call;
-building and compiling one takes about a millisecond, against tens of milliseconds (small
-stores) to seconds (a million deployments) to run it.
+Each is built once per shape (definition, number of services, bucket, grouping) and kept, so
+a store compiles it once (tens of milliseconds for the deployments' statement) and every
+later request only binds its period and services.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import DOUBLE_PRECISION, Date, FromClause, case, cast, func, null, select
@@ -22,6 +23,8 @@ from headway.store import Store
 from headway.store.schema import changes, deployments, services
 
 Row = tuple[Any, ...]
+# Shapes kept per statement: definitions × scope sizes × buckets × groupings in use.
+KEEP = 256
 
 
 class KeyRows(NamedTuple):
@@ -34,13 +37,6 @@ class KeyRows(NamedTuple):
     recovery: list[Row]
 
 
-def _summarised(defn: Definition, rows: FromClause, *counts: Any) -> Query:
-    """grp, bkt, the `counts`, the durations of column x and the negatives left out."""
-    return select(
-        rows.c.grp, rows.c.bkt, *counts, *r.durations(defn, rows.c.x), func.sum(rows.c.neg)
-    ).group_by(rows.c.grp, rows.c.bkt)
-
-
 def key_rows(
     store: Store,
     defn: Definition,
@@ -51,6 +47,44 @@ def key_rows(
     group: str,
 ) -> KeyRows:
     """Run the three metric queries over the deployments of `names` in [since, until)."""
+    values = {"since": since, "until": until, **r.named(names)}
+    dep_rows = store.rows(_deployments(defn, len(names), by, group), **values)
+    lead_rows = store.rows(_lead(defn, len(names), by, group), **values)
+    if _inline_recovery(defn):
+        rec_rows = [(row[0], row[1], *row[7:]) for row in dep_rows]
+    else:
+        rec_rows = store.rows(_recoveries(defn, len(names), by, group), **values)
+    return KeyRows([row[:7] for row in dep_rows], lead_rows, rec_rows)
+
+
+def deploy_days(
+    store: Store,
+    defn: Definition,
+    names: list[str],
+    since: datetime,
+    until: datetime,
+    group: str,
+) -> list[Row]:
+    """(group, day) for every day a counted deployment of `names` finished in [since, until)."""
+    statement = _days(defn, len(names), group)
+    return store.rows(statement, since=since, until=until, **r.named(names))
+
+
+def _inline_recovery(defn: Definition) -> bool:
+    """Whether recovery is measured in the deployments' pass: the usual failed deployment →
+    first fix rule."""
+    return defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
+
+
+def _summarised(defn: Definition, rows: FromClause, *counts: Any) -> Query:
+    """grp, bkt, the `counts`, the durations of column x and the negatives left out."""
+    return select(
+        rows.c.grp, rows.c.bkt, *counts, *r.durations(defn, rows.c.x), func.sum(rows.c.neg)
+    ).group_by(rows.c.grp, rows.c.bkt)
+
+
+@lru_cache(maxsize=KEEP)
+def _deployments(defn: Definition, count: int, by: str | None, group: str) -> Query:
     d, s = deployments.alias("d"), services.alias("s")
     fail = failure.failures(defn).cte("fail")
     rework = failure.rework().cte("rw")
@@ -59,23 +93,15 @@ def key_rows(
     # One pass over deployments gives frequency, failures, rework and (for the usual
     # failed-deployment → first-fix rule) the recovery durations, which are NULL, and so
     # ignored by the aggregates, for deployments that did not fail.
-    inline_recovery = (
-        defn.recovery.start == "failed_deployment" and defn.recovery.end == "first_fix"
-    )
     recovery_x, recovery_neg = (
         (
             r.span(defn, defn.recovery.rounding, d.c.finished_at, f.c.first_fix),
             r.negatives(defn, d.c.finished_at, f.c.first_fix),
         )
-        if inline_recovery
+        if _inline_recovery(defn)
         else (cast(null(), DOUBLE_PRECISION), r.lit(0))
     )
     failed = f.c.deployment_id.is_not(None)
-    scoped = (
-        r.counted(defn, d),
-        r.in_window(defn, d.c.finished_at, since, until),
-        d.c.service.in_(names),
-    )
     per_deployment = (
         select(
             r.group_key(group, d, s).label("grp"),
@@ -92,21 +118,33 @@ def key_rows(
             .outerjoin(f, f.c.deployment_id == d.c.id)
             .outerjoin(distinct_rework, distinct_rework.c.id == d.c.id)
         )
-        .where(*scoped)
+        .where(*_scoped(defn, d, count))
         .subquery("t")
     )
-    dep_rows = store.rows(
-        _summarised(
-            defn,
-            per_deployment,
-            func.count(),
-            func.count(per_deployment.c.day.distinct()),
-            func.sum(per_deployment.c.failed),
-            func.sum(per_deployment.c.unrecovered),
-            func.sum(per_deployment.c.rework),
-        )
+    return _summarised(
+        defn,
+        per_deployment,
+        func.count(),
+        func.count(per_deployment.c.day.distinct()),
+        func.sum(per_deployment.c.failed),
+        func.sum(per_deployment.c.unrecovered),
+        func.sum(per_deployment.c.rework),
     )
-    c = changes.alias("c")
+
+
+def _scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
+    """Counted deployments (`d`) of the bound services that finished in the bound period."""
+    return (
+        r.counted(defn, d),
+        r.in_window(defn, d.c.finished_at, r.since(), r.until()),
+        r.names_in(d.c.service, count),
+    )
+
+
+@lru_cache(maxsize=KEEP)
+def _lead(defn: Definition, count: int, by: str | None, group: str) -> Query:
+    c, d, s = changes.alias("c"), deployments.alias("d"), services.alias("s")
+    counted, *scoped = _scoped(defn, d, count)
     per_change = (
         select(
             r.group_key(group, d, s).label("grp"),
@@ -115,25 +153,14 @@ def key_rows(
             r.lead_negative(defn, c, d).label("neg"),
         )
         .select_from(c.join(d, d.c.id == c.c.deployment_id).outerjoin(s, s.c.name == d.c.service))
-        .where(r.counted(defn, d), r.ships(defn, d), r.lead_changes(defn, c), *scoped[1:])
+        .where(counted, r.ships(defn, d), r.lead_changes(defn, c), *scoped)
         .subquery("t")
     )
-    lead_rows = store.rows(_summarised(defn, per_change))
-    if inline_recovery:
-        rec_rows = [(row[0], row[1], *row[7:]) for row in dep_rows]
-    else:
-        rec_rows = store.rows(_recoveries(defn, names, since, until, by, group))
-    return KeyRows([row[:7] for row in dep_rows], lead_rows, rec_rows)
+    return _summarised(defn, per_change)
 
 
-def _recoveries(
-    defn: Definition,
-    names: list[str],
-    since: datetime,
-    until: datetime,
-    by: str | None,
-    group: str,
-) -> Query:
+@lru_cache(maxsize=KEEP)
+def _recoveries(defn: Definition, count: int, by: str | None, group: str) -> Query:
     rec = defn.recovery
     s = services.alias("s")
     if rec.start in ("incident_opened", "incident_opened_or_cause"):
@@ -155,8 +182,8 @@ def _recoveries(
             .where(
                 i.c.resolved_at.is_not(None),
                 *attributed,
-                r.in_window(defn, i.c.opened_at, since, until),
-                i.c.service.in_(names),
+                r.in_window(defn, i.c.opened_at, r.since(), r.until()),
+                r.names_in(i.c.service, count),
             )
             .subquery("t")
         )
@@ -180,34 +207,23 @@ def _recoveries(
         .select_from(
             d.join(fixes, fixes.c.deployment_id == d.c.id).outerjoin(s, s.c.name == d.c.service)
         )
-        .where(
-            r.counted(defn, d),
-            r.in_window(defn, d.c.finished_at, since, until),
-            d.c.service.in_(names),
-        )
+        .where(*_scoped(defn, d, count))
         .subquery("t")
     )
     return _summarised(defn, per_fix)
 
 
-def deploy_days(
-    store: Store,
-    defn: Definition,
-    names: list[str],
-    since: datetime,
-    until: datetime,
-    group: str,
-) -> list[Row]:
-    """(group, day) for every day a counted deployment of `names` finished in [since, until)."""
+@lru_cache(maxsize=KEEP)
+def _days(defn: Definition, count: int, group: str) -> Query:
     d, s = deployments.alias("d"), services.alias("s")
-    return store.rows(
+    return (
         select(r.group_key(group, d, s), cast(d.c.finished_at, Date))
         .distinct()
         .select_from(d.outerjoin(s, s.c.name == d.c.service))
         .where(
             r.counted(defn, d),
-            d.c.finished_at >= since,
-            d.c.finished_at < until,
-            d.c.service.in_(names),
+            d.c.finished_at >= r.since(),
+            d.c.finished_at < r.until(),
+            r.names_in(d.c.service, count),
         )
     )

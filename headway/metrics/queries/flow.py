@@ -5,25 +5,33 @@ are cut from them in Python) and the changes still waiting at an instant.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import FromClause, Subquery, and_, func, or_, select
+from sqlalchemy import DateTime, FromClause, Subquery, and_, bindparam, func, or_, select
 
 from headway.definitions import Definition
 from headway.metrics.queries.rules import (
     GATE_KINDS,
     Col,
+    Query,
     counted,
     in_window,
     lead_start,
     lit,
     lits,
+    named,
+    names_in,
     ships,
+    since,
+    until,
 )
 from headway.store import Store
 from headway.store.schema import approvals, changes, deployments
 
 Row = tuple[Any, ...]
+# Statements are kept per definition and number of services (see `queries.dora`).
+KEEP = 128
 
 
 def _gates(ref: str) -> Subquery:
@@ -60,15 +68,21 @@ def _reviewed(defn: Definition, c: FromClause) -> Col:
 
 
 def shipped_moments(
-    store: Store, defn: Definition, names: list[str], since: datetime, until: datetime
+    store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
 ) -> list[Row]:
     """Every change first shipped by a counted deployment of `names` that finished in the
     period, in time order: (id, service, deployed, lead start, first commit, opened,
     reviewed, approved, merged, change gate requested, decided, deployment gate requested,
     decided)."""
+    statement = _shipped(defn, len(names))
+    return store.rows(statement, since=start, until=end, **named(names))
+
+
+@lru_cache(maxsize=KEEP)
+def _shipped(defn: Definition, count: int) -> Query:
     c, d = changes.alias("c"), deployments.alias("d")
     cg, dg = _gates("change_ref"), _gates("deployment_ref")
-    return store.rows(
+    return (
         select(
             c.c.id,
             d.c.service,
@@ -92,14 +106,14 @@ def shipped_moments(
         .where(
             counted(defn, d),
             ships(defn, d),
-            in_window(defn, d.c.finished_at, since, until),
-            d.c.service.in_(names),
+            in_window(defn, d.c.finished_at, since(), until()),
+            names_in(d.c.service, count),
         )
         .order_by(d.c.finished_at, c.c.id)
     )
 
 
-def _pending(ref: str, as_of: datetime) -> Subquery:
+def _pending(ref: str, as_of: Col) -> Subquery:
     """Per change or deployment: its earliest gate requested before `as_of` and undecided
     then."""
     column = approvals.c[ref]
@@ -120,6 +134,12 @@ def waiting_moments(store: Store, defn: Definition, names: list[str], as_of: dat
     """The changes of `names` that have not reached users at `as_of`, by id: (id, service,
     opened, first review, approved, merged, change gate pending since, deployment gate
     pending since). See `metrics.waiting.waiting_changes` for which."""
+    return store.rows(_waiting(defn, len(names)), as_of=as_of, **named(names))
+
+
+@lru_cache(maxsize=KEEP)
+def _waiting(defn: Definition, count: int) -> Query:
+    as_of = bindparam("as_of", type_=DateTime)
     c, d, first = changes.alias("c"), deployments.alias("d"), deployments.alias("d")
     fd = (
         select(first.c.service, func.min(first.c.finished_at).label("first_t"))
@@ -138,7 +158,7 @@ def waiting_moments(store: Store, defn: Definition, names: list[str], as_of: dat
         c.c.merged_at >= fd.c.first_t,
         or_(d.c.id.is_(None), d.c.finished_at.is_(None), d.c.finished_at >= as_of),
     )
-    return store.rows(
+    return (
         select(
             c.c.id,
             c.c.service,
@@ -155,6 +175,6 @@ def waiting_moments(store: Store, defn: Definition, names: list[str], as_of: dat
             .outerjoin(cg, cg.c.change_ref == c.c.id)
             .outerjoin(dg, dg.c.deployment_ref == d.c.id)
         )
-        .where(c.c.service.in_(names), or_(is_open, undeployed))
+        .where(names_in(c.c.service, count), or_(is_open, undeployed))
         .order_by(c.c.id)
     )

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import FromClause, case, false, func, null, or_, select, true
+from sqlalchemy import FromClause, String, bindparam, case, false, func, null, or_, select, true
 
 from headway.definitions import Definition
 from headway.metrics.queries import failure
-from headway.metrics.queries.rules import Col, Query, counted, lead_changes, lead_time, lit, ships
+from headway.metrics.queries.rules import (
+    Col,
+    Query,
+    counted,
+    lead_changes,
+    lead_time,
+    lit,
+    named,
+    names_in,
+    ships,
+    since,
+    until,
+)
 from headway.metrics.refine import SEARCHED, SORTS, Refinement
 from headway.store import Store
 from headway.store.schema import changes, deployments, incidents
@@ -48,20 +61,24 @@ OWN_ORDER = {
 }
 
 
-def _refined(kind: str, listed: Query, refine: Refinement | None) -> Query:
-    """The list's rows under the refinement's filter and case-blind search."""
-    refinement = (refine or Refinement()).check(kind)
+# Statements are kept per shape (see `queries.dora`): kind, definition, number of services,
+# filter, whether a search is made, order and page. The period, the services and the
+# searched text are bound.
+KEEP = 256
+
+
+def _refined(kind: str, listed: Query, only: str | None, searching: bool) -> Query:
+    """The list's rows under the filter and a case-blind search for the bound `needle`."""
     x = listed.subquery("x")
     statement = select(x)
-    if refinement.only:
-        statement = statement.where(ONLY[kind][refinement.only](x))
-    if refinement.search:
-        needle = refinement.search.lower().replace("\\", "\\\\")
-        needle = needle.replace("%", "\\%").replace("_", "\\_")
+    if only:
+        statement = statement.where(ONLY[kind][only](x))
+    if searching:
+        needle = bindparam("needle", type_=String)
         statement = statement.where(
             or_(
                 *[
-                    func.lower(func.coalesce(x.c[f], lit(""))).like(f"%{needle}%", escape="\\")
+                    func.lower(func.coalesce(x.c[f], lit(""))).like(needle, escape="\\")
                     for f in SEARCHED[kind]
                 ]
             )
@@ -69,20 +86,60 @@ def _refined(kind: str, listed: Query, refine: Refinement | None) -> Query:
     return statement
 
 
+def _bound(
+    names: list[str], start: datetime, end: datetime, refine: Refinement | None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"since": start, "until": end, **named(names)}
+    if refine and refine.search:
+        needle = refine.search.lower().replace("\\", "\\\\")
+        values["needle"] = "%" + needle.replace("%", "\\%").replace("_", "\\_") + "%"
+    return values
+
+
+def _listed(
+    kind: str, defn: Definition | None, count: int, refine: Refinement, counting: bool
+) -> Query:
+    if kind == "incidents":
+        return _incidents(count)
+    assert defn is not None  # only incidents are listed whatever the definition
+    if kind == "deployments":
+        return _deployments(defn, count, refine, counting=counting)
+    return _changes(defn, count)
+
+
+@lru_cache(maxsize=KEEP)
+def _total(
+    kind: str, defn: Definition | None, count: int, only: str | None, searching: bool
+) -> Query:
+    # A count reads neither order nor columns: only what its filter needs is joined.
+    listed = _listed(kind, defn, count, Refinement(only), counting=True)
+    return select(func.count()).select_from(_refined(kind, listed, only, searching).subquery("n"))
+
+
+@lru_cache(maxsize=KEEP)
 def _page(
-    kind: str, statement: Query, refine: Refinement | None, limit: int | None, offset: int
+    kind: str,
+    defn: Definition | None,
+    count: int,
+    only: str | None,
+    searching: bool,
+    sort: str | None,
+    desc: bool,
+    limit: int | None,
+    offset: int,
 ) -> Query:
     """The refined rows in the refinement's order, one page of them: rows without the sorted
     value come last either way; ties keep the list's own order."""
-    refinement = refine or Refinement()
+    listed = _listed(kind, defn, count, Refinement(only, None, sort, desc), counting=False)
+    statement = _refined(kind, listed, only, searching)
     x = statement.selected_columns
     own: list[Col] = [x[name] for name in OWN_ORDER[kind]]
     order: list[Col]
-    if refinement.sort:
-        column = x[SORTS[kind][refinement.sort]]
+    if sort:
+        column = x[SORTS[kind][sort]]
         last = case((column.is_(None), lit(1)), else_=lit(0))
-        order = [last, column.desc() if refinement.desc else column.asc(), *own]
-    elif refinement.desc:
+        order = [last, column.desc() if desc else column.asc(), *own]
+    elif desc:
         order = [c.desc() for c in own]
     else:
         order = own
@@ -94,19 +151,23 @@ def _page(
     return statement
 
 
-def _count(store: Store, statement: Query) -> int:
-    return int(store.rows(select(func.count()).select_from(statement.subquery("n")))[0][0])
-
-
-def _deployments(
-    defn: Definition,
+def _rows(
+    store: Store,
+    kind: str,
+    defn: Definition | None,
     names: list[str],
-    since: datetime,
-    until: datetime,
-    refine: Refinement,
-    *,
-    counting: bool = False,
-) -> Query:
+    start: datetime,
+    end: datetime,
+    page: tuple[int | None, int],
+    refine: Refinement | None,
+) -> Rows:
+    checked = (refine or Refinement()).check(kind)
+    shape = (checked.only, bool(checked.search), checked.sort, checked.desc)
+    statement = _page(kind, defn, len(names), *shape, *page)
+    return store.dicts(statement, **_bound(names, start, end, refine))
+
+
+def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: bool) -> Query:
     d = deployments.alias("d")
     joined: FromClause = d
     columns: list[Col] = [
@@ -142,14 +203,14 @@ def _deployments(
         .select_from(joined)
         .where(
             counted(defn, d),
-            d.c.finished_at >= since,
-            d.c.finished_at < until,
-            d.c.service.in_(names),
+            d.c.finished_at >= since(),
+            d.c.finished_at < until(),
+            names_in(d.c.service, count),
         )
     )
 
 
-def _changes(defn: Definition, names: list[str], since: datetime, until: datetime) -> Query:
+def _changes(defn: Definition, count: int) -> Query:
     c, d = changes.alias("c"), deployments.alias("d")
     lead = case(
         (or_(d.c.id.is_(None), ~lead_changes(defn, c)), null()), else_=lead_time(defn, c, d)
@@ -176,11 +237,11 @@ def _changes(defn: Definition, names: list[str], since: datetime, until: datetim
         .select_from(
             c.outerjoin(d, (d.c.id == c.c.deployment_id) & counted(defn, d) & ships(defn, d))
         )
-        .where(c.c.merged_at >= since, c.c.merged_at < until, c.c.service.in_(names))
+        .where(c.c.merged_at >= since(), c.c.merged_at < until(), names_in(c.c.service, count))
     )
 
 
-def _incidents(names: list[str], since: datetime, until: datetime) -> Query:
+def _incidents(count: int) -> Query:
     # Incidents are attributed when stored: no definition changes which rows they are.
     i = incidents
     return select(
@@ -194,7 +255,7 @@ def _incidents(names: list[str], since: datetime, until: datetime) -> Query:
         i.c.deployment_id,
         i.c.attribution,
         i.c.labels,
-    ).where(i.c.opened_at >= since, i.c.opened_at < until, i.c.service.in_(names))
+    ).where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
 
 
 def total(
@@ -202,88 +263,87 @@ def total(
     kind: str,
     defn: Definition,
     names: list[str],
-    since: datetime,
-    until: datetime,
+    start: datetime,
+    end: datetime,
     refine: Refinement | None,
 ) -> int:
     """How many rows the list of `kind` holds under `refine`."""
-    listed: Query
-    if kind == "deployments":
-        # A count reads neither order nor columns: only what its filter needs is joined.
-        counted_by = Refinement((refine or Refinement()).only, (refine or Refinement()).search)
-        listed = _deployments(defn, names, since, until, counted_by, counting=True)
-    elif kind == "changes":
-        listed = _changes(defn, names, since, until)
-    else:
-        listed = _incidents(names, since, until)
-    return _count(store, _refined(kind, listed, refine))
+    checked = (refine or Refinement()).check(kind)
+    statement = _total(kind, _used(kind, defn), len(names), checked.only, bool(checked.search))
+    return int(store.rows(statement, **_bound(names, start, end, refine))[0][0])
+
+
+def _used(kind: str, defn: Definition) -> Definition | None:
+    """The definition, where the list of `kind` depends on it (incidents do not): a list kept
+    once serves every definition it does not depend on."""
+    return None if kind == "incidents" else defn
 
 
 def deployment_rows(
     store: Store,
     defn: Definition,
     names: list[str],
-    since: datetime,
-    until: datetime,
-    limit: int | None,
-    offset: int,
+    start: datetime,
+    end: datetime,
+    page: tuple[int | None, int],
     refine: Refinement | None,
 ) -> Rows:
-    """A page of the counted deployments of `names` finished in [since, until)."""
-    listed = _deployments(defn, names, since, until, refine or Refinement())
-    return store.dicts(
-        _page("deployments", _refined("deployments", listed, refine), refine, limit, offset)
-    )
-
-
-def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[Any, ...]]:
-    """(deployment, rule, record, fixed at) for each piece of failure evidence about `ids`."""
-    e = failure.evidence(defn).subquery("e")
-    return store.rows(
-        select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at)
-        .where(e.c.deployment_id.in_(ids))
-        .order_by(e.c.deployment_id, e.c.reason, e.c.evidence)
-    )
-
-
-def shipped_rows(store: Store, ids: list[str]) -> list[tuple[Any, ...]]:
-    """(deployment, change) for each change the deployments `ids` shipped, by change id."""
-    return store.rows(
-        select(changes.c.deployment_id, changes.c.id)
-        .where(changes.c.deployment_id.in_(ids))
-        .order_by(changes.c.id)
-    )
+    """A page (limit, offset) of the counted deployments of `names` finished in [start, end)."""
+    return _rows(store, "deployments", defn, names, start, end, page, refine)
 
 
 def change_rows(
     store: Store,
     defn: Definition,
     names: list[str],
-    since: datetime,
-    until: datetime,
-    limit: int | None,
-    offset: int,
+    start: datetime,
+    end: datetime,
+    page: tuple[int | None, int],
     refine: Refinement | None,
 ) -> Rows:
-    """A page of the changes of `names` merged in [since, until), with the deployment that
-    shipped them (when the definition counts it) and their lead time."""
-    listed = _changes(defn, names, since, until)
-    return store.dicts(_page("changes", _refined("changes", listed, refine), refine, limit, offset))
+    """A page (limit, offset) of the changes of `names` merged in [start, end), with the
+    deployment that shipped them (when the definition counts it) and their lead time."""
+    return _rows(store, "changes", defn, names, start, end, page, refine)
 
 
 def incident_rows(
     store: Store,
     names: list[str],
-    since: datetime,
-    until: datetime,
-    limit: int | None,
-    offset: int,
+    start: datetime,
+    end: datetime,
+    page: tuple[int | None, int],
     refine: Refinement | None,
 ) -> Rows:
-    """A page of the incidents of `names` opened in [since, until)."""
-    listed = _incidents(names, since, until)
-    return store.dicts(
-        _page("incidents", _refined("incidents", listed, refine), refine, limit, offset)
+    """A page (limit, offset) of the incidents of `names` opened in [start, end)."""
+    return _rows(store, "incidents", None, names, start, end, page, refine)
+
+
+def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[Any, ...]]:
+    """(deployment, rule, record, fixed at) for each piece of failure evidence about `ids`."""
+    return store.rows(_evidence(defn, len(ids)), **named(ids, "id"))
+
+
+@lru_cache(maxsize=KEEP)
+def _evidence(defn: Definition, count: int) -> Query:
+    e = failure.evidence(defn).subquery("e")
+    return (
+        select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at)
+        .where(names_in(e.c.deployment_id, count, "id"))
+        .order_by(e.c.deployment_id, e.c.reason, e.c.evidence)
+    )
+
+
+def shipped_rows(store: Store, ids: list[str]) -> list[tuple[Any, ...]]:
+    """(deployment, change) for each change the deployments `ids` shipped, by change id."""
+    return store.rows(_shipped(len(ids)), **named(ids, "id"))
+
+
+@lru_cache(maxsize=KEEP)
+def _shipped(count: int) -> Query:
+    return (
+        select(changes.c.deployment_id, changes.c.id)
+        .where(names_in(changes.c.deployment_id, count, "id"))
+        .order_by(changes.c.id)
     )
 
 

@@ -14,9 +14,13 @@ from typing import Any
 from sqlalchemy import (
     DOUBLE_PRECISION,
     DateTime,
+    Float,
     FromClause,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -27,8 +31,11 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql import literal
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import sqltypes
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from headway.definitions import Definition
 from headway.store.schema import deployments
@@ -40,16 +47,61 @@ Query = Select[*tuple[Any, ...]]
 GATE_KINDS = ("change_advisory", "security", "deployment_gate")
 
 
-def lit(value: Any) -> Col:
-    """`value` written into the SQL as a constant (a string quoted, a `%` kept for psycopg).
+class Constant(ColumnElement[Any]):
+    """A value written into the SQL as a constant, quoted by the dialect's own literal
+    rendering (a string's quotes doubled, a `%` doubled for psycopg)."""
 
-    The store compiles a statement holding one with its values (`render_postcompile`), so such
-    a statement cannot also take named `bindparam`s: build it per call with its values."""
-    return literal(value, literal_execute=True)
+    __visit_name__ = "headway_constant"
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy reads it from the class)
+        ("value", InternalTraversal.dp_plain_obj),
+        ("type", InternalTraversal.dp_type),
+    ]
+    inherit_cache = True
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.type = sqltypes.to_instance(_TYPES[type(value)])
+
+
+_TYPES: dict[type, Any] = {str: String, int: Integer, float: Float}
+
+
+@compiles(Constant)
+def _constant(element: Constant, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.render_literal_value(element.value, element.type)
+
+
+def lit(value: Any) -> Col:
+    """`value` (a string or a number from a definition, never a user's text) as a constant:
+    a statement holding one still compiles once, whatever values it is later run with."""
+    return Constant(value)
 
 
 def lits(values: Any) -> list[Col]:
     return [lit(v) for v in values]
+
+
+# Statements are built once per shape (definition, number of names, grouping) and kept, so
+# each store compiles each shape once; what varies per call is bound: the period as `since`
+# and `until`, the scope's services as `name_0`, `name_1`, … (`named`).
+
+
+def since() -> BindParameter[Any]:
+    return bindparam("since", type_=DateTime)
+
+
+def until() -> BindParameter[Any]:
+    return bindparam("until", type_=DateTime)
+
+
+def names_in(column: Col, count: int, prefix: str = "name") -> Col:
+    """`column` is one of `count` values, bound as `name_0` … (values from `named`)."""
+    return column.in_([bindparam(f"{prefix}_{i}") for i in range(count)])
+
+
+def named(values: list[str], prefix: str = "name") -> dict[str, str]:
+    """The values of `names_in`'s parameters."""
+    return {f"{prefix}_{i}": value for i, value in enumerate(values)}
 
 
 def epoch(column: Col) -> Col:
@@ -226,6 +278,7 @@ def good_deployments(defn: Definition, d: FromClause) -> Col:
 __all__ = [
     "GATE_KINDS",
     "Col",
+    "Constant",
     "Query",
     "bucket",
     "counted",
@@ -240,8 +293,12 @@ __all__ = [
     "lead_time",
     "lit",
     "lits",
+    "named",
+    "names_in",
     "negatives",
     "no_team",
     "ships",
+    "since",
     "span",
+    "until",
 ]

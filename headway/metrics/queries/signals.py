@@ -6,13 +6,27 @@ and defects.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DOUBLE_PRECISION, Subquery, case, cast, exists, func, or_, select
 
 from headway.definitions import Definition
 from headway.metrics.queries import failure
-from headway.metrics.queries.rules import GATE_KINDS, Col, counted, lead_start, lit, lits, no_team
+from headway.metrics.queries.rules import (
+    GATE_KINDS,
+    Col,
+    Query,
+    counted,
+    lead_start,
+    lit,
+    lits,
+    named,
+    names_in,
+    no_team,
+    since,
+    until,
+)
 from headway.store import Store
 from headway.store.schema import (
     approvals,
@@ -68,11 +82,25 @@ def _per_deployment() -> Subquery:
     )
 
 
+# Each statement is built once per definition and number of services, and kept (see
+# `queries.dora`); the period and the services are bound.
+KEEP = 128
+
+
+def _bound(names: list[str], start: datetime, end: datetime) -> dict[str, Any]:
+    return {"since": start, "until": end, **named(names)}
+
+
 def deployment_rows(
-    store: Store, defn: Definition, names: list[str], since: datetime, until: datetime
+    store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
 ) -> Rows:
-    """Counted deployments of `names` finished in [since, until), in time order, with their
+    """Counted deployments of `names` finished in [start, end), in time order, with their
     failure reason, rework, changes, lines, pipeline runs, gates and repeated version."""
+    return store.dicts(_deployments(defn, len(names)), **_bound(names, start, end))
+
+
+@lru_cache(maxsize=KEEP)
+def _deployments(defn: Definition, count: int) -> Query:
     d, s, e = deployments.alias("d"), services.alias("s"), deployments.alias("e")
     fail = failure.failures(defn).cte("fail")
     rework = failure.rework().subquery("r")
@@ -115,7 +143,7 @@ def deployment_rows(
             e.c.finished_at < d.c.finished_at,
         )
     )
-    statement = (
+    return (
         select(
             d.c.id,
             d.c.service,
@@ -148,26 +176,30 @@ def deployment_rows(
         )
         .where(
             counted(defn, d),
-            d.c.finished_at >= since,
-            d.c.finished_at < until,
-            d.c.service.in_(names),
+            d.c.finished_at >= since(),
+            d.c.finished_at < until(),
+            names_in(d.c.service, count),
         )
         .order_by(d.c.finished_at, d.c.id)
     )
-    return store.dicts(statement)
 
 
 def change_rows(
-    store: Store, defn: Definition, names: list[str], since: datetime, until: datetime
+    store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
 ) -> Rows:
-    """Changes shipped by the counted deployments of `names` finished in [since, until), with
+    """Changes shipped by the counted deployments of `names` finished in [start, end), with
     their lead-time start, lines, whether their deployment failed and whether they were
     reverted."""
+    return store.dicts(_changes(defn, len(names)), **_bound(names, start, end))
+
+
+@lru_cache(maxsize=KEEP)
+def _changes(defn: Definition, count: int) -> Query:
     c, d, later = changes.alias("c"), deployments.alias("d"), changes.alias("r")
     fail = failure.failures(defn).cte("fail")
     f = fail.alias("f")
     reverted = exists(select(lit(1)).select_from(later).where(later.c.reverts == c.c.id))
-    statement = (
+    return (
         select(
             c.c.id,
             c.c.service,
@@ -187,21 +219,25 @@ def change_rows(
         )
         .where(
             counted(defn, d),
-            d.c.finished_at >= since,
-            d.c.finished_at < until,
-            d.c.service.in_(names),
+            d.c.finished_at >= since(),
+            d.c.finished_at < until(),
+            names_in(d.c.service, count),
         )
         .order_by(d.c.finished_at, c.c.id)
     )
-    return store.dicts(statement)
 
 
-def approval_rows(store: Store, names: list[str], since: datetime, until: datetime) -> Rows:
-    """Approvals of `names` decided in [since, until), with the service of their change or
+def approval_rows(store: Store, names: list[str], start: datetime, end: datetime) -> Rows:
+    """Approvals of `names` decided in [start, end), with the service of their change or
     deployment when they name none."""
+    return store.dicts(_approvals(len(names)), **_bound(names, start, end))
+
+
+@lru_cache(maxsize=KEEP)
+def _approvals(count: int) -> Query:
     a, c, d = approvals.alias("a"), changes.alias("c"), deployments.alias("d")
     service = func.coalesce(a.c.service, c.c.service, d.c.service)
-    statement = (
+    return (
         select(
             a.c.id,
             a.c.kind,
@@ -214,16 +250,20 @@ def approval_rows(store: Store, names: list[str], since: datetime, until: dateti
         .select_from(
             a.outerjoin(c, c.c.id == a.c.change_ref).outerjoin(d, d.c.id == a.c.deployment_ref)
         )
-        .where(a.c.decided_at >= since, a.c.decided_at < until, service.in_(names))
+        .where(a.c.decided_at >= since(), a.c.decided_at < until(), names_in(service, count))
         .order_by(a.c.decided_at, a.c.id)
     )
-    return store.dicts(statement)
 
 
-def incident_rows(store: Store, names: list[str], since: datetime, until: datetime) -> Rows:
-    """Incidents of `names` opened in [since, until)."""
+def incident_rows(store: Store, names: list[str], start: datetime, end: datetime) -> Rows:
+    """Incidents of `names` opened in [start, end)."""
+    return store.dicts(_incidents(len(names)), **_bound(names, start, end))
+
+
+@lru_cache(maxsize=KEEP)
+def _incidents(count: int) -> Query:
     i = incidents
-    statement = (
+    return (
         select(
             i.c.id,
             i.c.service,
@@ -235,18 +275,21 @@ def incident_rows(store: Store, names: list[str], since: datetime, until: dateti
             i.c.attribution,
             i.c.deployment_id,
         )
-        .where(i.c.opened_at >= since, i.c.opened_at < until, i.c.service.in_(names))
+        .where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
         .order_by(i.c.opened_at, i.c.id)
     )
-    return store.dicts(statement)
 
 
-def defect_rows(store: Store, names: list[str], since: datetime, until: datetime) -> Rows:
-    """Escaped defects of `names` found in [since, until)."""
+def defect_rows(store: Store, names: list[str], start: datetime, end: datetime) -> Rows:
+    """Escaped defects of `names` found in [start, end)."""
+    return store.dicts(_defects(len(names)), **_bound(names, start, end))
+
+
+@lru_cache(maxsize=KEEP)
+def _defects(count: int) -> Query:
     x = defects
-    statement = (
+    return (
         select(x.c.id, x.c.service, x.c.found_at, x.c.severity, x.c.change_ref, x.c.deployment_ref)
-        .where(x.c.found_at >= since, x.c.found_at < until, x.c.service.in_(names))
+        .where(x.c.found_at >= since(), x.c.found_at < until(), names_in(x.c.service, count))
         .order_by(x.c.found_at, x.c.id)
     )
-    return store.dicts(statement)
