@@ -1,4 +1,4 @@
-"""The relations the figures share, as Ibis expressions: the same rules as metrics/sql.py.
+"""The relations the figures share, as Ibis expressions: the same rules as metrics/queries/.
 
 Every function renders one rule of a `Definition` over the canonical tables (`Tables`), so
 the figures in `dora` read like the SQL they replace. Durations are whole microseconds

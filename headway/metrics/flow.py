@@ -14,6 +14,7 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics.durations import describe, negative_note
+from headway.metrics.queries import scope as scope_queries
 from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
 from headway.metrics.stages import (
     BOUNDS,
@@ -198,7 +199,7 @@ def group_members(
     store: Store, kind: str, within: Scope | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """(service, context) pairs inside `within`, grouped by service, team or context."""
-    teams = dict(store.query("SELECT name, COALESCE(team, '(no team)') FROM services"))
+    teams = scope_queries.teams(store)
     groups: dict[str, list[tuple[str, str]]] = {}
     for service, context in services_in(store, within or Scope()):
         key = {"service": service, "team": teams.get(service, "(no team)"), "context": context}[

@@ -1,16 +1,16 @@
 """Sorting, filtering and searching the records behind the numbers in the store, so a list of
 tens of thousands of rows is still one query a page (`headway.metrics.records`).
 
-Every column, filter and searched field is named here, by the column a list's query answers,
-and written into SQL only from these tables: what a user typed reaches the query as a bound
-parameter, never as SQL.
+Every column, filter and searched field a list offers is named here, by the column its query
+answers; `metrics.queries.records` builds the statements from these names alone, so what a
+user typed reaches the query as a bound parameter, never as SQL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FILTERS", "SEARCHED", "SORTS", "RefineError", "Refinement", "clauses"]
+__all__ = ["FILTERS", "SEARCHED", "SORTS", "RefineError", "Refinement"]
 
 
 class RefineError(ValueError):
@@ -42,22 +42,11 @@ SORTS: dict[str, dict[str, str]] = {
         "resolved_at": "resolved_at",
     },
 }
-# ...the filters it offers...
-FILTERS: dict[str, dict[str, str]] = {
-    "deployments": {
-        "failed": "has_failure = 1",
-        "recovered": "first_fix IS NOT NULL",
-        "rework": "rework",
-    },
-    "changes": {
-        "shipped": "lead_time_s IS NOT NULL",
-        "unshipped": "deployment_id IS NULL",
-        "revert": "is_revert",
-    },
-    "incidents": {
-        "attributed": "deployment_id IS NOT NULL",
-        "unattributed": "deployment_id IS NULL",
-    },
+# ...the filters it offers (what each keeps is in `metrics.queries.records`)...
+FILTERS: dict[str, tuple[str, ...]] = {
+    "deployments": ("failed", "recovered", "rework"),
+    "changes": ("shipped", "unshipped", "revert"),
+    "incidents": ("attributed", "unattributed"),
 }
 # ...and the fields a search looks in.
 SEARCHED: dict[str, tuple[str, ...]] = {
@@ -88,28 +77,3 @@ class Refinement:
     def needs_failures(self) -> bool:
         """Whether the deployments' list must join their failures to answer it."""
         return self.only in ("failed", "recovered") or self.sort in ("failed", "recovered_at")
-
-
-def clauses(kind: str, refinement: Refinement, own_order: str) -> tuple[str, str, list[str]]:
-    """(` AND …` conditions, the ORDER BY list, their parameters) for a list of `kind`.
-
-    Rows without the sorted value come last either way; ties keep the list's own order."""
-    where, params = [], []
-    if refinement.only:
-        where.append(FILTERS[kind][refinement.only])
-    if refinement.search:
-        needle = refinement.search.lower().replace("\\", "\\\\")
-        needle = needle.replace("%", "\\%").replace("_", "\\_")
-        fields = SEARCHED[kind]
-        where.append(
-            "(" + " OR ".join(f"LOWER(COALESCE({f}, '')) LIKE ? ESCAPE '\\'" for f in fields) + ")"
-        )
-        params += [f"%{needle}%"] * len(fields)
-    order = own_order
-    if refinement.sort:
-        column = SORTS[kind][refinement.sort]
-        way = "DESC" if refinement.desc else "ASC"
-        order = f"CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column} {way}, {own_order}"
-    elif refinement.desc:
-        order = ", ".join(f"{part.strip()} DESC" for part in own_order.split(","))
-    return "".join(f" AND {w}" for w in where), order, params

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from headway.metrics.queries import scope as queries
 from headway.names import UnknownName
 from headway.store import Store
 from headway.values import EARLIEST, LATEST
@@ -51,11 +52,7 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
     """(service, context) pairs in a scope; an unknown name is an UnknownScope error."""
     if scope.kind not in SCOPE_KINDS:
         raise ScopeError(f"unknown scope kind {scope.kind!r}; use one of {', '.join(SCOPE_KINDS)}")
-    known = store.query(
-        "SELECT name, COALESCE(team, '(no team)'), context FROM services "
-        "UNION SELECT DISTINCT service, '(no team)', '(no context)' FROM deployments "
-        "WHERE service NOT IN (SELECT name FROM services) ORDER BY 1"
-    )
+    known = queries.known(store)
     if scope.kind == "organisation":
         return [(n, c) for n, _, c in known]
     column = {"service": 0, "team": 1, "context": 2}[scope.kind]
@@ -76,20 +73,16 @@ def default_period(store: Store, days: int = 90) -> Period:
 
     Only deployments no writer would refuse count (1970 to 2100): one planted in year 9999
     would otherwise put every default period past the calendar."""
-    latest = store.query(
-        "SELECT MAX(finished_at) FROM deployments WHERE finished_at >= ? AND finished_at < ?",
-        [EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)],
-    )[0][0]
+    latest = queries.latest_deployment(
+        store, EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    )
     end = latest or datetime.now(UTC).replace(tzinfo=None)
     until = datetime(end.year, end.month, end.day) + timedelta(days=1)
     return Period(until - timedelta(days=days), until)
 
 
 def scope_keys(store: Store, kind: str, names: list[str]) -> dict[str, str]:
-    rows = {
-        r[0]: r
-        for r in store.query("SELECT name, COALESCE(team, '(no team)'), context FROM services")
-    }
+    rows = {r[0]: r for r in queries.declared(store)}
     index = {"service": 0, "team": 1, "context": 2}[kind]
     return {
         n: (

@@ -18,6 +18,7 @@ from typing import Any
 from headway.definitions import Definition
 from headway.metrics.concentration import escaped_defects, failure_concentration, incident_themes
 from headway.metrics.durations import describe, describe_spans
+from headway.metrics.queries import scope as scope_queries
 from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
 from headway.metrics.signal_rows import Rows, load, share, shipping
 from headway.metrics.stages import LEAD_BOUNDS
@@ -248,7 +249,7 @@ def compute(
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
     rows = load(store, defn, names, period)
-    teams = dict(store.query("SELECT name, COALESCE(team, '(no team)') FROM services"))
+    teams = scope_queries.teams(store)
     warnings = []
     if not rows.deployments and not rows.changes and not rows.incidents:
         warnings.append(

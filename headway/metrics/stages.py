@@ -9,8 +9,9 @@
     deploy wait     merged            → the deployment that shipped it finished, minus the
                                         part spent waiting for a deployment gate
 
-One portable query fetches the timestamps; the arithmetic is plain Python so that a stage
-missing a timestamp is simply absent for that change rather than folded into its neighbour.
+One query fetches the timestamps (`metrics.queries.flow`); the arithmetic is plain Python so
+that a stage missing a timestamp is simply absent for that change rather than folded into its
+neighbour.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from headway.definitions import Definition
-from headway.metrics import sql as q
 from headway.metrics.durations import span
+from headway.metrics.queries import flow as queries
+from headway.metrics.queries.rules import GATE_KINDS as GATE_KINDS
 from headway.metrics.scope import Period
 from headway.store import Store
 
@@ -46,9 +48,6 @@ BOUNDS = {
 LEAD_BOUNDS = ("lead-time start", "deployed")
 
 
-GATE_KINDS = ("change_advisory", "security", "deployment_gate")
-
-
 @dataclass
 class ChangeFlow:
     """One shipped change and the seconds it spent in each stage (None: no data, or a
@@ -69,33 +68,7 @@ def change_flows(
     """Every change first shipped by a counted deployment that finished in the period."""
     if not services:
         return []
-    marks = ", ".join("?" for _ in services)
-    gates = ", ".join(q.quote(k) for k in GATE_KINDS)
-    reviewed = "c.first_review_at"
-    if defn.flow.review_start == "first_review_by_other":
-        # DevLake's first comment by someone other than the pull request's author
-        reviewed = (
-            "(SELECT MIN(a.decided_at) FROM approvals a WHERE a.change_ref = c.id "
-            "AND a.kind = 'code_review' AND a.actor IS DISTINCT FROM c.author)"
-        )
-    rows = store.query(
-        f"""
-        SELECT c.id, d.service, d.finished_at, {q.lead_start(defn)} AS lead_start,
-               c.first_commit_at, c.opened_at, {reviewed} AS reviewed, c.approved_at, c.merged_at,
-               cg.requested, cg.decided, dg.requested, dg.decided
-        FROM changes c JOIN deployments d ON d.id = c.deployment_id
-        LEFT JOIN (SELECT change_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
-                   FROM approvals WHERE kind IN ({gates}) AND change_ref IS NOT NULL
-                   GROUP BY change_ref) cg ON cg.change_ref = c.id
-        LEFT JOIN (SELECT deployment_ref, MIN(requested_at) AS requested, MAX(decided_at) AS decided
-                   FROM approvals WHERE kind IN ({gates}) AND deployment_ref IS NOT NULL
-                   GROUP BY deployment_ref) dg ON dg.deployment_ref = d.id
-        WHERE {q.counted_deployments(defn)} AND {q.ships(defn)}
-          AND {q.in_window(defn, "d.finished_at")} AND d.service IN ({marks})
-        ORDER BY d.finished_at, c.id
-        """,
-        [period.since, period.until, *services],
-    )
+    rows = queries.shipped_moments(store, defn, services, period.since, period.until)
     start = defn.lead_time.start
     out = []
     for (

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from headway.definitions import Definition
-from headway.metrics import sql as q
 from headway.metrics.durations import MIN_MEDIAN, plural
+from headway.metrics.queries import flow as queries
 from headway.metrics.scope import iso
-from headway.metrics.stages import BOUNDS, GATE_KINDS, LABELS, STAGES, outside_lead_time
+from headway.metrics.stages import BOUNDS, LABELS, STAGES, outside_lead_time
 from headway.store import Store
 
 QUEUES = {
@@ -82,36 +82,7 @@ def waiting_changes(
     """
     if not services:
         return []
-    marks = ", ".join("?" for _ in services)
-    gates = ", ".join(q.quote(k) for k in GATE_KINDS)
-
-    def pending(ref: str) -> str:
-        return (
-            f"SELECT {ref}, MIN(requested_at) AS since FROM approvals "
-            f"WHERE kind IN ({gates}) AND {ref} IS NOT NULL AND requested_at < ? "
-            f"AND (decided_at IS NULL OR decided_at >= ?) GROUP BY {ref}"
-        )
-
-    rows = store.query(
-        f"""
-        SELECT c.id, c.service, c.opened_at, c.first_review_at, c.approved_at, c.merged_at,
-               cg.since, dg.since
-        FROM changes c
-        LEFT JOIN deployments d ON d.id = c.deployment_id AND {q.counted_deployments(defn)}
-        LEFT JOIN (SELECT d.service, MIN(d.finished_at) AS first_t FROM deployments d
-                   WHERE {q.counted_deployments(defn)} AND d.finished_at < ?
-                   GROUP BY d.service) fd ON fd.service = c.service
-        LEFT JOIN ({pending("change_ref")}) cg ON cg.change_ref = c.id
-        LEFT JOIN ({pending("deployment_ref")}) dg ON dg.deployment_ref = d.id
-        WHERE c.service IN ({marks})
-          AND ((c.opened_at < ? AND (c.merged_at IS NULL OR c.merged_at >= ?)
-                AND (c.closed_at IS NULL OR c.closed_at >= ?))
-            OR (c.merged_at < ? AND c.merged_at >= fd.first_t
-                AND (d.id IS NULL OR d.finished_at IS NULL OR d.finished_at >= ?)))
-        ORDER BY c.id
-        """,
-        [as_of, as_of, as_of, as_of, as_of, *services, as_of, as_of, as_of, as_of, as_of],
-    )
+    rows = queries.waiting_moments(store, defn, services, as_of)
     out = []
     for cid, service, opened, reviewed, approved, merged, change_gate, deploy_gate in rows:
         shipped_queue = merged is not None and merged < as_of

@@ -1,0 +1,257 @@
+"""Which deployments failed and why, under a definition: the evidence each failure rule
+finds (incidents blamed on a deployment, rollbacks, hotfixes, reverts, failed statuses), the
+repairs that make up rework, and which deployment each incident is blamed on.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import DateTime, Text, and_, cast, false, func, null, or_, select, union, union_all
+from sqlalchemy.sql.selectable import FromClause
+
+from headway.definitions import Definition
+from headway.metrics.queries.rules import Col, Query, epoch, good_deployments, lit
+from headway.store.schema import changes, deployments, incidents
+
+__all__ = ["attributed", "evidence", "failures", "nearest", "reverted_shipments", "rework"]
+
+
+def evidence(defn: Definition) -> Query:
+    """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at).
+
+    `fixed_at` is when that piece of evidence says service was restored: the incident's
+    resolution, the rollback or hotfix finishing, the revert reaching production.
+    """
+    rules = set(defn.failure.rules)
+    parts: list[Query] = []
+    if "incident" in rules:
+        i = attributed(defn).subquery("i")
+        parts.append(
+            select(
+                i.c.deployment_id.label("deployment_id"),
+                lit("incident").label("reason"),
+                i.c.id.label("evidence"),
+                i.c.resolved_at.label("fixed_at"),
+            ).where(i.c.deployment_id.is_not(None))
+        )
+    for rule in ("rollback", "hotfix", "rollout_rollback"):
+        if rule in rules:
+            r = deployments.alias("r")
+            condition = (
+                and_(r.c.kind == lit("rollback"), r.c.trigger == lit("rollout"))
+                if rule == "rollout_rollback"
+                else r.c.kind == lit(rule)
+            )
+            parts.append(
+                select(
+                    r.c.recovers_id.label("deployment_id"),
+                    lit(rule).label("reason"),
+                    r.c.id.label("evidence"),
+                    r.c.finished_at.label("fixed_at"),
+                ).where(condition, r.c.status == lit("success"), r.c.recovers_id.is_not(None))
+            )
+    if "revert" in rules:
+        rs = reverted_shipments().subquery("rs")
+        window_s = defn.failure.revert_window_days * 86400.0
+        parts.append(
+            select(
+                rs.c.shipped.label("deployment_id"),
+                lit("revert").label("reason"),
+                rs.c.revert.label("evidence"),
+                rs.c.fixed_at,
+            ).where(epoch(rs.c.reverted_at) - epoch(rs.c.shipped_at) <= lit(window_s))
+        )
+    if "failed_status" in rules:
+        f, n = deployments.alias("f"), deployments.alias("n")
+        next_good = (
+            select(func.min(n.c.finished_at))
+            .where(
+                n.c.service == f.c.service,
+                n.c.environment == f.c.environment,
+                n.c.status == lit("success"),
+                n.c.finished_at > f.c.finished_at,
+            )
+            .scalar_subquery()
+        )
+        parts.append(
+            select(
+                f.c.id.label("deployment_id"),
+                lit("failed_status").label("reason"),
+                f.c.id.label("evidence"),
+                next_good.label("fixed_at"),
+            ).where(f.c.status == lit("failure"))
+        )
+    if not parts:
+        return select(
+            cast(null(), Text).label("deployment_id"),
+            cast(null(), Text).label("reason"),
+            cast(null(), Text).label("evidence"),
+            cast(null(), DateTime).label("fixed_at"),
+        ).where(false())
+    return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
+
+
+def failures(defn: Definition) -> Query:
+    """Per failed deployment: its first reason, evidence count and first fix."""
+    ev = evidence(defn).subquery("ev")
+    return select(
+        ev.c.deployment_id,
+        func.min(ev.c.reason).label("reason"),
+        func.count().label("evidence_count"),
+        func.min(ev.c.fixed_at).label("first_fix"),
+    ).group_by(ev.c.deployment_id)
+
+
+def reverted_shipments() -> Query:
+    """One row per revert that undid a change a deployment shipped without that revert:
+    (revert, reverted_at, shipped, shipped_at, fix, fixed_at).
+
+    `shipped` is the deployment that shipped the reverted change, `fix` the one shipping the
+    revert (NULL while none does). A deployment shipping a change together with its revert,
+    or after the revert already shipped, put nothing broken in front of users, so it is left
+    out; so is reverting a revert, which re-lands the change rather than repairing anything.
+    """
+    rv, c = changes.alias("rv"), changes.alias("c")
+    cd, rd = deployments.alias("cd"), deployments.alias("rd")
+    return (
+        select(
+            rv.c.id.label("revert"),
+            rv.c.merged_at.label("reverted_at"),
+            cd.c.id.label("shipped"),
+            cd.c.finished_at.label("shipped_at"),
+            rd.c.id.label("fix"),
+            rd.c.finished_at.label("fixed_at"),
+        )
+        .select_from(
+            rv.join(c, c.c.id == rv.c.reverts)
+            .join(cd, cd.c.id == c.c.deployment_id)
+            .outerjoin(rd, rd.c.id == rv.c.deployment_id)
+        )
+        .where(
+            rv.c.reverts.is_not(None),
+            rv.c.merged_at.is_not(None),
+            c.c.reverts.is_(None),
+            or_(rd.c.id.is_(None), rd.c.finished_at > cd.c.finished_at),
+        )
+    )
+
+
+def rework() -> Query:
+    """The ids (column `id`, each once) of deployments that exist to repair production: a
+    rollback or hotfix of a failed deployment, or a deployment that ships the revert of a
+    change an earlier deployment shipped."""
+    rs = reverted_shipments().subquery("rs")
+    return union(  # type: ignore[return-value]
+        select(deployments.c.id).where(deployments.c.recovers_id.is_not(None)),
+        select(rs.c.fix).where(rs.c.fix.is_not(None)),
+    )
+
+
+def nearest(events: Query, candidates: Query, *, after: bool) -> Query:
+    """For each event (id, service, t), the deployment (id, service, t) nearest in time on
+    one side: columns event_id, event_t, dep_t, deployment_id.
+
+    The timeline walk the stored links use (`headway.linking`): events and deployments are
+    merged into one timeline per service, walked backwards (the next deployment at or after
+    each event) or forwards (the last one at or before it). Each deployment starts a run of
+    the events that follow it in that walk; a running count of deployments numbers the runs,
+    and each event takes the deployment at the head of its run. No join back to the
+    deployments is needed, so the cost is two sorts whatever the planner guesses about row
+    counts. On a tie the deployment sorts first: an incident opened at the instant a
+    deployment finishes is blamed on it. Deployments of one service at the same instant are
+    one point of the timeline, the one with the smallest id standing for them.
+    """
+    e, d = events.subquery("e"), candidates.subquery("d")
+    dep = (
+        select(d.c.service, d.c.t, func.min(d.c.id).label("id"))
+        .group_by(d.c.service, d.c.t)
+        .cte("dep")
+    )
+    ev = union_all(
+        select(
+            e.c.id.label("event_id"),
+            e.c.service,
+            e.c.t,
+            lit(1).label("o"),
+            null().label("dep_id"),
+        ),
+        select(null(), dep.c.service, dep.c.t, lit(0), dep.c.id),
+    ).cte("ev")
+
+    def walk(table: FromClause) -> list[Col]:
+        return [table.c.t.desc(), table.c.o] if after else [table.c.t, table.c.o]
+
+    runs = select(
+        ev.c.event_id,
+        ev.c.service,
+        ev.c.t,
+        ev.c.o,
+        ev.c.dep_id,
+        func.count(ev.c.dep_id)
+        .over(partition_by=ev.c.service, order_by=walk(ev), rows=(None, 0))
+        .label("run"),
+    ).cte("runs")
+    window = {
+        "partition_by": [runs.c.service, runs.c.run],
+        "order_by": walk(runs),
+        "rows": (None, 0),
+    }
+    carried = select(
+        runs.c.event_id,
+        runs.c.t.label("event_t"),
+        func.first_value(runs.c.t).over(**window).label("dep_t"),  # type: ignore[arg-type]
+        func.first_value(runs.c.dep_id).over(**window).label("deployment_id"),  # type: ignore[arg-type]
+    ).cte("carried")
+    # the four steps as one WITH inside the statement, so a query may hold several walks
+    return (
+        select(carried.c.event_id, carried.c.event_t, carried.c.dep_t, carried.c.deployment_id)
+        .where(carried.c.event_id.is_not(None), carried.c.deployment_id.is_not(None))
+        .add_cte(dep, ev, runs, carried, nest_here=True)
+    )
+
+
+def attributed(defn: Definition) -> Query:
+    """Every incident with the deployment the definition blames it on (NULL: none):
+    columns id, service, opened_at, resolved_at, deployment_id, cause_t (when the blamed
+    deployment finished).
+
+    Computed from the definition, not read from the stored link, so two definitions can be
+    compared on one store; the preceding deployment is found by the same timeline walk the
+    stored link uses (two sorts, whatever the row counts)."""
+    rules = defn.attribution
+    ni, n = incidents.alias("i"), deployments.alias("n")
+    named = select(
+        ni.c.id, n.c.id.label("deployment_id"), n.c.finished_at.label("cause_t")
+    ).select_from(ni.join(n, n.c.id == ni.c.cause_ref))
+    blamed: Query
+    if rules.rule == "named":
+        blamed = named
+    else:
+        events = select(incidents.c.id, incidents.c.service, incidents.c.opened_at.label("t"))
+        if rules.rule == "named_or_window":
+            # a named cause that is not stored blames nothing, as the stored link does
+            events = events.where(incidents.c.cause_ref.is_(None))
+        candidates = select(
+            deployments.c.id, deployments.c.service, deployments.c.finished_at.label("t")
+        ).where(good_deployments(defn, deployments))
+        walked = nearest(events, candidates, after=False).subquery("n")
+        preceding = select(
+            walked.c.event_id.label("id"),
+            walked.c.deployment_id,
+            walked.c.dep_t.label("cause_t"),
+        )
+        if rules.rule == "named_or_window":
+            preceding = preceding.where(
+                epoch(walked.c.event_t) - epoch(walked.c.dep_t) <= lit(rules.window_hours * 3600.0)
+            )
+        blamed = (
+            preceding if rules.rule == "latest_before" else union_all(named, preceding)  # type: ignore[assignment]
+        )
+    i, b = incidents.alias("i"), blamed.subquery("b")
+    return select(
+        i.c.id,
+        i.c.service,
+        i.c.opened_at,
+        i.c.resolved_at,
+        b.c.deployment_id,
+        b.c.cause_t,
+    ).select_from(i.outerjoin(b, b.c.id == i.c.id))
