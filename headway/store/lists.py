@@ -4,7 +4,7 @@ A statement holding `col.in_(values)` is compiled with its values, so a new one 
 a compile per call: about 0.1 ms on an idle machine for the smallest, several for a wide
 select, more than the query takes to run. The write path asks such questions a dozen times per
 webhook group, so a `ByList` builds its statement once per list size, from a few sizes (1, 2,
-4, … up to `CHUNK`), with a `bindparam` per value, and fills a shorter list by repeating its
+4, … 256, and `CHUNK`), with a `bindparam` per value, and fills a shorter list by repeating its
 last value: `IN (a, b, b, b)` means `IN (a, b)`. Each size compiles once per store.
 """
 
@@ -18,12 +18,19 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from headway.store.base import Store
 
-CHUNK = 512  # values per statement, at most
-_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+CHUNK = 500  # values per statement, at most
+_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK)
 
 
 def _size(n: int) -> int:
     return min(s for s in _SIZES if s >= n)
+
+
+def chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    """`values`, sorted, in parts of at most `CHUNK`: the parts `ByList` runs."""
+    ordered = sorted(set(values))
+    for i in range(0, len(ordered), CHUNK):
+        yield ordered[i : i + CHUNK]
 
 
 def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
@@ -51,9 +58,7 @@ class ByList:
     def parts(self, values: Collection[Any]) -> Iterator[tuple[ClauseElement, dict[str, Any]]]:
         """The statement and its list's values for each part of `values`, sorted, at most
         `CHUNK` a part; nothing for no values."""
-        ordered = sorted(set(values))
-        for i in range(0, len(ordered), CHUNK):
-            part = ordered[i : i + CHUNK]
+        for part in chunks(values):
             size = _size(len(part))
             filled = part + [part[-1]] * (size - len(part))
             yield self.statement(size), {f"v{j}": v for j, v in enumerate(filled)}
@@ -69,4 +74,4 @@ class ByList:
             store.run(stmt, **v, **more)
 
 
-__all__ = ["CHUNK", "ByList", "one_of"]
+__all__ = ["CHUNK", "ByList", "chunks", "one_of"]
