@@ -27,6 +27,7 @@ from headway.model import RawEvent
 from headway.ordering import EventOrder
 from headway.sources.mapping import Mapping, Parsed, PayloadError
 from headway.store import Store
+from headway.store import ingest as statements
 
 Parser = Callable[[str, dict[str, Any], Mapping], Parsed]
 Answer = tuple[str, str | None]  # a committed delivery's outcome, and its note
@@ -248,10 +249,7 @@ def apply(
 
 def status(store: Store) -> list[dict[str, Any]]:
     """What arrived from where: deliveries by source, event kind, outcome and reason."""
-    rows = store.query_dicts(
-        "SELECT source, kind, status, note, count(*) AS deliveries, max(received_at) AS latest "
-        "FROM raw_events GROUP BY source, kind, status, note ORDER BY source, kind, status, note"
-    )
+    rows = statements.status(store)
     for row in rows:
         row["deliveries"] = int(row["deliveries"])
         row["latest"] = row["latest"].replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")

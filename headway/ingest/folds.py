@@ -26,12 +26,13 @@ import orjson
 from headway.ingest import requests
 from headway.ingest.combine import folded
 from headway.ingest.stored import changes as read_changes
-from headway.ingest.stored import in_lists
 from headway.model import Change
 from headway.sources.mapping import SeenCommit
 from headway.sources.pull_requests import GITHUB
 from headway.store import Store
+from headway.store import folds as statements
 from headway.store.base import utc_naive
+from headway.store.ingest import set_size
 
 _SIZE = ("additions", "deletions", "files")
 
@@ -80,13 +81,10 @@ def keep(
     what named its commits then still does."""
     if not folds:
         return
-    named: dict[str, list[list[str]]] = {}
-    for marks, chunk in in_lists(folds):  # (an import may keep thousands)
-        for row_id, refs in store.query(
-            f"SELECT id, named_by FROM folded_changes WHERE request IN ({marks})", chunk
-        ):
-            named[str(row_id)] = orjson.loads(refs)
-        store.execute(f"DELETE FROM folded_changes WHERE request IN ({marks})", chunk)
+    named: dict[str, list[list[str]]] = {
+        row_id: orjson.loads(refs) for row_id, refs in statements.fold_names(store, folds)
+    }
+    statements.drop_folds(store, folds)
     rows = []
     for request, (repository, last, members) in sorted(folds.items()):
         for change in (last, *members):
@@ -110,25 +108,14 @@ def take_back(store: Store, commits: Iterable[SeenCommit]) -> None:
     """Walk again each fold that took in a commit one of these pushes was headed by (GitHub's:
     elsewhere heading a push does not keep a commit out, see `requests.pushed_alone`)."""
     heads = sorted({f"{c.repository}@{c.push_head}" for c in commits if c.source == GITHUB})
-    taking: set[str] = set()
-    for marks, chunk in in_lists(heads):
-        taking.update(
-            str(r[0])
-            for r in store.query(
-                f"SELECT DISTINCT request FROM folded_changes WHERE id IN ({marks}) AND NOT is_last",
-                chunk,
-            )
-        )
-    for request in sorted(taking):
+    for request in sorted(statements.folds_taking(store, heads)):
         _walk_again(store, request)
 
 
 def _walk_again(store: Store, request_id: str) -> None:
     rows = [
-        (bool(is_last), _decode(record), orjson.loads(named_by))
-        for is_last, record, named_by in store.query(
-            "SELECT is_last, record, named_by FROM folded_changes WHERE request = ?", [request_id]
-        )
+        (is_last, _decode(record), orjson.loads(named_by))
+        for is_last, record, named_by in statements.fold(store, request_id)
     ]
     lasts = [change for is_last, change, _ in rows if is_last]
     # newest first, as the fold walked them back from the last commit
@@ -139,7 +126,7 @@ def _walk_again(store: Store, request_id: str) -> None:
     request = read_changes(store, {request_id}).get(request_id)
     if len(lasts) != 1 or request is None or not _holds(request, lasts[0], members):
         # the request was removed, or derived again by an import since: the fold is gone
-        store.execute("DELETE FROM folded_changes WHERE request = ?", [request_id])
+        statements.drop_fold(store, request_id)
         return
     last = lasts[0]
     pushed = requests.pushed_by(store, request.repository or "", last.merge_sha or "")
@@ -150,25 +137,19 @@ def _walk_again(store: Store, request_id: str) -> None:
     git = folded(last, kept)
     # The request's first commit is then lowered to the earliest its merge's push listed, as
     # every delivery does (`refresh.first_commits`), when that is earlier.
-    store.execute(
-        "UPDATE changes SET first_commit_at = ?, additions = ?, deletions = ?, files = ? "
-        "WHERE id = ?",
-        [utc_naive(git.first_commit_at), git.additions, git.deletions, git.files, request_id],
+    set_size(
+        store, request_id, utc_naive(git.first_commit_at), (git.additions, git.deletions, git.files)
     )
     store.write(given_back)
     named = {change.id: refs for _, change, refs in rows}
     for change in given_back:
         for table, column, row_id in named[change.id]:
-            store.execute(
-                f"UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?",
-                [change.id, row_id, request_id],
-            )
+            statements.repoint_back(store, table, column, row_id, change.id, request_id)
     if kept:
         forget = [f"{request.repository}@{c.merge_sha}" for c in given_back]
-        marks = ", ".join("?" * len(forget))
-        store.execute(f"DELETE FROM folded_changes WHERE id IN ({marks})", forget)
+        statements.drop_folded(store, forget)
     else:  # nothing folded in any more
-        store.execute("DELETE FROM folded_changes WHERE request = ?", [request_id])
+        statements.drop_fold(store, request_id)
 
 
 def _holds(request: Change, last: Change, members: list[Change]) -> bool:

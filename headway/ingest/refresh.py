@@ -8,29 +8,17 @@ from __future__ import annotations
 from headway.ingest.combine import folded, imported
 from headway.ingest.requests import replace_changes
 from headway.ingest.stored import changes as read_changes
-from headway.ingest.stored import in_lists
 from headway.model import Change
 from headway.sources.mapping import GIT
 from headway.store import Store
+from headway.store import ingest as statements
 from headway.store.base import utc_naive
 
 
 def first_commits(store: Store, repositories: set[str]) -> None:
     """A merged request's first commit: the earliest commit of the push its merge commit
     headed. (A commit that reached the main line directly is its own first commit.)"""
-    if not repositories:
-        return
-    marks, params = next(in_lists(repositories, len(repositories)))
-    earliest = (
-        "(SELECT min(s.committed_at) FROM seen_commits s "
-        "WHERE s.repository = changes.repository AND s.push_head = changes.merge_sha)"
-    )
-    store.execute(
-        f"UPDATE changes SET first_commit_at = {earliest} "
-        f"WHERE repository IN ({marks}) AND source <> ? AND merge_sha IS NOT NULL "
-        f"AND {earliest} IS NOT NULL AND (first_commit_at IS NULL OR first_commit_at > {earliest})",
-        [*params, GIT],
-    )
+    statements.first_commits(store, repositories, GIT)
 
 
 def merged_by_request(store: Store, repositories: set[str]) -> None:
@@ -43,60 +31,33 @@ def merged_by_request(store: Store, repositories: set[str]) -> None:
     the push saying they came with it was not there yet), its size is added to the request
     the import sized, and its first commit counts, as if the import had folded it; what
     named it names the request."""
-    if not repositories:
-        return
-    marks, params = next(in_lists(repositories, len(repositories)))
     moves: dict[str, str] = {}
-    for direct, request in store.query(
-        "SELECT DISTINCT c.id, r.id FROM changes c JOIN seen_commits s "
-        "ON s.repository = c.repository AND s.sha = c.merge_sha "
-        "JOIN changes r ON r.repository = s.repository AND r.merge_sha = s.push_head "
-        f"AND r.source <> ? WHERE c.source = ? AND c.repository IN ({marks}) "
-        "ORDER BY c.id, r.id",
-        [GIT, GIT, *params],
-    ):
-        moves.setdefault(str(direct), str(request))
+    for direct, request_id in statements.merged_by_request(store, repositories, GIT):
+        moves.setdefault(direct, request_id)
     if not moves:
         return
     stored = read_changes(store, {*moves, *moves.values()})
     taken: dict[str, list[Change]] = {}
-    for direct, request in moves.items():
+    for direct, request_id in moves.items():
         if imported(stored[direct]):
-            taken.setdefault(request, []).append(stored[direct])
+            taken.setdefault(request_id, []).append(stored[direct])
     for request_id, members in sorted(taken.items()):
         request = stored[request_id]
         git = folded(request, members)
         # a size the host gave (the request not imported yet) counts every commit already
         sized = git if imported(request) else request
-        store.execute(
-            "UPDATE changes SET first_commit_at = ?, additions = ?, deletions = ?, files = ? "
-            "WHERE id = ?",
-            [
-                utc_naive(git.first_commit_at),
-                sized.additions,
-                sized.deletions,
-                sized.files,
-                request_id,
-            ],
+        statements.set_size(
+            store,
+            request_id,
+            utc_naive(git.first_commit_at),
+            (sized.additions, sized.deletions, sized.files),
         )
     replace_changes(store, moves)
 
 
 def reviews(store: Store, changes: set[str]) -> None:
     """A change's first review and first approval, from every code review seen for it."""
-    if not changes:
-        return
-    marks, params = next(in_lists(changes, len(changes)))
-    first = (
-        "(SELECT min(a.decided_at) FROM approvals a WHERE a.change_ref = changes.id "
-        "AND a.kind = 'code_review'{extra})"
-    )
-    review, approval = first.format(extra=""), first.format(extra=" AND a.decision = 'approved'")
-    store.execute(
-        f"UPDATE changes SET first_review_at = COALESCE({review}, first_review_at), "
-        f"approved_at = COALESCE({approval}, approved_at) WHERE id IN ({marks})",
-        params,
-    )
+    statements.reviews(store, changes)
 
 
 __all__ = ["first_commits", "merged_by_request", "reviews"]

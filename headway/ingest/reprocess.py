@@ -14,10 +14,10 @@ import orjson
 from headway.config import Settings
 from headway.ingest.deliveries import apply, in_order, interpret, parsers, raw_event
 from headway.ingest.reconcile import Delivery
-from headway.ingest.stored import in_lists
 from headway.model import RECORD_TYPES
-from headway.sources.mapping import Mapping, Parsed, PayloadError
+from headway.sources.mapping import GIT, Mapping, Parsed, PayloadError
 from headway.store import Store
+from headway.store import ingest as statements
 
 RECORD_TABLES = frozenset(t.table for t in RECORD_TYPES.values()) - {"services"}
 
@@ -46,37 +46,21 @@ def reprocess(
     by_source = parsers()
     result = ReprocessResult()
     with store.transaction():
-        for (table,) in store.query("SELECT DISTINCT record_table FROM derived_records"):
+        for table in statements.derived_tables(store):
             if table not in RECORD_TABLES:
                 continue
-            result.removed += store.count(table)
+            result.removed += statements.count(store, table)
             # Direct commits carry the id `headway import git` gives them (`git:…`), and pull
             # requests it imported name the release that shipped them (`deployment_ref`
             # `git:…`); that import adds what no webhook says (the release, the size, the first
             # commit). Those are re-derived over themselves, which moves them under a new
             # mapping without dropping what the import knew.
-            imported = (
-                " AND (deployment_ref IS NULL OR deployment_ref NOT LIKE 'git:%')"
-                if table == "changes"
-                else ""
-            )
-            store.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                "(SELECT record_id FROM derived_records WHERE record_table = ?) "
-                f"AND id NOT LIKE 'git:%'{imported}",
-                [table],
-            )
-            result.removed -= store.count(table)
-        store.execute("DELETE FROM derived_records")
-        store.execute("DELETE FROM seen_commits")
-        store.execute("DELETE FROM event_order")
+            statements.drop_derived(store, table, f"{GIT}:%")
+            result.removed -= statements.count(store, table)
+        statements.forget_derivations(store)
         offset = 0
         while True:
-            rows = store.query(
-                "SELECT source, source_id, kind, received_at, payload, default_service "
-                "FROM raw_events ORDER BY received_at, id LIMIT ? OFFSET ?",
-                [chunk, offset],
-            )
+            rows = statements.raw_page(store, chunk, offset)
             if not rows:
                 break
             offset += len(rows)
@@ -104,9 +88,7 @@ def reprocess(
                 )
                 group.append(Delivery(raw, parsed or Parsed()))
             # The raw rows exist; rewriting them only refreshes status and note.
-            if group:
-                marks, ids = next(in_lists({d.raw.id for d in group}, len(group)))
-                store.execute(f"DELETE FROM raw_events WHERE id IN ({marks})", ids)
+            statements.drop_raw(store, {d.raw.id for d in group})
             group, orders = in_order(store, group)
             for delivery in group:
                 status = delivery.raw.status

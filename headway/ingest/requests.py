@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from headway.ingest.combine import folded, from_git, from_host, taken
-from headway.ingest.stored import change as as_change
 from headway.ingest.stored import changes as read_changes
-from headway.ingest.stored import in_lists
-from headway.model import Change, columns
+from headway.ingest.stored import row_change
+from headway.model import Change
 from headway.sources.pull_requests import GIT, GITHUB, REBASE_WINDOW_S
 from headway.store import Store
+from headway.store import folds as statements
 
 
 def merged_with_stored(store: Store, found: list[Change]) -> list[Change]:
@@ -41,16 +41,7 @@ def pushed_alone(
     window alone decides."""
     if host != GITHUB or (shas is not None and not shas):
         return set()
-    heads = "SELECT DISTINCT push_head FROM seen_commits WHERE repository = ?"
-    if shas is None:
-        return {str(r[0]) for r in store.query(heads, [repository])}
-    found: set[str] = set()
-    for marks, chunk in in_lists(shas):
-        found.update(
-            str(r[0])
-            for r in store.query(f"{heads} AND push_head IN ({marks})", [repository, *chunk])
-        )
-    return found
+    return statements.push_heads(store, repository, shas)
 
 
 @dataclass(frozen=True)
@@ -87,13 +78,7 @@ def rebase_merged(store: Store, changes: list[Change]) -> RebaseMerges:
 
 def pushed_by(store: Store, repository: str, head: str) -> set[str]:
     """The commits the pushes headed by `head` listed."""
-    return {
-        str(r[0])
-        for r in store.query(
-            "SELECT sha FROM seen_commits WHERE repository = ? AND push_head = ?",
-            [repository, head],
-        )
-    }
+    return statements.pushed_by(store, repository, head)
 
 
 def taken_in(
@@ -108,34 +93,20 @@ def taken_in(
     return taken(last, before, pushed, alone)
 
 
-# Where other records name a change by its id.
-_REFERENCES = (("changes", "reverts"), ("approvals", "change_ref"), ("defects", "change_ref"))
-
-
 def replace_changes(store: Store, moves: dict[str, str]) -> dict[str, list[tuple[str, str, str]]]:
     """Remove the changes `moves` names (old id -> id of the change that replaces it) and
     point the changes, reviews and defects naming them at their replacement. Returns what
     was repointed: old id -> (table, column, row id) of each record that named it."""
-    repointed: dict[str, list[tuple[str, str, str]]] = {}
-    for marks, chunk in in_lists(moves):
-        store.execute(f"DELETE FROM changes WHERE id IN ({marks})", chunk)
-        for table, column in _REFERENCES:
-            for row_id, old in store.query(
-                f"SELECT id, {column} FROM {table} WHERE {column} IN ({marks})", chunk
-            ):
-                store.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", [moves[old], row_id])
-                repointed.setdefault(old, []).append((table, column, row_id))
-    return repointed
+    return statements.replace_changes(store, moves)
+
+
+# What `headway import git` stored names a release of its own (or its undeployed marker).
+_IMPORTED = f"{GIT}:%"
 
 
 def _imported_direct(store: Store, service: str, sha: str) -> Change | None:
-    names = columns(Change)
-    rows = store.query(
-        f"SELECT {', '.join(names)} FROM changes WHERE service = ? AND source = ? "
-        "AND merge_sha = ? AND number IS NULL AND deployment_ref LIKE 'git:%'",
-        [service, GIT, sha],
-    )
-    return as_change(dict(zip(names[1:], rows[0][1:], strict=True))) if rows else None
+    row = statements.imported_direct(store, service, sha, GIT, _IMPORTED)
+    return row_change(row) if row else None
 
 
 def _imported_before(
@@ -148,14 +119,15 @@ def _imported_before(
     if pushed:
         stored = read_changes(store, {f"{GIT}:{last.repository}/{sha}" for sha in pushed})
         earliest = min([earliest, *(c.merged_at for c in stored.values() if c.merged_at)])
-    names = columns(Change)
-    rows = store.query(
-        f"SELECT {', '.join(names)} FROM changes WHERE service = ? AND id <> ? "
-        "AND deployment_ref LIKE 'git:%' AND merged_at >= ? AND merged_at <= ? "
-        "ORDER BY merged_at DESC, id",
-        [service, last.id, earliest.replace(tzinfo=None), last.merged_at.replace(tzinfo=None)],
+    rows = statements.imported_between(
+        store,
+        service,
+        last.id,
+        _IMPORTED,
+        earliest.replace(tzinfo=None),
+        last.merged_at.replace(tzinfo=None),
     )
-    return [as_change(dict(zip(names[1:], row[1:], strict=True))) for row in rows]
+    return [row_change(row) for row in rows]
 
 
 __all__ = [

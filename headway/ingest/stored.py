@@ -7,24 +7,16 @@ records as adapters made them.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from headway.ingest.reconcile import LISTS
-from headway.model import Change, columns
+from headway.model import Change
 from headway.ordering import Order
 from headway.store import Store
-
-CHUNK = 500  # ids per `IN (…)` list
-
-
-def in_lists(values: Iterable[str], size: int = CHUNK) -> Iterator[tuple[str, list[str]]]:
-    """`values`, sorted and in parts small enough for one query, each with its `?, …` marks."""
-    ordered = sorted(values)
-    for i in range(0, len(ordered), size):
-        part = ordered[i : i + size]
-        yield ", ".join("?" * len(part)), part
+from headway.store import ingest as statements
+from headway.store.ingest import CHANGE_COLUMNS
 
 
 def aware(value: Any) -> Any:
@@ -36,22 +28,14 @@ def aware(value: Any) -> Any:
 
 def raw_ids(store: Store, ids: Collection[str]) -> set[str]:
     """Those of the delivery ids `ids` already stored (`raw_events`)."""
-    if not ids:
-        return set()
-    marks, params = next(in_lists(ids, len(ids)))
-    return {r[0] for r in store.query(f"SELECT id FROM raw_events WHERE id IN ({marks})", params)}
+    return statements.raw_ids(store, ids)
 
 
 def event_orders(store: Store, keys: Collection[str]) -> dict[str, Order]:
     """The newest event applied to each of these records (`ordering.record_key`)."""
-    if not keys:
-        return {}
-    marks, params = next(in_lists(keys, len(keys)))
     return {
-        str(key): Order(str(event), at.replace(tzinfo=UTC))
-        for key, event, at in store.query(
-            f"SELECT id, event, occurred_at FROM event_order WHERE id IN ({marks})", params
-        )
+        key: Order(event, at.replace(tzinfo=UTC))
+        for key, event, at in statements.event_orders(store, keys)
     }
 
 
@@ -63,10 +47,7 @@ def moments(
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for table, (names, ids) in wanted.items():
         lists = LISTS.get(table, ())
-        marks, params = next(in_lists(ids, len(ids)))
-        for row in store.query(
-            f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", params
-        ):
+        for row in statements.moments(store, table, names, ids):
             values = dict(zip(names, row[1:], strict=True))
             found[(table, row[0])] = {
                 name: tuple(json.loads(v or "[]")) if name in lists else aware(v)
@@ -77,22 +58,17 @@ def moments(
 
 def service_names(store: Store, names: Collection[str]) -> set[str]:
     """Those of `names` the store holds a service for."""
-    if not names:
-        return set()
-    marks, params = next(in_lists(names, len(names)))
-    return {r[0] for r in store.query(f"SELECT name FROM services WHERE name IN ({marks})", params)}
+    return statements.service_names(store, names)
 
 
 def changes(store: Store, ids: Collection[str]) -> dict[str, Change]:
     """The stored changes among `ids`."""
-    found: dict[str, Change] = {}
-    names = columns(Change)
-    for marks, chunk in in_lists(ids):
-        for row in store.query(
-            f"SELECT {', '.join(names)} FROM changes WHERE id IN ({marks})", chunk
-        ):
-            found[row[0]] = change(dict(zip(names[1:], row[1:], strict=True)))
-    return found
+    return {row[0]: row_change(row) for row in statements.change_rows(store, ids)}
+
+
+def row_change(row: tuple[Any, ...]) -> Change:
+    """A `changes` row, its columns as `store.ingest.CHANGE_COLUMNS`, as the record."""
+    return change(dict(zip(CHANGE_COLUMNS[1:], row[1:], strict=True)))
 
 
 def change(row: dict[str, Any]) -> Change:
@@ -105,13 +81,12 @@ def change(row: dict[str, Any]) -> Change:
 
 
 __all__ = [
-    "CHUNK",
     "aware",
     "change",
     "changes",
     "event_orders",
-    "in_lists",
     "moments",
     "raw_ids",
+    "row_change",
     "service_names",
 ]

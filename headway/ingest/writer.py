@@ -19,6 +19,7 @@ from headway.config import Settings
 from headway.ingest.deliveries import Answer, commit
 from headway.ingest.reconcile import Delivery
 from headway.store import Store, StoreUnavailable
+from headway.store.ingest import count
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class GroupWriter:
         self._committed: dict[str, None] = {}
         self._remember = remember
         self.groups = 0
-        if store.query("SELECT count(*) FROM raw_events")[0][0]:
+        if count(store, "raw_events"):
             linking.link(store, settings)
         self._thread = threading.Thread(
             target=self._run, name="headway-delivery-writer", daemon=True

@@ -7,16 +7,16 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from headway.ingest.combine import from_git
-from headway.ingest.git.previous import imported_changes, like_prefix, starts_with
+from headway.ingest.git.previous import imported_changes
 from headway.ingest.requests import pushed_alone, replace_changes
 from headway.ingest.stored import changes as read_changes
-from headway.ingest.stored import in_lists
 from headway.model import record_id
 from headway.sources.git.history import GitError
 from headway.sources.git.options import Options
 from headway.sources.git.rebased import Merged
 from headway.sources.git.records import SOURCE
 from headway.store import Store
+from headway.store import git_import as statements
 
 
 def check_service(store: Store, opts: Options) -> None:
@@ -24,14 +24,7 @@ def check_service(store: Store, opts: Options) -> None:
     in: one change cannot count for two services."""
     if opts.host is None:
         return
-    others = [
-        r[0]
-        for r in store.query(
-            f"SELECT DISTINCT service FROM changes WHERE {starts_with('id')} AND service <> ? "
-            "ORDER BY service",
-            [like_prefix(opts.host.prefix), opts.service],
-        )
-    ]
+    others = statements.hosted_services(store, opts.host.prefix, opts.service)
     if others:
         raise GitError(
             f"pull requests of {opts.host} are stored in service {', '.join(others)} (webhooks "
@@ -47,10 +40,9 @@ def rename_stored(store: Store, opts: Options, keys: dict[str, tuple[str, str, s
     its merge commit before its host was known, or by another host. Each moves to its new
     name (combined with a webhook's record of the same pull request, if there is one), and
     the changes, reviews and defects naming it follow."""
-    where, params = imported_changes(opts)
     moves: dict[str, tuple[str, str, str]] = {
         old: keys[sha]
-        for old, sha in store.query(f"SELECT id, merge_sha FROM changes WHERE {where}", params)
+        for old, sha in statements.imported_shas(store, imported_changes(opts))
         if sha in keys and record_id(*keys[sha][:2]) != old
     }
     if not moves:
@@ -66,33 +58,18 @@ def rename_stored(store: Store, opts: Options, keys: dict[str, tuple[str, str, s
     store.write(renamed.values())
 
 
-_HOSTED = "FROM changes WHERE source = ? AND repository = ? AND merge_sha IS NOT NULL"
-
-
 def merged_by_webhooks(store: Store, opts: Options, among: Iterable[str] | None = None) -> Merged:
     """The merged requests of the import's host that webhooks reported, by last commit: only
     those whose last commit is `among` the commits given (a re-import's new ones), or all."""
     if opts.host is None:
         return Merged()
-    host = [opts.host.kind, opts.host.repository]
+    host = (opts.host.kind, opts.host.repository)
     # The store holds every request webhooks ever reported; a re-import needs a few of them.
     shas = None if among is None else set(among)
-    parts = (
-        [("", [])] if shas is None else [(f" AND merge_sha IN ({m})", p) for m, p in in_lists(shas)]
-    )
-    numbers: dict[str, int] = {}
+    numbers = dict(statements.hosted_numbers(store, *host, shas))
     pushed: dict[str, set[str]] = {}
-    for only, part in parts:
-        for sha, number in store.query(
-            f"SELECT merge_sha, number {_HOSTED} AND number IS NOT NULL{only}", [*host, *part]
-        ):
-            numbers[str(sha)] = int(number)
-        for head, sha in store.query(
-            "SELECT push_head, sha FROM seen_commits WHERE repository = ? "
-            f"AND push_head IN (SELECT merge_sha {_HOSTED}{only})",
-            [opts.host.repository, *host, *part],
-        ):
-            pushed.setdefault(head, set()).add(sha)
+    for head, sha in statements.hosted_pushes(store, *host, shas):
+        pushed.setdefault(head, set()).add(sha)
     alone = pushed_alone(store, opts.host.kind, opts.host.repository, shas)
     return Merged(numbers, pushed, alone)
 
@@ -102,13 +79,9 @@ def stored_as_direct(store: Store, opts: Options) -> bool:
     request's last commit (the next import must derive the whole history)."""
     if opts.host is None:
         return False
-    where, params = imported_changes(opts)
-    rows = store.query(
-        f"SELECT 1 FROM changes WHERE {where} AND source = ? AND number IS NULL "
-        f"AND merge_sha IN (SELECT merge_sha {_HOSTED} AND number IS NOT NULL) LIMIT 1",
-        [*params, SOURCE, opts.host.kind, opts.host.repository],
+    return statements.stored_as_direct(
+        store, imported_changes(opts), SOURCE, opts.host.kind, opts.host.repository
     )
-    return bool(rows)
 
 
 def replace_stored(
@@ -117,13 +90,10 @@ def replace_stored(
     """Remove the direct changes an earlier import stored for commits now folded into a
     request or named as its last commit (`ids`: commit -> its change's id now); what named them
     names the request. Returns what was repointed (`requests.replace_changes`)."""
-    where, params = imported_changes(opts)
     owner = {m: sha for sha, members in folded.items() for m in members}
     moves = {}
-    for change_id, sha in store.query(
-        f"SELECT id, merge_sha FROM changes WHERE {where} AND source = ?", [*params, SOURCE]
-    ):
+    for change_id, sha in statements.imported_shas(store, imported_changes(opts), SOURCE):
         target = ids.get(owner.get(sha, sha))
         if target is not None and target != change_id:
-            moves[str(change_id)] = target
+            moves[change_id] = target
     return replace_changes(store, moves)

@@ -40,6 +40,7 @@ from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import change_key
 from headway.sources.git.releases import select_tags
 from headway.store import Store
+from headway.store import git_import as statements
 
 
 def import_repository(
@@ -84,8 +85,8 @@ def _import(
         select_tags(refs.tags, opts.tags)  # fail on a pattern that matches nothing, first
     check_service(store, opts)
     run = ImportRun(store, settings, path, opts, refs, signature(opts, branch), progress, started)
-    rows = store.query("SELECT value FROM settings WHERE key = ?", [run.key])
-    state = json.loads(rows[0][0]) if rows else None
+    remembered = statements.remembered(store, run.key)
+    state = json.loads(remembered) if remembered is not None else None
     # Commits stored as direct ones before webhooks said a rebase merge wrote them: only the
     # whole history tells which commits before each request's last one came with it.
     incremental = (
@@ -200,7 +201,7 @@ def _derive_and_write(run: ImportRun, diffs: Diffs | None) -> ImportReport:
         before = written(store, opts)
         stale = sorted(set(before.deployments) - {d.id for d in derived.deployments})
         for dep_id in stale:  # its tag was deleted, or no longer matches the pattern
-            store.execute("DELETE FROM deployments WHERE id = ?", [dep_id])
+            statements.drop_deployment(store, dep_id)
         # Written in chunks as the records are built: the store takes them while git diffs.
         result = ingest(store, run.settings, noting(records(before)), chunk=10_000)
         keep_folds(

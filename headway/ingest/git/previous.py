@@ -7,15 +7,16 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from headway.ingest.stored import in_lists
 from headway.model import Change, record_id
 from headway.sources.git.history import Tag, commits_between, resolve_commit
 from headway.sources.git.incremental import Stored
 from headway.sources.git.options import Options
 from headway.sources.git.records import SOURCE, undeployed_ref
 from headway.store import Store
+from headway.store import git_import as statements
+from headway.store.git_import import Imported, like_prefix
 
 
 class StoredImport:
@@ -26,21 +27,11 @@ class StoredImport:
         self.opts = opts
         tags = record_id(SOURCE, f"{opts.repository}/tag/")
         self.deployments: dict[str, tuple[str, str | None]] = {
-            r[0]: (r[1], r[2])
-            for r in store.query(
-                f"SELECT id, sha, recovers FROM deployments WHERE source = ? AND service = ? "
-                f"AND {starts_with('id')}",
-                [SOURCE, opts.service, like_prefix(tags)],
-            )
+            dep_id: (cast(str, sha), recovers)  # (a release the import tagged has its commit)
+            for dep_id, sha, recovers in statements.tagged(store, SOURCE, opts.service, tags)
         }
         self.nowhere = undeployed_ref(opts.repository)
         self._seen: dict[str, Stored | None] = {}
-
-    # The reverted change is named by its id; linking history needs its commit.
-    _SELECT = (
-        "SELECT c.id, c.merge_sha, c.deployment_ref, r.merge_sha, c.merged_at "
-        "FROM changes c LEFT JOIN changes r ON r.id = c.reverts "
-    )
 
     def _stored(self, row: tuple[Any, ...]) -> Stored:
         change_id, sha, deployment, reverts, merged = row
@@ -54,35 +45,21 @@ class StoredImport:
             int(merged.timestamp()),
         )
 
-    def _query(self, condition: str, params: Sequence[Any] = ()) -> list[Stored]:
-        sql, where = imported_changes(self.opts, "c")
-        return [
-            self._stored(row)
-            for row in self.store.query(
-                f"{self._SELECT} WHERE {sql} AND {condition}", [*where, *params]
-            )
-        ]
-
     def changes(self, shas: Collection[str]) -> dict[str, Stored]:
         wanted = [s for s in shas if s not in self._seen]
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            for s in chunk:
-                self._seen[s] = None
-            for stored in self._query(f"c.merge_sha IN ({', '.join('?' for _ in chunk)})", chunk):
-                self._seen[stored.sha] = stored
+        for s in wanted:
+            self._seen[s] = None
+        for row in statements.stored(self.store, imported_changes(self.opts), wanted):
+            stored = self._stored(row)
+            self._seen[stored.sha] = stored
         return {s: found for s in shas if (found := self._seen.get(s)) is not None}
 
     def reverts(self) -> list[Stored]:
-        return [s for s in self._query("c.reverts IS NOT NULL") if s.reverts is not None]
+        rows = statements.stored(self.store, imported_changes(self.opts))
+        return [s for s in map(self._stored, rows) if s.reverts is not None]
 
     def first_with_number(self, number: int) -> str | None:
-        sql, where = imported_changes(self.opts)
-        rows = self.store.query(
-            f"SELECT merge_sha FROM changes WHERE {sql} AND number = ? ORDER BY merged_at LIMIT 1",
-            [*where, number],
-        )
-        return str(rows[0][0]) if rows else None
+        return statements.first_with_number(self.store, imported_changes(self.opts), number)
 
     def resolve(self, prefix: str) -> str | None:
         return resolve_commit(self.path, prefix)
@@ -119,31 +96,19 @@ class Written:
 
 
 def written(store: Store, opts: Options) -> Written:
-    where, params = imported_changes(opts)
     tags = record_id(SOURCE, f"{opts.repository}/tag/")
     host = opts.host
     return Written(
         {
-            r[0]: (r[1], r[2], bool(r[3]))
-            for r in store.query(
-                f"SELECT id, deployment_ref, reverts, is_revert FROM changes WHERE {where}", params
+            change_id: (release, reverts, is_revert)
+            for change_id, release, reverts, is_revert in statements.written(
+                store, imported_changes(opts)
             )
         },
+        statements.ids_from(store, host.prefix) if host else set(),
         {
-            r[0]
-            for r in store.query(
-                f"SELECT id FROM changes WHERE {starts_with('id')}", [like_prefix(host.prefix)]
-            )
-        }
-        if host
-        else set(),
-        {
-            r[0]: r[1]
-            for r in store.query(
-                "SELECT id, recovers FROM deployments WHERE source = ? AND service = ? "
-                f"AND {starts_with('id')}",
-                [SOURCE, opts.service, like_prefix(tags)],
-            )
+            dep_id: recovers
+            for dep_id, _, recovers in statements.tagged(store, SOURCE, opts.service, tags)
         },
         pushed(store, opts),
     )
@@ -154,37 +119,11 @@ def pushed(store: Store, opts: Options, among: Iterable[Change] | None = None) -
     commits they listed (`seen_commits`), named as both name a direct commit; only those of
     the changes `among` (a re-import's new ones), or all."""
     named = record_id(SOURCE, f"{opts.repository}/")
-    query = "SELECT DISTINCT sha FROM seen_commits WHERE repository = ?"
-    if among is None:
-        rows = store.query(query, [opts.repository])
-    else:  # a direct change's id names its commit
-        shas = {c.id[len(named) :] for c in among if c.id.startswith(named)}
-        rows = [
-            row
-            for marks, part in in_lists(shas)
-            for row in store.query(f"{query} AND sha IN ({marks})", [opts.repository, *part])
-        ]
-    return {f"{named}{sha}" for (sha,) in rows}
+    # a direct change's id names its commit
+    shas = None if among is None else {c.id[len(named) :] for c in among if c.id.startswith(named)}
+    return {f"{named}{sha}" for sha in statements.pushed_shas(store, opts.repository, shas)}
 
 
-def like_prefix(prefix: str) -> str:
-    """The pattern for `starts_with`."""
-    return prefix.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-
-
-def starts_with(column: str) -> str:
-    """`column` starts with the prefix a `like_prefix` parameter holds (both engines; DuckDB
-    has no escape character unless one is named)."""
-    return f"{column} LIKE ? ESCAPE '\\'"
-
-
-def imported_changes(opts: Options, table: str | None = None) -> tuple[str, list[Any]]:
-    """(SQL condition, parameters) selecting the changes imports of this repository into this
-    service wrote: each names the release that first shipped it, or the repository's
-    undeployed marker, as no other source does (whatever its id: a pull request is named as
-    its host names it)."""
-    of = f"{table}." if table else ""
-    return (
-        f"{of}service = ? AND {starts_with(f'{of}deployment_ref')}",
-        [opts.service, like_prefix(record_id(SOURCE, f"{opts.repository}/"))],
-    )
+def imported_changes(opts: Options) -> Imported:
+    """The changes imports of this repository into this service wrote (`Imported`)."""
+    return Imported(opts.service, like_prefix(record_id(SOURCE, f"{opts.repository}/")))

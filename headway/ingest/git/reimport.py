@@ -15,6 +15,7 @@ from headway.sources.git.history import GitError, is_ancestor, read_log
 from headway.sources.git.incremental import NeedsFullImport, derive_since
 from headway.sources.git.rebased import folds, with_sizes
 from headway.sources.git.records import SOURCE, undeployed_ref
+from headway.store import git_import as statements
 from headway.values import sha_problem
 
 
@@ -64,7 +65,7 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
     run.tell("Writing")
     with store.transaction():
         for dep_id in delta.cleared:  # a new, earlier release now ships the recovering revert
-            store.execute("UPDATE deployments SET recovers = NULL WHERE id = ?", [dep_id])
+            statements.clear_recovers(store, dep_id)
         result = ingest(
             store,
             run.settings,
@@ -75,14 +76,8 @@ def import_new(run: ImportRun, state: dict[str, Any]) -> ImportReport:
         keep_folds(store, folds(added, delta.folded, delta.unfolded, sizes, merged), {})
         run.remember(state["options"])
     report = run.report()
-    where, params = imported_changes(opts)
-    report.changes, report.undeployed = (
-        int(n)
-        for n in store.query(
-            "SELECT count(*), count(*) FILTER (WHERE deployment_ref = ?) FROM changes "
-            f"WHERE {where}",
-            [undeployed_ref(opts.repository), *params],
-        )[0]
+    report.changes, report.undeployed = statements.counts(
+        store, imported_changes(opts), undeployed_ref(opts.repository)
     )
     report.commits = len(commits)
     report.deployments = len(previous.deployments) + sum(

@@ -14,6 +14,7 @@ from headway.config import Settings
 from headway.sources.git.history import Refs
 from headway.sources.git.options import Options
 from headway.store import Store
+from headway.store import git_import as statements
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -77,8 +78,7 @@ class ImportRun:
                 "path": str(self.path.resolve()),
             }
         )
-        self.store.execute("DELETE FROM settings WHERE key = ?", [self.key])
-        self.store.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [self.key, value])
+        statements.remember(self.store, self.key, value)
 
 
 def signature(opts: Options, branch: str | None) -> dict[str, Any]:

@@ -1,0 +1,366 @@
+"""The statements `headway.linking` runs: where a write moved, the bounds of a bounded re-link,
+and the three updates that store the links (over the timeline walk, `store/timeline.py`).
+
+Which rows a re-link reads is a scope per service (`_Scope`): every row of some services, or,
+for a service a webhook batch touched, the rows whose links can depend on something at or
+after an instant. The statements are built per shape (which scopes, and which of their bounds
+are known), with a `bindparam` for each value, and kept: a webhook batch touching three
+services compiles nothing once a batch of that shape was linked before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    FromClause,
+    Interval,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+
+from headway.store.base import Store
+from headway.store.lists import ByList, one_of
+from headway.store.schema import changes, deployments, incidents
+from headway.store.timeline import epoch, nearest
+
+# Kinds of deployment that put code in front of users (a flag release ships no commits,
+# a rollback ships old ones).
+SHIPPING_KINDS = ("deploy", "hotfix")
+
+
+def shipped_at(t: FromClause) -> ColumnElement[datetime]:
+    """When a deployment shipped: when it started, else when it finished."""
+    return func.coalesce(t.c.started_at, t.c.finished_at)
+
+
+# -- where a write moved ----------------------------------------------------------------------
+
+# The columns that place a record on its service's timeline: a write that moves none of them
+# before an instant leaves every inferred link that ends before that instant as it was.
+TIMES = {
+    "changes": ("merged_at",),
+    "deployments": ("started_at", "finished_at"),
+    "incidents": ("opened_at",),
+}
+_TABLES = {"changes": changes, "deployments": deployments, "incidents": incidents}
+
+
+def _places(table: str) -> ByList:
+    t = _TABLES[table]
+    return ByList(
+        lambda ids: (
+            select(t.c.service, *(func.min(t.c[c]) for c in TIMES[table]))
+            .where(t.c.id.in_(ids))
+            .group_by(t.c.service)
+        )
+    )
+
+
+_PLACES = {table: _places(table) for table in TIMES}
+
+
+def places(store: Store, table: str, ids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """The services of the `table` rows with these ids, each with the earliest of their
+    `TIMES` (one column each)."""
+    return _PLACES[table].rows(store, set(ids))
+
+
+# -- which rows a re-link reads --------------------------------------------------------------
+
+# "After everything" for a service whose written records carry no time.
+END = datetime(9999, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One service a webhook batch touched: `since`, the earliest instant it moved there;
+    `shipped`, its last shipping deployment before (`cuts`); `repaired`, the last deployment
+    a repair could repair before it."""
+
+    service: str
+    since: datetime
+    shipped: datetime | None
+    repaired: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Relink:
+    """What one re-link reads: every row of the services `whole` names (`("all",)`, or
+    `("in" | "not in", names)`, or None for none), and the rows `bounds` bound."""
+
+    whole: tuple[str, tuple[str, ...]] | None
+    bounds: tuple[Bound, ...]
+
+
+class _Scope:
+    """The conditions one scope puts on the rows a part of a statement reads, by part: each
+    takes the table (or its alias) the part reads."""
+
+    def __init__(self, whole: tuple[str, int] | None, index: int, shipped: bool, repaired: bool):
+        self.whole, self.i, self.shipped, self.repaired = whole, index, shipped, repaired
+
+    def __call__(self, part: str, t: FromClause) -> ColumnElement[bool]:
+        if self.whole is not None:
+            kind, n = self.whole
+            names: list[BindParameter[str]] = [bindparam(f"w{i}") for i in range(n)]
+            if kind == "all":
+                return true()
+            return t.c.service.in_(names) if kind == "in" else t.c.service.not_in(names)
+        return and_(t.c.service == bindparam(f"s{self.i}"), self._bounded(part, t))
+
+    def _bounded(self, part: str, t: FromClause) -> ColumnElement[bool]:
+        """A change merged at or before `shipped` (the service's last shipping deployment
+        before `since`) ships at or before it, so only later changes and deployments count.
+        A repair finished before `since` repairs a deployment finished before it; one after
+        it needs the timeline from `repaired` (the last deployment it could repair before
+        `since`). An incident opened after `since` looks back one window at most (a second
+        more, for rounding). Rows still without a link are taken whatever their time: the
+        deployment a row names can arrive later, and a change can be written beside the
+        batch's records (one a push gives back from a pull request it was folded into)."""
+        i = self.i
+        since: BindParameter[datetime] = bindparam(f"since{i}")
+        shipped: BindParameter[datetime] = bindparam(f"shipped{i}")
+        if part == "shipping":
+            return shipped_at(t) > shipped if self.shipped else true()
+        if part in ("merged", "changes"):
+            merged = t.c.merged_at > shipped if self.shipped else t.c.merged_at.is_not(None)
+            if part == "merged":
+                return merged
+            return or_(merged, t.c.merged_at.is_(None), t.c.deployment_id.is_(None))
+        if part == "repairs":
+            return t.c.finished_at >= since
+        if part == "earlier":
+            return t.c.finished_at >= bindparam(f"repaired{i}") if self.repaired else true()
+        if part == "deployments":
+            unlinked = and_(t.c.recovers.is_not(None), t.c.recovers_id.is_(None))
+            return or_(t.c.finished_at >= since, unlinked)
+        if part == "opened":
+            return t.c.opened_at >= since
+        if part == "finished":
+            return t.c.finished_at >= bindparam(f"back{i}")
+        assert part == "incidents"
+        unlinked = and_(t.c.cause_ref.is_not(None), t.c.deployment_id.is_(None))
+        return or_(t.c.opened_at >= since, unlinked)
+
+
+def _good(t: FromClause, envs: Sequence[str]) -> ColumnElement[bool]:
+    """A successful deployment to production."""
+    return and_(t.c.status == "success", one_of(t.c.environment, envs))
+
+
+# A shape: the environments, the whole scope's kind and size, and whether each bounded scope
+# knows its `shipped` and `repaired` (the scopes sorted so, their order being immaterial).
+_Shape = tuple[tuple[str, ...], tuple[str, int] | None, tuple[tuple[bool, bool], ...]]
+
+
+@lru_cache(maxsize=128)
+def _updates(shape: _Shape) -> tuple[Update, Update, Update]:
+    envs, whole, flags = shape
+    scopes = [_Scope(whole, 0, False, False)] if whole is not None else []
+    scopes += [_Scope(None, i, s, r) for i, (s, r) in enumerate(flags)]
+
+    def where(part: str, t: FromClause) -> ColumnElement[bool]:
+        return or_(*(scope(part, t) for scope in scopes))
+
+    d, c, i = deployments, changes, incidents
+    named = deployments.alias("named")
+
+    # Changes: the deployment the source named (none when it names one not stored), else
+    # the first shipping deployment of the service that started at or after the merge.
+    shipping = select(d.c.id, d.c.service, shipped_at(d).label("t")).where(
+        _good(d, envs), one_of(d.c.kind, SHIPPING_KINDS), where("shipping", d)
+    )
+    merged = select(c.c.id, c.c.service, c.c.merged_at.label("t")).where(
+        c.c.merged_at.is_not(None), c.c.deployment_ref.is_(None), where("merged", c)
+    )
+    found = nearest(merged, shipping, after=True).subquery()
+    a = changes.alias("c")
+    w = (
+        select(
+            a.c.id,
+            case((a.c.deployment_ref.is_not(None), named.c.id), else_=found.c.deployment_id).label(
+                "deployment_id"
+            ),
+        )
+        .select_from(
+            a.outerjoin(named, named.c.id == a.c.deployment_ref).outerjoin(
+                found, found.c.event_id == a.c.id
+            )
+        )
+        .where(where("changes", a))
+        .subquery("w")
+    )
+    ship = (
+        update(c)
+        .values(deployment_id=w.c.deployment_id)
+        .where(c.c.id == w.c.id, c.c.deployment_id.is_distinct_from(w.c.deployment_id))
+    )
+
+    # Rollbacks and hotfixes: what the source named, else the service's previous
+    # successful deployment that was not itself a rollback.
+    repairs = select(
+        d.c.id,
+        d.c.service,
+        (d.c.finished_at - literal_column("INTERVAL '1 microsecond'", Interval)).label("t"),
+    ).where(
+        _good(d, envs),
+        one_of(d.c.kind, ("rollback", "hotfix")),
+        d.c.recovers.is_(None),
+        where("repairs", d),
+    )
+    earlier = select(d.c.id, d.c.service, d.c.finished_at.label("t")).where(
+        _good(d, envs), d.c.kind != "rollback", where("earlier", d)
+    )
+    found = nearest(repairs, earlier, after=False).subquery()
+    x = deployments.alias("x")
+    w = (
+        select(
+            x.c.id,
+            case((x.c.recovers.is_not(None), named.c.id), else_=found.c.deployment_id).label(
+                "recovers_id"
+            ),
+        )
+        .select_from(
+            x.outerjoin(named, named.c.id == x.c.recovers).outerjoin(
+                found, found.c.event_id == x.c.id
+            )
+        )
+        .where(where("deployments", x))
+        .subquery("w")
+    )
+    repair = (
+        update(d)
+        .values(recovers_id=w.c.recovers_id)
+        .where(d.c.id == w.c.id, d.c.recovers_id.is_distinct_from(w.c.recovers_id))
+    )
+
+    # Incidents: the deployment they name, else the service's latest successful
+    # production deployment within the window before the incident opened, else none.
+    opened = select(i.c.id, i.c.service, i.c.opened_at.label("t")).where(
+        i.c.cause_ref.is_(None), where("opened", i)
+    )
+    finished = select(d.c.id, d.c.service, d.c.finished_at.label("t")).where(
+        _good(d, envs), where("finished", d)
+    )
+    n = nearest(opened, finished, after=False).subquery()
+    within = (
+        select(n.c.event_id, n.c.deployment_id)
+        .where(epoch(n.c.event_t) - epoch(n.c.dep_t) <= bindparam("window_s"))
+        .subquery()
+    )
+    b = incidents.alias("i")
+    w = (
+        select(
+            b.c.id,
+            case((b.c.cause_ref.is_not(None), named.c.id), else_=within.c.deployment_id).label(
+                "deployment_id"
+            ),
+            case(
+                (named.c.id.is_not(None), "named"),
+                (and_(b.c.cause_ref.is_(None), within.c.deployment_id.is_not(None)), "window"),
+                else_="none",
+            ).label("attribution"),
+        )
+        .select_from(
+            b.outerjoin(named, named.c.id == b.c.cause_ref).outerjoin(
+                within, within.c.event_id == b.c.id
+            )
+        )
+        .where(where("incidents", b))
+        .subquery("w")
+    )
+    blame = (
+        update(i)
+        .values(deployment_id=w.c.deployment_id, attribution=w.c.attribution)
+        .where(
+            i.c.id == w.c.id,
+            or_(
+                i.c.deployment_id.is_distinct_from(w.c.deployment_id),
+                i.c.attribution.is_distinct_from(w.c.attribution),
+            ),
+        )
+    )
+    return ship, repair, blame
+
+
+def relink(store: Store, envs: Sequence[str], window: timedelta, scope: Relink) -> None:
+    """Store the links of the rows `scope` reads: each link computed once, as the value it
+    should have, and only rows whose stored link differs written."""
+    bounds = sorted(scope.bounds, key=lambda b: (b.shipped is None, b.repaired is None))
+    whole = None if scope.whole is None else (scope.whole[0], len(scope.whole[1]))
+    flags = tuple((b.shipped is not None, b.repaired is not None) for b in bounds)
+    values: dict[str, Any] = {"window_s": window.total_seconds()}
+    if scope.whole is not None:
+        values.update((f"w{i}", name) for i, name in enumerate(scope.whole[1]))
+    for i, b in enumerate(bounds):
+        values[f"s{i}"], values[f"since{i}"] = b.service, b.since
+        values[f"shipped{i}"], values[f"repaired{i}"] = b.shipped, b.repaired
+        values[f"back{i}"] = b.since - window - timedelta(seconds=1)
+    for statement in _updates((tuple(envs), whole, flags)):
+        store.run(statement, **values)
+
+
+@lru_cache(maxsize=64)
+def _cuts(envs: tuple[str, ...], n: int) -> Select[Any]:
+    d, c = deployments, changes
+    selects = []
+    for i in range(n):
+        name: BindParameter[str] = bindparam(f"s{i}")
+        since: BindParameter[datetime] = bindparam(f"since{i}")
+        # the earliest change of the service left without a deployment, before `since`
+        unlinked = (
+            select(func.min(c.c.merged_at))
+            .where(
+                c.c.service == name,
+                c.c.merged_at < since,
+                c.c.deployment_id.is_(None),
+                c.c.deployment_ref.is_(None),
+            )
+            .scalar_subquery()
+        )
+        shipped = select(func.max(shipped_at(d))).where(
+            d.c.service == name,
+            _good(d, envs),
+            one_of(d.c.kind, SHIPPING_KINDS),
+            shipped_at(d) < func.coalesce(unlinked, since),
+        )
+        repaired = select(func.max(d.c.finished_at)).where(
+            d.c.service == name, _good(d, envs), d.c.kind != "rollback", d.c.finished_at < since
+        )
+        selects.append(
+            select(name.label("service"), shipped.scalar_subquery(), repaired.scalar_subquery())
+        )
+    return selects[0] if n == 1 else union_all(*selects)  # type: ignore[return-value]
+
+
+def cuts(
+    store: Store, envs: Sequence[str], since: Mapping[str, datetime]
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """For each service in `since`: its last shipping deployment before that instant (or
+    before its earliest change left without a deployment, when earlier: a row written
+    outside the batch's records), and the last deployment a repair could repair before it."""
+    if not since:
+        return {}
+    ordered = sorted(since.items())
+    values: dict[str, Any] = {}
+    for i, (name, at) in enumerate(ordered):
+        values[f"s{i}"], values[f"since{i}"] = name, at
+    rows = store.rows(_cuts(tuple(envs), len(ordered)), **values)
+    return {str(name): (shipped, repaired) for name, shipped, repaired in rows}
