@@ -1,10 +1,13 @@
 """The canonical store: one place that opens the database, migrates it, and writes to it.
 
-DuckDB (an embedded file, the default) and PostgreSQL are both supported. SQL text is written
-once in the subset both engines share, with `?` placeholders; the PostgreSQL backend rewrites
-them to psycopg's `%s`.
+DuckDB (an embedded file, the default) and PostgreSQL are both supported. The schema is
+declared once (`schema/`), and every statement that carries a value is built from it with
+SQLAlchemy Core, in the store's modules (one per area: `flags`, `tokens`, `rollouts`,
+`linking`, …) or in the metrics query package, and compiled for each engine by
+`statements.py`. SQL text runs only as written, without parameters (the migrations).
 
-Owns: connections, the schema and its migrations, writes, and the one-writer lock of DuckDB.
+Owns: connections, the schema and its migrations, every statement and the modules that run
+them, writes, and the one-writer lock of DuckDB.
 May import: `config` and `model`; everything else imports the store, never the reverse.
 """
 

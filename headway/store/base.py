@@ -111,9 +111,6 @@ class Store:
     def close(self) -> None:
         raise NotImplementedError
 
-    def _sql(self, sql: str) -> str:
-        return sql
-
     @contextmanager
     def _reaching(self, *, reconnect: bool = True) -> Iterator[None]:
         """Around every statement: a backend whose connection can be lost makes sure it has
@@ -146,10 +143,15 @@ class Store:
         with self._lock, self._reaching():
             self._cursor().execute(sql, params)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    # SQL text as written, with no parameters: schema statements (the migrations) and
+    # reads by hand (tests, a person at a prompt). Every value goes through a Core statement,
+    # so nothing here parses or rewrites placeholders; neither engine reads `?` or `%s` in a
+    # statement run without parameters.
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, run as written."""
         with self._lock, self._reaching():
             cur = self._cursor()
-            cur.execute(self._sql(sql), list(params))
+            cur.execute(sql)
             return list(cur.fetchall())
 
     def ping(self, wait: float) -> bool:
@@ -166,16 +168,18 @@ class Store:
         finally:
             self._lock.release()
 
-    def query_dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query_dicts(self, sql: str) -> list[dict[str, Any]]:
+        """As `query`, each row a dict by column name."""
         with self._lock, self._reaching():
             cur = self._cursor()
-            cur.execute(self._sql(sql), list(params))
+            cur.execute(sql)
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def execute(self, sql: str) -> None:
+        """Run `sql` as written (a schema statement)."""
         with self._lock, self._reaching():
-            self._cursor().execute(self._sql(sql), list(params))
+            self._cursor().execute(sql)
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:

@@ -27,33 +27,6 @@ CONNECT_TIMEOUT_S = 5
 # rather than each waiting for an attempt of its own.
 RECONNECT_EVERY_S = 0.5
 
-# The store's SQL marks parameters with `?`; psycopg wants `%s`. A `?` is a parameter only
-# outside quoted text: a string literal (with '' inside, or an E'' string with backslash
-# escapes), a quoted identifier, a dollar-quoted string or a comment. Each of those is matched
-# whole and kept as it is; an unterminated one runs to the end, so nothing after its opening
-# quote is rewritten. (Nested block comments and PostgreSQL's JSON `?` operators are not
-# used by the store's SQL.)
-_TOKENS = re.compile(
-    r"""
-      (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*(?:'|\Z)
-    | '(?:[^']|'')*(?:'|\Z)
-    | "(?:[^"]|"")*(?:"|\Z)
-    | --[^\n\r]*
-    | /\*.*?(?:\*/|\Z)
-    | (?<![\w$])(?P<dollar>\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$).*?(?:(?P=dollar)|\Z)
-    | (?P<placeholder>\?)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def placeholders(sql: str) -> str:
-    """`sql` with each `?` parameter as psycopg's `%s`, and every `%` doubled so psycopg
-    reads it as itself (it reads `%` everywhere, quoted or not)."""
-    return _TOKENS.sub(
-        lambda m: "%s" if m.group("placeholder") else m.group(0), sql.replace("%", "%%")
-    )
-
 
 class PostgresStore(Store):
     dialect = "postgres"
@@ -128,9 +101,6 @@ class PostgresStore(Store):
                 "reconnected to PostgreSQL after %.1f s", time.monotonic() - self._lost_since
             )
         self._lost_since = None
-
-    def _sql(self, sql: str) -> str:
-        return placeholders(sql)
 
     def _cursor(self) -> Any:
         return self._con.cursor()

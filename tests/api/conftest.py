@@ -161,8 +161,8 @@ def hooks(client: TestClient) -> Hooks:
     return Hooks(client)
 
 
-def rows(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    return store.query(sql, list(params))
+def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    return store.query(sql)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from headway.api.app import create_app
 from headway.config import Settings
@@ -211,9 +212,10 @@ def test_an_expired_token_is_refused_like_a_revoked_one(client: TestClient) -> N
     )
     assert _send(client, "get", "/api/flags", secret)[0] == 200
     # When its time is past (moved here, as waiting an hour is not a test), it is refused.
-    client.app.state.store.execute(  # type: ignore[attr-defined]
-        "UPDATE api_tokens SET expires_at = ? WHERE id = ?",
-        [(datetime.now(UTC) - timedelta(seconds=1)).replace(tzinfo=None), token.id],
+    client.app.state.store.run(  # type: ignore[attr-defined]
+        text("UPDATE api_tokens SET expires_at = :at WHERE id = :id"),
+        at=(datetime.now(UTC) - timedelta(seconds=1)).replace(tzinfo=None),
+        id=token.id,
     )
     service._cache.clear()
     status, _ = _send(client, "get", "/api/flags", secret)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from headway.store import Store
 from tests.api.conftest import FIXTURE_EVENTS, fixture, signed
@@ -83,8 +84,8 @@ def test_a_wrongly_typed_field_is_a_422_kept_as_rejected_never_a_5xx(
         assert response.status_code < 500, (name, response.text)
         if response.status_code == 422:
             delivery = response.json()["delivery"]
-            status = store.query(
-                "SELECT status FROM raw_events WHERE id = ?", [f"{source}:{delivery}"]
+            status = store.rows(
+                text("SELECT status FROM raw_events WHERE id = :id"), id=f"{source}:{delivery}"
             )
             assert status == [("rejected",)], (name, response.text)
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from openfeature.contrib.provider.ofrep import OFREPProvider
+from sqlalchemy import text
 
 from headway.sdk.client import Client
 
@@ -49,13 +50,17 @@ MALFORMED: dict[str, Any] = {
 def _plant(live: Live, key: str, production: Any) -> None:
     """Store `key` with `production` as its production environment, bypassing validation."""
     store = live.app.state.flags.store
-    rows = store.query("SELECT document FROM flags WHERE key = ?", [key])
+    rows = store.rows(text("SELECT document FROM flags WHERE key = :key"), key=key)
     doc = orjson.loads(rows[0][0])
     doc["environments"]["production"] = (
         {**PRODUCTION_ON, **production} if isinstance(production, dict) else production
     )
     with store.transaction() as tx:
-        tx.execute("UPDATE flags SET document = ? WHERE key = ?", [orjson.dumps(doc).decode(), key])
+        tx.run(
+            text("UPDATE flags SET document = :doc WHERE key = :key"),
+            doc=orjson.dumps(doc).decode(),
+            key=key,
+        )
 
 
 @pytest.fixture
@@ -65,8 +70,9 @@ def planted(live: Live) -> Live:
     http("PUT", "/api/segments/broken", {"key": "broken"}, 200)
     with live.app.state.flags.store.transaction() as tx:
         bad = {"key": "broken", "conditions": [{"attribute": "plan", "operator": "eq"}]}
-        tx.execute(
-            "UPDATE segments SET document = ? WHERE key = 'broken'", [orjson.dumps(bad).decode()]
+        tx.run(
+            text("UPDATE segments SET document = :doc WHERE key = 'broken'"),
+            doc=orjson.dumps(bad).decode(),
         )
     http("POST", "/api/flags", {**BOOLEAN_FLAG, "key": "good", "client_side": True}, 201)
     http("PATCH", "/api/flags/good/environments/production", PRODUCTION_ON, 200)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from headway import definitions as defs
 from headway.config import Settings
@@ -102,12 +103,9 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
     ingest(store, engine_settings, read_jsonl(SMALL_ORG))
     defs.set_active(store, PRESETS["dora"], author="ana", reason="start")
     defs.set_active(store, PRESETS["fourkeys"], author="bo", reason="match the old dashboard")
-    store.execute(
-        "UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 1), "ana"]
-    )
-    store.execute(
-        "UPDATE definitions SET created_at = ? WHERE author = ?", [datetime(2026, 10, 6), "bo"]
-    )
+    moved = text("UPDATE definitions SET created_at = :at WHERE author = :author")
+    store.run(moved, at=datetime(2026, 10, 1), author="ana")
+    store.run(moved, at=datetime(2026, 10, 6), author="bo")
     period = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
     doc = detect_findings(store, PRESETS["fourkeys"], Scope("service", "api"), period)
     [finding] = [f for f in doc["findings"] if f["detector"] == "redefined"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from headway.config import Settings
 from headway.store import open_store
@@ -87,7 +88,11 @@ def test_a_sha_planted_in_the_store_never_reaches_git(
     store = open_store(engine_settings)
     try:
         [(dep_id,)] = store.query("SELECT id FROM deployments WHERE source = 'git'")
-        store.execute("UPDATE deployments SET sha = ? WHERE id = ?", [f"--output={target}", dep_id])
+        store.run(
+            text("UPDATE deployments SET sha = :sha WHERE id = :id"),
+            sha=f"--output={target}",
+            id=dep_id,
+        )
     finally:
         store.close()
     # When a new commit is imported (a re-import reads from the stored releases' commits)

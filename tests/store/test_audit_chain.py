@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from headway.config import Settings
 from headway.store import Store, audit, open_store
@@ -86,10 +87,14 @@ def test_a_rewritten_entry_with_a_fresh_hash_breaks_the_next_link(store: Store) 
 
 def _legacy(store: Store, id_: str, minute: int) -> None:
     """An entry as written before the chain existed: no place, no hashes."""
-    store.execute(
-        "INSERT INTO audit_log (id, occurred_at, actor, entity, entity_id, action, before, after)"
-        " VALUES (?, ?, 'token:old', 'segment', 'beta', 'create', NULL, '{\"rules\":[]}')",
-        [id_, (T0 - timedelta(minutes=minute)).replace(tzinfo=None)],
+    store.run(
+        text(
+            "INSERT INTO audit_log (id, occurred_at, actor, entity, entity_id, action, before, "
+            "after) VALUES (:id, :at, 'token:old', 'segment', 'beta', 'create', NULL, "
+            "'{\"rules\":[]}')"
+        ),
+        id=id_,
+        at=(T0 - timedelta(minutes=minute)).replace(tzinfo=None),
     )
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Double, Integer, Text, bindparam, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    Integer,
+    Text,
+    bindparam,
+    select,
+    text,
+)
 
 from headway.store import Store
 from headway.store.schema import flags, metadata
@@ -95,10 +105,12 @@ def test_postgresql_has_exactly_the_declared_indexes(pg_schema_url: str) -> None
 def test_a_statement_runs_on_both_engines_with_any_value(store: Store) -> None:
     """Values are parameters, never SQL: quotes, `%`, `?` and `:name` are only data."""
     key = "a%s ? :key 'quoted' \"double\" ünï"
-    store.execute(
-        "INSERT INTO flags VALUES (?, 1, 'boolean', 'web', false, '{}', "
-        "TIMESTAMP '2026-01-01', TIMESTAMP '2026-01-01')",
-        [key],
+    store.run(
+        text(
+            "INSERT INTO flags VALUES (:key, 1, 'boolean', 'web', false, '{}', "
+            "TIMESTAMP '2026-01-01', TIMESTAMP '2026-01-01')"
+        ),
+        key=key,
     )
     by_key = select(flags.c.key, flags.c.version).where(flags.c.key == bindparam("key"))
     assert store.rows(by_key, key=key) == [(key, 1)]
@@ -107,3 +119,5 @@ def test_a_statement_runs_on_both_engines_with_any_value(store: Store) -> None:
     assert store.rows(like) == [(key,)]
     listed = select(flags.c.key).where(flags.c.key.in_([key, "other"]))
     assert store.dicts(listed) == [{"key": key}]
+    # and SQL run as written, with no parameters, leaves `?` and `%s` alone on both engines
+    assert store.query("SELECT 'a%s ? %' AS x") == [("a%s ? %",)]
