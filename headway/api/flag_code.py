@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from headway.api.auth import require
 from headway.api.fields import STRICT
-from headway.api.flags import Service, run
+from headway.api.flag_calls import Service, run
 from headway.api.responses import WRITE_ERRORS
 from headway.flags.lifecycle import RELEASE_ENVIRONMENT, FlagLifecycle, StaleFlag
 from headway.flags.model import KEY_PATTERN

@@ -1,4 +1,5 @@
-"""Flags control plane over HTTP: flags, segments and environments (tokens: `api.tokens`).
+"""Flags control plane over HTTP: flags (segments and environments: `api.segments`; tokens:
+`api.tokens`).
 
 The router's lifespan builds the flag service, the token service and the SDK hub on
 `app.state`, and on PostgreSQL starts the LISTEN loop that carries changes between replicas.
@@ -10,29 +11,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from headway.api.auth import Role, require
 from headway.api.fields import STRICT
+from headway.api.flag_calls import (
+    ChangeAction,
+    Document,
+    IfMatch,
+    Service,
+    actor,
+    caller,
+    if_match_version,
+    run,
+)
 from headway.api.params import PageDep
 from headway.api.responses import (
     WRITE_ERRORS,
     AuditEntry,
-    Environment,
     FlagVersion,
 )
-from headway.api.scopes import every_environment, in_environment
+from headway.api.scopes import in_environment
 from headway.flags.evaluate import explain
 from headway.flags.hub import FlagHub, PgListener, end_streams_on_exit_signals
-from headway.flags.model import KEY_PATTERN, ConfigError, Flag, Segment
+from headway.flags.model import Flag
 from headway.flags.results import Explanation
-from headway.flags.service import Conflict, FlagService, NotFound, on_store_change
-from headway.flags.store import EnvironmentRow
+from headway.flags.service import FlagService, on_store_change
 from headway.flags.tokens import Token, TokenService
 from headway.flags.users import UserService
 from headway.store import StoreUnavailable
@@ -97,100 +105,13 @@ async def _recheck_credentials(hub: FlagHub, tokens: TokenService, every: float)
         hub.end_streams_of(holders - live)
 
 
-# --- authentication -------------------------------------------------------------------------
-
-
-def _role(request: Request) -> Role:
-    """Reads (and `explain`) need a viewer token, changes an editor's, changes to environments
-    (new ones, their CORS origins) an admin's."""
-    path = request.url.path
-    if path.startswith("/api/environments") and request.method != "GET":
-        return "admin"
-    if request.method == "GET" or path.endswith("/explain"):
-        return "viewer"
-    return "editor"
-
-
-def _caller(request: Request) -> Token:
-    """Checked as the router's dependency, so before any body is read or validated."""
-    role = _role(request)
-    token = require(role)(request)
-    if role == "editor" and token.environments is not None:
-        _within_environments(request, token)
-    request.state.token = token
-    return token
-
-
-def _within_environments(request: Request, token: Token) -> None:
-    """An environment-scoped editor changes what its environments serve, nothing wider."""
-    environment = request.path_params.get("environment")
-    if environment is not None:
-        in_environment(token, environment, "change this flag")
-    elif request.url.path.startswith("/api/segments"):
-        every_environment(token, "change a segment")
-    elif not request.url.path.endswith("/kill"):  # the kill switch's body names where
-        every_environment(token, "change a whole flag")
-
-
 router = APIRouter(
     prefix="/api",
     tags=["flags"],
     lifespan=lifespan,
-    dependencies=[Depends(_caller)],
+    dependencies=[Depends(caller)],
     responses=WRITE_ERRORS,
 )
-
-
-def _service(request: Request) -> FlagService:
-    service: FlagService = request.app.state.flags
-    return service
-
-
-Service = Annotated[FlagService, Depends(_service)]
-
-
-def _actor(token: Token) -> str:
-    return f"token:{token.name}"
-
-
-def run(request: Request, action: Callable[[Token], T], status: int = 200) -> Any:
-    """Run `action` as the caller the router authenticated, turning domain errors into 4xx
-    responses."""
-    try:
-        result = action(request.state.token)
-    except ConfigError as exc:
-        problems = [{"field": i.path, "problem": i.message} for i in exc.issues]
-        return JSONResponse(
-            {"error": "invalid configuration", "problems": problems}, status_code=422
-        )
-    except NotFound as exc:
-        return JSONResponse({"error": str(exc)}, status_code=404)
-    except Conflict as exc:
-        return JSONResponse({"error": str(exc)}, status_code=409)
-    if status != 200:
-        return JSONResponse(_jsonable(result), status_code=status)
-    return _jsonable(result)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    text = if_match.strip().strip('"').removeprefix("W/").strip('"')
-    return int(text) if text.isdigit() else None
-
-
-IfMatch = Annotated[str | None, Header(description="the flag version your change is based on")]
-Document = Annotated[dict[str, Any], Body()]
-# The names the CLI gives environment changes, so history reads the same whichever way they came.
-ChangeAction = Literal["update", "split", "rule-add", "rule-remove"]
 
 
 # --- flags ---------------------------------------------------------------------------------
@@ -221,7 +142,7 @@ def list_flags(
 
 @router.post("/flags", summary="Create a flag", status_code=201, response_model=Flag)
 def create_flag(request: Request, service: Service, document: Document) -> Any:
-    return run(request, lambda t: service.create_flag(document, actor=_actor(t)), status=201)
+    return run(request, lambda t: service.create_flag(document, actor=actor(t)), status=201)
 
 
 # Each flag is written with its audit row, tens of milliseconds apiece: a thousand is a
@@ -244,7 +165,7 @@ class FlagImport(BaseModel):
     response_model=list[Flag],
 )
 def import_flags(request: Request, service: Service, body: FlagImport) -> Any:
-    return run(request, lambda t: service.import_flags(body.flags, actor=_actor(t)), status=201)
+    return run(request, lambda t: service.import_flags(body.flags, actor=actor(t)), status=201)
 
 
 @router.get("/flags/{key}", summary="One flag", response_model=Flag)
@@ -259,7 +180,7 @@ def replace_flag(
     return run(
         request,
         lambda t: service.replace_flag(
-            key, document, actor=_actor(t), expected_version=_version(if_match)
+            key, document, actor=actor(t), expected_version=if_match_version(if_match)
         ),
     )
 
@@ -275,7 +196,7 @@ def patch_flag(
     return run(
         request,
         lambda t: service.update_flag(
-            key, fields, actor=_actor(t), expected_version=_version(if_match)
+            key, fields, actor=actor(t), expected_version=if_match_version(if_match)
         ),
     )
 
@@ -302,9 +223,9 @@ def patch_environment(
             key,
             environment,
             fields,
-            actor=_actor(t),
+            actor=actor(t),
             action=action,
-            expected_version=_version(if_match),
+            expected_version=if_match_version(if_match),
         ),
     )
 
@@ -323,19 +244,19 @@ def kill_flag(request: Request, service: Service, key: str, body: KillRequest | 
     return run(
         request,
         lambda t: service.kill(
-            key, actor=_actor(t), environment=body.environment, reason=body.reason
+            key, actor=actor(t), environment=body.environment, reason=body.reason
         ),
     )
 
 
 @router.post("/flags/{key}/archive", summary="Archive (leaves SDK configs)", response_model=Flag)
 def archive_flag(request: Request, service: Service, key: str) -> Any:
-    return run(request, lambda t: service.archive(key, actor=_actor(t)))
+    return run(request, lambda t: service.archive(key, actor=actor(t)))
 
 
 @router.post("/flags/{key}/unarchive", summary="Bring an archived flag back", response_model=Flag)
 def unarchive_flag(request: Request, service: Service, key: str) -> Any:
-    return run(request, lambda t: service.archive(key, actor=_actor(t), archived=False))
+    return run(request, lambda t: service.archive(key, actor=actor(t), archived=False))
 
 
 @router.get(
@@ -434,96 +355,11 @@ def flag_exposures(
     return run(request, lambda _: service.exposures(environment, key))
 
 
-# --- segments, environments ------------------------------------------------------------------
-
-
-@router.get("/segments", tags=["flags"], response_model=list[Segment])
-def list_segments(request: Request, response: Response, page: PageDep, service: Service) -> Any:
-    return run(request, lambda _: page.window(service.list_segments(), request, response))
-
-
-@router.put("/segments/{key}", summary="Create or replace a segment", response_model=Segment)
-def put_segment(request: Request, service: Service, key: str, document: Document) -> Any:
-    return run(request, lambda t: service.put_segment({**document, "key": key}, actor=_actor(t)))
-
-
-@router.get("/segments/{key}", response_model=Segment)
-def get_segment(request: Request, service: Service, key: str) -> Any:
-    return run(request, lambda _: service.get_segment(key))
-
-
-@router.delete("/segments/{key}", status_code=204, response_model=None)
-def delete_segment(request: Request, service: Service, key: str) -> Any:
-    result = run(request, lambda t: service.delete_segment(key, actor=_actor(t)))
-    return result if isinstance(result, JSONResponse) else Response(status_code=204)
-
-
-@router.get("/environments", response_model=list[Environment])
-def list_environments(request: Request, response: Response, page: PageDep, service: Service) -> Any:
-    return run(
-        request,
-        lambda _: page.window(
-            [_environment_json(e) for e in service.environments()],
-            request,
-            response,
-        ),
-    )
-
-
-class EnvironmentCreate(BaseModel):
-    model_config = STRICT
-
-    key: str = Field(pattern=KEY_PATTERN, description="Letters, digits, '.', '_' or '-'.")
-    name: str | None = None
-    description: str | None = None
-
-
-@router.post("/environments", status_code=201, response_model=Environment)
-def create_environment(request: Request, service: Service, body: EnvironmentCreate) -> Any:
-    def action(t: Token) -> dict[str, Any]:
-        env = service.create_environment(
-            body.key, name=body.name, description=body.description, actor=_actor(t)
-        )
-        return _environment_json(env)
-
-    return run(request, action, status=201)
-
-
-def _environment_json(env: EnvironmentRow) -> dict[str, Any]:
-    return {
-        "key": env.key,
-        "name": env.name,
-        "description": env.description,
-        "cors_origins": list(env.cors_origins),
-    }
-
-
-class CorsOrigins(BaseModel):
-    model_config = STRICT
-
-    origins: list[str] = Field(
-        max_length=1000,
-        description="browser origins such as https://app.example.com; [] allows none",
-    )
-
-
-@router.put(
-    "/environments/{key}/cors-origins",
-    summary="Replace the browser origins allowed to call this environment's client endpoints",
-    response_model=Environment,
-)
-def put_cors_origins(request: Request, service: Service, key: str, body: CorsOrigins) -> Any:
-    return run(
-        request,
-        lambda t: _environment_json(service.set_cors_origins(key, body.origins, actor=_actor(t))),
-    )
-
-
 def routers() -> list[APIRouter]:
     """The flag routers, for `headway.api.app` to include."""
-    from headway.api import ofrep, stream, tokens, users
+    from headway.api import ofrep, segments, stream, tokens, users
 
-    return [router, tokens.router, users.router, stream.router, ofrep.router]
+    return [router, segments.router, tokens.router, users.router, stream.router, ofrep.router]
 
 
 def install(app: FastAPI) -> FastAPI:
