@@ -94,7 +94,17 @@ WRITES: list[tuple[str, ...]] = [
     ("import", "git", "no-such-repo", "--service", "shop", "--host", "none"),
     ("list", "changes", "--service", "shop", "--format", "json"),
     ("list", "deployments", "--service", "shop", "--format", "json"),
-    ("rollout", "start", "checkout", "--min-duration", "1h", "--actor", "ann"),
+    (
+        "rollout",
+        "start",
+        "checkout",
+        "--min-duration",
+        "1h",
+        "--actor",
+        "ann",
+        "--service",
+        "search",
+    ),
     ("rollout", "start", "nosuch", "--actor", "ann"),
     ("rollout", "status", "checkout"),
 ]

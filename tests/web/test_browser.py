@@ -219,7 +219,7 @@ def test_pause_a_rollout(page: Any, site: Site) -> None:
         guardrails=["errors:rate:increase:0%:rollback"],
         service="api",
     )
-    rollouts.start(plan, actor="token:ops")
+    rollouts.start(plan, actor="token:ops", force=True)  # over the `on` the flag serves
     _sign_in(page, site, "/rollouts")
     _accessible(page)
     page.get_by_role("link", name="new-checkout").click()
