@@ -23,7 +23,7 @@ from headway.interpret.findings import detect as detect_findings
 from headway.interpret.questions import questions
 from headway.interpret.review_tables import measure, metric_rows, pct, signal_rows
 from headway.metrics import dora, flow, signals
-from headway.metrics.scope import Period, Scope, iso
+from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
 from headway.store import Store
 
@@ -74,6 +74,9 @@ def build(
         )
     history = Period(_add_months(period.since, -(TREND_MONTHS - 1)), period.until)
     trend = dora.compute(store, defn, scope, history, year=year, by="month").trend
+    # months before the scope's first record are not months of nothing: they are left out
+    first = _first_record(store, scope)
+    trend = [t for t in trend if first is not None and t.period.until > first]
     contexts = (
         dora.compute_each(store, defn, "context", period, year=year, within=scope)
         if scope.kind != "context"
@@ -97,6 +100,21 @@ def build(
     }
     doc["questions"] = questions(doc)
     return doc
+
+
+def _first_record(store: Store, scope: Scope) -> datetime | None:
+    """When the scope's first deployment finished or first change was merged."""
+    names = [name for name, _ in services_in(store, scope)]
+    if not names:
+        return None
+    marks = ", ".join("?" for _ in names)
+    found = store.query(
+        f"SELECT MIN(first_at) FROM (SELECT MIN(finished_at) AS first_at FROM deployments "
+        f"WHERE service IN ({marks}) UNION ALL SELECT MIN(merged_at) FROM changes "
+        f"WHERE service IN ({marks})) AS firsts",
+        [*names, *names],
+    )[0][0]
+    return found if isinstance(found, datetime) else None
 
 
 def _latest(store: Store) -> str:
