@@ -66,9 +66,14 @@ def demo(
         _refuse_real_history(store, settings)
         with console.status("Simulating an organisation…"):
             result = ingest(store, settings, (parse_record(r, "simulator") for r in generate(opts)))
+        # what the organisation holds, new or already stored by an earlier demo
+        held = {
+            t: result.new.get(t, 0) + result.seen.get(t, 0) for t in {**result.seen, **result.new}
+        }
+        again = "" if any(result.new.values()) else " (all stored before: nothing new)"
         console.print(
             f"Simulated {services} services over the {days} days up to today into "
-            f"{settings.database}: {summary(result.new)}.",
+            f"{settings.database}: {summary(held)}{again}.",
             highlight=False,
         )
         defn = defs.active(store)
