@@ -117,7 +117,7 @@ def test_cli_reads_prometheus_queries_as_metric_equals_promql(settings: Settings
     prom = ["--prometheus-url", "http://prometheus:9090", "--prometheus-query", query]
     result = CliRunner().invoke(cli, [*base, *guard, *prom, "--json"])
     assert result.exit_code == 0, result.output
-    started = json.loads(result.output)
+    started = json.loads(result.stdout)  # the note that no controller runs is on stderr
     assert started["guardrails"] == ["timeouts:rate:increase:0%:rollback"]
     assert started["prometheus_queries"] == {"timeouts": query.removeprefix("timeouts=")}
 
