@@ -26,6 +26,7 @@ __all__ = [
     "Scraper",
     "Viewer",
     "accepting",
+    "acting",
     "answer",
     "authenticate",
     "bearer",
@@ -98,6 +99,14 @@ def _signed_in(request: Request) -> Token | None:
 
 def _a(words: str) -> str:
     return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
+
+def acting(token: Token, claimed: str = "") -> str:
+    """Who the audit names for a change made with `token`: always the token (`token:NAME`),
+    never a name the request merely claims; a person it says it acts for follows it."""
+    who = f"token:{token.name}"
+    claimed = claimed.strip()
+    return f"{who} for {claimed}" if claimed and claimed not in (who, token.name) else who
 
 
 def accepting(*kinds: str) -> Callable[[Request], Token]:

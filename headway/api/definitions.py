@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from headway import definitions as defs
-from headway.api.auth import Admin, require
+from headway.api.auth import Admin, acting, require
 from headway.api.deps import StoreDep
 from headway.api.responses import READ_ERRORS, Error
 from headway.metrics.results import Result
@@ -79,7 +79,10 @@ class DefinitionChoice(BaseModel):
         description="Why the definition changes (recorded; required).",
     )
     author: str = Field(
-        min_length=1, max_length=200, pattern=r"\S", description="Who changes it (recorded)."
+        "",
+        max_length=200,
+        description="Who the change is made for; the record names the token first (`token:NAME "
+        "for WHO`), and only the token when this is empty.",
     )
 
 
@@ -101,10 +104,10 @@ class DefinitionSwitch(Result):
         }
     },
 )
-def post_definition(store: StoreDep, body: DefinitionChoice, _: Admin) -> DefinitionSwitch:
+def post_definition(store: StoreDep, body: DefinitionChoice, token: Admin) -> DefinitionSwitch:
     chosen = _chosen(store, body)
     previous = defs.active(store)
-    saved = defs.set_active(store, chosen, author=body.author, reason=body.reason)
+    saved = defs.set_active(store, chosen, author=acting(token, body.author), reason=body.reason)
     return DefinitionSwitch(active=saved, previous=previous)
 
 

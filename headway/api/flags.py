@@ -187,7 +187,7 @@ def replace_flag(
 
 @router.patch(
     "/flags/{key}",
-    summary="Change description, owner, tags, lifecycle, variants or client_side",
+    summary="Change description, owner, service, tags, lifecycle, variants or client_side",
     response_model=Flag,
 )
 def patch_flag(

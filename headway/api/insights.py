@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from headway.api.auth import Editor
+from headway.api.auth import Editor, acting
 from headway.api.deps import StoreDep
 from headway.api.fields import STRICT
 from headway.api.params import (
@@ -219,7 +219,12 @@ class NoteCreate(BaseModel):
     scope: ScopeText
     period: PeriodText
     text: str = Field(pattern=r"\S", description="What the numbers do not show; not blank.")
-    author: str = Field(min_length=1)
+    author: str = Field(
+        "",
+        max_length=200,
+        description="Who writes it; the note names the token first (`token:NAME for WHO`), "
+        "and only the token when this is empty.",
+    )
 
 
 @router.post("/notes", status_code=201, summary="Record an interpretation note")
@@ -230,7 +235,7 @@ def post_note(store: StoreDep, body: NoteCreate, token: Editor) -> Note:
         notes.parse_scope(body.scope),
         notes.parse_period(body.period),
         body.text,
-        author=body.author,
+        author=acting(token, body.author),
     )
     return Note.model_validate(added)
 

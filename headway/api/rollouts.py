@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from headway.api.auth import Editor, Viewer, accepting, sdk_key
+from headway.api.auth import Editor, Viewer, accepting, acting, sdk_key
 from headway.api.fields import STRICT, Instant
 from headway.api.params import PageDep
 from headway.api.ratelimit import KeyRateLimit
@@ -28,9 +28,16 @@ from headway.api.scopes import in_environment
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
-from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
-from headway.rollouts.plan import PlanError, RolloutPlan
-from headway.rollouts.results import Accepted, RolloutResult, RolloutSignals, RolloutStatus
+from headway.rollouts.admission import NO_CONTROLLER_ON_SERVER
+from headway.rollouts.controller import RolloutService
+from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound, RolloutPlan
+from headway.rollouts.results import (
+    Accepted,
+    RolloutResult,
+    RolloutSignals,
+    RolloutStarted,
+    RolloutStatus,
+)
 from headway.rollouts.samples import MAX_SAMPLES, check_window
 from headway.store import StoreUnavailable
 
@@ -115,6 +122,12 @@ ServiceDep = Annotated[RolloutService, Depends(get_service)]
 ReporterDep = Annotated[Token, Depends(accepting("admin", "server"))]
 
 
+ACTOR = (
+    "who the change is made for; the audit names the token first (`token:NAME for WHO`), "
+    "and only the token when this is empty"
+)
+
+
 class RolloutCreate(BaseModel):
     model_config = STRICT
 
@@ -137,13 +150,16 @@ class RolloutCreate(BaseModel):
         description="metric -> PromQL counting its events with $variant and $window",
         examples=[{"errors": 'sum(increase(errors_total{variant="$variant"}[$window]))'}],
     )
-    actor: str = "api"
+    force: bool = Field(
+        False, description="replace what the flag serves now when that is more than `control`"
+    )
+    actor: str = Field("", max_length=200, description=ACTOR)
 
 
 class RolloutCommand(BaseModel):
     model_config = STRICT
 
-    actor: str = "api"
+    actor: str = Field("", max_length=200, description=ACTOR)
     reason: str = ""
 
 
@@ -196,14 +212,19 @@ def list_rollouts(
     return page.window(rows, request, response)
 
 
-@router.post("", status_code=201, response_model=RolloutResult)
+@router.post("", status_code=201, response_model=RolloutStarted)
 def start(body: RolloutCreate, service: ServiceDep, token: Editor) -> dict[str, Any] | JSONResponse:
     in_environment(token, body.environment, "start a rollout")
     try:
-        plan = RolloutPlan.build(**body.model_dump(exclude={"actor"}))
-        return service.start(plan, actor=body.actor).as_dict()
+        plan = RolloutPlan.build(**body.model_dump(exclude={"actor", "force"}))
+        replaced = service.replaces(plan)
+        rollout = service.start(plan, actor=acting(token, body.actor), force=body.force)
     except PlanError as error:
         return _problem(error)
+    notes = [f"replaced {replaced}"] if replaced else []
+    if _interval() <= 0:
+        notes.append(NO_CONTROLLER_ON_SERVER)
+    return {**rollout.as_dict(), "notes": notes}
 
 
 @router.get("/signals")
@@ -279,13 +300,12 @@ def command(
 ) -> dict[str, Any] | JSONResponse:
     in_environment(token, environment, f"{action} a rollout")
     body = body or RolloutCommand()
+    actor = acting(token, body.actor)
     try:
         if action in ("pause", "abort", "rollback"):
-            rollout = getattr(service, action)(
-                flag, environment, actor=body.actor, reason=body.reason
-            )
+            rollout = getattr(service, action)(flag, environment, actor=actor, reason=body.reason)
         else:
-            rollout = getattr(service, action)(flag, environment, actor=body.actor)
+            rollout = getattr(service, action)(flag, environment, actor=actor)
     except PlanError as error:
         return _problem(error)
     return dict(rollout.as_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Annotated, Any
 
@@ -58,14 +57,16 @@ def definitions_set(
     ],
     reason: Annotated[str, typer.Option("--reason", help="Why the definition changes (recorded).")],
     author: Annotated[
-        str | None, typer.Option("--author", help="Who changes it (default: you).")
-    ] = None,
+        str,
+        typer.Option(
+            "--author",
+            help="Who changes it (default: you here; through a server, the token's name).",
+        ),
+    ] = "",
 ) -> None:
     """Make a definition active. Recorded with author, time and reason."""
     with backend() as answers:
-        saved, before = answers.set_definition(
-            ref, author=author or getpass.getuser(), reason=reason
-        )
+        saved, before = answers.set_definition(ref, author=author, reason=reason)
     console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
     if "failure" in {c[0].split(".")[0] for c in defs.changed_fields(before, saved)}:
         console.print(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +11,24 @@ import typer
 
 from headway import definitions as defs
 from headway.cli.common import fail, parse_time, store_for, summary
-from headway.config import get_settings
+from headway.config import Settings, get_settings
 from headway.ingest import ingest
 from headway.metrics import dora
 from headway.output import console, summary_table
 from headway.query import QueryError
-from headway.simulate import Options, write_jsonl
+from headway.simulate import LAYOUT, Options, write_jsonl
+from headway.store import Store
+from headway.store.access import all_service_teams
+
+# Where the demo writes unless HEADWAY_DATABASE (or headway.toml) names a store: a file of its
+# own, so a simulated organisation never mixes with the history a user imports.
+DEMO_DATABASE = "./.headway/demo.duckdb"
+
+
+def today() -> datetime:
+    """The start of today (UTC): a simulated history ends here, its last day yesterday."""
+    now = datetime.now(UTC)
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
 
 
 def demo(
@@ -30,7 +42,10 @@ def demo(
     rate, failed deployment recovery time and deployment rework rate, with performance
     levels, under the active definition.
 
-    It writes the store HEADWAY_DATABASE names, never a server's: with HEADWAY_URL set it
+    The history ends today (its last day is yesterday), so its last 90 days are full. It
+    goes to a store of its own, ./.headway/demo.duckdb, unless HEADWAY_DATABASE (or
+    headway.toml) names one; it refuses a store that holds services it did not simulate, so
+    it never mixes with real history. It never writes to a server: with HEADWAY_URL set it
     refuses (exit 2). To send a simulated organisation to a server, `headway simulate --out
     FILE` and `headway import jsonl FILE`.
     """
@@ -41,16 +56,26 @@ def demo(
             f"{settings.url}: unset HEADWAY_URL to run it here, or send one to the server with "
             "`headway simulate --out org.jsonl` and `headway import jsonl org.jsonl`"
         )
-    opts = Options(seed=seed, services=services, days=days)
+    own_file = "database" not in settings.model_fields_set
+    if own_file:
+        settings = settings.model_copy(update={"database": DEMO_DATABASE})
+    opts = Options(seed=seed, services=services, days=days, end=today())
     from headway.simulate import generate
     from headway.sources.files import parse_record
 
     with store_for(settings) as store:
+        _refuse_real_history(store, settings)
         with console.status("Simulating an organisation…"):
             result = ingest(store, settings, (parse_record(r, "simulator") for r in generate(opts)))
+        # what the organisation holds, new or already stored by an earlier demo
+        held = {
+            t: result.new.get(t, 0) + result.seen.get(t, 0) for t in {**result.seen, **result.new}
+        }
+        again = "" if any(result.new.values()) else " (all stored before: nothing new)"
         console.print(
-            f"Simulated {services} services over {days} days into {settings.database}: "
-            f"{summary(result.new)}."
+            f"Simulated {services} services over the {days} days up to today into "
+            f"{settings.database}: {summary(held)}{again}.",
+            highlight=False,
         )
         defn = defs.active(store)
         period = dora.default_period(store)
@@ -61,10 +86,27 @@ def demo(
                     sets, f"By {kind} · last 90 days · definition {defn.label} · levels 2024"
                 )
             )
+        explore = f"`export HEADWAY_DATABASE={DEMO_DATABASE}`, then " if own_file else ""
         console.print(
             "Levels come from the 2024 DORA report; compare teams only within one operating "
-            "context. Next: `headway metrics --team web`, `headway list deployments "
-            "--service search --format json`, `headway definitions diff dora fourkeys`."
+            f"context. Next: {explore}`headway metrics --team web`, `headway list deployments "
+            "--service search --format json`, `headway definitions diff dora fourkeys`.",
+            highlight=False,
+        )
+
+
+def _refuse_real_history(store: Store, settings: Settings) -> None:
+    """Exit 2 when the store holds a service the simulator does not make: real history."""
+    simulated = {name for name, _, _ in LAYOUT}
+    found = list(all_service_teams(store))
+    # a larger organisation repeats the layout as NAME-2, NAME-3, …
+    real = [n for n in found if n not in simulated and n.rsplit("-", 1)[0] not in simulated]
+    if real:
+        fail(
+            f"{settings.database} holds services the demo did not simulate "
+            f"({', '.join(real[:5])}{', …' if len(real) > 5 else ''}): the demo keeps apart "
+            "from real history. Unset HEADWAY_DATABASE (the demo then writes "
+            f"{DEMO_DATABASE}) or point it at another file."
         )
 
 
@@ -84,7 +126,13 @@ def simulate(
             help="Deployments per day of a healthy service; other archetypes scale from it.",
         ),
     ] = 4.0,
-    end: Annotated[str, typer.Option(help="Last day of the history (YYYY-MM-DD).")] = "2026-11-01",
+    end: Annotated[
+        str | None,
+        typer.Option(
+            help="When the history ends (YYYY-MM-DD, at 00:00 UTC); default: today. A later "
+            "end gives the same records, later."
+        ),
+    ] = None,
 ) -> None:
     """Write a simulated organisation as canonical JSONL (see docs/jsonl.md).
 
@@ -93,7 +141,7 @@ def simulate(
     tiny deployments. Import the output with `headway import jsonl`.
     """
     try:
-        end_at = parse_time(end, "--end").replace(tzinfo=UTC)
+        end_at = today() if end is None else parse_time(end, "--end").replace(tzinfo=UTC)
     except QueryError as error:
         fail(str(error))
     opts = Options(

@@ -9,6 +9,7 @@ and segments are in `cli.flag_targeting`, flagd files in `cli.flag_files`, what 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,10 @@ from headway.output import console, emit_json
 
 __all__ = ["app"]
 
+SERVICE_HELP = (
+    "The service whose code reads the flag: its rollouts' releases and rollbacks count for it."
+)
+
 app = typer.Typer(
     help="Feature flags: create, target, split, kill, and see their history.", no_args_is_help=True
 )
@@ -52,6 +57,7 @@ app.add_typer(segment_app, name="segment")
 def create(
     key: Annotated[str, typer.Argument(help="Flag key, e.g. new-checkout.")],
     owner: Annotated[str, typer.Option(help="Team or person responsible.")] = "",
+    service: Annotated[str, typer.Option(help=SERVICE_HELP)] = "",
     type: Annotated[
         str, typer.Option("--type", "-t", help="boolean, string, number or json.")
     ] = "boolean",
@@ -114,11 +120,17 @@ def create(
         }
     if client_side:
         document["client_side"] = True
+    if service:
+        document["service"] = service
     flag = service_call(lambda s: s.create_flag(document, actor=actor()))
     life = flag.lifecycle
-    until = f", expected removal {life.expected_removal}" if life.expected_removal else ""
+    until = ""
+    if life.expected_removal:
+        days = (life.expected_removal - datetime.now(UTC).date()).days
+        until = f", expected removal in {days} days ({life.expected_removal})"
+    of = f" of service {flag.service}" if flag.service else ""
     console.print(
-        f"Created {life.kind} flag {flag.key}{until} (off in {', '.join(flag.environments)})."
+        f"Created {life.kind} flag {flag.key}{of}{until} (off in {', '.join(flag.environments)})."
     )
 
 
@@ -170,8 +182,10 @@ def set_flag(
             help="Whether client (OFREP) keys may evaluate it, in every environment.",
         ),
     ] = None,
+    service: Annotated[str | None, typer.Option(help=SERVICE_HELP)] = None,
 ) -> None:
-    """Switch a flag on or off in an environment, or change what it serves."""
+    """Switch a flag on or off in an environment, or change what it serves; or, in every
+    environment, who may evaluate it and which service it belongs to."""
     fields: dict[str, Any] = {}
     if on is not None:
         fields["enabled"] = on
@@ -179,13 +193,18 @@ def set_flag(
         fields["default"] = {"variant": default}
     if off_variant is not None:
         fields["off_variant"] = off_variant
-    if not fields and client_side is None:
-        fail("nothing to change: give --on/--off, --default, --off-variant or --client-side")
+    if not fields and client_side is None and service is None:
+        fail(
+            "nothing to change: give --on/--off, --default, --off-variant, --client-side or "
+            "--service"
+        )
 
     def action(s: Flags) -> Flag:
         flag = s.require_flag(key)
         if client_side is not None and client_side != flag.client_side:
             flag = s.update_flag(key, {"client_side": client_side}, actor=actor())
+        if service is not None and service != flag.service:
+            flag = s.update_flag(key, {"service": service}, actor=actor())
         if fields:
             flag = s.update_environment(key, env, fields, actor=actor())
         return flag
@@ -194,6 +213,9 @@ def set_flag(
     if client_side is not None:
         who = "client keys too" if flag.client_side else "server SDK keys only"
         console.print(f"{key} is evaluated by {who} (v{flag.version}).")
+    if service is not None:
+        belongs = f"service {flag.service}" if flag.service else "no service"
+        console.print(f"{key} belongs to {belongs}: its rollouts' releases count there.")
     if not fields:
         return
     e = flag.environments[env]

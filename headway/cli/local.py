@@ -121,10 +121,11 @@ class LocalBackend:
         return notes.for_scope(self.store, notes.parse_scope(scope), notes.parse_period(period))
 
     def add_note(self, scope: str, period: str, text: str, author: str) -> dict[str, Any]:
+        from headway.cli.common import actor
         from headway.interpret import notes
 
         where, when = notes.parse_scope(scope), notes.parse_period(period)
-        return notes.add(self.store, where, when, text, author=author)
+        return notes.add(self.store, where, when, text, author=author or actor())
 
     def import_records(self, records: Iterable[Any]) -> tuple[dict[str, int], dict[str, int]]:
         from headway.cli.common import actor
@@ -157,9 +158,11 @@ class LocalBackend:
     def set_definition(
         self, ref: str, *, author: str, reason: str
     ) -> tuple[Definition, Definition]:
+        from headway.cli.common import actor
+
         chosen = defs.resolve_local(self.store, ref)
         before = defs.active(self.store)
-        return defs.set_active(self.store, chosen, author=author, reason=reason), before
+        return defs.set_active(self.store, chosen, author=author or actor(), reason=reason), before
 
     def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]:
         from headway.interpret import review

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
@@ -33,13 +32,17 @@ def note_add(
     scope: NoteScopeOpt,
     period: NotePeriodOpt,
     author: Annotated[
-        str | None, typer.Option("--author", help="Who writes it (default: you).")
-    ] = None,
+        str,
+        typer.Option(
+            "--author",
+            help="Who writes it (default: you here; through a server, the token's name).",
+        ),
+    ] = "",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Record an interpretation note on a scope and period."""
     with backend() as answers:
-        note = answers.add_note(scope, period, text, author or getpass.getuser())
+        note = answers.add_note(scope, period, text, author)
     if fmt is Format.json:
         emit_json(note)
     else:

@@ -117,8 +117,9 @@ class Api:
             return RemoteError(
                 f"headway serve at {self.url} needs a token: set HEADWAY_TOKEN to a viewer "
                 "token for reads (an editor's for changes; an admin's for tokens, imports, "
-                "reprocess and definitions set); "
-                f"`headway tokens create` makes one ({message})"
+                "reprocess and definitions set). The first admin token is the one `headway "
+                "serve` printed when it started on a store without one; with it, `headway "
+                f"tokens create` makes more through the server ({message})"
             )
         if status == 404:
             return NotFound(str(message))

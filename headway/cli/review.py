@@ -4,6 +4,7 @@ are written here, where the user asked for them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +34,10 @@ class ReviewFormat(StrEnum):
 
 
 def review_command(
-    period: Annotated[str, typer.Option("--period", help="The month to review, YYYY-MM.")],
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="The month to review, YYYY-MM; default: last month."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -58,6 +62,9 @@ def review_command(
     review questions pre-filled with the evidence that answers them."""
     if fmt is not ReviewFormat.json and out is None:
         fail("--out DIR is required to write the review (or use --format json)")
+    if period is None:
+        first = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+        period = f"{first:%Y-%m}"
     query = Query(service, team, context, definition=definition)
     with backend() as answers:
         doc = answers.review(period, query, year=levels.value)

@@ -6,7 +6,6 @@ runs the controller), otherwise to the store directly.
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 from collections.abc import Iterator
@@ -17,10 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from headway.cli.common import fail
+from headway.cli.common import actor as common_actor
+from headway.cli.common import errors, fail
 from headway.config import get_settings
 from headway.flags.model import Flag
 from headway.flags.service import FlagService, NotFound
+from headway.rollouts.admission import NO_CONTROLLER_HERE
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
 from headway.rollouts.plan import PlanError, RolloutPlan
@@ -33,7 +34,12 @@ app = typer.Typer(
 console = Console()
 
 EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
-ActorOpt = Annotated[str, typer.Option("--actor", help="Who is acting (default: your user).")]
+ActorOpt = Annotated[
+    str,
+    typer.Option(
+        "--actor", help="Who is acting (default: you here; through a server, the token's name)."
+    ),
+]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why, for the record.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 GUARDRAIL_HELP = (
@@ -67,6 +73,9 @@ def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
 
 
 def _show(rollout: dict[str, Any], as_json: bool) -> None:
+    # what a person should know about a start goes with the messages, not the data
+    for note in rollout.get("notes", []):
+        errors.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
     if as_json:
         console.print_json(json.dumps(rollout, default=str))
         return
@@ -131,10 +140,22 @@ def start(
             "($window), e.g. errors='sum(increase(errors_total{variant=\"$variant\"}[$window]))'.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace what the flag serves now when that is more than the control variant "
+            "(a split, or another variant).",
+        ),
+    ] = False,
     actor: ActorOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Start rolling a variant of FLAG out, stage by stage, judged by the guardrails."""
+    """Start rolling a variant of FLAG out, stage by stage, judged by the guardrails.
+
+    Its releases and rollbacks count for the flag's service (--service, the flag's own, or
+    the service or one-service team its owner names). The controller that moves it on runs
+    in `headway serve`: start rollouts through it (HEADWAY_URL)."""
     queries = {}
     for item in prometheus_query or []:
         metric, sep, query = item.partition("=")
@@ -156,7 +177,6 @@ def start(
         "prometheus_url": prometheus_url,
         "prometheus_queries": queries,
     }
-    actor = actor or getpass.getuser()
     if get_settings().url:
         from headway.cli.backend import backend
 
@@ -165,27 +185,32 @@ def start(
             with backend() as answers:
                 known = answers.flags.require_flag(flag)
         body["control"], body["treatment"] = _variants(known, flag, env, control, variant)
-        _show(_remote("POST", "", {**body, "actor": actor}), as_json)
+        _show(_remote("POST", "", {**body, "actor": actor, "force": force}), as_json)
         return
+    actor = actor or common_actor()
     with _service() as svc:
         stored = None
         if control is None or variant is None:  # the stored flag says what they are
             stored = FlagService(svc.store).require_flag(flag)
         body["control"], body["treatment"] = _variants(stored, flag, env, control, variant)
         plan = RolloutPlan.build(**body)  # type: ignore[arg-type]
-        _show(svc.start(plan, actor=actor).as_dict(), as_json)
+        replaced = svc.replaces(plan)
+        rollout = svc.start(plan, actor=actor, force=force).as_dict()
+        notes = [f"replaced {replaced}"] if replaced else []
+        _show({**rollout, "notes": [*notes, NO_CONTROLLER_HERE]}, as_json)
 
 
 def _variants(
     found: Flag | None, flag: str, env: str, control: str | None, variant: str | None
 ) -> tuple[str, str]:
     """(control, treatment): as given, or what the flag makes plain (the variant it serves
-    now; the one other variant), whichever backend the flag came from."""
+    now, or its off variant under a split; the one other variant), whichever backend the flag
+    came from."""
     if control is None:
         env_config = found.environments.get(env) if found else None
-        if env_config is None or env_config.default.variant is None:
-            fail("give --control: the flag does not serve a single variant now")
-        control = env_config.default.variant
+        if env_config is None:
+            fail(f"give --control: {flag} has no environment {env!r}")
+        control = env_config.default.variant or env_config.off_variant
     if variant is None:
         others = [v.key for v in found.variants if v.key != control] if found else []
         if len(others) != 1:
@@ -206,13 +231,12 @@ def status(flag: str, env: EnvOpt = "production", as_json: JsonOpt = False) -> N
 
 
 def _command(action: str, flag: str, env: str, actor: str, reason: str | None) -> None:
-    actor = actor or getpass.getuser()
     if get_settings().url:
         body = {"actor": actor, "reason": reason or ""}
         _show(_remote("POST", f"/{flag}/{env}/{action}", body), False)
         return
     with _service() as svc:
-        options: dict[str, Any] = {"actor": actor}
+        options: dict[str, Any] = {"actor": actor or common_actor()}
         if reason is not None:
             options["reason"] = reason
         _show(getattr(svc, action)(flag, env, **options).as_dict(), False)

@@ -79,13 +79,22 @@ def serve(
     # give a store without an admin the one way in, since every route needs a token.
     with store_for(settings) as store:
         secret = TokenService(store).bootstrap()
+    here = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     if secret:
         console.print(
-            "No admin token existed, so one was made (shown this once; `headway tokens "
-            "revoke` it once you have your own):",
+            "No admin token existed, so one was made, named bootstrap (shown this once; make "
+            "your own with `headway tokens create --kind admin`, then `headway tokens revoke` "
+            "this one). Other headway commands reach the store through this server; in another "
+            "shell, run:",
             highlight=False,
         )
-        print(secret, flush=True)
+        print(f"export HEADWAY_URL={here} HEADWAY_TOKEN={secret}", flush=True)
+    else:
+        console.print(
+            f"Other headway commands reach the store through this server: export "
+            f"HEADWAY_URL={here} HEADWAY_TOKEN=<a token of yours>.",
+            highlight=False,
+        )
     from headway.api.connections import BoundedHttp
 
     with _shared_prometheus_counters(workers):

@@ -267,6 +267,7 @@ def _flag_from_flagd(
         "key": key,
         "type": kind,
         "owner": str(meta.get(f"{HEADWAY_META}Owner") or "flagd-import"),
+        "service": str(meta.get(f"{HEADWAY_META}Service") or ""),
         "description": str(meta.get(f"{HEADWAY_META}Description") or ""),
         "client_side": meta.get(f"{HEADWAY_META}ClientSide") is True,
         "variants": [{"key": k, "value": v} for k, v in variants.items()],

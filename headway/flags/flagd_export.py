@@ -79,6 +79,8 @@ def _flag_to_flagd(flag: Flag, environment: str) -> tuple[dict[str, Any], list[I
     }
     if flag.description:
         meta[f"{HEADWAY_META}Description"] = flag.description
+    if flag.service:
+        meta[f"{HEADWAY_META}Service"] = flag.service
     if flag.lifecycle.expected_removal:
         meta[f"{HEADWAY_META}ExpectedRemoval"] = flag.lifecycle.expected_removal.isoformat()
     out["metadata"] = meta

@@ -108,6 +108,9 @@ class Flag(Frozen):
     type: FlagType
     description: str = ""
     owner: str = Field(min_length=1)
+    # The service whose code reads the flag: a rollout's releases and rollbacks count toward
+    # its delivery figures. Empty when nobody said; `headway rollout start` then asks.
+    service: str = Field("", max_length=200)
     variants: list[Variant] = Field(min_length=1)
     lifecycle: Lifecycle
     tags: list[str] = Field(default_factory=list)

@@ -258,8 +258,8 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
         expected_version: int | None = None,
         comment: str | None = None,
     ) -> Flag:
-        """Change top-level fields: description, owner, tags, lifecycle, variants, client_side."""
-        allowed = {"description", "owner", "tags", "lifecycle", "variants", "type", "client_side"}
+        """Change top-level fields: description, owner, service, tags, lifecycle, variants …"""
+        allowed = set(Flag.model_fields) - {"key", "salt", "environments", "archived", "version"}
         bad = sorted(set(fields) - allowed)
         if bad:
             raise ConfigError(

@@ -66,14 +66,18 @@ def flow_picture(flow: dict[str, Any], signals: dict[str, Any], metrics: dict[st
                 f'<path d="M{cx:.1f},{cy - 9:.1f} L{cx + 9:.1f},{cy:.1f} L{cx:.1f},'
                 f'{cy + 9:.1f} L{cx - 9:.1f},{cy:.1f} z" fill="white" stroke="{INK}"/>'
             )
+        # Two short lines per label, so neighbours never overlap even when the boxes under
+        # them are at their narrowest (a word fits in `min_w`).
+        name = s["label"].split(" ", 1)
+        parts.append(_stacked(x + (w - 8) / 2, top - 6, name, f'fill="{INK}" font-weight="600"'))
+        figures = [f"{(s['share'] or 0) * 100:.0f}%", _hours(s["median_s"])]
         parts.append(
-            f'<text x="{x + (w - 8) / 2:.1f}" y="{top + 4:.1f}" text-anchor="middle" '
-            f'fill="{INK}" font-weight="600">{escape(s["label"])}</text>'
-        )
-        label = f"{(s['share'] or 0) * 100:.0f}% · {_hours(s['median_s'])}" if s["n"] else "no data"
-        parts.append(
-            f'<text x="{x + (w - 8) / 2:.1f}" y="{top + lane + 44:.1f}" text-anchor="middle" '
-            f'fill="{MUTED}">{escape(label)}</text>'
+            _stacked(
+                x + (w - 8) / 2,
+                top + lane + 44,
+                figures if s["n"] else ["no", "data"],
+                f'fill="{MUTED}"',
+            )
         )
         x += w
     # production and the recovery loop
@@ -126,6 +130,15 @@ def flow_picture(flow: dict[str, Any], signals: dict[str, Any], metrics: dict[st
     return "".join(parts)
 
 
+def _stacked(x: float, y: float, lines: list[str], attributes: str) -> str:
+    """Lines of text centred on `x`, the first at `y`, each 14 px below the last."""
+    spans = "".join(
+        f'<tspan x="{x:.1f}" dy="{14 if i else 0}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" {attributes}>{spans}</text>'
+
+
 def line_chart(
     title: str,
     labels: list[str],
@@ -137,8 +150,9 @@ def line_chart(
     """A small line chart; missing values break the line and are marked on the axis."""
     pad_l, pad_r, pad_t, pad_b = 38, 12, 28, 26
     present = [v for v in values if v is not None]
-    hi = max(present) if present else 1.0
-    hi = hi * 1.15 or 1.0
+    # the axis is labelled with the highest value; all zero, the line lies on the axis at 0
+    peak = max(present, default=0.0)
+    hi = peak * 1.15 if peak > 0 else 1.0
     n = max(len(values) - 1, 1)
 
     def px(i: int) -> float:
@@ -153,8 +167,8 @@ def line_chart(
         f'<text x="4" y="14" font-size="12" font-weight="600" fill="{INK}">{escape(title)}</text>',
         f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - pad_r}" y2="{height - pad_b}" '
         f'stroke="{MUTED}"/>',
-        f'<text x="{pad_l - 4}" y="{py(hi / 1.15) + 3:.1f}" text-anchor="end" fill="{MUTED}">'
-        f"{escape(_fmt(hi / 1.15, unit))}</text>",
+        f'<text x="{pad_l - 4}" y="{py(peak) + 3:.1f}" text-anchor="end" fill="{MUTED}">'
+        f"{escape(_fmt(peak, unit))}</text>",
     ]
     path: list[str] = []
     for i, v in enumerate(values):

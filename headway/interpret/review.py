@@ -23,10 +23,10 @@ from headway.interpret.findings import detect as detect_findings
 from headway.interpret.questions import questions
 from headway.interpret.review_tables import measure, metric_rows, pct, signal_rows
 from headway.metrics import dora, flow, signals
-from headway.metrics.scope import Period, Scope, iso
+from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
 from headway.store import Store
-from headway.store.interpret import latest_deployment
+from headway.store.interpret import first_record, latest_deployment
 
 __all__ = [
     "build",
@@ -75,6 +75,9 @@ def build(
         )
     history = Period(_add_months(period.since, -(TREND_MONTHS - 1)), period.until)
     trend = dora.compute(store, defn, scope, history, year=year, by="month").trend
+    # months before the scope's first record are not months of nothing: they are left out
+    first = _first_record(store, scope)
+    trend = [t for t in trend if first is not None and t.period.until > first]
     contexts = (
         dora.compute_each(store, defn, "context", period, year=year, within=scope)
         if scope.kind != "context"
@@ -98,6 +101,11 @@ def build(
     }
     doc["questions"] = questions(doc)
     return doc
+
+
+def _first_record(store: Store, scope: Scope) -> datetime | None:
+    """When the scope's first deployment finished or first change was merged."""
+    return first_record(store, [name for name, _ in services_in(store, scope)])
 
 
 def _latest(store: Store) -> str:

@@ -27,10 +27,11 @@ from headway.ingest import ingest
 from headway.model import Approval, Deployment
 from headway.outbound import OutboundPolicy, OutboundRefused, guarded_client
 from headway.rollouts import delivery, judging
+from headway.rollouts.admission import admit
 from headway.rollouts.confidence import confidence_signals
 from headway.rollouts.delivery import CONTROLLER
 from headway.rollouts.intake import sample_records
-from headway.rollouts.plan import PlanError, RolloutPlan, State
+from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound, RolloutPlan, State
 from headway.rollouts.prometheus import PrometheusError
 from headway.rollouts.store import (
     Rollout,
@@ -38,25 +39,16 @@ from headway.rollouts.store import (
     active_rollout,
     events_of,
     json_number,
-    known_metrics,
     list_rollouts,
     record_event,
 )
 from headway.rollouts.verdicts import Action, Decision, Verdict
 from headway.store import Store
 
-__all__ = ["FlagControl", "RolloutError", "RolloutNotFound", "RolloutService"]
+__all__ = ["FlagControl", "RolloutService"]
 
 
 log = logging.getLogger("headway.rollouts")
-
-
-class RolloutError(PlanError):
-    """A rollout command that conflicts with the rollout's state."""
-
-
-class RolloutNotFound(RolloutError):
-    pass
 
 
 class FlagControl(Protocol):
@@ -94,37 +86,21 @@ class RolloutService:
         return self._outbound
 
     # -- commands ---------------------------------------------------------------------------
-    def start(self, plan: RolloutPlan, *, actor: str) -> Rollout:
-        flag = self.flags.get_flag(plan.flag)
-        if flag is None:
-            raise RolloutNotFound(f"flag {plan.flag!r} does not exist; create it first")
-        plan.check_flag(flag)
+    def start(self, plan: RolloutPlan, *, actor: str, force: bool = False) -> Rollout:
+        """Start `plan`, its releases counted for the flag's service (`owner`); one that would
+        replace more than the control variant served to everyone needs `force`."""
+        admitted = admit(self.store, plan, self._flag(plan), force=force)
+        plan, unknown, replaced = admitted.plan, admitted.waits_for, admitted.replaced
         if plan.prometheus_url:
             try:
                 self.outbound.check_url(plan.prometheus_url, "prometheus_url")
             except OutboundRefused as error:
                 raise PlanError(str(error)) from None
-        running = active_rollout(self.store, plan.flag, plan.environment)
-        if running is not None:
-            raise RolloutError(
-                f"flag {plan.flag!r} is already rolling out in {plan.environment} "
-                f"({running.state} at {running.percent:g}%); abort or finish it first"
-            )
-        known = known_metrics(self.store, plan.environment)
-        known |= {metric for metric, _ in plan.prometheus_queries}
-        unknown = sorted({g.metric for g in plan.guardrails} - known)
-        if unknown and known:  # a typo, most likely; with none known yet, a first rollout
-            raise PlanError(
-                f"guardrail metric(s) {', '.join(unknown)} have never reached Headway for "
-                f"{plan.environment}; known metrics: {', '.join(sorted(known)) or 'none yet'}. "
-                "Check the spelling, or send the metric first (SDK client.track() or "
-                "POST /api/rollouts/samples)"
-            )
         now = self.clock()
         rollout = Rollout(
             flag=plan.flag,
             environment=plan.environment,
-            service=plan.service or plan.flag,
+            service=plan.service,
             plan=plan.to_json(),
             state=State.RUNNING,
             stage_index=0,
@@ -138,8 +114,20 @@ class RolloutService:
         with self.store.transaction():
             self.store.write([rollout])
             note = plan.describe() + (f"; stage 1 waits for {', '.join(unknown)}" * bool(unknown))
+            note += f"; replaces {replaced}" * bool(replaced)
             record_event(self.store, rollout, "started", actor, note, now)
         return rollout
+
+    def replaces(self, plan: RolloutPlan) -> str | None:
+        """What starting `plan` would take the place of (see `RolloutPlan.replaces`)."""
+        return plan.replaces(self._flag(plan))
+
+    def _flag(self, plan: RolloutPlan) -> Flag:
+        flag = self.flags.get_flag(plan.flag)
+        if flag is None:
+            raise RolloutNotFound(f"flag {plan.flag!r} does not exist; create it first")
+        plan.check_flag(flag)
+        return flag
 
     def pause(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
         rollout = self._active(flag, environment)

@@ -16,6 +16,8 @@ from headway.rollouts.verdicts import Guardrail, GuardrailError, MetricKind, par
 __all__ = [
     "ACTIVE_STATES",
     "PlanError",
+    "RolloutError",
+    "RolloutNotFound",
     "RolloutPlan",
     "Stage",
     "State",
@@ -26,6 +28,14 @@ __all__ = [
 
 class PlanError(ValueError):
     """A rollout request that cannot be carried out, saying what to change."""
+
+
+class RolloutError(PlanError):
+    """A rollout command that conflicts with the rollout's state."""
+
+
+class RolloutNotFound(RolloutError):
+    pass
 
 
 class State(StrEnum):
@@ -156,6 +166,19 @@ class RolloutPlan:
                 "enabled flag serves; turn it on (serving the control variant) first"
             )
 
+    def replaces(self, flag: Flag) -> str | None:
+        """What the first stage takes the place of, when the flag serves more than its control
+        variant to everyone no rule matches (a split, or another variant); else None."""
+        serving = flag.environments[self.environment].default
+        if serving.variant == self.control:
+            return None
+        if serving.split is not None:
+            shares = ", ".join(f"{w.variant} {w.weight:g}%" for w in serving.split.weights)
+            what = f"the split {shares}"
+        else:
+            what = f"variant {serving.variant!r}"
+        return f"{what}, served in {self.environment} to everyone no rule matches"
+
     def serve_at(self, index: int) -> Serve:
         """What the flag serves at stage `index`: control and treatment split by its percent,
         or the treatment alone at 100%."""
@@ -170,6 +193,13 @@ class RolloutPlan:
                 ]
             )
         )
+
+    def describe_stage(self, index: int) -> str:
+        """What stage `index` serves, in words: `off 99%, on 1%` or `on to everyone`."""
+        serve = self.serve_at(index)
+        if serve.split is None:
+            return f"{serve.variant} to everyone"
+        return ", ".join(f"{w.variant} {w.weight:g}%" for w in serve.split.weights)
 
     def describe(self) -> str:
         """The plan in one sentence, as the rollout's first event tells it."""
@@ -278,7 +308,7 @@ class RolloutPlan:
             min_samples=min_samples,
             guardrails=parsed,
             alpha=alpha,
-            service=service or flag,
+            service=service,
             prometheus_url=prometheus_url or "",
             prometheus_queries=tuple(sorted((prometheus_queries or {}).items())),
         )

@@ -12,7 +12,14 @@ from pydantic import Field
 
 from headway.metrics.results import Number, Result
 
-__all__ = ["Accepted", "RolloutEventResult", "RolloutResult", "RolloutSignals", "RolloutStatus"]
+__all__ = [
+    "Accepted",
+    "RolloutEventResult",
+    "RolloutResult",
+    "RolloutSignals",
+    "RolloutStarted",
+    "RolloutStatus",
+]
 
 
 class RolloutResult(Result):
@@ -41,6 +48,14 @@ class RolloutResult(Result):
     reason: str | None
     created_by: str
     judgement: list[dict[str, Any]] = Field(description="The latest judgement per guardrail.")
+
+
+class RolloutStarted(RolloutResult):
+    """A rollout just started, with what a person should know about it."""
+
+    notes: list[str] = Field(
+        description="What the start replaced, and whether a controller will move it on."
+    )
 
 
 class RolloutEventResult(Result):

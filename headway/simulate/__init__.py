@@ -25,7 +25,10 @@ and one after it differ the way a real team's months would:
 Randomness for everything added after the first four archetypes comes from a second
 generator, so the original archetypes' records are unchanged by the additions.
 
-The output is a pure function of the options: same seed, same lines.
+The output is a pure function of the options: same seed, same lines. The history is drawn
+in one fixed calendar (`ANCHOR`) and then moved to end at `end`, so two ends give the same
+records, their times shifted by the difference: the figures of a window that moves with the
+history depend on the seed alone, not on the day the organisation was simulated.
 
 `archetypes` holds the options, archetypes and layout; `service` one service's records over the
 period and `changes` one change's; `draws` the random draws and times they share.
@@ -37,11 +40,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from headway.simulate.archetypes import (
+    ANCHOR,
     ARCHETYPES,
     DAY,
     HEALTHY_TEAMS,
@@ -55,6 +60,7 @@ from headway.simulate.archetypes import (
 from headway.simulate.service import service_records
 
 __all__ = [
+    "ANCHOR",
     "ARCHETYPES",
     "HEALTHY_TEAMS",
     "LAYOUT",
@@ -76,8 +82,9 @@ def generate(
     `causes`, when given, receives the true cause of every incident (its record id → the
     deployment that caused it, None for one no deployment caused), which an incident record
     names only some of the time: what attribution rules are measured against."""
-    end = opts.end.timestamp()
+    end = ANCHOR.timestamp()
     start = end - opts.days * DAY
+    shift = timedelta(seconds=round(opts.end.timestamp() - end))
     for index, (service, team, kind) in enumerate(layout(opts.services)):
         arch = ARCHETYPES[kind]
         yield {
@@ -89,7 +96,17 @@ def generate(
         }
         rng = random.Random(f"{opts.seed}:{index}")
         extra = random.Random(f"{opts.seed}:{index}:planted")
-        yield from service_records(rng, service, arch, opts, start, end, extra, causes)
+        records = service_records(rng, service, arch, opts, start, end, extra, causes)
+        yield from (_shifted(r, shift) for r in records) if shift else records
+
+
+def _shifted(record: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    """The record with every time (the `…_at` fields, written `YYYY-MM-DDTHH:MM:SSZ`) moved."""
+    for key, value in record.items():
+        if key.endswith("_at") and isinstance(value, str):
+            moved = datetime.fromisoformat(value[:-1]) + shift
+            record[key] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return record
 
 
 def write_jsonl(opts: Options, out: Any) -> int:

@@ -22,6 +22,7 @@ from headway.store.schema import api_tokens, services, users
 __all__ = [
     "Scope",
     "UserRow",
+    "all_service_teams",
     "find_user",
     "insert_user",
     "list_users",
@@ -120,6 +121,14 @@ def token_scopes(store: Store, ids: Iterable[str]) -> dict[str, Scope]:
         for token_id, teams, environments in store.rows(statement):
             found[token_id] = (_unnames(teams), _unnames(environments))
     return found
+
+
+_ALL_SERVICES = select(services.c.name, services.c.team).order_by(services.c.name)
+
+
+def all_service_teams(store: Store) -> dict[str, str | None]:
+    """Every service the store knows, by name, with its team."""
+    return {str(name): team for name, team in store.rows(_ALL_SERVICES)}
 
 
 def service_teams(store: Store, services_named: Iterable[str]) -> dict[str, str | None]:

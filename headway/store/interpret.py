@@ -12,9 +12,10 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, func, insert, se
 
 from headway.store.base import Store
 from headway.store.schema import annotations as notes_table
-from headway.store.schema import deployments, services
+from headway.store.schema import changes, deployments, services
 
 __all__ = [
+    "first_record",
     "insert_note",
     "latest_deployment",
     "notes",
@@ -102,6 +103,22 @@ def notes_on(
 def service_groups(store: Store, service: str | None) -> list[tuple[str | None, str]]:
     """(team, context) of the service of this name."""
     return cast(list[tuple[str | None, str]], store.rows(_SERVICE_GROUPS, name=service))
+
+
+def first_record(store: Store, service_names: list[str]) -> datetime | None:
+    """When the first deployment of these services finished or their first change merged."""
+    if not service_names:
+        return None
+    firsts = (
+        select(func.min(deployments.c.finished_at).label("first_at"))
+        .where(deployments.c.service.in_(service_names))
+        .union_all(
+            select(func.min(changes.c.merged_at)).where(changes.c.service.in_(service_names))
+        )
+        .subquery()
+    )
+    found = store.rows(select(func.min(firsts.c.first_at)))[0][0]
+    return found if isinstance(found, datetime) else None
 
 
 def latest_deployment(store: Store) -> datetime | None:

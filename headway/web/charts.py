@@ -35,7 +35,8 @@ def trend(
     """A line through the periods' values, broken where a period is empty."""
     left, right, top, bottom = 52, 22, 10, 22
     present = [p.value for p in points if p.value is not None]
-    high = max(present, default=0.0) or 1.0
+    peak = max(present, default=0.0)
+    high = peak or 1.0  # all zero: the line lies on the axis, labelled 0 and nothing above
     span = max(len(points) - 1, 1)
 
     def x(i: int) -> float:
@@ -48,11 +49,15 @@ def trend(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'class="trend" role="group" aria-label="{escape(title)}" font-size="10">',
         f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - right}" y2="{y(0):.1f}" stroke="{MUTED}"/>',
-        f'<text x="{left - 4}" y="{y(high) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
-        f"{escape(_axis(high, unit))}</text>",
         f'<text x="{left - 4}" y="{y(0) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
         f"{escape(_axis(0, unit))}</text>",
     ]
+    if peak:
+        out.insert(
+            2,
+            f'<text x="{left - 4}" y="{y(high) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
+            f"{escape(_axis(high, unit))}</text>",
+        )
     out += _lines(points, x, y)
     for i, p in enumerate(points):
         tip = escape(p.tip)

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
-from headway.rollouts.plan import ACTIVE_STATES, PlanError
+from headway.rollouts.controller import RolloutService
+from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutError, RolloutNotFound
 from headway.rollouts.results import RolloutResult, RolloutSignals, RolloutStatus
 from headway.rollouts.store import list_rollouts
 from headway.web.render import Editing, Posted, Viewing, may_change, posted, render

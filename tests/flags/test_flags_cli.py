@@ -180,7 +180,7 @@ def test_create_with_nothing_else_is_a_release_flag_that_serves_true_when_on(
     expected = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=40)).isoformat()
     assert shown["type"] == "boolean"
     assert shown["lifecycle"] == {"kind": "release", "expected_removal": expected}
-    assert f"release flag dark-mode, expected removal {expected}" in out
+    assert f"release flag dark-mode, expected removal in 40 days ({expected})" in out
     ctx = '{"targetingKey": "u1"}'
     # When it is off it serves false; switched on, true; off again, false
     assert "value false, variant off, reason DISABLED" in _ok(

@@ -52,6 +52,7 @@ def checkout_flag(enabled: bool = True) -> Flag:
             "key": "new-checkout",
             "type": "boolean",
             "owner": "payments",
+            "service": "checkout",
             "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
             "lifecycle": {"kind": "temporary", "expected_removal": "2026-12-31"},
             "environments": {

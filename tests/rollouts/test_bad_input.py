@@ -23,6 +23,7 @@ GOOD = {
     "control": "off",
     "stages": "1,5,25,100",
     "guardrails": ["errors:rate:increase:0%:rollback"],
+    "service": "checkout",
 }
 # (what is wrong, how the request differs from GOOD, the message that must explain it)
 BAD = [
@@ -66,7 +67,7 @@ def settings(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
 def cli_start(changes: dict[str, object]) -> tuple[int, str]:
     plan = {**GOOD, **changes}
     args = ["rollout", "start", "new-checkout", "--variant", "on", "--control", "off"]
-    args += ["--stages", str(plan["stages"]), "--actor", "ana"]
+    args += ["--stages", str(plan["stages"]), "--actor", "ana", "--service", "checkout"]
     for spec in plan["guardrails"]:  # type: ignore[attr-defined]
         args += ["--guardrail", spec]
     result = CliRunner().invoke(cli, args)
@@ -116,7 +117,7 @@ def test_cli_reads_prometheus_queries_as_metric_equals_promql(settings: Settings
     prom = ["--prometheus-url", "http://prometheus:9090", "--prometheus-query", query]
     result = CliRunner().invoke(cli, [*base, *guard, *prom, "--json"])
     assert result.exit_code == 0, result.output
-    started = json.loads(result.output)
+    started = json.loads(result.stdout)  # the note that no controller runs is on stderr
     assert started["guardrails"] == ["timeouts:rate:increase:0%:rollback"]
     assert started["prometheus_queries"] == {"timeouts": query.removeprefix("timeouts=")}
 

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from headway.config import Settings
 from headway.flags.model import Serve
-from headway.rollouts.controller import RolloutError, RolloutNotFound, RolloutService
-from headway.rollouts.plan import PlanError, RolloutPlan, State
+from headway.rollouts.controller import RolloutService
+from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound, RolloutPlan, State
 from headway.store import Store, open_store
 from headway.store.schema import approvals, deployments
 from tests.rollouts.conftest import Clock, MemoryFlags

@@ -21,6 +21,7 @@ FLAG = {
     "key": "new-checkout",
     "type": "boolean",
     "owner": "payments",
+    "service": "checkout",
     "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
     "lifecycle": {"kind": "temporary", "expected_removal": "2026-12-31"},
     "environments": {ENV: {"enabled": True, "off_variant": "off", "default": {"variant": "off"}}},

@@ -219,7 +219,7 @@ def test_pause_a_rollout(page: Any, site: Site) -> None:
         guardrails=["errors:rate:increase:0%:rollback"],
         service="api",
     )
-    rollouts.start(plan, actor="token:ops")
+    rollouts.start(plan, actor="token:ops", force=True)  # over the `on` the flag serves
     _sign_in(page, site, "/rollouts")
     _accessible(page)
     page.get_by_role("link", name="new-checkout").click()
@@ -231,3 +231,41 @@ def test_pause_a_rollout(page: Any, site: Site) -> None:
     page.get_by_role("button", name="Yes, pause").click()
     assert page.locator(".state-name").inner_text() == "paused"
     assert page.locator(".warning").inner_text() == "watching the error budget"
+
+
+# Every text of the review's flow picture, with its box on the page.
+_FLOW_TEXTS = """() => [...document.querySelectorAll('svg[aria-label^="Delivery flow"] text')]
+    .map(t => { const r = t.getBoundingClientRect();
+                return [t.textContent, r.left, r.top, r.right, r.bottom]; })"""
+
+
+def test_the_flow_picture_labels_never_overlap(page: Any, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from headway import definitions as defs
+    from headway.interpret import review
+    from headway.metrics.scope import Period, Scope
+    from headway.simulate import Options, generate
+
+    # Given the simulated organisation, whose stages range from 2% to 66% of lead time, so
+    # several boxes are at their narrowest side by side (web's and messaging's approval wait
+    # and merge wait: their one-line labels overlapped)
+    settings = Settings(database=str(tmp_path / "org.duckdb"))
+    store = open_store(settings)
+    ingest(store, settings, (parse_record(r, "sim") for r in generate(Options(seed=1))))
+    october = Period(datetime(2026, 10, 1), datetime(2026, 11, 1))
+    teams = ("web", "messaging", "payments", "growth")
+    for scope in (Scope(), *(Scope("team", team) for team in teams)):
+        doc = review.build(store, defs.active(store), scope, october)
+        page.set_content(review.render_html(doc))
+        boxes = page.evaluate(_FLOW_TEXTS)
+        assert len(boxes) > 12
+        # Then no two labels' boxes meet, as chromium lays them out
+        overlapping = [
+            (a[0], b[0])
+            for i, a in enumerate(boxes)
+            for b in boxes[i + 1 :]
+            if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+        ]
+        assert overlapping == [], scope
+    store.close()

@@ -28,7 +28,8 @@ def _start(client: TestClient) -> Any:
     # a guardrail's metric must have reached Headway before a rollout may watch it
     sample = {"flag": "new-checkout", "variant": "off", "metric": "errors", "n": 10, "total": 0}
     app.state.rollouts.ingest("production", [sample])
-    return app.state.rollouts.start(plan, actor="token:ops")
+    # FLAG serves `on` to everyone: the rollout starts over it, as --force does
+    return app.state.rollouts.start(plan, actor="token:ops", force=True)
 
 
 def _do(client: TestClient, action: str) -> Any:
