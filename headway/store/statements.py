@@ -7,6 +7,8 @@ SQLAlchemy's PostgreSQL compiler: with `%s` parameters for psycopg (which double
 Compiling takes about 0.1 ms, more than many of the store's queries take to run, so compiled
 statements are kept: a statement built once at import (a module constant, with `bindparam`s
 for its values) compiles once per store. A statement built per call is compiled per call.
+An IN list (`column.in_(values)`) is written out with one parameter per value at each call,
+from the kept compiled form.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sqlalchemy.sql.expression import ClauseElement
 
 #: How many compiled statements a store keeps; the module constants number about two hundred.
 KEEP = 512
+# How SQLAlchemy marks an IN list in a compiled statement, to be written out per execution.
+_EXPANDS = "__[POSTCOMPILE_"
 
 DIALECTS: dict[str, Dialect] = {
     "duckdb": PGDialect(paramstyle="qmark"),  # type: ignore[no-untyped-call]
@@ -41,6 +45,9 @@ class Compiler:
     ) -> tuple[str, list[Any]]:
         """The SQL text of `statement` for this engine, and its parameters in order."""
         compiled = self._compiled(statement)
+        if _EXPANDS in compiled.string:  # an IN list: written out with this call's values
+            state = compiled.construct_expanded_state(values)
+            return state.statement, [state.parameters[name] for name in state.positiontup or ()]
         params = compiled.construct_params(values)
         return compiled.string, [params[name] for name in compiled.positiontup or ()]
 
@@ -49,12 +56,7 @@ class Compiler:
         if kept is not None and kept[0] is statement:  # the id of a live object is its own
             self._kept.move_to_end(id(statement))
             return kept[1]
-        # IN lists are written out with one parameter per value, so a statement holding one
-        # is compiled with its values; a kept one is compiled again only if evicted.
-        compiled = cast(
-            SQLCompiler,
-            statement.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True}),
-        )
+        compiled = cast(SQLCompiler, statement.compile(dialect=self.dialect))
         self._kept[id(statement)] = (statement, compiled)
         if len(self._kept) > KEEP:
             self._kept.popitem(last=False)

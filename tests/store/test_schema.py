@@ -119,5 +119,11 @@ def test_a_statement_runs_on_both_engines_with_any_value(store: Store) -> None:
     assert store.rows(like) == [(key,)]
     listed = select(flags.c.key).where(flags.c.key.in_([key, "other"]))
     assert store.dicts(listed) == [{"key": key}]
+    # an IN list beside a bound value, in a statement kept between calls, takes each call's
+    both = select(flags.c.key).where(
+        flags.c.key.in_([key, "other"]), flags.c.version == bindparam("version")
+    )
+    assert store.rows(both, version=1) == [(key,)]
+    assert store.rows(both, version=2) == []
     # and SQL run as written, with no parameters, leaves `?` and `%s` alone on both engines
     assert store.query("SELECT 'a%s ? %' AS x") == [("a%s ? %",)]
