@@ -87,7 +87,7 @@ def test_every_family_of_refusal_answers_one_shape(
     def down(*_: Any, **__: Any) -> Any:
         raise StoreUnavailable("the store at test cannot be reached")
 
-    monkeypatch.setattr(client.app.state.store, "query_dicts", down)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.store, "dicts", down)  # type: ignore[attr-defined]
     gone = client.get("/api/definitions", headers=viewer)
     _shape(gone, 503, "cannot be reached")
     assert gone.headers["Retry-After"] == "5"
