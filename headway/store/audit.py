@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from headway.store.base import Store
 from headway.store.schema import audit_head, audit_log
+from headway.store.statements import insert_into
 
 __all__ = ["AuditEntry", "Verdict", "append", "entries", "of_entity", "verify", "window"]
 
@@ -54,7 +55,7 @@ _TAKE_PLACE = (
     .values(seq=audit_head.c.seq + 1)
     .returning(audit_head.c.seq, audit_head.c.hash)
 )
-_INSERT = insert(audit_log)
+_INSERT = insert_into(audit_log, *(column.name for column in _COLUMNS))
 _MOVE_HEAD = (
     update(audit_head)
     .where(audit_head.c.id == 1)

@@ -12,20 +12,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.sql.expression import ClauseElement, FromClause, Select
 
 from headway.model import as_row, columns
 from headway.store.schema import metadata, schema_migrations
-from headway.store.statements import Compiler
+from headway.store.statements import Compiler, insert_into
 
 MIGRATIONS = "headway.store.migrations"
 
 _PING: Select[Any] = select(literal_column("1"))
 _MIGRATED = select(schema_migrations.c.name)
-_MIGRATION = insert(schema_migrations)
+_MIGRATION = insert_into(schema_migrations, "name", "applied_at")
 # `count(table)` of each table asked, built once: the write path counts around each upsert.
 _COUNTS: dict[str, Select[int]] = {}
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 
 from headway.store.base import Store
 from headway.store.schema import definitions
+from headway.store.statements import insert_into
 
 __all__ = [
     "ChangeRow",
@@ -36,7 +37,9 @@ _VERSIONS = (
     .order_by(definitions.c.version.desc())
 )
 _NAMES = select(definitions.c.name).distinct()
-_INSERT = insert(definitions)
+_INSERT = insert_into(
+    definitions, "id", "name", "version", "body", "author", "created_at", "reason"
+)
 _HISTORY = select(
     definitions.c.name,
     definitions.c.version,

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 
 from headway.store.base import Store
 from headway.store.schema import flag_ref_scans, flag_refs
+from headway.store.statements import insert_into
 
 __all__ = [
     "ReferenceRow",
@@ -27,8 +28,10 @@ ScanRow = tuple[str, str, str | None, int, datetime]
 #: (scan, flag, path, line, pattern)
 ReferenceRow = tuple[str, str, str, int, str]
 
-_INSERT_SCAN = insert(flag_ref_scans)
-_INSERT_REFERENCE = insert(flag_refs)
+_INSERT_SCAN = insert_into(
+    flag_ref_scans, "id", "repository", "commit_sha", "files", "actor", "scanned_at"
+)
+_INSERT_REFERENCE = insert_into(flag_refs, "scan", "flag", "path", "line", "pattern")
 
 _SCANS = select(
     flag_ref_scans.c.id,

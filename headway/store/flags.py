@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from headway.store.base import Store
 from headway.store.schema import environments, flag_exposures, flag_versions, flags, segments
+from headway.store.statements import insert_into
 
 if TYPE_CHECKING:
     import psycopg
@@ -69,7 +70,9 @@ _ENVIRONMENTS = select(
     environments.c.cors_origins,
 ).order_by(environments.c.position)
 
-_INSERT_ENVIRONMENT = insert(environments)
+_INSERT_ENVIRONMENT = insert_into(
+    environments, "key", "name", "description", "position", "created_at", "cors_origins"
+)
 
 _SET_CORS = (
     update(environments)
@@ -115,7 +118,9 @@ _LIVE_FLAGS = select(*_FLAG_COLUMNS).where(~flags.c.archived).order_by(flags.c.k
 _ALL_FLAGS = select(*_FLAG_COLUMNS).order_by(flags.c.key)
 _FLAG = select(*_FLAG_COLUMNS).where(flags.c.key == bindparam("key"))
 
-_INSERT_FLAG = insert(flags)
+_INSERT_FLAG = insert_into(
+    flags, "key", "version", "type", "owner", "archived", "document", "created_at", "updated_at"
+)
 _UPDATE_FLAG = (
     update(flags)
     .where(flags.c.key == bindparam("flag"))
@@ -128,7 +133,9 @@ _UPDATE_FLAG = (
         updated_at=bindparam("updated_at"),
     )
 )
-_INSERT_VERSION = insert(flag_versions)
+_INSERT_VERSION = insert_into(
+    flag_versions, "flag", "version", "document", "actor", "action", "comment", "created_at"
+)
 
 _VERSION_COLUMNS = (
     flag_versions.c.flag,
@@ -267,7 +274,7 @@ def history_rows(store: Store, flag: str | None = None) -> list[HistoryRow]:
 _SEGMENT_COLUMNS = (segments.c.key, segments.c.version, segments.c.document)
 _SEGMENTS = select(*_SEGMENT_COLUMNS).order_by(segments.c.key)
 _SEGMENT = select(*_SEGMENT_COLUMNS).where(segments.c.key == bindparam("key"))
-_INSERT_SEGMENT = insert(segments)
+_INSERT_SEGMENT = insert_into(segments, "key", "version", "document", "updated_at")
 _UPDATE_SEGMENT = (
     update(segments)
     .where(segments.c.key == bindparam("segment"))
@@ -308,7 +315,17 @@ def delete_segment(store: Store, key: str) -> None:
 _EXPOSURE_BATCH = (
     select(flag_exposures.c.batch).where(flag_exposures.c.batch == bindparam("batch")).limit(1)
 )
-_INSERT_EXPOSURE = insert(flag_exposures)
+_INSERT_EXPOSURE = insert_into(
+    flag_exposures,
+    "batch",
+    "environment",
+    "flag",
+    "variant",
+    "count",
+    "window_start",
+    "window_end",
+    "received_at",
+)
 _EXPOSURE_TOTALS = (
     select(flag_exposures.c.variant, func.sum(flag_exposures.c["count"]))
     .where(

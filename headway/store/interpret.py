@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, func, insert, select
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select
 
 from headway.store.base import Store
 from headway.store.schema import annotations as notes_table
 from headway.store.schema import changes, deployments, services
+from headway.store.statements import insert_into
 
 __all__ = [
     "first_record",
@@ -34,7 +35,17 @@ _NOTE_COLUMNS = (
     notes_table.c.author,
     notes_table.c.created_at,
 )
-_INSERT_NOTE = insert(notes_table)
+_INSERT_NOTE = insert_into(
+    notes_table,
+    "id",
+    "scope",
+    "period_start",
+    "period_end",
+    "kind",
+    "text",
+    "author",
+    "created_at",
+)
 _NOTE_ORDER = (notes_table.c.period_start, notes_table.c.created_at, notes_table.c.id)
 
 

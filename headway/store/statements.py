@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, cast
 
+from sqlalchemy import Insert, Table, bindparam, insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -61,3 +62,12 @@ class Compiler:
         if len(self._kept) > KEEP:
             self._kept.popitem(last=False)
         return compiled
+
+
+def insert_into(table: Table, *names: str) -> Insert:
+    """An INSERT of the named columns of `table`, each value the bindparam of its name.
+
+    A bare `insert(table)` compiles with every declared column, so a column added later
+    (nullable, or with a default) would make each of its inserts fail for want of a value;
+    naming the columns leaves such a column to its default."""
+    return insert(table).values({name: bindparam(name) for name in names})
