@@ -20,8 +20,6 @@ from headway.store import linking as statements
 from headway.store.base import utc_naive
 from headway.store.linking import END as _END
 from headway.store.linking import SHIPPING_KINDS, Bound, Relink
-from headway.store.timeline import epoch_sql as epoch
-from headway.store.timeline import nearest_sql as nearest_deployment
 
 
 def link(
@@ -85,4 +83,4 @@ def _earliest(*values: datetime | None) -> datetime | None:
     return min(v for v in known if v is not None) if known else None
 
 
-__all__ = ["SHIPPING_KINDS", "affected", "epoch", "link", "nearest_deployment"]
+__all__ = ["SHIPPING_KINDS", "affected", "link"]

@@ -39,9 +39,7 @@ OPTIONS = Options(seed=3, services=4, days=60)
 # Definitions that reach the rules no preset uses: failed status as failure evidence (fixed by
 # the next good deployment), failed deployments counted, negative spans as zero, a mean
 # median, lead time from opening; no failure rule at all, recovery over attributed incidents
-# opened to resolved, lead time as parts from the merge. (`status` keeps the incident rule
-# first: metrics/sql.py names the evidence columns only in the incident part of its union, so
-# failure rules without it fail there with "deployment_id not found".)
+# opened to resolved, lead time as parts from the merge.
 CUSTOM = {
     "status": Definition(
         name="status",
