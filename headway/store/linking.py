@@ -1,11 +1,13 @@
 """The statements `headway.linking` runs: where a write moved, the bounds of a bounded re-link,
 and the three updates that store the links (over the timeline walk, `store/timeline.py`).
 
-Which rows a re-link reads is a scope per service (`_Scope`): every row of some services, or,
-for a service a webhook batch touched, the rows whose links can depend on something at or
-after an instant. The statements are built per shape (which scopes, and which of their bounds
-are known), with a `bindparam` for each value, and kept: a webhook batch touching three
-services compiles nothing once a batch of that shape was linked before.
+Which rows a re-link reads (`_Scope`): every row of some services, or, for each service a
+webhook batch touched, the rows whose links can depend on something at or after an instant.
+The bounded services are one small table in the statement (`_bounds`: a row per service,
+each value a parameter once), which each part of it reads through EXISTS; an unknown bound
+is -infinity. So a statement depends only on how many services it holds, and is built for a
+few numbers (lists filled up to the next): a webhook batch compiles nothing once a batch of
+about as many services was linked before.
 """
 
 from __future__ import annotations
@@ -17,15 +19,20 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BindParameter,
     ColumnElement,
+    DateTime,
     FromClause,
     Interval,
     Select,
+    Text,
     Update,
     and_,
     bindparam,
     case,
+    cast,
+    exists,
     func,
     literal_column,
     or_,
@@ -94,8 +101,8 @@ class Bound:
     `shipped`, its last shipping deployment before (`cuts`); `repaired`, the last deployment
     a repair could repair before it."""
 
-    service: str
-    since: datetime
+    service: str | None  # (None: a scope that only fills a statement's places)
+    since: datetime | None
     shipped: datetime | None
     repaired: datetime | None
 
@@ -109,55 +116,82 @@ class Relink:
     bounds: tuple[Bound, ...]
 
 
-class _Scope:
-    """The conditions one scope puts on the rows a part of a statement reads, by part: each
-    takes the table (or its alias) the part reads."""
+# The earliest instant: a bound not known (None) is no bound, `x > COALESCE(NULL, -infinity)`
+# holding for every time stored, as no bound at all would.
+_NEVER = cast(literal_column("'-infinity'"), DateTime)
 
-    def __init__(self, whole: tuple[str, int] | None, index: int, shipped: bool, repaired: bool):
-        self.whole, self.i, self.shipped, self.repaired = whole, index, shipped, repaired
+
+_TIMES = ("since", "shipped", "repaired", "back")
+
+
+def _bounds(n: int, times: tuple[str, ...] = _TIMES) -> CTE:
+    """The bounded scopes as rows (service, since, shipped, repaired, back, or the `times`
+    named), `n` of them: a row filled in has no service, and `service = NULL` holds for no
+    row. Each value is a parameter once, however many parts of a statement read it."""
+    rows = [
+        select(
+            cast(bindparam(f"s{i}"), Text).label("service"),
+            *(cast(bindparam(f"{name}{i}"), DateTime).label(name) for name in times),
+        )
+        for i in range(n)
+    ]
+    return (rows[0] if n == 1 else union_all(*rows)).cte("bounds")
+
+
+class _Scope:
+    """The conditions the scopes put on the rows a part of a statement reads, by part: each
+    takes the table (or its alias) the part reads. A row is read when a scope holds for it:
+    the whole one (services `w0`, `w1` … ) or a bounded one (a row of `bounds`)."""
+
+    def __init__(self, whole: tuple[str, int] | None, bounds: CTE | None):
+        self.whole, self.bounds = whole, bounds
 
     def __call__(self, part: str, t: FromClause) -> ColumnElement[bool]:
+        either: list[ColumnElement[bool]] = []
         if self.whole is not None:
             kind, n = self.whole
             names: list[BindParameter[str]] = [bindparam(f"w{i}") for i in range(n)]
             if kind == "all":
-                return true()
-            return t.c.service.in_(names) if kind == "in" else t.c.service.not_in(names)
-        return and_(t.c.service == bindparam(f"s{self.i}"), self._bounded(part, t))
+                either.append(true())
+            else:
+                either.append(t.c.service.in_(names) if kind == "in" else t.c.service.not_in(names))
+        if self.bounds is not None:
+            b = self.bounds
+            either.append(exists().where(b.c.service == t.c.service, self._bounded(part, t, b)))
+        return or_(*either)
 
-    def _bounded(self, part: str, t: FromClause) -> ColumnElement[bool]:
+    @staticmethod
+    def _bounded(part: str, t: FromClause, b: CTE) -> ColumnElement[bool]:
         """A change merged at or before `shipped` (the service's last shipping deployment
         before `since`) ships at or before it, so only later changes and deployments count.
         A repair finished before `since` repairs a deployment finished before it; one after
         it needs the timeline from `repaired` (the last deployment it could repair before
-        `since`). An incident opened after `since` looks back one window at most (a second
-        more, for rounding). Rows still without a link are taken whatever their time: the
-        deployment a row names can arrive later, and a change can be written beside the
+        `since`). An incident opened after `since` looks back one window at most (`back`, a
+        second more, for rounding). Rows still without a link are taken whatever their time:
+        the deployment a row names can arrive later, and a change can be written beside the
         batch's records (one a push gives back from a pull request it was folded into)."""
-        i = self.i
-        since: BindParameter[datetime] = bindparam(f"since{i}")
-        shipped: BindParameter[datetime] = bindparam(f"shipped{i}")
+        shipped = func.coalesce(b.c.shipped, _NEVER)
         if part == "shipping":
-            return shipped_at(t) > shipped if self.shipped else true()
+            return shipped_at(t) > shipped
         if part in ("merged", "changes"):
-            merged = t.c.merged_at > shipped if self.shipped else t.c.merged_at.is_not(None)
+            merged = t.c.merged_at > shipped
             if part == "merged":
                 return merged
             return or_(merged, t.c.merged_at.is_(None), t.c.deployment_id.is_(None))
         if part == "repairs":
-            return t.c.finished_at >= since
+            return t.c.finished_at >= b.c.since
         if part == "earlier":
-            return t.c.finished_at >= bindparam(f"repaired{i}") if self.repaired else true()
+            return t.c.finished_at >= func.coalesce(b.c.repaired, _NEVER)
         if part == "deployments":
             unlinked = and_(t.c.recovers.is_not(None), t.c.recovers_id.is_(None))
-            return or_(t.c.finished_at >= since, unlinked)
+            return or_(t.c.finished_at >= b.c.since, unlinked)
         if part == "opened":
-            return t.c.opened_at >= since
+            return t.c.opened_at >= b.c.since
         if part == "finished":
-            return t.c.finished_at >= bindparam(f"back{i}")
+            return t.c.finished_at >= b.c.back
         assert part == "incidents"
         unlinked = and_(t.c.cause_ref.is_not(None), t.c.deployment_id.is_(None))
-        return or_(t.c.opened_at >= since, unlinked)
+        return or_(t.c.opened_at >= b.c.since, unlinked)
 
 
 def _good(t: FromClause, envs: Sequence[str]) -> ColumnElement[bool]:
@@ -165,19 +199,22 @@ def _good(t: FromClause, envs: Sequence[str]) -> ColumnElement[bool]:
     return and_(t.c.status == "success", one_of(t.c.environment, envs))
 
 
-# A shape: the environments, the whole scope's kind and size, and whether each bounded scope
-# knows its `shipped` and `repaired` (the scopes sorted so, their order being immaterial).
-_Shape = tuple[tuple[str, ...], tuple[str, int] | None, tuple[tuple[bool, bool], ...]]
+# A shape: the environments, the whole scope's kind and number of names, and the number of
+# bounded scopes, both numbers of `_SIZES`.
+_Shape = tuple[tuple[str, ...], tuple[str, int] | None, int]
+_SIZES = (0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
-@lru_cache(maxsize=128)
+def _size(n: int) -> int:
+    """The number of scopes (or names) a statement is built for, to hold `n`: lists are
+    filled up to it, so that a few statements serve any number."""
+    return next((s for s in _SIZES if s >= n), n)
+
+
+@lru_cache(maxsize=64)
 def _updates(shape: _Shape) -> tuple[Update, Update, Update]:
-    envs, whole, flags = shape
-    scopes = [_Scope(whole, 0, False, False)] if whole is not None else []
-    scopes += [_Scope(None, i, s, r) for i, (s, r) in enumerate(flags)]
-
-    def where(part: str, t: FromClause) -> ColumnElement[bool]:
-        return or_(*(scope(part, t) for scope in scopes))
+    envs, whole, bounded = shape
+    where = _Scope(whole, _bounds(bounded) if bounded else None)
 
     d, c, i = deployments, changes, incidents
     named = deployments.alias("named")
@@ -303,51 +340,54 @@ def _updates(shape: _Shape) -> tuple[Update, Update, Update]:
 def relink(store: Store, envs: Sequence[str], window: timedelta, scope: Relink) -> None:
     """Store the links of the rows `scope` reads: each link computed once, as the value it
     should have, and only rows whose stored link differs written."""
-    bounds = sorted(scope.bounds, key=lambda b: (b.shipped is None, b.repaired is None))
-    whole = None if scope.whole is None else (scope.whole[0], len(scope.whole[1]))
-    flags = tuple((b.shipped is not None, b.repaired is not None) for b in bounds)
     values: dict[str, Any] = {"window_s": window.total_seconds()}
+    whole = None
     if scope.whole is not None:
-        values.update((f"w{i}", name) for i, name in enumerate(scope.whole[1]))
-    for i, b in enumerate(bounds):
+        # (filled with the last name again: `NOT IN` a list holding NULL holds for nothing)
+        kind, names = scope.whole
+        whole = (kind, _size(len(names)))
+        values.update((f"w{i}", names[min(i, len(names) - 1)]) for i in range(whole[1]))
+    bounded = _size(len(scope.bounds))
+    for i in range(bounded):
+        # a scope filled in has no service: `service = NULL` holds for no row
+        b = scope.bounds[i] if i < len(scope.bounds) else Bound(None, None, None, None)
         values[f"s{i}"], values[f"since{i}"] = b.service, b.since
         values[f"shipped{i}"], values[f"repaired{i}"] = b.shipped, b.repaired
-        values[f"back{i}"] = b.since - window - timedelta(seconds=1)
-    for statement in _updates((tuple(envs), whole, flags)):
+        values[f"back{i}"] = b.since - window - timedelta(seconds=1) if b.since else None
+    for statement in _updates((tuple(envs), whole, bounded)):
         store.run(statement, **values)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _cuts(envs: tuple[str, ...], n: int) -> Select[Any]:
-    d, c = deployments, changes
-    selects = []
-    for i in range(n):
-        name: BindParameter[str] = bindparam(f"s{i}")
-        since: BindParameter[datetime] = bindparam(f"since{i}")
-        # the earliest change of the service left without a deployment, before `since`
-        unlinked = (
-            select(func.min(c.c.merged_at))
-            .where(
-                c.c.service == name,
-                c.c.merged_at < since,
-                c.c.deployment_id.is_(None),
-                c.c.deployment_ref.is_(None),
-            )
-            .scalar_subquery()
+    b, d, c = _bounds(n, ("since",)), deployments, changes
+    # the earliest change of the service left without a deployment, before `since`
+    unlinked = (
+        select(func.min(c.c.merged_at))
+        .where(
+            c.c.service == b.c.service,
+            c.c.merged_at < b.c.since,
+            c.c.deployment_id.is_(None),
+            c.c.deployment_ref.is_(None),
         )
-        shipped = select(func.max(shipped_at(d))).where(
-            d.c.service == name,
-            _good(d, envs),
-            one_of(d.c.kind, SHIPPING_KINDS),
-            shipped_at(d) < func.coalesce(unlinked, since),
-        )
-        repaired = select(func.max(d.c.finished_at)).where(
-            d.c.service == name, _good(d, envs), d.c.kind != "rollback", d.c.finished_at < since
-        )
-        selects.append(
-            select(name.label("service"), shipped.scalar_subquery(), repaired.scalar_subquery())
-        )
-    return selects[0] if n == 1 else union_all(*selects)  # type: ignore[return-value]
+        .correlate(b)
+        .scalar_subquery()
+    )
+    shipped = select(func.max(shipped_at(d))).where(
+        d.c.service == b.c.service,
+        _good(d, envs),
+        one_of(d.c.kind, SHIPPING_KINDS),
+        shipped_at(d) < func.coalesce(unlinked, b.c.since),
+    )
+    repaired = select(func.max(d.c.finished_at)).where(
+        d.c.service == b.c.service,
+        _good(d, envs),
+        d.c.kind != "rollback",
+        d.c.finished_at < b.c.since,
+    )
+    return select(b.c.service, shipped.scalar_subquery(), repaired.scalar_subquery()).where(
+        b.c.service.is_not(None)
+    )
 
 
 def cuts(
@@ -358,9 +398,11 @@ def cuts(
     outside the batch's records), and the last deployment a repair could repair before it."""
     if not since:
         return {}
-    ordered = sorted(since.items())
+    ordered: list[tuple[str | None, datetime | None]] = sorted(since.items())
+    n = _size(len(ordered))
+    ordered += [(None, None)] * (n - len(ordered))  # filled in: no service, no row of it
     values: dict[str, Any] = {}
     for i, (name, at) in enumerate(ordered):
         values[f"s{i}"], values[f"since{i}"] = name, at
-    rows = store.rows(_cuts(tuple(envs), len(ordered)), **values)
-    return {str(name): (shipped, repaired) for name, shipped, repaired in rows}
+    rows = store.rows(_cuts(tuple(envs), n), **values)
+    return {str(name): (shipped, repaired) for name, shipped, repaired in rows if name is not None}

@@ -3,9 +3,10 @@
 A statement holding `col.in_(values)` is compiled with its values, so a new one per call costs
 a compile per call: about 0.1 ms on an idle machine for the smallest, several for a wide
 select, more than the query takes to run. The write path asks such questions a dozen times per
-webhook group, so a `ByList` builds its statement once per list size, from a few sizes (1, 2,
-4, … 256, and `CHUNK`), with a `bindparam` per value, and fills a shorter list by repeating its
-last value: `IN (a, b, b, b)` means `IN (a, b)`. Each size compiles once per store.
+webhook group, so a `ByList` builds its statement once per list size, from a few sizes (1,
+4, 16, 64, 256 and `CHUNK`), with a `bindparam` per value, and fills a shorter list by
+repeating its last value: `IN (a, b, b, b)` means `IN (a, b)`. Each size compiles once per
+store.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.sql.expression import ClauseElement
 from headway.store.base import Store
 
 CHUNK = 500  # values per statement, at most
-_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, CHUNK)
+_SIZES = (1, 4, 16, 64, 256, CHUNK)
 
 
 def _size(n: int) -> int:
