@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -371,6 +373,27 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def now() -> datetime:
+    """The current time as naive UTC, the "today" every report's default period ends with.
+
+    HEADWAY_NOW (an ISO time such as 2026-11-01T12:00:00Z, or a date) fixes it, so tests and
+    a report that must be reproduced do not depend on the day they run. It moves nothing
+    else: stored times, token expiry and rollout stages keep the real clock. Read on each
+    call, not cached with the settings, so a test can set it for one case.
+    """
+    fixed = os.environ.get("HEADWAY_NOW")
+    if not fixed:
+        return datetime.now(UTC).replace(tzinfo=None)
+    try:
+        value = datetime.fromisoformat(fixed)
+    except ValueError:
+        raise ValueError(
+            f"HEADWAY_NOW {fixed!r} is not a time; use an ISO time like 2026-11-01T12:00:00Z, "
+            "or unset it to use the clock"
+        ) from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def parse_host(entry: str) -> str:

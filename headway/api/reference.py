@@ -31,8 +31,10 @@ _METRICS_NOTES = """\
   operating contexts inside it. When there is more than one, `warnings` says so: the figure
   blends unlike services.
 - `period.until` is exclusive. `--until 2026-10-10` (a date) means the end of that day.
-  Without `--since/--until` the period is the 90 days up to the end of the day of the latest
-  deployment in the store.
+  Without `--since/--until` the period is the 90 whole days up to the end of today (UTC;
+  HEADWAY_NOW fixes "today" for tests and reproduced reports), whatever else the store
+  holds. When the scope has no counted deployment in it, `warnings` starts with a sentence
+  naming the scope's latest one and the `--since`/`--until` that show the 90 days up to it.
 - Durations are seconds. `median_s` follows the definition's `summary.median`
   (`interpolated`, `lower` or `mean`); `p75_s` and `p90_s` are interpolated percentiles
   (lower percentiles under `lower`); `mean_s` is the arithmetic mean. A duration is `null`

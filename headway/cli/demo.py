@@ -78,7 +78,7 @@ def demo(
             highlight=False,
         )
         defn = defs.active(store)
-        period = dora.default_period(store)
+        period = dora.default_period()
         for kind in ("team", "service"):
             sets = dora.compute_each(store, defn, kind, period)
             console.print(

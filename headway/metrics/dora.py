@@ -13,7 +13,7 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import bands
-from headway.metrics.dora_queries import aggregate, empty
+from headway.metrics.dora_queries import aggregate, empty, latest_deployments
 from headway.metrics.scope import (
     Period,
     Scope,
@@ -23,6 +23,7 @@ from headway.metrics.scope import (
     default_period,
     iso,
     next_start,
+    no_deployments_note,
     scope_keys,
     services_in,
 )
@@ -107,6 +108,7 @@ def compute(
     result = overall.get(None) or empty(period)
     contexts = sorted({c for _, c in services})
     metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
+    _say_when_empty(store, defn, [metric_set])
     if len(contexts) > 1:
         metric_set.warnings.append(
             f"This figure blends services of {len(contexts)} operating contexts "
@@ -154,7 +156,20 @@ def compute_each(
                 grouped.get((key, None)) or empty(period),
             )
         )
+    _say_when_empty(store, defn, out)
     return out
+
+
+def _say_when_empty(store: Store, defn: Definition, sets: list[MetricSet]) -> None:
+    """A scope with no deployments in its period says so first, naming its latest one and
+    the window that shows it, so an empty window is never read as a team that stopped."""
+    bare = [m for m in sets if not m.deployment_frequency["deployments"]]
+    if not bare:
+        return
+    latest = latest_deployments(store, defn, sorted({s for m in bare for s in m.services}))
+    for m in bare:
+        last = max((latest[s] for s in m.services if s in latest), default=None)
+        m.warnings.insert(0, no_deployments_note(m.scope, m.period, last))
 
 
 def _metric_set(

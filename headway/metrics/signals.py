@@ -17,9 +17,18 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics.concentration import escaped_defects, failure_concentration, incident_themes
+from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, describe_spans
 from headway.metrics.queries import scope as scope_queries
-from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
+from headway.metrics.scope import (
+    Period,
+    Scope,
+    bucket_starts,
+    iso,
+    next_start,
+    services_in,
+    window_hint,
+)
 from headway.metrics.signal_rows import Rows, load, share, shipping
 from headway.metrics.stages import LEAD_BOUNDS
 from headway.store import Store
@@ -252,9 +261,10 @@ def compute(
     teams = scope_queries.teams(store)
     warnings = []
     if not rows.deployments and not rows.changes and not rows.incidents:
+        latest = max(latest_deployments(store, defn, names).values(), default=None)
         warnings.append(
             f"no deployments, changes or incidents in {scope.describe()} between "
-            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
+            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}. {window_hint(latest)}"
         )
     if len(contexts) > 1:
         warnings.append(
