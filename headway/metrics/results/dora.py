@@ -92,6 +92,19 @@ class Evidence(Result):
     rule: str = Field(description="The failure rule that matched.")
     record: str | None = Field(description="The record that is the evidence.")
     fixed_at: str | None = Field(description="When the failure was fixed, if it was.")
+    fixed_by: str | None = Field(
+        description="The record that fixed it: the incident resolved, the rollback or hotfix, "
+        "the deployment shipping the revert, the next successful deployment; null while unfixed."
+    )
+
+
+class ReworkEvidence(Result):
+    rule: str = Field(description="`rollback`, `hotfix`, `repair` or `revert`.")
+    record: str = Field(
+        description="The record that makes the deployment rework: the failed deployment it "
+        "repairs, or the revert change it ships."
+    )
+    repairs: str | None = Field(description="The deployment whose change it repairs.")
 
 
 class Deployment(Result):
@@ -110,9 +123,15 @@ class Deployment(Result):
     failure_reason: str | None
     evidence: list[Evidence]
     recovered_at: str | None
+    recovered_by: str | None = Field(
+        description="The record of the first fix (`fixed_by` of the earliest evidence)."
+    )
     recovers: str | None = Field(description="The failed deployment this one fixed.")
     changes: list[str] = Field(description="Ids of the changes shipped for the first time.")
     rework: bool
+    rework_evidence: list[ReworkEvidence] = Field(
+        description="Why it is rework, naming the records; empty when it is not."
+    )
 
 
 class Change(Result):
