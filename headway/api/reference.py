@@ -40,9 +40,16 @@ _METRICS_NOTES = """\
   (lower percentiles under `lower`); `mean_s` is the arithmetic mean. A duration is `null`
   when nothing was measured.
 - `rate` is a fraction (0.6 = 60%), `null` without deployments.
+- Missing is never 0: a value with no records behind it (`per_week` without deployments, a
+  lead time without shipped changes, a recovery time without recoveries) is `null`, and the
+  metric's `reason` says why in words ("no failed deployment in the period, so nothing to
+  recover from"); the table prints "no data" and the reason.
 - `level` is `elite`, `high`, `medium`, `low` or `null` for the report year in
   `levels.year` (`--levels 2023|2024`; 2025 publishes no levels, and `levels.note` says so).
-  Deployment rework rate has no published levels.
+  A level is given only with at least 10 counted deployments in the scope and period; below
+  that it is `null` and `level_reason` says "too few to rate: N counted deployments; a level
+  needs at least 10" (the table prints "too few to rate"). Deployment rework rate has no
+  published levels.
 - `failed_deployment_recovery_time.unrecovered` counts failed deployments with no recovery
   evidence yet; they are not in the duration statistics.
 

@@ -182,11 +182,23 @@ def _metric_set(
     r: dict[str, Any],
 ) -> MetricSet:
     deployments, deploy_days = r["deployments"], r["deploy_days"]
-    week_median = weekly_deploy_days(defn, period, r["days"]) if r["days"] is not None else None
-    per_day = deployments / period.days if period.days > 0 else 0.0
+    week_median = (
+        weekly_deploy_days(defn, period, r["days"])
+        if r["days"] is not None and deployments
+        else None
+    )
+    per_day = deployments / period.days if period.days > 0 and deployments else None
     failed, rework = r["failed"], r["rework"]
     cfr = failed / deployments if deployments else None
     lead, rec = r["lead"], r["recovery"]
+    # Missing is not zero: a figure with no records behind it is null with the reason, and a
+    # level needs MIN_DEPLOYMENTS counted deployments (bands.too_few says so otherwise).
+    none = None if deployments else "no counted deployments in the period"
+    too_few = bands.too_few(deployments, year)
+
+    def rated(level: str | None) -> str | None:
+        return None if too_few else level
+
     metric_set = MetricSet(
         definition=defn,
         scope=scope,
@@ -197,41 +209,68 @@ def _metric_set(
         deployment_frequency={
             "deployments": deployments,
             "days": round(period.days, 6),
-            "per_day": round(per_day, 6),
-            "per_week": round(per_day * 7, 6),
+            "per_day": _round(per_day),
+            "per_week": _round(None if per_day is None else per_day * 7),
             "deploy_days": deploy_days,
             "deploy_days_per_week_median": week_median,
-            "level": bands.deployment_frequency(per_day if deployments else None, year),
+            "level": rated(bands.deployment_frequency(per_day, year)),
+            "reason": none,
+            "level_reason": too_few,
         },
         change_lead_time={
             "changes": lead["n"],
             **_stats(lead),
-            "level": bands.lead_time(lead["median_s"], year),
+            "level": rated(bands.lead_time(lead["median_s"], year)),
+            "reason": None if lead["n"] else _no_lead(deployments, lead["negative"]),
+            "level_reason": too_few,
             **_left_out(lead["negative"], "change", "lead time"),
         },
         change_fail_rate={
             "deployments": deployments,
             "failed": failed,
             "rate": _round(cfr),
-            "level": bands.change_fail_rate(cfr, year),
+            "level": rated(bands.change_fail_rate(cfr, year)),
+            "reason": none,
+            "level_reason": too_few,
         },
         failed_deployment_recovery_time={
             "recoveries": rec["n"],
             "unrecovered": r["unrecovered"],
             **_stats(rec),
-            "level": bands.recovery_time(rec["median_s"], year),
+            "level": rated(bands.recovery_time(rec["median_s"], year)),
+            "reason": None if rec["n"] else _no_recovery(defn, failed, r["unrecovered"], rec),
+            "level_reason": too_few,
             **_left_out(rec["negative"], "recovery", "recovery time"),
         },
         deployment_rework_rate={
             "deployments": deployments,
             "rework": rework,
             "rate": _round(rework / deployments if deployments else None),
+            "reason": none,
         },
     )
     # The table shows warnings; a figure that left records out says so there too.
     for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
         metric_set.warnings.extend(figure["notes"])
     return metric_set
+
+
+def _no_lead(deployments: int, negative: int) -> str:
+    if negative:
+        return f"every shipped change's lead time ran backwards ({negative} left out)"
+    if not deployments:
+        return "no counted deployments in the period, so no change shipped"
+    return "no change shipped by the period's counted deployments"
+
+
+def _no_recovery(defn: Definition, failed: int, unrecovered: int, rec: dict[str, Any]) -> str:
+    if rec["negative"]:
+        return f"every recovery ran backwards ({rec['negative']} left out)"
+    if defn.recovery.start in ("incident_opened", "incident_opened_or_cause"):
+        return "no incident opened in the period was resolved"
+    if not failed:
+        return "no failed deployment in the period, so nothing to recover from"
+    return f"{unrecovered} failed deployment{'' if unrecovered == 1 else 's'}, none recovered yet"
 
 
 def _left_out(n: int, unit: str, label: str) -> dict[str, Any]:

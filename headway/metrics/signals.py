@@ -130,15 +130,40 @@ def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
 
 
 def deployment_friction(rows: Rows) -> dict[str, Any]:
+    """Friction per deployment. A rate with no records of its kind behind it is null with the
+    reason, never 0: a git import records no pipeline runs and no approvals at all."""
     deps = rows.deployments
     durations = [(d["started_at"], d["finished_at"]) for d in deps]
+    runs = sum(d["runs"] for d in deps)
+    runs_missing = (
+        "no counted deployments in the period"
+        if not deps
+        else None
+        if runs
+        else "no pipeline runs are linked to these deployments (a git import, for one, "
+        "records none): failures cannot be counted"
+    )
+    gates_missing = (
+        "no counted deployments in the period"
+        if not deps
+        else None
+        if rows.approvals
+        else "no reviews or approvals are recorded for this scope in the period (a git "
+        "import, for one, records none): gates cannot be counted"
+    )
     return {
         "deployments": len(deps),
-        "failed_runs_per_deployment": _round(_mean([d["failed_runs"] for d in deps])),
+        "failed_runs_per_deployment": None
+        if runs_missing
+        else _round(_mean([d["failed_runs"] for d in deps])),
+        "failed_runs_reason": runs_missing,
         "deployments_with_failed_runs": sum(1 for d in deps if d["failed_runs"]),
-        "pipeline_runs": sum(d["runs"] for d in deps),
+        "pipeline_runs": runs,
         "duration": describe_spans(durations, "duration", _RAN, ("deployment", "deployments")),
-        "manual_gates_per_deployment": _round(_mean([d["gates"] for d in deps])),
+        "manual_gates_per_deployment": None
+        if gates_missing
+        else _round(_mean([d["gates"] for d in deps])),
+        "manual_gates_reason": gates_missing,
         "manual_triggers": sum(1 for d in deps if (d["trig"] or "") == "manual"),
     }
 
