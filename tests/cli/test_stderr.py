@@ -77,6 +77,10 @@ BAD: dict[str, list[str]] = {
     "tokens create": ["--kind", "nosuch"],
     "tokens list": ["--format", "nosuch"],
     "tokens revoke": ["nosuch"],
+    "users add": ["ann@example.com", "nosuch"],
+    "users list": ["--format", "nosuch"],
+    "users remove": ["nosuch@example.com"],
+    "users set-role": ["nosuch@example.com", "viewer"],
 }
 
 
