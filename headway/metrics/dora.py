@@ -38,6 +38,7 @@ __all__ = [
     "compute",
     "compute_each",
     "default_period",
+    "figures",
     "median",
     "services_in",
     "spine",
@@ -181,6 +182,25 @@ def _metric_set(
     year: str,
     r: dict[str, Any],
 ) -> MetricSet:
+    metric_set = MetricSet(
+        definition=defn,
+        scope=scope,
+        period=period,
+        services=[s for s, _ in services],
+        contexts=contexts,
+        year=year,
+        **figures(defn, period, r, year),
+    )
+    # The table shows warnings; a figure that left records out says so there too.
+    for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
+        metric_set.warnings.extend(figure["notes"])
+    return metric_set
+
+
+def figures(defn: Definition, period: Period, r: dict[str, Any], year: str) -> dict[str, Any]:
+    """The five figures of one scope and period (or bucket) from its raw numbers (`r`, as
+    `dora_queries.aggregate` gathers them): rounded, levelled, and null with the reason where
+    no record is behind them. The other engines (`engines.run`) render theirs with it too."""
     deployments, deploy_days = r["deployments"], r["deploy_days"]
     week_median = (
         weekly_deploy_days(defn, period, r["days"])
@@ -199,14 +219,8 @@ def _metric_set(
     def rated(level: str | None) -> str | None:
         return None if too_few else level
 
-    metric_set = MetricSet(
-        definition=defn,
-        scope=scope,
-        period=period,
-        services=[s for s, _ in services],
-        contexts=contexts,
-        year=year,
-        deployment_frequency={
+    return {
+        "deployment_frequency": {
             "deployments": deployments,
             "days": round(period.days, 6),
             "per_day": _round(per_day),
@@ -217,7 +231,7 @@ def _metric_set(
             "reason": none,
             "level_reason": too_few,
         },
-        change_lead_time={
+        "change_lead_time": {
             "changes": lead["n"],
             **_stats(lead),
             "level": rated(bands.lead_time(lead["median_s"], year)),
@@ -225,7 +239,7 @@ def _metric_set(
             "level_reason": too_few,
             **_left_out(lead["negative"], "change", "lead time"),
         },
-        change_fail_rate={
+        "change_fail_rate": {
             "deployments": deployments,
             "failed": failed,
             "rate": _round(cfr),
@@ -233,7 +247,7 @@ def _metric_set(
             "reason": none,
             "level_reason": too_few,
         },
-        failed_deployment_recovery_time={
+        "failed_deployment_recovery_time": {
             "recoveries": rec["n"],
             "unrecovered": r["unrecovered"],
             **_stats(rec),
@@ -242,17 +256,13 @@ def _metric_set(
             "level_reason": too_few,
             **_left_out(rec["negative"], "recovery", "recovery time"),
         },
-        deployment_rework_rate={
+        "deployment_rework_rate": {
             "deployments": deployments,
             "rework": rework,
             "rate": _round(rework / deployments if deployments else None),
             "reason": none,
         },
-    )
-    # The table shows warnings; a figure that left records out says so there too.
-    for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
-        metric_set.warnings.extend(figure["notes"])
-    return metric_set
+    }
 
 
 def _no_lead(deployments: int, negative: int) -> str:
