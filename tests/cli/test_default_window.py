@@ -98,3 +98,26 @@ def test_the_api_and_prometheus_use_the_same_window() -> None:
     # outside), so both count 0
     assert 'headway_dora_deployments{context="customer-facing",service="api"} 0.0' in text
     assert 'headway_dora_deployments{context="regulated",service="ledger"} 0.0' in text
+
+
+def test_the_demo_and_the_review_take_today_from_the_same_clock(tmp_path: Path) -> None:
+    # Given today fixed at 2027-03-01, a simulated history ends at its start: storefront,
+    # which deploys several times a day, last deployed on 2027-02-28
+    out = tmp_path / "org.jsonl"
+    done = runner.invoke(app, ["simulate", "--services", "2", "--days", "10", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    records = [orjson.loads(line) for line in out.read_text().splitlines()]
+    starts = [
+        r["started_at"]
+        for r in records
+        if r["type"] == "deployment" and r["service"] == "storefront"
+    ]
+    assert max(starts)[:10] == "2027-02-28"
+    # and a review without --period is of February 2027, which api did not deploy in: the
+    # refusal names that month and the one api's latest deployment (2026-10-08) falls in
+    review = runner.invoke(app, ["review", "--service", "api", "--format", "json"])
+    assert review.exit_code == 2, review.output
+    assert review.stdout == ""
+    said = " ".join(review.stderr.split())
+    assert "no deployments or changes in service api in 2027-02;" in said
+    assert "Its latest counted deployment finished on 2026-10-08: --period 2026-10" in said
