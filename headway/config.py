@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from headway.config_values import parse_host, parse_role_map
 
 
 class Settings(BaseSettings):
@@ -373,46 +377,22 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def parse_host(entry: str) -> str:
-    """One `HEADWAY_OUTBOUND_HOSTS` entry, lower-cased: `host` or `host:port`.
+def now() -> datetime:
+    """The current time as naive UTC, the "today" every report's default period ends with.
 
-    Here rather than in `headway.outbound`, which uses the settings, so settings can check
-    their own values without importing what depends on them.
+    HEADWAY_NOW (an ISO time such as 2026-11-01T12:00:00Z, or a date) fixes it, so tests and
+    a report that must be reproduced do not depend on the day they run. It moves nothing
+    else: stored times, token expiry and rollout stages keep the real clock. Read on each
+    call, not cached with the settings, so a test can set it for one case.
     """
-    import httpx
-
+    fixed = os.environ.get("HEADWAY_NOW")
+    if not fixed:
+        return datetime.now(UTC).replace(tzinfo=None)
     try:
-        url = httpx.URL(f"http://{entry.strip()}")
-    except httpx.InvalidURL:
-        url = None
-    bad = (
-        url is None
-        or not url.host
-        or url.userinfo
-        or url.raw_path not in (b"", b"/")
-        or url.query
-        or url.fragment
-    )
-    if bad:
-        raise ValueError(f"{entry!r} is not a host or host:port, e.g. prometheus:9090")
-    assert url is not None
-    return f"{url.host}:{url.port}" if url.port else url.host
-
-
-ROLE_NAMES = ("viewer", "editor", "admin")
-
-
-def parse_role_map(text: str) -> dict[str, str]:
-    """`GROUP=ROLE,GROUP=ROLE` as a mapping; a ValueError names the entry that is not one."""
-    mapping: dict[str, str] = {}
-    for entry in (e.strip() for e in text.split(",")):
-        if not entry:
-            continue
-        group, equals, role = (part.strip() for part in entry.rpartition("="))
-        if not equals or not group or role not in ROLE_NAMES:
-            raise ValueError(
-                f"{entry!r} is not GROUP=ROLE with a role of viewer, editor or admin "
-                "(e.g. platform-admins=admin,eng=viewer)"
-            )
-        mapping[group] = role
-    return mapping
+        value = datetime.fromisoformat(fixed)
+    except ValueError:
+        raise ValueError(
+            f"HEADWAY_NOW {fixed!r} is not a time; use an ISO time like 2026-11-01T12:00:00Z, "
+            "or unset it to use the clock"
+        ) from None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from headway.config import Settings, parse_host
+from headway.config import Settings
+from headway.config_values import parse_host
 
 __all__ = ["GuardedTransport", "OutboundPolicy", "OutboundRefused", "guarded_client", "parse_host"]
 

@@ -93,37 +93,59 @@ def metric_table(m: MetricSet, title: str | None = None) -> Table:
     table.add_column(f"level ({m.year})")
     table.add_row(
         "deployment frequency",
-        f"{df['per_week']:.1f}/week",
+        _value(df["per_week"], f"{_weekly(df)}/week"),
         f"{df['deployments']} deployments on {df['deploy_days']} of {df['days']:.0f} days",
-        df["level"] or "–",
+        _level(df),
     )
     table.add_row(
         "change lead time",
-        duration(lt["median_s"]),
-        f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
+        _value(lt["median_s"], duration(lt["median_s"])),
+        lt["reason"]
+        or f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
         f"p90 {duration(lt['p90_s'])}",
-        lt["level"] or "–",
+        _level(lt),
     )
     table.add_row(
         "change fail rate",
-        percent(cfr["rate"]),
+        _value(cfr["rate"], percent(cfr["rate"])),
         f"{cfr['failed']} of {cfr['deployments']} deployments failed",
-        cfr["level"] or "–",
+        _level(cfr),
     )
     table.add_row(
         "failed deployment recovery time",
-        duration(rec["median_s"]),
-        f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
+        _value(rec["median_s"], duration(rec["median_s"])),
+        rec["reason"]
+        or f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
         + (f"; {rec['unrecovered']} not yet recovered" if rec["unrecovered"] else ""),
-        rec["level"] or "–",
+        _level(rec),
     )
     table.add_row(
         "deployment rework rate",
-        percent(rw["rate"]),
+        _value(rw["rate"], percent(rw["rate"])),
         f"{rw['rework']} of {rw['deployments']} deployments were unplanned repairs",
         "–",
     )
     return table
+
+
+NO_DATA = "no data"
+TOO_FEW = "too few to rate"
+
+
+def _value(value: float | None, text: str) -> str:
+    """A figure, or "no data" when no record stands behind it (never 0)."""
+    return NO_DATA if value is None else text
+
+
+def _weekly(frequency: dict[str, Any]) -> str:
+    return f"{frequency['per_week'] or 0:.1f}"
+
+
+def _level(figure: dict[str, Any]) -> str:
+    """The level, "too few to rate" for a value with too few deployments behind it, or a dash."""
+    if figure.get("level"):
+        return str(figure["level"])
+    return TOO_FEW if figure.get("level_reason") and figure.get("reason") is None else "–"
 
 
 def summary_table(sets: list[MetricSet], title: str) -> Table:
@@ -144,14 +166,16 @@ def summary_table(sets: list[MetricSet], title: str) -> Table:
         table.add_row(
             m.scope.name or "organisation",
             ", ".join(m.contexts),
-            f"{df['per_week']:.1f} {_lvl(df['level'])}",
-            f"{duration(lt['median_s'])} {_lvl(lt['level'])}",
-            f"{percent(cfr['rate'])} {_lvl(cfr['level'])}",
-            f"{duration(rec['median_s'])} {_lvl(rec['level'])}",
-            percent(rw["rate"]),
+            f"{_value(df['per_week'], _weekly(df))} {_lvl(df)}",
+            f"{_value(lt['median_s'], duration(lt['median_s']))} {_lvl(lt)}",
+            f"{_value(cfr['rate'], percent(cfr['rate']))} {_lvl(cfr)}",
+            f"{_value(rec['median_s'], duration(rec['median_s']))} {_lvl(rec)}",
+            _value(rw["rate"], percent(rw["rate"])),
         )
     return table
 
 
-def _lvl(level: str | None) -> str:
-    return f"({level})" if level else ""
+def _lvl(figure: dict[str, Any]) -> str:
+    """`(elite)`, `(too few to rate)` or nothing when there is no value to rate."""
+    level = _level(figure)
+    return "" if level == "–" else f"({level})"

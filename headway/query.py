@@ -72,8 +72,10 @@ def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
     return value
 
 
-def period_of(store: Store, since: str | None, until: str | None, days: int = 90) -> Period:
-    end = parse_time(until, "--until", end=True) if until else default_period(store, days).until
+def period_of(since: str | None, until: str | None, days: int = 90) -> Period:
+    """The period asked for: without --until the default period's end (the end of today,
+    UTC), without --since the `days` days before the end."""
+    end = parse_time(until, "--until", end=True) if until else default_period(days).until
     try:
         start = parse_time(since, "--since") if since else end - timedelta(days=days)
     except OverflowError:  # an end in the first days of year 1, and no start
@@ -110,5 +112,5 @@ def inputs(
     return (
         definition_of(store, definition, files=files),
         scope_of(service, team, context),
-        period_of(store, since, until),
+        period_of(since, until),
     )

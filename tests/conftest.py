@@ -209,3 +209,28 @@ def make_token(env: dict[str, str], kind: str, environment: str | None = None) -
     done = run_headway(*args, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.strip().splitlines()[-1]  # the secret is printed alone, last
+
+
+def assert_every_verdict_has_evidence(deployments: list[dict[str, Any]]) -> dict[str, int]:
+    """Every failed, recovered or rework deployment names the records that made it so (the
+    `list deployments` document); returns how many of each were checked."""
+    seen = {"failed": 0, "recovered": 0, "rework": 0}
+    for d in deployments:
+        if d["failed"]:
+            seen["failed"] += 1
+            assert d["evidence"], f"{d['id']} failed with no evidence"
+            assert all(e["rule"] and e["record"] for e in d["evidence"]), d
+        else:
+            assert not d["evidence"], d
+        if d["recovered_at"]:
+            seen["recovered"] += 1
+            assert d["recovered_by"], f"{d['id']} recovered by nothing named"
+            first = min((e["fixed_at"], e["fixed_by"]) for e in d["evidence"] if e["fixed_at"])
+            assert (d["recovered_at"], d["recovered_by"]) == first, d
+        if d["rework"]:
+            seen["rework"] += 1
+            assert d["rework_evidence"], f"{d['id']} is rework with no evidence"
+            assert all(e["rule"] and e["record"] for e in d["rework_evidence"]), d
+        else:
+            assert not d["rework_evidence"], d
+    return seen

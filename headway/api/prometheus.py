@@ -1,7 +1,8 @@
 """`/metrics` for Prometheus: Headway's own counters and the current DORA figures per service.
 
-The DORA gauges cover the trailing 30 days up to the scrape, under the active definition, so
-a Grafana panel over `headway_dora_*` shows how each service's numbers move day by day. They
+The DORA gauges cover the default period of every report, the 90 whole days up to the end of
+today (UTC), under the active definition, so a gauge matches `headway metrics --each service`
+and a Grafana panel over `headway_dora_*` shows how each service's numbers move day by day. They
 are computed at most once per `DORA_CACHE_S` seconds, whatever the scrape rate.
 
 With several workers `headway serve` sets PROMETHEUS_MULTIPROC_DIR before they start, so each
@@ -14,7 +15,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,7 +34,6 @@ from headway.api.auth import Scraper
 from headway.api.responses import AUTH_ERRORS
 from headway.api.scopes import every_team
 from headway.metrics import dora
-from headway.metrics.scope import Period
 from headway.store import Store
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -53,7 +52,7 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
-WINDOW_DAYS = 30
+WINDOW_DAYS = 90  # the default period of every report (metrics.scope)
 DORA_CACHE_S = 15.0
 
 # name, help, where in MetricSet.to_json()
@@ -113,8 +112,7 @@ class _DoraCache:
 
 
 def _dora_families(store: Store) -> Iterator[Metric]:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    period = Period(now - timedelta(days=WINDOW_DAYS), now)
+    period = dora.default_period(WINDOW_DAYS)
     sets = dora.compute_each(store, definitions.active(store), "service", period)
     for name, doc, (metric, key) in _GAUGES:
         family = GaugeMetricFamily(name, doc, labels=["service", "context"])

@@ -31,16 +31,25 @@ _METRICS_NOTES = """\
   operating contexts inside it. When there is more than one, `warnings` says so: the figure
   blends unlike services.
 - `period.until` is exclusive. `--until 2026-10-10` (a date) means the end of that day.
-  Without `--since/--until` the period is the 90 days up to the end of the day of the latest
-  deployment in the store.
+  Without `--since/--until` the period is the 90 whole days up to the end of today (UTC;
+  HEADWAY_NOW fixes "today" for tests and reproduced reports), whatever else the store
+  holds. When the scope has no counted deployment in it, `warnings` starts with a sentence
+  naming the scope's latest one and the `--since`/`--until` that show the 90 days up to it.
 - Durations are seconds. `median_s` follows the definition's `summary.median`
   (`interpolated`, `lower` or `mean`); `p75_s` and `p90_s` are interpolated percentiles
   (lower percentiles under `lower`); `mean_s` is the arithmetic mean. A duration is `null`
   when nothing was measured.
 - `rate` is a fraction (0.6 = 60%), `null` without deployments.
+- Missing is never 0: a value with no records behind it (`per_week` without deployments, a
+  lead time without shipped changes, a recovery time without recoveries) is `null`, and the
+  metric's `reason` says why in words ("no failed deployment in the period, so nothing to
+  recover from"); the table prints "no data" and the reason.
 - `level` is `elite`, `high`, `medium`, `low` or `null` for the report year in
   `levels.year` (`--levels 2023|2024`; 2025 publishes no levels, and `levels.note` says so).
-  Deployment rework rate has no published levels.
+  A level is given only with at least 10 counted deployments in the scope and period; below
+  that it is `null` and `level_reason` says "too few to rate: N counted deployments; a level
+  needs at least 10" (the table prints "too few to rate"). Deployment rework rate has no
+  published levels.
 - `failed_deployment_recovery_time.unrecovered` counts failed deployments with no recovery
   evidence yet; they are not in the duration statistics.
 

@@ -129,8 +129,7 @@ UntilOpt = Annotated[
     str | None,
     typer.Option(
         "--until",
-        help="End date, inclusive when a date (YYYY-MM-DD). Default: the day of the "
-        "latest deployment.",
+        help="End date, inclusive when a date (YYYY-MM-DD). Default: today (UTC).",
     ),
 ]
 DefinitionOpt = Annotated[

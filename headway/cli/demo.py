@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from headway import config
 from headway import definitions as defs
 from headway.cli.common import fail, parse_time, store_for, summary
 from headway.config import Settings, get_settings
@@ -26,8 +27,9 @@ DEMO_DATABASE = "./.headway/demo.duckdb"
 
 
 def today() -> datetime:
-    """The start of today (UTC): a simulated history ends here, its last day yesterday."""
-    now = datetime.now(UTC)
+    """The start of today (UTC): a simulated history ends here, its last day yesterday.
+    Today is `config.now`'s, the day the default period ends with (HEADWAY_NOW can fix it)."""
+    now = config.now()
     return datetime(now.year, now.month, now.day, tzinfo=UTC)
 
 
@@ -78,7 +80,7 @@ def demo(
             highlight=False,
         )
         defn = defs.active(store)
-        period = dora.default_period(store)
+        period = dora.default_period()
         for kind in ("team", "service"):
             sets = dora.compute_each(store, defn, kind, period)
             console.print(

@@ -47,6 +47,8 @@ def export_parquet_command(
             engine.close()
     except EngineError as error:
         fail(str(error))
+    except OSError as error:  # a folder that cannot be made or written
+        fail(f"cannot write the export to {folder}: {error.strerror or error}")
     total = sum(done.rows.values())
     tables = ", ".join(f"{n} {name}" for name, n in done.rows.items())
     console.print(f"Exported {total} rows to {done.folder}: {tables}.")

@@ -50,6 +50,9 @@ def export_flagd(
 ) -> None:
     """Write ENV's flags as a flagd flag-definition file (JSON)."""
     with session() as (service, _):
+        known = [e.key for e in service.environments()]
+        if env not in known:
+            fail(f"environment '{env}' does not exist; known: {', '.join(known)}")
         document, warnings = to_flagd(service.list_flags(), env)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)

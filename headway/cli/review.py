@@ -4,13 +4,14 @@ are written here, where the user asked for them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from headway import config
 from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
@@ -63,7 +64,8 @@ def review_command(
     if fmt is not ReviewFormat.json and out is None:
         fail("--out DIR is required to write the review (or use --format json)")
     if period is None:
-        first = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+        # the month before today's, today being the default period's (`config.now`)
+        first = config.now().date().replace(day=1) - timedelta(days=1)
         period = f"{first:%Y-%m}"
     query = Query(service, team, context, definition=definition)
     with backend() as answers:

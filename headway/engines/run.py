@@ -21,8 +21,8 @@ from headway.engines.dora import (
     failed_deployment_recovery_time,
 )
 from headway.engines.stats import STATS
-from headway.metrics import bands
-from headway.metrics.dora import Period, Scope, UnknownScope, weekly_deploy_days
+from headway.metrics import dora
+from headway.metrics.dora import Period, Scope, UnknownScope
 
 
 def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
@@ -162,63 +162,9 @@ def compute_each(
 
 
 def render(defn: Definition, period: Period, f: dict[str, Any], year: str) -> dict[str, Any]:
-    """The five figures from raw numbers, rounded and levelled as metrics.dora does."""
-    deployments = f["deployments"]
-    per_day = deployments / period.days if period.days > 0 else 0.0
-    cfr = f["failed"] / deployments if deployments else None
-    lead, rec = f["lead"], f["recovery"]
-    return {
-        "deployment_frequency": {
-            "deployments": deployments,
-            "days": round(period.days, 6),
-            "per_day": round(per_day, 6),
-            "per_week": round(per_day * 7, 6),
-            "deploy_days": f["deploy_days"],
-            "deploy_days_per_week_median": (
-                None if f["days"] is None else weekly_deploy_days(defn, period, f["days"])
-            ),
-            "level": bands.deployment_frequency(per_day if deployments else None, year),
-        },
-        "change_lead_time": {
-            "changes": lead["n"],
-            **_stats(lead),
-            "level": bands.lead_time(lead["median_s"], year),
-            **_left_out(lead["negative"], "change", "lead time"),
-        },
-        "change_fail_rate": {
-            "deployments": deployments,
-            "failed": f["failed"],
-            "rate": _round(cfr),
-            "level": bands.change_fail_rate(cfr, year),
-        },
-        "failed_deployment_recovery_time": {
-            "recoveries": rec["n"],
-            "unrecovered": f["unrecovered"],
-            **_stats(rec),
-            "level": bands.recovery_time(rec["median_s"], year),
-            **_left_out(rec["negative"], "recovery", "recovery time"),
-        },
-        "deployment_rework_rate": {
-            "deployments": deployments,
-            "rework": f["rework"],
-            "rate": _round(f["rework"] / deployments if deployments else None),
-        },
-    }
-
-
-def _stats(row: dict[str, Any]) -> dict[str, float | None]:
-    return {k: _round(row[k], 3) for k in ("median_s", "p75_s", "p90_s", "mean_s")}
-
-
-def _round(value: Any, digits: int = 6) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
-def _left_out(n: int, unit: str, label: str) -> dict[str, Any]:
-    units = unit if n == 1 else f"{unit[:-1]}ies" if unit.endswith("y") else f"{unit}s"
-    verb = "was" if n == 1 else "were"
-    note = f"{n} {units} had a negative {label} (end before start) and {verb} left out"
-    return {"negative": n, "notes": [note] if n else []}
+    """The five figures from raw numbers, rendered by metrics.dora itself (rounded, levelled,
+    null with the reason where no record is behind them), so only the numbers can differ."""
+    return dora.figures(defn, period, f, year)
 
 
 def _empty(days: list[date] | None = None) -> dict[str, Any]:

@@ -34,7 +34,9 @@ def context_comparison(
         {
             "measure": f"team {team}",
             "contexts": contexts[team],
-            "deployments_per_week": round(s["deployment_frequency"]["per_week"], 1),
+            "deployments_per_week": None
+            if s["deployment_frequency"]["per_week"] is None
+            else round(s["deployment_frequency"]["per_week"], 1),
             "level": s["deployment_frequency"]["level"],
             "change_fail_rate": s["change_fail_rate"]["rate"],
         }

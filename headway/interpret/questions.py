@@ -63,10 +63,15 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
         f"p90 {charts._hours(v['p90_s'])} over {v['n']}."
         for k, v in slow_gates[:3]
     ]
+    runs = friction["failed_runs_per_deployment"]
     evidence.append(
         f"{friction['manual_triggers']} of {friction['deployments']} deployments were "
-        f"triggered by hand; {friction['failed_runs_per_deployment'] or 0:.2f} failed "
-        "pipeline runs per deployment."
+        "triggered by hand; "
+        + (
+            f"{runs:.2f} failed pipeline runs per deployment."
+            if runs is not None
+            else f"failed pipeline runs: no data ({friction['failed_runs_reason']})."
+        )
     )
     for key in ("redefined", "hidden_quality", "theatre"):
         if key in by_detector:
@@ -136,8 +141,10 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
     trend = doc["trend"]
     evidence = [
-        f"{t['period']['since'][:7]}: {t['deployment_frequency']['per_week']:.1f} deploys/week, "
-        f"lead {charts._hours(t['change_lead_time']['median_s'])}, fail "
+        f"{t['period']['since'][:7]}: no counted deployments"
+        if t["deployment_frequency"]["per_week"] is None
+        else f"{t['period']['since'][:7]}: {t['deployment_frequency']['per_week']:.1f} "
+        f"deploys/week, lead {charts._hours(t['change_lead_time']['median_s'])}, fail "
         f"{pct(t['change_fail_rate']['rate'])}"
         for t in trend[-3:]
     ]

@@ -23,10 +23,11 @@ from headway.interpret.findings import detect as detect_findings
 from headway.interpret.questions import questions
 from headway.interpret.review_tables import measure, metric_rows, pct, signal_rows
 from headway.metrics import dora, flow, signals
+from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
 from headway.store import Store
-from headway.store.interpret import first_record, latest_deployment
+from headway.store.interpret import first_record
 
 __all__ = [
     "build",
@@ -70,8 +71,8 @@ def build(
     ):
         raise QueryError(
             f"no deployments or changes in {scope.describe()} in "
-            f"{period.since:%Y-%m}; the review needs a month with data "
-            f"(latest data: {_latest(store)})"
+            f"{period.since:%Y-%m}; the review needs a month with data. "
+            + _latest(store, defn, metrics.services)
         )
     history = Period(_add_months(period.since, -(TREND_MONTHS - 1)), period.until)
     trend = dora.compute(store, defn, scope, history, year=year, by="month").trend
@@ -108,9 +109,16 @@ def _first_record(store: Store, scope: Scope) -> datetime | None:
     return first_record(store, [name for name, _ in services_in(store, scope)])
 
 
-def _latest(store: Store) -> str:
-    latest = latest_deployment(store)
-    return f"{latest:%Y-%m-%d}" if latest else "none; import data first"
+def _latest(store: Store, defn: Definition, services: list[str]) -> str:
+    """The scope's latest counted deployment and the month to review instead."""
+    latest = max(latest_deployments(store, defn, services).values(), default=None)
+    if latest is None:
+        return "It has no counted deployments at all; import data first."
+    return (
+        f"Its latest counted deployment finished on {latest:%Y-%m-%d}: --period {latest:%Y-%m} "
+        f"(period={latest:%Y-%m} over HTTP, month={latest:%Y-%m} on the review page) "
+        "reviews that month."
+    )
 
 
 # -- rendering -------------------------------------------------------------------------------

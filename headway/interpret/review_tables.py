@@ -55,10 +55,16 @@ def signal_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     f = doc["deployment_friction"]
     add(
         "deployment friction",
-        f"{num(f['failed_runs_per_deployment'])} failed runs/deploy",
+        f"{num(f['failed_runs_per_deployment'])} failed runs/deploy"
+        if f["failed_runs_reason"] is None
+        else f"no data: {f['failed_runs_reason']}",
         f"duration median {charts._hours(f['duration']['median_s'])}; "
-        f"{num(f['manual_gates_per_deployment'])} manual gates/deploy; "
-        f"{f['manual_triggers']} manual triggers of {f['deployments']}",
+        + (
+            f"{num(f['manual_gates_per_deployment'])} manual gates/deploy; "
+            if f["manual_gates_reason"] is None
+            else "manual gates: no data; "
+        )
+        + f"{f['manual_triggers']} manual triggers of {f['deployments']}",
     )
     r = doc["rollback_clustering"]
     add(
@@ -192,7 +198,7 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     for label, metric, key, unit, suffix, basis in spec:
         now = m[metric][key]
         text = (
-            "–"
+            "no data"
             if now is None
             else charts._hours(now)
             if unit == "s"
@@ -204,9 +210,12 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
             {
                 "metric": label,
                 "value": text,
-                "basis": basis,
+                "basis": m[metric].get("reason") or basis,
                 "change": delta(now, get(prev, metric, key), unit),
-                "level": m[metric].get("level") or "–",
+                "level": m[metric].get("level")
+                or (
+                    "too few to rate" if m[metric].get("level_reason") and now is not None else "–"
+                ),
             }
         )
     return rows

@@ -19,6 +19,10 @@ NO_LEVELS_NOTE = (
     "The 2025 DORA report publishes no performance levels (it describes team archetypes instead)."
 )
 
+# Fewer counted deployments than this in a scope and period, and no level is given: a handful
+# of deployments says more about chance than about a team (docs/definitions.md).
+MIN_DEPLOYMENTS = 10
+
 HOUR = 3600.0
 DAY = 24 * HOUR
 WEEK = 7 * DAY
@@ -68,3 +72,14 @@ def change_fail_rate(rate: float | None, year: str) -> str | None:
 
 def recovery_time(median_s: float | None, year: str) -> str | None:
     return None if year == "2025" else _under(median_s, _RECOVERY[year], strict=True)
+
+
+def too_few(deployments: int, year: str) -> str | None:
+    """Why no level is given for so few deployments, or None when there are enough (or the
+    year has no levels at all, which `levels.note` says)."""
+    if year == "2025" or deployments >= MIN_DEPLOYMENTS:
+        return None
+    return (
+        f"too few to rate: {deployments} counted deployment{'' if deployments == 1 else 's'}; "
+        f"a level needs at least {MIN_DEPLOYMENTS}"
+    )

@@ -13,7 +13,7 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import bands
-from headway.metrics.dora_queries import aggregate, empty
+from headway.metrics.dora_queries import aggregate, empty, latest_deployments
 from headway.metrics.scope import (
     Period,
     Scope,
@@ -23,6 +23,7 @@ from headway.metrics.scope import (
     default_period,
     iso,
     next_start,
+    no_deployments_note,
     scope_keys,
     services_in,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "compute",
     "compute_each",
     "default_period",
+    "figures",
     "median",
     "services_in",
     "spine",
@@ -107,6 +109,7 @@ def compute(
     result = overall.get(None) or empty(period)
     contexts = sorted({c for _, c in services})
     metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
+    _say_when_empty(store, defn, [metric_set])
     if len(contexts) > 1:
         metric_set.warnings.append(
             f"This figure blends services of {len(contexts)} operating contexts "
@@ -154,7 +157,20 @@ def compute_each(
                 grouped.get((key, None)) or empty(period),
             )
         )
+    _say_when_empty(store, defn, out)
     return out
+
+
+def _say_when_empty(store: Store, defn: Definition, sets: list[MetricSet]) -> None:
+    """A scope with no deployments in its period says so first, naming its latest one and
+    the window that shows it, so an empty window is never read as a team that stopped."""
+    bare = [m for m in sets if not m.deployment_frequency["deployments"]]
+    if not bare:
+        return
+    latest = latest_deployments(store, defn, sorted({s for m in bare for s in m.services}))
+    for m in bare:
+        last = max((latest[s] for s in m.services if s in latest), default=None)
+        m.warnings.insert(0, no_deployments_note(m.scope, m.period, last))
 
 
 def _metric_set(
@@ -166,12 +182,6 @@ def _metric_set(
     year: str,
     r: dict[str, Any],
 ) -> MetricSet:
-    deployments, deploy_days = r["deployments"], r["deploy_days"]
-    week_median = weekly_deploy_days(defn, period, r["days"]) if r["days"] is not None else None
-    per_day = deployments / period.days if period.days > 0 else 0.0
-    failed, rework = r["failed"], r["rework"]
-    cfr = failed / deployments if deployments else None
-    lead, rec = r["lead"], r["recovery"]
     metric_set = MetricSet(
         definition=defn,
         scope=scope,
@@ -179,44 +189,98 @@ def _metric_set(
         services=[s for s, _ in services],
         contexts=contexts,
         year=year,
-        deployment_frequency={
-            "deployments": deployments,
-            "days": round(period.days, 6),
-            "per_day": round(per_day, 6),
-            "per_week": round(per_day * 7, 6),
-            "deploy_days": deploy_days,
-            "deploy_days_per_week_median": week_median,
-            "level": bands.deployment_frequency(per_day if deployments else None, year),
-        },
-        change_lead_time={
-            "changes": lead["n"],
-            **_stats(lead),
-            "level": bands.lead_time(lead["median_s"], year),
-            **_left_out(lead["negative"], "change", "lead time"),
-        },
-        change_fail_rate={
-            "deployments": deployments,
-            "failed": failed,
-            "rate": _round(cfr),
-            "level": bands.change_fail_rate(cfr, year),
-        },
-        failed_deployment_recovery_time={
-            "recoveries": rec["n"],
-            "unrecovered": r["unrecovered"],
-            **_stats(rec),
-            "level": bands.recovery_time(rec["median_s"], year),
-            **_left_out(rec["negative"], "recovery", "recovery time"),
-        },
-        deployment_rework_rate={
-            "deployments": deployments,
-            "rework": rework,
-            "rate": _round(rework / deployments if deployments else None),
-        },
+        **figures(defn, period, r, year),
     )
     # The table shows warnings; a figure that left records out says so there too.
     for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
         metric_set.warnings.extend(figure["notes"])
     return metric_set
+
+
+def figures(defn: Definition, period: Period, r: dict[str, Any], year: str) -> dict[str, Any]:
+    """The five figures of one scope and period (or bucket) from its raw numbers (`r`, as
+    `dora_queries.aggregate` gathers them): rounded, levelled, and null with the reason where
+    no record is behind them. The other engines (`engines.run`) render theirs with it too."""
+    deployments, deploy_days = r["deployments"], r["deploy_days"]
+    week_median = (
+        weekly_deploy_days(defn, period, r["days"])
+        if r["days"] is not None and deployments
+        else None
+    )
+    per_day = deployments / period.days if period.days > 0 and deployments else None
+    failed, rework = r["failed"], r["rework"]
+    cfr = failed / deployments if deployments else None
+    lead, rec = r["lead"], r["recovery"]
+    # Missing is not zero: a figure with no records behind it is null with the reason, and a
+    # level needs MIN_DEPLOYMENTS counted deployments (bands.too_few says so otherwise).
+    none = None if deployments else "no counted deployments in the period"
+    too_few = bands.too_few(deployments, year)
+
+    def rated(level: str | None) -> str | None:
+        return None if too_few else level
+
+    return {
+        "deployment_frequency": {
+            "deployments": deployments,
+            "days": round(period.days, 6),
+            "per_day": _round(per_day),
+            "per_week": _round(None if per_day is None else per_day * 7),
+            "deploy_days": deploy_days,
+            "deploy_days_per_week_median": week_median,
+            "level": rated(bands.deployment_frequency(per_day, year)),
+            "reason": none,
+            "level_reason": too_few,
+        },
+        "change_lead_time": {
+            "changes": lead["n"],
+            **_stats(lead),
+            "level": rated(bands.lead_time(lead["median_s"], year)),
+            "reason": None if lead["n"] else _no_lead(deployments, lead["negative"]),
+            "level_reason": too_few,
+            **_left_out(lead["negative"], "change", "lead time"),
+        },
+        "change_fail_rate": {
+            "deployments": deployments,
+            "failed": failed,
+            "rate": _round(cfr),
+            "level": rated(bands.change_fail_rate(cfr, year)),
+            "reason": none,
+            "level_reason": too_few,
+        },
+        "failed_deployment_recovery_time": {
+            "recoveries": rec["n"],
+            "unrecovered": r["unrecovered"],
+            **_stats(rec),
+            "level": rated(bands.recovery_time(rec["median_s"], year)),
+            "reason": None if rec["n"] else _no_recovery(defn, failed, r["unrecovered"], rec),
+            "level_reason": too_few,
+            **_left_out(rec["negative"], "recovery", "recovery time"),
+        },
+        "deployment_rework_rate": {
+            "deployments": deployments,
+            "rework": rework,
+            "rate": _round(rework / deployments if deployments else None),
+            "reason": none,
+        },
+    }
+
+
+def _no_lead(deployments: int, negative: int) -> str:
+    if negative:
+        return f"every shipped change's lead time ran backwards ({negative} left out)"
+    if not deployments:
+        return "no counted deployments in the period, so no change shipped"
+    return "no change shipped by the period's counted deployments"
+
+
+def _no_recovery(defn: Definition, failed: int, unrecovered: int, rec: dict[str, Any]) -> str:
+    if rec["negative"]:
+        return f"every recovery ran backwards ({rec['negative']} left out)"
+    if defn.recovery.start in ("incident_opened", "incident_opened_or_cause"):
+        return "no incident opened in the period was resolved"
+    if not failed:
+        return "no failed deployment in the period, so nothing to recover from"
+    return f"{unrecovered} failed deployment{'' if unrecovered == 1 else 's'}, none recovered yet"
 
 
 def _left_out(n: int, unit: str, label: str) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics.queries import dora as queries
+from headway.metrics.queries import scope as scope_queries
 from headway.metrics.scope import Period
 from headway.store import Store
+from headway.values import EARLIEST, LATEST
 
 _NO_DURATIONS = {
     "n": 0,
@@ -83,6 +85,17 @@ def aggregate(
                 "negative": int(negative or 0),
             }
     return out
+
+
+def latest_deployments(store: Store, defn: Definition, services: list[str]) -> dict[str, datetime]:
+    """Each service's latest counted deployment, whatever the period: what to point a user
+    to when a window holds none. Only times no writer would refuse count (1970 to 2100)."""
+    if not services:
+        return {}
+    rows = scope_queries.latest_counted(
+        store, defn, services, EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    )
+    return {service: latest for service, latest in rows if latest is not None}
 
 
 def _a_day_around(period: Period) -> tuple[datetime, datetime]:

@@ -9,13 +9,23 @@ them from here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from headway import config
 from headway.definitions import Definition
+from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, negative_note
 from headway.metrics.queries import scope as scope_queries
-from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
+from headway.metrics.scope import (
+    Period,
+    Scope,
+    bucket_starts,
+    iso,
+    next_start,
+    services_in,
+    window_hint,
+)
 from headway.metrics.stages import (
     BOUNDS,
     LABELS,
@@ -142,7 +152,7 @@ def breakdown(
 ) -> FlowBreakdown:
     """The breakdown for a scope (or for `members`, (service, context) pairs, when given).
 
-    `now` is the current time as naive UTC (the clock, when None); work in progress is
+    `now` is the current time as naive UTC (`config.now`, when None); work in progress is
     measured at the end of the period, or at `now` when the period ends later."""
     services = members if members is not None else services_in(store, scope)
     names = [s for s, _ in services]
@@ -152,8 +162,7 @@ def breakdown(
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
     )
-    clock = now or datetime.now(UTC).replace(tzinfo=None)
-    as_of = min(period.until, clock)
+    as_of = min(period.until, now or config.now())
     result.waiting = summarise_waiting(
         waiting_changes(store, defn, names, as_of), defn, as_of, ended=as_of == period.until
     )
@@ -161,6 +170,7 @@ def breakdown(
         result.warnings.append(
             f"no change shipped in {scope.describe()} between "
             f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
+            + _where_data_is(store, defn, names, period)
         )
     if end_to_end["negative"]:
         result.warnings.append(end_to_end["notes"][-1])
@@ -223,3 +233,11 @@ def breakdown_each(
         breakdown(store, defn, Scope(kind, key), period, by, members, now)
         for key, members in group_members(store, kind, within).items()
     ]
+
+
+def _where_data_is(store: Store, defn: Definition, names: list[str], period: Period) -> str:
+    """The scope's latest deployment and the window showing it, when it lies outside `period`."""
+    latest = max(latest_deployments(store, defn, names).values(), default=None)
+    if latest is not None and period.since <= latest < period.until:
+        return ""
+    return ". " + window_hint(latest)

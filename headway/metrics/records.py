@@ -52,17 +52,22 @@ def deployments(
     ids = [r["id"] for r in rows]
     evidence: dict[str, list[dict[str, Any]]] = {}
     shipped: dict[str, list[str]] = {}
+    reverts: dict[str, list[dict[str, Any]]] = {}
     for chunk in _chunks(ids):
-        for dep, reason, ev, fixed in queries.evidence_rows(store, defn, chunk):
+        for dep, reason, ev, fixed, by in queries.evidence_rows(store, defn, chunk):
             evidence.setdefault(dep, []).append(
-                {"rule": reason, "record": ev, "fixed_at": iso(fixed)}
+                {"rule": reason, "record": ev, "fixed_at": iso(fixed), "fixed_by": by}
+            )
+        for fix, revert, repaired in queries.revert_rows(store, chunk):
+            reverts.setdefault(fix, []).append(
+                {"rule": "revert", "record": revert, "repairs": repaired}
             )
         for dep, change in queries.shipped_rows(store, chunk):
             shipped.setdefault(dep, []).append(change)
     out = []
     for r in rows:
         ev = evidence.get(r["id"], [])
-        fixes = [e["fixed_at"] for e in ev if e["fixed_at"]]
+        fixes = sorted((e["fixed_at"], e["fixed_by"] or "") for e in ev if e["fixed_at"])
         out.append(
             {
                 "id": r["id"],
@@ -77,13 +82,28 @@ def deployments(
                 "failed": bool(ev),
                 "failure_reason": ev[0]["rule"] if ev else None,
                 "evidence": ev,
-                "recovered_at": min(fixes) if fixes else None,
+                "recovered_at": fixes[0][0] if fixes else None,
+                "recovered_by": (fixes[0][1] or None) if fixes else None,
                 "recovers": r["recovers_id"],
                 "changes": shipped.get(r["id"], []),
                 "rework": bool(r["rework"]),
+                "rework_evidence": _rework_evidence(r, reverts.get(r["id"], [])),
             }
         )
     return out
+
+
+def _rework_evidence(row: dict[str, Any], reverts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why a deployment is rework (`queries.failure.rework`), naming the records: the failed
+    deployment it rolls back or hotfixes, and each revert it ships with the deployment that
+    shipped the reverted change. Empty for a deployment that is not rework."""
+    if not row["rework"]:
+        return []
+    repair = []
+    if row["recovers_id"]:
+        rule = row["kind"] if row["kind"] in ("rollback", "hotfix") else "repair"
+        repair.append({"rule": rule, "record": row["recovers_id"], "repairs": row["recovers_id"]})
+    return [*repair, *reverts]
 
 
 def changes(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from headway import config
 from headway.metrics.queries import scope as queries
 from headway.names import UnknownName
 from headway.store import Store
-from headway.values import EARLIEST, LATEST
 
 SCOPE_KINDS = ("service", "team", "context", "organisation")
 
@@ -68,17 +68,40 @@ def services_in(store: Store, scope: Scope) -> list[tuple[str, str]]:
     return chosen
 
 
-def default_period(store: Store, days: int = 90) -> Period:
-    """The `days` days up to the end of the day of the latest deployment (or today).
-
-    Only deployments no writer would refuse count (1970 to 2100): one planted in year 9999
-    would otherwise put every default period past the calendar."""
-    latest = queries.latest_deployment(
-        store, EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
-    )
-    end = latest or datetime.now(UTC).replace(tzinfo=None)
-    until = datetime(end.year, end.month, end.day) + timedelta(days=1)
+def default_period(days: int = 90, now: datetime | None = None) -> Period:
+    """The `days` whole days up to the end of today (UTC), today being `now` or the clock
+    (`config.now`, which HEADWAY_NOW can fix). Every report without --since/--until uses it,
+    whatever else the store holds: a record written elsewhere never moves a scope's window."""
+    today = now or config.now()
+    until = datetime(today.year, today.month, today.day) + timedelta(days=1)
     return Period(until - timedelta(days=days), until)
+
+
+def no_deployments_note(
+    scope: Scope, period: Period, latest: datetime | None, days: int = 90
+) -> str:
+    """Why a scope's figures are empty, and the window that shows its latest deployment."""
+    last_day = (period.until - timedelta(microseconds=1)).date()
+    return (
+        f"{scope.describe()} has no counted deployments between {period.since:%Y-%m-%d} and "
+        f"{last_day}. {window_hint(latest, days)}"
+    )
+
+
+def window_hint(latest: datetime | None, days: int = 90) -> str:
+    """Where a scope's data is: its latest counted deployment and the options that show the
+    `days` days up to it, or how to get deployments when it has none."""
+    if latest is None:
+        return (
+            "It has no counted deployments at all: import some (a git import makes one per "
+            "release tag) or send deployment events (docs/webhooks.md)."
+        )
+    end = latest.date()
+    start = end - timedelta(days=days - 1)
+    return (
+        f"Its latest counted deployment finished on {end}: --since {start} --until {end} "
+        f"(since={start}&until={end} over HTTP) shows the {days} days up to it."
+    )
 
 
 def scope_keys(store: Store, kind: str, names: list[str]) -> dict[str, str]:

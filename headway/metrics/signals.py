@@ -17,9 +17,18 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics.concentration import escaped_defects, failure_concentration, incident_themes
+from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, describe_spans
 from headway.metrics.queries import scope as scope_queries
-from headway.metrics.scope import Period, Scope, bucket_starts, iso, next_start, services_in
+from headway.metrics.scope import (
+    Period,
+    Scope,
+    bucket_starts,
+    iso,
+    next_start,
+    services_in,
+    window_hint,
+)
 from headway.metrics.signal_rows import Rows, load, share, shipping
 from headway.metrics.stages import LEAD_BOUNDS
 from headway.store import Store
@@ -121,15 +130,40 @@ def lead_time_variance(rows: Rows, period: Period, by: str) -> dict[str, Any]:
 
 
 def deployment_friction(rows: Rows) -> dict[str, Any]:
+    """Friction per deployment. A rate with no records of its kind behind it is null with the
+    reason, never 0: a git import records no pipeline runs and no approvals at all."""
     deps = rows.deployments
     durations = [(d["started_at"], d["finished_at"]) for d in deps]
+    runs = sum(d["runs"] for d in deps)
+    runs_missing = (
+        "no counted deployments in the period"
+        if not deps
+        else None
+        if runs
+        else "no pipeline runs are linked to these deployments (a git import, for one, "
+        "records none): failures cannot be counted"
+    )
+    gates_missing = (
+        "no counted deployments in the period"
+        if not deps
+        else None
+        if rows.approvals
+        else "no reviews or approvals are recorded for this scope in the period (a git "
+        "import, for one, records none): gates cannot be counted"
+    )
     return {
         "deployments": len(deps),
-        "failed_runs_per_deployment": _round(_mean([d["failed_runs"] for d in deps])),
+        "failed_runs_per_deployment": None
+        if runs_missing
+        else _round(_mean([d["failed_runs"] for d in deps])),
+        "failed_runs_reason": runs_missing,
         "deployments_with_failed_runs": sum(1 for d in deps if d["failed_runs"]),
-        "pipeline_runs": sum(d["runs"] for d in deps),
+        "pipeline_runs": runs,
         "duration": describe_spans(durations, "duration", _RAN, ("deployment", "deployments")),
-        "manual_gates_per_deployment": _round(_mean([d["gates"] for d in deps])),
+        "manual_gates_per_deployment": None
+        if gates_missing
+        else _round(_mean([d["gates"] for d in deps])),
+        "manual_gates_reason": gates_missing,
         "manual_triggers": sum(1 for d in deps if (d["trig"] or "") == "manual"),
     }
 
@@ -252,9 +286,10 @@ def compute(
     teams = scope_queries.teams(store)
     warnings = []
     if not rows.deployments and not rows.changes and not rows.incidents:
+        latest = max(latest_deployments(store, defn, names).values(), default=None)
         warnings.append(
             f"no deployments, changes or incidents in {scope.describe()} between "
-            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
+            f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}. {window_hint(latest)}"
         )
     if len(contexts) > 1:
         warnings.append(

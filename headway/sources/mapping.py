@@ -180,7 +180,12 @@ def to_datetime(value: Any, path: str) -> datetime:
         seconds = float(value)
         while seconds > 1e11:
             seconds /= 1000.0
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):  # -1e300, or beyond the platform's time_t
+            raise PayloadError(
+                f"field `{path}` must be a timestamp, got {value!r}, outside the calendar"
+            ) from None
     if isinstance(value, str):
         candidate = value.strip()
         if candidate.endswith(" UTC"):  # GitLab: 2016-08-12 15:23:28 UTC

@@ -1,6 +1,6 @@
 """Statements of the interpretation services: notes (`annotations`), and what the review and
-its detectors read beside the metrics (the newest deployment, the rollbacks and releases that
-undid failed deployments)."""
+its detectors read beside the metrics (a scope's first record, the rollbacks and releases
+that undid failed deployments)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from headway.store.statements import insert_into
 __all__ = [
     "first_record",
     "insert_note",
-    "latest_deployment",
     "notes",
     "notes_on",
     "service_groups",
@@ -64,7 +63,6 @@ _NOTES = (
 _SERVICE_GROUPS = select(services.c.team, services.c.context).where(
     services.c.name == bindparam("name")
 )
-_LATEST_DEPLOYMENT = select(func.max(deployments.c.finished_at))
 
 
 def insert_note(
@@ -130,11 +128,6 @@ def first_record(store: Store, service_names: list[str]) -> datetime | None:
     )
     found = store.rows(select(func.min(firsts.c.first_at)))[0][0]
     return found if isinstance(found, datetime) else None
-
-
-def latest_deployment(store: Store) -> datetime | None:
-    """When the newest deployment finished; None without any."""
-    return cast(datetime | None, store.rows(_LATEST_DEPLOYMENT)[0][0])
 
 
 def undone(store: Store, deployment_ids: Iterable[str]) -> dict[str, datetime]:

@@ -108,6 +108,7 @@ class Card:
     count: int
     href: str
     chart: str
+    reason: str | None = None  # why there is no value, or why no level ("too few to rate")
 
 
 def _records(view: View, fig: Figure) -> str:
@@ -128,14 +129,17 @@ def _card(view: View, fig: Figure, metrics: MetricSetResult) -> Card:
         )
         within = view.window(bucket.period.since, bucket.period.until)
         points.append(Point(label, v, tip, _records(within, fig)))
-    level = getattr(getattr(metrics, fig.key), "level", None)
+    part = getattr(metrics, fig.key)
+    level = getattr(part, "level", None)
+    too_few = getattr(part, "level_reason", None) if value is not None else None
     return Card(
         fig,
-        figure(value, fig.unit),
-        level,
+        "no data" if value is None else figure(value, fig.unit),
+        level or ("too few to rate" if too_few else None),
         n,
         _records(view, fig),
         trend(fig.title, points, fig.unit),
+        part.reason if value is None else too_few,
     )
 
 

@@ -33,11 +33,11 @@ NoteForm = Annotated[Posted, Depends(posted("editor"))]
 
 
 def _month(request: Request, store: Store) -> str:
-    """The month asked for, else the last month with data in the default window."""
+    """The month asked for, else the month of today (the default period's last day)."""
     given = request.query_params.get("month")
     if given:
         return given
-    return (default_period(store).until - timedelta(days=1)).strftime("%Y-%m")
+    return (default_period().until - timedelta(days=1)).strftime("%Y-%m")
 
 
 def _build(request: Request, store: Store) -> tuple[View, str, dict[str, Any]]:

@@ -365,19 +365,21 @@ def test_openapi_lists_every_hook(client: TestClient) -> None:
 
 
 def test_prometheus_exposes_deliveries_and_dora_per_service(
-    hooks: Hooks, client: TestClient
+    hooks: Hooks, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # today is 2026-10-20, so the default period is 2026-07-23 up to the end of 2026-10-20
+    monkeypatch.setenv("HEADWAY_NOW", "2026-10-20T12:00:00Z")
     status = fixture("github/deployment_status/payload.json")
-    status["deployment_status"]["created_at"] = datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    status["deployment_status"]["created_at"] = "2026-10-15T10:00:00Z"
     hooks.github("deployment_status", status)
     assert client.get("/metrics").status_code == 401  # a scrape token is needed
     _, scrape = client.app.state.tokens.create("scrape", name="prometheus", actor="test")
     text = client.get("/metrics", headers={"Authorization": f"Bearer {scrape}"}).text
     assert 'headway_webhook_deliveries_total{outcome="accepted",source="github"}' in text
-    # one deployment in the trailing 30 days: 1 / 30 per day
+    # one deployment in the default period, as `headway metrics` counts it: 1 / 90 per day
     line = next(x for x in text.splitlines() if x.startswith("headway_dora_deployments_per_day{"))
     assert 'service="Hello-World"' in line
-    assert float(line.rsplit(" ", 1)[1]) == pytest.approx(1 / 30, rel=1e-3)
+    assert float(line.rsplit(" ", 1)[1]) == pytest.approx(1 / 90, rel=1e-3)
 
 
 def test_jira_hmac_signature_is_accepted(client: TestClient, store: Store) -> None:

@@ -50,14 +50,15 @@ def test_a_later_end_gives_the_same_records_later() -> None:
 def test_the_figures_depend_on_the_seed_not_on_the_day(tmp_path: Path) -> None:
     # The same organisation ending on the anchor (a Sunday) and on a Wednesday 73 days later:
     # the regulated archetype's weekday release windows are drawn in one calendar, so the
-    # default window (which ends with the history) holds the same records either way.
+    # default window (the 90 days up to today, the history's end) holds the same records
+    # either way.
     figures = []
     for n, end in enumerate((ANCHOR, ANCHOR + timedelta(days=73))):
         settings = Settings(database=str(tmp_path / f"{n}.duckdb"))
         store = open_store(settings)
         opts = Options(seed=7, services=4, days=100, end=end)
         ingest(store, settings, (parse_record(r, "sim") for r in generate(opts)))
-        period = dora.default_period(store)
+        period = dora.default_period(now=end.replace(tzinfo=None) - timedelta(days=1))
         assert period.until == end.replace(tzinfo=None)
         sets = dora.compute_each(store, defs.active(store), "team", period)
         figures.append({s.scope.name: {**s.to_json(), "period": None} for s in sets})
@@ -79,15 +80,16 @@ def test_the_demo_writes_its_own_store_and_ends_today(
     assert (tmp_path / ".headway" / "demo.duckdb").exists()
     assert not (tmp_path / ".headway" / "headway.duckdb").exists()
     assert "`export HEADWAY_DATABASE=./.headway/demo.duckdb`" in " ".join(done.output.split())
-    # And its history ends today: the last 90 days are full for a team that ships daily
+    # And its history ends today: the default period, the 90 days up to the end of today,
+    # holds a deploy day for each of its 89 days before today for a team that ships daily
     monkeypatch.setenv("HEADWAY_DATABASE", "./.headway/demo.duckdb")
     get_settings.cache_clear()
     shown = runner.invoke(app, ["metrics", "--team", "web", "--format", "json"])
     assert shown.exit_code == 0, shown.output
     doc = json.loads(shown.output)
     assert doc["period"]["days"] == 90
-    assert doc["period"]["until"].startswith(today().date().isoformat())
-    assert doc["deployment_frequency"]["deploy_days"] == 90
+    assert doc["period"]["until"].startswith((today() + timedelta(days=1)).date().isoformat())
+    assert doc["deployment_frequency"]["deploy_days"] == 89
     latest = runner.invoke(app, ["list", "deployments", "--team", "web", "--format", "json"])
     finished = max(d["finished_at"] for d in json.loads(latest.output))
     assert finished.startswith((today() - timedelta(days=1)).date().isoformat())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,8 @@ def organisation(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
     _load(settings)
     store = open_store(settings)
     try:
-        period = dora.default_period(store, days=OPTIONS.days)
+        # the simulated days, up to the simulation's last day
+        period = dora.default_period(days=OPTIONS.days, now=OPTIONS.end - timedelta(days=1))
         oracle: dict[str, Any] = {
             name: dora.compute(store, defn, dora.Scope(), period).to_json()
             for name, defn in {**PRESETS, **CUSTOM}.items()

@@ -119,7 +119,12 @@ def test_review_json_for_one_team(org: Path) -> None:
 def test_review_bad_input_is_explained(org: Path, tmp_path: Path) -> None:
     cases = [
         (["--period", "2026-13", "--out", str(tmp_path)], "is not a month; use YYYY-MM"),
+        # an empty month names the scope's latest deployment and the month that shows it
         (["--period", "2020-01", "--out", str(tmp_path)], "no deployments or changes"),
+        (
+            ["--period", "2020-01", "--out", str(tmp_path)],
+            "finished on 2026-11-01: --period 2026-11",
+        ),
         (["--period", "2026-10", "--team", "nobody", "--out", str(tmp_path)], "no team named"),
         (["--period", "2026-10"], "--out DIR is required"),
     ]
@@ -133,10 +138,11 @@ def test_review_bad_input_is_explained(org: Path, tmp_path: Path) -> None:
 def test_http_api_serves_the_same_documents(org: Path) -> None:
     with TestClient(create_app(Settings(database=str(org)))) as client:
         authorize(client, "editor")  # reads, and the note below
-        flow = client.get("/api/flow", params={"team": "payments"})
+        window = {"since": "2026-08-03", "until": "2026-10-31"}  # the simulation's last 90 days
+        flow = client.get("/api/flow", params={"team": "payments", **window})
         assert flow.status_code == 200
         assert flow.json()["dominant_stage"] == "approval_wait"
-        signals = client.get("/api/signals", params={"team": "web", "ai_label": "none"})
+        signals = client.get("/api/signals", params={"team": "web", "ai_label": "none", **window})
         assert signals.json()["ai_assisted"]["ai_assisted"]["changes"] == 0
         findings = client.get("/api/findings", params={"period": "2026-10", "team": "growth"})
         assert [f["detector"] for f in findings.json()["findings"]] == ["speed_outcomes"]

@@ -28,7 +28,7 @@ import pytest
 from headway.config import Settings
 from headway.definitions import PRESETS, AttributionRules
 from headway.ingest import ingest
-from headway.metrics import dora, records
+from headway.metrics import bands, dora, records
 from headway.metrics.scope import Period, Scope
 from headway.model import Change, Deployment, Incident, Service
 from headway.sources.files import read_jsonl
@@ -36,6 +36,7 @@ from headway.store import Store
 
 SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
 OCTOBER_1_TO_10 = Period(datetime(2026, 10, 1), datetime(2026, 10, 11))
+TOO_FEW = "too few to rate: 5 counted deployments; a level needs at least 10"
 # `dora` as it was before its window was measured (24 hours), which this file's first test pins
 DORA_24H = PRESETS["dora"].model_copy(update={"attribution": AttributionRules(window_hours=24)})
 
@@ -60,8 +61,12 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "deploy_days": 4,
         # weeks from Monday: 10-01…10-04 has d1, d2 on 2 days; 10-05…10-10 has d3/d4, d5 on 2
         "deploy_days_per_week_median": 2.0,
-        "level": "high",  # at least weekly, less than daily
+        # 0.5 a day is at least weekly, less than daily: high, but 5 deployments are too few
+        "level": None,
+        "reason": None,
+        "level_reason": TOO_FEW,
     }
+    assert bands.deployment_frequency(0.5, "2024") == "high"
     # leads sorted: 10800 28800 36000 43200 86400 86400
     # median (36000+43200)/2; p75 at rank 3.75: 43200+.75*43200; p90 at rank 4.5: 86400
     assert m["change_lead_time"] == {
@@ -70,12 +75,23 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "p75_s": 75600.0,
         "p90_s": 86400.0,
         "mean_s": 48600.0,
-        "level": "elite",
+        "level": None,  # 11 h is elite (under a day), from too few deployments
+        "reason": None,
+        "level_reason": TOO_FEW,
         "negative": 0,
         "notes": [],
     }
+    assert bands.lead_time(39600.0, "2024") == "elite"
     # d2 (incident), d3 (rollback, revert), d5 (incident by window) of 5
-    assert m["change_fail_rate"] == {"deployments": 5, "failed": 3, "rate": 0.6, "level": "low"}
+    assert m["change_fail_rate"] == {
+        "deployments": 5,
+        "failed": 3,
+        "rate": 0.6,
+        "level": None,
+        "reason": None,
+        "level_reason": TOO_FEW,
+    }
+    assert bands.change_fail_rate(0.6, "2024") == "low"
     # recoveries 3600 10800 14400: median 10800, p75 at rank 1.5 → 12600, p90 at 1.8 → 13680
     assert m["failed_deployment_recovery_time"] == {
         "recoveries": 3,
@@ -84,12 +100,20 @@ def test_the_five_metrics_of_one_service_under_dora(org: Store) -> None:
         "p75_s": 12600.0,
         "p90_s": 13680.0,
         "mean_s": 9600.0,
-        "level": "high",
+        "level": None,
+        "reason": None,
+        "level_reason": TOO_FEW,
         "negative": 0,
         "notes": [],
     }
+    assert bands.recovery_time(10800.0, "2024") == "high"
     # d4 (a rollback) and d5 (ships the revert of deployed c4) of 5
-    assert m["deployment_rework_rate"] == {"deployments": 5, "rework": 2, "rate": 0.4}
+    assert m["deployment_rework_rate"] == {
+        "deployments": 5,
+        "rework": 2,
+        "rate": 0.4,
+        "reason": None,
+    }
     assert m["warnings"] == []
 
 
@@ -149,8 +173,12 @@ def test_weekly_trend_splits_the_period(org: Store) -> None:
 def test_levels_per_report_year(org: Store) -> None:
     m23 = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10, year="2023")
     m25 = dora.compute(org, DORA_24H, Scope("service", "api"), OCTOBER_1_TO_10, year="2025")
-    assert m23.change_fail_rate["level"] == "low"  # 60% is above 2023's 15% medium band
+    # 60% is above 2023's 15% medium band: low, but 5 deployments are too few to rate
+    assert bands.change_fail_rate(m23.change_fail_rate["rate"], "2023") == "low"
+    assert m23.change_fail_rate["level"] is None
+    assert m23.change_fail_rate["level_reason"] == TOO_FEW
     assert m25.change_fail_rate["level"] is None
+    assert m25.change_fail_rate["level_reason"] is None  # 2025 has no levels at all
     assert m25.to_json()["levels"]["note"].startswith("The 2025 DORA report publishes no")
 
 

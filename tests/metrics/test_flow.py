@@ -201,12 +201,14 @@ def test_cli_json_matches_the_service_and_bad_input_is_explained() -> None:
 
 def test_simulated_regulated_team_waits_for_approval_not_coding() -> None:
     assert _cli("demo", "--services", "4", "--days", "60").exit_code == 0
-    out = _cli("flow", "--team", "payments", "--format", "json")
+    # the demo's last 90 days, whatever today is
+    window = ("--since", "2026-08-03", "--until", "2026-10-31")
+    out = _cli("flow", "--team", "payments", *window, "--format", "json")
     doc = orjson.loads(out.output)
     stages = {s["stage"]: s["share"] for s in doc["stages"]}
     assert doc["dominant_stage"] == "approval_wait"
     assert stages["approval_wait"] > 2 * stages["coding"]
-    healthy = orjson.loads(_cli("flow", "--team", "web", "--format", "json").output)
+    healthy = orjson.loads(_cli("flow", "--team", "web", *window, "--format", "json").output)
     assert healthy["dominant_stage"] != "approval_wait"
 
 

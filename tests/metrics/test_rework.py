@@ -117,7 +117,12 @@ def test_the_metrics_count_the_same_failures_and_rework(history: Store) -> None:
 
     # d3 and d5 of 5 failed; d4 of 5 is rework; d3 recovered in 48 h = 172800 s, d5 not yet
     assert m["change_fail_rate"]["failed"] == 2
-    assert m["deployment_rework_rate"] == {"deployments": 5, "rework": 1, "rate": 0.2}
+    assert m["deployment_rework_rate"] == {
+        "deployments": 5,
+        "rework": 1,
+        "rate": 0.2,
+        "reason": None,
+    }
     recovery = m["failed_deployment_recovery_time"]
     assert (recovery["recoveries"], recovery["unrecovered"], recovery["median_s"]) == (
         1,

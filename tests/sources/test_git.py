@@ -34,6 +34,7 @@ from headway.sources.git import (
     release_tags,
 )
 from headway.store import Store, open_store
+from tests.conftest import assert_every_verdict_has_evidence
 from tests.sources.conftest import RepoBuilder
 
 runner = CliRunner()
@@ -115,6 +116,35 @@ def listing(kind: str) -> list[dict]:
         "json",
     )
     return json.loads(out)
+
+
+def test_every_verdict_of_a_git_import_names_its_records(shop: Shop) -> None:
+    run("import", "git", str(shop.repo.path), "--service", "shop")
+    deployments = {d["version"]: d for d in listing("deployments")}
+    assert assert_every_verdict_has_evidence(list(deployments.values())) == {
+        "failed": 1,
+        "recovered": 1,
+        "rework": 2,
+    }
+    # v1.1.0 shipped s1, which r1 (release branch) and d1 (main) revert; v1.1.1 ships r1 and
+    # v1.2.0 ships d1: both rework, naming their revert and the release it repairs; v1.1.1,
+    # the first, is v1.1.0's recovery. (e2 reverts e1 inside v1.2.0: neither failed nor rework.)
+    sha = shop.sha
+    failed, fix = deployments["v1.1.0"], deployments["v1.1.1"]
+    assert [e["rule"] for e in failed["evidence"]] == ["revert", "revert"]  # r1 and d1
+    assert failed["recovered_by"] == fix["id"]
+    # the import records each as a release repairing v1.1.0 (rule `repair`), besides its revert
+    assert [(e["rule"], e["repairs"]) for e in fix["rework_evidence"]] == [
+        ("repair", failed["id"]),
+        ("revert", failed["id"]),
+    ]
+    assert fix["rework_evidence"][1]["record"].endswith(sha["r1"])
+    later = deployments["v1.2.0"]["rework_evidence"]
+    assert [(e["rule"], e["repairs"]) for e in later] == [
+        ("repair", failed["id"]),
+        ("revert", failed["id"]),
+    ]
+    assert later[1]["record"].endswith(sha["d1"])
 
 
 def test_changes_from_merges_squashes_and_direct_commits(shop: Shop) -> None:

@@ -39,12 +39,18 @@ def _cards(page: str) -> dict[str, tuple[str, int]]:
 
 def test_the_cards_show_the_hand_worked_numbers(client: TestClient) -> None:
     sign_in(client)
-    cards = _cards(client.get(f"/?{WINDOW}").text)
+    page = client.get(f"/?{WINDOW}").text
+    cards = _cards(page)
     assert cards["deployment_frequency"] == ("1 per week", 3)
     assert cards["change_lead_time"] == ("4.0 h", 1)
     assert cards["change_fail_rate"] == ("0.0%", 3)
-    assert cards["failed_deployment_recovery_time"] == ("–", 0)
+    # no failure: no recovery to measure, said in words, never 0
+    assert cards["failed_deployment_recovery_time"] == ("no data", 0)
+    assert "no failed deployment in the period, so nothing to recover from" in page
     assert cards["deployment_rework_rate"] == ("0.0%", 3)
+    # 3 deployments are too few to rate any figure
+    assert "level-too-few-to-rate" in page
+    assert "level-high" not in page
 
 
 def test_the_cards_show_what_the_json_twin_says(client: TestClient) -> None:
@@ -55,7 +61,8 @@ def test_the_cards_show_what_the_json_twin_says(client: TestClient) -> None:
     cards = _cards(page)
     for fig in FIGURES:
         value, count = fig.read(MetricSetResult.model_validate(twin))
-        assert cards[fig.key] == (figure(value, fig.unit), count), fig.key
+        shown = "no data" if value is None else figure(value, fig.unit)
+        assert cards[fig.key] == (shown, count), fig.key
         level = twin[fig.key].get("level")
         if level:
             assert f"level-{level}" in page
@@ -122,4 +129,4 @@ def test_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
         page = client.get("/")
         assert page.status_code == 200
         assert "No services yet." in page.text
-        assert _cards(page.text)["deployment_frequency"] == ("–", 0)
+        assert _cards(page.text)["deployment_frequency"] == ("no data", 0)

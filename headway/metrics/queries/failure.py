@@ -5,7 +5,20 @@ repairs that make up rework, and which deployment each incident is blamed on.
 
 from __future__ import annotations
 
-from sqlalchemy import DateTime, Text, and_, cast, false, func, null, or_, select, union, union_all
+from sqlalchemy import (
+    DateTime,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.sql.selectable import FromClause
 
 from headway.definitions import Definition
@@ -15,14 +28,22 @@ from headway.store.schema import changes, deployments, incidents
 __all__ = ["attributed", "evidence", "failures", "nearest", "reverted_shipments", "rework"]
 
 
-def evidence(defn: Definition) -> Query:
-    """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at).
+def evidence(defn: Definition, *, fixer: bool = False) -> Query:
+    """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at),
+    and fixed_by when `fixer` is set.
 
-    `fixed_at` is when that piece of evidence says service was restored: the incident's
-    resolution, the rollback or hotfix finishing, the revert reaching production.
+    `fixed_at` is when that piece of evidence says service was restored, and `fixed_by` the
+    record that restored it: the incident resolved, the rollback or hotfix finishing, the
+    deployment shipping the revert, the next successful deployment after a failed status.
+    Only the records list reads `fixed_by`; the metrics leave it out, so their statements
+    carry no lookup they do not use.
     """
     rules = set(defn.failure.rules)
     parts: list[Query] = []
+
+    def by(record: Col) -> list[Col]:
+        return [record.label("fixed_by")] if fixer else []
+
     if "incident" in rules:
         i = attributed(defn).subquery("i")
         parts.append(
@@ -31,6 +52,7 @@ def evidence(defn: Definition) -> Query:
                 lit("incident").label("reason"),
                 i.c.id.label("evidence"),
                 i.c.resolved_at.label("fixed_at"),
+                *by(case((i.c.resolved_at.is_not(None), i.c.id), else_=null())),
             ).where(i.c.deployment_id.is_not(None))
         )
     for rule in ("rollback", "hotfix", "rollout_rollback"):
@@ -47,6 +69,7 @@ def evidence(defn: Definition) -> Query:
                     lit(rule).label("reason"),
                     r.c.id.label("evidence"),
                     r.c.finished_at.label("fixed_at"),
+                    *by(r.c.id),
                 ).where(condition, r.c.status == lit("success"), r.c.recovers_id.is_not(None))
             )
     if "revert" in rules:
@@ -58,18 +81,23 @@ def evidence(defn: Definition) -> Query:
                 lit("revert").label("reason"),
                 rs.c.revert.label("evidence"),
                 rs.c.fixed_at,
+                *by(rs.c.fix),
             ).where(epoch(rs.c.reverted_at) - epoch(rs.c.shipped_at) <= lit(window_s))
         )
     if "failed_status" in rules:
         f, n = deployments.alias("f"), deployments.alias("n")
-        next_good = (
-            select(func.min(n.c.finished_at))
-            .where(
-                n.c.service == f.c.service,
-                n.c.environment == f.c.environment,
-                n.c.status == lit("success"),
-                n.c.finished_at > f.c.finished_at,
-            )
+        after = (
+            n.c.service == f.c.service,
+            n.c.environment == f.c.environment,
+            n.c.status == lit("success"),
+            n.c.finished_at > f.c.finished_at,
+        )
+        next_good = select(func.min(n.c.finished_at)).where(*after).scalar_subquery()
+        next_id = (
+            select(n.c.id)
+            .where(*after)
+            .order_by(n.c.finished_at, n.c.id)
+            .limit(lit(1))
             .scalar_subquery()
         )
         parts.append(
@@ -78,6 +106,7 @@ def evidence(defn: Definition) -> Query:
                 lit("failed_status").label("reason"),
                 f.c.id.label("evidence"),
                 next_good.label("fixed_at"),
+                *by(next_id),
             ).where(f.c.status == lit("failure"))
         )
     if not parts:
@@ -86,6 +115,7 @@ def evidence(defn: Definition) -> Query:
             cast(null(), Text).label("reason"),
             cast(null(), Text).label("evidence"),
             cast(null(), DateTime).label("fixed_at"),
+            *by(cast(null(), Text)),
         ).where(false())
     return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
 

@@ -319,17 +319,34 @@ def incident_rows(
 
 
 def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[Any, ...]]:
-    """(deployment, rule, record, fixed at) for each piece of failure evidence about `ids`."""
+    """(deployment, rule, record, fixed at, fixed by) for each piece of failure evidence
+    about `ids`."""
     return store.rows(_evidence(defn, len(ids)), **named(ids, "id"))
 
 
 @lru_cache(maxsize=KEEP)
 def _evidence(defn: Definition, count: int) -> Query:
-    e = failure.evidence(defn).subquery("e")
+    e = failure.evidence(defn, fixer=True).subquery("e")
     return (
-        select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at)
+        select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at, e.c.fixed_by)
         .where(names_in(e.c.deployment_id, count, "id"))
         .order_by(e.c.deployment_id, e.c.reason, e.c.evidence)
+    )
+
+
+def revert_rows(store: Store, ids: list[str]) -> list[tuple[Any, ...]]:
+    """(fix, revert, shipped) for each revert the deployments `ids` ship that undoes a change
+    the deployment `shipped` had shipped before (`failure.reverted_shipments`)."""
+    return store.rows(_reverts(len(ids)), **named(ids, "id"))
+
+
+@lru_cache(maxsize=KEEP)
+def _reverts(count: int) -> Query:
+    rs = failure.reverted_shipments().subquery("rs")
+    return (
+        select(rs.c.fix, rs.c.revert, rs.c.shipped)
+        .where(names_in(rs.c.fix, count, "id"))
+        .order_by(rs.c.fix, rs.c.revert, rs.c.shipped)
     )
 
 
@@ -353,6 +370,7 @@ __all__ = [
     "deployment_rows",
     "evidence_rows",
     "incident_rows",
+    "revert_rows",
     "shipped_rows",
     "total",
 ]

@@ -1,17 +1,22 @@
 """The statements a scope is resolved with: the services there are, with their teams and
-operating contexts, and the latest deployment a default period ends at.
+operating contexts, and each service's latest counted deployment (where the data of a scope
+with an empty window is).
 
-They never change, so they are built once and each store compiles them once.
+The service statements never change, so they are built once and each store compiles them
+once; the latest deployments' is built once per definition and number of services.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, union
+from sqlalchemy import func, select, union
 
-from headway.metrics.queries.rules import lit, no_team
+from headway.definitions import Definition
+from headway.metrics.queries import rules as r
+from headway.metrics.queries.rules import Query, lit, no_team
 from headway.store import Store
 from headway.store.schema import deployments, services
 
@@ -25,10 +30,6 @@ _KNOWN = union(
     .where(deployments.c.service.not_in(select(services.c.name))),
 )
 KNOWN = _KNOWN.order_by(_KNOWN.selected_columns[0])
-LATEST = select(func.max(deployments.c.finished_at)).where(
-    deployments.c.finished_at >= bindparam("earliest"),
-    deployments.c.finished_at < bindparam("latest"),
-)
 
 
 def teams(store: Store) -> dict[str, str]:
@@ -46,7 +47,29 @@ def known(store: Store) -> list[tuple[Any, ...]]:
     return store.rows(KNOWN)
 
 
-def latest_deployment(store: Store, earliest: datetime, latest: datetime) -> datetime | None:
-    """When the latest deployment in [earliest, latest) finished; None without one."""
-    value: datetime | None = store.rows(LATEST, earliest=earliest, latest=latest)[0][0]
-    return value
+def latest_counted(
+    store: Store,
+    defn: Definition,
+    names: list[str],
+    earliest: datetime,
+    latest: datetime,
+) -> list[tuple[Any, ...]]:
+    """(service, when its latest deployment counted by `defn` finished) for each of `names`
+    with one finishing in [earliest, latest)."""
+    statement = _latest_counted(defn, len(names))
+    return store.rows(statement, since=earliest, until=latest, **r.named(names))
+
+
+@lru_cache(maxsize=64)
+def _latest_counted(defn: Definition, count: int) -> Query:
+    d = deployments.alias("d")
+    return (
+        select(d.c.service, func.max(d.c.finished_at))
+        .where(
+            r.counted(defn, d),
+            d.c.finished_at >= r.since(),
+            d.c.finished_at < r.until(),
+            r.names_in(d.c.service, count),
+        )
+        .group_by(d.c.service)
+    )

@@ -41,6 +41,7 @@ from headway.metrics.results.dora import (
     Levels,
     MetricSetResult,
     RecoveryTime,
+    ReworkEvidence,
 )
 from headway.metrics.results.flow import (
     EndToEnd,
@@ -119,6 +120,7 @@ __all__ = [
     "Result",
     "Rework",
     "ReworkBucket",
+    "ReworkEvidence",
     "RollbackClustering",
     "Scope",
     "Signals",

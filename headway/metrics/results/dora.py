@@ -19,14 +19,22 @@ class Levels(Result):
 class DeploymentFrequency(Result):
     deployments: int
     days: Number
-    per_day: Number
-    per_week: Number
+    per_day: Number | None = Field(description="Null without counted deployments.")
+    per_week: Number | None = Field(description="Null without counted deployments.")
     deploy_days: int = Field(description="Days with at least one deployment.")
     deploy_days_per_week_median: Number | None = Field(
         description="Median over the period's weeks of the days with a deployment (DevLake's "
         "figure); null in a trend bucket or without deployments."
     )
     level: str | None = Field(description="`elite`, `high`, `medium`, `low` or null.")
+    reason: str | None = Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    )
+    level_reason: str | None = Field(
+        description='Why `level` is null although the value is not: "too few to rate: N '
+        'counted deployments; a level needs at least 10"; null otherwise.'
+    )
 
 
 class ChangeLeadTime(Result):
@@ -36,6 +44,14 @@ class ChangeLeadTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
+    reason: str | None = Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    )
+    level_reason: str | None = Field(
+        description='Why `level` is null although the value is not: "too few to rate: N '
+        'counted deployments; a level needs at least 10"; null otherwise.'
+    )
     negative: int = Field(
         description="Changes left out because their lead time ran backwards (clock skew)."
     )
@@ -47,6 +63,14 @@ class ChangeFailRate(Result):
     failed: int
     rate: Number | None = Field(description="A fraction (0.6 = 60%); null without deployments.")
     level: str | None
+    reason: str | None = Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    )
+    level_reason: str | None = Field(
+        description='Why `level` is null although the value is not: "too few to rate: N '
+        'counted deployments; a level needs at least 10"; null otherwise.'
+    )
 
 
 class RecoveryTime(Result):
@@ -57,6 +81,14 @@ class RecoveryTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
+    reason: str | None = Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    )
+    level_reason: str | None = Field(
+        description='Why `level` is null although the value is not: "too few to rate: N '
+        'counted deployments; a level needs at least 10"; null otherwise.'
+    )
     negative: int = Field(description="Recoveries left out because they ran backwards.")
     notes: list[str] = Field(description="What was left out and why, in words.")
 
@@ -65,6 +97,10 @@ class DeploymentReworkRate(Result):
     deployments: int
     rework: int
     rate: Number | None
+    reason: str | None = Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    )
 
 
 class MetricSetResult(Result):
@@ -92,6 +128,19 @@ class Evidence(Result):
     rule: str = Field(description="The failure rule that matched.")
     record: str | None = Field(description="The record that is the evidence.")
     fixed_at: str | None = Field(description="When the failure was fixed, if it was.")
+    fixed_by: str | None = Field(
+        description="The record that fixed it: the incident resolved, the rollback or hotfix, "
+        "the deployment shipping the revert, the next successful deployment; null while unfixed."
+    )
+
+
+class ReworkEvidence(Result):
+    rule: str = Field(description="`rollback`, `hotfix`, `repair` or `revert`.")
+    record: str = Field(
+        description="The record that makes the deployment rework: the failed deployment it "
+        "repairs, or the revert change it ships."
+    )
+    repairs: str | None = Field(description="The deployment whose change it repairs.")
 
 
 class Deployment(Result):
@@ -110,9 +159,15 @@ class Deployment(Result):
     failure_reason: str | None
     evidence: list[Evidence]
     recovered_at: str | None
+    recovered_by: str | None = Field(
+        description="The record of the first fix (`fixed_by` of the earliest evidence)."
+    )
     recovers: str | None = Field(description="The failed deployment this one fixed.")
     changes: list[str] = Field(description="Ids of the changes shipped for the first time.")
     rework: bool
+    rework_evidence: list[ReworkEvidence] = Field(
+        description="Why it is rework, naming the records; empty when it is not."
+    )
 
 
 class Change(Result):

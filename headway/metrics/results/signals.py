@@ -47,11 +47,17 @@ class LeadTimeVariance(SpanStats):
 
 class DeploymentFriction(Result):
     deployments: int
-    failed_runs_per_deployment: Number | None
+    failed_runs_per_deployment: Number | None = Field(
+        description="Null when no pipeline run is linked to the deployments (never 0)."
+    )
+    failed_runs_reason: str | None = Field(description="Why the rate above is null, in words.")
     deployments_with_failed_runs: int
     pipeline_runs: int
     duration: SpanStats
-    manual_gates_per_deployment: Number | None
+    manual_gates_per_deployment: Number | None = Field(
+        description="Null when the scope records no review or approval in the period."
+    )
+    manual_gates_reason: str | None = Field(description="Why the rate above is null.")
     manual_triggers: int
 
 

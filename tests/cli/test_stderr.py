@@ -1,0 +1,101 @@
+"""Errors go to stderr, data to stdout, for every command: `headway X ... > out` leaves `out`
+empty and exits 2 when X is given a bad name or value (a usage error is on stderr too).
+
+Each leaf command of the CLI appears below with a bad input; a new command fails
+`test_every_command_is_tried_with_a_bad_input` until it is added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from headway.cli import app
+from tests.cli.test_cli import ALL_COMMANDS, SMALL_ORG
+
+runner = CliRunner()
+
+BAD: dict[str, list[str]] = {
+    "audit verify": ["--format", "nosuch"],
+    "audit export": ["--nosuch"],
+    "definitions show": ["nosuch"],
+    "definitions set": ["nosuch", "--reason", "typo", "--author", "ann"],
+    "definitions history": ["nosuch"],
+    "definitions diff": ["dora", "nosuch"],
+    "demo": ["--days", "many"],
+    "export parquet": ["/proc/nosuch/export"],
+    "flags create": ["bad key!"],
+    "flags list": ["--env", "nosuch"],
+    "flags show": ["nosuch"],
+    "flags set": ["nosuch", "--on"],
+    "flags split": ["nosuch", "on=50", "off=50"],
+    "flags kill": ["nosuch"],
+    "flags archive": ["nosuch"],
+    "flags history": ["nosuch"],
+    "flags eval": ["nosuch", "--context", "{}"],
+    "flags import": ["/nonexistent/flags.json"],
+    "flags export": ["--env", "nosuch"],
+    "flags origins": ["nosuch"],
+    "flags lifecycle": ["nosuch"],
+    "flags stale": ["--env", "nosuch"],
+    "flags cleanup": ["nosuch", "."],
+    "flags refs": ["/nonexistent"],
+    "flags rule add": ["nosuch", "--serve", "on"],
+    "flags rule remove": ["nosuch", "0"],
+    "flags segment put": ["nosuch", "/nonexistent.json"],
+    "flags segment list": ["--env", "nosuch"],
+    "flags segment delete": ["nosuch"],
+    "flow": ["--team", "nosuch", "--format", "json"],
+    "github app-manifest": ["--url", "nosuch"],
+    "github backfill": ["nosuch"],
+    "import jsonl": ["/nonexistent.jsonl"],
+    "import csv": ["deployments", "/nonexistent.csv"],
+    "import git": ["/nonexistent", "--service", "shop"],
+    "import cdevents": ["/nonexistent"],
+    "list deployments": ["--team", "nosuch", "--format", "json"],
+    "list changes": ["--service", "nosuch", "--format", "json"],
+    "list incidents": ["--context", "nosuch", "--format", "csv"],
+    "metrics": ["--team", "nosuch", "--format", "json"],
+    "note add": ["x", "--scope", "team:nosuch", "--period", "2026-10"],
+    "note list": ["--scope", "team:nosuch"],
+    "reprocess": ["--source", "nosuch"],
+    "review": ["--period", "2026-10", "--team", "nosuch", "--format", "json"],
+    "rollout start": ["nosuch"],
+    "rollout status": ["nosuch"],
+    "rollout pause": ["nosuch"],
+    "rollout resume": ["nosuch"],
+    "rollout advance": ["nosuch"],
+    "rollout abort": ["nosuch"],
+    "rollout rollback": ["nosuch"],
+    "rollout signals": ["nosuch"],
+    "rollout simulate": ["--guardrail", "nosuch"],
+    "serve": ["--workers", "0"],
+    "signals": ["--team", "nosuch", "--format", "json"],
+    "simulate": ["--end", "nosuch", "--out", "org.jsonl"],
+    "sources status": ["--source", "nosuch"],
+    "tokens create": ["--kind", "nosuch"],
+    "tokens list": ["--format", "nosuch"],
+    "tokens revoke": ["nosuch"],
+    "users add": ["ann@example.com", "nosuch"],
+    "users list": ["--format", "nosuch"],
+    "users remove": ["nosuch@example.com"],
+    "users set-role": ["nosuch@example.com", "viewer"],
+}
+
+
+def test_every_command_is_tried_with_a_bad_input() -> None:
+    groups = {" ".join(c[:-1]) for c in ALL_COMMANDS if c}
+    leaves = {" ".join(c) for c in ALL_COMMANDS if c and " ".join(c) not in groups}
+    assert leaves - set(BAD) == set(), "add a bad input for these commands"
+    assert set(BAD) - leaves == set(), "these are no longer commands"
+
+
+@pytest.mark.parametrize("command", sorted(BAD))
+def test_a_bad_input_leaves_stdout_empty_and_exits_2(command: str, tmp_path: Path) -> None:
+    runner.invoke(app, ["import", "jsonl", str(SMALL_ORG)])
+    result = runner.invoke(app, [*command.split(), *BAD[command]])
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.stdout == "", result.stdout
+    assert result.stderr.startswith(("error:", "Usage:")), result.stderr
+    assert "Traceback" not in result.stderr
