@@ -141,16 +141,13 @@ def test_a_staging_editor_cannot_change_production(api: TestClient) -> None:
     flag = api.get("/api/flags/checkout", headers=staging).json()
     assert flag["environments"]["production"]["enabled"] is False
     # A rollout in production: refused before anything starts; in staging it may start.
-    plan = {"flag": "checkout", "treatment": "on", "control": "off"}
+    plan = {"flag": "checkout", "service": "pay", "treatment": "on", "control": "off"}
     refused = api.post("/api/rollouts", json={**plan, "environment": "production"}, headers=staging)
     assert refused.status_code == 403
     assert "it cannot start a rollout in production" in refused.json()["error"]
-    assert (
-        api.post(
-            "/api/rollouts", json={**plan, "environment": "staging"}, headers=staging
-        ).status_code
-        == 201
-    )
+    staging_plan = {**plan, "environment": "staging", "force": True}  # it serves "on" there now
+    started = api.post("/api/rollouts", json=staging_plan, headers=staging)
+    assert started.status_code == 201, started.text
     assert (
         api.post("/api/rollouts/checkout/production/pause", json={}, headers=staging).status_code
         == 403

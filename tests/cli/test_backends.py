@@ -224,6 +224,9 @@ def _timeless(text: str) -> str:
     """Output without the seconds an import took (`in 0.4 s`, `(0.12 s)`) and the moments a
     rollout's events happened (`2026-12-06T16:40:12`)."""
     text = re.sub(r"\b\d+\.\d+ s\b", "N s", text)
+    # Through a server a rollout's actor is also the token that acted (`token:cli for ann`):
+    # the store alone has no token to name.
+    text = re.sub(r"(?:token:cli for )?\bann\s+", "ACTOR ", text)
     return re.sub(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\b", "TIME", text)
 
 

@@ -69,6 +69,7 @@ def setup(live: Server) -> Setup:
                 "/api/rollouts",
                 json={
                     "flag": FLAG,
+                    "service": "checkout",
                     "treatment": "on",
                     "control": "off",
                     "stages": "10,100",
@@ -280,6 +281,7 @@ def test_a_rollout_cannot_point_prometheus_at_an_address_not_allowed(
 ) -> None:
     body = {
         "flag": "other",
+        "service": "checkout",
         "treatment": "on",
         "control": "off",
         "guardrails": ["errors:rate:increase:0%:rollback"],
@@ -319,6 +321,7 @@ def test_an_operator_can_allow_an_internal_prometheus_explicitly(tmp_path: Any) 
         _ok(http.patch(f"/api/flags/{FLAG}/environments/production", json=patch, headers=headers))
         body = {
             "flag": FLAG,
+            "service": "checkout",
             "treatment": "on",
             "control": "off",
             "guardrails": ["errors:rate:increase:0%:rollback"],
