@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,9 @@ def _command(path: list[str]) -> object:
 @pytest.mark.timeout(1800)  # 110 processes, each paying the start-up: 8 to 15 minutes
 def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
+    # One "now" for both runs: waiting work's ages and the default period are read from it, and
+    # the two runs are minutes apart.
+    env["HEADWAY_NOW"] = datetime.now(UTC).replace(microsecond=0).isoformat()
     env.update(HEADWAY_DATABASE=str(tmp_path / "store.duckdb"), COLUMNS="200")
     history = tmp_path / "org.jsonl"
     setup = [
