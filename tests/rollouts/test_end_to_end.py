@@ -112,7 +112,15 @@ def test_a_harmful_rollout_rolls_itself_back_and_counts_as_a_failed_release(
     data = json.loads(result.output)
     # One release (failed) and its rollback: under the default dora definition both count as
     # deployments and the release failed, so the change fail rate is 1 / 2 = 0.5; the
-    # rollback recovered it, so there is one recovery and nothing left unrecovered.
-    assert data["change_fail_rate"] == {"deployments": 2, "failed": 1, "rate": 0.5, "level": "low"}
+    # rollback recovered it, so there is one recovery and nothing left unrecovered. Two
+    # deployments are too few to rate, so the rate carries no level and says why.
+    assert data["change_fail_rate"] == {
+        "deployments": 2,
+        "failed": 1,
+        "rate": 0.5,
+        "level": None,
+        "level_reason": "too few to rate: 2 counted deployments; a level needs at least 10",
+        "reason": None,
+    }
     recovery = data["failed_deployment_recovery_time"]
     assert (recovery["recoveries"], recovery["unrecovered"]) == (1, 0)
