@@ -188,6 +188,7 @@ def _routers() -> list[Any]:
     from headway.api import (
         audit,
         definitions,
+        exports,
         flag_code,
         flags,
         github,
@@ -204,6 +205,7 @@ def _routers() -> list[Any]:
         insights.router,  # read API: metrics, records, flow, signals, review
         definitions.router,
         audit.router,
+        exports.router,  # the canonical tables as Parquet
         hooks.router,
         imports.router,  # webhooks and remote import
         *flags.routers(),  # flag admin API, SDK config and stream, OFREP

@@ -10,6 +10,7 @@ stderr.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +38,7 @@ from headway.sources.files import InputError
 from headway.store import StoreError, open_store
 
 if TYPE_CHECKING:
+    from headway.engines.export import Exported
     from headway.ingest.git.run import ImportReport, Progress
     from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
@@ -84,6 +86,7 @@ class Backend(Protocol):
     ) -> tuple[Definition, Definition]: ...
     def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]: ...
     def reprocess(self) -> dict[str, Any]: ...
+    def export_parquet(self, folder: Path) -> Exported: ...
 
 
 class RemoteBackend:
@@ -248,6 +251,16 @@ class RemoteBackend:
     def reprocess(self) -> dict[str, Any]:
         found: dict[str, Any] = self.api.call("POST", "/reprocess")
         return found
+
+    def export_parquet(self, folder: Path) -> Exported:
+        from headway.engines.export import check_target, unpack_export
+
+        check_target(folder)  # before the download, which may be large
+        with tempfile.TemporaryDirectory(prefix="headway-export-") as work:
+            archive = Path(work) / "export.zip"
+            with archive.open("wb") as into:
+                self.api.download("/export/parquet", into)
+            return unpack_export(archive, folder)
 
 
 def _raw(record: Any) -> RawEvent:

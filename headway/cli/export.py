@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from headway.cli.common import fail, store_for
-from headway.config import get_settings
+from headway.cli.backend import backend
+from headway.cli.common import fail
 from headway.output import console
 
 app = typer.Typer(no_args_is_help=True)
@@ -27,28 +27,20 @@ def export_parquet_command(
 
     One folder per table (FOLDER/deployments/part-00000.parquet …) and a manifest
     (FOLDER/_headway.json) with the row counts, read in one snapshot of the store. Spark
-    reads it with HEADWAY_ENGINE=spark HEADWAY_ENGINE_PARQUET=FOLDER.
+    reads it with HEADWAY_ENGINE=spark HEADWAY_ENGINE_PARQUET=FOLDER. With HEADWAY_URL
+    set, the server exports its store and the folder is written here.
     """
-    settings = get_settings()
     try:
-        from headway.engines import EngineError, connect
-        from headway.engines.export import export_parquet
+        from headway.engines import EngineError
     except ImportError as error:
         fail(f"the export needs the engines extra: pip install 'headway[spark]' ({error})")
-    with store_for(settings):
-        pass  # created and migrated, then closed: the export reads it on its own
-    # The export reads the store itself, whatever engine the analytics run on.
-    source = settings.model_copy(update={"engine": None, "engine_parquet": None})
-    try:
-        engine = connect(source)
+    with backend() as answers:
         try:
-            done = export_parquet(engine, folder)
-        finally:
-            engine.close()
-    except EngineError as error:
-        fail(str(error))
-    except OSError as error:  # a folder that cannot be made or written
-        fail(f"cannot write the export to {folder}: {error.strerror or error}")
+            done = answers.export_parquet(folder)
+        except EngineError as error:
+            fail(str(error))
+        except OSError as error:  # a folder that cannot be made or written
+            fail(f"cannot write the export to {folder}: {error.strerror or error}")
     total = sum(done.rows.values())
     tables = ", ".join(f"{n} {name}" for name, n in done.rows.items())
     console.print(f"Exported {total} rows to {done.folder}: {tables}.")

@@ -23,6 +23,7 @@ from headway.metrics.dora import MetricSet, Period, Scope
 from headway.store import Store
 
 if TYPE_CHECKING:
+    from headway.engines.export import Exported
     from headway.ingest.git.run import ImportReport, Progress
     from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
@@ -179,6 +180,11 @@ class LocalBackend:
 
         done = reprocess(self.store, self.settings)
         return {"deliveries": done.deliveries, "outcomes": done.outcomes, "removed": done.removed}
+
+    def export_parquet(self, folder: Path) -> Exported:
+        from headway.engines.export import export_store
+
+        return export_store(self.store, self.settings, folder)
 
 
 def _as_sent(model: type[BaseModel], doc: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import orjson
@@ -81,15 +81,34 @@ class Api:
         )
         return result
 
+    def download(self, path: str, into: BinaryIO) -> None:
+        """Stream the body of `GET path` (a file, not JSON) into `into`."""
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        body = {"error": response.text}
+                    raise self._refusal(response.status_code, body)
+                for chunk in response.iter_bytes():
+                    into.write(chunk)
+        except httpx.HTTPError as error:
+            raise self._unreachable(error) from None
+
+    def _unreachable(self, error: Exception) -> RemoteError:
+        return RemoteError(
+            f"cannot reach headway serve at {self.url} ({error}); check HEADWAY_URL, or "
+            "unset it to use the store directly"
+        )
+
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]:
         """The answer, and the address of its next page if it is a list with one."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise RemoteError(
-                f"cannot reach headway serve at {self.url} ({error}); check HEADWAY_URL, or "
-                "unset it to use the store directly"
-            ) from None
+            raise self._unreachable(error) from None
         if response.status_code == 204:
             return None, None
         try:

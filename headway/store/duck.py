@@ -21,6 +21,7 @@ from headway.store.base import (
     serve_url,
     upsert_statement,
 )
+from headway.store.schema import metadata
 
 # The name a write's Arrow batch is registered under while its upsert reads it.
 _BATCH = "_headway_batch"
@@ -102,6 +103,16 @@ class DuckStore(Store):
             batch = table_clause(_BATCH, *(column(c) for c in cols))
             statement = self._upserts[name, cols] = upsert_statement(name, cols, batch)
         return statement
+
+    def copy_to_parquet(self, table: str, target: Path) -> int:
+        """Write every row of `table` to the Parquet file `target` and return how many: DuckDB
+        writes the file itself, in parallel, without a round trip through Python. Inside a
+        transaction it reads that transaction's snapshot."""
+        if table not in metadata.tables:
+            raise StoreError(f"{table} is not one of the store's tables")
+        quoted = str(target).replace("'", "''")
+        copied = self.query(f"COPY (SELECT * FROM {table}) TO '{quoted}' (FORMAT parquet)")
+        return int(copied[0][0])
 
     def close(self) -> None:
         self._con.close()

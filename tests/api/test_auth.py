@@ -43,6 +43,7 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
             "review.html",
             "notes",
             "sources/status",
+            "export/parquet",
             "definition",
             "definitions",
             "flags",

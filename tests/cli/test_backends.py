@@ -79,6 +79,8 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("rollout", "simulate", "--guardrail", GUARDRAIL, "--runs", "40", "--looks", "5"),
     ("rollout", "simulate", "--guardrail", "errors:nope"),
     ("simulate", "--services", "1", "--days", "2"),
+    ("export", "parquet", "exported"),  # the second run replaces the first's export
+    ("export", "parquet", "ours.toml"),  # a file, not a folder
 ]
 # Writes that go through the server too: run there first, then on the store once the server
 # has stopped, so neither run of the reads above sees what they wrote.
@@ -129,9 +131,9 @@ CHANGES = {
     "rollout abort", "rollout rollback", "flags refs", "github app-manifest",
 }  # fmt: skip
 # `serve` owns a store; `demo` fills the local one and refuses a server (tested below);
-# `export parquet` reads the store it exports where the store is. `github backfill` needs a
+# `github backfill` needs a
 # GitHub: both ways are tested in tests/github/test_app.py.
-LOCAL_ONLY = {"serve", "demo", "export parquet"}
+LOCAL_ONLY = {"serve", "demo"}
 ELSEWHERE = {"github backfill"}
 
 

@@ -26,7 +26,7 @@ from headway.definitions import (
 )
 from headway.engines import Engine
 from headway.engines.connect import connected
-from headway.engines.export import export_parquet
+from headway.engines.export import export_store
 from headway.ingest import ingest
 from headway.metrics import dora
 from headway.simulate import Options, generate
@@ -110,10 +110,9 @@ def organisation(tmp_path_factory: pytest.TempPathFactory) -> Organisation:
                 m.scope.name: m.to_json()
                 for m in dora.compute_each(store, PRESETS["dora"], kind, period)
             }
+        export_store(store, settings, folder / "export")  # as `headway export parquet` does
     finally:
         store.close()
-    with connected(settings) as engine:
-        export_parquet(engine, folder / "export")
     return Organisation(settings.duckdb_path, folder / "export", period, oracle)
 
 
