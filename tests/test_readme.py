@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -45,7 +46,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import FIXTURES, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -55,6 +56,7 @@ INSTALL = (
     re.compile(r"^(\.|source) \S*activate$"),
     re.compile(r"^(python3? -m )?pip install\b"),
 )
+SECONDS = re.compile(r"\b\d+(\.\d+)? s\b")
 THE_SUITE = "bash scripts/test.sh"
 
 
@@ -100,7 +102,9 @@ def runnable(command: str) -> str:
 
 
 def words(line: str) -> str:
-    return " ".join(BORDERS.sub(" ", line).split())
+    """The line's words, table borders dropped and the seconds a command took (`in 0.4 s`)
+    made alike: no page can know how fast the reader's machine is."""
+    return " ".join(SECONDS.sub("N s", BORDERS.sub(" ", line)).split())
 
 
 def shows(printed: str, line: str) -> bool:
@@ -113,8 +117,9 @@ def shows(printed: str, line: str) -> bool:
 class Terminal:
     """One shell's state, carried from command to command, and the servers started from it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, paths: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.paths = paths or {}  # a path the page names -> where this run keeps it
         bin_dir = folder / ".bin"
         bin_dir.mkdir()
         for name, run in (("headway", "-m headway"), ("python", ""), ("python3", "")):
@@ -136,6 +141,8 @@ class Terminal:
 
     def run(self, step: Step) -> str:
         command = step.text.replace("127.0.0.1:8000", f"127.0.0.1:{self.port}")
+        for named, kept in self.paths.items():
+            command = command.replace(named, kept)
         if step.kind == "python":
             command = f"python -c {shlex.quote(step.text)}"
         elif "…" in command:
@@ -190,9 +197,11 @@ class Terminal:
             server.wait(30)
 
 
-def follow(page: Path, tmp_path: Path, languages: tuple[str, ...]) -> Terminal:
+def follow(
+    page: Path, tmp_path: Path, languages: tuple[str, ...], paths: dict[str, str] | None = None
+) -> Terminal:
     """Run every step of `page` in a fresh terminal; check what each prints."""
-    terminal = Terminal(tmp_path)
+    terminal = Terminal(tmp_path, paths)
     try:
         for step in steps(page.read_text(), languages):
             if step.kind == "shell":
@@ -261,3 +270,29 @@ def test_the_flags_tour_starts_with_the_path_that_works(tmp_path: Path) -> None:
     (tmp_path / "tour.md").write_text(tour)
     terminal = follow(tmp_path / "tour.md", tmp_path, ("console",))
     terminal.close()
+
+
+@pytest.mark.slow
+def test_the_import_pages_run_as_written(tmp_path: Path) -> None:
+    # Given what the pages start from: a folder `events/` of CDEvents (the specification's
+    # conformance examples) and `shop`, the repository of 5,000 commits and 50 releases that
+    # bench/git_import.py builds (the page builds the same one again as /tmp/example, kept in
+    # this test's folder instead)
+    cdevents, git = tmp_path / "cdevents", tmp_path / "git"
+    cdevents.mkdir()
+    git.mkdir()
+    shutil.copytree(FIXTURES / "cdevents" / "conformance", cdevents / "events")
+    (git / "bench").symlink_to(ROOT / "bench")
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from git_import import build  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    build(git / "shop", 5000, 50)
+    # when each page's commands run as written, each prints what the page shows
+    follow(ROOT / "docs" / "cdevents.md", cdevents, ("console",)).close()
+    example = {"/tmp/example": str(git / "example")}
+    terminal = follow(ROOT / "docs" / "git-import.md", git, ("console",), example)
+    terminal.close()
+    # and the second import of the same repository found nothing new
+    assert "Written: nothing new." in terminal.printed[-2]
