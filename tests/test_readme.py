@@ -66,6 +66,11 @@ class Step:
     text: str
     shown: list[str] = field(default_factory=list)
 
+    @property
+    def refused(self) -> bool:
+        """The page shows the command refused: it must exit 2 with that error."""
+        return bool(self.shown) and self.shown[0].startswith("error:")
+
 
 def steps(markdown: str, languages: tuple[str, ...]) -> Iterator[Step]:
     """The page's commands in order, with the output it shows for each."""
@@ -158,8 +163,10 @@ class Terminal:
             timeout=300,
             env={"PATH": os.environ["PATH"]},
         )
-        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-        Path(f"{self.state}.next").replace(self.state)
+        expected = 2 if step.refused else 0
+        assert done.returncode == expected, f"{command}\n{done.stdout}\n{done.stderr}"
+        if not step.refused:  # a refused command changes no shell state
+            Path(f"{self.state}.next").replace(self.state)
         self.printed.append(done.stdout + done.stderr)
         return done.stdout + done.stderr
 
@@ -296,3 +303,52 @@ def test_the_import_pages_run_as_written(tmp_path: Path) -> None:
     terminal.close()
     # and the second import of the same repository found nothing new
     assert "Written: nothing new." in terminal.printed[-2]
+
+
+SAMPLES = """
+from headway.config import get_settings
+from headway.flags.service import FlagService
+from headway.rollouts.controller import RolloutService
+from headway.store import open_store
+
+store = open_store(get_settings())
+sample = {"flag": "new-checkout", "variant": "on", "metric": "errors", "n": 14, "total": 14}
+RolloutService(store, FlagService(store)).ingest("production", [{**sample, "sumsq": 14}])
+store.close()
+"""
+
+
+@pytest.mark.slow
+def test_the_rollout_refusals_are_the_ones_the_page_shows(tmp_path: Path) -> None:
+    # Given the page's situation: team web's two services, the flag new-checkout (owned by web,
+    # released to checkout's users) serving 10 % `on` in staging and `off` in production,
+    # where `errors` samples have arrived, and other-flag, owned by web alone and on
+    (tmp_path / "services.jsonl").write_text(
+        '{"type": "service", "name": "checkout", "team": "web"}\n'
+        '{"type": "service", "name": "storefront", "team": "web"}\n'
+    )
+    given = [
+        Step("shell", "headway import jsonl services.jsonl"),
+        Step("shell", "headway flags create new-checkout --owner web --service checkout"),
+        Step("shell", "headway flags create other-flag --owner web"),
+        Step("shell", "headway flags set other-flag --env production --on --default off"),
+        Step("shell", "headway flags set new-checkout --env staging --on"),
+        Step("shell", "headway flags split new-checkout on=10 off=90 --env staging"),
+        Step("shell", "headway flags set new-checkout --env production --on --default off"),
+        Step("python", SAMPLES),
+    ]
+    page = (ROOT / "docs" / "rollouts.md").read_text()
+    shown = page.split("Bad requests are refused before anything changes")[1].split("## Stages")[0]
+    written = list(steps(shown, ("console",)))
+    assert [step.refused for step in written] == [True, True, True, False, True, True, True]
+    terminal = Terminal(tmp_path)
+    try:
+        for step in given:
+            terminal.run(step)
+        # when each start runs as written, the one that starts prints the plan and the others
+        # exit 2 with the page's error
+        for step in written:
+            printed = terminal.run(step)
+            assert shows(printed, step.shown[0]), f"{step.text}\nprinted:\n{printed}"
+    finally:
+        terminal.close()
