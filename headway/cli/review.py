@@ -57,12 +57,20 @@ def review_command(
             "--format", "-f", help="table writes the files; json prints the review document."
         ),
     ] = ReviewFormat.table,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a review written into --out before.")
+    ] = False,
 ) -> None:
     """Write the monthly review: the five metrics with trend, level and context, the delivery
     flow picture, trend charts, findings with their evidence, notes, and the operational
     review questions pre-filled with the evidence that answers them."""
     if fmt is not ReviewFormat.json and out is None:
         fail("--out DIR is required to write the review (or use --format json)")
+    if fmt is not ReviewFormat.json and out is not None and out.exists() and not out.is_dir():
+        fail(
+            f"--out {out} is a file; give a directory: the review writes review-YYYY-MM.html, "
+            ".md and -flow.svg into it"
+        )
     if period is None:
         # the month before today's, today being the default period's (`config.now`)
         first = config.now().date().replace(day=1) - timedelta(days=1)
@@ -76,7 +84,12 @@ def review_command(
     assert out is not None
     from headway.interpret import review
 
-    paths = review.write(doc, out)
+    try:
+        paths = review.write(doc, out, replace=force)
+    except review.ReviewExists as error:
+        fail(f"{error} already exist(s); add --force to replace them, or choose another --out")
+    except OSError as error:  # a folder that cannot be made or written
+        fail(f"cannot write the review into {out}: {error.strerror or error}")
     found = doc["findings"]["findings"]
     console.print(
         f"Wrote {', '.join(str(p) for p in paths)}: {len(found)} finding(s)"

@@ -202,17 +202,31 @@ def file_part(name: str) -> str:
     return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
-def write(doc: dict[str, Any], out: Path) -> list[Path]:
-    """Write review-YYYY-MM.html and .md (and the flow picture for the Markdown) into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
+class ReviewExists(Exception):
+    """The review's files are in the folder already, and replacing them was not asked for."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        super().__init__(", ".join(str(p) for p in paths))
+
+
+def paths(doc: dict[str, Any], out: Path) -> list[Path]:
+    """Where `write` puts the review of `doc` in `out`: its HTML, Markdown and flow picture."""
     stem = f"review-{doc['period']['since'][:7]}" + (
         f"-{file_part(doc['scope']['name'])}" if doc["scope"]["name"] else ""
     )
-    html_path, md_path, svg_path = (
-        out / f"{stem}.html",
-        out / f"{stem}.md",
-        out / f"{stem}-flow.svg",
-    )
+    return [out / f"{stem}.html", out / f"{stem}.md", out / f"{stem}-flow.svg"]
+
+
+def write(doc: dict[str, Any], out: Path, *, replace: bool = False) -> list[Path]:
+    """Write review-YYYY-MM.html and .md (and the flow picture for the Markdown) into `out`.
+    A review written there before is replaced only when `replace`; otherwise `ReviewExists`
+    names its files and nothing is written."""
+    html_path, md_path, svg_path = written = paths(doc, out)
+    there = [p for p in written if p.exists()]
+    if there and not replace:
+        raise ReviewExists(there)
+    out.mkdir(parents=True, exist_ok=True)
     html_path.write_text(render_html(doc), encoding="utf-8")
     svg_path.write_text(
         charts.flow_picture(doc["flow"], doc["signals"], doc["metrics"]), encoding="utf-8"
@@ -220,4 +234,4 @@ def write(doc: dict[str, Any], out: Path) -> list[Path]:
     md_path.write_text(
         render_markdown(doc).replace("{{FLOW_SVG}}", svg_path.name), encoding="utf-8"
     )
-    return [html_path, md_path, svg_path]
+    return written

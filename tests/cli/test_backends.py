@@ -71,7 +71,7 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("definitions", "diff", "dora", "fourkeys", "--format", "csv"),
     ("definitions", "diff", "dora", "nosuch"),
     ("review", "--period", "2026-10", "--format", "json"),
-    ("review", "--period", "2026-10", "--team", "web", "--out", "review"),
+    ("review", "--period", "2026-10", "--team", "web", "--out", "review", "--force"),
     ("review", "--period", "2026-13", "--format", "json"),
     ("flags", "export"),
     ("flags", "export", "--env", "staging"),

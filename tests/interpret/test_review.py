@@ -135,6 +135,32 @@ def test_review_bad_input_is_explained(org: Path, tmp_path: Path) -> None:
         assert "Traceback" not in out.output
 
 
+def test_a_review_written_before_is_replaced_only_with_force(org: Path, tmp_path: Path) -> None:
+    out = tmp_path / "review"
+    assert cli("review", "--period", "2026-10", "--out", str(out)).exit_code == 0
+    html = out / "review-2026-10.html"
+    html.write_text("edited by hand")
+    # Writing the same month again into the same folder is refused, naming the files, and
+    # leaves them as they were
+    again = cli("review", "--period", "2026-10", "--out", str(out))
+    assert again.exit_code == 2, again.output
+    assert "review-2026-10.html" in again.output
+    assert "add --force to replace them" in again.output
+    assert html.read_text() == "edited by hand"
+    # --force replaces them
+    forced = cli("review", "--period", "2026-10", "--out", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert html.read_text().startswith("<!doctype html>")
+    # and a file given as --out is refused in one line, with no traceback
+    single = tmp_path / "review.html"
+    single.write_text("mine")
+    onto = cli("review", "--period", "2026-10", "--out", str(single))
+    assert onto.exit_code == 2
+    assert "is a file; give a directory" in onto.output
+    assert "Traceback" not in onto.output
+    assert single.read_text() == "mine"
+
+
 def test_http_api_serves_the_same_documents(org: Path) -> None:
     with TestClient(create_app(Settings(database=str(org)))) as client:
         authorize(client, "editor")  # reads, and the note below
