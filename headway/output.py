@@ -13,6 +13,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from headway.metrics import bands
 from headway.metrics.dora import MetricSet
 
 FORMATS = ("table", "json", "csv")
@@ -78,6 +79,8 @@ def flat(m: MetricSet) -> dict[str, Any]:
 
 
 def metric_table(m: MetricSet, title: str | None = None) -> Table:
+    """The five metrics, grouped by DORA's factors (throughput, then instability), with the
+    report whose levels they are given under."""
     df, lt, cfr = m.deployment_frequency, m.change_lead_time, m.change_fail_rate
     rec, rw = m.failed_deployment_recovery_time, m.deployment_rework_rate
     period = m.to_json()["period"]
@@ -86,45 +89,54 @@ def metric_table(m: MetricSet, title: str | None = None) -> Table:
         or f"{m.scope.describe()} · {period['since'][:10]} → {period['until'][:10]}"
         f" · definition {m.definition.label}",
         title_justify="left",
+        caption=f"levels: {bands.SOURCES[m.year]} (docs/definitions.md)",
+        caption_justify="left",
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("behind it")
     table.add_column(f"level ({m.year})")
-    table.add_row(
-        "deployment frequency",
-        _value(df["per_week"], f"{_weekly(df)}/week"),
-        f"{df['deployments']} deployments on {df['deploy_days']} of {df['days']:.0f} days",
-        _level(df),
-    )
-    table.add_row(
-        "change lead time",
-        _value(lt["median_s"], duration(lt["median_s"])),
-        lt["reason"]
-        or f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
-        f"p90 {duration(lt['p90_s'])}",
-        _level(lt),
-    )
-    table.add_row(
-        "change fail rate",
-        _value(cfr["rate"], percent(cfr["rate"])),
-        f"{cfr['failed']} of {cfr['deployments']} deployments failed",
-        _level(cfr),
-    )
-    table.add_row(
-        "failed deployment recovery time",
-        _value(rec["median_s"], duration(rec["median_s"])),
-        rec["reason"]
-        or f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
-        + (f"; {rec['unrecovered']} not yet recovered" if rec["unrecovered"] else ""),
-        _level(rec),
-    )
-    table.add_row(
-        "deployment rework rate",
-        _value(rw["rate"], percent(rw["rate"])),
-        f"{rw['rework']} of {rw['deployments']} deployments were unplanned repairs",
-        "–",
-    )
+    rows = {
+        "deployment_frequency": (
+            "deployment frequency",
+            _value(df["per_week"], f"{_weekly(df)}/week"),
+            f"{df['deployments']} deployments on {df['deploy_days']} of {df['days']:.0f} days",
+            _level(df),
+        ),
+        "change_lead_time": (
+            "change lead time",
+            _value(lt["median_s"], duration(lt["median_s"])),
+            lt["reason"]
+            or f"median of {lt['changes']} changes; p75 {duration(lt['p75_s'])}, "
+            f"p90 {duration(lt['p90_s'])}",
+            _level(lt),
+        ),
+        "change_fail_rate": (
+            "change fail rate",
+            _value(cfr["rate"], percent(cfr["rate"])),
+            f"{cfr['failed']} of {cfr['deployments']} deployments failed",
+            _level(cfr),
+        ),
+        "failed_deployment_recovery_time": (
+            "failed deployment recovery time",
+            _value(rec["median_s"], duration(rec["median_s"])),
+            rec["reason"]
+            or f"median of {rec['recoveries']} recoveries; p90 {duration(rec['p90_s'])}"
+            + (f"; {rec['unrecovered']} not yet recovered" if rec["unrecovered"] else ""),
+            _level(rec),
+        ),
+        "deployment_rework_rate": (
+            "deployment rework rate",
+            _value(rw["rate"], percent(rw["rate"])),
+            f"{rw['rework']} of {rw['deployments']} deployments were unplanned repairs",
+            "–",
+        ),
+    }
+    for factor, metrics in bands.FACTORS.items():
+        table.add_section()  # a rule between the factors (none before the first row)
+        table.add_row(f"[bold]{factor}[/bold]", "", "", "")
+        for metric in metrics:
+            table.add_row(*rows[metric])
     return table
 
 
@@ -149,27 +161,34 @@ def _level(figure: dict[str, Any]) -> str:
 
 
 def summary_table(sets: list[MetricSet], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in (
-        "scope",
-        "context",
-        "deploys/week",
-        "lead time",
-        "change fail rate",
-        "recovery",
-        "rework",
+    """One row per scope: the throughput figures, then the instability ones (DORA's factors)."""
+    year = sets[0].year if sets else "2024"
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=f"levels: {bands.SOURCES[year]} (docs/definitions.md)",
+        caption_justify="left",
+    )
+    table.add_column("scope")
+    table.add_column("context")
+    for factor, column in (
+        ("throughput", "lead time"),
+        ("throughput", "deploys/week"),
+        ("throughput", "recovery"),
+        ("instability", "change fail rate"),
+        ("instability", "rework"),
     ):
-        table.add_column(column, justify="left" if column in ("scope", "context") else "right")
+        table.add_column(f"{factor}\n{column}", justify="right")
     for m in sets:
         df, lt, cfr = m.deployment_frequency, m.change_lead_time, m.change_fail_rate
         rec, rw = m.failed_deployment_recovery_time, m.deployment_rework_rate
         table.add_row(
             m.scope.name or "organisation",
             ", ".join(m.contexts),
-            f"{_value(df['per_week'], _weekly(df))} {_lvl(df)}",
             f"{_value(lt['median_s'], duration(lt['median_s']))} {_lvl(lt)}",
-            f"{_value(cfr['rate'], percent(cfr['rate']))} {_lvl(cfr)}",
+            f"{_value(df['per_week'], _weekly(df))} {_lvl(df)}",
             f"{_value(rec['median_s'], duration(rec['median_s']))} {_lvl(rec)}",
+            f"{_value(cfr['rate'], percent(cfr['rate']))} {_lvl(cfr)}",
             _value(rw["rate"], percent(rw["rate"])),
         )
     return table

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from headway.interpret import charts
+from headway.metrics import bands
 
 
 def pct(value: float | None) -> str:
@@ -194,9 +195,14 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
             f"{m['deployment_rework_rate']['rework']} rework deployments",
         ),
     ]
-    rows = []
+    # In the order of DORA's factors, each named on its first row.
+    factor_of = {metric: f for f, metrics in bands.FACTORS.items() for metric in metrics}
+    order = [metric for metrics in bands.FACTORS.values() for metric in metrics]
+    spec.sort(key=lambda row: order.index(row[1]))
+    rows: list[dict[str, Any]] = []
     for label, metric, key, unit, suffix, basis in spec:
         now = m[metric][key]
+        first = not rows or rows[-1]["factor_of"] != factor_of[metric]
         text = (
             "no data"
             if now is None
@@ -208,6 +214,8 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
         )
         rows.append(
             {
+                "factor": factor_of[metric] if first else "",
+                "factor_of": factor_of[metric],
                 "metric": label,
                 "value": text,
                 "basis": m[metric].get("reason") or basis,

@@ -19,6 +19,20 @@ NO_LEVELS_NOTE = (
     "The 2025 DORA report publishes no performance levels (it describes team archetypes instead)."
 )
 
+# The two factors DORA's research has grouped the five metrics into since the 2024 report:
+# how fast change flows, and how often it has to be undone or repaired.
+FACTORS: dict[str, tuple[str, ...]] = {
+    "throughput": ("change_lead_time", "deployment_frequency", "failed_deployment_recovery_time"),
+    "instability": ("change_fail_rate", "deployment_rework_rate"),
+}
+
+# Where each year's level table comes from (the tables are in docs/definitions.md).
+SOURCES = {
+    "2023": "DORA, Accelerate State of DevOps Report 2023: performance clusters",
+    "2024": "DORA, Accelerate State of DevOps Report 2024: performance clusters",
+    "2025": "DORA, State of AI-assisted Software Development 2025",
+}
+
 # Fewer counted deployments than this in a scope and period, and no level is given: a handful
 # of deployments says more about chance than about a team (docs/definitions.md).
 MIN_DEPLOYMENTS = 10

@@ -80,8 +80,10 @@ class MetricSet:
             },
             "levels": {
                 "year": self.year,
+                "source": bands.SOURCES[self.year],
                 "note": bands.NO_LEVELS_NOTE if self.year == "2025" else None,
             },
+            "factors": {name: list(metrics) for name, metrics in bands.FACTORS.items()},
             "deployment_frequency": self.deployment_frequency,
             "change_lead_time": self.change_lead_time,
             "change_fail_rate": self.change_fail_rate,

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from headway.metrics import dora
+from headway.metrics import bands, dora
 from headway.metrics.results import MetricSetResult
 from headway.web.charts import Point, trend
 from headway.web.format import figure
@@ -47,16 +47,8 @@ class Figure:
         return (self.value(part) if n else None), n
 
 
+# In the order of DORA's factors: throughput, then instability (`bands.FACTORS`).
 FIGURES = (
-    Figure(
-        "deployment_frequency",
-        "Deployment frequency",
-        "per week",
-        lambda m: m.per_week,
-        lambda m: m.deployments,
-        "deployments",
-        "deployments",
-    ),
     Figure(
         "change_lead_time",
         "Change lead time (median)",
@@ -68,14 +60,13 @@ FIGURES = (
         "shipped",
     ),
     Figure(
-        "change_fail_rate",
-        "Change fail rate",
-        "%",
-        lambda m: m.rate,
+        "deployment_frequency",
+        "Deployment frequency",
+        "per week",
+        lambda m: m.per_week,
         lambda m: m.deployments,
         "deployments",
         "deployments",
-        "failed",
     ),
     Figure(
         "failed_deployment_recovery_time",
@@ -86,6 +77,16 @@ FIGURES = (
         "recoveries",
         "deployments",
         "recovered",
+    ),
+    Figure(
+        "change_fail_rate",
+        "Change fail rate",
+        "%",
+        lambda m: m.rate,
+        lambda m: m.deployments,
+        "deployments",
+        "deployments",
+        "failed",
     ),
     Figure(
         "deployment_rework_rate",
@@ -170,7 +171,7 @@ def overview(request: Request, store: WebStore, session: Reading) -> HTMLRespons
         title=f"Delivery · {scope.describe()}",
         view=view,
         metrics=metrics,
-        cards=[_card(view, f, metrics) for f in FIGURES],
+        factors=_factors([_card(view, f, metrics) for f in FIGURES]),
         figures=FIGURES,
         child=child,
         rows=rows,
@@ -178,6 +179,12 @@ def overview(request: Request, store: WebStore, session: Reading) -> HTMLRespons
         api=view.link("/api/metrics", {"by": view.by}),  # the trend, even by the default week
         read=lambda m, f: f.read(m),
     )
+
+
+def _factors(cards: list[Card]) -> list[tuple[str, list[Card]]]:
+    """The cards under DORA's two factors: throughput first, then instability."""
+    by_key = {card.figure.key: card for card in cards}
+    return [(factor, [by_key[k] for k in keys]) for factor, keys in bands.FACTORS.items()]
 
 
 def _trail(view: View, metrics: MetricSetResult) -> list[tuple[str, str | None]]:

@@ -87,6 +87,17 @@ def test_review_markdown_mirrors_the_html(written: dict[str, str]) -> None:
     md = written["md"]
     assert md.startswith("# Delivery review · the whole organisation · October 2026")
     assert "| Change fail rate |" in md
+    # the metrics in DORA's factors, throughput first, and the report the levels come from
+    metrics = [line.split("|")[1:3] for line in md.splitlines() if line.startswith("| ")]
+    rows = [(f.strip(), m.strip()) for f, m in metrics[1:6]]
+    assert rows == [
+        ("throughput", "Change lead time"),
+        ("", "Deployment frequency"),
+        ("", "Failed deployment recovery time"),
+        ("instability", "Change fail rate"),
+        ("", "Deployment rework rate"),
+    ]
+    assert "Levels: DORA, Accelerate State of DevOps Report 2024: performance clusters." in md
     assert "![Delivery flow](review-2026-10-flow.svg)" in md
     assert "**Review question:**" in md
     assert "&amp;" not in md  # Markdown is not HTML-escaped

@@ -53,6 +53,24 @@ def test_the_cards_show_the_hand_worked_numbers(client: TestClient) -> None:
     assert "level-high" not in page
 
 
+def test_the_cards_stand_under_their_factor(client: TestClient) -> None:
+    # DORA's two factors, throughput first, each card under its own, and the report the
+    # levels come from named above them
+    sign_in(client)
+    page = client.get(f"/?{WINDOW}").text
+    sections = re.findall(
+        r'<section class="factor" aria-labelledby="f-(\w+)">(.*?)</div>\n</section>', page, re.S
+    )
+    assert [(factor, re.findall(r'data-metric="(\w+)"', body)) for factor, body in sections] == [
+        (
+            "throughput",
+            ["change_lead_time", "deployment_frequency", "failed_deployment_recovery_time"],
+        ),
+        ("instability", ["change_fail_rate", "deployment_rework_rate"]),
+    ]
+    assert "levels from DORA, Accelerate State of DevOps Report 2024: performance clusters" in page
+
+
 def test_the_cards_show_what_the_json_twin_says(client: TestClient) -> None:
     sign_in(client)
     page = client.get(f"/?{WINDOW}&by=month&levels=2023").text

@@ -13,6 +13,7 @@ from headway.metrics.results.base import DefinitionRef, Number, PeriodDays, Resu
 
 class Levels(Result):
     year: str = Field(description="The DORA report year whose levels are used.")
+    source: str = Field(description="The report the year's level table comes from.")
     note: str | None = Field(description="Why there are no levels (2025), else null.")
 
 
@@ -110,6 +111,11 @@ class MetricSetResult(Result):
     scope: Scope
     period: PeriodDays
     levels: Levels
+    factors: dict[str, list[str]] = Field(
+        description="The metrics by DORA's two factors: `throughput` (change lead time, "
+        "deployment frequency, failed deployment recovery time) and `instability` (change "
+        "fail rate, deployment rework rate)."
+    )
     deployment_frequency: DeploymentFrequency
     change_lead_time: ChangeLeadTime
     change_fail_rate: ChangeFailRate
