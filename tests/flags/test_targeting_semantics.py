@@ -262,3 +262,42 @@ def test_a_split_with_nothing_to_bucket_by_never_guesses(api: Api) -> None:
     # And with an org, every user of it gets the org's variant
     one = _both(api, client, "orgs", {"targetingKey": "u1", "org": {"id": "acme"}})
     assert one == _both(api, client, "orgs", {"targetingKey": "u2", "org": {"id": "acme"}})
+
+
+@pytest.mark.parametrize(
+    ("when", "condition"),
+    [
+        ("ip ip_in 10.0.0.0/8, ::1", {"operator": "ip_in", "value": ["10.0.0.0/8", "::1"]}),
+        ("country in_ci fr,de", {"operator": "in_ci", "value": ["fr", "de"]}),
+        ("checkout flag_variant on", {"operator": "flag_variant", "value": ["on"]}),
+        # A JSON list is any of its strings; other text is one string, commas and all
+        (
+            'email ends_with ["@a.io", "@b.io"]',
+            {"operator": "ends_with", "value": ["@a.io", "@b.io"]},
+        ),
+        ("email ends_with a,b", {"operator": "ends_with", "value": "a,b"}),
+        ("city eq_ci Straße", {"operator": "eq_ci", "value": "Straße"}),
+    ],
+)
+def test_the_cli_writes_each_new_operator(when: str, condition: dict[str, Any]) -> None:
+    from headway.cli.flag_common import parse_condition
+
+    assert parse_condition(when) == {"attribute": when.split()[0], **condition}
+
+
+def test_flagd_export_refuses_what_flagd_cannot_say() -> None:
+    from headway.flags.flagd_export import to_flagd
+    from headway.flags.model import ConfigError, parse_flag
+
+    # Given starts_with on a list, ip_in and flag_variant, Then each is refused at its operator
+    rules = [
+        _when(("email", "starts_with", ["a", "b"])),
+        _when(("ip", "ip_in", "10.0.0.0/8")),
+        _when(("other", "flag_variant", ["on"])),
+    ]
+    flags = [parse_flag(_flag(f"x{i}", [rule])) for i, rule in enumerate(rules)]
+    with pytest.raises(ConfigError) as refused:
+        to_flagd(flags, "production")
+    assert [i.path for i in refused.value.issues] == [
+        f"flags.x{i}.environments.production.rules[0].conditions[0].operator" for i in range(3)
+    ]
