@@ -330,7 +330,8 @@ def explain_flag(request: Request, service: Service, key: str, body: ExplainRequ
     def action(_: Token) -> dict[str, Any]:
         flag = service.require_flag(key)
         segments = {s.key: s for s in service.list_segments()}
-        result, lines = explain(flag, body.environment, body.context, segments)
+        flags = {f.key: f for f in service.list_flags()}
+        result, lines = explain(flag, body.environment, body.context, segments, flags)
         return {
             "value": result.value,
             "variant": result.variant,

@@ -20,10 +20,14 @@ from rich.table import Table
 from headway.cli.backend import Flags, Tokens, backend
 from headway.cli.common import actor, fail
 from headway.flags.model import (
+    FOLDED_LIST_OPERATORS,
+    IP_OPERATORS,
     LIST_OPERATORS,
     NUMERIC_OPERATORS,
+    PREREQUISITE_OPERATORS,
     PRESENCE_OPERATORS,
     SEGMENT_OPERATORS,
+    STRING_OPERATORS,
     Flag,
     Serve,
 )
@@ -86,6 +90,9 @@ def scalar(text: str) -> Any:
         return text
 
 
+_KEY_LISTS = SEGMENT_OPERATORS | FOLDED_LIST_OPERATORS | IP_OPERATORS | PREREQUISITE_OPERATORS
+
+
 def parse_condition(text: str) -> dict[str, Any]:
     parts = text.split(None, 2)
     if len(parts) < 2:
@@ -97,11 +104,15 @@ def parse_condition(text: str) -> dict[str, Any]:
         return cond
     if raw is None:
         fail(f"condition {text!r}: '{operator}' needs a value")
-    if operator in LIST_OPERATORS or operator in SEGMENT_OPERATORS:
-        cond["value"] = [
-            scalar(v.strip()) if operator in LIST_OPERATORS else v.strip() for v in raw.split(",")
-        ]
-    elif operator in NUMERIC_OPERATORS or operator in ("eq", "neq", "contains", "not_contains"):
+    if operator in LIST_OPERATORS:
+        cond["value"] = [scalar(v.strip()) for v in raw.split(",")]
+    elif operator in _KEY_LISTS:  # keys, variants, networks, text: never numbers
+        cond["value"] = [v.strip() for v in raw.split(",")]
+    elif (
+        operator in NUMERIC_OPERATORS
+        or operator in ("eq", "neq", "contains", "not_contains")
+        or (operator in STRING_OPERATORS and raw.startswith("["))
+    ):
         cond["value"] = scalar(raw)
     else:
         cond["value"] = raw

@@ -332,7 +332,8 @@ def eval_flag(
 
     def action(s: Flags) -> Any:
         segments = {seg.key: seg for seg in s.list_segments()}
-        return explain(s.require_flag(key), env, ctx, segments)
+        flags = {f.key: f for f in s.list_flags()}
+        return explain(s.require_flag(key), env, ctx, segments, flags)
 
     result, lines = service_call(action)
     for line in lines:

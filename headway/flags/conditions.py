@@ -18,12 +18,26 @@ from typing import Any, Final
 from headway.flags.codegen import Source
 from headway.flags.model import (
     DATE_OPERATORS,
+    NEGATIVE_OPERATORS,
     NUMERIC_OPERATORS,
+    PREREQUISITE_OPERATORS,
     SEGMENT_OPERATORS,
     SEMVER_OPERATORS,
     Condition,
     Segment,
     parse_instant,
+)
+from headway.flags.operands import (
+    as_number,
+    casefolded,
+    contains_any,
+    contains_operands,
+    folded_members,
+    in_folded,
+    ip_address,
+    ip_in,
+    ip_networks,
+    strings,
 )
 from headway.flags.patterns import compile_pattern
 from headway.flags.semver import parse_semver
@@ -32,6 +46,7 @@ __all__ = [
     "MISSING",
     "PRELUDE",
     "Context",
+    "Prerequisite",
     "condition_source",
     "cost",
     "getter",
@@ -40,6 +55,8 @@ __all__ = [
 ]
 
 Context = Mapping[str, Any]
+# Another flag's evaluator: its result has the `variant` it served (None on error).
+Prerequisite = Callable[[Context], Any]
 MISSING: Final[Any] = object()  # what reading an attribute the context lacks gives
 
 
@@ -66,10 +83,6 @@ def getter(attribute: str) -> Callable[[Context], Any]:
     return get
 
 
-def _is_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
 def _is_in(members: frozenset[Any], v: Any) -> bool:
     """`in`: the value, or for a list any element of it, is one of `members`."""
     if isinstance(v, list | tuple):
@@ -84,15 +97,6 @@ def _is_member(members: frozenset[Any], v: Any) -> bool:
         return False
 
 
-def _contains(v: Any, x: Any) -> bool:
-    """`contains`: a string holds `x` as a substring, or a list holds it as an element."""
-    if isinstance(v, str):
-        return isinstance(x, str) and x in v
-    if isinstance(v, list | tuple):
-        return x in v
-    return False
-
-
 def _key_text(value: Any) -> str | None:
     """What a segment's listed keys are compared with: a string or integer key as text."""
     return str(value) if isinstance(value, str | int) else None
@@ -102,9 +106,12 @@ def _key_text(value: Any) -> str | None:
 PRELUDE: Final[Mapping[str, Any]] = {
     "MISSING": MISSING,
     "ABSENT": (MISSING, None),
-    "number": _is_number,
+    "num": as_number,
     "is_in": _is_in,
-    "contains": _contains,
+    "in_folded": in_folded,
+    "contains": contains_any,
+    "ip": ip_address,
+    "ip_in": ip_in,
     "instant": parse_instant,
     "semver": lru_cache(maxsize=4096)(parse_semver),
     "key_text": _key_text,
@@ -120,8 +127,12 @@ class _Operator:
     operand: Callable[[Any], Any] = lambda x: x  # the configured value, prepared once
 
 
-_NUMBER: Final = "(type(v) is int or type(v) is float or number(v))"
+# A number, or one carried as text, bound to `n`: contexts from HTTP headers, query strings
+# and other flag systems often hold "42" where JSON would hold 42.
+_NUMBER: Final = "(n := v if type(v) is int or type(v) is float else num(v)) is not None"
+_TEXT: Final = "isinstance(v, str)"
 _INSTANT: Final = "(t := instant(v)) is not None"
+_ADDRESS: Final = "isinstance(v, str) and (a := ip(v)) is not None"
 _VERSION: Final = "isinstance(v, str) and (k := semver(v)) is not None"
 _SYMBOLS: Final = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -130,16 +141,31 @@ _OPERATORS: Final[Mapping[str, _Operator]] = {
     "neq": _Operator("v != {x}"),
     "in": _Operator("is_in({x}, v)", operand=frozenset),
     "not_in": _Operator("not is_in({x}, v)", operand=frozenset),
-    "contains": _Operator("contains(v, {x})"),
+    "contains": _Operator("contains(v, {x})", operand=contains_operands),
     # Any other value does not satisfy `not_contains`; explain says so, not that it is mistyped.
-    "not_contains": _Operator("isinstance(v, (str, list, tuple)) and not contains(v, {x})"),
-    "starts_with": _Operator("v.startswith({x})", "isinstance(v, str)"),
-    "ends_with": _Operator("v.endswith({x})", "isinstance(v, str)"),
+    "not_contains": _Operator(
+        "isinstance(v, (str, list, tuple)) and not contains(v, {x})", operand=contains_operands
+    ),
+    # str.startswith takes a tuple: any of its strings.
+    "starts_with": _Operator("v.startswith({x})", _TEXT, strings),
+    "ends_with": _Operator("v.endswith({x})", _TEXT, strings),
+    # Without case: both sides casefolded ("Straße" and "STRASSE" are equal), the operand once.
+    "eq_ci": _Operator("v.casefold() == {x}", _TEXT, str.casefold),
+    "in_ci": _Operator("in_folded({x}, v)", operand=folded_members),
+    "not_in_ci": _Operator("not in_folded({x}, v)", operand=folded_members),
+    "contains_ci": _Operator("contains(v, {x}, True)", operand=casefolded),
+    "not_contains_ci": _Operator(
+        "isinstance(v, (str, list, tuple)) and not contains(v, {x}, True)", operand=casefolded
+    ),
+    "starts_with_ci": _Operator("v.casefold().startswith({x})", _TEXT, casefolded),
+    "ends_with_ci": _Operator("v.casefold().endswith({x})", _TEXT, casefolded),
     # RE2, linear in the text; a text longer than MAX_TEXT does not match (see `patterns`).
-    "matches": _Operator("{x}(v)", "isinstance(v, str)", compile_pattern),
+    "matches": _Operator("{x}(v)", _TEXT, compile_pattern),
     "before": _Operator("t < {x}", _INSTANT, parse_instant),
     "after": _Operator("t > {x}", _INSTANT, parse_instant),
-    **{op: _Operator(f"v {_SYMBOLS[op]} {{x}}", _NUMBER) for op in NUMERIC_OPERATORS},
+    **{op: _Operator(f"n {_SYMBOLS[op]} {{x}}", _NUMBER) for op in NUMERIC_OPERATORS},
+    "ip_in": _Operator("ip_in({x}, a)", _ADDRESS, ip_networks),
+    "ip_not_in": _Operator("not ip_in({x}, a)", _ADDRESS, ip_networks),
     **{
         op: _Operator(f"k {_SYMBOLS[op.removeprefix('semver_')]} {{x}}", _VERSION, parse_semver)
         for op in SEMVER_OPERATORS
@@ -154,12 +180,26 @@ def read_source(src: Source, attribute: str) -> str:
     return f"ctx.get({src.const(attribute)}, MISSING)"
 
 
-def condition_source(src: Source, cond: Condition, segments: Mapping[str, Segment]) -> str:
-    """An expression on `ctx` that is true when `cond` holds."""
+def condition_source(
+    src: Source,
+    cond: Condition,
+    segments: Mapping[str, Segment],
+    flags: Mapping[str, Prerequisite] | None = None,
+) -> str:
+    """An expression on `ctx` that is true when `cond` holds.
+
+    `flags` holds the evaluators of the flags a `flag_variant` condition names, for the same
+    environment; one it lacks (unknown, or in a cycle) serves no variant, so matches nobody.
+    """
     op, attribute = cond.operator, cond.attribute
     if op in SEGMENT_OPERATORS:
         member = " or ".join(_segment_source(src, segments.get(k), attribute) for k in cond.value)
         return f"({member})" if op == "in_segment" else f"not ({member})"
+    if op in PREREQUISITE_OPERATORS:
+        evaluator = (flags or {}).get(attribute)
+        if evaluator is None:
+            return "False"
+        return f"{src.const(evaluator)}(ctx).variant in {src.const(frozenset(cond.value))}"
     if op == "exists":
         return f"{read_source(src, attribute)} not in ABSENT"
     if op == "not_exists":
@@ -173,6 +213,11 @@ def condition_source(src: Source, cond: Condition, segments: Mapping[str, Segmen
         return (
             f"(v in {operand} if type(v := ctx.get({src.const(attribute)})) is str "
             f"else v is not None and is_in({operand}, v))"
+        )
+    if op in NEGATIVE_OPERATORS:
+        return (
+            f"((v := {read_source(src, attribute)}) is MISSING or v is None or "
+            f"{_value_source(operator, operand)})"
         )
     return (
         f"((v := {read_source(src, attribute)}) is not MISSING and v is not None and "
@@ -208,11 +253,13 @@ def cost(cond: Condition) -> int:
         rank = 0
     elif op in ("in", "not_in") or op in NUMERIC_OPERATORS:
         rank = 1
+    elif op in PREREQUISITE_OPERATORS:  # a whole other flag's evaluation
+        rank = 5
     elif op in SEGMENT_OPERATORS:
         rank = 4
-    elif op in ("matches", *DATE_OPERATORS, *SEMVER_OPERATORS):
+    elif op in ("matches", "ip_in", "ip_not_in", *DATE_OPERATORS, *SEMVER_OPERATORS):
         rank = 3
-    else:  # contains, starts_with, ends_with
+    else:  # contains, starts_with, ends_with, the case-insensitive ones
         rank = 2
     return 2 * rank + ("." in cond.attribute)  # a nested attribute takes a few lookups more
 
@@ -228,10 +275,21 @@ def _compiled(parameter: str, expression: Callable[[Source], str]) -> Callable[[
     return src.function("test")
 
 
-def why_not(cond: Condition, ctx: Context, segments: Mapping[str, Segment]) -> str | None:
+def why_not(
+    cond: Condition,
+    ctx: Context,
+    segments: Mapping[str, Segment],
+    flags: Mapping[str, Prerequisite] | None = None,
+) -> str | None:
     """None if the condition holds, else a sentence saying why it does not."""
-    if _compiled("ctx", lambda src: condition_source(src, cond, segments))(ctx):
+    if _compiled("ctx", lambda src: condition_source(src, cond, segments, flags))(ctx):
         return None
+    if cond.operator in PREREQUISITE_OPERATORS:
+        evaluator = (flags or {}).get(cond.attribute)
+        if evaluator is None:
+            return f"flag '{cond.attribute}' cannot be evaluated here (unknown, or in a cycle)"
+        served = evaluator(ctx).variant
+        return f"flag '{cond.attribute}' serves {served!r}, not one of {cond.value!r}"
     value = getter(cond.attribute)(ctx)
     if value is MISSING or value is None:
         if cond.operator in ("not_exists", "not_in_segment", "in_segment"):

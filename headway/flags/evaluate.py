@@ -25,6 +25,7 @@ from headway.flags.conditions import (
     MISSING,
     PRELUDE,
     Context,
+    Prerequisite,
     condition_source,
     cost,
     getter,
@@ -38,6 +39,7 @@ from headway.flags.model import (
     Segment,
     Split,
 )
+from headway.flags.prerequisites import prerequisite_evaluators
 
 __all__ = [
     "CompiledFlag",
@@ -221,6 +223,7 @@ def _generate(
     segments: Mapping[str, Segment],
     recorder: Recorder | None,
     typed: bool = False,
+    flags: Mapping[str, Prerequisite] | None = None,
 ) -> Callable[..., Any]:
     src = _Source(flag.key, recorder, typed)
     key, values = flag.key, flag.variant_values()
@@ -236,7 +239,7 @@ def _generate(
     else:
         for rule in env.rules:
             conditions = sorted(rule.conditions, key=cost)
-            test = " and ".join(condition_source(src, c, segments) for c in conditions)
+            test = " and ".join(condition_source(src, c, segments, flags) for c in conditions)
             if rule.serve.variant is not None:
                 src.line(2, f"if {test or 'True'}:")
                 v = rule.serve.variant
@@ -274,15 +277,37 @@ def _failure(key: str) -> Callable[[BaseException], Evaluation]:
     return lambda exc: error_result(key, ErrorCode.GENERAL, f"{type(exc).__name__}: {exc}")
 
 
+def _prerequisites(
+    flag: Flag,
+    environment: str,
+    segments: Mapping[str, Segment] | None,
+    flags: Mapping[str, Flag] | None,
+    chain: tuple[str, ...],
+) -> dict[str, Prerequisite]:
+    """The evaluators of the flags `flag`'s conditions name; they record nothing, as an
+    application that reads one flag has not been served the flags it depends on."""
+    if not flags:
+        return {}
+
+    def compile_one(other: Flag, path: tuple[str, ...]) -> Prerequisite:
+        return compile_flag(other, environment, segments, None, flags, _chain=path).evaluate
+
+    return prerequisite_evaluators(flag, environment, flags, chain, compile_one)
+
+
 def compile_flag(
     flag: Flag,
     environment: str,
     segments: Mapping[str, Segment] | None = None,
     recorder: Recorder | None = None,
+    flags: Mapping[str, Flag] | None = None,
+    *,
+    _chain: tuple[str, ...] = (),
 ) -> CompiledFlag:
     """Precompile `flag` for one environment into an evaluator that never raises.
 
     With a `recorder`, the evaluator also counts and remembers what it serves (see `Recorder`).
+    `flags` (every flag of the configuration, by key) resolves `flag_variant` conditions.
     """
     key = flag.key
     env = flag.environments.get(environment)
@@ -300,7 +325,8 @@ def compile_flag(
         v = env.default.variant
         static = Evaluation(key, flag.variant_values()[v], v, Reason.STATIC)
         return CompiledFlag(key, flag.type, flag.version, lambda ctx: static)
-    evaluator: Evaluator = _generate(flag, env, segments or {}, recorder)
+    needs = _prerequisites(flag, environment, segments, flags, _chain or (key,))
+    evaluator: Evaluator = _generate(flag, env, segments or {}, recorder, flags=needs)
     return CompiledFlag(key, flag.type, flag.version, evaluator)
 
 
@@ -312,6 +338,7 @@ def compile_value(
     environment: str,
     segments: Mapping[str, Segment] | None = None,
     recorder: Recorder | None = None,
+    flags: Mapping[str, Flag] | None = None,
 ) -> ValueEvaluator:
     """Like `compile_flag`, for the SDK's typed getters: `evaluator(context, default)` returns
     just the value served, or `default` wherever `compile_flag`'s evaluator returns an error.
@@ -326,15 +353,20 @@ def compile_value(
     if recorder is None and not env.rules and env.default.variant is not None:
         static = flag.variant_values()[env.default.variant]
         return lambda ctx, default: static
-    return _generate(flag, env, segments or {}, recorder, typed=True)
+    needs = _prerequisites(flag, environment, segments, flags, (flag.key,))
+    return _generate(flag, env, segments or {}, recorder, typed=True, flags=needs)
 
 
 def evaluate(
-    flag: Flag, environment: str, context: Context, segments: Mapping[str, Segment] | None = None
+    flag: Flag,
+    environment: str,
+    context: Context,
+    segments: Mapping[str, Segment] | None = None,
+    flags: Mapping[str, Flag] | None = None,
 ) -> Evaluation:
     """One-off evaluation (compiles every call; use `compile_flag` on hot paths)."""
     try:
-        compiled = compile_flag(flag, environment, segments)
+        compiled = compile_flag(flag, environment, segments, None, flags)
     except Exception as exc:  # a config that slipped past validation
         return error_result(flag.key, ErrorCode.PARSE_ERROR, f"{type(exc).__name__}: {exc}")
     if not isinstance(context, Mapping):
@@ -343,17 +375,24 @@ def evaluate(
 
 
 def explain(
-    flag: Flag, environment: str, context: Context, segments: Mapping[str, Segment] | None = None
+    flag: Flag,
+    environment: str,
+    context: Context,
+    segments: Mapping[str, Segment] | None = None,
+    flags: Mapping[str, Flag] | None = None,
 ) -> tuple[Evaluation, list[str]]:
     """The evaluation plus one line per rule saying whether and why it matched."""
     segments = segments or {}
-    result = evaluate(flag, environment, context, segments)
+    result = evaluate(flag, environment, context, segments, flags)
+    needs = _prerequisites(flag, environment, segments, flags, (flag.key,))
     env = flag.environments.get(environment)
     lines: list[str] = []
     if env is None or not env.enabled:
         return result, lines
     for rule in env.rules:
-        reasons = [r for c in rule.conditions if (r := why_not(c, context, segments)) is not None]
+        reasons = [
+            r for c in rule.conditions if (r := why_not(c, context, segments, needs)) is not None
+        ]
         label = rule.description or rule.id
         if reasons:
             lines.append(f"rule {label}: no match: " + "; ".join(reasons))

@@ -27,7 +27,7 @@ def _condition_to_logic(cond: Condition, path: str) -> dict[str, Any]:
     if op in ("contains", "not_contains") and isinstance(value, str):
         logic: dict[str, Any] = {"in": [value, var]}
         return logic if op == "contains" else {"!": logic}
-    if op in STRING_OPS:
+    if op in STRING_OPS and isinstance(value, str):  # flagd's take one string, not any of a list
         return {op: [var, value]}
     if op in _BACK:
         return {_BACK[op]: [var, value]}

@@ -8,17 +8,22 @@ from untrusted input: they turn every problem into an `Issue` naming the offendi
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from headway.flags.bucketing import BUCKETS
 from headway.flags.kinds import LIFETIME_DAYS, Lifecycle, LifecycleKind, with_lifetime
+from headway.flags.prerequisites import chain_problem, prerequisite_conditions
 from headway.flags.targeting import (
     DATE_OPERATORS,
+    FOLDED_LIST_OPERATORS,
+    IP_OPERATORS,
     LIST_OPERATORS,
+    NEGATIVE_OPERATORS,
     NUMERIC_OPERATORS,
+    PREREQUISITE_OPERATORS,
     PRESENCE_OPERATORS,
     SEGMENT_OPERATORS,
     SEMVER_OPERATORS,
@@ -40,9 +45,13 @@ __all__ = [
     "BUCKETS",
     "DATE_OPERATORS",
     "DEFAULT_ENVIRONMENTS",
+    "FOLDED_LIST_OPERATORS",
+    "IP_OPERATORS",
     "LIFETIME_DAYS",
     "LIST_OPERATORS",
+    "NEGATIVE_OPERATORS",
     "NUMERIC_OPERATORS",
+    "PREREQUISITE_OPERATORS",
     "PRESENCE_OPERATORS",
     "SEGMENT_OPERATORS",
     "SEMVER_OPERATORS",
@@ -187,6 +196,13 @@ def _condition_issues(
 ) -> list[Issue]:
     issues = []
     for i, cond in enumerate(conditions):
+        if cond.operator in PREREQUISITE_OPERATORS and in_segment:
+            issues.append(
+                Issue(
+                    path=f"{path}[{i}].operator",
+                    message="a segment cannot depend on a flag; put the condition in the rule",
+                )
+            )
         if cond.operator in SEGMENT_OPERATORS:
             if in_segment:
                 issues.append(
@@ -227,8 +243,38 @@ def _unknown_variant(key: str, variants: set[str]) -> str:
     return f"unknown variant '{key}'; the flag's variants are {', '.join(sorted(variants))}"
 
 
-def check_flag(flag: Flag, segments: Collection[str] | None = None) -> list[Issue]:
-    """Cross-field checks pydantic cannot do field by field: types, references, uniqueness."""
+def _prerequisite_issues(flag: Flag, flags: Mapping[str, Flag]) -> list[Issue]:
+    """`flag_variant` conditions naming a flag or variant that does not exist, or making
+    flags depend on each other (`flags`: the other live flags, by key)."""
+    issues = []
+    for env_key, env in flag.environments.items():
+        for r, c, cond in prerequisite_conditions(env):
+            path = f"environments.{env_key}.rules[{r}].conditions[{c}]"
+            other = flag if cond.attribute == flag.key else flags.get(cond.attribute)
+            if other is None:
+                message = f"unknown flag '{cond.attribute}'; create it first (or unarchive it)"
+                issues.append(Issue(path=f"{path}.attribute", message=message))
+                continue
+            variants = {v.key for v in other.variants}
+            for key in cond.value:
+                if key not in variants:
+                    message = f"flag '{other.key}': " + _unknown_variant(key, variants)
+                    issues.append(Issue(path=f"{path}.value", message=message))
+        problem = chain_problem(flag, env_key, flags.get)
+        if problem is not None:
+            issues.append(Issue(path=f"environments.{env_key}.rules", message=problem))
+    return issues
+
+
+def check_flag(
+    flag: Flag,
+    segments: Collection[str] | None = None,
+    flags: Callable[[], Mapping[str, Flag]] | None = None,
+) -> list[Issue]:
+    """Cross-field checks pydantic cannot do field by field: types, references, uniqueness.
+
+    `flags` gives the other live flags by key, asked for only when a condition names a flag;
+    None skips the prerequisite checks."""
     issues: list[Issue] = []
     keys = [v.key for v in flag.variants]
     for i, v in enumerate(flag.variants):
@@ -258,19 +304,29 @@ def check_flag(flag: Flag, segments: Collection[str] | None = None) -> list[Issu
             )
             issues += _serve_issues(rule.serve, variants, f"{base}.rules[{r}].serve")
         issues += _serve_issues(env.default, variants, f"{base}.default")
+    if flags is not None and any(
+        True for env in flag.environments.values() for _ in prerequisite_conditions(env)
+    ):
+        issues += _prerequisite_issues(flag, flags())
     return issues
 
 
-def parse_flag(data: Mapping[str, Any] | Flag, *, segments: Collection[str] | None = None) -> Flag:
+def parse_flag(
+    data: Mapping[str, Any] | Flag,
+    *,
+    segments: Collection[str] | None = None,
+    flags: Callable[[], Mapping[str, Flag]] | None = None,
+) -> Flag:
     """Validate a flag document; raise `ConfigError` naming every offending field.
 
     `segments` is the set of known segment keys; None skips the segment-reference check.
+    `flags` gives the other live flags by key; None skips the prerequisite checks.
     """
     try:
         flag = data if isinstance(data, Flag) else Flag.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_pydantic_issues(exc)) from None
-    issues = check_flag(flag, segments)
+    issues = check_flag(flag, segments, flags)
     if issues:
         raise ConfigError(issues)
     return flag

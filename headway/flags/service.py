@@ -97,11 +97,15 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
     def _segment_keys(self) -> set[str]:
         return {s.key for s in rows.load_segments(self.store)}
 
+    def _live_flags(self) -> dict[str, Flag]:
+        """The flags a `flag_variant` condition may name: every one not archived."""
+        return {f.key: f for f in rows.load_flags(self.store)}
+
     def create_flag(self, document: Mapping[str, Any], *, actor: str) -> Flag:
         doc = {k: v for k, v in document.items() if k not in ("version", "archived")}
         doc = with_lifetime(doc, self.clock().date())
         with self._writing() as tx:
-            flag = parse_flag(doc, segments=self._segment_keys())
+            flag = parse_flag(doc, segments=self._segment_keys(), flags=self._live_flags)
             if self.get_flag(flag.key) is not None:
                 raise Conflict(
                     f"flag '{flag.key}' already exists; change it with `headway flags set`"
@@ -147,7 +151,7 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
                 )
             seen.add(key)
             try:
-                parse_flag(with_lifetime(doc, today), segments=segments)
+                parse_flag(with_lifetime(doc, today), segments=segments, flags=self._live_flags)
             except ConfigError as error:
                 issues += [
                     Issue(path=f"flags.{key}.{e.path}", message=e.message) for e in error.issues
@@ -206,7 +210,11 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
             doc.setdefault("archived", before.archived)  # only archive() changes it
             doc = with_lifetime(doc, self.clock().date())
             # Switching off never makes a flag's references worse: it works whatever they are.
-            flag = parse_flag(doc, segments=None if raw else self._segment_keys())
+            flag = parse_flag(
+                doc,
+                segments=None if raw else self._segment_keys(),
+                flags=None if raw else self._live_flags,
+            )
             if record.raw:  # a repair: what it leaves out starts switched off, as at creation
                 envs = {k: self._off_config(flag) for k in self.environment_keys()}
                 flag = flag.model_copy(update={"environments": {**envs, **flag.environments}})

@@ -95,7 +95,9 @@ class Snapshot:
         # every configuration it receives.
         compiled = {key: bad.compiled() for key, bad in self.invalid.items()}
         for key, flag in self.definitions.items():
-            compiled[key] = compile_flag(flag, self.environment, self.segments)
+            compiled[key] = compile_flag(
+                flag, self.environment, self.segments, flags=self.definitions
+            )
         return compiled
 
 

@@ -12,13 +12,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from headway.flags.bucketing import BUCKETS, contiguous_allocation, owned_buckets
+from headway.flags.operands import network_problem, strings
 from headway.flags.patterns import PatternError, compile_pattern
 from headway.flags.semver import parse_semver
 
 __all__ = [
     "DATE_OPERATORS",
+    "FOLDED_LIST_OPERATORS",
+    "IP_OPERATORS",
     "LIST_OPERATORS",
+    "NEGATIVE_OPERATORS",
     "NUMERIC_OPERATORS",
+    "PREREQUISITE_OPERATORS",
     "PRESENCE_OPERATORS",
     "SEGMENT_OPERATORS",
     "SEMVER_OPERATORS",
@@ -63,14 +68,34 @@ Operator = Literal[
     "not_in_segment",
     "exists",
     "not_exists",
+    "eq_ci",
+    "in_ci",
+    "not_in_ci",
+    "contains_ci",
+    "not_contains_ci",
+    "starts_with_ci",
+    "ends_with_ci",
+    "ip_in",
+    "ip_not_in",
+    "flag_variant",
 ]
 NUMERIC_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
 DATE_OPERATORS = frozenset({"before", "after"})
 SEMVER_OPERATORS = frozenset({"semver_eq", "semver_gt", "semver_gte", "semver_lt", "semver_lte"})
-STRING_OPERATORS = frozenset({"starts_with", "ends_with"})
+# A string, or a non-empty list of strings meaning any of them (none of them, for a `not_`).
+STRING_OPERATORS = frozenset(
+    {"starts_with", "ends_with", "starts_with_ci", "ends_with_ci", "contains_ci", "not_contains_ci"}
+)
 LIST_OPERATORS = frozenset({"in", "not_in"})
+FOLDED_LIST_OPERATORS = frozenset({"in_ci", "not_in_ci"})
 SEGMENT_OPERATORS = frozenset({"in_segment", "not_in_segment"})
 PRESENCE_OPERATORS = frozenset({"exists", "not_exists"})
+IP_OPERATORS = frozenset({"ip_in", "ip_not_in"})
+PREREQUISITE_OPERATORS = frozenset({"flag_variant"})
+# True when the attribute is missing or null, as in Unleash and flagd: nothing is not in a list.
+NEGATIVE_OPERATORS = frozenset(
+    {"neq", "not_in", "not_contains", "not_in_ci", "not_contains_ci", "ip_not_in"}
+)
 
 
 class Frozen(BaseModel):
@@ -129,11 +154,22 @@ class Condition(Frozen):
                 raise ValueError(f"'{op}' needs a non-empty list of values")
             if any(isinstance(v, dict | list) for v in value):
                 raise ValueError(f"'{op}' compares scalars; the list holds an object or a list")
-        elif op in SEGMENT_OPERATORS:
+        elif op in SEGMENT_OPERATORS or op in PREREQUISITE_OPERATORS:
             keys = [value] if isinstance(value, str) else value
+            what = "segment key" if op in SEGMENT_OPERATORS else "variant key of the other flag"
             if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
-                raise ValueError(f"'{op}' needs a segment key or a list of segment keys")
+                raise ValueError(f"'{op}' needs a {what} or a list of them")
             return keys
+        elif op in FOLDED_LIST_OPERATORS or op == "eq_ci":
+            kind = "a string" if op == "eq_ci" else "a non-empty list of strings"
+            if (op == "eq_ci") != isinstance(value, str) or strings(value) is None:
+                raise ValueError(f"'{op}' compares text without case and needs {kind}")
+        elif op in IP_OPERATORS:
+            if strings(value) is None:
+                raise ValueError(f"'{op}' needs a CIDR network such as 10.0.0.0/8, or a list")
+            problems = [p for text in strings(value) or () if (p := network_problem(text))]
+            if problems:
+                raise ValueError("; ".join(problems))
         elif op in NUMERIC_OPERATORS:
             if not is_number(value):
                 raise ValueError(f"'{op}' needs a number, got {value!r}")
@@ -154,9 +190,14 @@ class Condition(Frozen):
             except PatternError as exc:
                 raise ValueError(f"invalid regular expression {value[:80]!r}: {exc}") from None
         elif op in STRING_OPERATORS:
-            if not isinstance(value, str):
-                raise ValueError(f"'{op}' needs a string, got {value!r}")
-        elif isinstance(value, dict):  # eq, neq, contains, not_contains
+            if strings(value) is None:
+                raise ValueError(f"'{op}' needs a string or a non-empty list of strings")
+        elif op in ("contains", "not_contains"):
+            if value == [] or isinstance(value, dict):
+                raise ValueError(f"'{op}' needs a scalar or a non-empty list of them (any of)")
+            if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+                raise ValueError(f"'{op}' compares scalars; the list holds an object or a list")
+        elif isinstance(value, dict):  # eq, neq
             raise ValueError(f"'{op}' compares scalars or lists, not objects")
         return value
 

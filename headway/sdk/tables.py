@@ -12,6 +12,7 @@ from typing import Any
 
 from headway.flags.evaluate import Evaluation, Recorder, ValueEvaluator, compile_flag, compile_value
 from headway.flags.model import Flag, Segment
+from headway.flags.prerequisites import depends_on
 from headway.flags.snapshot import Snapshot
 
 __all__ = ["KINDS", "Entry", "compile_tables"]
@@ -40,8 +41,9 @@ def compile_tables(
     keep = old.definitions if old is not None and _same(old.segments, snapshot.segments) else {}
     for key, bad in snapshot.invalid.items():  # the caller's default, with reason ERROR
         new_table[key] = (bad.compiled().evaluate, bad.type)
-    for key, flag in snapshot.definitions.items():
-        if keep.get(key) is flag and key in table:
+    flags = snapshot.definitions
+    for key, flag in flags.items():
+        if keep.get(key) is flag and key in table and _same_prerequisites(flag, keep, snapshot):
             new_table[key] = table[key]
             value = typed[flag.type][key]
             if isinstance(value, _FirstUse):  # not compiled yet: compile into the new table
@@ -49,7 +51,7 @@ def compile_tables(
             new_typed[flag.type][key] = value
             continue
         recording = recorder(key, flag)
-        compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recording)
+        compiled = compile_flag(flag, snapshot.environment, snapshot.segments, recording, flags)
         new_table[key] = (compiled.evaluate, compiled.type)
         values = new_typed[flag.type]
         values[key] = _FirstUse(values, key, flag, snapshot, recording)
@@ -58,6 +60,24 @@ def compile_tables(
 
 def _same(a: Mapping[str, Segment], b: Mapping[str, Segment]) -> bool:
     return a.keys() == b.keys() and all(a[k] is b[k] for k in a)
+
+
+def _same_prerequisites(flag: Flag, old: Mapping[str, Flag], snapshot: Snapshot) -> bool:
+    """Whether every flag `flag` depends on, directly or not, is the one it was: an evaluator
+    holds those flags' evaluators."""
+    seen: set[str] = set()
+    todo = depends_on(flag, snapshot.environment)
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        now = snapshot.definitions.get(key)
+        if now is not old.get(key):
+            return False
+        if now is not None:
+            todo += depends_on(now, snapshot.environment)
+    return True
 
 
 class _FirstUse:
@@ -82,6 +102,8 @@ class _FirstUse:
 
     def __call__(self, context: Mapping[str, Any], default: Any) -> Any:
         snapshot = self.snapshot
-        evaluator = compile_value(self.flag, snapshot.environment, snapshot.segments, self.recorder)
+        evaluator = compile_value(
+            self.flag, snapshot.environment, snapshot.segments, self.recorder, snapshot.definitions
+        )
         self.table[self.key] = evaluator  # later calls go straight to it
         return evaluator(context, default)

@@ -110,7 +110,8 @@ def flag_page(
     result = None
     if attributes is not None:
         segments = {s.key: s for s in service.list_segments()}
-        evaluation, lines = explain(flag, env, attributes, segments)
+        flags = {f.key: f for f in service.list_flags()}
+        evaluation, lines = explain(flag, env, attributes, segments, flags)
         result = {"evaluation": evaluation, "lines": lines}
     return _flag_page(
         request,

@@ -108,7 +108,13 @@ NOW = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
         ("age", "gte", 17, 17, True),
         ("age", "lt", 17, 16.5, True),
         ("age", "lte", 17, 17.0, True),
-        ("age", "gt", 17, "18", False),  # strings are not numbers
+        ("age", "gt", 17, "18", True),  # a number carried as text is that number
+        ("age", "lte", 17, "16.5", True),
+        ("age", "gt", 17, "1e2", True),  # 100
+        ("age", "gt", 17, "forty", False),  # other text is no number
+        ("age", "gt", 17, "1e999", False),  # nor is text that would be infinite
+        ("age", "gt", 17, "0x20", False),  # nor hexadecimal, nor "inf", as JSON has none
+        ("age", "gt", 17, "inf", False),
         ("age", "gt", 0, True, False),  # neither are booleans
         ("signup", "before", "2025-01-01T00:00:00Z", "2024-12-31T23:59:59Z", True),
         ("signup", "after", "2025-01-01T00:00:00Z", NOW, True),
@@ -348,8 +354,26 @@ def _given(test: Any) -> Any:
     return lambda v, ctx: v is not _ABSENT and v is not None and test(v)
 
 
+def _unless_given(test: Any) -> Any:
+    """A negative condition: true for a missing or null attribute, else `test` of its value."""
+    return lambda v, ctx: v is _ABSENT or v is None or test(v)
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _numeric(v: Any) -> float | None:
+    """A number, or a decimal one written as text of at most 64 characters, finite."""
+    if _number(v):
+        return float(v)
+    if not isinstance(v, str) or not v or len(v) > 64 or set(v) - set("0123456789+-.eE"):
+        return None
+    try:
+        number = float(v)
+    except ValueError:
+        return None
+    return number if abs(number) != float("inf") else None
 
 
 def _one_of(*options: Any) -> Any:
@@ -382,9 +406,9 @@ def _in_beta(key: Any, ctx: dict[str, Any]) -> bool:
 # (attribute, operator, value, holds(attribute's value or _ABSENT, context))
 _POOL: list[tuple[str, str, Any, Any]] = [
     ("plan", "eq", "pro", _given(lambda v: v == "pro")),
-    ("plan", "neq", "pro", _given(lambda v: v != "pro")),
+    ("plan", "neq", "pro", _unless_given(lambda v: v != "pro")),
     ("country", "in", ["FR", "DE", 3], _one_of("FR", "DE", 3)),
-    ("country", "not_in", ["FR"], _given(lambda v: not _one_of("FR")(v, {}))),
+    ("country", "not_in", ["FR"], _unless_given(lambda v: not _one_of("FR")(v, {}))),
     ("org.tier", "eq", "gold", _given(lambda v: v == "gold")),
     ("org.tier", "in", ["gold", "silver"], _one_of("gold", "silver")),
     ("email", "contains", "@acme", _given(lambda v: isinstance(v, str | list) and "@acme" in v)),
@@ -396,9 +420,9 @@ _POOL: list[tuple[str, str, Any, Any]] = [
         "^[a-z]+@",
         _given(lambda v: isinstance(v, str) and bool(re.match("[a-z]+@", v))),
     ),
-    ("age", "gt", 17, _given(lambda v: _number(v) and v > 17)),
-    ("age", "lte", 65.5, _given(lambda v: _number(v) and v <= 65.5)),
-    ("org.size", "gte", 10, _given(lambda v: _number(v) and v >= 10)),
+    ("age", "gt", 17, _given(lambda v: (n := _numeric(v)) is not None and n > 17)),
+    ("age", "lte", 65.5, _given(lambda v: (n := _numeric(v)) is not None and n <= 65.5)),
+    ("org.size", "gte", 10, _given(lambda v: (n := _numeric(v)) is not None and n >= 10)),
     ("signup", "after", "2024-01-01T00:00:00Z", _given(_after_2024)),
     # The contexts draw only these versions: 1.9.0 < 2.0.0, and "x" is no version.
     (
@@ -467,7 +491,9 @@ _plausible = st.fixed_dictionaries(
         "targetingKey": st.sampled_from(["u1", "u2", "u3", "", 7]) | st.integers(),
         "plan": st.sampled_from(["pro", "free"]),
         "country": st.sampled_from(["FR", "US"]) | st.just(3) | st.just(["DE"]),
-        "age": st.integers(0, 99) | st.floats(0, 99) | st.sampled_from([True, 17, 65.5]),
+        "age": st.integers(0, 99)
+        | st.floats(0, 99)
+        | st.sampled_from([True, 17, 65.5, "18", "17", "65.5", "1e1", "x", "inf"]),
     },
     optional={
         "email": st.sampled_from(["jo@acme.org", "al@b.com"]),
@@ -607,16 +633,20 @@ def _every_operand(text: str, attribute: str) -> tuple[Flag, dict[str, Segment]]
     listing `text` whose own condition is on `attribute` too."""
     operands = [
         ("eq", text),
-        ("neq", text),
         ("in", [text]),
-        ("not_in", [text]),
         ("contains", text),
-        ("not_contains", text),
         ("starts_with", text),
         ("ends_with", text),
         ("matches", re.escape(text)),
         ("in_segment", "s"),
         ("not_in_segment", "s"),
+        # Last: these hold for a missing attribute, so an empty context stops at the first
+        ("neq", text),
+        ("not_in", [text]),
+        ("not_contains", text),
+        ("eq_ci", text),
+        ("in_ci", [text]),
+        ("starts_with_ci", [text]),
     ]
     conditions = [
         {"attribute": name, "operator": op, "value": value}
@@ -631,7 +661,7 @@ def _every_operand(text: str, attribute: str) -> tuple[Flag, dict[str, Segment]]
         key="s",
         included=[text],
         excluded=[text + "!"],
-        conditions=[{"attribute": attribute, "operator": "neq", "value": text}],  # type: ignore[list-item]
+        conditions=[{"attribute": attribute, "operator": "eq", "value": text}],  # type: ignore[list-item]
     )
     return boolean_flag(rules=rules, default={"variant": "off"}), {"s": segment}
 
@@ -640,19 +670,20 @@ def test_no_operand_segment_or_attribute_becomes_code() -> None:
     # Given every operator that takes text, and a segment, fed text that looks like Python
     sneaky, attribute = "x') or __import__('os').system('exit 1') or ('", "y') or exit(1) or ('"
     flag, segments = _every_operand(sneaky, attribute)
-    # Then the text is compared as data: it equals itself (r0) and nothing else (r2, neq)
+    # Then the text is compared as data: it equals itself (r0) and nothing else, so "x" is
+    # out of the segment, whose condition is that equality (r14, not_in_segment)
     compiled = compile_flag(flag, "production", segments)
     assert compiled.evaluate({attribute: sneaky}).rule == "r0"
-    assert compiled.evaluate({attribute: "x"}).rule == "r2"
-    # And an empty context, explained, reaches the segment: in it by no key (r18, in_segment)
-    # only if its own condition held, which needs the attribute, so out of it (r20)
+    assert compiled.evaluate({attribute: "x"}).rule == "r14"
+    # And an empty context, explained, reaches the segment: in it by no key (r12, in_segment)
+    # only if its own condition held, which needs the attribute, so out of it (r14)
     result, why = explain(flag, "production", {}, segments)
-    assert (result.rule, len(why)) == ("r20", 21)
+    assert (result.rule, len(why)) == ("r14", 15)
     # And the evaluators and explanations generated are those of any other text
     compile_value(flag, "production", segments)
     shapes = _code.cache_info().currsize
     plain, plain_segments = _every_operand("pro", "plan")
-    assert explain(plain, "production", {}, plain_segments)[0].rule == "r20"
+    assert explain(plain, "production", {}, plain_segments)[0].rule == "r14"
     compile_value(plain, "production", plain_segments)
     assert _code.cache_info().currsize == shapes
 
@@ -685,7 +716,11 @@ _BETA = {"beta": Segment(key="beta", included=["u1"], excluded=["u2"])}
         (("plan", "exists", None), {}, "attribute 'plan' is missing from the context"),
         (("targetingKey", "in_segment", "beta"), {}, "targetingKey in_segment ['beta'] is false"),
         # A value the operator cannot use: its type, and the operator
-        (("age", "gte", 18), {"age": "40"}, "attribute 'age' is a str ('40'); 'gte' cannot use it"),
+        (
+            ("age", "gte", 18),
+            {"age": "forty"},
+            "attribute 'age' is a str ('forty'); 'gte' cannot use it",
+        ),
         (("age", "lt", 18), {"age": True}, "attribute 'age' is a bool (True); 'lt' cannot use it"),
         (
             ("app.version", "semver_gte", "2.0.0"),
