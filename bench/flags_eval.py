@@ -7,7 +7,12 @@ Scenarios (every SDK configured offline, from an in-memory document, no network)
   split   on for 25 % of users, bucketed by user id
   rule    on when country in {FR, DE} and plan == "pro", otherwise a 10 % split by user id
 
-Each SDK evaluates the same stream of 1,000 distinct users round-robin. Latency per call is
+Each SDK evaluates the same stream of 1,000 distinct users round-robin, each user's context
+built once, before any timing, in the form that SDK's users pass it (a dict for Headway, an
+`EvaluationContext` for OpenFeature, attributes for GrowthBook, an evaluation context for
+Flagsmith's engine, a context dict for Unleash): the timed loop is the evaluation call alone,
+for every library alike. Headway is timed both directly and through OpenFeature's client, and
+each is compared with peers called the same way. Latency per call is
 measured in batches of 100 calls (time.perf_counter_ns around the batch / 100), so the timer's
 own cost is spread thin; p50 and p99 are over batches. Measurements are interleaved in many
 short rounds (every SDK and scenario once per round, about 25 ms each) so that load from other
@@ -27,11 +32,25 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import xxhash
 
-Eval = Callable[[dict[str, Any]], bool]
+Eval = Callable[[Any], bool]
+
+
+class Sdk(NamedTuple):
+    """How one SDK is called: `prepare` turns a user into that SDK's evaluation context (run
+    once per user, before timing), `run` evaluates the flag for one prepared context."""
+
+    prepare: Callable[[dict[str, Any]], Any]
+    run: Eval
+
+
+def _as_is(user: dict[str, Any]) -> dict[str, Any]:
+    return user
+
+
 SCENARIOS = ("simple", "split", "rule")
 USERS = [
     {
@@ -102,20 +121,20 @@ def _headway_client(scenario: str, telemetry: bool = False) -> Any:
     )
 
 
-def headway(scenario: str) -> Eval:
+def headway(scenario: str) -> Sdk:
     boolean = _headway_client(scenario).boolean
-    return lambda ctx: boolean("f", False, ctx)
+    return Sdk(_as_is, lambda ctx: boolean("f", False, ctx))
 
 
-def headway_telemetry(scenario: str) -> Eval:
+def headway_telemetry(scenario: str) -> Sdk:
     """Headway's SDK as an online client evaluates: each call also counts its exposure and
     remembers the variant served for `track()`. Not counted in the comparison with peers, which
     are all measured offline with their own telemetry off."""
     boolean = _headway_client(scenario, telemetry=True).boolean
-    return lambda ctx: boolean("f", False, ctx)
+    return Sdk(_as_is, lambda ctx: boolean("f", False, ctx))
 
 
-def headway_evaluator(scenario: str) -> Eval:
+def headway_evaluator(scenario: str) -> Sdk:
     """Headway's compiled evaluator alone (`headway.flags.evaluate.compile_flag`), without the
     SDK's exposure counting and served-variant memory: not what an application calls, but it
     shows what that telemetry costs. Not counted in the comparison with peers."""
@@ -124,27 +143,27 @@ def headway_evaluator(scenario: str) -> Eval:
     snapshot = _headway_client(scenario).snapshot
     assert snapshot is not None
     evaluate = compile_flag(snapshot.definitions["f"], snapshot.environment).evaluate
-    return lambda ctx: bool(evaluate(ctx).value)
+    return Sdk(_as_is, lambda ctx: bool(evaluate(ctx).value))
 
 
-def _through_openfeature(provider: Any, domain: str) -> Eval:
-    """Evaluate through OpenFeature's client API, as an application would."""
-    from openfeature import api
+def _evaluation_context(user: dict[str, Any]) -> Any:
     from openfeature.evaluation_context import EvaluationContext
 
+    return EvaluationContext(
+        user["targetingKey"], {"country": user["country"], "plan": user["plan"]}
+    )
+
+
+def _through_openfeature(provider: Any, domain: str) -> Sdk:
+    """Evaluate through OpenFeature's client API, as an application would."""
+    from openfeature import api
+
     api.set_provider_and_wait(provider, domain)
-    client = api.get_client(domain)
-
-    def run(ctx: dict[str, Any]) -> bool:
-        ec = EvaluationContext(
-            ctx["targetingKey"], {"country": ctx["country"], "plan": ctx["plan"]}
-        )
-        return client.get_boolean_value("f", False, ec)
-
-    return run
+    get = api.get_client(domain).get_boolean_value
+    return Sdk(_evaluation_context, lambda ec: get("f", False, ec))
 
 
-def headway_openfeature(scenario: str) -> Eval:
+def headway_openfeature(scenario: str) -> Sdk:
     from headway.sdk.openfeature import HeadwayProvider
 
     return _through_openfeature(HeadwayProvider(_headway_client(scenario)), f"hw-{scenario}")
@@ -153,7 +172,7 @@ def headway_openfeature(scenario: str) -> Eval:
 # --- GrowthBook ----------------------------------------------------------------------------------
 
 
-def growthbook(scenario: str) -> Eval:
+def growthbook(scenario: str) -> Sdk:
     from growthbook import GrowthBook
 
     rules: list[dict[str, Any]] = {
@@ -167,17 +186,21 @@ def growthbook(scenario: str) -> Eval:
     default = scenario == "simple"
     gb = GrowthBook(features={"f": {"defaultValue": default, "rules": rules}})
 
-    def run(ctx: dict[str, Any]) -> bool:
-        gb.set_attributes({"id": ctx["userId"], "country": ctx["country"], "plan": ctx["plan"]})
+    def prepare(user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": user["userId"], "country": user["country"], "plan": user["plan"]}
+
+    def run(attributes: dict[str, Any]) -> bool:
+        # One GrowthBook serves user after user: each gets its attributes, then is asked.
+        gb.set_attributes(attributes)
         return bool(gb.is_on("f"))
 
-    return run
+    return Sdk(prepare, run)
 
 
 # --- Flagsmith engine ----------------------------------------------------------------------------
 
 
-def flagsmith(scenario: str) -> Eval:
+def flagsmith(scenario: str) -> Sdk:
     from flag_engine.engine import get_evaluation_result
 
     feature = {"key": "1", "name": "f", "enabled": scenario == "simple", "value": None}
@@ -227,23 +250,20 @@ def flagsmith(scenario: str) -> Eval:
         "segments": segments,
     }
 
-    def run(ctx: dict[str, Any]) -> bool:
-        context = {
-            **base,
-            "identity": {
-                "identifier": ctx["userId"],
-                "traits": {"country": ctx["country"], "plan": ctx["plan"]},
-            },
-        }
+    def prepare(user: dict[str, Any]) -> dict[str, Any]:
+        traits = {"country": user["country"], "plan": user["plan"]}
+        return {**base, "identity": {"identifier": user["userId"], "traits": traits}}
+
+    def run(context: dict[str, Any]) -> bool:
         return bool(get_evaluation_result(context)["flags"]["f"]["enabled"])  # type: ignore[arg-type]
 
-    return run
+    return Sdk(prepare, run)
 
 
 # --- Unleash -------------------------------------------------------------------------------------
 
 
-def unleash(scenario: str) -> Eval:
+def unleash(scenario: str) -> Sdk:
     from UnleashClient import UnleashClient
     from UnleashClient.cache import FileCache
 
@@ -284,16 +304,11 @@ def unleash(scenario: str) -> Eval:
     )
     client.initialize_client(fetch_toggles=False)
 
-    def run(ctx: dict[str, Any]) -> bool:
-        return client.is_enabled(
-            "f",
-            {
-                "userId": ctx["userId"],
-                "properties": {"country": ctx["country"], "plan": ctx["plan"]},
-            },
-        )
+    def prepare(user: dict[str, Any]) -> dict[str, Any]:
+        properties = {"country": user["country"], "plan": user["plan"]}
+        return {"userId": user["userId"], "properties": properties}
 
-    return run
+    return Sdk(prepare, lambda context: client.is_enabled("f", context))
 
 
 def _unleash_allow() -> Any:
@@ -305,7 +320,7 @@ def _unleash_allow() -> Any:
 # --- OpenFeature in-memory provider -------------------------------------------------------------
 
 
-def openfeature_in_memory(scenario: str, via_api: bool = False) -> Eval:
+def openfeature_in_memory(scenario: str, via_api: bool = False) -> Sdk:
     from openfeature.evaluation_context import EvaluationContext
     from openfeature.flag_evaluation import FlagResolutionDetails, Reason
     from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
@@ -335,17 +350,10 @@ def openfeature_in_memory(scenario: str, via_api: bool = False) -> Eval:
     if via_api:
         return _through_openfeature(provider, f"mem-{scenario}")
     resolve = provider.resolve_boolean_details
-
-    def run(ctx: dict[str, Any]) -> bool:
-        ec = EvaluationContext(
-            ctx["targetingKey"], {"country": ctx["country"], "plan": ctx["plan"]}
-        )
-        return bool(resolve("f", False, ec).value)
-
-    return run
+    return Sdk(_evaluation_context, lambda ec: bool(resolve("f", False, ec).value))
 
 
-SDKS: dict[str, Callable[[str], Eval]] = {
+SDKS: dict[str, Callable[[str], Sdk]] = {
     "headway": headway,
     "headway-telemetry": headway_telemetry,
     "headway-evaluator": headway_evaluator,
@@ -359,14 +367,19 @@ SDKS: dict[str, Callable[[str], Eval]] = {
     "in-memory-via-openfeature": lambda s: openfeature_in_memory(s, via_api=True),
 }
 OURS = {"headway", "headway-telemetry", "headway-evaluator", "headway-via-openfeature"}
+# Through OpenFeature's client: compared with each other only, never with a direct call.
+VIA_OPENFEATURE = ("headway-via-openfeature", "in-memory-via-openfeature")
 
 
 # --- measurement ---------------------------------------------------------------------------------
 
 
-def measure(run: Eval, seconds: float, samples: list[float], batch: int = 100) -> None:
-    """Append per-call nanoseconds (one sample per batch of `batch` calls) to `samples`."""
-    users = USERS
+def measure(
+    run: Eval, contexts: list[Any], seconds: float, samples: list[float], batch: int = 100
+) -> None:
+    """Append per-call nanoseconds (one sample per batch of `batch` calls) to `samples`;
+    `contexts` are the users as this SDK takes them, built before any timing."""
+    users = contexts
     n = len(users)
     i = 0
     for ctx in users[:200]:  # warm caches
@@ -399,8 +412,8 @@ def paired_ratio(theirs: list[list[float]], ours: list[list[float]]) -> tuple[fl
     return statistics.median(ratios), q1, q3
 
 
-def check(name: str, scenario: str, run: Eval) -> None:
-    share = sum(run(u) for u in USERS) / len(USERS)
+def check(name: str, scenario: str, run: Eval, contexts: list[Any]) -> None:
+    share = sum(run(c) for c in contexts) / len(contexts)
     lo, hi = EXPECTED_ON[scenario]
     if not lo <= share <= hi:
         raise SystemExit(
@@ -422,21 +435,22 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
 
-    runs: dict[tuple[str, str], Eval] = {}
+    runs: dict[tuple[str, str], tuple[Eval, list[Any]]] = {}
     for name in args.only:
         for scenario in SCENARIOS:
             try:
-                run = SDKS[name](scenario)
+                sdk = SDKS[name](scenario)
             except ImportError as exc:
                 print(f"skipping {name}: {exc} (pip install -e '.[bench]')", file=sys.stderr)
                 break
-            check(name, scenario, run)
-            runs[name, scenario] = run
+            contexts = [sdk.prepare(user) for user in USERS]
+            check(name, scenario, sdk.run, contexts)
+            runs[name, scenario] = sdk.run, contexts
     rounds: dict[tuple[str, str], list[list[float]]] = {key: [] for key in runs}
     for _ in range(args.rounds):
-        for key, run in runs.items():
+        for key, (run, contexts) in runs.items():
             rounds[key].append([])
-            measure(run, args.seconds / args.rounds, rounds[key][-1])
+            measure(run, contexts, args.seconds / args.rounds, rounds[key][-1])
     results = {key: summarise([x for r in values for x in r]) for key, values in rounds.items()}
 
     print(f"Python {sys.version.split()[0]}, ns per evaluation (lower is better)\n")
@@ -451,7 +465,11 @@ def main() -> None:
             p50, p99 = results[name, s]
             row += f"{p50:>12,.0f}{p99:>12,.0f}"
         print(row)
-    peers = [n for n in args.only if n not in OURS and (n, "simple") in results]
+    peers = [
+        n
+        for n in args.only
+        if n not in OURS and n not in VIA_OPENFEATURE and (n, "simple") in results
+    ]
     if "headway" in args.only and peers:
         print(
             f"\nHeadway vs the fastest peer in the same run (median of {args.rounds} paired "
@@ -467,14 +485,18 @@ def main() -> None:
                 f"  {s:<7} headway {ours:,.0f} ns; fastest peer {best} "
                 f"{results[best, s][0]:,.0f} ns; {ratio:.2f}x faster ({q1:.2f}-{q3:.2f}x)"
             )
-        pair = ("headway-via-openfeature", "in-memory-via-openfeature")
+        pair = VIA_OPENFEATURE
         if all((n, "simple") in results for n in pair):
-            print("\nThrough OpenFeature's client API, same provider interface for both:")
+            print(
+                "\nThrough OpenFeature's client API, same provider interface for both "
+                "(median of paired rounds' ratios, and its middle half):"
+            )
             for s in SCENARIOS:
                 ours, theirs = results[pair[0], s][0], results[pair[1], s][0]
+                ratio, q1, q3 = paired_ratio(rounds[pair[1], s], rounds[pair[0], s])
                 print(
                     f"  {s:<7} headway provider {ours:,.0f} ns; in-memory provider "
-                    f"{theirs:,.0f} ns; {theirs / ours:.1f}x"
+                    f"{theirs:,.0f} ns; {ratio:.2f}x ({q1:.2f}-{q3:.2f}x)"
                 )
         goals = {"simple": 2_000, "split": 5_000, "rule": 5_000}
         for s, goal in goals.items():

@@ -26,6 +26,7 @@ from headway.api.auth import AuthError, answer
 from headway.api.cors import ClientCors
 from headway.api.limits import BodyLimit
 from headway.api.nul import RefuseNul
+from headway.api.ofrep import OfrepErrors
 from headway.api.params import declare_page_max
 from headway.api.responses import Health, json_errors, refusal
 from headway.config import Settings, get_settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Middleware added last runs first: bodies are bounded before anything reads them.
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(OfrepErrors)  # the refusals above, in OFREP's shape on its routes
     app.add_middleware(ClientCors)  # a preflight is answered before anything else
     if settings.access_log:
         app.add_middleware(AccessLog)  # outermost: every answer is logged, refusals included

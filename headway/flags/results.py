@@ -65,7 +65,11 @@ class OfrepBulk(Result):
 
 
 class OfrepError(Result):
-    """OFREP's error shape: a missing key, a bad body, a flag the key may not see."""
+    """OFREP's error shape: a missing key, a bad body, a server failure. On the one-flag route
+    `key` names the flag asked for; the bulk route's refusals have none."""
 
-    errorCode: str | None = None
+    key: str | None = None
+    errorCode: str = Field(
+        description="PARSE_ERROR, INVALID_CONTEXT, TARGETING_KEY_MISSING or GENERAL"
+    )
     errorDetails: str

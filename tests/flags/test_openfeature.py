@@ -195,3 +195,66 @@ def test_published_ofrep_provider_works_unchanged(live: Live) -> None:
         assert (wrong.value, wrong.error_code) == ("x", ErrorCode.TYPE_MISMATCH)
     finally:
         api.shutdown()
+
+
+def test_published_ofrep_provider_reads_each_type_as_the_document_gives_it(live: Live) -> None:
+    # Given number, JSON and server-only flags on a running server
+    flags = [
+        {**_flag("limit", "number", [("high", 100), ("low", 2)]), "client_side": True},
+        {**_flag("limits", "json", [("big", {"rps": 10}), ("none", {})]), "client_side": True},
+        _flag("internal", "boolean", [("on", True), ("off", False)]),  # server-only
+    ]
+    for flag in flags:
+        httpx.post(f"{live.url}/api/flags", json=flag, headers=live.admin).raise_for_status()
+    server = OFREPProvider(
+        live.url, headers_factory=lambda: {"Authorization": f"Bearer {live.server_key}"}
+    )
+    client = OFREPProvider(
+        live.url, headers_factory=lambda: {"Authorization": f"Bearer {live.client_key}"}
+    )
+    api.set_provider_and_wait(server, "ofrep-server")
+    api.set_provider_and_wait(client, "ofrep-client")
+    of, browser = api.get_client("ofrep-server"), api.get_client("ofrep-client")
+    ctx = EvaluationContext("u1")
+    try:
+        # An integer-valued number reads as a float, and an object flag as a dict
+        limit = of.get_float_details("limit", 0.5, ctx)
+        assert (limit.value, type(limit.value), limit.error_code) == (100.0, float, None)
+        assert (limit.variant, limit.reason) == ("high", Reason.STATIC)
+        limits = of.get_object_details("limits", {}, ctx)
+        assert (limits.value, limits.error_code) == ({"rps": 10}, None)
+        assert isinstance(limits.value, dict)
+        missing = of.get_float_details("nope", 1.5, ctx)
+        assert (missing.value, missing.error_code, missing.reason) == (
+            1.5,
+            ErrorCode.FLAG_NOT_FOUND,
+            Reason.ERROR,
+        )
+        assert of.get_boolean_value("internal", False, ctx) is True
+        # A client key: the server-only flag does not exist for it
+        hidden = browser.get_boolean_details("internal", False, ctx)
+        assert (hidden.value, hidden.error_code) == (False, ErrorCode.FLAG_NOT_FOUND)
+        assert browser.get_float_value("limit", 0.5, ctx) == 100.0
+    finally:
+        api.shutdown()
+    # And its bulk evaluation lists the client-side flags only
+    bulk = httpx.post(
+        f"{live.url}/ofrep/v1/evaluate/flags",
+        json={"context": {"targetingKey": "u1"}},
+        headers={"Authorization": f"Bearer {live.client_key}"},
+    )
+    assert bulk.status_code == 200
+    assert [(f["key"], f["value"]) for f in bulk.json()["flags"]] == [
+        ("limit", 100.0),
+        ("limits", {"rps": 10}),
+    ]
+    one = httpx.post(
+        f"{live.url}/ofrep/v1/evaluate/flags/internal",
+        json={},
+        headers={"Authorization": f"Bearer {live.client_key}"},
+    )
+    assert (one.status_code, one.json()["errorCode"], one.json()["key"]) == (
+        404,
+        "FLAG_NOT_FOUND",
+        "internal",
+    )
