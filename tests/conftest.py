@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,25 @@ def wait_until_serving(url: str, seconds: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer /healthz within {seconds:.0f} s")
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path | None = None) -> Iterator[str]:
+    """`headway serve` on a free port in a process of its own, with `env` (and in `cwd`); its
+    URL once it answers, and the server stopped after."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=cwd,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def authorize(client: Any, kind: str = "viewer") -> str:

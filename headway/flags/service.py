@@ -12,13 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from headway.flags import store as rows
-from headway.flags.bucketing import rebalance
+from headway.flags.allocation import carry_environment
 from headway.flags.environments import EnvironmentCommands
 from headway.flags.history import HistoryCommands
 from headway.flags.model import (
-    BUCKETS,
     ConfigError,
-    EnvironmentConfig,
     Flag,
     Issue,
     Serve,
@@ -34,42 +32,6 @@ __all__ = ["IMPORT_ISSUES_MAX", "Conflict", "FlagService", "NotFound", "on_store
 # An import with this many problems is answered without checking the rest: a body of ten
 # thousand empty documents would otherwise cost seconds and an answer of megabytes.
 IMPORT_ISSUES_MAX = 100
-
-
-def _carry_allocation(previous: Serve | None, serve: Serve) -> Serve:
-    """Re-derive a split's allocation from what was served before, moving the fewest users.
-
-    A fixed variant counts as owning every bucket, so going from `off` to a 1 % split and on
-    to 5 % keeps the first 1 % in the next stage.
-    """
-    if serve.split is None or previous is None:
-        return serve
-    if previous.split is not None:
-        before = previous.split.allocation
-    else:
-        assert previous.variant is not None
-        before = [(0, BUCKETS, previous.variant)]
-    allocation = rebalance(before, serve.split.weights)
-    return serve.model_copy(
-        update={"split": serve.split.model_copy(update={"allocation": allocation})}
-    )
-
-
-def _carry_environment(
-    previous: EnvironmentConfig | None, env: EnvironmentConfig
-) -> EnvironmentConfig:
-    if previous is None:
-        return env
-    old_rules = {r.id: r for r in previous.rules}
-    rules = [
-        r.model_copy(update={"serve": _carry_allocation(old_rules[r.id].serve, r.serve)})
-        if r.id in old_rules
-        else r
-        for r in env.rules
-    ]
-    return env.model_copy(
-        update={"rules": rules, "default": _carry_allocation(previous.default, env.default)}
-    )
 
 
 class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
@@ -229,7 +191,7 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
                     ]
                 )
             envs = {
-                name: _carry_environment(before.environments.get(name), env)
+                name: carry_environment(before.environments.get(name), env)
                 for name, env in flag.environments.items()
             }
             flag = flag.model_copy(update={"environments": envs})

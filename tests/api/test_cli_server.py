@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from headway.api.app import create_app
 from headway.cli import app
 from headway.config import get_settings
 from tests.api.conftest import SECRETS, body_of, fixture, github_headers
-from tests.conftest import free_port, make_token, run_headway, wait_until_serving
+from tests.conftest import make_token, run_headway, serving
 
 runner = CliRunner()
 
@@ -42,14 +40,8 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
     local = [run_headway(*c, env=env).stdout for c in commands]
 
     viewer, admin = make_token(env, "viewer"), make_token(env, "admin")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}")
-        remote_env = {**env, "HEADWAY_URL": f"http://127.0.0.1:{port}", "HEADWAY_TOKEN": viewer}
+    with serving(env) as url:
+        remote_env = {**env, "HEADWAY_URL": url, "HEADWAY_TOKEN": viewer}
         # Without a token the server answers nothing, and the CLI says which token to set.
         anonymous = run_headway("metrics", env={**remote_env, "HEADWAY_TOKEN": ""})
         assert anonymous.returncode == 2
@@ -78,9 +70,6 @@ def test_commands_through_headway_url_print_what_they_print_locally(tmp_path: Pa
         assert refused.returncode == 2
         assert "required" in refused.stderr
         assert refused.stdout == ""
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def test_sources_status_and_reprocess_after_a_mapping_change(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ from headway.engines.layout import TABLES
 from headway.ingest import ingest
 from headway.model import Change, Deployment, Incident, Service
 from headway.store import Store
-from tests.conftest import authorize, free_port, make_token, run_headway, wait_until_serving
+from tests.conftest import authorize, make_token, run_headway, serving
 
 AT = datetime(2026, 10, 5, 12)
 
@@ -104,14 +102,7 @@ def test_the_cli_exports_a_served_store_as_it_exports_a_local_one(tmp_path: Path
     here = run_headway("export", "parquet", "local", env=env, cwd=tmp_path)
     assert here.returncode == 0, here.stderr
     viewer = make_token(env, "viewer")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_serving(url)
+    with serving(env) as url:
         remote = {**env, "HEADWAY_URL": url, "HEADWAY_TOKEN": viewer}
         there = run_headway("export", "parquet", "remote", env=remote, cwd=tmp_path)
         # the store is held by the server, yet the export is written here, as locally
@@ -129,6 +120,3 @@ def test_the_cli_exports_a_served_store_as_it_exports_a_local_one(tmp_path: Path
         assert (refused.returncode, refused.stdout) == (2, "")
         assert "not empty and holds no earlier export" in refused.stderr
         assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
-    finally:
-        server.terminate()
-        server.wait(30)

@@ -7,8 +7,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,10 +26,9 @@ from headway.store.schema import changes, services
 from tests.conftest import (
     FIXTURES,
     authorize,
-    free_port,
     make_token,
     run_headway,
-    wait_until_serving,
+    serving,
 )
 from tests.github.fake_github import APP_ID, INSTALLATION, State, serve
 
@@ -479,14 +476,7 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
     }
     admin = make_token(env, "admin")
     viewer = make_token(env, "viewer")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "headway", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-    )
-    try:
-        served = f"http://127.0.0.1:{port}"
-        wait_until_serving(served)
+    with serving(env) as served:
         remote = {**env, "HEADWAY_URL": served, "HEADWAY_TOKEN": admin}
 
         # When the CLI backfills through the server
@@ -515,6 +505,3 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
         )
         assert weak.returncode == 2
         assert "admin" in weak.stderr
-    finally:
-        server.terminate()
-        server.wait(30)
