@@ -9,7 +9,8 @@ five keys from the rows `dora_queries` aggregates, with levels from `bands`; `fl
 lead time into the `stages` of each change and the `waiting` work in progress; `signals`
 computes the friction signals from `signal_rows`, with `concentration` for where failures
 cluster. `durations` is the statistics all of them share, `records` the records behind a
-number (refined as `refine` names), `compare` the same numbers under two definitions, and
-`results` the typed documents they all answer. Their SQL is all in `queries`, built with
+number (refined as `refine` names), `compare` the same numbers under two definitions,
+`attribution` how well a definition blames incidents on their true causes, and `results` the
+typed documents they all answer. Their SQL is all in `queries`, built with
 SQLAlchemy Core; no other module of the package writes any.
 """
