@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from headway import config
 from headway.cli.backend import Query, backend
@@ -63,7 +64,8 @@ def review_command(
 ) -> None:
     """Write the monthly review: the five metrics with trend, level and context, the delivery
     flow picture, trend charts, findings with their evidence, notes, and the operational
-    review questions pre-filled with the evidence that answers them."""
+    review questions pre-filled with the evidence that answers them. The terminal lists each
+    finding with its scope, confidence and remedy."""
     if fmt is not ReviewFormat.json and out is None:
         fail("--out DIR is required to write the review (or use --format json)")
     if fmt is not ReviewFormat.json and out is not None and out.exists() and not out.is_dir():
@@ -97,3 +99,21 @@ def review_command(
         + ".",
         highlight=False,
     )
+    if found:
+        console.print(_findings_table(found))
+
+
+def _findings_table(found: list[dict[str, Any]]) -> Table:
+    """Each finding with what to do about it, as the review and the JSON name it."""
+    table = Table(title="Findings and their remedies", title_justify="left", expand=True)
+    for column in ("finding", "scope", "confidence"):
+        table.add_column(
+            column, no_wrap=column != "finding", ratio=2 if column == "finding" else None
+        )
+    table.add_column("remedy", ratio=4)
+    for f in found:
+        scope = f["scope"]
+        where = f"{scope['kind']} {scope['name']}" if scope["name"] else scope["kind"]
+        title = f["title"] + (" (positive)" if f.get("kind") == "positive" else "")
+        table.add_row(title, where, f["confidence"], f["remedy"])
+    return table

@@ -15,8 +15,8 @@ from __future__ import annotations
 from statistics import median
 
 from headway.interpret.evidence import Finding, confidence, hours, measure, pct, z_rise
+from headway.interpret.slicing import slicing_evidence
 from headway.interpret.windows import Window
-from headway.metrics import signals
 from headway.metrics.scope import Scope
 from headway.metrics.stages import LABELS, STAGES
 
@@ -96,6 +96,8 @@ def speed_outcomes(scope: Scope, b: Window, a: Window) -> Finding | None:
 
 
 def slicing(scope: Scope, b: Window, a: Window) -> Finding | None:
+    """More, smaller deployments with outcomes no better, named only on slicing's own evidence
+    (`slicing.slicing_evidence`): smaller alone is what healthy flow improvement looks like."""
     if b.n < MIN_DEPLOYMENTS or a.n < MIN_DEPLOYMENTS or a.per_day < SPEED_FREQ * b.per_day:
         return None
     size = [[d["visible_lines"] for d in w.shipping if d["visible"]] for w in (b, a)]
@@ -108,38 +110,32 @@ def slicing(scope: Scope, b: Window, a: Window) -> Finding | None:
     z_better = -z_rise(b.failed, b.n, a.failed, a.n)
     if z_better >= Z_WORSE and a.cfr is not None and b.cfr and a.cfr <= 0.7 * b.cfr:
         return None
-    small = [d for d in a.shipping if d["changes"] == 0 or d["lines"] <= signals.TRIVIAL_LINES]
+    kinds = slicing_evidence((b.shipping, b.changes), (a.shipping, a.changes))
+    held = [k for k in kinds if k.holds]
+    if not held:
+        return None
     ratio = a.per_day / b.per_day
-    level = "high" if ratio >= 1.6 and after_size <= 0.5 * before_size else "medium"
+    strong = ratio >= 1.6 and after_size <= 0.5 * before_size
+    level = "high" if strong and len(held) >= 2 else "medium" if strong or len(held) >= 2 else "low"
     return Finding(
         "slicing",
         scope,
         f"{scope.name}: deployments rose from {b.per_day:.1f} to {a.per_day:.1f} a day and the "
         f"median user-visible deployment shrank from {before_size:.0f} to {after_size:.0f} lines, "
         f"but the change fail rate did not improve ({pct(b.cfr)} → {pct(a.cfr)}); "
-        f"{pct(len(small) / len(a.shipping))} of deployments shipped nothing or at most "
-        f"{signals.TRIVIAL_LINES} lines.",
+        + "; ".join(k.sentence() for k in held)
+        + ".",
         [
             measure("deployments per day", b.per_day, a.per_day),
             measure("median lines per user-visible deployment", before_size, after_size, "lines"),
             measure("change fail rate", b.cfr, a.cfr, "rate"),
-            measure(
-                "empty or trivial deployments",
-                b.share(
-                    [
-                        d
-                        for d in b.shipping
-                        if d["changes"] == 0 or d["lines"] <= signals.TRIVIAL_LINES
-                    ],
-                    b.shipping,
-                ),
-                len(small) / len(a.shipping),
-                "share",
-            ),
+            *(k.measure() for k in kinds),
         ],
-        [d["id"] for d in small],
+        list(dict.fromkeys(r for k in held for r in k.records)),
         level,
-        f"frequency ×{ratio:.2f}, size ×{after_size / before_size:.2f}",
+        f"frequency ×{ratio:.2f}, size ×{after_size / before_size:.2f}; {len(held)} of "
+        f"{len(kinds)} kinds of slicing evidence",
+        extra={"slicing_evidence": [k.to_json() for k in held]},
     )
 
 

@@ -38,6 +38,7 @@ from headway.interpret.months import (
     monthly_series,
     trend,
 )
+from headway.interpret.slicing import slicing_evidence
 from headway.metrics.scope import Period, Scope
 from headway.store import Store
 
@@ -148,6 +149,17 @@ def healthy_improvement(team: Team, scope: Scope) -> Finding | None:
     # the added deployments ship something users can see: otherwise it is theatre
     e0, _, e1, _ = by_halves(team, lambda d: not d["visible"])
     if n0 and n1 and e1 / n1 > e0 / n0 + EMPTY_RISE:
+        return None
+    # smaller alone is not healthy: slicing's own evidence rules it out
+    middle = team.window.since + (team.window.until - team.window.since) / 2
+    halves = [
+        (
+            [d for d in team.shipping if (d["finished_at"] >= middle) == late],
+            [c for c in team.rows.changes if (c["finished_at"] >= middle) == late],
+        )
+        for late in (False, True)
+    ]
+    if any(k.holds for k in slicing_evidence(halves[0], halves[1])):
         return None
     described, pace = speed
     k0, _, k1, _ = by_halves(team, failed)

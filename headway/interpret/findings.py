@@ -49,9 +49,9 @@ def detect(
             continue
         for detector in dt.TEAM_DETECTORS:
             found = detector(Scope("team", team), b, a)
+            # slicing and healthy improvement need not be kept apart here: each refuses
+            # where slicing's own evidence says the other (`slicing.slicing_evidence`)
             if found and found.detector not in seen:
-                if found.detector == "slicing" and "healthy_improvement" in seen:
-                    continue
                 findings.append(found)
         # a month of raised failures is what the other detectors explain, with its cause
         ours = [f for f in findings if f.scope.name == team]

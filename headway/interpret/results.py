@@ -38,6 +38,7 @@ __all__ = [
     "ReviewDefinition",
     "SeriesPoint",
     "SizeGroup",
+    "SlicingEvidence",
 ]
 
 
@@ -116,6 +117,21 @@ class SizeGroup(Result):
     median_lines: Number
 
 
+class SlicingEvidence(Result):
+    """One kind of slicing's own evidence that held: its share now and before, its count and
+    example deployments (and, for split series, how many and one series' change ids)."""
+
+    kind: str = Field(description="`trivial`, `nothing_visible` or `split_series`.")
+    described: str
+    before: Number | None
+    after: Number | None
+    deployments: int
+    of: str = Field(description="What the shares are of.")
+    examples: list[str]
+    series: int | None = None
+    example_series: list[str] | None = None
+
+
 class GateCost(Result):
     """One approval kind over the window: its count, median wait and the change-hours it held."""
 
@@ -150,6 +166,9 @@ class FindingsEvidence(Result):
     )
     groups: list[SizeGroup] | None = Field(
         None, description="The batch-size verdict: large and small releases side by side."
+    )
+    slicing_evidence: list[SlicingEvidence] | None = Field(
+        None, description="Change slicing: each kind of its own evidence that held."
     )
     gates: list[GateCost] | None = Field(
         None, description="A gate's cost: every approval kind with events, costliest first."

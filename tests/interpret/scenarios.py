@@ -63,6 +63,8 @@ class History:
         recovery_h: float = 1,
         rollback: bool = True,
         defects: int = 0,
+        author: str | None = None,
+        title: str | None = None,
     ) -> str:
         """One production deployment finishing at `at`; returns its id."""
         service = service or self.services[0]
@@ -81,7 +83,8 @@ class History:
                     "source": "s",
                     "source_id": cid,
                     "service": service,
-                    "title": f"{labels[0]} work {cid}",
+                    "title": title or f"{labels[0]} work {cid}",
+                    **({"author": author} if author else {}),
                     "labels": list(labels),
                     "first_commit_at": _at(opened - timedelta(hours=coding_h)),
                     "opened_at": _at(opened),
@@ -340,6 +343,73 @@ def low_frequency() -> History:
     return h
 
 
+def sliced() -> History:
+    """Twenty releases a month of one 120-line change each; in April twelve of those, plus
+    eight pieces of work each cut into four 8-line changes by one author ("Add CSV export
+    (part 1/4)" …), every part its own deployment six hours after the last. One failure a
+    month, two in April. Expected: change slicing without value, on its own evidence: 32 of
+    44 April deployments shipped only tiny diffs (none before) and the same 32 shipped parts
+    of 8 split series; not healthy improvement."""
+    h = History("chat")
+    works = (
+        "Add CSV export",
+        "Rework invoice layout",
+        "Support promo codes",
+        "Show order history",
+        "Cache search results",
+        "Localise checkout page",
+        "Refine signup form",
+        "Track delivery status",
+    )
+    for m in range(6):
+        regular = _days(m, 12 if m == 5 else 20)
+        for i, at in enumerate(regular):
+            h.ship(at, lines=120, failed=i == 5 or (m == 5 and i == 9))
+        if m == 5:
+            for w, work in enumerate(works):
+                start = MONTHS[5] + timedelta(days=3 * w + 1, hours=9)
+                for k in range(4):
+                    h.ship(
+                        start + timedelta(hours=6 * k),
+                        lines=8,
+                        author=f"dev{w}",
+                        title=f"{work} (part {k + 1}/4)",
+                    )
+    return h
+
+
+TOPICS = ("checkout total", "search ranking", "invoice email", "signup flow", "order page")
+VERBS = ("Add", "Fix", "Speed up", "Simplify", "Cache", "Show", "Validate", "Remove")
+
+
+def smaller_batches() -> History:
+    """Smaller changes, each a piece of value: deployments 20 → 56 a month as changes shrink
+    150 → 40 lines, every change with its own title and author, one failure a month and
+    escaped defects falling. April against February–March passes the slicing detector's size
+    and frequency gates (×1.8 deployments a day, 110 → 40 lines), but none of its evidence is
+    there (no tiny diffs, nothing invisible, no split series). Expected: healthy improvement,
+    never slicing."""
+    h = History("orders")
+    per_month = (20, 22, 25, 28, 34, 56)
+    lines = (150, 140, 130, 120, 110, 40)
+    bugs = (2, 2, 2, 1, 1, 1)
+    n = 0
+    for m in range(6):
+        times = _days(m, per_month[m])
+        for i, at in enumerate(times):
+            n += 1
+            topic, verb = TOPICS[n % len(TOPICS)], VERBS[n // len(TOPICS) % len(VERBS)]
+            h.ship(
+                at,
+                lines=lines[m],
+                failed=i == len(times) // 2,
+                defects=1 if i < bugs[m] else 0,
+                author=f"dev{n % 7}",
+                title=f"{verb} {topic}",
+            )
+    return h
+
+
 @dataclass(frozen=True)
 class Scenario:
     histories: Callable[[], list[History]]
@@ -364,6 +434,13 @@ SCENARIOS = {
         positive=frozenset({"healthy_improvement"}),
     ),
     "low_frequency": Scenario(lambda: [low_frequency()], frozenset(), healthy=True),
+    "sliced": Scenario(lambda: [sliced()], frozenset({"slicing"})),
+    "smaller_batches": Scenario(
+        lambda: [smaller_batches()],
+        frozenset(),
+        healthy=True,
+        positive=frozenset({"healthy_improvement"}),
+    ),
 }
 
 

@@ -124,3 +124,24 @@ def test_a_one_weekday_calendar_is_not_a_weekday_cluster() -> None:
     weekday = concentration(deployments, lambda d: d["day"], lambda d: d["failed"], "deployments")
     assert weekday["index"] is None
     assert "same value (Tue)" in weekday["note"]
+
+
+def test_slicing_rests_on_its_own_evidence_with_counts_and_examples(tmp_path: Path) -> None:
+    [f] = findings("sliced", tmp_path)
+    kinds = {k["kind"]: k for k in f["evidence"]["slicing_evidence"]}
+    # April: 12 regular 120-line releases + 8 works × 4 parts of 8 lines, each part its own
+    # deployment: 32 of 44 shipped only tiny diffs and 32 shipped a part of a split series;
+    # February–March (40 releases of 120 lines) had neither
+    assert set(kinds) == {"trivial", "split_series"}
+    assert (kinds["trivial"]["deployments"], kinds["trivial"]["after"]) == (32, 0.7273)
+    assert kinds["trivial"]["before"] == 0.0
+    assert (kinds["split_series"]["series"], kinds["split_series"]["deployments"]) == (8, 32)
+    assert len(kinds["split_series"]["example_series"]) == 4
+    for example in kinds["trivial"]["examples"]:
+        assert example in f["statement"]
+        assert example in f["evidence"]["records"]
+    assert (
+        "32 deployments (73% of deployments that shipped a change, up from 0%)" in (f["statement"])
+    )
+    assert "in 8 series" in f["statement"]
+    assert f["confidence_basis"].endswith("2 of 3 kinds of slicing evidence")
