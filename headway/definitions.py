@@ -213,14 +213,15 @@ PRESETS: dict[str, Definition] = {
     ),
     "devlake": Definition(
         name="devlake",
-        version=2,
+        version=3,
         description=(
             "Apache DevLake DORA plugin: successful production deployments, the period's end "
             "included; a pull request ships with the deployment whose commit range holds its "
             "merge, and a service's first deployment ships nothing; lead time is the pull "
             "request's cycle time (coding + open-to-merge + deploy, each in whole minutes "
             "rounded up, a negative part left out); review runs from the first review by "
-            "someone other than the author to the merge; an incident is blamed on the latest "
+            "someone other than the author to the merge, and every change merged in the "
+            "period gets its flow stages, shipped or not; an incident is blamed on the latest "
             "successful production deployment before it, however long before; recovery from "
             "that deployment to the incident's resolution in whole minutes; lower median."
         ),
