@@ -120,6 +120,12 @@ class RecoveryRules(_Part):
     incidents: Literal["attributed", "all"] = Field(
         "attributed", description="With start=incident_opened: which incidents count."
     )
+    resolved_in_window: bool = Field(
+        False,
+        description="With end=incident_resolved: an incident counts only when it was also "
+        "resolved inside the period, its end included as the window says (DevLake's "
+        "dashboard filters resolution_date).",
+    )
     rounding: Rounding = "exact"
 
 
@@ -223,7 +229,8 @@ PRESETS: dict[str, Definition] = {
             "someone other than the author to the merge, and every change merged in the "
             "period gets its flow stages, shipped or not; an incident is blamed on the latest "
             "successful production deployment before it, however long before; recovery from "
-            "that deployment to the incident's resolution in whole minutes; lower median."
+            "that deployment (finished in the period) to the incident's resolution (in the "
+            "period too) in whole minutes; lower median."
         ),
         window=WindowRules(end="inclusive"),
         deployments=DeploymentRules(include_releases=False, include_rollbacks=True),
@@ -238,7 +245,10 @@ PRESETS: dict[str, Definition] = {
         attribution=AttributionRules(rule="latest_before"),
         failure=FailureRules(rules=("incident",)),
         recovery=RecoveryRules(
-            start="failed_deployment", end="incident_resolved", rounding="trunc_minute"
+            start="failed_deployment",
+            end="incident_resolved",
+            rounding="trunc_minute",
+            resolved_in_window=True,
         ),
         summary=SummaryRules(median="lower"),
         frequency=FrequencyRules(bucket="week", days="back_from_end"),

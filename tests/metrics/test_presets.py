@@ -240,3 +240,27 @@ def test_devlake_flow_covers_every_merged_change(
     # lead time only for the shipped four; the two unshipped are said
     assert merged["end_to_end"]["n"] == shipped["end_to_end"]["n"] == 4
     assert merged["end_to_end"]["notes"][-1].startswith("2 merged changes not shipped yet")
+
+
+def test_devlake_recovery_counts_incidents_resolved_inside_the_window(week: Store) -> None:
+    devlake = PRESETS["devlake"]
+    # Given a window from 10-06 00:00 to 10-08 12:30 (the end included): d1 (12:00) is its
+    # only production deployment; i1, i3 and i2 are all blamed on d1 and all opened inside it
+    window = Period(datetime(2026, 10, 6), datetime(2026, 10, 8, 12, 30))
+    rec = dora.compute(week, devlake, WEB, window).to_json()["failed_deployment_recovery_time"]
+    # Then i2, opened 10-08 12:00 but resolved 13:00, after the end, is left out: i1 60 min
+    # and i3 1320 min remain; lower median of two = 60 min = 3600 s
+    assert (rec["recoveries"], rec["median_s"]) == (2, 3600.0)  # type: ignore[index]
+    # (without the rule i2's 2940 min counts too: lower median of three, 1320 min)
+    anywhen = devlake.model_copy(
+        update={"recovery": devlake.recovery.model_copy(update={"resolved_in_window": False})}
+    )
+    old = dora.compute(week, anywhen, WEB, window).to_json()["failed_deployment_recovery_time"]
+    assert (old["recoveries"], old["median_s"]) == (3, 79200.0)  # type: ignore[index]
+    # Given a window from 10-06 12:30: i1 opened 12:20, before it, and was resolved 13:00,
+    # inside it. An incident opened before a window is blamed on a deployment before it (the
+    # latest before it opened, here d1 at 12:00), so it never counts: recovery is the blamed
+    # deployment's, and only deployments finished in the window have one. Nothing recovers.
+    later = Period(datetime(2026, 10, 6, 12, 30), datetime(2026, 10, 8, 12, 30))
+    rec = dora.compute(week, devlake, WEB, later).to_json()["failed_deployment_recovery_time"]
+    assert rec["recoveries"] == 0  # type: ignore[index]
