@@ -153,6 +153,11 @@ class FrequencyRules(_Part):
         "or DevLake's spine (the end's date and each day before it while later than the "
         "start).",
     )
+    week_start: Literal["monday", "sunday"] = Field(
+        "monday",
+        description="The day the deployment-days-per-week median's weeks start: Monday "
+        "(DevLake's WEEKDAY) or Sunday (Four Keys' TIMESTAMP_TRUNC(day, WEEK)).",
+    )
 
 
 class Definition(_Part):
@@ -194,13 +199,14 @@ PRESETS: dict[str, Definition] = {
     ),
     "fourkeys": Definition(
         name="fourkeys",
-        version=2,
+        version=3,
         description=(
             "Google Four Keys: every successful deployment in any environment; lead time from "
             "the change's first commit in whole minutes, truncated, zero or less dropped; a "
             "deployment failed only if an incident names it; time to restore from the "
             "incident opening (or its root-cause deployment, if earlier) to its resolution in "
-            "whole hours, over all resolved incidents; interpolated median; weekly buckets."
+            "whole hours, over all resolved incidents; interpolated median; weekly buckets; "
+            "the median number of deployment days per Sunday-started week."
         ),
         deployments=DeploymentRules(
             environments=("*",), include_releases=False, include_rollbacks=True
@@ -215,7 +221,7 @@ PRESETS: dict[str, Definition] = {
             rounding="trunc_hour",
         ),
         summary=SummaryRules(median="interpolated"),
-        frequency=FrequencyRules(bucket="week"),
+        frequency=FrequencyRules(bucket="week", week_start="sunday"),
     ),
     "devlake": Definition(
         name="devlake",

@@ -153,8 +153,14 @@ def test_devlake(week: Store) -> None:
 
 def test_fourkeys(week: Store) -> None:
     m = _metrics(week, "fourkeys")
+    freq = m["deployment_frequency"]
     # every environment, the end excluded: d0, s1, d1
-    assert m["deployment_frequency"]["deployments"] == 3  # type: ignore[index]
+    assert freq["deployments"] == 3  # type: ignore[index]
+    # the dashboard's days_deployed per Sunday-started week (TIMESTAMP_TRUNC(day, WEEK)): the
+    # period's days 10-05 … 10-11 fall in the weeks of Sunday 10-04 (deployment days 10-05
+    # and 10-06: 2) and Sunday 10-11 (none: 0); interpolated median of [0, 2] = 1 (Monday
+    # weeks would give one week with 2)
+    assert freq["deploy_days_per_week_median"] == 1.0  # type: ignore[index]
     lead = m["change_lead_time"]
     # whole minutes truncated, zero or less dropped: p0 180 min (d0), c4 55.5 → 55 min (s1, a
     # staging deployment counts), p1 239.5 → 239, p2 120, c3 60, c5 20 s → 0 dropped.
