@@ -120,6 +120,12 @@ class RecoveryRules(_Part):
     incidents: Literal["attributed", "all"] = Field(
         "attributed", description="With start=incident_opened: which incidents count."
     )
+    resolved_in_window: bool = Field(
+        False,
+        description="With end=incident_resolved: an incident counts only when it was also "
+        "resolved inside the period, its end included as the window says (DevLake's "
+        "dashboard filters resolution_date).",
+    )
     rounding: Rounding = "exact"
 
 
@@ -146,6 +152,11 @@ class FrequencyRules(_Part):
         description="The days the deployment-days-per-week median counts: the period's days, "
         "or DevLake's spine (the end's date and each day before it while later than the "
         "start).",
+    )
+    week_start: Literal["monday", "sunday"] = Field(
+        "monday",
+        description="The day the deployment-days-per-week median's weeks start: Monday "
+        "(DevLake's WEEKDAY) or Sunday (Four Keys' TIMESTAMP_TRUNC(day, WEEK)).",
     )
 
 
@@ -188,13 +199,14 @@ PRESETS: dict[str, Definition] = {
     ),
     "fourkeys": Definition(
         name="fourkeys",
-        version=2,
+        version=3,
         description=(
             "Google Four Keys: every successful deployment in any environment; lead time from "
             "the change's first commit in whole minutes, truncated, zero or less dropped; a "
             "deployment failed only if an incident names it; time to restore from the "
             "incident opening (or its root-cause deployment, if earlier) to its resolution in "
-            "whole hours, over all resolved incidents; interpolated median; weekly buckets."
+            "whole hours, over all resolved incidents; interpolated median; weekly buckets; "
+            "the median number of deployment days per Sunday-started week."
         ),
         deployments=DeploymentRules(
             environments=("*",), include_releases=False, include_rollbacks=True
@@ -209,20 +221,22 @@ PRESETS: dict[str, Definition] = {
             rounding="trunc_hour",
         ),
         summary=SummaryRules(median="interpolated"),
-        frequency=FrequencyRules(bucket="week"),
+        frequency=FrequencyRules(bucket="week", week_start="sunday"),
     ),
     "devlake": Definition(
         name="devlake",
-        version=2,
+        version=3,
         description=(
             "Apache DevLake DORA plugin: successful production deployments, the period's end "
             "included; a pull request ships with the deployment whose commit range holds its "
             "merge, and a service's first deployment ships nothing; lead time is the pull "
             "request's cycle time (coding + open-to-merge + deploy, each in whole minutes "
             "rounded up, a negative part left out); review runs from the first review by "
-            "someone other than the author to the merge; an incident is blamed on the latest "
+            "someone other than the author to the merge, and every change merged in the "
+            "period gets its flow stages, shipped or not; an incident is blamed on the latest "
             "successful production deployment before it, however long before; recovery from "
-            "that deployment to the incident's resolution in whole minutes; lower median."
+            "that deployment (finished in the period) to the incident's resolution (in the "
+            "period too) in whole minutes; lower median."
         ),
         window=WindowRules(end="inclusive"),
         deployments=DeploymentRules(include_releases=False, include_rollbacks=True),
@@ -237,7 +251,10 @@ PRESETS: dict[str, Definition] = {
         attribution=AttributionRules(rule="latest_before"),
         failure=FailureRules(rules=("incident",)),
         recovery=RecoveryRules(
-            start="failed_deployment", end="incident_resolved", rounding="trunc_minute"
+            start="failed_deployment",
+            end="incident_resolved",
+            rounding="trunc_minute",
+            resolved_in_window=True,
         ),
         summary=SummaryRules(median="lower"),
         frequency=FrequencyRules(bucket="week", days="back_from_end"),

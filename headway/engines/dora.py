@@ -163,6 +163,7 @@ def failed_deployment_recovery_time(t: r.Tables, q: Query) -> ir.Table:
         a = r.attributed(defn, t)
         a = a.filter(
             a.resolved_at.notnull(),
+            *_resolved_in_window(q, a.resolved_at),
             r.in_window(defn, a.opened_at, q.period.since, q.period.until),
             a.service.isin(list(q.services)),
         )
@@ -187,7 +188,11 @@ def failed_deployment_recovery_time(t: r.Tables, q: Query) -> ir.Table:
         ends = d.join(failed, d.id == failed.failed_id).mutate(end_t=failed.first_fix)
     else:
         a = r.attributed(defn, t)
-        fixes = a.filter(a.deployment_id.notnull() & a.resolved_at.notnull())
+        fixes = a.filter(
+            a.deployment_id.notnull(),
+            a.resolved_at.notnull(),
+            *_resolved_in_window(q, a.resolved_at),
+        )
         ends = d.join(fixes, d.id == fixes.deployment_id).mutate(end_t=fixes.resolved_at)
     rows = ends.select(
         *q.keys,
@@ -195,6 +200,14 @@ def failed_deployment_recovery_time(t: r.Tables, q: Query) -> ir.Table:
         neg=r.negative_span(defn, ends.finished_at, ends.end_t),
     )
     return summarise(defn, rows, q.keys, "x", "neg")
+
+
+def _resolved_in_window(q: Query, resolved: Any) -> list[Any]:
+    """Under `recovery.resolved_in_window`, the resolution inside the period (DevLake's
+    dashboard filters `resolution_date` too)."""
+    if not q.defn.recovery.resolved_in_window:
+        return []
+    return [r.in_window(q.defn, resolved, q.period.since, q.period.until)]
 
 
 def _no_durations(d: ir.Table, q: Query) -> ir.Table:

@@ -51,9 +51,7 @@ class Team:
         out: list[float | None] = []
         for m in self.months:
             leads = [
-                f.lead_s
-                for f in self.flows
-                if f.lead_s is not None and m.since <= f.deployed_at < m.until
+                f.lead_s for f in self.flows if f.lead_s is not None and m.since <= f.at < m.until
             ]
             out.append(median(leads) if len(leads) >= MIN_MEDIAN else None)
         return out

@@ -317,8 +317,9 @@ def spine(defn: Definition, period: Period) -> list[date]:
 
 
 def weekly_deploy_days(defn: Definition, period: Period, days: list[date]) -> float | None:
-    """The median number of days with a deployment per Monday-started week of the spine
-    (DevLake's "median number of deployment days per week"), in the definition's median."""
+    """The median number of days with a deployment per week of the spine (DevLake's "median
+    number of deployment days per week", Four Keys' `days_deployed`), weeks starting on the
+    definition's `frequency.week_start`, in the definition's median."""
     if defn.frequency.days == "back_from_end":
         spine_days = spine(defn, period)
         if not spine_days:
@@ -329,17 +330,20 @@ def weekly_deploy_days(defn: Definition, period: Period, days: list[date]) -> fl
         # Counted, not listed: a period may span centuries (`--since 0001-01-01`).
         first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
         inside = None
-    weeks = (_monday(last) - _monday(first)).days // 7 + 1
+    sunday = defn.frequency.week_start == "sunday"
+    weeks = (_week(last, sunday) - _week(first, sunday)).days // 7 + 1
     deployed: dict[date, int] = {}
     for day in set(days):
         if first <= day <= last and (inside is None or day in inside):
-            deployed[_monday(day)] = deployed.get(_monday(day), 0) + 1
+            week = _week(day, sunday)
+            deployed[week] = deployed.get(week, 0) + 1
     counts = [0.0] * (weeks - len(deployed)) + [float(c) for c in deployed.values()]
     return median(defn, counts)
 
 
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+def _week(day: date, sunday: bool) -> date:
+    """The first day of `day`'s week: its Monday, or its Sunday."""
+    return day - timedelta(days=(day.weekday() + 1) % 7 if sunday else day.weekday())
 
 
 def median(defn: Definition, values: list[float]) -> float | None:

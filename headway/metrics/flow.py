@@ -15,7 +15,7 @@ from typing import Any
 from headway import config
 from headway.definitions import Definition
 from headway.metrics.dora_queries import latest_deployments
-from headway.metrics.durations import describe, negative_note
+from headway.metrics.durations import describe, negative_note, plural
 from headway.metrics.queries import scope as scope_queries
 from headway.metrics.scope import (
     Period,
@@ -167,13 +167,20 @@ def breakdown(
         waiting_changes(store, defn, names, as_of), defn, as_of, ended=as_of == period.until
     )
     if not flows:
+        verb = "merged" if defn.flow.changes == "merged" else "shipped"
         result.warnings.append(
-            f"no change shipped in {scope.describe()} between "
+            f"no change {verb} in {scope.describe()} between "
             f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
             + _where_data_is(store, defn, names, period)
         )
     if end_to_end["negative"]:
         result.warnings.append(end_to_end["notes"][-1])
+    unshipped = sum(f.deployed_at is None for f in flows)
+    if unshipped:
+        end_to_end["notes"].append(
+            f"{plural(unshipped, 'merged change', 'merged changes')} not shipped yet "
+            "(flow.changes = merged): in every stage up to the merge, not in lead time"
+        )
     if len(contexts) > 1:
         result.warnings.append(
             f"This breakdown blends {len(contexts)} operating contexts "
@@ -182,7 +189,7 @@ def breakdown(
     if by:
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
-            part = [f for f in flows if sub.since <= f.deployed_at < sub.until]
+            part = [f for f in flows if sub.since <= f.at < sub.until]
             e2e, st, dom, wait = summarise(part, defn.summary.median)
             result.trend.append(
                 {

@@ -50,13 +50,16 @@ LEAD_BOUNDS = ("lead-time start", "deployed")
 
 @dataclass
 class ChangeFlow:
-    """One shipped change and the seconds it spent in each stage (None: no data, or a
-    negative span, which `negative` names; "lead" there means the lead time itself ran
-    backwards and `lead_s` is None)."""
+    """One change and the seconds it spent in each stage (None: no data, or a negative
+    span, which `negative` names; "lead" there means the lead time itself ran backwards and
+    `lead_s` is None). `at` is the moment that puts it in a period: its deployment finishing,
+    or its merge under `flow.changes = merged`, where a change no deployment has shipped has
+    no `deployed_at`, no deploy wait and no lead time."""
 
     id: str
     service: str
-    deployed_at: datetime
+    at: datetime
+    deployed_at: datetime | None
     lead_s: float | None
     stages: dict[str, float | None]
     negative: tuple[str, ...] = ()
@@ -65,7 +68,9 @@ class ChangeFlow:
 def change_flows(
     store: Store, defn: Definition, services: list[str], period: Period
 ) -> list[ChangeFlow]:
-    """Every change first shipped by a counted deployment that finished in the period."""
+    """The changes the definition's flow covers in the period (`flow.changes`): every
+    change first shipped by a counted deployment that finished in it, or every change merged
+    in it."""
     if not services:
         return []
     rows = queries.shipped_moments(store, defn, services, period.since, period.until)
@@ -104,7 +109,8 @@ def change_flows(
         if lead is not None and lead < 0:
             negative.insert(0, "lead")
             lead = None
-        out.append(ChangeFlow(cid, service, deployed, lead, stages, tuple(negative)))
+        at = merged if defn.flow.changes == "merged" else deployed
+        out.append(ChangeFlow(cid, service, at, deployed, lead, stages, tuple(negative)))
     return out
 
 
@@ -131,7 +137,7 @@ def _stages(
     reviewed: datetime | None,
     approved: datetime | None,
     merged: datetime | None,
-    deployed: datetime,
+    deployed: datetime | None,
     change_gate: tuple[Any, Any],
     deploy_gate: tuple[Any, Any],
 ) -> dict[str, float | None]:

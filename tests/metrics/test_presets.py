@@ -29,7 +29,7 @@ import pytest
 from headway.config import Settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
-from headway.metrics import dora, records
+from headway.metrics import dora, flow, records
 from headway.metrics.scope import Period, Scope
 from headway.sources.files import read_jsonl
 from headway.store import Store
@@ -153,8 +153,14 @@ def test_devlake(week: Store) -> None:
 
 def test_fourkeys(week: Store) -> None:
     m = _metrics(week, "fourkeys")
+    freq = m["deployment_frequency"]
     # every environment, the end excluded: d0, s1, d1
-    assert m["deployment_frequency"]["deployments"] == 3  # type: ignore[index]
+    assert freq["deployments"] == 3  # type: ignore[index]
+    # the dashboard's days_deployed per Sunday-started week (TIMESTAMP_TRUNC(day, WEEK)): the
+    # period's days 10-05 … 10-11 fall in the weeks of Sunday 10-04 (deployment days 10-05
+    # and 10-06: 2) and Sunday 10-11 (none: 0); interpolated median of [0, 2] = 1 (Monday
+    # weeks would give one week with 2)
+    assert freq["deploy_days_per_week_median"] == 1.0  # type: ignore[index]
     lead = m["change_lead_time"]
     # whole minutes truncated, zero or less dropped: p0 180 min (d0), c4 55.5 → 55 min (s1, a
     # staging deployment counts), p1 239.5 → 239, p2 120, c3 60, c5 20 s → 0 dropped.
@@ -193,3 +199,74 @@ def test_list_changes_never_names_a_deployment_the_definition_does_not_count(wee
     devlake = {r["id"]: r for r in records.changes(week, PRESETS["devlake"], WEB, WEEK)}
     # d0 is the first deployment: under devlake it shipped nothing
     assert devlake["t:p0"]["deployment_id"] is None
+
+
+def test_devlake_flow_covers_every_merged_change(
+    week: Store, engine_settings: Settings, tmp_path: Path
+) -> None:
+    # Given a review of p0 by someone else at 08:30 (p0 opened 08:00, merged 09:00)
+    review = {
+        "type": "approval",
+        "source": "t",
+        "source_id": "r0",
+        "kind": "code_review",
+        "change_ref": "t:p0",
+        "service": "web",
+        "decided_at": "2026-10-05T08:30:00Z",
+        "decision": "approved",
+        "actor": "bob",
+    }
+    path = tmp_path / "review.jsonl"
+    path.write_text(json.dumps(review) + "\n")
+    ingest(week, engine_settings, read_jsonl(path))
+    devlake = PRESETS["devlake"]
+    shipped_only = devlake.model_copy(
+        update={"flow": devlake.flow.model_copy(update={"changes": "shipped"})}
+    )
+    # When the flow is cut under devlake (flow.changes = merged) and under the shipped rule
+    merged = flow.breakdown(week, devlake, WEB, WEEK).to_json()
+    shipped = flow.breakdown(week, shipped_only, WEB, WEEK).to_json()
+    by_stage = {s["stage"]: s for s in merged["stages"]}
+    shipped_stages = {s["stage"]: s for s in shipped["stages"]}
+    # Then shipped covers what d1 shipped: p1, p2, c3, c5 (d0 is the first deployment and
+    # ships nothing). Merged adds p0 (shipped by nothing) and c4 (staging only): 6 changes.
+    assert (shipped["changes"], merged["changes"]) == (4, 6)
+    # coding, first commit → opened: p1 08:00:30 → 09:00 = 3570 s, p2 negative (left out);
+    # merged adds p0 07:00 → 08:00 = 3600 s
+    assert (shipped_stages["coding"]["n"], by_stage["coding"]["n"]) == (1, 2)
+    assert by_stage["coding"]["negative"] == 1
+    # p0's pickup 08:00 → 08:30 and review 08:30 → merge 09:00: 1800 s each; no shipped
+    # change has a review
+    assert (shipped_stages["pickup"]["n"], by_stage["pickup"]["n"]) == (0, 1)
+    assert (shipped_stages["review"]["n"], by_stage["review"]["n"]) == (0, 1)
+    # deploy wait needs a deployment: the same four either way, p1 7190, p2 3600, c3 3000,
+    # c5 15 s; lower median of four: 3000
+    assert by_stage["deploy_wait"]["n"] == shipped_stages["deploy_wait"]["n"] == 4
+    assert by_stage["deploy_wait"]["median_s"] == 3000.0
+    # lead time only for the shipped four; the two unshipped are said
+    assert merged["end_to_end"]["n"] == shipped["end_to_end"]["n"] == 4
+    assert merged["end_to_end"]["notes"][-1].startswith("2 merged changes not shipped yet")
+
+
+def test_devlake_recovery_counts_incidents_resolved_inside_the_window(week: Store) -> None:
+    devlake = PRESETS["devlake"]
+    # Given a window from 10-06 00:00 to 10-08 12:30 (the end included): d1 (12:00) is its
+    # only production deployment; i1, i3 and i2 are all blamed on d1 and all opened inside it
+    window = Period(datetime(2026, 10, 6), datetime(2026, 10, 8, 12, 30))
+    rec = dora.compute(week, devlake, WEB, window).to_json()["failed_deployment_recovery_time"]
+    # Then i2, opened 10-08 12:00 but resolved 13:00, after the end, is left out: i1 60 min
+    # and i3 1320 min remain; lower median of two = 60 min = 3600 s
+    assert (rec["recoveries"], rec["median_s"]) == (2, 3600.0)  # type: ignore[index]
+    # (without the rule i2's 2940 min counts too: lower median of three, 1320 min)
+    anywhen = devlake.model_copy(
+        update={"recovery": devlake.recovery.model_copy(update={"resolved_in_window": False})}
+    )
+    old = dora.compute(week, anywhen, WEB, window).to_json()["failed_deployment_recovery_time"]
+    assert (old["recoveries"], old["median_s"]) == (3, 79200.0)  # type: ignore[index]
+    # Given a window from 10-06 12:30: i1 opened 12:20, before it, and was resolved 13:00,
+    # inside it. An incident opened before a window is blamed on a deployment before it (the
+    # latest before it opened, here d1 at 12:00), so it never counts: recovery is the blamed
+    # deployment's, and only deployments finished in the window have one. Nothing recovers.
+    later = Period(datetime(2026, 10, 6, 12, 30), datetime(2026, 10, 8, 12, 30))
+    rec = dora.compute(week, devlake, WEB, later).to_json()["failed_deployment_recovery_time"]
+    assert rec["recoveries"] == 0  # type: ignore[index]

@@ -182,6 +182,7 @@ def _recoveries(defn: Definition, count: int, by: str | None, group: str) -> Que
             .where(
                 i.c.resolved_at.is_not(None),
                 *attributed,
+                *_resolved_in_window(defn, i.c.resolved_at),
                 r.in_window(defn, i.c.opened_at, r.since(), r.until()),
                 r.names_in(i.c.service, count),
             )
@@ -207,10 +208,19 @@ def _recoveries(defn: Definition, count: int, by: str | None, group: str) -> Que
         .select_from(
             d.join(fixes, fixes.c.deployment_id == d.c.id).outerjoin(s, s.c.name == d.c.service)
         )
-        .where(*_scoped(defn, d, count))
+        .where(*_scoped(defn, d, count), *_resolved_in_window(defn, fixes.c.fixed_at))
         .subquery("t")
     )
     return _summarised(defn, per_fix)
+
+
+def _resolved_in_window(defn: Definition, resolved: Any) -> list[Any]:
+    """Under `recovery.resolved_in_window`, the incident's resolution inside the period:
+    DevLake's dashboard selects `$__timeFilter(i.resolution_date)` as well as the
+    deployment's finish."""
+    if not defn.recovery.resolved_in_window:
+        return []
+    return [r.in_window(defn, resolved, r.since(), r.until())]
 
 
 @lru_cache(maxsize=KEEP)

@@ -70,12 +70,15 @@ def _reviewed(defn: Definition, c: FromClause) -> Col:
 def shipped_moments(
     store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
 ) -> list[Row]:
-    """Every change first shipped by a counted deployment of `names` that finished in the
-    period, in time order: (id, service, deployed, lead start, first commit, opened,
-    reviewed, approved, merged, change gate requested, decided, deployment gate requested,
-    decided)."""
-    statement = _shipped(defn, len(names))
-    return store.rows(statement, since=start, until=end, **named(names))
+    """The changes the flow breakdown covers, in time order: (id, service, deployed, lead
+    start, first commit, opened, reviewed, approved, merged, change gate requested, decided,
+    deployment gate requested, decided).
+
+    Under `flow.changes = shipped`, every change first shipped by a counted deployment of
+    `names` that finished in the period; under `merged`, every change of `names` merged in
+    the period, with its shipping deployment's finish (NULL when none has shipped it)."""
+    statement = _merged if defn.flow.changes == "merged" else _shipped
+    return store.rows(statement(defn, len(names)), since=start, until=end, **named(names))
 
 
 @lru_cache(maxsize=KEEP)
@@ -110,6 +113,42 @@ def _shipped(defn: Definition, count: int) -> Query:
             names_in(d.c.service, count),
         )
         .order_by(d.c.finished_at, c.c.id)
+    )
+
+
+@lru_cache(maxsize=KEEP)
+def _merged(defn: Definition, count: int) -> Query:
+    c, d = changes.alias("c"), deployments.alias("d")
+    cg, dg = _gates("change_ref"), _gates("deployment_ref")
+    # DevLake gives every merged pull request its coding, pickup and review times; only the
+    # deploy time waits for a deployment, whenever that finishes.
+    shipped = and_(d.c.id == c.c.deployment_id, counted(defn, d), ships(defn, d))
+    return (
+        select(
+            c.c.id,
+            c.c.service,
+            d.c.finished_at,
+            lead_start(defn, c).label("lead_start"),
+            c.c.first_commit_at,
+            c.c.opened_at,
+            _reviewed(defn, c).label("reviewed"),
+            c.c.approved_at,
+            c.c.merged_at,
+            cg.c.requested,
+            cg.c.decided,
+            dg.c.requested,
+            dg.c.decided,
+        )
+        .select_from(
+            c.outerjoin(d, shipped)
+            .outerjoin(cg, cg.c.change_ref == c.c.id)
+            .outerjoin(dg, dg.c.deployment_ref == d.c.id)
+        )
+        .where(
+            in_window(defn, c.c.merged_at, since(), until()),
+            names_in(c.c.service, count),
+        )
+        .order_by(c.c.merged_at, c.c.id)
     )
 
 
