@@ -134,7 +134,7 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         elif kind == "changes":
             rows = records.changes(store, defn, scope, period, more, page.offset, refine)
         else:
-            rows = records.incidents(store, scope, period, more, page.offset, refine)
+            rows = records.incidents(store, defn, scope, period, more, page.offset, refine)
         return page.fetched(rows, request, response)
 
     handler.__name__ = f"list_{kind}"

@@ -61,7 +61,7 @@ class LocalBackend:
             return records.deployments(self.store, defn, scope, period, limit)
         if kind == "changes":
             return records.changes(self.store, defn, scope, period, limit)
-        return records.incidents(self.store, scope, period, limit)
+        return records.incidents(self.store, defn, scope, period, limit)
 
     def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)

@@ -134,29 +134,58 @@ def changes(
 
 def incidents(
     store: Store,
+    defn: Definition,
     scope: Scope,
     period: Period,
     limit: int | None = None,
     offset: int = 0,
     refine: Refinement | None = None,
 ) -> list[dict[str, Any]]:
-    """Incidents opened in the period, with the deployment blamed and the rule that did it."""
+    """Incidents opened in the period, with the deployment `defn` blames and by which rule:
+    the same blame the metrics count as failures."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
     page = (limit, offset)
-    rows = queries.incident_rows(store, names, period.since, period.until, page, refine)
-    rules = {
-        "named": "the incident names this deployment as its cause",
-        "window": "latest production deployment of the service before the incident opened",
-        "none": "no deployment within the attribution window",
-    }
+    rows = queries.incident_rows(store, defn, names, period.since, period.until, page, refine)
+    rules = attribution_rules(defn)
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = iso(r[key])
         r["labels"] = list_of(r["labels"])
-        r["attribution_rule"] = rules.get(r["attribution"] or "none")
+        r["attribution_rule"] = rules[r["attribution"] or "none"]
     return rows
+
+
+def attribution_rules(defn: Definition) -> dict[str, str]:
+    """What each `attribution` value of a listed incident means under `defn`'s rule."""
+    rule = defn.attribution
+    if rule.rule == "latest_before":
+        preceding = "latest production deployment of the service before the incident opened"
+        nothing = "no production deployment of the service before the incident opened"
+    else:
+        within = _hours(rule.window_hours)
+        preceding = (
+            f"latest production deployment of the service finished within {within} before "
+            "the incident opened"
+        )
+        nothing = (
+            "the incident names no deployment"
+            if rule.rule == "named"
+            else f"no deployment within the attribution window ({within})"
+        )
+    return {
+        "named": "the incident names this deployment as its cause",
+        "window": preceding,
+        "none": nothing,
+    }
+
+
+def _hours(hours: float) -> str:
+    minutes = round(hours * 60)
+    if minutes % 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h"
 
 
 def _chunks(values: list[str], size: int = 1000) -> list[list[str]]:

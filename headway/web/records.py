@@ -116,7 +116,7 @@ def fetch(
     elif listing.kind == "changes":
         rows = records.changes(store, defn, scope, period, listing.limit, listing.offset, refine)
     else:
-        rows = records.incidents(store, scope, period, listing.limit, listing.offset, refine)
+        rows = records.incidents(store, defn, scope, period, listing.limit, listing.offset, refine)
     count = records.total(store, listing.kind, defn, scope, period, refine)
     return rows, count, listing.offset + len(rows) < count
 

@@ -72,11 +72,11 @@ def test_definitions_and_notes_are_audited_with_their_author(tmp_path: Path) -> 
     definition, note = entries
     assert (definition["entity"], definition["entity_id"], definition["action"]) == (
         "definition",
-        "fourkeys@2",
+        "fourkeys@3",
         "activate",
     )
     assert definition["before"] == {"definition": "dora@2"}
-    assert definition["after"] == {"definition": "fourkeys@2", "reason": "match the old board"}
+    assert definition["after"] == {"definition": "fourkeys@3", "reason": "match the old board"}
     assert (note["entity"], note["action"]) == ("note", "create")
     assert note["after"]["text"] == "Freeze week"
     assert note["after"]["period"] == ["2026-12-01T00:00:00", "2027-01-01T00:00:00"]

@@ -185,7 +185,7 @@ def test_definitions_set_history_and_diff() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Active definition: fourkeys@2 (was dora@2)" in result.output
+    assert "Active definition: fourkeys@3 (was dora@2)" in result.output
     history = json.loads(runner.invoke(app, ["definitions", "history", "--format", "json"]).output)
     assert [(h["name"], h["author"], h["reason"]) for h in history] == [
         ("fourkeys", "ana", "match the old dashboard")

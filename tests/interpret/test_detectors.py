@@ -110,7 +110,7 @@ def test_a_definition_change_that_lowers_change_fail_rate_is_flagged(
     doc = detect_findings(store, PRESETS["fourkeys"], Scope("service", "api"), period)
     [finding] = [f for f in doc["findings"] if f["detector"] == "redefined"]
     change = finding["evidence"]["definition_change"]
-    assert (change["from"], change["to"], change["author"]) == ("dora@2", "fourkeys@2", "bo")
+    assert (change["from"], change["to"], change["author"]) == ("dora@2", "fourkeys@3", "bo")
     cfr = finding["evidence"]["measures"][0]
     assert (cfr["before"], cfr["after"]) == (0.4, 0.1667)
     assert "match the old dashboard" in finding["statement"]

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from headway.config import Settings
-from headway.definitions import PRESETS, AttributionRules
+from headway.definitions import PRESETS, AttributionRules, Definition
 from headway.ingest import ingest
 from headway.metrics import bands, dora, records
 from headway.metrics.scope import Period, Scope
@@ -217,18 +217,38 @@ def test_drill_down_of_changes_and_incidents(org: Store) -> None:
     }
     assert changes["t:c3"]["deployment_id"] == "t:d2"
     assert changes["t:c3"]["lead_time_s"] == 28800.0  # 04:00Z → 12:00Z
-    incidents = {
-        i["id"]: i for i in records.incidents(org, Scope("service", "api"), OCTOBER_1_TO_10)
+
+    # Incidents are blamed by the definition's rule, as the metrics blame them:
+    def blamed(defn: Definition) -> dict[str, tuple[str | None, str | None, str]]:
+        listed = records.incidents(org, defn, Scope("service", "api"), OCTOBER_1_TO_10)
+        return {
+            i["id"]: (i["deployment_id"], i["attribution"], i["attribution_rule"]) for i in listed
+        }
+
+    named = ("t:d2", "named", "the incident names this deployment as its cause")
+    # dora's 30 minutes: i3 opened 2 h after d5 and i2 48 h after it, so neither is blamed
+    assert blamed(PRESETS["dora"]) == {
+        "t:i1": named,
+        "t:i3": (None, None, "no deployment within the attribution window (30 min)"),
+        "t:i2": (None, None, "no deployment within the attribution window (30 min)"),
     }
-    assert (incidents["t:i1"]["deployment_id"], incidents["t:i1"]["attribution"]) == (
-        "t:d2",
-        "named",
+    # a 24-hour window blames i3 on d5, not i2
+    within_24h = (
+        "latest production deployment of the service finished within 24 h before the "
+        "incident opened"
     )
-    assert (incidents["t:i3"]["deployment_id"], incidents["t:i3"]["attribution"]) == (
-        "t:d5",
-        "window",
-    )
-    assert (incidents["t:i2"]["deployment_id"], incidents["t:i2"]["attribution"]) == (None, "none")
+    assert blamed(DORA_24H) == {
+        "t:i1": named,
+        "t:i3": ("t:d5", "window", within_24h),
+        "t:i2": (None, None, "no deployment within the attribution window (24 h)"),
+    }
+    # devlake blames the latest deployment before each, however long before, and reads no
+    # named cause: i1 opened after d2 finished, so d2 is its latest too
+    latest = "latest production deployment of the service before the incident opened"
+    devlake = blamed(PRESETS["devlake"])
+    assert devlake["t:i1"] == ("t:d2", "window", latest)
+    assert devlake["t:i3"] == ("t:d5", "window", latest)
+    assert devlake["t:i2"] == ("t:d5", "window", latest)
 
 
 def _at(day: int, hour: int) -> datetime:

@@ -36,7 +36,10 @@ def test_simulated_organisation_gives_identical_numbers_on_both_engines(
             m.to_json() for m in dora.compute_each(store, PRESETS["dora"], "service", period)
         ]
         numbers["deployments"] = records.deployments(store, PRESETS["dora"], dora.Scope(), period)
-        numbers["incidents"] = records.incidents(store, dora.Scope(), period)
+        numbers["incidents"] = {
+            name: records.incidents(store, defn, dora.Scope(), period)
+            for name, defn in PRESETS.items()
+        }
         results.append(numbers)
         store.close()
     duck, postgres = results

@@ -58,7 +58,9 @@ def test_filters_and_search_are_counted_and_paged(small: Store) -> None:
     assert _ids(shipped) == ["t:c1"]
     by_deployment = Refinement(search="t:d1")
     assert _ids(records.changes(small, DORA, Scope(), OCTOBER, refine=by_deployment)) == ["t:c1"]
-    assert records.incidents(small, Scope(), OCTOBER, refine=Refinement(only="attributed")) == []
+    assert (
+        records.incidents(small, DORA, Scope(), OCTOBER, refine=Refinement(only="attributed")) == []
+    )
 
 
 def test_a_search_is_text_not_a_pattern(small: Store) -> None:
@@ -74,4 +76,4 @@ def test_an_unknown_column_or_filter_names_the_known_ones(small: Store) -> None:
     with pytest.raises(RefineError, match="sort must be one of finished_at, service"):
         records.deployments(small, DORA, Scope(), OCTOBER, refine=Refinement(sort="id; DROP"))
     with pytest.raises(RefineError, match="only must be one of attributed, unattributed"):
-        records.incidents(small, Scope(), OCTOBER, refine=Refinement(only="failed"))
+        records.incidents(small, DORA, Scope(), OCTOBER, refine=Refinement(only="failed"))

@@ -94,7 +94,7 @@ def test_a_definition_never_names_a_server_file(live: Server, tmp_path: Path) ->
             # An existing file, a missing one, a secret and a plain unknown name: one answer.
             assert len(answers) == 1, (route, answers)
         # The presets still resolve by name.
-        assert http.get("/api/metrics", params={"definition": "fourkeys@2"}).status_code == 200
+        assert http.get("/api/metrics", params={"definition": "fourkeys@3"}).status_code == 200
 
 
 @pytest.mark.parametrize("name", ["Is checkout up?", "{a}", "a/b", 'o\'brien "q" %s ü'])

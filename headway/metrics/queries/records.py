@@ -96,21 +96,16 @@ def _bound(
     return values
 
 
-def _listed(
-    kind: str, defn: Definition | None, count: int, refine: Refinement, counting: bool
-) -> Query:
+def _listed(kind: str, defn: Definition, count: int, refine: Refinement, counting: bool) -> Query:
     if kind == "incidents":
-        return _incidents(count)
-    assert defn is not None  # only incidents are listed whatever the definition
+        return _incidents(defn, count)
     if kind == "deployments":
         return _deployments(defn, count, refine, counting=counting)
     return _changes(defn, count)
 
 
 @lru_cache(maxsize=KEEP)
-def _total(
-    kind: str, defn: Definition | None, count: int, only: str | None, searching: bool
-) -> Query:
+def _total(kind: str, defn: Definition, count: int, only: str | None, searching: bool) -> Query:
     # A count reads neither order nor columns: only what its filter needs is joined.
     listed = _listed(kind, defn, count, Refinement(only), counting=True)
     return select(func.count()).select_from(_refined(kind, listed, only, searching).subquery("n"))
@@ -119,7 +114,7 @@ def _total(
 @lru_cache(maxsize=KEEP)
 def _page(
     kind: str,
-    defn: Definition | None,
+    defn: Definition,
     count: int,
     only: str | None,
     searching: bool,
@@ -154,7 +149,7 @@ def _page(
 def _rows(
     store: Store,
     kind: str,
-    defn: Definition | None,
+    defn: Definition,
     names: list[str],
     start: datetime,
     end: datetime,
@@ -241,21 +236,35 @@ def _changes(defn: Definition, count: int) -> Query:
     )
 
 
-def _incidents(count: int) -> Query:
-    # Incidents are attributed when stored: no definition changes which rows they are.
+def _incidents(defn: Definition, count: int) -> Query:
+    # Blamed by the definition's attribution rule, as the metrics blame them
+    # (`failure.attributed`), not by the link stored when the incident arrived.
     i = incidents
-    return select(
-        i.c.id,
-        i.c.service,
-        i.c.title,
-        i.c.severity,
-        i.c.opened_at,
-        i.c.acknowledged_at,
-        i.c.resolved_at,
-        i.c.deployment_id,
-        i.c.attribution,
-        i.c.labels,
-    ).where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
+    a = failure.attributed(defn).subquery("a")
+    # (the latest deployment before an incident may be the one it names: the rule that blamed
+    # it is still the walk back)
+    named = (
+        []
+        if defn.attribution.rule == "latest_before"
+        else [(a.c.deployment_id == i.c.cause_ref, lit("named"))]
+    )
+    attribution = case((a.c.deployment_id.is_(None), null()), *named, else_=lit("window"))
+    return (
+        select(
+            i.c.id,
+            i.c.service,
+            i.c.title,
+            i.c.severity,
+            i.c.opened_at,
+            i.c.acknowledged_at,
+            i.c.resolved_at,
+            a.c.deployment_id,
+            attribution.label("attribution"),
+            i.c.labels,
+        )
+        .select_from(i.join(a, a.c.id == i.c.id))
+        .where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
+    )
 
 
 def total(
@@ -269,14 +278,8 @@ def total(
 ) -> int:
     """How many rows the list of `kind` holds under `refine`."""
     checked = (refine or Refinement()).check(kind)
-    statement = _total(kind, _used(kind, defn), len(names), checked.only, bool(checked.search))
+    statement = _total(kind, defn, len(names), checked.only, bool(checked.search))
     return int(store.rows(statement, **_bound(names, start, end, refine))[0][0])
-
-
-def _used(kind: str, defn: Definition) -> Definition | None:
-    """The definition, where the list of `kind` depends on it (incidents do not): a list kept
-    once serves every definition it does not depend on."""
-    return None if kind == "incidents" else defn
 
 
 def deployment_rows(
@@ -308,14 +311,16 @@ def change_rows(
 
 def incident_rows(
     store: Store,
+    defn: Definition,
     names: list[str],
     start: datetime,
     end: datetime,
     page: tuple[int | None, int],
     refine: Refinement | None,
 ) -> Rows:
-    """A page (limit, offset) of the incidents of `names` opened in [start, end)."""
-    return _rows(store, "incidents", None, names, start, end, page, refine)
+    """A page (limit, offset) of the incidents of `names` opened in [start, end), each with
+    the deployment `defn` blames it on."""
+    return _rows(store, "incidents", defn, names, start, end, page, refine)
 
 
 def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[Any, ...]]:

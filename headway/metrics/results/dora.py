@@ -207,10 +207,17 @@ class Incident(Result):
     opened_at: str | None
     acknowledged_at: str | None
     resolved_at: str | None
-    deployment_id: str | None
-    attribution: str | None = Field(description="`named`, `window` or `none`.")
+    deployment_id: str | None = Field(
+        description="The deployment the definition blames, as the metrics blame it; null: none."
+    )
+    attribution: str | None = Field(
+        description="`named` (the incident names it) or `window` (the latest deployment "
+        "before it, within the definition's window if it has one); null when none is blamed."
+    )
     labels: list[str]
-    attribution_rule: str | None = Field(description="The attribution rule in words.")
+    attribution_rule: str | None = Field(
+        description="The definition's attribution rule in words, with its window."
+    )
 
 
 # -- definitions diff ---------------------------------------------------------------------------
