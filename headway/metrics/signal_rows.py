@@ -33,7 +33,7 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
     deployments = queries.deployment_rows(store, defn, services, since, until)
     changes = queries.change_rows(store, defn, services, since, until)
     approvals = queries.approval_rows(store, services, since, until)
-    incidents = queries.incident_rows(store, services, since, until)
+    incidents = queries.incident_rows(store, defn, services, since, until)
     defects = queries.defect_rows(store, services, since, until)
     # PostgreSQL returns SUM(BIGINT) as NUMERIC; counts are integers on both engines.
     for row in deployments:

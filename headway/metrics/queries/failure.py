@@ -285,3 +285,31 @@ def attributed(defn: Definition) -> Query:
         b.c.deployment_id,
         b.c.cause_t,
     ).select_from(i.outerjoin(b, b.c.id == i.c.id))
+
+
+def blamed_incidents(defn: Definition) -> Query:
+    """Every incident's own columns with the deployment `defn` blames it on and how:
+    `attribution` is `named` (the incident names it, under a rule that reads names),
+    `window` (the walk back to the latest deployment) or NULL (none blamed)."""
+    i = incidents
+    a = attributed(defn).subquery("a")
+    # (the latest deployment before an incident may be the one it names: under a rule that
+    # reads no names, the walk back is still what blamed it)
+    named = (
+        []
+        if defn.attribution.rule == "latest_before"
+        else [(a.c.deployment_id == i.c.cause_ref, lit("named"))]
+    )
+    attribution = case((a.c.deployment_id.is_(None), null()), *named, else_=lit("window"))
+    return select(
+        i.c.id,
+        i.c.service,
+        i.c.title,
+        i.c.severity,
+        i.c.opened_at,
+        i.c.acknowledged_at,
+        i.c.resolved_at,
+        i.c.labels,
+        a.c.deployment_id,
+        attribution.label("attribution"),
+    ).select_from(i.join(a, a.c.id == i.c.id))

@@ -32,7 +32,7 @@ from headway.metrics.queries.rules import (
 )
 from headway.metrics.refine import SEARCHED, SORTS, Refinement
 from headway.store import Store
-from headway.store.schema import changes, deployments, incidents
+from headway.store.schema import changes, deployments
 
 Rows = list[dict[str, Any]]
 
@@ -237,34 +237,20 @@ def _changes(defn: Definition, count: int) -> Query:
 
 
 def _incidents(defn: Definition, count: int) -> Query:
-    # Blamed by the definition's attribution rule, as the metrics blame them
-    # (`failure.attributed`), not by the link stored when the incident arrived.
-    i = incidents
-    a = failure.attributed(defn).subquery("a")
-    # (the latest deployment before an incident may be the one it names: the rule that blamed
-    # it is still the walk back)
-    named = (
-        []
-        if defn.attribution.rule == "latest_before"
-        else [(a.c.deployment_id == i.c.cause_ref, lit("named"))]
-    )
-    attribution = case((a.c.deployment_id.is_(None), null()), *named, else_=lit("window"))
-    return (
-        select(
-            i.c.id,
-            i.c.service,
-            i.c.title,
-            i.c.severity,
-            i.c.opened_at,
-            i.c.acknowledged_at,
-            i.c.resolved_at,
-            a.c.deployment_id,
-            attribution.label("attribution"),
-            i.c.labels,
-        )
-        .select_from(i.join(a, a.c.id == i.c.id))
-        .where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
-    )
+    # Blamed by the definition's rule, as the metrics blame them, not by the stored link.
+    i = failure.blamed_incidents(defn).subquery("i")
+    return select(
+        i.c.id,
+        i.c.service,
+        i.c.title,
+        i.c.severity,
+        i.c.opened_at,
+        i.c.acknowledged_at,
+        i.c.resolved_at,
+        i.c.deployment_id,
+        i.c.attribution,
+        i.c.labels,
+    ).where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
 
 
 def total(

@@ -33,7 +33,6 @@ from headway.store.schema import (
     changes,
     defects,
     deployments,
-    incidents,
     pipeline_runs,
     services,
 )
@@ -255,14 +254,16 @@ def _approvals(count: int) -> Query:
     )
 
 
-def incident_rows(store: Store, names: list[str], start: datetime, end: datetime) -> Rows:
-    """Incidents of `names` opened in [start, end)."""
-    return store.dicts(_incidents(len(names)), **_bound(names, start, end))
+def incident_rows(
+    store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
+) -> Rows:
+    """Incidents of `names` opened in [start, end), blamed as the metrics blame them."""
+    return store.dicts(_incidents(defn, len(names)), **_bound(names, start, end))
 
 
 @lru_cache(maxsize=KEEP)
-def _incidents(count: int) -> Query:
-    i = incidents
+def _incidents(defn: Definition, count: int) -> Query:
+    i = failure.blamed_incidents(defn).subquery("i")
     return (
         select(
             i.c.id,
