@@ -39,12 +39,15 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def emit_csv(rows: Iterable[dict[str, Any]]) -> None:
+def emit_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str] = ()) -> None:
+    """`rows` as CSV with a header; with no rows, the header alone (from `columns`), so a
+    script reading it sees the columns, not an empty file."""
     rows = list(rows)
-    if not rows:
+    fieldnames = list(rows[0]) if rows else list(columns)
+    if not fieldnames:
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(

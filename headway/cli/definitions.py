@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from headway import definitions as defs
+from headway.api.definitions import DefinitionChange
 from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
@@ -83,7 +84,7 @@ def definitions_history(fmt: FormatOpt = Format.table) -> None:
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows)
+        emit_csv(rows, DefinitionChange.model_fields)
     elif not rows:
         console.print(f"No definition has been set; the default {defs.DEFAULT} preset is active.")
     else:

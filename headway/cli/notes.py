@@ -10,6 +10,7 @@ from rich.table import Table
 
 from headway.cli.backend import backend
 from headway.cli.common import Format, FormatOpt
+from headway.interpret.results import Note
 from headway.output import console, emit_csv, emit_json
 
 __all__ = ["EVERYTHING", "note_app"]
@@ -45,6 +46,8 @@ def note_add(
         note = answers.add_note(scope, period, text, author)
     if fmt is Format.json:
         emit_json(note)
+    elif fmt is Format.csv:
+        emit_csv([note])
     else:
         console.print(
             f"Noted on {note['scope']} for {note['period_start'][:10]} → "
@@ -69,7 +72,7 @@ def note_list(
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows)
+        emit_csv(rows, Note.model_fields)
     elif not rows:
         console.print("No notes.")
     else:

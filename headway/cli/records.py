@@ -17,7 +17,15 @@ from headway.cli.common import (
     TeamOpt,
     UntilOpt,
 )
+from headway.metrics.results import Change, Deployment, Incident, Result
 from headway.output import console, emit_csv, emit_json
+
+# The columns of each list, for the header of an empty CSV.
+COLUMNS: dict[str, type[Result]] = {
+    "deployments": Deployment,
+    "changes": Change,
+    "incidents": Incident,
+}
 
 app = typer.Typer(
     help="List the records behind the numbers, with what was derived for each.",
@@ -41,7 +49,7 @@ def _list(
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows)
+        emit_csv(rows, COLUMNS[kind].model_fields)
     else:
         from rich.table import Table
 

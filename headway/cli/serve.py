@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headway.cli.common import fail, store_for
+from headway.cli.common import Format, FormatOpt, fail, store_for
 from headway.config import get_settings
 from headway.output import console, emit_csv, emit_json
 
@@ -145,22 +145,19 @@ def _shared_prometheus_counters(workers: int) -> Iterator[None]:
 
 
 @sources_app.command("status")
-def sources_status(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
-) -> None:
+def sources_status(fmt: FormatOpt = Format.table) -> None:
     """Deliveries by source and event: how many were used, ignored (and why) or rejected."""
+    from headway.api.responses import SourceStatus
     from headway.cli.backend import backend
 
     with backend() as answers:
         rows = answers.sources_status()
-    if fmt == "json":
+    if fmt is Format.json:
         emit_json(rows)
         return
-    if fmt == "csv":
-        emit_csv(rows)
+    if fmt is Format.csv:
+        emit_csv(rows, SourceStatus.model_fields)
         return
-    if fmt != "table":
-        fail(f"--format must be table, json or csv, not {fmt!r}")
     if not rows:
         console.print(
             "No webhook deliveries yet. Point a webhook at /hooks/<source> of "
