@@ -21,7 +21,13 @@ from headway.definitions import Definition
 from headway.interpret import charts, notes
 from headway.interpret.findings import detect as detect_findings
 from headway.interpret.questions import questions
-from headway.interpret.review_tables import measure, metric_rows, pct, signal_rows
+from headway.interpret.review_tables import (
+    level_heading,
+    measure,
+    metric_rows,
+    pct,
+    signal_rows,
+)
 from headway.metrics import dora, flow, signals
 from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.scope import Period, Scope, iso, services_in
@@ -182,13 +188,17 @@ def render_html(doc: dict[str, Any]) -> str:
         picture=picture,
         charts=_charts(doc),
         rows=metric_rows(doc),
+        level_heading=level_heading(doc),
         signal_rows=signal_rows(doc["signals"]),
     )
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
     return _env.get_template("review.md.j2").render(
-        doc=doc, rows=metric_rows(doc), signal_rows=signal_rows(doc["signals"])
+        doc=doc,
+        rows=metric_rows(doc),
+        level_heading=level_heading(doc),
+        signal_rows=signal_rows(doc["signals"]),
     )
 
 

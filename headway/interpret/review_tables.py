@@ -199,10 +199,16 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     factor_of = {metric: f for f, metrics in bands.FACTORS.items() for metric in metrics}
     order = [metric for metrics in bands.FACTORS.values() for metric in metrics]
     spec.sort(key=lambda row: order.index(row[1]))
+    own = own_history(doc)
     rows: list[dict[str, Any]] = []
     for label, metric, key, unit, suffix, basis in spec:
         now = m[metric][key]
         first = not rows or rows[-1]["factor_of"] != factor_of[metric]
+        level = m[metric].get("level") or (
+            "too few to rate" if m[metric].get("level_reason") and now is not None else "–"
+        )
+        if own:
+            level = against_own_history(now, [t[metric][key] for t in doc["trend"][:-1]], metric)
         text = (
             "no data"
             if now is None
@@ -220,10 +226,45 @@ def metric_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
                 "value": text,
                 "basis": m[metric].get("reason") or basis,
                 "change": delta(now, get(prev, metric, key), unit),
-                "level": m[metric].get("level")
-                or (
-                    "too few to rate" if m[metric].get("level_reason") and now is not None else "–"
-                ),
+                "level": level,
             }
         )
     return rows
+
+
+def own_history(doc: dict[str, Any]) -> bool:
+    """Whether the review reads its scope against its own history rather than the DORA
+    table: a scope whose services are all regulated, low in frequency by design."""
+    return set(doc["metrics"]["scope"]["contexts"]) == {"regulated"}
+
+
+def level_heading(doc: dict[str, Any]) -> str:
+    """The heading of the metrics table's reading column."""
+    if own_history(doc):
+        return "against its own history (regulated)"
+    return f"level ({doc['metrics']['levels']['year']})"
+
+
+# A month within this share of its own median reads "as usual".
+USUAL = 0.10
+
+
+def against_own_history(now: float | None, before: list[float | None], metric: str) -> str:
+    """A regulated scope's month read against its own earlier months, not the DORA table:
+    `as usual`, `better than usual` or `worse than usual` against the median of the months
+    before it that have a value, or why it cannot be read (docs/interpretation.md)."""
+    history = sorted(v for v in before if v is not None)
+    if now is None:
+        return "–"
+    if len(history) < 2:
+        return "too little history to read"
+    n = len(history)
+    median = (history[n // 2] + history[(n - 1) // 2]) / 2
+    months = f"its median of {n} months"
+    if median == 0:
+        return f"as usual ({months})" if now == 0 else f"worse than usual ({months} is 0)"
+    change = (now - median) / median
+    if abs(change) <= USUAL:
+        return f"as usual ({months})"
+    better = change > 0 if metric == "deployment_frequency" else change < 0
+    return f"{'better' if better else 'worse'} than usual ({months})"
