@@ -60,7 +60,7 @@ def get_audit(
     store: StoreDep,
     page: PageDep,
     entity: Annotated[
-        str | None, Query(max_length=64, description="Only changes to this kind of entity.")
+        audit.Entity | None, Query(description="Only changes to this kind of entity.")
     ] = None,
 ) -> list[dict[str, Any]]:
     rows = audit.window(store, page.offset, page.limit + 1, entity)

@@ -12,6 +12,7 @@ import typer
 from headway.cli.backend import backend
 from headway.cli.common import fail
 from headway.output import console, emit_json
+from headway.store.audit import ENTITIES
 
 app = typer.Typer(
     help="The audit log: every change to flags, segments, tokens, environments and rollouts, "
@@ -57,12 +58,17 @@ def export(
         Path | None, typer.Option(help="Write to this file instead of standard output.")
     ] = None,
     entity: Annotated[
-        str | None, typer.Option(help="Only changes to this kind of entity (flag, token, …).")
+        str | None,
+        typer.Option(help=f"Only changes to this kind of entity: {', '.join(ENTITIES)}."),
     ] = None,
 ) -> None:
     """Write every change as JSON Lines, in chain order, with its hashes."""
     if out and not out.parent.is_dir():
         fail(f"--out {out}: folder {out.parent} does not exist; create it first")
+    if entity is not None and entity not in ENTITIES:
+        fail(
+            f"--entity {entity!r} is not a kind the audit records; use one of {', '.join(ENTITIES)}"
+        )
     with backend() as answers:
         entries = answers.audit_entries(entity)
         target = out.open("wb") if out else sys.stdout.buffer

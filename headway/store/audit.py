@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 from sqlalchemy import bindparam, select, update
@@ -28,7 +28,23 @@ from headway.store.base import Store
 from headway.store.schema import audit_head, audit_log
 from headway.store.statements import insert_into
 
-__all__ = ["AuditEntry", "Verdict", "append", "entries", "of_entity", "verify", "window"]
+__all__ = [
+    "ENTITIES",
+    "AuditEntry",
+    "Entity",
+    "Verdict",
+    "append",
+    "entries",
+    "of_entity",
+    "verify",
+    "window",
+]
+
+# The kinds of entity whose changes the chain records.
+Entity = Literal[
+    "definition", "environment", "flag", "import", "note", "rollout", "segment", "token", "user"
+]
+ENTITIES: tuple[str, ...] = get_args(Entity)
 
 _PAGE = 1000
 
@@ -186,6 +202,8 @@ def append(
     at: datetime,
 ) -> AuditEntry:
     """Add one change to the end of the chain, in the caller's transaction."""
+    if entity not in ENTITIES:
+        raise ValueError(f"{entity!r} is not an audited kind of entity: add it to ENTITIES")
     with store.transaction():
         [(seq, prev)] = store.rows(_TAKE_PLACE)
         if seq == 1:  # the first change since the chain began: seal what came before it

@@ -58,6 +58,16 @@ def test_export_to_a_missing_folder_is_refused(tmp_path: Path) -> None:
     assert "does not exist; create it first" in done.stderr
 
 
+def test_an_unknown_kind_of_entity_is_refused_naming_the_kinds(tmp_path: Path) -> None:
+    # `nosuch` matches no entry, and would have listed nothing with exit 0 as if none existed
+    done = run_headway("audit", "export", "--entity", "flags", env=_env(tmp_path))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip() == (
+        "error: --entity 'flags' is not a kind the audit records; use one of definition, "
+        "environment, flag, import, note, rollout, segment, token, user"
+    )
+
+
 def test_definitions_and_notes_are_audited_with_their_author(tmp_path: Path) -> None:
     env = _env(tmp_path)
     done = run_headway("definitions", "set", "fourkeys", "--reason", "match the old board", env=env)
@@ -118,6 +128,9 @@ def test_an_import_through_the_api_names_its_token(tmp_path: Path) -> None:
         )
         assert answer.status_code == 200, answer.text
         entries = client.get("/api/audit", params={"entity": "import"}).json()
+        refused = client.get("/api/audit", params={"entity": "imports"})
+        assert refused.status_code == 422
+        assert refused.json()["problems"][0]["field"] == "query.entity"
     [entry] = entries  # the token made by authorize() is audited too, as a token
     assert (entry["actor"], entry["entity"]) == ("token:test-admin", "import")
     assert entry["after"]["new"] == {"services": 1}
