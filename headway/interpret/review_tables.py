@@ -92,14 +92,15 @@ def signal_rows(doc: dict[str, Any]) -> list[dict[str, str]]:
     e = doc["escaped_defects"]
     add(
         "escaped defects",
-        str(e["defects"]),
-        f"index {e['index']}" if e["index"] is not None else e["note"] or "",
+        "no data" if e["reason"] else str(e["defects"]),
+        e["reason"] or (f"index {e['index']}" if e["index"] is not None else e["note"] or ""),
     )
     t = doc["incident_themes"]
     add(
         "incident themes",
-        f"{t['incidents']} incidents",
-        ", ".join(
+        "no data" if t["reason"] else f"{t['incidents']} incidents",
+        t["reason"]
+        or ", ".join(
             f"{x['theme']} {x['incidents']} ({x['first_half']}→{x['second_half']})"
             for x in t["themes"][:4]
         ),

@@ -128,11 +128,18 @@ def escaped_defects(rows: Rows) -> dict[str, Any]:
     weekly = Counter(
         (d["found_at"] - timedelta(days=d["found_at"].weekday())).date() for d in rows.defects
     )
+    reason = (
+        None
+        if rows.defects_recorded
+        else "no defect was ever recorded for these services: connect an issue tracker "
+        "(docs/webhooks.md) or import defects (docs/jsonl.md)"
+    )
     return {
         "defects": n,
-        "per_deployment": share(n, len(ships)),
+        "per_deployment": None if reason else share(n, len(ships)),
         "index": index,
-        "note": note,
+        "note": None if reason else note,
+        "reason": reason,
         "by_service": groups,
         "by_severity": dict(Counter(d["severity"] or "unknown" for d in rows.defects)),
         "by_week": {str(w): c for w, c in sorted(weekly.items())},
@@ -164,6 +171,10 @@ def incident_themes(rows: Rows, period: Period) -> dict[str, Any]:
     n = len(rows.incidents)
     return {
         "incidents": n,
+        "reason": None
+        if rows.incidents_recorded
+        else "no incident was ever recorded for these services: connect PagerDuty or "
+        "Opsgenie (docs/webhooks.md) or import incidents (docs/jsonl.md)",
         "attributed": sum(1 for i in rows.incidents if i["deployment_id"]),
         "themes": [{**t, "share": share(t["incidents"], n)} for t in ordered],
     }

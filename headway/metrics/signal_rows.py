@@ -24,6 +24,10 @@ class Rows:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
     defects: list[dict[str, Any]] = field(default_factory=list)
+    # whether the scope ever had a defect or an incident recorded, at any time: without, a
+    # period's zero is missing data
+    defects_recorded: bool = False
+    incidents_recorded: bool = False
 
 
 def load(store: Store, defn: Definition, services: list[str], period: Period) -> Rows:
@@ -55,7 +59,8 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
             row[key] = int(row[key])
     for row in (*changes, *incidents):
         row["labels"] = list_of(row.get("labels"))
-    return Rows(deployments, changes, approvals, incidents, defects)
+    ever_defects, ever_incidents = queries.ever_recorded(store, services)
+    return Rows(deployments, changes, approvals, incidents, defects, ever_defects, ever_incidents)
 
 
 def shipping(rows: Rows) -> list[dict[str, Any]]:

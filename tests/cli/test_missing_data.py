@@ -101,6 +101,25 @@ def test_failed_pipeline_runs_without_pipeline_records_are_no_data() -> None:
     assert "0 failed runs/deploy" not in table
 
 
+def test_defects_never_recorded_are_no_data_and_incidents_are_counted() -> None:
+    # small_org records incidents (i1, i3, i2, all in the window) but no defect at all: its
+    # escaped defects are missing, not 0, while its incidents are a count
+    doc = _json("signals", "--service", "api")
+    defects = doc["escaped_defects"]
+    assert defects["defects"] == 0
+    assert defects["per_deployment"] is None
+    assert defects["reason"].startswith("no defect was ever recorded for these services")
+    themes = doc["incident_themes"]
+    assert (themes["incidents"], themes["reason"]) == (3, None)
+    # a month before any record: the services did record incidents, so 0 is a real count
+    quiet = _json(
+        "signals", "--service", "api", window=["--since", "2026-09-01", "--until", "2026-09-30"]
+    )
+    assert (quiet["incident_themes"]["incidents"], quiet["incident_themes"]["reason"]) == (0, None)
+    table = " ".join(runner.invoke(app, ["signals", "--service", "api", *WINDOW]).output.split())
+    assert "escaped defects │ no data │ no defect was ever recorded" in table
+
+
 def test_the_api_and_the_web_page_say_the_same() -> None:
     with TestClient(web.install(create_app(get_settings()))) as client:
         query = {"service": "ledger", "since": "2026-10-01", "until": "2026-10-10"}

@@ -33,6 +33,7 @@ from headway.store.schema import (
     changes,
     defects,
     deployments,
+    incidents,
     pipeline_runs,
     services,
 )
@@ -278,6 +279,21 @@ def _incidents(defn: Definition, count: int) -> Query:
         )
         .where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
         .order_by(i.c.opened_at, i.c.id)
+    )
+
+
+def ever_recorded(store: Store, names: list[str]) -> tuple[bool, bool]:
+    """Whether any defect, and any incident, was ever recorded for `names`, at any time: a
+    scope with none has no source for them, and its zero is missing data, not a count."""
+    [(has_defects, has_incidents)] = store.rows(_ever(len(names)), **named(names))
+    return bool(has_defects), bool(has_incidents)
+
+
+@lru_cache(maxsize=KEEP)
+def _ever(count: int) -> Query:
+    return select(
+        exists().where(names_in(defects.c.service, count)),
+        exists().where(names_in(incidents.c.service, count)),
     )
 
 

@@ -117,6 +117,10 @@ class EscapedDefects(Result):
     per_deployment: Number | None
     index: Number | None
     note: str | None
+    reason: str | None = Field(
+        description="Why `defects` is no data rather than a count: no defect was ever "
+        "recorded for the scope's services; null when defects are recorded."
+    )
     by_service: list[DefectGroup]
     by_severity: dict[str, int]
     by_week: dict[str, int]
@@ -135,6 +139,10 @@ class Theme(Result):
 
 class IncidentThemes(Result):
     incidents: int
+    reason: str | None = Field(
+        description="Why `incidents` is no data rather than a count: no incident was ever "
+        "recorded for the scope's services; null when incidents are recorded."
+    )
     attributed: int
     themes: list[Theme]
 
