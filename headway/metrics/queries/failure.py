@@ -309,7 +309,7 @@ def blamed_incidents(defn: Definition) -> Query:
         i.c.opened_at,
         i.c.acknowledged_at,
         i.c.resolved_at,
-        i.c.labels,
         a.c.deployment_id,
         attribution.label("attribution"),
+        i.c.labels,
     ).select_from(i.join(a, a.c.id == i.c.id))

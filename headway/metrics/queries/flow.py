@@ -81,26 +81,34 @@ def shipped_moments(
     return store.rows(statement(defn, len(names)), since=start, until=end, **named(names))
 
 
+def _stage_columns(
+    defn: Definition, c: FromClause, d: FromClause, cg: FromClause, dg: FromClause, service: Col
+) -> list[Col]:
+    """A change's stage times: its id and service, when its deployment finished, and each
+    stage's start and end, with the change's and the deployment's gates."""
+    return [
+        c.c.id,
+        service,
+        d.c.finished_at,
+        lead_start(defn, c).label("lead_start"),
+        c.c.first_commit_at,
+        c.c.opened_at,
+        _reviewed(defn, c).label("reviewed"),
+        c.c.approved_at,
+        c.c.merged_at,
+        cg.c.requested,
+        cg.c.decided,
+        dg.c.requested,
+        dg.c.decided,
+    ]
+
+
 @lru_cache(maxsize=KEEP)
 def _shipped(defn: Definition, count: int) -> Query:
     c, d = changes.alias("c"), deployments.alias("d")
     cg, dg = _gates("change_ref"), _gates("deployment_ref")
     return (
-        select(
-            c.c.id,
-            d.c.service,
-            d.c.finished_at,
-            lead_start(defn, c).label("lead_start"),
-            c.c.first_commit_at,
-            c.c.opened_at,
-            _reviewed(defn, c).label("reviewed"),
-            c.c.approved_at,
-            c.c.merged_at,
-            cg.c.requested,
-            cg.c.decided,
-            dg.c.requested,
-            dg.c.decided,
-        )
+        select(*_stage_columns(defn, c, d, cg, dg, d.c.service))
         .select_from(
             c.join(d, d.c.id == c.c.deployment_id)
             .outerjoin(cg, cg.c.change_ref == c.c.id)
@@ -124,21 +132,7 @@ def _merged(defn: Definition, count: int) -> Query:
     # deploy time waits for a deployment, whenever that finishes.
     shipped = and_(d.c.id == c.c.deployment_id, counted(defn, d), ships(defn, d))
     return (
-        select(
-            c.c.id,
-            c.c.service,
-            d.c.finished_at,
-            lead_start(defn, c).label("lead_start"),
-            c.c.first_commit_at,
-            c.c.opened_at,
-            _reviewed(defn, c).label("reviewed"),
-            c.c.approved_at,
-            c.c.merged_at,
-            cg.c.requested,
-            cg.c.decided,
-            dg.c.requested,
-            dg.c.decided,
-        )
+        select(*_stage_columns(defn, c, d, cg, dg, c.c.service))
         .select_from(
             c.outerjoin(d, shipped)
             .outerjoin(cg, cg.c.change_ref == c.c.id)
