@@ -122,6 +122,17 @@ HOSTED: list[dict[str, Any]] = [
         "merged_at": "2026-10-07T10:00:00Z",
         "merge_sha": SHA,
     },
+    {  # imported by git without --host: its number came from a commit message
+        "type": "change",
+        "source": "git",
+        "source_id": "acme/shop/" + "b" * 40,
+        "service": "shop",
+        "repository": "acme/shop",
+        "number": 13,
+        "title": "Refund (#13)",
+        "merged_at": "2026-10-07T10:30:00Z",
+        "merge_sha": "b" * 40,
+    },
     {  # a repository no host ever sent: nowhere to link to
         "type": "change",
         "source": "git",
@@ -135,13 +146,17 @@ HOSTED: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def hosted(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(database=str(tmp_path / "hosted.duckdb"))
+def _hosted(tmp_path: Path, **configured: Any) -> TestClient:
+    settings = Settings(database=str(tmp_path / "hosted.duckdb"), **configured)
     store = open_store(settings)
     ingest(store, settings, (parse_record(r, "t") for r in HOSTED))
     store.close()
-    with TestClient(web.install(create_app(settings))) as c:
+    return TestClient(web.install(create_app(settings)))
+
+
+@pytest.fixture
+def hosted(tmp_path: Path) -> Iterator[TestClient]:
+    with _hosted(tmp_path) as c:
         yield c
 
 
@@ -163,6 +178,8 @@ def test_a_record_links_to_its_pull_request_or_commit(hosted: TestClient) -> Non
         "github:acme/shop#12": "https://github.com/acme/shop/pull/12",
         # a direct commit on a repository GitHub sent requests of lives on GitHub
         f"git:acme/shop/{SHA}": f"https://github.com/acme/shop/commit/{SHA}",
+        # the sha is certain, the number may name no request of this repository
+        "git:acme/shop/" + "b" * 40: "https://github.com/acme/shop/commit/" + "b" * 40,
     }  # `local/tool` was never seen on a host: its row has no link
     assert "git:local/tool/0123456789abcdef" in _ids(hosted.get(f"/records/changes?{WINDOW}").text)
     deployments = _sources(hosted.get(f"/records/deployments?{WINDOW}").text)
@@ -172,3 +189,10 @@ def test_a_record_links_to_its_pull_request_or_commit(hosted: TestClient) -> Non
     listed = {r["id"]: r["url"] for r in hosted.get(f"/api/changes?{WINDOW}").json()}
     assert listed["git:local/tool/0123456789abcdef"] is None
     assert listed["github:acme/shop#12"] == "https://github.com/acme/shop/pull/12"
+
+
+def test_a_github_enterprise_server_is_linked_at_its_own_address(tmp_path: Path) -> None:
+    with _hosted(tmp_path, github_web_url="https://git.example.com") as client:
+        sign_in(client)
+        changes = _sources(client.get(f"/records/changes?{WINDOW}").text)
+        assert changes["github:acme/shop#12"] == "https://git.example.com/acme/shop/pull/12"
