@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["GITHUB", "GITLAB", "PUBLIC", "Bases", "change_url", "commit_url", "host_of"]
+__all__ = [
+    "GITHUB",
+    "GITLAB",
+    "PUBLIC",
+    "Bases",
+    "change_url",
+    "commit_url",
+    "host_of",
+    "page_url",
+]
 
 GITHUB, GITLAB = "github", "gitlab"
 
@@ -19,6 +28,9 @@ GITHUB, GITLAB = "github", "gitlab"
 # `.` or `..` alone, which would climb out of the repository.
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
+# A page a source sent (an incident's): https, a host name, a plain path; no query, fragment,
+# credentials, quote or space that could carry anything but an address.
+_PAGE = re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%-]+)*/?$")
 _BASE = re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~-]+)*$")
 
 
@@ -93,3 +105,8 @@ def change_url(
     if host == GITLAB:
         return f"{base}/{repo}/-/merge_requests/{int(number)}"
     return f"{base}/{repo}/pull/{int(number)}"
+
+
+def page_url(value: str | None) -> str | None:
+    """A page address a source sent, when it is a plain https one; None otherwise."""
+    return value if value and _PAGE.match(value) else None

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headway.definitions import Definition
-from headway.metrics.links import PUBLIC, Bases, change_url, commit_url, host_of
+from headway.metrics.links import PUBLIC, Bases, change_url, commit_url, host_of, page_url
 from headway.metrics.queries import records as queries
 from headway.metrics.refine import Refinement
 from headway.metrics.scope import Period, Scope, services_in
@@ -168,7 +168,7 @@ def incidents(
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = iso(r[key])
         r["labels"] = list_of(r["labels"])
-        r["url"] = None  # the store keeps no incident's address yet
+        r["url"] = page_url(r["url"])
         r["attribution_rule"] = rules[r["attribution"] or "none"]
     return rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headway.metrics.links import Bases, change_url, commit_url, host_of
+from headway.metrics.links import Bases, change_url, commit_url, host_of, page_url
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -71,3 +71,17 @@ def test_the_host_is_the_records_own_source_else_the_one_its_repository_is_seen_
     assert host_of("git", "github") == "github"
     assert host_of("cdevents", None) is None
     assert host_of("git", "jira") is None
+
+
+def test_a_page_a_source_sent_is_linked_only_when_it_is_a_plain_https_address() -> None:
+    page = "https://acme.pagerduty.com/incidents/PFQZPSY"
+    assert page_url(page) == page
+    for bad in (
+        "javascript:alert(1)",
+        "http://acme.pagerduty.com/incidents/P1",  # not https
+        "https://user:pw@evil.example/",  # credentials
+        'https://acme.pagerduty.com/"onmouseover="x',  # a quote
+        "https://acme.pagerduty.com/incidents/P1?next=javascript:x",  # a query
+        None,
+    ):
+        assert page_url(bad) is None, bad

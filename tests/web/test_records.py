@@ -133,6 +133,22 @@ HOSTED: list[dict[str, Any]] = [
         "merged_at": "2026-10-07T10:30:00Z",
         "merge_sha": "b" * 40,
     },
+    {
+        "type": "incident",
+        "source": "pagerduty",
+        "source_id": "Q1",
+        "service": "shop",
+        "opened_at": "2026-10-07T13:00:00Z",
+        "url": "https://acme.pagerduty.com/incidents/Q1",
+    },
+    {  # an address that is not a plain https one is never linked
+        "type": "incident",
+        "source": "pagerduty",
+        "source_id": "Q2",
+        "service": "shop",
+        "opened_at": "2026-10-07T14:00:00Z",
+        "url": "javascript:alert(1)",
+    },
     {  # a repository no host ever sent: nowhere to link to
         "type": "change",
         "source": "git",
@@ -185,10 +201,17 @@ def test_a_record_links_to_its_pull_request_or_commit(hosted: TestClient) -> Non
     deployments = _sources(hosted.get(f"/records/deployments?{WINDOW}").text)
     # deployed by a CD tool; its service's repository is on GitHub
     assert deployments == {"cd:s1": f"https://github.com/acme/shop/commit/{SHA}"}
+    incidents = _sources(hosted.get(f"/records/incidents?{WINDOW}").text)
+    assert incidents == {"pagerduty:Q1": "https://acme.pagerduty.com/incidents/Q1"}
     authorize(hosted)
     listed = {r["id"]: r["url"] for r in hosted.get(f"/api/changes?{WINDOW}").json()}
     assert listed["git:local/tool/0123456789abcdef"] is None
     assert listed["github:acme/shop#12"] == "https://github.com/acme/shop/pull/12"
+    pages = {r["id"]: r["url"] for r in hosted.get(f"/api/incidents?{WINDOW}").json()}
+    assert pages == {
+        "pagerduty:Q1": "https://acme.pagerduty.com/incidents/Q1",
+        "pagerduty:Q2": None,
+    }
 
 
 def test_a_github_enterprise_server_is_linked_at_its_own_address(tmp_path: Path) -> None:

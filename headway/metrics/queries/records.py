@@ -46,7 +46,7 @@ from headway.metrics.queries.rules import (
 )
 from headway.metrics.refine import SEARCHED, SORTS, Refinement
 from headway.store import Store
-from headway.store.schema import changes, deployments, seen_commits, services
+from headway.store.schema import changes, deployments, incidents, seen_commits, services
 
 Rows = list[dict[str, Any]]
 
@@ -261,18 +261,24 @@ def _changes(defn: Definition, count: int) -> Query:
 def _incidents(defn: Definition, count: int) -> Query:
     # Blamed by the definition's rule, as the metrics blame them, not by the stored link.
     i = failure.blamed_incidents(defn).subquery("i")
-    return select(
-        i.c.id,
-        i.c.service,
-        i.c.title,
-        i.c.severity,
-        i.c.opened_at,
-        i.c.acknowledged_at,
-        i.c.resolved_at,
-        i.c.deployment_id,
-        i.c.attribution,
-        i.c.labels,
-    ).where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
+    page = incidents.alias("p")  # where the source shows it, read by the list alone
+    return (
+        select(
+            i.c.id,
+            i.c.service,
+            i.c.title,
+            i.c.severity,
+            i.c.opened_at,
+            i.c.acknowledged_at,
+            i.c.resolved_at,
+            i.c.deployment_id,
+            i.c.attribution,
+            i.c.labels,
+            page.c.url,
+        )
+        .select_from(i.join(page, page.c.id == i.c.id))
+        .where(i.c.opened_at >= since(), i.c.opened_at < until(), names_in(i.c.service, count))
+    )
 
 
 def total(

@@ -229,8 +229,8 @@ class Incident(Result):
         description="The definition's attribution rule in words, with its window."
     )
     url: str | None = Field(
-        description="Where its source shows it; null for now: the store keeps no incident's "
-        "address."
+        description="Where its source shows it (PagerDuty sends it), when that is a plain "
+        "https address; null otherwise."
     )
 
 
