@@ -169,6 +169,7 @@ class Incident:
     title: str | None = None
     labels: tuple[str, ...] = ()
     cause_ref: str | None = None  # id of the deployment the source names as the cause
+    url: str | None = None  # where the source shows it (checked before it is ever linked)
 
     @property
     def id(self) -> str:

@@ -22,6 +22,7 @@ from headway.api.params import (
 from headway.api.responses import READ_ERRORS
 from headway.api.scopes import team_reader
 from headway.metrics import dora, records
+from headway.metrics.links import Bases
 from headway.metrics.refine import FILTERS, SEARCHED, SORTS, Refinement
 from headway.metrics.results import (
     Change,
@@ -129,10 +130,11 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         refine = Refinement(only, q or None, sort, dir == "desc")
         more = page.limit + 1  # one past the page says whether there is a next one
+        bases = Bases(github=request.app.state.settings.github_web_url)
         if kind == "deployments":
-            rows = records.deployments(store, defn, scope, period, more, page.offset, refine)
+            rows = records.deployments(store, defn, scope, period, more, page.offset, refine, bases)
         elif kind == "changes":
-            rows = records.changes(store, defn, scope, period, more, page.offset, refine)
+            rows = records.changes(store, defn, scope, period, more, page.offset, refine, bases)
         else:
             rows = records.incidents(store, defn, scope, period, more, page.offset, refine)
         return page.fetched(rows, request, response)

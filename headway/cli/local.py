@@ -20,6 +20,7 @@ from headway.flags.tokens import TokenService
 from headway.flags.users import UserService
 from headway.metrics import dora, flow, records, signals
 from headway.metrics.dora import MetricSet, Period, Scope
+from headway.metrics.links import Bases
 from headway.store import Store
 
 if TYPE_CHECKING:
@@ -57,10 +58,11 @@ class LocalBackend:
 
     def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)
+        bases = Bases(github=self.settings.github_web_url)
         if kind == "deployments":
-            return records.deployments(self.store, defn, scope, period, limit)
+            return records.deployments(self.store, defn, scope, period, limit, bases=bases)
         if kind == "changes":
-            return records.changes(self.store, defn, scope, period, limit)
+            return records.changes(self.store, defn, scope, period, limit, bases=bases)
         return records.incidents(self.store, defn, scope, period, limit)
 
     def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:

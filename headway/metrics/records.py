@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headway.definitions import Definition
+from headway.metrics.links import PUBLIC, Bases, change_url, commit_url, host_of, page_url
 from headway.metrics.queries import records as queries
 from headway.metrics.refine import Refinement
 from headway.metrics.scope import Period, Scope, services_in
@@ -42,8 +43,10 @@ def deployments(
     limit: int | None = None,
     offset: int = 0,
     refine: Refinement | None = None,
+    bases: Bases = PUBLIC,
 ) -> list[dict[str, Any]]:
-    """Counted deployments with failed, reason, evidence, recovered_at, changes and rework."""
+    """Counted deployments with failed, reason, evidence, recovered_at, changes and rework,
+    and the link to the commit each deployed (on the hosts at `bases`)."""
     names = [s for s, _ in services_in(store, scope)]
     if not names:
         return []
@@ -64,8 +67,10 @@ def deployments(
             )
         for dep, change in queries.shipped_rows(store, chunk):
             shipped.setdefault(dep, []).append(change)
+    known = _hosts(store, [r["repository"] for r in rows])
     out = []
     for r in rows:
+        host = host_of(r["source"], known.get(r["repository"] or ""))
         ev = evidence.get(r["id"], [])
         fixes = sorted((e["fixed_at"], e["fixed_by"] or "") for e in ev if e["fixed_at"])
         out.append(
@@ -77,6 +82,7 @@ def deployments(
                 "status": r["status"],
                 "version": r["version"],
                 "sha": r["sha"],
+                "url": commit_url(host, r["repository"], r["sha"], bases),
                 "started_at": iso(r["started_at"]),
                 "finished_at": iso(r["finished_at"]),
                 "failed": bool(ev),
@@ -114,8 +120,10 @@ def changes(
     limit: int | None = None,
     offset: int = 0,
     refine: Refinement | None = None,
+    bases: Bases = PUBLIC,
 ) -> list[dict[str, Any]]:
-    """Changes merged in the period, with the deployment that shipped them and lead time.
+    """Changes merged in the period, with the deployment that shipped them, lead time and
+    the link to the request or commit (on the hosts at `bases`).
 
     Only a deployment the definition counts (and lets ship) is reported as the one that
     shipped a change: a staging or failed deployment a source named shipped nothing."""
@@ -124,7 +132,14 @@ def changes(
         return []
     page = (limit, offset)
     rows = queries.change_rows(store, defn, names, period.since, period.until, page, refine)
+    known = _hosts(store, [r["repository"] for r in rows])
     for r in rows:
+        source, repository, sha = r.pop("source"), r.pop("repository"), r.pop("merge_sha")
+        host = host_of(source, known.get(repository or ""))
+        # A request number is the host's only when the host sent the change: another source
+        # (a git import without `--host`) read it from a commit message; its sha is certain.
+        number = r["number"] if source == host else None
+        r["url"] = change_url(host, repository, number, sha, bases)
         for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
             r[key] = iso(r[key])
         r["is_revert"] = bool(r["is_revert"])
@@ -153,6 +168,7 @@ def incidents(
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = iso(r[key])
         r["labels"] = list_of(r["labels"])
+        r["url"] = page_url(r["url"])
         r["attribution_rule"] = rules[r["attribution"] or "none"]
     return rows
 
@@ -186,6 +202,16 @@ def _hours(hours: float) -> str:
     if minutes % 60:
         return f"{minutes} min"
     return f"{minutes // 60} h"
+
+
+def _hosts(store: Store, repositories: list[str | None]) -> dict[str, str]:
+    """The one host each repository was seen on; one seen on both has none."""
+    wanted = sorted({r for r in repositories if r})
+    seen: dict[str, set[str]] = {}
+    for chunk in _chunks(wanted):
+        for repository, host in queries.host_rows(store, chunk):
+            seen.setdefault(repository, set()).add(host)
+    return {r: next(iter(h)) for r, h in seen.items() if len(h) == 1}
 
 
 def _chunks(values: list[str], size: int = 1000) -> list[list[str]]:

@@ -38,6 +38,7 @@ def parse(event: str, payload: dict[str, Any], mapping: Mapping) -> Parsed:
         resolved_at=at if event == "incident.resolved" else None,
         severity=opt(data, "priority.summary") or data.get("urgency"),
         title=data.get("title"),
+        url=page if isinstance(page := data.get("html_url"), str) else None,
     )
     return Parsed(records=(incident,), order=Order(text(envelope, "id"), at))
 

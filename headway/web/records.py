@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from headway.definitions import Definition
 from headway.metrics import records
 from headway.metrics.dora import Period, Scope
+from headway.metrics.links import PUBLIC, Bases
 from headway.metrics.refine import FILTERS, SORTS, Refinement
 from headway.query import QueryError
 from headway.store import Store
@@ -103,18 +104,20 @@ def _whole(text: str | None, name: str, default: int, high: int, low: int = 0) -
 
 
 def fetch(
-    store: Store, inputs: tuple[Definition, Scope, Period], listing: Listing
+    store: Store,
+    inputs: tuple[Definition, Scope, Period],
+    listing: Listing,
+    bases: Bases = PUBLIC,
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """This page's rows, the number of rows in all and whether more follow: one query for the
     page and one for the count, whatever the filter and order."""
     defn, scope, period = inputs
     refine = listing.refinement()
+    page = (listing.limit, listing.offset)
     if listing.kind == "deployments":
-        rows = records.deployments(
-            store, defn, scope, period, listing.limit, listing.offset, refine
-        )
+        rows = records.deployments(store, defn, scope, period, *page, refine, bases)
     elif listing.kind == "changes":
-        rows = records.changes(store, defn, scope, period, listing.limit, listing.offset, refine)
+        rows = records.changes(store, defn, scope, period, *page, refine, bases)
     else:
         rows = records.incidents(store, defn, scope, period, listing.limit, listing.offset, refine)
     count = records.total(store, listing.kind, defn, scope, period, refine)
@@ -130,7 +133,8 @@ def records_page(request: Request, kind: str, store: WebStore, session: Reading)
         view = View.of(request)
         listing = Listing.of(kind, request)
         defn, scope, period = view.inputs(store)
-        rows, total, more = fetch(store, (defn, scope, period), listing)
+        bases = Bases(github=request.app.state.settings.github_web_url)
+        rows, total, more = fetch(store, (defn, scope, period), listing, bases)
     except INPUT_ERRORS as error:
         return refused(request, session, error)
     here = f"/records/{kind}"

@@ -30,3 +30,9 @@ def test_triggered_and_acknowledged() -> None:
         datetime(2021, 6, 4, 13, 55, 30, 394000, tzinfo=UTC),
     )
     assert pagerduty.parse("incident.annotated", load("triggered_v3.json"), Mapping()).ignored
+
+
+def test_an_incident_keeps_the_page_pagerduty_shows_it_on() -> None:
+    (t,) = pagerduty.parse("incident.triggered", load("triggered_v3.json"), Mapping()).records
+    # `event.data.html_url` of the fixture, not one of the users' or services' pages
+    assert t.url == "https://pig208.pagerduty.com/incidents/PFQZPSY"

@@ -312,4 +312,5 @@ def blamed_incidents(defn: Definition) -> Query:
         a.c.deployment_id,
         attribution.label("attribution"),
         i.c.labels,
+        i.c.url,
     ).select_from(i.join(a, a.c.id == i.c.id))

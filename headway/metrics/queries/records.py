@@ -13,7 +13,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import FromClause, String, bindparam, case, false, func, null, or_, select, true
+from sqlalchemy import (
+    CompoundSelect,
+    FromClause,
+    String,
+    bindparam,
+    case,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    union,
+)
 
 from headway.definitions import Definition
 from headway.metrics.queries import failure
@@ -24,6 +37,7 @@ from headway.metrics.queries.rules import (
     lead_changes,
     lead_time,
     lit,
+    lits,
     named,
     names_in,
     ships,
@@ -32,7 +46,7 @@ from headway.metrics.queries.rules import (
 )
 from headway.metrics.refine import SEARCHED, SORTS, Refinement
 from headway.store import Store
-from headway.store.schema import changes, deployments
+from headway.store.schema import changes, deployments, seen_commits, services
 
 Rows = list[dict[str, Any]]
 
@@ -177,6 +191,11 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
         d.c.finished_at,
         d.c.recovers_id,
     ]
+    if not counting:
+        # Where the deployment came from, for its link (`metrics.links`).
+        s = services.alias("s")
+        joined = joined.outerjoin(s, s.c.name == d.c.service)
+        columns += [d.c.source, s.c.repository]
     # Failures are joined only when the refinement reads them, and rework only when it or
     # the rows do: each costs a pass over the whole store's deployments or evidence.
     if counting and refine.only != "rework":
@@ -228,6 +247,9 @@ def _changes(defn: Definition, count: int) -> Query:
             d.c.id.label("deployment_id"),
             d.c.finished_at.label("deployed_at"),
             lead.label("lead_time_s"),
+            c.c.source,
+            c.c.repository,
+            c.c.merge_sha,
         )
         .select_from(
             c.outerjoin(d, (d.c.id == c.c.deployment_id) & counted(defn, d) & ships(defn, d))
@@ -317,6 +339,25 @@ def _evidence(defn: Definition, count: int) -> Query:
     )
 
 
+def host_rows(store: Store, repositories: list[str]) -> list[tuple[Any, ...]]:
+    """(repository, host) for each host (`github`, `gitlab`) that sent a request or a push of
+    one of `repositories`: where a record of it another source sent (a git import, a CD
+    event) lives."""
+    return store.rows(_hosts(len(repositories)), **named(repositories, "repo"))
+
+
+@lru_cache(maxsize=KEEP)
+def _hosts(count: int) -> CompoundSelect[tuple[str, str]]:
+    hosts = lits(["github", "gitlab"])
+    sent = select(changes.c.repository, changes.c.source).where(
+        changes.c.source.in_(hosts), names_in(changes.c.repository, count, "repo")
+    )
+    pushed = select(seen_commits.c.repository, seen_commits.c.source).where(
+        seen_commits.c.source.in_(hosts), names_in(seen_commits.c.repository, count, "repo")
+    )
+    return union(sent, pushed)
+
+
 def revert_rows(store: Store, ids: list[str]) -> list[tuple[Any, ...]]:
     """(fix, revert, shipped) for each revert the deployments `ids` ship that undoes a change
     the deployment `shipped` had shipped before (`failure.reverted_shipments`)."""
@@ -352,6 +393,7 @@ __all__ = [
     "change_rows",
     "deployment_rows",
     "evidence_rows",
+    "host_rows",
     "incident_rows",
     "revert_rows",
     "shipped_rows",

@@ -159,6 +159,11 @@ class Deployment(Result):
     status: str | None
     version: str | None
     sha: str | None
+    url: str | None = Field(
+        description="The commit it deployed on GitHub or GitLab (the host that sent it, else "
+        "the one its service's repository was seen on); null when the store knows no host, "
+        "repository or sha."
+    )
     started_at: str | None
     finished_at: str | None
     failed: bool
@@ -195,6 +200,11 @@ class Change(Result):
     deployment_id: str | None
     deployed_at: str | None
     lead_time_s: Number | None = Field(description="Under the definition's lead-time start.")
+    url: str | None = Field(
+        description="Its pull request (GitHub) or merge request (GitLab), or its commit when it "
+        "was a direct commit or a git import read its number from a message; null when the "
+        "store knows no host for its repository."
+    )
 
 
 class Incident(Result):
@@ -217,6 +227,10 @@ class Incident(Result):
     labels: list[str]
     attribution_rule: str | None = Field(
         description="The definition's attribution rule in words, with its window."
+    )
+    url: str | None = Field(
+        description="Where its source shows it (PagerDuty sends it), when that is a plain "
+        "https address; null otherwise."
     )
 
 

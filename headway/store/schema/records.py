@@ -76,6 +76,7 @@ incidents = Table(
     Column("cause_ref", Text),
     Column("deployment_id", Text),
     Column("attribution", Text),
+    Column("url", Text),
     Index("incidents_service_opened", "service", "opened_at"),
 )
 
