@@ -21,6 +21,7 @@ from headway.flags.users import UserService
 from headway.metrics import dora, flow, records, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.links import Bases
+from headway.metrics.results import Change, Deployment, Incident, Result
 from headway.store import Store
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from headway.sources.git.options import Options
 
 __all__ = ["LocalBackend", "history_rows"]
+
+RECORDS: dict[str, type[Result]] = {
+    "deployments": Deployment,
+    "changes": Change,
+    "incidents": Incident,
+}
 
 
 class LocalBackend:
@@ -60,10 +67,13 @@ class LocalBackend:
         defn, scope, period = self._inputs(query)
         bases = Bases(github=self.settings.github_web_url)
         if kind == "deployments":
-            return records.deployments(self.store, defn, scope, period, limit, bases=bases)
-        if kind == "changes":
-            return records.changes(self.store, defn, scope, period, limit, bases=bases)
-        return records.incidents(self.store, defn, scope, period, limit)
+            rows = records.deployments(self.store, defn, scope, period, limit, bases=bases)
+        elif kind == "changes":
+            rows = records.changes(self.store, defn, scope, period, limit, bases=bases)
+        else:
+            rows = records.incidents(self.store, defn, scope, period, limit)
+        # as the API sends them: the fields in the model's order (a CSV's columns)
+        return [_as_sent(RECORDS[kind], row) for row in rows]
 
     def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)

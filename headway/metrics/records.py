@@ -168,8 +168,8 @@ def incidents(
         for key in ("opened_at", "acknowledged_at", "resolved_at"):
             r[key] = iso(r[key])
         r["labels"] = list_of(r["labels"])
-        r["url"] = page_url(r["url"])
         r["attribution_rule"] = rules[r["attribution"] or "none"]
+        r["url"] = page_url(r.pop("url"))  # last, in the order the API sends the fields
     return rows
 
 
