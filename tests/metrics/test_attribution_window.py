@@ -23,34 +23,9 @@ from headway.metrics.attribution import WINDOWS, Tally, blamed, tally, unnamed, 
 from headway.simulate import Options, generate
 from headway.sources.files import parse_record
 from headway.store import Store
+from tests.metrics.test_presets import _d, _i
 
 DORA = PRESETS["dora"]
-
-
-def _d(sid: str, started: str, finished: str) -> dict[str, str]:
-    return {
-        "type": "deployment",
-        "source": "t",
-        "source_id": sid,
-        "service": "web",
-        "environment": "production",
-        "started_at": started,
-        "finished_at": finished,
-    }
-
-
-def _i(sid: str, opened: str, resolved: str, cause: str | None = None) -> dict[str, object]:
-    out: dict[str, object] = {
-        "type": "incident",
-        "source": "t",
-        "source_id": sid,
-        "service": "web",
-        "opened_at": opened,
-        "resolved_at": resolved,
-    }
-    if cause:
-        out["cause_ref"] = cause
-    return out
 
 
 RECORDS = [
