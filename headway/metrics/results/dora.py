@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -17,6 +17,23 @@ class Levels(Result):
     note: str | None = Field(description="Why there are no levels (2025), else null.")
 
 
+# Why a figure or its level is null: the same words on every figure.
+Reason = Annotated[
+    str | None,
+    Field(
+        description="Why the value is null (no records behind it), in words; null otherwise. "
+        "Missing is never shown as 0."
+    ),
+]
+LevelReason = Annotated[
+    str | None,
+    Field(
+        description='Why `level` is null although the value is not: "too few to rate: N '
+        'counted deployments; a level needs at least 10"; null otherwise.'
+    ),
+]
+
+
 class DeploymentFrequency(Result):
     deployments: int
     days: Number
@@ -28,14 +45,8 @@ class DeploymentFrequency(Result):
         "figure); null in a trend bucket or without deployments."
     )
     level: str | None = Field(description="`elite`, `high`, `medium`, `low` or null.")
-    reason: str | None = Field(
-        description="Why the value is null (no records behind it), in words; null otherwise. "
-        "Missing is never shown as 0."
-    )
-    level_reason: str | None = Field(
-        description='Why `level` is null although the value is not: "too few to rate: N '
-        'counted deployments; a level needs at least 10"; null otherwise.'
-    )
+    reason: Reason
+    level_reason: LevelReason
 
 
 class ChangeLeadTime(Result):
@@ -45,14 +56,8 @@ class ChangeLeadTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
-    reason: str | None = Field(
-        description="Why the value is null (no records behind it), in words; null otherwise. "
-        "Missing is never shown as 0."
-    )
-    level_reason: str | None = Field(
-        description='Why `level` is null although the value is not: "too few to rate: N '
-        'counted deployments; a level needs at least 10"; null otherwise.'
-    )
+    reason: Reason
+    level_reason: LevelReason
     negative: int = Field(
         description="Changes left out because their lead time ran backwards (clock skew)."
     )
@@ -64,14 +69,8 @@ class ChangeFailRate(Result):
     failed: int
     rate: Number | None = Field(description="A fraction (0.6 = 60%); null without deployments.")
     level: str | None
-    reason: str | None = Field(
-        description="Why the value is null (no records behind it), in words; null otherwise. "
-        "Missing is never shown as 0."
-    )
-    level_reason: str | None = Field(
-        description='Why `level` is null although the value is not: "too few to rate: N '
-        'counted deployments; a level needs at least 10"; null otherwise.'
-    )
+    reason: Reason
+    level_reason: LevelReason
 
 
 class RecoveryTime(Result):
@@ -82,14 +81,8 @@ class RecoveryTime(Result):
     p90_s: Number | None
     mean_s: Number | None
     level: str | None
-    reason: str | None = Field(
-        description="Why the value is null (no records behind it), in words; null otherwise. "
-        "Missing is never shown as 0."
-    )
-    level_reason: str | None = Field(
-        description='Why `level` is null although the value is not: "too few to rate: N '
-        'counted deployments; a level needs at least 10"; null otherwise.'
-    )
+    reason: Reason
+    level_reason: LevelReason
     negative: int = Field(description="Recoveries left out because they ran backwards.")
     notes: list[str] = Field(description="What was left out and why, in words.")
 
@@ -98,10 +91,7 @@ class DeploymentReworkRate(Result):
     deployments: int
     rework: int
     rate: Number | None
-    reason: str | None = Field(
-        description="Why the value is null (no records behind it), in words; null otherwise. "
-        "Missing is never shown as 0."
-    )
+    reason: Reason
 
 
 class MetricSetResult(Result):
