@@ -78,6 +78,11 @@ def flat(m: MetricSet) -> dict[str, Any]:
     ):
         for key, value in data[metric].items():
             row[f"{metric}.{key}"] = value
+    for key, value in (data.get("release_lead_time") or {}).items():
+        if isinstance(value, dict):  # deploy_to_release, flattened one level further
+            row.update({f"release_lead_time.{key}.{k}": v for k, v in value.items()})
+        else:
+            row[f"release_lead_time.{key}"] = value
     return row
 
 
@@ -140,7 +145,28 @@ def metric_table(m: MetricSet, title: str | None = None) -> Table:
         table.add_row(f"[bold]{factor}[/bold]", "", "", "")
         for metric in metrics:
             table.add_row(*rows[metric])
+    if m.release_lead_time is not None:
+        table.add_section()
+        table.add_row("[bold]beside them[/bold]", "", "", "")
+        table.add_row(*release_row(m.release_lead_time))
     return table
+
+
+def release_row(release: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Release lead time as a table row: no level, since DORA rates no such figure."""
+    flagged = release["flagged"]
+    after = release["deploy_to_release"]
+    behind = release["reason"] or f"median of {release['changes']} changes reaching everyone"
+    if flagged:
+        behind += f"; {flagged} flagged, {release['unreleased']} not yet released"
+    if after["changes"]:
+        behind += f"; deploy → release median {duration(after['median_s'])}"
+    return (
+        "release lead time",
+        _value(release["median_s"], duration(release["median_s"])),
+        behind,
+        "–",
+    )
 
 
 NO_DATA = "no data"

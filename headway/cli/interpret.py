@@ -153,6 +153,13 @@ def _print_flow(doc: dict[str, Any]) -> None:
     for s in doc["stages"]:
         if note := _left_out(s):
             console.print(f"{note}.", highlight=False)
+    if (wait := doc["release_wait"])["flagged"]:
+        console.print(
+            f"After lead time, {wait['label']} ({wait['from']} → {wait['to']}): median "
+            f"{duration(wait['median_s'])}, p90 {duration(wait['p90_s'])} over "
+            f"{wait['changes']} flagged changes; {wait['unreleased']} not yet released.",
+            highlight=False,
+        )
     if doc["dominant_stage"]:
         dom = next(s for s in doc["stages"] if s["stage"] == doc["dominant_stage"])
         console.print(

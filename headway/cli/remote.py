@@ -202,6 +202,7 @@ def metric_set(data: dict[str, Any]) -> MetricSet:
         deployment_rework_rate=data["deployment_rework_rate"],
         warnings=data["warnings"],
         trend=[metric_set(t) for t in data.get("trend", [])],
+        release_lead_time=data.get("release_lead_time"),
     )
 
 

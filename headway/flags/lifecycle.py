@@ -25,7 +25,7 @@ import orjson
 from pydantic import Field
 
 from headway.flags.model import EnvironmentConfig, Flag, LifecycleKind
-from headway.metrics.results import Result
+from headway.result import Result
 
 __all__ = [
     "DEFAULT_STALE_AFTER",

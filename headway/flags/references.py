@@ -12,7 +12,7 @@ from headway.flags import refstore
 from headway.flags import store as rows
 from headway.flags.refs import Scan
 from headway.flags.writing import FlagWriter, NotFound
-from headway.metrics.results import Result
+from headway.result import Result
 
 __all__ = ["FlagReferences", "ReferenceCommands", "ReferenceReport"]
 

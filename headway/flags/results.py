@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from headway.flags.model import Flag, Segment
-from headway.metrics.results import Result
+from headway.result import Result
 
 __all__ = [
     "Explanation",

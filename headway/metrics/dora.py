@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from headway.definitions import Definition
-from headway.metrics import bands
+from headway.metrics import bands, release
 from headway.metrics.dora_queries import aggregate, empty, latest_deployments
 from headway.metrics.scope import (
     Period,
@@ -63,6 +63,7 @@ class MetricSet:
     deployment_rework_rate: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     trend: list[MetricSet] = field(default_factory=list)
+    release_lead_time: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -89,8 +90,10 @@ class MetricSet:
             "change_fail_rate": self.change_fail_rate,
             "failed_deployment_recovery_time": self.failed_deployment_recovery_time,
             "deployment_rework_rate": self.deployment_rework_rate,
-            "warnings": self.warnings,
         }
+        if self.release_lead_time is not None:
+            out["release_lead_time"] = self.release_lead_time
+        out["warnings"] = self.warnings
         if self.trend:
             out["trend"] = [t.to_json() for t in self.trend]
         return out
@@ -111,6 +114,9 @@ def compute(
     result = overall.get(None) or empty(period)
     contexts = sorted({c for _, c in services})
     metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
+    names = [s for s, _ in services]
+    released = release.release_figures(store, defn, names, period, "organisation")
+    metric_set.release_lead_time = released.get("organisation") or release.empty_figure()
     _say_when_empty(store, defn, [metric_set])
     if len(contexts) > 1:
         metric_set.warnings.append(
@@ -144,6 +150,7 @@ def compute_each(
     names = [s for s, _ in services]
     key_of = scope_keys(store, kind, names)
     grouped = aggregate(store, defn, names, period, None, year, group=kind)
+    released = release.release_figures(store, defn, names, period, kind)
     out = []
     for key in sorted(set(key_of.values())):
         members = [(s, c) for s, c in services if key_of[s] == key]
@@ -159,6 +166,7 @@ def compute_each(
                 grouped.get((key, None)) or empty(period),
             )
         )
+        out[-1].release_lead_time = released.get(key) or release.empty_figure()
     _say_when_empty(store, defn, out)
     return out
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from headway import config
 from headway.definitions import Definition
+from headway.metrics import release
 from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, negative_note, plural
 from headway.metrics.queries import scope as scope_queries
@@ -67,6 +68,7 @@ class FlowBreakdown:
     trend: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     waiting: dict[str, Any] = field(default_factory=dict)
+    release_wait: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class FlowBreakdown:
             "stages": self.stages,
             "dominant_stage": self.dominant,
             "longest_wait": self.longest_wait,
+            "release_wait": self.release_wait,
             "waiting": self.waiting,
             "trend": self.trend,
             "warnings": self.warnings,
@@ -162,6 +165,7 @@ def breakdown(
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
     )
+    result.release_wait = release_wait(store, defn, names, period)
     as_of = min(period.until, now or config.now())
     result.waiting = summarise_waiting(
         waiting_changes(store, defn, names, as_of), defn, as_of, ended=as_of == period.until
@@ -210,6 +214,26 @@ def breakdown(
                 }
             )
     return result
+
+
+def release_wait(
+    store: Store, defn: Definition, names: list[str], period: Period
+) -> dict[str, Any]:
+    """The stage after lead time for flagged changes: deployed → the last of its flags served
+    to everyone (`metrics.release`), over the changes shipped in the period."""
+    figure = (
+        release.release_figures(store, defn, names, period, "organisation").get("organisation")
+        or release.empty_figure()
+    )
+    return {
+        "stage": "release_wait",
+        "label": "release wait",
+        "from": "deployed",
+        "to": "its flags reached everyone",
+        **figure["deploy_to_release"],
+        "flagged": figure["flagged"],
+        "unreleased": figure["unreleased"],
+    }
 
 
 def group_members(

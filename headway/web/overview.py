@@ -178,6 +178,7 @@ def overview(request: Request, store: WebStore, session: Reading) -> HTMLRespons
         trail=_trail(view, metrics),
         api=view.link("/api/metrics", {"by": view.by}),  # the trend, even by the default week
         read=lambda m, f: f.read(m),
+        shipped=_records(view, FIGURES[0]),  # release lead time counts the shipped changes
     )
 
 

@@ -67,6 +67,8 @@ def test_the_table_lists_throughput_then_instability_and_names_the_report() -> N
         "instability",
         "change fail rate",
         "deployment rework rate",
+        "beside them",
+        "release lead time",
     ]
     assert (
         "levels: DORA, Accelerate State of DevOps Report 2024: performance clusters "

@@ -84,6 +84,12 @@ def test_the_cards_show_what_the_json_twin_says(client: TestClient) -> None:
         level = twin[fig.key].get("level")
         if level:
             assert f"level-{level}" in page
+    # release lead time stands beside the five, as the twin gives it: the one shipped change
+    # (4.0 h, unflagged, so released at its deployment)
+    release = twin["release_lead_time"]
+    assert (release["changes"], release["flagged"], release["median_s"]) == (1, 0, 4 * 3600)
+    assert cards["release_lead_time"] == ("4.0 h", 1)
+    assert "0 behind a flag, 0 not yet released" in page
     # and the JSON link on the page is that twin
     assert (
         'href="/api/metrics?since=2026-10-05&amp;until=2026-10-25&amp;by=month&amp;levels=2023"'

@@ -118,7 +118,7 @@ def _deployments(defn: Definition, count: int, by: str | None, group: str) -> Qu
             .outerjoin(f, f.c.deployment_id == d.c.id)
             .outerjoin(distinct_rework, distinct_rework.c.id == d.c.id)
         )
-        .where(*_scoped(defn, d, count))
+        .where(*scoped(defn, d, count))
         .subquery("t")
     )
     return _summarised(
@@ -132,7 +132,7 @@ def _deployments(defn: Definition, count: int, by: str | None, group: str) -> Qu
     )
 
 
-def _scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
+def scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
     """Counted deployments (`d`) of the bound services that finished in the bound period."""
     return (
         r.counted(defn, d),
@@ -144,7 +144,7 @@ def _scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
 @lru_cache(maxsize=KEEP)
 def _lead(defn: Definition, count: int, by: str | None, group: str) -> Query:
     c, d, s = changes.alias("c"), deployments.alias("d"), services.alias("s")
-    counted, *scoped = _scoped(defn, d, count)
+    counted, *in_scope = scoped(defn, d, count)
     per_change = (
         select(
             r.group_key(group, d, s).label("grp"),
@@ -153,7 +153,7 @@ def _lead(defn: Definition, count: int, by: str | None, group: str) -> Query:
             r.lead_negative(defn, c, d).label("neg"),
         )
         .select_from(c.join(d, d.c.id == c.c.deployment_id).outerjoin(s, s.c.name == d.c.service))
-        .where(counted, r.ships(defn, d), r.lead_changes(defn, c), *scoped)
+        .where(counted, r.ships(defn, d), r.lead_changes(defn, c), *in_scope)
         .subquery("t")
     )
     return _summarised(defn, per_change)
@@ -208,7 +208,7 @@ def _recoveries(defn: Definition, count: int, by: str | None, group: str) -> Que
         .select_from(
             d.join(fixes, fixes.c.deployment_id == d.c.id).outerjoin(s, s.c.name == d.c.service)
         )
-        .where(*_scoped(defn, d, count), *_resolved_in_window(defn, fixes.c.fixed_at))
+        .where(*scoped(defn, d, count), *_resolved_in_window(defn, fixes.c.fixed_at))
         .subquery("t")
     )
     return _summarised(defn, per_fix)

@@ -94,6 +94,35 @@ class DeploymentReworkRate(Result):
     reason: Reason
 
 
+class ReleaseSpan(Result):
+    changes: int = Field(description="Flagged changes whose flags reached everyone.")
+    median_s: Number | None
+    p75_s: Number | None
+    p90_s: Number | None
+    mean_s: Number | None
+
+
+class ReleaseLeadTime(Result):
+    """Beside the five keys: from a change's start to the moment it reached every user."""
+
+    changes: int = Field(description="Shipped changes that reached everyone (measured).")
+    flagged: int = Field(description="Shipped changes whose pull request added or used a flag.")
+    unreleased: int = Field(
+        description="Flagged changes shipped but not yet served to everyone: counted, not measured."
+    )
+    median_s: Number | None
+    p75_s: Number | None
+    p90_s: Number | None
+    mean_s: Number | None
+    deploy_to_release: ReleaseSpan = Field(
+        description="From the deployment to the flag reaching everyone, for flagged changes."
+    )
+    reason: Reason
+    negative: int = Field(
+        description="Changes left out because their lead time ran backwards (clock skew)."
+    )
+
+
 class MetricSetResult(Result):
     """The five DORA metrics for a scope and period (`GET /api/metrics`, `headway metrics`)."""
 
@@ -111,6 +140,11 @@ class MetricSetResult(Result):
     change_fail_rate: ChangeFailRate
     failed_deployment_recovery_time: RecoveryTime
     deployment_rework_rate: DeploymentReworkRate
+    release_lead_time: ReleaseLeadTime | None = Field(
+        None,
+        description="Release lead time (docs/definitions.md), beside the five; absent in a "
+        "trend's buckets.",
+    )
     warnings: list[str]
     trend: list[MetricSetResult] | None = Field(
         None, description="The same object per week or month; present only with `by`."

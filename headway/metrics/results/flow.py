@@ -87,6 +87,23 @@ class FlowBucket(Result):
     stages: dict[str, TrendStage]
 
 
+class ReleaseWait(Result):
+    """After lead time, for flagged changes: from the deployment to the moment the last of
+    the change's flags served everyone (docs/definitions.md, release lead time)."""
+
+    stage: str
+    label: str
+    from_: str = Field(alias="from")
+    to: str
+    changes: int = Field(description="Flagged changes whose flags reached everyone.")
+    median_s: Number | None
+    p75_s: Number | None
+    p90_s: Number | None
+    mean_s: Number | None
+    flagged: int = Field(description="Shipped changes whose pull request added or used a flag.")
+    unreleased: int = Field(description="Flagged changes whose flags have not reached everyone.")
+
+
 class Flow(Result):
     """Lead time split into stages, with where work waits (`GET /api/flow`)."""
 
@@ -98,6 +115,7 @@ class Flow(Result):
     stages: list[Stage]
     dominant_stage: str | None
     longest_wait: str | None
+    release_wait: ReleaseWait
     waiting: Waiting
     trend: list[FlowBucket] = Field(description="Per week or month with `by`; else empty.")
     warnings: list[str]
