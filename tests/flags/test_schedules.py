@@ -1,5 +1,5 @@
 """Scheduled flag changes: the time a person gives, read into one instant; the runner that
-applies each due schedule once, across restarts and servers; and the HTTP surface.
+applies each due schedule once, across restarts and servers; and the CLI and HTTP surfaces.
 
 Times are worked out by hand in the comments: Europe/Paris is UTC+01:00 in winter (CET) and
 UTC+02:00 in summer (CEST); in 2026 its clocks go forward on Sunday 29 March at 02:00 (to
@@ -9,6 +9,7 @@ on 8 March and 1 November 2026, at 02:00 local time.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,8 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from headway.config import Settings
+from headway.cli import app as cli
+from headway.config import Settings, get_settings
 from headway.flags.model import ConfigError
 from headway.flags.schedule_time import parse_instant
 from headway.flags.schedules import ScheduleService
@@ -597,3 +600,138 @@ def test_the_api_schedules_lists_and_cancels(api: Api) -> None:
     done = api.http.delete(cancel, headers=api.admin)
     assert (done.status_code, done.json()["state"]) == (200, "cancelled")
     assert api.http.delete(cancel, headers=api.admin).status_code == 409
+
+
+# --- the command line ------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_the_cli_schedules_lists_and_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADWAY_ACTOR", "ann")
+    assert runner.invoke(cli, ["flags", "create", "checkout"]).exit_code == 0
+    at = (datetime.now(UTC) + timedelta(days=30)).replace(hour=9, minute=0)
+    made = runner.invoke(
+        cli,
+        [
+            "flags",
+            "schedule",
+            "checkout",
+            "--env",
+            "production",
+            "--kill",
+            "--at",
+            f"{at:%Y-%m-%d} 09:00",
+            "--tz",
+            "UTC",
+            "--reason",
+            "end of test",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    schedule_id = made.stdout.split()[1].rstrip(":")
+    assert made.stdout.startswith(
+        f"Scheduled {schedule_id}: kill checkout in production at {at:%Y-%m-%d} 09:00 UTC;"
+    )
+    listed = runner.invoke(cli, ["flags", "schedules", "checkout", "--format", "json"])
+    (found,) = json.loads(listed.stdout)
+    assert (found["id"], found["action"], found["created_by"], found["reason"]) == (
+        schedule_id,
+        "kill",
+        "ann",
+        "end of test",
+    )
+    gone = runner.invoke(cli, ["flags", "unschedule", schedule_id])
+    assert gone.stdout.startswith(f"Cancelled {schedule_id}: kill checkout in production")
+    assert "No scheduled change waiting" in runner.invoke(cli, ["flags", "schedules"]).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--on", "--at", "2030-12-08 09:00"], "error: at: '2030-12-08 09:00' has no time zone"),
+        (
+            ["--on", "--at", "2030-12-08 09:00", "--tz", "Mars/Olympus"],
+            "error: tz: unknown time zone",
+        ),
+        (
+            ["--on", "--at", "2020-12-08 09:00", "--tz", "UTC"],
+            "error: at: 2020-12-08 09:00 is in the past",
+        ),
+        (
+            ["--on", "--kill", "--at", "2030-12-08T09:00Z"],
+            "error: give one change: --on, --off, --kill or --serve VARIANT (not --on and --kill)",
+        ),
+        (["--at", "2030-12-08T09:00Z"], "error: give one change"),
+        (
+            ["--serve", "blue", "--at", "2030-12-08T09:00Z"],
+            "error: variant: flag 'checkout' has no variant 'blue'",
+        ),
+    ],
+)
+def test_the_cli_refuses_bad_input_on_stderr_with_exit_2(args: list[str], says: str) -> None:
+    assert runner.invoke(cli, ["flags", "create", "checkout"]).exit_code == 0
+    done = runner.invoke(cli, ["flags", "schedule", "checkout", "--env", "production", *args])
+    assert (done.exit_code, done.stdout) == (2, "")
+    assert done.stderr.startswith(says), done.stderr
+
+
+def test_the_cli_through_a_server_schedules_lists_and_cancels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = start_live(Settings(database=str(tmp_path / "live.duckdb"), schedule_interval=0))
+    try:
+        httpx.post(
+            f"{live.url}/api/flags", json=BOOLEAN_FLAG, headers=live.admin
+        ).raise_for_status()
+        monkeypatch.setenv("HEADWAY_URL", live.url)
+        monkeypatch.setenv("HEADWAY_TOKEN", live.admin["Authorization"][7:])
+        get_settings.cache_clear()
+        # 09:00 on 8 December 2030 in New York (-05:00) is 14:00 UTC
+        made = runner.invoke(
+            cli,
+            [
+                "flags",
+                "schedule",
+                "new-checkout",
+                "-e",
+                "staging",
+                "--serve",
+                "off",
+                "--at",
+                "2030-12-08 09:00",
+                "--tz",
+                "America/New_York",
+            ],
+        )
+        assert made.exit_code == 0, made.output
+        schedule_id = made.stdout.split()[1].rstrip(":")
+        assert made.stdout.startswith(
+            f"Scheduled {schedule_id}: serve off new-checkout in staging at 2030-12-08 09:00 "
+            "America/New_York (2030-12-08 14:00 UTC);"
+        )
+        (found,) = json.loads(runner.invoke(cli, ["flags", "schedules", "--format", "json"]).stdout)
+        assert (found["id"], found["created_by"]) == (schedule_id, "token:alice")
+        refused = runner.invoke(
+            cli,
+            [
+                "flags",
+                "schedule",
+                "new-checkout",
+                "-e",
+                "staging",
+                "--on",
+                "--at",
+                "2030-12-08 09:00",
+            ],
+        )
+        assert (refused.exit_code, refused.stdout) == (2, "")
+        assert refused.stderr.startswith("error: at: '2030-12-08 09:00' has no time zone")
+        gone = runner.invoke(cli, ["flags", "unschedule", schedule_id])
+        assert gone.stdout.startswith(f"Cancelled {schedule_id}: serve off new-checkout in staging")
+        again = runner.invoke(cli, ["flags", "unschedule", schedule_id])
+        assert (again.exit_code, again.stdout) == (2, "")
+        assert f"schedule '{schedule_id}' is cancelled (cancelled by token:alice)" in again.stderr
+    finally:
+        get_settings.cache_clear()
+        stop_live(live)
