@@ -461,11 +461,12 @@ def test_a_schedule_due_while_the_server_was_stopped_is_applied_at_its_next_star
     first = start_live(settings)
     keys = (first.admin["Authorization"][7:], first.server_key, first.client_key)
     try:
-        # Given a flag, off in production, and `on` scheduled two seconds from now
+        # Given a flag, off in production, and `on` scheduled three seconds from now (the
+        # server stops well before: its runner would otherwise make the change itself)
         httpx.post(
             f"{first.url}/api/flags", json=BOOLEAN_FLAG, headers=first.admin
         ).raise_for_status()
-        at = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        at = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         made = httpx.post(
             f"{first.url}/api/flags/new-checkout/schedules",
             json={"environment": "production", "action": "on", "at": at},
