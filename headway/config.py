@@ -225,6 +225,15 @@ class Settings(BaseSettings):
         "from that address gets 429 with Retry-After until the window has room again.",
     )
 
+    schedule_interval: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How often, in seconds, each server process applies the scheduled flag "
+        "changes that are due (`headway flags schedule`); 0 turns the runner off on that "
+        "server, and another server's runner or its own next start applies them.",
+    )
+
     credential_recheck_s: float = Field(
         default=2.0,
         gt=0,

@@ -58,8 +58,17 @@ def _within_environments(request: Request, token: Token) -> None:
         in_environment(token, environment, "change this flag")
     elif request.url.path.startswith("/api/segments"):
         every_environment(token, "change a segment")
-    elif not request.url.path.endswith("/kill"):  # the kill switch's body names where
+    elif not request.url.path.endswith("/kill") and not _scheduling(request):
+        # The kill switch's body names where, and so do a schedule and the schedule cancelled:
+        # their routes check that environment.
         every_environment(token, "change a whole flag")
+
+
+def _scheduling(request: Request) -> bool:
+    """Whether the request was routed to a schedule's route (by its template, so a flag whose
+    key is `schedules` is not one)."""
+    route = getattr(request.scope.get("route"), "path", "")
+    return isinstance(route, str) and route.startswith("/api/flags/{key}/schedules")
 
 
 def _service(request: Request) -> FlagService:

@@ -358,9 +358,17 @@ def flag_exposures(
 
 def routers() -> list[APIRouter]:
     """The flag routers, for `headway.api.app` to include."""
-    from headway.api import ofrep, segments, stream, tokens, users
+    from headway.api import ofrep, schedules, segments, stream, tokens, users
 
-    return [router, segments.router, tokens.router, users.router, stream.router, ofrep.router]
+    return [
+        router,
+        schedules.router,
+        segments.router,
+        tokens.router,
+        users.router,
+        stream.router,
+        ofrep.router,
+    ]
 
 
 def install(app: FastAPI) -> FastAPI:

@@ -23,9 +23,11 @@ from headway.cli.common import Query, errors, fail
 from headway.cli.local import LocalBackend
 from headway.cli.remote import Api, RemoteError, RemoteFlagService, metric_set
 from headway.cli.remote_access import RemoteTokenService, RemoteUserService
+from headway.cli.remote_schedules import RemoteScheduleService
 from headway.config import Settings, get_settings
 from headway.definitions import Definition, DefinitionError
 from headway.flags.model import ConfigError
+from headway.flags.schedules import ScheduleService
 from headway.flags.service import Conflict, FlagService, NotFound
 from headway.flags.tokens import TokenService
 from headway.flags.users import UserService
@@ -48,6 +50,7 @@ __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
 Flags = FlagService | RemoteFlagService
 Tokens = TokenService | RemoteTokenService
 Users = UserService | RemoteUserService
+Schedules = ScheduleService | RemoteScheduleService
 
 
 class Backend(Protocol):
@@ -59,6 +62,8 @@ class Backend(Protocol):
     def tokens(self) -> Tokens: ...
     @property
     def users(self) -> Users: ...
+    @property
+    def schedules(self) -> Schedules: ...
 
     def metrics(
         self, query: Query, *, year: str, by: str | None, each: str | None
@@ -97,6 +102,7 @@ class RemoteBackend:
         self.flags: Flags = RemoteFlagService(api)
         self.tokens: Tokens = RemoteTokenService(api)
         self.users: Users = RemoteUserService(api)
+        self.schedules: Schedules = RemoteScheduleService(api)
 
     def _params(self, query: Query, **more: Any) -> dict[str, Any]:
         if query.definition is not None and defs.is_path(query.definition):

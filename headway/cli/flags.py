@@ -2,8 +2,9 @@
 
 This module holds the commands on one flag (create, list, show, set, split, kill, archive,
 history, eval) and an environment's browser origins, and assembles the group: targeting rules
-and segments are in `cli.flag_targeting`, flagd files in `cli.flag_files`, what they share
-(parsing a condition or a split, printing a flag) in `cli.flag_common`.
+and segments are in `cli.flag_targeting`, flagd files in `cli.flag_files`, changes made at a
+given time in `cli.flag_schedules`, what they share (parsing a condition or a split, printing
+a flag) in `cli.flag_common`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from headway.cli import flag_files
+from headway.cli import flag_files, flag_schedules
 from headway.cli.backend import Flags
 from headway.cli.common import fail
 from headway.cli.flag_common import (
@@ -349,6 +350,10 @@ def eval_flag(
 # flagd files: import and export (cli.flag_files)
 app.command("import")(flag_files.import_flagd)
 app.command("export")(flag_files.export_flagd)
+# changes made at a given time (cli.flag_schedules)
+app.command("schedule")(flag_schedules.schedule)
+app.command("schedules")(flag_schedules.schedules)
+app.command("unschedule")(flag_schedules.unschedule)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from headway import definitions as defs
 from headway.cli.common import Query, query_inputs
 from headway.config import Settings
 from headway.definitions import Definition
+from headway.flags.schedules import ScheduleService
 from headway.flags.service import FlagService
 from headway.flags.tokens import TokenService
 from headway.flags.users import UserService
@@ -48,6 +49,7 @@ class LocalBackend:
         self.flags = FlagService(store)
         self.tokens = TokenService(store)
         self.users = UserService(store)
+        self.schedules = ScheduleService(store, flags=self.flags)
 
     def _inputs(self, query: Query) -> tuple[Definition, Scope, Period]:
         q = query

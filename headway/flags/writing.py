@@ -76,6 +76,11 @@ class FlagWriter:
             if self.store.dialect == "postgres":
                 # Delivered to every replica's listener when the transaction commits.
                 notify_change(tx)
+            # After the outermost transaction commits: SDKs never hear of a change that a
+            # larger transaction around this one could still roll back.
+            tx.after_commit(self._announce)
+
+    def _announce(self) -> None:
         if self.on_change is not None:
             self.on_change()
         for callback in list(_store_listeners.get(self.store, ())):

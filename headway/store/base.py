@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,6 +89,7 @@ class Store:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._depth = 0
+        self._committed: list[Callable[[], object]] = []  # called when the transaction commits
         self._compile = Compiler(self.dialect)
 
     # -- backend primitives -------------------------------------------------------------
@@ -195,18 +196,39 @@ class Store:
             with self._reaching():
                 self._begin()
             self._depth = 1
+            self._committed = []
             try:
                 with self._reaching(reconnect=False):
                     yield self
             except BaseException:
+                self._committed = []
                 self._rollback()
                 raise
             finally:
                 self._depth = 0
-            # Never on a new connection: COMMIT there would end no transaction and succeed,
-            # acknowledging writes that were lost with the old one.
-            with self._reaching(reconnect=False):
-                self._commit()
+            try:
+                # Never on a new connection: COMMIT there would end no transaction and
+                # succeed, acknowledging writes that were lost with the old one.
+                with self._reaching(reconnect=False):
+                    self._commit()
+            finally:
+                announce, self._committed = self._committed, []
+        for callback in announce:  # committed: outside the lock, as after any transaction
+            callback()
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the outermost transaction commits, or now outside one.
+
+        Nothing is called when the transaction rolls back, and a callback equal to one already
+        waiting is called once: a change made inside a larger transaction (a scheduled change
+        and its schedule's outcome, a thousand flags imported) is announced after it commits,
+        never while it could still be undone."""
+        with self._lock:
+            if self._depth:
+                if callback not in self._committed:
+                    self._committed.append(callback)
+                return
+        callback()
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[str]:

@@ -28,6 +28,7 @@ from tests.sources.conftest import RepoBuilder
 
 CDEVENTS = str(FIXTURES / "cdevents" / "conformance")
 GUARDRAIL = "errors:rate:increase:0%:rollback"
+PARIS = "2030-12-08 09:00"  # a scheduled change's time, in Europe/Paris
 
 # Each reading command, with arguments that exercise it; bad input must fail alike too.
 BOTH_WAYS: list[tuple[str, ...]] = [
@@ -75,6 +76,8 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("review", "--period", "2026-13", "--format", "json"),
     ("flags", "export"),
     ("flags", "export", "--env", "staging"),
+    ("flags", "schedules"),
+    ("flags", "schedules", "nosuch"),
     ("rollout", "signals"),
     ("rollout", "simulate", "--guardrail", GUARDRAIL, "--runs", "40", "--looks", "5"),
     ("rollout", "simulate", "--guardrail", "errors:nope"),
@@ -120,6 +123,21 @@ WRITES: list[tuple[str, ...]] = [
     ("users", "remove", "ann@example.com"),
     ("users", "remove", "ann@example.com"),  # removed already
     ("users", "list"),
+    (
+        "flags",
+        "schedule",
+        "checkout",
+        "-e",
+        "production",
+        "--off",
+        "--at",
+        PARIS,
+        "--tz",
+        "Europe/Paris",
+    ),
+    ("flags", "schedule", "checkout", "-e", "production", "--off", "--at", PARIS),  # no zone
+    ("flags", "schedules", "--all"),
+    ("flags", "unschedule", "nosuch"),
 ]
 # Commands that change what is stored (their effect is compared by the reads above, run
 # after them elsewhere in the suite: tests/api/test_cli_server.py, tests/rollouts).
@@ -160,6 +178,8 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
     # One "now" for both runs: waiting work's ages and the default period are read from it, and
     # the two runs are minutes apart.
     env["HEADWAY_NOW"] = datetime.now(UTC).replace(microsecond=0).isoformat()
+    # Changes made on the store name this actor; through the server, its token (`cli`).
+    env["HEADWAY_ACTOR"] = "token:cli"
     env.update(HEADWAY_DATABASE=str(tmp_path / "store.duckdb"), COLUMNS="200")
     history = tmp_path / "org.jsonl"
     setup = [
@@ -218,7 +238,10 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
     assert json.loads(local[1].stdout)["trend"]
     # the writes did their work both ways; the refusals were refusals both ways
     codes = [done.returncode for done in remote[len(BOTH_WAYS) :]]
-    assert codes == [0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 2, 2, 0, 2, 0, 2, 0]
+    assert codes == [
+        *[0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 2, 2, 0, 2, 0, 2, 0],
+        *[0, 2, 0, 2],  # scheduled changes
+    ]
     imported = remote[len(BOTH_WAYS) + 9].stdout
     assert "4 changes, 4 deployments (1 failed: a shipped change was reverted)" in imported
     assert "up to date" in remote[len(BOTH_WAYS) + 10].stdout
@@ -227,12 +250,14 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
 
 
 def _timeless(text: str) -> str:
-    """Output without the seconds an import took (`in 0.4 s`, `(0.12 s)`) and the moments a
-    rollout's events happened (`2026-12-06T16:40:12`)."""
+    """Output without the seconds an import took (`in 0.4 s`, `(0.12 s)`), the moments a
+    rollout's events happened (`2026-12-06T16:40:12`) and the ids of scheduled changes."""
     text = re.sub(r"\b\d+\.\d+ s\b", "N s", text)
     # Through a server a rollout's actor is also the token that acted (`token:cli for ann`):
     # the store alone has no token to name.
     text = re.sub(r"(?:token:cli for )?\bann\s+", "ACTOR ", text)
+    # A scheduled change's id is made where it is scheduled.
+    text = re.sub(r"\b[0-9a-f]{12}\b", "SCHEDULE", text)
     return re.sub(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\b", "TIME", text)
 
 

@@ -288,3 +288,33 @@ def test_a_busy_store_names_the_url_of_the_server_holding_it(
     args: list[str], url: str | None
 ) -> None:
     assert serve_url_of(args) == url
+
+
+def test_what_waits_for_a_commit_runs_once_after_the_outermost_one(store: Store) -> None:
+    told: list[str] = []
+
+    def tell() -> None:
+        told.append("changed")
+
+    # Outside a transaction: at once
+    store.after_commit(tell)
+    assert told == ["changed"]
+    # Inside nested transactions: once, after the outermost commits, however often asked
+    with store.transaction():
+        with store.transaction():
+            store.after_commit(tell)
+        store.after_commit(tell)
+        assert told == ["changed"]
+    assert told == ["changed", "changed"]
+
+    # Rolled back: never
+    def undone() -> None:
+        with store.transaction():
+            store.after_commit(tell)
+            raise RuntimeError("undone")
+
+    with pytest.raises(RuntimeError):
+        undone()
+    with store.transaction():
+        pass
+    assert told == ["changed", "changed"]

@@ -54,6 +54,7 @@ from headway.store.schema.records import (
     settings,
 )
 from headway.store.schema.rollouts import guardrail_samples, rollout_events, rollouts
+from headway.store.schema.schedules import flag_schedules
 
 __all__ = [
     "annotations",
@@ -71,6 +72,7 @@ __all__ = [
     "flag_exposures",
     "flag_ref_scans",
     "flag_refs",
+    "flag_schedules",
     "flag_versions",
     "flags",
     "folded_changes",
