@@ -293,6 +293,12 @@ class Settings(BaseSettings):
         description="Where the GitHub App is created and installed; https://HOST on GitHub "
         "Enterprise Server.",
     )
+    github_backfill_on_install: bool = Field(
+        default=True,
+        description="Read each repository the app is newly granted (installed, or given a "
+        "repository) for its merged pull requests and releases, after answering GitHub; "
+        "false leaves it to `headway github backfill`.",
+    )
 
     # -- outbound requests (docs/rollouts.md) ---------------------------------------------
     outbound_hosts: list[str] = Field(

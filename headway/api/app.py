@@ -199,6 +199,7 @@ def _routers() -> list[Any]:
         insights,
         metrics,
         prometheus,
+        releases,
         rollouts,
     )
 
@@ -216,6 +217,7 @@ def _routers() -> list[Any]:
         github.callback_router,
         github.hook_router,  # the GitHub App: manifest, callback, installation webhook
         rollouts.router,
+        releases.router,  # release plans, moved by the rollouts' control loop
         rollouts.sdk_router,
         prometheus.router,
     ]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -40,8 +41,11 @@ from headway.github.manifest import ManifestError
 from headway.github.rest import GitHubClient, GitHubError
 from headway.ingest import deliveries
 from headway.sources.mapping import Parsed, PayloadError
+from headway.store import StoreError
 
 __all__ = ["api_router", "callback_router", "hook_router"]
+
+log = logging.getLogger("headway.github")
 
 
 def _app(request: Request, store: StoreDep) -> GitHubApp:
@@ -246,7 +250,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
     },
     response_model=InstallationResult | FlaggedPull | DeliveryResult,
 )
-async def hook(request: Request, github: App) -> Any:
+async def hook(request: Request, github: App, background: BackgroundTasks) -> Any:
     signature = request.headers.get("x-hub-signature-256")
     if not signature:
         return JSONResponse({"error": "missing X-Hub-Signature-256"}, 401)
@@ -264,9 +268,13 @@ async def hook(request: Request, github: App) -> Any:
     event = request.headers.get("x-github-event", "")
     if event == "installation" or event == "installation_repositories":
         try:
-            return github.on_installation(event, orjson.loads(body))
+            installed = github.on_installation(event, orjson.loads(body))
         except (orjson.JSONDecodeError, PayloadError, ValueError) as error:
             return JSONResponse({"error": f"not a usable {event} event: {error}"}, 400)
+        if installed.added and request.app.state.settings.github_backfill_on_install:
+            background.add_task(_backfill_granted, github, installed.installation, installed.added)
+            installed = installed.model_copy(update={"backfilling": installed.added})
+        return installed
     delivered = await _deliver(request, event, body)
     if event != "pull_request" or delivered.status_code >= 300:
         return delivered
@@ -277,6 +285,33 @@ async def hook(request: Request, github: App) -> Any:
     except GitHubError as error:
         return _refusal(error)
     return delivered if flagged is None else JSONResponse(flagged.model_dump(mode="json"))
+
+
+def _backfill_granted(github: GitHubApp, installation: int, repositories: list[str]) -> None:
+    """Read each newly granted repository's history once GitHub has its answer (it waits ten
+    seconds at most); progress and the outcome go to the log, a failure says how to retry."""
+    for repository in repositories:
+
+        def progress(label: str, n: int, repository: str = repository) -> None:
+            log.info("github backfill of %s: %d %s read", repository, n, label)
+
+        try:
+            done = run_backfill(github, repository, installation=installation, progress=progress)
+        except (GitHubError, NotGranted, StoreError) as error:
+            log.warning(
+                "github backfill of %s failed: %s; retry with `headway github backfill %s`",
+                repository,
+                error,
+                repository,
+            )
+            continue
+        log.info(
+            "github backfill of %s done: %d merged pull requests, %d releases, new %s",
+            repository,
+            done.merged_pull_requests,
+            done.releases,
+            done.new,
+        )
 
 
 async def _deliver(request: Request, event: str, body: bytes) -> Response:

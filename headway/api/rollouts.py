@@ -1,8 +1,9 @@
 """Rollouts over HTTP, SDK metric telemetry (`/sdk/metrics`), and the controller loop that
 runs inside the server.
 
-The loop judges every active rollout each `HEADWAY_ROLLOUT_INTERVAL` seconds (default 5).
-Its state is the store, so a restarted server carries on where the last one stopped.
+The loop judges every active rollout each `HEADWAY_ROLLOUT_INTERVAL` seconds (default 5), then
+moves the release plans (`headway.rollouts.releases`). Its state is the store, so a restarted
+server carries on where the last one stopped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from headway.flags.tokens import Token
 from headway.rollouts.admission import NO_CONTROLLER_ON_SERVER
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound, RolloutPlan
+from headway.rollouts.releases import ReleasePlans
 from headway.rollouts.results import (
     Accepted,
     RolloutResult,
@@ -48,10 +50,17 @@ def _interval() -> float:
     return float(os.environ.get("HEADWAY_ROLLOUT_INTERVAL", "5"))
 
 
-async def _control_loop(service: RolloutService, interval: float) -> None:
+def _tick(service: RolloutService, plans: ReleasePlans) -> None:
+    """One pass of the loop: judge the rollouts, then move the release plans (a rollout that
+    completed in this pass lets its plan move on at once)."""
+    service.tick()
+    plans.tick()
+
+
+async def _control_loop(service: RolloutService, plans: ReleasePlans, interval: float) -> None:
     while True:
         try:
-            await asyncio.to_thread(service.tick)
+            await asyncio.to_thread(_tick, service, plans)
         except StoreUnavailable as error:  # an outage is one line per tick, not a traceback
             log.warning("rollout controller tick skipped: %s", error)
         except Exception:  # the loop must outlive one bad tick; the error is logged
@@ -84,16 +93,26 @@ class _AppFlags:
     ) -> None:
         self._service().set_default_serve(key, environment, serve, actor=actor, reason=reason)
 
+    def environment_keys(self) -> list[str]:
+        return self._service().environment_keys()
+
+    def set_enabled(self, key: str, environment: str, enabled: bool, *, actor: str) -> Flag:
+        return self._service().set_enabled(key, environment, enabled, actor=actor)
+
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = app.state.settings
-    app.state.rollouts = RolloutService(app.state.store, _AppFlags(app), settings=settings)
+    flags = _AppFlags(app)
+    app.state.rollouts = RolloutService(app.state.store, flags, settings=settings)
+    app.state.release_plans = ReleasePlans(app.state.store, app.state.rollouts, flags)
     app.state.sample_limit = KeyRateLimit(settings.sample_rate_limit)
     interval = _interval()
     # 0 turns the controller off: a server whose rollouts another `headway serve` drives.
     task = (
-        asyncio.create_task(_control_loop(app.state.rollouts, interval)) if interval > 0 else None
+        asyncio.create_task(_control_loop(app.state.rollouts, app.state.release_plans, interval))
+        if interval > 0
+        else None
     )
     try:
         yield

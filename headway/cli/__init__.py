@@ -38,6 +38,7 @@ class _LazyGroup(typer.core.TyperGroup):
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {
         "rollout": ("headway.cli.rollouts", "app"),
+        "release": ("headway.cli.releases", "app"),
         "flags": ("headway.cli.flag_code", "app"),  # the flags group, with its code commands
         "tokens": ("headway.cli.tokens", "app"),
         "users": ("headway.cli.users", "app"),
@@ -100,7 +101,7 @@ app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
 app.add_typer(notes.note_app, name="note")
 app.command("review")(review.review_command)
-# rollout, flags, tokens, users, audit, export and github load lazily: see _LazyGroup.lazy
+# rollout, release, flags, tokens, users, audit, export and github load lazily: see _LazyGroup.lazy
 
 
 def main() -> None:

@@ -76,6 +76,11 @@ class InstallationResult(Result):
     added: list[str] = Field(description="Repositories granted, as owner/name.")
     removed: list[str] = Field(description="Repositories taken away, as owner/name.")
     services: list[str] = Field(description="The services the granted repositories are.")
+    backfilling: list[str] = Field(
+        default_factory=list,
+        description="Granted repositories whose history is read after this answer "
+        "(HEADWAY_GITHUB_BACKFILL_ON_INSTALL); the server's log shows the progress.",
+    )
 
 
 def _now() -> datetime:

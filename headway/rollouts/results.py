@@ -14,6 +14,7 @@ from headway.metrics.results import Number, Result
 
 __all__ = [
     "Accepted",
+    "ReleasePlanResult",
     "RolloutEventResult",
     "RolloutResult",
     "RolloutSignals",
@@ -90,3 +91,26 @@ class RolloutSignals(Result):
 
 class Accepted(Result):
     accepted: int = Field(description="Samples or exposures stored (a redelivery adds none).")
+
+
+class ReleasePlanResult(Result):
+    """A flag's release plan and where it stands (`headway.rollouts.releases`)."""
+
+    flag: str = Field(description="The flag, or `*`: the plan each flag a pull request adds gets.")
+    environments: list[str] = Field(description="Released in this order.")
+    promote_after: str = Field(description="How long an environment holds the flag on first.")
+    treatment: str | None
+    stages: str
+    min_duration: str
+    min_samples: int
+    guardrails: list[str]
+    alpha: Number
+    service: str
+    state: str = Field(description="waiting, rolling, done or halted.")
+    step: int = Field(description="The index of the environment it waits for or rolls out in.")
+    environment: str = Field(description="That environment.")
+    since: str = Field(description="When the plan entered its state (or its wait began).")
+    reason: str = Field(description="Where it stands, in words.")
+    created_by: str
+    created_at: str
+    updated_at: str

@@ -47,6 +47,7 @@ Entity = Literal[
     "flag",
     "import",
     "note",
+    "release_plan",
     "rollout",
     "schedule",
     "segment",

@@ -63,6 +63,8 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
             "rollouts",
             "rollouts/signals",
             "rollouts/{flag}/{environment}",
+            "release-plans",
+            "release-plans/{flag}",
         )
     },
     ("post", "/api/flags/{key}/explain"): ("viewer", "server"),
@@ -82,6 +84,8 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("post", "/api/rollouts"): ("editor", "viewer"),
     ("post", "/api/rollouts/{flag}/{environment}/{action}"): ("editor", "viewer"),
     ("post", "/api/rollouts/samples"): ("server", "client"),
+    ("put", "/api/release-plans/{flag}"): ("editor", "viewer"),
+    ("delete", "/api/release-plans/{flag}"): ("editor", "viewer"),
     ("post", "/api/environments"): ("admin", "editor"),
     ("put", "/api/environments/{key}/cors-origins"): ("admin", "editor"),
     ("post", "/api/flags/import"): ("editor", "viewer"),

@@ -31,6 +31,8 @@ ARGS: dict[str, list[str]] = {
     "flags history": ["checkout"],
     "note add": ["Freeze week", "--scope", "organisation", "--period", "2026-10"],
     "review": ["--period", "2026-10", "--force"],
+    "release plan": ["checkout"],
+    "release cancel": ["*"],  # the default plan the fixture sets
 }
 
 
@@ -77,6 +79,8 @@ def org(tmp_path: Path) -> Path:
         app, ["note", "add", "Migration", "--scope", "organisation", "--period", "2026-10"]
     )
     assert noted.exit_code == 0, noted.output
+    planned = runner.invoke(app, ["release", "plan", "*", "--environments", "production"])
+    assert planned.exit_code == 0, planned.output
     return tmp_path
 
 

@@ -30,33 +30,12 @@ from tests.conftest import (
     run_headway,
     serving,
 )
-from tests.github.fake_github import APP_ID, INSTALLATION, State, serve
+from tests.github.fake_github import APP_ID, INSTALLATION, State
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[tuple[State, str]]:
-    state = State()
-    with serve(state) as url:
-        yield state, url
-
-
-@pytest.fixture
-def state(fake: tuple[State, str]) -> State:
-    fake[0].codes = {"good-code"}
-    fake[0].limited = 0
-    fake[0].reset_in = 30
-    fake[0].clock = lambda: datetime.now(UTC)
-    fake[0].check_runs.clear()
-    fake[0].items = 250
-    fake[0].requests.clear()
-    return fake[0]
-
-
-@pytest.fixture
-def url(fake: tuple[State, str]) -> str:
-    return fake[1]
+# Tests that backfill by hand, or count the changes a pull request makes, install without the
+# automatic backfill (tested on its own below).
+NO_BACKFILL = {"github_backfill_on_install": False}
 
 
 def test_the_manifest_asks_for_what_headway_uses() -> None:
@@ -327,7 +306,7 @@ PATCH = """\
 def test_a_flagged_pull_request_gets_one_check_run(
     engine_settings: Settings, state: State, url: str
 ) -> None:
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = engine_settings.model_copy(update={"github_api_url": url, **NO_BACKFILL})
     state.codes = {"good-code"}
     state.pull_files["Codertocat/Hello-World#2"] = [
         {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH},
@@ -413,7 +392,7 @@ def test_backfill_reads_merged_pull_requests_page_by_page(
     engine_settings: Settings, state: State, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = engine_settings.model_copy(update={"github_api_url": url, **NO_BACKFILL})
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
@@ -455,7 +434,7 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World, in a store a server runs on
     database = str(tmp_path / "served.duckdb")
-    settings = Settings(database=database, github_api_url=url)
+    settings = Settings(database=database, github_api_url=url, **NO_BACKFILL)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
@@ -505,3 +484,57 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
         )
         assert weak.returncode == 2
         assert "admin" in weak.stderr
+
+
+def test_an_installation_backfills_each_granted_repository_after_answering(
+    engine_settings: Settings, state: State, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="headway.github")
+    settings = engine_settings.model_copy(update={"github_api_url": url})
+    state.items = 150  # 150 closed pull requests, the 75 odd-numbered ones merged
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
+        http.get("/github/app/callback", params={"code": "good-code", "state": started["state"]})
+        created = (FIXTURES / "github/installation/created.payload.json").read_bytes()
+        installed = http.post(
+            "/hooks/github-app",
+            content=created,
+            headers={**_sign(state.webhook_secret, created), "X-GitHub-Event": "installation"},
+        )
+        # GitHub gets its answer, naming what is read next; the reading follows it
+        assert installed.status_code == 200
+        assert installed.json()["backfilling"] == ["Codertocat/Hello-World"]
+        store = http.app.state.store  # type: ignore[attr-defined]
+        assert len(store.rows(select(changes.c.number))) == 75
+    messages = [r.getMessage() for r in caplog.records if r.name == "headway.github"]
+    assert "github backfill of Codertocat/Hello-World: 100 pull requests read" in messages
+    assert "github backfill of Codertocat/Hello-World: 150 pull requests read" in messages
+    assert messages[-1].startswith(
+        "github backfill of Codertocat/Hello-World done: 75 merged pull requests, 2 releases"
+    )
+
+
+def test_a_backfill_github_refuses_is_logged_with_how_to_retry(
+    engine_settings: Settings, state: State, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="headway.github")
+    settings = engine_settings.model_copy(update={"github_api_url": url})
+    with TestClient(create_app(settings)) as http:
+        authorize(http, "admin")
+        started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
+        http.get("/github/app/callback", params={"code": "good-code", "state": started["state"]})
+        state.limited, state.reset_in = 100, 3600  # the rate limit is spent for an hour
+        created = (FIXTURES / "github/installation/created.payload.json").read_bytes()
+        installed = http.post(
+            "/hooks/github-app",
+            content=created,
+            headers={**_sign(state.webhook_secret, created), "X-GitHub-Event": "installation"},
+        )
+        assert installed.status_code == 200  # the installation itself is kept
+        assert http.get("/api/github/repositories").json()[0]["service"] == "Hello-World"
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith("github backfill of Codertocat/Hello-World failed: ")
+    assert warning.getMessage().endswith(
+        "retry with `headway github backfill Codertocat/Hello-World`"
+    )

@@ -53,7 +53,12 @@ from headway.store.schema.records import (
     services,
     settings,
 )
-from headway.store.schema.rollouts import guardrail_samples, rollout_events, rollouts
+from headway.store.schema.rollouts import (
+    guardrail_samples,
+    release_plans,
+    rollout_events,
+    rollouts,
+)
 from headway.store.schema.schedules import flag_schedules
 
 __all__ = [
@@ -87,6 +92,7 @@ __all__ = [
     "metadata",
     "pipeline_runs",
     "raw_events",
+    "release_plans",
     "rollout_events",
     "rollouts",
     "schema_migrations",

@@ -62,3 +62,18 @@ guardrail_samples = Table(
     Index("guardrail_samples_rollout", "rollout_id", "metric", "variant"),
     Index("guardrail_samples_env_metric", "environment", "metric"),
 )
+
+release_plans = Table(
+    "release_plans",
+    metadata,
+    Column("flag", Text, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("since", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
