@@ -42,7 +42,16 @@ __all__ = [
 
 # The kinds of entity whose changes the chain records.
 Entity = Literal[
-    "definition", "environment", "flag", "import", "note", "rollout", "segment", "token", "user"
+    "definition",
+    "environment",
+    "flag",
+    "import",
+    "note",
+    "pulse_link",
+    "rollout",
+    "segment",
+    "token",
+    "user",
 ]
 ENTITIES: tuple[str, ...] = get_args(Entity)
 
