@@ -225,6 +225,18 @@ class Settings(BaseSettings):
         "from that address gets 429 with Retry-After until the window has room again.",
     )
 
+    pulse_rate_limit: str = Field(
+        default="10/hour",
+        description="Pulse answers (the web app's /pulse pages) one client address may send "
+        "per server process; beyond it the answer is 429 with Retry-After. Several people "
+        "behind one office address share it: raise it for them.",
+    )
+    pulse_link_rate_limit: str = Field(
+        default="100/hour",
+        description="Answers one survey link (/pulse/CODE) takes per server process, from "
+        "every address together; beyond it the answer is 429 with Retry-After.",
+    )
+
     credential_recheck_s: float = Field(
         default=2.0,
         gt=0,
@@ -297,7 +309,13 @@ class Settings(BaseSettings):
         "allowed host may resolve to; every other such address is refused.",
     )
 
-    @field_validator("sample_rate_limit", "token_rate_limit", "login_rate_limit")
+    @field_validator(
+        "sample_rate_limit",
+        "token_rate_limit",
+        "login_rate_limit",
+        "pulse_rate_limit",
+        "pulse_link_rate_limit",
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

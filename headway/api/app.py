@@ -199,12 +199,14 @@ def _routers() -> list[Any]:
         insights,
         metrics,
         prometheus,
+        pulse,
         rollouts,
     )
 
     return [
         metrics.router,
         insights.router,  # read API: metrics, records, flow, signals, review
+        pulse.router,  # the developer confidence pulse
         definitions.router,
         audit.router,
         exports.router,  # the canonical tables as Parquet

@@ -66,6 +66,9 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("rollout", "status", "checkout"),
     ("note", "list"),
     ("note", "list", "--period", "2026-13"),
+    ("pulse", "results"),
+    ("pulse", "results", "--team", "web", "--format", "json"),
+    ("pulse", "results", "--team", "nosuch"),
     ("definitions", "diff", "dora", "fourkeys"),
     ("definitions", "diff", "dora", "devlake", "--team", "web", "--format", "json"),
     ("definitions", "diff", "dora", "fourkeys", "--format", "csv"),
@@ -87,6 +90,8 @@ BOTH_WAYS: list[tuple[str, ...]] = [
 WRITES: list[tuple[str, ...]] = [
     ("note", "add", "Freeze week", "--scope", "organisation", "--period", "2026-12"),
     ("note", "add", "", "--scope", "organisation", "--period", "2026-12"),
+    ("pulse", "link", "--team", "nosuch"),
+    ("pulse", "link", "--team", "web", "--days", "0"),
     ("definitions", "set", "fourkeys", "--reason", "Compare with Four Keys", "--author", "ann"),
     ("definitions", "set", "nosuch", "--reason", "Typo", "--author", "ann"),
     ("definitions", "set", "dora", "--reason", " ", "--author", "ann"),

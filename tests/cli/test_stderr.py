@@ -59,6 +59,8 @@ BAD: dict[str, list[str]] = {
     "metrics": ["--team", "nosuch", "--format", "json"],
     "note add": ["x", "--scope", "team:nosuch", "--period", "2026-10"],
     "note list": ["--scope", "team:nosuch"],
+    "pulse results": ["--team", "nosuch"],
+    "pulse link": ["--team", "nosuch"],
     "reprocess": ["--source", "nosuch"],
     "review": ["--period", "2026-10", "--team", "nosuch", "--format", "json"],
     "rollout start": ["nosuch"],
