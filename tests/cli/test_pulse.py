@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
+import pytest
 from typer.testing import CliRunner
 
 from headway.cli import app
@@ -14,6 +18,7 @@ from headway.ingest import ingest
 from headway.interpret import pulse, pulse_links
 from headway.sources.files import parse_record
 from headway.store import open_store
+from tests.conftest import make_token, run_headway, serving
 from tests.web.conftest import RECORDS
 
 runner = CliRunner()
@@ -80,3 +85,27 @@ def test_bad_input_is_refused_naming_the_option() -> None:
         done = runner.invoke(app, args)
         assert (done.exit_code, done.stdout) == (2, ""), args
         assert says in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_through_a_server_the_link_is_its_url_and_the_results_are_the_same(
+    tmp_path: Path,
+) -> None:
+    # Given the organisation with core's three October answers, on a store a server holds
+    _org({"core": [(5, 4, 1), (4, 4, 2), (3, 1, 3)]})
+    env = {**os.environ, "HEADWAY_DATABASE": str(tmp_path / "headway.duckdb"), "COLUMNS": "200"}
+    local = run_headway("pulse", "results", "--format", "json", env=env)
+    admin = make_token(env, "admin")
+    with serving(env) as url:
+        remote = {**env, "HEADWAY_URL": url, "HEADWAY_TOKEN": admin}
+        # Then the results read through it are the store's
+        there = run_headway("pulse", "results", "--format", "json", env=remote)
+        assert (there.returncode, there.stdout) == (0, local.stdout)
+        # And a link made through it is printed as the server's URL, whose page opens
+        made = run_headway("pulse", "link", "--team", "core", env=remote)
+        assert made.returncode == 0, made.stderr
+        link = made.stdout.strip()
+        assert re.fullmatch(re.escape(url) + r"/pulse/[A-Za-z0-9_-]{32}", link)
+        page = httpx.get(link)
+        assert page.status_code == 200
+        assert "Developer confidence pulse · core" in page.text
