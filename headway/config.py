@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,10 +17,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from headway.config_values import parse_host, parse_role_map
+from headway.config_apps import AppSettings
+from headway.config_values import parse_host
 
 
-class Settings(BaseSettings):
+class Settings(AppSettings):
     model_config = SettingsConfigDict(
         env_prefix="HEADWAY_", toml_file="headway.toml", extra="ignore"
     )
@@ -233,6 +234,17 @@ class Settings(BaseSettings):
         "changes that are due (`headway flags schedule`); 0 turns the runner off on that "
         "server, and another server's runner or its own next start applies them.",
     )
+    pulse_rate_limit: str = Field(
+        default="10/hour",
+        description="Pulse answers (the web app's /pulse pages) one client address may send "
+        "per server process; beyond it the answer is 429 with Retry-After. Several people "
+        "behind one office address share it: raise it for them.",
+    )
+    pulse_link_rate_limit: str = Field(
+        default="100/hour",
+        description="Answers one survey link (/pulse/CODE) takes per server process, from "
+        "every address together; beyond it the answer is 429 with Retry-After.",
+    )
 
     credential_recheck_s: float = Field(
         default=2.0,
@@ -240,64 +252,6 @@ class Settings(BaseSettings):
         description="How often each server process re-checks the tokens of open SDK streams "
         "(a revoked token's streams end within this many seconds) and how long a verified "
         "token is trusted without asking the store again.",
-    )
-
-    # -- the web app (docs/web.md) ----------------------------------------------------------
-    session_key: str | None = Field(
-        default=None,
-        min_length=32,
-        description="Key that signs the web app's session cookies (32 characters or more). "
-        "Unset: a random key per server process, so sessions end when it restarts; set it "
-        "when several workers or replicas serve the app.",
-    )
-    session_hours: float = Field(
-        default=12.0, gt=0, description="How long a web app session lasts after signing in."
-    )
-
-    # -- single sign-on (docs/security.md, "Single sign-on") ---------------------------------
-    oidc_issuer: str | None = Field(
-        default=None,
-        description="The OpenID Connect issuer people sign in through, such as "
-        "https://login.example.com/realms/eng (its /.well-known/openid-configuration is read); "
-        "https only, except on a loopback address. Unset: sign-in with tokens only.",
-    )
-    oidc_client_id: str | None = Field(default=None, description="Headway's client id there.")
-    oidc_client_secret: SecretStr | None = Field(
-        default=None,
-        description="Headway's client secret at the identity provider (sent with HTTP Basic "
-        "to its token endpoint; never logged or shown).",
-    )
-    oidc_role_map: str = Field(
-        default="",
-        description="Which identity provider groups give which role: "
-        "`GROUP=ROLE,GROUP=ROLE` (roles viewer, editor, admin), e.g. "
-        "`platform-admins=admin,eng=viewer`. A person in several groups gets the strongest "
-        "role; in none, they are refused unless an admin added them (`headway users add`).",
-    )
-    oidc_groups_claim: str = Field(default="groups", description="The ID token's groups claim.")
-    oidc_redirect_url: str | None = Field(
-        default=None,
-        description="The callback registered at the identity provider, "
-        "https://HOST/login/oidc/callback. Unset: this server's own address as requests "
-        "reach it (set it behind a proxy that changes the host or scheme).",
-    )
-
-    # -- the GitHub App (docs/github-app.md) ----------------------------------------------
-    github_api_url: str = Field(
-        default="https://api.github.com",
-        description="GitHub's REST API, which the GitHub App calls; "
-        "https://HOST/api/v3 on GitHub Enterprise Server.",
-    )
-    github_web_url: str = Field(
-        default="https://github.com",
-        description="Where the GitHub App is created and installed; https://HOST on GitHub "
-        "Enterprise Server.",
-    )
-    github_backfill_on_install: bool = Field(
-        default=True,
-        description="Read each repository the app is newly granted (installed, or given a "
-        "repository) for its merged pull requests and releases, after answering GitHub; "
-        "false leaves it to `headway github backfill`.",
     )
 
     # -- outbound requests (docs/rollouts.md) ---------------------------------------------
@@ -312,7 +266,13 @@ class Settings(BaseSettings):
         "allowed host may resolve to; every other such address is refused.",
     )
 
-    @field_validator("sample_rate_limit", "token_rate_limit", "login_rate_limit")
+    @field_validator(
+        "sample_rate_limit",
+        "token_rate_limit",
+        "login_rate_limit",
+        "pulse_rate_limit",
+        "pulse_link_rate_limit",
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse
@@ -322,34 +282,6 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a rate such as 120/minute") from None
         return value
-
-    @field_validator("oidc_role_map")
-    @classmethod
-    def _role_map(cls, value: str) -> str:
-        parse_role_map(value)
-        return value
-
-    @field_validator("oidc_issuer")
-    @classmethod
-    def _issuer(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        import httpx
-
-        url = httpx.URL(value.strip())
-        loopback = url.host in ("127.0.0.1", "::1", "localhost")
-        if url.scheme != "https" and not (url.scheme == "http" and loopback):
-            raise ValueError(f"{value!r}: an issuer is an https:// URL (http only on loopback)")
-        return value.strip().rstrip("/")
-
-    @property
-    def oidc_roles(self) -> dict[str, str]:
-        """HEADWAY_OIDC_ROLE_MAP as group -> role."""
-        return parse_role_map(self.oidc_role_map)
-
-    @property
-    def oidc_enabled(self) -> bool:
-        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @field_validator("outbound_hosts")
     @classmethod

@@ -199,6 +199,7 @@ def _routers() -> list[Any]:
         insights,
         metrics,
         prometheus,
+        pulse,
         releases,
         rollouts,
     )
@@ -206,6 +207,7 @@ def _routers() -> list[Any]:
     return [
         metrics.router,
         insights.router,  # read API: metrics, records, flow, signals, review
+        pulse.router,  # the developer confidence pulse
         definitions.router,
         audit.router,
         exports.router,  # the canonical tables as Parquet

@@ -45,6 +45,7 @@ class _LazyGroup(typer.core.TyperGroup):
         "audit": ("headway.cli.audit", "app"),
         "export": ("headway.cli.export", "app"),
         "github": ("headway.cli.github", "app"),
+        "pulse": ("headway.cli.pulse", "app"),
     }
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -101,7 +102,8 @@ app.command("flow")(interpret.flow_command)
 app.command("signals")(interpret.signals_command)
 app.add_typer(notes.note_app, name="note")
 app.command("review")(review.review_command)
-# rollout, release, flags, tokens, users, audit, export and github load lazily: see _LazyGroup.lazy
+# rollout, release, flags, tokens, users, audit, export, github and pulse load lazily: see
+# _LazyGroup.lazy
 
 
 def main() -> None:

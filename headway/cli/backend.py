@@ -90,6 +90,8 @@ class Backend(Protocol):
         self, ref: str, *, author: str, reason: str
     ) -> tuple[Definition, Definition]: ...
     def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]: ...
+    def pulse_results(self, team: str | None) -> dict[str, Any]: ...
+    def pulse_link(self, team: str, days: int) -> dict[str, Any]: ...
     def reprocess(self) -> dict[str, Any]: ...
     def export_parquet(self, folder: Path) -> Exported: ...
 
@@ -253,6 +255,15 @@ class RemoteBackend:
         params = self._params(query, period=period, levels=year)
         found: dict[str, Any] = self.api.call("GET", "/review", params=params)
         return found
+
+    def pulse_results(self, team: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.call("GET", "/pulse", params={"team": team})
+        return found
+
+    def pulse_link(self, team: str, days: int) -> dict[str, Any]:
+        body = {"team": team, "days": days}
+        made: dict[str, Any] = self.api.call("POST", "/pulse/links", json=body)
+        return made
 
     def reprocess(self) -> dict[str, Any]:
         found: dict[str, Any] = self.api.call("POST", "/reprocess")

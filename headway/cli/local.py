@@ -189,6 +189,22 @@ class LocalBackend:
         doc = review.build(self.store, defn, scope, review.month(period), year=year)
         return _as_sent(Review, doc)
 
+    def pulse_results(self, team: str | None) -> dict[str, Any]:
+        from headway.interpret import pulse
+        from headway.interpret.pulse_results import PulseResults
+
+        return _as_sent(PulseResults, pulse.results(self.store, team))
+
+    def pulse_link(self, team: str, days: int) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        from headway.cli.common import actor
+        from headway.interpret import pulse_links
+        from headway.interpret.pulse_results import PulseLink
+
+        made = pulse_links.create(self.store, team, days, actor=actor(), now=datetime.now(UTC))
+        return _as_sent(PulseLink, {**made, "url": None})
+
     def reprocess(self) -> dict[str, Any]:
         from headway.ingest.reprocess import reprocess
 

@@ -1,6 +1,7 @@
 """Interpretation: detectors, notes and the monthly review.
 
-Owns: findings over the metrics, interpretation notes and the review document (HTML, Markdown).
+Owns: findings over the metrics, interpretation notes, the developer confidence pulse and the
+review document (HTML, Markdown).
 May import: `metrics`, `query`, `definitions`, `store`; not another service or a surface.
 
 `findings.detect` runs both kinds of detector for a scope: `detectors` compare a team's
@@ -8,5 +9,8 @@ current window with the one before (`windows`), and `comparisons` read across te
 definition changes; `diagnoses` and `costs` read a team's last six months (`months`). Every
 finding is an `evidence.Finding`. `review` builds the monthly document from the metrics, the
 findings and `notes`, with its `questions`, its tables (`review_tables`) and `charts`;
-`results` holds the typed models of findings and the review.
+`results` holds the typed models of findings and the review. `pulse` is the developer
+confidence pulse (its questions, anonymous answers, results with the anonymity threshold),
+`pulse_links` its survey links, `pulse_results` their typed models; `review_confidence` sets
+the pulse beside deployment frequency and rollout outcomes in the review.
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from headway.interpret.pulse_results import Confidence
 from headway.metrics.results import (
     DefinitionRef,
     Flow,
@@ -245,4 +246,7 @@ class Review(Result):
     signals: Signals
     findings: Findings
     notes: list[Note]
+    confidence: Confidence = Field(
+        description="Developer confidence: the pulse per team beside its delivery evidence."
+    )
     questions: list[Question]

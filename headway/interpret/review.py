@@ -18,10 +18,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from headway.definitions import Definition
-from headway.interpret import charts, notes
+from headway.interpret import charts, notes, review_confidence
 from headway.interpret.findings import detect as detect_findings
 from headway.interpret.questions import questions
 from headway.interpret.review_tables import (
+    confidence_rows,
     level_heading,
     measure,
     metric_rows,
@@ -105,6 +106,9 @@ def build(
         "signals": signals_doc,
         "findings": findings,
         "notes": notes.for_scope(store, scope, period),
+        "confidence": review_confidence.section(
+            store, defn, scope, period, history.since, year=year
+        ),
     }
     doc["questions"] = questions(doc)
     return doc
@@ -190,6 +194,7 @@ def render_html(doc: dict[str, Any]) -> str:
         rows=metric_rows(doc),
         level_heading=level_heading(doc),
         signal_rows=signal_rows(doc["signals"]),
+        confidence_rows=confidence_rows(doc["confidence"]),
     )
 
 
@@ -199,6 +204,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         rows=metric_rows(doc),
         level_heading=level_heading(doc),
         signal_rows=signal_rows(doc["signals"]),
+        confidence_rows=confidence_rows(doc["confidence"]),
     )
 
 

@@ -269,3 +269,36 @@ def against_own_history(now: float | None, before: list[float | None], metric: s
         return f"as usual ({months})"
     better = change > 0 if metric == "deployment_frequency" else change < 0
     return f"{'better' if better else 'worse'} than usual ({months})"
+
+
+def score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def confidence_rows(section: dict[str, Any]) -> list[dict[str, str]]:
+    """One line per team of the review's "Developer confidence" section, for people: the
+    month's pulse (or why it shows none), its trend, and the delivery evidence beside it."""
+    rows = []
+    for t in section["teams"]:
+        p, r = t["pulse"], t["rollouts"]
+        means = p["means"] or {}
+        change = t["change"]
+        rows.append(
+            {
+                "team": t["team"],
+                "answers": "too few answers" if p["reason"] else str(p["answers"]),
+                **{q["key"]: score(means.get(q["key"])) for q in section["questions"]},
+                "overall": score(p["overall"]) + ("" if change is None else f" ({change:+.2f})"),
+                "trend": " → ".join(
+                    f"{m['month'][5:7]}/{m['month'][2:4]} {score(m['overall'])}" for m in t["trend"]
+                ),
+                "deploys": "no data"
+                if t["deployments_per_week"] is None
+                else f"{t['deployments_per_week']:.1f}/week ({t['deployments']})",
+                "rollouts": "no rollout finished"
+                if not r["finished"]
+                else f"{pct(r['completion_rate'])} completed, {pct(r['abandon_rate'])} "
+                f"abandoned of {r['finished']}",
+            }
+        )
+    return rows

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import Counter
 from typing import Any
 
+from headway.metrics.rollout_rates import rates
 from headway.rollouts.delivery import CONTROLLER
-from headway.rollouts.plan import ACTIVE_STATES, State
+from headway.rollouts.plan import ACTIVE_STATES
 from headway.rollouts.store import events_of, list_rollouts
 from headway.store import Store
 
@@ -37,16 +39,14 @@ def confidence_signals(store: Store) -> dict[str, Any]:
         if any(e.kind == "rolled_back" and e.actor == CONTROLLER for e in events):
             automatic += 1
 
-    def share(count: int) -> float | None:
-        return count / len(finished) if finished else None
-
+    shares = rates(Counter(str(r.state) for r in finished))
     return {
         "rollouts": len(rollouts),
         "finished": len(finished),
-        "completion_rate": share(sum(r.state == State.COMPLETED for r in finished)),
-        "abandon_rate": share(sum(r.state == State.ABORTED for r in finished)),
-        "rollback_rate": share(sum(r.state == State.ROLLED_BACK for r in finished)),
-        "automatic_rollback_rate": share(automatic),
+        "completion_rate": shares["completion_rate"],
+        "abandon_rate": shares["abandon_rate"],
+        "rollback_rate": shares["rollback_rate"],
+        "automatic_rollback_rate": automatic / len(finished) if finished else None,
         "median_seconds_per_stage": {
             k: statistics.median(v) for k, v in sorted(stage_times.items(), key=_by_percent)
         },

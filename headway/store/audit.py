@@ -47,6 +47,7 @@ Entity = Literal[
     "flag",
     "import",
     "note",
+    "pulse_link",
     "release_plan",
     "rollout",
     "schedule",

@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import bindparam, func, literal, select
 
 from headway.store.base import Store, utc_naive
-from headway.store.schema import flag_exposures, guardrail_samples, rollout_events, rollouts
+from headway.store.schema import (
+    flag_exposures,
+    guardrail_samples,
+    rollout_events,
+    rollouts,
+    services,
+)
 
 __all__ = [
     "ACTIVE_STATES",
@@ -23,6 +29,7 @@ __all__ = [
     "all_rollouts",
     "events",
     "exposures_in_stage",
+    "finished_by_team",
     "metrics_seen",
     "next_seq",
     "one",
@@ -68,6 +75,19 @@ _LISTED = {
     (False, True): _ROLLOUT.where(_r.flag == bindparam("flag")).order_by(_r.started_at),
     (True, True): _ROLLOUT.where(_IS_ACTIVE, _r.flag == bindparam("flag")).order_by(_r.started_at),
 }
+
+# Rollouts that finished in [since, until), per team of their service and final state.
+_FINISHED_BY_TEAM = (
+    select(services.c.team, _r.state, func.count())
+    .select_from(rollouts.join(services, services.c.name == _r.service))
+    .where(
+        ~_IS_ACTIVE,
+        _r.finished_at >= bindparam("since"),
+        _r.finished_at < bindparam("until"),
+        services.c.team.is_not(None),
+    )
+    .group_by(services.c.team, _r.state)
+)
 
 _e = rollout_events.c
 _EVENTS = (
@@ -193,3 +213,10 @@ def metrics_seen(store: Store, environment: str, exposures: str) -> set[str]:
     return {
         str(r[0]) for r in store.rows(_METRICS_SEEN, environment=environment, exposures=exposures)
     }
+
+
+def finished_by_team(store: Store, since: datetime, until: datetime) -> list[tuple[str, str, int]]:
+    """(team, final state, rollouts) of the rollouts that finished in [since, until), by the
+    team of the service each counts for; a service no team owns is left out."""
+    rows = store.rows(_FINISHED_BY_TEAM, since=since, until=until)
+    return [(str(team), str(state), int(n)) for team, state, n in rows]

@@ -2,7 +2,8 @@
 over the same services the API routes call (docs/web.md).
 
 Owns: pages, templates, SVG charts, sessions and CSRF tokens, single sign-on with OpenID
-Connect (`oidc.py`) and the limit on failed sign-ins (`throttle.py`), the app's own assets.
+Connect (`oidc.py`) and the limit on failed sign-ins (`throttle.py`), the app's own assets,
+and the developer confidence pulse's pages (`pulse.py`), whose survey links need no sign-in.
 May import: every layer below the surfaces (services, domain, store, config); never
 `headway.api` (nor does the API import it: the two share the app's state, the store and the
 token and flag services) and never `headway.cli`. `install` adds the pages to the API's app.
@@ -25,6 +26,7 @@ def routers() -> list[APIRouter]:
         login,
         oidc,
         overview,
+        pulse,
         records,
         review,
         rollouts,
@@ -39,6 +41,7 @@ def routers() -> list[APIRouter]:
         records.router,
         flow.router,
         review.router,
+        pulse.router,
         definitions.router,
         flags.router,
         rollouts.router,

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from headway.interpret import charts, notes, review
 from headway.interpret.results import Review
+from headway.interpret.review_tables import confidence_rows
 from headway.metrics.dora import Scope, default_period
 from headway.query import OutsideScope, within_teams
 from headway.store import Store
@@ -72,6 +73,7 @@ def review_page(request: Request, store: WebStore, session: Reading) -> HTMLResp
         here=here,
         note_scope=_scope_text(scope),
         picture=Markup(charts.flow_picture(doc["flow"], doc["signals"], doc["metrics"])),
+        confidence_rows=confidence_rows(doc["confidence"]),
         export=f"/review/export?{urlencode(here)}",
         api=f"/api/review?{urlencode({**view.params(), 'period': month})}",
     )

@@ -67,6 +67,9 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("rollout", "status", "checkout"),
     ("note", "list"),
     ("note", "list", "--period", "2026-13"),
+    ("pulse", "results"),
+    ("pulse", "results", "--team", "web", "--format", "json"),
+    ("pulse", "results", "--team", "nosuch"),
     ("definitions", "diff", "dora", "fourkeys"),
     ("definitions", "diff", "dora", "devlake", "--team", "web", "--format", "json"),
     ("definitions", "diff", "dora", "fourkeys", "--format", "csv"),
@@ -143,6 +146,8 @@ WRITES: list[tuple[str, ...]] = [
     ("flags", "schedule", "checkout", "-e", "production", "--off", "--at", PARIS),  # no zone
     ("flags", "schedules", "--all"),
     ("flags", "unschedule", "nosuch"),
+    ("pulse", "link", "--team", "nosuch"),
+    ("pulse", "link", "--team", "web", "--days", "0"),
 ]
 # Commands that change what is stored (their effect is compared by the reads above, run
 # after them elsewhere in the suite: tests/api/test_cli_server.py, tests/rollouts).
@@ -248,6 +253,7 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
         *[0, 2, 0, 0, 2],  # release plans
         *[0, 2, 2, 0, 2, 0, 2, 0],
         *[0, 2, 0, 2],  # scheduled changes
+        *[2, 2],  # the pulse links: an unknown team, no days
     ]
     imported = remote[len(BOTH_WAYS) + 9].stdout
     assert "4 changes, 4 deployments (1 failed: a shipped change was reverted)" in imported

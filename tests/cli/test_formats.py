@@ -30,6 +30,7 @@ ARGS: dict[str, list[str]] = {
     "flags show": ["checkout"],
     "flags history": ["checkout"],
     "note add": ["Freeze week", "--scope", "organisation", "--period", "2026-10"],
+    "pulse link": ["--team", "core"],
     "review": ["--period", "2026-10", "--force"],
     "release plan": ["checkout"],
     "release cancel": ["*"],  # the default plan the fixture sets

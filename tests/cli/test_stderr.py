@@ -65,6 +65,8 @@ BAD: dict[str, list[str]] = {
     "release plan": ["checkout", "--environments", "Prod"],
     "release plans": ["--format", "nosuch"],
     "release cancel": ["nosuch"],
+    "pulse results": ["--team", "nosuch"],
+    "pulse link": ["--team", "nosuch"],
     "reprocess": ["--source", "nosuch"],
     "review": ["--period", "2026-10", "--team", "nosuch", "--format", "json"],
     "rollout start": ["nosuch"],

@@ -11,8 +11,16 @@ from headway import web
 from headway.web.session import COOKIE
 from tests.web.conftest import csrf_of, login, sign_in, token
 
-# Sign-in itself, and single sign-on (404 when it is not configured).
-OPEN = {"/login", "/login/oidc", "/login/oidc/callback", "/static/{name}", "/favicon.ico"}
+# Sign-in itself, single sign-on (404 when it is not configured), and a pulse survey link,
+# whose code is its credential (tests/web/test_pulse.py).
+OPEN = {
+    "/login",
+    "/login/oidc",
+    "/login/oidc/callback",
+    "/static/{name}",
+    "/favicon.ico",
+    "/pulse/{code}",
+}
 
 
 def _web_routes() -> list[tuple[str, str]]:

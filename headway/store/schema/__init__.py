@@ -40,6 +40,7 @@ from headway.store.schema.ingest import (
     seen_commits,
 )
 from headway.store.schema.meta import metadata
+from headway.store.schema.pulse import pulse_answers, pulse_links
 from headway.store.schema.records import (
     annotations,
     approvals,
@@ -91,6 +92,8 @@ __all__ = [
     "incidents",
     "metadata",
     "pipeline_runs",
+    "pulse_answers",
+    "pulse_links",
     "raw_events",
     "release_plans",
     "rollout_events",
