@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from headway.config_values import parse_host, parse_role_map
+from headway.config_values import SecretKey, parse_host, parse_role_map
 
 
 class Settings(BaseSettings):
@@ -252,6 +252,16 @@ class Settings(BaseSettings):
     )
     session_hours: float = Field(
         default=12.0, gt=0, description="How long a web app session lasts after signing in."
+    )
+
+    # -- stored secrets (docs/security.md, "Rotating secrets") ------------------------------
+    secret_key: SecretKey | None = Field(
+        default=None,
+        description="Key that encrypts the secrets Headway stores (the GitHub App's): 32 random "
+        "bytes in base64 (`openssl rand -base64 32`). Unset: the GitHub App cannot be made.",
+    )
+    secret_key_previous: SecretKey | None = Field(
+        default=None, description="While rotating: the key being replaced, still read."
     )
 
     # -- single sign-on (docs/security.md, "Single sign-on") ---------------------------------

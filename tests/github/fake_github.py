@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from headway.config import Settings
 from tests.conftest import FIXTURES, free_port
 
 APP_ID = 29310
 INSTALLATION = 957387
 DOCS = "https://docs.github.com/rest"
+# HEADWAY_SECRET_KEY of the tests: 32 bytes, written in base64 as `openssl rand -base64 32` does.
+SECRET_KEY = "q83vEjRWeJC7ze8SNFZ4kLvN7xI0VniQu83vEjRWeJA="
 
 
 def private_key() -> str:
@@ -54,6 +57,12 @@ class State:
     installations: set[int] = field(default_factory=lambda: {INSTALLATION, 1})
     pull_files: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # "o/r#n" → files
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def keyed(settings: Settings, url: str, key: str | None = SECRET_KEY) -> Settings:
+    """`settings` calling the fake GitHub at `url`, with HEADWAY_SECRET_KEY `key`."""
+    update: dict[str, Any] = {"github_api_url": url, "secret_key": key}
+    return Settings(**{**settings.model_dump(), **update})
 
 
 def _payload(name: str) -> Any:
