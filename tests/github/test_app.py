@@ -30,33 +30,9 @@ from tests.conftest import (
     run_headway,
     serving,
 )
-from tests.github.fake_github import APP_ID, INSTALLATION, SECRET_KEY, State, keyed, serve
+from tests.github.fake_github import APP_ID, INSTALLATION, SECRET_KEY, State, keyed
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[tuple[State, str]]:
-    state = State()
-    with serve(state) as url:
-        yield state, url
-
-
-@pytest.fixture
-def state(fake: tuple[State, str]) -> State:
-    fake[0].codes = {"good-code"}
-    fake[0].limited = 0
-    fake[0].reset_in = 30
-    fake[0].clock = lambda: datetime.now(UTC)
-    fake[0].check_runs.clear()
-    fake[0].items = 250
-    fake[0].requests.clear()
-    return fake[0]
-
-
-@pytest.fixture
-def url(fake: tuple[State, str]) -> str:
-    return fake[1]
 
 
 def test_the_manifest_asks_for_what_headway_uses() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -27,7 +26,7 @@ from headway.store import Store, open_store
 from headway.store import github as rows
 from headway.store.sealing import PREFIX, Keyring, NoSecretKey, SealError
 from tests.conftest import FIXTURES, authorize
-from tests.github.fake_github import APP_ID, SECRET_KEY, State, keyed, serve
+from tests.github.fake_github import APP_ID, SECRET_KEY, State, keyed
 
 runner = CliRunner()
 # A second key, and the key ids each one stamps on what it seals (worked out once by hand
@@ -41,25 +40,6 @@ def _key_id(key: str) -> str:
 
     raw = base64.b64decode(key)
     return hashlib.sha256(b"headway secret key id\x00" + raw).hexdigest()[:16]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[tuple[State, str]]:
-    state = State()
-    with serve(state) as url:
-        yield state, url
-
-
-@pytest.fixture
-def state(fake: tuple[State, str]) -> State:
-    fake[0].codes = {"good-code"}
-    fake[0].requests.clear()
-    return fake[0]
-
-
-@pytest.fixture
-def url(fake: tuple[State, str]) -> str:
-    return fake[1]
 
 
 def _sign(secret: str, body: bytes) -> dict[str, str]:
