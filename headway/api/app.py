@@ -194,6 +194,7 @@ def _routers() -> list[Any]:
         flag_code,
         flags,
         github,
+        github_rules,
         hooks,
         imports,
         insights,
@@ -215,6 +216,7 @@ def _routers() -> list[Any]:
         github.api_router,
         github.callback_router,
         github.hook_router,  # the GitHub App: manifest, callback, installation webhook
+        github_rules.router,  # its risky-code rules
         rollouts.router,
         rollouts.sdk_router,
         prometheus.router,
