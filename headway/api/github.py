@@ -78,13 +78,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     else:
         if report.sealed:
             log.info(
-                "encrypted the secrets of GitHub App %s with HEADWAY_SECRET_KEY", report.sealed
+                "encrypted the secrets of GitHub App %s with HEADWAY_SECRET_KEY",
+                ", ".join(map(str, report.sealed)),
             )
         if report.plain:
             log.warning(
                 "the secrets of GitHub App %s are stored in plain text: set HEADWAY_SECRET_KEY "
                 "(`openssl rand -base64 32`) and restart to encrypt them",
-                report.plain,
+                ", ".join(map(str, report.plain)),
             )
     yield
 
