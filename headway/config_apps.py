@@ -1,5 +1,5 @@
 """The settings of the surfaces people sign in to and the apps Headway is: the web app's
-sessions, single sign-on and the GitHub App. `config.Settings` holds them with the rest; they
+sessions, the key that seals stored secrets, single sign-on and the GitHub App. `config.Settings` holds them with the rest; they
 live here so that each module stays short enough to read."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from headway.config_values import parse_role_map
+from headway.config_values import SecretKey, parse_role_map
 
 __all__ = ["AppSettings"]
 
@@ -23,6 +23,16 @@ class AppSettings(BaseSettings):
     )
     session_hours: float = Field(
         default=12.0, gt=0, description="How long a web app session lasts after signing in."
+    )
+
+    # -- stored secrets (docs/security.md, "Rotating secrets") ------------------------------
+    secret_key: SecretKey | None = Field(
+        default=None,
+        description="Key that encrypts the secrets Headway stores (the GitHub App's): 32 random "
+        "bytes in base64 (`openssl rand -base64 32`). Unset: the GitHub App cannot be made.",
+    )
+    secret_key_previous: SecretKey | None = Field(
+        default=None, description="While rotating: the key being replaced, still read."
     )
 
     # -- single sign-on (docs/security.md, "Single sign-on") ---------------------------------

@@ -1,11 +1,16 @@
 """The syntax of the settings whose values are more than a type: an outbound host
-(`HEADWAY_OUTBOUND_HOSTS`) and the single sign-on role map (`HEADWAY_OIDC_ROLE_MAP`).
+(`HEADWAY_OUTBOUND_HOSTS`), the single sign-on role map (`HEADWAY_OIDC_ROLE_MAP`) and the key
+that encrypts stored secrets (`HEADWAY_SECRET_KEY`).
 
 `headway.config` checks its settings with these, and `headway.outbound` reads hosts with
 them; they import nothing of Headway, so either can use them.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, SecretStr
 
 
 def parse_host(entry: str) -> str:
@@ -51,3 +56,34 @@ def parse_role_map(text: str) -> dict[str, str]:
             )
         mapping[group] = role
     return mapping
+
+
+SECRET_KEY_BYTES = 32
+
+
+def parse_secret_key(text: str) -> bytes:
+    """A `HEADWAY_SECRET_KEY`: 32 random bytes written in base64 (either alphabet, with or
+    without padding), as `openssl rand -base64 32` prints them."""
+    import base64
+    import binascii
+
+    cleaned = text.strip().replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != SECRET_KEY_BYTES:
+        raise ValueError(
+            "a secret key is 32 random bytes in base64 (44 characters); "
+            "make one with `openssl rand -base64 32`"
+        )
+    return raw
+
+
+def _secret_key(value: SecretStr) -> SecretStr:
+    parse_secret_key(value.get_secret_value())
+    return value
+
+
+# A setting holding a secret key: hidden when printed, refused unless 32 bytes of base64.
+SecretKey = Annotated[SecretStr, AfterValidator(_secret_key)]

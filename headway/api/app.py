@@ -194,6 +194,7 @@ def _routers() -> list[Any]:
         flag_code,
         flags,
         github,
+        github_rules,
         hooks,
         imports,
         insights,
@@ -218,6 +219,7 @@ def _routers() -> list[Any]:
         github.api_router,
         github.callback_router,
         github.hook_router,  # the GitHub App: manifest, callback, installation webhook
+        github_rules.router,  # its risky-code rules
         rollouts.router,
         releases.router,  # release plans, moved by the rollouts' control loop
         rollouts.sdk_router,

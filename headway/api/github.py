@@ -4,20 +4,25 @@ and the webhook of installation events.
 The callback is the one route a browser reaches without a token: GitHub sends it there after
 creating the app. The one-time state `POST /api/github/manifest` gave an admin guards it.
 The webhook is signed with the secret GitHub gave the app; installation events are the app's
-own, every other event also goes down the delivery path of `/hooks/github`.
+own, every other event also goes down the delivery path of `/hooks/github`. As the server
+starts, the app's secrets kept in plain text or under the previous key are encrypted with
+HEADWAY_SECRET_KEY (`seal_stored`); a key that cannot open them is logged, and the routes that
+need them answer 503 saying which key to set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -33,6 +38,7 @@ from headway.github.app import (
     ManifestStart,
     NoApp,
     StateRefused,
+    seal_stored,
 )
 from headway.github.backfill import BackfillResult, NotGranted
 from headway.github.backfill import backfill as run_backfill
@@ -42,6 +48,7 @@ from headway.github.rest import GitHubClient, GitHubError
 from headway.ingest import deliveries
 from headway.sources.mapping import Parsed, PayloadError
 from headway.store import StoreError
+from headway.store.sealing import SealError
 
 __all__ = ["api_router", "callback_router", "hook_router"]
 
@@ -63,8 +70,36 @@ def _app(request: Request, store: StoreDep) -> GitHubApp:
     return github
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    try:
+        report = await asyncio.to_thread(seal_stored, app.state.store, app.state.settings)
+    except SealError as error:  # the server still serves all else; the app's routes say why
+        log.error("the GitHub App's secrets cannot be read: %s", error)
+    else:
+        if report.sealed:
+            log.info(
+                "encrypted the secrets of GitHub App %s with HEADWAY_SECRET_KEY",
+                ", ".join(map(str, report.sealed)),
+            )
+        if report.plain:
+            log.warning(
+                "the secrets of GitHub App %s are stored in plain text: set HEADWAY_SECRET_KEY "
+                "(`openssl rand -base64 32`) and restart to encrypt them",
+                ", ".join(map(str, report.plain)),
+            )
+    yield
+
+
 App = Annotated[GitHubApp, Depends(_app)]
-api_router = APIRouter(prefix="/api/github", tags=["github"])
+api_router = APIRouter(prefix="/api/github", tags=["github"], lifespan=lifespan)
+_SEALED: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": Error,
+        "description": "HEADWAY_SECRET_KEY is not set, or cannot open the app's stored "
+        "secrets; `error` says which key to set. Also: the store cannot answer now.",
+    }
+}
 callback_router = APIRouter(prefix="/github", tags=["github"])
 hook_router = APIRouter(prefix="/hooks", tags=["webhooks"])
 
@@ -73,6 +108,7 @@ _CALLBACK_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Error, "description": "The state is unknown, spent or older than an hour."},
     404: {"model": Error, "description": "No GitHub App has been made for this server yet."},
     502: {"model": Error, "description": "GitHub refused; `error` says what it answered."},
+    **_SEALED,
 }
 _ERRORS = {**AUTH_ERRORS, **_CALLBACK_ERRORS, 403: AUTH_ERRORS[403]}
 
@@ -247,6 +283,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
         401: {"model": Error, "description": "Missing or wrong X-Hub-Signature-256."},
         404: {"model": Error, "description": "No GitHub App has been made for this server yet."},
         413: {"model": Error, "description": "Body over HEADWAY_WEBHOOK_MAX_BYTES."},
+        **_SEALED,
     },
     response_model=InstallationResult | FlaggedPull | DeliveryResult,
 )

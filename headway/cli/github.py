@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from headway.cli import github_rules
 from headway.cli.common import errors, fail, store_for
 from headway.cli.remote import Api, RemoteError
 from headway.config import get_settings
@@ -20,11 +21,13 @@ from headway.output import emit_json
 __all__ = ["app"]
 
 app = typer.Typer(help="The GitHub App: create it from a manifest.", no_args_is_help=True)
+app.add_typer(github_rules.app, name="risky-rule")
 
 
 @app.callback()
 def github() -> None:
-    """The GitHub App: create it from a manifest (docs/github-app.md)."""
+    """The GitHub App: create it from a manifest, read history through it, and say which
+    changes touch risky code (docs/github-app.md)."""
 
 
 @app.command("app-manifest")

@@ -4,7 +4,8 @@ of its installations, whose repositories become services.
 Creating the app: `start` records a one-time state and gives the manifest; GitHub creates the
 app and sends the browser to the callback with a code and that state; `complete` spends the
 state (an hour at most, once) and exchanges the code for the app's id, private key and webhook
-secret, which stay in the store: no answer carries them.
+secret, which stay in the store, encrypted with HEADWAY_SECRET_KEY: no answer carries them.
+Without that key the app is not made: both steps refuse before anything reaches GitHub.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
@@ -28,6 +30,7 @@ from headway.metrics.results import Result
 from headway.sources.mapping import Mapping, PayloadError, get, opt, text
 from headway.store import Store
 from headway.store import github as rows
+from headway.store.sealing import Keyring
 
 __all__ = [
     "AppInfo",
@@ -36,6 +39,7 @@ __all__ = [
     "ManifestStart",
     "NoApp",
     "StateRefused",
+    "seal_stored",
 ]
 
 STATE_LIFETIME: Final = timedelta(hours=1)
@@ -67,6 +71,11 @@ class AppInfo(Result):
     html_url: str | None
     install_url: str | None = Field(description="Where an organisation installs the app.")
     created_at: datetime
+    encrypted: bool = Field(
+        description="Whether the store holds its private key and secrets encrypted with "
+        "HEADWAY_SECRET_KEY; false only for an app stored before encryption, until the server "
+        "starts with a key."
+    )
 
 
 class InstallationResult(Result):
@@ -100,7 +109,15 @@ def _info(app: rows.AppCredentials) -> AppInfo:
         html_url=app.html_url,
         install_url=f"{app.html_url}/installations/new" if app.html_url else None,
         created_at=app.created_at,
+        encrypted=app.encrypted,
     )
+
+
+def seal_stored(store: Store, settings: Settings) -> rows.SealReport:
+    """Encrypt, with HEADWAY_SECRET_KEY, the app's secrets a store from before encryption kept
+    in plain text, and those encrypted with HEADWAY_SECRET_KEY_PREVIOUS; run as the server
+    starts and before a command first reads them. SealError when a key cannot open them."""
+    return rows.seal_apps(store, Keyring.from_settings(settings))
 
 
 def _repositories(payload: Any, field: str) -> list[tuple[int, str]]:
@@ -131,7 +148,9 @@ class GitHubApp:
         self.client = client
         self.clock = clock
         self.web_url = web_url.rstrip("/")
+        self.keys = Keyring.from_settings(settings)
         self._tokens: InstallationTokens | None = None
+        self._sealed = False  # whether this holder has sealed what the store kept in plain text
 
     # -- making the app ----------------------------------------------------------------------
 
@@ -140,6 +159,7 @@ class GitHubApp:
     ) -> ManifestStart:
         """The manifest for a server at `url`, and a state the callback will ask for."""
         document = manifest(url, name)
+        self.keys.require("the GitHub App's private key and secrets")
         if organization is not None and not _ORG.fullmatch(organization):
             raise ValueError(f"organization {organization!r} is not a GitHub account name")
         state = secrets.token_urlsafe(24)
@@ -160,6 +180,9 @@ class GitHubApp:
                     "state: unknown, used already or older than an hour; "
                     "run `headway github app-manifest` again"
                 )
+            # Refused inside the transaction, so the state is not spent, and before the code is
+            # converted: GitHub answers the private key once.
+            self.keys.require("the GitHub App's private key and secrets")
         body = self.client.json("POST", f"/app-manifests/{code}/conversions")
         try:
             app = rows.AppCredentials(
@@ -178,15 +201,19 @@ class GitHubApp:
         except (KeyError, TypeError, ValueError) as error:
             raise PayloadError(f"GitHub's conversion answer lacks {error}") from None
         with self.store.transaction() as tx:
-            rows.insert_app(tx, app)
+            rows.insert_app(tx, app, self.keys)
         self._tokens = None
-        return _info(app)
+        return _info(replace(app, encrypted=True))  # insert_app sealed every secret
 
     def info(self) -> AppInfo:
         return _info(self.credentials())
 
     def credentials(self) -> rows.AppCredentials:
-        app = rows.load_app(self.store)
+        """The app with its secrets; SealError when the keys set cannot open them."""
+        if not self._sealed:
+            rows.seal_apps(self.store, self.keys)
+            self._sealed = True
+        app = rows.load_app(self.store, self.keys)
         if app is None:
             raise NoApp("no GitHub App yet: run `headway github app-manifest --url URL`")
         return app

@@ -1,9 +1,15 @@
 """Flagged pull requests: when a pull request opens or moves, read its diff through the API,
 link it to the flags it adds, uses or removes, create the new ones switched off with its author
-as owner, and keep one check run per head commit that lists them."""
+as owner, and keep one check run per head commit that lists them.
+
+The check run concludes `neutral`, except when the repository's risky-code rule
+(`headway.github.risky`) finds risky code and the pull request adds or uses no flag: then it
+is `action_required`, which blocks a merge only where branch protection requires the check.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Final
 
@@ -11,12 +17,15 @@ from pydantic import Field
 
 from headway.flags.service import Conflict, FlagService
 from headway.github.app import GitHubApp
-from headway.github.pulls import CHECK_NAME, check_output, flags_in_diff
+from headway.github.pulls import CHECK_NAME, check_output, flags_in_diff, guarded
+from headway.github.risky import Risk, RiskyRules, assess
 from headway.metrics.results import Result
 from headway.sources.mapping import text
 from headway.store import github as rows
 
 __all__ = ["ACTIONS", "FlaggedPull", "on_pull_request"]
+
+log = logging.getLogger("headway.github")
 
 ACTIONS: Final = frozenset({"opened", "synchronize", "reopened"})
 # Two deliveries for one head commit must not both create a check run; in one process this lock
@@ -31,6 +40,11 @@ class FlaggedPull(Result):
     flags: dict[str, str] = Field(description="Flag key → added, used or removed.")
     created: list[str] = Field(description="Flags created off, owned by the author.")
     check_run: int = Field(description="The id of the one check run of this head commit.")
+    conclusion: str = Field(
+        description="`action_required` when it touches risky code and adds or uses no flag, "
+        "else `neutral`."
+    )
+    risky_files: list[str] = Field(description="Changed files the risky-code rule names.")
 
 
 def _boolean_flag(key: str, owner: str, repository: str, number: int) -> dict[str, Any]:
@@ -55,6 +69,7 @@ def on_pull_request(app: GitHubApp, payload: Any) -> FlaggedPull | None:
     token = app.tokens().token(installation)
     files = list(app.client.paginate(f"/repos/{repository}/pulls/{number}/files", token=token))
     changes = flags_in_diff(files)
+    risk = _risk(app, repository, files)
 
     flags = FlagService(app.store, clock=app.clock)
     served = {f.key for f in flags.list_flags(include_archived=True)}
@@ -72,12 +87,16 @@ def on_pull_request(app: GitHubApp, payload: Any) -> FlaggedPull | None:
         pairs = [(c.flag, c.change) for c in changes]
         rows.put_pull_flags(tx, repository, number, head_sha, pairs, now)
 
-    body = {
+    link = app.credentials().url
+    marked = risk is not None and risk.risky and not guarded(changes)
+    body: dict[str, Any] = {
         "name": CHECK_NAME,
         "status": "completed",
-        "conclusion": "neutral",
-        "output": check_output(changes, set(created), app.credentials().url),
+        "conclusion": "action_required" if marked else "neutral",
+        "output": check_output(changes, set(created), link, risk),
     }
+    if marked and link:  # GitHub's "Resolve" button: where a flag is made
+        body["details_url"] = f"{link}/flags"
     with _check_runs:
         existing = rows.check_run(app.store, repository, head_sha)
         if existing is not None:
@@ -102,4 +121,16 @@ def on_pull_request(app: GitHubApp, payload: Any) -> FlaggedPull | None:
         flags={c.flag: c.change for c in changes},
         created=created,
         check_run=check_run,
+        conclusion=body["conclusion"],
+        risky_files=list(risk.files) if risk is not None else [],
     )
+
+
+def _risk(app: GitHubApp, repository: str, files: list[Any]) -> Risk | None:
+    rule = RiskyRules(app.store, app.clock).applying(repository)
+    if rule is None:
+        return None
+    if rule.problem is not None:  # set by hand in the store; the list shows it too
+        log.warning("the risky-code rule %s is not applied: %s", rule.repository, rule.problem)
+        return None
+    return assess(rule, files)

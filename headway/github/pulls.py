@@ -3,20 +3,24 @@
 A file's patch is split into the lines it adds, removes and keeps; each part is scanned with
 the code-reference patterns (`headway.flags.refs`). A key only on added lines is *added*, only
 on removed lines *removed*, anywhere else *used*. The check run's text is built here too, so
-what GitHub shows is a pure function of the diff and the flags Headway serves.
+what GitHub shows is a pure function of the diff, the flags Headway serves and the risky-code
+rule that applies (`headway.github.risky`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from headway.flags.refs import DEFAULT_PATTERNS, RefPattern, scan_text
+from headway.github.risky import Risk
 
-__all__ = ["CHECK_NAME", "FlagChange", "check_output", "flags_in_diff"]
+__all__ = ["CHECK_NAME", "LISTED_FILES", "FlagChange", "check_output", "flags_in_diff", "guarded"]
 
 CHECK_NAME = "Headway flags"
+LISTED_FILES = 50  # risky files named in a check run; GitHub cuts its text at 65,535 characters
 Change = Literal["added", "used", "removed"]
 
 
@@ -65,16 +69,68 @@ def flags_in_diff(
     return changes
 
 
-def check_output(changes: list[FlagChange], created: set[str], link: str | None) -> dict[str, str]:
+def guarded(changes: list[FlagChange]) -> bool:
+    """Whether the pull request puts its change behind a flag: it adds or uses one (removing a
+    flag guards nothing)."""
+    return any(c.change in ("added", "used") for c in changes)
+
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span, whatever backticks a file name holds."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if "`" in text else f"`{text}`"
+
+
+def _risk_lines(risk: Risk) -> list[str]:
+    rule = risk.rule
+    parts = [", ".join(_code(p) for p in rule.paths)] if rule.paths else []
+    if rule.min_lines is not None:
+        parts.append(f"{rule.min_lines:,} changed lines or more")
+    lines = [f"Risky-code rule of {_code(rule.repository)}: {'; '.join(parts)}."]
+    if rule.min_lines is not None:
+        lines.append(f"This pull request changes {risk.lines:,} lines.")
+    if risk.files:
+        lines.append("")
+        lines += [f"- {_code(name)}" for name in risk.files[:LISTED_FILES]]
+        if len(risk.files) > LISTED_FILES:
+            lines.append(f"- and {len(risk.files) - LISTED_FILES} more")
+    return lines
+
+
+def _what(risk: Risk) -> str:
+    if risk.files:
+        return f"{len(risk.files)} risky file{'s' if len(risk.files) != 1 else ''}"
+    return f"{risk.lines:,} changed lines"
+
+
+def check_output(
+    changes: list[FlagChange], created: set[str], link: str | None, risk: Risk | None = None
+) -> dict[str, str]:
     """The check run's title, summary and text (GitHub renders them as Markdown)."""
-    if not changes:
+    risky = risk is not None and risk.risky
+    if not changes and not risky:
         return {"title": "No feature flags", "summary": "This pull request touches no flag."}
     counts = {c: sum(1 for x in changes if x.change == c) for c in ("added", "used", "removed")}
-    title = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
-    rows = ["| flag | change | files |", "|---|---|---|"]
+    listed = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+    rows = []
+    if changes:
+        rows = ["| flag | change | files |", "|---|---|---|"]
     for c in changes:
         name = f"[`{c.flag}`]({link}/flags/{c.flag})" if link else f"`{c.flag}`"
         note = " (new in Headway, off everywhere)" if c.flag in created else ""
         rows.append(f"| {name} | {c.change}{note} | {', '.join(c.files)} |")
-    summary = f"Feature flags in this pull request: {title}."
-    return {"title": f"Flags: {title}", "summary": summary, "text": "\n".join(rows)}
+    summary = f"Feature flags in this pull request: {listed}." if changes else ""
+    title = f"Flags: {listed}"
+    if risk is not None and risky and not guarded(changes):
+        title = f"Risky code without a flag: {_what(risk)}"
+        summary = (
+            f"This pull request touches code the risky-code rule of {_code(risk.rule.repository)} "
+            "names, and adds or uses no feature flag. Put the change behind a flag, or "
+            f"accept the risk in review. {summary}"
+        ).strip()
+    elif risk is not None and risky:
+        summary += f" It touches risky code ({_what(risk)}) behind a flag."
+    text = rows
+    if risk is not None and risky:
+        text = _risk_lines(risk) + ([""] if rows else []) + rows
+    return {"title": title, "summary": summary, "text": "\n".join(text)}

@@ -7,7 +7,8 @@ SQLAlchemy Core, in the store's modules (one per area: `flags`, `tokens`, `rollo
 `statements.py`. SQL text runs only as written, without parameters (the migrations).
 
 Owns: connections, the schema and its migrations, every statement and the modules that run
-them, writes, and the one-writer lock of DuckDB.
+them, writes, the one-writer lock of DuckDB, and the encryption of the secrets it keeps
+(`sealing`, under HEADWAY_SECRET_KEY).
 May import: `config` and `model`; everything else imports the store, never the reverse.
 """
 

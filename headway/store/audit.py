@@ -1,12 +1,13 @@
 """The audit log as a hash chain: who changed what, when, from what to what, provably.
 
-Every change (a flag, a segment, a token, a rollout action, a note, a definition, an import)
-is appended as one entry. Each entry has a place in the chain (`seq`, 1, 2, …), the hash of the
-entry before it and its own hash, SHA-256 over its fields and that previous hash. `verify`
-recomputes the chain and names the first entry that does not match: an edited entry fails its
-own hash, a removed or reordered one breaks the places or the link, a removed newest entry no
-longer matches `audit_head`. Someone who can write the store can rewrite the whole chain; keep
-the head hash `verify` prints somewhere else (a ticket, a commit) to catch that too.
+Every change (a flag, a segment, a token, a rollout action, a note, a definition, an import,
+a risky-code rule) is appended as one entry. Each entry has a place in the chain (`seq`, 1,
+2, …), the hash of the entry before it and its own hash, SHA-256 over its fields and that
+previous hash. `verify` recomputes the chain and names the first entry that does not match: an
+edited entry fails its own hash, a removed or reordered one breaks the places or the link, a
+removed newest entry no longer matches `audit_head`. Someone who can write the store can
+rewrite the whole chain; keep the head hash `verify` prints somewhere else (a ticket, a commit)
+to catch that too.
 
 Appends serialise on the one `audit_head` row: the UPDATE that takes the next place locks it
 on PostgreSQL until the caller's transaction commits, and DuckDB has one writer.
@@ -49,6 +50,7 @@ Entity = Literal[
     "note",
     "pulse_link",
     "release_plan",
+    "risky_rule",
     "rollout",
     "schedule",
     "segment",

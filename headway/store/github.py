@@ -2,13 +2,14 @@
 installations, repositories, check runs and what pull requests do to flags.
 
 `headway.github` reads and writes them only through these functions. Replacing a row is a
-delete and an insert, in the caller's transaction.
+delete and an insert, in the caller's transaction. The app's private key, webhook secret and
+client secret are written sealed (`headway.store.sealing`) and opened as they are read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +24,13 @@ from headway.store.schema import (
     github_pull_flags,
     github_repositories,
 )
+from headway.store.sealing import Keyring, is_sealed
 
 __all__ = [
+    "SECRET_COLUMNS",
     "AppCredentials",
     "Installation",
+    "SealReport",
     "add_repository",
     "check_run",
     "insert_app",
@@ -38,6 +42,7 @@ __all__ = [
     "put_pull_flags",
     "remove_installation",
     "remove_repository",
+    "seal_apps",
     "upsert_installation",
     "use_state",
 ]
@@ -64,9 +69,19 @@ class AppCredentials:
     private_key: str
     webhook_secret: str
     created_at: datetime
+    encrypted: bool = False  # as read: whether the store held every secret sealed
 
     def __repr__(self) -> str:  # never let a log line or a traceback print the secrets
         return f"AppCredentials(id={self.id}, slug={self.slug!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SealReport:
+    """What `seal_apps` did: the apps whose secrets it sealed (from plain text or the previous
+    key), and those left in plain text because no key is set."""
+
+    sealed: tuple[int, ...]
+    plain: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +127,13 @@ _NEWEST_APP = (
     )
     .order_by(_a.created_at.desc(), _a.id.desc())
     .limit(1)
+)
+SECRET_COLUMNS = ("client_secret", "private_key", "webhook_secret")
+_APP_SECRETS = select(_a.id, *(_a[name] for name in SECRET_COLUMNS)).order_by(_a.id)
+_SEAL_APP = (
+    update(github_apps)
+    .where(_a.id == bindparam("app_id"))
+    .values({name: bindparam(f"new_{name}") for name in SECRET_COLUMNS})
 )
 
 _i = github_installations.c
@@ -182,7 +204,18 @@ def use_state(store: Store, state_hash: str, at: datetime, oldest: datetime) -> 
     return True
 
 
-def insert_app(store: Store, app: AppCredentials) -> None:
+def _where(app_id: int, column: str) -> str:
+    """Where a sealed value belongs: its additional data, and how errors name it."""
+    return f"github_apps.{column}.{app_id}"
+
+
+def insert_app(store: Store, app: AppCredentials, keys: Keyring) -> None:
+    """Store the app, its secrets sealed with the current key (NoSecretKey without one)."""
+    values = {name: getattr(app, name) for name in SECRET_COLUMNS}
+    sealed = {
+        name: None if value is None else keys.seal(value, _where(app.id, name))
+        for name, value in values.items()
+    }
     store.run(_DELETE_APP, app_id=app.id)
     store.run(
         _INSERT_APP,
@@ -193,21 +226,51 @@ def insert_app(store: Store, app: AppCredentials) -> None:
         html_url=app.html_url,
         url=app.url,
         client_id=app.client_id,
-        client_secret=app.client_secret,
-        private_key=app.private_key,
-        webhook_secret=app.webhook_secret,
         created_at=_naive(app.created_at),
+        **sealed,
     )
 
 
-def load_app(store: Store) -> AppCredentials | None:
-    """The newest app this server was made into (one server is one app)."""
+def load_app(store: Store, keys: Keyring) -> AppCredentials | None:
+    """The newest app this server was made into (one server is one app), its secrets opened;
+    SealError when they cannot be with the keys given."""
     rows = store.rows(_NEWEST_APP)
     if not rows:
         return None
     row: list[Any] = list(rows[0])
+    app_id, stored = int(row[0]), dict(zip(SECRET_COLUMNS, row[7:10], strict=True))
+    row[7:10] = [
+        None if value is None else keys.open(value, _where(app_id, name))
+        for name, value in stored.items()
+    ]
     row[10] = _aware(row[10])
-    return AppCredentials(*row)
+    encrypted = all(value is None or is_sealed(value) for value in stored.values())
+    return replace(AppCredentials(*row), encrypted=encrypted)
+
+
+def seal_apps(store: Store, keys: Keyring) -> SealReport:
+    """Seal with the current key every app secret stored in plain text (by a store from before
+    sealing) or with the previous key; SealError names a value no key given opens."""
+    sealed, plain = [], []
+    with store.transaction() as tx:
+        for app_id, *values in tx.rows(_APP_SECRETS):
+            stored = dict(zip(SECRET_COLUMNS, values, strict=True))
+            present = {name: value for name, value in stored.items() if value is not None}
+            if not keys.can_seal:
+                if not all(is_sealed(value) for value in present.values()):
+                    plain.append(int(app_id))
+                continue
+            if not any(keys.stale(value) for value in present.values()):
+                continue
+            again = {
+                f"new_{name}": None
+                if value is None
+                else keys.seal(keys.open(value, _where(app_id, name)), _where(app_id, name))
+                for name, value in stored.items()
+            }
+            tx.run(_SEAL_APP, app_id=app_id, **again)
+            sealed.append(int(app_id))
+    return SealReport(tuple(sealed), tuple(plain))
 
 
 def upsert_installation(

@@ -115,6 +115,9 @@ NEEDS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("get", "/api/github/app"): ("admin", "editor"),
     ("post", "/api/github/backfill"): ("admin", "editor"),
     ("get", "/api/github/repositories"): ("viewer", "scrape"),
+    ("get", "/api/github/risky-rules"): ("viewer", "scrape"),
+    ("put", "/api/github/risky-rules"): ("admin", "editor"),
+    ("delete", "/api/github/risky-rules"): ("admin", "editor"),
     ("get", "/github/app/callback"): (STATE, None),
     **{
         ("post", f"/hooks/{source}"): (SIGNED, None)

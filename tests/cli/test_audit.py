@@ -64,8 +64,8 @@ def test_an_unknown_kind_of_entity_is_refused_naming_the_kinds(tmp_path: Path) -
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.strip() == (
         "error: --entity 'flags' is not a kind the audit records; use one of definition, "
-        "environment, flag, import, note, pulse_link, release_plan, rollout, schedule, segment, "
-        "token, user"
+        "environment, flag, import, note, pulse_link, release_plan, risky_rule, rollout, "
+        "schedule, segment, token, user"
     )
 
 

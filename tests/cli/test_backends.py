@@ -87,6 +87,7 @@ BOTH_WAYS: list[tuple[str, ...]] = [
     ("simulate", "--services", "1", "--days", "2"),
     ("export", "parquet", "exported"),  # the second run replaces the first's export
     ("export", "parquet", "ours.toml"),  # a file, not a folder
+    ("github", "risky-rule", "list"),
 ]
 # Writes that go through the server too: run there first, then on the store once the server
 # has stopped, so neither run of the reads above sees what they wrote.
@@ -159,10 +160,11 @@ CHANGES = {
     "rollout abort", "rollout rollback", "flags refs", "github app-manifest",
 }  # fmt: skip
 # `serve` owns a store; `demo` fills the local one and refuses a server (tested below);
-# `github backfill` needs a
-# GitHub: both ways are tested in tests/github/test_app.py.
+# `github backfill` needs a GitHub: both ways are tested in tests/github/test_app.py; a
+# risky-code rule records who set it (`token:NAME` through a server), so `github risky-rule
+# set` and `remove` are compared both ways in tests/github/test_risky.py.
 LOCAL_ONLY = {"serve", "demo"}
-ELSEWHERE = {"github backfill"}
+ELSEWHERE = {"github backfill", "github risky-rule set", "github risky-rule remove"}
 
 
 def test_the_list_names_every_command() -> None:

@@ -24,6 +24,7 @@ def state(fake: tuple[State, str]) -> State:
     fake[0].reset_in = 30
     fake[0].clock = lambda: datetime.now(UTC)
     fake[0].check_runs.clear()
+    fake[0].pull_files.clear()
     fake[0].items = 250
     fake[0].requests.clear()
     return fake[0]

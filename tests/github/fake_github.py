@@ -23,11 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from headway.config import Settings
 from tests.conftest import FIXTURES, free_port
 
 APP_ID = 29310
 INSTALLATION = 957387
 DOCS = "https://docs.github.com/rest"
+# HEADWAY_SECRET_KEY of the tests: 32 bytes, written in base64 as `openssl rand -base64 32` does.
+SECRET_KEY = "q83vEjRWeJC7ze8SNFZ4kLvN7xI0VniQu83vEjRWeJA="
 
 
 def private_key() -> str:
@@ -56,6 +59,12 @@ class State:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
+def keyed(settings: Settings, url: str, key: str | None = SECRET_KEY) -> Settings:
+    """`settings` calling the fake GitHub at `url`, with HEADWAY_SECRET_KEY `key`."""
+    update: dict[str, Any] = {"github_api_url": url, "secret_key": key}
+    return Settings(**{**settings.model_dump(), **update})
+
+
 def _payload(name: str) -> Any:
     return json.loads((FIXTURES / "github" / name).read_text())
 
@@ -79,6 +88,31 @@ def _pull(number: int, owner: str, repo: str) -> dict[str, Any]:
 
 def _error(status: int, message: str, **more: Any) -> JSONResponse:
     return JSONResponse({"message": message, "documentation_url": DOCS, **more}, status)
+
+
+# What GitHub accepts as a check run's conclusion (docs: REST, "Create a check run").
+CONCLUSIONS = {
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "timed_out",
+}
+
+
+def _check_run_problem(body: dict[str, Any]) -> JSONResponse | None:
+    """GitHub's 422 for a conclusion it does not know, or a details_url that is no URL."""
+    conclusion = body.get("conclusion")
+    if conclusion is not None and conclusion not in CONCLUSIONS:
+        field = {"resource": "CheckRun", "field": "conclusion", "code": "invalid"}
+        return _error(422, "Invalid request.", errors=[field])
+    details = body.get("details_url")
+    if details is not None and not str(details).startswith(("https://", "http://")):
+        field = {"resource": "CheckRun", "field": "details_url", "code": "invalid"}
+        return _error(422, "Invalid request.", errors=[field])
+    return None
 
 
 def build(state: State) -> FastAPI:
@@ -228,6 +262,9 @@ def build(state: State) -> FastAPI:
                 "Invalid request.",
                 errors=[{"resource": "CheckRun", "field": "head_sha", "code": "missing_field"}],
             )
+        problem = _check_run_problem(body)
+        if problem is not None:
+            return problem
         run = {"id": len(state.check_runs) + 1, "repository": f"{owner}/{repo}", **body}
         state.check_runs[run["id"]] = run
         return JSONResponse(run, 201)
@@ -238,7 +275,11 @@ def build(state: State) -> FastAPI:
             return _error(401, "Bad credentials")
         if run_id not in state.check_runs:
             return _error(404, "Not Found")
-        state.check_runs[run_id].update(await request.json())
+        body = await request.json()
+        problem = _check_run_problem(body)
+        if problem is not None:
+            return problem
+        state.check_runs[run_id].update(body)
         return JSONResponse(state.check_runs[run_id])
 
     return app

@@ -30,7 +30,7 @@ from tests.conftest import (
     run_headway,
     serving,
 )
-from tests.github.fake_github import APP_ID, INSTALLATION, State
+from tests.github.fake_github import APP_ID, INSTALLATION, SECRET_KEY, State, keyed
 
 runner = CliRunner()
 # Tests that backfill by hand, or count the changes a pull request makes, install without the
@@ -66,7 +66,10 @@ def test_the_manifest_asks_for_what_headway_uses() -> None:
     assert list(EVENTS) == document["default_events"]
 
 
-def test_the_cli_prints_the_manifest_and_where_to_post_it() -> None:
+def test_the_cli_prints_the_manifest_and_where_to_post_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HEADWAY_SECRET_KEY", SECRET_KEY)
     result = runner.invoke(
         cli, ["github", "app-manifest", "--url", "https://h.example.com", "--organization", "acme"]
     )
@@ -89,7 +92,7 @@ def _sign(secret: str, body: bytes) -> dict[str, str]:
 def test_the_app_is_made_installed_and_its_repositories_become_services(
     engine_settings: Settings, state: State, url: str
 ) -> None:
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = keyed(engine_settings, url)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         # Given an admin asks for the manifest
@@ -172,7 +175,7 @@ def test_the_app_is_made_installed_and_its_repositories_become_services(
 
 
 def test_an_unknown_code_is_githubs_404(engine_settings: Settings, state: State, url: str) -> None:
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = keyed(engine_settings, url)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         token = http.post("/api/github/manifest", json={"url": "https://h.example.com"})
@@ -306,7 +309,7 @@ PATCH = """\
 def test_a_flagged_pull_request_gets_one_check_run(
     engine_settings: Settings, state: State, url: str
 ) -> None:
-    settings = engine_settings.model_copy(update={"github_api_url": url, **NO_BACKFILL})
+    settings = keyed(engine_settings, url).model_copy(update=NO_BACKFILL)
     state.codes = {"good-code"}
     state.pull_files["Codertocat/Hello-World#2"] = [
         {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH},
@@ -392,7 +395,7 @@ def test_backfill_reads_merged_pull_requests_page_by_page(
     engine_settings: Settings, state: State, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World
-    settings = engine_settings.model_copy(update={"github_api_url": url, **NO_BACKFILL})
+    settings = keyed(engine_settings, url).model_copy(update=NO_BACKFILL)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
@@ -410,6 +413,7 @@ def test_backfill_reads_merged_pull_requests_page_by_page(
     # When the CLI backfills it on the same store
     monkeypatch.setenv("HEADWAY_DATABASE", settings.database)
     monkeypatch.setenv("HEADWAY_GITHUB_API_URL", url)
+    monkeypatch.setenv("HEADWAY_SECRET_KEY", SECRET_KEY)
     from headway.config import get_settings
 
     get_settings.cache_clear()
@@ -434,7 +438,7 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
 ) -> None:
     # Given the app is made and installed on Codertocat/Hello-World, in a store a server runs on
     database = str(tmp_path / "served.duckdb")
-    settings = Settings(database=database, github_api_url=url, **NO_BACKFILL)
+    settings = Settings(database=database, github_api_url=url, secret_key=SECRET_KEY, **NO_BACKFILL)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()
@@ -451,6 +455,7 @@ def test_backfill_through_a_server_answers_as_it_does_on_the_store(
         **os.environ,
         "HEADWAY_DATABASE": database,
         "HEADWAY_GITHUB_API_URL": url,
+        "HEADWAY_SECRET_KEY": SECRET_KEY,
         "HEADWAY_ROLLOUT_INTERVAL": "0",
     }
     admin = make_token(env, "admin")
@@ -490,7 +495,7 @@ def test_an_installation_backfills_each_granted_repository_after_answering(
     engine_settings: Settings, state: State, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="headway.github")
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = keyed(engine_settings, url)
     state.items = 150  # 150 closed pull requests, the 75 odd-numbered ones merged
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
@@ -519,7 +524,7 @@ def test_a_backfill_github_refuses_is_logged_with_how_to_retry(
     engine_settings: Settings, state: State, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="headway.github")
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = keyed(engine_settings, url)
     with TestClient(create_app(settings)) as http:
         authorize(http, "admin")
         started = http.post("/api/github/manifest", json={"url": "https://h.example.com"}).json()

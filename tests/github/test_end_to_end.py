@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from headway.api.app import create_app
 from headway.config import Settings
 from tests.conftest import FIXTURES, authorize
-from tests.github.fake_github import State
+from tests.github.fake_github import State, keyed
 from tests.github.test_app import PATCH
 
 REPOSITORY = "Codertocat/Hello-World"
@@ -72,7 +72,7 @@ def test_install_flag_merge_deploy_release_and_measure(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     opened_at, merged_at, deployed_at = (now - timedelta(hours=h) for h in (2, 1, 0.5))
-    settings = engine_settings.model_copy(update={"github_api_url": url})
+    settings = keyed(engine_settings, url)
     state.items = 0  # a new repository: nothing to backfill on installation
     state.pull_files[f"{REPOSITORY}#2"] = [
         {"filename": "shop/checkout.py", "status": "modified", "patch": PATCH}

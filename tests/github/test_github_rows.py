@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from headway.store import Store
 from headway.store import github as rows
+from headway.store.sealing import Keyring
 
 T0 = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
@@ -64,7 +65,8 @@ def test_a_manifest_state_works_once_and_only_while_fresh(store: Store) -> None:
 
 
 def test_the_newest_app_is_loaded_with_its_time_in_utc(store: Store) -> None:
-    assert rows.load_app(store) is None
+    keys = Keyring(b"k" * 32)
+    assert rows.load_app(store, keys) is None
     first = rows.AppCredentials(
         1, "one", "One", "acme", None, None, None, None, "KEY1", "secret1", T0
     )
@@ -78,11 +80,11 @@ def test_the_newest_app_is_loaded_with_its_time_in_utc(store: Store) -> None:
         client_secret="csecret",
         created_at=T0 + timedelta(days=1),
     )
-    rows.insert_app(store, second)
-    rows.insert_app(store, first)
-    assert rows.load_app(store) == second
+    rows.insert_app(store, second, keys)
+    rows.insert_app(store, first, keys)
+    assert rows.load_app(store, keys) == replace(second, encrypted=True)
     # Storing an app again replaces it: now app 1 is the newest
-    rows.insert_app(store, replace(first, created_at=T0 + timedelta(days=2)))
-    loaded = rows.load_app(store)
+    rows.insert_app(store, replace(first, created_at=T0 + timedelta(days=2)), keys)
+    loaded = rows.load_app(store, keys)
     assert loaded is not None
     assert (loaded.id, loaded.created_at) == (1, T0 + timedelta(days=2))

@@ -76,6 +76,8 @@ def live(
         HEADWAY_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
         HEADWAY_BODY_IDLE_TIMEOUT_S=str(BODY_IDLE_TIMEOUT_S),
         **{f"HEADWAY_{k.upper()}": v for k, v in SECRETS.items()},
+        # The GitHub App's secrets are stored only encrypted: without a key its manifest is 503.
+        HEADWAY_SECRET_KEY="q83vEjRWeJC7ze8SNFZ4kLvN7xI0VniQu83vEjRWeJA=",
     )
     env.update(getattr(request.module, "LIVE_ENV", {}))  # a module's own settings
     admin = make_token(env, "admin")

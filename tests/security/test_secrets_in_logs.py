@@ -3,14 +3,15 @@
 `headway serve` runs with its access log on and at debug level, its output kept. Every kind
 of secret is then used against it the way its holder would: role tokens (as bearer and
 `X-API-Key`, one mistyped), a token made through the API, server and client SDK keys, the
-GitHub, GitLab and Opsgenie webhook secrets (Opsgenie's in the query), the session key and the
-session cookies of a token sign-in and of a single sign-on, with the OIDC client secret, the
-code and the flow cookie of that sign-on. Then every secret, and the random part of each
+GitHub, GitLab and Opsgenie webhook secrets (Opsgenie's in the query), the key that encrypts
+stored secrets, the session key and the session cookies of a token sign-in and of a single
+sign-on, with the OIDC client secret, the code and the flow cookie of that sign-on. Then every secret, and the random part of each
 token, is searched for in the log: none may be there.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -46,12 +47,14 @@ def test_a_full_run_logs_no_secret(tmp_path: Path) -> None:
     }
     client_secret = "oidc-" + secrets.token_urlsafe(24)
     session_key = "sk-" + secrets.token_urlsafe(32)
+    secret_key = base64.b64encode(secrets.token_bytes(32)).decode()
     provider = Provider("headway", client_secret, f"{url}/login/oidc/callback").start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWAY_")}
     env.update(
         HEADWAY_DATABASE=str(tmp_path / "store.duckdb"),
         HEADWAY_ACCESS_LOG="true",
         HEADWAY_SESSION_KEY=session_key,
+        HEADWAY_SECRET_KEY=secret_key,
         HEADWAY_OIDC_ISSUER=provider.issuer,
         HEADWAY_OIDC_CLIENT_ID="headway",
         HEADWAY_OIDC_CLIENT_SECRET=client_secret,
@@ -79,6 +82,7 @@ def test_a_full_run_logs_no_secret(tmp_path: Path) -> None:
         "client key": client_key,
         "client secret": client_secret,
         "session key": session_key,
+        "secret key": secret_key,
         **{f"{source} webhook": s for source, s in webhook.items()},
     }
     try:

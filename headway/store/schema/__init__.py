@@ -31,6 +31,7 @@ from headway.store.schema.github import (
     github_manifest_states,
     github_pull_flags,
     github_repositories,
+    github_risky_rules,
 )
 from headway.store.schema.ingest import (
     derived_records,
@@ -88,6 +89,7 @@ __all__ = [
     "github_manifest_states",
     "github_pull_flags",
     "github_repositories",
+    "github_risky_rules",
     "guardrail_samples",
     "incidents",
     "metadata",

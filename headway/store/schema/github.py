@@ -1,4 +1,5 @@
-"""The GitHub App: its registration, installations, repositories, check runs and flagged pull requests."""
+"""The GitHub App: its registration, installations, repositories, check runs, flagged pull
+requests and the rules that say which changes touch risky code."""
 
 from __future__ import annotations
 
@@ -72,4 +73,14 @@ github_pull_flags = Table(
     Column("head_sha", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("github_pull_flags_flag", "flag"),
+)
+
+github_risky_rules = Table(
+    "github_risky_rules",
+    metadata,
+    Column("repository", Text, primary_key=True),
+    Column("paths", Text, nullable=False),
+    Column("min_lines", Integer),
+    Column("updated_by", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
 )
