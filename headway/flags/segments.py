@@ -22,9 +22,13 @@ class SegmentCommands(FlagWriter):
             raise NotFound(f"segment '{key}' does not exist")
         return segment
 
-    def put_segment(self, document: Mapping[str, Any], *, actor: str) -> Segment:
-        """Create or replace a segment."""
+    def put_segment(
+        self, document: Mapping[str, Any], *, actor: str, dry_run: bool = False
+    ) -> Segment:
+        """Create or replace a segment; with `dry_run`, only check it (and answer it)."""
         segment = parse_segment({k: v for k, v in document.items() if k != "version"})
+        if dry_run:
+            return segment
         with self._writing() as tx:
             before = rows.load_segment(tx, segment.key)
             segment = segment.model_copy(update={"version": (before.version if before else 0) + 1})

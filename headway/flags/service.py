@@ -134,14 +134,18 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
         expected_version: int | None = None,
         repair: bool = False,
         raw: Callable[[dict[str, Any]], None] | None = None,
+        dry_run: bool = False,
     ) -> Flag:
         """Apply `change` to the current flag, validate, carry split allocations, save.
 
         A flag whose stored document does not validate is changed by `raw` on that document
         (the kill switch and archiving), or replaced whole (`repair`); other changes are
-        refused with what is wrong with it.
+        refused with what is wrong with it. A `dry_run` checks the change the same way and
+        answers the flag it would save (at its current version), writing and announcing
+        nothing: the web app shows it as a diff before the change is confirmed.
         """
-        with self._writing() as tx:  # read-modify-write in one transaction, under the lock
+        # Read-modify-write in one transaction, under the lock.
+        with self.store.transaction() if dry_run else self._writing() as tx:
             record = rows.load_flag_record(tx, key)
             if record is None:
                 raise NotFound(f"flag '{key}' does not exist; `headway flags list` shows the flags")
@@ -151,7 +155,7 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
                     f"flag '{key}' is at version {before.version}, not {expected_version}; "
                     "reload it and apply your change again"
                 )
-            if record.raw and raw is not None:
+            if record.raw and raw is not None and not dry_run:
                 return self._save_raw(tx, record, raw, actor, action, comment, self.clock())
             if record.raw and not repair:
                 raise ConfigError(
@@ -195,6 +199,8 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
                 for name, env in flag.environments.items()
             }
             flag = flag.model_copy(update={"environments": envs})
+            if dry_run:
+                return flag
             if flag.model_dump() == before.model_dump():
                 return before  # nothing changed: no version, no audit, no push
             return self._save(tx, flag, before, actor, action, comment, self.clock())
@@ -263,8 +269,11 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
         action: str = "update",
         comment: str | None = None,
         expected_version: int | None = None,
+        dry_run: bool = False,
     ) -> Flag:
-        """Change one environment's config: enabled, off_variant, rules, default."""
+        """Change one environment's config: enabled, off_variant, rules, default.
+
+        With `dry_run`, only check the change and answer the flag it would make."""
 
         def apply(flag: Flag) -> dict[str, Any]:
             doc = flag.model_dump(mode="json")
@@ -291,6 +300,7 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
             expected_version=expected_version,
             # Switching an environment off is a kill switch: it works on any stored flag.
             raw=switch_off if dict(fields) == {"enabled": False} else None,
+            dry_run=dry_run,
         )
 
     def set_enabled(self, key: str, environment: str, enabled: bool, *, actor: str) -> Flag:

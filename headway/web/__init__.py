@@ -30,6 +30,8 @@ def routers() -> list[APIRouter]:
         records,
         review,
         rollouts,
+        segments,
+        targeting,
         tokens,
         users,
     )
@@ -44,6 +46,8 @@ def routers() -> list[APIRouter]:
         pulse.router,
         definitions.router,
         flags.router,
+        targeting.router,
+        segments.router,
         rollouts.router,
         tokens.router,
         users.router,

@@ -1,6 +1,6 @@
-"""The flag console: flags per environment with their state, a flag's page with its recent
-changes, switching it on or off and the kill switch (each behind a confirmation page), and
-the evaluation tester.
+"""The flag console: flags per environment with their state, a flag's page with its targeting
+in words and its recent changes, switching it on or off and the kill switch (each behind a
+confirmation page), and the evaluation tester. Editing targeting is `web.targeting`.
 
 Every change goes through `headway.flags.service.FlagService`, the one the API calls, so it is
 validated, versioned, audited and pushed to SDK streams the same way. JSON twins:
@@ -18,11 +18,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from headway.flags.evaluate import explain
 from headway.flags.model import ConfigError, Flag
 from headway.flags.service import FlagService, NotFound
+from headway.web.condition_text import describe_rule, describe_serve
 from headway.web.diff import changed
 from headway.web.render import Editing, Posted, Viewing, may_change, posted, render
 from headway.web.session import Session
 
-__all__ = ["ACTIONS", "router"]
+__all__ = ["ACTIONS", "Flags", "missing", "router"]
 
 router = APIRouter(include_in_schema=False)
 Change = Annotated[Posted, Depends(posted("editor"))]
@@ -77,6 +78,8 @@ def _flag_page(
         history=list(reversed(service.audit(flag.key)))[:HISTORY],
         actions=ACTIONS,
         changed=_changed,
+        describe_rule=describe_rule,
+        describe_serve=describe_serve,
         **tested,
     )
 
@@ -86,7 +89,7 @@ def _changed(before: Any, after: Any) -> list[tuple[str, str, str]]:
     return [c for c in changed(before, after) if c[0] != "version"]
 
 
-def _missing(request: Request, session: Session, error: NotFound) -> HTMLResponse:
+def missing(request: Request, session: Session, error: NotFound) -> HTMLResponse:
     return render(request, "error.html", session, 404, title="Not found", why=str(error))
 
 
@@ -102,7 +105,7 @@ def flag_page(
     try:
         flag = service.require_flag(key)
     except NotFound as error:
-        return _missing(request, session, error)
+        return missing(request, session, error)
     if context is None:
         return _flag_page(request, service, session, flag, tested_env=environment or "production")
     env = environment or "production"
@@ -151,7 +154,7 @@ def confirm_page(
     try:
         flag = service.require_flag(key)
     except NotFound as error:
-        return _missing(request, session, error)
+        return missing(request, session, error)
     problem = _refuse(flag, action, environment)
     if problem:
         return render(request, "error.html", session, 400, title="Bad request", why=problem)
@@ -193,7 +196,7 @@ def change(request: Request, key: str, service: Flags, form: Change) -> Response
         else:
             service.set_enabled(key, environment, action == "enable", actor=actor)
     except NotFound as error:
-        return _missing(request, form.session, error)
+        return missing(request, form.session, error)
     except ConfigError as error:
         why = "; ".join(f"{i.path}: {i.message}" for i in error.issues)
         return render(request, "error.html", form.session, 422, title="Not changed", why=why)

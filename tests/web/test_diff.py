@@ -25,3 +25,14 @@ def test_a_long_value_is_cut_and_a_long_list_of_changes_too() -> None:
     assert text.endswith("…")
     many = changed({}, {f"k{i:02}": i for i in range(30)})
     assert len(many) == 20
+
+
+def test_lists_are_compared_item_by_item() -> None:
+    before = {"rules": [{"id": "a", "value": ["NL"]}]}
+    after = {"rules": [{"id": "a", "value": ["NL", "BE"]}, {"id": "b"}]}
+    assert changed(before, after) == [
+        ("rules.0.value.1", "–", '"BE"'),
+        ("rules.1", "–", '{"id": "b"}'),
+    ]
+    # an empty list on either side is one change, not one per item
+    assert changed({"rules": []}, {"rules": [1, 2]}) == [("rules", "[]", "[1, 2]")]
