@@ -115,7 +115,8 @@ def compute(
     contexts = sorted({c for _, c in services})
     metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
     names = [s for s, _ in services]
-    released = release.release_figures(store, defn, names, period, "organisation")
+    leads = {"organisation": result["lead"]}
+    released = release.release_figures(store, defn, names, period, "organisation", leads)
     metric_set.release_lead_time = released.get("organisation") or release.empty_figure()
     _say_when_empty(store, defn, [metric_set])
     if len(contexts) > 1:
@@ -150,7 +151,8 @@ def compute_each(
     names = [s for s, _ in services]
     key_of = scope_keys(store, kind, names)
     grouped = aggregate(store, defn, names, period, None, year, group=kind)
-    released = release.release_figures(store, defn, names, period, kind)
+    leads = {key: grouped[(key, None)]["lead"] for key in {k for k, _ in grouped}}
+    released = release.release_figures(store, defn, names, period, kind, leads)
     out = []
     for key in sorted(set(key_of.values())):
         members = [(s, c) for s, c in services if key_of[s] == key]

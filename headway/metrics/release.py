@@ -73,11 +73,11 @@ def summarise(
         if negative or lead is None:
             count["negative"] += int(bool(negative))
             continue
-        deployed = _aware(finished)
         keys = [k for k in [flag, *(row[6] for row in rest)] if k is not None]
         if not keys:
             spans[grp].append((float(lead), None))
             continue
+        deployed = _aware(finished)
         count["flagged"] += 1
         moments = [release_moment(histories(key), environment, deployed) for key in keys]
         if any(m is None for m in moments):
@@ -89,12 +89,26 @@ def summarise(
 
 
 def release_figures(
-    store: Store, defn: Definition, names: list[str], period: Period, group: str
+    store: Store,
+    defn: Definition,
+    names: list[str],
+    period: Period,
+    group: str,
+    leads: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> dict[Any, dict[str, Any]]:
-    """Release lead time per group key (`organisation` for the whole of `names`)."""
+    """Release lead time per group key (`organisation` for the whole of `names`).
+
+    A group none of whose shipped changes is flagged has released each at its deployment:
+    its figure is its change lead time (`leads`, the rows `dora_queries.aggregate` summed in
+    the database), with no per-change work. Only groups with a flagged change are read change
+    by change."""
     if not names:
         return {}
-    rows = release_rows(store, defn, names, period.since, period.until, group)
+    window = (period.since, period.until)
+    flagged = {row[0] for row in release_rows(store, defn, names, *window, group, flagged=True)}
+    out = {grp: _as_released(lead) for grp, lead in (leads or {}).items() if grp not in flagged}
+    if not flagged:
+        return out
     cache: dict[str, Sequence[Stamped]] = {}
 
     def histories(key: str) -> Sequence[Stamped]:
@@ -102,7 +116,19 @@ def release_figures(
             cache[key] = load_histories(store, key).get(key, [])
         return cache[key]
 
-    return summarise(rows, histories, defn)
+    rows = release_rows(store, defn, names, *window, group)
+    found = summarise((row for row in rows if row[0] in flagged), histories, defn)
+    return {**out, **found}
+
+
+def _as_released(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """The figure of a group with nothing flagged: its change lead time, released at once."""
+    figure = empty_figure()
+    stats = {k: None if lead[k] is None else round(float(lead[k]), 3) for k in _STATS}
+    figure.update(changes=int(lead["n"]), negative=int(lead["negative"] or 0), **stats)
+    if lead["n"]:
+        figure["reason"] = None
+    return figure
 
 
 def empty_figure() -> dict[str, Any]:
@@ -137,6 +163,9 @@ def _figure_of(
         "reason": reason,
         "negative": counts["negative"],
     }
+
+
+_STATS = ("median_s", "p75_s", "p90_s", "mean_s")
 
 
 def _stats(values: list[float], method: str) -> dict[str, float | None]:

@@ -185,6 +185,19 @@ def test_the_flow_ends_with_the_wait_from_deployment_to_release(history: Store) 
     assert [s["stage"] for s in doc["stages"]][-1] == "deploy_wait"
 
 
+def test_with_nothing_flagged_release_lead_time_is_change_lead_time(history: Store) -> None:
+    # October 1 alone holds PR 1 (unflagged, 4 h) and October 6 PR 5 (it removes a flag: 2 h)
+    for day in (1, 6):
+        period = Period(datetime(2026, 10, day), datetime(2026, 10, day + 1))
+        metrics = dora.compute(history, PRESETS["dora"], Scope(), period)
+        lead, release = metrics.change_lead_time, metrics.release_lead_time
+        assert release is not None
+        assert (release["changes"], release["flagged"], release["unreleased"]) == (1, 0, 0)
+        for stat in ("median_s", "p75_s", "p90_s", "mean_s"):
+            assert release[stat] == lead[stat] == {1: 4, 6: 2}[day] * HOUR
+        assert release["deploy_to_release"]["changes"] == 0
+
+
 def test_each_service_has_its_own_release_lead_time(history: Store) -> None:
     [shop] = dora.compute_each(history, PRESETS["dora"], "service", OCTOBER)
     assert shop.release_lead_time is not None

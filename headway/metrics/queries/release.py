@@ -22,21 +22,29 @@ GATING = ("added", "used")
 
 
 def release_rows(
-    store: Store, defn: Definition, names: list[str], since: datetime, until: datetime, group: str
+    store: Store,
+    defn: Definition,
+    names: list[str],
+    since: datetime,
+    until: datetime,
+    group: str,
+    *,
+    flagged: bool = False,
 ) -> list[Row]:
     """(group, change id, lead seconds, left out as negative, deployment finish, environment,
-    flag or None) for every change a counted deployment of `names` shipped in [since, until),
-    ordered by change so a change's flags are adjacent."""
+    flag or None) for every change a counted deployment of `names` shipped in [since, until)
+    (only the flagged ones with `flagged`), ordered by change so a change's flags are
+    adjacent."""
     values = {"since": since, "until": until, **r.named(names)}
-    return store.rows(_release(defn, len(names), group), **values)
+    return store.rows(_release(defn, len(names), group, flagged), **values)
 
 
 @lru_cache(maxsize=KEEP)
-def _release(defn: Definition, count: int, group: str) -> Query:
+def _release(defn: Definition, count: int, group: str, flagged: bool) -> Query:
     c, d, s = changes.alias("c"), deployments.alias("d"), services.alias("s")
     p = github_pull_flags.alias("p")
     counted, *in_scope = scoped(defn, d, count)
-    flagged = and_(
+    gating = and_(
         p.c.repository == c.c.repository, p.c.number == c.c.number, p.c.change.in_(GATING)
     )
     return (
@@ -52,7 +60,7 @@ def _release(defn: Definition, count: int, group: str) -> Query:
         .select_from(
             c.join(d, d.c.id == c.c.deployment_id)
             .outerjoin(s, s.c.name == d.c.service)
-            .outerjoin(p, flagged)
+            .join(p, gating, isouter=not flagged)
         )
         .where(counted, r.ships(defn, d), r.lead_changes(defn, c), *in_scope)
         .order_by(c.c.id, p.c.flag)
