@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 from typing import Any, Final
 
 from pydantic import Field
@@ -28,9 +30,11 @@ __all__ = ["ACTIONS", "FlaggedPull", "on_pull_request"]
 log = logging.getLogger("headway.github")
 
 ACTIONS: Final = frozenset({"opened", "synchronize", "reopened"})
-# Two deliveries for one head commit must not both create a check run; in one process this lock
-# orders them, and the stored id makes the second an update.
+# Two deliveries for one head commit must not both create a check run: in one process this lock
+# orders them; across servers a claim in the store does (`_one_check_run`).
 _check_runs = threading.Lock()
+CLAIM_LIFETIME: Final = timedelta(minutes=1)  # a claim older than this was left by a dead server
+CLAIM_WAIT_S: Final = 10.0
 
 
 class FlaggedPull(Result):
@@ -39,7 +43,10 @@ class FlaggedPull(Result):
     head_sha: str
     flags: dict[str, str] = Field(description="Flag key → added, used or removed.")
     created: list[str] = Field(description="Flags created off, owned by the author.")
-    check_run: int = Field(description="The id of the one check run of this head commit.")
+    check_run: int = Field(
+        description="The id of the one check run of this head commit; 0 while another server "
+        "is creating it."
+    )
     conclusion: str = Field(
         description="`action_required` when it touches risky code and adds or uses no flag, "
         "else `neutral`."
@@ -55,6 +62,40 @@ def _boolean_flag(key: str, owner: str, repository: str, number: int) -> dict[st
         "description": f"Added by {repository}#{number}",
         "variants": [{"key": "on", "value": True}, {"key": "off", "value": False}],
     }
+
+
+def _one_check_run(
+    app: GitHubApp, repository: str, head_sha: str, number: int, token: str, body: dict[str, Any]
+) -> int:
+    """Create the head's check run, or update it. Of several servers, the one whose claim
+    goes in creates it; another waits for its id (ten seconds at most) and updates it, or
+    answers 0 when it is still being created: one head's diff is one list of flags, so the
+    creator's check run says what this one would."""
+    now = app.clock()
+    if rows.claim_check_run(app.store, repository, head_sha, number, now, now - CLAIM_LIFETIME):
+        try:
+            made = app.client.json(
+                "POST",
+                f"/repos/{repository}/check-runs",
+                token=token,
+                json={**body, "head_sha": head_sha},
+            )
+        except BaseException:
+            rows.drop_claim(app.store, repository, head_sha)  # the next delivery tries again
+            raise
+        check_run = int(made["id"])
+        with app.store.transaction() as tx:
+            rows.put_check_run(tx, repository, head_sha, check_run, number, app.clock())
+        return check_run
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while (found := rows.check_run_claim(app.store, repository, head_sha)) == 0:
+        if time.monotonic() > deadline:
+            return 0
+        time.sleep(0.05)
+    if found is None:  # its creator failed and let go: claim it afresh
+        return _one_check_run(app, repository, head_sha, number, token, body)
+    app.client.json("PATCH", f"/repos/{repository}/check-runs/{found}", token=token, json=body)
+    return found
 
 
 def on_pull_request(app: GitHubApp, payload: Any) -> FlaggedPull | None:
@@ -98,22 +139,7 @@ def on_pull_request(app: GitHubApp, payload: Any) -> FlaggedPull | None:
     if marked and link:  # GitHub's "Resolve" button: where a flag is made
         body["details_url"] = f"{link}/flags"
     with _check_runs:
-        existing = rows.check_run(app.store, repository, head_sha)
-        if existing is not None:
-            app.client.json(
-                "PATCH", f"/repos/{repository}/check-runs/{existing}", token=token, json=body
-            )
-            check_run = existing
-        else:
-            answer = app.client.json(
-                "POST",
-                f"/repos/{repository}/check-runs",
-                token=token,
-                json={**body, "head_sha": head_sha},
-            )
-            check_run = int(answer["id"])
-            with app.store.transaction() as tx:
-                rows.put_check_run(tx, repository, head_sha, check_run, number, now)
+        check_run = _one_check_run(app, repository, head_sha, number, token, body)
     return FlaggedPull(
         repository=repository,
         number=number,

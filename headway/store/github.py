@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from headway.store.base import Store
 from headway.store.schema import (
@@ -33,6 +34,9 @@ __all__ = [
     "SealReport",
     "add_repository",
     "check_run",
+    "check_run_claim",
+    "claim_check_run",
+    "drop_claim",
     "insert_app",
     "insert_state",
     "load_app",
@@ -189,6 +193,28 @@ _DELETE_CHECK_RUN = delete(github_check_runs).where(
     _c.repository == bindparam("repository"), _c.head_sha == bindparam("head_sha")
 )
 _INSERT_CHECK_RUN = _insert(github_check_runs)
+# A head's check run is claimed before GitHub is asked to create it: the row with id 0 says
+# "being created", and of several servers only the one whose insert went in creates it.
+_CLAIM_CHECK_RUN = (
+    upsert(github_check_runs)
+    .values({c.name: bindparam(c.name) for c in github_check_runs.columns})
+    .on_conflict_do_nothing()
+    .returning(github_check_runs.c.head_sha)
+)
+_CLAIM_OF = select(_c.check_run_id, _c.updated_at).where(
+    _c.repository == bindparam("repository"), _c.head_sha == bindparam("head_sha")
+)
+_LET_GO = delete(github_check_runs).where(
+    _c.repository == bindparam("repository"),
+    _c.head_sha == bindparam("head_sha"),
+    _c.check_run_id == 0,
+)
+_DROP_CLAIM = delete(github_check_runs).where(
+    _c.repository == bindparam("repository"),
+    _c.head_sha == bindparam("head_sha"),
+    _c.check_run_id == 0,
+    _c.updated_at < bindparam("before"),
+)
 
 
 def insert_state(store: Store, state_hash: str, at: datetime) -> None:
@@ -344,6 +370,34 @@ def pull_flags(store: Store, repository: str, number: int) -> list[tuple[str, st
 
 def check_run(store: Store, repository: str, head_sha: str) -> int | None:
     rows = store.rows(_CHECK_RUN, repository=repository, head_sha=head_sha)
+    return int(rows[0][0]) if rows else None
+
+
+def claim_check_run(
+    store: Store, repository: str, head_sha: str, number: int, at: datetime, stale: datetime
+) -> bool:
+    """Claim the creation of `head_sha`'s check run; False when another server holds it (or
+    has created it). A claim left since before `stale` (its server died) is taken over."""
+    store.run(_DROP_CLAIM, repository=repository, head_sha=head_sha, before=_naive(stale))
+    rows = store.rows(
+        _CLAIM_CHECK_RUN,
+        repository=repository,
+        head_sha=head_sha,
+        check_run_id=0,
+        number=number,
+        updated_at=_naive(at),
+    )
+    return bool(rows)
+
+
+def drop_claim(store: Store, repository: str, head_sha: str) -> None:
+    """Let go of a claim whose creation failed."""
+    store.run(_LET_GO, repository=repository, head_sha=head_sha)
+
+
+def check_run_claim(store: Store, repository: str, head_sha: str) -> int | None:
+    """The head's check run id; 0 while a server is creating it; None with no claim."""
+    rows = store.rows(_CLAIM_OF, repository=repository, head_sha=head_sha)
     return int(rows[0][0]) if rows else None
 
 

@@ -88,3 +88,26 @@ def test_the_newest_app_is_loaded_with_its_time_in_utc(store: Store) -> None:
     loaded = rows.load_app(store, keys)
     assert loaded is not None
     assert (loaded.id, loaded.created_at) == (1, T0 + timedelta(days=2))
+
+
+def test_one_server_claims_a_heads_check_run_and_a_dead_ones_claim_is_taken_over(
+    store: Store,
+) -> None:
+    stale = T0 - timedelta(minutes=1)
+    # the first server's claim goes in; a second server's does not, and reads "being created"
+    assert rows.claim_check_run(store, "acme/shop", "a" * 40, 7, T0, stale)
+    assert not rows.claim_check_run(store, "acme/shop", "a" * 40, 7, T0, stale)
+    assert rows.check_run_claim(store, "acme/shop", "a" * 40) == 0
+    # once created, everyone reads its id and nobody claims it again
+    rows.put_check_run(store, "acme/shop", "a" * 40, 4242, 7, T0)
+    assert rows.check_run_claim(store, "acme/shop", "a" * 40) == 4242
+    later = T0 + timedelta(hours=1)
+    assert not rows.claim_check_run(store, "acme/shop", "a" * 40, 7, later, later)
+    # a claim whose server died (older than the cut-off) is taken over; a failed one let go
+    assert rows.claim_check_run(store, "acme/shop", "b" * 40, 8, T0, stale)
+    assert not rows.claim_check_run(store, "acme/shop", "b" * 40, 8, T0, T0 - timedelta(seconds=1))
+    assert rows.claim_check_run(
+        store, "acme/shop", "b" * 40, 8, later, later - timedelta(minutes=1)
+    )
+    rows.drop_claim(store, "acme/shop", "b" * 40)
+    assert rows.check_run_claim(store, "acme/shop", "b" * 40) is None
