@@ -203,6 +203,9 @@ class ReleasePlans:
                 )
             if now - plan.since < timedelta(seconds=parse_duration(plan.document.promote_after)):
                 return None
+        here = flag.environments.get(environment)
+        if here is not None and environment_state(here) == "on":  # released by hand already
+            return self._step_done(plan, f"{environment} already served everyone", now)
         moved = self._move(plan, "rolling", plan.step, f"rolling out in {environment}")
         if moved is None:
             return None  # another server started it
@@ -247,24 +250,29 @@ class ReleasePlans:
             return self._move(plan, "halted", plan.step, f"its rollout in {environment} is gone")
         rollout = started[-1]
         if rollout.state == State.COMPLETED:
-            last = plan.step == len(plan.document.environments) - 1
-            if last:
-                return self._move(plan, "done", plan.step, f"released to everyone in {environment}")
-            following = plan.document.environments[plan.step + 1]
-            return self._move(
-                plan,
-                "waiting",
-                plan.step + 1,
-                f"completed in {environment}; {following} starts {plan.document.promote_after} "
-                f"later, once a deployment there carries the code",
-                since=aware(rollout.finished_at) or self.clock(),
-            )
+            done = aware(rollout.finished_at) or self.clock()
+            return self._step_done(plan, f"completed in {environment}", done)
         if rollout.state in (State.ROLLED_BACK, State.ABORTED):
             why = f": {rollout.reason}" if rollout.reason else ""
             return self._move(
                 plan, "halted", plan.step, f"the rollout in {environment} was {rollout.state}{why}"
             )
         return None
+
+    def _step_done(self, plan: StoredPlan, what: str, at: datetime) -> StoredPlan | None:
+        """The step's environment serves everyone (since `at`): done, or wait for the next."""
+        environment = plan.environment
+        if plan.step == len(plan.document.environments) - 1:
+            return self._move(plan, "done", plan.step, f"released to everyone in {environment}")
+        following = plan.document.environments[plan.step + 1]
+        return self._move(
+            plan,
+            "waiting",
+            plan.step + 1,
+            f"{what}; {following} starts {plan.document.promote_after} later, once a "
+            "deployment there carries the code",
+            since=at,
+        )
 
     def _move(
         self,

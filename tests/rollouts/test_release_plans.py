@@ -280,3 +280,18 @@ def test_http_sets_lists_and_cancels_plans_and_refuses_bad_ones(
         assert http.delete("/api/release-plans/checkout").status_code == 200
         assert http.delete("/api/release-plans/checkout").status_code == 404
         assert http.get("/api/release-plans").json() == []
+
+
+def test_an_environment_released_by_hand_is_not_rolled_out_again(loop: Loop) -> None:
+    # staging was switched on for everyone by hand before the deployment reached it
+    loop.flags.set_enabled("checkout", "staging", True, actor="bob")
+    assert loop.state("staging") == "on"
+    loop.plans.set_plan("checkout", PLAN, actor="ana")
+    loop.clock.advance(minutes=10)
+    loop.deploy("staging")
+    loop.tick()
+    plan = loop.plans.get("checkout")
+    assert plan is not None
+    assert (plan.state, plan.step, plan.since) == ("waiting", 1, T0 + timedelta(minutes=10))
+    assert plan.reason.startswith("staging already served everyone; production starts 2h later")
+    assert list_rollouts(loop.store, flag="checkout") == []
