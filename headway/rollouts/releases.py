@@ -20,8 +20,8 @@ controller, so it lives in the store and survives restarts):
 - `halted`: a rollout was rolled back or aborted, or could not start; the reason says which.
   Setting the plan again starts it over.
 
-Each move is `UPDATE … WHERE version = the one read`: of several servers on one store, one
-makes it (`store.release_plans.move`).
+Each move is a conditional update of the version it read: of several servers on one store,
+one makes it (`store.release_plans.move`).
 """
 
 from __future__ import annotations
