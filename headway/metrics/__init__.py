@@ -10,7 +10,8 @@ lead time into the `stages` of each change and the `waiting` work in progress; `
 computes the friction signals from `signal_rows`, with `concentration` for where failures
 cluster. `durations` is the statistics all of them share, `records` the records behind a
 number (refined as `refine` names), `compare` the same numbers under two definitions,
-`attribution` how well a definition blames incidents on their true causes, and `results` the
-typed documents they all answer. Their SQL is all in `queries`, built with
+`attribution` how well a definition blames incidents on their true causes, `release` the
+release lead time beside the five (to the moment a change's flags reached everyone), and
+`results` the typed documents they all answer. Their SQL is all in `queries`, built with
 SQLAlchemy Core; no other module of the package writes any.
 """

@@ -12,5 +12,6 @@ stage with `judging` (traffic checks from `traffic`, guardrails from `guardrails
 are in `verdicts`), reads incoming samples with `intake` (and Prometheus with `prometheus`),
 and leaves `delivery` evidence as it completes or rolls back. `plan` is what a rollout is asked
 to do, `store` its records and history, `confidence` the signals over all rollouts, and
-`simulate` replays the judges over synthetic traffic.
+`simulate` replays the judges over synthetic traffic. `releases` moves the release plans
+(`release_plan`) that start rollouts by themselves once a flag's code is deployed.
 """
