@@ -11,8 +11,9 @@ from pydantic import Field
 
 from headway.api.auth import Editor, Viewer, acting
 from headway.api.responses import ROLLOUT_ERRORS
+from headway.api.rollouts import plan_problem
 from headway.api.scopes import in_environment
-from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound
+from headway.rollouts.plan import PlanError
 from headway.rollouts.releases import ReleasePlanDocument, ReleasePlans
 from headway.rollouts.results import ReleasePlanResult
 
@@ -42,18 +43,6 @@ def _plans(request: Request) -> ReleasePlans:
 PlansDep = Annotated[ReleasePlans, Depends(_plans)]
 
 
-def _problem(error: PlanError) -> JSONResponse:
-    """404 for an unknown flag or plan, 409 for a plan mid-rollout, 422 for a bad plan."""
-    status = (
-        404
-        if isinstance(error, RolloutNotFound)
-        else 409
-        if isinstance(error, RolloutError)
-        else 422
-    )
-    return JSONResponse({"error": str(error)}, status_code=status)
-
-
 @router.get("", response_model=list[ReleasePlanResult])
 def list_plans(plans: PlansDep, _: Viewer) -> list[dict[str, Any]]:
     return [plan.as_dict() for plan in plans.plans()]
@@ -77,7 +66,7 @@ def set_plan(
     try:
         plan = plans.set_plan(flag, document, actor=acting(token, body.actor))
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return plan.as_dict()
 
 
@@ -89,5 +78,5 @@ def cancel_plan(flag: FlagKey, plans: PlansDep, token: Editor) -> dict[str, Any]
     try:
         plan = plans.cancel(flag, actor=acting(token))
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return plan.as_dict()

@@ -205,7 +205,8 @@ class SampleBatch(BaseModel):
     samples: list[Sample] = Field(max_length=MAX_SAMPLES)
 
 
-def _problem(error: PlanError) -> JSONResponse:
+def plan_problem(error: PlanError) -> JSONResponse:
+    """404 for an unknown flag, rollout or plan, 409 for a state conflict, 422 otherwise."""
     status = (
         404
         if isinstance(error, RolloutNotFound)
@@ -239,7 +240,7 @@ def start(body: RolloutCreate, service: ServiceDep, token: Editor) -> dict[str, 
         replaced = service.replaces(plan)
         rollout = service.start(plan, actor=acting(token, body.actor), force=body.force)
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     notes = [f"replaced {replaced}"] if replaced else []
     if _interval() <= 0:
         notes.append(NO_CONTROLLER_ON_SERVER)
@@ -293,7 +294,7 @@ def ingest(
             source=f"http:{token.id}",
         )
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return {"accepted": stored}
 
 
@@ -304,7 +305,7 @@ def status(
     try:
         rollout, events = service.status(flag, environment)
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return {**rollout.as_dict(), "events": [e.as_dict() for e in events]}
 
 
@@ -326,7 +327,7 @@ def command(
         else:
             rollout = getattr(service, action)(flag, environment, actor=actor)
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return dict(rollout.as_dict())
 
 
@@ -373,7 +374,7 @@ async def sdk_metrics(
             measured=(start, end),
         )
     except PlanError as error:
-        return _problem(error)
+        return plan_problem(error)
     return {"accepted": stored}
 
 
