@@ -169,6 +169,35 @@ def release_row(release: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
+def profile_lines(profile: dict[str, Any]) -> list[str]:
+    """The 2025 report's view of a metric set, in words: the two factors, then the profiles."""
+    fast, shaky = profile["throughput"], profile["instability"]
+    answers = "; ".join(
+        f"{a['metric'].replace('_', ' ')}: {a['words']} ({a['answer']})" for a in fast["answers"]
+    )
+    speed = NO_DATA if fast["score"] is None else f"{fast['score']:.2f} of {fast['of']}"
+    shake = NO_DATA if shaky["score"] is None else percent(shaky["score"])
+    lines = [
+        f"DORA 2025 view ({profile['source']}):",
+        f"  throughput   {speed}{_on(fast['side'])}" + (f"  [{answers}]" if answers else ""),
+        f"  instability  {shake}{_on(shaky['side'])}  [mean of change fail rate and rework rate]",
+    ]
+    if profile["consistent_with"]:
+        names = ", ".join(p["name"] for p in profile["consistent_with"])
+        lines.append(f"  consistent with: {names}")
+        lines.append(
+            "  the report tells these apart by " + ", ".join(profile["unmeasured"]) + ","
+            " which delivery records do not measure: ask the team"
+        )
+    else:
+        lines.append(f"  no profile: {profile['reason'] or 'no profile has this signature'}")
+    return lines
+
+
+def _on(side: str | None) -> str:
+    return f" ({side})" if side else ""
+
+
 NO_DATA = "no data"
 TOO_FEW = "too few to rate"
 
@@ -208,6 +237,10 @@ def summary_table(sets: list[MetricSet], title: str) -> Table:
         ("instability", "rework"),
     ):
         table.add_column(f"{factor}\n{column}", justify="right")
+    profiled = year == "2025"  # the report's view in place of levels it does not publish
+    if profiled:
+        table.add_column("2025 view\nthroughput · instability", justify="right")
+        table.add_column("2025 view\nconsistent with")
     for m in sets:
         df, lt, cfr = m.deployment_frequency, m.change_lead_time, m.change_fail_rate
         rec, rw = m.failed_deployment_recovery_time, m.deployment_rework_rate
@@ -219,8 +252,17 @@ def summary_table(sets: list[MetricSet], title: str) -> Table:
             f"{_value(rec['median_s'], duration(rec['median_s']))} {_lvl(rec)}",
             f"{_value(cfr['rate'], percent(cfr['rate']))} {_lvl(cfr)}",
             _value(rw["rate"], percent(rw["rate"])),
+            *(_profile_cells(m.to_json()["profile"]) if profiled else ()),
         )
     return table
+
+
+def _profile_cells(profile: dict[str, Any]) -> tuple[str, str]:
+    fast, shaky = profile["throughput"], profile["instability"]
+    speed = NO_DATA if fast["score"] is None else f"{fast['score']:.2f}"
+    shake = NO_DATA if shaky["score"] is None else percent(shaky["score"])
+    fits = ", ".join(p["name"] for p in profile["consistent_with"]) or "–"
+    return f"{speed} · {shake}", fits
 
 
 def _lvl(figure: dict[str, Any]) -> str:

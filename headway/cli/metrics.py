@@ -23,7 +23,15 @@ from headway.cli.common import (
 )
 from headway.metrics import bands
 from headway.metrics.dora import MetricSet, Scope
-from headway.output import console, emit_csv, emit_json, flat, metric_table, summary_table
+from headway.output import (
+    console,
+    emit_csv,
+    emit_json,
+    flat,
+    metric_table,
+    profile_lines,
+    summary_table,
+)
 
 
 def metrics(
@@ -45,7 +53,8 @@ def metrics(
 
     Deployment frequency, change lead time, change fail rate, failed deployment recovery time
     and deployment rework rate; durations with median, p75, p90 and mean; performance levels
-    of the chosen DORA report year (the 2025 report has none). The JSON is a stable contract
+    of the chosen DORA report year. The 2025 report has no levels: `--levels 2025` shows its
+    view instead, the two factors on its survey's scales and the team profiles they fit. The JSON is a stable contract
     (docs/metrics-json.md).
     """
     query = Query(service, team, context, since, until, definition)
@@ -92,3 +101,5 @@ def _notes(result: MetricSet) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if result.year == "2025":
         console.print(bands.NO_LEVELS_NOTE)
+        for line in profile_lines(result.to_json()["profile"]):
+            console.print(line, highlight=False, markup=False)

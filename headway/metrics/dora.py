@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from headway.definitions import Definition
-from headway.metrics import bands, release
+from headway.metrics import bands, profile, release
 from headway.metrics.dora_queries import aggregate, empty, latest_deployments
 from headway.metrics.scope import (
     Period,
@@ -93,6 +93,7 @@ class MetricSet:
         }
         if self.release_lead_time is not None:
             out["release_lead_time"] = self.release_lead_time
+        out["profile"] = profile.place(out)
         out["warnings"] = self.warnings
         if self.trend:
             out["trend"] = [t.to_json() for t in self.trend]

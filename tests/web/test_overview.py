@@ -154,3 +154,28 @@ def test_an_empty_store_says_how_to_fill_it(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert "No services yet." in page.text
         assert _cards(page.text)["deployment_frequency"] == ("no data", 0)
+
+
+def test_the_2025_view_stands_beside_the_levels(client: TestClient) -> None:
+    """3 deployments in 3 weeks: 1 per week is "between once per day and once per week" (4);
+    a 4 h lead time is "less than one day" (5); no failure, so no recovery time to answer:
+    throughput (4 + 5) / 2 = 4.50 of 6. Nothing failed or was reworked: instability 0.0%.
+    Three deployments are too few to place the scope among the report's profiles."""
+    sign_in(client)
+    page = client.get(f"/?{WINDOW}").text
+    authorize(client)
+    twin = client.get(f"/api/metrics?{WINDOW}").json()["profile"]
+    section = page.split("data-profile>", 1)[1].split("</section>\n</div>", 1)[0]
+    values = [html.unescape(v) for v in re.findall(r'class="value">([^<]*)</span>', section)]
+    assert values == ["4.50 of 6", "0.0%"]
+    assert twin["throughput"]["score"] == 4.5
+    assert twin["instability"]["score"] == 0.0
+    assert (
+        re.findall(r'data-metric="(\w+)"', section)
+        == [a["metric"] for a in twin["throughput"]["answers"]]
+        == ["change_lead_time", "deployment_frequency"]
+    )
+    assert "between once per day and once per week (4)" in section
+    assert twin["reason"] == "too few to place: 3 counted deployments; a profile needs at least 10"
+    assert twin["reason"] in section
+    assert 'class="side"' not in section  # not placed, so neither high nor low

@@ -123,6 +123,54 @@ class ReleaseLeadTime(Result):
     )
 
 
+class ThroughputAnswer(Result):
+    metric: str = Field(description="The throughput figure answered.")
+    answer: int = Field(description="Its answer on the 2025 survey's scale: 1 slowest, 6 fastest.")
+    words: str = Field(description="That answer's words in the survey.")
+
+
+class ProfileThroughput(Result):
+    score: Number | None = Field(
+        description="The mean of `answers` (1 to `of`); null without counted deployments."
+    )
+    of: int = Field(description="The scale's top answer (6).")
+    side: str | None = Field(
+        description="`high` (a mean of 4 or more), `low`, or null when not placed."
+    )
+    answers: list[ThroughputAnswer]
+    missing: list[str] = Field(description="Throughput figures with no value to answer with.")
+
+
+class ProfileInstability(Result):
+    score: Number | None = Field(
+        description="The mean of the two rates (a fraction); null without deployments."
+    )
+    side: str | None = Field(description="`high` (over 0.15), `low`, or null when not placed.")
+    rates: dict[str, Number] = Field(description="The rates averaged, by metric.")
+
+
+class ProfileMatch(Result):
+    key: str
+    name: str = Field(description="The profile's name in the report.")
+    summary: str
+
+
+class Profile(Result):
+    """The 2025 DORA report's view: the two factors, and the team profiles they fit."""
+
+    source: str = Field(description="The report the profiles come from.")
+    throughput: ProfileThroughput
+    instability: ProfileInstability
+    consistent_with: list[ProfileMatch] = Field(
+        description="The report's profiles whose delivery signature matches; never one alone "
+        "is claimed, since the six measures in `unmeasured` tell them apart."
+    )
+    unmeasured: list[str] = Field(
+        description="The report's profile measures that delivery records do not hold."
+    )
+    reason: str | None = Field(description="Why no profile is listed; null when placed.")
+
+
 class MetricSetResult(Result):
     """The five DORA metrics for a scope and period (`GET /api/metrics`, `headway metrics`)."""
 
@@ -144,6 +192,9 @@ class MetricSetResult(Result):
         None,
         description="Release lead time (docs/definitions.md), beside the five; absent in a "
         "trend's buckets.",
+    )
+    profile: Profile = Field(
+        description="The 2025 report's view beside the levels (docs/definitions.md, 2025 report)."
     )
     warnings: list[str]
     trend: list[MetricSetResult] | None = Field(
