@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from headway import __version__
+from headway.answers import EngineUnavailable
 from headway.api.access import AccessLog
 from headway.api.auth import AuthError, answer
 from headway.api.cors import ClientCors
@@ -112,6 +113,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, error: StoreError) -> JSONResponse:
         return refusal(503, str(error), headers=_retry(error))
+
+    @app.exception_handler(EngineUnavailable)
+    async def engine_down(_: Request, error: EngineUnavailable) -> JSONResponse:
+        return refusal(503, f"the analytics engine cannot answer: {error}")
 
     # Its own thread, so a health check never queues behind requests in the shared pool, and
     # a bounded wait on the store lock: a store busy with a long write is busy, not down.

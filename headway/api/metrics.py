@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from headway import answers
 from headway.api.deps import StoreDep
 from headway.api.params import (
     By,
@@ -21,7 +22,7 @@ from headway.api.params import (
 )
 from headway.api.responses import READ_ERRORS
 from headway.api.scopes import team_reader
-from headway.metrics import dora, records
+from headway.metrics import records
 from headway.metrics.links import Bases
 from headway.metrics.refine import FILTERS, SEARCHED, SORTS, Refinement
 from headway.metrics.results import (
@@ -52,6 +53,7 @@ _RECORDS: dict[str, Any] = {
     response_model_exclude_unset=True,  # `trend` is there only with `by`
 )
 def get_metrics(
+    request: Request,
     store: StoreDep,
     service: Service = None,
     team: Team = None,
@@ -64,13 +66,12 @@ def get_metrics(
     levels: Levels = "2024",
 ) -> MetricSetResult | list[MetricSetResult]:
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-    if each:
-        return [
-            MetricSetResult.model_validate(m.to_json())
-            for m in dora.compute_each(store, defn, each, period, year=levels, within=scope)
-        ]
-    metric_set = dora.compute(store, defn, scope, period, year=levels, by=by)
-    return MetricSetResult.model_validate(metric_set.to_json())
+    settings = request.app.state.settings
+    sets = answers.metric_sets(
+        settings, store, defn, scope, period, year=levels, by=by, each=each, server=True
+    )
+    documents = [MetricSetResult.model_validate(m.to_json()) for m in sets]
+    return documents if each else documents[0]
 
 
 @router.get(

@@ -66,7 +66,13 @@ class Backend(Protocol):
     def schedules(self) -> Schedules: ...
 
     def metrics(
-        self, query: Query, *, year: str, by: str | None, each: str | None
+        self,
+        query: Query,
+        *,
+        year: str,
+        by: str | None,
+        each: str | None,
+        engine: str | None = None,
     ) -> list[MetricSet]: ...
     def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]: ...
     def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]: ...
@@ -116,8 +122,19 @@ class RemoteBackend:
         return {**query.params(), **more}
 
     def metrics(
-        self, query: Query, *, year: str, by: str | None, each: str | None
+        self,
+        query: Query,
+        *,
+        year: str,
+        by: str | None,
+        each: str | None,
+        engine: str | None = None,
     ) -> list[MetricSet]:
+        if engine is not None:
+            fail(
+                "--engine chooses the engine for a local store; a server computes on the "
+                "engine its own HEADWAY_ENGINE names: unset HEADWAY_URL to run it here"
+            )
         params = self._params(query, levels=year, by=by, each=each)
         data = self.api.call("GET", "/metrics", params=params)
         return [metric_set(d) for d in data] if each else [metric_set(data)]

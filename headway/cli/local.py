@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from headway import answers
 from headway import definitions as defs
-from headway.cli.common import Query, query_inputs
+from headway.cli.common import Query, fail, query_inputs
 from headway.config import Settings
 from headway.definitions import Definition
 from headway.flags.schedules import ScheduleService
 from headway.flags.service import FlagService
 from headway.flags.tokens import TokenService
 from headway.flags.users import UserService
-from headway.metrics import dora, flow, records, signals
+from headway.metrics import flow, records, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.links import Bases
 from headway.metrics.results import Change, Deployment, Incident, Result
@@ -58,12 +59,24 @@ class LocalBackend:
         )
 
     def metrics(
-        self, query: Query, *, year: str, by: str | None, each: str | None
+        self,
+        query: Query,
+        *,
+        year: str,
+        by: str | None,
+        each: str | None,
+        engine: str | None = None,
     ) -> list[MetricSet]:
         defn, scope, period = self._inputs(query)
-        if each:
-            return dora.compute_each(self.store, defn, each, period, year=year, within=scope)
-        return [dora.compute(self.store, defn, scope, period, year=year, by=by)]
+        settings = self.settings
+        if engine:
+            settings = settings.model_copy(update={"engine": engine})
+        try:
+            return answers.metric_sets(
+                settings, self.store, defn, scope, period, year=year, by=by, each=each
+            )
+        except answers.EngineUnavailable as error:
+            fail(str(error))
 
     def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)

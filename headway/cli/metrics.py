@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -47,6 +48,14 @@ def metrics(
     ] = None,
     definition: DefinitionOpt = None,
     levels: YearOpt = Year.y2024,
+    engine: Annotated[
+        EngineName | None,
+        typer.Option(
+            "--engine",
+            help="Compute on this analytics engine (docs/engines.md); default HEADWAY_ENGINE, "
+            "else the store's own statements. `spark` reads HEADWAY_ENGINE_PARQUET.",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The five DORA metrics for a scope and period, with the counts behind them.
@@ -64,6 +73,7 @@ def metrics(
             year=levels.value,
             by=by.value if by else None,
             each=each.value if each else None,
+            engine=engine.value if engine else None,
         )
         label = sets[0].definition.label if sets else answers.definition(definition).label
     if each:
@@ -79,6 +89,12 @@ def metrics(
         if result.trend:
             console.print(summary_table(_trend_rows(result), f"Trend by {by.value if by else ''}"))
         _notes(result)
+
+
+class EngineName(StrEnum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
 
 
 def _trend_rows(result: MetricSet) -> list[MetricSet]:

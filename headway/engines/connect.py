@@ -20,6 +20,8 @@ import ibis.expr.types as ir
 
 from headway.config import Settings
 from headway.engines.layout import TABLES, table_folder
+from headway.store import Store
+from headway.store.duck import DuckStore
 
 ENGINES = ("duckdb", "postgres", "spark")
 
@@ -77,10 +79,12 @@ def engine_name(settings: Settings) -> str:
     return "postgres" if settings.is_postgres else "duckdb"
 
 
-def connect(settings: Settings, *, spark: Any = None) -> Engine:
+def connect(settings: Settings, *, spark: Any = None, store: Store | None = None) -> Engine:
     """Connect the engine the settings name, with the canonical tables registered.
 
-    `spark`: a SparkSession to use instead of making one (tests share one per run)."""
+    `spark`: a SparkSession to use instead of making one (tests share one per run).
+    `store`: the store this process already has open; DuckDB then reads through it, since
+    one process cannot open a DuckDB file twice."""
     name = engine_name(settings)
     parquet = Path(settings.engine_parquet) if settings.engine_parquet else None
     if name == "spark":
@@ -113,6 +117,9 @@ def connect(settings: Settings, *, spark: Any = None) -> Engine:
             "HEADWAY_ENGINE_PARQUET to a `headway export parquet` folder, or choose "
             "HEADWAY_ENGINE=postgres"
         )
+    if isinstance(store, DuckStore):
+        backend = ibis.duckdb.from_connection(store.reader())
+        return Engine(name, backend, {t: backend.table(t) for t in TABLES})
     path = Path(settings.database)
     if not path.exists():
         raise EngineError(f"HEADWAY_DATABASE={path}: no such DuckDB store")
@@ -136,8 +143,10 @@ def _read_parquet(backend: Any, folder: Path, *, spark: bool = False) -> dict[st
 
 
 @contextmanager
-def connected(settings: Settings, *, spark: Any = None) -> Iterator[Engine]:
-    engine = connect(settings, spark=spark)
+def connected(
+    settings: Settings, *, spark: Any = None, store: Store | None = None
+) -> Iterator[Engine]:
+    engine = connect(settings, spark=spark, store=store)
     try:
         yield engine
     finally:

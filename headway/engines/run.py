@@ -25,13 +25,17 @@ from headway.metrics import dora
 from headway.metrics.dora import Period, Scope, UnknownScope
 
 
-def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
-    """(service, context) pairs in a scope, as metrics.dora.services_in finds them: the
-    services table, and services only deployments name (no team, no context)."""
+def service_rows(engine: Engine) -> list[dict[str, str]]:
+    """Every service with its team and context, as metrics.scope finds them: the services
+    table, and services only deployments name (no team, no context); sorted by name."""
     t = r.Tables.of(engine.tables)
     s, d = t.services, t.deployments
     listed = engine.rows(
-        s.select(name=s.name, team=s.team.fill_null("(no team)"), context=s.context)
+        s.select(
+            name=s.name,
+            team=s.team.fill_null("(no team)"),
+            context=s.context.fill_null("(no context)"),
+        )
     )
     names = {row["name"] for row in listed}
     deployed = engine.rows(d.select(name=d.service).distinct())
@@ -40,7 +44,13 @@ def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
         for row in deployed
         if row["name"] not in names
     ]
-    rows = sorted(known, key=lambda row: row["name"])
+    # `service` too, so a row answers each scope kind by name
+    return sorted(({**row, "service": row["name"]} for row in known), key=lambda row: row["name"])
+
+
+def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
+    """(service, context) pairs in a scope, as metrics.dora.services_in finds them."""
+    rows = service_rows(engine)
     if scope.kind == "organisation":
         return [(row["name"], row["context"]) for row in rows]
     chosen = [(row["name"], row["context"]) for row in rows if row[scope.kind] == scope.name]
@@ -63,7 +73,7 @@ def figures(engine: Engine, q: Query) -> dict[Any, dict[str, Any]]:
     def slot(row: dict[str, Any]) -> dict[str, Any]:
         key = (row["grp"], row["bkt"]) if q.by else row["grp"]
         # a trend's buckets have no weekly median; the whole period's has one, maybe of none
-        return out.setdefault(key, _empty(days=None if q.by else []))
+        return out.setdefault(key, empty(days=None if q.by else []))
 
     if not q.services:
         return out
@@ -101,7 +111,7 @@ def compute(
     them (the figures' part of metrics.dora.MetricSet.to_json)."""
     services = scope_services(engine, scope)
     q = Query(defn, tuple(s for s, _ in services), period)
-    found = figures(engine, q).get("organisation", _empty())
+    found = figures(engine, q).get("organisation", empty())
     return render(defn, period, found, year)
 
 
@@ -124,7 +134,7 @@ def trend(
     out = []
     for start in bucket_starts(period, by):
         part = Period(max(start, period.since), min(_next(start, by), period.until))
-        numbers = found.get(("organisation", start)) or _empty(days=None)
+        numbers = found.get(("organisation", start)) or empty(days=None)
         out.append(render(defn, part, numbers, year))
     return out
 
@@ -167,7 +177,7 @@ def render(defn: Definition, period: Period, f: dict[str, Any], year: str) -> di
     return dora.figures(defn, period, f, year)
 
 
-def _empty(days: list[date] | None = None) -> dict[str, Any]:
+def empty(days: list[date] | None = None) -> dict[str, Any]:
     durations = {"n": 0, "median_s": None, "p75_s": None, "p90_s": None, "mean_s": None}
     return {
         "deployments": 0,

@@ -114,5 +114,13 @@ class DuckStore(Store):
         copied = self.query(f"COPY (SELECT * FROM {table}) TO '{quoted}' (FORMAT parquet)")
         return int(copied[0][0])
 
+    def reader(self) -> Any:
+        """A second connection to this store's database, for an analytics engine in the same
+        process: DuckDB refuses a second open of the file, but a cursor shares it (and sees
+        what has been committed). Its session runs at UTC, as the store's does."""
+        cursor = self._con.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
+
     def close(self) -> None:
         self._con.close()

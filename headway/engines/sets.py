@@ -1,0 +1,164 @@
+"""Metric sets on an engine: what `headway metrics` and `GET /api/metrics` answer, with the
+five figures computed by the engine's expressions instead of the store's statements.
+
+The scope, its services and contexts, the warnings and the trend come out as
+`metrics.dora.compute` makes them, so a document differs from the store's only where the
+engine's numbers would (and they are held equal by tests/engines). Release lead time reads the
+flags' history, which lives on the transactional store only; on an engine it is left out and a
+warning says so (docs/engines.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from headway.config import Settings
+from headway.definitions import Definition
+from headway.engines import relations as r
+from headway.engines.connect import Engine, connected
+from headway.engines.dora import Query
+from headway.engines.run import empty, figures, render, scope_services, service_rows, trend
+from headway.metrics.dora import MetricSet, Period, Scope
+from headway.metrics.scope import bucket_starts, next_start, no_deployments_note
+from headway.store import Store
+from headway.values import EARLIEST, LATEST
+
+NO_RELEASE = (
+    "Release lead time is computed on the store only (it reads the flags' history): "
+    "unset HEADWAY_ENGINE to see it."
+)
+
+
+def metric_sets(
+    engine: Engine,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+    each: str | None = None,
+) -> list[MetricSet]:
+    """One metric set for `scope` (with a trend `by` week or month), or one per service, team
+    or context inside it (`each`)."""
+    services = scope_services(engine, scope)
+    if each:
+        return _each(engine, defn, services, each, period, year)
+    q = Query(defn, tuple(s for s, _ in services), period)
+    found = figures(engine, q).get("organisation")
+    one = _set(defn, scope, period, services, year, render(defn, period, found or empty(), year))
+    contexts = one.contexts
+    if len(contexts) > 1:
+        one.warnings.append(
+            f"This figure blends services of {len(contexts)} operating contexts "
+            f"({', '.join(contexts)}). Compare within one context (--context NAME) or see "
+            "each side by side (--each context)."
+        )
+    if by:
+        parts = trend(engine, defn, scope, period, by, year=year)
+        for start, figs in zip(bucket_starts(period, by), parts, strict=True):
+            sub = Period(max(start, period.since), min(next_start(start, by), period.until))
+            one.trend.append(_set(defn, scope, sub, services, year, figs))
+    _say_when_empty(engine, defn, [one])
+    return [one]
+
+
+def _each(
+    engine: Engine,
+    defn: Definition,
+    services: list[tuple[str, str]],
+    kind: str,
+    period: Period,
+    year: str,
+) -> list[MetricSet]:
+    names = {s for s, _ in services}
+    key_of = {row["name"]: row[kind] for row in service_rows(engine) if row["name"] in names}
+    q = Query(defn, tuple(sorted(names)), period, group=kind)
+    found = figures(engine, q)
+    out = []
+    for key in sorted(set(key_of.values())):
+        members = [(s, c) for s, c in services if key_of[s] == key]
+        raw = found.get(key) or empty()
+        out.append(
+            _set(defn, Scope(kind, key), period, members, year, render(defn, period, raw, year))
+        )
+    _say_when_empty(engine, defn, out)
+    return out
+
+
+def _set(
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    services: list[tuple[str, str]],
+    year: str,
+    figs: dict[str, Any],
+) -> MetricSet:
+    metric_set = MetricSet(
+        definition=defn,
+        scope=scope,
+        period=period,
+        services=[s for s, _ in services],
+        contexts=sorted({c for _, c in services}),
+        year=year,
+        **figs,
+    )
+    for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
+        metric_set.warnings.extend(figure["notes"])
+    return metric_set
+
+
+def _say_when_empty(engine: Engine, defn: Definition, sets: list[MetricSet]) -> None:
+    """As the store says it: a scope with no deployments in its period names its latest."""
+    bare = [m for m in sets if not m.deployment_frequency["deployments"]]
+    if bare:
+        latest = _latest(engine, defn, sorted({s for m in bare for s in m.services}))
+        for m in bare:
+            last = max((latest[s] for s in m.services if s in latest), default=None)
+            m.warnings.insert(0, no_deployments_note(m.scope, m.period, last))
+    for m in sets:
+        m.warnings.append(NO_RELEASE)
+
+
+def _latest(engine: Engine, defn: Definition, services: list[str]) -> dict[str, datetime]:
+    """Each service's latest counted deployment between 1970 and 2100, whatever the period."""
+    if not services:
+        return {}
+    d = r.Tables.of(engine.tables).deployments
+    earliest, latest = EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    rows = engine.rows(
+        d.filter(
+            r.counted(defn, d),
+            d.service.isin(services),
+            d.finished_at >= earliest,
+            d.finished_at < latest,
+        )
+        .group_by("service")
+        .aggregate(latest=d.finished_at.max())
+    )
+    return {row["service"]: _naive(row["latest"]) for row in rows if row["latest"] is not None}
+
+
+def _naive(value: datetime) -> datetime:
+    """A time from an engine (Spark's are zoned) as naive UTC."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def on_engine(
+    settings: Settings,
+    store: Store | None,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+    each: str | None = None,
+    spark: Any = None,
+) -> list[MetricSet]:
+    """`metric_sets` on the engine the settings name, connected for this call: through
+    `store` when it is the DuckDB store this process has open, on `spark` (a session kept by
+    the caller, as a server does) or on a session made and stopped here."""
+    with connected(settings, store=store, spark=spark) as engine:
+        return metric_sets(engine, defn, scope, period, year=year, by=by, each=each)
