@@ -19,8 +19,9 @@ from headway.engines import relations as r
 from headway.engines.connect import Engine, connected
 from headway.engines.dora import Query
 from headway.engines.run import empty, figures, render, scope_services, service_rows, trend
+from headway.metrics import dora
 from headway.metrics.dora import MetricSet, Period, Scope
-from headway.metrics.scope import bucket_starts, next_start, no_deployments_note
+from headway.metrics.scope import bucket_starts, next_start
 from headway.store import Store
 from headway.values import EARLIEST, LATEST
 
@@ -47,19 +48,15 @@ def metric_sets(
         return _each(engine, defn, services, each, period, year)
     q = Query(defn, tuple(s for s, _ in services), period)
     found = figures(engine, q).get("organisation")
-    one = _set(defn, scope, period, services, year, render(defn, period, found or empty(), year))
-    contexts = one.contexts
-    if len(contexts) > 1:
-        one.warnings.append(
-            f"This figure blends services of {len(contexts)} operating contexts "
-            f"({', '.join(contexts)}). Compare within one context (--context NAME) or see "
-            "each side by side (--each context)."
-        )
+    one = dora.assemble(
+        defn, scope, period, services, year, render(defn, period, found or empty(), year)
+    )
     if by:
         parts = trend(engine, defn, scope, period, by, year=year)
         for start, figs in zip(bucket_starts(period, by), parts, strict=True):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
-            one.trend.append(_set(defn, scope, sub, services, year, figs))
+            one.trend.append(dora.assemble(defn, scope, sub, services, year, figs))
+    dora.warn_when_blended(one)
     _say_when_empty(engine, defn, [one])
     return [one]
 
@@ -80,43 +77,16 @@ def _each(
     for key in sorted(set(key_of.values())):
         members = [(s, c) for s, c in services if key_of[s] == key]
         raw = found.get(key) or empty()
-        out.append(
-            _set(defn, Scope(kind, key), period, members, year, render(defn, period, raw, year))
-        )
+        figs = render(defn, period, raw, year)
+        out.append(dora.assemble(defn, Scope(kind, key), period, members, year, figs))
     _say_when_empty(engine, defn, out)
     return out
 
 
-def _set(
-    defn: Definition,
-    scope: Scope,
-    period: Period,
-    services: list[tuple[str, str]],
-    year: str,
-    figs: dict[str, Any],
-) -> MetricSet:
-    metric_set = MetricSet(
-        definition=defn,
-        scope=scope,
-        period=period,
-        services=[s for s, _ in services],
-        contexts=sorted({c for _, c in services}),
-        year=year,
-        **figs,
-    )
-    for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
-        metric_set.warnings.extend(figure["notes"])
-    return metric_set
-
-
 def _say_when_empty(engine: Engine, defn: Definition, sets: list[MetricSet]) -> None:
-    """As the store says it: a scope with no deployments in its period names its latest."""
-    bare = [m for m in sets if not m.deployment_frequency["deployments"]]
-    if bare:
-        latest = _latest(engine, defn, sorted({s for m in bare for s in m.services}))
-        for m in bare:
-            last = max((latest[s] for s in m.services if s in latest), default=None)
-            m.warnings.insert(0, no_deployments_note(m.scope, m.period, last))
+    """As the store says it (an empty scope names its latest deployment), and that release
+    lead time is not on an engine."""
+    dora.say_when_empty(sets, lambda services: _latest(engine, defn, services))
     for m in sets:
         m.warnings.append(NO_RELEASE)
 

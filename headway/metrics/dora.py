@@ -7,8 +7,9 @@ here too because the CLI's modules import them from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from headway.definitions import Definition
@@ -35,13 +36,16 @@ __all__ = [
     "Scope",
     "ScopeError",
     "UnknownScope",
+    "assemble",
     "compute",
     "compute_each",
     "default_period",
     "figures",
     "median",
+    "say_when_empty",
     "services_in",
     "spine",
+    "warn_when_blended",
     "weekly_deploy_days",
 ]
 
@@ -113,27 +117,19 @@ def compute(
     services = services_in(store, scope)
     overall = aggregate(store, defn, [s for s, _ in services], period, None, year)
     result = overall.get(None) or empty(period)
-    contexts = sorted({c for _, c in services})
-    metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
+    metric_set = _metric_set(defn, scope, period, services, year, result)
     names = [s for s, _ in services]
     leads = {"organisation": result["lead"]}
     released = release.release_figures(store, defn, names, period, "organisation", leads)
     metric_set.release_lead_time = released.get("organisation") or release.empty_figure()
     _say_when_empty(store, defn, [metric_set])
-    if len(contexts) > 1:
-        metric_set.warnings.append(
-            f"This figure blends services of {len(contexts)} operating contexts "
-            f"({', '.join(contexts)}). Compare within one context (--context NAME) or see "
-            "each side by side (--each context)."
-        )
+    warn_when_blended(metric_set)
     if by:
         buckets = aggregate(store, defn, [s for s, _ in services], period, by, year)
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
             metric_set.trend.append(
-                _metric_set(
-                    defn, scope, sub, services, contexts, year, buckets.get(start) or empty(sub)
-                )
+                _metric_set(defn, scope, sub, services, year, buckets.get(start) or empty(sub))
             )
     return metric_set
 
@@ -157,33 +153,41 @@ def compute_each(
     out = []
     for key in sorted(set(key_of.values())):
         members = [(s, c) for s, c in services if key_of[s] == key]
-        contexts = sorted({c for _, c in members})
-        out.append(
-            _metric_set(
-                defn,
-                Scope(kind, key),
-                period,
-                members,
-                contexts,
-                year,
-                grouped.get((key, None)) or empty(period),
-            )
-        )
+        raw = grouped.get((key, None)) or empty(period)
+        out.append(_metric_set(defn, Scope(kind, key), period, members, year, raw))
         out[-1].release_lead_time = released.get(key) or release.empty_figure()
     _say_when_empty(store, defn, out)
     return out
 
 
 def _say_when_empty(store: Store, defn: Definition, sets: list[MetricSet]) -> None:
-    """A scope with no deployments in its period says so first, naming its latest one and
-    the window that shows it, so an empty window is never read as a team that stopped."""
+    say_when_empty(sets, lambda services: latest_deployments(store, defn, services))
+
+
+def say_when_empty(
+    sets: list[MetricSet], latest_of: Callable[[list[str]], dict[str, datetime]]
+) -> None:
+    """A scope with no deployments in its period says so first, naming its latest one (from
+    `latest_of`, each service's latest counted deployment) and the window that shows it, so
+    an empty window is never read as a team that stopped."""
     bare = [m for m in sets if not m.deployment_frequency["deployments"]]
     if not bare:
         return
-    latest = latest_deployments(store, defn, sorted({s for m in bare for s in m.services}))
+    latest = latest_of(sorted({s for m in bare for s in m.services}))
     for m in bare:
         last = max((latest[s] for s in m.services if s in latest), default=None)
         m.warnings.insert(0, no_deployments_note(m.scope, m.period, last))
+
+
+def warn_when_blended(metric_set: MetricSet) -> None:
+    """A figure over services of several operating contexts says so, and how to compare."""
+    contexts = metric_set.contexts
+    if len(contexts) > 1:
+        metric_set.warnings.append(
+            f"This figure blends services of {len(contexts)} operating contexts "
+            f"({', '.join(contexts)}). Compare within one context (--context NAME) or see "
+            "each side by side (--each context)."
+        )
 
 
 def _metric_set(
@@ -191,18 +195,30 @@ def _metric_set(
     scope: Scope,
     period: Period,
     services: list[tuple[str, str]],
-    contexts: list[str],
     year: str,
     r: dict[str, Any],
 ) -> MetricSet:
+    return assemble(defn, scope, period, services, year, figures(defn, period, r, year))
+
+
+def assemble(
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    services: list[tuple[str, str]],
+    year: str,
+    figs: dict[str, Any],
+) -> MetricSet:
+    """A metric set from its five rendered figures (`figures`), for this module and the
+    engines alike; the figures' own notes become warnings."""
     metric_set = MetricSet(
         definition=defn,
         scope=scope,
         period=period,
         services=[s for s, _ in services],
-        contexts=contexts,
+        contexts=sorted({c for _, c in services}),
         year=year,
-        **figures(defn, period, r, year),
+        **figs,
     )
     # The table shows warnings; a figure that left records out says so there too.
     for figure in (metric_set.change_lead_time, metric_set.failed_deployment_recovery_time):
