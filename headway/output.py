@@ -182,12 +182,13 @@ def profile_lines(profile: dict[str, Any]) -> list[str]:
         f"  throughput   {speed}{_on(fast['side'])}" + (f"  [{answers}]" if answers else ""),
         f"  instability  {shake}{_on(shaky['side'])}  [mean of change fail rate and rework rate]",
     ]
-    if profile["consistent_with"]:
-        names = ", ".join(p["name"] for p in profile["consistent_with"])
-        lines.append(f"  consistent with: {names}")
+    fits = profile["consistent_with"]
+    if fits:
+        lines.append("  consistent with: " + ", ".join(p["name"] for p in fits))
         lines.append(
-            "  the report tells these apart by " + ", ".join(profile["unmeasured"]) + ","
-            " which delivery records do not measure: ask the team"
+            f"  the report {'tells these apart by' if len(fits) > 1 else 'also weighs'} "
+            + ", ".join(profile["unmeasured"])
+            + ", which delivery records do not measure: ask the team"
         )
     else:
         lines.append(f"  no profile: {profile['reason'] or 'no profile has this signature'}")

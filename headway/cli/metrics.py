@@ -118,4 +118,4 @@ def _notes(result: MetricSet) -> None:
     if result.year == "2025":
         console.print(bands.NO_LEVELS_NOTE)
         for line in profile_lines(result.to_json()["profile"]):
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)

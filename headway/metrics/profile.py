@@ -13,9 +13,9 @@ eight, so this view does what the records allow and says what they do not:
 * **Instability** is the mean of the two instability rates, which the survey asks as
   percentages.
 * **Consistent with** lists the profiles whose published delivery signature (high or low
-  throughput, high or low instability) the scope's matches. It is never one profile: the
-  profiles a scope could be are told apart by the six survey measures Headway does not hold,
-  which `unmeasured` names.
+  throughput, high or low instability) the scope's matches. It is a list of what the
+  delivery records allow, not a classification: the profiles are told apart, and confirmed,
+  by the six survey measures Headway does not hold, which `unmeasured` names.
 
 Sources, scales and thresholds are in docs/definitions.md ("2025 report").
 """

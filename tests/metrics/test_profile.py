@@ -274,3 +274,15 @@ def test_each_team_is_listed_with_its_view(
     assert "5.33 · 3.6%" in words
     assert "Pragmatic" in words
     assert words.index("Pragmatic") < words.index("Harmonious") < words.index("high-achievers")
+
+
+def test_one_fitting_profile_is_not_read_as_a_classification() -> None:
+    """High throughput with high instability leaves only the legacy bottleneck (its
+    throughput is the one the summaries leave open): the view says the report "also weighs"
+    the six survey measures rather than "tells these apart by" them."""
+    from headway.output import profile_lines
+
+    lines = profile_lines(place(figures(10.0, HOUR / 2, HOUR / 2, 0.25, 0.25)))
+    assert "  consistent with: The legacy bottleneck" in lines
+    assert lines[-1].startswith("  the report also weighs team performance, product performance")
+    assert lines[-1].endswith("which delivery records do not measure: ask the team")

@@ -162,8 +162,8 @@ class Profile(Result):
     throughput: ProfileThroughput
     instability: ProfileInstability
     consistent_with: list[ProfileMatch] = Field(
-        description="The report's profiles whose delivery signature matches; never one alone "
-        "is claimed, since the six measures in `unmeasured` tell them apart."
+        description="The report's profiles whose delivery signature matches: what the records "
+        "allow, not a classification, since the six measures in `unmeasured` decide it."
     )
     unmeasured: list[str] = Field(
         description="The report's profile measures that delivery records do not hold."
