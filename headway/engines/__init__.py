@@ -7,7 +7,8 @@ Writes never come here: they stay on the transactional store (docs/engines.md).
 
 Owns: choosing and connecting an engine (`connect`), the Parquet export Spark reads
 (`export`), the relations the figures share (`relations`), percentiles every engine computes
-alike (`stats`) and the five DORA figures (`dora`).
+alike (`stats`), the five DORA figures (`dora`), the metric sets built from them (`sets`)
+and the flow's moments (`flow`).
 May import: `metrics` (for the scope, period and result shapes), `definitions`, `store`,
 `config`; nothing below imports it.
 """

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The canonical tables the analytics read.
-TABLES = ("services", "deployments", "changes", "incidents")
+# The canonical tables the analytics read (approvals since format 2: the flow's gates).
+TABLES = ("services", "deployments", "changes", "incidents", "approvals")
 MANIFEST = "_headway.json"
-FORMAT = 1
+FORMAT = 2
 
 
 def table_folder(folder: Path, table: str) -> Path:

@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from headway.definitions import Definition
+from headway.engines.layout import TABLES
 
 MICROS = 1_000_000
 _ROUNDING_STEP = {"ceil_minute": 60, "trunc_minute": 60, "trunc_hour": 3600}
@@ -26,12 +27,11 @@ class Tables:
     deployments: ir.Table
     changes: ir.Table
     incidents: ir.Table
+    approvals: ir.Table
 
     @classmethod
     def of(cls, tables: dict[str, ir.Table]) -> Tables:
-        return cls(
-            **{name: tables[name] for name in ("services", "deployments", "changes", "incidents")}
-        )
+        return cls(**{name: tables[name] for name in TABLES})
 
 
 def _null(dtype: str) -> Any:

@@ -16,6 +16,7 @@ neighbour.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,12 @@ def change_flows(
     in it."""
     if not services:
         return []
-    rows = queries.shipped_moments(store, defn, services, period.since, period.until)
+    return cut(defn, queries.shipped_moments(store, defn, services, period.since, period.until))
+
+
+def cut(defn: Definition, rows: Iterable[tuple[Any, ...]]) -> list[ChangeFlow]:
+    """Each change's stages from its moments (the rows `queries.shipped_moments` gives, and
+    `engines.flow.moments` on an analytics engine), in the rows' order."""
     start = defn.lead_time.start
     out = []
     for (
