@@ -6,12 +6,15 @@ answers every surface from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from headway.config import Settings
 from headway.definitions import Definition
-from headway.metrics import dora
+from headway.metrics import dora, flow
 from headway.metrics.dora import MetricSet, Period, Scope
+from headway.metrics.flow import FlowBreakdown
 from headway.store import Store
 
 
@@ -38,21 +41,68 @@ def metric_sets(
         if each:
             return dora.compute_each(store, defn, each, period, year=year, within=scope)
         return [dora.compute(store, defn, scope, period, year=year, by=by)]
+    with _engine_errors(settings):
+        from headway.engines.sets import on_engine
+
+        return on_engine(
+            settings,
+            store,
+            defn,
+            scope,
+            period,
+            year=year,
+            by=by,
+            each=each,
+            spark=_spark(settings, server),
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def flows(
+    settings: Settings,
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    by: str | None = None,
+    each: str | None = None,
+    server: bool = False,
+) -> list[FlowBreakdown]:
+    """The flow breakdown of `scope`, or one per service, team or context inside it, where
+    the settings say (as `metric_sets`). On an engine the release wait is left out."""
+    if settings.engine is None:
+        if each:
+            return flow.breakdown_each(store, defn, each, period, scope, by)
+        return [flow.breakdown(store, defn, scope, period, by)]
+    with _engine_errors(settings):
+        from headway.engines.flow import on_engine_flows
+
+        spark = _spark(settings, server)
+        return on_engine_flows(settings, store, defn, scope, period, by=by, each=each, spark=spark)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def _engine_errors(settings: Settings) -> Iterator[None]:
+    """The engines extra missing, or an engine refusing its settings, as EngineUnavailable."""
     try:
         from headway.engines import EngineError
-        from headway.engines.sets import on_engine
-        from headway.engines.spark import session
     except ImportError as error:
         raise EngineUnavailable(
             f"HEADWAY_ENGINE={settings.engine} needs the engines extra: "
             f"pip install 'headway[spark]' ({error})"
         ) from None
-    spark: Any = None
-    if server and settings.engine == "spark":
-        spark = session(settings.spark_url)  # the process's session, reused request after request
     try:
-        return on_engine(
-            settings, store, defn, scope, period, year=year, by=by, each=each, spark=spark
-        )
+        yield
     except EngineError as error:
         raise EngineUnavailable(str(error)) from None
+
+
+def _spark(settings: Settings, server: bool) -> Any:
+    """A server's Spark session, kept for the next request; None lets each call make one."""
+    if not (server and settings.engine == "spark"):
+        return None
+    from headway.engines.spark import session
+
+    return session(settings.spark_url)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from headway import answers
 from headway.api.auth import Editor, acting
 from headway.api.deps import StoreDep
 from headway.api.fields import STRICT
@@ -59,6 +60,7 @@ def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
 
 @router.get("/flow", summary="Lead time split into stages, with where work waits longest")
 def get_flow(
+    request: Request,
     store: StoreDep,
     service: Service = None,
     team: Team = None,
@@ -70,13 +72,10 @@ def get_flow(
     definition: Definition = None,
 ) -> NotedFlow | list[NotedFlow]:
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-    if each:
-        return [
-            NotedFlow.model_validate(_noted(store, b.to_json(), period))
-            for b in flow.breakdown_each(store, defn, each, period, scope, by)
-        ]
-    doc = flow.breakdown(store, defn, scope, period, by).to_json()
-    return NotedFlow.model_validate(_noted(store, doc, period))
+    settings = request.app.state.settings
+    found = answers.flows(settings, store, defn, scope, period, by=by, each=each, server=True)
+    docs = [NotedFlow.model_validate(_noted(store, b.to_json(), period)) for b in found]
+    return docs if each else docs[0]
 
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")

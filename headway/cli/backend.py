@@ -75,7 +75,9 @@ class Backend(Protocol):
         engine: str | None = None,
     ) -> list[MetricSet]: ...
     def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]: ...
-    def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]: ...
+    def flow(
+        self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
+    ) -> list[dict[str, Any]]: ...
     def signals(
         self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
     ) -> list[dict[str, Any]]: ...
@@ -130,11 +132,7 @@ class RemoteBackend:
         each: str | None,
         engine: str | None = None,
     ) -> list[MetricSet]:
-        if engine is not None:
-            fail(
-                "--engine chooses the engine for a local store; a server computes on the "
-                "engine its own HEADWAY_ENGINE names: unset HEADWAY_URL to run it here"
-            )
+        _no_engine(engine)
         params = self._params(query, levels=year, by=by, each=each)
         data = self.api.call("GET", "/metrics", params=params)
         return [metric_set(d) for d in data] if each else [metric_set(data)]
@@ -145,7 +143,10 @@ class RemoteBackend:
         )
         return found
 
-    def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
+    def flow(
+        self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
+    ) -> list[dict[str, Any]]:
+        _no_engine(engine)
         data = self.api.call("GET", "/flow", params=self._params(query, by=by, each=each))
         return list(data) if each else [data]
 
@@ -295,6 +296,14 @@ class RemoteBackend:
             with archive.open("wb") as into:
                 self.api.download("/export/parquet", into)
             return unpack_export(archive, folder)
+
+
+def _no_engine(engine: str | None) -> None:
+    if engine is not None:
+        fail(
+            "--engine chooses the engine for a local store; a server computes on the "
+            "engine its own HEADWAY_ENGINE names: unset HEADWAY_URL to run it here"
+        )
 
 
 def _raw(record: Any) -> RawEvent:

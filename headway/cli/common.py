@@ -52,6 +52,22 @@ class Each(StrEnum):
     context = "context"
 
 
+class EngineName(StrEnum):
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
+
+
+EngineOpt = Annotated[
+    EngineName | None,
+    typer.Option(
+        "--engine",
+        help="Compute on this analytics engine (docs/engines.md); default HEADWAY_ENGINE, "
+        "else the store's own statements. `spark` reads HEADWAY_ENGINE_PARQUET.",
+    ),
+]
+
+
 class Year(StrEnum):
     y2023 = "2023"
     y2024 = "2024"

@@ -18,6 +18,7 @@ from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
     Each,
+    EngineOpt,
     Format,
     FormatOpt,
     ServiceOpt,
@@ -61,6 +62,7 @@ def flow_command(
     by: ByOpt = None,
     each: EachOpt = None,
     definition: DefinitionOpt = None,
+    engine: EngineOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Where lead time goes: coding, pickup, review, approval wait, merge wait, deploy wait.
@@ -72,7 +74,12 @@ def flow_command(
     """
     query = Query(service, team, context, since, until, definition)
     with backend() as answers:
-        docs = answers.flow(query, by=by.value if by else None, each=each.value if each else None)
+        docs = answers.flow(
+            query,
+            by=by.value if by else None,
+            each=each.value if each else None,
+            engine=engine.value if engine else None,
+        )
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
     elif fmt is Format.csv:
@@ -153,7 +160,7 @@ def _print_flow(doc: dict[str, Any]) -> None:
     for s in doc["stages"]:
         if note := _left_out(s):
             console.print(f"{note}.", highlight=False)
-    if (wait := doc["release_wait"])["flagged"]:
+    if (wait := doc["release_wait"]) and wait["flagged"]:
         console.print(
             f"After lead time, {wait['label']} ({wait['from']} → {wait['to']}): median "
             f"{duration(wait['median_s'])}, p90 {duration(wait['p90_s'])} over "

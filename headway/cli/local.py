@@ -68,15 +68,17 @@ class LocalBackend:
         engine: str | None = None,
     ) -> list[MetricSet]:
         defn, scope, period = self._inputs(query)
-        settings = self.settings
-        if engine:
-            settings = settings.model_copy(update={"engine": engine})
+        settings = self._engine(engine)
         try:
             return answers.metric_sets(
                 settings, self.store, defn, scope, period, year=year, by=by, each=each
             )
         except answers.EngineUnavailable as error:
             fail(str(error))
+
+    def _engine(self, engine: str | None) -> Settings:
+        """The settings with --engine in place of HEADWAY_ENGINE when it is given."""
+        return self.settings.model_copy(update={"engine": engine}) if engine else self.settings
 
     def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)
@@ -90,12 +92,15 @@ class LocalBackend:
         # as the API sends them: the fields in the model's order (a CSV's columns)
         return [_as_sent(RECORDS[kind], row) for row in rows]
 
-    def flow(self, query: Query, *, by: str | None, each: str | None) -> list[dict[str, Any]]:
+    def flow(
+        self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
+    ) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)
-        if each:
-            results = flow.breakdown_each(self.store, defn, each, period, scope, by)
-        else:
-            results = [flow.breakdown(self.store, defn, scope, period, by)]
+        settings = self._engine(engine)
+        try:
+            results = answers.flows(settings, self.store, defn, scope, period, by=by, each=each)
+        except answers.EngineUnavailable as error:
+            fail(str(error))
         return [self._noted(r.to_json(), period) for r in results]
 
     def signals(

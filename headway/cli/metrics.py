@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
     Each,
+    EngineOpt,
     Format,
     FormatOpt,
     ServiceOpt,
@@ -48,14 +48,7 @@ def metrics(
     ] = None,
     definition: DefinitionOpt = None,
     levels: YearOpt = Year.y2024,
-    engine: Annotated[
-        EngineName | None,
-        typer.Option(
-            "--engine",
-            help="Compute on this analytics engine (docs/engines.md); default HEADWAY_ENGINE, "
-            "else the store's own statements. `spark` reads HEADWAY_ENGINE_PARQUET.",
-        ),
-    ] = None,
+    engine: EngineOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The five DORA metrics for a scope and period, with the counts behind them.
@@ -89,12 +82,6 @@ def metrics(
         if result.trend:
             console.print(summary_table(_trend_rows(result), f"Trend by {by.value if by else ''}"))
         _notes(result)
-
-
-class EngineName(StrEnum):
-    duckdb = "duckdb"
-    postgres = "postgres"
-    spark = "spark"
 
 
 def _trend_rows(result: MetricSet) -> list[MetricSet]:

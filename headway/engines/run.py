@@ -23,6 +23,7 @@ from headway.engines.dora import (
 from headway.engines.stats import STATS
 from headway.metrics import dora
 from headway.metrics.dora import Period, Scope, UnknownScope
+from headway.values import EARLIEST, LATEST
 
 
 def service_rows(engine: Engine) -> list[dict[str, str]]:
@@ -156,7 +157,8 @@ def _next(start: datetime, by: str) -> datetime:
 
 
 def _naive(value: datetime) -> datetime:
-    """A bucket start as UTC wall-clock: Spark's DATE_TRUNC answers a zoned timestamp."""
+    """A time from an engine as UTC wall-clock: Spark answers zoned timestamps (a bucket's
+    DATE_TRUNC, a MAX of a column)."""
     if value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
@@ -189,3 +191,24 @@ def empty(days: list[date] | None = None) -> dict[str, Any]:
         "lead": {**durations, "negative": 0},
         "recovery": {**durations, "negative": 0},
     }
+
+
+def latest_deployments(
+    engine: Engine, defn: Definition, services: list[str]
+) -> dict[str, datetime]:
+    """Each service's latest counted deployment between 1970 and 2100, whatever the period."""
+    if not services:
+        return {}
+    d = r.Tables.of(engine.tables).deployments
+    earliest, latest = EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    rows = engine.rows(
+        d.filter(
+            r.counted(defn, d),
+            d.service.isin(services),
+            d.finished_at >= earliest,
+            d.finished_at < latest,
+        )
+        .group_by("service")
+        .aggregate(latest=d.finished_at.max())
+    )
+    return {row["service"]: _naive(row["latest"]) for row in rows if row["latest"] is not None}

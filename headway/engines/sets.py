@@ -10,20 +10,25 @@ warning says so (docs/engines.md).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from headway.config import Settings
 from headway.definitions import Definition
-from headway.engines import relations as r
 from headway.engines.connect import Engine, connected
 from headway.engines.dora import Query
-from headway.engines.run import empty, figures, render, scope_services, service_rows, trend
+from headway.engines.run import (
+    empty,
+    figures,
+    latest_deployments,
+    render,
+    scope_services,
+    service_rows,
+    trend,
+)
 from headway.metrics import dora
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.scope import bucket_starts, next_start
 from headway.store import Store
-from headway.values import EARLIEST, LATEST
 
 NO_RELEASE = (
     "Release lead time is computed on the store only (it reads the flags' history): "
@@ -86,33 +91,9 @@ def _each(
 def _say_when_empty(engine: Engine, defn: Definition, sets: list[MetricSet]) -> None:
     """As the store says it (an empty scope names its latest deployment), and that release
     lead time is not on an engine."""
-    dora.say_when_empty(sets, lambda services: _latest(engine, defn, services))
+    dora.say_when_empty(sets, lambda services: latest_deployments(engine, defn, services))
     for m in sets:
         m.warnings.append(NO_RELEASE)
-
-
-def _latest(engine: Engine, defn: Definition, services: list[str]) -> dict[str, datetime]:
-    """Each service's latest counted deployment between 1970 and 2100, whatever the period."""
-    if not services:
-        return {}
-    d = r.Tables.of(engine.tables).deployments
-    earliest, latest = EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
-    rows = engine.rows(
-        d.filter(
-            r.counted(defn, d),
-            d.service.isin(services),
-            d.finished_at >= earliest,
-            d.finished_at < latest,
-        )
-        .group_by("service")
-        .aggregate(latest=d.finished_at.max())
-    )
-    return {row["service"]: _naive(row["latest"]) for row in rows if row["latest"] is not None}
-
-
-def _naive(value: datetime) -> datetime:
-    """A time from an engine (Spark's are zoned) as naive UTC."""
-    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def on_engine(

@@ -14,17 +14,14 @@ from typing import Any
 
 from headway import config
 from headway.definitions import Definition
-from headway.metrics import release
-from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, negative_note, plural
-from headway.metrics.queries import scope as scope_queries
+from headway.metrics.flow_source import FlowSource, StoreFlow
 from headway.metrics.scope import (
     Period,
     Scope,
     bucket_starts,
     iso,
     next_start,
-    services_in,
     window_hint,
 )
 from headway.metrics.stages import (
@@ -34,10 +31,15 @@ from headway.metrics.stages import (
     STAGES,
     WAITING,
     ChangeFlow,
-    change_flows,
+    cut,
 )
-from headway.metrics.waiting import summarise_waiting, waiting_changes
+from headway.metrics.waiting import summarise_waiting, waiting_from
 from headway.store import Store
+
+NO_RELEASE_WAIT = (
+    "The release wait is computed on the store only (it reads the flags' history): "
+    "unset HEADWAY_ENGINE to see it."
+)
 
 __all__ = [
     "LABELS",
@@ -68,7 +70,7 @@ class FlowBreakdown:
     trend: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     waiting: dict[str, Any] = field(default_factory=dict)
-    release_wait: dict[str, Any] = field(default_factory=dict)
+    release_wait: dict[str, Any] | None = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,7 +147,7 @@ def summarise(
 
 
 def breakdown(
-    store: Store,
+    store: Store | FlowSource,
     defn: Definition,
     scope: Scope,
     period: Period,
@@ -157,25 +159,25 @@ def breakdown(
 
     `now` is the current time as naive UTC (`config.now`, when None); work in progress is
     measured at the end of the period, or at `now` when the period ends later."""
-    services = members if members is not None else services_in(store, scope)
+    source = StoreFlow(store) if isinstance(store, Store) else store
+    services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
-    flows = change_flows(store, defn, names, period)
+    flows = cut(defn, source.shipped(defn, names, period)) if names else []
     end_to_end, stages, dominant, longest = summarise(flows, defn.summary.median)
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
     )
-    result.release_wait = release_wait(store, defn, names, period)
+    result.release_wait = release_wait(source.release_wait(defn, names, period))
     as_of = min(period.until, now or config.now())
-    result.waiting = summarise_waiting(
-        waiting_changes(store, defn, names, as_of), defn, as_of, ended=as_of == period.until
-    )
+    waiting = waiting_from(source.waiting(defn, names, as_of), as_of) if names else []
+    result.waiting = summarise_waiting(waiting, defn, as_of, ended=as_of == period.until)
     if not flows:
         verb = "merged" if defn.flow.changes == "merged" else "shipped"
         result.warnings.append(
             f"no change {verb} in {scope.describe()} between "
             f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}"
-            + _where_data_is(store, defn, names, period)
+            + _where_data_is(source, defn, names, period)
         )
     if end_to_end["negative"]:
         result.warnings.append(end_to_end["notes"][-1])
@@ -190,6 +192,8 @@ def breakdown(
             f"This breakdown blends {len(contexts)} operating contexts "
             f"({', '.join(contexts)}); see each with --each context."
         )
+    if result.release_wait is None:
+        result.warnings.append(NO_RELEASE_WAIT)
     if by:
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
@@ -216,15 +220,12 @@ def breakdown(
     return result
 
 
-def release_wait(
-    store: Store, defn: Definition, names: list[str], period: Period
-) -> dict[str, Any]:
+def release_wait(figure: dict[str, Any] | None) -> dict[str, Any] | None:
     """The stage after lead time for flagged changes: deployed → the last of its flags served
-    to everyone (`metrics.release`), over the changes shipped in the period."""
-    figure = (
-        release.release_figures(store, defn, names, period, "organisation").get("organisation")
-        or release.empty_figure()
-    )
+    to everyone (`metrics.release`), over the changes shipped in the period; None where the
+    source holds no flags' history (an analytics engine)."""
+    if figure is None:
+        return None
     return {
         "stage": "release_wait",
         "label": "release wait",
@@ -237,12 +238,13 @@ def release_wait(
 
 
 def group_members(
-    store: Store, kind: str, within: Scope | None = None
+    store: Store | FlowSource, kind: str, within: Scope | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """(service, context) pairs inside `within`, grouped by service, team or context."""
-    teams = scope_queries.teams(store)
+    source = StoreFlow(store) if isinstance(store, Store) else store
+    teams = source.teams()
     groups: dict[str, list[tuple[str, str]]] = {}
-    for service, context in services_in(store, within or Scope()):
+    for service, context in source.services(within or Scope()):
         key = {"service": service, "team": teams.get(service, "(no team)"), "context": context}[
             kind
         ]
@@ -251,7 +253,7 @@ def group_members(
 
 
 def breakdown_each(
-    store: Store,
+    store: Store | FlowSource,
     defn: Definition,
     kind: str,
     period: Period,
@@ -266,9 +268,9 @@ def breakdown_each(
     ]
 
 
-def _where_data_is(store: Store, defn: Definition, names: list[str], period: Period) -> str:
+def _where_data_is(source: FlowSource, defn: Definition, names: list[str], period: Period) -> str:
     """The scope's latest deployment and the window showing it, when it lies outside `period`."""
-    latest = max(latest_deployments(store, defn, names).values(), default=None)
+    latest = max(source.latest(defn, names).values(), default=None)
     if latest is not None and period.since <= latest < period.until:
         return ""
     return ". " + window_hint(latest)

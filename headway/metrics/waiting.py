@@ -5,6 +5,7 @@ of the end of the period (or now, when the period ends later).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,7 +83,12 @@ def waiting_changes(
     """
     if not services:
         return []
-    rows = queries.waiting_moments(store, defn, services, as_of)
+    return waiting_from(queries.waiting_moments(store, defn, services, as_of), as_of)
+
+
+def waiting_from(rows: Iterable[tuple[Any, ...]], as_of: datetime) -> list[Waiting]:
+    """The waiting changes from their moments (`queries.flow.waiting_moments`'s rows, or an
+    engine's `engines.flow` rows)."""
     out = []
     for cid, service, opened, reviewed, approved, merged, change_gate, deploy_gate in rows:
         shipped_queue = merged is not None and merged < as_of

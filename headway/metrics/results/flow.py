@@ -115,7 +115,9 @@ class Flow(Result):
     stages: list[Stage]
     dominant_stage: str | None
     longest_wait: str | None
-    release_wait: ReleaseWait
+    release_wait: ReleaseWait | None = Field(
+        description="Null on an analytics engine, which holds no flags' history (docs/engines.md)."
+    )
     waiting: Waiting
     trend: list[FlowBucket] = Field(description="Per week or month with `by`; else empty.")
     warnings: list[str]
