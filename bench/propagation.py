@@ -52,6 +52,7 @@ import gc
 import multiprocessing as mp
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -448,6 +449,8 @@ def main() -> None:
             change(http, True).raise_for_status()
     floor = raw_floor(url, sdk_key, admin, args.clients, args.rounds)
     server.terminate()
+    server.join(10)
+    shutil.rmtree(tmp, ignore_errors=True)
     load_after = os.getloadavg()
 
     print(
