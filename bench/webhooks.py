@@ -20,7 +20,8 @@ server stops, the stored deliveries are counted: "exactly once" means every dist
 sent, warm-up included, is there once (Headway: one `raw_events` row per delivery id and one
 record per delivery; the floor: one row per body). Headway and its floor alternate, in either
 order, so both see the same load; the 1-minute load average is printed with each row and the
-CPU this process (the clients) used, so a saturated client or a busy machine shows.
+CPU this process (the clients) used, so a saturated client or a busy machine shows, and the
+CPU the server's processes (uvicorn and its workers) spent per request, from Linux's /proc.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class Burst:
     p99: float  # ms
     errors: int  # answers other than 2xx
     client_cpu: float  # share of one CPU this process used meanwhile
+    server_ms: float  # CPU milliseconds the server's processes spent per request
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,19 @@ class Row:
     exact: bool
 
 
-def burst(port: int, requests: list[bytes], clients: int) -> Burst:
+def tree_cpu(pid: int) -> float:
+    """User and system CPU seconds of a process and its descendants, from Linux's /proc (0
+    elsewhere, or once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(tree_cpu(int(child)) for child in children)
+
+
+def burst(port: int, pid: int, requests: list[bytes], clients: int) -> Burst:
     """Send `requests` over `clients` connections; seconds, p50/p99 ms, non-2xx answers and
     this process's CPU share meanwhile."""
     latencies: list[float] = []
@@ -149,9 +163,10 @@ def burst(port: int, requests: list[bytes], clients: int) -> Burst:
     async def go() -> None:
         await asyncio.gather(*(client(port, share, latencies, codes) for share in shares))
 
-    cpu, started = time.process_time(), time.perf_counter()
+    cpu, server_cpu, started = time.process_time(), tree_cpu(pid), time.perf_counter()
     asyncio.run(go())
     elapsed = time.perf_counter() - started
+    server_cpu = tree_cpu(pid) - server_cpu
     ok = sum(n for code, n in codes.items() if 200 <= code < 300)
     return Burst(
         per_s=ok / elapsed,
@@ -159,6 +174,7 @@ def burst(port: int, requests: list[bytes], clients: int) -> Burst:
         p99=percentile(latencies, 99) * 1000,
         errors=len(requests) - ok,
         client_cpu=(time.process_time() - cpu) / elapsed,
+        server_ms=server_cpu / len(requests) * 1000,
     )
 
 
@@ -181,8 +197,8 @@ def schema() -> Iterator[str]:
 
 
 @contextmanager
-def server(kind: str, url: str, workers: int) -> Iterator[int]:
-    """Start Headway or the floor under uvicorn on `url`'s schema; yields its port."""
+def server(kind: str, url: str, workers: int) -> Iterator[tuple[int, int]]:
+    """Start Headway or the floor under uvicorn on `url`'s schema; yields its port and pid."""
     env = {**os.environ}
     env.pop("HEADWAY_URL", None)
     if kind == "headway":
@@ -217,7 +233,7 @@ def server(kind: str, url: str, workers: int) -> Iterator[int]:
             time.sleep(0.1)
         else:
             raise RuntimeError(f"{kind} did not answer /healthz on port {port}")
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -244,10 +260,10 @@ def measure(
     random.Random(seed).shuffle(first)
     random.Random(seed + 1).shuffle(again)
     with schema() as url:
-        with server(kind, url, workers) as port:
-            burst(port, warm, clients)
-            once = burst(port, first, clients)
-            repeat = burst(port, again, clients)
+        with server(kind, url, workers) as (port, pid):
+            burst(port, pid, warm, clients)
+            once = burst(port, pid, first, clients)
+            repeat = burst(port, pid, again, clients)
         exact = stored_once(kind, url, len(warm) + len(work))
     return Row(kind, workers, load, once, repeat, exact)
 
@@ -269,8 +285,8 @@ def main() -> None:
     )
     print(
         f"{'run':<4}{'server':<9}{'workers':>8}{'load':>6} | {'stored/s':>9}{'p50 ms':>8}"
-        f"{'p99 ms':>8}{'errors':>7}{'client CPU':>11} | {'redelivered/s':>14}{'p50 ms':>8}"
-        f"{'p99 ms':>8}{'errors':>7} | exactly once"
+        f"{'p99 ms':>8}{'errors':>7}{'server CPU ms':>14}{'client CPU':>11} | "
+        f"{'redelivered/s':>14}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms':>14} | exactly once"
     )
     pairs: list[tuple[int, int, dict[str, Row]]] = []
     for run in range(args.runs):
@@ -282,8 +298,9 @@ def main() -> None:
                 once, again = row.once, row.again
                 print(
                     f"{run + 1:<4}{kind:<9}{workers:>8}{row.load:>6.1f} | {once.per_s:>9.0f}"
-                    f"{once.p50:>8.1f}{once.p99:>8.1f}{once.errors:>7}{once.client_cpu:>11.0%} | "
-                    f"{again.per_s:>14.0f}{again.p50:>8.1f}{again.p99:>8.1f}{again.errors:>7} | "
+                    f"{once.p50:>8.1f}{once.p99:>8.1f}{once.errors:>7}{once.server_ms:>14.2f}"
+                    f"{once.client_cpu:>11.0%} | {again.per_s:>14.0f}{again.p50:>8.1f}"
+                    f"{again.p99:>8.1f}{again.server_ms:>14.2f} | "
                     f"{'yes' if row.exact else 'NO'}",
                     flush=True,
                 )
