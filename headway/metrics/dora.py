@@ -13,7 +13,8 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import bands, release
-from headway.metrics.dora_queries import aggregate, empty, latest_deployments
+from headway.metrics.dora_queries import aggregate, aggregate_shapes, empty, latest_deployments
+from headway.metrics.queries.dora import Shape
 from headway.metrics.scope import (
     Period,
     Scope,
@@ -37,6 +38,7 @@ __all__ = [
     "UnknownScope",
     "compute",
     "compute_each",
+    "compute_with_each",
     "default_period",
     "figures",
     "median",
@@ -109,12 +111,30 @@ def compute(
     by: str | None = None,
 ) -> MetricSet:
     """The five metrics for one scope, optionally with a weekly or monthly trend."""
+    return compute_with_each(store, defn, scope, period, None, year=year, by=by)[0]
+
+
+def compute_with_each(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    kind: str | None,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+) -> tuple[MetricSet, list[MetricSet]]:
+    """`compute` for a scope and `compute_each(kind, within=scope)` (none without `kind`),
+    each metric query run once for the scope, its trend and the scopes below it."""
     services = services_in(store, scope)
-    overall = aggregate(store, defn, [s for s, _ in services], period, None, year)
-    result = overall.get(None) or empty(period)
+    names = [s for s, _ in services]
+    shapes: list[Shape] = [(None, "organisation")]
+    shapes += [(by, "organisation")] if by else []
+    shapes += [(None, kind)] if kind else []
+    found = aggregate_shapes(store, defn, names, period, tuple(shapes))
+    result = found[(None, "organisation")].get(None) or empty(period)
     contexts = sorted({c for _, c in services})
     metric_set = _metric_set(defn, scope, period, services, contexts, year, result)
-    names = [s for s, _ in services]
     leads = {"organisation": result["lead"]}
     released = release.release_figures(store, defn, names, period, "organisation", leads)
     metric_set.release_lead_time = released.get("organisation") or release.empty_figure()
@@ -126,7 +146,7 @@ def compute(
             "each side by side (--each context)."
         )
     if by:
-        buckets = aggregate(store, defn, [s for s, _ in services], period, by, year)
+        buckets = found[(by, "organisation")]
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
             metric_set.trend.append(
@@ -134,7 +154,8 @@ def compute(
                     defn, scope, sub, services, contexts, year, buckets.get(start) or empty(sub)
                 )
             )
-    return metric_set
+    each = _each(store, defn, kind, period, year, services, found[(None, kind)]) if kind else []
+    return metric_set, each
 
 
 def compute_each(
@@ -148,9 +169,22 @@ def compute_each(
 ) -> list[MetricSet]:
     """One MetricSet per service, team or context, computed in one pass per metric."""
     services = services_in(store, within or Scope())
+    grouped = aggregate(store, defn, [s for s, _ in services], period, None, year, group=kind)
+    return _each(store, defn, kind, period, year, services, grouped)
+
+
+def _each(
+    store: Store,
+    defn: Definition,
+    kind: str,
+    period: Period,
+    year: str,
+    services: list[tuple[str, str]],
+    grouped: dict[Any, dict[str, Any]],
+) -> list[MetricSet]:
+    """One MetricSet per `kind` key of `services`, from their rows (`grouped`)."""
     names = [s for s, _ in services]
     key_of = scope_keys(store, kind, names)
-    grouped = aggregate(store, defn, names, period, None, year, group=kind)
     leads = {key: grouped[(key, None)]["lead"] for key in {k for k, _ in grouped}}
     released = release.release_figures(store, defn, names, period, kind, leads)
     out = []

@@ -191,6 +191,20 @@ def test_each_team_in_one_pass(org: Store) -> None:
     assert sets[1].change_lead_time["median_s"] == 864000.0
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_scope_its_trend_and_the_scopes_below_in_one_pass(org: Store, preset: str) -> None:
+    defn = PRESETS[preset]
+    whole, each = dora.compute_with_each(org, defn, Scope(), OCTOBER_1_TO_10, "context", by="week")
+    # the same numbers as the scope with its trend, then each context on its own
+    alone = dora.compute(org, defn, Scope(), OCTOBER_1_TO_10, by="week")
+    below = dora.compute_each(org, defn, "context", OCTOBER_1_TO_10)
+    assert whole.to_json() == alone.to_json()
+    assert [m.to_json() for m in each] == [m.to_json() for m in below]
+    assert [m.scope.name for m in each] == ["customer-facing", "regulated"]
+    # the two weeks of 2026-10-01 … 10-10 (a Thursday, then Monday 10-05)
+    assert [t.period.since for t in whole.trend] == [datetime(2026, 10, 1), datetime(2026, 10, 5)]
+
+
 def test_drill_down_shows_why_each_deployment_failed(org: Store) -> None:
     rows = {
         r["id"]: r
