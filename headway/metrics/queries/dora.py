@@ -21,6 +21,7 @@ from sqlalchemy import (
     DOUBLE_PRECISION,
     Date,
     FromClause,
+    and_,
     case,
     cast,
     func,
@@ -182,8 +183,8 @@ def _summarised(
 @lru_cache(maxsize=KEEP)
 def _deployments(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Query:
     d, s = deployments.alias("d"), services.alias("s")
-    fail = failure.failures(defn).cte("fail")
-    rework = failure.rework().cte("rw")
+    fail = failure.failures(defn, _near(count)).cte("fail")
+    rework = failure.rework(_near(count)).cte("rw")
     distinct_rework = select(rework.c.id).distinct().subquery("rwd")
     f = fail.alias("f")
     # One pass over deployments gives frequency, failures, rework and (for the usual
@@ -226,6 +227,12 @@ def _deployments(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Que
         func.sum(per_deployment.c.unrecovered),
         func.sum(per_deployment.c.rework),
     )
+
+
+def _near(count: int) -> failure.Near:
+    """The incidents' blame only around the deployments a statement reads (`scoped`): those
+    of the bound services from the bound period's start on."""
+    return lambda service, t: and_(t >= r.since(), r.names_in(service, count))
 
 
 def scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
@@ -285,7 +292,7 @@ def _recoveries(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Quer
         return _summarised(defn, per_incident, shapes)
     # failed deployment → each attributed incident's resolution (the first-fix rule is
     # computed in the deployments pass)
-    blamed = failure.attributed(defn).subquery("i")
+    blamed = failure.attributed(defn, _near(count)).subquery("i")
     fixes = (
         select(blamed.c.deployment_id, blamed.c.resolved_at.label("fixed_at"))
         .where(blamed.c.deployment_id.is_not(None), blamed.c.resolved_at.is_not(None))

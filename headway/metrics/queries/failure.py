@@ -5,6 +5,8 @@ repairs that make up rework, and which deployment each incident is blamed on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import (
     DateTime,
     Text,
@@ -25,12 +27,30 @@ from headway.definitions import Definition
 from headway.metrics.queries.rules import Col, Query, epoch, good_deployments, lit
 from headway.store.schema import changes, deployments, incidents
 
-__all__ = ["attributed", "evidence", "failures", "nearest", "reverted_shipments", "rework"]
+__all__ = [
+    "Near",
+    "attributed",
+    "evidence",
+    "failures",
+    "nearest",
+    "reverted_shipments",
+    "rework",
+]
+
+#: A condition on a deployment's or an incident's (service, time) that narrows the walk
+#: blaming incidents on deployments to the records near the deployments a statement reads.
+#: It must keep, for each service it keeps, every record from some instant on (services in
+#: a list, times from a floor): the walk is per service and looks back only to the latest
+#: deployment, so every kept deployment is blamed for exactly the incidents the whole
+#: store's walk blames on it. Incidents blamed on a deployment it drops come out blamed on
+#: none, so only a statement that reads kept deployments alone may pass one.
+Near = Callable[[Col, Col], Col]
 
 
-def evidence(defn: Definition, *, fixer: bool = False) -> Query:
+def evidence(defn: Definition, *, fixer: bool = False, near: Near | None = None) -> Query:
     """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at),
-    and fixed_by when `fixer` is set.
+    and fixed_by when `fixer` is set; the incidents' blame only `near` (see `Near`) the
+    deployments the caller reads, when given.
 
     `fixed_at` is when that piece of evidence says service was restored, and `fixed_by` the
     record that restored it: the incident resolved, the rollback or hotfix finishing, the
@@ -45,7 +65,7 @@ def evidence(defn: Definition, *, fixer: bool = False) -> Query:
         return [record.label("fixed_by")] if fixer else []
 
     if "incident" in rules:
-        i = attributed(defn).subquery("i")
+        i = attributed(defn, near).subquery("i")
         parts.append(
             select(
                 i.c.deployment_id.label("deployment_id"),
@@ -120,9 +140,10 @@ def evidence(defn: Definition, *, fixer: bool = False) -> Query:
     return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
 
 
-def failures(defn: Definition) -> Query:
-    """Per failed deployment: its first reason, evidence count and first fix."""
-    ev = evidence(defn).subquery("ev")
+def failures(defn: Definition, near: Near | None = None) -> Query:
+    """Per failed deployment: its first reason, evidence count and first fix (exact for the
+    deployments `near` keeps, when given)."""
+    ev = evidence(defn, near=near).subquery("ev")
     return select(
         ev.c.deployment_id,
         func.min(ev.c.reason).label("reason"),
@@ -133,7 +154,7 @@ def failures(defn: Definition) -> Query:
 
 def reverted_shipments() -> Query:
     """One row per revert that undid a change a deployment shipped without that revert:
-    (revert, reverted_at, shipped, shipped_at, fix, fixed_at).
+    (revert, reverted_at, shipped, shipped_at, fix, fixed_at, fix_service).
 
     `shipped` is the deployment that shipped the reverted change, `fix` the one shipping the
     revert (NULL while none does). A deployment shipping a change together with its revert,
@@ -150,6 +171,7 @@ def reverted_shipments() -> Query:
             cd.c.finished_at.label("shipped_at"),
             rd.c.id.label("fix"),
             rd.c.finished_at.label("fixed_at"),
+            rd.c.service.label("fix_service"),
         )
         .select_from(
             rv.join(c, c.c.id == rv.c.reverts)
@@ -165,14 +187,22 @@ def reverted_shipments() -> Query:
     )
 
 
-def rework() -> Query:
+def rework(near: Near | None = None) -> Query:
     """The ids (column `id`, each once) of deployments that exist to repair production: a
     rollback or hotfix of a failed deployment, or a deployment that ships the revert of a
-    change an earlier deployment shipped."""
+    change an earlier deployment shipped. With `near`, only the repairs among the
+    deployments it keeps (`Near`)."""
     rs = reverted_shipments().subquery("rs")
+    d = deployments
     return union(  # type: ignore[return-value]
-        select(deployments.c.id).where(deployments.c.recovers_id.is_not(None)),
-        select(rs.c.fix).where(rs.c.fix.is_not(None)),
+        select(d.c.id).where(
+            d.c.recovers_id.is_not(None),
+            *([] if near is None else [near(d.c.service, d.c.finished_at)]),
+        ),
+        select(rs.c.fix).where(
+            rs.c.fix.is_not(None),
+            *([] if near is None else [near(rs.c.fix_service, rs.c.fixed_at)]),
+        ),
     )
 
 
@@ -239,30 +269,42 @@ def nearest(events: Query, candidates: Query, *, after: bool) -> Query:
     )
 
 
-def attributed(defn: Definition) -> Query:
+def attributed(defn: Definition, near: Near | None = None) -> Query:
     """Every incident with the deployment the definition blames it on (NULL: none):
     columns id, service, opened_at, resolved_at, deployment_id, cause_t (when the blamed
     deployment finished).
 
     Computed from the definition, not read from the stored link, so two definitions can be
     compared on one store; the preceding deployment is found by the same timeline walk the
-    stored link uses (two sorts, whatever the row counts)."""
+    stored link uses (two sorts, whatever the row counts). With `near`, the walk reads only
+    the records it keeps, and only the blame of the deployments it keeps is whole."""
     rules = defn.attribution
+
+    def kept(service: Col, t: Col) -> list[Col]:
+        return [] if near is None else [near(service, t)]
+
     ni, n = incidents.alias("i"), deployments.alias("n")
-    named = select(
-        ni.c.id, n.c.id.label("deployment_id"), n.c.finished_at.label("cause_t")
-    ).select_from(ni.join(n, n.c.id == ni.c.cause_ref))
+    named = (
+        select(ni.c.id, n.c.id.label("deployment_id"), n.c.finished_at.label("cause_t"))
+        .select_from(ni.join(n, n.c.id == ni.c.cause_ref))
+        .where(*kept(n.c.service, n.c.finished_at))
+    )
     blamed: Query
     if rules.rule == "named":
         blamed = named
     else:
-        events = select(incidents.c.id, incidents.c.service, incidents.c.opened_at.label("t"))
+        events = select(
+            incidents.c.id, incidents.c.service, incidents.c.opened_at.label("t")
+        ).where(*kept(incidents.c.service, incidents.c.opened_at))
         if rules.rule == "named_or_window":
             # a named cause that is not stored blames nothing, as the stored link does
             events = events.where(incidents.c.cause_ref.is_(None))
         candidates = select(
             deployments.c.id, deployments.c.service, deployments.c.finished_at.label("t")
-        ).where(good_deployments(defn, deployments))
+        ).where(
+            good_deployments(defn, deployments),
+            *kept(deployments.c.service, deployments.c.finished_at),
+        )
         walked = nearest(events, candidates, after=False).subquery("n")
         preceding = select(
             walked.c.event_id.label("id"),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CompoundSelect,
     FromClause,
     String,
+    and_,
     bindparam,
     case,
     false,
@@ -201,12 +202,12 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
     if counting and refine.only != "rework":
         columns.append(false().label("rework"))
     else:
-        repairs = failure.rework().subquery("r")
+        repairs = failure.rework(_near(count)).subquery("r")
         rw = select(repairs.c.id).distinct().subquery("rw")
         joined = joined.outerjoin(rw, rw.c.id == d.c.id)
         columns.append(case((rw.c.id.is_not(None), true()), else_=false()).label("rework"))
     if refine.needs_failures():
-        f = failure.failures(defn).subquery("f")
+        f = failure.failures(defn, _near(count)).subquery("f")
         joined = joined.outerjoin(f, f.c.deployment_id == d.c.id)
         columns += [
             case((f.c.deployment_id.is_(None), lit(0)), else_=lit(1)).label("has_failure"),
@@ -222,6 +223,12 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
             names_in(d.c.service, count),
         )
     )
+
+
+def _near(count: int) -> failure.Near:
+    """The incidents' blame only around the deployments listed: those of the bound services
+    from the bound period's start on (`failure.Near`)."""
+    return lambda service, t: and_(t >= since(), names_in(service, count))
 
 
 def _changes(defn: Definition, count: int) -> Query:
@@ -331,7 +338,15 @@ def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[
 
 @lru_cache(maxsize=KEEP)
 def _evidence(defn: Definition, count: int) -> Query:
-    e = failure.evidence(defn, fixer=True).subquery("e")
+    # the incidents' blame walked only over the listed deployments' services, from the
+    # earliest of them on (`failure.Near`)
+    listed = deployments.alias("listed")
+    ids = names_in(listed.c.id, count, "id")
+    services_listed = select(listed.c.service).where(ids)
+    first = select(func.min(listed.c.finished_at)).where(ids).scalar_subquery()
+    e = failure.evidence(
+        defn, fixer=True, near=lambda service, t: and_(t >= first, service.in_(services_listed))
+    ).subquery("e")
     return (
         select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at, e.c.fixed_by)
         .where(names_in(e.c.deployment_id, count, "id"))
