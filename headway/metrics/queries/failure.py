@@ -21,7 +21,6 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.sql.selectable import FromClause
 
 from headway.definitions import Definition
 from headway.metrics.queries.rules import Col, Query, epoch, good_deployments, lit
@@ -208,64 +207,45 @@ def rework(near: Near | None = None) -> Query:
 
 def nearest(events: Query, candidates: Query, *, after: bool) -> Query:
     """For each event (id, service, t), the deployment (id, service, t) nearest in time on
-    one side: columns event_id, event_t, dep_t, deployment_id.
+    one side: columns event_id, event_t, dep_t, deployment_id. No `t` may be NULL.
 
     The timeline walk the stored links use (`headway.linking`): events and deployments are
     merged into one timeline per service, walked backwards (the next deployment at or after
-    each event) or forwards (the last one at or before it). Each deployment starts a run of
-    the events that follow it in that walk; a running count of deployments numbers the runs,
-    and each event takes the deployment at the head of its run. No join back to the
-    deployments is needed, so the cost is two sorts whatever the planner guesses about row
-    counts. On a tie the deployment sorts first: an incident opened at the instant a
-    deployment finishes is blamed on it. Deployments of one service at the same instant are
-    one point of the timeline, the one with the smallest id standing for them.
+    each event) or forwards (the last one at or before it), and each event carries the
+    time of the last deployment the walk passed: one sort, whatever the planner guesses
+    about row counts. The deployment itself is then found by an equal join on (service,
+    that time), not by a range. On a tie the deployment sorts first: an incident opened at
+    the instant a deployment finishes is blamed on it. Deployments of one service at the
+    same instant are one point of the timeline, the one with the smallest id standing for
+    them.
     """
     e, d = events.subquery("e"), candidates.subquery("d")
-    dep = (
-        select(d.c.service, d.c.t, func.min(d.c.id).label("id"))
-        .group_by(d.c.service, d.c.t)
-        .cte("dep")
-    )
-    ev = union_all(
-        select(
-            e.c.id.label("event_id"),
-            e.c.service,
-            e.c.t,
-            lit(1).label("o"),
-            null().label("dep_id"),
-        ),
-        select(null(), dep.c.service, dep.c.t, lit(0), dep.c.id),
-    ).cte("ev")
-
-    def walk(table: FromClause) -> list[Col]:
-        return [table.c.t.desc(), table.c.o] if after else [table.c.t, table.c.o]
-
-    runs = select(
-        ev.c.event_id,
-        ev.c.service,
-        ev.c.t,
-        ev.c.o,
-        ev.c.dep_id,
-        func.count(ev.c.dep_id)
-        .over(partition_by=ev.c.service, order_by=walk(ev), rows=(None, 0))
-        .label("run"),
-    ).cte("runs")
-    window = {
-        "partition_by": [runs.c.service, runs.c.run],
-        "order_by": walk(runs),
-        "rows": (None, 0),
-    }
+    timeline = union_all(
+        select(e.c.id.label("event_id"), e.c.service, e.c.t, lit(1).label("o")),
+        select(null(), d.c.service, d.c.t, lit(0)),
+    ).cte("timeline")
+    walk = [timeline.c.t.desc(), timeline.c.o] if after else [timeline.c.t, timeline.c.o]
+    passed = (func.min if after else func.max)(case((timeline.c.o == lit(0), timeline.c.t)))
     carried = select(
-        runs.c.event_id,
-        runs.c.t.label("event_t"),
-        func.first_value(runs.c.t).over(**window).label("dep_t"),  # type: ignore[arg-type]
-        func.first_value(runs.c.dep_id).over(**window).label("deployment_id"),  # type: ignore[arg-type]
+        timeline.c.event_id,
+        timeline.c.service,
+        timeline.c.t.label("event_t"),
+        passed.over(partition_by=timeline.c.service, order_by=walk, rows=(None, 0)).label("dep_t"),
     ).cte("carried")
-    # the four steps as one WITH inside the statement, so a query may hold several walks
+    # the two steps as one WITH inside the statement, so a query may hold several walks
     return (
-        select(carried.c.event_id, carried.c.event_t, carried.c.dep_t, carried.c.deployment_id)
-        .where(carried.c.event_id.is_not(None), carried.c.deployment_id.is_not(None))
-        .add_cte(dep, ev, runs, carried, nest_here=True)
+        select(
+            carried.c.event_id,
+            carried.c.event_t,
+            carried.c.dep_t,
+            func.min(d.c.id).label("deployment_id"),
+        )
+        .select_from(
+            carried.join(d, and_(d.c.service == carried.c.service, d.c.t == carried.c.dep_t))
+        )
+        .where(carried.c.event_id.is_not(None))
+        .group_by(carried.c.event_id, carried.c.event_t, carried.c.dep_t)
+        .add_cte(timeline, carried, nest_here=True)
     )
 
 
