@@ -21,7 +21,6 @@ from sqlalchemy import (
     DOUBLE_PRECISION,
     Date,
     FromClause,
-    and_,
     case,
     cast,
     func,
@@ -183,8 +182,8 @@ def _summarised(
 @lru_cache(maxsize=KEEP)
 def _deployments(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Query:
     d, s = deployments.alias("d"), services.alias("s")
-    fail = failure.failures(defn, _near(count)).cte("fail")
-    rework = failure.rework(_near(count)).cte("rw")
+    fail = failure.failures(defn, failure.in_period(count)).cte("fail")
+    rework = failure.rework(failure.in_period(count)).cte("rw")
     distinct_rework = select(rework.c.id).distinct().subquery("rwd")
     f = fail.alias("f")
     # One pass over deployments gives frequency, failures, rework and (for the usual
@@ -227,12 +226,6 @@ def _deployments(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Que
         func.sum(per_deployment.c.unrecovered),
         func.sum(per_deployment.c.rework),
     )
-
-
-def _near(count: int) -> failure.Near:
-    """The incidents' blame only around the deployments a statement reads (`scoped`): those
-    of the bound services from the bound period's start on."""
-    return lambda service, t: and_(t >= r.since(), r.names_in(service, count))
 
 
 def scoped(defn: Definition, d: FromClause, count: int) -> tuple[Any, ...]:
@@ -292,7 +285,7 @@ def _recoveries(defn: Definition, count: int, shapes: tuple[Shape, ...]) -> Quer
         return _summarised(defn, per_incident, shapes)
     # failed deployment → each attributed incident's resolution (the first-fix rule is
     # computed in the deployments pass)
-    blamed = failure.attributed(defn, _near(count)).subquery("i")
+    blamed = failure.attributed(defn, failure.in_period(count)).subquery("i")
     fixes = (
         select(blamed.c.deployment_id, blamed.c.resolved_at.label("fixed_at"))
         .where(blamed.c.deployment_id.is_not(None), blamed.c.resolved_at.is_not(None))

@@ -23,7 +23,15 @@ from sqlalchemy import (
 )
 
 from headway.definitions import Definition
-from headway.metrics.queries.rules import Col, Query, epoch, good_deployments, lit
+from headway.metrics.queries.rules import (
+    Col,
+    Query,
+    epoch,
+    good_deployments,
+    lit,
+    names_in,
+    since,
+)
 from headway.store.schema import changes, deployments, incidents
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "attributed",
     "evidence",
     "failures",
+    "in_period",
     "nearest",
     "reverted_shipments",
     "rework",
@@ -44,6 +53,12 @@ __all__ = [
 #: store's walk blames on it. Incidents blamed on a deployment it drops come out blamed on
 #: none, so only a statement that reads kept deployments alone may pass one.
 Near = Callable[[Col, Col], Col]
+
+
+def in_period(count: int) -> Near:
+    """The blame only around a period's deployments of the bound services: those services'
+    records from the bound period's start (`since`) on, as the metrics and lists read them."""
+    return lambda service, t: and_(t >= since(), names_in(service, count))
 
 
 def evidence(defn: Definition, *, fixer: bool = False, near: Near | None = None) -> Query:

@@ -137,11 +137,15 @@ def _page(
     desc: bool,
     limit: int | None,
     offset: int,
+    counted: bool = False,
 ) -> Query:
     """The refined rows in the refinement's order, one page of them: rows without the sorted
-    value come last either way; ties keep the list's own order."""
+    value come last either way; ties keep the list's own order. `counted` adds how many rows
+    the whole list holds (`listed`), so a filter on failures is worked out once for both."""
     listed = _listed(kind, defn, count, Refinement(only, None, sort, desc), counting=False)
     statement = _refined(kind, listed, only, searching)
+    if counted:
+        statement = statement.add_columns(func.count().over().label("listed"))
     x = statement.selected_columns
     own: list[Col] = [x[name] for name in OWN_ORDER[kind]]
     order: list[Col]
@@ -170,10 +174,11 @@ def _rows(
     end: datetime,
     page: tuple[int | None, int],
     refine: Refinement | None,
+    counted: bool = False,
 ) -> Rows:
     checked = (refine or Refinement()).check(kind)
     shape = (checked.only, bool(checked.search), checked.sort, checked.desc)
-    statement = _page(kind, defn, len(names), *shape, *page)
+    statement = _page(kind, defn, len(names), *shape, *page, counted)
     return store.dicts(statement, **_bound(names, start, end, refine))
 
 
@@ -202,12 +207,12 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
     if counting and refine.only != "rework":
         columns.append(false().label("rework"))
     else:
-        repairs = failure.rework(_near(count)).subquery("r")
+        repairs = failure.rework(failure.in_period(count)).subquery("r")
         rw = select(repairs.c.id).distinct().subquery("rw")
         joined = joined.outerjoin(rw, rw.c.id == d.c.id)
         columns.append(case((rw.c.id.is_not(None), true()), else_=false()).label("rework"))
     if refine.needs_failures():
-        f = failure.failures(defn, _near(count)).subquery("f")
+        f = failure.failures(defn, failure.in_period(count)).subquery("f")
         joined = joined.outerjoin(f, f.c.deployment_id == d.c.id)
         columns += [
             case((f.c.deployment_id.is_(None), lit(0)), else_=lit(1)).label("has_failure"),
@@ -223,12 +228,6 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
             names_in(d.c.service, count),
         )
     )
-
-
-def _near(count: int) -> failure.Near:
-    """The incidents' blame only around the deployments listed: those of the bound services
-    from the bound period's start on (`failure.Near`)."""
-    return lambda service, t: and_(t >= since(), names_in(service, count))
 
 
 def _changes(defn: Definition, count: int) -> Query:
@@ -297,9 +296,11 @@ def deployment_rows(
     end: datetime,
     page: tuple[int | None, int],
     refine: Refinement | None,
+    counted: bool = False,
 ) -> Rows:
-    """A page (limit, offset) of the counted deployments of `names` finished in [start, end)."""
-    return _rows(store, "deployments", defn, names, start, end, page, refine)
+    """A page (limit, offset) of the counted deployments of `names` finished in [start, end),
+    each row with the whole list's length (`listed`) when `counted`."""
+    return _rows(store, "deployments", defn, names, start, end, page, refine, counted)
 
 
 def change_rows(
