@@ -14,6 +14,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from headway.config import Settings
 from headway.definitions import Definition
@@ -217,8 +218,14 @@ class EngineFlow:
     def teams(self) -> dict[str, str]:
         return {row["name"]: row["team"] for row in service_rows(self.engine)}
 
-    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[Row]:
-        return moments(self.engine, defn, names, period)
+    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[np.ndarray]:
+        rows = moments(self.engine, defn, names, period)
+        out = []
+        for i in range(len(COLUMNS)):
+            column = np.empty(len(rows), dtype=object)
+            column[:] = [row[i] for row in rows]
+            out.append(column)
+        return out
 
     def waiting(self, defn: Definition, names: list[str], as_of: datetime) -> list[Row]:
         t = r.Tables.of(self.engine.tables)

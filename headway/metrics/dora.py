@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics import bands, profile, release
-from headway.metrics.dora_queries import aggregate, empty, latest_deployments
+from headway.metrics.dora_queries import aggregate, aggregate_shapes, empty, latest_deployments
+from headway.metrics.queries.dora import Shape
 from headway.metrics.scope import (
     Period,
     Scope,
@@ -28,6 +29,7 @@ from headway.metrics.scope import (
     scope_keys,
     services_in,
 )
+from headway.metrics.weeks import median, spine, weekly_deploy_days
 from headway.store import Store
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "assemble",
     "compute",
     "compute_each",
+    "compute_with_each",
     "default_period",
     "figures",
     "median",
@@ -114,24 +117,43 @@ def compute(
     by: str | None = None,
 ) -> MetricSet:
     """The five metrics for one scope, optionally with a weekly or monthly trend."""
+    return compute_with_each(store, defn, scope, period, None, year=year, by=by)[0]
+
+
+def compute_with_each(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    kind: str | None,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+) -> tuple[MetricSet, list[MetricSet]]:
+    """`compute` for a scope and `compute_each(kind, within=scope)` (none without `kind`),
+    each metric query run once for the scope, its trend and the scopes below it."""
     services = services_in(store, scope)
-    overall = aggregate(store, defn, [s for s, _ in services], period, None, year)
-    result = overall.get(None) or empty(period)
-    metric_set = _metric_set(defn, scope, period, services, year, result)
     names = [s for s, _ in services]
+    shapes: list[Shape] = [(None, "organisation")]
+    shapes += [(by, "organisation")] if by else []
+    shapes += [(None, kind)] if kind else []
+    found = aggregate_shapes(store, defn, names, period, tuple(shapes))
+    result = found[(None, "organisation")].get(None) or empty(period)
+    metric_set = _metric_set(defn, scope, period, services, year, result)
     leads = {"organisation": result["lead"]}
     released = release.release_figures(store, defn, names, period, "organisation", leads)
     metric_set.release_lead_time = released.get("organisation") or release.empty_figure()
     _say_when_empty(store, defn, [metric_set])
     warn_when_blended(metric_set)
     if by:
-        buckets = aggregate(store, defn, [s for s, _ in services], period, by, year)
+        buckets = found[(by, "organisation")]
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
             metric_set.trend.append(
                 _metric_set(defn, scope, sub, services, year, buckets.get(start) or empty(sub))
             )
-    return metric_set
+    each = _each(store, defn, kind, period, year, services, found[(None, kind)]) if kind else []
+    return metric_set, each
 
 
 def compute_each(
@@ -145,9 +167,22 @@ def compute_each(
 ) -> list[MetricSet]:
     """One MetricSet per service, team or context, computed in one pass per metric."""
     services = services_in(store, within or Scope())
+    grouped = aggregate(store, defn, [s for s, _ in services], period, None, year, group=kind)
+    return _each(store, defn, kind, period, year, services, grouped)
+
+
+def _each(
+    store: Store,
+    defn: Definition,
+    kind: str,
+    period: Period,
+    year: str,
+    services: list[tuple[str, str]],
+    grouped: dict[Any, dict[str, Any]],
+) -> list[MetricSet]:
+    """One MetricSet per `kind` key of `services`, from their rows (`grouped`)."""
     names = [s for s, _ in services]
     key_of = scope_keys(store, kind, names)
-    grouped = aggregate(store, defn, names, period, None, year, group=kind)
     leads = {key: grouped[(key, None)]["lead"] for key in {k for k, _ in grouped}}
     released = release.release_figures(store, defn, names, period, kind, leads)
     out = []
@@ -326,65 +361,3 @@ def _stats(row: dict[str, Any]) -> dict[str, float | None]:
 
 def _round(value: Any, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
-
-
-def spine(defn: Definition, period: Period) -> list[date]:
-    """The days whose weeks the deployment-days median counts. `period`: each calendar day
-    the period touches. `back_from_end` is DevLake's dashboard: the date of the period's end
-    and each day before it while that instant is later than the start (so a period starting
-    at midnight loses its first day and gains the end's date)."""
-    if defn.frequency.days == "back_from_end":
-        out, k = [], 0
-        while period.until - timedelta(days=k) > period.since and k < 400:
-            out.append((period.until - timedelta(days=k)).date())
-            k += 1
-        return sorted(out)
-    first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def weekly_deploy_days(defn: Definition, period: Period, days: list[date]) -> float | None:
-    """The median number of days with a deployment per week of the spine (DevLake's "median
-    number of deployment days per week", Four Keys' `days_deployed`), weeks starting on the
-    definition's `frequency.week_start`, in the definition's median."""
-    if defn.frequency.days == "back_from_end":
-        spine_days = spine(defn, period)
-        if not spine_days:
-            return None
-        first, last = spine_days[0], spine_days[-1]
-        inside = set(spine_days)
-    else:
-        # Counted, not listed: a period may span centuries (`--since 0001-01-01`).
-        first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
-        inside = None
-    sunday = defn.frequency.week_start == "sunday"
-    weeks = (_week(last, sunday) - _week(first, sunday)).days // 7 + 1
-    deployed: dict[date, int] = {}
-    for day in set(days):
-        if first <= day <= last and (inside is None or day in inside):
-            week = _week(day, sunday)
-            deployed[week] = deployed.get(week, 0) + 1
-    counts = [0.0] * (weeks - len(deployed)) + [float(c) for c in deployed.values()]
-    return median(defn, counts)
-
-
-def _week(day: date, sunday: bool) -> date:
-    """The first day of `day`'s week: its Monday, or its Sunday."""
-    return day - timedelta(days=(day.weekday() + 1) % 7 if sunday else day.weekday())
-
-
-def median(defn: Definition, values: list[float]) -> float | None:
-    """The median of `values` as the definition takes it: interpolated, the lower one (the
-    element at index ⌊(n−1)/2⌋, DevLake's percent_rank ≤ 0.5), or the mean."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    n = len(ordered)
-    if defn.summary.median == "lower":
-        return ordered[(n - 1) // 2]
-    if defn.summary.median == "mean":
-        return sum(ordered) / n
-    mid = (n - 1) / 2
-    low = ordered[int(mid)]
-    high = ordered[min(int(mid) + 1, n - 1)]
-    return low + (high - low) * (mid - int(mid))

@@ -48,9 +48,37 @@ def aggregate(
     group: str = "organisation",
 ) -> dict[Any, dict[str, Any]]:
     """Run the three metric queries; results keyed by bucket start (or (group, None))."""
+    return aggregate_shapes(store, defn, services, period, ((by, group),))[(by, group)]
+
+
+def aggregate_shapes(
+    store: Store,
+    defn: Definition,
+    services: list[str],
+    period: Period,
+    shapes: tuple[queries.Shape, ...],
+) -> dict[queries.Shape, dict[Any, dict[str, Any]]]:
+    """`aggregate` for each (bucket, grouping) of `shapes`, each metric query run once for
+    all of them."""
     if not services:
-        return {}
-    rows = queries.key_rows(store, defn, services, period.since, period.until, by, group)
+        return {shape: {} for shape in shapes}
+    shaped = queries.shaped_rows(store, defn, services, period.since, period.until, shapes)
+    return {
+        shape: _gathered(store, defn, services, period, *shape, shaped[shape]) for shape in shapes
+    }
+
+
+def _gathered(
+    store: Store,
+    defn: Definition,
+    services: list[str],
+    period: Period,
+    by: str | None,
+    group: str,
+    rows: queries.KeyRows,
+) -> dict[Any, dict[str, Any]]:
+    """One shape's rows keyed by bucket start (or (group, None)), with the deployment days
+    around the period when it has no bucket."""
     out: dict[Any, dict[str, Any]] = {}
 
     def slot(grp: Any, bkt: Any) -> dict[str, Any]:

@@ -58,7 +58,10 @@ def negative_note(
 
 
 def describe(
-    values: list[float], unit: str = "changes", suffix: str = "_s", median: str = "interpolated"
+    values: list[float] | np.ndarray,
+    unit: str = "changes",
+    suffix: str = "_s",
+    median: str = "interpolated",
 ) -> dict[str, Any]:
     """n, median, quartiles, IQR and p90 (interpolated, like percentile_cont, or the lower
     value, like percentile_disc, as the definition's `summary.median` says; its `mean` takes
@@ -69,14 +72,20 @@ def describe(
     keys = ("median", "p25", "p75", "p90", "iqr", "mean")
     out: dict[str, Any] = {"n": n, **{k + suffix: None for k in keys}, "notes": []}
     arr = np.asarray(values, dtype=float)
+    # the four quantiles in one partition of the values: each the value it is alone
+    quantiles = (
+        np.percentile(arr, [50, 25, 75, 90], method=method)
+        if n >= MIN_MEDIAN
+        else np.full(4, np.nan)
+    )
+    p50, p25, p75, p90 = quantiles
     if n >= MIN_MEDIAN:
-        mid = arr.mean() if median == "mean" else np.percentile(arr, 50, method=method)
+        mid = arr.mean() if median == "mean" else p50
         out["median" + suffix] = round(float(mid), 3)
         out["mean" + suffix] = round(float(arr.mean()), 3)
     elif n:
         out["notes"].append(f"a median needs at least {MIN_MEDIAN} {unit}; there are {n}")
     if n >= MIN_IQR:
-        p25, p75 = np.percentile(arr, [25, 75], method=method)
         out.update(
             {
                 "p25" + suffix: round(float(p25), 3),
@@ -87,7 +96,7 @@ def describe(
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"quartiles need at least {MIN_IQR} {unit}; there are {n}")
     if n >= MIN_P90:
-        out["p90" + suffix] = round(float(np.percentile(arr, 90, method=method)), 3)
+        out["p90" + suffix] = round(float(p90), 3)
     elif n >= MIN_MEDIAN:
         out["notes"].append(f"a p90 needs at least {MIN_P90} {unit}; there are {n}")
     if not n:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from headway import config
 from headway.definitions import Definition
 from headway.metrics.durations import describe, negative_note, plural
@@ -28,9 +30,10 @@ from headway.metrics.stages import (
     BOUNDS,
     LABELS,
     LEAD_BOUNDS,
+    NO_MOMENTS,
     STAGES,
     WAITING,
-    ChangeFlow,
+    Flows,
     cut,
 )
 from headway.metrics.waiting import summarise_waiting, waiting_from
@@ -99,29 +102,32 @@ class FlowBreakdown:
 
 
 def summarise(
-    flows: list[ChangeFlow], median: str = "interpolated"
+    flows: Flows, median: str = "interpolated"
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, str | None]:
     """End-to-end statistics, per-stage statistics and shares, the dominant stage and the
     longest wait. A stage's share is its summed time over the summed lead time of the same
     changes, so shares of a complete breakdown add up to 1. A change whose lead time runs
     backwards is in no share; a stage that runs backwards is left out of that stage only.
     Each `negative` counts the changes left out."""
-    timed = [f for f in flows if f.lead_s is not None]
-    lead = [f.lead_s for f in timed if f.lead_s is not None]
-    total = sum(lead)
+    timed = ~np.isnan(flows.lead_s)
+    lead = flows.lead_s[timed]
+    # summed in Python, in the changes' order, as they always were (numpy sums pairwise)
+    total = sum(lead.tolist())
     end_to_end = {**describe(lead, median=median), "total_s": round(total, 3)}
-    lost = sum("lead" in f.negative for f in flows)
+    lost = int(flows.negative["lead"].sum())
     end_to_end["negative"] = lost
     if lost:
         end_to_end["notes"].append(negative_note(lost, "lead time", LEAD_BOUNDS))
     stages = []
     for stage in STAGES:
-        values = [v for f in flows if (v := f.stages[stage]) is not None]
-        in_share = [v for f in timed if (v := f.stages[stage]) is not None]
-        negative = sum(stage in f.negative for f in flows)
+        seconds = flows.stages[stage]
+        known = ~np.isnan(seconds)
+        values = seconds[known]
+        in_share = seconds[known & timed].tolist()
+        negative = int(flows.negative[stage].sum())
         stat = describe(values, median=median)
         share = round(sum(in_share) / total, 4) if total > 0 and in_share else None
-        if not values:
+        if not len(values):
             stat["notes"] = [
                 f"no data: no change in this scope has the timestamps for {LABELS[stage]}"
                 f" ({BOUNDS[stage][0]} → {BOUNDS[stage][1]})"
@@ -163,7 +169,7 @@ def breakdown(
     services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
-    flows = cut(defn, source.shipped(defn, names, period)) if names else []
+    flows = cut(defn, source.shipped(defn, names, period) if names else NO_MOMENTS)
     end_to_end, stages, dominant, longest = summarise(flows, defn.summary.median)
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
@@ -181,7 +187,7 @@ def breakdown(
         )
     if end_to_end["negative"]:
         result.warnings.append(end_to_end["notes"][-1])
-    unshipped = sum(f.deployed_at is None for f in flows)
+    unshipped = int(np.isnat(flows.deployed_at).sum())
     if unshipped:
         end_to_end["notes"].append(
             f"{plural(unshipped, 'merged change', 'merged changes')} not shipped yet "
@@ -197,7 +203,9 @@ def breakdown(
     if by:
         for start in bucket_starts(period, by):
             sub = Period(max(start, period.since), min(next_start(start, by), period.until))
-            part = [f for f in flows if sub.since <= f.at < sub.until]
+            part = flows.where(
+                (flows.at >= np.datetime64(sub.since)) & (flows.at < np.datetime64(sub.until))
+            )
             e2e, st, dom, wait = summarise(part, defn.summary.median)
             result.trend.append(
                 {

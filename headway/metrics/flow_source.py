@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
+
 from headway.definitions import Definition
 from headway.metrics import release
 from headway.metrics.dora_queries import latest_deployments
@@ -33,8 +35,8 @@ class FlowSource(Protocol):
         """Each service's team ("(no team)" when it has none)."""
         ...
 
-    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[Row]:
-        """The covered changes' moments, as `queries.flow.shipped_moments` gives them."""
+    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[np.ndarray]:
+        """The covered changes' moments as columns, as `queries.flow.shipped_moments`."""
         ...
 
     def waiting(self, defn: Definition, names: list[str], as_of: datetime) -> list[Row]:
@@ -64,7 +66,7 @@ class StoreFlow:
     def teams(self) -> dict[str, str]:
         return scope_queries.teams(self.store)
 
-    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[Row]:
+    def shipped(self, defn: Definition, names: list[str], period: Period) -> list[np.ndarray]:
         return queries.shipped_moments(self.store, defn, names, period.since, period.until)
 
     def waiting(self, defn: Definition, names: list[str], as_of: datetime) -> list[Row]:

@@ -47,11 +47,43 @@ def deployments(
 ) -> list[dict[str, Any]]:
     """Counted deployments with failed, reason, evidence, recovered_at, changes and rework,
     and the link to the commit each deployed (on the hosts at `bases`)."""
+    return _deployments(store, defn, scope, period, (limit, offset), refine, bases)[0]
+
+
+def deployments_and_total(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    limit: int | None = None,
+    offset: int = 0,
+    refine: Refinement | None = None,
+    bases: Bases = PUBLIC,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of `deployments` and `total`'s count of the whole list, the count read with
+    the page (a filter on failures blames the store's incidents once, not twice); only a
+    page past the end counts apart."""
+    rows, listed = _deployments(store, defn, scope, period, (limit, offset), refine, bases, True)
+    if listed is None:
+        listed = total(store, "deployments", defn, scope, period, refine) if offset else 0
+    return rows, listed
+
+
+def _deployments(
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    page: tuple[int | None, int],
+    refine: Refinement | None,
+    bases: Bases,
+    counted: bool = False,
+) -> tuple[list[dict[str, Any]], int | None]:
     names = [s for s, _ in services_in(store, scope)]
     if not names:
-        return []
-    page = (limit, offset)
-    rows = queries.deployment_rows(store, defn, names, period.since, period.until, page, refine)
+        return [], 0
+    window = (period.since, period.until)
+    rows = queries.deployment_rows(store, defn, names, *window, page, refine, counted)
     ids = [r["id"] for r in rows]
     evidence: dict[str, list[dict[str, Any]]] = {}
     shipped: dict[str, list[str]] = {}
@@ -96,7 +128,7 @@ def deployments(
                 "rework_evidence": _rework_evidence(r, reverts.get(r["id"], [])),
             }
         )
-    return out
+    return out, (int(rows[0]["listed"]) if rows and counted else None)
 
 
 def _rework_evidence(row: dict[str, Any], reverts: list[dict[str, Any]]) -> list[dict[str, Any]]:

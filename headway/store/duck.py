@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 from sqlalchemy import column
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.sql.expression import ClauseElement
 
 from headway.store.base import (
     Store,
@@ -50,6 +52,19 @@ def _busy_message(path: Path, error: Exception) -> str:
     )
 
 
+def _unmasked(column: np.ndarray) -> np.ndarray:
+    """A column of `fetchnumpy` with its NULLs as NaT (times), NaN (floats) or None."""
+    if not isinstance(column, np.ma.MaskedArray):
+        return column
+    if column.dtype.kind == "M":
+        return column.filled(np.datetime64("NaT"))
+    if column.dtype.kind == "f":
+        return column.filled(np.nan)
+    out = column.data.astype(object)
+    out[np.ma.getmaskarray(column)] = None
+    return out
+
+
 class DuckStore(Store):
     dialect = "duckdb"
 
@@ -74,6 +89,14 @@ class DuckStore(Store):
 
     def _cursor(self) -> Any:
         return self._con
+
+    def columns(self, statement: ClauseElement, **values: Any) -> list[np.ndarray]:
+        # DuckDB hands numpy its columns as they are stored, with no Python object a value;
+        # a masked (NULL) entry becomes NaT, NaN or None (`Store.columns`).
+        sql, params = self._compile(statement, values)
+        with self._lock, self._reaching():
+            found = self._con.execute(sql, params).fetchnumpy()
+        return [_unmasked(column) for column in found.values()]
 
     def _begin(self) -> None:
         self._con.execute("BEGIN TRANSACTION")

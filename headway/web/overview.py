@@ -149,19 +149,13 @@ def overview(request: Request, store: WebStore, session: Reading) -> HTMLRespons
     try:
         view = View.of(request)
         defn, scope, period = view.inputs(store)
-        doc = dora.compute(store, defn, scope, period, year=view.levels, by=view.by)
-        metrics = MetricSetResult.model_validate(doc.to_json())
         child = CHILD[scope.kind]
-        rows = (
-            [
-                MetricSetResult.model_validate(m.to_json())
-                for m in dora.compute_each(
-                    store, defn, child, period, year=view.levels, within=scope
-                )
-            ]
-            if child
-            else []
+        # the scope, its trend and the table below it from one pass per metric
+        doc, each = dora.compute_with_each(
+            store, defn, scope, period, child, year=view.levels, by=view.by
         )
+        metrics = MetricSetResult.model_validate(doc.to_json())
+        rows = [MetricSetResult.model_validate(m.to_json()) for m in each]
     except INPUT_ERRORS as error:
         return refused(request, session, error)
     return render(

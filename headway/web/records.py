@@ -3,7 +3,8 @@ incidents of a scope and window, sorted, filtered and paged on the server.
 
 The rows come from `headway.metrics.records`, the functions behind `GET /api/deployments`,
 `/api/changes` and `/api/incidents` (the page's JSON twins, which take the same `only`, `q`,
-`sort` and `dir`): whatever the filter and order, a page is one query and its count another.
+`sort` and `dir`): whatever the filter and order, a page is one query and its count another
+(or the same, for deployments).
 """
 
 from __future__ import annotations
@@ -110,13 +111,18 @@ def fetch(
     bases: Bases = PUBLIC,
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """This page's rows, the number of rows in all and whether more follow: one query for the
-    page and one for the count, whatever the filter and order."""
+    page and one for the count, whatever the filter and order (deployments count within
+    their page's query)."""
     defn, scope, period = inputs
     refine = listing.refinement()
     page = (listing.limit, listing.offset)
     if listing.kind == "deployments":
-        rows = records.deployments(store, defn, scope, period, *page, refine, bases)
-    elif listing.kind == "changes":
+        # the count comes with the page: a filter on failures is worked out once
+        rows, count = records.deployments_and_total(
+            store, defn, scope, period, *page, refine, bases
+        )
+        return rows, count, listing.offset + len(rows) < count
+    if listing.kind == "changes":
         rows = records.changes(store, defn, scope, period, *page, refine, bases)
     else:
         rows = records.incidents(store, defn, scope, period, listing.limit, listing.offset, refine)

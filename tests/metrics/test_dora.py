@@ -29,6 +29,7 @@ from headway.config import Settings
 from headway.definitions import PRESETS, AttributionRules, Definition
 from headway.ingest import ingest
 from headway.metrics import bands, dora, records
+from headway.metrics.refine import Refinement
 from headway.metrics.scope import Period, Scope
 from headway.model import Change, Deployment, Incident, Service
 from headway.sources.files import read_jsonl
@@ -191,6 +192,20 @@ def test_each_team_in_one_pass(org: Store) -> None:
     assert sets[1].change_lead_time["median_s"] == 864000.0
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_scope_its_trend_and_the_scopes_below_in_one_pass(org: Store, preset: str) -> None:
+    defn = PRESETS[preset]
+    whole, each = dora.compute_with_each(org, defn, Scope(), OCTOBER_1_TO_10, "context", by="week")
+    # the same numbers as the scope with its trend, then each context on its own
+    alone = dora.compute(org, defn, Scope(), OCTOBER_1_TO_10, by="week")
+    below = dora.compute_each(org, defn, "context", OCTOBER_1_TO_10)
+    assert whole.to_json() == alone.to_json()
+    assert [m.to_json() for m in each] == [m.to_json() for m in below]
+    assert [m.scope.name for m in each] == ["customer-facing", "regulated"]
+    # the two weeks of 2026-10-01 … 10-10 (a Thursday, then Monday 10-05)
+    assert [t.period.since for t in whole.trend] == [datetime(2026, 10, 1), datetime(2026, 10, 5)]
+
+
 def test_drill_down_shows_why_each_deployment_failed(org: Store) -> None:
     rows = {
         r["id"]: r
@@ -208,6 +223,19 @@ def test_drill_down_shows_why_each_deployment_failed(org: Store) -> None:
     assert rows["t:d4"]["recovers"] == "t:d3"
     assert rows["t:d5"]["changes"] == ["t:c5", "t:c6"]
     assert rows["t:d1"]["failed"] is False
+
+
+def test_a_page_of_deployments_carries_the_count_of_the_whole_list(org: Store) -> None:
+    api, defn = Scope("service", "api"), DORA_24H
+    failed = Refinement("failed")
+    # d2 (i1), d3 (rollback d4, revert c6) and d5 (i3 within 24 h) failed: 3 of 5
+    rows, total = records.deployments_and_total(org, defn, api, OCTOBER_1_TO_10, 2, 0, failed)
+    assert ([r["id"] for r in rows], total) == (["t:d2", "t:d3"], 3)
+    assert rows == records.deployments(org, defn, api, OCTOBER_1_TO_10, 2, 0, failed)
+    # the last page, and a page past the end, which counts apart
+    assert records.deployments_and_total(org, defn, api, OCTOBER_1_TO_10, 2, 2, failed)[1] == 3
+    assert records.deployments_and_total(org, defn, api, OCTOBER_1_TO_10, 2, 9, failed) == ([], 3)
+    assert records.total(org, "deployments", defn, api, OCTOBER_1_TO_10, failed) == 3
 
 
 def test_drill_down_of_changes_and_incidents(org: Store) -> None:

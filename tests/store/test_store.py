@@ -9,7 +9,9 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from headway.cli import app
@@ -17,6 +19,7 @@ from headway.config import Settings
 from headway.model import Deployment, RawEvent
 from headway.store import Store, base, open_store
 from headway.store.base import serve_url_of
+from headway.store.schema import deployments
 
 SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
 runner = CliRunner()
@@ -318,3 +321,31 @@ def test_what_waits_for_a_commit_runs_once_after_the_outermost_one(store: Store)
     with store.transaction():
         pass
     assert told == ["changed", "changed"]
+
+
+def test_columns_read_what_rows_read_column_by_column(store: Store) -> None:
+    started = datetime(2026, 10, 1, 11, 59, 30, 250000, tzinfo=UTC)
+    store.write(
+        [
+            Deployment(source="ci", source_id="1", service="api", finished_at=started),
+            Deployment(
+                source="ci",
+                source_id="2",
+                service="api",
+                started_at=started,
+                finished_at=datetime(2026, 10, 1, 12, tzinfo=UTC),
+            ),
+        ]
+    )
+    statement = select(
+        deployments.c.id, deployments.c.started_at, deployments.c.finished_at
+    ).order_by(deployments.c.id)
+    ids, starts, ends = store.columns(statement)
+    assert list(ids) == ["ci:1", "ci:2"]
+    # a NULL start is NaT once read as instants, whatever the engine answered
+    assert np.asarray(starts, "datetime64[us]").tolist() == [None, started.replace(tzinfo=None)]
+    assert np.asarray(ends, "datetime64[us]").tolist() == [
+        started.replace(tzinfo=None),
+        datetime(2026, 10, 1, 12),
+    ]
+    assert [len(c) for c in store.columns(statement.where(deployments.c.id == "none"))] == [0] * 3

@@ -5,6 +5,8 @@ repairs that make up rework, and which deployment each incident is blamed on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import (
     DateTime,
     Text,
@@ -19,18 +21,50 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.sql.selectable import FromClause
 
 from headway.definitions import Definition
-from headway.metrics.queries.rules import Col, Query, epoch, good_deployments, lit
+from headway.metrics.queries.rules import (
+    Col,
+    Query,
+    epoch,
+    good_deployments,
+    lit,
+    names_in,
+    since,
+)
 from headway.store.schema import changes, deployments, incidents
 
-__all__ = ["attributed", "evidence", "failures", "nearest", "reverted_shipments", "rework"]
+__all__ = [
+    "Near",
+    "attributed",
+    "evidence",
+    "failures",
+    "in_period",
+    "nearest",
+    "reverted_shipments",
+    "rework",
+]
+
+#: A condition on a deployment's or an incident's (service, time) that narrows the walk
+#: blaming incidents on deployments to the records near the deployments a statement reads.
+#: It must keep, for each service it keeps, every record from some instant on (services in
+#: a list, times from a floor): the walk is per service and looks back only to the latest
+#: deployment, so every kept deployment is blamed for exactly the incidents the whole
+#: store's walk blames on it. Incidents blamed on a deployment it drops come out blamed on
+#: none, so only a statement that reads kept deployments alone may pass one.
+Near = Callable[[Col, Col], Col]
 
 
-def evidence(defn: Definition, *, fixer: bool = False) -> Query:
+def in_period(count: int) -> Near:
+    """The blame only around a period's deployments of the bound services: those services'
+    records from the bound period's start (`since`) on, as the metrics and lists read them."""
+    return lambda service, t: and_(t >= since(), names_in(service, count))
+
+
+def evidence(defn: Definition, *, fixer: bool = False, near: Near | None = None) -> Query:
     """One row per reason a deployment failed: (deployment_id, reason, evidence, fixed_at),
-    and fixed_by when `fixer` is set.
+    and fixed_by when `fixer` is set; the incidents' blame only `near` (see `Near`) the
+    deployments the caller reads, when given.
 
     `fixed_at` is when that piece of evidence says service was restored, and `fixed_by` the
     record that restored it: the incident resolved, the rollback or hotfix finishing, the
@@ -45,7 +79,7 @@ def evidence(defn: Definition, *, fixer: bool = False) -> Query:
         return [record.label("fixed_by")] if fixer else []
 
     if "incident" in rules:
-        i = attributed(defn).subquery("i")
+        i = attributed(defn, near).subquery("i")
         parts.append(
             select(
                 i.c.deployment_id.label("deployment_id"),
@@ -120,9 +154,10 @@ def evidence(defn: Definition, *, fixer: bool = False) -> Query:
     return parts[0] if len(parts) == 1 else union_all(*parts)  # type: ignore[return-value]
 
 
-def failures(defn: Definition) -> Query:
-    """Per failed deployment: its first reason, evidence count and first fix."""
-    ev = evidence(defn).subquery("ev")
+def failures(defn: Definition, near: Near | None = None) -> Query:
+    """Per failed deployment: its first reason, evidence count and first fix (exact for the
+    deployments `near` keeps, when given)."""
+    ev = evidence(defn, near=near).subquery("ev")
     return select(
         ev.c.deployment_id,
         func.min(ev.c.reason).label("reason"),
@@ -133,7 +168,7 @@ def failures(defn: Definition) -> Query:
 
 def reverted_shipments() -> Query:
     """One row per revert that undid a change a deployment shipped without that revert:
-    (revert, reverted_at, shipped, shipped_at, fix, fixed_at).
+    (revert, reverted_at, shipped, shipped_at, fix, fixed_at, fix_service).
 
     `shipped` is the deployment that shipped the reverted change, `fix` the one shipping the
     revert (NULL while none does). A deployment shipping a change together with its revert,
@@ -150,6 +185,7 @@ def reverted_shipments() -> Query:
             cd.c.finished_at.label("shipped_at"),
             rd.c.id.label("fix"),
             rd.c.finished_at.label("fixed_at"),
+            rd.c.service.label("fix_service"),
         )
         .select_from(
             rv.join(c, c.c.id == rv.c.reverts)
@@ -165,104 +201,105 @@ def reverted_shipments() -> Query:
     )
 
 
-def rework() -> Query:
+def rework(near: Near | None = None) -> Query:
     """The ids (column `id`, each once) of deployments that exist to repair production: a
     rollback or hotfix of a failed deployment, or a deployment that ships the revert of a
-    change an earlier deployment shipped."""
+    change an earlier deployment shipped. With `near`, only the repairs among the
+    deployments it keeps (`Near`)."""
     rs = reverted_shipments().subquery("rs")
+    d = deployments
     return union(  # type: ignore[return-value]
-        select(deployments.c.id).where(deployments.c.recovers_id.is_not(None)),
-        select(rs.c.fix).where(rs.c.fix.is_not(None)),
+        select(d.c.id).where(
+            d.c.recovers_id.is_not(None),
+            *([] if near is None else [near(d.c.service, d.c.finished_at)]),
+        ),
+        select(rs.c.fix).where(
+            rs.c.fix.is_not(None),
+            *([] if near is None else [near(rs.c.fix_service, rs.c.fixed_at)]),
+        ),
     )
 
 
 def nearest(events: Query, candidates: Query, *, after: bool) -> Query:
     """For each event (id, service, t), the deployment (id, service, t) nearest in time on
-    one side: columns event_id, event_t, dep_t, deployment_id.
+    one side: columns event_id, event_t, dep_t, deployment_id. No `t` may be NULL.
 
     The timeline walk the stored links use (`headway.linking`): events and deployments are
     merged into one timeline per service, walked backwards (the next deployment at or after
-    each event) or forwards (the last one at or before it). Each deployment starts a run of
-    the events that follow it in that walk; a running count of deployments numbers the runs,
-    and each event takes the deployment at the head of its run. No join back to the
-    deployments is needed, so the cost is two sorts whatever the planner guesses about row
-    counts. On a tie the deployment sorts first: an incident opened at the instant a
-    deployment finishes is blamed on it. Deployments of one service at the same instant are
-    one point of the timeline, the one with the smallest id standing for them.
+    each event) or forwards (the last one at or before it), and each event carries the
+    time of the last deployment the walk passed: one sort, whatever the planner guesses
+    about row counts. The deployment itself is then found by an equal join on (service,
+    that time), not by a range. On a tie the deployment sorts first: an incident opened at
+    the instant a deployment finishes is blamed on it. Deployments of one service at the
+    same instant are one point of the timeline, the one with the smallest id standing for
+    them.
     """
     e, d = events.subquery("e"), candidates.subquery("d")
-    dep = (
-        select(d.c.service, d.c.t, func.min(d.c.id).label("id"))
-        .group_by(d.c.service, d.c.t)
-        .cte("dep")
-    )
-    ev = union_all(
-        select(
-            e.c.id.label("event_id"),
-            e.c.service,
-            e.c.t,
-            lit(1).label("o"),
-            null().label("dep_id"),
-        ),
-        select(null(), dep.c.service, dep.c.t, lit(0), dep.c.id),
-    ).cte("ev")
-
-    def walk(table: FromClause) -> list[Col]:
-        return [table.c.t.desc(), table.c.o] if after else [table.c.t, table.c.o]
-
-    runs = select(
-        ev.c.event_id,
-        ev.c.service,
-        ev.c.t,
-        ev.c.o,
-        ev.c.dep_id,
-        func.count(ev.c.dep_id)
-        .over(partition_by=ev.c.service, order_by=walk(ev), rows=(None, 0))
-        .label("run"),
-    ).cte("runs")
-    window = {
-        "partition_by": [runs.c.service, runs.c.run],
-        "order_by": walk(runs),
-        "rows": (None, 0),
-    }
+    timeline = union_all(
+        select(e.c.id.label("event_id"), e.c.service, e.c.t, lit(1).label("o")),
+        select(null(), d.c.service, d.c.t, lit(0)),
+    ).cte("timeline")
+    walk = [timeline.c.t.desc(), timeline.c.o] if after else [timeline.c.t, timeline.c.o]
+    passed = (func.min if after else func.max)(case((timeline.c.o == lit(0), timeline.c.t)))
     carried = select(
-        runs.c.event_id,
-        runs.c.t.label("event_t"),
-        func.first_value(runs.c.t).over(**window).label("dep_t"),  # type: ignore[arg-type]
-        func.first_value(runs.c.dep_id).over(**window).label("deployment_id"),  # type: ignore[arg-type]
+        timeline.c.event_id,
+        timeline.c.service,
+        timeline.c.t.label("event_t"),
+        passed.over(partition_by=timeline.c.service, order_by=walk, rows=(None, 0)).label("dep_t"),
     ).cte("carried")
-    # the four steps as one WITH inside the statement, so a query may hold several walks
+    # the two steps as one WITH inside the statement, so a query may hold several walks
     return (
-        select(carried.c.event_id, carried.c.event_t, carried.c.dep_t, carried.c.deployment_id)
-        .where(carried.c.event_id.is_not(None), carried.c.deployment_id.is_not(None))
-        .add_cte(dep, ev, runs, carried, nest_here=True)
+        select(
+            carried.c.event_id,
+            carried.c.event_t,
+            carried.c.dep_t,
+            func.min(d.c.id).label("deployment_id"),
+        )
+        .select_from(
+            carried.join(d, and_(d.c.service == carried.c.service, d.c.t == carried.c.dep_t))
+        )
+        .where(carried.c.event_id.is_not(None))
+        .group_by(carried.c.event_id, carried.c.event_t, carried.c.dep_t)
+        .add_cte(timeline, carried, nest_here=True)
     )
 
 
-def attributed(defn: Definition) -> Query:
+def attributed(defn: Definition, near: Near | None = None) -> Query:
     """Every incident with the deployment the definition blames it on (NULL: none):
     columns id, service, opened_at, resolved_at, deployment_id, cause_t (when the blamed
     deployment finished).
 
     Computed from the definition, not read from the stored link, so two definitions can be
     compared on one store; the preceding deployment is found by the same timeline walk the
-    stored link uses (two sorts, whatever the row counts)."""
+    stored link uses (two sorts, whatever the row counts). With `near`, the walk reads only
+    the records it keeps, and only the blame of the deployments it keeps is whole."""
     rules = defn.attribution
+
+    def kept(service: Col, t: Col) -> list[Col]:
+        return [] if near is None else [near(service, t)]
+
     ni, n = incidents.alias("i"), deployments.alias("n")
-    named = select(
-        ni.c.id, n.c.id.label("deployment_id"), n.c.finished_at.label("cause_t")
-    ).select_from(ni.join(n, n.c.id == ni.c.cause_ref))
+    named = (
+        select(ni.c.id, n.c.id.label("deployment_id"), n.c.finished_at.label("cause_t"))
+        .select_from(ni.join(n, n.c.id == ni.c.cause_ref))
+        .where(*kept(n.c.service, n.c.finished_at))
+    )
     blamed: Query
     if rules.rule == "named":
         blamed = named
     else:
-        events = select(incidents.c.id, incidents.c.service, incidents.c.opened_at.label("t"))
+        events = select(
+            incidents.c.id, incidents.c.service, incidents.c.opened_at.label("t")
+        ).where(*kept(incidents.c.service, incidents.c.opened_at))
         if rules.rule == "named_or_window":
             # a named cause that is not stored blames nothing, as the stored link does
             events = events.where(incidents.c.cause_ref.is_(None))
         candidates = select(
             deployments.c.id, deployments.c.service, deployments.c.finished_at.label("t")
-        ).where(good_deployments(defn, deployments))
+        ).where(
+            good_deployments(defn, deployments),
+            *kept(deployments.c.service, deployments.c.finished_at),
+        )
         walked = nearest(events, candidates, after=False).subquery("n")
         preceding = select(
             walked.c.event_id.label("id"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import DateTime, FromClause, Subquery, and_, bindparam, func, or_, select
 
 from headway.definitions import Definition
@@ -69,16 +70,17 @@ def _reviewed(defn: Definition, c: FromClause) -> Col:
 
 def shipped_moments(
     store: Store, defn: Definition, names: list[str], start: datetime, end: datetime
-) -> list[Row]:
-    """The changes the flow breakdown covers, in time order: (id, service, deployed, lead
-    start, first commit, opened, reviewed, approved, merged, change gate requested, decided,
-    deployment gate requested, decided).
+) -> list[np.ndarray]:
+    """The changes the flow breakdown covers, in time order, as columns (`Store.columns`:
+    there may be hundreds of thousands): id, service, deployed, lead start, first commit,
+    opened, reviewed, approved, merged, change gate requested, decided, deployment gate
+    requested, decided.
 
     Under `flow.changes = shipped`, every change first shipped by a counted deployment of
     `names` that finished in the period; under `merged`, every change of `names` merged in
     the period, with its shipping deployment's finish (NULL when none has shipped it)."""
     statement = _merged if defn.flow.changes == "merged" else _shipped
-    return store.rows(statement(defn, len(names)), since=start, until=end, **named(names))
+    return store.columns(statement(defn, len(names)), since=start, until=end, **named(names))
 
 
 def _stage_columns(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CompoundSelect,
     FromClause,
     String,
+    and_,
     bindparam,
     case,
     false,
@@ -136,11 +137,15 @@ def _page(
     desc: bool,
     limit: int | None,
     offset: int,
+    counted: bool = False,
 ) -> Query:
     """The refined rows in the refinement's order, one page of them: rows without the sorted
-    value come last either way; ties keep the list's own order."""
+    value come last either way; ties keep the list's own order. `counted` adds how many rows
+    the whole list holds (`listed`), so a filter on failures is worked out once for both."""
     listed = _listed(kind, defn, count, Refinement(only, None, sort, desc), counting=False)
     statement = _refined(kind, listed, only, searching)
+    if counted:
+        statement = statement.add_columns(func.count().over().label("listed"))
     x = statement.selected_columns
     own: list[Col] = [x[name] for name in OWN_ORDER[kind]]
     order: list[Col]
@@ -169,10 +174,11 @@ def _rows(
     end: datetime,
     page: tuple[int | None, int],
     refine: Refinement | None,
+    counted: bool = False,
 ) -> Rows:
     checked = (refine or Refinement()).check(kind)
     shape = (checked.only, bool(checked.search), checked.sort, checked.desc)
-    statement = _page(kind, defn, len(names), *shape, *page)
+    statement = _page(kind, defn, len(names), *shape, *page, counted)
     return store.dicts(statement, **_bound(names, start, end, refine))
 
 
@@ -201,12 +207,12 @@ def _deployments(defn: Definition, count: int, refine: Refinement, *, counting: 
     if counting and refine.only != "rework":
         columns.append(false().label("rework"))
     else:
-        repairs = failure.rework().subquery("r")
+        repairs = failure.rework(failure.in_period(count)).subquery("r")
         rw = select(repairs.c.id).distinct().subquery("rw")
         joined = joined.outerjoin(rw, rw.c.id == d.c.id)
         columns.append(case((rw.c.id.is_not(None), true()), else_=false()).label("rework"))
     if refine.needs_failures():
-        f = failure.failures(defn).subquery("f")
+        f = failure.failures(defn, failure.in_period(count)).subquery("f")
         joined = joined.outerjoin(f, f.c.deployment_id == d.c.id)
         columns += [
             case((f.c.deployment_id.is_(None), lit(0)), else_=lit(1)).label("has_failure"),
@@ -290,9 +296,11 @@ def deployment_rows(
     end: datetime,
     page: tuple[int | None, int],
     refine: Refinement | None,
+    counted: bool = False,
 ) -> Rows:
-    """A page (limit, offset) of the counted deployments of `names` finished in [start, end)."""
-    return _rows(store, "deployments", defn, names, start, end, page, refine)
+    """A page (limit, offset) of the counted deployments of `names` finished in [start, end),
+    each row with the whole list's length (`listed`) when `counted`."""
+    return _rows(store, "deployments", defn, names, start, end, page, refine, counted)
 
 
 def change_rows(
@@ -331,7 +339,15 @@ def evidence_rows(store: Store, defn: Definition, ids: list[str]) -> list[tuple[
 
 @lru_cache(maxsize=KEEP)
 def _evidence(defn: Definition, count: int) -> Query:
-    e = failure.evidence(defn, fixer=True).subquery("e")
+    # the incidents' blame walked only over the listed deployments' services, from the
+    # earliest of them on (`failure.Near`)
+    listed = deployments.alias("listed")
+    ids = names_in(listed.c.id, count, "id")
+    services_listed = select(listed.c.service).where(ids)
+    first = select(func.min(listed.c.finished_at)).where(ids).scalar_subquery()
+    e = failure.evidence(
+        defn, fixer=True, near=lambda service, t: and_(t >= first, service.in_(services_listed))
+    ).subquery("e")
     return (
         select(e.c.deployment_id, e.c.reason, e.c.evidence, e.c.fixed_at, e.c.fixed_by)
         .where(names_in(e.c.deployment_id, count, "id"))
