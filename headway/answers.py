@@ -58,6 +58,30 @@ def metric_sets(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def overview(
+    settings: Settings,
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    child: str | None,
+    *,
+    year: str = "2024",
+    by: str | None = None,
+) -> tuple[MetricSet, list[MetricSet]]:
+    """The web overview's numbers: the scope with its trend, and each `child` scope inside
+    it. On the store one pass per metric answers all three (`dora.compute_with_each`)."""
+    if settings.engine is None:
+        return dora.compute_with_each(store, defn, scope, period, child, year=year, by=by)
+    [whole] = metric_sets(settings, store, defn, scope, period, year=year, by=by, server=True)
+    each = (
+        metric_sets(settings, store, defn, scope, period, year=year, each=child, server=True)
+        if child
+        else []
+    )
+    return whole, each
+
+
 def flows(
     settings: Settings,
     store: Store,

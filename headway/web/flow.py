@@ -11,13 +11,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from headway import answers
 from headway.interpret import notes
 from headway.interpret.results import NotedFlow
-from headway.metrics import flow
 from headway.web.charts import Bar, bars
 from headway.web.format import duration, percent
 from headway.web.render import Reading, render
-from headway.web.store import INPUT_ERRORS, WebStore, refused
+from headway.web.store import INPUT_ERRORS, WebStore, refused, unavailable
 from headway.web.view import View
 
 __all__ = ["router", "shipped_bars", "waiting_bars"]
@@ -65,10 +65,14 @@ def flow_page(request: Request, store: WebStore, session: Reading) -> HTMLRespon
     try:
         view = View.of(request)
         defn, scope, period = view.inputs(store)
-        doc = flow.breakdown(store, defn, scope, period).to_json()
+        settings = request.app.state.settings
+        [found] = answers.flows(settings, store, defn, scope, period, server=True)
+        doc = found.to_json()
         noted = NotedFlow.model_validate({**doc, "notes": notes.for_scope(store, scope, period)})
     except INPUT_ERRORS as error:
         return refused(request, session, error)
+    except answers.EngineUnavailable as error:
+        return unavailable(request, session, error)
     return render(
         request,
         "flow.html",

@@ -14,12 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from headway.metrics import bands, dora
+from headway import answers
+from headway.metrics import bands
 from headway.metrics.results import MetricSetResult
 from headway.web.charts import Point, trend
 from headway.web.format import figure
 from headway.web.render import Reading, render
-from headway.web.store import INPUT_ERRORS, WebStore, refused
+from headway.web.store import INPUT_ERRORS, WebStore, refused, unavailable
 from headway.web.view import CHILD, View
 
 __all__ = ["FIGURES", "Figure", "router"]
@@ -150,14 +151,18 @@ def overview(request: Request, store: WebStore, session: Reading) -> HTMLRespons
         view = View.of(request)
         defn, scope, period = view.inputs(store)
         child = CHILD[scope.kind]
-        # the scope, its trend and the table below it from one pass per metric
-        doc, each = dora.compute_with_each(
-            store, defn, scope, period, child, year=view.levels, by=view.by
+        # the scope, its trend and the table below it, where HEADWAY_ENGINE says (on the
+        # store, from one pass per metric)
+        settings = request.app.state.settings
+        doc, each = answers.overview(
+            settings, store, defn, scope, period, child, year=view.levels, by=view.by
         )
         metrics = MetricSetResult.model_validate(doc.to_json())
         rows = [MetricSetResult.model_validate(m.to_json()) for m in each]
     except INPUT_ERRORS as error:
         return refused(request, session, error)
+    except answers.EngineUnavailable as error:
+        return unavailable(request, session, error)
     return render(
         request,
         "overview.html",

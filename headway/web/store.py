@@ -34,3 +34,9 @@ def refused(request: Request, session: Session, error: Exception) -> HTMLRespons
     status = 404 if isinstance(error, UnknownScope | UnknownDefinition) else 400
     title = "Not found" if status == 404 else "Bad request"
     return render(request, "error.html", session, status, title=title, why=str(error))
+
+
+def unavailable(request: Request, session: Session, error: Exception) -> HTMLResponse:
+    """A 503 page: the analytics engine the server is set to cannot answer (its settings)."""
+    why = f"the analytics engine cannot answer: {error}"
+    return render(request, "error.html", session, 503, title="Unavailable", why=why)

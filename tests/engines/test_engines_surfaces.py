@@ -8,7 +8,9 @@ with a warning saying so.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from headway import web
 from headway.api.app import create_app
 from headway.cli import app as cli
 from headway.config import Settings, get_settings
@@ -27,6 +30,7 @@ from headway.metrics import dora
 from headway.store import open_store
 from tests.conftest import authorize
 from tests.engines.conftest import Organisation
+from tests.web.conftest import sign_in
 
 
 def _as_on_store(doc: dict[str, Any]) -> dict[str, Any]:
@@ -128,3 +132,50 @@ def test_the_api_answers_from_the_servers_engine(organisation: Organisation, cop
         refused = client.get(url)
     assert refused.status_code == 503
     assert "HEADWAY_ENGINE_PARQUET" in refused.json()["error"]
+
+
+def _cards(page: str) -> dict[str, str]:
+    """Each overview card's shown value, by metric."""
+    found = re.findall(
+        r'<section class="card" data-metric="(\w+)".*?class="value">([^<]*)</a>', page, re.S
+    )
+    return {key: html.unescape(value) for key, value in found}
+
+
+def test_the_overview_page_shows_the_engines_numbers(
+    organisation: Organisation, copy: Path
+) -> None:
+    since, until = organisation.period.since.date(), organisation.period.until.date()
+    pages, flows = {}, {}
+    for engine in (None, "duckdb"):
+        app = web.install(create_app(Settings(database=str(copy), engine=engine)))
+        with TestClient(app) as client:
+            sign_in(client)
+            page = client.get(f"/?since={since}&until={until}&by=week")
+            assert page.status_code == 200, page.text
+            pages[engine] = page.text
+            flow_page = client.get(f"/flow?since={since}&until={until}")
+            assert flow_page.status_code == 200, flow_page.text
+            flows[engine] = flow_page.text
+    on_store, on_engine = _cards(pages[None]), _cards(pages["duckdb"])
+    # the five cards and the table below them, as on the store; release lead time is not
+    assert {k: v for k, v in on_store.items() if k != "release_lead_time"} == on_engine
+    assert "release_lead_time" in on_store
+    assert html.unescape(NO_RELEASE) in html.unescape(pages["duckdb"])
+    rows = re.findall(r'<tr data-name="([^"]+)">(.*?)</tr>', pages["duckdb"], re.S)
+    assert rows == re.findall(r'<tr data-name="([^"]+)">(.*?)</tr>', pages[None], re.S)
+    assert len(rows) == 3  # the organisation's three contexts
+    # the flow page: the same shipped changes and lead time; no release wait on the engine
+    shown = re.compile(
+        r'class="n-changes">(\d+)</span>, median lead time <span class="lead">([^<]*)<'
+    )
+    assert shown.findall(flows["duckdb"]) == shown.findall(flows[None])
+    assert 'data-stage="release_wait"' in flows[None]
+    assert 'data-stage="release_wait"' not in flows["duckdb"]
+    # a server set to Spark without an export shows why, as a 503 page
+    app = web.install(create_app(Settings(database=str(copy), engine="spark")))
+    with TestClient(app) as client:
+        sign_in(client)
+        refused = client.get("/")
+    assert refused.status_code == 503
+    assert "HEADWAY_ENGINE_PARQUET" in refused.text
