@@ -18,7 +18,7 @@ from headway.config import Settings
 from headway.engines.export import unpack_export
 from headway.engines.layout import TABLES
 from headway.ingest import ingest
-from headway.model import Change, Deployment, Incident, Service
+from headway.model import Approval, Change, Deployment, Incident, Service
 from headway.store import Store
 from tests.conftest import authorize, make_token, run_headway, serving
 
@@ -26,7 +26,7 @@ AT = datetime(2026, 10, 5, 12)
 
 
 def _records() -> list[object]:
-    """Two teams' services, three deployments, two changes and one incident."""
+    """Two teams' services, three deployments, two changes, one incident and one review."""
     return [
         Service("pay", team="payments"),
         Service("web", team="web"),
@@ -36,10 +36,13 @@ def _records() -> list[object]:
         Change("git", "a", "pay", merged_at=AT.replace(day=4), merge_sha="a"),
         Change("git", "b", "pay", merged_at=AT.replace(day=4, hour=13), merge_sha="b"),
         Incident("pd", "i1", "pay", AT.replace(hour=13), resolved_at=AT.replace(hour=15)),
+        Approval(
+            "git", "r1", change_ref="git:a", service="pay", decided_at=AT.replace(day=4, hour=9)
+        ),
     ]
 
 
-EXPECTED = {"services": 2, "deployments": 3, "changes": 2, "incidents": 1}
+EXPECTED = {"services": 2, "deployments": 3, "changes": 2, "incidents": 1, "approvals": 1}
 
 
 def test_a_viewer_downloads_every_table_in_one_zip(
@@ -108,7 +111,7 @@ def test_the_cli_exports_a_served_store_as_it_exports_a_local_one(tmp_path: Path
         # the store is held by the server, yet the export is written here, as locally
         assert there.returncode == 0, there.stderr
         assert there.stdout.replace("remote", "local") == here.stdout
-        assert "Exported 8 rows to remote: 2 services, 3 deployments" in there.stdout
+        assert "Exported 9 rows to remote: 2 services, 3 deployments" in there.stdout
         for name in TABLES:
             key = "name" if name == "services" else "id"
             ours = pq.read_table(tmp_path / "remote" / name).sort_by(key).to_pylist()
