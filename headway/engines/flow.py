@@ -25,6 +25,7 @@ from headway.metrics import flow
 from headway.metrics.flow import FlowBreakdown
 from headway.metrics.queries.rules import GATE_KINDS
 from headway.metrics.scope import Period, Scope
+from headway.metrics.stages import columns_of
 from headway.store import Store
 
 __all__ = [
@@ -219,13 +220,7 @@ class EngineFlow:
         return {row["name"]: row["team"] for row in service_rows(self.engine)}
 
     def shipped(self, defn: Definition, names: list[str], period: Period) -> list[np.ndarray]:
-        rows = moments(self.engine, defn, names, period)
-        out = []
-        for i in range(len(COLUMNS)):
-            column = np.empty(len(rows), dtype=object)
-            column[:] = [row[i] for row in rows]
-            out.append(column)
-        return out
+        return columns_of(moments(self.engine, defn, names, period), len(COLUMNS))
 
     def waiting(self, defn: Definition, names: list[str], as_of: datetime) -> list[Row]:
         t = r.Tables.of(self.engine.tables)

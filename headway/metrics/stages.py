@@ -72,6 +72,16 @@ class ChangeFlow:
 NO_MOMENTS = [np.empty(0, dtype=object)] * 13
 
 
+def columns_of(rows: Sequence[Sequence[object]], width: int = 13) -> list[np.ndarray]:
+    """Rows of moments (as an engine answers them) as the columns `cut` reads."""
+    out = []
+    for i in range(width):
+        column = np.empty(len(rows), dtype=object)
+        column[:] = [row[i] for row in rows]
+        out.append(column)
+    return out
+
+
 @dataclass(frozen=True)
 class Flows:
     """The changes of `change_flows` as columns, in the same order: each change's id,

@@ -31,6 +31,7 @@ from headway.metrics import flow, stages
 from headway.metrics.flow import NO_RELEASE_WAIT
 from headway.metrics.queries import flow as queries
 from headway.metrics.scope import Period, Scope
+from headway.metrics.stages import columns_of
 from headway.store import open_store
 from tests.conftest import authorize
 from tests.engines.conftest import Organisation
@@ -81,22 +82,13 @@ def test_every_change_has_the_same_moments(
     # and so the stages each change spent its time in
     source = EngineFlow(engine).shipped(PRESETS[preset], names, organisation.period)
     flows = stages.cut(PRESETS[preset], source).listed()
-    assert flows == stages.cut(PRESETS[preset], _columns(want)).listed()
+    assert flows == stages.cut(PRESETS[preset], columns_of(want)).listed()
     assert len(flows) == len(want)
 
 
 def _rows(columns: list[np.ndarray]) -> list[tuple[Any, ...]]:
     """The store's columns as rows of Python values (NaT: None), as an engine answers."""
     return list(zip(*(column.astype(object).tolist() for column in columns), strict=True))
-
-
-def _columns(rows: list[tuple[Any, ...]]) -> list[np.ndarray]:
-    out = []
-    for i in range(13):
-        column = np.empty(len(rows), dtype=object)
-        column[:] = [row[i] for row in rows]
-        out.append(column)
-    return out
 
 
 def _half(period: Period) -> Period:
