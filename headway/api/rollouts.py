@@ -59,8 +59,16 @@ def _tick(service: RolloutService, plans: ReleasePlans) -> None:
 
 async def _control_loop(service: RolloutService, plans: ReleasePlans, interval: float) -> None:
     while True:
+        tick = asyncio.ensure_future(asyncio.to_thread(_tick, service, plans))
         try:
-            await asyncio.to_thread(_tick, service, plans)
+            # Shielded: cancelling the loop must not abandon a tick's thread mid-write; the
+            # app closes the store right after, under it.
+            await asyncio.shield(tick)
+        except asyncio.CancelledError:
+            await asyncio.wait([tick])
+            if not tick.cancelled() and tick.exception() is not None:
+                log.error("rollout controller's last tick failed", exc_info=tick.exception())
+            raise
         except StoreUnavailable as error:  # an outage is one line per tick, not a traceback
             log.warning("rollout controller tick skipped: %s", error)
         except Exception:  # the loop must outlive one bad tick; the error is logged
