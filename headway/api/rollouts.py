@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -29,6 +29,7 @@ from headway.api.scopes import in_environment
 from headway.flags.model import Flag, Serve
 from headway.flags.service import FlagService
 from headway.flags.tokens import Token
+from headway.rollouts import history
 from headway.rollouts.admission import NO_CONTROLLER_ON_SERVER
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import PlanError, RolloutError, RolloutNotFound, RolloutPlan
@@ -308,13 +309,22 @@ def ingest(
 
 @router.get("/{flag}/{environment}", response_model=RolloutStatus)
 def status(
-    flag: str, environment: str, service: ServiceDep, _: Viewer
+    flag: str,
+    environment: str,
+    service: ServiceDep,
+    _: Viewer,
+    id: Annotated[
+        str | None,
+        Query(max_length=300, description="One rollout of this flag and environment, by id."),
+    ] = None,
 ) -> dict[str, Any] | JSONResponse:
+    """The rollout in progress (else the latest finished, or the one `id` names), with its
+    history, exposures per stage, guardrails over time and the deployments it recorded."""
     try:
-        rollout, events = service.status(flag, environment)
+        rollout, events = service.status(flag, environment, id)
     except PlanError as error:
         return plan_problem(error)
-    return {**rollout.as_dict(), "events": [e.as_dict() for e in events]}
+    return history.document(service.store, rollout, events)
 
 
 @router.post("/{flag}/{environment}/{action}", response_model=RolloutResult)

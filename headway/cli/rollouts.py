@@ -21,6 +21,7 @@ from headway.cli.common import errors, fail
 from headway.config import get_settings
 from headway.flags.model import Flag
 from headway.flags.service import FlagService, NotFound
+from headway.rollouts import history
 from headway.rollouts.admission import NO_CONTROLLER_HERE
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
@@ -91,6 +92,17 @@ def _show(rollout: dict[str, Any], as_json: bool) -> None:
         console.print(f"reason: {rollout['reason']}", highlight=False)
     for decision in rollout.get("judgement", []):
         console.print(f"  [{decision['verdict']}] {decision['explanation']}", highlight=False)
+    for stage in rollout.get("exposures", []):
+        console.print(
+            f"  stage {stage['stage']} ({stage['percent']:g}%): {stage['treatment']:,.0f} "
+            f"exposures on treatment, {stage['control']:,.0f} on control",
+            highlight=False,
+        )
+    for deployment in rollout.get("delivered", []):
+        failed = " (failed: rolled back)" if deployment["failed"] else ""
+        console.print(
+            f"  recorded {deployment['kind']} {deployment['id']}{failed}", highlight=False
+        )
     for event in rollout.get("events", [])[-10:]:
         console.print(
             f"  {event['occurred_at'][:19]} {event['kind']:<18} {event['actor']:<10} "
@@ -227,7 +239,7 @@ def status(flag: str, env: EnvOpt = "production", as_json: JsonOpt = False) -> N
         return
     with _service() as svc:
         rollout, events = svc.status(flag, env)
-        _show({**rollout.as_dict(), "events": [e.as_dict() for e in events]}, as_json)
+        _show(history.document(svc.store, rollout, events), as_json)
 
 
 def _command(action: str, flag: str, env: str, actor: str, reason: str | None) -> None:

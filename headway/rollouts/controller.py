@@ -38,6 +38,7 @@ from headway.rollouts.store import (
     RolloutEvent,
     active_rollout,
     events_of,
+    get_rollout,
     json_number,
     list_rollouts,
     record_event,
@@ -390,7 +391,15 @@ class RolloutService:
         return rollout
 
     # -- reading --------------------------------------------------------------------------------
-    def status(self, flag: str, environment: str) -> tuple[Rollout, list[RolloutEvent]]:
+    def status(
+        self, flag: str, environment: str, rollout_id: str | None = None
+    ) -> tuple[Rollout, list[RolloutEvent]]:
+        """The rollout in progress (else the latest), or the one `rollout_id` names."""
+        if rollout_id is not None:
+            rollout = get_rollout(self.store, rollout_id)
+            if rollout is None or (rollout.flag, rollout.environment) != (flag, environment):
+                raise RolloutNotFound(f"no rollout {rollout_id!r} of {flag!r} in {environment}")
+            return rollout, events_of(self.store, rollout.id)
         rollout = active_rollout(self.store, flag, environment)
         if rollout is None:
             finished = [

@@ -14,12 +14,16 @@ from headway.metrics.results import Number, Result
 
 __all__ = [
     "Accepted",
+    "Delivered",
+    "GuardrailHistory",
+    "GuardrailPoint",
     "ReleasePlanResult",
     "RolloutEventResult",
     "RolloutResult",
     "RolloutSignals",
     "RolloutStarted",
     "RolloutStatus",
+    "StageExposures",
 ]
 
 
@@ -70,10 +74,62 @@ class RolloutEventResult(Result):
     detail: dict[str, Any] | None
 
 
+class StageExposures(Result):
+    """The exposures of each arm while one stage was live."""
+
+    stage: int = Field(description="1 for the first stage.")
+    percent: Number = Field(description="The stage's share of traffic on the treatment.")
+    started_at: str
+    treatment: Number = Field(description="Exposures of the treatment during the stage.")
+    control: Number = Field(description="Exposures of the control during the stage.")
+
+
+class GuardrailPoint(Result):
+    """A guardrail judged on everything received up to one moment."""
+
+    at: str
+    verdict: str = Field(description="pass, breach or insufficient_data.")
+    n_treatment: Number = Field(description="Exposures (a rate) or values (a mean) so far.")
+    n_control: Number
+    treatment: Number | None = Field(description="The metric on the treatment so far.")
+    control: Number | None
+    relative_change: Number | None = Field(description="treatment / control - 1.")
+    evidence: Number | None = Field(
+        description="The judge's evidence of harm; it acts once this reaches evidence_needed."
+    )
+
+
+class GuardrailHistory(Result):
+    """One guardrail replayed as its samples arrived."""
+
+    check: str
+    metric: str
+    kind: str = Field(description="rate or mean.")
+    evidence_needed: Number = Field(description="1 / alpha: the judge's decision boundary.")
+    points: list[GuardrailPoint]
+
+
+class Delivered(Result):
+    """A deployment the rollout recorded in the delivery records."""
+
+    id: str
+    kind: str = Field(description="release, or rollback.")
+    status: str
+    started_at: str | None
+    finished_at: str
+    recovers: str | None = Field(description="The release a rollback recovered.")
+    failed: bool = Field(description="A release a rollback recovered: a failed deployment.")
+    evidence: str | None
+
+
 class RolloutStatus(RolloutResult):
-    """A rollout with every event in its history."""
+    """A rollout with every event in its history, its exposures per stage, its guardrails
+    over time and the deployments it recorded."""
 
     events: list[RolloutEventResult]
+    exposures: list[StageExposures]
+    history: list[GuardrailHistory]
+    delivered: list[Delivered]
 
 
 class RolloutSignals(Result):

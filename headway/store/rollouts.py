@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, literal, select
 
 from headway.store.base import Store, utc_naive
 from headway.store.schema import (
+    deployments,
     flag_exposures,
     guardrail_samples,
     rollout_events,
@@ -27,13 +28,17 @@ __all__ = [
     "ACTIVE_STATES",
     "active",
     "all_rollouts",
+    "delivered",
     "events",
     "exposures_in_stage",
     "finished_by_team",
     "metrics_seen",
     "next_seq",
     "one",
+    "samples_in_order",
     "sdk_exposures",
+    "sdk_exposures_in_order",
+    "stage_exposure_counts",
     "sums",
 ]
 
@@ -139,6 +144,37 @@ _STAGE_EXPOSURES = (
     )
     .group_by(_g.variant)
 )
+# A rollout's history as its samples arrived: the guardrails replayed over time.
+_SAMPLES_IN_ORDER = (
+    select(_g.received_at, _g.variant, _g.metric, _g.n, _g.total, _g.sumsq)
+    .where(_g.rollout_id == bindparam("rollout"))
+    .order_by(_g.received_at)
+)
+_SDK_IN_ORDER = (
+    select(_x.received_at, _x.variant, _x["count"])
+    .where(
+        _x.environment == bindparam("environment"),
+        _x.flag == bindparam("flag"),
+        _x.received_at >= bindparam("since"),
+        _x.received_at <= bindparam("until"),
+    )
+    .order_by(_x.received_at)
+)
+_STAGE_EXPOSURE_COUNTS = (
+    select(_g.stage_index, _g.variant, func.sum(_g.n))
+    .where(_g.rollout_id == bindparam("rollout"), _g.metric == bindparam("exposures"))
+    .group_by(_g.stage_index, _g.variant)
+)
+_d = deployments.c
+# The deployments a rollout wrote (`headway.rollouts.delivery`): its release and rollback.
+_DELIVERED = (
+    select(_d.id, _d.kind, _d.status, _d.started_at, _d.finished_at, _d.recovers, _d.evidence)
+    .where(
+        _d.source == bindparam("source"),
+        _d.source_id.in_([bindparam("release"), bindparam("rollback")]),
+    )
+    .order_by(_d.finished_at, _d.id)
+)
 _METRICS_SEEN = (
     select(_g.metric)
     .distinct()
@@ -220,3 +256,36 @@ def finished_by_team(store: Store, since: datetime, until: datetime) -> list[tup
     team of the service each counts for; a service no team owns is left out."""
     rows = store.rows(_FINISHED_BY_TEAM, since=since, until=until)
     return [(str(team), str(state), int(n)) for team, state, n in rows]
+
+
+def samples_in_order(store: Store, rollout_id: str) -> list[tuple[Any, ...]]:
+    """(received_at, variant, metric, n, total, sumsq) of every sample of a rollout, oldest
+    first."""
+    return store.rows(_SAMPLES_IN_ORDER, rollout=rollout_id)
+
+
+def sdk_exposures_in_order(
+    store: Store, environment: str, flag: str, since: datetime, until: datetime
+) -> list[tuple[Any, ...]]:
+    """(received_at, variant, count) of the SDK's exposure reports between the two times."""
+    return store.rows(
+        _SDK_IN_ORDER,
+        environment=environment,
+        flag=flag,
+        since=utc_naive(since),
+        until=utc_naive(until),
+    )
+
+
+def stage_exposure_counts(
+    store: Store, rollout_id: str, exposures: str
+) -> dict[tuple[int, str], float]:
+    """The `exposures` samples (their n) per (stage, variant) of a rollout."""
+    rows = store.rows(_STAGE_EXPOSURE_COUNTS, rollout=rollout_id, exposures=exposures)
+    return {(int(stage), str(variant)): float(n) for stage, variant, n in rows if stage is not None}
+
+
+def delivered(store: Store, source: str, release: str, rollback: str) -> list[tuple[Any, ...]]:
+    """(id, kind, status, started_at, finished_at, recovers, evidence) of the deployments with
+    these source ids, in the order they finished."""
+    return store.rows(_DELIVERED, source=source, release=release, rollback=rollback)

@@ -8,15 +8,17 @@ Content-Security-Policy holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 from markupsafe import Markup
 
 from headway.web.format import figure, number
 
-__all__ = ["Bar", "Point", "bars", "trend"]
+__all__ = ["Bar", "Line", "Point", "bars", "over_time", "trend"]
 
 INK, MUTED, GAP, BAR, HOT = "#1f2933", "#52606d", "#9aa5b1", "#7aa7d8", "#d9822b"
 
@@ -144,5 +146,105 @@ def bars(title: str, rows: list[Bar], width: int = 640, row: int = 28) -> Markup
             f'<text x="{left + length + 6:.1f}" y="{y + row / 2 + 4:.1f}" fill="{MUTED}">'
             f"{escape(b.text)}</text></a>"
         )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    values: list[float | None]  # one per moment; None: nothing to draw then
+    colour: str
+    dashed: bool = False
+
+
+def over_time(
+    title: str,
+    moments: list[datetime],
+    lines: list[Line],
+    show: Callable[[float], str],
+    *,
+    boundary: tuple[str, float] | None = None,
+    log: bool = False,
+    width: int = 640,
+    height: int = 180,
+) -> Markup:
+    """Lines over real time (x spaced by the clock, not by point), each point's value in its
+    `<title>`; `boundary` a labelled horizontal rule (the value a judge must reach); `log` a
+    log-10 y axis for values that grow by orders of magnitude."""
+    left, right, top, bottom = 64, 120, 10, 24
+
+    def scale(v: float) -> float:
+        return math.log10(max(v, 1e-12)) if log else v
+
+    def unscale(v: float) -> float:
+        return float(10**v) if log else v
+
+    drawn = [scale(v) for line in lines for v in line.values if v is not None]
+    if boundary is not None:
+        drawn.append(scale(boundary[1]))
+    low, high = min(drawn, default=0.0), max(drawn, default=1.0)
+    low = min(low, 0.0)  # a count from 0; evidence from 1 (log 0), which means none
+    if high - low < 1e-12:
+        high = low + 1.0
+    start = moments[0].timestamp() if moments else 0.0
+    span = (moments[-1].timestamp() - start) if len(moments) > 1 else 0.0
+
+    def x(m: datetime) -> float:
+        share = (m.timestamp() - start) / span if span else 0.5
+        return left + (width - left - right) * share
+
+    def y(v: float) -> float:
+        return top + (height - top - bottom) * (1 - (scale(v) - low) / (high - low))
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="over-time" role="group" aria-label="{escape(title)}" font-size="10">',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
+        f'stroke="{MUTED}"/>',
+    ]
+    for value in (unscale(low), unscale(high)):
+        out.append(
+            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" fill="{MUTED}">'
+            f"{escape(show(value))}</text>"
+        )
+    if boundary is not None:
+        label, value = boundary
+        out.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{width - right}" y2="{y(value):.1f}" '
+            f'stroke="{HOT}" stroke-dasharray="6 3" class="boundary"/>'
+            f'<text x="{width - right + 4}" y="{y(value) + 4:.1f}" fill="{HOT}">'
+            f"{escape(label)}</text>"
+        )
+    for line in lines:
+        path = " ".join(
+            f"{'M' if i == 0 or line.values[i - 1] is None else 'L'}{x(m):.1f},{y(v):.1f}"
+            for i, (m, v) in enumerate(zip(moments, line.values, strict=True))
+            if v is not None
+        )
+        if path:
+            dash = ' stroke-dasharray="4 3"' if line.dashed else ""
+            out.append(
+                f'<path d="{path}" fill="none" stroke="{line.colour}" stroke-width="1.5"{dash}/>'
+            )
+        for m, v in zip(moments, line.values, strict=True):
+            if v is None:
+                continue
+            tip = escape(f"{line.label} {show(v)} at {m:%Y-%m-%d %H:%M} UTC")
+            out.append(
+                f'<circle cx="{x(m):.1f}" cy="{y(v):.1f}" r="2.5" fill="{line.colour}">'
+                f"<title>{tip}</title></circle>"
+            )
+    for i, line in enumerate(lines):
+        out.append(
+            f'<text x="{width - right + 4}" y="{top + 12 * i + 8}" fill="{line.colour}">'
+            f"{escape(line.label)}</text>"
+        )
+    if moments:
+        for m, anchor in ((moments[0], "start"), (moments[-1], "end")):
+            out.append(
+                f'<text x="{x(m):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="{MUTED}">'
+                f"{m:%m-%d %H:%M}</text>"
+            )
     out.append("</svg>")
     return Markup("".join(out))

@@ -9,15 +9,26 @@ starts), so a command from the app is the same event as one from `headway rollou
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
+from headway.rollouts import history
 from headway.rollouts.controller import RolloutService
 from headway.rollouts.plan import ACTIVE_STATES, PlanError, RolloutError, RolloutNotFound
-from headway.rollouts.results import RolloutResult, RolloutSignals, RolloutStatus
+from headway.rollouts.results import (
+    GuardrailHistory,
+    RolloutResult,
+    RolloutSignals,
+    RolloutStatus,
+)
 from headway.rollouts.store import list_rollouts
+from headway.web.charts import INK, MUTED, Line, over_time
+from headway.web.format import number, percent
 from headway.web.render import Editing, Posted, Viewing, may_change, posted, render
 from headway.web.session import Session
 
@@ -77,15 +88,18 @@ def _problem(request: Request, session: Session, error: PlanError) -> HTMLRespon
 
 @router.get("/rollouts/{flag}/{environment}")
 def rollout_page(
-    request: Request, flag: str, environment: str, service: Rollouts, session: Viewing
+    request: Request,
+    flag: str,
+    environment: str,
+    service: Rollouts,
+    session: Viewing,
+    id: str | None = None,
 ) -> HTMLResponse:
     try:
-        rollout, events = service.status(flag, environment)
+        rollout, events = service.status(flag, environment, id)
     except PlanError as error:
         return _problem(request, session, error)
-    status = RolloutStatus.model_validate(
-        {**rollout.as_dict(), "events": [e.as_dict() for e in events]}
-    )
+    status = RolloutStatus.model_validate(history.document(service.store, rollout, events))
     offered = [c for c, (_, states) in COMMANDS.items() if status.state in states]
     return render(
         request,
@@ -95,7 +109,54 @@ def rollout_page(
         rollout=status,
         offered=offered if status.finished_at is None else [],
         commands=COMMANDS,
+        charts=[_charts(h) for h in status.history],
+        records=_records_links(status),
+        twin=f"/api/rollouts/{flag}/{environment}"
+        + (f"?{urlencode({'id': status.id})}" if id else ""),
     )
+
+
+def _charts(guardrail: GuardrailHistory) -> tuple[Markup, Markup] | None:
+    """The metric on each arm over time, and the judge's evidence against its boundary."""
+    points = guardrail.points
+    if not points:
+        return None
+    moments = [datetime.fromisoformat(p.at) for p in points]
+    show = percent if guardrail.kind == "rate" else (lambda v: number(v, 4))
+    metric = over_time(
+        f"{guardrail.metric} on treatment and control over time",
+        moments,
+        [
+            Line("treatment", [p.treatment for p in points], INK),
+            Line("control", [p.control for p in points], MUTED, dashed=True),
+        ],
+        show,
+    )
+    evidence = over_time(
+        f"The judge's evidence of harm on {guardrail.metric} over time, against the "
+        f"{number(guardrail.evidence_needed)} it needs to act",
+        moments,
+        [Line("evidence", [p.evidence for p in points], INK)],
+        lambda v: number(v, 2),
+        boundary=(f"acts at {number(guardrail.evidence_needed)}", guardrail.evidence_needed),
+        log=True,
+    )
+    return metric, evidence
+
+
+def _records_links(status: RolloutStatus) -> dict[str, str] | None:
+    """Where a finished rollout's deployments sit in the delivery records and the figures."""
+    if status.finished_at is None or not status.delivered:
+        return None
+    window = {
+        "service": status.service,
+        "since": status.started_at[:10],
+        "until": status.delivered[-1].finished_at[:10],
+    }
+    return {
+        "deployments": f"/records/deployments?{urlencode({**window, 'q': f'rollout/{status.id}'})}",
+        "overview": f"/?{urlencode(window)}",
+    }
 
 
 @router.get("/rollouts/{flag}/{environment}/confirm")
