@@ -1,4 +1,5 @@
-"""The SQL each engine receives for the five figures, kept so a change in it is reviewed.
+"""The SQL each engine receives for the five figures and the flow breakdown, kept so a
+change in it is reviewed.
 
 A snapshot is the compiled text of one figure under the `dora` preset for the simulated
 organisation's services and a fixed period. After a deliberate change, write them again
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from headway.definitions import PRESETS
-from headway.engines import Engine
+from headway.engines import Engine, flow
 from headway.engines import dora as figures
 from headway.engines.relations import Tables
 from headway.engines.run import scope_services
@@ -28,8 +29,30 @@ def test_the_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, figure
     services = tuple(s for s, _ in scope_services(engine, dora.Scope()))
     query = figures.Query(PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS)
     sql = engine.sql(figures.EXPRESSIONS[figure](Tables.of(engine.tables), query)).strip() + "\n"
+    _matches(engine, figure, sql)
+
+
+# The flow breakdown's two reads: the changes shipped in the period, and those still waiting.
+FLOW = {
+    "flow_shipped": lambda t, services: flow.shipped_moments(
+        t, PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS
+    ),
+    "flow_waiting": lambda t, services: flow.waiting_moments(
+        t, PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS.until
+    ),
+}
+
+
+@pytest.mark.parametrize("read", FLOW)
+def test_the_flow_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, read: str) -> None:
+    services = tuple(s for s, _ in scope_services(engine, dora.Scope()))
+    expression = FLOW[read](Tables.of(engine.tables), services)
+    _matches(engine, read, engine.sql(expression).strip() + "\n")
+
+
+def _matches(engine: Engine, name: str, sql: str) -> None:
     folder = engine.name if engine.source == "store" else f"{engine.name}-{engine.source}"
-    snapshot = SNAPSHOTS / folder / f"{figure}.sql"
+    snapshot = SNAPSHOTS / folder / f"{name}.sql"
     if os.environ.get("HEADWAY_UPDATE_SNAPSHOTS") == "1":
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_text(sql)
