@@ -203,7 +203,7 @@ def moments(engine: Engine, defn: Definition, services: list[str], period: Perio
         return []
     t = r.Tables.of(engine.tables)
     found = engine.rows(shipped_moments(t, defn, tuple(services), period))
-    return [tuple(_naive(row[name]) for name in COLUMNS) for row in found]
+    return [tuple(naive(row[name]) for name in COLUMNS) for row in found]
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ class EngineFlow:
     def waiting(self, defn: Definition, names: list[str], as_of: datetime) -> list[Row]:
         t = r.Tables.of(self.engine.tables)
         found = self.engine.rows(waiting_moments(t, defn, tuple(names), as_of))
-        return [tuple(_naive(v) for v in row.values()) for row in found]
+        return [tuple(naive(v) for v in row.values()) for row in found]
 
     def latest(self, defn: Definition, names: list[str]) -> dict[str, datetime]:
         return latest_deployments(self.engine, defn, names)
@@ -236,7 +236,7 @@ class EngineFlow:
         return None
 
 
-def _naive(value: Any) -> Any:
+def naive(value: Any) -> Any:
     """Spark answers zoned times; the store's rows are naive UTC."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)

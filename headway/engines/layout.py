@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The canonical tables the analytics read (approvals since format 2: the flow's gates).
-TABLES = ("services", "deployments", "changes", "incidents", "approvals")
+# The canonical tables the analytics read (approvals since format 2: the flow's gates;
+# pipeline runs and escaped defects since format 3: the friction signals).
+TABLES = (
+    "services",
+    "deployments",
+    "changes",
+    "incidents",
+    "approvals",
+    "pipeline_runs",
+    "defects",
+)
 MANIFEST = "_headway.json"
-FORMAT = 2
+FORMAT = 3
 
 
 def table_folder(folder: Path, table: str) -> Path:

@@ -28,6 +28,8 @@ class Tables:
     changes: ir.Table
     incidents: ir.Table
     approvals: ir.Table
+    pipeline_runs: ir.Table
+    defects: ir.Table
 
     @classmethod
     def of(cls, tables: dict[str, ir.Table]) -> Tables:
@@ -283,13 +285,34 @@ def reverted_shipments(t: Tables) -> ir.Table:
 def failures(defn: Definition, t: Tables) -> ir.Table | None:
     """Per failed deployment (failed_id), its first fix (sql.failures); None when the
     definition has no failure rule, so nothing fails."""
+    evidence = _evidence(defn, t, reasons=False)
+    if evidence is None:
+        return None
+    return evidence.group_by("failed_id").aggregate(first_fix=evidence.fixed_at.min())
+
+
+def failure_reasons(defn: Definition, t: Tables) -> ir.Table | None:
+    """Per failed deployment (failed_id), the first of its reasons by name (`incident`,
+    `revert`, `rollback`, …), as the store's `failures` gives it."""
+    evidence = _evidence(defn, t, reasons=True)
+    if evidence is None:
+        return None
+    return evidence.group_by("failed_id").aggregate(reason=evidence.reason.min())
+
+
+def _evidence(defn: Definition, t: Tables, *, reasons: bool) -> ir.Table | None:
+    """Every piece of failure evidence: failed_id, fixed_at and, asked for, its rule."""
     rules = set(defn.failure.rules)
     d = t.deployments
     parts: list[ir.Table] = []
+
+    def add(part: ir.Table, rule: str) -> None:
+        parts.append(part.mutate(reason=ibis.literal(rule)) if reasons else part)
+
     if "incident" in rules:
         a = attributed(defn, t)
         a = a.filter(a.deployment_id.notnull())
-        parts.append(a.select(failed_id=a.deployment_id, fixed_at=a.resolved_at))
+        add(a.select(failed_id=a.deployment_id, fixed_at=a.resolved_at), "incident")
     repairs = {
         "rollback": d.kind == "rollback",
         "hotfix": d.kind == "hotfix",
@@ -298,18 +321,15 @@ def failures(defn: Definition, t: Tables) -> ir.Table | None:
     for rule, condition in repairs.items():
         if rule in rules:
             r = d.filter(condition & (d.status == "success") & d.recovers_id.notnull())
-            parts.append(r.select(failed_id=r.recovers_id, fixed_at=r.finished_at))
+            add(r.select(failed_id=r.recovers_id, fixed_at=r.finished_at), rule)
     if "revert" in rules:
         rs = reverted_shipments(t)
         window = round(defn.failure.revert_window_days * 86400 * MICROS)
         rs = rs.filter(micros_between(rs.shipped_at, rs.reverted_at) <= window)
-        parts.append(rs.select(failed_id=rs.shipped, fixed_at=rs.fixed_at))
+        add(rs.select(failed_id=rs.shipped, fixed_at=rs.fixed_at), "revert")
     if "failed_status" in rules:
-        parts.append(_failed_status(t))
-    if not parts:
-        return None
-    evidence = union_all(*parts)
-    return evidence.group_by("failed_id").aggregate(first_fix=evidence.fixed_at.min())
+        add(_failed_status(t), "failed_status")
+    return union_all(*parts) if parts else None
 
 
 def _failed_status(t: Tables) -> ir.Table:

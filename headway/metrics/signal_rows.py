@@ -6,11 +6,14 @@ the statements of `metrics.queries.signals`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from headway.definitions import Definition
+from headway.metrics.dora_queries import latest_deployments
+from headway.metrics.queries import scope as scope_queries
 from headway.metrics.queries import signals as queries
-from headway.metrics.scope import Period
+from headway.metrics.scope import Period, Scope, services_in
 from headway.model import list_of
 from headway.store import Store
 
@@ -30,16 +33,57 @@ class Rows:
     incidents_recorded: bool = False
 
 
+class SignalSource(Protocol):
+    """Where the friction signals' records come from: the store's statements
+    (`StoreSignals`) or an analytics engine's expressions (`engines.signal_rows`)."""
+
+    def services(self, scope: Scope) -> list[tuple[str, str]]: ...
+    def teams(self) -> dict[str, str]: ...
+    def latest(self, defn: Definition, names: list[str]) -> dict[str, datetime]: ...
+    def rows(self, defn: Definition, names: list[str], period: Period) -> Rows: ...
+
+
+@dataclass(frozen=True)
+class StoreSignals:
+    store: Store
+
+    def services(self, scope: Scope) -> list[tuple[str, str]]:
+        return services_in(self.store, scope)
+
+    def teams(self) -> dict[str, str]:
+        return scope_queries.teams(self.store)
+
+    def latest(self, defn: Definition, names: list[str]) -> dict[str, datetime]:
+        return latest_deployments(self.store, defn, names)
+
+    def rows(self, defn: Definition, names: list[str], period: Period) -> Rows:
+        return load(self.store, defn, names, period)
+
+
 def load(store: Store, defn: Definition, services: list[str], period: Period) -> Rows:
     if not services:
         return Rows()
     since, until = period.since, period.until
-    deployments = queries.deployment_rows(store, defn, services, since, until)
-    changes = queries.change_rows(store, defn, services, since, until)
-    approvals = queries.approval_rows(store, services, since, until)
-    incidents = queries.incident_rows(store, defn, services, since, until)
-    defects = queries.defect_rows(store, services, since, until)
-    # PostgreSQL returns SUM(BIGINT) as NUMERIC; counts are integers on both engines.
+    return finish(
+        queries.deployment_rows(store, defn, services, since, until),
+        queries.change_rows(store, defn, services, since, until),
+        queries.approval_rows(store, services, since, until),
+        queries.incident_rows(store, defn, services, since, until),
+        queries.defect_rows(store, services, since, until),
+        queries.ever_recorded(store, services),
+    )
+
+
+def finish(
+    deployments: list[dict[str, Any]],
+    changes: list[dict[str, Any]],
+    approvals: list[dict[str, Any]],
+    incidents: list[dict[str, Any]],
+    defects: list[dict[str, Any]],
+    ever: tuple[bool, bool],
+) -> Rows:
+    """The rows as the signals read them, whichever engine fetched them: counts and lines as
+    ints (PostgreSQL sums BIGINT as NUMERIC; lines are summed as floats), labels as lists."""
     for row in deployments:
         row["failed"] = row["failure_reason"] is not None
         for key in (
@@ -59,8 +103,7 @@ def load(store: Store, defn: Definition, services: list[str], period: Period) ->
             row[key] = int(row[key])
     for row in (*changes, *incidents):
         row["labels"] = list_of(row.get("labels"))
-    ever_defects, ever_incidents = queries.ever_recorded(store, services)
-    return Rows(deployments, changes, approvals, incidents, defects, ever_defects, ever_incidents)
+    return Rows(deployments, changes, approvals, incidents, defects, *ever)
 
 
 def shipping(rows: Rows) -> list[dict[str, Any]]:

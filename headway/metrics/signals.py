@@ -17,19 +17,16 @@ from typing import Any
 
 from headway.definitions import Definition
 from headway.metrics.concentration import escaped_defects, failure_concentration, incident_themes
-from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.durations import describe, describe_spans
-from headway.metrics.queries import scope as scope_queries
 from headway.metrics.scope import (
     Period,
     Scope,
     bucket_starts,
     iso,
     next_start,
-    services_in,
     window_hint,
 )
-from headway.metrics.signal_rows import Rows, load, share, shipping
+from headway.metrics.signal_rows import Rows, SignalSource, StoreSignals, share, shipping
 from headway.metrics.stages import LEAD_BOUNDS
 from headway.store import Store
 
@@ -277,16 +274,19 @@ def compute(
     by: str = "week",
     ai: AiRule | None = None,
     members: list[tuple[str, str]] | None = None,
+    source: SignalSource | None = None,
 ) -> dict[str, Any]:
-    """Every friction signal for a scope and period: the JSON contract of `headway signals`."""
-    services = members if members is not None else services_in(store, scope)
+    """Every friction signal for a scope and period: the JSON contract of `headway signals`.
+    The records come from `source` (an analytics engine's), else from the store."""
+    source = source or StoreSignals(store)
+    services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
-    rows = load(store, defn, names, period)
-    teams = scope_queries.teams(store)
+    rows = source.rows(defn, names, period)
+    teams = source.teams()
     warnings = []
     if not rows.deployments and not rows.changes and not rows.incidents:
-        latest = max(latest_deployments(store, defn, names).values(), default=None)
+        latest = max(source.latest(defn, names).values(), default=None)
         warnings.append(
             f"no deployments, changes or incidents in {scope.describe()} between "
             f"{period.since:%Y-%m-%d} and {period.until:%Y-%m-%d}. {window_hint(latest)}"

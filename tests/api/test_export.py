@@ -42,7 +42,15 @@ def _records() -> list[object]:
     ]
 
 
-EXPECTED = {"services": 2, "deployments": 3, "changes": 2, "incidents": 1, "approvals": 1}
+EXPECTED = {
+    "services": 2,
+    "deployments": 3,
+    "changes": 2,
+    "incidents": 1,
+    "approvals": 1,
+    "pipeline_runs": 0,
+    "defects": 0,
+}
 
 
 def test_a_viewer_downloads_every_table_in_one_zip(

@@ -29,13 +29,17 @@ def test_the_export_writes_a_folder_per_table_and_a_manifest(
     done = run_headway("export", "parquet", str(tmp_path / "out"), env=_env(organisation.duckdb))
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "out" / "_headway.json").read_text())
-    assert manifest["format"] == 2  # 2 added the approvals the flow's gates are read from
+    # 2 added the approvals the flow's gates are read from; 3 the pipeline runs and escaped
+    # defects the friction signals read
+    assert manifest["format"] == 3
     assert set(manifest["tables"]) == {
         "services",
         "deployments",
         "changes",
         "incidents",
         "approvals",
+        "pipeline_runs",
+        "defects",
     }
     # then each table's rows are in its folder, as many as the manifest says: 4 services
     for name, table in manifest["tables"].items():
