@@ -12,7 +12,7 @@ from typing import Any
 
 from headway.config import Settings
 from headway.definitions import Definition
-from headway.metrics import dora, flow
+from headway.metrics import dora, flow, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.flow import FlowBreakdown
 from headway.store import Store
@@ -104,6 +104,37 @@ def flows(
 
         spark = _spark(settings, server)
         return on_engine_flows(settings, store, defn, scope, period, by=by, each=each, spark=spark)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def signal_docs(
+    settings: Settings,
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    by: str = "week",
+    ai: signals.AiRule | None = None,
+    each: str | None = None,
+    server: bool = False,
+) -> list[dict[str, Any]]:
+    """Every friction signal of `scope`, or of each service, team or context inside it,
+    where the settings say (as `metric_sets`)."""
+    if settings.engine is None:
+        if each:
+            return [
+                signals.compute(store, defn, Scope(each, key), period, by=by, ai=ai, members=m)
+                for key, m in flow.group_members(store, each, scope).items()
+            ]
+        return [signals.compute(store, defn, scope, period, by=by, ai=ai)]
+    with _engine_errors(settings):
+        from headway.engines.signal_rows import on_engine_signals
+
+        spark = _spark(settings, server)
+        return on_engine_signals(
+            settings, store, defn, scope, period, by=by, ai=ai, each=each, spark=spark
+        )
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -32,7 +32,7 @@ from headway.api.scopes import note_scope, team_reader
 from headway.interpret import notes, review
 from headway.interpret.findings import detect as detect_findings
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
-from headway.metrics import flow, signals
+from headway.metrics import signals
 from headway.metrics.scope import Period, Scope
 from headway.query import definition_of, scope_of
 from headway.query import inputs as query_inputs
@@ -80,6 +80,7 @@ def get_flow(
 
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
 def get_signals(
+    request: Request,
     store: StoreDep,
     service: Service = None,
     team: Team = None,
@@ -100,21 +101,12 @@ def get_signals(
         tuple(ai_trailer or default.trailers),
     )
     defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
-    if each:
-        return [
-            NotedSignals.model_validate(
-                _noted(
-                    store,
-                    signals.compute(
-                        store, defn, Scope(each, key), period, by=by, ai=rule, members=members
-                    ),
-                    period,
-                )
-            )
-            for key, members in flow.group_members(store, each, scope).items()
-        ]
-    doc = signals.compute(store, defn, scope, period, by=by, ai=rule)
-    return NotedSignals.model_validate(_noted(store, doc, period))
+    settings = request.app.state.settings
+    found = answers.signal_docs(
+        settings, store, defn, scope, period, by=by, ai=rule, each=each, server=True
+    )
+    docs = [NotedSignals.model_validate(_noted(store, d, period)) for d in found]
+    return docs if each else docs[0]
 
 
 @router.get(

@@ -79,7 +79,13 @@ class Backend(Protocol):
         self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
     ) -> list[dict[str, Any]]: ...
     def signals(
-        self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
+        self,
+        query: Query,
+        *,
+        by: str,
+        each: str | None,
+        ai: signals.AiRule,
+        engine: str | None = None,
     ) -> list[dict[str, Any]]: ...
     def definition(self, name: str | None) -> Definition: ...
     def definition_history(self) -> list[dict[str, Any]]: ...
@@ -151,8 +157,15 @@ class RemoteBackend:
         return list(data) if each else [data]
 
     def signals(
-        self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
+        self,
+        query: Query,
+        *,
+        by: str,
+        each: str | None,
+        ai: signals.AiRule,
+        engine: str | None = None,
     ) -> list[dict[str, Any]]:
+        _no_engine(engine)
         params = self._params(
             query,
             by=by,

@@ -268,6 +268,7 @@ def signals_command(
     ai_label: AiLabelOpt = None,
     ai_author: AiAuthorOpt = None,
     ai_trailer: AiTrailerOpt = None,
+    engine: EngineOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Friction signals: approval latency by gate, batch size, lead-time variance, deployment
@@ -276,7 +277,13 @@ def signals_command(
     rule = ai_rule(ai_label, ai_author, ai_trailer)
     query = Query(service, team, context, since, until, definition)
     with backend() as answers:
-        docs = answers.signals(query, by=by.value, each=each.value if each else None, ai=rule)
+        docs = answers.signals(
+            query,
+            by=by.value,
+            each=each.value if each else None,
+            ai=rule,
+            engine=engine.value if engine else None,
+        )
     if fmt is Format.json:
         emit_json(docs if each else docs[0])
         return

@@ -20,7 +20,7 @@ from headway.flags.schedules import ScheduleService
 from headway.flags.service import FlagService
 from headway.flags.tokens import TokenService
 from headway.flags.users import UserService
-from headway.metrics import flow, records, signals
+from headway.metrics import records, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.links import Bases
 from headway.metrics.results import Change, Deployment, Incident, Result
@@ -104,18 +104,22 @@ class LocalBackend:
         return [self._noted(r.to_json(), period) for r in results]
 
     def signals(
-        self, query: Query, *, by: str, each: str | None, ai: signals.AiRule
+        self,
+        query: Query,
+        *,
+        by: str,
+        each: str | None,
+        ai: signals.AiRule,
+        engine: str | None = None,
     ) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)
-        if each:
-            docs = [
-                signals.compute(
-                    self.store, defn, Scope(each, key), period, by=by, ai=ai, members=members
-                )
-                for key, members in flow.group_members(self.store, each, scope).items()
-            ]
-        else:
-            docs = [signals.compute(self.store, defn, scope, period, by=by, ai=ai)]
+        settings = self._engine(engine)
+        try:
+            docs = answers.signal_docs(
+                settings, self.store, defn, scope, period, by=by, ai=ai, each=each
+            )
+        except answers.EngineUnavailable as error:
+            fail(str(error))
         return [self._noted(d, period) for d in docs]
 
     def _noted(self, doc: dict[str, Any], period: Period) -> dict[str, Any]:

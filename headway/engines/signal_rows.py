@@ -12,17 +12,28 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from headway.config import Settings
 from headway.definitions import Definition
 from headway.engines import relations as r
-from headway.engines.connect import Engine
-from headway.engines.flow import naive
+from headway.engines.connect import Engine, connected
+from headway.engines.flow import EngineFlow, naive
 from headway.engines.run import latest_deployments, scope_services
+from headway.metrics import flow, signals
 from headway.metrics.queries.rules import GATE_KINDS
 from headway.metrics.queries.signals import NOT_USER_VISIBLE
 from headway.metrics.scope import Period, Scope
 from headway.metrics.signal_rows import Rows, finish
+from headway.store import Store
 
-__all__ = ["EngineSignals", "approval_rows", "change_rows", "deployment_rows"]
+__all__ = [
+    "EngineSignals",
+    "approval_rows",
+    "change_rows",
+    "defect_rows",
+    "deployment_rows",
+    "incident_rows",
+    "on_engine_signals",
+]
 
 
 def _lines(c: ir.Table) -> ir.FloatingValue:
@@ -250,3 +261,30 @@ class EngineSignals:
 def _naive(row: dict[str, Any]) -> dict[str, Any]:
     """Spark answers zoned times; the store's rows are naive UTC."""
     return {k: naive(v) for k, v in row.items()}
+
+
+def on_engine_signals(
+    settings: Settings,
+    store: Store | None,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    by: str = "week",
+    ai: signals.AiRule | None = None,
+    each: str | None = None,
+    spark: Any = None,
+) -> list[dict[str, Any]]:
+    """The friction signals (one document, or one per service, team or context inside
+    `scope` with `each`) on the engine the settings name, connected for this call."""
+    with connected(settings, store=store, spark=spark) as engine:
+        source = EngineSignals(engine)
+        if not each:
+            return [signals.compute(store, defn, scope, period, by=by, ai=ai, source=source)]
+        groups = flow.group_members(EngineFlow(engine), each, scope)
+        return [
+            signals.compute(
+                store, defn, Scope(each, key), period, by=by, ai=ai, members=m, source=source
+            )
+            for key, m in groups.items()
+        ]

@@ -266,7 +266,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def compute(
-    store: Store,
+    store: Store | None,
     defn: Definition,
     scope: Scope,
     period: Period,
@@ -278,7 +278,10 @@ def compute(
 ) -> dict[str, Any]:
     """Every friction signal for a scope and period: the JSON contract of `headway signals`.
     The records come from `source` (an analytics engine's), else from the store."""
-    source = source or StoreSignals(store)
+    if source is None:
+        if store is None:
+            raise ValueError("signals need a store or a source of records")
+        source = StoreSignals(store)
     services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})

@@ -1,4 +1,5 @@
-"""The friction signals' records on every engine equal the store's, and so do the signals.
+"""The friction signals' records on every engine equal the store's, and so do the signals,
+from `headway signals --engine` and `GET /api/signals` on a server set to an engine too.
 
 Each deployment with its failure reason, rework, changes, lines, pipeline runs, gates and
 repeated version; each shipped change with its lead-time start, lines, failure and revert;
@@ -10,24 +11,31 @@ reach the rules no preset uses. The signals are then computed by the same code.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
-from headway.config import Settings
+from headway.api.app import create_app
+from headway.cli import app as cli
+from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.engines import Engine
 from headway.engines.connect import connected
 from headway.engines.signal_rows import EngineSignals
 from headway.ingest import ingest
-from headway.metrics import signals
+from headway.metrics import flow, signals
 from headway.metrics.scope import Period, Scope
 from headway.metrics.signal_rows import load
 from headway.sources.files import parse_record
 from headway.store import open_store
+from tests.conftest import authorize
 from tests.engines.conftest import CUSTOM, Organisation
 
 DEFINITIONS = {**PRESETS, **CUSTOM}
@@ -47,6 +55,11 @@ def on_store(organisation: Organisation, tmp_path_factory: pytest.TempPathFactor
             for name, defn in DEFINITIONS.items()
         }
         found["signals"] = signals.compute(store, PRESETS["dora"], Scope(), organisation.period)
+        found["each team"] = [
+            signals.compute(store, PRESETS["dora"], Scope("team", key), p, members=members)
+            for key, members in flow.group_members(store, "team").items()
+            for p in [organisation.period]
+        ]
         return found
     finally:
         store.close()
@@ -131,3 +144,48 @@ def test_a_version_shipped_again_is_a_repeat_on_the_store_and_the_engine(tmp_pat
     with connected(settings.model_copy(update={"engine": "duckdb"})) as engine:
         found = EngineSignals(engine).rows(PRESETS["dora"], ["api"], period).deployments
     assert found == on_store
+
+
+def test_each_team_on_each_engine_equals_the_stores(
+    engine: Engine, organisation: Organisation, on_store: dict[str, Any]
+) -> None:
+    from headway.engines.flow import EngineFlow
+
+    source = EngineSignals(engine)
+    groups = flow.group_members(EngineFlow(engine), "team")
+    got = [
+        signals.compute(
+            None, PRESETS["dora"], Scope("team", key), organisation.period, members=m, source=source
+        )
+        for key, m in groups.items()
+    ]
+    assert len(got) == 4  # the simulated organisation's teams
+    assert got == on_store["each team"]
+
+
+def test_the_cli_and_the_api_give_the_signals_of_the_engine(
+    organisation: Organisation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.duckdb"
+    shutil.copyfile(organisation.duckdb, path)
+    monkeypatch.setenv("HEADWAY_DATABASE", str(path))
+    monkeypatch.delenv("HEADWAY_ENGINE", raising=False)
+    get_settings.cache_clear()
+    since, until = organisation.period.since.date(), organisation.period.until.date()
+    args = ["signals", "--since", str(since), "--until", str(until), "--format", "json"]
+    on_store = CliRunner().invoke(cli, args)
+    on_engine = CliRunner().invoke(cli, [*args, "--engine", "duckdb"])
+    assert on_store.exit_code == 0, on_store.output
+    assert on_engine.exit_code == 0, on_engine.output
+    assert json.loads(on_engine.stdout) == json.loads(on_store.stdout)
+    assert json.loads(on_store.stdout)["batch_size"]["deployments"] > 100
+    url = f"/api/signals?since={since}&until={until}&each=team"
+    answered = {}
+    for engine in (None, "duckdb"):
+        with TestClient(create_app(Settings(database=str(path), engine=engine))) as client:
+            authorize(client)
+            answer = client.get(url)
+            assert answer.status_code == 200, answer.text
+            answered[engine] = answer.json()
+    assert len(answered[None]) == 4
+    assert answered["duckdb"] == answered[None]
