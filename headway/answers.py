@@ -41,7 +41,7 @@ def metric_sets(
         if each:
             return dora.compute_each(store, defn, each, period, year=year, within=scope)
         return [dora.compute(store, defn, scope, period, year=year, by=by)]
-    with _engine_errors(settings):
+    with engine_errors(settings):
         from headway.engines.sets import on_engine
 
         return on_engine(
@@ -53,7 +53,7 @@ def metric_sets(
             year=year,
             by=by,
             each=each,
-            spark=_spark(settings, server),
+            spark=spark_for(settings, server),
         )
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -99,10 +99,10 @@ def flows(
         if each:
             return flow.breakdown_each(store, defn, each, period, scope, by)
         return [flow.breakdown(store, defn, scope, period, by)]
-    with _engine_errors(settings):
+    with engine_errors(settings):
         from headway.engines.flow import on_engine_flows
 
-        spark = _spark(settings, server)
+        spark = spark_for(settings, server)
         return on_engine_flows(settings, store, defn, scope, period, by=by, each=each, spark=spark)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -128,10 +128,10 @@ def signal_docs(
                 for key, m in flow.group_members(store, each, scope).items()
             ]
         return [signals.compute(store, defn, scope, period, by=by, ai=ai)]
-    with _engine_errors(settings):
+    with engine_errors(settings):
         from headway.engines.signal_rows import on_engine_signals
 
-        spark = _spark(settings, server)
+        spark = spark_for(settings, server)
         return on_engine_signals(
             settings, store, defn, scope, period, by=by, ai=ai, each=each, spark=spark
         )
@@ -139,7 +139,7 @@ def signal_docs(
 
 
 @contextmanager
-def _engine_errors(settings: Settings) -> Iterator[None]:
+def engine_errors(settings: Settings) -> Iterator[None]:
     """The engines extra missing, or an engine refusing its settings, as EngineUnavailable."""
     try:
         from headway.engines import EngineError
@@ -154,7 +154,7 @@ def _engine_errors(settings: Settings) -> Iterator[None]:
         raise EngineUnavailable(str(error)) from None
 
 
-def _spark(settings: Settings, server: bool) -> Any:
+def spark_for(settings: Settings, server: bool) -> Any:
     """A server's Spark session, kept for the next request; None lets each call make one."""
     if not (server and settings.engine == "spark"):
         return None

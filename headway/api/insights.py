@@ -30,7 +30,7 @@ from headway.api.params import (
 from headway.api.responses import READ_ERRORS
 from headway.api.scopes import note_scope, team_reader
 from headway.interpret import notes, review
-from headway.interpret.findings import detect as detect_findings
+from headway.interpret.findings import detect_where
 from headway.interpret.results import Findings, Note, NotedFlow, NotedSignals, Review
 from headway.metrics import signals
 from headway.metrics.scope import Period, Scope
@@ -115,6 +115,7 @@ def get_signals(
     response_model_exclude_unset=True,  # a measure has the fields its detector gives it
 )
 def get_findings(
+    request: Request,
     store: StoreDep,
     period: Month,
     service: Service = None,
@@ -124,7 +125,9 @@ def get_findings(
 ) -> Findings:
     defn = definition_of(store, definition)
     scope = scope_of(service, team, context)
-    return Findings.model_validate(detect_findings(store, defn, scope, review.month(period)))
+    settings = request.app.state.settings
+    found = detect_where(settings, store, defn, scope, review.month(period), server=True)
+    return Findings.model_validate(found)
 
 
 @router.get(

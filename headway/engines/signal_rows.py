@@ -239,6 +239,20 @@ class EngineSignals:
     def latest(self, defn: Definition, names: list[str]) -> dict[str, datetime]:
         return latest_deployments(self.engine, defn, names)
 
+    def undone(self, deployment_ids: list[str]) -> dict[str, datetime]:
+        """For each of these deployments a rollback or flag release recovered, when the
+        first of those finished."""
+        if not deployment_ids:
+            return {}
+        d = self.engine.tables["deployments"]
+        repairs = d.filter(
+            d.kind.isin(["rollback", "release"]) & d.recovers_id.isin(deployment_ids)
+        )
+        found = self.engine.rows(
+            repairs.group_by(failed=repairs.recovers_id).aggregate(at=repairs.finished_at.min())
+        )
+        return {row["failed"]: naive(row["at"]) for row in found}
+
     def rows(self, defn: Definition, names: list[str], period: Period) -> Rows:
         if not names:
             return Rows()

@@ -5,7 +5,9 @@ and a change of the active definition that lowers the change fail rate.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from headway import definitions as defs
 from headway.definitions import Definition
@@ -15,9 +17,16 @@ from headway.metrics.scope import Period, Scope, iso
 from headway.store import Store
 from headway.store import definitions as stored_definitions
 
+# A team's metric set as JSON, computed where the caller's records are.
+TeamMetrics = Callable[[Definition, Scope, Period], dict[str, Any]]
+
 
 def context_comparison(
-    store: Store, defn: Definition, groups: dict[str, list[tuple[str, str]]], period: Period
+    store: Store,
+    defn: Definition,
+    groups: dict[str, list[tuple[str, str]]],
+    period: Period,
+    team_metrics: TeamMetrics | None = None,
 ) -> Finding | None:
     """Teams set side by side whose services live in different operating contexts."""
     contexts = {team: sorted({c for _, c in members}) for team, members in groups.items()}
@@ -27,9 +36,11 @@ def context_comparison(
         return None
     from headway.metrics import dora
 
-    sets = {
-        team: dora.compute(store, defn, Scope("team", team), period).to_json() for team in groups
-    }
+    def on_store(d: Definition, s: Scope, p: Period) -> dict[str, Any]:
+        return dora.compute(store, d, s, p).to_json()
+
+    compute = team_metrics or on_store
+    sets = {team: compute(defn, Scope("team", team), period) for team in groups}
     measures = [
         {
             "measure": f"team {team}",

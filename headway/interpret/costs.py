@@ -14,13 +14,13 @@ from scipy import stats
 from headway.definitions import Definition
 from headway.interpret.evidence import Finding, hours, measure, pct, rounded
 from headway.interpret.months import Team, load
+from headway.interpret.sources import Records, records_of
 from headway.metrics import signal_rows
 from headway.metrics.concentration import WEEKDAYS
 from headway.metrics.durations import span
 from headway.metrics.scope import Period, Scope
 from headway.metrics.stages import GATE_KINDS, ChangeFlow
 from headway.store import Store
-from headway.store.interpret import undone
 
 MIN_FAILURES = 3
 GATE_SHARE = 0.25  # a gate holding changes for a quarter of their lead time
@@ -98,13 +98,13 @@ def gate_cost(team: Team, scope: Scope) -> Finding | None:
     )
 
 
-def recoveries(store: Store, team: Team) -> list[dict[str, Any]]:
+def recoveries(store: Store | Records, team: Team) -> list[dict[str, Any]]:
     """Each failed deployment's recovery: how long, and whether a rollback or a flag change
     restored service."""
     failed = [d for d in team.shipping if d["failed"]]
     if not failed:
         return []
-    undo = undone(store, [d["id"] for d in failed])
+    undo = records_of(store).signals.undone([d["id"] for d in failed])
     resolved: dict[str, datetime] = {}
     for i in team.rows.incidents:
         if i["deployment_id"] and i["resolved_at"]:
@@ -120,7 +120,7 @@ def recoveries(store: Store, team: Team) -> list[dict[str, Any]]:
     return out
 
 
-def recovery_without_rollback(store: Store, team: Team, scope: Scope) -> Finding | None:
+def recovery_without_rollback(store: Store | Records, team: Team, scope: Scope) -> Finding | None:
     done = recoveries(store, team)
     without = [r for r in done if not r["rollback"]]
     with_ = [r for r in done if r["rollback"]]
@@ -241,7 +241,7 @@ def failure_cluster(team: Team, scope: Scope) -> Finding | None:
 
 
 def scope_costs(
-    store: Store, defn: Definition, members: list[tuple[str, str]], window: Period
+    store: Store | Records, defn: Definition, members: list[tuple[str, str]], window: Period
 ) -> dict[str, Any]:
     """What the review's governance question reads for the whole scope over the window: every
     gate with its cost, and recoveries with a rollback or flag change against those without."""

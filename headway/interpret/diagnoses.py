@@ -39,6 +39,7 @@ from headway.interpret.months import (
     trend,
 )
 from headway.interpret.slicing import slicing_evidence
+from headway.interpret.sources import Records
 from headway.metrics.scope import Period, Scope
 from headway.store import Store
 
@@ -272,7 +273,11 @@ def batch_size(team: Team, scope: Scope) -> Finding | None:
 
 
 def diagnose(
-    store: Store, defn: Definition, team: str, members: list[tuple[str, str]], window: Period
+    store: Store | Records,
+    defn: Definition,
+    team: str,
+    members: list[tuple[str, str]],
+    window: Period,
 ) -> list[Finding]:
     """Every whole-window diagnosis of one team."""
     t = load(store, defn, team, members, window)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from headway import answers
+from headway.config import Settings
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
 from headway.interpret import diagnoses
-from headway.interpret.comparisons import context_comparison, definition_changes
+from headway.interpret.comparisons import TeamMetrics, context_comparison, definition_changes
 from headway.interpret.costs import scope_costs
 from headway.interpret.evidence import Finding
 from headway.interpret.months import window_for
+from headway.interpret.sources import Records, records_of
 from headway.interpret.windows import baseline_for, window
 from headway.metrics import flow
 from headway.metrics.scope import Period, Scope, iso
@@ -22,21 +25,33 @@ __all__ = ["detect"]
 
 
 def detect(
-    store: Store, defn: Definition, scope: Scope, current: Period, baseline: Period | None = None
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    current: Period,
+    baseline: Period | None = None,
+    *,
+    records: Records | None = None,
+    team_metrics: TeamMetrics | None = None,
 ) -> dict[str, Any]:
-    """Every finding for the teams in `scope`: the JSON contract of the review's findings."""
+    """Every finding for the teams in `scope`: the JSON contract of the review's findings.
+
+    The detectors read `records` (an analytics engine's) when given, else the store's; the
+    context comparison reads each team's metric set from `team_metrics`, else the store. The
+    definition history is always the store's."""
     baseline = baseline or baseline_for(current)
     history = window_for(current)
-    groups = flow.group_members(store, "team", scope)
+    source = records or records_of(store)
+    groups = flow.group_members(source.flows, "team", scope)
     findings: list[Finding] = []
     skipped = []
     for team, members in groups.items():
         names = [s for s, _ in members]
         # the whole window first: every team gets a reading, however few its deployments
-        whole = diagnoses.diagnose(store, defn, team, members, history)
+        whole = diagnoses.diagnose(source, defn, team, members, history)
         findings.extend(whole)
         seen = {f.detector for f in whole}
-        b, a = window(store, defn, names, baseline), window(store, defn, names, current)
+        b, a = window(source, defn, names, baseline), window(source, defn, names, current)
         if b.n < dt.MIN_DEPLOYMENTS or a.n < dt.MIN_DEPLOYMENTS:
             skipped.append(
                 {
@@ -65,7 +80,7 @@ def detect(
                     and f.extra["cluster"]["by"] == "month"
                 )
             ]
-    found = context_comparison(store, defn, groups, current)
+    found = context_comparison(store, defn, groups, current, team_metrics)
     if found:
         found.scope = scope
         findings.append(found)
@@ -78,5 +93,35 @@ def detect(
         "definition": {"name": defn.name, "version": defn.version},
         "findings": [f.to_json() for f in findings],
         "not_assessed": skipped,
-        **scope_costs(store, defn, [m for ms in groups.values() for m in ms], history),
+        **scope_costs(source, defn, [m for ms in groups.values() for m in ms], history),
     }
+
+
+def detect_where(
+    settings: Settings,
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    current: Period,
+    *,
+    server: bool = False,
+) -> dict[str, Any]:
+    """`detect` where the settings say: on the store, or with every record read on the
+    analytics engine HEADWAY_ENGINE names (`answers.EngineUnavailable` when it cannot run)."""
+    if settings.engine is None:
+        return detect(store, defn, scope, current)
+    with answers.engine_errors(settings):
+        from headway.engines.connect import connected
+        from headway.engines.flow import EngineFlow
+        from headway.engines.sets import metric_sets
+        from headway.engines.signal_rows import EngineSignals
+
+        spark = answers.spark_for(settings, server)
+        with connected(settings, store=store, spark=spark) as engine:
+
+            def team_metrics(d: Definition, s: Scope, p: Period) -> dict[str, Any]:
+                return metric_sets(engine, d, s, p)[0].to_json()
+
+            records = Records(EngineSignals(engine), EngineFlow(engine))
+            return detect(store, defn, scope, current, records=records, team_metrics=team_metrics)
+    raise AssertionError("unreachable")  # pragma: no cover

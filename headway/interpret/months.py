@@ -14,10 +14,11 @@ from scipy import stats
 
 from headway.definitions import Definition
 from headway.interpret.evidence import rounded
+from headway.interpret.sources import Records, records_of
 from headway.metrics import signal_rows
 from headway.metrics.durations import MIN_MEDIAN
 from headway.metrics.scope import Period, bucket_starts, next_start
-from headway.metrics.stages import ChangeFlow, change_flows
+from headway.metrics.stages import ChangeFlow
 from headway.store import Store
 
 TREND_P = 0.05  # Mann–Kendall one-sided p below which a monthly series has a sustained trend
@@ -65,8 +66,14 @@ class Team:
 
 
 def load(
-    store: Store, defn: Definition, team: str, members: list[tuple[str, str]], window: Period
+    store: Store | Records,
+    defn: Definition,
+    team: str,
+    members: list[tuple[str, str]],
+    window: Period,
 ) -> Team:
+    """A team's months over `window`, read from the store or the `Records` given."""
+    records = records_of(store)
     names = [s for s, _ in members]
     contexts = sorted({c for _, c in members})
     months = [
@@ -77,8 +84,8 @@ def load(
         team,
         contexts[0] if len(contexts) == 1 else "mixed",
         window,
-        signal_rows.load(store, defn, names, window),
-        change_flows(store, defn, names, window),
+        records.rows(defn, names, window),
+        records.change_flows(defn, names, window),
         months,
     )
 

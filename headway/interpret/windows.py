@@ -9,9 +9,9 @@ from statistics import median
 from typing import Any
 
 from headway.definitions import Definition
-from headway.metrics import signal_rows
+from headway.interpret.sources import Records, records_of
 from headway.metrics.scope import Period
-from headway.metrics.stages import ChangeFlow, change_flows
+from headway.metrics.stages import ChangeFlow
 from headway.store import Store
 
 MIN_STAGE_CHANGES = 10
@@ -70,8 +70,10 @@ class Window:
         return len(items) / len(of) if of else None
 
 
-def window(store: Store, defn: Definition, services: list[str], period: Period) -> Window:
-    rows = signal_rows.load(store, defn, services, period)
+def window(store: Store | Records, defn: Definition, services: list[str], period: Period) -> Window:
+    """What `services` did in `period`, read from the store or the `Records` given."""
+    records = records_of(store)
+    rows = records.rows(defn, services, period)
     return Window(
         period,
         period.days,
@@ -79,7 +81,7 @@ def window(store: Store, defn: Definition, services: list[str], period: Period) 
         rows.changes,
         rows.incidents,
         rows.defects,
-        change_flows(store, defn, services, period),
+        records.change_flows(defn, services, period),
     )
 
 

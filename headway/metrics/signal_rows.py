@@ -16,6 +16,7 @@ from headway.metrics.queries import signals as queries
 from headway.metrics.scope import Period, Scope, services_in
 from headway.model import list_of
 from headway.store import Store
+from headway.store import interpret as interpret_queries
 
 
 @dataclass
@@ -41,6 +42,7 @@ class SignalSource(Protocol):
     def teams(self) -> dict[str, str]: ...
     def latest(self, defn: Definition, names: list[str]) -> dict[str, datetime]: ...
     def rows(self, defn: Definition, names: list[str], period: Period) -> Rows: ...
+    def undone(self, deployment_ids: list[str]) -> dict[str, datetime]: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class StoreSignals:
 
     def rows(self, defn: Definition, names: list[str], period: Period) -> Rows:
         return load(self.store, defn, names, period)
+
+    def undone(self, deployment_ids: list[str]) -> dict[str, datetime]:
+        """For each of these deployments a rollback or flag release recovered, when the
+        first of those finished."""
+        return interpret_queries.undone(self.store, deployment_ids)
 
 
 def load(store: Store, defn: Definition, services: list[str], period: Period) -> Rows:

@@ -1,0 +1,94 @@
+"""The review's findings read on every engine equal the store's.
+
+Every detector reads windows and team months (`interpret.windows`, `interpret.months`): the
+friction signals' record sets and each change's flow. Read through an engine's expressions
+(`engines.signal_rows`, `engines.flow`), with the teams' metric sets for the context
+comparison computed there too, the findings of October 2026 in the simulated organisation
+(against August and September) must be the store's, finding for finding, number for number.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from headway.api.app import create_app
+from headway.config import Settings
+from headway.definitions import PRESETS
+from headway.engines import Engine
+from headway.engines.flow import EngineFlow
+from headway.engines.sets import metric_sets
+from headway.engines.signal_rows import EngineSignals
+from headway.interpret.findings import detect
+from headway.interpret.sources import Records
+from headway.metrics.scope import Period, Scope
+from headway.store import open_store
+from tests.conftest import authorize
+from tests.engines.conftest import Organisation
+
+OCTOBER = Period(datetime(2026, 10, 1), datetime(2026, 11, 1))
+
+
+@pytest.fixture(scope="module")
+def store_copy(organisation: Organisation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The organisation's store, copied: the engines hold the original open read-only."""
+    path = tmp_path_factory.mktemp("findings") / "store.duckdb"
+    shutil.copyfile(organisation.duckdb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def on_store(store_copy: Path) -> dict[str, Any]:
+    store = open_store(Settings(database=str(store_copy)))
+    try:
+        return detect(store, PRESETS["dora"], Scope(), OCTOBER)
+    finally:
+        store.close()
+
+
+def test_the_findings_are_a_real_reading(on_store: dict[str, Any]) -> None:
+    detectors = {f["detector"] for f in on_store["findings"]}
+    assert len(on_store["findings"]) >= 3
+    assert {"context", "speed_outcomes"} <= detectors  # four teams in three contexts
+    # payments deploys rarely (8 and 4 times): read over the whole window, not month on month
+    assert [n["team"] for n in on_store["not_assessed"]] == ["payments"]
+    assert on_store["recovery"]["with_rollback"]["recoveries"] > 0
+
+
+def test_each_engine_finds_what_the_store_finds(
+    engine: Engine, store_copy: Path, on_store: dict[str, Any]
+) -> None:
+    def team_metrics(d: Any, s: Scope, p: Period) -> dict[str, Any]:
+        return metric_sets(engine, d, s, p)[0].to_json()
+
+    store = open_store(Settings(database=str(store_copy)))
+    try:  # the store is read only for the definition history
+        found = detect(
+            store,
+            PRESETS["dora"],
+            Scope(),
+            OCTOBER,
+            records=Records(EngineSignals(engine), EngineFlow(engine)),
+            team_metrics=team_metrics,
+        )
+    finally:
+        store.close()
+    assert found == on_store
+
+
+def test_the_api_finds_on_the_servers_engine(store_copy: Path, on_store: dict[str, Any]) -> None:
+    answered = {}
+    for engine in (None, "duckdb"):
+        settings = Settings(database=str(store_copy), engine=engine)
+        with TestClient(create_app(settings)) as client:
+            authorize(client)
+            answer = client.get("/api/findings?period=2026-10")
+            assert answer.status_code == 200, answer.text
+            answered[engine] = answer.json()
+    assert answered["duckdb"] == answered[None]
+    assert len(answered[None]["findings"]) == len(on_store["findings"])
