@@ -134,6 +134,7 @@ def get_findings(
     "/review", summary="The monthly review document (JSON)", response_model_exclude_unset=True
 )
 def get_review(
+    request: Request,
     store: StoreDep,
     period: Month,
     service: Service = None,
@@ -142,10 +143,12 @@ def get_review(
     definition: Definition = None,
     levels: Levels = "2024",
 ) -> Review:
-    return Review.model_validate(_review(store, period, service, team, context, definition, levels))
+    doc = _review(request, store, period, service, team, context, definition, levels)
+    return Review.model_validate(doc)
 
 
 def _review(
+    request: Request,
     store: Any,
     period: str,
     service: str | None,
@@ -155,9 +158,9 @@ def _review(
     levels: str,
 ) -> dict[str, Any]:
     defn = definition_of(store, definition)
-    return review.build(
-        store, defn, scope_of(service, team, context), review.month(period), year=levels
-    )
+    scope, month = scope_of(service, team, context), review.month(period)
+    settings = request.app.state.settings
+    return review.build_where(settings, store, defn, scope, month, year=levels, server=True)
 
 
 @router.get(
@@ -166,6 +169,7 @@ def _review(
     response_class=HTMLResponse,
 )
 def get_review_html(
+    request: Request,
     store: StoreDep,
     period: Month,
     service: Service = None,
@@ -175,7 +179,9 @@ def get_review_html(
     levels: Levels = "2024",
 ) -> HTMLResponse:
     return HTMLResponse(
-        review.render_html(_review(store, period, service, team, context, definition, levels))
+        review.render_html(
+            _review(request, store, period, service, team, context, definition, levels)
+        )
     )
 
 

@@ -103,7 +103,9 @@ class Backend(Protocol):
     def set_definition(
         self, ref: str, *, author: str, reason: str
     ) -> tuple[Definition, Definition]: ...
-    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]: ...
+    def review(
+        self, period: str, query: Query, *, year: str, engine: str | None = None
+    ) -> dict[str, Any]: ...
     def pulse_results(self, team: str | None) -> dict[str, Any]: ...
     def pulse_link(self, team: str, days: int) -> dict[str, Any]: ...
     def reprocess(self) -> dict[str, Any]: ...
@@ -282,7 +284,10 @@ class RemoteBackend:
             Definition.model_validate(found["previous"]),
         )
 
-    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]:
+    def review(
+        self, period: str, query: Query, *, year: str, engine: str | None = None
+    ) -> dict[str, Any]:
+        _no_engine(engine)
         params = self._params(query, period=period, levels=year)
         found: dict[str, Any] = self.api.call("GET", "/review", params=params)
         return found

@@ -201,14 +201,22 @@ class LocalBackend:
         before = defs.active(self.store)
         return defs.set_active(self.store, chosen, author=author or actor(), reason=reason), before
 
-    def review(self, period: str, query: Query, *, year: str) -> dict[str, Any]:
+    def review(
+        self, period: str, query: Query, *, year: str, engine: str | None = None
+    ) -> dict[str, Any]:
         from headway.interpret import review
         from headway.interpret.results import Review
         from headway.query import definition_of, scope_of
 
         defn = definition_of(self.store, query.definition, files=True)
         scope = scope_of(query.service, query.team, query.context)
-        doc = review.build(self.store, defn, scope, review.month(period), year=year)
+        settings = self._engine(engine)
+        try:
+            doc = review.build_where(
+                settings, self.store, defn, scope, review.month(period), year=year
+            )
+        except answers.EngineUnavailable as error:
+            fail(str(error))
         return _as_sent(Review, doc)
 
     def pulse_results(self, team: str | None) -> dict[str, Any]:

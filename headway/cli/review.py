@@ -17,6 +17,7 @@ from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
+    EngineOpt,
     ServiceOpt,
     TeamOpt,
     Year,
@@ -52,6 +53,7 @@ def review_command(
     context: ContextOpt = None,
     definition: DefinitionOpt = None,
     levels: YearOpt = Year.y2024,
+    engine: EngineOpt = None,
     fmt: Annotated[
         ReviewFormat,
         typer.Option(
@@ -79,7 +81,9 @@ def review_command(
         period = f"{first:%Y-%m}"
     query = Query(service, team, context, definition=definition)
     with backend() as answers:
-        doc = answers.review(period, query, year=levels.value)
+        doc = answers.review(
+            period, query, year=levels.value, engine=engine.value if engine else None
+        )
     if fmt is ReviewFormat.json:
         emit_json(doc)
         return

@@ -112,16 +112,17 @@ def detect_where(
         return detect(store, defn, scope, current)
     with answers.engine_errors(settings):
         from headway.engines.connect import connected
-        from headway.engines.flow import EngineFlow
-        from headway.engines.sets import metric_sets
-        from headway.engines.signal_rows import EngineSignals
+        from headway.interpret.on_engine import EngineFigures
 
         spark = answers.spark_for(settings, server)
         with connected(settings, store=store, spark=spark) as engine:
-
-            def team_metrics(d: Definition, s: Scope, p: Period) -> dict[str, Any]:
-                return metric_sets(engine, d, s, p)[0].to_json()
-
-            records = Records(EngineSignals(engine), EngineFlow(engine))
-            return detect(store, defn, scope, current, records=records, team_metrics=team_metrics)
+            figures = EngineFigures(engine)
+            return detect(
+                store,
+                defn,
+                scope,
+                current,
+                records=figures.records,
+                team_metrics=figures.team_metrics,
+            )
     raise AssertionError("unreachable")  # pragma: no cover

@@ -17,6 +17,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from headway import answers
+from headway.config import Settings
 from headway.definitions import Definition
 from headway.interpret import charts, notes, review_confidence
 from headway.interpret.findings import detect as detect_findings
@@ -29,7 +31,8 @@ from headway.interpret.review_tables import (
     pct,
     signal_rows,
 )
-from headway.metrics import dora, flow, signals
+from headway.interpret.sources import Figures, StoreFigures
+from headway.metrics import signals
 from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.scope import Period, Scope, iso, services_in
 from headway.query import QueryError
@@ -38,6 +41,7 @@ from headway.store.interpret import first_record
 
 __all__ = [
     "build",
+    "build_where",
     "file_part",
     "month",
     "render_html",
@@ -70,8 +74,12 @@ def build(
     *,
     year: str = "2024",
     ai: signals.AiRule | None = None,
+    figures: Figures | None = None,
 ) -> dict[str, Any]:
-    metrics = dora.compute(store, defn, scope, period, year=year)
+    """The review of `scope` for the month `period`: its figures computed by `figures` (an
+    analytics engine's), else by the store; notes, confidence and definitions from the store."""
+    on = figures or StoreFigures(store)
+    metrics = on.metric_set(defn, scope, period, year=year)
     if (
         metrics.deployment_frequency["deployments"] == 0
         and metrics.change_lead_time["changes"] == 0
@@ -82,18 +90,18 @@ def build(
             + _latest(store, defn, metrics.services)
         )
     history = Period(_add_months(period.since, -(TREND_MONTHS - 1)), period.until)
-    trend = dora.compute(store, defn, scope, history, year=year, by="month").trend
+    trend = on.metric_set(defn, scope, history, year=year, by="month").trend
     # months before the scope's first record are not months of nothing: they are left out
     first = _first_record(store, scope)
     trend = [t for t in trend if first is not None and t.period.until > first]
     contexts = (
-        dora.compute_each(store, defn, "context", period, year=year, within=scope)
-        if scope.kind != "context"
-        else []
+        on.each(defn, "context", period, year=year, within=scope) if scope.kind != "context" else []
     )
-    flow_doc = flow.breakdown(store, defn, scope, period, by="week").to_json()
-    signals_doc = signals.compute(store, defn, scope, period, by="week", ai=ai)
-    findings = detect_findings(store, defn, scope, period)
+    flow_doc = on.flow(defn, scope, period, by="week").to_json()
+    signals_doc = on.signals(defn, scope, period, by="week", ai=ai)
+    findings = detect_findings(
+        store, defn, scope, period, records=on.records, team_metrics=on.team_metrics
+    )
     doc: dict[str, Any] = {
         "title": f"Delivery review · {scope.describe()} · {period.since:%B %Y}",
         "scope": {"kind": scope.kind, "name": scope.name},
@@ -112,6 +120,32 @@ def build(
     }
     doc["questions"] = questions(doc)
     return doc
+
+
+def build_where(
+    settings: Settings,
+    store: Store,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    year: str = "2024",
+    ai: signals.AiRule | None = None,
+    server: bool = False,
+) -> dict[str, Any]:
+    """`build` where the settings say: on the store, or with every figure computed on the
+    analytics engine HEADWAY_ENGINE names, through one connection."""
+    if settings.engine is None:
+        return build(store, defn, scope, period, year=year, ai=ai)
+    with answers.engine_errors(settings):
+        from headway.engines.connect import connected
+        from headway.interpret.on_engine import EngineFigures
+
+        spark = answers.spark_for(settings, server)
+        with connected(settings, store=store, spark=spark) as engine:
+            figures = EngineFigures(engine)
+            return build(store, defn, scope, period, year=year, ai=ai, figures=figures)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _first_record(store: Store, scope: Scope) -> datetime | None:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from headway import answers
 from headway.interpret import charts, notes, review
 from headway.interpret.results import Review
 from headway.interpret.review_tables import confidence_rows
@@ -24,7 +25,7 @@ from headway.metrics.dora import Scope, default_period
 from headway.query import OutsideScope, within_teams
 from headway.store import Store
 from headway.web.render import HEADERS, Denied, Posted, Reading, posted, render
-from headway.web.store import INPUT_ERRORS, WebStore, refused
+from headway.web.store import INPUT_ERRORS, WebStore, refused, unavailable
 from headway.web.view import View
 
 __all__ = ["router"]
@@ -45,7 +46,10 @@ def _build(request: Request, store: Store) -> tuple[View, str, dict[str, Any]]:
     view = View.of(request)
     month = _month(request, store)
     defn, scope, _ = view.inputs(store)
-    doc = review.build(store, defn, scope, review.month(month), year=view.levels)
+    settings = request.app.state.settings
+    doc = review.build_where(
+        settings, store, defn, scope, review.month(month), year=view.levels, server=True
+    )
     return view, month, doc
 
 
@@ -60,6 +64,8 @@ def review_page(request: Request, store: WebStore, session: Reading) -> HTMLResp
         _, scope, _ = view.inputs(store)
     except INPUT_ERRORS as error:
         return refused(request, session, error)
+    except answers.EngineUnavailable as error:
+        return unavailable(request, session, error)
     shown = Review.model_validate(doc)
     here = {**view.params(), "month": month}
     return render(
@@ -88,6 +94,8 @@ def export(request: Request, store: WebStore, session: Reading, format: str = "h
         _, month, doc = _build(request, store)
     except INPUT_ERRORS as error:
         return refused(request, session, error)
+    except answers.EngineUnavailable as error:
+        return unavailable(request, session, error)
     body = review.render_html(doc) if format == "html" else review.render_markdown(doc)
     name = f"review-{review.file_part(doc['scope'].get('name') or 'organisation')}-{month}.{format}"
     # A download, not a page of the app: its own inline style stays its own.
