@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as upsert
@@ -108,6 +109,10 @@ class Store:
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         """Upsert rows; return how many were new to the table."""
+        raise NotImplementedError
+
+    def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
+        """Upsert an Arrow table of rows; return how many were new to the table."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -306,6 +311,17 @@ class Store:
             for table, rows in by_table.items():
                 new = self._bulk_upsert(table, columns(kinds[table]), list(rows.values()))
                 result.add(table, new, len(rows) - new)
+        return result
+
+    def write_rows(self, table: str, rows: pa.Table) -> WriteResult:
+        """Upsert rows already in the store's form (an Arrow table with the columns of
+        `model.columns`, `id` first; times naive UTC, lists as JSON text), as `write` does:
+        each column a row leaves empty keeps its stored value. No id may repeat in `rows`."""
+        result = WriteResult()
+        if rows.num_rows:
+            with self.transaction():
+                new = self._arrow_upsert(table, rows)
+            result.add(table, new, rows.num_rows - new)
         return result
 
     def count(self, table: str) -> int:

@@ -109,11 +109,15 @@ class DuckStore(Store):
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         columns = zip(*rows, strict=True)
-        batch = pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
+        return self._arrow_upsert(
+            table, pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
+        )
+
+    def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
         before = self.count(table)  # a metadata lookup in DuckDB, not a scan
-        self._con.register(_BATCH, batch)
+        self._con.register(_BATCH, rows)
         try:
-            self.run(self._upsert(table, tuple(cols)))
+            self.run(self._upsert(table, tuple(rows.column_names)))
         finally:
             self._con.unregister(_BATCH)
         return self.count(table) - before
