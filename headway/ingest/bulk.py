@@ -16,6 +16,7 @@ from headway import linking
 from headway.config import Settings
 from headway.ingest.records import audited
 from headway.sources.bulk import BLOCK, read_blocks
+from headway.sources.screen import KINDS
 from headway.store import Store, WriteResult
 
 
@@ -33,11 +34,14 @@ def ingest_jsonl(
     touched: set[str] = set()
     with store.transaction():
         for path in paths:
+            # A table empty as the file begins holds none of its ids at any block: a file
+            # gives each id once. Its rows are inserted, with no key looked up.
+            empty = {t for t in TABLES if store.count(t) == 0}
             for found in read_blocks(path, block or BLOCK):
                 for table in found.order:  # tables reported in the order the file names them
                     result.add(table, 0, 0)
                 for table, rows in found.tables.items():
-                    _add(result, store.write_rows(table, rows))
+                    _add(result, store.write_rows(table, rows, new=table in empty))
                 if found.records:
                     _add(result, store.write(found.records))
                 touched |= found.services
@@ -45,6 +49,9 @@ def ingest_jsonl(
         if actor is not None:
             audited(store, actor, result)
     return result
+
+
+TABLES = tuple(spec.table for spec in KINDS.values())
 
 
 def _add(result: WriteResult, written: WriteResult) -> None:

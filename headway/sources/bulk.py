@@ -12,7 +12,7 @@ exactly as before. Ids are checked for repeats across the whole file, in line or
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from headway.sources.files import InputError, Unique, open_file, parse_line, parse_lines
-from headway.sources.screen import FIELD_TYPES, KINDS, SCHEMA, record_ids, rows, screen
+from headway.sources.screen import (
+    FIELD_TYPES,
+    KINDS,
+    SCHEMA,
+    kind_index,
+    record_ids,
+    rows,
+    screen,
+)
 
 BLOCK = 16 << 20
 FIELDS = frozenset(SCHEMA.names)
@@ -44,7 +52,7 @@ class Block:
     lines: int = 0  # how many lines the block holds, blank ones included
 
 
-def read_blocks(path: Path, block: int = BLOCK) -> Iterator[Block]:
+def read_blocks(path: Path, block: int = BLOCK) -> Generator[Block, None, None]:
     """The file's records, block by block; InputError naming the first bad line."""
     seen = Unique()
     first = 1
@@ -75,7 +83,7 @@ def _block(path: Path, chunk: bytes, first: int, seen: Unique) -> Block:
         except InputError as error:
             bad, stop = error, int(i)
             break
-    _unique(path, parsed, numbers, stop, seen)
+    _unique(path, parsed, kind_index(parsed), numbers, stop, seen)
     if bad is not None:
         raise bad
     found.tables = rows(parsed, times, ~doubt)
@@ -143,18 +151,26 @@ def _numbers(chunk: bytes, rows: int, first: int, lines: int) -> np.ndarray | No
     return np.asarray(filled, dtype=np.int64) + first
 
 
-def _unique(path: Path, parsed: pa.Table, numbers: np.ndarray, stop: int, seen: Unique) -> None:
-    """Note the ids of the first `stop` rows, refusing one an earlier line gave."""
-    tables = pc.take(
-        pa.array([_TABLES[k] for k in KINDS]),
-        pc.index_in(parsed["type"], pa.array(list(KINDS))),
-    )
-    ids = record_ids(parsed).to_pylist()[:stop]
-    keys = zip(tables.to_pylist()[:stop], ids, strict=True)
-    again = seen.note(keys, numbers[:stop].tolist())
+def _unique(
+    path: Path, parsed: pa.Table, kinds: np.ndarray, numbers: np.ndarray, stop: int, seen: Unique
+) -> None:
+    """Note the ids of the first `stop` rows, refusing the first one an earlier line gave."""
+    ids = record_ids(parsed).slice(0, stop)
+    kinds, numbers = kinds[:stop], numbers[:stop]
+    by_table = {}
+    for k, spec in enumerate(KINDS.values()):
+        mine = kinds == k
+        if mine.any():
+            chosen = ids.filter(pa.array(mine)).to_pylist()
+            by_table[spec.table] = (chosen, numbers[mine].tolist())
+    if seen.note_new(by_table):
+        return
+    tables = [_TABLES[name] for name in KINDS]
+    keys = [(tables[k], i) for k, i in zip(kinds.tolist(), ids.to_pylist(), strict=True)]
+    again = seen.note(keys, numbers.tolist())
     if again is not None:
         number = int(numbers[again])
-        seen.see(tables[again].as_py(), ids[again], number, f"{path}:{number}")  # refuses it
+        seen.see(*keys[again], number, f"{path}:{number}")  # refuses it, naming both lines
 
 
 def _by_line(path: Path, chunk: bytes, first: int, seen: Unique, lines: int) -> Block:

@@ -78,6 +78,16 @@ SCHEMA = pa.schema([("type", pa.string())] + [(f, _ARROW[t]) for f, t in FIELD_T
 assert all(  # one name, one type, whatever record has it: one column serves all
     kind.types[f] == FIELD_TYPES[f] for kind in KINDS.values() for f in kind.types
 )
+_NAMES = pa.array(list(KINDS))
+# By field, which record types have it (by position in KINDS; the last, no type, has none).
+_OWNED = {f: np.array([f in kind.types for kind in KINDS.values()] + [False]) for f in FIELD_TYPES}
+_NOBODY = np.zeros(len(KINDS) + 1, dtype=bool)
+
+
+def kind_index(block: pa.Table) -> np.ndarray:
+    """Each row's record type as its position in `KINDS`; len(KINDS) for none of them."""
+    found = pc.index_in(block["type"], _NAMES).fill_null(len(KINDS))
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def screen(block: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array]]:
@@ -85,8 +95,8 @@ def screen(block: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array]]:
     fields) need `parse_record` to decide; and the time columns, converted to stored times
     where unmarked."""
     n = block.num_rows
-    kind = block["type"]
-    doubt = _np(pc.invert(pc.is_in(kind, pa.array(list(KINDS)))).fill_null(True))
+    kind = kind_index(block)
+    doubt = kind == len(KINDS)
     times: dict[str, pa.Array] = {}
     for name in block.column_names:
         if name == "type":
@@ -95,16 +105,15 @@ def screen(block: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array]]:
         present = _np(pc.is_valid(column))
         if not present.any():
             continue
-        owners = [k for k, spec in KINDS.items() if name in spec.types]
-        doubt |= present & ~_np(pc.is_in(kind, pa.array(owners, pa.string())).fill_null(False))
-        if not owners:
+        doubt |= present & ~_OWNED.get(name, _NOBODY)[kind]
+        if name not in FIELD_TYPES:
             continue
         marked, converted = _field(name, column, present)
         doubt |= marked
         if converted is not None:
             times[name] = converted
-    for spec in KINDS.values():
-        mine = _np(pc.equal(kind, spec.name).fill_null(False))
+    for k, spec in enumerate(KINDS.values()):
+        mine = kind == k
         if not mine.any():
             continue
         for name in spec.required:
@@ -114,20 +123,14 @@ def screen(block: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array]]:
                 doubt |= mine & _np(pc.is_null(block[name]))
         for start, end in ORDERED.get(spec.table, ()):
             if start in times and end in times:
-                backwards = pc.less(times[end], times[start]).fill_null(False)
-                doubt |= mine & _np(backwards)
+                doubt |= mine & _np(pc.less(times[end], times[start]).fill_null(False))
         if spec.name == "deployment" and "version" in block.column_names:
             doubt |= mine & _ref_doubt(block)
-    for name, allowed in ENUMS.items():
-        kind_name, field = name
-        if field in block.column_names:
-            values = block[field]
-            outside = pc.invert(pc.is_in(values, pa.array([str(a) for a in allowed])))
-            doubt |= (
-                _np(pc.equal(kind, kind_name).fill_null(False))
-                & _np(pc.is_valid(values))
-                & _np(outside)
-            )
+        for (kind_name, field), allowed in ENUMS.items():
+            if kind_name == spec.name and field in block.column_names:
+                values = block[field]
+                outside = pc.invert(pc.is_in(values, pa.array([str(a) for a in allowed])))
+                doubt |= mine & _np(pc.is_valid(values)) & _np(outside)
     if "source" in block.column_names:
         doubt |= _np(pc.match_substring(block["source"], ":").fill_null(False))
     return doubt, times
@@ -186,6 +189,29 @@ def _ref_doubt(block: pa.Table) -> np.ndarray:
     return found
 
 
+def _json_lists(values: pa.Array) -> pa.Array:
+    """Lists of text as the JSON `json.dumps` writes (`model.as_row`), "[]" for none: joined
+    by Arrow where no item needs escaping (plain ASCII, no quote, backslash or control
+    character), by `json.dumps` for the rows where one does."""
+    items = pc.list_flatten(values)
+    odd = pc.or_(
+        pc.invert(pc.string_is_ascii(items)), pc.match_substring_regex(items, r'[\x00-\x1f\x7f"\\]')
+    )
+    joined = pc.binary_join_element_wise('["', pc.binary_join(values, '", "'), '"]', "")
+    empty = pc.equal(pc.list_value_length(values), 0).fill_null(True)
+    text = pc.if_else(empty, pa.scalar("[]"), joined)
+    escaped = np.zeros(len(values), dtype=bool)
+    escaped[pc.list_parent_indices(values).to_numpy()[_np(odd)]] = True
+    if not escaped.any():
+        return text
+    slow = np.flatnonzero(escaped)
+    dumped = [json.dumps(values[int(i)].as_py()) for i in slow]
+    out = text.to_pylist()  # rare: some text beyond plain ASCII
+    for i, dump in zip(slow, dumped, strict=True):
+        out[int(i)] = dump
+    return pa.array(out, pa.string())
+
+
 def _nul(column: Any) -> np.ndarray:
     return _np(pc.match_substring(column, "\x00").fill_null(False))
 
@@ -242,7 +268,7 @@ def _stored(
         column = block[name]
         values = (column.combine_chunks() if column.num_chunks else column).filter(chosen)
     if base == "tuple[str, ...]":
-        return pa.array([json.dumps(v) if v else "[]" for v in values.to_pylist()], pa.string())
+        return _json_lists(values)
     if name in spec.defaults:
         values = values.fill_null(pa.scalar(spec.defaults[name], values.type))
     return values

@@ -115,6 +115,10 @@ class Store:
         """Upsert an Arrow table of rows; return how many were new to the table."""
         raise NotImplementedError
 
+    def _arrow_insert(self, table: str, rows: pa.Table) -> None:
+        """Insert an Arrow table of rows none of whose keys is stored."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -313,15 +317,23 @@ class Store:
                 result.add(table, new, len(rows) - new)
         return result
 
-    def write_rows(self, table: str, rows: pa.Table) -> WriteResult:
+    def write_rows(self, table: str, rows: pa.Table, *, new: bool = False) -> WriteResult:
         """Upsert rows already in the store's form (an Arrow table with the columns of
         `model.columns`, `id` first; times naive UTC, lists as JSON text), as `write` does:
-        each column a row leaves empty keeps its stored value. No id may repeat in `rows`."""
+        each column a row leaves empty keeps its stored value. No id may repeat in `rows`.
+
+        `new` says the caller knows no row's id is stored (the table was empty when the file
+        they come from began, and a file gives each id once): they are inserted, with no
+        look-up of each key, about twice as fast; a stored id would fail the transaction."""
         result = WriteResult()
         if rows.num_rows:
             with self.transaction():
-                new = self._arrow_upsert(table, rows)
-            result.add(table, new, rows.num_rows - new)
+                if new:
+                    self._arrow_insert(table, rows)
+                    added = rows.num_rows
+                else:
+                    added = self._arrow_upsert(table, rows)
+            result.add(table, added, rows.num_rows - added)
         return result
 
     def count(self, table: str) -> int:

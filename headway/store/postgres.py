@@ -139,6 +139,14 @@ class PostgresStore(Store):
         cur.execute(*self._compile(statement, {}))
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
 
+    def _arrow_insert(self, table: str, rows: pa.Table) -> None:
+        # No key is stored: the rows are copied into the table itself, with no staging.
+        quoted = ", ".join(f'"{c}"' for c in rows.column_names)
+        text = io.BytesIO()
+        csv.write_csv(rows, text, write_options=_CSV)
+        with self._con.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(text.getbuffer())
+
     def _upsert(self, name: str, cols: tuple[str, ...]) -> tuple[str, ClauseElement]:
         """The COPY that stages a write's rows for `name` and the upsert that takes them out of
         the staging table, built once per table and columns (and so compiled once)."""

@@ -27,7 +27,13 @@ TABLES += ("defects",)
 # times in every offset form, a date-like title, text beyond ASCII, nulls for absent fields.
 LINES: list[dict[str, Any]] = [
     {"type": "service", "name": "shop", "team": "web", "owners": ["ana", "bo"]},
-    {"type": "service", "name": "api", "context": "regulated", "repository": None},
+    {
+        "type": "service",
+        "name": "api",
+        "context": "regulated",
+        "repository": None,
+        "owners": ['say "hi"', "back\\slash", "tab\t", "del\x7f", "plain"],
+    },
     {
         "type": "deployment",
         "source": "ci",
