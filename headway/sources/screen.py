@@ -33,7 +33,10 @@ _ARROW: dict[str, pa.DataType] = {
     "tuple[str, ...]": pa.list_(pa.string()),
 }
 # The one form of time converted in bulk; fromisoformat reads others, row by row.
-_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_TIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
+    r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 _SHA = r"^[0-9a-fA-F]{7,40}$"
 # Anything `values.ref_problem` might refuse (cautious: '.' starting any part, '.lock' …).
 _REF_DOUBT = r"^[-/.@]|[/.]$|/\.|\.lock(/|$)|[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//"
