@@ -36,7 +36,7 @@ def ingest_jsonl(
         for path in paths:
             # A table empty as the file begins holds none of its ids at any block: a file
             # gives each id once. Its rows are inserted, with no key looked up.
-            empty = {t for t in TABLES if store.count(t) == 0}
+            empty = {t for t in TABLES if store.is_empty(t)}
             for found in read_blocks(path, block or BLOCK):
                 for table in found.order:  # tables reported in the order the file names them
                     result.add(table, 0, 0)

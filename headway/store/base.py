@@ -30,6 +30,7 @@ _MIGRATED = select(schema_migrations.c.name)
 _MIGRATION = insert_into(schema_migrations, "name", "applied_at")
 # `count(table)` of each table asked, built once: the write path counts around each upsert.
 _COUNTS: dict[str, Select[int]] = {}
+_ANY: dict[str, Select[Any]] = {}  # `is_empty(table)` of each table asked
 
 
 class StoreError(Exception):
@@ -335,6 +336,15 @@ class Store:
                     added = self._arrow_upsert(table, rows)
             result.add(table, added, rows.num_rows - added)
         return result
+
+    def is_empty(self, table: str) -> bool:
+        """Whether the table declared as `table` holds no row (one row read at most: a count
+        is a scan on PostgreSQL)."""
+        statement = _ANY.get(table)
+        if statement is None:
+            target = metadata.tables[table]
+            statement = _ANY[table] = select(literal_column("1")).select_from(target).limit(1)
+        return not self.rows(statement)
 
     def count(self, table: str) -> int:
         """How many rows the table declared as `table` holds."""
