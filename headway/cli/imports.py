@@ -8,29 +8,31 @@ validated here, then stored by `api.imports.store_cdevents` (or sent to `/api/im
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from headway.cli.backend import backend
+from headway.cli.backend import Backend, backend
 from headway.cli.common import fail, summary
 from headway.config import get_settings
 from headway.output import console
-from headway.sources.files import InputError, read_csv, read_jsonl
+from headway.sources.files import InputError, read_csv
 from headway.sources.git import GitError, Options, TagRule, open_repository, repository_name
 from headway.sources.git.host import resolve_host
 
 app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
 
 
-def _run_import(records: Callable[[], Iterator[Any]], label: str) -> None:
+def _run_import(
+    run: Callable[[Backend], tuple[dict[str, int], dict[str, int]]], label: str
+) -> None:
     settings = get_settings()
     where = f" through {settings.url}" if settings.url else ""
     with backend(settings) as answers, console.status(f"Importing {label}{where}…"):
         try:
-            new, seen = answers.import_records(records())
+            new, seen = run(answers)
         except InputError as error:  # a bad file is bad input, whoever would store it
             fail(str(error))
     _report_import(label, new, seen)
@@ -51,12 +53,7 @@ def import_jsonl(
     files: Annotated[list[Path], typer.Argument(help="JSONL files in Headway's canonical format.")],
 ) -> None:
     """Import canonical JSONL (what `headway simulate` writes). All or nothing; safe to re-run."""
-
-    def records() -> Iterator[Any]:
-        for path in files:
-            yield from read_jsonl(path)
-
-    _run_import(records, ", ".join(str(f) for f in files))
+    _run_import(lambda answers: answers.import_jsonl(files), ", ".join(str(f) for f in files))
 
 
 @app.command("csv")
@@ -72,7 +69,7 @@ def import_csv(
     ],
 ) -> None:
     """Import one record type from CSV. Empty cells are missing values; lists use `;`."""
-    _run_import(lambda: read_csv(file, type_), str(file))
+    _run_import(lambda answers: answers.import_records(read_csv(file, type_)), str(file))
 
 
 @app.command("git")

@@ -171,6 +171,13 @@ class LocalBackend:
         result = ingest(self.store, self.settings, records, actor=actor())
         return result.new, result.seen
 
+    def import_jsonl(self, paths: list[Path]) -> tuple[dict[str, int], dict[str, int]]:
+        from headway.cli.common import actor
+        from headway.ingest.bulk import ingest_jsonl
+
+        result = ingest_jsonl(self.store, self.settings, paths, actor=actor())
+        return result.new, result.seen
+
     def import_git(
         self, path: Path, opts: Options, branch: str | None, progress: Progress | None
     ) -> ImportReport:

@@ -37,18 +37,23 @@ def ingest(
         _flush(store, batch, result, touched)
         linking.link(store, settings, touched)
         if actor is not None:
-            now = datetime.now(UTC)
-            audit.append(
-                store,
-                actor=actor,
-                entity="import",
-                entity_id=now.strftime("%Y%m%dT%H%M%S.%fZ"),
-                action="import",
-                before=None,
-                after={"new": dict(result.new), "seen": dict(result.seen)},
-                at=now,
-            )
+            audited(store, actor, result)
     return result
+
+
+def audited(store: Store, actor: str, result: WriteResult) -> None:
+    """Record in the audit log that `actor` imported what `result` says."""
+    now = datetime.now(UTC)
+    audit.append(
+        store,
+        actor=actor,
+        entity="import",
+        entity_id=now.strftime("%Y%m%dT%H%M%S.%fZ"),
+        action="import",
+        before=None,
+        after={"new": dict(result.new), "seen": dict(result.seen)},
+        at=now,
+    )
 
 
 def _flush(store: Store, batch: list[Any], result: WriteResult, touched: set[str]) -> None:

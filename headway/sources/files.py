@@ -86,7 +86,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "datetime": _timestamp,
     "tuple[str, ...]": _strings,
 }
-_REFS = {"reverts", "deployment_ref", "cause_ref", "recovers", "change_ref"}
+# Fields holding another record's id, `<source>:<source_id>`.
+REF_FIELDS = frozenset({"reverts", "deployment_ref", "cause_ref", "recovers", "change_ref"})
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _spec(kind: str) -> _Spec:
     checks, required = {}, set()
     for f in fields(record_type):
         base = str(f.type).replace(" | None", "")
-        checks[f.name] = _ref if f.name in _REFS else _CHECKS[base]
+        checks[f.name] = _ref if f.name in REF_FIELDS else _CHECKS[base]
         if f.default is MISSING and f.default_factory is MISSING:
             required.add(f.name)
     enums = {name: allowed for (k, name), allowed in ENUMS.items() if k == kind}
@@ -177,37 +178,78 @@ class Unique:
     would silently replace the first, so one of the two lines is a mistake."""
 
     def __init__(self) -> None:
-        self._lines: dict[tuple[str, str], int] = {}
+        self._lines: dict[str, dict[str, int]] = {}  # by table, the line of each id
 
     def check(self, record: Any, number: int, where: str) -> Any:
-        key = (record.table, record.id)
-        first = self._lines.setdefault(key, number)
+        self.see(record.table, record.id, number, where)
+        return record
+
+    def first(self, table: str, record_id: str, number: int) -> int:
+        """The line that first gave record (`table`, `record_id`): `number` if none before."""
+        return self._lines.setdefault(table, {}).setdefault(record_id, number)
+
+    def note(self, keys: Iterable[tuple[str, str]], numbers: Iterable[int]) -> int | None:
+        """Note that lines `numbers` give records `keys` (table, id), in line order; the
+        position of the first one an earlier line gave, or None."""
+        for i, ((table, record_id), number) in enumerate(zip(keys, numbers, strict=True)):
+            if self.first(table, record_id, number) != number:
+                return i
+        return None
+
+    def note_new(self, ids: dict[str, tuple[list[str], list[int]]]) -> bool:
+        """Note, by table, the ids lines give and their line numbers, when none repeats an
+        earlier one or another of them (True); else note nothing (False), for `note` to
+        find the first repeat in line order. Sets and dicts built in C: no loop per id."""
+        given = {table: dict(zip(i, n, strict=True)) for table, (i, n) in ids.items()}
+        for table, lines in given.items():
+            if len(lines) != len(ids[table][0]):
+                return False
+            if not self._lines.get(table, {}).keys().isdisjoint(lines):
+                return False
+        for table, lines in given.items():
+            self._lines.setdefault(table, {}).update(lines)
+        return True
+
+    def see(self, table: str, record_id: str, number: int, where: str) -> None:
+        """Note that line `number` gives record (`table`, `record_id`); InputError when an
+        earlier line gave it."""
+        first = self.first(table, record_id, number)
         if first != number:
             raise InputError(
-                f"{where}: {record.table} id {record.id!r} already appears on line {first}; "
+                f"{where}: {table} id {record_id!r} already appears on line {first}; "
                 "a file gives each record once (merge the two lines, or give one its own "
                 "source_id)"
             )
-        return record
 
 
-def parse_lines(lines: Iterable[bytes], where: Callable[[int], str]) -> Iterator[Any]:
+def parse_lines(
+    lines: Iterable[bytes],
+    where: Callable[[int], str],
+    seen: Unique | None = None,
+    first: int = 1,
+) -> Iterator[Any]:
     """Canonical records from JSONL lines, each checked for encoding, JSON, fields and a
-    repeated id; `where(n)` names line n in errors."""
-    seen = Unique()
-    for number, raw in enumerate(lines, 1):
+    repeated id; `where(n)` names line n in errors. The lines are numbered from `first`;
+    `seen` holds the ids earlier lines of the same file gave."""
+    seen = seen or Unique()
+    for number, raw in enumerate(lines, first):
         if not raw.strip():
             continue
         at = where(number)
-        try:
-            obj = orjson.loads(decode(raw, at))
-        except orjson.JSONDecodeError as error:
-            raise InputError(f"{at}: not valid JSON ({error})") from None
-        yield seen.check(parse_record(obj, at), number, at)
+        yield seen.check(parse_line(raw, at), number, at)
+
+
+def parse_line(raw: bytes, at: str) -> Any:
+    """One JSONL line's canonical record; InputError naming `at` when it is not one."""
+    try:
+        obj = orjson.loads(decode(raw, at))
+    except orjson.JSONDecodeError as error:
+        raise InputError(f"{at}: not valid JSON ({error})") from None
+    return parse_record(obj, at)
 
 
 def read_jsonl(path: Path) -> Iterator[Any]:
-    with _open(path) as handle:
+    with open_file(path) as handle:
         yield from parse_lines(handle, lambda n: f"{path}:{n}")
 
 
@@ -216,7 +258,7 @@ def read_csv(path: Path, kind: str) -> Iterator[Any]:
         raise InputError(f"--type must be one of {', '.join(SPECS)}, not {kind!r}")
     converters = SPECS[kind].checks
     seen = Unique()
-    with _open(path) as handle:
+    with open_file(path) as handle:
         text = (decode(line, f"{path}:{n}") for n, line in enumerate(handle, 1))
         reader = csv.DictReader(text)
         for row in reader:
@@ -246,7 +288,7 @@ def _from_text(text: str, check: Callable[[Any], Any] | None) -> Any:
     return text
 
 
-def _open(path: Path) -> Any:
+def open_file(path: Path) -> Any:
     # Bytes, decoded line by line, so an encoding error names its line.
     try:
         return path.open("rb")

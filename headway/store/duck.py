@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import column
+from sqlalchemy import column, insert, select
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.sql.expression import ClauseElement
@@ -86,6 +86,7 @@ class DuckStore(Store):
             ) from None
         self._con.execute("SET TimeZone = 'UTC'")
         self._upserts: dict[tuple[str, tuple[str, ...]], Insert] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], ClauseElement] = {}
 
     def _cursor(self) -> Any:
         return self._con
@@ -109,14 +110,36 @@ class DuckStore(Store):
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         columns = zip(*rows, strict=True)
-        batch = pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
+        return self._arrow_upsert(
+            table, pa.table({c: list(col) for c, col in zip(cols, columns, strict=True)})
+        )
+
+    def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
         before = self.count(table)  # a metadata lookup in DuckDB, not a scan
-        self._con.register(_BATCH, batch)
+        self._con.register(_BATCH, rows)
         try:
-            self.run(self._upsert(table, tuple(cols)))
+            self.run(self._upsert(table, tuple(rows.column_names)))
         finally:
             self._con.unregister(_BATCH)
         return self.count(table) - before
+
+    def _arrow_insert(self, table: str, rows: pa.Table) -> None:
+        self._con.register(_BATCH, rows)
+        try:
+            self.run(self._insert(table, tuple(rows.column_names)))
+        finally:
+            self._con.unregister(_BATCH)
+
+    def _insert(self, name: str, cols: tuple[str, ...]) -> ClauseElement:
+        """The insert of the registered batch into `name`, built once per table and columns."""
+        statement = self._inserts.get((name, cols))
+        if statement is None:
+            batch = table_clause(_BATCH, *(column(c) for c in cols))
+            target = metadata.tables[name]
+            statement = self._inserts[name, cols] = insert(target).from_select(
+                list(cols), select(*(batch.c[c] for c in cols))
+            )
+        return statement
 
     def _upsert(self, name: str, cols: tuple[str, ...]) -> Insert:
         """The upsert from the registered batch into `name`, built once per table and columns

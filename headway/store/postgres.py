@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
@@ -11,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 from psycopg.conninfo import conninfo_to_dict
+from pyarrow import csv
 from sqlalchemy import column, delete, literal_column
 from sqlalchemy import table as table_clause
 from sqlalchemy.sql.expression import ClauseElement
@@ -26,6 +29,7 @@ CONNECT_TIMEOUT_S = 5
 # While the server is down, requests are answered 503 at once between attempts to reach it
 # rather than each waiting for an attempt of its own.
 RECONNECT_EVERY_S = 0.5
+_CSV = csv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
 class PostgresStore(Store):
@@ -121,6 +125,27 @@ class PostgresStore(Store):
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
         cur.execute(*self._compile(statement, {}))
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
+
+    def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
+        # The rows go to the staging table as CSV that Arrow writes in C: every value quoted,
+        # so an empty text stays one and only a missing value is NULL.
+        copy_sql, statement = self._upsert(table, tuple(rows.column_names))
+        text = io.BytesIO()
+        csv.write_csv(rows, text, write_options=_CSV)
+        cur = self._con.cursor()
+        self._batch_table(table)
+        with cur.copy(f"{copy_sql} (FORMAT csv)") as copy:
+            copy.write(text.getbuffer())
+        cur.execute(*self._compile(statement, {}))
+        return sum(1 for (inserted,) in cur.fetchall() if inserted)
+
+    def _arrow_insert(self, table: str, rows: pa.Table) -> None:
+        # No key is stored: the rows are copied into the table itself, with no staging.
+        quoted = ", ".join(f'"{c}"' for c in rows.column_names)
+        text = io.BytesIO()
+        csv.write_csv(rows, text, write_options=_CSV)
+        with self._con.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(text.getbuffer())
 
     def _upsert(self, name: str, cols: tuple[str, ...]) -> tuple[str, ClauseElement]:
         """The COPY that stages a write's rows for `name` and the upsert that takes them out of

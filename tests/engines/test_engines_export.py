@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
 from headway.config import Settings
+from headway.definitions import PRESETS
 from headway.engines import EngineError, connect
+from headway.engines import run as figures
 from headway.engines.connect import connected, engine_name
+from headway.engines.dora import FIGURES
 from headway.engines.export import export_parquet
+from headway.engines.layout import MANIFEST, TABLES
+from headway.metrics import dora
 from tests.conftest import run_headway
 from tests.engines.conftest import Organisation
 
@@ -123,3 +130,25 @@ def test_a_postgresql_store_exports_the_same_tables(
         theirs = pq.read_table(organisation.parquet / name).sort_by(key)
         assert ours.column_names == theirs.column_names, name
         assert ours.to_pylist() == theirs.to_pylist(), name
+
+
+@pytest.mark.slow
+def test_a_layout_spark_writes_is_read_with_the_same_figures(
+    spark_session: Any, organisation: Organisation, tmp_path: Path
+) -> None:
+    # Given the export read by Spark and written again by Spark, a table per folder with its
+    # own part names (part-00000-<uuid>-c000.snappy.parquet), _SUCCESS and checksum files
+    out = tmp_path / "from-spark"
+    for name in TABLES:
+        table = spark_session.read.parquet(str(organisation.parquet / name))
+        table.write.parquet(str(out / name))
+    shutil.copy(organisation.parquet / MANIFEST, out / MANIFEST)
+    # When DuckDB reads that folder as an export
+    settings = Settings(database=str(organisation.duckdb), engine_parquet=str(out))
+    with connected(settings) as engine:
+        got = figures.compute(engine, PRESETS["dora"], dora.Scope(), organisation.period)
+    # Then the five figures are the store's own
+    assert got == {name: organisation.oracle["dora"][name] for name in FIGURES}
+    # and Spark kept the times as UTC wall-clock without a zone (TIMESTAMP_NTZ)
+    part = next((out / "deployments").glob("*.parquet"))
+    assert str(pq.read_schema(part).field("finished_at").type) == "timestamp[us]"
