@@ -10,6 +10,7 @@ comparison computed there too, the findings of October 2026 in the simulated org
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from headway import web
 from headway.api.app import create_app
 from headway.cli import app as cli
 from headway.config import Settings, get_settings
@@ -36,6 +38,7 @@ from headway.metrics.scope import Period, Scope
 from headway.store import open_store
 from tests.conftest import authorize
 from tests.engines.conftest import Organisation
+from tests.web.conftest import sign_in
 
 OCTOBER = Period(datetime(2026, 10, 1), datetime(2026, 11, 1))
 
@@ -153,3 +156,18 @@ def test_the_cli_reviews_on_the_engine_it_is_given(
     assert on_store.exit_code == 0, on_store.output
     assert on_engine.exit_code == 0, on_engine.output
     assert json.loads(on_engine.stdout) == _as_on_engine(json.loads(on_store.stdout))
+
+
+def test_the_review_page_shows_the_engines_findings(store_copy: Path, tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    shutil.copyfile(store_copy, path)
+    found = {}
+    for engine in (None, "duckdb"):
+        app = web.install(create_app(Settings(database=str(path), engine=engine)))
+        with TestClient(app) as client:
+            sign_in(client)
+            page = client.get("/review?month=2026-10&team=growth")
+            assert page.status_code == 200, page.text
+            found[engine] = re.findall(r'class="card finding" data-detector="(\w+)"', page.text)
+    assert found["duckdb"] == found[None]
+    assert found[None]  # growth's October has findings to show
