@@ -80,10 +80,7 @@ class Exclusive:
         try:
             return psycopg.connect(url, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError:
-            raise StoreUnavailable(
-                "The store (PostgreSQL) cannot be reached. Nothing was written; Headway "
-                f"reconnects by itself, so try again in {StoreUnavailable.retry_after} s."
-            ) from None
+            raise _unreachable() from None
 
     def _take(self, con: Any, wait: bool) -> bool:
         import psycopg
@@ -100,15 +97,19 @@ class Exclusive:
         except psycopg.errors.LockNotAvailable:
             raise StoreBusyError(self._busy()) from None
         except psycopg.OperationalError:
-            raise StoreUnavailable(
-                "The store (PostgreSQL) cannot be reached. Nothing was written; Headway "
-                f"reconnects by itself, so try again in {StoreUnavailable.retry_after} s."
-            ) from None
+            raise _unreachable() from None
 
     def _busy(self) -> str:
         return (
             f"another server has held the {self.name} lock for over {self.wait_s:.0f} s; try again"
         )
+
+
+def _unreachable() -> StoreUnavailable:
+    return StoreUnavailable(
+        "The store (PostgreSQL) cannot be reached. Nothing was written; Headway "
+        f"reconnects by itself, so try again in {StoreUnavailable.retry_after} s."
+    )
 
 
 class Holder(Protocol):
