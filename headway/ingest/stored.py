@@ -27,10 +27,7 @@ def aware(value: Any) -> Any:
 
 
 def raw_ids(store: Store, ids: Collection[str]) -> set[str]:
-    """Those of the delivery ids `ids` already stored (`raw_events`), the ids claimed first
-    for the rest of the transaction (`statements.claim`): asked inside the transaction that
-    stores the others, the answer stays true until it commits, on every replica."""
-    statements.claim(store, ids)
+    """Those of the delivery ids `ids` already stored (`raw_events`)."""
     return statements.raw_ids(store, ids)
 
 

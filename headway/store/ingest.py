@@ -56,21 +56,6 @@ _EVENT_ORDERS = ByList(
 _SERVICE_NAMES = ByList(lambda names: select(services.c.name).where(services.c.name.in_(names)))
 _CHANGES = ByList(lambda ids: select(*CHANGE_ROW).where(changes.c.id.in_(ids)))
 _MOMENTS: dict[tuple[str, tuple[str, ...]], ByList] = {}
-# One transaction-scoped advisory lock per delivery id (its 64-bit hash), taken in the order
-# of the ids, sorted (`ByList`): a target list is evaluated left to right.
-_CLAIMS = ByList(
-    lambda ids: select(*(func.pg_advisory_xact_lock(func.hashtextextended(i, 0)) for i in ids))
-)
-
-
-def claim(store: Store, ids: Collection[str]) -> None:
-    """Hold the delivery ids `ids` until the transaction ends (PostgreSQL only: a DuckDB file
-    has one writing process). Another server committing one of them meanwhile waits, then
-    reads it as stored: the same delivery reaching two replicas at once is stored by one and
-    answered as a duplicate by the other. Every claimer takes its ids in one order, so two
-    never wait for each other."""
-    if store.dialect == "postgres":
-        _CLAIMS.rows(store, ids)
 
 
 def raw_ids(store: Store, ids: Collection[str]) -> set[str]:
