@@ -156,17 +156,32 @@ def tree_cpu(pid: int) -> float:
 def burst(port: int, pid: int, requests: list[bytes], clients: int) -> Burst:
     """Send `requests` over `clients` connections; seconds, p50/p99 ms, non-2xx answers and
     this process's CPU share meanwhile."""
+    return spread([(port, pid)], requests, clients)
+
+
+def spread(servers: list[tuple[int, int]], requests: list[bytes], clients: int) -> Burst:
+    """`burst` over several servers (port, pid): request i goes to server i % len(servers),
+    each server's share over clients ÷ servers connections (at least one); the server CPU
+    is all of theirs."""
+    n = len(servers)
     latencies: list[float] = []
     codes: dict[int, int] = {}
-    shares = [requests[i::clients] for i in range(clients)]
+    per_server = max(1, clients // n)
+    work = [
+        (port, requests[s::n][c::per_server])
+        for s, (port, _) in enumerate(servers)
+        for c in range(per_server)
+    ]
 
     async def go() -> None:
-        await asyncio.gather(*(client(port, share, latencies, codes) for share in shares))
+        await asyncio.gather(*(client(port, share, latencies, codes) for port, share in work))
 
-    cpu, server_cpu, started = time.process_time(), tree_cpu(pid), time.perf_counter()
+    def server_cpu() -> float:
+        return sum(tree_cpu(pid) for _, pid in servers)
+
+    cpu, server_before, started = time.process_time(), server_cpu(), time.perf_counter()
     asyncio.run(go())
     elapsed = time.perf_counter() - started
-    server_cpu = tree_cpu(pid) - server_cpu
     ok = sum(n for code, n in codes.items() if 200 <= code < 300)
     return Burst(
         per_s=ok / elapsed,
@@ -174,7 +189,7 @@ def burst(port: int, pid: int, requests: list[bytes], clients: int) -> Burst:
         p99=percentile(latencies, 99) * 1000,
         errors=len(requests) - ok,
         client_cpu=(time.process_time() - cpu) / elapsed,
-        server_ms=server_cpu / len(requests) * 1000,
+        server_ms=(server_cpu() - server_before) / len(requests) * 1000,
     )
 
 

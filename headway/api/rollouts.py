@@ -53,9 +53,12 @@ def _interval() -> float:
 
 def _tick(service: RolloutService, plans: ReleasePlans) -> None:
     """One pass of the loop: judge the rollouts, then move the release plans (a rollout that
-    completed in this pass lets its plan move on at once)."""
-    service.tick()
-    plans.tick()
+    completed in this pass lets its plan move on at once). While another replica's controller
+    makes its pass, this one skips its own: one pass at a time, each on what the last left."""
+    with service.exclusive.held(wait=False) as mine:
+        if mine:
+            service.tick()
+            plans.tick()
 
 
 async def _control_loop(service: RolloutService, plans: ReleasePlans, interval: float) -> None:

@@ -77,7 +77,10 @@ def serve(
 
     # Open the store first, so a busy or broken store is one clear line, not a traceback; and
     # give a store without an admin the one way in, since every route needs a token.
-    with store_for(settings) as store:
+    from headway.store.locks import Exclusive
+
+    # Replicas starting together on an empty store make one bootstrap token between them.
+    with store_for(settings) as store, Exclusive(store, "headway.bootstrap").held():
         secret = TokenService(store).bootstrap()
     here = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     if secret:

@@ -132,6 +132,15 @@ def raw_event(
 # -- reconcile, write, link ----------------------------------------------------------------------
 
 
+class Raced(Exception):
+    """Another server committed some of a group's deliveries while this one wrote them."""
+
+
+# Tries of a group that another server's commits keep overtaking (each then reads more of it
+# as stored); the last one writes as `apply` always does, upserts storing each delivery once.
+RACES = 3
+
+
 def commit(
     store: Store,
     settings: Settings,
@@ -139,6 +148,7 @@ def commit(
     *,
     touched: dict[str, datetime | None] | None = None,
     notes: dict[str, str | None] | None = None,
+    exact: bool = False,
 ) -> list[str]:
     """Store deliveries not seen before and what they mean; one transaction, all or nothing.
 
@@ -148,7 +158,29 @@ def commit(
     services to re-link and the earliest instant moved in each, and links them itself (the
     group writer, under load). `notes`, when given, gets each stored delivery's note by raw
     id (an event older than the one applied is ignored only here).
+
+    With `exact` (the group writer: never inside another transaction), a delivery that
+    another server (a replica on the same PostgreSQL) committed after this transaction read
+    it as new rolls the transaction back, and the group is written again, reading it as
+    stored: the same delivery reaching two replicas at once is `accepted` by one and a
+    `duplicate` for the other, and its records are written once.
     """
+    for _ in range(RACES - 1 if exact else 0):
+        try:
+            return _commit(store, settings, deliveries, touched, notes, exact=True)
+        except Raced:
+            continue
+    return _commit(store, settings, deliveries, touched, notes, exact=False)
+
+
+def _commit(
+    store: Store,
+    settings: Settings,
+    deliveries: Sequence[Delivery],
+    touched: dict[str, datetime | None] | None,
+    notes: dict[str, str | None] | None,
+    exact: bool,
+) -> list[str]:
     with store.transaction():
         known = stored.raw_ids(store, {d.raw.id for d in deliveries})
         outcomes, slots, fresh = reconcile.fresh(deliveries, known)
@@ -158,7 +190,7 @@ def commit(
             if notes is not None:
                 notes[delivery.raw.id] = delivery.raw.note
         since: dict[str, datetime | None] = {} if touched is None else touched
-        apply(store, settings, fresh, link=touched is None, since=since, orders=orders)
+        apply(store, settings, fresh, link=touched is None, since=since, orders=orders, exact=exact)
     return outcomes
 
 
@@ -194,6 +226,7 @@ def apply(
     link: bool = True,
     since: dict[str, datetime | None] | None = None,
     orders: Sequence[EventOrder] = (),
+    exact: bool = False,
 ) -> set[str]:
     """Write deliveries (raw and derived) and refresh what they affect; return the services
     they touched. The caller dedupes and puts them in order (`in_order`, whose `orders` are
@@ -202,6 +235,8 @@ def apply(
     With `since` (webhook batches) the services and the earliest instant the records moved in
     each, before the write and after it, are noted there and bound the re-link to what can
     have changed (`linking.link`); without it (reprocess) the services are re-linked whole.
+    With `exact`, raises Raced when a delivery's raw row was stored by another transaction
+    since the caller read it as new (`commit`).
     """
     if not deliveries:
         return set()
@@ -232,8 +267,14 @@ def apply(
             for name in plan.names:
                 since.setdefault(name, None)
             linking.affected(store, plan.records, since)  # where they were
-        raws = (d.raw for d in deliveries)
-        store.write([*plan.services, *raws, *plan.records.values(), *batch.derived, *orders])
+        raws = [d.raw for d in deliveries]
+        written = store.write(
+            [*plan.services, *raws, *plan.records.values(), *batch.derived, *orders]
+        )
+        # PostgreSQL counts a row another transaction committed meanwhile as updated, not new
+        new = written.new.get(RawEvent.table, 0)
+        if exact and store.dialect == "postgres" and new < len({r.id for r in raws}):
+            raise Raced("another server stored some of these deliveries first")
         folds.remember(store, merges, requests.replace_changes(store, merges.moves))
         refresh.first_commits(store, batch.repositories)
         refresh.merged_by_request(store, batch.merging)
@@ -260,6 +301,7 @@ __all__ = [
     "Answer",
     "Delivery",
     "Parser",
+    "Raced",
     "apply",
     "commit",
     "commit_all",

@@ -106,8 +106,9 @@ class GroupWriter:
     def _commit(self, group: list[tuple[Delivery, Future[Answer]]]) -> None:
         try:
             notes: dict[str, str | None] = {}
+            deliveries = [d for d, _ in group]
             outcomes = commit(
-                self.store, self.settings, [d for d, _ in group], touched=self._dirty, notes=notes
+                self.store, self.settings, deliveries, touched=self._dirty, notes=notes, exact=True
             )
         except Exception as error:
             if len(group) == 1 or isinstance(error, StoreUnavailable):

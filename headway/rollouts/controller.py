@@ -37,14 +37,14 @@ from headway.rollouts.store import (
     Rollout,
     RolloutEvent,
     active_rollout,
-    events_of,
-    get_rollout,
     json_number,
     list_rollouts,
     record_event,
+    rollout_status,
 )
 from headway.rollouts.verdicts import Action, Decision, Verdict
 from headway.store import Store
+from headway.store.locks import Exclusive, exclusively
 
 __all__ = ["FlagControl", "RolloutService"]
 
@@ -78,6 +78,7 @@ class RolloutService:
         self.settings = settings
         self._prometheus = prometheus
         self._outbound = outbound
+        self.exclusive = Exclusive(store, "headway.rollouts")
 
     @property
     def outbound(self) -> OutboundPolicy:
@@ -87,6 +88,7 @@ class RolloutService:
         return self._outbound
 
     # -- commands ---------------------------------------------------------------------------
+    @exclusively
     def start(self, plan: RolloutPlan, *, actor: str, force: bool = False) -> Rollout:
         """Start `plan`, its releases counted for the flag's service (`owner`); one that would
         replace more than the control variant served to everyone needs `force`."""
@@ -130,12 +132,14 @@ class RolloutService:
         plan.check_flag(flag)
         return flag
 
+    @exclusively
     def pause(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
         rollout = self._active(flag, environment)
         if rollout.state == State.PAUSED:
             raise RolloutError(f"the rollout of {flag!r} in {environment} is already paused")
         return self._pause(rollout, actor, reason or f"paused by {actor}")
 
+    @exclusively
     def resume(self, flag: str, environment: str, *, actor: str) -> Rollout:
         rollout = self._active(flag, environment)
         if rollout.state != State.PAUSED:
@@ -146,6 +150,7 @@ class RolloutService:
         record_event(self.store, resumed, "resumed", actor, f"resumed by {actor}", now)
         return resumed
 
+    @exclusively
     def advance(self, flag: str, environment: str, *, actor: str) -> Rollout:
         """Move to the next stage now; when the rollout waits for approval, this approves."""
         rollout = self._active(flag, environment)
@@ -159,6 +164,7 @@ class RolloutService:
             self._approve(rollout, actor, now)
         return self._enter(rollout, rollout.stage_index + 1, actor, now)
 
+    @exclusively
     def abort(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
         """Stop without judging the change harmful: exposure back to zero, nothing failed."""
         rollout = self._active(flag, environment)
@@ -175,6 +181,7 @@ class RolloutService:
         record_event(self.store, done, "aborted", actor, done.reason or "", now)
         return done
 
+    @exclusively
     def rollback(self, flag: str, environment: str, *, actor: str, reason: str = "") -> Rollout:
         rollout = self._active(flag, environment)
         return self._rollback(rollout, actor, reason or f"rolled back by {actor}", [])
@@ -211,14 +218,16 @@ class RolloutService:
 
     # -- the control loop -------------------------------------------------------------------
     def tick(self) -> list[Rollout]:
-        """Judge every running rollout once and act on the verdicts; return those that moved."""
-        moved = []
-        for rollout in list_rollouts(self.store, active_only=True):
-            if rollout.state == State.PAUSED:
-                continue
-            after = self._judge_and_act(rollout)
-            if after.state != rollout.state or after.stage_index != rollout.stage_index:
-                moved.append(after)
+        """Judge every running rollout once and act on the verdicts; return those that moved.
+        Another server (or thread) judging them now does this pass alone."""
+        moved: list[Rollout] = []
+        with self.exclusive.held(wait=False) as mine:
+            for rollout in list_rollouts(self.store, active_only=True) if mine else []:
+                if rollout.state == State.PAUSED:
+                    continue
+                after = self._judge_and_act(rollout)
+                if after.state != rollout.state or after.stage_index != rollout.stage_index:
+                    moved.append(after)
         return moved
 
     def judge(self, rollout: Rollout) -> list[Decision]:
@@ -395,20 +404,7 @@ class RolloutService:
         self, flag: str, environment: str, rollout_id: str | None = None
     ) -> tuple[Rollout, list[RolloutEvent]]:
         """The rollout in progress (else the latest), or the one `rollout_id` names."""
-        if rollout_id is not None:
-            rollout = get_rollout(self.store, rollout_id)
-            if rollout is None or (rollout.flag, rollout.environment) != (flag, environment):
-                raise RolloutNotFound(f"no rollout {rollout_id!r} of {flag!r} in {environment}")
-            return rollout, events_of(self.store, rollout.id)
-        rollout = active_rollout(self.store, flag, environment)
-        if rollout is None:
-            finished = [
-                r for r in list_rollouts(self.store, flag=flag) if r.environment == environment
-            ]
-            if not finished:
-                raise RolloutNotFound(f"flag {flag!r} has never been rolled out in {environment}")
-            rollout = finished[-1]
-        return rollout, events_of(self.store, rollout.id)
+        return rollout_status(self.store, flag, environment, rollout_id)
 
     def signals(self) -> dict[str, Any]:
         """Rollout confidence signals over every rollout in the store."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from headway.rollouts.plan import RolloutPlan, State
+from headway.rollouts.plan import RolloutNotFound, RolloutPlan, State
 from headway.rollouts.verdicts import Decision, MetricKind, VariantStats
 from headway.store import Store, audit
 from headway.store import rollouts as rows
@@ -30,6 +30,7 @@ __all__ = [
     "known_metrics",
     "list_rollouts",
     "next_seq",
+    "rollout_status",
     "stage_exposures",
     "variant_stats",
 ]
@@ -192,6 +193,24 @@ def events_of(store: Store, rollout_id: str) -> list[RolloutEvent]:
         RolloutEvent(r[0], r[1], aware(r[2]), *r[3:])  # type: ignore[arg-type]
         for r in rows.events(store, rollout_id)
     ]
+
+
+def rollout_status(
+    store: Store, flag: str, environment: str, rollout_id: str | None = None
+) -> tuple[Rollout, list[RolloutEvent]]:
+    """The rollout in progress (else the latest), or the one `rollout_id` names."""
+    if rollout_id is not None:
+        rollout = get_rollout(store, rollout_id)
+        if rollout is None or (rollout.flag, rollout.environment) != (flag, environment):
+            raise RolloutNotFound(f"no rollout {rollout_id!r} of {flag!r} in {environment}")
+        return rollout, events_of(store, rollout.id)
+    rollout = active_rollout(store, flag, environment)
+    if rollout is None:
+        finished = [r for r in list_rollouts(store, flag=flag) if r.environment == environment]
+        if not finished:
+            raise RolloutNotFound(f"flag {flag!r} has never been rolled out in {environment}")
+        rollout = finished[-1]
+    return rollout, events_of(store, rollout.id)
 
 
 def next_seq(store: Store, rollout_id: str) -> int:

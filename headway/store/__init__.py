@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 
+# How long a server starting waits for another one's migrations to finish.
+MIGRATE_WAIT_S = 600.0
+
+
 def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Store:
     """Open (and by default migrate) the store the settings name."""
     settings = settings or get_settings()
@@ -42,5 +46,15 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
 
         store = DuckStore(Path(settings.database))
     if migrate:
-        store.migrate()
+        from headway.store.locks import Exclusive
+
+        # Replicas started together on one PostgreSQL would each apply the same migration,
+        # and all but one fail on the tables the first created: one migrates, the others
+        # wait, then find nothing left to do.
+        try:
+            with Exclusive(store, "headway.migrate", wait_s=MIGRATE_WAIT_S).held():
+                store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store
