@@ -73,8 +73,8 @@ def affected(
     for table, record_id in keys:
         if table in statements.TIMES:
             by_table.setdefault(table, []).append(record_id)
-    for table, ids in sorted(by_table.items()):
-        for service, *times in statements.places(store, table, ids):
+    if by_table:
+        for service, *times in statements.places(store, by_table):
             into[service] = _earliest(into.get(service), *times)
 
 

@@ -29,21 +29,24 @@ from sqlalchemy import (
     Text,
     Update,
     and_,
+    any_,
     bindparam,
     case,
     cast,
     exists,
     func,
     literal_column,
+    null,
     or_,
     select,
     true,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from headway.store.base import Store
-from headway.store.lists import ByList, one_of
+from headway.store.lists import one_of
 from headway.store.schema import changes, deployments, incidents
 from headway.store.timeline import epoch, nearest
 
@@ -69,24 +72,30 @@ TIMES = {
 _TABLES = {"changes": changes, "deployments": deployments, "incidents": incidents}
 
 
-def _places(table: str) -> ByList:
-    t = _TABLES[table]
-    return ByList(
-        lambda ids: (
-            select(t.c.service, *(func.min(t.c[c]) for c in TIMES[table]))
-            .where(t.c.id.in_(ids))
-            .group_by(t.c.service)
+def _places() -> Select[Any]:
+    """One statement for the three tables: the rows of each whose id is in its array
+    parameter (named after the table), by service, with the earliest of their `TIMES`
+    (deployments have two; the other tables' second column is NULL)."""
+    parts = []
+    for table, times in TIMES.items():
+        t = _TABLES[table]
+        ids = cast(bindparam(table), ARRAY(Text))
+        earliest = [func.min(t.c[c]) for c in times] + [cast(null(), DateTime)] * (2 - len(times))
+        parts.append(
+            select(t.c.service, *earliest).where(t.c.id == any_(ids)).group_by(t.c.service)
         )
-    )
+    return union_all(*parts)  # type: ignore[return-value]
 
 
-_PLACES = {table: _places(table) for table in TIMES}
+_PLACES = _places()
 
 
-def places(store: Store, table: str, ids: Iterable[str]) -> list[tuple[Any, ...]]:
-    """The services of the `table` rows with these ids, each with the earliest of their
-    `TIMES` (one column each)."""
-    return _PLACES[table].rows(store, set(ids))
+def places(store: Store, ids: Mapping[str, Iterable[str]]) -> list[tuple[Any, ...]]:
+    """The services of the rows with these ids (by table, a table of `TIMES`), each with the
+    earliest of their `TIMES` (two columns, the second NULL but for deployments); one
+    statement, a service once per table whose rows it holds."""
+    given = {table: sorted(set(ids.get(table, ()))) for table in TIMES}
+    return store.rows(_PLACES, **given)
 
 
 # -- which rows a re-link reads --------------------------------------------------------------

@@ -15,11 +15,13 @@ import psycopg
 import pyarrow as pa
 from psycopg.conninfo import conninfo_to_dict
 from pyarrow import csv
-from sqlalchemy import column, delete, literal_column
+from sqlalchemy import bindparam, cast, column, delete, func, literal_column
 from sqlalchemy import table as table_clause
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import ClauseElement
 
 from headway.store.base import Store, StoreError, StoreUnavailable, upsert_statement, utc_naive
+from headway.store.schema import metadata
 
 log = logging.getLogger("headway.store")
 
@@ -30,6 +32,10 @@ CONNECT_TIMEOUT_S = 5
 # rather than each waiting for an attempt of its own.
 RECONNECT_EVERY_S = 0.5
 _CSV = csv.WriteOptions(include_header=False, quoting_style="all_valid")
+# Up to this many rows a write is one statement whose values are arrays, one per column (a
+# webhook group's rows): no staging table, so one round trip, and nothing for COMMIT to
+# empty. More rows (an import) are staged by COPY, faster per row.
+ARRAY_ROWS = 2000
 
 
 class PostgresStore(Store):
@@ -40,6 +46,7 @@ class PostgresStore(Store):
         self.url = url
         self._batch_tables: set[str] = set()
         self._upserts: dict[tuple[str, tuple[str, ...]], tuple[str, ClauseElement]] = {}
+        self._array_upserts: dict[tuple[str, tuple[str, ...]], ArrayUpsert] = {}
         self._closed = False
         self._lost_since: float | None = None  # when the connection was lost, while it is
         self._tried_at = 0.0  # the last attempt to reconnect
@@ -116,6 +123,8 @@ class PostgresStore(Store):
         self._con.execute("COMMIT")
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        if len(rows) <= ARRAY_ROWS:
+            return self._array_upsert(table, tuple(cols), rows)
         copy_sql, statement = self._upsert(table, tuple(cols))
         cur = self._con.cursor()
         self._batch_table(table)
@@ -124,6 +133,16 @@ class PostgresStore(Store):
                 # a `timestamp` column would drop an offset; store the UTC wall time instead
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
         cur.execute(*self._compile(statement, {}))
+        return sum(1 for (inserted,) in cur.fetchall() if inserted)
+
+    def _array_upsert(self, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+        upsert = self._array_upserts.get((table, cols))
+        if upsert is None:
+            upsert = self._array_upserts[table, cols] = ArrayUpsert(table, cols)
+        sql, params = self._compile(upsert.statement, upsert.values(rows))
+        cur = self._con.cursor()
+        # the arrays go in PostgreSQL's binary form (`%b`): no element is quoted or escaped
+        cur.execute(sql.replace("%s", "%b"), params)
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
 
     def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
@@ -192,6 +211,29 @@ class PostgresStore(Store):
     def close(self) -> None:
         self._closed = True  # and stays closed: no statement reconnects it
         self._con.close()
+
+
+class ArrayUpsert:
+    """The upsert of rows given as one array per column (bindparams `v0`, `v1`, …, in the
+    order of `cols`), counting the new rows as the staged upsert does. A record's values have
+    their fields' types (`values.problem` checks each at the boundary), so an array holds one
+    type; a time is stored as its UTC wall time."""
+
+    def __init__(self, table: str, cols: tuple[str, ...]) -> None:
+        target = metadata.tables[table]
+        types = [target.c[c].type for c in cols]
+        arrays = [cast(bindparam(f"v{i}"), ARRAY(t)) for i, t in enumerate(types)]
+        given = func.unnest(*arrays).table_valued(*cols).render_derived(name="given")
+        self.statement = upsert_statement(table, cols, given).returning(
+            literal_column("xmax") == literal_column("0")
+        )
+        self._times = {i for i, t in enumerate(types) if t.python_type is datetime}
+
+    def values(self, rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+        return {
+            f"v{i}": [utc_naive(v) for v in column] if i in self._times else list(column)
+            for i, column in enumerate(zip(*rows, strict=True))
+        }
 
 
 def _batch_name(table: str) -> str:
