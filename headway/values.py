@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
@@ -142,20 +143,25 @@ def _type_problem(annotation: str, value: Any) -> str | None:
     return f"{names[base]}, got {type(value).__name__} {value!r:.80}"
 
 
+@cache
+def _declared(record_type: type[Any]) -> tuple[tuple[str, str], ...]:
+    """A record type's fields, each its name and its annotation as written."""
+    return tuple((f.name, str(f.type)) for f in fields(record_type))
+
+
 def problem(record: Any) -> str | None:
     """The first field of `record` whose value has the wrong type or meaning, as
     "<table>.<field>: expected ...", or None when every field is fine."""
     source = getattr(record, "source", None)
-    for f in fields(record):
-        value = getattr(record, f.name)
-        found = _type_problem(str(f.type), value) or meaning_problem(
-            type(record), f.name, value, source if isinstance(source, str) else None
+    values = {}
+    for name, annotation in _declared(type(record)):
+        value = values[name] = getattr(record, name)
+        found = _type_problem(annotation, value) or meaning_problem(
+            type(record), name, value, source if isinstance(source, str) else None
         )
         if found:
-            return f"{record.table}.{f.name}: expected {found}"
-    backwards = order_problem(
-        type(record), {f.name: getattr(record, f.name) for f in fields(record)}
-    )
+            return f"{record.table}.{name}: expected {found}"
+    backwards = order_problem(type(record), values)
     return f"{record.table}.{backwards[0]}: expected {backwards[1]}" if backwards else None
 
 

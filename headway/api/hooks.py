@@ -232,7 +232,7 @@ async def _receive(request: Request, source: Source) -> Response:
         raise Refused(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise Refused(400, f"the body must be a JSON object, got {type(payload).__name__}")
-    field = nul_in(payload)
+    field = nul_in(payload) if b"\\u0000" in body else None  # JSON spells a NUL only so
     where = nul_in_query(request.query_params.multi_items()) or (field and f"field {field}")
     if where:
         raise Refused(400, f"{where} {NUL_FIX}")
