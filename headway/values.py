@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,40}")
@@ -143,10 +142,15 @@ def _type_problem(annotation: str, value: Any) -> str | None:
     return f"{names[base]}, got {type(value).__name__} {value!r:.80}"
 
 
-@cache
-def _declared(record_type: type[Any]) -> tuple[tuple[str, str], ...]:
+_DECLARED: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _declared(record_type: type) -> tuple[tuple[str, str], ...]:
     """A record type's fields, each its name and its annotation as written."""
-    return tuple((f.name, str(f.type)) for f in fields(record_type))
+    known = _DECLARED.get(record_type)
+    if known is None:
+        known = _DECLARED[record_type] = tuple((f.name, str(f.type)) for f in fields(record_type))
+    return known
 
 
 def problem(record: Any) -> str | None:
