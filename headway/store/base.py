@@ -112,6 +112,12 @@ class Store:
         """Upsert rows; return how many were new to the table."""
         raise NotImplementedError
 
+    def _bulk_upserts(
+        self, parts: Sequence[tuple[str, Sequence[str], list[tuple[Any, ...]]]]
+    ) -> list[int]:
+        """`_bulk_upsert` of each (table, columns, rows); how many were new to each."""
+        return [self._bulk_upsert(table, cols, rows) for table, cols, rows in parts]
+
     def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
         """Upsert an Arrow table of rows; return how many were new to the table."""
         raise NotImplementedError
@@ -312,10 +318,10 @@ class Store:
                 )
             )
         result = WriteResult()
+        parts = [(t, columns(kinds[t]), list(kept.values())) for t, kept in by_table.items()]
         with self.transaction():
-            for table, rows in by_table.items():
-                new = self._bulk_upsert(table, columns(kinds[table]), list(rows.values()))
-                result.add(table, new, len(rows) - new)
+            for (table, _, given), new in zip(parts, self._bulk_upserts(parts), strict=True):
+                result.add(table, new, len(given) - new)
         return result
 
     def write_rows(self, table: str, rows: pa.Table, *, new: bool = False) -> WriteResult:

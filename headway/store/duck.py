@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -116,19 +117,27 @@ class DuckStore(Store):
 
     def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
         before = self.count(table)  # a metadata lookup in DuckDB, not a scan
-        self._con.register(_BATCH, rows)
-        try:
+        with self._registered(rows):
             self.run(self._upsert(table, tuple(rows.column_names)))
-        finally:
-            self._con.unregister(_BATCH)
         return self.count(table) - before
 
     def _arrow_insert(self, table: str, rows: pa.Table) -> None:
+        with self._registered(rows):
+            self.run(self._insert(table, tuple(rows.column_names)))
+
+    @contextmanager
+    def _registered(self, rows: pa.Table) -> Iterator[None]:
+        """`rows` readable as the batch table meanwhile. A statement that failed aborted the
+        transaction, and the batch goes with it: its error is the one the caller gets, not
+        the aborted transaction's refusal to unregister it."""
         self._con.register(_BATCH, rows)
         try:
-            self.run(self._insert(table, tuple(rows.column_names)))
-        finally:
-            self._con.unregister(_BATCH)
+            yield
+        except BaseException:
+            with suppress(duckdb.Error):
+                self._con.unregister(_BATCH)
+            raise
+        self._con.unregister(_BATCH)
 
     def _insert(self, name: str, cols: tuple[str, ...]) -> ClauseElement:
         """The insert of the registered batch into `name`, built once per table and columns."""

@@ -124,7 +124,7 @@ class PostgresStore(Store):
 
     def _bulk_upsert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
         if len(rows) <= ARRAY_ROWS:
-            return self._array_upsert(table, tuple(cols), rows)
+            return int(self._array_upsert(table, tuple(cols), rows))
         copy_sql, statement = self._upsert(table, tuple(cols))
         cur = self._con.cursor()
         self._batch_table(table)
@@ -135,7 +135,22 @@ class PostgresStore(Store):
         cur.execute(*self._compile(statement, {}))
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
 
-    def _array_upsert(self, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+    def _bulk_upserts(
+        self, parts: Sequence[tuple[str, Sequence[str], list[tuple[Any, ...]]]]
+    ) -> list[int]:
+        if len(parts) < 2 or any(len(rows) > ARRAY_ROWS for _, _, rows in parts):
+            return super()._bulk_upserts(parts)
+        # A webhook group writes to several tables: their statements are sent together, in
+        # one round trip, and their answers read after (psycopg's pipeline mode).
+        with self._con.pipeline():
+            sent = [self._array_upsert(t, tuple(cols), rows, read=False) for t, cols, rows in parts]
+        return [sum(1 for (inserted,) in cur.fetchall() if inserted) for cur in sent]
+
+    def _array_upsert(
+        self, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]], *, read: bool = True
+    ) -> Any:
+        """The upsert of `rows` as one statement of arrays: how many rows were new, or (not
+        `read`) the cursor whose rows say so."""
         upsert = self._array_upserts.get((table, cols))
         if upsert is None:
             upsert = self._array_upserts[table, cols] = ArrayUpsert(table, cols)
@@ -143,7 +158,7 @@ class PostgresStore(Store):
         cur = self._con.cursor()
         # the arrays go in PostgreSQL's binary form (`%b`): no element is quoted or escaped
         cur.execute(sql.replace("%s", "%b"), params)
-        return sum(1 for (inserted,) in cur.fetchall() if inserted)
+        return sum(1 for (inserted,) in cur.fetchall() if inserted) if read else cur
 
     def _arrow_upsert(self, table: str, rows: pa.Table) -> int:
         # The rows go to the staging table as CSV that Arrow writes in C: every value quoted,

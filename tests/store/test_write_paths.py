@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from headway.model import Deployment
+from headway.model import Change, Deployment, Incident
 from headway.store import Store
 from headway.store.postgres import ARRAY_ROWS
 
@@ -65,3 +65,34 @@ def test_new_and_updated_rows_are_counted_and_merged(store: Store, n: int) -> No
             (f"ci:{n - 1}", last, None, "failure"),
         ]
     )
+
+
+def test_a_write_to_several_tables_counts_each(store: Store) -> None:
+    """A webhook group writes to several tables at once (on PostgreSQL, their statements go
+    together and their answers are read after)."""
+    at = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    records = [
+        Deployment(source="ci", source_id="1", service="api", finished_at=at),
+        Change(source="git", source_id="a", service="api", merged_at=at),
+        Change(source="git", source_id="b", service="api", merged_at=at),
+        Incident(source="pd", source_id="x", service="api", opened_at=at),
+    ]
+    first = store.write(records[:2])
+    second = store.write(records)
+    assert first.new == {"deployments": 1, "changes": 1}
+    assert (second.new, second.seen) == (
+        {"deployments": 0, "changes": 1, "incidents": 1},
+        {"deployments": 1, "changes": 1, "incidents": 0},
+    )
+    assert store.query("SELECT count(*) FROM changes") == [(2,)]
+
+
+def test_a_failed_write_to_several_tables_leaves_nothing(store: Store) -> None:
+    at = datetime(2026, 10, 1, 12, tzinfo=UTC)
+    good = Deployment(source="ci", source_id="1", service="api", finished_at=at)
+    # a change without its service: refused by the table, and the deployment with it
+    bad = Change(source="git", source_id="a", service=None, merged_at=at)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match=r"(?i)null"):  # each engine words its own error
+        store.write([good, bad])
+    store.write([Deployment(source="ci", source_id="2", service="api", finished_at=at)])
+    assert store.query("SELECT id FROM deployments") == [("ci:2",)]
