@@ -384,5 +384,5 @@ async def _deliver(request: Request, event: str, body: bytes) -> Response:
         parsed, rejected = None, str(error)
     raw = deliveries.raw_event("github", delivery_id, event, body, received, parsed, rejected)
     delivery = deliveries.Delivery(raw, parsed or Parsed())
-    outcome, note = await asyncio.wrap_future(state.writer.submit(delivery))
+    outcome, note = await state.writer.deliver(delivery)
     return settled(delivery_id, outcome, note, parsed, rejected)

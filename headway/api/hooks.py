@@ -8,7 +8,6 @@ use it, 200 with `duplicate` for a redelivery. Bad input gets a 4xx naming the p
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import threading
@@ -275,9 +274,7 @@ async def _receive(request: Request, source: Source) -> Response:
     raw = deliveries.raw_event(
         source.name, delivery_id, kind, body, received, parsed, rejected, service
     )
-    outcome, note = await asyncio.wrap_future(
-        state.writer.submit(Delivery(raw, parsed or Parsed()))
-    )
+    outcome, note = await state.writer.deliver(Delivery(raw, parsed or Parsed()))
     prometheus.DELIVERIES.labels(source.name, outcome).inc()
     return settled(delivery_id, outcome, note, parsed, rejected)
 

@@ -2,16 +2,19 @@
 
 One thread collects deliveries for a few milliseconds (HEADWAY_WEBHOOK_BATCH_MS) and commits
 each group in one transaction (`deliveries.commit`), so a burst costs one commit per group
-rather than one per request; each delivery is answered only after its group committed.
+rather than one per request; each delivery is answered only after its group committed. The
+answers of a group reach the server's event loop together, in one wake-up of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 
 from headway import linking
@@ -22,6 +25,9 @@ from headway.store import Store, StoreUnavailable
 from headway.store.ingest import count
 
 logger = logging.getLogger(__name__)
+
+# a delivery, the event loop of the request waiting for it, and the future it awaits
+_Waiting = tuple[Delivery, asyncio.AbstractEventLoop, "asyncio.Future[Answer]"]
 
 
 class GroupWriter:
@@ -48,7 +54,7 @@ class GroupWriter:
         self.window_s = settings.webhook_batch_ms / 1000.0 if window_s is None else window_s
         self.max_group = max_group
         self.link_every_s = link_every_s
-        self._queue: queue.SimpleQueue[tuple[Delivery, Future[Answer]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         # services to re-link, and the earliest instant the deliveries moved in each
         self._dirty: dict[str, datetime | None] = {}
         self._linked_at = time.monotonic()
@@ -67,10 +73,12 @@ class GroupWriter:
         """True when this process has committed that delivery (a redelivery needs no write)."""
         return delivery_id in self._committed
 
-    def submit(self, delivery: Delivery) -> Future[Answer]:
-        future: Future[Answer] = Future()
-        self._queue.put((delivery, future))
-        return future
+    async def deliver(self, delivery: Delivery) -> Answer:
+        """Store `delivery` with the next group; its outcome and note once that committed."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Answer] = loop.create_future()
+        self._queue.put((delivery, loop, answer))
+        return await answer
 
     def close(self) -> None:
         """Commit what is queued, link, then stop."""
@@ -103,18 +111,18 @@ class GroupWriter:
             self._dirty = {}
         self._linked_at = time.monotonic()
 
-    def _commit(self, group: list[tuple[Delivery, Future[Answer]]]) -> None:
+    def _commit(self, group: list[_Waiting]) -> None:
         try:
             notes: dict[str, str | None] = {}
-            deliveries = [d for d, _ in group]
+            deliveries = [d for d, _, _ in group]
             outcomes = commit(
                 self.store, self.settings, deliveries, touched=self._dirty, notes=notes, exact=True
             )
         except Exception as error:
             if len(group) == 1 or isinstance(error, StoreUnavailable):
                 # a store that cannot be reached fails every delivery alike: none is stored
-                for _, future in group:
-                    future.set_exception(error)
+                failed = error  # (`error` is unbound once the except block ends)
+                _settle(group, lambda answer: answer.set_exception(failed))
                 return
             # One bad delivery must not sink the others: commit them one by one.
             for item in group:
@@ -128,11 +136,31 @@ class GroupWriter:
                 logger.warning("re-linking %s waits for the store: %s", sorted(self._dirty), error)
             except Exception:  # the deliveries are committed; links are retried next group
                 logger.exception("re-linking %s failed; will retry", sorted(self._dirty))
-        for (delivery, future), outcome in zip(group, outcomes, strict=True):
+        answers = {}
+        for (delivery, _, answer), outcome in zip(group, outcomes, strict=True):
             self._committed[delivery.raw.id] = None
-            future.set_result((outcome, notes.get(delivery.raw.id, delivery.raw.note)))
+            answers[id(answer)] = (outcome, notes.get(delivery.raw.id, delivery.raw.note))
+        _settle(group, lambda answer: answer.set_result(answers[id(answer)]))
         while len(self._committed) > self._remember:
             del self._committed[next(iter(self._committed))]
+
+
+def _settle(group: list[_Waiting], settle: Callable[[asyncio.Future[Answer]], None]) -> None:
+    """`settle` each waiting future, on its own loop: one call (one wake-up) per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Answer]]] = {}
+    for _, loop, answer in group:
+        by_loop.setdefault(loop, []).append(answer)
+    for loop, answers in by_loop.items():
+        with suppress(RuntimeError):  # a loop closed (the server stopped): nobody waits
+            loop.call_soon_threadsafe(_each, answers, settle)
+
+
+def _each(
+    answers: list[asyncio.Future[Answer]], settle: Callable[[asyncio.Future[Answer]], None]
+) -> None:
+    for answer in answers:
+        if not answer.done():  # a request cancelled meanwhile (its client went away)
+            settle(answer)
 
 
 __all__ = ["GroupWriter"]
