@@ -30,11 +30,10 @@ from headway.metrics.stages import (
     BOUNDS,
     LABELS,
     LEAD_BOUNDS,
-    NO_MOMENTS,
     STAGES,
     WAITING,
     Flows,
-    cut,
+    flow_columns,
 )
 from headway.metrics.waiting import summarise_waiting, waiting_from
 from headway.store import Store
@@ -169,7 +168,7 @@ def breakdown(
     services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
-    flows = cut(defn, source.shipped(defn, names, period) if names else NO_MOMENTS)
+    flows = flow_columns(source, defn, names, period)
     end_to_end, stages, dominant, longest = summarise(flows, defn.summary.median)
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
