@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -47,6 +47,7 @@ __all__ = [
     "LABELS",
     "STAGES",
     "FlowBreakdown",
+    "Members",
     "breakdown",
     "breakdown_each",
     "group_members",
@@ -244,8 +245,15 @@ def release_wait(figure: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+class Members(Protocol):
+    """Where services and their teams are read (a `FlowSource`, or the signals' source)."""
+
+    def services(self, scope: Scope) -> list[tuple[str, str]]: ...
+    def teams(self) -> dict[str, str]: ...
+
+
 def group_members(
-    store: Store | FlowSource, kind: str, within: Scope | None = None
+    store: Store | Members, kind: str, within: Scope | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """(service, context) pairs inside `within`, grouped by service, team or context."""
     source = StoreFlow(store) if isinstance(store, Store) else store
