@@ -213,8 +213,9 @@ def main() -> None:
                 f"{f'{len(row.remote)}/{row.expected}' if row.expected else '':>9}",
                 flush=True,
             )
-    print("\nstored/s by N over the runs (min–max, median) and ÷ N = 1's median")
-    base = statistics.median(r.once.per_s for r in rows if r.replicas == min(args.replicas))
+    fewest = min(args.replicas)
+    print(f"\nstored/s by N over the runs (min–max, median) and ÷ N = {fewest}'s median")
+    base = statistics.median(r.once.per_s for r in rows if r.replicas == fewest)
     for n in sorted(set(args.replicas)):
         mine = [r.once.per_s for r in rows if r.replicas == n]
         remote = [ms for r in rows if r.replicas == n for ms in r.remote]

@@ -15,6 +15,7 @@ from headway.definitions import Definition
 from headway.metrics import dora, flow, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.flow import FlowBreakdown
+from headway.metrics.signal_rows import StoreSignals
 from headway.store import Store
 
 
@@ -122,12 +123,8 @@ def signal_docs(
     """Every friction signal of `scope`, or of each service, team or context inside it,
     where the settings say (as `metric_sets`)."""
     if settings.engine is None:
-        if each:
-            return [
-                signals.compute(store, defn, Scope(each, key), period, by=by, ai=ai, members=m)
-                for key, m in flow.group_members(store, each, scope).items()
-            ]
-        return [signals.compute(store, defn, scope, period, by=by, ai=ai)]
+        source = StoreSignals(store)
+        return signals.compute_each(source, defn, scope, period, by=by, ai=ai, each=each)
     with engine_errors(settings):
         from headway.engines.signal_rows import on_engine_signals
 

@@ -16,9 +16,9 @@ from headway.config import Settings
 from headway.definitions import Definition
 from headway.engines import relations as r
 from headway.engines.connect import Engine, connected
-from headway.engines.flow import EngineFlow, naive
+from headway.engines.flow import naive
 from headway.engines.run import latest_deployments, scope_services
-from headway.metrics import flow, signals
+from headway.metrics import signals
 from headway.metrics.queries.rules import GATE_KINDS
 from headway.metrics.queries.signals import NOT_USER_VISIBLE
 from headway.metrics.scope import Period, Scope
@@ -293,12 +293,4 @@ def on_engine_signals(
     `scope` with `each`) on the engine the settings name, connected for this call."""
     with connected(settings, store=store, spark=spark) as engine:
         source = EngineSignals(engine)
-        if not each:
-            return [signals.compute(store, defn, scope, period, by=by, ai=ai, source=source)]
-        groups = flow.group_members(EngineFlow(engine), each, scope)
-        return [
-            signals.compute(
-                store, defn, Scope(each, key), period, by=by, ai=ai, members=m, source=source
-            )
-            for key, m in groups.items()
-        ]
+        return signals.compute_each(source, defn, scope, period, by=by, ai=ai, each=each)

@@ -19,6 +19,11 @@ from headway.sources.bulk import BLOCK, read_blocks
 from headway.sources.screen import KINDS
 from headway.store import Store, WriteResult
 
+__all__ = ["ingest_jsonl"]
+
+# Every table a canonical JSONL file writes to.
+TABLES = tuple(spec.table for spec in KINDS.values())
+
 
 def ingest_jsonl(
     store: Store,
@@ -51,12 +56,6 @@ def ingest_jsonl(
     return result
 
 
-TABLES = tuple(spec.table for spec in KINDS.values())
-
-
 def _add(result: WriteResult, written: WriteResult) -> None:
     for table, new in written.new.items():
         result.add(table, new, written.seen[table])
-
-
-__all__ = ["ingest_jsonl"]

@@ -191,16 +191,20 @@ def _commit(
     notes: dict[str, str | None] | None,
     exact: bool,
 ) -> list[str]:
+    stored_notes: dict[str, str | None] = {}
     with store.transaction():
         known = stored.raw_ids(store, {d.raw.id for d in deliveries})
         outcomes, slots, fresh = reconcile.fresh(deliveries, known)
         fresh, orders = in_order(store, fresh)
         for i, delivery in zip(slots, fresh, strict=True):
             outcomes[i] = delivery.raw.status
-            if notes is not None:
-                notes[delivery.raw.id] = delivery.raw.note
+            stored_notes[delivery.raw.id] = delivery.raw.note
         since: dict[str, datetime | None] = {} if touched is None else touched
         apply(store, settings, fresh, link=touched is None, since=since, orders=orders, exact=exact)
+    # Only once committed: a try rolled back (raced, or failed) stored nothing to note, and
+    # the next may find the delivery stored, a duplicate whose answer carries no such note.
+    if notes is not None:
+        notes.update(stored_notes)
     return outcomes
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from headway import answers
 from headway.config import Settings
 from headway.definitions import Definition
 from headway.interpret import detectors as dt
@@ -16,6 +15,7 @@ from headway.interpret.costs import scope_costs
 from headway.interpret.evidence import Finding
 from headway.interpret.months import window_for
 from headway.interpret.sources import Records, records_of
+from headway.interpret.where import figures_where
 from headway.interpret.windows import baseline_for, window
 from headway.metrics import flow
 from headway.metrics.scope import Period, Scope, iso
@@ -108,21 +108,7 @@ def detect_where(
 ) -> dict[str, Any]:
     """`detect` where the settings say: on the store, or with every record read on the
     analytics engine HEADWAY_ENGINE names (`answers.EngineUnavailable` when it cannot run)."""
-    if settings.engine is None:
-        return detect(store, defn, scope, current)
-    with answers.engine_errors(settings):
-        from headway.engines.connect import connected
-        from headway.interpret.on_engine import EngineFigures
-
-        spark = answers.spark_for(settings, server)
-        with connected(settings, store=store, spark=spark) as engine:
-            figures = EngineFigures(engine)
-            return detect(
-                store,
-                defn,
-                scope,
-                current,
-                records=figures.records,
-                team_metrics=figures.team_metrics,
-            )
+    with figures_where(settings, store, server=server) as figures:
+        records, team_metrics = figures.records, figures.team_metrics
+        return detect(store, defn, scope, current, records=records, team_metrics=team_metrics)
     raise AssertionError("unreachable")  # pragma: no cover

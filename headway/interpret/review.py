@@ -17,7 +17,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from headway import answers
 from headway.config import Settings
 from headway.definitions import Definition
 from headway.interpret import charts, notes, review_confidence
@@ -32,6 +31,7 @@ from headway.interpret.review_tables import (
     signal_rows,
 )
 from headway.interpret.sources import Figures, StoreFigures
+from headway.interpret.where import figures_where
 from headway.metrics import signals
 from headway.metrics.dora_queries import latest_deployments
 from headway.metrics.scope import Period, Scope, iso, services_in
@@ -134,17 +134,9 @@ def build_where(
     server: bool = False,
 ) -> dict[str, Any]:
     """`build` where the settings say: on the store, or with every figure computed on the
-    analytics engine HEADWAY_ENGINE names, through one connection."""
-    if settings.engine is None:
-        return build(store, defn, scope, period, year=year, ai=ai)
-    with answers.engine_errors(settings):
-        from headway.engines.connect import connected
-        from headway.interpret.on_engine import EngineFigures
-
-        spark = answers.spark_for(settings, server)
-        with connected(settings, store=store, spark=spark) as engine:
-            figures = EngineFigures(engine)
-            return build(store, defn, scope, period, year=year, ai=ai, figures=figures)
+    analytics engine HEADWAY_ENGINE names, through one connection (`figures_where`)."""
+    with figures_where(settings, store, server=server) as figures:
+        return build(store, defn, scope, period, year=year, ai=ai, figures=figures)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -19,7 +19,7 @@ from headway.metrics.flow import FlowBreakdown
 from headway.metrics.flow_source import FlowSource, StoreFlow
 from headway.metrics.scope import Period, Scope
 from headway.metrics.signal_rows import Rows, SignalSource, StoreSignals
-from headway.metrics.stages import NO_MOMENTS, ChangeFlow, cut
+from headway.metrics.stages import ChangeFlow, change_flows
 from headway.store import Store
 
 __all__ = ["Figures", "Records", "StoreFigures", "records_of"]
@@ -36,9 +36,7 @@ class Records:
         return self.signals.rows(defn, names, period)
 
     def change_flows(self, defn: Definition, names: list[str], period: Period) -> list[ChangeFlow]:
-        """As `metrics.stages.change_flows`: the changes the flow covers, cut into stages."""
-        moments = self.flows.shipped(defn, names, period) if names else NO_MOMENTS
-        return cut(defn, moments).listed()
+        return change_flows(self.flows, defn, names, period)
 
 
 def records_of(source: Store | Records) -> Records:

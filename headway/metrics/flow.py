@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,11 +30,10 @@ from headway.metrics.stages import (
     BOUNDS,
     LABELS,
     LEAD_BOUNDS,
-    NO_MOMENTS,
     STAGES,
     WAITING,
     Flows,
-    cut,
+    flow_columns,
 )
 from headway.metrics.waiting import summarise_waiting, waiting_from
 from headway.store import Store
@@ -48,6 +47,7 @@ __all__ = [
     "LABELS",
     "STAGES",
     "FlowBreakdown",
+    "Members",
     "breakdown",
     "breakdown_each",
     "group_members",
@@ -169,7 +169,7 @@ def breakdown(
     services = members if members is not None else source.services(scope)
     names = [s for s, _ in services]
     contexts = sorted({c for _, c in services})
-    flows = cut(defn, source.shipped(defn, names, period) if names else NO_MOMENTS)
+    flows = flow_columns(source, defn, names, period)
     end_to_end, stages, dominant, longest = summarise(flows, defn.summary.median)
     result = FlowBreakdown(
         scope, period, defn, names, contexts, len(flows), end_to_end, stages, dominant, longest
@@ -245,8 +245,15 @@ def release_wait(figure: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+class Members(Protocol):
+    """Where services and their teams are read (a `FlowSource`, or the signals' source)."""
+
+    def services(self, scope: Scope) -> list[tuple[str, str]]: ...
+    def teams(self) -> dict[str, str]: ...
+
+
 def group_members(
-    store: Store | FlowSource, kind: str, within: Scope | None = None
+    store: Store | Members, kind: str, within: Scope | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """(service, context) pairs inside `within`, grouped by service, team or context."""
     source = StoreFlow(store) if isinstance(store, Store) else store

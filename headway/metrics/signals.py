@@ -18,6 +18,7 @@ from typing import Any
 from headway.definitions import Definition
 from headway.metrics.concentration import escaped_defects, failure_concentration, incident_themes
 from headway.metrics.durations import describe, describe_spans
+from headway.metrics.flow import group_members
 from headway.metrics.scope import (
     Period,
     Scope,
@@ -323,3 +324,23 @@ def compute(
         "ai_assisted": ai_assisted(rows, ai or AiRule()),
         "warnings": warnings,
     }
+
+
+def compute_each(
+    source: SignalSource,
+    defn: Definition,
+    scope: Scope,
+    period: Period,
+    *,
+    by: str = "week",
+    ai: AiRule | None = None,
+    each: str | None = None,
+) -> list[dict[str, Any]]:
+    """The signals of `scope`, or with `each` of every service, team or context inside it,
+    their records read from `source` (the store's `StoreSignals`, or an engine's)."""
+    if not each:
+        return [compute(None, defn, scope, period, by=by, ai=ai, source=source)]
+    return [
+        compute(None, defn, Scope(each, key), period, by=by, ai=ai, members=m, source=source)
+        for key, m in group_members(source, each, scope).items()
+    ]

@@ -25,10 +25,9 @@ from typing import NamedTuple
 import numpy as np
 
 from headway.definitions import Definition
-from headway.metrics.queries import flow as queries
+from headway.metrics.flow_source import FlowSource
 from headway.metrics.queries.rules import GATE_KINDS as GATE_KINDS
 from headway.metrics.scope import Period
-from headway.store import Store
 
 STAGES = ("coding", "pickup", "review", "approval_wait", "merge_wait", "deploy_wait")
 WAITING = ("pickup", "approval_wait", "merge_wait", "deploy_wait")
@@ -141,19 +140,19 @@ class Flows:
 
 
 def change_flows(
-    store: Store, defn: Definition, services: list[str], period: Period
+    source: FlowSource, defn: Definition, services: list[str], period: Period
 ) -> list[ChangeFlow]:
     """The changes the definition's flow covers in the period (`flow.changes`): every
     change first shipped by a counted deployment that finished in it, or every change merged
-    in it."""
-    return flow_columns(store, defn, services, period).listed()
+    in it; their moments read from `source` (the store's `StoreFlow`, or an engine's)."""
+    return flow_columns(source, defn, services, period).listed()
 
 
-def flow_columns(store: Store, defn: Definition, services: list[str], period: Period) -> Flows:
+def flow_columns(
+    source: FlowSource, defn: Definition, services: list[str], period: Period
+) -> Flows:
     """`change_flows` as columns."""
-    if not services:
-        return cut(defn, NO_MOMENTS)
-    return cut(defn, queries.shipped_moments(store, defn, services, period.since, period.until))
+    return cut(defn, source.shipped(defn, services, period) if services else NO_MOMENTS)
 
 
 def cut(defn: Definition, columns: Sequence[np.ndarray]) -> Flows:

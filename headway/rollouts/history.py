@@ -148,9 +148,12 @@ def delivered(store: Store, rollout: Rollout) -> list[dict[str, Any]]:
 
 
 def _moments(times: list[datetime], points: int) -> list[datetime]:
-    """`times` itself when few, else `points` of them spread evenly, the last always in."""
+    """`times` itself when few, else `points` of them spread evenly, the last always in
+    (the last alone when one point is asked for)."""
     if len(times) <= points:
         return times
+    if points < 2:
+        return times[-1:]
     picked = {round(i * (len(times) - 1) / (points - 1)) for i in range(points)}
     return [times[i] for i in sorted(picked)]
 

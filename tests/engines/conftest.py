@@ -27,6 +27,7 @@ from headway.definitions import (
 from headway.engines import Engine
 from headway.engines.connect import connected
 from headway.engines.export import export_store
+from headway.engines.signal_rows import EngineSignals
 from headway.ingest import ingest
 from headway.metrics import dora
 from headway.simulate import Options, generate
@@ -179,3 +180,18 @@ def _engine(request: pytest.FixtureRequest, organisation: Organisation) -> Itera
 
 
 PERIOD_FOR_SNAPSHOTS = dora.Period(datetime(2026, 9, 2), datetime(2026, 11, 1))
+
+
+@pytest.fixture
+def engine_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the engine each read of the friction signals' records goes to during the
+    test (`EngineSignals.rows`): a surface said to answer on an engine must read there."""
+    read: list[str] = []
+    real = EngineSignals.rows
+
+    def spied(self: EngineSignals, *args: Any, **kwargs: Any) -> Any:
+        read.append(self.engine.name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(EngineSignals, "rows", spied)
+    return read

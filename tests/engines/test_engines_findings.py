@@ -93,15 +93,20 @@ def test_each_engine_finds_what_the_store_finds(
     assert found == on_store
 
 
-def test_the_api_finds_on_the_servers_engine(store_copy: Path, on_store: dict[str, Any]) -> None:
+def test_the_api_finds_on_the_servers_engine(
+    store_copy: Path, on_store: dict[str, Any], engine_reads: list[str]
+) -> None:
     answered = {}
     for engine in (None, "duckdb"):
+        engine_reads.clear()
         settings = Settings(database=str(store_copy), engine=engine)
         with TestClient(create_app(settings)) as client:
             authorize(client)
             answer = client.get("/api/findings?period=2026-10")
             assert answer.status_code == 200, answer.text
             answered[engine] = answer.json()
+        # the detectors' records read on the server's engine, and none there without one
+        assert set(engine_reads) == ({"duckdb"} if engine else set()), engine
     assert answered["duckdb"] == answered[None]
     assert len(answered[None]["findings"]) == len(on_store["findings"])
 

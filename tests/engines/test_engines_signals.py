@@ -164,17 +164,23 @@ def test_each_team_on_each_engine_equals_the_stores(
 
 
 def test_the_cli_and_the_api_give_the_signals_of_the_engine(
-    organisation: Organisation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    organisation: Organisation,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine_reads: list[str],
 ) -> None:
     path = tmp_path / "store.duckdb"
     shutil.copyfile(organisation.duckdb, path)
     monkeypatch.setenv("HEADWAY_DATABASE", str(path))
     monkeypatch.delenv("HEADWAY_ENGINE", raising=False)
     get_settings.cache_clear()
+    read = engine_reads
     since, until = organisation.period.since.date(), organisation.period.until.date()
     args = ["signals", "--since", str(since), "--until", str(until), "--format", "json"]
     on_store = CliRunner().invoke(cli, args)
+    assert read == []  # no engine asked: the store's statements
     on_engine = CliRunner().invoke(cli, [*args, "--engine", "duckdb"])
+    assert read == ["duckdb"]  # one document, its records read once, on the engine
     assert on_store.exit_code == 0, on_store.output
     assert on_engine.exit_code == 0, on_engine.output
     assert json.loads(on_engine.stdout) == json.loads(on_store.stdout)
@@ -182,10 +188,13 @@ def test_the_cli_and_the_api_give_the_signals_of_the_engine(
     url = f"/api/signals?since={since}&until={until}&each=team"
     answered = {}
     for engine in (None, "duckdb"):
+        read.clear()
         with TestClient(create_app(Settings(database=str(path), engine=engine))) as client:
             authorize(client)
             answer = client.get(url)
             assert answer.status_code == 200, answer.text
             answered[engine] = answer.json()
+        # each of the four teams' records read on the server's engine, or none there
+        assert read == (["duckdb"] * 4 if engine else []), engine
     assert len(answered[None]) == 4
     assert answered["duckdb"] == answered[None]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from headway.config import Settings
-from headway.ingest import deliveries
+from headway.ingest import deliveries, stored
 from headway.sources import pagerduty
 from headway.sources.mapping import Mapping
 from headway.store import Store
@@ -17,9 +17,13 @@ from tests.api.conftest import fixture
 AT = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
 
-def _delivery(delivery_id: str, incident: str) -> deliveries.Delivery:
+def _delivery(
+    delivery_id: str, incident: str, occurred_at: str | None = None
+) -> deliveries.Delivery:
     payload: dict[str, Any] = fixture("pagerduty/triggered_v3.json")
-    payload["event"]["id"] = f"E{incident}"
+    payload["event"]["id"] = f"E{incident}" if occurred_at is None else f"E{delivery_id}"
+    if occurred_at is not None:
+        payload["event"]["occurred_at"] = occurred_at
     payload["event"]["data"]["id"] = incident
     kind = payload["event"]["event_type"]
     parsed = pagerduty.parse(kind, payload, Mapping())
@@ -50,3 +54,37 @@ def test_a_group_overtaken_every_time_goes_one_delivery_at_a_time(
     assert tries == [3, 3, 1, 1, 1]
     assert outcomes == ["accepted", "accepted", "duplicate"]
     assert store.query("SELECT count(*) FROM raw_events")[0][0] == 2
+
+
+def test_a_try_another_server_overtook_leaves_no_note_on_the_answer(
+    store: Store, engine_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given incident P1 stored from its 12:05 event, and its 12:00 event (d1) stored by
+    # another server just after this one read d1 as new
+    deliveries.commit(store, engine_settings, [_delivery("d2", "P1", "2026-10-01T12:05:00Z")])
+    older = _delivery("d1", "P1", "2026-10-01T12:00:00Z")
+    deliveries.commit(store, engine_settings, [older])
+    real_ids, real_apply = stored.raw_ids, deliveries.apply
+    reads: list[int] = []
+
+    def read_before_the_other_server(*args: Any) -> set[str]:
+        reads.append(1)
+        return set() if len(reads) == 1 else real_ids(*args)
+
+    def overtaken(*args: Any, **kwargs: Any) -> set[str]:
+        if len(reads) == 1:
+            raise deliveries.Raced("another server stored some of these deliveries first")
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(stored, "raw_ids", read_before_the_other_server)
+    monkeypatch.setattr(deliveries, "apply", overtaken)
+    notes: dict[str, str | None] = {}
+    # When the group writer commits d1: its first try reads it as an older event of P1
+    # (noted so), is overtaken and rolled back; the second finds d1 stored
+    outcomes = deliveries.commit(
+        store, engine_settings, [older], touched={}, notes=notes, exact=True
+    )
+    # Then d1 is a duplicate, and no note of the rolled-back try reaches its answer
+    assert len(reads) == 2
+    assert outcomes == ["duplicate"]
+    assert notes == {}

@@ -31,6 +31,7 @@ from headway.config import Settings, get_settings
 from headway.definitions import PRESETS
 from headway.ingest import ingest
 from headway.metrics import flow
+from headway.metrics.flow_source import StoreFlow
 from headway.metrics.scope import Period, Scope
 from headway.metrics.stages import change_flows
 from headway.metrics.waiting import UNSEEN_CODING
@@ -139,7 +140,7 @@ def test_a_deployment_gate_after_merge_is_approval_wait_not_deploy_wait(
         )
     )
     ingest(store, engine_settings, records)
-    [b] = change_flows(store, PRESETS["dora"], ["api"], WEEK)
+    [b] = change_flows(StoreFlow(store), PRESETS["dora"], ["api"], WEEK)
     assert b.stages["approval_wait"] == 1 * H
     assert b.stages["deploy_wait"] == 1 * H
     assert b.lead_s == 9.5 * H

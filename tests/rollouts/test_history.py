@@ -116,3 +116,19 @@ def test_a_rolled_back_rollout_links_the_failed_release_and_its_recovery(
     assert doc.delivered[1].finished_at == (T0 + timedelta(seconds=300)).isoformat()
     assert [e.stage for e in doc.exposures] == [1, 2]
     assert doc.history[0].points[-1].n_treatment == 300
+
+
+def test_a_long_history_is_thinned_evenly_keeping_the_first_and_last(
+    rolled: RolloutService,
+) -> None:
+    rollout, _ = rolled.status("new-checkout", ENV)
+    # the five moments (60, 90, 120, 240, 300 s) thinned to three: positions
+    # round(i * 4 / 2) for i in 0..2, that is 0, 2 and 4
+    (errors,) = history.guardrail_history(rolled.store, rollout, points=3)
+    assert [p["at"] for p in errors["points"]] == [
+        (T0 + timedelta(seconds=s)).isoformat() for s in (60, 120, 300)
+    ]
+    # the last point is the judge's view of everything received, however few are kept
+    (last,) = history.guardrail_history(rolled.store, rollout, points=1)[0]["points"]
+    assert last == errors["points"][-1]
+    assert (last["n_treatment"], last["n_control"]) == (300, 250)
