@@ -106,11 +106,11 @@ REFINED: dict[str, Case] = {
     "deployments past the end": ("deployments", "dora", Refinement(only="rework"), 10, 10_000),
 }
 CASES = {**WHOLE, **REFINED}
-# What Spark answers: one list of each kind, and the refinements that reach its own parts
-# (a filter on failures, a search, a sort with empty values, pages cut by position).
+# What Spark answers: the whole lists of deployments (every evidence rule of `dora`) and
+# incidents, and pages of each kind cut by position, with a filter on failures, a search and
+# a sort with empty values.
 ON_SPARK = (
     "dora deployments",
-    "dora changes",
     "dora incidents",
     "deployments failed by fix, page 2",
     "changes page 5 by lead time",
