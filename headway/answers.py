@@ -15,6 +15,7 @@ from headway.definitions import Definition
 from headway.metrics import dora, flow, signals
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.metrics.flow import FlowBreakdown
+from headway.metrics.record_reads import RecordSource, StoreRecords
 from headway.metrics.signal_rows import StoreSignals
 from headway.store import Store
 
@@ -133,6 +134,23 @@ def signal_docs(
             settings, store, defn, scope, period, by=by, ai=ai, each=each, spark=spark
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def record_source(
+    settings: Settings, store: Store, *, server: bool = False
+) -> Iterator[RecordSource]:
+    """Where the records lists read their rows while the caller lists them
+    (`metrics.records`): the store's statements, or the engine's expressions, connected
+    until the block ends (as `metric_sets`)."""
+    if settings.engine is None:
+        yield StoreRecords(store)
+        return
+    with engine_errors(settings):
+        from headway.engines.record_facts import on_engine
+
+        with on_engine(settings, store, spark=spark_for(settings, server)) as source:
+            yield source
 
 
 @contextmanager

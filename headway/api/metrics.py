@@ -131,13 +131,17 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
         defn, scope, period = query_inputs(store, service, team, context, since, until, definition)
         refine = Refinement(only, q or None, sort, dir == "desc")
         more = page.limit + 1  # one past the page says whether there is a next one
-        bases = Bases(github=request.app.state.settings.github_web_url)
-        if kind == "deployments":
-            rows = records.deployments(store, defn, scope, period, more, page.offset, refine, bases)
-        elif kind == "changes":
-            rows = records.changes(store, defn, scope, period, more, page.offset, refine, bases)
-        else:
-            rows = records.incidents(store, defn, scope, period, more, page.offset, refine)
+        settings = request.app.state.settings
+        bases = Bases(github=settings.github_web_url)
+        # on the engine HEADWAY_ENGINE names, when it names one
+        with answers.record_source(settings, store, server=True) as source:
+            args = (store, defn, scope, period, more, page.offset, refine)
+            if kind == "deployments":
+                rows = records.deployments(*args, bases, source=source)
+            elif kind == "changes":
+                rows = records.changes(*args, bases, source=source)
+            else:
+                rows = records.incidents(*args, source=source)
         return page.fetched(rows, request, response)
 
     handler.__name__ = f"list_{kind}"

@@ -74,7 +74,9 @@ class Backend(Protocol):
         each: str | None,
         engine: str | None = None,
     ) -> list[MetricSet]: ...
-    def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]: ...
+    def records(
+        self, kind: str, query: Query, limit: int | None, *, engine: str | None = None
+    ) -> list[dict[str, Any]]: ...
     def flow(
         self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
     ) -> list[dict[str, Any]]: ...
@@ -146,7 +148,10 @@ class RemoteBackend:
         data = self.api.call("GET", "/metrics", params=params)
         return [metric_set(d) for d in data] if each else [metric_set(data)]
 
-    def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
+    def records(
+        self, kind: str, query: Query, limit: int | None, *, engine: str | None = None
+    ) -> list[dict[str, Any]]:
+        _no_engine(engine)
         found: list[dict[str, Any]] = self.api.call(
             "GET", f"/{kind}", params=self._params(query), at_most=limit
         )

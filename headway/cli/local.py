@@ -80,15 +80,22 @@ class LocalBackend:
         """The settings with --engine in place of HEADWAY_ENGINE when it is given."""
         return self.settings.model_copy(update={"engine": engine}) if engine else self.settings
 
-    def records(self, kind: str, query: Query, limit: int | None) -> list[dict[str, Any]]:
+    def records(
+        self, kind: str, query: Query, limit: int | None, *, engine: str | None = None
+    ) -> list[dict[str, Any]]:
         defn, scope, period = self._inputs(query)
         bases = Bases(github=self.settings.github_web_url)
-        if kind == "deployments":
-            rows = records.deployments(self.store, defn, scope, period, limit, bases=bases)
-        elif kind == "changes":
-            rows = records.changes(self.store, defn, scope, period, limit, bases=bases)
-        else:
-            rows = records.incidents(self.store, defn, scope, period, limit)
+        try:
+            with answers.record_source(self._engine(engine), self.store) as source:
+                args = (self.store, defn, scope, period, limit)
+                if kind == "deployments":
+                    rows = records.deployments(*args, bases=bases, source=source)
+                elif kind == "changes":
+                    rows = records.changes(*args, bases=bases, source=source)
+                else:
+                    rows = records.incidents(*args, source=source)
+        except answers.EngineUnavailable as error:
+            fail(str(error))
         # as the API sends them: the fields in the model's order (a CSV's columns)
         return [_as_sent(RECORDS[kind], row) for row in rows]
 

@@ -10,6 +10,7 @@ from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
     DefinitionOpt,
+    EngineOpt,
     Format,
     FormatOpt,
     ServiceOpt,
@@ -43,9 +44,11 @@ def _list(
     definition: str | None,
     fmt: Format,
     limit: int | None,
+    engine: str | None = None,
 ) -> None:
+    query = Query(service, team, context, since, until, definition)
     with backend() as answers:
-        rows = answers.records(kind, Query(service, team, context, since, until, definition), limit)
+        rows = answers.records(kind, query, limit, engine=engine)
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
@@ -107,8 +110,10 @@ def _list_command(kind: str) -> None:
         definition: DefinitionOpt = None,
         fmt: FormatOpt = Format.table,
         limit: LimitOpt = None,
+        engine: EngineOpt = None,
     ) -> None:
-        _list(kind, service, team, context, since, until, definition, fmt, limit)
+        chosen = engine.value if engine else None
+        _list(kind, service, team, context, since, until, definition, fmt, limit, chosen)
 
     app.command(kind, help=_LISTS[kind])(command)
 

@@ -8,8 +8,9 @@ from typing import Any
 from headway.definitions import Definition
 from headway.metrics.links import PUBLIC, Bases, change_url, commit_url, host_of, page_url
 from headway.metrics.queries import records as queries
+from headway.metrics.record_reads import RecordSource, StoreRecords
 from headway.metrics.refine import Refinement
-from headway.metrics.scope import Period, Scope, services_in
+from headway.metrics.scope import Period, Scope
 from headway.model import list_of
 from headway.store import Store
 
@@ -27,12 +28,15 @@ def total(
     scope: Scope,
     period: Period,
     refine: Refinement | None = None,
+    *,
+    source: RecordSource | None = None,
 ) -> int:
     """How many rows the list of `kind` holds under `refine`."""
-    names = [s for s, _ in services_in(store, scope)]
+    reads = source or StoreRecords(store)
+    names = reads.names(scope)
     if not names:
         return 0
-    return queries.total(store, kind, defn, names, period.since, period.until, refine)
+    return reads.total(kind, defn, names, period.since, period.until, refine)
 
 
 def deployments(
@@ -44,10 +48,15 @@ def deployments(
     offset: int = 0,
     refine: Refinement | None = None,
     bases: Bases = PUBLIC,
+    *,
+    source: RecordSource | None = None,
 ) -> list[dict[str, Any]]:
     """Counted deployments with failed, reason, evidence, recovered_at, changes and rework,
-    and the link to the commit each deployed (on the hosts at `bases`)."""
-    return _deployments(store, defn, scope, period, (limit, offset), refine, bases)[0]
+    and the link to the commit each deployed (on the hosts at `bases`). The rows are read
+    from `source` (the store's statements unless an engine's are given); the repositories'
+    hosts always from the store."""
+    reads = source or StoreRecords(store)
+    return _deployments(store, reads, defn, scope, period, (limit, offset), refine, bases)[0]
 
 
 def deployments_and_total(
@@ -59,18 +68,25 @@ def deployments_and_total(
     offset: int = 0,
     refine: Refinement | None = None,
     bases: Bases = PUBLIC,
+    *,
+    source: RecordSource | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of `deployments` and `total`'s count of the whole list, the count read with
     the page (a filter on failures blames the store's incidents once, not twice); only a
     page past the end counts apart."""
-    rows, listed = _deployments(store, defn, scope, period, (limit, offset), refine, bases, True)
+    reads = source or StoreRecords(store)
+    page = (limit, offset)
+    rows, listed = _deployments(store, reads, defn, scope, period, page, refine, bases, True)
     if listed is None:
-        listed = total(store, "deployments", defn, scope, period, refine) if offset else 0
+        listed = (
+            total(store, "deployments", defn, scope, period, refine, source=reads) if offset else 0
+        )
     return rows, listed
 
 
 def _deployments(
     store: Store,
+    reads: RecordSource,
     defn: Definition,
     scope: Scope,
     period: Period,
@@ -79,25 +95,25 @@ def _deployments(
     bases: Bases,
     counted: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    names = [s for s, _ in services_in(store, scope)]
+    names = reads.names(scope)
     if not names:
         return [], 0
     window = (period.since, period.until)
-    rows = queries.deployment_rows(store, defn, names, *window, page, refine, counted)
+    rows = reads.rows("deployments", defn, names, *window, page, refine, counted)
     ids = [r["id"] for r in rows]
     evidence: dict[str, list[dict[str, Any]]] = {}
     shipped: dict[str, list[str]] = {}
     reverts: dict[str, list[dict[str, Any]]] = {}
     for chunk in _chunks(ids):
-        for dep, reason, ev, fixed, by in queries.evidence_rows(store, defn, chunk):
+        for dep, reason, ev, fixed, by in reads.evidence(defn, chunk):
             evidence.setdefault(dep, []).append(
                 {"rule": reason, "record": ev, "fixed_at": iso(fixed), "fixed_by": by}
             )
-        for fix, revert, repaired in queries.revert_rows(store, chunk):
+        for fix, revert, repaired in reads.reverts(chunk):
             reverts.setdefault(fix, []).append(
                 {"rule": "revert", "record": revert, "repairs": repaired}
             )
-        for dep, change in queries.shipped_rows(store, chunk):
+        for dep, change in reads.shipped(chunk):
             shipped.setdefault(dep, []).append(change)
     known = _hosts(store, [r["repository"] for r in rows])
     out = []
@@ -153,24 +169,28 @@ def changes(
     offset: int = 0,
     refine: Refinement | None = None,
     bases: Bases = PUBLIC,
+    *,
+    source: RecordSource | None = None,
 ) -> list[dict[str, Any]]:
     """Changes merged in the period, with the deployment that shipped them, lead time and
-    the link to the request or commit (on the hosts at `bases`).
+    the link to the request or commit (on the hosts at `bases`), read from `source` as
+    `deployments` are.
 
     Only a deployment the definition counts (and lets ship) is reported as the one that
     shipped a change: a staging or failed deployment a source named shipped nothing."""
-    names = [s for s, _ in services_in(store, scope)]
+    reads = source or StoreRecords(store)
+    names = reads.names(scope)
     if not names:
         return []
     page = (limit, offset)
-    rows = queries.change_rows(store, defn, names, period.since, period.until, page, refine)
+    rows = reads.rows("changes", defn, names, period.since, period.until, page, refine)
     known = _hosts(store, [r["repository"] for r in rows])
     for r in rows:
-        source, repository, sha = r.pop("source"), r.pop("repository"), r.pop("merge_sha")
-        host = host_of(source, known.get(repository or ""))
+        sent_by, repository, sha = r.pop("source"), r.pop("repository"), r.pop("merge_sha")
+        host = host_of(sent_by, known.get(repository or ""))
         # A request number is the host's only when the host sent the change: another source
         # (a git import without `--host`) read it from a commit message; its sha is certain.
-        number = r["number"] if source == host else None
+        number = r["number"] if sent_by == host else None
         r["url"] = change_url(host, repository, number, sha, bases)
         for key in ("first_commit_at", "opened_at", "merged_at", "deployed_at"):
             r[key] = iso(r[key])
@@ -187,14 +207,17 @@ def incidents(
     limit: int | None = None,
     offset: int = 0,
     refine: Refinement | None = None,
+    *,
+    source: RecordSource | None = None,
 ) -> list[dict[str, Any]]:
     """Incidents opened in the period, with the deployment `defn` blames and by which rule:
-    the same blame the metrics count as failures."""
-    names = [s for s, _ in services_in(store, scope)]
+    the same blame the metrics count as failures (read from `source` as `deployments`)."""
+    reads = source or StoreRecords(store)
+    names = reads.names(scope)
     if not names:
         return []
     page = (limit, offset)
-    rows = queries.incident_rows(store, defn, names, period.since, period.until, page, refine)
+    rows = reads.rows("incidents", defn, names, period.since, period.until, page, refine)
     rules = attribution_rules(defn)
     for r in rows:
         for key in ("opened_at", "acknowledged_at", "resolved_at"):

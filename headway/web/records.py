@@ -4,7 +4,7 @@ incidents of a scope and window, sorted, filtered and paged on the server.
 The rows come from `headway.metrics.records`, the functions behind `GET /api/deployments`,
 `/api/changes` and `/api/incidents` (the page's JSON twins, which take the same `only`, `q`,
 `sort` and `dir`): whatever the filter and order, a page is one query and its count another
-(or the same, for deployments).
+(or the same, for deployments), on the analytics engine when the server is set to one.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from headway import answers
 from headway.definitions import Definition
 from headway.metrics import records
 from headway.metrics.dora import Period, Scope
 from headway.metrics.links import PUBLIC, Bases
+from headway.metrics.record_reads import RecordSource
 from headway.metrics.refine import FILTERS, SORTS, Refinement
 from headway.query import QueryError
 from headway.store import Store
 from headway.web.render import Reading, render
-from headway.web.store import INPUT_ERRORS, WebStore, refused
+from headway.web.store import INPUT_ERRORS, WebStore, refused, unavailable
 from headway.web.view import View
 
 __all__ = ["KINDS", "Listing", "router"]
@@ -109,24 +111,23 @@ def fetch(
     inputs: tuple[Definition, Scope, Period],
     listing: Listing,
     bases: Bases = PUBLIC,
+    source: RecordSource | None = None,
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """This page's rows, the number of rows in all and whether more follow: one query for the
     page and one for the count, whatever the filter and order (deployments count within
-    their page's query)."""
+    their page's query); read from `source` (an engine's, or else the store's)."""
     defn, scope, period = inputs
     refine = listing.refinement()
-    page = (listing.limit, listing.offset)
+    args = (store, defn, scope, period, listing.limit, listing.offset, refine)
     if listing.kind == "deployments":
         # the count comes with the page: a filter on failures is worked out once
-        rows, count = records.deployments_and_total(
-            store, defn, scope, period, *page, refine, bases
-        )
+        rows, count = records.deployments_and_total(*args, bases, source=source)
         return rows, count, listing.offset + len(rows) < count
     if listing.kind == "changes":
-        rows = records.changes(store, defn, scope, period, *page, refine, bases)
+        rows = records.changes(*args, bases, source=source)
     else:
-        rows = records.incidents(store, defn, scope, period, listing.limit, listing.offset, refine)
-    count = records.total(store, listing.kind, defn, scope, period, refine)
+        rows = records.incidents(*args, source=source)
+    count = records.total(store, listing.kind, defn, scope, period, refine, source=source)
     return rows, count, listing.offset + len(rows) < count
 
 
@@ -139,10 +140,14 @@ def records_page(request: Request, kind: str, store: WebStore, session: Reading)
         view = View.of(request)
         listing = Listing.of(kind, request)
         defn, scope, period = view.inputs(store)
-        bases = Bases(github=request.app.state.settings.github_web_url)
-        rows, total, more = fetch(store, (defn, scope, period), listing, bases)
+        settings = request.app.state.settings
+        bases = Bases(github=settings.github_web_url)
+        with answers.record_source(settings, store, server=True) as source:
+            rows, total, more = fetch(store, (defn, scope, period), listing, bases, source)
     except INPUT_ERRORS as error:
         return refused(request, session, error)
+    except answers.EngineUnavailable as error:
+        return unavailable(request, session, error)
     here = f"/records/{kind}"
 
     def link(**changes: Any) -> str:

@@ -1,5 +1,5 @@
-"""The SQL each engine receives for the five figures and the flow breakdown, kept so a
-change in it is reviewed.
+"""The SQL each engine receives for the five figures, the flow breakdown and the main
+records list, kept so a change in it is reviewed.
 
 A snapshot is the compiled text of one figure under the `dora` preset for the simulated
 organisation's services and a fixed period. After a deliberate change, write them again
@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from headway.definitions import PRESETS
-from headway.engines import Engine, flow
+from headway.engines import Engine, flow, record_lists
 from headway.engines import dora as figures
 from headway.engines.relations import Tables
 from headway.engines.run import scope_services
 from headway.metrics import dora
+from headway.metrics.refine import Refinement
 from tests.engines.conftest import PERIOD_FOR_SNAPSHOTS
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -48,6 +49,18 @@ def test_the_flow_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, r
     services = tuple(s for s, _ in scope_services(engine, dora.Scope()))
     expression = FLOW[read](Tables.of(engine.tables), services)
     _matches(engine, read, engine.sql(expression).strip() + "\n")
+
+
+def test_the_records_list_sql_each_engine_receives_is_the_reviewed_one(engine: Engine) -> None:
+    # the main list: the web app's first page of deployments, with the whole list's length
+    services = [s for s, _ in scope_services(engine, dora.Scope())]
+    since, until = PERIOD_FOR_SNAPSHOTS.since, PERIOD_FOR_SNAPSHOTS.until
+    refine = Refinement()
+    listed = record_lists.listed(
+        Tables.of(engine.tables), "deployments", PRESETS["dora"], services, since, until, refine
+    )
+    page = record_lists.paged("deployments", listed, refine, 50, 0, with_length=True)
+    _matches(engine, "records_deployments", engine.sql(page).strip() + "\n")
 
 
 def _matches(engine: Engine, name: str, sql: str) -> None:
