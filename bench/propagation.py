@@ -162,6 +162,65 @@ def worker(
         threading.Thread(target=c.close, daemon=True).start()
 
 
+class Fleet:
+    """`clients` SDK clients streaming from `url`, spread over `processes` worker processes
+    forked from one that has imported the SDK once (fifty interpreters start in seconds and
+    share those pages); connected when the constructor returns. `staggered`: each process's
+    collector frozen and set to a phase of its own (see the module's docstring)."""
+
+    def __init__(
+        self, url: str, sdk_key: str, clients: int, processes: int, staggered: bool
+    ) -> None:
+        fork = mp.get_context("forkserver")
+        fork.set_forkserver_preload(["headway.sdk", "headway.flags.snapshot", "httpx"])
+        ready, self.done, self.results = fork.Semaphore(0), fork.Event(), fork.Queue()
+        shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+        self.workers = [
+            fork.Process(
+                target=worker,
+                args=(url, sdk_key, n, i if staggered else None, ready, self.done, self.results),
+            )
+            for i, n in enumerate(shares)
+            if n
+        ]
+        for w in self.workers:
+            w.start()
+        for _ in self.workers:
+            ready.acquire()
+
+    def stop(self) -> tuple[list[list[tuple[float, bool]]], list[tuple[int, float, float, int]]]:
+        """What every client saw (wall-clock time and whether the flag was enabled, at each
+        configuration) and the processes' garbage collections; the processes end."""
+        self.done.set()
+        seen: list[list[tuple[float, bool]]] = []
+        pauses: list[tuple[int, float, float, int]] = []
+        for _ in self.workers:
+            clients_seen, process_pauses = self.results.get(timeout=60)
+            seen.extend(clients_seen)
+            pauses.extend(process_pauses)
+        for w in self.workers:
+            w.join(timeout=10)
+        return seen, pauses
+
+
+def arrivals(
+    sent: list[tuple[float, bool]], seen: list[list[tuple[float, bool]]]
+) -> list[list[float]]:
+    """For each change sent (wall-clock time just before the request, enabled after it), the
+    milliseconds until each client showed it, before the next change was sent; a client that
+    did not show it in time counts in no list."""
+    out = []
+    for r, (t0, enabled) in enumerate(sent):
+        t_next = sent[r + 1][0] if r + 1 < len(sent) else float("inf")
+        latencies = []
+        for events in seen:
+            hit = next((t for t, state in events if t0 <= t < t_next and state == enabled), None)
+            if hit is not None:
+                latencies.append((hit - t0) * 1000)
+        out.append(latencies)
+    return out
+
+
 def change(http: httpx.Client, enable: bool) -> httpx.Response:
     """One round's change through the admin API: the kill switch, or enabling the flag again."""
     if enable:
@@ -384,29 +443,9 @@ def main() -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
 
-    # Workers are forked from a process that has imported the SDK once: fifty interpreters
-    # start in seconds, and share those pages.
-    fork = mp.get_context("forkserver")
-    fork.set_forkserver_preload(["headway.sdk", "headway.flags.snapshot", "httpx"])
-    ready, done, results = fork.Semaphore(0), fork.Event(), fork.Queue()
-    shares = [
-        args.clients // args.processes + (i < args.clients % args.processes)
-        for i in range(args.processes)
-    ]
-    staggered = args.gc == "staggered"
-    workers = [
-        fork.Process(
-            target=worker,
-            args=(url, sdk_key, n, i if staggered else None, ready, done, results),
-        )
-        for i, n in enumerate(shares)
-        if n
-    ]
     started = time.monotonic()
-    for w in workers:
-        w.start()
-    for _ in workers:
-        ready.acquire()
+    fleet = Fleet(url, sdk_key, args.clients, args.processes, args.gc == "staggered")
+    workers = fleet.workers
     print(
         f"{args.clients} clients connected in {time.monotonic() - started:.1f} s "
         f"({len(workers)} processes, {os.cpu_count()} CPUs, gc {args.gc}); load average "
@@ -436,15 +475,7 @@ def main() -> None:
         ]
         others = machine[0] - sum(cpu_spent)
         available = (time.monotonic() - wall_before) * (os.cpu_count() or 1)
-        done.set()
-        seen: list[list[tuple[float, bool]]] = []
-        pauses: list[tuple[int, float, float, int]] = []
-        for _ in workers:
-            clients_seen, process_pauses = results.get(timeout=60)
-            seen.extend(clients_seen)
-            pauses.extend(process_pauses)
-        for w in workers:
-            w.join(timeout=10)
+        seen, pauses = fleet.stop()
         if not sent[-1][1]:  # the floor starts from the flag enabled, as the clients did
             change(http, True).raise_for_status()
     floor = raw_floor(url, sdk_key, admin, args.clients, args.rounds)
@@ -459,13 +490,7 @@ def main() -> None:
     )
     by_kind: dict[bool, list[float]] = {False: [], True: []}
     floor_by_kind: dict[bool, list[float]] = {False: [], True: []}
-    for r, (t0, enabled) in enumerate(sent):
-        t_next = sent[r + 1][0] if r + 1 < len(sent) else float("inf")
-        latencies = []
-        for events in seen:
-            hit = next((t for t, state in events if t0 <= t < t_next and state == enabled), None)
-            if hit is not None:
-                latencies.append((hit - t0) * 1000)
+    for r, ((_, enabled), latencies) in enumerate(zip(sent, arrivals(sent, seen), strict=True)):
         by_kind[enabled] += latencies
         floor_by_kind[floor[r][0]] += floor[r][1]
         name = "enable" if enabled else "kill"

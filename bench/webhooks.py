@@ -62,13 +62,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def deliveries(count: int) -> list[bytes]:
-    """`count` distinct signed GitHub/PagerDuty deliveries, each a full HTTP request."""
+def deliveries(count: int, start: int = 0) -> list[bytes]:
+    """`count` distinct signed GitHub/PagerDuty deliveries, each a full HTTP request: numbers
+    `start` to `start + count - 1` (two calls whose ranges do not overlap never repeat one)."""
     pr = json.loads((FIXTURES / "github/pull_request/opened.payload.json").read_text())
     status = json.loads((FIXTURES / "github/deployment_status/payload.json").read_text())
     incident = json.loads((FIXTURES / "pagerduty/triggered_v3.json").read_text())
     out = []
-    for i in range(count):
+    for i in range(start, start + count):
         repo = f"acme/service-{i % 20}"
         headers: dict[str, str]
         if i % 3 == 0:
@@ -109,16 +110,24 @@ async def client(
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for request in work:
         started = time.perf_counter()
-        writer.write(request)
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while (line := await reader.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        await reader.readexactly(length)
+        status = await exchange(reader, writer, request)
         latencies.append(time.perf_counter() - started)
         codes[status] = codes.get(status, 0) + 1
     writer.close()
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    """Send one request on a keep-alive connection and read its whole answer; its status."""
+    writer.write(request)
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,13 @@ class Settings(AppSettings):
         description="Open connections (SSE streams included) and requests in flight per "
         "worker above which new requests get 503.",
     )
+    read_connections: int = Field(
+        default=2,
+        gt=0,
+        description="PostgreSQL connections per worker for the metrics and their records, "
+        "apart from the one writes use: at most this many such reads run at once, and none "
+        "waits for a write or holds one up (docs/operations.md).",
+    )
 
     # -- SDK telemetry (docs/rollouts.md) ------------------------------------------------
     sample_rate_limit: str = Field(

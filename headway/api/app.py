@@ -1,7 +1,8 @@
 """The FastAPI application factory.
 
 The app owns one `Store` for its lifetime (`app.state.store`); routers get it through the
-`StoreDep` dependency. Routers for each resource live in their own module and are included
+`StoreDep` dependency, and long reads (the metrics) a reader of it through `ReaderDep`
+(`app.state.readers`). Routers for each resource live in their own module and are included
 here, so there is exactly one app.
 """
 
@@ -36,6 +37,7 @@ from headway.metrics.refine import RefineError
 from headway.metrics.scope import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, StoreUnavailable, open_store
+from headway.store.readers import Readers
 
 HEALTH_WAIT = 0.05  # seconds /healthz waits for the store before calling it busy
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store or open_store(settings)
+        app.state.readers = Readers(app.state.store, settings.read_connections)
         app.state.settings = settings
         for hook in app.state.startup_hooks:
             await hook(app)
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         finally:
             for hook in app.state.shutdown_hooks:
                 await hook(app)
+            app.state.readers.close()
             if owned:
                 app.state.store.close()
 

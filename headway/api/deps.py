@@ -3,13 +3,15 @@ imports the app that imports it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from headway.store import Store
+from headway.store.readers import Readers
 
-__all__ = ["StoreDep", "get_store"]
+__all__ = ["ReaderDep", "StoreDep", "get_reader", "get_store"]
 
 
 def get_store(request: Request) -> Store:
@@ -19,3 +21,14 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_reader(request: Request) -> Iterator[Store]:
+    """A store for long reads, lent for the request: on PostgreSQL a read-only connection of
+    its own, so that a metrics query neither waits for writes nor holds them up."""
+    readers: Readers = request.app.state.readers
+    with readers.lend() as store:
+        yield store
+
+
+ReaderDep = Annotated[Store, Depends(get_reader)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from headway import answers
 from headway.api.auth import Editor, acting
-from headway.api.deps import StoreDep
+from headway.api.deps import ReaderDep, StoreDep
 from headway.api.fields import STRICT
 from headway.api.params import (
     DAY,
@@ -61,7 +61,7 @@ def _noted(store: Any, doc: dict[str, Any], period: Period) -> dict[str, Any]:
 @router.get("/flow", summary="Lead time split into stages, with where work waits longest")
 def get_flow(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     service: Service = None,
     team: Team = None,
     context: Context = None,
@@ -81,7 +81,7 @@ def get_flow(
 @router.get("/signals", summary="Friction signals: approval latency, batch size, variance, …")
 def get_signals(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     service: Service = None,
     team: Team = None,
     context: Context = None,
@@ -116,7 +116,7 @@ def get_signals(
 )
 def get_findings(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     period: Month,
     service: Service = None,
     team: Team = None,
@@ -135,7 +135,7 @@ def get_findings(
 )
 def get_review(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     period: Month,
     service: Service = None,
     team: Team = None,
@@ -170,7 +170,7 @@ def _review(
 )
 def get_review_html(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     period: Month,
     service: Service = None,
     team: Team = None,

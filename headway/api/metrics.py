@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from headway import answers
-from headway.api.deps import StoreDep
+from headway.api.deps import ReaderDep
 from headway.api.params import (
     By,
     Context,
@@ -54,7 +54,7 @@ _RECORDS: dict[str, Any] = {
 )
 def get_metrics(
     request: Request,
-    store: StoreDep,
+    store: ReaderDep,
     service: Service = None,
     team: Team = None,
     context: Context = None,
@@ -82,7 +82,7 @@ def get_metrics(
     responses=READ_ERRORS,
 )
 def get_definitions_diff(
-    store: StoreDep,
+    store: ReaderDep,
     a: Annotated[str, Query(description="First definition (name, NAME@VERSION or preset).")],
     b: Annotated[str, Query(description="Second definition.")],
     service: Service = None,
@@ -115,7 +115,7 @@ def _listing(kind: str):  # type: ignore[no-untyped-def]
     def handler(
         request: Request,
         response: Response,
-        store: StoreDep,
+        store: ReaderDep,
         page: PageDep,
         service: Service = None,
         team: Team = None,

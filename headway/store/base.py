@@ -129,6 +129,12 @@ class Store:
     def close(self) -> None:
         raise NotImplementedError
 
+    def read_only(self) -> Store:
+        """A store for long reads (the metrics, their records) that neither waits for this
+        one's writes nor holds them up: on a database server, a read-only connection of its
+        own, which the caller closes. An embedded store has one connection: itself."""
+        return self
+
     @contextmanager
     def _reaching(self, *, reconnect: bool = True) -> Iterator[None]:
         """Around every statement: a backend whose connection can be lost makes sure it has

@@ -41,9 +41,10 @@ ARRAY_ROWS = 2000
 class PostgresStore(Store):
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.url = url
+        self._read_only = read_only
         self._batch_tables: set[str] = set()
         self._upserts: dict[tuple[str, tuple[str, ...]], tuple[str, ClauseElement]] = {}
         self._array_upserts: dict[tuple[str, tuple[str, ...]], ArrayUpsert] = {}
@@ -63,6 +64,8 @@ class PostgresStore(Store):
         timeout = None if given else CONNECT_TIMEOUT_S
         con = psycopg.connect(self.url, autocommit=True, connect_timeout=timeout)
         con.execute("SET TIME ZONE 'UTC'")
+        if self._read_only:  # a write through a reader is a mistake, refused by the server
+            con.execute("SET default_transaction_read_only = on")
         self._batch_tables.clear()  # temporary tables lived in the old session
         return con
 
@@ -112,6 +115,12 @@ class PostgresStore(Store):
                 "reconnected to PostgreSQL after %.1f s", time.monotonic() - self._lost_since
             )
         self._lost_since = None
+
+    def read_only(self) -> Store:
+        try:
+            return PostgresStore(self.url, read_only=True)
+        except StoreError as error:
+            raise StoreUnavailable(str(error)) from None
 
     def _cursor(self) -> Any:
         return self._con.cursor()
