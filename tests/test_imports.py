@@ -84,3 +84,23 @@ def test_no_module_is_longer_than_a_reader_can_hold() -> None:
     }
     assert long <= waiting, f"split these modules: {sorted(long - waiting)}"
     assert waiting <= long, f"split already: take off the list {sorted(waiting - long)}"
+
+
+def test_the_command_line_loads_no_web_server() -> None:
+    # Every `headway` command starts by importing headway.cli; the server's libraries cost
+    # about a third of that start-up, so only `headway serve` and the API's own modules load them.
+    probe = (
+        "import sys, headway.cli\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'starlette', "
+        "'uvicorn', 'jinja2'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"headway.cli imports {done.stdout.strip()}"
