@@ -86,13 +86,14 @@ def test_no_module_is_longer_than_a_reader_can_hold() -> None:
     assert waiting <= long, f"split already: take off the list {sorted(waiting - long)}"
 
 
-def test_the_command_line_loads_no_web_server() -> None:
+def test_the_command_line_loads_no_web_server_or_http_client() -> None:
     # Every `headway` command starts by importing headway.cli; the server's libraries cost
-    # about a third of that start-up, so only `headway serve` and the API's own modules load them.
+    # about a third of that start-up, so only `headway serve` and the API's own modules load
+    # them, and the HTTP client loads only when a command talks to a server.
     probe = (
         "import sys, headway.cli\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'starlette', "
-        "'uvicorn', 'jinja2'}))"
+        "'uvicorn', 'jinja2', 'httpx'}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],
