@@ -13,17 +13,14 @@ import contextlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import orjson
 import typer
 
 from headway import definitions as defs
-from headway.cli.common import Query, errors, fail
+from headway.cli.common import Query, RemoteError, errors, fail
 from headway.cli.local import LocalBackend
-from headway.cli.remote import Api, RemoteError, RemoteFlagService, metric_set
-from headway.cli.remote_access import RemoteTokenService, RemoteUserService
-from headway.cli.remote_schedules import RemoteScheduleService
 from headway.config import Settings, get_settings
 from headway.definitions import Definition, DefinitionError
 from headway.flags.model import ConfigError
@@ -40,6 +37,9 @@ from headway.sources.files import InputError
 from headway.store import StoreError, open_store
 
 if TYPE_CHECKING:
+    from headway.cli.remote import Api, RemoteFlagService
+    from headway.cli.remote_access import RemoteTokenService, RemoteUserService
+    from headway.cli.remote_schedules import RemoteScheduleService
     from headway.engines.export import Exported
     from headway.ingest.git.run import ImportReport, Progress
     from headway.sources.cdevent_files import Batch
@@ -47,10 +47,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
 
-Flags = FlagService | RemoteFlagService
-Tokens = TokenService | RemoteTokenService
-Users = UserService | RemoteUserService
-Schedules = ScheduleService | RemoteScheduleService
+# Written as strings: the remote services load (with the HTTP client) only when a command
+# talks to a server, which keeps every command's start-up short.
+Flags: TypeAlias = "FlagService | RemoteFlagService"
+Tokens: TypeAlias = "TokenService | RemoteTokenService"
+Users: TypeAlias = "UserService | RemoteUserService"
+Schedules: TypeAlias = "ScheduleService | RemoteScheduleService"
 
 
 class Backend(Protocol):
@@ -119,6 +121,10 @@ class RemoteBackend:
     """Answers from the server HEADWAY_URL names, through its HTTP API."""
 
     def __init__(self, api: Api) -> None:
+        from headway.cli.remote import RemoteFlagService
+        from headway.cli.remote_access import RemoteTokenService, RemoteUserService
+        from headway.cli.remote_schedules import RemoteScheduleService
+
         self.api = api
         self.flags: Flags = RemoteFlagService(api)
         self.tokens: Tokens = RemoteTokenService(api)
@@ -146,6 +152,8 @@ class RemoteBackend:
         _no_engine(engine)
         params = self._params(query, levels=year, by=by, each=each)
         data = self.api.call("GET", "/metrics", params=params)
+        from headway.cli.remote import metric_set
+
         return [metric_set(d) for d in data] if each else [metric_set(data)]
 
     def records(
@@ -350,6 +358,8 @@ def backend(settings: Settings | None = None) -> Iterator[Backend]:
         chosen: Backend
         try:
             if settings.url:
+                from headway.cli.remote import Api
+
                 api = Api(settings.url, settings.token)
                 stack.callback(api.close)
                 chosen = RemoteBackend(api)

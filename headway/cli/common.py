@@ -35,6 +35,10 @@ errors = Console(
 )
 
 
+class RemoteError(StoreError):
+    """The server could not be reached, refused the token, or refused the request."""
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"

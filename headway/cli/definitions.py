@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from headway import definitions as defs
-from headway.api.definitions import DefinitionChange
 from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
@@ -84,6 +83,9 @@ def definitions_history(fmt: FormatOpt = Format.table) -> None:
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
+        # here, not at the top: the API module imports FastAPI, which every command would pay
+        from headway.api.definitions import DefinitionChange
+
         emit_csv(rows, DefinitionChange.model_fields)
     elif not rows:
         console.print(f"No definition has been set; the default {defs.DEFAULT} preset is active.")

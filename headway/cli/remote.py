@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import httpx
 import orjson
 
+from headway.cli.common import RemoteError
 from headway.definitions import Definition
 from headway.flags.lifecycle import FlagLifecycle, StaleFlag
 from headway.flags.model import ConfigError, Flag, Issue, Segment
@@ -29,7 +30,6 @@ from headway.flags.service import Conflict, NotFound
 from headway.flags.store import EnvironmentRow, FlagVersion
 from headway.metrics.dora import MetricSet, Period, Scope
 from headway.model import RECORD_TYPES
-from headway.store import StoreError
 
 __all__ = [
     "Api",
@@ -42,10 +42,6 @@ __all__ = [
 
 TIMEOUT = httpx.Timeout(300.0, connect=5.0)
 _KINDS = {record_type: kind for kind, record_type in RECORD_TYPES.items()}
-
-
-class RemoteError(StoreError):
-    """The server could not be reached, refused the token, or refused the request."""
 
 
 class Api:
