@@ -160,6 +160,18 @@ def simulate(
         first_part(folder, name).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, first_part(folder, name))
     counts_by_table = {name: table.num_rows for name, table in tables.items()}
+    # The layout's other tables (approvals, pipeline runs, defects), which the five figures do
+    # not read, are written empty with the store's own columns, as an engine requires each.
+    with tempfile.TemporaryDirectory() as tmp:
+        schema = open_store(Settings(database=str(Path(tmp) / "schema.duckdb")))
+        for name in (n for n in TABLES if n not in tables):
+            first_part(folder, name).parent.mkdir(parents=True, exist_ok=True)
+            schema.execute(
+                f"COPY (SELECT * FROM {name} LIMIT 0) TO '{first_part(folder, name)}' "
+                "(FORMAT parquet)"
+            )
+            counts_by_table[name] = 0
+        schema.close()
     manifest = {
         "format": FORMAT,
         "engine": "bench",
