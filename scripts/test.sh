@@ -16,6 +16,8 @@ fi
 sh scripts/install-java.sh
 # The npm OpenFeature clients the conformance suite drives (tests/clients), pinned by lockfiles.
 sh scripts/install-clients.sh
-# Arguments go to pytest; `--cov` prints the package's line coverage (pyproject.toml), which
-# costs about 70-80 % more CPU in the tests that run in pytest's own process.
-exec python -m pytest "$@"
+# The tests run in one process per core (pytest-xdist; HEADWAY_TEST_WORKERS overrides the
+# count, 0 runs them in pytest's own process), each test file whole in one process so the
+# organisations and servers a file builds once are built once. Arguments go to pytest; `--cov`
+# prints the package's line coverage (pyproject.toml), which costs about 70-80 % more CPU.
+exec python -m pytest -n "${HEADWAY_TEST_WORKERS:-auto}" --dist loadfile "$@"
