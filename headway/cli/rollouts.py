@@ -27,6 +27,7 @@ from headway.rollouts.controller import RolloutService
 from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
 from headway.rollouts.plan import PlanError, RolloutPlan
 from headway.rollouts.simulate import METHODS, Traffic, simulate
+from headway.rollouts.store import list_rollouts
 from headway.store import StoreError, open_store
 
 app = typer.Typer(
@@ -64,13 +65,18 @@ def _service() -> Iterator[RolloutService]:
         store.close()
 
 
-def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _remote(
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
     """The server's answer through the CLI's one client; its refusals become one line."""
     from headway.cli.backend import RemoteBackend, backend
 
     with backend() as answers:
         assert isinstance(answers, RemoteBackend)
-        return answers.api.call(method, f"/rollouts{path}", json=body)
+        return answers.api.call(method, f"/rollouts{path}", json=body, params=params or {})
 
 
 def _show(rollout: dict[str, Any], as_json: bool) -> None:
@@ -231,14 +237,54 @@ def _variants(
     return control, variant
 
 
+@app.command("list")
+def list_command(
+    active: Annotated[bool, typer.Option("--active", help="Only rollouts in progress.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every rollout in the order they started, with the id `headway rollout status --id`
+    takes."""
+    if get_settings().url:
+        found = _remote("GET", "", params={"active": active})
+    else:
+        with _service() as svc:
+            found = [r.as_dict() for r in list_rollouts(svc.store, active_only=active)]
+    if as_json:
+        console.print_json(json.dumps(found, default=str))
+        return
+    table = Table("id", "state", "exposure", "started", "finished")
+    for rollout in found:
+        finished = rollout["finished_at"]
+        table.add_row(
+            rollout["id"],
+            rollout["state"],
+            f"{rollout['percent']:g}%",
+            rollout["started_at"][:19],
+            finished[:19] if finished else "",
+        )
+    console.print(table if found else "no rollouts; start one with `headway rollout start`")
+
+
 @app.command()
-def status(flag: str, env: EnvOpt = "production", as_json: JsonOpt = False) -> None:
+def status(
+    flag: str,
+    env: EnvOpt = "production",
+    rollout_id: Annotated[
+        str | None,
+        typer.Option(
+            "--id",
+            help="One rollout of this flag and environment, by id (`headway rollout list` "
+            "shows them); default: the one in progress, else the latest.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Where the rollout stands, the latest judgement and the last events."""
     if get_settings().url:
-        _show(_remote("GET", f"/{flag}/{env}"), as_json)
+        _show(_remote("GET", f"/{flag}/{env}", params={"id": rollout_id}), as_json)
         return
     with _service() as svc:
-        rollout, events = svc.status(flag, env)
+        rollout, events = svc.status(flag, env, rollout_id)
         _show(history.document(svc.store, rollout, events), as_json)
 
 

@@ -202,7 +202,10 @@ def rollout_status(
     if rollout_id is not None:
         rollout = get_rollout(store, rollout_id)
         if rollout is None or (rollout.flag, rollout.environment) != (flag, environment):
-            raise RolloutNotFound(f"no rollout {rollout_id!r} of {flag!r} in {environment}")
+            raise RolloutNotFound(
+                f"no rollout {rollout_id!r} of {flag!r} in {environment}; "
+                "`headway rollout list` (GET /api/rollouts) shows their ids"
+            )
         return rollout, events_of(store, rollout.id)
     rollout = active_rollout(store, flag, environment)
     if rollout is None:

@@ -119,6 +119,8 @@ WRITES: list[tuple[str, ...]] = [
     ),
     ("rollout", "start", "nosuch", "--actor", "ann"),
     ("rollout", "status", "checkout"),
+    ("rollout", "list", "--json"),
+    ("rollout", "status", "checkout", "--id", "nosuch"),
     ("release", "plan", "checkout", "--environments", "staging,production"),
     ("release", "plan", "*", "--environments", "qa"),
     ("release", "plans", "--format", "json"),

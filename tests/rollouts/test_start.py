@@ -166,3 +166,42 @@ def test_a_server_says_when_it_runs_no_controller(
         assert started.status_code == 201, started.text
         assert started.json()["service"] == "checkout"
         assert started.json()["notes"] == ([] if controller else [NO_CONTROLLER_ON_SERVER])
+
+
+def test_an_earlier_rollout_is_listed_and_read_by_its_id(org: None) -> None:
+    # Given a rollout rolled back, then a second one of the same flag still running
+    start = ("rollout", "start", "new-checkout", "--service", "checkout")
+    assert _cli(*start)[0] == 0
+    assert _cli("rollout", "rollback", "new-checkout", "--reason", "errors")[0] == 0
+    assert _cli(*start)[0] == 0
+    # Then the list names both, in the order they started, with their states
+    listed = json.loads(runner.invoke(app, ["rollout", "list", "--json"]).output)
+    assert [(r["state"], r["percent"]) for r in listed] == [("rolled_back", 0), ("running", 1)]
+    first, second = (r["id"] for r in listed)
+    assert first.startswith("new-checkout:production:")
+    assert first != second
+    active = json.loads(runner.invoke(app, ["rollout", "list", "--active", "--json"]).output)
+    assert [r["id"] for r in active] == [second]
+    code, said = _cli("rollout", "list")
+    assert code == 0
+    assert first in said
+    assert "rolled_back" in said
+    # And status reads the one in progress, or the one its id names
+    now = json.loads(runner.invoke(app, ["rollout", "status", "new-checkout", "--json"]).output)
+    assert (now["id"], now["state"]) == (second, "running")
+    code, said = _cli("rollout", "status", "new-checkout", "--id", first)
+    assert code == 0, said
+    assert "new-checkout in production: rolled_back at 0%" in said
+    assert "reason: errors" in said
+    # An id of another flag, or of nothing, is refused with its name
+    code, said = _cli("rollout", "status", "new-checkout", "--id", "nosuch")
+    assert code == 2
+    assert "no rollout 'nosuch' of 'new-checkout' in production; `headway rollout list`" in said
+    code, said = _cli("rollout", "status", "new-checkout", "--env", "staging", "--id", first)
+    assert code == 2
+
+
+def test_an_empty_store_lists_no_rollouts_and_says_how_to_start_one() -> None:
+    code, said = _cli("rollout", "list")
+    assert code == 0
+    assert "no rollouts; start one with `headway rollout start`" in said
