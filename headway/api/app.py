@@ -2,8 +2,9 @@
 
 The app owns one `Store` for its lifetime (`app.state.store`); routers get it through the
 `StoreDep` dependency, and long reads (the metrics) a reader of it through `ReaderDep`
-(`app.state.readers`). Routers for each resource live in their own module and are included
-here, so there is exactly one app.
+(`app.state.readers`); token checks and the flag hub's reloads read through readers of their
+own (`app.state.lookups`). Routers for each resource live in their own module and are
+included here, so there is exactly one app.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from headway.metrics.refine import RefineError
 from headway.metrics.scope import ScopeError, UnknownScope
 from headway.query import QueryError
 from headway.store import Store, StoreError, StoreUnavailable, open_store
-from headway.store.readers import Readers
+from headway.store.readers import LOOKUPS, Readers
 
 HEALTH_WAIT = 0.05  # seconds /healthz waits for the store before calling it busy
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         owned = store is None
         app.state.store = store or open_store(settings)
         app.state.readers = Readers(app.state.store, settings.read_connections)
+        # token checks and the flag hub's reloads: a few of their own (store.readers)
+        app.state.lookups = Readers(app.state.store, LOOKUPS)
         app.state.settings = settings
         for hook in app.state.startup_hooks:
             await hook(app)
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             for hook in app.state.shutdown_hooks:
                 await hook(app)
             app.state.readers.close()
+            app.state.lookups.close()
             if owned:
                 app.state.store.close()
 

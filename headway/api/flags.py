@@ -55,13 +55,17 @@ log = logging.getLogger("headway.flags")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = app.state.store
     service = FlagService(store)
-    hub = FlagHub(service)
+    # Reloads and token checks read through connections of their own (store.readers).
+    lookups = app.state.lookups
+    hub = FlagHub(service, reads=lookups.lend)
     hub.bind(asyncio.get_running_loop())
     # Any flag service writing to this store (ours, the rollout controller's) wakes the streams.
     stop_listening = on_store_change(store, hub.refresh)
     app.state.flags = service
     app.state.flag_hub = hub
-    app.state.tokens = TokenService(store, app.state.settings.credential_recheck_s)
+    app.state.tokens = TokenService(
+        store, app.state.settings.credential_recheck_s, reads=lookups.lend
+    )
     app.state.users = UserService(store)
     listener = None
     if store.dialect == "postgres":

@@ -80,13 +80,14 @@ def team_reader(request: Request) -> Token:
     if token.teams is None:
         return token
     params = request.query_params
-    store: Store = request.app.state.store
     notes = request.url.path.endswith("/notes")
     scope = params.get("scope", "organisation") if notes else "organisation"
-    if scope != "organisation":  # a note's scope: team:NAME, service:NAME, context:NAME
-        _narrowed(store, token, **_parts(scope))
-        return token
-    team = _narrowed(store, token, params.get("service"), params.get("team"), params.get("context"))
+    with request.app.state.lookups.lend() as store:  # a read only: no write to wait for
+        if scope != "organisation":  # a note's scope: team:NAME, service:NAME, context:NAME
+            _narrowed(store, token, **_parts(scope))
+            return token
+        where = (params.get("service"), params.get("team"), params.get("context"))
+        team = _narrowed(store, token, *where)
     if team is not None:
         items = [(k, v) for k, v in params.multi_items() if k != "scope"]
         items.append(("scope", f"team:{team}") if notes else ("team", team))

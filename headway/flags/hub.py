@@ -2,7 +2,9 @@
 
 `refresh()` is called after every local change and, on PostgreSQL, whenever another replica
 announces one (LISTEN/NOTIFY); it rebuilds the snapshots and hands each changed one to every
-subscribed stream. A stream's queue holds only the newest snapshot: a slow client skips
+subscribed stream. Its reads go through `reads` (a server's `app.state.lookups`), never
+waiting for a write on the store's connection: a local change has committed before its
+`after_commit` callback calls `refresh()`, so the reload sees it. A stream's queue holds only the newest snapshot: a slow client skips
 intermediate versions rather than falling behind.
 """
 
@@ -20,9 +22,11 @@ from typing import Any
 
 import psycopg
 
-from headway.flags.service import FlagService
+from headway.flags.service import FlagService, sdk_config
 from headway.flags.snapshot import Snapshot, build_snapshot
+from headway.flags.store import list_environments
 from headway.store.flags import listening
+from headway.store.readers import Lend, own
 
 __all__ = ["FlagHub", "PgListener", "end_streams_on_exit_signals"]
 
@@ -38,8 +42,11 @@ class FlagHub:
     per-stream queue or timer: fan-out cost is one task step and one socket write per stream.
     """
 
-    def __init__(self, service: FlagService, ping_seconds: float = 15.0) -> None:
+    def __init__(
+        self, service: FlagService, ping_seconds: float = 15.0, reads: Lend | None = None
+    ) -> None:
         self.service = service
+        self._reads = reads or own(service.store)
         self.ping_seconds = ping_seconds
         self._lock = threading.Lock()
         self._snapshots: dict[str, Snapshot] = {}
@@ -61,7 +68,8 @@ class FlagHub:
         """The browser origins each environment allows (CORS), read once per change."""
         origins = self._origins
         if origins is None:
-            origins = {e.key: frozenset(e.cors_origins) for e in self.service.environments()}
+            with self._reads() as store:
+                origins = {e.key: frozenset(e.cors_origins) for e in list_environments(store)}
             self._origins = origins
         return origins
 
@@ -82,7 +90,8 @@ class FlagHub:
             with self._lock:
                 snap = self._snapshots.get(environment)
                 if snap is None:
-                    snap = build_snapshot(self.service.config(environment))
+                    with self._reads() as store:
+                        snap = build_snapshot(sdk_config(store, environment))
                     self._snapshots[environment] = snap
         return snap
 
@@ -90,10 +99,10 @@ class FlagHub:
         """Rebuild every known environment's snapshot; wake streams of those that changed."""
         changed: list[str] = []
         self._origins = None  # an environment's origins may have changed too
-        with self._lock:
+        with self._lock, self._reads() as store:
             for environment, old in list(self._snapshots.items()):
                 try:
-                    new = build_snapshot(self.service.config(environment), old)
+                    new = build_snapshot(sdk_config(store, environment), old)
                 except LookupError:
                     continue
                 if new.etag != old.etag:

@@ -26,8 +26,16 @@ from headway.flags.model import (
 from headway.flags.segments import SegmentCommands
 from headway.flags.snapshot import config_document
 from headway.flags.writing import Conflict, NotFound, on_store_change
+from headway.store import Store
 
-__all__ = ["IMPORT_ISSUES_MAX", "Conflict", "FlagService", "NotFound", "on_store_change"]
+__all__ = [
+    "IMPORT_ISSUES_MAX",
+    "Conflict",
+    "FlagService",
+    "NotFound",
+    "on_store_change",
+    "sdk_config",
+]
 
 # An import with this many problems is answered without checking the rest: a body of ten
 # thousand empty documents would otherwise cost seconds and an answer of megabytes.
@@ -364,17 +372,7 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
 
     def config(self, environment: str) -> dict[str, Any]:
         """The SDK configuration document of one environment."""
-        if environment not in self.environment_keys():
-            raise NotFound(f"environment '{environment}' does not exist")
-        flags = rows.load_flag_records(self.store)
-        segments = rows.load_segment_records(self.store)
-        return config_document(
-            environment,
-            [r.flag for r in flags],
-            [s for s, issues, _ in segments if not issues],
-            invalid_flags={r.flag.key: r.document for r in flags if r.raw},
-            invalid_segments={s.key: doc for s, issues, doc in segments if issues},
-        )
+        return sdk_config(self.store, environment)
 
     def record_exposures(
         self,
@@ -397,3 +395,18 @@ class FlagService(EnvironmentCommands, SegmentCommands, HistoryCommands):
 
     def exposures(self, environment: str, key: str) -> dict[str, int]:
         return rows.exposure_totals(self.store, environment, key)
+
+
+def sdk_config(store: Store, environment: str) -> dict[str, Any]:
+    """The SDK configuration document of one environment, read from `store`."""
+    if environment not in {e.key for e in rows.list_environments(store)}:
+        raise NotFound(f"environment '{environment}' does not exist")
+    flags = rows.load_flag_records(store)
+    segments = rows.load_segment_records(store)
+    return config_document(
+        environment,
+        [r.flag for r in flags],
+        [s for s, issues, _ in segments if not issues],
+        invalid_flags={r.flag.key: r.document for r in flags if r.raw},
+        invalid_segments={s.key: doc for s, issues, doc in segments if issues},
+    )

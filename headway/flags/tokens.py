@@ -25,6 +25,7 @@ from headway.flags import store as rows
 from headway.flags.model import ConfigError, Issue
 from headway.store import Store, access
 from headway.store import tokens as statements
+from headway.store.readers import Lend, own
 
 __all__ = ["KINDS", "SCOPED_KINDS", "Token", "TokenKind", "TokenService", "check_scope"]
 
@@ -118,11 +119,23 @@ def _digest(secret: str) -> str:
 
 
 class TokenService:
-    def __init__(self, store: Store, cache_seconds: float = CACHE_SECONDS) -> None:
+    """Tokens of `store`. The checks made on every request (`verify`, `live_ids`,
+    `live_scope`) read through `reads` (a server's `app.state.lookups`: connections of their
+    own, so that a check never queues behind a write); other reads and every write use the
+    store. A change made here is committed before the cache is cleared, so the next check,
+    on whichever connection, sees it."""
+
+    def __init__(
+        self, store: Store, cache_seconds: float = CACHE_SECONDS, reads: Lend | None = None
+    ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self._reads = reads or own(store)
         # digest -> (expiry, token); cleared at once on changes made here.
         self._cache: dict[str, tuple[float, Token | None]] = {}
+        # Counts the changes made here: a check that read before one must not cache what it
+        # read after the cache was cleared (a revoked token would be admitted for seconds).
+        self._changes = 0
 
     def create(
         self,
@@ -195,7 +208,7 @@ class TokenService:
                 },
                 at=now,
             )
-        self._cache.clear()
+        self._changed()
         return token, secret
 
     def bootstrap(self) -> str | None:
@@ -214,13 +227,16 @@ class TokenService:
         if hit is not None and hit[0] > time.monotonic():
             cached = hit[1]
             return cached if cached is None or cached.live(datetime.now(UTC)) else None
-        found = statements.token_by_digest(self.store, digest)
-        token = _scoped(self.store, [_token(found)])[0] if found else None
+        changes = self._changes
+        with self._reads() as reader:
+            found = statements.token_by_digest(reader, digest)
+            token = _scoped(reader, [_token(found)])[0] if found else None
         if token is not None and not token.live(datetime.now(UTC)):
             token = None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (time.monotonic() + self.cache_seconds, token)
+        if changes == self._changes:
+            self._cache[digest] = (time.monotonic() + self.cache_seconds, token)
         return token
 
     def live_ids(self, ids: Iterable[str]) -> set[str]:
@@ -228,11 +244,21 @@ class TokenService:
         store (never cached)."""
         wanted = sorted(set(ids))
         live: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            now = datetime.now(UTC).replace(tzinfo=None)
-            live |= statements.live_ids(self.store, chunk, now)
+        with self._reads() as reader:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                now = datetime.now(UTC).replace(tzinfo=None)
+                live |= statements.live_ids(reader, chunk, now)
         return live
+
+    def live_scope(self, token_id: str) -> access.Scope | None:
+        """The teams and environments of token `token_id` if it is live, else None; read from
+        the store (never cached), as a web session's token is on every page."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self._reads() as reader:
+            if not statements.live_ids(reader, [token_id], now):
+                return None
+            return access.token_scopes(reader, [token_id]).get(token_id, (None, None))
 
     def list(self) -> list[Token]:
         return _scoped(self.store, [_token(r) for r in statements.token_rows(self.store)])
@@ -253,8 +279,13 @@ class TokenService:
                 after=None,
                 at=now,
             )
-        self._cache.clear()
+        self._changed()
         return True
+
+    def _changed(self) -> None:
+        """After a change here commits: no answer read before it is served from now on."""
+        self._changes += 1
+        self._cache.clear()
 
 
 def _scoped(store: Store, tokens: list[Token]) -> list[Token]:

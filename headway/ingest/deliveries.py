@@ -193,9 +193,14 @@ def _commit(
 ) -> list[str]:
     stored_notes: dict[str, str | None] = {}
     with store.transaction():
-        known = stored.raw_ids(store, {d.raw.id for d in deliveries})
+        # which deliveries are stored, and the event orders of every record the group names
+        # (a stored delivery's go unused): one round trip rather than one after the other
+        known, newest = stored.raw_ids_and_orders(
+            store, {d.raw.id for d in deliveries}, reconcile.order_keys(deliveries)
+        )
         outcomes, slots, fresh = reconcile.fresh(deliveries, known)
-        fresh, orders = in_order(store, fresh)
+        keys = reconcile.order_keys(fresh)
+        fresh, orders = reconcile.in_order(fresh, {k: o for k, o in newest.items() if k in keys})
         for i, delivery in zip(slots, fresh, strict=True):
             outcomes[i] = delivery.raw.status
             stored_notes[delivery.raw.id] = delivery.raw.note
@@ -266,14 +271,15 @@ def apply(
         changes = reconcile.changes_of(records)
         merges = requests.rebase_merged(store, changes)
         names = {name for name, _ in batch.touched}
+        imported, known = stored.changes_and_services(
+            store, {c.id for c in changes if c.id not in merges.records}, names
+        )
         plan = reconcile.plan(
             batch,
             records,
-            imported_changes=stored.changes(
-                store, {c.id for c in changes if c.id not in merges.records}
-            ),
+            imported_changes=imported,
             merged=merges.records,
-            known_services=stored.service_names(store, names) if batch.touched else (),
+            known_services=known,
             mapping=Mapping.from_settings(settings),
         )
         # write: one transaction, then what the records written together decide

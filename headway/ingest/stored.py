@@ -26,9 +26,13 @@ def aware(value: Any) -> Any:
     return value
 
 
-def raw_ids(store: Store, ids: Collection[str]) -> set[str]:
-    """Those of the delivery ids `ids` already stored (`raw_events`)."""
-    return statements.raw_ids(store, ids)
+def raw_ids_and_orders(
+    store: Store, ids: Collection[str], keys: Collection[str]
+) -> tuple[set[str], dict[str, Order]]:
+    """Those of the delivery ids `ids` already stored (`raw_events`), and the newest event
+    applied to each of the records `keys` (`ordering.record_key`): one round trip."""
+    known, orders = statements.raw_ids_and_orders(store, ids, keys)
+    return known, {key: Order(event, at.replace(tzinfo=UTC)) for key, event, at in orders}
 
 
 def event_orders(store: Store, keys: Collection[str]) -> dict[str, Order]:
@@ -43,11 +47,12 @@ def moments(
     store: Store, wanted: Mapping[str, tuple[tuple[str, ...], list[str]]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The stored columns `reconcile.moment_columns` names, by (table, id): times aware, lists
-    (JSON text in the store) as tuples."""
+    (JSON text in the store) as tuples. Every table in one round trip."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for table, (names, ids) in wanted.items():
+    for table, rows in statements.moments(store, wanted).items():
+        names = wanted[table][0]
         lists = LISTS.get(table, ())
-        for row in statements.moments(store, table, names, ids):
+        for row in rows:
             values = dict(zip(names, row[1:], strict=True))
             found[(table, row[0])] = {
                 name: tuple(json.loads(v or "[]")) if name in lists else aware(v)
@@ -56,14 +61,18 @@ def moments(
     return found
 
 
-def service_names(store: Store, names: Collection[str]) -> set[str]:
-    """Those of `names` the store holds a service for."""
-    return statements.service_names(store, names)
-
-
 def changes(store: Store, ids: Collection[str]) -> dict[str, Change]:
     """The stored changes among `ids`."""
     return {row[0]: row_change(row) for row in statements.change_rows(store, ids)}
+
+
+def changes_and_services(
+    store: Store, ids: Collection[str], names: Collection[str]
+) -> tuple[dict[str, Change], set[str]]:
+    """The stored changes among `ids`, and those of the service `names` the store holds a
+    service for: one round trip."""
+    rows, found = statements.changes_and_services(store, ids, names)
+    return {row[0]: row_change(row) for row in rows}, found
 
 
 def row_change(row: tuple[Any, ...]) -> Change:
@@ -84,9 +93,9 @@ __all__ = [
     "aware",
     "change",
     "changes",
+    "changes_and_services",
     "event_orders",
     "moments",
-    "raw_ids",
+    "raw_ids_and_orders",
     "row_change",
-    "service_names",
 ]

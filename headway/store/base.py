@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -151,6 +150,13 @@ class Store:
             cur = self._cursor()
             cur.execute(sql, params)
             return list(cur.fetchall())
+
+    def rows_each(
+        self, asked: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """`rows` of each (statement, values) in `asked`, in order: reads that do not depend
+        on one another. A database server is sent them together, in one round trip."""
+        return [self.rows(statement, **values) for statement, values in asked]
 
     def dicts(self, statement: ClauseElement, **values: Any) -> list[dict[str, Any]]:
         """As `rows`, each row a dict by column name."""
@@ -382,38 +388,3 @@ def upsert_statement(table: str, cols: Sequence[str], source: FromClause) -> Ins
         index_elements=[target.c[cols[0]]],
         set_={c: func.coalesce(statement.excluded[c], target.c[c]) for c in cols[1:]},
     )
-
-
-def process_description(pid: int) -> str:
-    args = _command_line(pid)
-    return f"process {pid} ({' '.join(args)})" if args else f"process {pid}"
-
-
-def serve_url(pid: int) -> str | None:
-    """The URL a `headway serve` process listens on; None if the process is not one."""
-    return serve_url_of(_command_line(pid))
-
-
-def serve_url_of(args: list[str]) -> str | None:
-    """The URL `headway serve` listens on when started with the command line `args`."""
-    # `headway serve …`, `python …/headway serve …` or `python -m headway serve …`
-    program = next((i for i, a in enumerate(args) if Path(a).name.startswith("headway")), None)
-    if program is None or args[program + 1 : program + 2] != ["serve"]:
-        return None
-    options = {"--host": "127.0.0.1", "--port": "8000"}
-    for i, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if name in options:
-            options[name] = value if eq else (args[i + 1] if i + 1 < len(args) else "")
-    host = options["--host"]
-    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine reaches it on loopback
-        host = "127.0.0.1"
-    return f"http://{f'[{host}]' if ':' in host else host}:{options['--port']}"
-
-
-def _command_line(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]

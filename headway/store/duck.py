@@ -16,14 +16,7 @@ from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.sql.expression import ClauseElement
 
-from headway.store.base import (
-    Store,
-    StoreBusyError,
-    StoreError,
-    process_description,
-    serve_url,
-    upsert_statement,
-)
+from headway.store.base import Store, StoreBusyError, StoreError, upsert_statement
 from headway.store.schema import metadata
 
 # The name a write's Arrow batch is registered under while its upsert reads it.
@@ -179,3 +172,38 @@ class DuckStore(Store):
 
     def close(self) -> None:
         self._con.close()
+
+
+def process_description(pid: int) -> str:
+    args = _command_line(pid)
+    return f"process {pid} ({' '.join(args)})" if args else f"process {pid}"
+
+
+def serve_url(pid: int) -> str | None:
+    """The URL a `headway serve` process listens on; None if the process is not one."""
+    return serve_url_of(_command_line(pid))
+
+
+def serve_url_of(args: list[str]) -> str | None:
+    """The URL `headway serve` listens on when started with the command line `args`."""
+    # `headway serve …`, `python …/headway serve …` or `python -m headway serve …`
+    program = next((i for i, a in enumerate(args) if Path(a).name.startswith("headway")), None)
+    if program is None or args[program + 1 : program + 2] != ["serve"]:
+        return None
+    options = {"--host": "127.0.0.1", "--port": "8000"}
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in options:
+            options[name] = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+    host = options["--host"]
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine reaches it on loopback
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{options['--port']}"
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]

@@ -10,7 +10,7 @@ caller, which owns them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from headway.model import Change, columns
 from headway.store.base import Store
-from headway.store.lists import ByList
+from headway.store.lists import ByList, together
 from headway.store.schema import (
     approvals,
     changes,
@@ -58,9 +58,13 @@ _CHANGES = ByList(lambda ids: select(*CHANGE_ROW).where(changes.c.id.in_(ids)))
 _MOMENTS: dict[tuple[str, tuple[str, ...]], ByList] = {}
 
 
-def raw_ids(store: Store, ids: Collection[str]) -> set[str]:
-    """Those of the delivery ids `ids` already stored (`raw_events`)."""
-    return {str(r[0]) for r in _RAW_IDS.rows(store, ids)}
+def raw_ids_and_orders(
+    store: Store, ids: Collection[str], keys: Collection[str]
+) -> tuple[set[str], list[tuple[str, str, datetime]]]:
+    """Those of the delivery ids `ids` already stored (`raw_events`), and (record key, event,
+    when) of the newest event applied to each of the records `keys`: read together."""
+    raws, orders = together(store, (_RAW_IDS, ids), (_EVENT_ORDERS, keys))
+    return {str(r[0]) for r in raws}, [(str(k), str(e), at) for k, e, at in orders]
 
 
 def event_orders(store: Store, keys: Collection[str]) -> list[tuple[str, str, datetime]]:
@@ -68,27 +72,38 @@ def event_orders(store: Store, keys: Collection[str]) -> list[tuple[str, str, da
     return [(str(k), str(e), at) for k, e, at in _EVENT_ORDERS.rows(store, keys)]
 
 
-def service_names(store: Store, names: Collection[str]) -> set[str]:
-    """Those of `names` the store holds a service for."""
-    return {str(r[0]) for r in _SERVICE_NAMES.rows(store, names)}
-
-
 def change_rows(store: Store, ids: Collection[str]) -> list[tuple[Any, ...]]:
     """The stored `changes` rows among `ids`, their columns as `CHANGE_COLUMNS`."""
     return _CHANGES.rows(store, ids)
 
 
+def changes_and_services(
+    store: Store, ids: Collection[str], names: Collection[str]
+) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """The stored `changes` rows among `ids` (their columns as `CHANGE_COLUMNS`), and those of
+    the service `names` the store holds: read together."""
+    rows, found = together(store, (_CHANGES, ids), (_SERVICE_NAMES, names))
+    return rows, {str(r[0]) for r in found}
+
+
 def moments(
-    store: Store, table: str, names: tuple[str, ...], ids: Collection[str]
-) -> list[tuple[Any, ...]]:
-    """(id, *names) of the `table` rows with these ids."""
+    store: Store, wanted: Mapping[str, tuple[tuple[str, ...], Collection[str]]]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """For each table of `wanted`, (id, *names) of its rows with the ids given: every table
+    read together."""
+    tables = list(wanted)
+    asked = [(_moments(table, wanted[table][0]), wanted[table][1]) for table in tables]
+    return dict(zip(tables, together(store, *asked), strict=True))
+
+
+def _moments(table: str, names: tuple[str, ...]) -> ByList:
     by_list = _MOMENTS.get((table, names))
     if by_list is None:  # a few per table: which lists the records leave unsaid
         t = metadata.tables[table]
         by_list = _MOMENTS[(table, names)] = ByList(
             lambda ids: select(t.c.id, *(t.c[n] for n in names)).where(t.c.id.in_(ids))
         )
-    return by_list.rows(store, ids)
+    return by_list
 
 
 # -- what records written together decide (`ingest.refresh`) ---------------------------------

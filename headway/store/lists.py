@@ -75,4 +75,16 @@ class ByList:
             store.run(stmt, **v, **more)
 
 
-__all__ = ["CHUNK", "ByList", "chunks", "one_of"]
+def together(store: Store, *asked: tuple[ByList, Collection[Any]]) -> list[list[tuple[Any, ...]]]:
+    """`ByList.rows` of each (statement, values) in `asked`, read together: on a database
+    server one round trip for all of them (`Store.rows_each`), rather than one each."""
+    parts = [
+        (n, part) for n, (by_list, values) in enumerate(asked) for part in by_list.parts(values)
+    ]
+    answers: list[list[tuple[Any, ...]]] = [[] for _ in asked]
+    for (n, _), rows in zip(parts, store.rows_each([part for _, part in parts]), strict=True):
+        answers[n] += rows
+    return answers
+
+
+__all__ = ["CHUNK", "ByList", "chunks", "one_of", "together"]

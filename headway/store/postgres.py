@@ -6,7 +6,7 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -143,6 +143,20 @@ class PostgresStore(Store):
                 copy.write_row([utc_naive(v) if isinstance(v, datetime) else v for v in row])
         cur.execute(*self._compile(statement, {}))
         return sum(1 for (inserted,) in cur.fetchall() if inserted)
+
+    def rows_each(
+        self, asked: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        if len(asked) < 2:
+            return super().rows_each(asked)
+        compiled = [self._compile(statement, dict(values)) for statement, values in asked]
+        # sent together and answered together (psycopg's pipeline mode): one round trip
+        with self._lock, self._reaching():
+            with self._con.pipeline():
+                cursors = [self._con.cursor() for _ in compiled]
+                for cur, (sql, params) in zip(cursors, compiled, strict=True):
+                    cur.execute(sql, params)
+            return [list(cur.fetchall()) for cur in cursors]
 
     def _bulk_upserts(
         self, parts: Sequence[tuple[str, Sequence[str], list[tuple[Any, ...]]]]

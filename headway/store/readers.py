@@ -6,16 +6,39 @@ dashboard refreshing every second would stall both. Reads that only read (the me
 records) borrow one of a few read-only connections of their own instead: they wait for no
 write and no write waits for them, and no more than `size` of them run at once, however many
 arrive together. An embedded store has one connection, which its readers share as before.
+
+The short reads every request or flag change makes (a token's check, the flag hub's reload)
+have readers of their own (`LOOKUPS`, `app.state.lookups`): on the store's connection they
+queued behind each webhook group's transaction, and behind the metrics' readers they would
+wait for a dashboard's query.
+
+What a reader sees: each statement sees every transaction committed before it started, on
+any connection. A write by this process is committed before its `Store.transaction` returns
+and before its `after_commit` callbacks run, so a read made after that, on a reader, sees it.
+A read inside a transaction, whose answer a write in it depends on, stays on the store.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from headway.store.base import Store
+
+__all__ = ["LOOKUPS", "Lend", "Readers", "own"]
+
+# Readers for the short reads on the request path, per server process.
+LOOKUPS = 2
+
+#: Lends a store to read from for as long as a block runs (`Readers.lend`, `own`).
+Lend = Callable[[], AbstractContextManager[Store]]
+
+
+def own(store: Store) -> Lend:
+    """Lends `store` itself: its reads on its own connection, as without readers."""
+    return lambda: nullcontext(store)
 
 
 class Readers:

@@ -27,7 +27,6 @@ from fastapi.responses import Response
 from headway.config import Settings
 from headway.flags.tokens import Token
 from headway.flags.users import as_token
-from headway.store import access
 
 __all__ = [
     "COOKIE",
@@ -184,12 +183,10 @@ def current(request: Request) -> Session | None:
             teams=user.teams,
             environments=user.environments,
         )
-    store = request.app.state.store
-    if session.token_id not in request.app.state.tokens.live_ids([session.token_id]):
+    scope = request.app.state.tokens.live_scope(session.token_id)
+    if scope is None:
         return None
-    teams, environments = access.token_scopes(store, [session.token_id]).get(
-        session.token_id, (None, None)
-    )
+    teams, environments = scope
     return replace(session, teams=teams, environments=environments)
 
 

@@ -64,19 +64,20 @@ def test_a_try_another_server_overtook_leaves_no_note_on_the_answer(
     deliveries.commit(store, engine_settings, [_delivery("d2", "P1", "2026-10-01T12:05:00Z")])
     older = _delivery("d1", "P1", "2026-10-01T12:00:00Z")
     deliveries.commit(store, engine_settings, [older])
-    real_ids, real_apply = stored.raw_ids, deliveries.apply
+    real_reads, real_apply = stored.raw_ids_and_orders, deliveries.apply
     reads: list[int] = []
 
-    def read_before_the_other_server(*args: Any) -> set[str]:
+    def read_before_the_other_server(*args: Any) -> tuple[set[str], dict[str, Any]]:
         reads.append(1)
-        return set() if len(reads) == 1 else real_ids(*args)
+        known, orders = real_reads(*args)
+        return (set(), orders) if len(reads) == 1 else (known, orders)
 
     def overtaken(*args: Any, **kwargs: Any) -> set[str]:
         if len(reads) == 1:
             raise deliveries.Raced("another server stored some of these deliveries first")
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(stored, "raw_ids", read_before_the_other_server)
+    monkeypatch.setattr(stored, "raw_ids_and_orders", read_before_the_other_server)
     monkeypatch.setattr(deliveries, "apply", overtaken)
     notes: dict[str, str | None] = {}
     # When the group writer commits d1: its first try reads it as an older event of P1

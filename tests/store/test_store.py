@@ -18,7 +18,7 @@ from headway.cli import app
 from headway.config import Settings
 from headway.model import Deployment, RawEvent
 from headway.store import Store, base, open_store
-from headway.store.base import serve_url_of
+from headway.store.duck import serve_url_of
 from headway.store.schema import deployments
 
 SMALL_ORG = Path(__file__).parents[1] / "fixtures" / "small_org.jsonl"
