@@ -17,7 +17,8 @@ sh scripts/install-java.sh
 # The npm OpenFeature clients the conformance suite drives (tests/clients), pinned by lockfiles.
 sh scripts/install-clients.sh
 # The tests run in one process per core (pytest-xdist; HEADWAY_TEST_WORKERS overrides the
-# count, 0 runs them in pytest's own process), each test file whole in one process so the
-# organisations and servers a file builds once are built once. Arguments go to pytest; `--cov`
+# count, 0 runs them in pytest's own process), each test file whole in one process, and
+# tests/engines whole in one (tests/conftest.py), so what a file or the engines build once
+# (organisations, servers, a Spark session) is built once. Arguments go to pytest; `--cov`
 # prints the package's line coverage (pyproject.toml), which costs about 70-80 % more CPU.
 exec python -m pytest -n "${HEADWAY_TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -28,6 +28,11 @@ from headway.store import Store, open_store
 # instead), so a producer that grows a field without its model fails here, not in a user's
 # hands; servers started by tests inherit it.
 os.environ["HEADWAY_STRICT_RESULTS"] = "1"
+# pytest-xdist gives its workers COLUMNS=80 and LINES=24, and the command line's consoles,
+# made when a test module imports headway.cli, would keep that width for good; without them a
+# console reads the width each test sets (COLUMNS=200, below) when it prints.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 PG_URL = os.environ.get("HEADWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 # Payloads the tests need, copied with their licences (tests/fixtures/PROVENANCE.md).
@@ -43,6 +48,23 @@ def _postgres_reachable() -> bool:
     except psycopg.OperationalError:
         return False
     return True
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadfile` a test file runs whole in one process, and tests/engines runs
+    whole in one: its files share a Spark session (a JVM of its own) and the organisations they
+    load, which a second process would start and load again."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndEngines(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/engines" if path.startswith("tests/engines/") else path
+
+    return FilesAndEngines(config, log)
 
 
 @pytest.fixture(scope="session")
