@@ -116,7 +116,7 @@ def _settings(request: pytest.FixtureRequest, name: str, history: History, pg: s
     return Settings(database=store, engine="spark", engine_parquet=str(history.parquet))
 
 
-def _links(engine: Engine) -> list[tuple[Any, ...]]:
+def link_rows(engine: Engine) -> list[tuple[Any, ...]]:
     """Every link of the engine's tables, as (table, id, link…) rows in one read."""
     parts = []
     for name, columns in LINK_COLUMNS.items():
@@ -134,7 +134,7 @@ def _both(request: pytest.FixtureRequest, settings: Settings) -> tuple[list[Any]
     for mode in ("stored", "computed"):
         with connected(settings.model_copy(update={"engine_links": mode}), spark=spark) as e:
             assert e.links == mode
-            found.append(_links(e))
+            found.append(link_rows(e))
     return found[0], found[1]
 
 
