@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ class Engine:
     source: str = "store"  # or "parquet": where the tables are read from
     owns_session: bool = False
     links: str = "stored"  # or "computed": where the links between records come from
+    kept: list[Any] = field(default_factory=list)  # tables the session keeps (`links`)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
@@ -64,7 +65,11 @@ class Engine:
 
     def close(self) -> None:
         """Disconnect; a Spark session is stopped only if `connect` made it (one handed in
-        is the caller's, shared by everything in its process)."""
+        is the caller's, shared by everything in its process). The tables it kept go first,
+        while the connection that holds them is open."""
+        for table in self.kept:
+            table.release()
+        self.kept.clear()
         if self.name != "spark":
             self.backend.disconnect()
         elif self.owns_session:
@@ -160,10 +165,23 @@ def _with_links(engine: Engine, settings: Settings) -> Engine:
                 "set HEADWAY_ENGINE_LINKS=computed (or auto) to compute the links"
             )
         return engine
-    computed = links.linked(t, settings.production_environments, settings.incident_window_hours)
+    # Over an export the engine's own session may keep tables: the links are computed once
+    # there. A store is read through a read-only connection, so each query computes them.
+    keep = _keeper(engine) if engine.source == "parquet" else None
+    envs, window = settings.production_environments, settings.incident_window_hours
+    computed = links.linked(t, envs, window, keep)
     engine.tables = {name: getattr(computed, name) for name in TABLES}
     engine.links = "computed"
     return engine
+
+
+def _keeper(engine: Engine) -> Callable[[ir.Table], ir.Table]:
+    def keep(table: ir.Table) -> ir.Table:
+        kept = table.cache()
+        engine.kept.append(kept)
+        return kept
+
+    return keep
 
 
 def _read_parquet(backend: Any, folder: Path, *, spark: bool = False) -> dict[str, ir.Table]:

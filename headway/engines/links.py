@@ -16,12 +16,13 @@ trust. `HEADWAY_ENGINE_LINKS` chooses (docs/engines.md):
 The rules are the store's, tie for tie: linking uses the configured production environments
 (HEADWAY_PRODUCTION_ENVIRONMENTS) and the incident window (HEADWAY_INCIDENT_WINDOW_HOURS),
 not a definition's. What a record names wins, even a deployment the tables do not hold (the
-link is then empty, not guessed).
+link is then empty, not guessed); a table without the column that names (`deployment_ref`,
+`recovers`, `cause_ref`) names nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def shipped_by(t: Tables, envs: Sequence[str]) -> ir.Table:
     finished) at or after the merge."""
     c, d = t.changes, t.deployments
     shipping = d.filter(_good(d, envs), d.kind.isin(list(SHIPPING_KINDS)))
-    merged = c.filter(c.merged_at.notnull(), c.deployment_ref.isnull())
+    merged = c.filter(c.merged_at.notnull(), _names(c, "deployment_ref").isnull())
     found = nearest(
         merged.select(id=merged.id, service=merged.service, t=merged.merged_at),
         shipping.select(
@@ -78,7 +79,8 @@ def shipped_by(t: Tables, envs: Sequence[str]) -> ir.Table:
         ),
         after=True,
     )
-    return _chosen(c.select(link_id=c.id, ref=c.deployment_ref), t, found, "deployment_id")
+    rows = c.select(link_id=c.id, ref=_names(c, "deployment_ref"))
+    return _chosen(rows, t, found, "deployment_id")
 
 
 def repaired_by(t: Tables, envs: Sequence[str]) -> ir.Table:
@@ -89,13 +91,13 @@ def repaired_by(t: Tables, envs: Sequence[str]) -> ir.Table:
     earlier)."""
     d = t.deployments
     repairs = d.filter(
-        _good(d, envs), d.kind.isin(["rollback", "hotfix"]), d.recovers.isnull()
+        _good(d, envs), d.kind.isin(["rollback", "hotfix"]), _names(d, "recovers").isnull()
     ).select(id=d.id, service=d.service, t=d.finished_at - ibis.interval(microseconds=1))
     earlier = d.filter(_good(d, envs), d.kind != "rollback")
     found = nearest(
         repairs, earlier.select(id=earlier.id, service=earlier.service, t=earlier.finished_at)
     )
-    return _chosen(d.select(link_id=d.id, ref=d.recovers), t, found, "recovers_id")
+    return _chosen(d.select(link_id=d.id, ref=_names(d, "recovers")), t, found, "recovers_id")
 
 
 def blamed_on(t: Tables, envs: Sequence[str], window_hours: float) -> ir.Table:
@@ -104,7 +106,7 @@ def blamed_on(t: Tables, envs: Sequence[str], window_hours: float) -> ir.Table:
     none, the service's latest successful production deployment that finished at or before
     it opened and at most `window_hours` before (`window`); else none (`none`)."""
     i, d = t.incidents, t.deployments
-    opened = i.filter(i.cause_ref.isnull())
+    opened = i.filter(_names(i, "cause_ref").isnull())
     good = d.filter(_good(d, envs))
     walk = nearest(
         opened.select(id=opened.id, service=opened.service, t=opened.opened_at),
@@ -112,13 +114,19 @@ def blamed_on(t: Tables, envs: Sequence[str], window_hours: float) -> ir.Table:
     )
     window = ibis.literal(timedelta(hours=window_hours).total_seconds(), "float64")
     within = walk.filter(_epoch(walk.event_t) - _epoch(walk.dep_t) <= window)
-    chosen = _chosen(i.select(link_id=i.id, ref=i.cause_ref), t, within, "deployment_id")
+    chosen = _chosen(i.select(link_id=i.id, ref=_names(i, "cause_ref")), t, within, "deployment_id")
     attribution = ibis.cases(
         (chosen.named.notnull(), "named"),
         (chosen.ref.isnull() & chosen.deployment_id.notnull(), "window"),
         else_="none",
     )
     return chosen.mutate(attribution=attribution)
+
+
+def _names(table: ir.Table, column: str) -> ir.StringValue:
+    """The deployment each row names: `column`, or none where the table has no such column
+    (an export from elsewhere that keeps no names)."""
+    return table[column] if column in table.columns else ibis.null("string")
 
 
 def _chosen(rows: ir.Table, t: Tables, found: ir.Table, column: str) -> ir.Table:
@@ -134,10 +142,17 @@ def _chosen(rows: ir.Table, t: Tables, found: ir.Table, column: str) -> ir.Table
     return j.select(link_id=j.link_id, ref=j.ref, named=j.named, **{column: link})
 
 
-def linked(t: Tables, envs: Sequence[str], window_hours: float) -> Tables:
+def linked(
+    t: Tables,
+    envs: Sequence[str],
+    window_hours: float,
+    keep: Callable[[ir.Table], ir.Table] | None = None,
+) -> Tables:
     """The tables with every link computed: `changes.deployment_id`, `deployments.recovers_id`,
     `incidents.deployment_id` and `incidents.attribution` replaced (or added, for an export
-    without them), every other column as it was."""
+    without them), every other column as it was. `keep`, given, turns each table of links
+    (an id and its link) into one computed once (`Table.cache`), so that every figure joins
+    them instead of walking the timelines again."""
     computed = {
         "changes": shipped_by(t, envs),
         "deployments": repaired_by(t, envs),
@@ -145,13 +160,14 @@ def linked(t: Tables, envs: Sequence[str], window_hours: float) -> Tables:
     }
     tables = {name: getattr(t, name) for name in Tables.__dataclass_fields__}
     for name, links in computed.items():
-        tables[name] = _replaced(tables[name], links, LINK_COLUMNS[name])
+        columns = LINK_COLUMNS[name]
+        links = links.select("link_id", *(links[c].name(f"new_{c}") for c in columns))
+        tables[name] = _replaced(tables[name], keep(links) if keep else links, columns)
     return Tables(**tables)
 
 
 def _replaced(table: ir.Table, links: ir.Table, columns: tuple[str, ...]) -> ir.Table:
-    """`table` with `columns` taken from `links` (by id = link_id), in their place."""
-    links = links.select("link_id", *(links[c].name(f"new_{c}") for c in columns))
+    """`table` with `columns` taken from `links` (link_id, new_<column>…), in their place."""
     j = table.left_join(links, table.id == links.link_id)
     names = list(table.columns) + [c for c in columns if c not in table.columns]
     return j.select(*(j[f"new_{n}"].name(n) if n in columns else j[n] for n in names))
