@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 
 from headway.config import Settings
@@ -325,3 +326,24 @@ def test_the_window_and_environments_come_from_the_settings(cases: Settings) -> 
     assert blamed["stg-i1"] == (None, "none")
     assert blamed["ear-i3"] == (None, "none")
     assert blamed["stg-i2"] == ("stg-d1", "window")
+
+
+@pytest.mark.postgres
+def test_an_export_holds_the_stored_links_whatever_the_engine_computes(
+    postgres_cases: Settings, tmp_path: Path
+) -> None:
+    # a stored link the rules would not give (tie-c5 shipped by tie-d4) is exported as stored,
+    # though the exporting process computes links on its engines
+    with psycopg.connect(postgres_cases.database, autocommit=True) as con:
+        con.execute("UPDATE changes SET deployment_id = 'tie-d4' WHERE id = 'tie-c5'")
+        try:
+            store = open_store(postgres_cases)
+            try:
+                computing = postgres_cases.model_copy(update={"engine_links": "computed"})
+                export_store(store, computing, tmp_path / "export")
+            finally:
+                store.close()
+        finally:
+            con.execute("UPDATE changes SET deployment_id = NULL WHERE id = 'tie-c5'")
+    changes = pq.read_table(tmp_path / "export" / "changes").to_pylist()
+    assert {c["id"]: c["deployment_id"] for c in changes} == SHIPPED | {"tie-c5": "tie-d4"}
