@@ -299,3 +299,21 @@ def test_engine_links_names_its_values(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().engine_links == "computed"
     monkeypatch.delenv("HEADWAY_ENGINE_LINKS")
     assert Settings().engine_links == "auto"
+
+
+def test_the_footers_are_read_per_row_group_and_part(tmp_path: Path) -> None:
+    def part(table: str, name: str, values: list[Any], **options: Any) -> None:
+        column = "deployment_id" if table == "changes" else "recovers_id"
+        (tmp_path / table).mkdir(exist_ok=True)
+        data = pa.table({"id": [str(i) for i in range(len(values))], column: values})
+        pq.write_table(data, tmp_path / table / name, **options)
+
+    # changes: an empty first row group, a link in the second (the footer's null counts)
+    part("changes", "part-00000.parquet", [None, None, None, "d1"], row_group_size=2)
+    # deployments: a part without rows, and one whose footer keeps no statistics
+    part("deployments", "part-00000.parquet", pa.nulls(0, pa.string()))
+    part("deployments", "part-00001.parquet", ["d1", None], write_statistics=False)
+    assert parquet_lacks_links(tmp_path) == ["deployments/ (recovers_id empty)"]
+    # a part with a value makes the table's links stored, though another part has none
+    part("deployments", "part-00002.parquet", [None, "d2"])
+    assert parquet_lacks_links(tmp_path) == []
