@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 from headway.engines.relations import MICROS, Tables, micros_between, nearest
 from headway.store.linking import SHIPPING_KINDS
 
-MODES = ("auto", "stored", "computed")
 # The columns each table's links are kept in, in the store and its export.
 LINK_COLUMNS = {
     "changes": ("deployment_id",),
@@ -44,10 +43,6 @@ LINK_COLUMNS = {
 # none of them, docs/decisions.md).
 _DECIDING = {"changes": "deployment_id", "deployments": "recovers_id"}
 _EPOCH = ibis.timestamp("1970-01-01 00:00:00")
-
-
-class LinksError(ValueError):
-    """The stored links were asked for, and a table does not have them."""
 
 
 def _good(d: ir.Table, envs: Sequence[str]) -> ir.BooleanValue:
@@ -64,7 +59,7 @@ def _epoch(t: ir.TimestampValue) -> ir.FloatingValue:
 
 def shipped_by(t: Tables, envs: Sequence[str]) -> ir.Table:
     """Per change (link_id): the deployment that shipped it (deployment_id). The one it
-    names, if stored; else, for a change it names none of, the first shipping deployment
+    names, if stored; else, for a change naming none, the first shipping deployment
     (a deploy or hotfix, successful, to production) of its service that started (else
     finished) at or after the merge."""
     c, d = t.changes, t.deployments
