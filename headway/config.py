@@ -64,6 +64,12 @@ class Settings(AppSettings):
         description="Folder of a `headway export parquet` the engine reads its tables from "
         "(required for spark; duckdb reads it instead of the store when set).",
     )
+    engine_links: Literal["auto", "stored", "computed"] = Field(
+        default="auto",
+        description="Where the engine's links between records come from: stored (the columns "
+        "the store computed), computed (the same rules as Ibis expressions), or auto (stored, "
+        "but computed over a Parquet export whose changes or deployments lack them).",
+    )
     spark_url: str = Field(
         default="local[*]",
         description="Spark to run on: a master such as local[*] (a session in this process) "
@@ -288,6 +294,16 @@ class Settings(AppSettings):
             parse(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate such as 120/minute") from None
+        return value
+
+    @field_validator("engine_links", mode="before")
+    @classmethod
+    def _links(cls, value: object) -> object:
+        if value not in ("auto", "stored", "computed"):
+            raise ValueError(
+                f"HEADWAY_ENGINE_LINKS={value!r}: use auto, stored or computed (auto: the "
+                "stored links, computed where a Parquet export lacks them)"
+            )
         return value
 
     @field_validator("outbound_hosts")

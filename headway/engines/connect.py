@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,9 @@ import ibis
 import ibis.expr.types as ir
 
 from headway.config import Settings
+from headway.engines import links
 from headway.engines.layout import TABLES, table_folder
+from headway.engines.relations import Tables
 from headway.store import Store
 from headway.store.duck import DuckStore
 
@@ -39,6 +41,8 @@ class Engine:
     tables: dict[str, ir.Table] = field(default_factory=dict)
     source: str = "store"  # or "parquet": where the tables are read from
     owns_session: bool = False
+    links: str = "stored"  # or "computed": where the links between records come from
+    kept: list[Any] = field(default_factory=list)  # tables the session keeps (`links`)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
@@ -61,7 +65,11 @@ class Engine:
 
     def close(self) -> None:
         """Disconnect; a Spark session is stopped only if `connect` made it (one handed in
-        is the caller's, shared by everything in its process)."""
+        is the caller's, shared by everything in its process). The tables it kept go first,
+        while the connection that holds them is open."""
+        for table in self.kept:
+            table.release()
+        self.kept.clear()
         if self.name != "spark":
             self.backend.disconnect()
         elif self.owns_session:
@@ -80,11 +88,21 @@ def engine_name(settings: Settings) -> str:
 
 
 def connect(settings: Settings, *, spark: Any = None, store: Store | None = None) -> Engine:
-    """Connect the engine the settings name, with the canonical tables registered.
+    """Connect the engine the settings name, with the canonical tables registered and their
+    links stored or computed as HEADWAY_ENGINE_LINKS says (`links`).
 
     `spark`: a SparkSession to use instead of making one (tests share one per run).
     `store`: the store this process already has open; DuckDB then reads through it, since
     one process cannot open a DuckDB file twice."""
+    engine = _connect(settings, spark, store)
+    try:
+        return _with_links(engine, settings)
+    except EngineError:
+        engine.close()
+        raise
+
+
+def _connect(settings: Settings, spark: Any, store: Store | None) -> Engine:
     name = engine_name(settings)
     parquet = Path(settings.engine_parquet) if settings.engine_parquet else None
     if name == "spark":
@@ -125,6 +143,45 @@ def connect(settings: Settings, *, spark: Any = None, store: Store | None = None
         raise EngineError(f"HEADWAY_DATABASE={path}: no such DuckDB store")
     backend = ibis.duckdb.connect(str(path), read_only=True)
     return Engine(name, backend, {t: backend.table(t) for t in TABLES})
+
+
+def _with_links(engine: Engine, settings: Settings) -> Engine:
+    """The engine with its tables' links as HEADWAY_ENGINE_LINKS says: the stored ones, or
+    (`computed`, or `auto` over an export lacking them) computed by `links`."""
+    mode = settings.engine_links
+    t = Tables.of(engine.tables)
+    if mode == "auto":
+        lacking = (
+            links.parquet_lacks_links(Path(str(settings.engine_parquet)))
+            if engine.source == "parquet"
+            else []
+        )
+        mode = "computed" if lacking else "stored"
+    if mode == "stored":
+        missing = links.stored_lacking(t)
+        if missing:
+            raise EngineError(
+                f"HEADWAY_ENGINE_LINKS=stored, but the tables have no {', '.join(missing)}: "
+                "set HEADWAY_ENGINE_LINKS=computed (or auto) to compute the links"
+            )
+        return engine
+    # Over an export the engine's own session may keep tables: the links are computed once
+    # there. A store is read through a read-only connection, so each query computes them.
+    keep = _keeper(engine) if engine.source == "parquet" else None
+    envs, window = settings.production_environments, settings.incident_window_hours
+    computed = links.linked(t, envs, window, keep)
+    engine.tables = {name: getattr(computed, name) for name in TABLES}
+    engine.links = "computed"
+    return engine
+
+
+def _keeper(engine: Engine) -> Callable[[ir.Table], ir.Table]:
+    def keep(table: ir.Table) -> ir.Table:
+        kept = table.cache()
+        engine.kept.append(kept)
+        return kept
+
+    return keep
 
 
 def _read_parquet(backend: Any, folder: Path, *, spark: bool = False) -> dict[str, ir.Table]:

@@ -44,7 +44,9 @@ def export_store(store: Store, settings: Settings, folder: Path) -> Exported:
     The embedded store copies its tables through its own connection, in one transaction (so
     the server exports the file it holds open); PostgreSQL is read through its engine."""
     if store.dialect != "duckdb":
-        engine = connect(settings.model_copy(update={"engine": None, "engine_parquet": None}))
+        # (the links as stored, whatever HEADWAY_ENGINE_LINKS says: an export is the store's)
+        store_only = {"engine": None, "engine_parquet": None, "engine_links": "stored"}
+        engine = connect(settings.model_copy(update=store_only))
         try:
             return export_parquet(engine, folder)
         finally:

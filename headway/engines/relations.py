@@ -180,12 +180,16 @@ def good_deployments(defn: Definition, d: ir.Table) -> ir.BooleanValue:
     return condition
 
 
-def preceding(events: ir.Table, deployments: ir.Table) -> ir.Table:
-    """For each event (id, service, t), the latest deployment (id, service, t) at or before it
-    (linking's timeline walk): one timeline per service, a running count of deployments
-    numbering the runs, each event taking the deployment that heads its run. On a tie the
-    deployment comes first; deployments of one service at one instant are one point, the
-    smallest id standing for them. Columns: event_id, event_t, dep_t, deployment_id."""
+def nearest(events: ir.Table, deployments: ir.Table, *, after: bool = False) -> ir.Table:
+    """For each event (id, service, t), the deployment (id, service, t) nearest in time on one
+    side, as `store/timeline.py` walks it: the latest at or before the event, or with `after`
+    the first at or after it. One timeline per service, walked forwards (or backwards with
+    `after`); a running count of deployments numbers the runs, and each event takes the
+    deployment that heads its run. On a tie the deployment comes first: a change merged at
+    the instant a deployment starts ships with it, an incident opened at the instant one
+    finishes is blamed on it. Deployments of one service at one instant are one point, the
+    smallest id standing for them. An event with no deployment on its side is left out.
+    Columns: event_id, event_t, dep_t, deployment_id."""
     points = deployments.group_by(["service", "t"]).aggregate(dep_id=deployments.id.min())
     timeline = union_all(
         events.select(
@@ -203,7 +207,8 @@ def preceding(events: ir.Table, deployments: ir.Table) -> ir.Table:
             dep_id=points.dep_id,
         ),
     )
-    walk = ibis.cumulative_window(group_by=timeline.service, order_by=[timeline.t, timeline.o])
+    when = ibis.desc(timeline.t) if after else timeline.t
+    walk = ibis.cumulative_window(group_by=timeline.service, order_by=[when, timeline.o])
     runs = timeline.mutate(run=timeline.dep_id.count().over(walk))
     # Within a run only its head carries a deployment: the max over the run is that one.
     head = ibis.window(group_by=[runs.service, runs.run])
@@ -235,7 +240,7 @@ def attributed(defn: Definition, t: Tables) -> ir.Table:
     if rules.rule != "named":
         events = i if rules.rule == "latest_before" else i.filter(i.cause_ref.isnull())
         good = d.filter(good_deployments(defn, d))
-        walk = preceding(
+        walk = nearest(
             events.select(id=events.id, service=events.service, t=events.opened_at),
             good.select(id=good.id, service=good.service, t=good.finished_at),
         )

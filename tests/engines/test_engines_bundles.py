@@ -32,6 +32,7 @@ from headway.engines.dora import FIGURES
 from headway.metrics import dora
 from headway.store import open_store
 from tests.conftest import REPOS
+from tests.engines.test_engines_links import link_rows
 
 pytestmark = pytest.mark.slow
 
@@ -131,18 +132,21 @@ def sql_on(request: pytest.FixtureRequest, histories: Histories) -> Iterator[Eng
 
 
 def _connect(request: pytest.FixtureRequest, histories: Histories) -> Iterator[Engine]:
-    name, store = request.param, str(histories.duckdb)
-    if name == "duckdb":
-        settings = Settings(database=store)
-    elif name == "duckdb-parquet":
-        settings = Settings(database=store, engine_parquet=str(histories.parquet))
-    elif name == "postgres":
-        settings = Settings(database=request.getfixturevalue("postgres_histories"))
-    else:
-        settings = Settings(database=store, engine="spark", engine_parquet=str(histories.parquet))
+    name = request.param
     spark = request.getfixturevalue("spark_session") if name == "spark" else None
-    with connected(settings, spark=spark) as engine:
+    with connected(_settings(request, histories, name), spark=spark) as engine:
         yield engine
+
+
+def _settings(request: pytest.FixtureRequest, histories: Histories, name: str) -> Settings:
+    store = str(histories.duckdb)
+    if name == "duckdb":
+        return Settings(database=store)
+    if name == "duckdb-parquet":
+        return Settings(database=store, engine_parquet=str(histories.parquet))
+    if name == "postgres":
+        return Settings(database=request.getfixturevalue("postgres_histories"))
+    return Settings(database=store, engine="spark", engine_parquet=str(histories.parquet))
 
 
 def _five(metric_set: dict[str, Any]) -> dict[str, Any]:
@@ -176,3 +180,25 @@ def test_sixteen_years_by_month_agree(sql_on: Engine, histories: Histories) -> N
     got = figures.trend(sql_on, PRESETS["dora"], dora.Scope(), HISTORY, "month")
     assert len(got) == 198  # January 2010 to June 2026
     assert got == [_five(m) for m in histories.oracle["by month"]]
+
+
+@pytest.mark.parametrize("name", SQL)
+def test_links_computed_from_real_histories_equal_the_stored(
+    request: pytest.FixtureRequest, histories: Histories, name: str
+) -> None:
+    # every change names its release (or `undeployed`, a deployment never stored), so the
+    # computed links hold the named ones, the missing ones and the releases' repairs
+    settings = _settings(request, histories, name)
+    found = []
+    for mode in ("stored", "computed"):
+        with connected(settings.model_copy(update={"engine_links": mode})) as engine:
+            assert engine.links == mode
+            found.append(link_rows(engine))
+    stored, computed = found
+    shipped = [row[2] for row in stored if row[0] == "changes"]
+    assert len(shipped) > 4000
+    assert 0 < shipped.count(None) < len(shipped)
+    assert [row[1:3] for row in stored if row[0] == "deployments" and row[2]] == [
+        ("git:httpx/tag/0.23.3", "git:httpx/tag/0.23.2")
+    ]
+    assert computed == stored

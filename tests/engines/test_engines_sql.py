@@ -1,5 +1,5 @@
-"""The SQL each engine receives for the five figures, the flow breakdown and the main
-records list, kept so a change in it is reviewed.
+"""The SQL each engine receives for the five figures, the flow breakdown, the main records
+list and the links computed where an export lacks them, kept so a change in it is reviewed.
 
 A snapshot is the compiled text of one figure under the `dora` preset for the simulated
 organisation's services and a fixed period. After a deliberate change, write them again
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from headway.definitions import PRESETS
-from headway.engines import Engine, flow, record_lists
+from headway.engines import Engine, flow, links, record_lists
 from headway.engines import dora as figures
 from headway.engines.relations import Tables
 from headway.engines.run import scope_services
@@ -61,6 +61,21 @@ def test_the_records_list_sql_each_engine_receives_is_the_reviewed_one(engine: E
     )
     page = record_lists.paged("deployments", listed, refine, 50, 0, with_length=True)
     _matches(engine, "records_deployments", engine.sql(page).strip() + "\n")
+
+
+# The three links an engine computes where an export lacks them (engines/links.py), under
+# the default settings: production only, a 24-hour incident window.
+LINKS = {
+    "links_changes": lambda t: links.shipped_by(t, ["production"]),
+    "links_deployments": lambda t: links.repaired_by(t, ["production"]),
+    "links_incidents": lambda t: links.blamed_on(t, ["production"], 24.0),
+}
+
+
+@pytest.mark.parametrize("read", LINKS)
+def test_the_links_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, read: str) -> None:
+    expression = LINKS[read](Tables.of(engine.tables))
+    _matches(engine, read, engine.sql(expression).strip() + "\n")
 
 
 def _matches(engine: Engine, name: str, sql: str) -> None:
