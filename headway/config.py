@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -342,9 +342,30 @@ class Settings(AppSettings):
         return Path(self.database)
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used, named as it is set (HEADWAY_… or headway.toml's key)."""
+
+
+def _refusal(error: ValidationError) -> SettingsError:
+    said = []
+    for problem in error.errors():
+        key = str(problem["loc"][0]) if problem["loc"] else "settings"
+        variable = f"HEADWAY_{key.upper()}"
+        message = problem["msg"].removeprefix("Value error, ")
+        if not message.startswith(variable):  # a validator of ours names it already
+            message = f"{variable}={problem.get('input')!r} (or {key} in headway.toml): {message}"
+        said.append(message)
+    return SettingsError("; ".join(said))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and headway.toml; a value that cannot be used is a
+    SettingsError naming its variable and what it takes."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise _refusal(error) from None
 
 
 def now() -> datetime:

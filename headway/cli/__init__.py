@@ -28,6 +28,8 @@ from headway.cli import (
     review,
     serve,
 )
+from headway.cli.common import errors
+from headway.config import SettingsError
 
 __all__ = ["app", "main"]
 
@@ -111,3 +113,6 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except SettingsError as error:  # one line and exit 2, as for any bad input
+        errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -6,6 +6,7 @@ Each leaf command of the CLI appears below with a bad input; a new command fails
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from headway.cli import app
 from tests.cli.test_cli import ALL_COMMANDS, SMALL_ORG
+from tests.conftest import run_headway
 
 runner = CliRunner()
 
@@ -74,6 +76,7 @@ BAD: dict[str, list[str]] = {
     "review": ["--period", "2026-10", "--team", "nosuch", "--format", "json"],
     "rollout start": ["nosuch"],
     "rollout status": ["nosuch"],
+    "rollout list": ["--nosuch"],
     "rollout pause": ["nosuch"],
     "rollout resume": ["nosuch"],
     "rollout advance": ["nosuch"],
@@ -110,3 +113,29 @@ def test_a_bad_input_leaves_stdout_empty_and_exits_2(command: str, tmp_path: Pat
     assert result.stdout == "", result.stdout
     assert result.stderr.startswith(("error:", "Usage:")), result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        (
+            "HEADWAY_ENGINE_LINKS",
+            "sometimes",
+            "error: HEADWAY_ENGINE_LINKS='sometimes': use auto, stored or computed",
+        ),
+        (
+            "HEADWAY_READ_CONNECTIONS",
+            "two",
+            "error: HEADWAY_READ_CONNECTIONS='two' (or read_connections in headway.toml): "
+            "Input should be a valid integer",
+        ),
+    ],
+)
+def test_a_setting_that_cannot_be_used_is_named_in_one_line(
+    variable: str, value: str, says: str, tmp_path: Path
+) -> None:
+    done = run_headway("metrics", env={**os.environ, variable: value}, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert " ".join(done.stderr.split()).startswith(says), done.stderr
+    assert "Traceback" not in done.stderr
