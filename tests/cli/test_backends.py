@@ -268,13 +268,16 @@ def test_every_command_answers_alike_from_the_store_and_the_server(tmp_path: Pat
 
 def _timeless(text: str) -> str:
     """Output without the seconds an import took (`in 0.4 s`, `(0.12 s)`), the moments a
-    rollout's events happened (`2026-12-06T16:40:12`) and the ids of scheduled changes."""
+    rollout's events happened (`2026-12-06T16:40:12`) and the ids of scheduled changes and
+    rollouts."""
     text = re.sub(r"\b\d+\.\d+ s\b", "N s", text)
     # Through a server a rollout's actor is also the token that acted (`token:cli for ann`):
     # the store alone has no token to name.
     text = re.sub(r"(?:token:cli for )?\bann\s+", "ACTOR ", text)
     # A scheduled change's id is made where it is scheduled.
     text = re.sub(r"\b[0-9a-f]{12}\b", "SCHEDULE", text)
+    # A rollout's id ends with the moment it started (`checkout:production:20261207T174356838459`)
+    text = re.sub(r":\d{8}T\d{12}\b", ":STARTED", text)
     return re.sub(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?", "TIME", text)
 
 
