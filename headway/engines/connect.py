@@ -59,6 +59,24 @@ class Engine:
             gc.collect()
         return rows
 
+    @contextmanager
+    def keeping(self) -> Iterator[Callable[[ir.Table], ir.Table]]:
+        """A `keep` for one computation: each table given to it is computed once and held
+        by the engine's session (a temporary table, or Spark's cache) until the computation
+        ends, so the figures that read it do not compute it again."""
+        held: list[Any] = []
+
+        def keep(table: ir.Table) -> ir.Table:
+            kept = table.cache()
+            held.append(kept)
+            return kept
+
+        try:
+            yield keep
+        finally:
+            for table in held:
+                table.release()
+
     def sql(self, expr: ir.Expr) -> str:
         """The SQL this engine receives for `expr` (what the snapshot tests keep)."""
         return str(ibis.to_sql(expr))

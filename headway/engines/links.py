@@ -30,6 +30,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow.parquet as pq
 
+from headway.engines.layout import TABLES
 from headway.engines.relations import MICROS, Tables, micros_between, nearest
 from headway.store.linking import SHIPPING_KINDS
 
@@ -153,12 +154,12 @@ def linked(
         "deployments": repaired_by(t, envs),
         "incidents": blamed_on(t, envs, window_hours),
     }
-    tables = {name: getattr(t, name) for name in Tables.__dataclass_fields__}
+    tables = {name: getattr(t, name) for name in TABLES}
     for name, links in computed.items():
         columns = LINK_COLUMNS[name]
         links = links.select("link_id", *(links[c].name(f"new_{c}") for c in columns))
         tables[name] = _replaced(tables[name], keep(links) if keep else links, columns)
-    return Tables(**tables)
+    return Tables.of(tables, t.keep)
 
 
 def _replaced(table: ir.Table, links: ir.Table, columns: tuple[str, ...]) -> ir.Table:

@@ -8,7 +8,8 @@ epoch functions: Spark's UNIX_TIMESTAMP drops the fraction of a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -30,10 +31,27 @@ class Tables:
     approvals: ir.Table
     pipeline_runs: ir.Table
     defects: ir.Table
+    # Given, the relations several figures read (the incidents' attribution, the failures)
+    # are computed once and kept by the engine (`Engine.keeping`), not once per figure.
+    keep: Callable[[ir.Table], ir.Table] | None = field(default=None, compare=False)
+    _kept: dict[tuple[str, int], ir.Table] = field(
+        default_factory=dict, compare=False, init=False, repr=False
+    )
 
     @classmethod
-    def of(cls, tables: dict[str, ir.Table]) -> Tables:
-        return cls(**{name: tables[name] for name in TABLES})
+    def of(
+        cls, tables: dict[str, ir.Table], keep: Callable[[ir.Table], ir.Table] | None = None
+    ) -> Tables:
+        return cls(**{name: tables[name] for name in TABLES}, keep=keep)
+
+    def shared(self, name: str, defn: Definition, build: Callable[[], ir.Table]) -> ir.Table:
+        """`build()`, kept by the engine the first time when the tables keep relations."""
+        if self.keep is None:
+            return build()
+        key = (name, id(defn))
+        if key not in self._kept:
+            self._kept[key] = self.keep(build())
+        return self._kept[key]
 
 
 def _null(dtype: str) -> Any:
@@ -230,6 +248,10 @@ def nearest(events: ir.Table, deployments: ir.Table, *, after: bool = False) -> 
 def attributed(defn: Definition, t: Tables) -> ir.Table:
     """Every incident with the deployment the definition blames (sql.attributed): columns
     id, service, opened_at, resolved_at, deployment_id, cause_t."""
+    return t.shared("attributed", defn, lambda: _attributed(defn, t))
+
+
+def _attributed(defn: Definition, t: Tables) -> ir.Table:
     rules = defn.attribution
     i, d = t.incidents, t.deployments
     # (blamed_*: the incidents table has a deployment_id of its own, the stored link)
@@ -293,7 +315,11 @@ def failures(defn: Definition, t: Tables) -> ir.Table | None:
     evidence = _evidence(defn, t, reasons=False)
     if evidence is None:
         return None
-    return evidence.group_by("failed_id").aggregate(first_fix=evidence.fixed_at.min())
+    return t.shared(
+        "failures",
+        defn,
+        lambda: evidence.group_by("failed_id").aggregate(first_fix=evidence.fixed_at.min()),
+    )
 
 
 def failure_reasons(defn: Definition, t: Tables) -> ir.Table | None:

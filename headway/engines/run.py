@@ -13,11 +13,9 @@ from headway.engines.connect import Engine
 from headway.engines.dora import (
     BUCKETS,
     Query,
-    change_fail_rate,
     change_lead_time,
+    deployment_counts,
     deployment_days,
-    deployment_frequency,
-    deployment_rework_rate,
     failed_deployment_recovery_time,
 )
 from headway.engines.stats import STATS
@@ -66,9 +64,9 @@ def scope_services(engine: Engine, scope: Scope) -> list[tuple[str, str]]:
 
 
 def figures(engine: Engine, q: Query) -> dict[Any, dict[str, Any]]:
-    """Run the five expressions; the raw numbers per key (a scope key, or with a trend a
-    (scope key, bucket start) pair), in the shape metrics.dora gathers them."""
-    t = r.Tables.of(engine.tables)
+    """Run the figures' expressions; the raw numbers per key (a scope key, or with a trend a
+    (scope key, bucket start) pair), in the shape metrics.dora gathers them. What several
+    figures read (the failures, the incidents' attribution) is computed once for them all."""
     out: dict[Any, dict[str, Any]] = {}
 
     def slot(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,25 +76,29 @@ def figures(engine: Engine, q: Query) -> dict[Any, dict[str, Any]]:
 
     if not q.services:
         return out
-    for row in engine.rows(deployment_frequency(t, q)):
-        slot(row).update(deployments=int(row["deployments"]), deploy_days=int(row["deploy_days"]))
-    for row in engine.rows(change_fail_rate(t, q)):
-        slot(row).update(failed=int(row["failed"] or 0), unrecovered=int(row["unrecovered"] or 0))
-    for row in engine.rows(deployment_rework_rate(t, q)):
-        slot(row)["rework"] = int(row["rework"] or 0)
-    for name, expr in (
-        ("lead", change_lead_time(t, q)),
-        ("recovery", failed_deployment_recovery_time(t, q)),
-    ):
-        for row in engine.rows(expr):
-            slot(row)[name] = {
-                **{k: row[k] for k in STATS},
-                "n": int(row["n"]),
-                "negative": int(row["negative"] or 0),
-            }
-    if not q.by:
-        for row in engine.rows(deployment_days(t, q)):
-            slot(row)["days"].append(row["day"])
+    with engine.keeping() as keep:
+        t = r.Tables.of(engine.tables, keep)
+        for row in engine.rows(deployment_counts(t, q)):
+            slot(row).update(
+                deployments=int(row["deployments"]),
+                deploy_days=int(row["deploy_days"]),
+                failed=int(row["failed"] or 0),
+                unrecovered=int(row["unrecovered"] or 0),
+                rework=int(row["rework"] or 0),
+            )
+        for name, expr in (
+            ("lead", change_lead_time(t, q)),
+            ("recovery", failed_deployment_recovery_time(t, q)),
+        ):
+            for row in engine.rows(expr):
+                slot(row)[name] = {
+                    **{k: row[k] for k in STATS},
+                    "n": int(row["n"]),
+                    "negative": int(row["negative"] or 0),
+                }
+        if not q.by:
+            for row in engine.rows(deployment_days(t, q)):
+                slot(row)["days"].append(row["day"])
     return out
 
 

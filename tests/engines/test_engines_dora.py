@@ -8,7 +8,11 @@ Spark over the same export.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pytest
+from ibis.expr.types import Table
 
 from headway.definitions import PRESETS
 from headway.engines import Engine
@@ -95,3 +99,40 @@ def test_a_named_scope_is_its_services_only(sql_engine: Engine, organisation: Or
 def test_an_unknown_scope_names_what_is_known(engine: Engine, organisation: Organisation) -> None:
     with pytest.raises(dora.UnknownScope, match="no team named 'nosuch'"):
         figures.compute(engine, PRESETS["dora"], dora.Scope("team", "nosuch"), organisation.period)
+
+
+def test_what_the_figures_share_is_computed_once_and_released(
+    sql_engine: Engine, organisation: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under `dora` the failures read the incidents' attribution (the `incident` rule), and
+    # change fail rate and recovery time both read the failures: each is kept once, by name.
+    kept: list[str] = []
+    real = sql_engine.keeping
+
+    @contextmanager
+    def counting() -> Iterator[Callable[[Table], Table]]:
+        with real() as keep:
+
+            def noted(table: Table) -> Table:
+                kept.append(",".join(table.columns))
+                return keep(table)
+
+            yield noted
+
+    monkeypatch.setattr(sql_engine, "keeping", counting)
+    got = figures.compute(sql_engine, PRESETS["dora"], dora.Scope(), organisation.period)
+    assert got == _five(organisation.oracle["dora"])
+    assert kept == [
+        "id,service,opened_at,resolved_at,deployment_id,cause_t",
+        "failed_id,first_fix",
+    ]
+    # and released when the figures are done: no table is left in the session
+    assert _temporary_tables(sql_engine) == []
+
+
+def _temporary_tables(engine: Engine) -> list[str]:
+    if engine.name == "postgres":
+        sql = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()"
+    else:
+        sql = "SELECT table_name FROM duckdb_tables() WHERE temporary"
+    return [row[0] for row in engine.backend.con.execute(sql).fetchall()]

@@ -25,7 +25,7 @@ from tests.engines.conftest import PERIOD_FOR_SNAPSHOTS
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-@pytest.mark.parametrize("figure", figures.FIGURES)
+@pytest.mark.parametrize("figure", figures.EXPRESSIONS)
 def test_the_sql_each_engine_receives_is_the_reviewed_one(engine: Engine, figure: str) -> None:
     services = tuple(s for s, _ in scope_services(engine, dora.Scope()))
     query = figures.Query(PRESETS["dora"], services, PERIOD_FOR_SNAPSHOTS)

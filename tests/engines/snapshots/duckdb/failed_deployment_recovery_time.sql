@@ -1,87 +1,99 @@
-WITH "t47" AS (
+SELECT
+  "t48"."grp",
+  "t48"."n",
+  "t48"."mean_s",
+  "t48"."negative",
+  LIST_EXTRACT("t48"."qs", 1) AS "median_s",
+  LIST_EXTRACT("t48"."qs", 2) AS "p75_s",
+  LIST_EXTRACT("t48"."qs", 3) AS "p90_s"
+FROM (
   SELECT
-    "t46"."grp",
-    CASE
-      WHEN (
-        "t46"."finished_at" IS NULL
-      ) OR (
-        "t46"."first_fix" IS NULL
-      )
-      THEN CAST(NULL AS DOUBLE)
-      WHEN (
-        DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
-      ) < 0
-      THEN CAST(NULL AS DOUBLE)
-      WHEN (
-        DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
-      ) = 0
-      THEN 0.0
-      ELSE DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
-    END AS "x",
-    CASE WHEN "t46"."first_fix" < "t46"."finished_at" THEN 1 ELSE 0 END AS "neg"
+    "t47"."grp",
+    COUNT("t47"."x") AS "n",
+    AVG("t47"."x") AS "mean_s",
+    SUM("t47"."neg") AS "negative",
+    QUANTILE_CONT("t47"."x", [0.5, 0.75, 0.9]) AS "qs"
   FROM (
     SELECT
-      "t31"."id",
-      "t31"."service",
-      "t31"."started_at",
-      "t31"."finished_at",
-      "t31"."s_name",
-      "t31"."s_team",
-      "t31"."s_context",
-      "t31"."grp",
-      "t45"."failed_id",
-      "t45"."first_fix"
+      "t46"."grp",
+      CASE
+        WHEN (
+          "t46"."finished_at" IS NULL
+        ) OR (
+          "t46"."first_fix" IS NULL
+        )
+        THEN CAST(NULL AS DOUBLE)
+        WHEN (
+          DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
+        ) < 0
+        THEN CAST(NULL AS DOUBLE)
+        WHEN (
+          DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
+        ) = 0
+        THEN 0.0
+        ELSE DATE_DIFF('MICROSECOND', "t46"."finished_at", "t46"."first_fix") / 1000000
+      END AS "x",
+      CASE WHEN "t46"."first_fix" < "t46"."finished_at" THEN 1 ELSE 0 END AS "neg"
     FROM (
       SELECT
-        "t26"."id",
-        "t26"."service",
-        "t26"."started_at",
-        "t26"."finished_at",
-        "t26"."s_name",
-        "t26"."s_team",
-        "t26"."s_context",
-        'organisation' AS "grp"
+        "t31"."id",
+        "t31"."service",
+        "t31"."started_at",
+        "t31"."finished_at",
+        "t31"."s_name",
+        "t31"."s_team",
+        "t31"."s_context",
+        "t31"."grp",
+        "t45"."failed_id",
+        "t45"."first_fix"
       FROM (
         SELECT
-          "t20"."id",
-          "t20"."service",
-          "t20"."started_at",
-          "t20"."finished_at",
-          "t16"."s_name",
-          "t16"."s_team",
-          "t16"."s_context"
+          "t26"."id",
+          "t26"."service",
+          "t26"."started_at",
+          "t26"."finished_at",
+          "t26"."s_name",
+          "t26"."s_team",
+          "t26"."s_context",
+          'organisation' AS "grp"
         FROM (
           SELECT
-            "t0"."id",
-            "t0"."service",
-            "t0"."started_at",
-            "t0"."finished_at"
-          FROM "deployments" AS "t0"
-          WHERE
-            "t0"."status" IN ('success')
-            AND "t0"."kind" IN ('deploy', 'hotfix', 'rollback', 'release')
-            AND "t0"."environment" IN ('production')
-            AND "t0"."finished_at" >= MAKE_TIMESTAMP(2026, 9, 2, 0, 0, 0.0)
-            AND "t0"."finished_at" < MAKE_TIMESTAMP(2026, 11, 1, 0, 0, 0.0)
-            AND "t0"."service" IN ('notifications', 'payments-ledger', 'search', 'storefront')
-        ) AS "t20"
-        LEFT OUTER JOIN (
-          SELECT
-            "t1"."name" AS "s_name",
-            "t1"."team" AS "s_team",
-            "t1"."context" AS "s_context"
-          FROM "services" AS "t1"
-        ) AS "t16"
-          ON "t20"."service" = "t16"."s_name"
-      ) AS "t26"
-    ) AS "t31"
-    INNER JOIN (
-      SELECT
-        "t43"."failed_id",
-        MIN("t43"."fixed_at") AS "first_fix"
-      FROM (
+            "t20"."id",
+            "t20"."service",
+            "t20"."started_at",
+            "t20"."finished_at",
+            "t16"."s_name",
+            "t16"."s_team",
+            "t16"."s_context"
+          FROM (
+            SELECT
+              "t0"."id",
+              "t0"."service",
+              "t0"."started_at",
+              "t0"."finished_at"
+            FROM "deployments" AS "t0"
+            WHERE
+              "t0"."status" IN ('success')
+              AND "t0"."kind" IN ('deploy', 'hotfix', 'rollback', 'release')
+              AND "t0"."environment" IN ('production')
+              AND "t0"."finished_at" >= MAKE_TIMESTAMP(2026, 9, 2, 0, 0, 0.0)
+              AND "t0"."finished_at" < MAKE_TIMESTAMP(2026, 11, 1, 0, 0, 0.0)
+              AND "t0"."service" IN ('notifications', 'payments-ledger', 'search', 'storefront')
+          ) AS "t20"
+          LEFT OUTER JOIN (
+            SELECT
+              "t1"."name" AS "s_name",
+              "t1"."team" AS "s_team",
+              "t1"."context" AS "s_context"
+            FROM "services" AS "t1"
+          ) AS "t16"
+            ON "t20"."service" = "t16"."s_name"
+        ) AS "t26"
+      ) AS "t31"
+      INNER JOIN (
         SELECT
-          *
+          "t43"."failed_id",
+          MIN("t43"."fixed_at") AS "first_fix"
         FROM (
           SELECT
             *
@@ -93,132 +105,149 @@ WITH "t47" AS (
                 *
               FROM (
                 SELECT
-                  "t38"."deployment_id" AS "failed_id",
-                  "t38"."resolved_at" AS "fixed_at"
+                  *
                 FROM (
                   SELECT
-                    "t5"."id",
-                    "t5"."service",
-                    "t5"."opened_at",
-                    "t5"."resolved_at",
-                    "t37"."blamed_dep" AS "deployment_id",
-                    "t37"."blamed_t" AS "cause_t"
-                  FROM "incidents" AS "t5"
-                  LEFT OUTER JOIN (
+                    "t38"."deployment_id" AS "failed_id",
+                    "t38"."resolved_at" AS "fixed_at"
+                  FROM (
                     SELECT
-                      *
-                    FROM (
+                      "t5"."id",
+                      "t5"."service",
+                      "t5"."opened_at",
+                      "t5"."resolved_at",
+                      "t37"."blamed_dep" AS "deployment_id",
+                      "t37"."blamed_t" AS "cause_t"
+                    FROM "incidents" AS "t5"
+                    LEFT OUTER JOIN (
                       SELECT
                         *
                       FROM (
                         SELECT
-                          "t5"."id" AS "blamed_id",
-                          "t4"."id" AS "blamed_dep",
-                          "t4"."finished_at" AS "blamed_t"
-                        FROM "incidents" AS "t5"
-                        INNER JOIN "deployments" AS "t4"
-                          ON "t5"."cause_ref" = "t4"."id"
-                      ) AS "t23"
-                    ) AS "t25"
-                    UNION ALL
-                    SELECT
-                      *
-                    FROM (
-                      SELECT
-                        "t34"."event_id" AS "blamed_id",
-                        "t34"."deployment_id" AS "blamed_dep",
-                        "t34"."dep_t" AS "blamed_t"
-                      FROM (
-                        SELECT
-                          "t33"."event_id",
-                          "t33"."service",
-                          "t33"."t",
-                          "t33"."o",
-                          "t33"."dep_id",
-                          "t33"."run",
-                          MAX("t33"."dep_id") OVER (
-                            PARTITION BY "t33"."service", "t33"."run"
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-                          ) AS "deployment_id",
-                          MAX(
-                            CASE
-                              WHEN "t33"."dep_id" IS NOT NULL
-                              THEN "t33"."t"
-                              ELSE CAST(NULL AS TIMESTAMP(6))
-                            END
-                          ) OVER (
-                            PARTITION BY "t33"."service", "t33"."run"
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-                          ) AS "dep_t"
+                          *
                         FROM (
                           SELECT
-                            "t30"."event_id",
-                            "t30"."service",
-                            "t30"."t",
-                            "t30"."o",
-                            "t30"."dep_id",
-                            COUNT("t30"."dep_id") OVER (
-                              PARTITION BY "t30"."service"
-                              ORDER BY "t30"."t" ASC, "t30"."o" ASC
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-                            ) AS "run"
+                            "t5"."id" AS "blamed_id",
+                            "t4"."id" AS "blamed_dep",
+                            "t4"."finished_at" AS "blamed_t"
+                          FROM "incidents" AS "t5"
+                          INNER JOIN "deployments" AS "t4"
+                            ON "t5"."cause_ref" = "t4"."id"
+                        ) AS "t23"
+                      ) AS "t25"
+                      UNION ALL
+                      SELECT
+                        *
+                      FROM (
+                        SELECT
+                          "t34"."event_id" AS "blamed_id",
+                          "t34"."deployment_id" AS "blamed_dep",
+                          "t34"."dep_t" AS "blamed_t"
+                        FROM (
+                          SELECT
+                            "t33"."event_id",
+                            "t33"."service",
+                            "t33"."t",
+                            "t33"."o",
+                            "t33"."dep_id",
+                            "t33"."run",
+                            MAX("t33"."dep_id") OVER (
+                              PARTITION BY "t33"."service", "t33"."run"
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+                            ) AS "deployment_id",
+                            MAX(
+                              CASE
+                                WHEN "t33"."dep_id" IS NOT NULL
+                                THEN "t33"."t"
+                                ELSE CAST(NULL AS TIMESTAMP(6))
+                              END
+                            ) OVER (
+                              PARTITION BY "t33"."service", "t33"."run"
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+                            ) AS "dep_t"
                           FROM (
                             SELECT
-                              *
+                              "t30"."event_id",
+                              "t30"."service",
+                              "t30"."t",
+                              "t30"."o",
+                              "t30"."dep_id",
+                              COUNT("t30"."dep_id") OVER (
+                                PARTITION BY "t30"."service"
+                                ORDER BY "t30"."t" ASC, "t30"."o" ASC
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+                              ) AS "run"
                             FROM (
                               SELECT
-                                CAST("t3"."id" AS TEXT) AS "event_id",
-                                CAST("t3"."service" AS TEXT) AS "service",
-                                CAST("t3"."opened_at" AS TIMESTAMP(6)) AS "t",
-                                1 AS "o",
-                                CAST(NULL AS TEXT) AS "dep_id"
-                              FROM "incidents" AS "t3"
-                              WHERE
-                                "t3"."cause_ref" IS NULL
-                            ) AS "t19"
-                            UNION ALL
-                            SELECT
-                              *
-                            FROM (
-                              SELECT
-                                CAST(NULL AS TEXT) AS "event_id",
-                                CAST("t24"."service" AS TEXT) AS "service",
-                                CAST("t24"."t" AS TIMESTAMP(6)) AS "t",
-                                0 AS "o",
-                                CAST("t24"."dep_id" AS TEXT) AS "dep_id"
+                                *
                               FROM (
                                 SELECT
-                                  "t12"."service",
-                                  "t12"."t",
-                                  MIN("t12"."id") AS "dep_id"
+                                  CAST("t3"."id" AS TEXT) AS "event_id",
+                                  CAST("t3"."service" AS TEXT) AS "service",
+                                  CAST("t3"."opened_at" AS TIMESTAMP(6)) AS "t",
+                                  1 AS "o",
+                                  CAST(NULL AS TEXT) AS "dep_id"
+                                FROM "incidents" AS "t3"
+                                WHERE
+                                  "t3"."cause_ref" IS NULL
+                              ) AS "t19"
+                              UNION ALL
+                              SELECT
+                                *
+                              FROM (
+                                SELECT
+                                  CAST(NULL AS TEXT) AS "event_id",
+                                  CAST("t24"."service" AS TEXT) AS "service",
+                                  CAST("t24"."t" AS TIMESTAMP(6)) AS "t",
+                                  0 AS "o",
+                                  CAST("t24"."dep_id" AS TEXT) AS "dep_id"
                                 FROM (
                                   SELECT
-                                    "t0"."id",
-                                    "t0"."service",
-                                    "t0"."finished_at" AS "t"
-                                  FROM "deployments" AS "t0"
-                                  WHERE
-                                    "t0"."status" = 'success' AND "t0"."environment" IN ('production')
-                                ) AS "t12"
-                                GROUP BY
-                                  1,
-                                  2
-                              ) AS "t24"
-                            ) AS "t28"
-                          ) AS "t30"
-                        ) AS "t33"
-                      ) AS "t34"
-                      WHERE
-                        "t34"."event_id" IS NOT NULL
-                        AND "t34"."deployment_id" IS NOT NULL
-                        AND DATE_DIFF('MICROSECOND', "t34"."dep_t", "t34"."t") <= 1800000000
-                    ) AS "t35"
-                  ) AS "t37"
-                    ON "t5"."id" = "t37"."blamed_id"
-                ) AS "t38"
-                WHERE
-                  "t38"."deployment_id" IS NOT NULL
-              ) AS "t39"
+                                    "t12"."service",
+                                    "t12"."t",
+                                    MIN("t12"."id") AS "dep_id"
+                                  FROM (
+                                    SELECT
+                                      "t0"."id",
+                                      "t0"."service",
+                                      "t0"."finished_at" AS "t"
+                                    FROM "deployments" AS "t0"
+                                    WHERE
+                                      "t0"."status" = 'success' AND "t0"."environment" IN ('production')
+                                  ) AS "t12"
+                                  GROUP BY
+                                    1,
+                                    2
+                                ) AS "t24"
+                              ) AS "t28"
+                            ) AS "t30"
+                          ) AS "t33"
+                        ) AS "t34"
+                        WHERE
+                          "t34"."event_id" IS NOT NULL
+                          AND "t34"."deployment_id" IS NOT NULL
+                          AND DATE_DIFF('MICROSECOND', "t34"."dep_t", "t34"."t") <= 1800000000
+                      ) AS "t35"
+                    ) AS "t37"
+                      ON "t5"."id" = "t37"."blamed_id"
+                  ) AS "t38"
+                  WHERE
+                    "t38"."deployment_id" IS NOT NULL
+                ) AS "t39"
+                UNION ALL
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t0"."recovers_id" AS "failed_id",
+                    CAST("t0"."finished_at" AS TIMESTAMP(6)) AS "fixed_at"
+                  FROM "deployments" AS "t0"
+                  WHERE
+                    "t0"."kind" = 'rollback'
+                    AND "t0"."status" = 'success'
+                    AND "t0"."recovers_id" IS NOT NULL
+                ) AS "t14"
+              ) AS "t40"
               UNION ALL
               SELECT
                 *
@@ -228,11 +257,11 @@ WITH "t47" AS (
                   CAST("t0"."finished_at" AS TIMESTAMP(6)) AS "fixed_at"
                 FROM "deployments" AS "t0"
                 WHERE
-                  "t0"."kind" = 'rollback'
+                  "t0"."kind" = 'hotfix'
                   AND "t0"."status" = 'success'
                   AND "t0"."recovers_id" IS NOT NULL
-              ) AS "t14"
-            ) AS "t40"
+              ) AS "t13"
+            ) AS "t41"
             UNION ALL
             SELECT
               *
@@ -242,248 +271,82 @@ WITH "t47" AS (
                 CAST("t0"."finished_at" AS TIMESTAMP(6)) AS "fixed_at"
               FROM "deployments" AS "t0"
               WHERE
-                "t0"."kind" = 'hotfix'
+                "t0"."kind" = 'rollback'
+                AND "t0"."trigger" = 'rollout'
                 AND "t0"."status" = 'success'
                 AND "t0"."recovers_id" IS NOT NULL
-            ) AS "t13"
-          ) AS "t41"
+            ) AS "t15"
+          ) AS "t42"
           UNION ALL
           SELECT
             *
           FROM (
             SELECT
-              "t0"."recovers_id" AS "failed_id",
-              CAST("t0"."finished_at" AS TIMESTAMP(6)) AS "fixed_at"
-            FROM "deployments" AS "t0"
-            WHERE
-              "t0"."kind" = 'rollback'
-              AND "t0"."trigger" = 'rollout'
-              AND "t0"."status" = 'success'
-              AND "t0"."recovers_id" IS NOT NULL
-          ) AS "t15"
-        ) AS "t42"
-        UNION ALL
-        SELECT
-          *
-        FROM (
-          SELECT
-            "t27"."cd_id" AS "failed_id",
-            "t27"."fixed_at"
-          FROM (
-            SELECT
-              "t21"."revert",
-              "t21"."reverted_at",
-              "t21"."reverts",
-              "t21"."fix",
-              "t22"."change",
-              "t22"."shipped",
-              "t9"."cd_id",
-              "t9"."shipped_at",
-              "t10"."rd_id",
-              "t10"."fixed_at"
+              "t27"."cd_id" AS "failed_id",
+              "t27"."fixed_at"
             FROM (
               SELECT
-                "t2"."id" AS "revert",
-                "t2"."merged_at" AS "reverted_at",
-                "t2"."reverts",
-                "t2"."deployment_id" AS "fix"
-              FROM "changes" AS "t2"
-              WHERE
-                "t2"."reverts" IS NOT NULL AND "t2"."merged_at" IS NOT NULL
-            ) AS "t21"
-            INNER JOIN (
-              SELECT
-                "t2"."id" AS "change",
-                "t2"."deployment_id" AS "shipped"
-              FROM "changes" AS "t2"
-              WHERE
-                "t2"."reverts" IS NULL
-            ) AS "t22"
-              ON "t21"."reverts" = "t22"."change"
-            INNER JOIN (
-              SELECT
-                "t0"."id" AS "cd_id",
-                "t0"."finished_at" AS "shipped_at"
-              FROM "deployments" AS "t0"
-            ) AS "t9"
-              ON "t22"."shipped" = "t9"."cd_id"
-            LEFT OUTER JOIN (
-              SELECT
-                "t0"."id" AS "rd_id",
-                "t0"."finished_at" AS "fixed_at"
-              FROM "deployments" AS "t0"
-            ) AS "t10"
-              ON "t21"."fix" = "t10"."rd_id"
-          ) AS "t27"
-          WHERE
-            (
+                "t21"."revert",
+                "t21"."reverted_at",
+                "t21"."reverts",
+                "t21"."fix",
+                "t22"."change",
+                "t22"."shipped",
+                "t9"."cd_id",
+                "t9"."shipped_at",
+                "t10"."rd_id",
+                "t10"."fixed_at"
+              FROM (
+                SELECT
+                  "t2"."id" AS "revert",
+                  "t2"."merged_at" AS "reverted_at",
+                  "t2"."reverts",
+                  "t2"."deployment_id" AS "fix"
+                FROM "changes" AS "t2"
+                WHERE
+                  "t2"."reverts" IS NOT NULL AND "t2"."merged_at" IS NOT NULL
+              ) AS "t21"
+              INNER JOIN (
+                SELECT
+                  "t2"."id" AS "change",
+                  "t2"."deployment_id" AS "shipped"
+                FROM "changes" AS "t2"
+                WHERE
+                  "t2"."reverts" IS NULL
+              ) AS "t22"
+                ON "t21"."reverts" = "t22"."change"
+              INNER JOIN (
+                SELECT
+                  "t0"."id" AS "cd_id",
+                  "t0"."finished_at" AS "shipped_at"
+                FROM "deployments" AS "t0"
+              ) AS "t9"
+                ON "t22"."shipped" = "t9"."cd_id"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t0"."id" AS "rd_id",
+                  "t0"."finished_at" AS "fixed_at"
+                FROM "deployments" AS "t0"
+              ) AS "t10"
+                ON "t21"."fix" = "t10"."rd_id"
+            ) AS "t27"
+            WHERE
               (
-                "t27"."rd_id" IS NULL
-              ) OR (
-                "t27"."fixed_at" > "t27"."shipped_at"
+                (
+                  "t27"."rd_id" IS NULL
+                ) OR (
+                  "t27"."fixed_at" > "t27"."shipped_at"
+                )
               )
-            )
-            AND DATE_DIFF('MICROSECOND', "t27"."shipped_at", "t27"."reverted_at") <= 2592000000000
-        ) AS "t32"
-      ) AS "t43"
-      GROUP BY
-        1
-    ) AS "t45"
-      ON "t31"."id" = "t45"."failed_id"
-  ) AS "t46"
-)
-SELECT
-  "t51"."grp",
-  "t51"."n",
-  "t51"."mean_s",
-  "t51"."negative",
-  "t54"."median_s_lo" + (
-    (
-      "t54"."median_s_hi" - "t54"."median_s_lo"
-    ) * "t54"."median_s_frac"
-  ) AS "median_s",
-  "t54"."p75_s_lo" + (
-    (
-      "t54"."p75_s_hi" - "t54"."p75_s_lo"
-    ) * "t54"."p75_s_frac"
-  ) AS "p75_s",
-  "t54"."p90_s_lo" + (
-    (
-      "t54"."p90_s_hi" - "t54"."p90_s_lo"
-    ) * "t54"."p90_s_frac"
-  ) AS "p90_s"
-FROM (
-  SELECT
-    "t48"."grp",
-    COUNT("t48"."x") AS "n",
-    AVG("t48"."x") AS "mean_s",
-    SUM("t48"."neg") AS "negative"
-  FROM "t47" AS "t48"
+              AND DATE_DIFF('MICROSECOND', "t27"."shipped_at", "t27"."reverted_at") <= 2592000000000
+          ) AS "t32"
+        ) AS "t43"
+        GROUP BY
+          1
+      ) AS "t45"
+        ON "t31"."id" = "t45"."failed_id"
+    ) AS "t46"
+  ) AS "t47"
   GROUP BY
     1
-) AS "t51"
-LEFT OUTER JOIN (
-  SELECT
-    "t52"."grp",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = CAST(FLOOR((
-        (
-          "t52"."size" - 1
-        ) * 1
-      ) / (
-        2
-      )) AS BIGINT)) AS "median_s_lo",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = (
-        CAST(FLOOR((
-          (
-            "t52"."size" - 1
-          ) * 1
-        ) / (
-          2
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t52"."size" - 1
-              ) * 1
-            ) % 2
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "median_s_hi",
-    MAX(CAST((
-      (
-        "t52"."size" - 1
-      ) * 1
-    ) % 2 AS DOUBLE) / 2.0) AS "median_s_frac",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = CAST(FLOOR((
-        (
-          "t52"."size" - 1
-        ) * 3
-      ) / (
-        4
-      )) AS BIGINT)) AS "p75_s_lo",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = (
-        CAST(FLOOR((
-          (
-            "t52"."size" - 1
-          ) * 3
-        ) / (
-          4
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t52"."size" - 1
-              ) * 3
-            ) % 4
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "p75_s_hi",
-    MAX(CAST((
-      (
-        "t52"."size" - 1
-      ) * 3
-    ) % 4 AS DOUBLE) / 4.0) AS "p75_s_frac",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = CAST(FLOOR((
-        (
-          "t52"."size" - 1
-        ) * 9
-      ) / (
-        10
-      )) AS BIGINT)) AS "p90_s_lo",
-    MAX("t52"."x") FILTER(WHERE
-      "t52"."rank" = (
-        CAST(FLOOR((
-          (
-            "t52"."size" - 1
-          ) * 9
-        ) / (
-          10
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t52"."size" - 1
-              ) * 9
-            ) % 10
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "p90_s_hi",
-    MAX(CAST((
-      (
-        "t52"."size" - 1
-      ) * 9
-    ) % 10 AS DOUBLE) / 10.0) AS "p90_s_frac"
-  FROM (
-    SELECT
-      "t49"."grp",
-      "t49"."x",
-      "t49"."neg",
-      ROW_NUMBER() OVER (
-        PARTITION BY "t49"."grp"
-        ORDER BY "t49"."x" ASC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-      ) - 1 AS "rank",
-      COUNT("t49"."x") OVER (PARTITION BY "t49"."grp" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS "size"
-    FROM (
-      SELECT
-        *
-      FROM "t47" AS "t48"
-      WHERE
-        "t48"."x" IS NOT NULL
-    ) AS "t49"
-  ) AS "t52"
-  GROUP BY
-    1
-) AS "t54"
-  ON "t51"."grp" = "t54"."grp"
+) AS "t48"

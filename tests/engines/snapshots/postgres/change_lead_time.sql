@@ -1,231 +1,107 @@
-WITH "t12" AS (
-  SELECT
-    "t11"."grp",
-    CASE
-      WHEN (
-        COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") IS NULL
-      )
-      OR (
-        "t11"."deployed" IS NULL
-      )
-      THEN CAST(NULL AS DOUBLE PRECISION)
-      WHEN (
-        CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
-      ) < 0
-      THEN CAST(NULL AS DOUBLE PRECISION)
-      WHEN (
-        CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
-      ) = 0
-      THEN 0.0
-      ELSE CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
-    END AS "x",
-    CASE
-      WHEN "t11"."deployed" < COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at")
-      THEN 1
-      ELSE 0
-    END AS "neg"
-  FROM (
-    SELECT
-      *
-    FROM "changes" AS "t0"
-    WHERE
-      TRUE
-  ) AS "t5"
-  INNER JOIN (
-    SELECT
-      'organisation' AS "grp",
-      "t9"."id" AS "dep_id",
-      "t9"."finished_at" AS "deployed",
-      "t9"."service" AS "dep_service",
-      COALESCE("t9"."started_at", "t9"."finished_at") AS "dep_t"
-    FROM (
-      SELECT
-        "t8"."id",
-        "t8"."service",
-        "t8"."started_at",
-        "t8"."finished_at",
-        "t7"."s_name",
-        "t7"."s_team",
-        "t7"."s_context"
-      FROM (
-        SELECT
-          "t1"."id",
-          "t1"."service",
-          "t1"."started_at",
-          "t1"."finished_at"
-        FROM "deployments" AS "t1"
-        WHERE
-          "t1"."status" IN ('success')
-          AND "t1"."kind" IN ('deploy', 'hotfix', 'rollback', 'release')
-          AND "t1"."environment" IN ('production')
-          AND "t1"."finished_at" >= CAST('2026-09-02T00:00:00' AS TIMESTAMP)
-          AND "t1"."finished_at" < CAST('2026-11-01T00:00:00' AS TIMESTAMP)
-          AND "t1"."service" IN ('notifications', 'payments-ledger', 'search', 'storefront')
-      ) AS "t8"
-      LEFT OUTER JOIN (
-        SELECT
-          "t2"."name" AS "s_name",
-          "t2"."team" AS "s_team",
-          "t2"."context" AS "s_context"
-        FROM "services" AS "t2"
-      ) AS "t7"
-        ON "t8"."service" = "t7"."s_name"
-    ) AS "t9"
-  ) AS "t11"
-    ON "t5"."deployment_id" = "t11"."dep_id"
-)
 SELECT
-  "t16"."grp",
-  "t16"."n",
-  "t16"."mean_s",
-  "t16"."negative",
-  "t19"."median_s_lo" + (
-    (
-      "t19"."median_s_hi" - "t19"."median_s_lo"
-    ) * "t19"."median_s_frac"
-  ) AS "median_s",
-  "t19"."p75_s_lo" + (
-    (
-      "t19"."p75_s_hi" - "t19"."p75_s_lo"
-    ) * "t19"."p75_s_frac"
-  ) AS "p75_s",
-  "t19"."p90_s_lo" + (
-    (
-      "t19"."p90_s_hi" - "t19"."p90_s_lo"
-    ) * "t19"."p90_s_frac"
-  ) AS "p90_s"
+  "t13"."grp",
+  "t13"."n",
+  "t13"."mean_s",
+  "t13"."negative",
+  (
+    "t13"."qs"
+  )[CASE WHEN 0 < 0 THEN CARDINALITY("t13"."qs") + (
+    0 + 1
+  ) ELSE 0 + 1 END] AS "median_s",
+  (
+    "t13"."qs"
+  )[CASE WHEN 1 < 0 THEN CARDINALITY("t13"."qs") + (
+    1 + 1
+  ) ELSE 1 + 1 END] AS "p75_s",
+  (
+    "t13"."qs"
+  )[CASE WHEN 2 < 0 THEN CARDINALITY("t13"."qs") + (
+    2 + 1
+  ) ELSE 2 + 1 END] AS "p90_s"
 FROM (
   SELECT
-    "t13"."grp",
-    COUNT("t13"."x") AS "n",
-    AVG("t13"."x") AS "mean_s",
-    SUM("t13"."neg") AS "negative"
-  FROM "t12" AS "t13"
-  GROUP BY
-    1
-) AS "t16"
-LEFT OUTER JOIN (
-  SELECT
-    "t17"."grp",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = CAST(FLOOR(CAST((
-        (
-          "t17"."size" - 1
-        ) * 1
-      ) AS DOUBLE PRECISION) / (
-        2
-      )) AS BIGINT)) AS "median_s_lo",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = (
-        CAST(FLOOR(CAST((
-          (
-            "t17"."size" - 1
-          ) * 1
-        ) AS DOUBLE PRECISION) / (
-          2
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t17"."size" - 1
-              ) * 1
-            ) % 2
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "median_s_hi",
-    MAX(CAST((
-      (
-        "t17"."size" - 1
-      ) * 1
-    ) % 2 AS DOUBLE PRECISION) / 2.0) AS "median_s_frac",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = CAST(FLOOR(CAST((
-        (
-          "t17"."size" - 1
-        ) * 3
-      ) AS DOUBLE PRECISION) / (
-        4
-      )) AS BIGINT)) AS "p75_s_lo",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = (
-        CAST(FLOOR(CAST((
-          (
-            "t17"."size" - 1
-          ) * 3
-        ) AS DOUBLE PRECISION) / (
-          4
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t17"."size" - 1
-              ) * 3
-            ) % 4
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "p75_s_hi",
-    MAX(CAST((
-      (
-        "t17"."size" - 1
-      ) * 3
-    ) % 4 AS DOUBLE PRECISION) / 4.0) AS "p75_s_frac",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = CAST(FLOOR(CAST((
-        (
-          "t17"."size" - 1
-        ) * 9
-      ) AS DOUBLE PRECISION) / (
-        10
-      )) AS BIGINT)) AS "p90_s_lo",
-    MAX("t17"."x") FILTER(WHERE
-      "t17"."rank" = (
-        CAST(FLOOR(CAST((
-          (
-            "t17"."size" - 1
-          ) * 9
-        ) AS DOUBLE PRECISION) / (
-          10
-        )) AS BIGINT) + CASE
-          WHEN (
-            (
-              (
-                "t17"."size" - 1
-              ) * 9
-            ) % 10
-          ) > 0
-          THEN 1
-          ELSE 0
-        END
-      )) AS "p90_s_hi",
-    MAX(CAST((
-      (
-        "t17"."size" - 1
-      ) * 9
-    ) % 10 AS DOUBLE PRECISION) / 10.0) AS "p90_s_frac"
+    "t12"."grp",
+    COUNT("t12"."x") AS "n",
+    AVG("t12"."x") AS "mean_s",
+    SUM("t12"."neg") AS "negative",
+    PERCENTILE_CONT(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY
+      "t12"."x") AS "qs"
   FROM (
     SELECT
-      "t14"."grp",
-      "t14"."x",
-      "t14"."neg",
-      ROW_NUMBER() OVER (
-        PARTITION BY "t14"."grp"
-        ORDER BY "t14"."x" ASC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-      ) - 1 AS "rank",
-      COUNT("t14"."x") OVER (PARTITION BY "t14"."grp" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS "size"
+      "t11"."grp",
+      CASE
+        WHEN (
+          COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") IS NULL
+        )
+        OR (
+          "t11"."deployed" IS NULL
+        )
+        THEN CAST(NULL AS DOUBLE PRECISION)
+        WHEN (
+          CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
+        ) < 0
+        THEN CAST(NULL AS DOUBLE PRECISION)
+        WHEN (
+          CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
+        ) = 0
+        THEN 0.0
+        ELSE CAST(CAST(EXTRACT(epoch FROM CAST("t11"."deployed" AS TIMESTAMP) - CAST(COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at") AS TIMESTAMP)) * 1000000 AS BIGINT) AS DOUBLE PRECISION) / 1000000
+      END AS "x",
+      CASE
+        WHEN "t11"."deployed" < COALESCE("t5"."first_commit_at", "t5"."opened_at", "t5"."merged_at")
+        THEN 1
+        ELSE 0
+      END AS "neg"
     FROM (
       SELECT
         *
-      FROM "t12" AS "t13"
+      FROM "changes" AS "t0"
       WHERE
-        "t13"."x" IS NOT NULL
-    ) AS "t14"
-  ) AS "t17"
+        TRUE
+    ) AS "t5"
+    INNER JOIN (
+      SELECT
+        'organisation' AS "grp",
+        "t9"."id" AS "dep_id",
+        "t9"."finished_at" AS "deployed",
+        "t9"."service" AS "dep_service",
+        COALESCE("t9"."started_at", "t9"."finished_at") AS "dep_t"
+      FROM (
+        SELECT
+          "t8"."id",
+          "t8"."service",
+          "t8"."started_at",
+          "t8"."finished_at",
+          "t7"."s_name",
+          "t7"."s_team",
+          "t7"."s_context"
+        FROM (
+          SELECT
+            "t1"."id",
+            "t1"."service",
+            "t1"."started_at",
+            "t1"."finished_at"
+          FROM "deployments" AS "t1"
+          WHERE
+            "t1"."status" IN ('success')
+            AND "t1"."kind" IN ('deploy', 'hotfix', 'rollback', 'release')
+            AND "t1"."environment" IN ('production')
+            AND "t1"."finished_at" >= CAST('2026-09-02T00:00:00' AS TIMESTAMP)
+            AND "t1"."finished_at" < CAST('2026-11-01T00:00:00' AS TIMESTAMP)
+            AND "t1"."service" IN ('notifications', 'payments-ledger', 'search', 'storefront')
+        ) AS "t8"
+        LEFT OUTER JOIN (
+          SELECT
+            "t2"."name" AS "s_name",
+            "t2"."team" AS "s_team",
+            "t2"."context" AS "s_context"
+          FROM "services" AS "t2"
+        ) AS "t7"
+          ON "t8"."service" = "t7"."s_name"
+      ) AS "t9"
+    ) AS "t11"
+      ON "t5"."deployment_id" = "t11"."dep_id"
+  ) AS "t12"
   GROUP BY
     1
-) AS "t19"
-  ON "t16"."grp" = "t19"."grp"
+) AS "t13"

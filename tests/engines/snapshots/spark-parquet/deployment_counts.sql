@@ -1,13 +1,61 @@
+WITH `t29` AS (
+  SELECT
+    `t22`.`revert`,
+    `t22`.`reverted_at`,
+    `t22`.`reverts`,
+    `t22`.`fix`,
+    `t23`.`change`,
+    `t23`.`shipped`,
+    `t9`.`cd_id`,
+    `t9`.`shipped_at`,
+    `t10`.`rd_id`,
+    `t10`.`fixed_at`
+  FROM (
+    SELECT
+      `t2`.`id` AS `revert`,
+      `t2`.`merged_at` AS `reverted_at`,
+      `t2`.`reverts`,
+      `t2`.`deployment_id` AS `fix`
+    FROM `headway_changes` AS `t2`
+    WHERE
+      `t2`.`reverts` IS NOT NULL AND `t2`.`merged_at` IS NOT NULL
+  ) AS `t22`
+  INNER JOIN (
+    SELECT
+      `t2`.`id` AS `change`,
+      `t2`.`deployment_id` AS `shipped`
+    FROM `headway_changes` AS `t2`
+    WHERE
+      `t2`.`reverts` IS NULL
+  ) AS `t23`
+    ON `t22`.`reverts` = `t23`.`change`
+  INNER JOIN (
+    SELECT
+      `t0`.`id` AS `cd_id`,
+      `t0`.`finished_at` AS `shipped_at`
+    FROM `headway_deployments` AS `t0`
+  ) AS `t9`
+    ON `t23`.`shipped` = `t9`.`cd_id`
+  LEFT OUTER JOIN (
+    SELECT
+      `t0`.`id` AS `rd_id`,
+      `t0`.`finished_at` AS `fixed_at`
+    FROM `headway_deployments` AS `t0`
+  ) AS `t10`
+    ON `t22`.`fix` = `t10`.`rd_id`
+)
 SELECT
-  `t46`.`grp`,
+  `t51`.`grp`,
   COUNT(*) AS `deployments`,
-  SUM(CASE WHEN `t46`.`failed_id` IS NOT NULL THEN 1 ELSE 0 END) AS `failed`,
+  COUNT(DISTINCT CAST(`t51`.`finished_at` AS DATE)) AS `deploy_days`,
+  SUM(CASE WHEN `t51`.`rework_id` IS NOT NULL THEN 1 ELSE 0 END) AS `rework`,
+  SUM(CASE WHEN `t51`.`failed_id` IS NOT NULL THEN 1 ELSE 0 END) AS `failed`,
   SUM(
     CASE
       WHEN (
-        `t46`.`failed_id` IS NOT NULL
+        `t51`.`failed_id` IS NOT NULL
       ) AND (
-        `t46`.`first_fix` IS NULL
+        `t51`.`first_fix` IS NULL
       )
       THEN 1
       ELSE 0
@@ -15,35 +63,36 @@ SELECT
   ) AS `unrecovered`
 FROM (
   SELECT
-    `t31`.`id`,
-    `t31`.`service`,
-    `t31`.`started_at`,
-    `t31`.`finished_at`,
-    `t31`.`s_name`,
-    `t31`.`s_team`,
-    `t31`.`s_context`,
-    `t31`.`grp`,
-    `t45`.`failed_id`,
-    `t45`.`first_fix`
+    `t33`.`id`,
+    `t33`.`service`,
+    `t33`.`started_at`,
+    `t33`.`finished_at`,
+    `t33`.`s_name`,
+    `t33`.`s_team`,
+    `t33`.`s_context`,
+    `t33`.`grp`,
+    `t38`.`rework_id`,
+    `t50`.`failed_id`,
+    `t50`.`first_fix`
   FROM (
     SELECT
-      `t26`.`id`,
-      `t26`.`service`,
-      `t26`.`started_at`,
-      `t26`.`finished_at`,
-      `t26`.`s_name`,
-      `t26`.`s_team`,
-      `t26`.`s_context`,
+      `t27`.`id`,
+      `t27`.`service`,
+      `t27`.`started_at`,
+      `t27`.`finished_at`,
+      `t27`.`s_name`,
+      `t27`.`s_team`,
+      `t27`.`s_context`,
       'organisation' AS `grp`
     FROM (
       SELECT
-        `t20`.`id`,
-        `t20`.`service`,
-        `t20`.`started_at`,
-        `t20`.`finished_at`,
-        `t16`.`s_name`,
-        `t16`.`s_team`,
-        `t16`.`s_context`
+        `t21`.`id`,
+        `t21`.`service`,
+        `t21`.`started_at`,
+        `t21`.`finished_at`,
+        `t17`.`s_name`,
+        `t17`.`s_team`,
+        `t17`.`s_context`
       FROM (
         SELECT
           `t0`.`id`,
@@ -58,21 +107,50 @@ FROM (
           AND `t0`.`finished_at` >= CAST('2026-09-02T00:00:00' AS TIMESTAMP)
           AND `t0`.`finished_at` < CAST('2026-11-01T00:00:00' AS TIMESTAMP)
           AND `t0`.`service` IN ('notifications', 'payments-ledger', 'search', 'storefront')
-      ) AS `t20`
+      ) AS `t21`
       LEFT OUTER JOIN (
         SELECT
           `t1`.`name` AS `s_name`,
           `t1`.`team` AS `s_team`,
           `t1`.`context` AS `s_context`
         FROM `headway_services` AS `t1`
-      ) AS `t16`
-        ON `t20`.`service` = `t16`.`s_name`
-    ) AS `t26`
-  ) AS `t31`
+      ) AS `t17`
+        ON `t21`.`service` = `t17`.`s_name`
+    ) AS `t27`
+  ) AS `t33`
   LEFT OUTER JOIN (
     SELECT
-      `t43`.`failed_id`,
-      MIN(`t43`.`fixed_at`) AS `first_fix`
+      *
+    FROM (
+      SELECT
+        `t0`.`id` AS `rework_id`
+      FROM `headway_deployments` AS `t0`
+      WHERE
+        `t0`.`recovers_id` IS NOT NULL
+    ) AS `t11`
+    UNION
+    SELECT
+      *
+    FROM (
+      SELECT
+        `t31`.`rd_id` AS `rework_id`
+      FROM `t29` AS `t31`
+      WHERE
+        (
+          (
+            `t31`.`rd_id` IS NULL
+          ) OR (
+            `t31`.`fixed_at` > `t31`.`shipped_at`
+          )
+        )
+        AND `t31`.`rd_id` IS NOT NULL
+    ) AS `t35`
+  ) AS `t38`
+    ON `t33`.`id` = `t38`.`rework_id`
+  LEFT OUTER JOIN (
+    SELECT
+      `t48`.`failed_id`,
+      MIN(`t48`.`fixed_at`) AS `first_fix`
     FROM (
       SELECT
         *
@@ -87,16 +165,16 @@ FROM (
               *
             FROM (
               SELECT
-                `t38`.`deployment_id` AS `failed_id`,
-                `t38`.`resolved_at` AS `fixed_at`
+                `t43`.`deployment_id` AS `failed_id`,
+                `t43`.`resolved_at` AS `fixed_at`
               FROM (
                 SELECT
                   `t5`.`id`,
                   `t5`.`service`,
                   `t5`.`opened_at`,
                   `t5`.`resolved_at`,
-                  `t37`.`blamed_dep` AS `deployment_id`,
-                  `t37`.`blamed_t` AS `cause_t`
+                  `t42`.`blamed_dep` AS `deployment_id`,
+                  `t42`.`blamed_t` AS `cause_t`
                 FROM `headway_incidents` AS `t5`
                 LEFT OUTER JOIN (
                   SELECT
@@ -112,44 +190,44 @@ FROM (
                       FROM `headway_incidents` AS `t5`
                       INNER JOIN `headway_deployments` AS `t4`
                         ON `t5`.`cause_ref` = `t4`.`id`
-                    ) AS `t23`
-                  ) AS `t25`
+                    ) AS `t24`
+                  ) AS `t26`
                   UNION ALL
                   SELECT
                     *
                   FROM (
                     SELECT
-                      `t34`.`event_id` AS `blamed_id`,
-                      `t34`.`deployment_id` AS `blamed_dep`,
-                      `t34`.`dep_t` AS `blamed_t`
+                      `t39`.`event_id` AS `blamed_id`,
+                      `t39`.`deployment_id` AS `blamed_dep`,
+                      `t39`.`dep_t` AS `blamed_t`
                     FROM (
                       SELECT
-                        `t33`.`event_id`,
-                        `t33`.`service`,
-                        `t33`.`t`,
-                        `t33`.`o`,
-                        `t33`.`dep_id`,
-                        `t33`.`run`,
-                        MAX(`t33`.`dep_id`) OVER (
-                          PARTITION BY `t33`.`service`, `t33`.`run`
+                        `t34`.`event_id`,
+                        `t34`.`service`,
+                        `t34`.`t`,
+                        `t34`.`o`,
+                        `t34`.`dep_id`,
+                        `t34`.`run`,
+                        MAX(`t34`.`dep_id`) OVER (
+                          PARTITION BY `t34`.`service`, `t34`.`run`
                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
                         ) AS `deployment_id`,
                         MAX(
-                          CASE WHEN `t33`.`dep_id` IS NOT NULL THEN `t33`.`t` ELSE CAST(NULL AS TIMESTAMP) END
+                          CASE WHEN `t34`.`dep_id` IS NOT NULL THEN `t34`.`t` ELSE CAST(NULL AS TIMESTAMP) END
                         ) OVER (
-                          PARTITION BY `t33`.`service`, `t33`.`run`
+                          PARTITION BY `t34`.`service`, `t34`.`run`
                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
                         ) AS `dep_t`
                       FROM (
                         SELECT
-                          `t29`.`event_id`,
-                          `t29`.`service`,
-                          `t29`.`t`,
-                          `t29`.`o`,
-                          `t29`.`dep_id`,
-                          COUNT(`t29`.`dep_id`) OVER (
-                            PARTITION BY `t29`.`service`
-                            ORDER BY `t29`.`t` ASC NULLS LAST, `t29`.`o` ASC NULLS LAST
+                          `t30`.`event_id`,
+                          `t30`.`service`,
+                          `t30`.`t`,
+                          `t30`.`o`,
+                          `t30`.`dep_id`,
+                          COUNT(`t30`.`dep_id`) OVER (
+                            PARTITION BY `t30`.`service`
+                            ORDER BY `t30`.`t` ASC NULLS LAST, `t30`.`o` ASC NULLS LAST
                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                           ) AS `run`
                         FROM (
@@ -165,22 +243,22 @@ FROM (
                             FROM `headway_incidents` AS `t3`
                             WHERE
                               `t3`.`cause_ref` IS NULL
-                          ) AS `t19`
+                          ) AS `t20`
                           UNION ALL
                           SELECT
                             *
                           FROM (
                             SELECT
                               CAST(NULL AS STRING) AS `event_id`,
-                              `t24`.`service`,
-                              `t24`.`t`,
+                              `t25`.`service`,
+                              `t25`.`t`,
                               0 AS `o`,
-                              `t24`.`dep_id`
+                              `t25`.`dep_id`
                             FROM (
                               SELECT
-                                `t12`.`service`,
-                                `t12`.`t`,
-                                MIN(`t12`.`id`) AS `dep_id`
+                                `t15`.`service`,
+                                `t15`.`t`,
+                                MIN(`t15`.`id`) AS `dep_id`
                               FROM (
                                 SELECT
                                   `t0`.`id`,
@@ -189,26 +267,26 @@ FROM (
                                 FROM `headway_deployments` AS `t0`
                                 WHERE
                                   `t0`.`status` = 'success' AND `t0`.`environment` IN ('production')
-                              ) AS `t12`
+                              ) AS `t15`
                               GROUP BY
                                 1,
                                 2
-                            ) AS `t24`
-                          ) AS `t27`
-                        ) AS `t29`
-                      ) AS `t33`
-                    ) AS `t34`
+                            ) AS `t25`
+                          ) AS `t28`
+                        ) AS `t30`
+                      ) AS `t34`
+                    ) AS `t39`
                     WHERE
-                      `t34`.`event_id` IS NOT NULL
-                      AND `t34`.`deployment_id` IS NOT NULL
-                      AND DATEDIFF(MICROSECOND, `t34`.`dep_t`, `t34`.`t`) <= 1800000000
-                  ) AS `t35`
-                ) AS `t37`
-                  ON `t5`.`id` = `t37`.`blamed_id`
-              ) AS `t38`
+                      `t39`.`event_id` IS NOT NULL
+                      AND `t39`.`deployment_id` IS NOT NULL
+                      AND DATEDIFF(MICROSECOND, `t39`.`dep_t`, `t39`.`t`) <= 1800000000
+                  ) AS `t40`
+                ) AS `t42`
+                  ON `t5`.`id` = `t42`.`blamed_id`
+              ) AS `t43`
               WHERE
-                `t38`.`deployment_id` IS NOT NULL
-            ) AS `t39`
+                `t43`.`deployment_id` IS NOT NULL
+            ) AS `t44`
             UNION ALL
             SELECT
               *
@@ -221,8 +299,8 @@ FROM (
                 `t0`.`kind` = 'rollback'
                 AND `t0`.`status` = 'success'
                 AND `t0`.`recovers_id` IS NOT NULL
-            ) AS `t14`
-          ) AS `t40`
+            ) AS `t12`
+          ) AS `t45`
           UNION ALL
           SELECT
             *
@@ -236,7 +314,7 @@ FROM (
               AND `t0`.`status` = 'success'
               AND `t0`.`recovers_id` IS NOT NULL
           ) AS `t13`
-        ) AS `t41`
+        ) AS `t46`
         UNION ALL
         SELECT
           *
@@ -250,76 +328,31 @@ FROM (
             AND `t0`.`trigger` = 'rollout'
             AND `t0`.`status` = 'success'
             AND `t0`.`recovers_id` IS NOT NULL
-        ) AS `t15`
-      ) AS `t42`
+        ) AS `t16`
+      ) AS `t47`
       UNION ALL
       SELECT
         *
       FROM (
         SELECT
-          `t28`.`cd_id` AS `failed_id`,
-          `t28`.`fixed_at`
-        FROM (
-          SELECT
-            `t21`.`revert`,
-            `t21`.`reverted_at`,
-            `t21`.`reverts`,
-            `t21`.`fix`,
-            `t22`.`change`,
-            `t22`.`shipped`,
-            `t9`.`cd_id`,
-            `t9`.`shipped_at`,
-            `t10`.`rd_id`,
-            `t10`.`fixed_at`
-          FROM (
-            SELECT
-              `t2`.`id` AS `revert`,
-              `t2`.`merged_at` AS `reverted_at`,
-              `t2`.`reverts`,
-              `t2`.`deployment_id` AS `fix`
-            FROM `headway_changes` AS `t2`
-            WHERE
-              `t2`.`reverts` IS NOT NULL AND `t2`.`merged_at` IS NOT NULL
-          ) AS `t21`
-          INNER JOIN (
-            SELECT
-              `t2`.`id` AS `change`,
-              `t2`.`deployment_id` AS `shipped`
-            FROM `headway_changes` AS `t2`
-            WHERE
-              `t2`.`reverts` IS NULL
-          ) AS `t22`
-            ON `t21`.`reverts` = `t22`.`change`
-          INNER JOIN (
-            SELECT
-              `t0`.`id` AS `cd_id`,
-              `t0`.`finished_at` AS `shipped_at`
-            FROM `headway_deployments` AS `t0`
-          ) AS `t9`
-            ON `t22`.`shipped` = `t9`.`cd_id`
-          LEFT OUTER JOIN (
-            SELECT
-              `t0`.`id` AS `rd_id`,
-              `t0`.`finished_at` AS `fixed_at`
-            FROM `headway_deployments` AS `t0`
-          ) AS `t10`
-            ON `t21`.`fix` = `t10`.`rd_id`
-        ) AS `t28`
+          `t31`.`cd_id` AS `failed_id`,
+          `t31`.`fixed_at`
+        FROM `t29` AS `t31`
         WHERE
           (
             (
-              `t28`.`rd_id` IS NULL
+              `t31`.`rd_id` IS NULL
             ) OR (
-              `t28`.`fixed_at` > `t28`.`shipped_at`
+              `t31`.`fixed_at` > `t31`.`shipped_at`
             )
           )
-          AND DATEDIFF(MICROSECOND, `t28`.`shipped_at`, `t28`.`reverted_at`) <= 2592000000000
-      ) AS `t32`
-    ) AS `t43`
+          AND DATEDIFF(MICROSECOND, `t31`.`shipped_at`, `t31`.`reverted_at`) <= 2592000000000
+      ) AS `t36`
+    ) AS `t48`
     GROUP BY
       1
-  ) AS `t45`
-    ON `t31`.`id` = `t45`.`failed_id`
-) AS `t46`
+  ) AS `t50`
+    ON `t33`.`id` = `t50`.`failed_id`
+) AS `t51`
 GROUP BY
   1

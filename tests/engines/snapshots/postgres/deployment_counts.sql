@@ -1,13 +1,61 @@
+WITH "t28" AS (
+  SELECT
+    "t22"."revert",
+    "t22"."reverted_at",
+    "t22"."reverts",
+    "t22"."fix",
+    "t23"."change",
+    "t23"."shipped",
+    "t9"."cd_id",
+    "t9"."shipped_at",
+    "t10"."rd_id",
+    "t10"."fixed_at"
+  FROM (
+    SELECT
+      "t2"."id" AS "revert",
+      "t2"."merged_at" AS "reverted_at",
+      "t2"."reverts",
+      "t2"."deployment_id" AS "fix"
+    FROM "changes" AS "t2"
+    WHERE
+      "t2"."reverts" IS NOT NULL AND "t2"."merged_at" IS NOT NULL
+  ) AS "t22"
+  INNER JOIN (
+    SELECT
+      "t2"."id" AS "change",
+      "t2"."deployment_id" AS "shipped"
+    FROM "changes" AS "t2"
+    WHERE
+      "t2"."reverts" IS NULL
+  ) AS "t23"
+    ON "t22"."reverts" = "t23"."change"
+  INNER JOIN (
+    SELECT
+      "t0"."id" AS "cd_id",
+      "t0"."finished_at" AS "shipped_at"
+    FROM "deployments" AS "t0"
+  ) AS "t9"
+    ON "t23"."shipped" = "t9"."cd_id"
+  LEFT OUTER JOIN (
+    SELECT
+      "t0"."id" AS "rd_id",
+      "t0"."finished_at" AS "fixed_at"
+    FROM "deployments" AS "t0"
+  ) AS "t10"
+    ON "t22"."fix" = "t10"."rd_id"
+)
 SELECT
-  "t46"."grp",
+  "t51"."grp",
   COUNT(*) AS "deployments",
-  SUM(CASE WHEN "t46"."failed_id" IS NOT NULL THEN 1 ELSE 0 END) AS "failed",
+  COUNT(DISTINCT DATE("t51"."finished_at")) AS "deploy_days",
+  SUM(CASE WHEN "t51"."rework_id" IS NOT NULL THEN 1 ELSE 0 END) AS "rework",
+  SUM(CASE WHEN "t51"."failed_id" IS NOT NULL THEN 1 ELSE 0 END) AS "failed",
   SUM(
     CASE
       WHEN (
-        "t46"."failed_id" IS NOT NULL
+        "t51"."failed_id" IS NOT NULL
       ) AND (
-        "t46"."first_fix" IS NULL
+        "t51"."first_fix" IS NULL
       )
       THEN 1
       ELSE 0
@@ -15,35 +63,36 @@ SELECT
   ) AS "unrecovered"
 FROM (
   SELECT
-    "t31"."id",
-    "t31"."service",
-    "t31"."started_at",
-    "t31"."finished_at",
-    "t31"."s_name",
-    "t31"."s_team",
-    "t31"."s_context",
-    "t31"."grp",
-    "t45"."failed_id",
-    "t45"."first_fix"
+    "t33"."id",
+    "t33"."service",
+    "t33"."started_at",
+    "t33"."finished_at",
+    "t33"."s_name",
+    "t33"."s_team",
+    "t33"."s_context",
+    "t33"."grp",
+    "t38"."rework_id",
+    "t50"."failed_id",
+    "t50"."first_fix"
   FROM (
     SELECT
-      "t26"."id",
-      "t26"."service",
-      "t26"."started_at",
-      "t26"."finished_at",
-      "t26"."s_name",
-      "t26"."s_team",
-      "t26"."s_context",
+      "t27"."id",
+      "t27"."service",
+      "t27"."started_at",
+      "t27"."finished_at",
+      "t27"."s_name",
+      "t27"."s_team",
+      "t27"."s_context",
       'organisation' AS "grp"
     FROM (
       SELECT
-        "t20"."id",
-        "t20"."service",
-        "t20"."started_at",
-        "t20"."finished_at",
-        "t16"."s_name",
-        "t16"."s_team",
-        "t16"."s_context"
+        "t21"."id",
+        "t21"."service",
+        "t21"."started_at",
+        "t21"."finished_at",
+        "t17"."s_name",
+        "t17"."s_team",
+        "t17"."s_context"
       FROM (
         SELECT
           "t0"."id",
@@ -58,21 +107,50 @@ FROM (
           AND "t0"."finished_at" >= CAST('2026-09-02T00:00:00' AS TIMESTAMP)
           AND "t0"."finished_at" < CAST('2026-11-01T00:00:00' AS TIMESTAMP)
           AND "t0"."service" IN ('notifications', 'payments-ledger', 'search', 'storefront')
-      ) AS "t20"
+      ) AS "t21"
       LEFT OUTER JOIN (
         SELECT
           "t1"."name" AS "s_name",
           "t1"."team" AS "s_team",
           "t1"."context" AS "s_context"
         FROM "services" AS "t1"
-      ) AS "t16"
-        ON "t20"."service" = "t16"."s_name"
-    ) AS "t26"
-  ) AS "t31"
+      ) AS "t17"
+        ON "t21"."service" = "t17"."s_name"
+    ) AS "t27"
+  ) AS "t33"
   LEFT OUTER JOIN (
     SELECT
-      "t43"."failed_id",
-      MIN("t43"."fixed_at") AS "first_fix"
+      *
+    FROM (
+      SELECT
+        CAST("t0"."id" AS VARCHAR) AS "rework_id"
+      FROM "deployments" AS "t0"
+      WHERE
+        "t0"."recovers_id" IS NOT NULL
+    ) AS "t11"
+    UNION
+    SELECT
+      *
+    FROM (
+      SELECT
+        "t30"."rd_id" AS "rework_id"
+      FROM "t28" AS "t30"
+      WHERE
+        (
+          (
+            "t30"."rd_id" IS NULL
+          ) OR (
+            "t30"."fixed_at" > "t30"."shipped_at"
+          )
+        )
+        AND "t30"."rd_id" IS NOT NULL
+    ) AS "t34"
+  ) AS "t38"
+    ON "t33"."id" = "t38"."rework_id"
+  LEFT OUTER JOIN (
+    SELECT
+      "t48"."failed_id",
+      MIN("t48"."fixed_at") AS "first_fix"
     FROM (
       SELECT
         *
@@ -87,16 +165,16 @@ FROM (
               *
             FROM (
               SELECT
-                "t38"."deployment_id" AS "failed_id",
-                "t38"."resolved_at" AS "fixed_at"
+                "t43"."deployment_id" AS "failed_id",
+                "t43"."resolved_at" AS "fixed_at"
               FROM (
                 SELECT
                   "t5"."id",
                   "t5"."service",
                   "t5"."opened_at",
                   "t5"."resolved_at",
-                  "t37"."blamed_dep" AS "deployment_id",
-                  "t37"."blamed_t" AS "cause_t"
+                  "t42"."blamed_dep" AS "deployment_id",
+                  "t42"."blamed_t" AS "cause_t"
                 FROM "incidents" AS "t5"
                 LEFT OUTER JOIN (
                   SELECT
@@ -112,48 +190,48 @@ FROM (
                       FROM "incidents" AS "t5"
                       INNER JOIN "deployments" AS "t4"
                         ON "t5"."cause_ref" = "t4"."id"
-                    ) AS "t23"
-                  ) AS "t25"
+                    ) AS "t24"
+                  ) AS "t26"
                   UNION ALL
                   SELECT
                     *
                   FROM (
                     SELECT
-                      "t34"."event_id" AS "blamed_id",
-                      "t34"."deployment_id" AS "blamed_dep",
-                      "t34"."dep_t" AS "blamed_t"
+                      "t39"."event_id" AS "blamed_id",
+                      "t39"."deployment_id" AS "blamed_dep",
+                      "t39"."dep_t" AS "blamed_t"
                     FROM (
                       SELECT
-                        "t33"."event_id",
-                        "t33"."service",
-                        "t33"."t",
-                        "t33"."o",
-                        "t33"."dep_id",
-                        "t33"."run",
-                        MAX("t33"."dep_id") OVER (
-                          PARTITION BY "t33"."service", "t33"."run"
+                        "t36"."event_id",
+                        "t36"."service",
+                        "t36"."t",
+                        "t36"."o",
+                        "t36"."dep_id",
+                        "t36"."run",
+                        MAX("t36"."dep_id") OVER (
+                          PARTITION BY "t36"."service", "t36"."run"
                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
                         ) AS "deployment_id",
                         MAX(
                           CASE
-                            WHEN "t33"."dep_id" IS NOT NULL
-                            THEN "t33"."t"
+                            WHEN "t36"."dep_id" IS NOT NULL
+                            THEN "t36"."t"
                             ELSE CAST(NULL AS TIMESTAMP(6))
                           END
                         ) OVER (
-                          PARTITION BY "t33"."service", "t33"."run"
+                          PARTITION BY "t36"."service", "t36"."run"
                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
                         ) AS "dep_t"
                       FROM (
                         SELECT
-                          "t30"."event_id",
-                          "t30"."service",
-                          "t30"."t",
-                          "t30"."o",
-                          "t30"."dep_id",
-                          COUNT("t30"."dep_id") OVER (
-                            PARTITION BY "t30"."service"
-                            ORDER BY "t30"."t" ASC, "t30"."o" ASC
+                          "t32"."event_id",
+                          "t32"."service",
+                          "t32"."t",
+                          "t32"."o",
+                          "t32"."dep_id",
+                          COUNT("t32"."dep_id") OVER (
+                            PARTITION BY "t32"."service"
+                            ORDER BY "t32"."t" ASC, "t32"."o" ASC
                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                           ) AS "run"
                         FROM (
@@ -169,22 +247,22 @@ FROM (
                             FROM "incidents" AS "t3"
                             WHERE
                               "t3"."cause_ref" IS NULL
-                          ) AS "t19"
+                          ) AS "t20"
                           UNION ALL
                           SELECT
                             *
                           FROM (
                             SELECT
                               CAST(NULL AS VARCHAR) AS "event_id",
-                              CAST("t24"."service" AS VARCHAR) AS "service",
-                              CAST("t24"."t" AS TIMESTAMP(6)) AS "t",
+                              CAST("t25"."service" AS VARCHAR) AS "service",
+                              CAST("t25"."t" AS TIMESTAMP(6)) AS "t",
                               0 AS "o",
-                              CAST("t24"."dep_id" AS VARCHAR) AS "dep_id"
+                              CAST("t25"."dep_id" AS VARCHAR) AS "dep_id"
                             FROM (
                               SELECT
-                                "t12"."service",
-                                "t12"."t",
-                                MIN("t12"."id") AS "dep_id"
+                                "t15"."service",
+                                "t15"."t",
+                                MIN("t15"."id") AS "dep_id"
                               FROM (
                                 SELECT
                                   "t0"."id",
@@ -193,26 +271,26 @@ FROM (
                                 FROM "deployments" AS "t0"
                                 WHERE
                                   "t0"."status" = 'success' AND "t0"."environment" IN ('production')
-                              ) AS "t12"
+                              ) AS "t15"
                               GROUP BY
                                 1,
                                 2
-                            ) AS "t24"
-                          ) AS "t28"
-                        ) AS "t30"
-                      ) AS "t33"
-                    ) AS "t34"
+                            ) AS "t25"
+                          ) AS "t29"
+                        ) AS "t32"
+                      ) AS "t36"
+                    ) AS "t39"
                     WHERE
-                      "t34"."event_id" IS NOT NULL
-                      AND "t34"."deployment_id" IS NOT NULL
-                      AND CAST(EXTRACT(epoch FROM CAST("t34"."t" AS TIMESTAMP) - CAST("t34"."dep_t" AS TIMESTAMP)) * 1000000 AS BIGINT) <= 1800000000
-                  ) AS "t35"
-                ) AS "t37"
-                  ON "t5"."id" = "t37"."blamed_id"
-              ) AS "t38"
+                      "t39"."event_id" IS NOT NULL
+                      AND "t39"."deployment_id" IS NOT NULL
+                      AND CAST(EXTRACT(epoch FROM CAST("t39"."t" AS TIMESTAMP) - CAST("t39"."dep_t" AS TIMESTAMP)) * 1000000 AS BIGINT) <= 1800000000
+                  ) AS "t40"
+                ) AS "t42"
+                  ON "t5"."id" = "t42"."blamed_id"
+              ) AS "t43"
               WHERE
-                "t38"."deployment_id" IS NOT NULL
-            ) AS "t39"
+                "t43"."deployment_id" IS NOT NULL
+            ) AS "t44"
             UNION ALL
             SELECT
               *
@@ -225,8 +303,8 @@ FROM (
                 "t0"."kind" = 'rollback'
                 AND "t0"."status" = 'success'
                 AND "t0"."recovers_id" IS NOT NULL
-            ) AS "t14"
-          ) AS "t40"
+            ) AS "t12"
+          ) AS "t45"
           UNION ALL
           SELECT
             *
@@ -240,7 +318,7 @@ FROM (
               AND "t0"."status" = 'success'
               AND "t0"."recovers_id" IS NOT NULL
           ) AS "t13"
-        ) AS "t41"
+        ) AS "t46"
         UNION ALL
         SELECT
           *
@@ -254,76 +332,31 @@ FROM (
             AND "t0"."trigger" = 'rollout'
             AND "t0"."status" = 'success'
             AND "t0"."recovers_id" IS NOT NULL
-        ) AS "t15"
-      ) AS "t42"
+        ) AS "t16"
+      ) AS "t47"
       UNION ALL
       SELECT
         *
       FROM (
         SELECT
-          "t27"."cd_id" AS "failed_id",
-          "t27"."fixed_at"
-        FROM (
-          SELECT
-            "t21"."revert",
-            "t21"."reverted_at",
-            "t21"."reverts",
-            "t21"."fix",
-            "t22"."change",
-            "t22"."shipped",
-            "t9"."cd_id",
-            "t9"."shipped_at",
-            "t10"."rd_id",
-            "t10"."fixed_at"
-          FROM (
-            SELECT
-              "t2"."id" AS "revert",
-              "t2"."merged_at" AS "reverted_at",
-              "t2"."reverts",
-              "t2"."deployment_id" AS "fix"
-            FROM "changes" AS "t2"
-            WHERE
-              "t2"."reverts" IS NOT NULL AND "t2"."merged_at" IS NOT NULL
-          ) AS "t21"
-          INNER JOIN (
-            SELECT
-              "t2"."id" AS "change",
-              "t2"."deployment_id" AS "shipped"
-            FROM "changes" AS "t2"
-            WHERE
-              "t2"."reverts" IS NULL
-          ) AS "t22"
-            ON "t21"."reverts" = "t22"."change"
-          INNER JOIN (
-            SELECT
-              "t0"."id" AS "cd_id",
-              "t0"."finished_at" AS "shipped_at"
-            FROM "deployments" AS "t0"
-          ) AS "t9"
-            ON "t22"."shipped" = "t9"."cd_id"
-          LEFT OUTER JOIN (
-            SELECT
-              "t0"."id" AS "rd_id",
-              "t0"."finished_at" AS "fixed_at"
-            FROM "deployments" AS "t0"
-          ) AS "t10"
-            ON "t21"."fix" = "t10"."rd_id"
-        ) AS "t27"
+          "t30"."cd_id" AS "failed_id",
+          "t30"."fixed_at"
+        FROM "t28" AS "t30"
         WHERE
           (
             (
-              "t27"."rd_id" IS NULL
+              "t30"."rd_id" IS NULL
             ) OR (
-              "t27"."fixed_at" > "t27"."shipped_at"
+              "t30"."fixed_at" > "t30"."shipped_at"
             )
           )
-          AND CAST(EXTRACT(epoch FROM CAST("t27"."reverted_at" AS TIMESTAMP) - CAST("t27"."shipped_at" AS TIMESTAMP)) * 1000000 AS BIGINT) <= 2592000000000
-      ) AS "t32"
-    ) AS "t43"
+          AND CAST(EXTRACT(epoch FROM CAST("t30"."reverted_at" AS TIMESTAMP) - CAST("t30"."shipped_at" AS TIMESTAMP)) * 1000000 AS BIGINT) <= 2592000000000
+      ) AS "t35"
+    ) AS "t48"
     GROUP BY
       1
-  ) AS "t45"
-    ON "t31"."id" = "t45"."failed_id"
-) AS "t46"
+  ) AS "t50"
+    ON "t33"."id" = "t50"."failed_id"
+) AS "t51"
 GROUP BY
   1
