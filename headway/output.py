@@ -7,14 +7,16 @@ import io
 import os
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
 from headway.metrics import bands
-from headway.metrics.dora import MetricSet
+
+if TYPE_CHECKING:  # every command imports this module; the metrics engine loads when used
+    from headway.metrics.dora import MetricSet
 
 FORMATS = ("table", "json", "csv")
 # Tables are wide; when output is piped, Rich would assume 80 columns and squeeze them.

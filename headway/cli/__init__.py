@@ -5,6 +5,9 @@ Owns: options, output formats, exit codes, and the `Backend` (`cli.backend`) thr
 every reading command gets its answer, from the store or a server (`cli.remote`, the one HTTP
 client).
 May import: every package below it, `api` included (to serve it); nothing imports the CLI.
+A command module imports at its top only what its options and help need; the store, the
+engines, the statistics, the server and the HTTP client load inside the command that uses
+them, so `--help` and parsing stay fast (tests/cli/test_startup.py; docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from headway.cli import (
     serve,
 )
 from headway.cli.common import errors
-from headway.config import SettingsError
 
 __all__ = ["app", "main"]
 
@@ -113,6 +115,13 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-    except SettingsError as error:  # one line and exit 2, as for any bad input
+    except ValueError as error:
+        # A setting that cannot be used is one line and exit 2, as for any bad input. Its
+        # class is imported here, once something failed: the settings load when a command
+        # needs them, not for every `--help`.
+        from headway.config import SettingsError
+
+        if not isinstance(error, SettingsError):
+            raise
         errors.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         sys.exit(2)

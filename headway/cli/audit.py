@@ -9,10 +9,10 @@ from typing import Annotated
 import orjson
 import typer
 
+from headway.audited import ENTITIES
 from headway.cli.backend import backend
 from headway.cli.common import fail
 from headway.output import console, emit_json
-from headway.store.audit import ENTITIES
 
 app = typer.Typer(
     help="The audit log: every change to flags, segments, tokens, environments and rollouts, "

@@ -16,39 +16,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import orjson
-import typer
 
-from headway import definitions as defs
-from headway.cli.common import Query, RemoteError, errors, fail
-from headway.cli.local import LocalBackend
-from headway.config import Settings, get_settings
-from headway.definitions import Definition, DefinitionError
-from headway.flags.model import ConfigError
-from headway.flags.schedules import ScheduleService
-from headway.flags.service import Conflict, FlagService, NotFound
-from headway.flags.tokens import TokenService
-from headway.flags.users import UserService
-from headway.metrics import signals
-from headway.metrics.dora import MetricSet, ScopeError
-from headway.model import RawEvent
-from headway.names import UnknownName
-from headway.query import QueryError
-from headway.sources.files import InputError
-from headway.store import StoreError, open_store
+from headway.cli.common import Query, fail, refuse
 
 if TYPE_CHECKING:
     from headway.cli.remote import Api, RemoteFlagService
     from headway.cli.remote_access import RemoteTokenService, RemoteUserService
     from headway.cli.remote_schedules import RemoteScheduleService
+    from headway.config import Settings
+    from headway.definitions import Definition
     from headway.engines.export import Exported
+    from headway.flags.schedules import ScheduleService
+    from headway.flags.service import FlagService
+    from headway.flags.tokens import TokenService
+    from headway.flags.users import UserService
     from headway.ingest.git.run import ImportReport, Progress
+    from headway.metrics.dora import MetricSet
+    from headway.metrics.signals import AiRule
+    from headway.model import RawEvent
     from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
 
-__all__ = ["Backend", "LocalBackend", "Query", "RemoteBackend", "backend"]
+__all__ = ["Backend", "Query", "RemoteBackend", "backend"]
 
-# Written as strings: the remote services load (with the HTTP client) only when a command
-# talks to a server, which keeps every command's start-up short.
+# Written as strings, and every service imported where it is used: the local ones load (with
+# the store) only when a command opens the store, the remote ones (with the HTTP client) only
+# when it talks to a server, so parsing a command line loads neither (docs/decisions.md).
 Flags: TypeAlias = "FlagService | RemoteFlagService"
 Tokens: TypeAlias = "TokenService | RemoteTokenService"
 Users: TypeAlias = "UserService | RemoteUserService"
@@ -88,7 +81,7 @@ class Backend(Protocol):
         *,
         by: str,
         each: str | None,
-        ai: signals.AiRule,
+        ai: AiRule,
         engine: str | None = None,
     ) -> list[dict[str, Any]]: ...
     def definition(self, name: str | None) -> Definition: ...
@@ -132,7 +125,9 @@ class RemoteBackend:
         self.schedules: Schedules = RemoteScheduleService(api)
 
     def _params(self, query: Query, **more: Any) -> dict[str, Any]:
-        if query.definition is not None and defs.is_path(query.definition):
+        from headway.definitions import is_path
+
+        if query.definition is not None and is_path(query.definition):
             fail(
                 f"--definition {query.definition}: a definition file is read only with a local "
                 "store; against a server, store it first (`headway definitions set FILE "
@@ -178,7 +173,7 @@ class RemoteBackend:
         *,
         by: str,
         each: str | None,
-        ai: signals.AiRule,
+        ai: AiRule,
         engine: str | None = None,
     ) -> list[dict[str, Any]]:
         _no_engine(engine)
@@ -194,6 +189,8 @@ class RemoteBackend:
         return list(data) if each else [data]
 
     def definition(self, name: str | None) -> Definition:
+        from headway.definitions import Definition
+
         self._params(Query(definition=name))
         found = self.api.call("GET", "/definition", params={"name": name})
         return Definition.model_validate(found)
@@ -293,9 +290,11 @@ class RemoteBackend:
     def set_definition(
         self, ref: str, *, author: str, reason: str
     ) -> tuple[Definition, Definition]:
+        from headway.definitions import Definition, is_path, load_file
+
         body: dict[str, Any] = {"author": author, "reason": reason}
-        if defs.is_path(ref):  # the file is read here, where the user named it
-            body["definition"] = defs.load_file(Path(ref)).model_dump(mode="json")
+        if is_path(ref):  # the file is read here, where the user named it
+            body["definition"] = load_file(Path(ref)).model_dump(mode="json")
         else:
             body["ref"] = ref
         found = self.api.call("POST", "/definitions", json=body)
@@ -345,6 +344,8 @@ def _no_engine(engine: str | None) -> None:
 
 
 def _raw(record: Any) -> RawEvent:
+    from headway.model import RawEvent
+
     assert isinstance(record, RawEvent)  # a parsed event's records end with it
     return record
 
@@ -353,39 +354,29 @@ def _raw(record: Any) -> RawEvent:
 def backend(settings: Settings | None = None) -> Iterator[Backend]:
     """The server's backend when HEADWAY_URL is set, else the store's; every refusal becomes
     one line on stderr and exit code 2 (1 when the local store itself fails)."""
+    from headway.config import get_settings
+
     settings = settings or get_settings()
     with contextlib.ExitStack() as stack:
         chosen: Backend
-        try:
-            if settings.url:
-                from headway.cli.remote import Api
+        if settings.url:
+            from headway.cli.remote import Api
 
-                api = Api(settings.url, settings.token)
-                stack.callback(api.close)
-                chosen = RemoteBackend(api)
-            else:
+            api = Api(settings.url, settings.token)
+            stack.callback(api.close)
+            chosen = RemoteBackend(api)
+        else:
+            from headway.cli.local import LocalBackend
+            from headway.store import StoreError, open_store
+
+            try:
                 store = open_store(settings)
-                stack.callback(store.close)
-                chosen = LocalBackend(store, settings)
-        except StoreError as error:
-            fail(str(error), 1)
+            except StoreError as error:
+                fail(str(error), 1)
+            stack.callback(store.close)
+            chosen = LocalBackend(store, settings)
         try:
             yield chosen
-        except ConfigError as error:
-            for issue in error.issues:
-                errors.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except UnknownName as error:  # the local user may see every name
-            fail(error.for_local_user() if not settings.url else str(error))
-        except (
-            ScopeError,
-            InputError,
-            DefinitionError,
-            QueryError,
-            NotFound,
-            Conflict,
-            RemoteError,
-        ) as error:
-            fail(str(error))
-        except StoreError as error:
-            fail(str(error), 1)
+        except Exception as error:
+            refuse(error, local=not settings.url)
+            raise

@@ -6,28 +6,21 @@ an empty file, not an error message, when it fails.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from headway import query
-from headway.config import Settings, get_settings
-from headway.definitions import DefinitionError
-from headway.metrics.dora import Scope, ScopeError
-from headway.names import UnknownName
-from headway.query import QueryError, inputs
-from headway.sources.files import InputError
-from headway.store import Store, StoreError, open_store
+if TYPE_CHECKING:
+    from headway.config import Settings
+    from headway.store import Store
 
 # Errors for people, on stderr; as wide as the data console so long messages wrap alike.
 errors = Console(
@@ -35,7 +28,7 @@ errors = Console(
 )
 
 
-class RemoteError(StoreError):
+class RemoteError(Exception):
     """The server could not be reached, refused the token, or refused the request."""
 
 
@@ -92,6 +85,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @contextmanager
 def store_for(settings: Settings | None = None) -> Iterator[Store]:
     """Open the store; turn every user-facing error into one line and exit code 2."""
+    from headway.config import get_settings
+    from headway.store import StoreError, open_store
+
     settings = settings or get_settings()
     try:
         store = open_store(settings)
@@ -99,14 +95,44 @@ def store_for(settings: Settings | None = None) -> Iterator[Store]:
         fail(str(error), 1)
     try:
         yield store
-    except UnknownName as error:  # the local user may see every name
-        fail(error.for_local_user())
-    except (ScopeError, InputError, DefinitionError, QueryError) as error:
-        fail(str(error))
-    except StoreError as error:
-        fail(str(error), 1)
+    except Exception as error:
+        refuse(error, local=True)
+        raise
     finally:
         store.close()
+
+
+def refuse(error: Exception, *, local: bool) -> None:
+    """Exit with one line on stderr if `error` is one a person can act on: code 2 for bad
+    input, 1 for a store that failed; return (for the caller to re-raise) if it is not.
+
+    The error classes load here, when one is raised, not at start-up: their modules import
+    the store and the query layer, which `--help` and most commands' parsing never need.
+    """
+    if isinstance(error, typer.Exit):  # said already
+        return
+    from headway.definitions import DefinitionError
+    from headway.flags.model import ConfigError
+    from headway.flags.service import Conflict, NotFound
+    from headway.metrics.dora import ScopeError
+    from headway.names import UnknownName
+    from headway.query import QueryError
+    from headway.sources.files import InputError
+    from headway.store import StoreError
+
+    if isinstance(error, ConfigError):
+        for issue in error.issues:
+            errors.print(f"[red]error:[/red] {issue}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if isinstance(error, UnknownName):  # the local user may see every name
+        fail(error.for_local_user() if local else str(error))
+    if isinstance(
+        error,
+        ScopeError | InputError | DefinitionError | QueryError | NotFound | Conflict | RemoteError,
+    ):
+        fail(str(error))
+    if isinstance(error, StoreError):
+        fail(str(error), 1)
 
 
 @dataclass(frozen=True)
@@ -163,20 +189,6 @@ DefinitionOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 YearOpt = Annotated[Year, typer.Option("--levels", help="DORA report year for performance levels.")]
-
-
-def scope_of(service: str | None, team: str | None, context: str | None) -> Scope:
-    return query.scope_of(service, team, context)
-
-
-def parse_time(text: str, option: str, *, end: bool = False) -> datetime:
-    return query.parse_time(text, option, end=end)
-
-
-period_of = query.period_of
-# The CLI's user may name a TOML file as a definition; an HTTP request may not.
-definition_of = functools.partial(query.definition_of, files=True)
-query_inputs = functools.partial(inputs, files=True)
 
 
 def summary(counts: dict[str, int]) -> str:

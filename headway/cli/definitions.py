@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from headway import definitions as defs
 from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
@@ -21,7 +20,6 @@ from headway.cli.common import (
     YearOpt,
     fail,
 )
-from headway.metrics.dora import Scope
 from headway.output import console, duration, emit_csv, emit_json
 
 app = typer.Typer(help="Show, change and compare metric definitions.", no_args_is_help=True)
@@ -41,7 +39,9 @@ def definitions_show(
     if fmt == "json":
         emit_json(defn.model_dump(mode="json"))
     elif fmt == "toml":
-        sys.stdout.write(defs.to_toml(defn))
+        from headway.definitions import to_toml
+
+        sys.stdout.write(to_toml(defn))
     else:
         fail(f"--format must be toml or json, not {fmt!r}")
 
@@ -68,7 +68,9 @@ def definitions_set(
     with backend() as answers:
         saved, before = answers.set_definition(ref, author=author, reason=reason)
     console.print(f"Active definition: {saved.label} (was {before.label}).", highlight=False)
-    if "failure" in {c[0].split(".")[0] for c in defs.changed_fields(before, saved)}:
+    from headway.definitions import changed_fields
+
+    if "failure" in {c[0].split(".")[0] for c in changed_fields(before, saved)}:
         console.print(
             "[yellow]note:[/yellow] the failure rules changed; run `headway definitions "
             f"diff {before.label} {saved.label}` to see how change fail rate moves."
@@ -88,7 +90,9 @@ def definitions_history(fmt: FormatOpt = Format.table) -> None:
 
         emit_csv(rows, DefinitionChange.model_fields)
     elif not rows:
-        console.print(f"No definition has been set; the default {defs.DEFAULT} preset is active.")
+        from headway.definitions import DEFAULT
+
+        console.print(f"No definition has been set; the default {DEFAULT} preset is active.")
     else:
         from rich.table import Table
 
@@ -125,6 +129,8 @@ def definitions_diff(
         emit_csv(result["numbers"])
         return
     from rich.table import Table
+
+    from headway.metrics.dora import Scope
 
     la, lb = (f"{result[x]['name']}@{result[x]['version']}" for x in ("a", "b"))
     scope = Scope(result["scope"]["kind"], result["scope"]["name"])

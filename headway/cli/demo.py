@@ -5,21 +5,16 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from headway import config
-from headway import definitions as defs
-from headway.cli.common import fail, parse_time, store_for, summary
-from headway.config import Settings, get_settings
-from headway.ingest import ingest
-from headway.metrics import dora
+from headway.cli.common import fail, store_for, summary
 from headway.output import console, summary_table
-from headway.query import QueryError
-from headway.simulate import LAYOUT, Options, write_jsonl
-from headway.store import Store
-from headway.store.access import all_service_teams
+
+if TYPE_CHECKING:
+    from headway.config import Settings
+    from headway.store import Store
 
 # Where the demo writes unless HEADWAY_DATABASE (or headway.toml) names a store: a file of its
 # own, so a simulated organisation never mixes with the history a user imports.
@@ -29,6 +24,8 @@ DEMO_DATABASE = "./.headway/demo.duckdb"
 def today() -> datetime:
     """The start of today (UTC): a simulated history ends here, its last day yesterday.
     Today is `config.now`'s, the day the default period ends with (HEADWAY_NOW can fix it)."""
+    from headway import config
+
     now = config.now()
     return datetime(now.year, now.month, now.day, tzinfo=UTC)
 
@@ -51,6 +48,13 @@ def demo(
     refuses (exit 2). To send a simulated organisation to a server, `headway simulate --out
     FILE` and `headway import jsonl FILE`.
     """
+    from headway import definitions as defs
+    from headway.config import get_settings
+    from headway.ingest import ingest
+    from headway.metrics import dora
+    from headway.simulate import Options, generate
+    from headway.sources.files import parse_record
+
     settings = get_settings()
     if settings.url:
         fail(
@@ -62,9 +66,6 @@ def demo(
     if own_file:
         settings = settings.model_copy(update={"database": DEMO_DATABASE})
     opts = Options(seed=seed, services=services, days=days, end=today())
-    from headway.simulate import generate
-    from headway.sources.files import parse_record
-
     with store_for(settings) as store:
         _refuse_real_history(store, settings)
         with console.status("Simulating an organisation…"):
@@ -99,6 +100,9 @@ def demo(
 
 def _refuse_real_history(store: Store, settings: Settings) -> None:
     """Exit 2 when the store holds a service the simulator does not make: real history."""
+    from headway.simulate import LAYOUT
+    from headway.store.access import all_service_teams
+
     simulated = {name for name, _, _ in LAYOUT}
     found = list(all_service_teams(store))
     # a larger organisation repeats the layout as NAME-2, NAME-3, …
@@ -142,10 +146,17 @@ def simulate(
     team, a team whose speed rises while failures rise, a team that slices changes into many
     tiny deployments. Import the output with `headway import jsonl`.
     """
-    try:
-        end_at = today() if end is None else parse_time(end, "--end").replace(tzinfo=UTC)
-    except QueryError as error:
-        fail(str(error))
+    from headway.simulate import Options, write_jsonl
+
+    if end is None:
+        end_at = today()
+    else:
+        from headway.query import QueryError, parse_time
+
+        try:
+            end_at = parse_time(end, "--end").replace(tzinfo=UTC)
+        except QueryError as error:
+            fail(str(error))
     opts = Options(
         seed=seed, services=services, days=days, deploys_per_day=deploys_per_day, end=end_at
     )

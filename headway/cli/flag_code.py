@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,12 +17,12 @@ from rich.table import Table
 from headway.cli.backend import backend
 from headway.cli.common import actor, fail
 from headway.cli.flags import app
-from headway.flags.cleanup import cleanup_patch
-from headway.flags.lifecycle import StaleFlag, settled_value
-from headway.flags.model import ConfigError
-from headway.flags.references import ReferenceReport
-from headway.flags.refs import DEFAULT_PATTERNS, RefPattern, load_patterns, scan_tree
 from headway.output import console, emit_json
+
+if TYPE_CHECKING:
+    from headway.flags.lifecycle import StaleFlag
+    from headway.flags.references import ReferenceReport
+    from headway.flags.refs import RefPattern
 
 __all__ = ["app", "cleanup", "lifecycle", "refs", "stale"]
 
@@ -89,6 +89,9 @@ def cleanup(
 ) -> None:
     """Print the patch (for `git apply`) that replaces a settled boolean flag's evaluations in
     the code at PATH with the value it serves everyone."""
+    from headway.flags.cleanup import cleanup_patch
+    from headway.flags.lifecycle import settled_value
+
     with backend() as answers:
         flag = answers.flags.require_flag(key)
     settled, value = settled_value(flag)
@@ -103,6 +106,8 @@ def cleanup(
 
 
 def _patterns(path: Path | None) -> tuple[RefPattern, ...]:
+    from headway.flags.refs import DEFAULT_PATTERNS, load_patterns
+
     if path is None:
         return DEFAULT_PATTERNS
     extra, keep_defaults = load_patterns(path)
@@ -129,6 +134,9 @@ def refs(
 ) -> None:
     """Find the flag keys the code at PATH uses, record them with its git commit, and list
     keys Headway does not serve and flags no code reads."""
+    from headway.flags.model import ConfigError
+    from headway.flags.refs import scan_tree
+
     try:
         chosen = _patterns(patterns)
     except ConfigError as error:

@@ -12,27 +12,17 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from headway.cli.backend import Flags, Tokens, backend
 from headway.cli.common import actor, fail
-from headway.flags.model import (
-    FOLDED_LIST_OPERATORS,
-    IP_OPERATORS,
-    LIST_OPERATORS,
-    NUMERIC_OPERATORS,
-    PREREQUISITE_OPERATORS,
-    PRESENCE_OPERATORS,
-    SEGMENT_OPERATORS,
-    STRING_OPERATORS,
-    Flag,
-    Serve,
-)
-from headway.flags.service import NotFound
 from headway.output import console
+
+if TYPE_CHECKING:
+    from headway.flags.model import Flag, Serve
 
 __all__ = [
     "EnvOpt",
@@ -90,10 +80,20 @@ def scalar(text: str) -> Any:
         return text
 
 
-_KEY_LISTS = SEGMENT_OPERATORS | FOLDED_LIST_OPERATORS | IP_OPERATORS | PREREQUISITE_OPERATORS
-
-
 def parse_condition(text: str) -> dict[str, Any]:
+    from headway.flags.model import (
+        FOLDED_LIST_OPERATORS,
+        IP_OPERATORS,
+        LIST_OPERATORS,
+        NUMERIC_OPERATORS,
+        PREREQUISITE_OPERATORS,
+        PRESENCE_OPERATORS,
+        SEGMENT_OPERATORS,
+        STRING_OPERATORS,
+    )
+
+    # keys, variants, networks, text: never numbers
+    key_lists = SEGMENT_OPERATORS | FOLDED_LIST_OPERATORS | IP_OPERATORS | PREREQUISITE_OPERATORS
     parts = text.split(None, 2)
     if len(parts) < 2:
         fail(f"condition {text!r}: write ATTRIBUTE OPERATOR VALUE, e.g. 'plan eq pro'")
@@ -106,7 +106,7 @@ def parse_condition(text: str) -> dict[str, Any]:
         fail(f"condition {text!r}: '{operator}' needs a value")
     if operator in LIST_OPERATORS:
         cond["value"] = [scalar(v.strip()) for v in raw.split(",")]
-    elif operator in _KEY_LISTS:  # keys, variants, networks, text: never numbers
+    elif operator in key_lists:
         cond["value"] = [v.strip() for v in raw.split(",")]
     elif (
         operator in NUMERIC_OPERATORS
@@ -208,6 +208,8 @@ def edit_rules(
 
     The write names the version read, so a concurrent edit is refused rather than lost.
     """
+    from headway.flags.service import NotFound
+
     flag = s.require_flag(key)
     if env not in flag.environments:
         known = ", ".join(flag.environments)

@@ -10,8 +10,6 @@ import typer
 
 from headway.cli.common import fail
 from headway.cli.flag_common import EnvOpt, actor, session
-from headway.flags.flagd import from_flagd
-from headway.flags.flagd_export import to_flagd
 from headway.output import console
 
 __all__ = ["export_flagd", "import_flagd"]
@@ -25,6 +23,8 @@ def import_flagd(
     ] = False,
 ) -> None:
     """Create flags from a flagd definition file, all or none, in ENV (off elsewhere)."""
+    from headway.flags.flagd import from_flagd
+
     try:
         document = json.loads(file.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -49,6 +49,8 @@ def export_flagd(
     ] = None,
 ) -> None:
     """Write ENV's flags as a flagd flag-definition file (JSON)."""
+    from headway.flags.flagd_export import to_flagd
+
     with session() as (service, _):
         known = [e.key for e in service.environments()]
         if env not in known:

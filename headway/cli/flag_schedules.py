@@ -5,7 +5,7 @@ command."""
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,8 +13,10 @@ from rich.table import Table
 from headway.cli.backend import backend
 from headway.cli.common import actor, fail
 from headway.cli.flag_common import Format, FormatOpt
-from headway.flags.results import Schedule
 from headway.output import console, emit_json
+
+if TYPE_CHECKING:
+    from headway.flags.results import Schedule
 
 __all__ = ["schedule", "schedules", "unschedule"]
 

@@ -20,7 +20,6 @@ from headway.cli.flag_common import (
     parse_split,
     service_call,
 )
-from headway.flags.service import NotFound
 from headway.output import console, emit_json
 
 __all__ = ["rule_app", "segment_app"]
@@ -68,6 +67,8 @@ def rule_remove(key: str, rule_id: str, env: EnvOpt = "production") -> None:
 
     def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if rule_id not in [r["id"] for r in rules]:
+            from headway.flags.service import NotFound
+
             raise NotFound(f"no rule '{rule_id}' in {env}")
         return [r for r in rules if r["id"] != rule_id]
 

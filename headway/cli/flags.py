@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -35,11 +35,10 @@ from headway.cli.flag_common import (
     show_flag,
 )
 from headway.cli.flag_targeting import rule_app, segment_app
-from headway.flags.evaluate import explain
-from headway.flags.model import Flag
-from headway.flags.origins import normalize_origin
-from headway.flags.service import NotFound
 from headway.output import console, emit_json
+
+if TYPE_CHECKING:
+    from headway.flags.model import Flag
 
 __all__ = ["app"]
 
@@ -258,6 +257,8 @@ def split(
 
         def edit(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if rule not in [r["id"] for r in rules]:
+                from headway.flags.service import NotFound
+
                 raise NotFound(f"no rule '{rule}' in {env}; `headway flags show {key}` lists them")
             return [{**r, "serve": serve} if r["id"] == rule else r for r in rules]
 
@@ -326,6 +327,8 @@ def eval_flag(
     env: EnvOpt = "production",
 ) -> None:
     """Evaluate a flag for a context and explain each rule's outcome."""
+    from headway.flags.evaluate import explain
+
     try:
         ctx = json.loads(context)
     except json.JSONDecodeError as error:
@@ -366,10 +369,13 @@ def origins(
     clear: Annotated[bool, typer.Option(help="Allow no origin at all.")] = False,
 ) -> None:
     """Browser origins that may call ENV's client endpoints (OFREP) from another origin (CORS)."""
+    from headway.flags.origins import normalize_origin
 
     def action(s: Flags) -> tuple[str, ...]:
         found = next((e for e in s.environments() if e.key == env), None)
         if found is None:
+            from headway.flags.service import NotFound
+
             raise NotFound(f"environment '{env}' does not exist")
         if not (allow or remove or clear):
             return found.cors_origins

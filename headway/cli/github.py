@@ -7,15 +7,7 @@ from typing import Annotated
 import typer
 
 from headway.cli import github_rules
-from headway.cli.common import errors, fail, store_for
-from headway.cli.remote import Api, RemoteError
-from headway.config import get_settings
-from headway.flags.service import Conflict, NotFound
-from headway.github.app import GitHubApp, ManifestStart, NoApp
-from headway.github.backfill import BackfillResult, NotGranted
-from headway.github.backfill import backfill as run_backfill
-from headway.github.manifest import ManifestError
-from headway.github.rest import GitHubClient, GitHubError
+from headway.cli.common import RemoteError, errors, fail, store_for
 from headway.output import emit_json
 
 __all__ = ["app"]
@@ -42,6 +34,13 @@ def app_manifest(
     ] = None,
 ) -> None:
     """Print the GitHub App manifest, and on stderr where to post it (with a one-time state)."""
+    from headway.cli.remote import Api
+    from headway.config import get_settings
+    from headway.flags.service import Conflict, NotFound
+    from headway.github.app import GitHubApp, ManifestStart
+    from headway.github.manifest import ManifestError
+    from headway.github.rest import GitHubClient
+
     settings = get_settings()
     try:
         if settings.url:
@@ -79,6 +78,14 @@ def backfill(
     """Read a repository's merged pull requests and releases through the app, page by page,
     and store them as webhooks would have (progress on stderr). With HEADWAY_URL set, the
     server reads them (POST /api/github/backfill, an admin token)."""
+    from headway.cli.remote import Api
+    from headway.config import get_settings
+    from headway.flags.service import Conflict, NotFound
+    from headway.github.app import GitHubApp, NoApp
+    from headway.github.backfill import BackfillResult, NotGranted
+    from headway.github.backfill import backfill as run_backfill
+    from headway.github.rest import GitHubClient, GitHubError
+
     settings = get_settings()
     if repository.count("/") != 1 or not all(repository.split("/")):
         fail(f"repository {repository!r}: write it owner/name")

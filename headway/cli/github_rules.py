@@ -10,19 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headway.cli.common import actor, errors, fail, store_for
-from headway.cli.remote import Api, RemoteError
-from headway.config import get_settings
-from headway.flags.model import ConfigError
-from headway.flags.service import Conflict, NotFound
-from headway.github.risky import (
-    NoRule,
-    RiskyRule,
-    RiskyRules,
-    RuleError,
-    check_repository,
-    check_rule,
-)
+from headway.cli.common import RemoteError, actor, errors, fail, store_for
 from headway.output import emit_json
 
 __all__ = ["app"]
@@ -38,6 +26,11 @@ RepositoryArg = Annotated[
 
 
 def _remote(method: str, path: str, **kwargs: Any) -> Any:
+    from headway.cli.remote import Api
+    from headway.config import get_settings
+    from headway.flags.model import ConfigError
+    from headway.flags.service import Conflict, NotFound
+
     settings = get_settings()
     assert settings.url is not None
     api = Api(settings.url, settings.token)
@@ -69,6 +62,9 @@ def set_rule(
 ) -> None:
     """Set a repository's risky-code rule (replacing its last one) and print it. A pull request
     it finds touching risky code that adds or uses no flag gets an action_required check run."""
+    from headway.config import get_settings
+    from headway.github.risky import RiskyRule, RiskyRules, RuleError, check_rule
+
     paths = list(path or [])
     try:
         check_rule(repository, paths, min_lines)
@@ -87,6 +83,9 @@ def set_rule(
 @app.command("list")
 def list_rules() -> None:
     """Print every risky-code rule as JSON, the one for every repository ('*') first."""
+    from headway.config import get_settings
+    from headway.github.risky import RiskyRule, RiskyRules
+
     settings = get_settings()
     if settings.url:
         rules = [RiskyRule.model_validate(r) for r in _remote("GET", "/github/risky-rules")]
@@ -99,6 +98,9 @@ def list_rules() -> None:
 @app.command("remove")
 def remove_rule(repository: RepositoryArg) -> None:
     """Remove a repository's own rule: its pull requests fall back to the '*' rule, or none."""
+    from headway.config import get_settings
+    from headway.github.risky import NoRule, RiskyRules, RuleError, check_repository
+
     try:
         key = check_repository(repository)
     except RuleError as error:

@@ -16,11 +16,7 @@ import typer
 
 from headway.cli.backend import Backend, backend
 from headway.cli.common import fail, summary
-from headway.config import get_settings
 from headway.output import console
-from headway.sources.files import InputError, read_csv
-from headway.sources.git import GitError, Options, TagRule, open_repository, repository_name
-from headway.sources.git.host import resolve_host
 
 app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no_args_is_help=True)
 
@@ -28,6 +24,9 @@ app = typer.Typer(help="Import delivery history (files, git, CDEvents …).", no
 def _run_import(
     run: Callable[[Backend], tuple[dict[str, int], dict[str, int]]], label: str
 ) -> None:
+    from headway.config import get_settings
+    from headway.sources.files import InputError
+
     settings = get_settings()
     where = f" through {settings.url}" if settings.url else ""
     with backend(settings) as answers, console.status(f"Importing {label}{where}…"):
@@ -69,6 +68,8 @@ def import_csv(
     ],
 ) -> None:
     """Import one record type from CSV. Empty cells are missing values; lists use `;`."""
+    from headway.sources.files import read_csv
+
     _run_import(lambda answers: answers.import_records(read_csv(file, type_)), str(file))
 
 
@@ -139,6 +140,10 @@ def import_git(
         TimeElapsedColumn,
     )
     from rich.progress import Progress as Bar
+
+    from headway.config import get_settings
+    from headway.sources.git import GitError, Options, TagRule, open_repository, repository_name
+    from headway.sources.git.host import resolve_host
 
     settings = get_settings()
     try:
@@ -221,6 +226,7 @@ def import_cdevents(
     approval.* become canonical records; any other event is kept raw, marked ignored, and
     listed. A file that fails its schema stops the import: nothing is written.
     """
+    from headway.config import get_settings
     from headway.sources.cdevent_files import read_paths
     from headway.sources.cdevents import CDEventError
 

@@ -7,7 +7,7 @@ same document the HTTP API returns.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,8 +26,10 @@ from headway.cli.common import (
     TeamOpt,
     UntilOpt,
 )
-from headway.metrics import flow, signals
 from headway.output import console, duration, emit_csv, emit_json, percent
+
+if TYPE_CHECKING:
+    from headway.metrics.signals import AiRule
 
 ByOpt = Annotated[Bucket | None, typer.Option("--by", help="Add a trend by week or month.")]
 EachOpt = Annotated[
@@ -112,6 +114,8 @@ def flow_command(
 
 
 def _left_out(stage: dict[str, Any]) -> str | None:
+    from headway.metrics import flow
+
     bounds = (stage["from"], stage["to"])
     return (
         flow.negative_note(stage["negative"], stage["label"], bounds) if stage["negative"] else None
@@ -127,6 +131,8 @@ def _stage_notes(stage: dict[str, Any]) -> list[str]:
 
 
 def _print_flow(doc: dict[str, Any]) -> None:
+    from headway.metrics import flow
+
     name = doc["scope"]["name"] or ""
     e2e = doc["end_to_end"]
     table = Table(
@@ -247,9 +253,11 @@ AiTrailerOpt = Annotated[
 
 def ai_rule(
     labels: list[str] | None, authors: list[str] | None, trailers: list[str] | None
-) -> signals.AiRule:
-    default = signals.AiRule()
-    return signals.AiRule(
+) -> AiRule:
+    from headway.metrics.signals import AiRule
+
+    default = AiRule()
+    return AiRule(
         tuple(labels) if labels else default.labels,
         tuple(authors) if authors else default.authors,
         tuple(trailers) if trailers else default.trailers,

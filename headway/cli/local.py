@@ -6,31 +6,30 @@ through the route's response model), so the CLI formats one thing whichever back
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from headway import answers
-from headway import definitions as defs
-from headway.cli.common import Query, fail, query_inputs
-from headway.config import Settings
-from headway.definitions import Definition
-from headway.flags.schedules import ScheduleService
-from headway.flags.service import FlagService
-from headway.flags.tokens import TokenService
-from headway.flags.users import UserService
-from headway.metrics import records, signals
-from headway.metrics.dora import MetricSet, Period, Scope
+from headway.cli.common import Query, fail
 from headway.metrics.links import Bases
 from headway.metrics.results import Change, Deployment, Incident, Result
-from headway.store import Store
 
 if TYPE_CHECKING:
+    from headway.config import Settings
+    from headway.definitions import Definition
     from headway.engines.export import Exported
+    from headway.flags.schedules import ScheduleService
+    from headway.flags.service import FlagService
+    from headway.flags.tokens import TokenService
+    from headway.flags.users import UserService
     from headway.ingest.git.run import ImportReport, Progress
+    from headway.metrics.dora import MetricSet, Period, Scope
+    from headway.metrics.signals import AiRule
     from headway.sources.cdevent_files import Batch
     from headway.sources.git.options import Options
+    from headway.store import Store
 
 __all__ = ["LocalBackend", "history_rows"]
 
@@ -44,18 +43,42 @@ RECORDS: dict[str, type[Result]] = {
 class LocalBackend:
     """Answers from the store the settings name."""
 
+    # Each service, and each module below, loads when a command first asks for it: an import
+    # needs none of the flag services, a report none of the ingest path.
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.flags = FlagService(store)
-        self.tokens = TokenService(store)
-        self.users = UserService(store)
-        self.schedules = ScheduleService(store, flags=self.flags)
+
+    @cached_property
+    def flags(self) -> FlagService:
+        from headway.flags.service import FlagService
+
+        return FlagService(self.store)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        from headway.flags.tokens import TokenService
+
+        return TokenService(self.store)
+
+    @cached_property
+    def users(self) -> UserService:
+        from headway.flags.users import UserService
+
+        return UserService(self.store)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        from headway.flags.schedules import ScheduleService
+
+        return ScheduleService(self.store, flags=self.flags)
 
     def _inputs(self, query: Query) -> tuple[Definition, Scope, Period]:
-        q = query
-        return query_inputs(
-            self.store, q.service, q.team, q.context, q.since, q.until, q.definition
+        from headway.query import inputs
+
+        q = query  # the CLI's user may name a TOML file as a definition; an HTTP request may not
+        return inputs(
+            self.store, q.service, q.team, q.context, q.since, q.until, q.definition, files=True
         )
 
     def metrics(
@@ -67,6 +90,8 @@ class LocalBackend:
         each: str | None,
         engine: str | None = None,
     ) -> list[MetricSet]:
+        from headway import answers
+
         defn, scope, period = self._inputs(query)
         settings = self._engine(engine)
         try:
@@ -83,6 +108,9 @@ class LocalBackend:
     def records(
         self, kind: str, query: Query, limit: int | None, *, engine: str | None = None
     ) -> list[dict[str, Any]]:
+        from headway import answers
+        from headway.metrics import records
+
         defn, scope, period = self._inputs(query)
         bases = Bases(github=self.settings.github_web_url)
         try:
@@ -102,6 +130,8 @@ class LocalBackend:
     def flow(
         self, query: Query, *, by: str | None, each: str | None, engine: str | None = None
     ) -> list[dict[str, Any]]:
+        from headway import answers
+
         defn, scope, period = self._inputs(query)
         settings = self._engine(engine)
         try:
@@ -116,9 +146,11 @@ class LocalBackend:
         *,
         by: str,
         each: str | None,
-        ai: signals.AiRule,
+        ai: AiRule,
         engine: str | None = None,
     ) -> list[dict[str, Any]]:
+        from headway import answers
+
         defn, scope, period = self._inputs(query)
         settings = self._engine(engine)
         try:
@@ -131,6 +163,7 @@ class LocalBackend:
 
     def _noted(self, doc: dict[str, Any], period: Period) -> dict[str, Any]:
         from headway.interpret import notes
+        from headway.metrics.dora import Scope
 
         kind, name = doc["scope"]["kind"], doc["scope"]["name"]
         scope = Scope() if kind == "organisation" else Scope(kind, name)
@@ -198,17 +231,18 @@ class LocalBackend:
         return store_cdevents(self.store, self.settings, batch)
 
     def definitions_diff(self, a: str, b: str, query: Query, *, year: str) -> dict[str, Any]:
+        from headway import definitions as defs
         from headway.metrics.compare import diff
-
-        _, scope, period = self._inputs(query)
         from headway.metrics.results import DefinitionsDiff
 
+        _, scope, period = self._inputs(query)
         da, db = defs.resolve_local(self.store, a), defs.resolve_local(self.store, b)
         return _as_sent(DefinitionsDiff, diff(self.store, da, db, scope, period, year))
 
     def set_definition(
         self, ref: str, *, author: str, reason: str
     ) -> tuple[Definition, Definition]:
+        from headway import definitions as defs
         from headway.cli.common import actor
 
         chosen = defs.resolve_local(self.store, ref)
@@ -218,6 +252,7 @@ class LocalBackend:
     def review(
         self, period: str, query: Query, *, year: str, engine: str | None = None
     ) -> dict[str, Any]:
+        from headway import answers
         from headway.interpret import review
         from headway.interpret.results import Review
         from headway.query import definition_of, scope_of
@@ -268,6 +303,8 @@ def _as_sent(model: type[BaseModel], doc: dict[str, Any]) -> dict[str, Any]:
 
 def history_rows(store: Store) -> list[dict[str, Any]]:
     """Every definition made active, times in ISO form (what `GET /api/definitions` sends)."""
+    from headway import definitions as defs
+
     rows = defs.history(store)
     for row in rows:
         row["created_at"] = row["created_at"].isoformat() + "Z"

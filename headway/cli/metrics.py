@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,7 +23,6 @@ from headway.cli.common import (
     YearOpt,
 )
 from headway.metrics import bands
-from headway.metrics.dora import MetricSet, Scope
 from headway.output import (
     console,
     emit_csv,
@@ -33,6 +32,9 @@ from headway.output import (
     profile_lines,
     summary_table,
 )
+
+if TYPE_CHECKING:
+    from headway.metrics.dora import MetricSet
 
 
 def metrics(
@@ -85,6 +87,8 @@ def metrics(
 
 
 def _trend_rows(result: MetricSet) -> list[MetricSet]:
+    from headway.metrics.dora import Scope
+
     for t in result.trend:
         t.scope = Scope("period", t.to_json()["period"]["since"][:10])
     return result.trend

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from headway.cli.backend import backend
 from headway.cli.common import Format, FormatOpt
-from headway.interpret.results import Note
 from headway.output import console, emit_csv, emit_json
 
 __all__ = ["EVERYTHING", "note_app"]
@@ -72,6 +71,8 @@ def note_list(
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
+        from headway.interpret.results import Note
+
         emit_csv(rows, Note.model_fields)
     elif not rows:
         console.print("No notes.")

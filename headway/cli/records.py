@@ -18,15 +18,7 @@ from headway.cli.common import (
     TeamOpt,
     UntilOpt,
 )
-from headway.metrics.results import Change, Deployment, Incident, Result
 from headway.output import console, emit_csv, emit_json
-
-# The columns of each list, for the header of an empty CSV.
-COLUMNS: dict[str, type[Result]] = {
-    "deployments": Deployment,
-    "changes": Change,
-    "incidents": Incident,
-}
 
 app = typer.Typer(
     help="List the records behind the numbers, with what was derived for each.",
@@ -52,7 +44,15 @@ def _list(
     if fmt is Format.json:
         emit_json(rows)
     elif fmt is Format.csv:
-        emit_csv(rows, COLUMNS[kind].model_fields)
+        from headway.metrics.results import Change, Deployment, Incident, Result
+
+        # the columns of each list, for the header of an empty CSV
+        models: dict[str, type[Result]] = {
+            "deployments": Deployment,
+            "changes": Change,
+            "incidents": Incident,
+        }
+        emit_csv(rows, models[kind].model_fields)
     else:
         from rich.table import Table
 

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from headway.cli.common import Format, FormatOpt, fail
 from headway.cli.common import actor as common_actor
-from headway.config import get_settings
-from headway.flags.service import FlagService
 from headway.output import console, emit_csv, emit_json
-from headway.rollouts.controller import RolloutService
-from headway.rollouts.plan import PlanError
-from headway.rollouts.releases import EVERY_NEW_FLAG, ReleasePlanDocument, ReleasePlans
-from headway.rollouts.results import ReleasePlanResult
-from headway.store import StoreError, open_store
+
+if TYPE_CHECKING:
+    from headway.rollouts.releases import ReleasePlans
 
 __all__ = ["app"]
 
@@ -45,6 +40,14 @@ ActorOpt = Annotated[
 
 @contextmanager
 def _plans() -> Iterator[ReleasePlans]:
+    # The controller, the statistics and the store load here, when a command runs.
+    from headway.config import get_settings
+    from headway.flags.service import FlagService
+    from headway.rollouts.controller import RolloutService
+    from headway.rollouts.plan import PlanError
+    from headway.rollouts.releases import ReleasePlans
+    from headway.store import StoreError, open_store
+
     try:
         store = open_store(get_settings())
     except StoreError as error:
@@ -64,6 +67,13 @@ def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     with backend() as answers:
         assert isinstance(answers, RemoteBackend)
         return answers.api.call(method, f"/release-plans{path}", json=body)
+
+
+def _remote_url() -> str | None:
+    """The server HEADWAY_URL names, if any: the release commands talk to it when set."""
+    from headway.config import get_settings
+
+    return get_settings().url
 
 
 def _path(flag: str) -> str:
@@ -107,6 +117,11 @@ def plan(
     """Set FLAG's release plan: once a deployment to the first environment carries the pull
     request that added or used FLAG, roll it out there; each next environment follows
     --promote-after later, once deployed there too."""
+    from pydantic import ValidationError
+
+    from headway.rollouts.plan import PlanError
+    from headway.rollouts.releases import ReleasePlanDocument
+
     body = {
         "environments": [e.strip() for e in environments.split(",") if e.strip()],
         "promote_after": promote_after,
@@ -126,7 +141,7 @@ def plan(
         fail(f"--{where.replace('_', '-').split('.')[0]}: {problem['msg']}")
     except PlanError as error:
         fail(str(error))
-    if get_settings().url:
+    if _remote_url():
         _show([_remote("PUT", _path(flag), {**body, "actor": actor})], fmt)
         return
     with _plans() as plans:
@@ -137,7 +152,7 @@ def plan(
 @app.command("plans")
 def plans_command(fmt: FormatOpt = Format.table) -> None:
     """Every release plan and where it stands."""
-    if get_settings().url:
+    if _remote_url():
         _show(_remote("GET", ""), fmt)
         return
     with _plans() as plans:
@@ -151,7 +166,7 @@ def cancel(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Remove FLAG's release plan. A rollout it started goes on; steer it with `headway rollout`."""
-    if get_settings().url:
+    if _remote_url():
         _show([_remote("DELETE", _path(flag), None)], fmt)
         return
     with _plans() as plans:
@@ -159,6 +174,9 @@ def cancel(
 
 
 def _show(rows: list[dict[str, Any]], fmt: Format) -> None:
+    from headway.rollouts.releases import EVERY_NEW_FLAG
+    from headway.rollouts.results import ReleasePlanResult
+
     sent = [ReleasePlanResult.model_validate(row).model_dump(mode="json") for row in rows]
     if fmt is Format.json:
         emit_json(sent)

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from headway import config
 from headway.cli.backend import Query, backend
 from headway.cli.common import (
     ContextOpt,
@@ -76,6 +75,8 @@ def review_command(
             ".md and -flow.svg into it"
         )
     if period is None:
+        from headway import config
+
         # the month before today's, today being the default period's (`config.now`)
         first = config.now().date().replace(day=1) - timedelta(days=1)
         period = f"{first:%Y-%m}"

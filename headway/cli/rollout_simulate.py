@@ -12,8 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from headway.cli.common import fail
-from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
-from headway.rollouts.simulate import METHODS, Traffic, simulate
 
 console = Console()
 
@@ -48,6 +46,10 @@ def simulate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """False-rollback rate on harmless changes and detection delay on harmful ones."""
+    # here, not at the top: the statistics (NumPy, SciPy) load only when a simulation runs
+    from headway.rollouts.guardrails import GuardrailError, MetricKind, parse_guardrail
+    from headway.rollouts.simulate import METHODS, Traffic, simulate
+
     try:
         parsed = parse_guardrail(guardrail)
         shape = (

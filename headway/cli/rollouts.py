@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,15 +19,10 @@ from rich.table import Table
 from headway.cli.common import actor as common_actor
 from headway.cli.common import errors, fail
 from headway.cli.rollout_simulate import GUARDRAIL_HELP, simulate_command
-from headway.config import get_settings
-from headway.flags.model import Flag
-from headway.flags.service import FlagService, NotFound
-from headway.rollouts import history
-from headway.rollouts.admission import NO_CONTROLLER_HERE
-from headway.rollouts.controller import RolloutService
-from headway.rollouts.plan import PlanError, RolloutPlan
-from headway.rollouts.store import list_rollouts
-from headway.store import StoreError, open_store
+
+if TYPE_CHECKING:
+    from headway.flags.model import Flag
+    from headway.rollouts.controller import RolloutService
 
 app = typer.Typer(
     help="Guarded rollouts: staged exposure, judged by guardrails.", no_args_is_help=True
@@ -47,6 +42,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 @contextmanager
 def _service() -> Iterator[RolloutService]:
+    # The controller, the statistics and the store load here, when a command runs.
+    from headway.config import get_settings
+    from headway.flags.service import FlagService, NotFound
+    from headway.rollouts.controller import RolloutService
+    from headway.rollouts.plan import PlanError
+    from headway.store import StoreError, open_store
+
     try:
         store = open_store(get_settings())
     except StoreError as error:
@@ -57,6 +59,13 @@ def _service() -> Iterator[RolloutService]:
         fail(str(error))
     finally:
         store.close()
+
+
+def _remote_url() -> str | None:
+    """The server HEADWAY_URL names, if any: the rollout commands talk to it when set."""
+    from headway.config import get_settings
+
+    return get_settings().url
 
 
 def _remote(
@@ -189,7 +198,7 @@ def start(
         "prometheus_url": prometheus_url,
         "prometheus_queries": queries,
     }
-    if get_settings().url:
+    if _remote_url():
         from headway.cli.backend import backend
 
         known = None
@@ -199,6 +208,10 @@ def start(
         body["control"], body["treatment"] = _variants(known, flag, env, control, variant)
         _show(_remote("POST", "", {**body, "actor": actor, "force": force}), as_json)
         return
+    from headway.flags.service import FlagService
+    from headway.rollouts.admission import NO_CONTROLLER_HERE
+    from headway.rollouts.plan import RolloutPlan
+
     actor = actor or common_actor()
     with _service() as svc:
         stored = None
@@ -238,9 +251,11 @@ def list_command(
 ) -> None:
     """Every rollout in the order they started, with the id `headway rollout status --id`
     takes."""
-    if get_settings().url:
+    if _remote_url():
         found = _remote("GET", "", params={"active": active})
     else:
+        from headway.rollouts.store import list_rollouts
+
         with _service() as svc:
             found = [r.as_dict() for r in list_rollouts(svc.store, active_only=active)]
     if as_json:
@@ -274,16 +289,18 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Where the rollout stands, the latest judgement and the last events."""
-    if get_settings().url:
+    if _remote_url():
         _show(_remote("GET", f"/{flag}/{env}", params={"id": rollout_id}), as_json)
         return
+    from headway.rollouts import history
+
     with _service() as svc:
         rollout, events = svc.status(flag, env, rollout_id)
         _show(history.document(svc.store, rollout, events), as_json)
 
 
 def _command(action: str, flag: str, env: str, actor: str, reason: str | None) -> None:
-    if get_settings().url:
+    if _remote_url():
         body = {"actor": actor, "reason": reason or ""}
         _show(_remote("POST", f"/{flag}/{env}/{action}", body), False)
         return
@@ -333,7 +350,7 @@ def rollback(
 @app.command()
 def signals(as_json: JsonOpt = False) -> None:
     """Rollout confidence: completion, abandon and automatic-rollback rates, stage times."""
-    if get_settings().url:
+    if _remote_url():
         data = _remote("GET", "/signals")
     else:
         with _service() as svc:

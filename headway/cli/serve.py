@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from headway.cli.common import Format, FormatOpt, fail, store_for
-from headway.config import get_settings
 from headway.output import console, emit_csv, emit_json
 
 sources_app = typer.Typer(
@@ -30,6 +29,7 @@ def create() -> Any:
     from headway import web
     from headway.api.app import create_app
     from headway.api.hooks import FastPath
+    from headway.config import get_settings
 
     return FastPath(web.install(create_app(get_settings())))
 
@@ -57,6 +57,8 @@ def serve(
     (docs/webhooks.md); a source without one is refused.
     """
     import uvicorn
+
+    from headway.config import get_settings
 
     if log_level.lower() not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
@@ -193,6 +195,7 @@ def reprocess() -> None:
     token).
     """
     from headway.cli.backend import backend
+    from headway.config import get_settings
 
     settings = get_settings()
     where = f" on {settings.url}" if settings.url else ""

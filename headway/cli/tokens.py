@@ -4,15 +4,17 @@ tokens optionally scoped to teams (`--team`) or environments (`--env`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from headway.cli.common import fail
 from headway.cli.flag_common import Format, FormatOpt, actor, session
-from headway.flags.tokens import SDK_KINDS, Token
 from headway.output import console, emit_json
+
+if TYPE_CHECKING:
+    from headway.flags.tokens import Token
 
 app = typer.Typer(
     help="API tokens: admin, server SDK keys, client (OFREP) keys.", no_args_is_help=True
@@ -68,6 +70,8 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a token and print its secret (shown this once)."""
+    from headway.flags.tokens import SDK_KINDS
+
     expires_at = _expiry(expires) if expires else None
     sdk = kind in SDK_KINDS
     if sdk and env and len(env) > 1:

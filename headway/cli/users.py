@@ -8,7 +8,7 @@ and refuses their sign-in until they are added again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,8 +16,10 @@ from rich.table import Table
 from headway.cli.backend import backend
 from headway.cli.common import actor
 from headway.cli.flag_common import Format, FormatOpt
-from headway.flags.users import UserRow
 from headway.output import console, emit_json
+
+if TYPE_CHECKING:
+    from headway.flags.users import UserRow
 
 app = typer.Typer(
     help="People who sign in with single sign-on: their roles and scopes.", no_args_is_help=True

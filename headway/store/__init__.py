@@ -9,7 +9,7 @@ SQLAlchemy Core, in the store's modules (one per area: `flags`, `tokens`, `rollo
 Owns: connections, the schema and its migrations, every statement and the modules that run
 them, writes, the one-writer lock of DuckDB, and the encryption of the secrets it keeps
 (`sealing`, under HEADWAY_SECRET_KEY).
-May import: `config` and `model`; everything else imports the store, never the reverse.
+May import: `config`, `model` and `audited`; everything else imports the store, never the reverse.
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, select, update
 
+from headway.audited import ENTITIES, Entity
 from headway.store.base import Store
 from headway.store.schema import audit_head, audit_log
 from headway.store.statements import insert_into
@@ -41,23 +42,6 @@ __all__ = [
     "window",
 ]
 
-# The kinds of entity whose changes the chain records.
-Entity = Literal[
-    "definition",
-    "environment",
-    "flag",
-    "import",
-    "note",
-    "pulse_link",
-    "release_plan",
-    "risky_rule",
-    "rollout",
-    "schedule",
-    "segment",
-    "token",
-    "user",
-]
-ENTITIES: tuple[str, ...] = get_args(Entity)
 
 _PAGE = 1000
 
