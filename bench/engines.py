@@ -120,6 +120,7 @@ def simulate(
             "resolved_at": _times(finished[bad] + recovery[bad]),
             "cause_ref": np.char.add("b:d", bad.astype(str)),
             "deployment_id": np.char.add("b:d", bad.astype(str)),
+            "attribution": ["named"] * len(bad),  # each names the deployment that caused it
         }
     )
     counts = rng.poisson(per_deployment, deployments)
@@ -317,6 +318,7 @@ def main() -> None:
         print(f"{name}: loaded in {time.perf_counter() - t:.1f} s", flush=True)
         try:
             results.append(measure(name, settings, args.runs, spark))
+            print(f"{name}: {results[-1]}", flush=True)  # kept should a later engine fail
         finally:
             if spark is not None:
                 spark.stop()
